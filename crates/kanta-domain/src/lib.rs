@@ -1,0 +1,21 @@
+//! Kanta's domain: what a customer-retention store holds, independent of storage.
+//!
+//! - [`schema`] describes every entity (customers, transactions, cases, ...) as data:
+//!   its table, fields, field kinds and references. Migrations, the importer, the
+//!   store's generic reads and writes and the API all follow this one description.
+//! - [`value`] is the typed value of one field, and [`value::parse_field`] turns the
+//!   text a user pasted (`12,50`, `31.12.2024`) into it.
+//! - [`money`] and [`time`] parse money and dates in English and Finnish formats;
+//!   [`ids`] derives stable ids for rows that carry none.
+//!
+//! **Architecture invariant:** this crate does no I/O.
+
+pub mod ids;
+pub mod money;
+pub mod schema;
+pub mod time;
+pub mod value;
+
+pub use money::{Currency, Decimal, Money};
+pub use schema::{Entity, Field, Kind};
+pub use value::Value;

@@ -1,0 +1,442 @@
+//! Money as integer minor units with a currency code, and the decimal parsing that
+//! accepts what people paste from Finnish and English spreadsheets.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Why a money or decimal text was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MoneyError {
+    #[error("is empty")]
+    Empty,
+    #[error("'{0}' is not a number (use 12.50 or 12,50)")]
+    NotANumber(String),
+    #[error("'{0}' is too large")]
+    TooLarge(String),
+    #[error("'{0}' is not a currency code (use three letters, such as EUR)")]
+    BadCurrency(String),
+}
+
+/// An ISO 4217 currency code, upper case, three ASCII letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    pub const EUR: Currency = Currency(*b"EUR");
+    pub const USD: Currency = Currency(*b"USD");
+    pub const GBP: Currency = Currency(*b"GBP");
+
+    /// The code, such as `EUR`.
+    pub fn code(&self) -> &str {
+        // Constructed only from ASCII letters.
+        std::str::from_utf8(&self.0).unwrap_or("XXX")
+    }
+
+    /// Digits after the decimal point in the currency's minor unit (2 for EUR, 0 for JPY).
+    pub fn minor_digits(&self) -> u32 {
+        match &self.0 {
+            b"JPY" | b"KRW" | b"ISK" | b"CLP" | b"VND" | b"XAF" | b"XOF" | b"UGX" | b"PYG" => 0,
+            b"BHD" | b"KWD" | b"OMR" | b"JOD" | b"TND" | b"IQD" | b"LYD" => 3,
+            _ => 2,
+        }
+    }
+
+    /// The symbol people write, where one is common; else the code.
+    pub fn symbol(&self) -> &str {
+        match &self.0 {
+            b"EUR" => "€",
+            b"USD" => "$",
+            b"GBP" => "£",
+            b"SEK" | b"NOK" | b"DKK" => "kr",
+            _ => self.code(),
+        }
+    }
+}
+
+impl FromStr for Currency {
+    type Err = MoneyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let mapped = match t {
+            "€" => "EUR",
+            "$" => "USD",
+            "£" => "GBP",
+            other => other,
+        };
+        let b = mapped.as_bytes();
+        if b.len() == 3 && b.iter().all(u8::is_ascii_alphabetic) {
+            Ok(Currency([
+                b[0].to_ascii_uppercase(),
+                b[1].to_ascii_uppercase(),
+                b[2].to_ascii_uppercase(),
+            ]))
+        } else {
+            Err(MoneyError::BadCurrency(t.to_string()))
+        }
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An exact decimal number: `mantissa * 10^-scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decimal {
+    pub mantissa: i128,
+    pub scale: u32,
+}
+
+const MAX_SCALE: u32 = 12;
+
+impl Decimal {
+    /// Parses a decimal written the way people write it in Finnish or English:
+    /// `12.50`, `12,50`, `-3`, `1 234,50`, `1.234,50`, `1,234.50`, `12,50 €`, `€12.50`,
+    /// `EUR 12.50`. When a text has a single separator (`,` or `.`) it is the decimal
+    /// separator, unless it occurs more than once (`1.234.567`), in which case it groups
+    /// thousands.
+    pub fn parse(text: &str) -> Result<Decimal, MoneyError> {
+        let raw = text.trim();
+        if raw.is_empty() {
+            return Err(MoneyError::Empty);
+        }
+        let not_a_number = || MoneyError::NotANumber(raw.to_string());
+        fn take_sign(s: &str) -> (bool, &str) {
+            if let Some(rest) = s.strip_prefix('-').or_else(|| s.strip_prefix('\u{2212}')) {
+                (true, rest.trim_start())
+            } else if let Some(rest) = s.strip_prefix('+') {
+                (false, rest.trim_start())
+            } else {
+                (false, s)
+            }
+        }
+        let (neg_outer, mut s) = take_sign(raw);
+        // Strip a currency symbol or code at either end.
+        for sym in ["€", "$", "£"] {
+            s = s.trim_start_matches(sym).trim_end_matches(sym).trim();
+        }
+        let letters_start = s.bytes().take_while(u8::is_ascii_alphabetic).count();
+        if letters_start == 3 {
+            s = s[3..].trim();
+        }
+        let letters_end = s.bytes().rev().take_while(u8::is_ascii_alphabetic).count();
+        if letters_end == 3 {
+            s = s[..s.len() - 3].trim();
+        }
+        let (neg_inner, body) = take_sign(s);
+        if neg_outer && neg_inner {
+            return Err(not_a_number());
+        }
+        let negative = neg_outer || neg_inner;
+        // Drop grouping spaces (ASCII, no-break and narrow no-break) and apostrophes.
+        let body: String = body
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '\''))
+            .collect();
+        if body.is_empty() {
+            return Err(not_a_number());
+        }
+        let commas = body.matches(',').count();
+        let dots = body.matches('.').count();
+        let decimal_sep = match (commas, dots) {
+            (0, 0) => None,
+            (c, d) if c > 0 && d > 0 => {
+                let last_comma = body.rfind(',').unwrap_or(0);
+                let last_dot = body.rfind('.').unwrap_or(0);
+                let sep = if last_comma > last_dot { ',' } else { '.' };
+                if body.matches(sep).count() > 1 {
+                    return Err(not_a_number());
+                }
+                Some(sep)
+            }
+            (1, 0) => Some(','),
+            (0, 1) => Some('.'),
+            _ => None, // one kind, repeated: thousands grouping
+        };
+        let mut mantissa: i128 = 0;
+        let mut scale: u32 = 0;
+        let mut seen_sep = false;
+        let mut digits = 0;
+        for c in body.chars() {
+            match c {
+                '0'..='9' => {
+                    digits += 1;
+                    if seen_sep {
+                        if scale == MAX_SCALE {
+                            continue; // beyond our precision: ignore further digits
+                        }
+                        scale += 1;
+                    }
+                    mantissa = mantissa
+                        .checked_mul(10)
+                        .and_then(|m| m.checked_add(i128::from(c as u8 - b'0')))
+                        .ok_or_else(|| MoneyError::TooLarge(raw.to_string()))?;
+                }
+                ',' | '.' if Some(c) == decimal_sep => seen_sep = true,
+                ',' | '.' => {} // grouping
+                _ => return Err(not_a_number()),
+            }
+        }
+        if digits == 0 {
+            return Err(not_a_number());
+        }
+        if mantissa > 10i128.pow(30) {
+            return Err(MoneyError::TooLarge(raw.to_string()));
+        }
+        Ok(Decimal {
+            mantissa: if negative { -mantissa } else { mantissa },
+            scale,
+        })
+    }
+
+    pub fn is_negative(&self) -> bool {
+        self.mantissa < 0
+    }
+
+    /// Rounds to `digits` decimals (half away from zero) and returns the integer
+    /// count of `10^-digits` units.
+    pub fn to_units(&self, digits: u32) -> Result<i64, MoneyError> {
+        let v = if self.scale <= digits {
+            self.mantissa * 10i128.pow(digits - self.scale)
+        } else {
+            let div = 10i128.pow(self.scale - digits);
+            let q = self.mantissa / div;
+            let r = self.mantissa % div;
+            if r.abs() * 2 >= div {
+                q + self.mantissa.signum()
+            } else {
+                q
+            }
+        };
+        i64::try_from(v).map_err(|_| MoneyError::TooLarge(self.to_string()))
+    }
+
+    /// `self * other`, exact (scales add up; capped at [`MAX_SCALE`] by rounding).
+    pub fn mul(&self, other: &Decimal) -> Result<Decimal, MoneyError> {
+        let mantissa = self
+            .mantissa
+            .checked_mul(other.mantissa)
+            .ok_or_else(|| MoneyError::TooLarge(format!("{self} × {other}")))?;
+        let d = Decimal {
+            mantissa,
+            scale: self.scale + other.scale,
+        };
+        if d.scale > MAX_SCALE {
+            let units = d.to_units(MAX_SCALE)?;
+            Ok(Decimal {
+                mantissa: i128::from(units),
+                scale: MAX_SCALE,
+            })
+        } else {
+            Ok(d)
+        }
+    }
+
+    pub fn to_f64(&self) -> f64 {
+        self.mantissa as f64 / 10f64.powi(self.scale as i32)
+    }
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.mantissa < 0 { "-" } else { "" };
+        let abs = self.mantissa.unsigned_abs();
+        if self.scale == 0 {
+            return write!(f, "{sign}{abs}");
+        }
+        let div = 10u128.pow(self.scale);
+        write!(
+            f,
+            "{sign}{}.{:0width$}",
+            abs / div,
+            abs % div,
+            width = self.scale as usize
+        )
+    }
+}
+
+/// An amount of money: integer minor units (cents) and a currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    pub minor: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    pub fn new(minor: i64, currency: Currency) -> Money {
+        Money { minor, currency }
+    }
+
+    /// Parses `12,50` or `12.50` (and the forms [`Decimal::parse`] accepts) in `currency`,
+    /// rounding to the currency's minor unit.
+    pub fn parse(text: &str, currency: Currency) -> Result<Money, MoneyError> {
+        let d = Decimal::parse(text)?;
+        Ok(Money {
+            minor: d.to_units(currency.minor_digits())?,
+            currency,
+        })
+    }
+
+    /// `12.50` style, no symbol: for CSV and JSON output.
+    pub fn plain(&self) -> String {
+        Decimal {
+            mantissa: i128::from(self.minor),
+            scale: self.currency.minor_digits(),
+        }
+        .to_string()
+    }
+
+    /// Formats for people in a locale: `12,50 €` in Finnish (with a no-break space
+    /// grouping thousands), `€12.50` in English.
+    pub fn display(&self, finnish: bool) -> String {
+        let digits = self.currency.minor_digits();
+        let abs = self.minor.unsigned_abs();
+        let div = 10u64.pow(digits);
+        let whole = abs / div;
+        let frac = abs % div;
+        let group = if finnish { '\u{a0}' } else { ',' };
+        let whole_s = group_thousands(whole, group);
+        let sign = if self.minor < 0 { "-" } else { "" };
+        let number = if digits == 0 {
+            whole_s
+        } else if finnish {
+            format!("{whole_s},{frac:0w$}", w = digits as usize)
+        } else {
+            format!("{whole_s}.{frac:0w$}", w = digits as usize)
+        };
+        let sym = self.currency.symbol();
+        if finnish {
+            format!("{sign}{number}\u{a0}{sym}")
+        } else if sym.len() <= 2 || sym.chars().count() == 1 {
+            format!("{sign}{sym}{number}")
+        } else {
+            format!("{sign}{number} {sym}")
+        }
+    }
+}
+
+fn group_thousands(mut n: u64, sep: char) -> String {
+    let mut parts = Vec::new();
+    loop {
+        if n < 1000 {
+            parts.push(n.to_string());
+            break;
+        }
+        parts.push(format!("{:03}", n % 1000));
+        n /= 1000;
+    }
+    parts.reverse();
+    parts.join(&sep.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn minor(s: &str) -> i64 {
+        Money::parse(s, Currency::EUR).unwrap().minor
+    }
+
+    #[test]
+    fn finnish_and_english_forms() {
+        assert_eq!(minor("12.50"), 1250);
+        assert_eq!(minor("12,50"), 1250);
+        assert_eq!(minor("12,5"), 1250);
+        assert_eq!(minor("-3"), -300);
+        assert_eq!(minor("1 234,50"), 123450);
+        assert_eq!(minor("1\u{a0}234,50"), 123450);
+        assert_eq!(minor("1.234,50"), 123450);
+        assert_eq!(minor("1,234.50"), 123450);
+        assert_eq!(minor("1.234.567"), 123456700);
+        assert_eq!(minor("12,50 €"), 1250);
+        assert_eq!(minor("€12.50"), 1250);
+        assert_eq!(minor("EUR 12.50"), 1250);
+        assert_eq!(minor("12.50 EUR"), 1250);
+        assert_eq!(minor("−4,20"), -420);
+        assert_eq!(minor("+7"), 700);
+        assert_eq!(minor(".5"), 50);
+    }
+
+    #[test]
+    fn rounds_half_away_from_zero() {
+        assert_eq!(minor("0.005"), 1);
+        assert_eq!(minor("0.0049"), 0);
+        assert_eq!(minor("-0.005"), -1);
+        assert_eq!(Money::parse("12.5", "JPY".parse().unwrap()).unwrap().minor, 13);
+    }
+
+    #[test]
+    fn rejects_what_is_not_money() {
+        assert_eq!(Decimal::parse(""), Err(MoneyError::Empty));
+        assert!(Decimal::parse("abc").is_err());
+        assert!(Decimal::parse("12,50,1.0.0").is_err());
+        assert!(Decimal::parse("1e5").is_err());
+        assert!(Decimal::parse("-").is_err());
+        assert!(Decimal::parse("99999999999999999999999999999999999").is_err());
+    }
+
+    #[test]
+    fn multiplies_exactly() {
+        let q = Decimal::parse("6").unwrap();
+        let p = Decimal::parse("2.55").unwrap();
+        assert_eq!(q.mul(&p).unwrap().to_units(2).unwrap(), 1530);
+        let p = Decimal::parse("0.001").unwrap();
+        let q = Decimal::parse("-80995").unwrap();
+        assert_eq!(q.mul(&p).unwrap().to_units(2).unwrap(), -8100);
+    }
+
+    #[test]
+    fn currency_codes() {
+        assert_eq!("eur".parse::<Currency>().unwrap(), Currency::EUR);
+        assert_eq!("€".parse::<Currency>().unwrap(), Currency::EUR);
+        assert!("EURO".parse::<Currency>().is_err());
+        assert!("E1R".parse::<Currency>().is_err());
+        assert_eq!("JPY".parse::<Currency>().unwrap().minor_digits(), 0);
+    }
+
+    #[test]
+    fn displays_in_locale() {
+        let m = Money::new(123450, Currency::EUR);
+        assert_eq!(m.display(true), "1\u{a0}234,50\u{a0}€");
+        assert_eq!(m.display(false), "€1,234.50");
+        assert_eq!(Money::new(-5, Currency::EUR).display(true), "-0,05\u{a0}€");
+        assert_eq!(Money::new(1250, Currency::EUR).plain(), "12.50");
+        assert_eq!(Money::new(-1250, Currency::EUR).plain(), "-12.50");
+    }
+
+    proptest! {
+        #[test]
+        fn plain_output_parses_back(minor in -1_000_000_000_000i64..1_000_000_000_000i64) {
+            let m = Money::new(minor, Currency::EUR);
+            prop_assert_eq!(Money::parse(&m.plain(), Currency::EUR).unwrap(), m);
+            let fi = m.display(true);
+            prop_assert_eq!(Money::parse(&fi, Currency::EUR).unwrap(), m);
+        }
+
+        #[test]
+        fn finnish_comma_equals_english_point(whole in 0u32..1_000_000, cents in 0u32..100) {
+            let en = format!("{whole}.{cents:02}");
+            let fi = format!("{whole},{cents:02}");
+            prop_assert_eq!(Money::parse(&en, Currency::EUR), Money::parse(&fi, Currency::EUR));
+        }
+    }
+}

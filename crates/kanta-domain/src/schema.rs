@@ -1,0 +1,405 @@
+//! Every entity of the store, described as data.
+//!
+//! One description serves the migrations (a test checks that each backend's tables
+//! have exactly these columns), the importer (field names, kinds, required fields),
+//! the store's generic reads and writes, and the API. Each entity has an internal
+//! integer `id`, an `external_id` that is the user's own id for the record (the
+//! `id` field in files and the API), and `created_at`/`updated_at`.
+//!
+//! Adding an entity: describe it here, add a migration per backend, and the
+//! importer, `kanta stats`, the timeline and the generic API pick it up.
+
+/// What kind of value a field holds, and so how text is parsed into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A short text (trimmed; an empty text is no value).
+    Text,
+    /// Free text written by a person (kept as written, trimmed).
+    LongText,
+    /// A whole number within bounds.
+    Int { min: i64, max: i64 },
+    /// A real number.
+    Float,
+    /// Money: stored as integer minor units in `<name>_minor`, in the row's `currency`.
+    Money,
+    /// An ISO 4217 currency code.
+    Currency,
+    /// A calendar date.
+    Date,
+    /// A point in time (UTC).
+    Timestamp,
+    /// yes/no: accepts true/false, yes/no, kyllä/ei, 1/0, x.
+    Bool,
+    /// One of a fixed list of words.
+    Choice(&'static [&'static str]),
+    /// An email address.
+    Email,
+    /// The external id of a record of another entity (by its name).
+    Ref(&'static str),
+}
+
+/// One field of an entity.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    /// The name used in files, on the command line and in the API.
+    pub name: &'static str,
+    /// The column in the database.
+    pub column: &'static str,
+    pub kind: Kind,
+    /// Must be present in every row (for an import: mapped and non-empty).
+    pub required: bool,
+    pub doc: &'static str,
+}
+
+/// One entity (table) of the store.
+#[derive(Debug)]
+pub struct Entity {
+    /// The name on the command line (`kanta import transactions`) and in the API.
+    pub name: &'static str,
+    /// Other names accepted on the command line.
+    pub aliases: &'static [&'static str],
+    pub table: &'static str,
+    pub fields: &'static [Field],
+    /// The field that places a record on the customer's timeline.
+    pub time_field: Option<&'static str>,
+    /// Records are never changed once written (the trust ledger).
+    pub append_only: bool,
+    /// An import creates missing referenced customers instead of rejecting the row.
+    pub creates_customers: bool,
+}
+
+impl Entity {
+    pub fn field(&self, name: &str) -> Option<&'static Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The field that refers to a customer, if the entity belongs to one.
+    pub fn customer_field(&self) -> Option<&'static Field> {
+        self.fields
+            .iter()
+            .find(|f| matches!(f.kind, Kind::Ref("customers")))
+    }
+
+    pub fn has_money(&self) -> bool {
+        self.fields.iter().any(|f| f.kind == Kind::Money)
+    }
+}
+
+const fn f(name: &'static str, kind: Kind, doc: &'static str) -> Field {
+    Field {
+        name,
+        column: name,
+        kind,
+        required: false,
+        doc,
+    }
+}
+
+const fn req(name: &'static str, kind: Kind, doc: &'static str) -> Field {
+    Field {
+        name,
+        column: name,
+        kind,
+        required: true,
+        doc,
+    }
+}
+
+const fn money(name: &'static str, column: &'static str, required: bool, doc: &'static str) -> Field {
+    Field {
+        name,
+        column,
+        kind: Kind::Money,
+        required,
+        doc,
+    }
+}
+
+const fn customer_ref(required: bool) -> Field {
+    Field {
+        name: "customer_id",
+        column: "customer_id",
+        kind: Kind::Ref("customers"),
+        required,
+        doc: "the customer's external id",
+    }
+}
+
+const fn staff_ref(name: &'static str) -> Field {
+    Field {
+        name,
+        column: "staff_id",
+        kind: Kind::Ref("staff"),
+        required: false,
+        doc: "the staff member's external id",
+    }
+}
+
+pub const CUSTOMER_KINDS: &[&str] = &["person", "company"];
+pub const CUSTOMER_STATUSES: &[&str] = &["active", "ended"];
+pub const LOCALES: &[&str] = &["fi", "en"];
+pub const TRANSACTION_KINDS: &[&str] = &["order", "refund"];
+pub const PERIODS: &[&str] = &["week", "month", "quarter", "year"];
+pub const INTERACTION_KINDS: &[&str] = &["call", "meeting", "email", "visit", "chat", "other"];
+pub const DIRECTIONS: &[&str] = &["inbound", "outbound"];
+pub const OUTCOMES: &[&str] = &["positive", "neutral", "negative"];
+pub const SEVERITIES: &[&str] = &["low", "medium", "high", "critical"];
+pub const CURRENCY: Field = f("currency", Kind::Currency, "ISO 4217 code of the row's money fields");
+
+pub static CUSTOMERS: Entity = Entity {
+    name: "customers",
+    aliases: &["customer"],
+    table: "customers",
+    fields: &[
+        f("kind", Kind::Choice(CUSTOMER_KINDS), "person or company (default person)"),
+        f("name", Kind::Text, "name of the person or company"),
+        f("email", Kind::Email, "email address"),
+        f("phone", Kind::Text, "phone number"),
+        f("segment", Kind::Text, "segment, as the business names them"),
+        f("locale", Kind::Choice(LOCALES), "language for messages: fi or en"),
+        f("survey_consent", Kind::Bool, "consents to surveys"),
+        f("survey_consent_at", Kind::Timestamp, "when survey consent was given or withdrawn"),
+        f("marketing_consent", Kind::Bool, "consents to marketing"),
+        f("marketing_consent_at", Kind::Timestamp, "when marketing consent was given or withdrawn"),
+        f("acquired_on", Kind::Date, "date the customer was won"),
+        f("acquisition_channel", Kind::Text, "channel the customer was won through"),
+        money("acquisition_cost", "acquisition_cost_minor", false, "cost of winning the customer"),
+        CURRENCY,
+        f("status", Kind::Choice(CUSTOMER_STATUSES), "active or ended (default active)"),
+        f("ended_on", Kind::Date, "date the relationship ended"),
+        f("end_reason", Kind::Text, "why it ended"),
+    ],
+    time_field: None,
+    append_only: false,
+    creates_customers: false,
+};
+
+pub static CONTACTS: Entity = Entity {
+    name: "contacts",
+    aliases: &["contact"],
+    table: "contacts",
+    fields: &[
+        customer_ref(true),
+        req("name", Kind::Text, "the person's name"),
+        f("email", Kind::Email, "email address"),
+        f("phone", Kind::Text, "phone number"),
+        f("title", Kind::Text, "role or title at the company"),
+        f("is_primary", Kind::Bool, "the main contact"),
+    ],
+    time_field: None,
+    append_only: false,
+    creates_customers: false,
+};
+
+pub static TRANSACTIONS: Entity = Entity {
+    name: "transactions",
+    aliases: &["transaction", "orders", "order"],
+    table: "transactions",
+    fields: &[
+        customer_ref(true),
+        req("occurred_at", Kind::Timestamp, "when the order or refund happened"),
+        money("amount", "amount_minor", true, "amount; negative for a refund"),
+        CURRENCY,
+        money("cost", "cost_minor", false, "cost of goods sold"),
+        f("channel", Kind::Text, "sales channel"),
+        f("order_id", Kind::Text, "order number; rows sharing one become one order"),
+        f("quantity", Kind::Int { min: i64::MIN, max: i64::MAX }, "number of items"),
+        f("kind", Kind::Choice(TRANSACTION_KINDS), "order or refund (from the sign when absent)"),
+    ],
+    time_field: Some("occurred_at"),
+    append_only: false,
+    creates_customers: true,
+};
+
+pub static SUBSCRIPTIONS: Entity = Entity {
+    name: "subscriptions",
+    aliases: &["subscription"],
+    table: "subscriptions",
+    fields: &[
+        customer_ref(true),
+        req("plan", Kind::Text, "plan name"),
+        money("amount", "amount_minor", true, "amount per period"),
+        CURRENCY,
+        f("period", Kind::Choice(PERIODS), "billing period (default month)"),
+        req("started_on", Kind::Date, "start date"),
+        f("ended_on", Kind::Date, "end date, when ended"),
+        f("renews_on", Kind::Date, "next renewal date"),
+        f("end_reason", Kind::Text, "why it ended"),
+    ],
+    time_field: Some("started_on"),
+    append_only: false,
+    creates_customers: false,
+};
+
+pub static INTERACTIONS: Entity = Entity {
+    name: "interactions",
+    aliases: &["interaction", "touchpoints"],
+    table: "interactions",
+    fields: &[
+        customer_ref(true),
+        req("occurred_at", Kind::Timestamp, "when it happened"),
+        req("kind", Kind::Choice(INTERACTION_KINDS), "call, meeting, email, visit, chat or other"),
+        f("direction", Kind::Choice(DIRECTIONS), "inbound or outbound"),
+        staff_ref("staff_id"),
+        f("outcome", Kind::Choice(OUTCOMES), "positive, neutral or negative"),
+        f("proactive", Kind::Bool, "we reached out without being asked"),
+        f("note", Kind::LongText, "what was said or done"),
+    ],
+    time_field: Some("occurred_at"),
+    append_only: false,
+    creates_customers: false,
+};
+
+pub static CASES: Entity = Entity {
+    name: "cases",
+    aliases: &["case", "complaints"],
+    table: "cases",
+    fields: &[
+        customer_ref(true),
+        req("opened_at", Kind::Timestamp, "when the case was opened"),
+        req("category", Kind::Text, "what kind of problem"),
+        f("severity", Kind::Choice(SEVERITIES), "low, medium, high or critical (default medium)"),
+        f("our_fault", Kind::Bool, "the mistake was ours"),
+        f("summary", Kind::LongText, "what happened"),
+        f("resolved_at", Kind::Timestamp, "when it was put right"),
+        money("compensation", "compensation_minor", false, "compensation given"),
+        CURRENCY,
+        staff_ref("staff_id"),
+    ],
+    time_field: Some("opened_at"),
+    append_only: false,
+    creates_customers: false,
+};
+
+pub static FEEDBACK: Entity = Entity {
+    name: "feedback",
+    aliases: &["answers"],
+    table: "feedback",
+    fields: &[
+        customer_ref(false),
+        req("answered_at", Kind::Timestamp, "when the answer was given"),
+        f("survey_ref", Kind::Text, "the survey the answer belongs to"),
+        f("nps", Kind::Int { min: 0, max: 10 }, "likelihood to recommend, 0-10"),
+        f("csat", Kind::Int { min: 1, max: 5 }, "satisfaction, 1-5"),
+        f("ces", Kind::Int { min: 1, max: 7 }, "customer effort, 1-7"),
+        f("did_well", Kind::LongText, "what did we do well?"),
+        f("do_better", Kind::LongText, "what should we do better?"),
+        f("comment", Kind::LongText, "other free text"),
+        f("language", Kind::Choice(LOCALES), "language of the answer: fi or en"),
+        staff_ref("staff_id"),
+    ],
+    time_field: Some("answered_at"),
+    append_only: false,
+    creates_customers: false,
+};
+
+pub static USAGE_EVENTS: Entity = Entity {
+    name: "usage",
+    aliases: &["usage-events", "usage_events"],
+    table: "usage_events",
+    fields: &[
+        customer_ref(true),
+        req("occurred_at", Kind::Timestamp, "when it was measured"),
+        req("metric", Kind::Text, "what was measured (logins, seats, api_calls, ...)"),
+        req("value", Kind::Float, "the measured value"),
+    ],
+    time_field: Some("occurred_at"),
+    append_only: false,
+    creates_customers: false,
+};
+
+pub static STAFF: Entity = Entity {
+    name: "staff",
+    aliases: &["staff-members", "staff_members"],
+    table: "staff",
+    fields: &[
+        req("name", Kind::Text, "the staff member's name"),
+        f("email", Kind::Email, "email address"),
+        f("title", Kind::Text, "role or title"),
+        f("active", Kind::Bool, "still works here (default yes)"),
+    ],
+    time_field: None,
+    append_only: false,
+    creates_customers: false,
+};
+
+pub static TRUST_LEDGER: Entity = Entity {
+    name: "trust",
+    aliases: &["trust-ledger", "trust_ledger", "trust_entries"],
+    table: "trust_entries",
+    fields: &[
+        customer_ref(true),
+        req("occurred_at", Kind::Timestamp, "when it happened"),
+        req("delta", Kind::Int { min: -1_000_000, max: 1_000_000 }, "credit (+) or debit (-)"),
+        req("reason", Kind::Text, "why"),
+        f("source", Kind::Text, "where the entry came from (case, survey, manual, import)"),
+    ],
+    time_field: Some("occurred_at"),
+    append_only: true,
+    creates_customers: false,
+};
+
+/// Every entity, in the order they are written and erased (referenced ones first).
+pub static ENTITIES: &[&Entity] = &[
+    &STAFF,
+    &CUSTOMERS,
+    &CONTACTS,
+    &TRANSACTIONS,
+    &SUBSCRIPTIONS,
+    &INTERACTIONS,
+    &CASES,
+    &FEEDBACK,
+    &USAGE_EVENTS,
+    &TRUST_LEDGER,
+];
+
+/// Finds an entity by its name or an alias, ignoring case.
+pub fn entity(name: &str) -> Option<&'static Entity> {
+    let n = name.trim().to_ascii_lowercase();
+    ENTITIES
+        .iter()
+        .copied()
+        .find(|e| e.name == n || e.aliases.contains(&n.as_str()))
+}
+
+/// The names of all entities, for messages.
+pub fn entity_names() -> Vec<&'static str> {
+    ENTITIES.iter().map(|e| e.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_and_columns_are_unique() {
+        let mut names = HashSet::new();
+        for e in ENTITIES {
+            assert!(names.insert(e.name), "duplicate entity {}", e.name);
+            for a in e.aliases {
+                assert!(names.insert(a), "duplicate alias {a}");
+            }
+            let mut cols = HashSet::new();
+            let mut fields = HashSet::new();
+            for f in e.fields {
+                assert!(cols.insert(f.column), "{}: duplicate column {}", e.name, f.column);
+                assert!(fields.insert(f.name), "{}: duplicate field {}", e.name, f.name);
+                assert_ne!(f.name, "id", "{}: id is implicit", e.name);
+            }
+            if e.has_money() {
+                assert!(e.field("currency").is_some(), "{} has money but no currency", e.name);
+            }
+            if let Some(t) = e.time_field {
+                assert!(e.field(t).is_some(), "{}: no time field {t}", e.name);
+            }
+        }
+    }
+
+    #[test]
+    fn finds_by_alias() {
+        assert_eq!(entity("Usage-Events").unwrap().name, "usage");
+        assert_eq!(entity("trust_ledger").unwrap().table, "trust_entries");
+        assert!(entity("nothing").is_none());
+    }
+}

@@ -1,0 +1,1 @@
+//! Customer-value and retention models: pure computation, no I/O.

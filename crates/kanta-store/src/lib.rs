@@ -1,0 +1,1 @@
+//! kanta-store
