@@ -38,7 +38,10 @@ mod tests {
         let a = derived_id([b"ab".as_slice(), b"c"], 1);
         assert_eq!(a, derived_id([b"ab".as_slice(), b"c"], 1));
         assert_ne!(a, derived_id([b"a".as_slice(), b"bc"], 1));
-        assert_eq!(derived_id([b"x".as_slice()], 2), format!("{}-2", derived_id([b"x".as_slice()], 1)));
+        assert_eq!(
+            derived_id([b"x".as_slice()], 2),
+            format!("{}-2", derived_id([b"x".as_slice()], 1))
+        );
         assert_eq!(a.len(), 22);
     }
 }

@@ -381,7 +381,10 @@ mod tests {
         assert_eq!(minor("0.005"), 1);
         assert_eq!(minor("0.0049"), 0);
         assert_eq!(minor("-0.005"), -1);
-        assert_eq!(Money::parse("12.5", "JPY".parse().unwrap()).unwrap().minor, 13);
+        assert_eq!(
+            Money::parse("12.5", "JPY".parse().unwrap()).unwrap().minor,
+            13
+        );
     }
 
     #[test]

@@ -105,7 +105,12 @@ const fn req(name: &'static str, kind: Kind, doc: &'static str) -> Field {
     }
 }
 
-const fn money(name: &'static str, column: &'static str, required: bool, doc: &'static str) -> Field {
+const fn money(
+    name: &'static str,
+    column: &'static str,
+    required: bool,
+    doc: &'static str,
+) -> Field {
     Field {
         name,
         column,
@@ -144,28 +149,61 @@ pub const INTERACTION_KINDS: &[&str] = &["call", "meeting", "email", "visit", "c
 pub const DIRECTIONS: &[&str] = &["inbound", "outbound"];
 pub const OUTCOMES: &[&str] = &["positive", "neutral", "negative"];
 pub const SEVERITIES: &[&str] = &["low", "medium", "high", "critical"];
-pub const CURRENCY: Field = f("currency", Kind::Currency, "ISO 4217 code of the row's money fields");
+pub const CURRENCY: Field = f(
+    "currency",
+    Kind::Currency,
+    "ISO 4217 code of the row's money fields",
+);
 
 pub static CUSTOMERS: Entity = Entity {
     name: "customers",
     aliases: &["customer"],
     table: "customers",
     fields: &[
-        f("kind", Kind::Choice(CUSTOMER_KINDS), "person or company (default person)"),
+        f(
+            "kind",
+            Kind::Choice(CUSTOMER_KINDS),
+            "person or company (default person)",
+        ),
         f("name", Kind::Text, "name of the person or company"),
         f("email", Kind::Email, "email address"),
         f("phone", Kind::Text, "phone number"),
         f("segment", Kind::Text, "segment, as the business names them"),
-        f("locale", Kind::Choice(LOCALES), "language for messages: fi or en"),
+        f(
+            "locale",
+            Kind::Choice(LOCALES),
+            "language for messages: fi or en",
+        ),
         f("survey_consent", Kind::Bool, "consents to surveys"),
-        f("survey_consent_at", Kind::Timestamp, "when survey consent was given or withdrawn"),
+        f(
+            "survey_consent_at",
+            Kind::Timestamp,
+            "when survey consent was given or withdrawn",
+        ),
         f("marketing_consent", Kind::Bool, "consents to marketing"),
-        f("marketing_consent_at", Kind::Timestamp, "when marketing consent was given or withdrawn"),
+        f(
+            "marketing_consent_at",
+            Kind::Timestamp,
+            "when marketing consent was given or withdrawn",
+        ),
         f("acquired_on", Kind::Date, "date the customer was won"),
-        f("acquisition_channel", Kind::Text, "channel the customer was won through"),
-        money("acquisition_cost", "acquisition_cost_minor", false, "cost of winning the customer"),
+        f(
+            "acquisition_channel",
+            Kind::Text,
+            "channel the customer was won through",
+        ),
+        money(
+            "acquisition_cost",
+            "acquisition_cost_minor",
+            false,
+            "cost of winning the customer",
+        ),
         CURRENCY,
-        f("status", Kind::Choice(CUSTOMER_STATUSES), "active or ended (default active)"),
+        f(
+            "status",
+            Kind::Choice(CUSTOMER_STATUSES),
+            "active or ended (default active)",
+        ),
         f("ended_on", Kind::Date, "date the relationship ended"),
         f("end_reason", Kind::Text, "why it ended"),
     ],
@@ -197,14 +235,38 @@ pub static TRANSACTIONS: Entity = Entity {
     table: "transactions",
     fields: &[
         customer_ref(true),
-        req("occurred_at", Kind::Timestamp, "when the order or refund happened"),
-        money("amount", "amount_minor", true, "amount; negative for a refund"),
+        req(
+            "occurred_at",
+            Kind::Timestamp,
+            "when the order or refund happened",
+        ),
+        money(
+            "amount",
+            "amount_minor",
+            true,
+            "amount; negative for a refund",
+        ),
         CURRENCY,
         money("cost", "cost_minor", false, "cost of goods sold"),
         f("channel", Kind::Text, "sales channel"),
-        f("order_id", Kind::Text, "order number; rows sharing one become one order"),
-        f("quantity", Kind::Int { min: i64::MIN, max: i64::MAX }, "number of items"),
-        f("kind", Kind::Choice(TRANSACTION_KINDS), "order or refund (from the sign when absent)"),
+        f(
+            "order_id",
+            Kind::Text,
+            "order number; rows sharing one become one order",
+        ),
+        f(
+            "quantity",
+            Kind::Int {
+                min: i64::MIN,
+                max: i64::MAX,
+            },
+            "number of items",
+        ),
+        f(
+            "kind",
+            Kind::Choice(TRANSACTION_KINDS),
+            "order or refund (from the sign when absent)",
+        ),
     ],
     time_field: Some("occurred_at"),
     append_only: false,
@@ -220,7 +282,11 @@ pub static SUBSCRIPTIONS: Entity = Entity {
         req("plan", Kind::Text, "plan name"),
         money("amount", "amount_minor", true, "amount per period"),
         CURRENCY,
-        f("period", Kind::Choice(PERIODS), "billing period (default month)"),
+        f(
+            "period",
+            Kind::Choice(PERIODS),
+            "billing period (default month)",
+        ),
         req("started_on", Kind::Date, "start date"),
         f("ended_on", Kind::Date, "end date, when ended"),
         f("renews_on", Kind::Date, "next renewal date"),
@@ -238,11 +304,23 @@ pub static INTERACTIONS: Entity = Entity {
     fields: &[
         customer_ref(true),
         req("occurred_at", Kind::Timestamp, "when it happened"),
-        req("kind", Kind::Choice(INTERACTION_KINDS), "call, meeting, email, visit, chat or other"),
+        req(
+            "kind",
+            Kind::Choice(INTERACTION_KINDS),
+            "call, meeting, email, visit, chat or other",
+        ),
         f("direction", Kind::Choice(DIRECTIONS), "inbound or outbound"),
         staff_ref("staff_id"),
-        f("outcome", Kind::Choice(OUTCOMES), "positive, neutral or negative"),
-        f("proactive", Kind::Bool, "we reached out without being asked"),
+        f(
+            "outcome",
+            Kind::Choice(OUTCOMES),
+            "positive, neutral or negative",
+        ),
+        f(
+            "proactive",
+            Kind::Bool,
+            "we reached out without being asked",
+        ),
         f("note", Kind::LongText, "what was said or done"),
     ],
     time_field: Some("occurred_at"),
@@ -258,11 +336,20 @@ pub static CASES: Entity = Entity {
         customer_ref(true),
         req("opened_at", Kind::Timestamp, "when the case was opened"),
         req("category", Kind::Text, "what kind of problem"),
-        f("severity", Kind::Choice(SEVERITIES), "low, medium, high or critical (default medium)"),
+        f(
+            "severity",
+            Kind::Choice(SEVERITIES),
+            "low, medium, high or critical (default medium)",
+        ),
         f("our_fault", Kind::Bool, "the mistake was ours"),
         f("summary", Kind::LongText, "what happened"),
         f("resolved_at", Kind::Timestamp, "when it was put right"),
-        money("compensation", "compensation_minor", false, "compensation given"),
+        money(
+            "compensation",
+            "compensation_minor",
+            false,
+            "compensation given",
+        ),
         CURRENCY,
         staff_ref("staff_id"),
     ],
@@ -279,13 +366,21 @@ pub static FEEDBACK: Entity = Entity {
         customer_ref(false),
         req("answered_at", Kind::Timestamp, "when the answer was given"),
         f("survey_ref", Kind::Text, "the survey the answer belongs to"),
-        f("nps", Kind::Int { min: 0, max: 10 }, "likelihood to recommend, 0-10"),
+        f(
+            "nps",
+            Kind::Int { min: 0, max: 10 },
+            "likelihood to recommend, 0-10",
+        ),
         f("csat", Kind::Int { min: 1, max: 5 }, "satisfaction, 1-5"),
         f("ces", Kind::Int { min: 1, max: 7 }, "customer effort, 1-7"),
         f("did_well", Kind::LongText, "what did we do well?"),
         f("do_better", Kind::LongText, "what should we do better?"),
         f("comment", Kind::LongText, "other free text"),
-        f("language", Kind::Choice(LOCALES), "language of the answer: fi or en"),
+        f(
+            "language",
+            Kind::Choice(LOCALES),
+            "language of the answer: fi or en",
+        ),
         staff_ref("staff_id"),
     ],
     time_field: Some("answered_at"),
@@ -300,7 +395,11 @@ pub static USAGE_EVENTS: Entity = Entity {
     fields: &[
         customer_ref(true),
         req("occurred_at", Kind::Timestamp, "when it was measured"),
-        req("metric", Kind::Text, "what was measured (logins, seats, api_calls, ...)"),
+        req(
+            "metric",
+            Kind::Text,
+            "what was measured (logins, seats, api_calls, ...)",
+        ),
         req("value", Kind::Float, "the measured value"),
     ],
     time_field: Some("occurred_at"),
@@ -330,9 +429,20 @@ pub static TRUST_LEDGER: Entity = Entity {
     fields: &[
         customer_ref(true),
         req("occurred_at", Kind::Timestamp, "when it happened"),
-        req("delta", Kind::Int { min: -1_000_000, max: 1_000_000 }, "credit (+) or debit (-)"),
+        req(
+            "delta",
+            Kind::Int {
+                min: -1_000_000,
+                max: 1_000_000,
+            },
+            "credit (+) or debit (-)",
+        ),
         req("reason", Kind::Text, "why"),
-        f("source", Kind::Text, "where the entry came from (case, survey, manual, import)"),
+        f(
+            "source",
+            Kind::Text,
+            "where the entry came from (case, survey, manual, import)",
+        ),
     ],
     time_field: Some("occurred_at"),
     append_only: true,
@@ -383,12 +493,26 @@ mod tests {
             let mut cols = HashSet::new();
             let mut fields = HashSet::new();
             for f in e.fields {
-                assert!(cols.insert(f.column), "{}: duplicate column {}", e.name, f.column);
-                assert!(fields.insert(f.name), "{}: duplicate field {}", e.name, f.name);
+                assert!(
+                    cols.insert(f.column),
+                    "{}: duplicate column {}",
+                    e.name,
+                    f.column
+                );
+                assert!(
+                    fields.insert(f.name),
+                    "{}: duplicate field {}",
+                    e.name,
+                    f.name
+                );
                 assert_ne!(f.name, "id", "{}: id is implicit", e.name);
             }
             if e.has_money() {
-                assert!(e.field("currency").is_some(), "{} has money but no currency", e.name);
+                assert!(
+                    e.field("currency").is_some(),
+                    "{} has money but no currency",
+                    e.name
+                );
             }
             if let Some(t) = e.time_field {
                 assert!(e.field(t).is_some(), "{}: no time field {t}", e.name);

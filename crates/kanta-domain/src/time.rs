@@ -102,7 +102,10 @@ impl Cur<'_> {
 }
 
 fn parse_auto(t: &str) -> Option<DateTime<Utc>> {
-    let mut c = Cur { b: t.as_bytes(), i: 0 };
+    let mut c = Cur {
+        b: t.as_bytes(),
+        i: 0,
+    };
     let first = c.digits(1, 8)?;
     let date = if c.i == 4 && c.eat(b'-') {
         // ISO: YYYY-MM-DD
@@ -192,7 +195,10 @@ mod tests {
         assert_eq!(ts("2024-12-31 10:00"), "2024-12-31T10:00:00+00:00");
         assert_eq!(ts("2010-12-01 08:26:00"), "2010-12-01T08:26:00+00:00");
         assert_eq!(ts("2024-12-31T12:00:00+02:00"), "2024-12-31T10:00:00+00:00");
-        assert_eq!(ts("2024-12-31T12:00:00.250-0130"), "2024-12-31T13:30:00.250+00:00");
+        assert_eq!(
+            ts("2024-12-31T12:00:00.250-0130"),
+            "2024-12-31T13:30:00.250+00:00"
+        );
     }
 
     #[test]

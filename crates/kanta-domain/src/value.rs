@@ -166,8 +166,12 @@ pub fn parse_int(t: &str) -> Result<i64, FieldError> {
         return Ok(v);
     }
     let d = Decimal::parse(t).map_err(|_| FieldError::NotInt(t.to_string()))?;
-    let whole = d.to_units(0).map_err(|_| FieldError::NotInt(t.to_string()))?;
-    if Decimal::parse(&whole.to_string()).ok().map(|w| w.mantissa * 10i128.pow(d.scale))
+    let whole = d
+        .to_units(0)
+        .map_err(|_| FieldError::NotInt(t.to_string()))?;
+    if Decimal::parse(&whole.to_string())
+        .ok()
+        .map(|w| w.mantissa * 10i128.pow(d.scale))
         == Some(d.mantissa)
     {
         Ok(whole)
@@ -190,7 +194,9 @@ pub fn parse_float(t: &str) -> Result<f64, FieldError> {
 
 pub fn parse_bool(t: &str) -> Result<bool, FieldError> {
     match t.to_lowercase().as_str() {
-        "true" | "t" | "yes" | "y" | "1" | "x" | "on" | "kyllä" | "kylla" | "k" | "tosi" => Ok(true),
+        "true" | "t" | "yes" | "y" | "1" | "x" | "on" | "kyllä" | "kylla" | "k" | "tosi" => {
+            Ok(true)
+        }
         "false" | "f" | "no" | "n" | "0" | "off" | "ei" | "e" | "epätosi" => Ok(false),
         _ => Err(FieldError::NotBool(t.to_string())),
     }
@@ -209,7 +215,9 @@ impl Email {
         let ok_local = !local.is_empty()
             && local.len() <= 64
             && !local.contains('@')
-            && !local.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"".contains(c));
+            && !local
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"".contains(c));
         let labels: Vec<&str> = domain.split('.').collect();
         let ok_domain = labels.len() >= 2
             && domain.len() <= 253
@@ -262,19 +270,35 @@ mod tests {
             "'fax' is not one of call, visit"
         );
         assert_eq!(
-            parse_field(Kind::Int { min: 0, max: 10 }, "11", &CX).unwrap_err().to_string(),
+            parse_field(Kind::Int { min: 0, max: 10 }, "11", &CX)
+                .unwrap_err()
+                .to_string(),
             "11 is out of range 0..10"
         );
-        assert_eq!(parse_field(Kind::Int { min: 0, max: 10 }, "7,0", &CX), Ok(Value::Int(7)));
+        assert_eq!(
+            parse_field(Kind::Int { min: 0, max: 10 }, "7,0", &CX),
+            Ok(Value::Int(7))
+        );
         assert!(parse_field(Kind::Int { min: 0, max: 10 }, "7,5", &CX).is_err());
-        assert_eq!(parse_field(Kind::Float, "3,25", &CX), Ok(Value::Float(3.25)));
-        assert_eq!(parse_field(Kind::Currency, "gbp", &CX), Ok(Value::Text("GBP".into())));
+        assert_eq!(
+            parse_field(Kind::Float, "3,25", &CX),
+            Ok(Value::Float(3.25))
+        );
+        assert_eq!(
+            parse_field(Kind::Currency, "gbp", &CX),
+            Ok(Value::Text("GBP".into()))
+        );
     }
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse("Anna.V@Example.FI").unwrap().as_str(), "Anna.V@example.fi");
-        for bad in ["", "a", "a@b", "@x.fi", "a b@x.fi", "a@x..fi", "a@-x.fi", "<a>@x.fi", "a@x.fi."] {
+        assert_eq!(
+            Email::parse("Anna.V@Example.FI").unwrap().as_str(),
+            "Anna.V@example.fi"
+        );
+        for bad in [
+            "", "a", "a@b", "@x.fi", "a b@x.fi", "a@x..fi", "a@-x.fi", "<a>@x.fi", "a@x.fi.",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} accepted");
         }
     }

@@ -1,1 +1,203 @@
-//! kanta-store
+//! Kanta's store: one interface over SQLite (embedded, the default) and PostgreSQL.
+//!
+//! - [`Store::open`] picks the backend from the URL (`sqlite://PATH` or
+//!   `postgres://...`), connects and applies the embedded migrations of
+//!   `migrations/sqlite` or `migrations/postgres`.
+//! - [`write`]: [`Store::write`] upserts a [`WriteBatch`] of rows of any entity in one
+//!   database transaction, idempotently by external id (the importer, the demo and
+//!   the API's batch ingest all write through it).
+//! - [`read`]: generic records ([`Record`]), the customer list, a customer's timeline,
+//!   counts.
+//!
+//! SQL is checked at run time (`sqlx::query`, no compile-time macros) and written once
+//! for both backends where the dialects agree (`$1` placeholders work on both).
+//!
+//! **Architecture invariant:** nothing outside this crate speaks SQL.
+
+mod migrate;
+pub mod read;
+pub mod testing;
+pub mod write;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use thiserror::Error;
+
+pub use read::{CustomerFilter, CustomerPage, CustomerSummary, Record, TimelineEvent};
+pub use write::{WriteBatch, WriteSummary};
+
+/// Everything that can go wrong in the store, in words a user can act on.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("'{0}' is not a database URL: use sqlite://PATH or postgres://USER@HOST/DB")]
+    BadUrl(String),
+    #[error("cannot open the database {url}: {source}")]
+    Open {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot bring the database schema up to date: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{entity}: no {target} with id {ids}")]
+    MissingRef {
+        entity: &'static str,
+        target: &'static str,
+        ids: String,
+    },
+    #[error(
+        "trust ledger entries are append-only: an entry with the same id but other values exists already (add a correcting entry instead)"
+    )]
+    AppendOnly,
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Maps a database error raised by our own triggers to its meaning.
+    fn classify(e: sqlx::Error) -> StoreError {
+        if let sqlx::Error::Database(d) = &e {
+            if d.message().contains("append-only") {
+                return StoreError::AppendOnly;
+            }
+        }
+        StoreError::Db(e)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a store is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A connected, migrated store. Cheap to clone (the pool is shared).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) backend: Backend,
+    url: String,
+}
+
+impl Store {
+    /// Connects to `url` and applies any pending migrations. A SQLite file (and its
+    /// folder) is created when missing.
+    pub async fn open(url: &str) -> Result<Store> {
+        let open_err = |source| StoreError::Open {
+            url: redact(url),
+            source,
+        };
+        let backend = if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let path = path.split('?').next().unwrap_or(path);
+            if let Some(parent) = std::path::Path::new(path).parent() {
+                if !parent.as_os_str().is_empty() && path != ":memory:" {
+                    std::fs::create_dir_all(parent).map_err(|e| open_err(sqlx::Error::Io(e)))?;
+                }
+            }
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(open_err)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(30))
+                .pragma("cache_size", "-262144")
+                .pragma("temp_store", "memory");
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts)
+                .await
+                .map_err(open_err)?;
+            Backend::Sqlite(pool)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url).map_err(open_err)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts)
+                .await
+                .map_err(open_err)?;
+            Backend::Postgres(pool)
+        } else {
+            return Err(StoreError::BadUrl(url.to_string()));
+        };
+        let store = Store {
+            backend,
+            url: redact(url),
+        };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        match self.backend {
+            Backend::Sqlite(_) => BackendKind::Sqlite,
+            Backend::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// The URL, with any password hidden.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Closes the pool, waiting for connections to finish (SQLite checkpoints its WAL).
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(p) => p.close().await,
+            Backend::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// Hides the password of a `postgres://user:password@host/db` URL.
+pub fn redact(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((auth, host)) = rest.split_once('@') {
+            if let Some((user, _)) = auth.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_string()
+}
+
+/// Runs the same code on whichever pool the store has; inside, `$pool` is the
+/// concrete pool and the SQL may be shared between dialects.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite($pool) => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://./x.db"), "sqlite://./x.db");
+    }
+}

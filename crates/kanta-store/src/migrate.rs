@@ -1,0 +1,45 @@
+//! The migrations of each backend, embedded in the binary. A migration is never
+//! edited once applied (sqlx checks each one's checksum): add a new file instead.
+
+use std::borrow::Cow;
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+use crate::{Backend, Result, Store};
+
+/// (version, description, SQL) per backend, in order.
+const SQLITE: &[(i64, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../migrations/sqlite/0001_initial.sql"),
+)];
+const POSTGRES: &[(i64, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../migrations/postgres/0001_initial.sql"),
+)];
+
+fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+    Migrator::with_migrations(
+        list.iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*description),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+pub(crate) async fn run(store: &Store) -> Result<()> {
+    match &store.backend {
+        Backend::Sqlite(pool) => migrator(SQLITE).run(pool).await?,
+        Backend::Postgres(pool) => migrator(POSTGRES).run(pool).await?,
+    }
+    Ok(())
+}

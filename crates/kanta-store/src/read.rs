@@ -1,0 +1,450 @@
+//! Reads: generic records of any entity, the customer list, a customer's timeline
+//! and the count of every entity.
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use kanta_domain::Value;
+use kanta_domain::schema::{self, CUSTOMERS, ENTITIES, Entity, Kind};
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Postgres, Row, Sqlite};
+
+use crate::{Backend, Result, Store};
+
+/// One record of any entity, its fields in the schema's order. References show the
+/// referenced record's external id.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub entity: &'static Entity,
+    pub id: i64,
+    pub external_id: String,
+    pub fields: Vec<(&'static str, Value)>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Record {
+    pub fn get(&self, name: &str) -> &Value {
+        self.fields
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+            .unwrap_or(&Value::Null)
+    }
+
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.get(name).as_text()
+    }
+}
+
+impl Serialize for Record {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.fields.len() + 3))?;
+        m.serialize_entry("id", &self.external_id)?;
+        for (name, value) in &self.fields {
+            m.serialize_entry(name, value)?;
+        }
+        m.serialize_entry("created_at", &Value::Time(self.created_at))?;
+        m.serialize_entry("updated_at", &Value::Time(self.updated_at))?;
+        m.end()
+    }
+}
+
+/// `SELECT` list of an entity: references resolved to external ids.
+fn select_list(e: &Entity) -> String {
+    let mut cols = vec![
+        "t.id".to_string(),
+        "t.external_id".into(),
+        "t.created_at".into(),
+        "t.updated_at".into(),
+    ];
+    for f in e.fields {
+        match f.kind {
+            Kind::Ref(target) => {
+                let table = schema::entity(target).map_or(target, |t| t.table);
+                cols.push(format!(
+                    "(SELECT r.external_id FROM {table} r WHERE r.id = t.{c}) AS {c}",
+                    c = f.column
+                ));
+            }
+            _ => cols.push(format!("t.{}", f.column)),
+        }
+    }
+    cols.join(", ")
+}
+
+macro_rules! decode_record_fn {
+    ($name:ident, $row:ty) => {
+        fn $name(e: &'static Entity, row: &$row) -> Result<Record> {
+            let mut fields = Vec::with_capacity(e.fields.len());
+            for f in e.fields {
+                let c = f.column;
+                let v = match f.kind {
+                    Kind::Int { .. } | Kind::Money => {
+                        row.try_get::<Option<i64>, _>(c)?.map(Value::Int)
+                    }
+                    Kind::Float => row.try_get::<Option<f64>, _>(c)?.map(Value::Float),
+                    Kind::Bool => row.try_get::<Option<bool>, _>(c)?.map(Value::Bool),
+                    Kind::Date => row.try_get::<Option<NaiveDate>, _>(c)?.map(Value::Date),
+                    Kind::Timestamp => row.try_get::<Option<DateTime<Utc>>, _>(c)?.map(Value::Time),
+                    Kind::Text
+                    | Kind::LongText
+                    | Kind::Currency
+                    | Kind::Choice(_)
+                    | Kind::Email
+                    | Kind::Ref(_) => row.try_get::<Option<String>, _>(c)?.map(Value::Text),
+                };
+                fields.push((f.name, v.unwrap_or(Value::Null)));
+            }
+            Ok(Record {
+                entity: e,
+                id: row.try_get("id")?,
+                external_id: row.try_get("external_id")?,
+                fields,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+    };
+}
+decode_record_fn!(decode_sqlite, SqliteRow);
+decode_record_fn!(decode_pg, PgRow);
+
+/// A parameter of a generic record query.
+enum Param<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+/// Filters, sort and page of the customer list.
+#[derive(Debug, Clone)]
+pub struct CustomerFilter {
+    /// Part of the name, email or external id (case does not matter).
+    pub search: Option<String>,
+    pub segment: Option<String>,
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub sort: CustomerSort,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+impl Default for CustomerFilter {
+    fn default() -> Self {
+        CustomerFilter {
+            search: None,
+            segment: None,
+            status: None,
+            kind: None,
+            sort: CustomerSort::Name,
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerSort {
+    Name,
+    ExternalId,
+    /// Newest first.
+    Newest,
+    /// Highest revenue first.
+    Revenue,
+    /// Most recent purchase first.
+    LastPurchase,
+}
+
+impl CustomerSort {
+    pub const NAMES: &[&str] = &["name", "id", "newest", "revenue", "last-purchase"];
+
+    pub fn parse(s: &str) -> Option<CustomerSort> {
+        Some(match s {
+            "name" => CustomerSort::Name,
+            "id" | "external_id" => CustomerSort::ExternalId,
+            "newest" => CustomerSort::Newest,
+            "revenue" => CustomerSort::Revenue,
+            "last-purchase" | "last_purchase" => CustomerSort::LastPurchase,
+            _ => return None,
+        })
+    }
+
+    fn order_by(self) -> &'static str {
+        match self {
+            CustomerSort::Name => "c.name IS NULL, c.name, c.id",
+            CustomerSort::ExternalId => "c.external_id",
+            CustomerSort::Newest => "c.id DESC",
+            CustomerSort::Revenue => "revenue_minor DESC, c.id",
+            CustomerSort::LastPurchase => "last_purchase_at IS NULL, last_purchase_at DESC, c.id",
+        }
+    }
+}
+
+/// One line of the customer list.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerSummary {
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub kind: String,
+    pub segment: Option<String>,
+    pub status: String,
+    pub transactions: i64,
+    pub revenue_minor: i64,
+    pub last_purchase_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerPage {
+    /// Customers matching the filters, on all pages.
+    pub total: u64,
+    pub customers: Vec<CustomerSummary>,
+}
+
+/// One event on a customer's timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEvent {
+    pub at: DateTime<Utc>,
+    /// The entity the event comes from (`transactions`, `cases`, ...).
+    pub entity: &'static str,
+    /// What happened: `order`, `refund`, `call`, `case_opened`, `case_resolved`,
+    /// `feedback`, `usage`, `trust`, `subscription_started`, `subscription_ended`, ...
+    pub kind: String,
+    pub record: Record,
+}
+
+const CUSTOMER_LIST_WHERE: &str = "($1 IS NULL OR lower(c.name) LIKE $1 OR lower(c.email) LIKE $1 OR lower(c.external_id) LIKE $1) \
+     AND ($2 IS NULL OR c.segment = $2) AND ($3 IS NULL OR c.status = $3) AND ($4 IS NULL OR c.kind = $4)";
+
+impl Store {
+    /// How many records each entity has, in schema order.
+    pub async fn counts(&self) -> Result<Vec<(&'static str, i64)>> {
+        let sql = ENTITIES
+            .iter()
+            .map(|e| {
+                format!(
+                    "SELECT '{}' AS entity, count(*) AS n FROM {}",
+                    e.name, e.table
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let rows: Vec<(String, i64)> = crate::with_pool!(self, pool =>
+            sqlx::query_as(AssertSqlSafe(sql)).fetch_all(pool).await?);
+        Ok(ENTITIES
+            .iter()
+            .map(|e| {
+                let n = rows
+                    .iter()
+                    .find(|(name, _)| name == e.name)
+                    .map_or(0, |(_, n)| *n);
+                (e.name, n)
+            })
+            .collect())
+    }
+
+    async fn records(
+        &self,
+        e: &'static Entity,
+        where_sql: &str,
+        param: Param<'_>,
+        order: &str,
+    ) -> Result<Vec<Record>> {
+        let sql = format!(
+            "SELECT {} FROM {} t WHERE {where_sql} ORDER BY {order}",
+            select_list(e),
+            e.table
+        );
+        Ok(match &self.backend {
+            Backend::Sqlite(pool) => {
+                let q = sqlx::query::<Sqlite>(AssertSqlSafe(sql));
+                let q = match param {
+                    Param::Int(i) => q.bind(i),
+                    Param::Text(s) => q.bind(s.to_string()),
+                };
+                q.fetch_all(pool)
+                    .await?
+                    .iter()
+                    .map(|r| decode_sqlite(e, r))
+                    .collect::<Result<_>>()?
+            }
+            Backend::Postgres(pool) => {
+                let q = sqlx::query::<Postgres>(AssertSqlSafe(sql));
+                let q = match param {
+                    Param::Int(i) => q.bind(i),
+                    Param::Text(s) => q.bind(s.to_string()),
+                };
+                q.fetch_all(pool)
+                    .await?
+                    .iter()
+                    .map(|r| decode_pg(e, r))
+                    .collect::<Result<_>>()?
+            }
+        })
+    }
+
+    /// The columns of a table, as the database sees them (for schema checks).
+    pub async fn columns(&self, table: &str) -> Result<Vec<String>> {
+        Ok(match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query_scalar::<Sqlite, String>("SELECT name FROM pragma_table_info($1)")
+                .bind(table.to_string())
+                .fetch_all(pool)
+                .await?,
+            Backend::Postgres(pool) => sqlx::query_scalar::<Postgres, String>(
+                "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1",
+            )
+            .bind(table.to_string())
+            .fetch_all(pool)
+            .await?,
+        })
+    }
+
+    /// The record of `entity` with this external id.
+    pub async fn get(&self, e: &'static Entity, external_id: &str) -> Result<Option<Record>> {
+        Ok(self
+            .records(e, "t.external_id = $1", Param::Text(external_id), "t.id")
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// The customer with this external id.
+    pub async fn customer(&self, external_id: &str) -> Result<Option<Record>> {
+        self.get(&CUSTOMERS, external_id).await
+    }
+
+    /// All records of `entity` that belong to the customer (by internal id).
+    pub async fn records_of_customer(
+        &self,
+        e: &'static Entity,
+        customer: i64,
+    ) -> Result<Vec<Record>> {
+        self.records(e, "t.customer_id = $1", Param::Int(customer), "t.id")
+            .await
+    }
+
+    /// Everything that happened with the customer, oldest first.
+    pub async fn timeline(&self, customer: &Record) -> Result<Vec<TimelineEvent>> {
+        let mut events = Vec::new();
+        for e in ENTITIES.iter().copied() {
+            let (Some(_), Some(time_field)) = (e.customer_field(), e.time_field) else {
+                continue;
+            };
+            for r in self.records_of_customer(e, customer.id).await? {
+                let at = as_time(r.get(time_field)).unwrap_or(r.created_at);
+                let kind = match e.name {
+                    "transactions" | "interactions" => r.text("kind").unwrap_or(e.name).to_string(),
+                    "cases" => "case_opened".into(),
+                    "subscriptions" => "subscription_started".into(),
+                    "usage" => "usage".into(),
+                    "trust" => "trust".into(),
+                    other => other.to_string(),
+                };
+                let end = match e.name {
+                    "cases" => as_time(r.get("resolved_at")).map(|t| (t, "case_resolved")),
+                    "subscriptions" => {
+                        as_time(r.get("ended_on")).map(|t| (t, "subscription_ended"))
+                    }
+                    _ => None,
+                };
+                if let Some((t, k)) = end {
+                    events.push(TimelineEvent {
+                        at: t,
+                        entity: e.name,
+                        kind: k.into(),
+                        record: r.clone(),
+                    });
+                }
+                events.push(TimelineEvent {
+                    at,
+                    entity: e.name,
+                    kind,
+                    record: r,
+                });
+            }
+        }
+        // Stable: events at the same moment keep the schema's entity order.
+        events.sort_by_key(|ev| ev.at);
+        Ok(events)
+    }
+
+    /// A page of the customer list with its total.
+    pub async fn customers(&self, f: &CustomerFilter) -> Result<CustomerPage> {
+        let search = f
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                format!(
+                    "%{}%",
+                    s.to_lowercase()
+                        .replace('\\', "")
+                        .replace('%', "")
+                        .replace('_', "")
+                )
+            });
+        let list_sql = format!(
+            "SELECT c.external_id, c.name, c.email, c.kind, c.segment, c.status, \
+             (SELECT count(*) FROM transactions t WHERE t.customer_id = c.id) AS transactions, \
+             (SELECT CAST(coalesce(sum(t.amount_minor), 0) AS BIGINT) FROM transactions t WHERE t.customer_id = c.id) AS revenue_minor, \
+             (SELECT max(t.occurred_at) FROM transactions t WHERE t.customer_id = c.id) AS last_purchase_at \
+             FROM customers c WHERE {CUSTOMER_LIST_WHERE} ORDER BY {} LIMIT $5 OFFSET $6",
+            f.sort.order_by()
+        );
+        let count_sql = format!("SELECT count(*) FROM customers c WHERE {CUSTOMER_LIST_WHERE}");
+        macro_rules! run {
+            ($db:ty, $pool:expr) => {{
+                let rows = sqlx::query::<$db>(AssertSqlSafe(list_sql))
+                    .bind(search.clone())
+                    .bind(f.segment.clone())
+                    .bind(f.status.clone())
+                    .bind(f.kind.clone())
+                    .bind(i64::from(f.limit))
+                    .bind(f.offset as i64)
+                    .fetch_all($pool)
+                    .await?;
+                let total: i64 = sqlx::query_scalar::<$db, i64>(AssertSqlSafe(count_sql))
+                    .bind(search.clone())
+                    .bind(f.segment.clone())
+                    .bind(f.status.clone())
+                    .bind(f.kind.clone())
+                    .fetch_one($pool)
+                    .await?;
+                let customers = rows
+                    .iter()
+                    .map(|r| {
+                        Ok(CustomerSummary {
+                            id: r.try_get("external_id")?,
+                            name: r.try_get("name")?,
+                            email: r.try_get("email")?,
+                            kind: r.try_get("kind")?,
+                            segment: r.try_get("segment")?,
+                            status: r.try_get("status")?,
+                            transactions: r.try_get("transactions")?,
+                            revenue_minor: r.try_get("revenue_minor")?,
+                            last_purchase_at: r.try_get("last_purchase_at")?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                CustomerPage {
+                    total: total as u64,
+                    customers,
+                }
+            }};
+        }
+        Ok(match &self.backend {
+            Backend::Sqlite(pool) => run!(Sqlite, pool),
+            Backend::Postgres(pool) => run!(Postgres, pool),
+        })
+    }
+}
+
+fn as_time(v: &Value) -> Option<DateTime<Utc>> {
+    match v {
+        Value::Time(t) => Some(*t),
+        Value::Date(d) => Some(d.and_time(NaiveTime::MIN).and_utc()),
+        _ => None,
+    }
+}

@@ -1,0 +1,331 @@
+//! One storage story, run against SQLite and PostgreSQL alike.
+
+use chrono::{TimeZone, Utc};
+use kanta_domain::Value;
+use kanta_domain::schema::{self, CUSTOMERS, ENTITIES, Entity, TRANSACTIONS, TRUST_LEDGER};
+use kanta_store::read::{CustomerFilter, CustomerSort};
+use kanta_store::testing::{BACKENDS, TestDb};
+use kanta_store::{Store, StoreError, WriteBatch};
+
+fn fields(e: &'static Entity, names: &[&str]) -> Vec<&'static schema::Field> {
+    names
+        .iter()
+        .map(|n| e.field(n).unwrap_or_else(|| panic!("{n}")))
+        .collect()
+}
+
+fn t(day: u32) -> Value {
+    Value::Time(Utc.with_ymd_and_hms(2024, 1, day, 12, 0, 0).unwrap())
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
+
+async fn each_backend<F, Fut>(f: F)
+where
+    F: Fn(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        let store = Store::open(&db.url)
+            .await
+            .unwrap_or_else(|e| panic!("{backend}: {e}"));
+        f(store.clone()).await;
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn tables_have_exactly_the_schema_columns() {
+    for backend in BACKENDS {
+        let db = TestDb::new(backend);
+        let store = Store::open(&db.url).await.unwrap();
+        for e in ENTITIES {
+            let mut expected: Vec<String> = ["id", "external_id", "created_at", "updated_at"]
+                .iter()
+                .map(|s| s.to_string())
+                .chain(e.fields.iter().map(|f| f.column.to_string()))
+                .collect();
+            expected.sort();
+            let mut actual = store.columns(e.table).await.unwrap();
+            actual.sort();
+            assert_eq!(actual, expected, "{backend}: table {}", e.table);
+        }
+        // Opening again applies nothing new and keeps the data.
+        store.close().await;
+        Store::open(&db.url).await.unwrap().close().await;
+    }
+}
+
+#[tokio::test]
+async fn upserts_are_idempotent_and_count_what_changed() {
+    each_backend(|store| async move {
+        let mut b = WriteBatch::new(
+            &CUSTOMERS,
+            fields(&CUSTOMERS, &["name", "email", "segment"]),
+        );
+        b.push(
+            "c1".into(),
+            [text("Aino"), text("aino@example.fi"), text("regular")],
+        );
+        b.push("c2".into(), [text("Bertil"), Value::Null, text("regular")]);
+        let s = store.write(&b).await.unwrap();
+        assert_eq!((s.inserted, s.updated, s.unchanged), (2, 0, 0));
+        let s = store.write(&b).await.unwrap();
+        assert_eq!((s.inserted, s.updated, s.unchanged), (0, 0, 2));
+
+        // A changed row updates its record; a file with fewer columns leaves the rest alone.
+        let mut b = WriteBatch::new(&CUSTOMERS, fields(&CUSTOMERS, &["email"]));
+        b.push("c2".into(), [text("bertil@example.fi")]);
+        let s = store.write(&b).await.unwrap();
+        assert_eq!((s.inserted, s.updated, s.unchanged), (0, 1, 0));
+        let c2 = store.customer("c2").await.unwrap().unwrap();
+        assert_eq!(c2.text("name"), Some("Bertil"));
+        assert_eq!(c2.text("email"), Some("bertil@example.fi"));
+        assert_eq!(
+            c2.text("status"),
+            Some("active"),
+            "database default applies"
+        );
+        assert!(c2.updated_at >= c2.created_at);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn transactions_create_customers_and_show_on_the_timeline() {
+    each_backend(|store| async move {
+        let mut b = WriteBatch::new(
+            &TRANSACTIONS,
+            fields(
+                &TRANSACTIONS,
+                &["customer_id", "occurred_at", "amount", "currency", "kind"],
+            ),
+        );
+        b.create_customers = vec!["k1".into(), "k2".into()];
+        b.push(
+            "o1".into(),
+            [
+                text("k1"),
+                t(3),
+                Value::Int(1250),
+                text("EUR"),
+                text("order"),
+            ],
+        );
+        b.push(
+            "o2".into(),
+            [
+                text("k1"),
+                t(1),
+                Value::Int(990),
+                text("EUR"),
+                text("order"),
+            ],
+        );
+        b.push(
+            "o3".into(),
+            [
+                text("k2"),
+                t(2),
+                Value::Int(-500),
+                text("EUR"),
+                text("refund"),
+            ],
+        );
+        let s = store.write(&b).await.unwrap();
+        assert_eq!((s.inserted, s.customers_created), (3, 2));
+        let s = store.write(&b).await.unwrap();
+        assert_eq!((s.inserted, s.unchanged, s.customers_created), (0, 3, 0));
+
+        let k1 = store
+            .customer("k1")
+            .await
+            .unwrap()
+            .expect("created by its transactions");
+        let tl = store.timeline(&k1).await.unwrap();
+        let kinds: Vec<(String, String)> = tl
+            .iter()
+            .map(|e| (e.kind.clone(), e.record.external_id.clone()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [("order".into(), "o2".into()), ("order".into(), "o1".into())]
+        );
+        assert_eq!(
+            tl[0].record.text("customer_id"),
+            Some("k1"),
+            "references read back as external ids"
+        );
+        assert_eq!(tl[1].record.get("amount"), &Value::Int(1250));
+
+        let counts = store.counts().await.unwrap();
+        assert!(
+            counts.contains(&("customers", 2)) && counts.contains(&("transactions", 3)),
+            "{counts:?}"
+        );
+
+        let page = store
+            .customers(&CustomerFilter {
+                sort: CustomerSort::Revenue,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.total, 2);
+        assert_eq!(page.customers[0].id, "k1");
+        assert_eq!(page.customers[0].revenue_minor, 2240);
+        assert_eq!(page.customers[0].transactions, 2);
+        assert_eq!(
+            page.customers[0].last_purchase_at,
+            Some(Utc.with_ymd_and_hms(2024, 1, 3, 12, 0, 0).unwrap())
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_missing_reference_writes_nothing() {
+    each_backend(|store| async move {
+        let mut b = WriteBatch::new(
+            &TRANSACTIONS,
+            fields(
+                &TRANSACTIONS,
+                &["customer_id", "occurred_at", "amount", "currency"],
+            ),
+        );
+        b.create_customers = vec!["known".into()];
+        b.push(
+            "o1".into(),
+            [text("known"), t(1), Value::Int(100), text("EUR")],
+        );
+        b.push(
+            "o2".into(),
+            [text("ghost"), t(1), Value::Int(100), text("EUR")],
+        );
+        let err = store.write(&b).await.unwrap_err();
+        assert!(matches!(err, StoreError::MissingRef { .. }), "{err}");
+        assert!(err.to_string().contains("ghost"), "{err}");
+        let counts = store.counts().await.unwrap();
+        assert!(
+            counts.iter().all(|(_, n)| *n == 0),
+            "all or nothing: {counts:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_trust_ledger_is_append_only() {
+    each_backend(|store| async move {
+        let mut c = WriteBatch::new(&CUSTOMERS, fields(&CUSTOMERS, &["name"]));
+        c.push("c1".into(), [text("Aino")]);
+        store.write(&c).await.unwrap();
+        let f = fields(
+            &TRUST_LEDGER,
+            &["customer_id", "occurred_at", "delta", "reason"],
+        );
+        let mut b = WriteBatch::new(&TRUST_LEDGER, f.clone());
+        b.push(
+            "e1".into(),
+            [text("c1"), t(1), Value::Int(1), text("coffee as promised")],
+        );
+        store.write(&b).await.unwrap();
+        assert_eq!(
+            store.write(&b).await.unwrap().unchanged,
+            1,
+            "same entry again is fine"
+        );
+        let mut changed = WriteBatch::new(&TRUST_LEDGER, f);
+        changed.push(
+            "e1".into(),
+            [text("c1"), t(1), Value::Int(-10), text("rewritten")],
+        );
+        let err = store.write(&changed).await.unwrap_err();
+        assert!(matches!(err, StoreError::AppendOnly), "{err}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn customer_list_filters_searches_and_pages() {
+    each_backend(|store| async move {
+        let mut b = WriteBatch::new(
+            &CUSTOMERS,
+            fields(&CUSTOMERS, &["name", "email", "segment", "status"]),
+        );
+        for i in 0..30 {
+            b.push(
+                format!("c{i:02}"),
+                [
+                    text(&format!("Asiakas {i:02}")),
+                    text(&format!("a{i}@example.fi")),
+                    text(if i % 3 == 0 { "vip" } else { "regular" }),
+                    text(if i % 10 == 0 { "ended" } else { "active" }),
+                ],
+            );
+        }
+        b.push(
+            "x".into(),
+            [
+                text("Älä <script>"),
+                Value::Null,
+                Value::Null,
+                text("active"),
+            ],
+        );
+        store.write(&b).await.unwrap();
+        let all = |f: CustomerFilter| {
+            let store = store.clone();
+            async move { store.customers(&f).await.unwrap() }
+        };
+        let p = all(CustomerFilter {
+            segment: Some("vip".into()),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(p.total, 10);
+        let p = all(CustomerFilter {
+            status: Some("ended".into()),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(p.total, 3);
+        let p = all(CustomerFilter {
+            search: Some("ASIAKAS 1".into()),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(p.total, 10, "case-insensitive part of the name");
+        let p = all(CustomerFilter {
+            search: Some("a7@".into()),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(p.customers.len(), 1);
+        assert_eq!(p.customers[0].id, "c07");
+        let p1 = all(CustomerFilter {
+            limit: 20,
+            ..Default::default()
+        })
+        .await;
+        let p2 = all(CustomerFilter {
+            limit: 20,
+            offset: 20,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(
+            (p1.customers.len(), p2.customers.len(), p1.total),
+            (20, 11, 31)
+        );
+        assert_eq!(p1.customers[0].name.as_deref(), Some("Asiakas 00"));
+        assert_eq!(
+            p2.customers.last().unwrap().name.as_deref(),
+            Some("Älä <script>")
+        );
+    })
+    .await;
+}
