@@ -7,5 +7,5 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 venv="$root/.venv-lifetimes"
 python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --upgrade pip
-"$venv/bin/pip" install --quiet "lifetimes==0.11.3" "numpy<2" "pandas<2" scipy mpmath lifelines
+"$venv/bin/pip" install --quiet "lifetimes==0.11.3" "numpy<2" "pandas<2" "scipy<1.14" mpmath lifelines
 echo "ready: $venv/bin/python"
