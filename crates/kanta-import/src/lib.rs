@@ -1,1 +1,870 @@
-//! kanta-import
+//! Reads a user's file (CSV, JSON Lines, whitespace-separated text) into validated
+//! rows of one entity, ready for [`kanta_store::Store::write`].
+//!
+//! - [`source`] turns a file into records of text fields with line numbers.
+//! - [`Mapping`] says which column feeds which field (`--map SOURCE=FIELD`, header
+//!   names that equal field names, or column numbers).
+//! - [`parse_file`] validates every row, reporting each invalid one as
+//!   `FILE:LINE: FIELD: reason`; groups order lines that share an `order_id` into one
+//!   order; derives a stable id for rows without one; and returns a
+//!   [`kanta_store::WriteBatch`] of the valid rows with the [`RowError`]s of the rest.
+//!
+//! Nothing here touches the database: references to other records are checked by the
+//! caller against the store ([`Parsed::reject_missing_refs`]).
+
+pub mod source;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use kanta_domain::ids::derived_id;
+use kanta_domain::schema::{Entity, Field, Kind, TRANSACTIONS};
+use kanta_domain::value::{ParseContext, parse_field};
+use kanta_domain::{Currency, Decimal, Value};
+use kanta_store::WriteBatch;
+use thiserror::Error;
+
+pub use source::{Delimiter, Format, SourceReader, SourceRecord};
+
+/// Errors that stop an import before any row is judged.
+#[derive(Debug, Error)]
+pub enum ImportError {
+    #[error("cannot open {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read the file: {0}")]
+    Read(std::io::Error),
+    #[error("line {line}: {reason}")]
+    Syntax { line: u64, reason: String },
+    #[error("line {line} is not UTF-8 text (save the file as UTF-8)")]
+    Encoding { line: u64 },
+    #[error("{0}")]
+    Mapping(String),
+}
+
+/// Where a field's value comes from: a header name or a 1-based column number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceColumn {
+    Name(String),
+    Number(usize),
+}
+
+/// `SOURCE=FIELD` pairs from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Mapping {
+    pub pairs: Vec<(SourceColumn, String)>,
+}
+
+impl Mapping {
+    /// Parses `SOURCE=FIELD`; a SOURCE of digits only is a column number.
+    pub fn add(&mut self, spec: &str) -> Result<(), ImportError> {
+        let (src, field) = spec.rsplit_once('=').ok_or_else(|| {
+            ImportError::Mapping(format!(
+                "--map '{spec}' is not SOURCE=FIELD (e.g. --map 2=customer_id)"
+            ))
+        })?;
+        let src = src.trim();
+        let field = field.trim().to_ascii_lowercase();
+        if src.is_empty() || field.is_empty() {
+            return Err(ImportError::Mapping(format!(
+                "--map '{spec}' is not SOURCE=FIELD (e.g. --map 2=customer_id)"
+            )));
+        }
+        let col = match src.parse::<usize>() {
+            Ok(0) => {
+                return Err(ImportError::Mapping(format!(
+                    "--map '{spec}': columns are numbered from 1"
+                )));
+            }
+            Ok(n) => SourceColumn::Number(n),
+            Err(_) => SourceColumn::Name(src.to_string()),
+        };
+        self.pairs.push((col, field));
+        Ok(())
+    }
+}
+
+/// How to read the file.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub entity: &'static Entity,
+    pub format: Option<Format>,
+    pub delimiter: Option<Delimiter>,
+    pub has_header: bool,
+    pub mapping: Mapping,
+    pub date_format: Option<String>,
+    /// Currency of rows that carry none.
+    pub currency: Currency,
+}
+
+/// One rejected row.
+#[derive(Debug, Clone)]
+pub struct RowError {
+    pub line: u64,
+    pub field: String,
+    pub reason: String,
+    /// The row as read, for the reject file.
+    pub record: Vec<String>,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.line, self.field, self.reason)
+    }
+}
+
+/// The outcome of reading a file: the valid rows as a batch, and every rejected row.
+#[derive(Debug)]
+pub struct Parsed {
+    pub file: PathBuf,
+    pub batch: WriteBatch,
+    /// The first line of each row of the batch (parallel to its rows).
+    pub lines: Vec<u64>,
+    /// The raw records of the batch's rows, kept only to reject rows later.
+    raw: Vec<Vec<Vec<String>>>,
+    pub errors: Vec<RowError>,
+    /// Data rows read (header and blank lines not counted).
+    pub rows_read: u64,
+    /// Columns of the file that feed no field.
+    pub ignored_columns: Vec<String>,
+}
+
+/// Virtual fields of transactions: not stored, used to compute the amount.
+const UNIT_PRICE: &str = "unit_price";
+
+/// The field each column feeds, worked out from the header and the mapping.
+struct Plan {
+    /// (column index, field); `None` field = `id`, unit_price handled apart.
+    columns: Vec<(usize, Target)>,
+    fields: Vec<&'static Field>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Target {
+    Id,
+    Field(usize),
+    UnitPrice,
+}
+
+fn field_list(e: &Entity) -> String {
+    let mut names: Vec<&str> = vec!["id"];
+    names.extend(e.fields.iter().map(|f| f.name));
+    if std::ptr::eq(e, &TRANSACTIONS) {
+        names.push(UNIT_PRICE);
+    }
+    names.join(", ")
+}
+
+fn make_plan(
+    opts: &ImportOptions,
+    header: Option<&[String]>,
+) -> Result<(Plan, Vec<String>), ImportError> {
+    let e = opts.entity;
+    let is_tx = std::ptr::eq(e, &TRANSACTIONS);
+    let mut wanted: Vec<(usize, &str)> = Vec::new();
+    for (src, field) in &opts.mapping.pairs {
+        let known = field == "id" || e.field(field).is_some() || (is_tx && field == UNIT_PRICE);
+        if !known {
+            return Err(ImportError::Mapping(format!(
+                "--map {}: {} has no field '{field}'; its fields are: {}",
+                match src {
+                    SourceColumn::Name(n) => n.clone(),
+                    SourceColumn::Number(n) => n.to_string(),
+                },
+                e.name,
+                field_list(e)
+            )));
+        }
+        let idx = match src {
+            SourceColumn::Number(n) => n - 1,
+            SourceColumn::Name(name) => {
+                let h = header.ok_or_else(|| {
+                    ImportError::Mapping(format!(
+                        "--map {name}={field}: the file has no header, so name columns by number"
+                    ))
+                })?;
+                h.iter().position(|c| c.eq_ignore_ascii_case(name)).ok_or_else(|| {
+                    ImportError::Mapping(format!("--map {name}={field}: the file has no column '{name}'; its columns are: {}", h.join(", ")))
+                })?
+            }
+        };
+        let field_name: &str = e
+            .field(field)
+            .map_or(if field == "id" { "id" } else { UNIT_PRICE }, |f| f.name);
+        if let Some((_, prev)) = wanted.iter().find(|(_, f)| *f == field_name) {
+            return Err(ImportError::Mapping(format!(
+                "field '{prev}' is mapped twice"
+            )));
+        }
+        wanted.push((idx, field_name));
+    }
+    // Header names that are field names map themselves, unless mapped already.
+    let mut ignored = Vec::new();
+    if let Some(h) = header {
+        for (i, name) in h.iter().enumerate() {
+            if wanted.iter().any(|(idx, _)| *idx == i) {
+                continue;
+            }
+            let lower = name.to_ascii_lowercase();
+            let field = if lower == "id" {
+                Some("id")
+            } else if is_tx && lower == UNIT_PRICE {
+                Some(UNIT_PRICE)
+            } else {
+                e.field(&lower).map(|f| f.name)
+            };
+            match field {
+                Some(f) if !wanted.iter().any(|(_, w)| *w == f) => wanted.push((i, f)),
+                _ => ignored.push(name.clone()),
+            }
+        }
+    }
+    let mut fields: Vec<&'static Field> = Vec::new();
+    let mut columns = Vec::new();
+    for (idx, name) in &wanted {
+        let target = match *name {
+            "id" => Target::Id,
+            UNIT_PRICE => Target::UnitPrice,
+            n => {
+                let f = e.field(n).expect("checked above");
+                fields.push(f);
+                Target::Field(fields.len() - 1)
+            }
+        };
+        columns.push((*idx, target));
+    }
+    // Fields a transaction always writes, computed when not mapped.
+    if is_tx {
+        for name in ["amount", "kind", "quantity"] {
+            let mapped = fields.iter().any(|f| f.name == name);
+            let needed = name != "quantity" || columns.iter().any(|(_, t)| *t == Target::UnitPrice);
+            if !mapped && needed {
+                fields.push(e.field(name).expect("transactions have it"));
+            }
+        }
+        let has_amount_source = columns
+            .iter()
+            .any(|(_, t)| matches!(t, Target::Field(i) if fields[*i].name == "amount"));
+        let has_price = columns.iter().any(|(_, t)| *t == Target::UnitPrice);
+        let has_qty = columns
+            .iter()
+            .any(|(_, t)| matches!(t, Target::Field(i) if fields[*i].name == "quantity"));
+        if !has_amount_source && !(has_price && has_qty) {
+            return Err(ImportError::Mapping(
+                "transactions need an amount, or a quantity and a unit_price: map them with --map (e.g. --map 5=amount)".into(),
+            ));
+        }
+    }
+    // Money needs a currency: the file's, or --currency.
+    if e.has_money() && !fields.iter().any(|f| f.kind == Kind::Currency) {
+        fields.push(e.field("currency").expect("money entities have a currency"));
+    }
+    for f in e.fields.iter().filter(|f| f.required) {
+        if !fields.iter().any(|g| g.name == f.name) {
+            return Err(ImportError::Mapping(format!(
+                "{} need the field '{}' ({}), but no column feeds it: name a column {} or use --map SOURCE={}",
+                e.name, f.name, f.doc, f.name, f.name
+            )));
+        }
+    }
+    Ok((Plan { columns, fields }, ignored))
+}
+
+/// Reads and validates the whole file. `progress` is called now and then with
+/// (bytes read, bytes in all).
+pub fn parse_file(
+    path: &Path,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Parsed, ImportError> {
+    let mut reader = SourceReader::open(path, opts.format, opts.delimiter, opts.has_header)?;
+    let total = reader.bytes_total();
+    let mut rows_read = 0u64;
+    let (builder, ignored) = if reader.is_json_lines() {
+        // Keys may first appear on any line: read them all, then plan.
+        let mut records = Vec::new();
+        while let Some(r) = reader.next_record()? {
+            records.push(r);
+            if records.len() % 65_536 == 0 {
+                progress(reader.bytes_read(), total);
+            }
+        }
+        let (plan, ignored) = make_plan(opts, reader.header.as_deref())?;
+        let mut b = Builder::new(opts, plan, path);
+        for r in &records {
+            b.row(r);
+        }
+        rows_read = records.len() as u64;
+        (b, ignored)
+    } else {
+        let (plan, ignored) = make_plan(opts, reader.header.as_deref())?;
+        let mut b = Builder::new(opts, plan, path);
+        let mut rec = SourceRecord::default();
+        while reader.next_into(&mut rec)? {
+            rows_read += 1;
+            b.row(&rec);
+            if rows_read % 65_536 == 0 {
+                progress(reader.bytes_read(), total);
+            }
+        }
+        (b, ignored)
+    };
+    progress(total, total);
+    let mut parsed = builder.finish(rows_read);
+    parsed.ignored_columns = ignored;
+    Ok(parsed)
+}
+
+/// A row being built: its values (aligned with the plan's fields), the external id,
+/// and for transactions the pieces of the amount.
+struct Builder {
+    opts: ImportOptions,
+    plan: Plan,
+    file: PathBuf,
+    batch: WriteBatch,
+    lines: Vec<u64>,
+    raw: Vec<Vec<Vec<String>>>,
+    errors: Vec<RowError>,
+    /// Index of each external id in the batch, to merge order lines and catch repeats.
+    by_id: HashMap<String, usize>,
+    /// Occurrences of each content hash, for ids of identical rows.
+    seen: HashMap<String, u32>,
+    /// Orders with an invalid line: all their lines are rejected.
+    bad_orders: HashMap<String, u64>,
+    is_tx: bool,
+    idx_customer: Option<usize>,
+    idx_amount: Option<usize>,
+    idx_quantity: Option<usize>,
+    idx_kind: Option<usize>,
+    idx_currency: Option<usize>,
+    idx_order: Option<usize>,
+    idx_time: Option<usize>,
+    idx_cost: Option<usize>,
+    kind_mapped: bool,
+    amount_mapped: bool,
+    quantity_mapped: bool,
+}
+
+impl Builder {
+    fn new(opts: &ImportOptions, plan: Plan, file: &Path) -> Builder {
+        let pos = |n: &str| plan.fields.iter().position(|f| f.name == n);
+        let mapped = |n: &str| {
+            plan.columns
+                .iter()
+                .any(|(_, t)| matches!(t, Target::Field(i) if plan.fields[*i].name == n))
+        };
+        let is_tx = std::ptr::eq(opts.entity, &TRANSACTIONS);
+        Builder {
+            is_tx,
+            idx_customer: opts.entity.customer_field().and_then(|f| pos(f.name)),
+            idx_amount: pos("amount"),
+            idx_quantity: pos("quantity"),
+            idx_kind: pos("kind"),
+            idx_currency: pos("currency"),
+            idx_order: pos("order_id"),
+            idx_time: pos("occurred_at"),
+            idx_cost: pos("cost"),
+            kind_mapped: mapped("kind"),
+            amount_mapped: mapped("amount"),
+            quantity_mapped: mapped("quantity"),
+            batch: WriteBatch::new(opts.entity, plan.fields.clone()),
+            opts: opts.clone(),
+            plan,
+            file: file.to_path_buf(),
+            lines: Vec::new(),
+            raw: Vec::new(),
+            errors: Vec::new(),
+            by_id: HashMap::new(),
+            seen: HashMap::new(),
+            bad_orders: HashMap::new(),
+        }
+    }
+
+    fn reject(&mut self, line: u64, field: &str, reason: String, rec: &SourceRecord) {
+        self.errors.push(RowError {
+            line,
+            field: field.to_string(),
+            reason,
+            record: rec.fields.clone(),
+        });
+    }
+
+    fn row(&mut self, rec: &SourceRecord) {
+        let nf = self.plan.fields.len();
+        let mut values: Vec<Value> = vec![Value::Null; nf];
+        let mut id: Option<String> = None;
+        let mut unit_price: Option<Decimal> = None;
+        let mut quantity_dec: Option<Decimal> = None;
+        let cx_currency = self
+            .idx_currency
+            .and_then(|ci| {
+                self.plan
+                    .columns
+                    .iter()
+                    .find(|(_, t)| *t == Target::Field(ci))
+            })
+            .and_then(|(col, _)| rec.fields.get(*col))
+            .and_then(|s| s.trim().parse::<Currency>().ok())
+            .unwrap_or(self.opts.currency);
+        let date_format = self.opts.date_format.clone();
+        let cx = ParseContext {
+            currency: cx_currency,
+            date_format: date_format.as_deref(),
+        };
+        let mut first_error: Option<(String, String)> = None;
+        for &(col, target) in &self.plan.columns {
+            let text = rec.fields.get(col).map(String::as_str).unwrap_or("");
+            match target {
+                Target::Id => {
+                    let t = text.trim();
+                    if !t.is_empty() {
+                        id = Some(t.to_string());
+                    }
+                }
+                Target::UnitPrice => match Decimal::parse(text) {
+                    Ok(d) => unit_price = Some(d),
+                    Err(e) => {
+                        if first_error.is_none() {
+                            first_error = Some((UNIT_PRICE.into(), e.to_string()));
+                        }
+                    }
+                },
+                Target::Field(i) => {
+                    let f = self.plan.fields[i];
+                    if self.is_tx && f.name == "quantity" && !text.trim().is_empty() {
+                        match Decimal::parse(text) {
+                            Ok(d) => quantity_dec = Some(d),
+                            Err(e) => {
+                                if first_error.is_none() {
+                                    first_error = Some((f.name.into(), e.to_string()));
+                                }
+                                continue;
+                            }
+                        }
+                    }
+                    match parse_field(f.kind, text, &cx) {
+                        Ok(v) => values[i] = v,
+                        Err(e) => {
+                            if first_error.is_none() {
+                                first_error = Some((f.name.into(), e.to_string()));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some((field, reason)) = first_error {
+            self.reject_row(rec, &values, &field, reason);
+            return;
+        }
+        // Money rows without a currency column take the file's currency.
+        if let Some(ci) = self.idx_currency {
+            if values[ci].is_null() {
+                values[ci] = Value::Text(self.opts.currency.code().to_string());
+            }
+        }
+        if self.is_tx {
+            if let Err((field, reason)) =
+                self.complete_transaction(&mut values, unit_price, quantity_dec)
+            {
+                self.reject_row(rec, &values, field, reason);
+                return;
+            }
+        }
+        for (i, f) in self.plan.fields.iter().enumerate() {
+            if f.required && values[i].is_null() {
+                let reason = if rec.fields.len()
+                    < self
+                        .plan
+                        .columns
+                        .iter()
+                        .map(|(c, _)| c + 1)
+                        .max()
+                        .unwrap_or(0)
+                {
+                    format!(
+                        "is required (the row has only {} columns)",
+                        rec.fields.len()
+                    )
+                } else {
+                    "is required".to_string()
+                };
+                self.reject_row(rec, &values, f.name, reason);
+                return;
+            }
+        }
+        // The record's id: its own, its order's, or one derived from its content.
+        let order = self
+            .idx_order
+            .and_then(|i| values[i].as_text().map(str::to_string));
+        let ext_id = match (&id, &order) {
+            (_, Some(o)) if self.is_tx => o.clone(),
+            (Some(id), _) => id.clone(),
+            _ => {
+                let parts: Vec<String> = values.iter().map(Value::canonical).collect();
+                let key = derived_id(
+                    std::iter::once(self.opts.entity.name.as_bytes())
+                        .chain(parts.iter().map(|p| p.as_bytes())),
+                    1,
+                );
+                let n = self.seen.entry(key).or_insert(0);
+                *n += 1;
+                derived_id(
+                    std::iter::once(self.opts.entity.name.as_bytes())
+                        .chain(parts.iter().map(|p| p.as_bytes())),
+                    *n,
+                )
+            }
+        };
+        if let Some(bad_line) = order.as_ref().and_then(|o| self.bad_orders.get(o)).copied() {
+            let o = order.clone().unwrap_or_default();
+            self.reject(
+                rec.line,
+                "order_id",
+                format!("order {o} has an invalid line {bad_line}"),
+                rec,
+            );
+            return;
+        }
+        match self.by_id.get(&ext_id).copied() {
+            Some(row) if self.is_tx && order.is_some() => {
+                if let Err((field, reason)) = self.merge_order_line(row, &values) {
+                    let o = order.unwrap_or_default();
+                    self.reject(rec.line, field, reason, rec);
+                    self.reject_order(&o, rec.line);
+                    return;
+                }
+                self.raw[row].push(rec.fields.clone());
+            }
+            Some(row) => {
+                let first = self.lines[row];
+                self.reject(
+                    rec.line,
+                    "id",
+                    format!("'{ext_id}' is also on line {first}"),
+                    rec,
+                );
+            }
+            None => {
+                self.by_id.insert(ext_id.clone(), self.lines.len());
+                self.batch.push(ext_id, values);
+                self.lines.push(rec.line);
+                self.raw.push(vec![rec.fields.clone()]);
+            }
+        }
+    }
+
+    fn reject_row(&mut self, rec: &SourceRecord, values: &[Value], field: &str, reason: String) {
+        self.reject(rec.line, field, reason, rec);
+        // An invalid line spoils its whole order.
+        if let Some(o) = self
+            .idx_order
+            .and_then(|i| values.get(i))
+            .and_then(Value::as_text)
+        {
+            let o = o.to_string();
+            self.reject_order(&o, rec.line);
+        } else if self.is_tx {
+            if let Some(col) = self
+                .idx_order
+                .and_then(|oi| {
+                    self.plan
+                        .columns
+                        .iter()
+                        .find(|(_, t)| *t == Target::Field(oi))
+                })
+                .map(|(c, _)| *c)
+            {
+                if let Some(o) = rec
+                    .fields
+                    .get(col)
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                {
+                    self.reject_order(&o, rec.line);
+                }
+            }
+        }
+    }
+
+    /// Marks an order bad; lines of it already kept are moved to the rejects.
+    fn reject_order(&mut self, order: &str, bad_line: u64) {
+        if self.bad_orders.contains_key(order) {
+            return;
+        }
+        self.bad_orders.insert(order.to_string(), bad_line);
+        if let Some(row) = self.by_id.remove(order) {
+            let line = self.lines[row];
+            for r in std::mem::take(&mut self.raw[row]) {
+                self.errors.push(RowError {
+                    line,
+                    field: "order_id".into(),
+                    reason: format!("order {order} has an invalid line {bad_line}"),
+                    record: r,
+                });
+            }
+            // Tombstone: the row is dropped in finish().
+            self.lines[row] = 0;
+        }
+    }
+
+    /// Amount from quantity × unit price, kind from the sign.
+    fn complete_transaction(
+        &self,
+        values: &mut [Value],
+        unit_price: Option<Decimal>,
+        quantity: Option<Decimal>,
+    ) -> Result<(), (&'static str, String)> {
+        let ai = self.idx_amount.expect("transactions write amount");
+        let currency: Currency = self
+            .idx_currency
+            .and_then(|i| values[i].as_text())
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(self.opts.currency);
+        if !self.amount_mapped || values[ai].is_null() {
+            match (quantity, unit_price) {
+                (Some(q), Some(p)) => {
+                    let amount = q
+                        .mul(&p)
+                        .and_then(|d| d.to_units(currency.minor_digits()))
+                        .map_err(|e| ("amount", e.to_string()))?;
+                    values[ai] = Value::Int(amount);
+                }
+                (None, _) if !self.amount_mapped => {
+                    return Err(("quantity", "is required (or give an amount)".into()));
+                }
+                (_, None) if !self.amount_mapped => {
+                    return Err(("unit_price", "is required (or give an amount)".into()));
+                }
+                _ => return Err(("amount", "is required".into())),
+            }
+        }
+        if let (Some(qi), Some(q)) = (self.idx_quantity, quantity) {
+            if self.quantity_mapped {
+                let whole = q.to_units(0).map_err(|e| ("quantity", e.to_string()))?;
+                values[qi] = Value::Int(whole);
+            }
+        }
+        if let Some(ki) = self.idx_kind {
+            if !self.kind_mapped || values[ki].is_null() {
+                let amount = values[ai].as_int().unwrap_or(0);
+                values[ki] = Value::Text(if amount < 0 { "refund" } else { "order" }.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a line to an order kept earlier: amounts, costs and quantities add up, the
+    /// earliest time wins, and the customer must be the same.
+    fn merge_order_line(
+        &mut self,
+        row: usize,
+        values: &[Value],
+    ) -> Result<(), (&'static str, String)> {
+        let stride = self.batch.stride();
+        let base = row * stride + 1;
+        let (ci, ai) = (self.idx_customer, self.idx_amount);
+        if let Some(ci) = ci {
+            let a = &self.batch.values[base + ci];
+            if a != &values[ci] {
+                return Err((
+                    "customer_id",
+                    format!(
+                        "order {} has lines for customers {} and {}",
+                        self.idx_order
+                            .and_then(|o| values[o].as_text())
+                            .unwrap_or(""),
+                        a.canonical(),
+                        values[ci].canonical()
+                    ),
+                ));
+            }
+        }
+        if let Some(ci) = self.idx_currency {
+            if self.batch.values[base + ci] != values[ci] {
+                return Err((
+                    "currency",
+                    "an order's lines must share one currency".into(),
+                ));
+            }
+        }
+        for idx in [ai, self.idx_cost, self.idx_quantity].into_iter().flatten() {
+            let slot = &mut self.batch.values[base + idx];
+            *slot = match (&*slot, &values[idx]) {
+                (Value::Int(a), Value::Int(b)) => Value::Int(a.saturating_add(*b)),
+                (Value::Null, v) => v.clone(),
+                (v, _) => v.clone(),
+            };
+        }
+        if let Some(ti) = self.idx_time {
+            if let (Value::Time(a), Value::Time(b)) = (&self.batch.values[base + ti], &values[ti]) {
+                if b < a {
+                    self.batch.values[base + ti] = values[ti].clone();
+                }
+            }
+        }
+        if let (Some(ki), Some(ai)) = (self.idx_kind, ai) {
+            if !self.kind_mapped {
+                let amount = self.batch.values[base + ai].as_int().unwrap_or(0);
+                self.batch.values[base + ki] =
+                    Value::Text(if amount < 0 { "refund" } else { "order" }.into());
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, rows_read: u64) -> Parsed {
+        let mut parsed = Parsed {
+            file: self.file,
+            batch: WriteBatch::new(self.batch.entity, self.batch.fields.clone()),
+            lines: Vec::with_capacity(self.lines.len()),
+            raw: Vec::with_capacity(self.raw.len()),
+            errors: self.errors,
+            rows_read,
+            ignored_columns: Vec::new(),
+        };
+        let stride = self.batch.stride();
+        let dropped = self.lines.iter().filter(|l| **l == 0).count();
+        if dropped == 0 {
+            parsed.batch.values = self.batch.values;
+            parsed.lines = self.lines;
+            parsed.raw = self.raw;
+        } else {
+            let mut values = self.batch.values.into_iter();
+            for (line, raw) in self.lines.into_iter().zip(self.raw) {
+                let row: Vec<Value> = values.by_ref().take(stride).collect();
+                if line != 0 {
+                    parsed.batch.values.extend(row);
+                    parsed.lines.push(line);
+                    parsed.raw.push(raw);
+                }
+            }
+        }
+        parsed.errors.sort_by_key(|e| e.line);
+        parsed.batch.rows_read = rows_read;
+        parsed
+    }
+}
+
+impl Parsed {
+    /// Rows written as one record each (orders count once).
+    pub fn records(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// External ids of the customers the rows refer to.
+    pub fn customer_ids(&self) -> Vec<String> {
+        let Some(ci) = self
+            .batch
+            .fields
+            .iter()
+            .position(|f| matches!(f.kind, Kind::Ref("customers")))
+        else {
+            return Vec::new();
+        };
+        let stride = self.batch.stride();
+        let mut ids: Vec<String> = self
+            .batch
+            .values
+            .chunks(stride)
+            .filter_map(|r| r[ci + 1].as_text().map(str::to_string))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// External ids referenced by field `k` of the batch (0-based in `batch.fields`).
+    pub fn referenced(&self, k: usize) -> Vec<String> {
+        let stride = self.batch.stride();
+        let mut ids: Vec<String> = self
+            .batch
+            .values
+            .chunks(stride)
+            .filter_map(|r| r[k + 1].as_text().map(str::to_string))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Moves rows whose reference in field `k` is not in `known` to the errors.
+    pub fn reject_missing_refs(&mut self, k: usize, known: &dyn Fn(&str) -> bool) {
+        let stride = self.batch.stride();
+        let field = self.batch.fields[k];
+        let target = match field.kind {
+            Kind::Ref(t) => t,
+            _ => return,
+        };
+        let rows = self.batch.len();
+        let mut keep = vec![true; rows];
+        for (r, row) in self.batch.values.chunks(stride).enumerate() {
+            if let Some(id) = row[k + 1].as_text() {
+                if !known(id) {
+                    keep[r] = false;
+                    for rec in &self.raw[r] {
+                        self.errors.push(RowError {
+                            line: self.lines[r],
+                            field: field.name.to_string(),
+                            reason: format!(
+                                "no {target} record with id '{id}' (import the {target} first)"
+                            ),
+                            record: rec.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        if keep.iter().all(|k| *k) {
+            return;
+        }
+        let values = std::mem::take(&mut self.batch.values);
+        let lines = std::mem::take(&mut self.lines);
+        let raw = std::mem::take(&mut self.raw);
+        let mut it = values.into_iter();
+        for ((k, line), raw) in keep.into_iter().zip(lines).zip(raw) {
+            let row: Vec<Value> = it.by_ref().take(stride).collect();
+            if k {
+                self.batch.values.extend(row);
+                self.lines.push(line);
+                self.raw.push(raw);
+            }
+        }
+        self.errors.sort_by_key(|e| e.line);
+    }
+
+    /// Lines rejected (an order's lines count one each).
+    pub fn rejected(&self) -> u64 {
+        self.errors.len() as u64
+    }
+
+    /// `FILE:LINE: FIELD: reason` for an error.
+    pub fn describe(&self, e: &RowError) -> String {
+        format!("{}:{e}", self.file.display())
+    }
+
+    /// Writes the rejected rows, each with its line, field and reason, as CSV.
+    pub fn write_rejects(&self, path: &Path) -> std::io::Result<()> {
+        let mut w = csv::Writer::from_path(path)?;
+        let width = self
+            .errors
+            .iter()
+            .map(|e| e.record.len())
+            .max()
+            .unwrap_or(0);
+        let mut head = vec!["line".to_string(), "field".into(), "reason".into()];
+        head.extend((1..=width).map(|i| format!("column_{i}")));
+        w.write_record(&head)?;
+        for e in &self.errors {
+            let mut row = vec![e.line.to_string(), e.field.clone(), e.reason.clone()];
+            row.extend(e.record.iter().cloned());
+            row.resize(width + 3, String::new());
+            w.write_record(&row)?;
+        }
+        w.flush()
+    }
+}

@@ -1,0 +1,227 @@
+//! Server-rendered pages. Templates live in `templates/` and are checked at compile
+//! time; askama escapes every value, so whatever a customer wrote shows as text.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use kanta_domain::{Currency, Kind, Money, Value};
+use kanta_store::read::{CustomerPage, Record, TimelineEvent};
+
+use crate::AppState;
+use crate::api::{ApiError, ListQuery};
+
+const CSS: &str = include_str!("../assets/kanta.css");
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(customers))
+        .route("/customers", get(customers))
+        .route("/customers/{id}", get(customer))
+        .route("/assets/kanta.css", get(css))
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+fn render<T: Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
+fn money(minor: i64) -> String {
+    Money::new(minor, Currency::EUR).display(false)
+}
+
+#[derive(Template)]
+#[template(path = "customers.html")]
+struct CustomersPage {
+    q: ListQuery,
+    page: CustomerPage,
+    counts: Vec<(&'static str, i64)>,
+    first: u64,
+    prev: Option<u64>,
+    next: Option<u64>,
+}
+
+impl CustomersPage {
+    fn money(&self, minor: &i64) -> String {
+        money(*minor)
+    }
+    fn link(&self, offset: &u64) -> String {
+        let mut s = format!("?offset={offset}");
+        for (k, v) in [
+            ("search", &self.q.search),
+            ("segment", &self.q.segment),
+            ("status", &self.q.status),
+            ("sort", &self.q.sort),
+        ] {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                s.push_str(&format!("&{k}={}", urlencode(v)));
+            }
+        }
+        s
+    }
+    fn opt<'a>(&self, v: &'a Option<String>) -> &'a str {
+        v.as_deref().unwrap_or("")
+    }
+}
+
+/// Percent-encodes a query value.
+fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+async fn customers(
+    State(s): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let filter = q.filter()?;
+    let page = s.store.customers(&filter).await?;
+    let counts = s.store.counts().await?;
+    let limit = u64::from(filter.limit);
+    let prev = (filter.offset > 0).then(|| filter.offset.saturating_sub(limit));
+    let next = (filter.offset + limit < page.total).then_some(filter.offset + limit);
+    Ok(render(&CustomersPage {
+        q,
+        page,
+        counts,
+        first: filter.offset + 1,
+        prev,
+        next,
+    }))
+}
+
+/// One line of the timeline, ready to show.
+struct Line {
+    at: String,
+    kind: String,
+    tone: &'static str,
+    details: Vec<(&'static str, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "customer.html")]
+struct CustomerView {
+    c: Record,
+    fields: Vec<(&'static str, String)>,
+    lines: Vec<Line>,
+    revenue: String,
+    orders: usize,
+    trust: i64,
+    open_cases: usize,
+}
+
+fn show(r: &Record, name: &str, v: &Value) -> String {
+    let is_money = r.entity.field(name).is_some_and(|f| f.kind == Kind::Money);
+    match v {
+        Value::Int(m) if is_money => {
+            let c = r
+                .text("currency")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(Currency::EUR);
+            Money::new(*m, c).display(false)
+        }
+        Value::Time(t) => t.format("%Y-%m-%d %H:%M").to_string(),
+        Value::Bool(b) => if *b { "yes" } else { "no" }.to_string(),
+        other => other.canonical(),
+    }
+}
+
+fn line(ev: &TimelineEvent) -> Line {
+    let r = &ev.record;
+    let skip = [
+        "customer_id",
+        "occurred_at",
+        "opened_at",
+        "answered_at",
+        "kind",
+        "currency",
+        "started_on",
+    ];
+    let tone = match ev.kind.as_str() {
+        "refund" | "case_opened" | "subscription_ended" => "bad",
+        "case_resolved" | "subscription_started" => "good",
+        "trust" if r.get("delta").as_int().unwrap_or(0) < 0 => "bad",
+        "trust" => "good",
+        _ => "",
+    };
+    Line {
+        at: ev.at.format("%Y-%m-%d %H:%M").to_string(),
+        kind: ev.kind.replace('_', " "),
+        tone,
+        details: r
+            .fields
+            .iter()
+            .filter(|(n, v)| !v.is_null() && !skip.contains(n))
+            .map(|(n, v)| (*n, show(r, n, v)))
+            .collect(),
+    }
+}
+
+async fn customer(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let Some(c) = s.store.customer(&id).await? else {
+        return Err(ApiError::not_found(format!("no customer with id '{id}'")));
+    };
+    let events = s.store.timeline(&c).await?;
+    let revenue: i64 = events
+        .iter()
+        .filter(|e| e.entity == "transactions")
+        .filter_map(|e| e.record.get("amount").as_int())
+        .sum();
+    let orders = events.iter().filter(|e| e.kind == "order").count();
+    let trust = events
+        .iter()
+        .filter(|e| e.entity == "trust")
+        .filter_map(|e| e.record.get("delta").as_int())
+        .sum();
+    let open_cases = events
+        .iter()
+        .filter(|e| e.kind == "case_opened" && e.record.get("resolved_at").is_null())
+        .count();
+    let fields = c
+        .fields
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(n, v)| (*n, show(&c, n, v)))
+        .collect();
+    let mut lines: Vec<Line> = events.iter().map(line).collect();
+    lines.reverse();
+    Ok(render(&CustomerView {
+        fields,
+        lines,
+        revenue: money(revenue),
+        orders,
+        trust,
+        open_cases,
+        c,
+    }))
+}
