@@ -1,0 +1,372 @@
+//! BG/NBD: the beta-geometric/negative-binomial model of Fader, Hardie & Lee (2005),
+//! "Counting Your Customers the Easy Way: An Alternative to the Pareto/NBD Model",
+//! Marketing Science 24(2), 275-284.
+//!
+//! While alive a customer buys as a Poisson process with rate λ ~ Gamma(r, α); after
+//! each repeat purchase she drops out with probability p ~ Beta(a, b).
+
+use serde::{Deserialize, Serialize};
+use statrs::function::beta::checked_beta_reg;
+
+use crate::data::{sum_chunks, RfmData, RfmRow};
+use crate::error::Result;
+use crate::fit::{argmin_problem, check_positive, Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params};
+use crate::special::{digamma, ln_beta, ln_gamma, ln_hyp2f1};
+use crate::transaction::{finish_fit, prepare_fit, TransactionModel};
+
+/// BG/NBD parameters: purchase rate λ ~ Gamma(shape `r`, rate `alpha`), dropout
+/// probability p ~ Beta(`a`, `b`). `alpha` is in the data's time unit.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BgNbdParams {
+    /// Shape of the purchase-rate gamma.
+    pub r: f64,
+    /// Rate (inverse scale) of the purchase-rate gamma, in the data's time unit.
+    pub alpha: f64,
+    /// First shape of the dropout beta.
+    pub a: f64,
+    /// Second shape of the dropout beta.
+    pub b: f64,
+}
+
+impl Params for BgNbdParams {
+    const KIND: ModelKind = ModelKind::BgNbd;
+    fn from_slice(v: &[f64]) -> Self {
+        BgNbdParams {
+            r: v[0],
+            alpha: v[1],
+            a: v[2],
+            b: v[3],
+        }
+    }
+    fn to_vec(&self) -> Vec<f64> {
+        vec![self.r, self.alpha, self.a, self.b]
+    }
+}
+
+impl BgNbdParams {
+    /// Checked constructor: every parameter finite and positive.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::ModelError::InvalidParameter`].
+    pub fn new(r: f64, alpha: f64, a: f64, b: f64) -> Result<Self> {
+        check_positive(ModelKind::BgNbd, &[r, alpha, a, b])?;
+        Ok(BgNbdParams { r, alpha, a, b })
+    }
+
+    /// Log-likelihood of one customer (FHL 2005, eq. 6):
+    ///
+    /// `ln L = ln Γ(r+x) - ln Γ(r) + r ln α + ln B(a, b+x) - ln B(a, b)
+    ///        + ln[ (α+T)^-(r+x) + [x>0] a/(b+x-1) (α+t_x)^-(r+x) ]`.
+    pub fn row_log_likelihood(&self, row: &RfmRow) -> f64 {
+        let BgNbdParams { r, alpha, a, b } = *self;
+        let (x, tx, t) = (row.frequency, row.recency, row.t);
+        let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
+        let a2 = ln_beta(a, b + x) - ln_beta(a, b);
+        let a3 = -(r + x) * (alpha + t).ln();
+        if x > 0.0 {
+            let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + tx).ln();
+            a1 + a2 + crate::special::log_add_exp(a3, a4)
+        } else {
+            a1 + a2 + a3
+        }
+    }
+
+    /// Total log-likelihood of weighted data.
+    pub fn log_likelihood(&self, data: &RfmData) -> f64 {
+        let problem = BgNbdProblem::new(data, 0.0);
+        let x = [self.r.ln(), self.alpha.ln(), self.a.ln(), self.b.ln()];
+        -problem.value_grad(&x).0 * data.total_weight()
+    }
+
+    /// P(alive | x, t_x, T) (Fader, Hardie & Lee 2008, "Computing P(alive) using the
+    /// BG/NBD model"): 1 for x = 0, else
+    /// `1 / (1 + a/(b+x-1) ((α+T)/(α+t_x))^(r+x))`.
+    pub fn p_alive(&self, row: &RfmRow) -> f64 {
+        if row.frequency == 0.0 {
+            return 1.0;
+        }
+        let BgNbdParams { r, alpha, a, b } = *self;
+        let x = row.frequency;
+        let ln_odds = a.ln() - (b + x - 1.0).ln() + (r + x) * ((alpha + row.t).ln() - (alpha + row.recency).ln());
+        1.0 / (1.0 + ln_odds.exp())
+    }
+
+    /// E[X(T, T+t) | x, t_x, T], the expected repeat purchases in the next `t`
+    /// (FHL 2005, eq. 10):
+    ///
+    /// `(a+b+x-1)/(a-1) [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(α+T+t))]
+    ///  / (1 + [x>0] a/(b+x-1) ((α+T)/(α+t_x))^(r+x))`.
+    ///
+    /// `NaN` where the formula is undefined (a = 1, or a + b + x - 1 a non-positive integer).
+    pub fn conditional_expected_purchases(&self, t: f64, row: &RfmRow) -> f64 {
+        let BgNbdParams { r, alpha, a, b } = *self;
+        let (x, tx, tt) = (row.frequency, row.recency, row.t);
+        if t == 0.0 {
+            return 0.0;
+        }
+        let z = t / (alpha + tt + t);
+        let Ok((ln_f, sign)) = ln_hyp2f1(r + x, b + x, a + b + x - 1.0, z) else {
+            return f64::NAN;
+        };
+        let ln_term = ln_f + (r + x) * ((alpha + tt).ln() - (alpha + tt + t).ln());
+        // 1 - sign * e^ln_term, accurate when the product is close to 1
+        let bracket = if sign > 0.0 { -ln_term.exp_m1() } else { 1.0 + ln_term.exp() };
+        let numerator = (a + b + x - 1.0) / (a - 1.0) * bracket;
+        let denominator = if x > 0.0 {
+            1.0 + a / (b + x - 1.0) * ((r + x) * ((alpha + tt).ln() - (alpha + tx).ln())).exp()
+        } else {
+            1.0
+        };
+        numerator / denominator
+    }
+
+    /// E[X(t)] for a randomly chosen new customer (FHL 2005, eq. 9):
+    /// `(a+b-1)/(a-1) [1 - (α/(α+t))^r 2F1(r, b; a+b-1; t/(α+t))]`.
+    pub fn expected_purchases(&self, t: f64) -> f64 {
+        let BgNbdParams { r, alpha, a, b } = *self;
+        if t == 0.0 {
+            return 0.0;
+        }
+        let Ok((ln_f, sign)) = ln_hyp2f1(r, b, a + b - 1.0, t / (alpha + t)) else {
+            return f64::NAN;
+        };
+        let ln_term = ln_f + r * (alpha.ln() - (alpha + t).ln());
+        let bracket = if sign > 0.0 { -ln_term.exp_m1() } else { 1.0 + ln_term.exp() };
+        (a + b - 1.0) / (a - 1.0) * bracket
+    }
+
+    /// P(X(t) = n) for a randomly chosen new customer (FHL 2005, eq. 8):
+    ///
+    /// `B(a, b+n)/B(a, b) Γ(r+n)/(Γ(r) n!) (α/(α+t))^r (t/(α+t))^n
+    ///  + [n>0] B(a+1, b+n-1)/B(a, b) [1 - (α/(α+t))^r Σ_{j<n} Γ(r+j)/(Γ(r) j!) (t/(α+t))^j]`,
+    ///
+    /// where the bracket, a negative-binomial tail, is computed as the regularised
+    /// incomplete beta `I_{t/(α+t)}(n, r)` to avoid cancellation.
+    pub fn prob_purchases(&self, t: f64, n: u32) -> f64 {
+        let BgNbdParams { r, alpha, a, b } = *self;
+        let nf = f64::from(n);
+        if t == 0.0 {
+            return if n == 0 { 1.0 } else { 0.0 };
+        }
+        let lb = ln_beta(a, b);
+        let p = t / (alpha + t);
+        let first = (ln_beta(a, b + nf) - lb + ln_gamma(r + nf) - ln_gamma(r) - ln_gamma(nf + 1.0)
+            + r * (alpha / (alpha + t)).ln()
+            + nf * p.ln())
+        .exp();
+        if n == 0 {
+            return first;
+        }
+        let tail = checked_beta_reg(nf, r, p).unwrap_or(f64::NAN);
+        first + (ln_beta(a + 1.0, b + nf - 1.0) - lb).exp() * tail
+    }
+}
+
+impl TransactionModel for BgNbdParams {
+    fn kind(&self) -> ModelKind {
+        ModelKind::BgNbd
+    }
+    fn p_alive(&self, row: &RfmRow) -> f64 {
+        BgNbdParams::p_alive(self, row)
+    }
+    fn conditional_expected_purchases(&self, t: f64, row: &RfmRow) -> f64 {
+        BgNbdParams::conditional_expected_purchases(self, t, row)
+    }
+    fn expected_purchases(&self, t: f64) -> f64 {
+        BgNbdParams::expected_purchases(self, t)
+    }
+    fn prob_purchases(&self, t: f64, n: u32) -> Option<f64> {
+        Some(BgNbdParams::prob_purchases(self, t, n))
+    }
+}
+
+/// The BG/NBD fitting problem: the mean negative log-likelihood over weighted rows
+/// `(x_i, t_i, T_i, w_i)` as a function of `θ = (ln r, ln α, ln a, ln b)`:
+///
+/// ```text
+/// f(θ) = -(1/W) Σ_i w_i ln L_i + c (r² + α² + a² + b²),   W = Σ_i w_i,
+/// ln L_i = ln Γ(r+x) - ln Γ(r) + r ln α + ln Γ(a+b) + ln Γ(b+x) - ln Γ(b) - ln Γ(a+b+x)
+///          + ln( e^{A3} + [x>0] e^{A4} ),
+/// A3 = -(r+x) ln(α+T),    A4 = ln a - ln(b+x-1) - (r+x) ln(α+t_x).
+/// ```
+///
+/// With `w3, w4` the shares of `e^{A3}, e^{A4}` in the last sum, the gradient is
+///
+/// ```text
+/// ∂ ln L/∂r = ψ(r+x) - ψ(r) + ln α - w3 ln(α+T) - w4 ln(α+t_x)
+/// ∂ ln L/∂α = r/α - (r+x) (w3/(α+T) + w4/(α+t_x))
+/// ∂ ln L/∂a = ψ(a+b) - ψ(a+b+x) + w4/a
+/// ∂ ln L/∂b = ψ(a+b) + ψ(b+x) - ψ(b) - ψ(a+b+x) - w4/(b+x-1)
+/// ```
+///
+/// and `∂f/∂ln θ_k = θ_k ∂f/∂θ_k`. Log-gamma and digamma terms are computed once
+/// per distinct `x`, logarithms once per distinct `T` and `t_x`.
+pub struct BgNbdProblem<'a> {
+    data: &'a RfmData,
+    penalizer: f64,
+    cache: EvalCache,
+}
+
+impl<'a> BgNbdProblem<'a> {
+    /// The problem over `data` with L2 penalty coefficient `penalizer_coef`.
+    pub fn new(data: &'a RfmData, penalizer_coef: f64) -> Self {
+        BgNbdProblem {
+            data,
+            penalizer: penalizer_coef,
+            cache: EvalCache::default(),
+        }
+    }
+}
+
+impl Objective for BgNbdProblem<'_> {
+    fn dim(&self) -> usize {
+        4
+    }
+
+    fn value_grad(&self, lp: &[f64]) -> (f64, Vec<f64>) {
+        let (r, al, a, b) = (lp[0].exp(), lp[1].exp(), lp[2].exp(), lp[3].exp());
+        let d = self.data;
+        let (ln_al, ln_a) = (al.ln(), a.ln());
+        let (psi_r, psi_ab, psi_b) = (digamma(r), digamma(a + b), digamma(b));
+        let (lg_r, lg_ab, lg_b) = (ln_gamma(r), ln_gamma(a + b), ln_gamma(b));
+        struct XTerms {
+            a12: f64,
+            d_r: f64,
+            d_a: f64,
+            d_b: f64,
+            ln_bx1: f64,
+            inv_bx1: f64,
+        }
+        let xt: Vec<XTerms> = d
+            .x_values
+            .iter()
+            .map(|&x| {
+                let psi_abx = digamma(a + b + x);
+                XTerms {
+                    a12: ln_gamma(r + x) - lg_r + r * ln_al + lg_ab + ln_gamma(b + x) - lg_b - ln_gamma(a + b + x),
+                    d_r: digamma(r + x) - psi_r + ln_al,
+                    d_a: psi_ab - psi_abx,
+                    d_b: psi_ab + digamma(b + x) - psi_b - psi_abx,
+                    ln_bx1: if x > 0.0 { (b + x - 1.0).ln() } else { 0.0 },
+                    inv_bx1: if x > 0.0 { 1.0 / (b + x - 1.0) } else { 0.0 },
+                }
+            })
+            .collect();
+        let lt: Vec<(f64, f64)> = d.t_values.iter().map(|&t| ((al + t).ln(), 1.0 / (al + t))).collect();
+        let ltx: Vec<(f64, f64)> = d.tx_values.iter().map(|&t| ((al + t).ln(), 1.0 / (al + t))).collect();
+        let rows = d.rows();
+        let w = d.weights();
+        let s = sum_chunks(rows.len(), |range| {
+            let mut acc = [0.0; 5];
+            for i in range {
+                let x = rows[i].frequency;
+                let xe = &xt[d.x_idx[i] as usize];
+                let (l_t, i_t) = lt[d.t_idx[i] as usize];
+                let a3 = -(r + x) * l_t;
+                let (ll, g_r, g_al, g_a, g_b);
+                if x > 0.0 {
+                    let (l_tx, i_tx) = ltx[d.tx_idx[i] as usize];
+                    let a4 = ln_a - xe.ln_bx1 - (r + x) * l_tx;
+                    let m = a3.max(a4);
+                    let (e3, e4) = ((a3 - m).exp(), (a4 - m).exp());
+                    let sum = e3 + e4;
+                    let (w3, w4) = (e3 / sum, e4 / sum);
+                    ll = xe.a12 + m + sum.ln();
+                    g_r = xe.d_r - w3 * l_t - w4 * l_tx;
+                    g_al = r / al - (r + x) * (w3 * i_t + w4 * i_tx);
+                    g_a = xe.d_a + w4 / a;
+                    g_b = xe.d_b - w4 * xe.inv_bx1;
+                } else {
+                    ll = xe.a12 + a3;
+                    g_r = xe.d_r - l_t;
+                    g_al = r / al - r * i_t;
+                    g_a = xe.d_a;
+                    g_b = xe.d_b;
+                }
+                let wi = w[i];
+                acc[0] += wi * ll;
+                acc[1] += wi * g_r;
+                acc[2] += wi * g_al;
+                acc[3] += wi * g_a;
+                acc[4] += wi * g_b;
+            }
+            acc
+        });
+        let tw = d.total_weight();
+        let theta = [r, al, a, b];
+        let c = self.penalizer;
+        let value = -s[0] / tw + c * theta.iter().map(|t| t * t).sum::<f64>();
+        let grad = (0..4).map(|k| -s[k + 1] * theta[k] / tw + 2.0 * c * theta[k] * theta[k]).collect();
+        (value, grad)
+    }
+}
+
+impl Cached for BgNbdProblem<'_> {
+    fn cache(&self) -> &EvalCache {
+        &self.cache
+    }
+}
+
+argmin_problem!(BgNbdProblem);
+
+/// Fit BG/NBD by maximum likelihood.
+///
+/// Time is rescaled internally to `T / max T` (as lifetimes does) and `alpha` is
+/// reported in the data's unit.
+///
+/// # Errors
+///
+/// Invalid options; [`crate::ModelError::FitFailed`] if no finite optimum is found.
+pub fn fit(data: &RfmData, options: &FitOptions) -> Result<Fitted<BgNbdParams>> {
+    let (opts, prep) = prepare_fit(data, options, ModelKind::BgNbd, &[1])?;
+    let problem = BgNbdProblem::new(&prep.scaled, opts.penalizer_coef);
+    let opt = crate::fit::minimize(&problem, prep.x0.clone(), &opts, data.total_weight())?;
+    finish_fit(data, &prep, opt, |p: &BgNbdParams, d| p.log_likelihood(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn analytic_gradient_matches_finite_differences() {
+        let rows = [
+            RfmRow::new(0.0, 0.0, 30.0),
+            RfmRow::new(1.0, 5.0, 32.0),
+            RfmRow::new(4.0, 20.0, 35.0),
+            RfmRow::new(12.0, 33.0, 36.0),
+        ];
+        let data = RfmData::from_weighted_rows(&rows, &[10.0, 3.0, 2.0, 1.0]).unwrap();
+        let p = BgNbdProblem::new(&data, 0.1);
+        let x = [-1.2, 1.3, -0.3, 0.8];
+        let (_, g) = p.value_grad(&x);
+        for k in 0..4 {
+            let h = 1e-6;
+            let mut xp = x;
+            let mut xm = x;
+            xp[k] += h;
+            xm[k] -= h;
+            let fd = (p.value_grad(&xp).0 - p.value_grad(&xm).0) / (2.0 * h);
+            assert!((g[k] - fd).abs() < 1e-7, "component {k}: {} vs {fd}", g[k]);
+        }
+    }
+
+    #[test]
+    fn row_likelihood_agrees_with_the_problem() {
+        let rows = [RfmRow::new(0.0, 0.0, 30.0), RfmRow::new(3.0, 12.5, 30.0)];
+        let data = RfmData::from_rows(&rows).unwrap();
+        let params = BgNbdParams::new(0.24, 4.4, 0.79, 2.43).unwrap();
+        let total: f64 = rows.iter().map(|r| params.row_log_likelihood(r)).sum();
+        assert!((total - params.log_likelihood(&data)).abs() < 1e-10);
+    }
+
+    #[test]
+    fn purchase_probabilities_sum_to_one() {
+        let p = BgNbdParams::new(0.24, 4.4, 0.79, 2.43).unwrap();
+        let total: f64 = (0..400).map(|n| p.prob_purchases(20.0, n)).sum();
+        assert!((total - 1.0).abs() < 1e-9, "{total}");
+        let mean: f64 = (0..400).map(|n| f64::from(n) * p.prob_purchases(20.0, n)).sum();
+        assert!((mean - p.expected_purchases(20.0)).abs() < 1e-8);
+    }
+}

@@ -1,0 +1,513 @@
+//! Model inputs: validated, collapsed, weighted rows.
+//!
+//! Identical rows collapse into one row with a weight (the number of customers who
+//! share it), so the cost of a likelihood evaluation grows with the number of
+//! *distinct* rows, not customers. Each type validates once on construction; the
+//! models can then trust it.
+
+use std::cmp::Ordering;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{invalid_row, ModelError, Result};
+use crate::prec;
+
+/// One customer's purchase history in lifetimes' conventions (continuous time).
+///
+/// * `frequency` (x): number of repeat purchases (the first purchase is not counted),
+///   a whole number;
+/// * `recency` (t_x): time from the first to the last purchase, 0 when `frequency` is 0;
+/// * `t` (T, serialised as `T`): time from the first purchase to the end of observation.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RfmRow {
+    /// Repeat purchases, x.
+    pub frequency: f64,
+    /// Time of the last repeat purchase since the first purchase, t_x.
+    pub recency: f64,
+    /// Age of the customer at the end of observation, T.
+    #[serde(rename = "T")]
+    pub t: f64,
+}
+
+impl RfmRow {
+    /// A row; not validated until it goes into [`RfmData`].
+    pub fn new(frequency: f64, recency: f64, t: f64) -> Self {
+        RfmRow { frequency, recency, t }
+    }
+
+    /// Check lifetimes' rules for one row (`row` is its position, for the error).
+    ///
+    /// # Errors
+    ///
+    /// [`ModelError::InvalidRow`] naming the field.
+    pub fn validate(&self, row: usize) -> Result<()> {
+        let RfmRow { frequency, recency, t } = *self;
+        if !frequency.is_finite() || frequency < 0.0 || frequency.fract() != 0.0 {
+            return Err(invalid_row(row, "frequency", format!("must be a whole number >= 0, got {frequency}")));
+        }
+        if !recency.is_finite() || recency < 0.0 {
+            return Err(invalid_row(row, "recency", format!("must be >= 0, got {recency}")));
+        }
+        if !t.is_finite() || t < 0.0 {
+            return Err(invalid_row(row, "T", format!("must be >= 0, got {t}")));
+        }
+        if recency > t {
+            return Err(invalid_row(row, "recency", format!("{recency} is larger than T = {t}")));
+        }
+        if frequency == 0.0 && recency != 0.0 {
+            return Err(invalid_row(row, "recency", format!("must be 0 when frequency is 0, got {recency}")));
+        }
+        Ok(())
+    }
+
+    fn cmp_key(&self, other: &Self) -> Ordering {
+        self.frequency
+            .total_cmp(&other.frequency)
+            .then(self.recency.total_cmp(&other.recency))
+            .then(self.t.total_cmp(&other.t))
+    }
+}
+
+fn check_weight(row: usize, w: f64) -> Result<()> {
+    if !w.is_finite() || w <= 0.0 {
+        return Err(invalid_row(row, "weight", format!("must be > 0, got {w}")));
+    }
+    Ok(())
+}
+
+/// Sort `(key, weight)` pairs and merge equal keys, summing weights.
+fn collapse<K: Copy + Send>(mut items: Vec<(K, f64)>, cmp: impl Fn(&K, &K) -> Ordering + Sync) -> Vec<(K, f64)> {
+    if items.len() > prec::PARALLEL_MIN_ROWS {
+        items.par_sort_unstable_by(|a, b| cmp(&a.0, &b.0));
+    } else {
+        items.sort_unstable_by(|a, b| cmp(&a.0, &b.0));
+    }
+    let mut out: Vec<(K, f64)> = Vec::with_capacity(items.len().min(1 << 16));
+    for (k, w) in items {
+        match out.last_mut() {
+            Some(last) if cmp(&last.0, &k) == Ordering::Equal => last.1 += w,
+            _ => out.push((k, w)),
+        }
+    }
+    out
+}
+
+/// Distinct sorted values and, for each input value, its index among them.
+fn index_table(values: impl Iterator<Item = f64> + Clone) -> (Vec<f64>, Vec<u32>) {
+    let mut distinct: Vec<f64> = values.clone().collect();
+    distinct.sort_unstable_by(f64::total_cmp);
+    distinct.dedup();
+    let idx = values
+        .map(|v| distinct.binary_search_by(|d| d.total_cmp(&v)).expect("value is in the table") as u32)
+        .collect();
+    (distinct, idx)
+}
+
+/// Validated, collapsed (frequency, recency, T) data with weights, for BG/NBD,
+/// MBG/NBD and Pareto/NBD.
+///
+/// Rows are sorted by (frequency, recency, T). Besides the rows it keeps tables of
+/// the distinct values of each column, so per-evaluation work on special functions
+/// (log-gamma of `r + x`, `ln(alpha + T)`, ...) is done once per distinct value.
+#[derive(Clone, Debug)]
+pub struct RfmData {
+    rows: Vec<RfmRow>,
+    weights: Vec<f64>,
+    total_weight: f64,
+    pub(crate) x_values: Vec<f64>,
+    pub(crate) x_idx: Vec<u32>,
+    pub(crate) tx_values: Vec<f64>,
+    pub(crate) tx_idx: Vec<u32>,
+    pub(crate) t_values: Vec<f64>,
+    pub(crate) t_idx: Vec<u32>,
+}
+
+impl RfmData {
+    /// Validate customer rows and collapse identical ones (weight = count).
+    ///
+    /// # Errors
+    ///
+    /// [`ModelError::InvalidRow`] for the first invalid row;
+    /// [`ModelError::Empty`] for no rows.
+    pub fn from_rows(rows: &[RfmRow]) -> Result<Self> {
+        for (i, r) in rows.iter().enumerate() {
+            r.validate(i)?;
+        }
+        Self::build(rows.iter().map(|r| (*r, 1.0)).collect())
+    }
+
+    /// Validate rows that already carry weights (e.g. counts from a `GROUP BY`),
+    /// collapsing any remaining duplicates.
+    ///
+    /// # Errors
+    ///
+    /// As [`RfmData::from_rows`], plus a weight that is not positive, or a length
+    /// mismatch.
+    pub fn from_weighted_rows(rows: &[RfmRow], weights: &[f64]) -> Result<Self> {
+        if rows.len() != weights.len() {
+            return Err(ModelError::InvalidParameter {
+                name: "weights",
+                reason: format!("has {} entries for {} rows", weights.len(), rows.len()),
+            });
+        }
+        for (i, (r, w)) in rows.iter().zip(weights).enumerate() {
+            r.validate(i)?;
+            check_weight(i, *w)?;
+        }
+        Self::build(rows.iter().copied().zip(weights.iter().copied()).collect())
+    }
+
+    fn build(items: Vec<(RfmRow, f64)>) -> Result<Self> {
+        if items.is_empty() {
+            return Err(ModelError::Empty("no customer rows"));
+        }
+        let merged = collapse(items, RfmRow::cmp_key);
+        let (rows, weights): (Vec<RfmRow>, Vec<f64>) = merged.into_iter().unzip();
+        let total_weight = weights.iter().sum();
+        let (x_values, x_idx) = index_table(rows.iter().map(|r| r.frequency));
+        let (tx_values, tx_idx) = index_table(rows.iter().map(|r| r.recency));
+        let (t_values, t_idx) = index_table(rows.iter().map(|r| r.t));
+        Ok(RfmData {
+            rows,
+            weights,
+            total_weight,
+            x_values,
+            x_idx,
+            tx_values,
+            tx_idx,
+            t_values,
+            t_idx,
+        })
+    }
+
+    /// The distinct rows, sorted by (frequency, recency, T).
+    pub fn rows(&self) -> &[RfmRow] {
+        &self.rows
+    }
+
+    /// The weight (number of customers) of each distinct row.
+    pub fn weights(&self) -> &[f64] {
+        &self.weights
+    }
+
+    /// Number of distinct rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Never true: construction rejects empty input.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Number of customers (sum of weights).
+    pub fn total_weight(&self) -> f64 {
+        self.total_weight
+    }
+
+    /// Largest T.
+    pub fn max_t(&self) -> f64 {
+        self.t_values.last().copied().unwrap_or(0.0)
+    }
+
+    /// The same data with time multiplied by `c` (recency and T).
+    pub(crate) fn scaled(&self, c: f64) -> RfmData {
+        let mut out = self.clone();
+        for r in &mut out.rows {
+            r.recency *= c;
+            r.t *= c;
+        }
+        for v in &mut out.tx_values {
+            *v *= c;
+        }
+        for v in &mut out.t_values {
+            *v *= c;
+        }
+        out
+    }
+}
+
+/// One repeat customer's spend summary for the Gamma-Gamma model.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpendRow {
+    /// Repeat purchases, x > 0.
+    pub frequency: f64,
+    /// Mean value of the repeat purchases, > 0.
+    pub monetary_value: f64,
+}
+
+impl SpendRow {
+    /// A row; not validated until it goes into [`SpendData`].
+    pub fn new(frequency: f64, monetary_value: f64) -> Self {
+        SpendRow {
+            frequency,
+            monetary_value,
+        }
+    }
+
+    fn validate(&self, row: usize) -> Result<()> {
+        if !self.frequency.is_finite() || self.frequency <= 0.0 {
+            return Err(invalid_row(
+                row,
+                "frequency",
+                format!(
+                    "must be > 0 for the Gamma-Gamma model (fit it on repeat customers only), got {}",
+                    self.frequency
+                ),
+            ));
+        }
+        if !self.monetary_value.is_finite() || self.monetary_value <= 0.0 {
+            return Err(invalid_row(
+                row,
+                "monetary_value",
+                format!("must be > 0, got {}", self.monetary_value),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Validated, collapsed spend data for the Gamma-Gamma model.
+#[derive(Clone, Debug)]
+pub struct SpendData {
+    rows: Vec<SpendRow>,
+    weights: Vec<f64>,
+    total_weight: f64,
+}
+
+impl SpendData {
+    /// Validate rows (frequency > 0, monetary value > 0) and collapse identical ones.
+    ///
+    /// # Errors
+    ///
+    /// [`ModelError::InvalidRow`] for the first invalid row;
+    /// [`ModelError::Empty`] for no rows.
+    pub fn from_rows(rows: &[SpendRow]) -> Result<Self> {
+        for (i, r) in rows.iter().enumerate() {
+            r.validate(i)?;
+        }
+        if rows.is_empty() {
+            return Err(ModelError::Empty("no repeat customers with spend"));
+        }
+        let merged = collapse(rows.iter().map(|r| (*r, 1.0)).collect(), |a: &SpendRow, b: &SpendRow| {
+            a.frequency
+                .total_cmp(&b.frequency)
+                .then(a.monetary_value.total_cmp(&b.monetary_value))
+        });
+        let (rows, weights): (Vec<SpendRow>, Vec<f64>) = merged.into_iter().unzip();
+        let total_weight = weights.iter().sum();
+        Ok(SpendData {
+            rows,
+            weights,
+            total_weight,
+        })
+    }
+
+    /// The distinct rows.
+    pub fn rows(&self) -> &[SpendRow] {
+        &self.rows
+    }
+
+    /// The weight of each distinct row.
+    pub fn weights(&self) -> &[f64] {
+        &self.weights
+    }
+
+    /// Number of customers.
+    pub fn total_weight(&self) -> f64 {
+        self.total_weight
+    }
+}
+
+/// One customer's history over discrete transaction opportunities (BG/BB).
+///
+/// * `frequency` (x): opportunities with a transaction, after the first;
+/// * `recency` (t_x): the opportunity of the last transaction (0 when x = 0);
+/// * `n_periods` (n): opportunities observed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DiscreteRow {
+    /// Transactions, x.
+    pub frequency: u32,
+    /// Opportunity of the last transaction, t_x.
+    pub recency: u32,
+    /// Number of opportunities, n.
+    pub n_periods: u32,
+}
+
+impl DiscreteRow {
+    /// A row; not validated until it goes into [`DiscreteData`].
+    pub fn new(frequency: u32, recency: u32, n_periods: u32) -> Self {
+        DiscreteRow {
+            frequency,
+            recency,
+            n_periods,
+        }
+    }
+
+    /// Check the BG/BB rules: `x <= t_x <= n`, and `t_x = 0` exactly when `x = 0`.
+    ///
+    /// # Errors
+    ///
+    /// [`ModelError::InvalidRow`] naming the field.
+    pub fn validate(&self, row: usize) -> Result<()> {
+        let DiscreteRow {
+            frequency: x,
+            recency: tx,
+            n_periods: n,
+        } = *self;
+        if tx > n {
+            return Err(invalid_row(row, "recency", format!("{tx} is larger than n_periods = {n}")));
+        }
+        if x > tx {
+            return Err(invalid_row(row, "frequency", format!("{x} is larger than recency = {tx}")));
+        }
+        if x == 0 && tx != 0 {
+            return Err(invalid_row(row, "recency", format!("must be 0 when frequency is 0, got {tx}")));
+        }
+        Ok(())
+    }
+}
+
+/// Validated, collapsed BG/BB data.
+#[derive(Clone, Debug)]
+pub struct DiscreteData {
+    rows: Vec<DiscreteRow>,
+    weights: Vec<f64>,
+    total_weight: f64,
+}
+
+impl DiscreteData {
+    /// Validate rows and collapse identical ones.
+    ///
+    /// # Errors
+    ///
+    /// [`ModelError::InvalidRow`]; [`ModelError::Empty`].
+    pub fn from_rows(rows: &[DiscreteRow]) -> Result<Self> {
+        Self::from_weighted_rows(rows, &vec![1.0; rows.len()])
+    }
+
+    /// Validate rows with weights (e.g. the aggregated donation data of Fader,
+    /// Hardie & Shang 2010) and collapse identical ones.
+    ///
+    /// # Errors
+    ///
+    /// [`ModelError::InvalidRow`]; [`ModelError::Empty`]; length mismatch.
+    pub fn from_weighted_rows(rows: &[DiscreteRow], weights: &[f64]) -> Result<Self> {
+        if rows.len() != weights.len() {
+            return Err(ModelError::InvalidParameter {
+                name: "weights",
+                reason: format!("has {} entries for {} rows", weights.len(), rows.len()),
+            });
+        }
+        for (i, (r, w)) in rows.iter().zip(weights).enumerate() {
+            r.validate(i)?;
+            check_weight(i, *w)?;
+        }
+        if rows.is_empty() {
+            return Err(ModelError::Empty("no customer rows"));
+        }
+        let merged = collapse(rows.iter().copied().zip(weights.iter().copied()).collect(), DiscreteRow::cmp);
+        let (rows, weights): (Vec<DiscreteRow>, Vec<f64>) = merged.into_iter().unzip();
+        let total_weight = weights.iter().sum();
+        Ok(DiscreteData {
+            rows,
+            weights,
+            total_weight,
+        })
+    }
+
+    /// The distinct rows.
+    pub fn rows(&self) -> &[DiscreteRow] {
+        &self.rows
+    }
+
+    /// The weight of each distinct row.
+    pub fn weights(&self) -> &[f64] {
+        &self.weights
+    }
+
+    /// Number of customers.
+    pub fn total_weight(&self) -> f64 {
+        self.total_weight
+    }
+}
+
+/// Sum `f(range)` over row chunks, in parallel above
+/// [`prec::PARALLEL_MIN_ROWS`]. Partial sums are added in chunk order, so the
+/// result does not depend on the thread count.
+pub(crate) fn sum_chunks<const K: usize>(
+    n: usize,
+    f: impl Fn(std::ops::Range<usize>) -> [f64; K] + Sync,
+) -> [f64; K] {
+    if n <= prec::PARALLEL_MIN_ROWS {
+        return f(0..n);
+    }
+    let chunks: Vec<[f64; K]> = (0..n.div_ceil(prec::PARALLEL_CHUNK))
+        .into_par_iter()
+        .map(|c| f(c * prec::PARALLEL_CHUNK..((c + 1) * prec::PARALLEL_CHUNK).min(n)))
+        .collect();
+    let mut total = [0.0; K];
+    for part in chunks {
+        for (t, p) in total.iter_mut().zip(part) {
+            *t += p;
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_rows_collapse_into_weights() {
+        let rows = vec![
+            RfmRow::new(0.0, 0.0, 10.0),
+            RfmRow::new(2.0, 3.0, 10.0),
+            RfmRow::new(0.0, 0.0, 10.0),
+            RfmRow::new(2.0, 3.0, 10.0),
+            RfmRow::new(2.0, 3.0, 10.0),
+        ];
+        let d = RfmData::from_rows(&rows).unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!(d.weights(), &[2.0, 3.0]);
+        assert_eq!(d.total_weight(), 5.0);
+        assert_eq!(d.x_values, vec![0.0, 2.0]);
+        assert_eq!(d.x_idx, vec![0, 1]);
+    }
+
+    #[test]
+    fn invalid_rows_are_named() {
+        let err = RfmData::from_rows(&[RfmRow::new(1.0, 1.0, 5.0), RfmRow::new(1.5, 1.0, 5.0)]).unwrap_err();
+        assert!(matches!(err, ModelError::InvalidRow { row: 1, field: "frequency", .. }), "{err}");
+        let err = RfmData::from_rows(&[RfmRow::new(1.0, 6.0, 5.0)]).unwrap_err();
+        assert!(matches!(err, ModelError::InvalidRow { row: 0, field: "recency", .. }), "{err}");
+        let err = RfmData::from_rows(&[RfmRow::new(0.0, 1.0, 5.0)]).unwrap_err();
+        assert!(matches!(err, ModelError::InvalidRow { field: "recency", .. }));
+        let err = RfmData::from_rows(&[RfmRow::new(0.0, 0.0, f64::NAN)]).unwrap_err();
+        assert!(matches!(err, ModelError::InvalidRow { field: "T", .. }));
+        assert!(matches!(RfmData::from_rows(&[]).unwrap_err(), ModelError::Empty(_)));
+        let err = DiscreteData::from_rows(&[DiscreteRow::new(3, 2, 6)]).unwrap_err();
+        assert!(matches!(err, ModelError::InvalidRow { field: "frequency", .. }));
+        let err = SpendData::from_rows(&[SpendRow::new(0.0, 10.0)]).unwrap_err();
+        assert!(matches!(err, ModelError::InvalidRow { field: "frequency", .. }));
+    }
+
+    #[test]
+    fn parallel_sums_do_not_depend_on_chunking() {
+        let n = 3 * prec::PARALLEL_MIN_ROWS + 17;
+        let f = |r: std::ops::Range<usize>| {
+            let mut s = [0.0, 0.0];
+            for i in r {
+                s[0] += 1.0 / (1.0 + i as f64);
+                s[1] += 1.0;
+            }
+            s
+        };
+        let a = sum_chunks(n, f);
+        let b = sum_chunks(n, f);
+        assert_eq!(a, b);
+        assert_eq!(a[1], n as f64);
+    }
+}

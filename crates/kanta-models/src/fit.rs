@@ -1,0 +1,708 @@
+//! Maximum-likelihood fitting shared by every model: options, the fitted-model
+//! record, and the optimiser driver.
+//!
+//! Each model defines a problem struct that borrows its data and implements
+//! argmin's [`CostFunction`] and [`Gradient`]: the mean negative log-likelihood and
+//! its analytic gradient, as functions of the *log* parameters (so positivity needs
+//! no constraints). [`minimize`] runs argmin's L-BFGS with a More-Thuente line
+//! search; if that stops early it restarts from the best point with Nelder-Mead and
+//! L-BFGS again. A few Newton steps with the numerical Hessian (central differences
+//! of the analytic gradient) then polish the optimum to the rounding floor, and the
+//! same Hessian gives the standard errors.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use argmin::core::{CostFunction, Executor, Gradient, State};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::neldermead::NelderMead;
+use argmin::solver::quasinewton::LBFGS;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{invalid_param, ModelError, Result};
+use crate::prec;
+
+/// Which model a parameter set or fit belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// BG/NBD (Fader, Hardie & Lee 2005).
+    BgNbd,
+    /// MBG/NBD (Batislam, Denizel & Filiztekin 2007).
+    MbgNbd,
+    /// Pareto/NBD (Schmittlein, Morrison & Colombo 1987).
+    ParetoNbd,
+    /// BG/BB (Fader, Hardie & Shang 2010).
+    BgBb,
+    /// Gamma-Gamma spend (Fader, Hardie & Lee 2005b).
+    GammaGamma,
+    /// Shifted-beta-geometric (Fader & Hardie 2007).
+    Sbg,
+}
+
+impl ModelKind {
+    /// All kinds, in documentation order.
+    pub const ALL: [ModelKind; 6] = [
+        ModelKind::BgNbd,
+        ModelKind::MbgNbd,
+        ModelKind::ParetoNbd,
+        ModelKind::BgBb,
+        ModelKind::GammaGamma,
+        ModelKind::Sbg,
+    ];
+
+    /// The short name used in files and on the command line (`bgnbd`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::BgNbd => "bgnbd",
+            ModelKind::MbgNbd => "mbgnbd",
+            ModelKind::ParetoNbd => "paretonbd",
+            ModelKind::BgBb => "bgbb",
+            ModelKind::GammaGamma => "gammagamma",
+            ModelKind::Sbg => "sbg",
+        }
+    }
+
+    /// The parameter names in the literature's notation.
+    pub fn param_names(self) -> &'static [&'static str] {
+        match self {
+            ModelKind::BgNbd | ModelKind::MbgNbd => &["r", "alpha", "a", "b"],
+            ModelKind::ParetoNbd => &["r", "alpha", "s", "beta"],
+            ModelKind::BgBb => &["alpha", "beta", "gamma", "delta"],
+            ModelKind::GammaGamma => &["p", "q", "gamma"],
+            ModelKind::Sbg => &["alpha", "beta"],
+        }
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ModelKind {
+    type Err = ModelError;
+
+    /// Accepts the short names and the usual spellings: `bgnbd`, `BG/NBD`, `bg-nbd`,
+    /// `pareto_nbd`, `gamma-gamma`, `sBG`, ... (case, `/`, `-`, `_` and spaces ignored).
+    fn from_str(s: &str) -> Result<Self> {
+        let key: String = s
+            .chars()
+            .filter(|c| !matches!(c, '/' | '-' | '_' | ' '))
+            .flat_map(char::to_lowercase)
+            .collect();
+        ModelKind::ALL.into_iter().find(|k| k.name() == key).ok_or_else(|| {
+            invalid_param(
+                "model",
+                format!(
+                    "'{s}' is not a model; use one of {}",
+                    ModelKind::ALL.map(ModelKind::name).join(", ")
+                ),
+            )
+        })
+    }
+}
+
+/// A model's parameter record (named fields in the literature's notation).
+pub trait Params: Copy + fmt::Debug + Serialize {
+    /// The model.
+    const KIND: ModelKind;
+    /// Build from values in [`ModelKind::param_names`] order.
+    fn from_slice(v: &[f64]) -> Self;
+    /// Values in [`ModelKind::param_names`] order.
+    fn to_vec(&self) -> Vec<f64>;
+}
+
+/// Check that every parameter is finite and positive.
+pub(crate) fn check_positive(kind: ModelKind, v: &[f64]) -> Result<()> {
+    for (name, x) in kind.param_names().iter().zip(v) {
+        if !x.is_finite() || *x <= 0.0 {
+            return Err(ModelError::InvalidParameter {
+                name: "parameter",
+                reason: format!("{kind} {name} must be finite and > 0, got {x}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Fitting options (the hyperparameters), checked once by [`FitOptions::check`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FitOptions {
+    /// L2 penalty `c * Σ θ_i²` added to the mean negative log-likelihood, with the
+    /// parameters θ in lifetimes' internal time scale (T divided by its maximum) for
+    /// the transaction models; 0 (the default) is plain maximum likelihood, as in
+    /// lifetimes. For Pareto/NBD lifetimes adds its penalty to the *total* negative
+    /// log-likelihood, so lifetimes' coefficient `c` corresponds to `c / n` here.
+    pub penalizer_coef: f64,
+    /// Iteration cap for each optimiser run.
+    pub max_iters: u64,
+    /// Starting values in the model's parameter order and the data's time unit;
+    /// `None` starts from 1 for every parameter in the internal time scale.
+    pub initial_params: Option<Vec<f64>>,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions {
+            penalizer_coef: 0.0,
+            max_iters: prec::MAX_ITERS,
+            initial_params: None,
+        }
+    }
+}
+
+/// [`FitOptions`] that passed [`FitOptions::check`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidFitOptions {
+    pub(crate) penalizer_coef: f64,
+    pub(crate) max_iters: u64,
+    pub(crate) initial_params: Option<Vec<f64>>,
+}
+
+impl FitOptions {
+    /// Validate for a model.
+    ///
+    /// # Errors
+    ///
+    /// [`ModelError::InvalidParameter`] for a negative or non-finite penalty, a zero
+    /// iteration cap, or initial parameters of the wrong length or sign.
+    pub fn check(&self, kind: ModelKind) -> Result<ValidFitOptions> {
+        if !self.penalizer_coef.is_finite() || self.penalizer_coef < 0.0 {
+            return Err(invalid_param(
+                "penalizer_coef",
+                format!("must be >= 0, got {}", self.penalizer_coef),
+            ));
+        }
+        if self.max_iters == 0 {
+            return Err(invalid_param("max_iters", "must be at least 1"));
+        }
+        if let Some(p) = &self.initial_params {
+            let names = kind.param_names();
+            if p.len() != names.len() {
+                return Err(invalid_param(
+                    "initial_params",
+                    format!("{kind} has {} parameters ({}), got {}", names.len(), names.join(", "), p.len()),
+                ));
+            }
+            check_positive(kind, p)?;
+        }
+        Ok(ValidFitOptions {
+            penalizer_coef: self.penalizer_coef,
+            max_iters: self.max_iters,
+            initial_params: self.initial_params.clone(),
+        })
+    }
+}
+
+/// A fitted model: parameters with standard errors and fit diagnostics.
+///
+/// Serialises as
+/// `{"model": "bgnbd", "params": {"r": .., "alpha": .., "a": .., "b": ..},
+///   "std_errors": {..}, "log_likelihood": .., "n": .., "rows": .., "converged": ..,
+///   "iterations": ..}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fitted<P> {
+    /// The model.
+    pub model: ModelKind,
+    /// Maximum-likelihood estimates.
+    pub params: P,
+    /// Asymptotic standard errors on the parameters' natural scale (delta method
+    /// from the Hessian of the log-parameter likelihood); `None` if the Hessian is
+    /// not positive definite.
+    pub std_errors: Option<P>,
+    /// Log-likelihood at the estimates (without the penalty), in the data's units.
+    pub log_likelihood: f64,
+    /// Number of customers (sum of weights).
+    pub n: f64,
+    /// Number of distinct rows the likelihood was evaluated on.
+    pub rows: usize,
+    /// Whether the gradient vanished to [`prec::CONVERGED_GRAD_TOL`] at a point with
+    /// a positive definite Hessian.
+    pub converged: bool,
+    /// Optimiser iterations (L-BFGS, any Nelder-Mead restart, Newton polishing).
+    pub iterations: u64,
+}
+
+impl<P: Params> Fitted<P> {
+    /// 95% Wald intervals `estimate ± 1.96 SE` per parameter (as lifetimes'
+    /// `confidence_intervals_`), `None` without standard errors.
+    pub fn confidence_intervals(&self) -> Option<Vec<(&'static str, f64, f64)>> {
+        let se = self.std_errors?.to_vec();
+        Some(
+            P::KIND
+                .param_names()
+                .iter()
+                .zip(self.params.to_vec())
+                .zip(se)
+                .map(|((n, v), s)| (*n, v - 1.96 * s, v + 1.96 * s))
+                .collect(),
+        )
+    }
+}
+
+/// A negative log-likelihood on log parameters, with its analytic gradient.
+pub trait Objective: Sync {
+    /// Number of parameters.
+    fn dim(&self) -> usize;
+    /// Mean negative log-likelihood (plus penalty) and its gradient with respect to
+    /// the log parameters. May return a non-finite value where the model is not
+    /// defined.
+    fn value_grad(&self, log_params: &[f64]) -> (f64, Vec<f64>);
+}
+
+/// Remembers the last evaluation (argmin asks for the cost and then the gradient at
+/// the same point, and both come from one pass over the data) and the best point
+/// seen (the restart point if the line search gives up).
+#[derive(Debug, Default)]
+pub struct EvalCache {
+    last: Mutex<Option<(Vec<f64>, f64, Vec<f64>)>>,
+    best: Mutex<Option<(Vec<f64>, f64)>>,
+}
+
+impl EvalCache {
+    /// The value and gradient at `x`, computed with `eval` unless just computed.
+    pub fn get(&self, x: &[f64], eval: impl FnOnce() -> (f64, Vec<f64>)) -> (f64, Vec<f64>) {
+        {
+            let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((lx, v, g)) = last.as_ref() {
+                if lx.as_slice() == x {
+                    return (*v, g.clone());
+                }
+            }
+        }
+        let (v, g) = eval();
+        if v.is_finite() {
+            let mut best = self.best.lock().unwrap_or_else(|e| e.into_inner());
+            if best.as_ref().is_none_or(|(_, b)| v < *b) {
+                *best = Some((x.to_vec(), v));
+            }
+        }
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((x.to_vec(), v, g.clone()));
+        (v, g)
+    }
+
+    fn best(&self) -> Option<(Vec<f64>, f64)> {
+        self.best.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Something that evaluates through an [`EvalCache`].
+pub trait Cached: Objective {
+    /// The cache.
+    fn cache(&self) -> &EvalCache;
+
+    /// Cached value and gradient.
+    fn cached(&self, x: &[f64]) -> (f64, Vec<f64>) {
+        self.cache().get(x, || self.value_grad(x))
+    }
+}
+
+fn non_finite(x: &[f64]) -> argmin::core::Error {
+    argmin::core::Error::msg(format!("the likelihood is not finite at log-parameters {x:?}"))
+}
+
+/// Implement argmin's `CostFunction` and `Gradient` for a model problem struct
+/// with a lifetime parameter and an `EvalCache` (via [`Cached`]).
+macro_rules! argmin_problem {
+    ($name:ident) => {
+        impl argmin::core::CostFunction for $name<'_> {
+            type Param = Vec<f64>;
+            type Output = f64;
+            fn cost(&self, p: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
+                $crate::fit::cost_of(self, p)
+            }
+        }
+        impl argmin::core::Gradient for $name<'_> {
+            type Param = Vec<f64>;
+            type Gradient = Vec<f64>;
+            fn gradient(&self, p: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+                $crate::fit::gradient_of(self, p)
+            }
+        }
+    };
+}
+pub(crate) use argmin_problem;
+
+#[doc(hidden)]
+pub fn cost_of<P: Cached>(p: &P, x: &[f64]) -> std::result::Result<f64, argmin::core::Error> {
+    let (v, _) = p.cached(x);
+    if v.is_finite() { Ok(v) } else { Err(non_finite(x)) }
+}
+
+#[doc(hidden)]
+pub fn gradient_of<P: Cached>(p: &P, x: &[f64]) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+    let (v, g) = p.cached(x);
+    if v.is_finite() && g.iter().all(|g| g.is_finite()) {
+        Ok(g)
+    } else {
+        Err(non_finite(x))
+    }
+}
+
+/// Borrowing adapter so a problem survives a failed argmin run (argmin takes the
+/// problem by value and returns only the error).
+struct ByRef<'p, P>(&'p P);
+
+impl<P: Cached> CostFunction for ByRef<'_, P> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, p: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
+        cost_of(self.0, p)
+    }
+}
+
+impl<P: Cached> Gradient for ByRef<'_, P> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+    fn gradient(&self, p: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+        gradient_of(self.0, p)
+    }
+}
+
+/// Nelder-Mead sees `+inf` instead of an error where the model is undefined.
+struct Infinite<'p, P>(&'p P);
+
+impl<P: Cached> CostFunction for Infinite<'_, P> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, p: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
+        let (v, _) = self.0.cached(p);
+        Ok(if v.is_finite() { v } else { f64::INFINITY })
+    }
+}
+
+/// Result of [`minimize`], on the log-parameter scale.
+#[derive(Clone, Debug)]
+pub(crate) struct Optimum {
+    pub x: Vec<f64>,
+    pub iterations: u64,
+    pub converged: bool,
+    /// Covariance of the log parameters: inverse Hessian of the *total* negative
+    /// log-likelihood.
+    pub cov: Option<Vec<Vec<f64>>>,
+}
+
+fn max_abs(v: &[f64]) -> f64 {
+    v.iter().fold(0.0, |m, x| m.max(x.abs()))
+}
+
+fn run_lbfgs<P: Cached>(problem: &P, x0: Vec<f64>, max_iters: u64) -> (Option<Vec<f64>>, u64) {
+    let linesearch: MoreThuenteLineSearch<Vec<f64>, Vec<f64>, f64> = MoreThuenteLineSearch::new();
+    let solver = LBFGS::new(linesearch, prec::LBFGS_MEMORY)
+        .with_tolerance_grad(prec::LBFGS_GRAD_TOL)
+        .and_then(|s| s.with_tolerance_cost(prec::LBFGS_COST_TOL))
+        .expect("tolerances are valid");
+    let res = Executor::new(ByRef(problem), solver)
+        .configure(|state| state.param(x0).max_iters(max_iters))
+        .ctrlc(false)
+        .timer(false)
+        .run();
+    match res {
+        Ok(r) => {
+            let it = r.state.get_iter();
+            (r.state.get_best_param().cloned(), it)
+        }
+        Err(_) => (None, 0),
+    }
+}
+
+fn run_nelder_mead<P: Cached>(problem: &P, x0: &[f64], max_iters: u64) -> (Option<Vec<f64>>, u64) {
+    let mut simplex = vec![x0.to_vec()];
+    for i in 0..x0.len() {
+        let mut v = x0.to_vec();
+        v[i] += 0.5;
+        simplex.push(v);
+    }
+    let solver = match NelderMead::new(simplex).with_sd_tolerance(1e-12) {
+        Ok(s) => s,
+        Err(_) => return (None, 0),
+    };
+    match Executor::new(Infinite(problem), solver)
+        .configure(|state| state.max_iters(max_iters.saturating_mul(5)))
+        .ctrlc(false)
+        .timer(false)
+        .run()
+    {
+        Ok(r) => {
+            let it = r.state.get_iter();
+            (r.state.get_best_param().cloned(), it)
+        }
+        Err(_) => (None, 0),
+    }
+}
+
+/// Hessian of the objective at `x` by central differences of the analytic gradient.
+pub(crate) fn numerical_hessian<P: Objective>(problem: &P, x: &[f64]) -> Option<Vec<Vec<f64>>> {
+    let n = x.len();
+    let h = prec::HESSIAN_STEP;
+    let mut hess = vec![vec![0.0; n]; n];
+    for j in 0..n {
+        let mut xp = x.to_vec();
+        let mut xm = x.to_vec();
+        xp[j] += h;
+        xm[j] -= h;
+        let (fp, gp) = problem.value_grad(&xp);
+        let (fm, gm) = problem.value_grad(&xm);
+        if !fp.is_finite() || !fm.is_finite() {
+            return None;
+        }
+        for i in 0..n {
+            hess[i][j] = (gp[i] - gm[i]) / (2.0 * h);
+        }
+    }
+    for i in 0..n {
+        for j in 0..i {
+            let s = 0.5 * (hess[i][j] + hess[j][i]);
+            hess[i][j] = s;
+            hess[j][i] = s;
+        }
+    }
+    Some(hess)
+}
+
+/// Cholesky factor `L` (lower) of a symmetric positive definite matrix.
+pub(crate) fn cholesky(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
+    let n = a.len();
+    let mut l = vec![vec![0.0; n]; n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|k| l[i][k] * l[j][k]).sum();
+            if i == j {
+                let d = a[i][i] - s;
+                if !(d > 0.0) || !d.is_finite() {
+                    return None;
+                }
+                l[i][j] = d.sqrt();
+            } else {
+                l[i][j] = (a[i][j] - s) / l[j][j];
+            }
+        }
+    }
+    Some(l)
+}
+
+fn cholesky_solve(l: &[Vec<f64>], b: &[f64]) -> Vec<f64> {
+    let n = l.len();
+    let mut y = vec![0.0; n];
+    for i in 0..n {
+        y[i] = (b[i] - (0..i).map(|k| l[i][k] * y[k]).sum::<f64>()) / l[i][i];
+    }
+    let mut x = vec![0.0; n];
+    for i in (0..n).rev() {
+        x[i] = (y[i] - (i + 1..n).map(|k| l[k][i] * x[k]).sum::<f64>()) / l[i][i];
+    }
+    x
+}
+
+/// Inverse of a symmetric positive definite matrix from its Cholesky factor.
+pub(crate) fn cholesky_inverse(l: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let n = l.len();
+    let mut inv = vec![vec![0.0; n]; n];
+    for j in 0..n {
+        let mut e = vec![0.0; n];
+        e[j] = 1.0;
+        let col = cholesky_solve(l, &e);
+        for i in 0..n {
+            inv[i][j] = col[i];
+        }
+    }
+    inv
+}
+
+/// Minimise a model's mean negative log-likelihood over log parameters from `x0`.
+///
+/// `total_weight` (the number of customers) turns the Hessian of the mean into
+/// that of the total for the covariance.
+pub(crate) fn minimize<P: Cached>(
+    problem: &P,
+    x0: Vec<f64>,
+    opts: &ValidFitOptions,
+    total_weight: f64,
+) -> Result<Optimum> {
+    let (f0, _) = problem.cached(&x0);
+    if !f0.is_finite() {
+        return Err(ModelError::FitFailed(format!(
+            "the likelihood is not finite at the starting point {:?}",
+            x0.iter().map(|v| v.exp()).collect::<Vec<_>>()
+        )));
+    }
+    let (mut x, mut iterations) = run_lbfgs(problem, x0.clone(), opts.max_iters);
+    let grad_ok = |x: &Option<Vec<f64>>| {
+        x.as_ref().is_some_and(|x| {
+            let (v, g) = problem.cached(x);
+            v.is_finite() && max_abs(&g) < prec::CONVERGED_GRAD_TOL
+        })
+    };
+    if !grad_ok(&x) {
+        // L-BFGS gave up (line search failure, non-finite region, iteration cap):
+        // restart from the best point seen with the derivative-free simplex, then
+        // let L-BFGS finish.
+        let start = problem.cache().best().map(|b| b.0).unwrap_or(x0);
+        let (nm, it) = run_nelder_mead(problem, &start, opts.max_iters);
+        iterations += it;
+        let from = nm.or_else(|| problem.cache().best().map(|b| b.0)).unwrap_or(start);
+        let (lb, it) = run_lbfgs(problem, from.clone(), opts.max_iters);
+        iterations += it;
+        x = lb.or(Some(from));
+    }
+    let mut x = x.expect("a point is always available");
+    // Keep the best point seen, in case the last iterate is not it.
+    if let Some((bx, bv)) = problem.cache().best() {
+        if bv < problem.cached(&x).0 {
+            x = bx;
+        }
+    }
+
+    // Newton polishing on the numerical Hessian.
+    let mut hess = None;
+    for _ in 0..prec::NEWTON_MAX_STEPS {
+        let (f, g) = problem.cached(&x);
+        let Some(h) = numerical_hessian(problem, &x) else { break };
+        let Some(l) = cholesky(&h) else {
+            hess = Some(h);
+            break;
+        };
+        hess = Some(h);
+        if max_abs(&g) < prec::NEWTON_GRAD_TOL {
+            break;
+        }
+        let step = cholesky_solve(&l, &g);
+        let mut t = 1.0;
+        let mut accepted = false;
+        while t > 1e-6 {
+            let xn: Vec<f64> = x.iter().zip(&step).map(|(xi, si)| xi - t * si).collect();
+            let (fn_, gn) = problem.cached(&xn);
+            // accept a decrease, or a step that only rounding keeps from decreasing
+            // but shrinks the gradient
+            if fn_.is_finite()
+                && (fn_ < f || (fn_ <= f + 4.0 * f64::EPSILON * f.abs() && max_abs(&gn) < max_abs(&g)))
+            {
+                x = xn;
+                accepted = true;
+                break;
+            }
+            t *= 0.5;
+        }
+        iterations += 1;
+        if !accepted {
+            break;
+        }
+    }
+    let (fx, gx) = problem.cached(&x);
+    if !fx.is_finite() {
+        return Err(ModelError::FitFailed("the optimiser ended where the likelihood is not finite".into()));
+    }
+    let hess = match hess {
+        Some(h) => Some(h),
+        None => numerical_hessian(problem, &x),
+    };
+    let chol = hess.as_deref().and_then(cholesky);
+    let converged = chol.is_some() && max_abs(&gx) < prec::CONVERGED_GRAD_TOL;
+    let cov = chol.map(|l| {
+        cholesky_inverse(&l)
+            .into_iter()
+            .map(|row| row.into_iter().map(|v| v / total_weight).collect())
+            .collect()
+    });
+    Ok(Optimum {
+        x,
+        iterations,
+        converged,
+        cov,
+    })
+}
+
+/// Natural-scale standard errors `θ_i * sqrt(cov_ii)` from a log-parameter covariance.
+pub(crate) fn std_errors(theta: &[f64], cov: &Option<Vec<Vec<f64>>>) -> Option<Vec<f64>> {
+    let cov = cov.as_ref()?;
+    let se: Vec<f64> = theta.iter().enumerate().map(|(i, t)| t * cov[i][i].sqrt()).collect();
+    se.iter().all(|s| s.is_finite()).then_some(se)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// f(x) = Σ (e^{x_i} - c_i)^2 / 2, minimum at x = ln c.
+    struct Quad<'a> {
+        c: &'a [f64],
+        cache: EvalCache,
+    }
+
+    impl Objective for Quad<'_> {
+        fn dim(&self) -> usize {
+            self.c.len()
+        }
+        fn value_grad(&self, x: &[f64]) -> (f64, Vec<f64>) {
+            let mut v = 0.0;
+            let mut g = vec![0.0; x.len()];
+            for i in 0..x.len() {
+                let e = x[i].exp();
+                v += 0.5 * (e - self.c[i]).powi(2);
+                g[i] = (e - self.c[i]) * e;
+            }
+            (v, g)
+        }
+    }
+
+    impl Cached for Quad<'_> {
+        fn cache(&self) -> &EvalCache {
+            &self.cache
+        }
+    }
+
+    argmin_problem!(Quad);
+
+    #[test]
+    fn minimize_finds_a_tight_optimum_and_covariance() {
+        let c = [0.25, 4.0, 30.0];
+        let q = Quad {
+            c: &c,
+            cache: EvalCache::default(),
+        };
+        let opts = FitOptions::default().check(ModelKind::Sbg).unwrap();
+        let opt = minimize(&q, vec![0.0; 3], &opts, 1.0).unwrap();
+        assert!(opt.converged);
+        for (xi, ci) in opt.x.iter().zip(c) {
+            assert!((xi.exp() / ci - 1.0).abs() < 1e-12, "{} vs {ci}", xi.exp());
+        }
+        // Hessian at the optimum is diag(c_i^2); covariance diag(1 / c_i^2)
+        let cov = opt.cov.unwrap();
+        for i in 0..3 {
+            assert!((cov[i][i] * c[i] * c[i] - 1.0).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn options_are_checked_once() {
+        let bad = FitOptions {
+            penalizer_coef: -1.0,
+            ..FitOptions::default()
+        };
+        assert!(bad.check(ModelKind::BgNbd).is_err());
+        let bad = FitOptions {
+            initial_params: Some(vec![1.0, 2.0]),
+            ..FitOptions::default()
+        };
+        assert!(bad.check(ModelKind::BgNbd).is_err());
+        let bad = FitOptions {
+            initial_params: Some(vec![1.0, -2.0]),
+            ..FitOptions::default()
+        };
+        assert!(bad.check(ModelKind::Sbg).is_err());
+    }
+
+    #[test]
+    fn model_names_parse() {
+        assert_eq!("BG/NBD".parse::<ModelKind>().unwrap(), ModelKind::BgNbd);
+        assert_eq!("pareto_nbd".parse::<ModelKind>().unwrap(), ModelKind::ParetoNbd);
+        assert_eq!("Gamma-Gamma".parse::<ModelKind>().unwrap(), ModelKind::GammaGamma);
+        assert_eq!("sBG".parse::<ModelKind>().unwrap(), ModelKind::Sbg);
+        assert!("nbd".parse::<ModelKind>().is_err());
+        assert_eq!(serde_json::to_string(&ModelKind::MbgNbd).unwrap(), "\"mbgnbd\"");
+    }
+}

@@ -1,0 +1,207 @@
+//! What the continuous-time transaction models (BG/NBD, MBG/NBD, Pareto/NBD) have
+//! in common: the prediction interface used by CLV, scoring and validation, a
+//! tagged parameter enum for callers that pick the model at run time, and the
+//! time-rescaling around each fit.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bgnbd::{self, BgNbdParams};
+use crate::data::{RfmData, RfmRow};
+use crate::error::{invalid_param, Result};
+use crate::fit::{std_errors, FitOptions, Fitted, ModelKind, Optimum, Params, ValidFitOptions};
+use crate::mbgnbd::{self, MbgNbdParams};
+use crate::paretonbd::{self, ParetoNbdParams};
+
+/// Predictions every continuous-time transaction model gives. Times are in the
+/// data's unit (the unit of `recency` and `T` at fit time).
+pub trait TransactionModel: Sync {
+    /// The model.
+    fn kind(&self) -> ModelKind;
+    /// Probability that a customer with this history is still alive at `T`.
+    fn p_alive(&self, row: &RfmRow) -> f64;
+    /// Expected repeat purchases in `(T, T + t]` given the history.
+    fn conditional_expected_purchases(&self, t: f64, row: &RfmRow) -> f64;
+    /// Expected repeat purchases in `(0, t]` of a new, randomly chosen customer.
+    fn expected_purchases(&self, t: f64) -> f64;
+    /// `P(X(t) = n)` for a new customer, where the model gives it in closed form.
+    fn prob_purchases(&self, _t: f64, _n: u32) -> Option<f64> {
+        None
+    }
+}
+
+/// Parameters of any transaction model, tagged by `"model"` when serialised:
+/// `{"model": "bgnbd", "r": 0.243, "alpha": 4.41, "a": 0.793, "b": 2.43}`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "lowercase")]
+pub enum TransactionParams {
+    /// BG/NBD.
+    BgNbd(BgNbdParams),
+    /// MBG/NBD.
+    MbgNbd(MbgNbdParams),
+    /// Pareto/NBD.
+    ParetoNbd(ParetoNbdParams),
+}
+
+impl TransactionParams {
+    fn inner(&self) -> &dyn TransactionModel {
+        match self {
+            TransactionParams::BgNbd(p) => p,
+            TransactionParams::MbgNbd(p) => p,
+            TransactionParams::ParetoNbd(p) => p,
+        }
+    }
+
+    /// Build from a kind and values in the model's parameter order.
+    ///
+    /// # Errors
+    ///
+    /// Not a transaction model, wrong count, or a non-positive value.
+    pub fn from_values(kind: ModelKind, values: &[f64]) -> Result<Self> {
+        let names = kind.param_names();
+        if values.len() != names.len() {
+            return Err(invalid_param(
+                "params",
+                format!("{kind} needs {} values ({}), got {}", names.len(), names.join(", "), values.len()),
+            ));
+        }
+        crate::fit::check_positive(kind, values)?;
+        match kind {
+            ModelKind::BgNbd => Ok(TransactionParams::BgNbd(BgNbdParams::from_slice(values))),
+            ModelKind::MbgNbd => Ok(TransactionParams::MbgNbd(MbgNbdParams::from_slice(values))),
+            ModelKind::ParetoNbd => Ok(TransactionParams::ParetoNbd(ParetoNbdParams::from_slice(values))),
+            other => Err(not_a_transaction_model(other)),
+        }
+    }
+
+    /// The log-likelihood of weighted data under these parameters.
+    pub fn log_likelihood(&self, data: &RfmData) -> f64 {
+        match self {
+            TransactionParams::BgNbd(p) => p.log_likelihood(data),
+            TransactionParams::MbgNbd(p) => p.log_likelihood(data),
+            TransactionParams::ParetoNbd(p) => p.log_likelihood(data),
+        }
+    }
+}
+
+fn not_a_transaction_model(kind: ModelKind) -> crate::ModelError {
+    invalid_param(
+        "model",
+        format!("{kind} is not a continuous-time transaction model (use bgnbd, mbgnbd or paretonbd)"),
+    )
+}
+
+impl TransactionModel for TransactionParams {
+    fn kind(&self) -> ModelKind {
+        self.inner().kind()
+    }
+    fn p_alive(&self, row: &RfmRow) -> f64 {
+        self.inner().p_alive(row)
+    }
+    fn conditional_expected_purchases(&self, t: f64, row: &RfmRow) -> f64 {
+        self.inner().conditional_expected_purchases(t, row)
+    }
+    fn expected_purchases(&self, t: f64) -> f64 {
+        self.inner().expected_purchases(t)
+    }
+    fn prob_purchases(&self, t: f64, n: u32) -> Option<f64> {
+        self.inner().prob_purchases(t, n)
+    }
+}
+
+impl<P> Fitted<P> {
+    /// The same fit with its parameter records converted.
+    pub fn map_params<Q>(self, f: impl Fn(P) -> Q) -> Fitted<Q> {
+        Fitted {
+            model: self.model,
+            params: f(self.params),
+            std_errors: self.std_errors.map(&f),
+            log_likelihood: self.log_likelihood,
+            n: self.n,
+            rows: self.rows,
+            converged: self.converged,
+            iterations: self.iterations,
+        }
+    }
+}
+
+/// Fit the transaction model `kind` (BG/NBD, MBG/NBD or Pareto/NBD).
+///
+/// # Errors
+///
+/// `kind` is not a transaction model; otherwise as the model's `fit`.
+pub fn fit_transaction_model(kind: ModelKind, data: &RfmData, options: &FitOptions) -> Result<Fitted<TransactionParams>> {
+    match kind {
+        ModelKind::BgNbd => Ok(bgnbd::fit(data, options)?.map_params(TransactionParams::BgNbd)),
+        ModelKind::MbgNbd => Ok(mbgnbd::fit(data, options)?.map_params(TransactionParams::MbgNbd)),
+        ModelKind::ParetoNbd => Ok(paretonbd::fit(data, options)?.map_params(TransactionParams::ParetoNbd)),
+        other => Err(not_a_transaction_model(other)),
+    }
+}
+
+/// Data and start point in the internal time scale.
+pub(crate) struct Prepared {
+    pub kind: ModelKind,
+    /// Internal time = data time / scale.
+    pub scale: f64,
+    pub scaled: RfmData,
+    pub x0: Vec<f64>,
+    /// Indices of the parameters that are rates per unit of time.
+    pub time_params: Vec<usize>,
+}
+
+/// Check options and rescale time to `T / max T` (lifetimes' `_scale_time`), so the
+/// default start (all parameters 1) is sensible whatever the time unit.
+pub(crate) fn prepare_fit(
+    data: &RfmData,
+    options: &FitOptions,
+    kind: ModelKind,
+    time_params: &[usize],
+) -> Result<(ValidFitOptions, Prepared)> {
+    let opts = options.check(kind)?;
+    let max_t = data.max_t();
+    let scale = if max_t > 0.0 { max_t } else { 1.0 };
+    let scaled = data.scaled(1.0 / scale);
+    let x0 = match &opts.initial_params {
+        Some(p) => p
+            .iter()
+            .enumerate()
+            .map(|(i, v)| if time_params.contains(&i) { (v / scale).ln() } else { v.ln() })
+            .collect(),
+        None => vec![0.0; kind.param_names().len()],
+    };
+    Ok((
+        opts,
+        Prepared {
+            kind,
+            scale,
+            scaled,
+            x0,
+            time_params: time_params.to_vec(),
+        },
+    ))
+}
+
+/// Undo the time scaling and assemble the fit record.
+pub(crate) fn finish_fit<P: Params>(
+    data: &RfmData,
+    prep: &Prepared,
+    opt: Optimum,
+    log_likelihood: impl Fn(&P, &RfmData) -> f64,
+) -> Result<Fitted<P>> {
+    let mut theta: Vec<f64> = opt.x.iter().map(|v| v.exp()).collect();
+    for &i in &prep.time_params {
+        theta[i] *= prep.scale;
+    }
+    let params = P::from_slice(&theta);
+    let se = std_errors(&theta, &opt.cov).map(|s| P::from_slice(&s));
+    Ok(Fitted {
+        model: prep.kind,
+        params,
+        std_errors: se,
+        log_likelihood: log_likelihood(&params, data),
+        n: data.total_weight(),
+        rows: data.len(),
+        converged: opt.converged,
+        iterations: opt.iterations,
+    })
+}
