@@ -294,21 +294,29 @@ def telco_km():
     from lifelines import KaplanMeierFitter
 
     d = pd.read_csv(os.path.join(DATA, "Telco-Customer-Churn.csv"))
-    durations = d.tenure.values.astype(float)
-    events = (d.Churn == "Yes").values
-    km = KaplanMeierFitter().fit(durations, events)
-    sf = km.survival_function_.iloc[:, 0]
-    ci = km.confidence_interval_
-    write(
-        "telco_km.json",
-        {
-            "source": "lifelines KaplanMeierFitter().fit(tenure, Churn == 'Yes') on "
-            "shared/datasets/Telco-Customer-Churn.csv; 95% exponential-Greenwood (log-log) intervals",
+
+    def km_case(frame):
+        km = KaplanMeierFitter().fit(frame.tenure.values.astype(float), (frame.Churn == "Yes").values)
+        sf = km.survival_function_.iloc[:, 0]
+        ci = km.confidence_interval_
+        median = km.median_survival_time_
+        return {
             "timeline": fl(sf.index.values),
             "survival": fl(sf.values),
             "ci_lower": fl(ci.iloc[:, 0].values),
             "ci_upper": fl(ci.iloc[:, 1].values),
-            "median": f(km.median_survival_time_),
+            # lifelines reports inf when the curve never reaches 0.5
+            "median": None if np.isinf(median) else f(median),
+        }
+
+    write(
+        "telco_km.json",
+        {
+            "source": "lifelines %s KaplanMeierFitter().fit(tenure, Churn == 'Yes') on "
+            "shared/datasets/Telco-Customer-Churn.csv (all customers, and the Month-to-month contracts); "
+            "95%% exponential-Greenwood (log-log) intervals" % __import__("lifelines").__version__,
+            "all": km_case(d),
+            "month_to_month": km_case(d[d.Contract == "Month-to-month"]),
         },
     )
 

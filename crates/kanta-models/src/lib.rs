@@ -1,19 +1,32 @@
 //! Customer-value and retention models: pure computation, no I/O.
+pub mod bgbb;
 pub mod bgnbd;
+pub mod clv;
+pub mod cohort;
 pub mod data;
 pub mod dual;
 pub mod error;
 pub mod fit;
+pub mod gammagamma;
 pub mod mbgnbd;
 pub mod paretonbd;
 pub mod prec;
+pub mod rfm;
+pub mod sbg;
+pub mod score;
 pub mod special;
+pub mod summary;
+pub mod survival;
 pub mod transaction;
+pub mod validation;
 
+pub use bgbb::BgBbParams;
 pub use bgnbd::BgNbdParams;
 pub use data::{DiscreteData, DiscreteRow, RfmData, RfmRow, SpendData, SpendRow};
 pub use error::{ModelError, Result};
 pub use fit::{FitOptions, Fitted, ModelKind, Params};
+pub use gammagamma::GammaGammaParams;
 pub use mbgnbd::MbgNbdParams;
 pub use paretonbd::ParetoNbdParams;
+pub use sbg::SbgParams;
 pub use transaction::{fit_transaction_model, TransactionModel, TransactionParams};
