@@ -74,3 +74,25 @@ pub fn cdnow_summary() -> Vec<(f64, f64, f64)> {
         })
         .collect()
 }
+
+/// `CDNOW_sample.txt` as transactions (customer = the sample id).
+pub fn cdnow_transactions() -> Vec<kanta_models::summary::Transaction> {
+    use kanta_models::summary::{day_number, Transaction};
+    dataset("CDNOW_sample.txt")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let c: Vec<&str> = l.split_whitespace().collect();
+            let date = chrono::NaiveDate::parse_from_str(c[2], "%Y%m%d").unwrap();
+            Transaction {
+                customer: c[1].parse().unwrap(),
+                day: day_number(date),
+                amount: c[4].parse().unwrap(),
+            }
+        })
+        .collect()
+}
+
+pub fn day(s: &str) -> i32 {
+    kanta_models::summary::day_number(chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap())
+}
