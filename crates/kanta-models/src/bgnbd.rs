@@ -100,25 +100,30 @@ impl BgNbdParams {
     ///
     /// `NaN` where the formula is undefined (a = 1, or a + b + x - 1 a non-positive integer).
     pub fn conditional_expected_purchases(&self, t: f64, row: &RfmRow) -> f64 {
+        self.age_factor(t, row.frequency, row.t) * self.history_factor(row)
+    }
+
+    /// The part of [`Self::conditional_expected_purchases`] that depends on the
+    /// history only through `x` and `T`:
+    /// `(a+b+x-1)/(a-1) [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(α+T+t))]`.
+    pub fn age_factor(&self, t: f64, x: f64, age: f64) -> f64 {
         let BgNbdParams { r, alpha, a, b } = *self;
-        let (x, tx, tt) = (row.frequency, row.recency, row.t);
         if t == 0.0 {
             return 0.0;
         }
-        let z = t / (alpha + tt + t);
+        let z = t / (alpha + age + t);
         let Ok((ln_f, sign)) = ln_hyp2f1(r + x, b + x, a + b + x - 1.0, z) else {
             return f64::NAN;
         };
-        let ln_term = ln_f + (r + x) * ((alpha + tt).ln() - (alpha + tt + t).ln());
+        let ln_term = ln_f + (r + x) * ((alpha + age).ln() - (alpha + age + t).ln());
         // 1 - sign * e^ln_term, accurate when the product is close to 1
         let bracket = if sign > 0.0 { -ln_term.exp_m1() } else { 1.0 + ln_term.exp() };
-        let numerator = (a + b + x - 1.0) / (a - 1.0) * bracket;
-        let denominator = if x > 0.0 {
-            1.0 + a / (b + x - 1.0) * ((r + x) * ((alpha + tt).ln() - (alpha + tx).ln())).exp()
-        } else {
-            1.0
-        };
-        numerator / denominator
+        (a + b + x - 1.0) / (a - 1.0) * bracket
+    }
+
+    /// The rest: `1 / (1 + [x>0] a/(b+x-1) ((α+T)/(α+t_x))^(r+x))` (equal to P(alive)).
+    pub fn history_factor(&self, row: &RfmRow) -> f64 {
+        self.p_alive(row)
     }
 
     /// E[X(t)] for a randomly chosen new customer (FHL 2005, eq. 9):
@@ -178,6 +183,12 @@ impl TransactionModel for BgNbdParams {
     }
     fn prob_purchases(&self, t: f64, n: u32) -> Option<f64> {
         Some(BgNbdParams::prob_purchases(self, t, n))
+    }
+    fn age_factor(&self, t: f64, frequency: f64, age: f64) -> Option<f64> {
+        Some(BgNbdParams::age_factor(self, t, frequency, age))
+    }
+    fn history_factor(&self, row: &RfmRow) -> Option<f64> {
+        Some(BgNbdParams::history_factor(self, row))
     }
 }
 
@@ -268,11 +279,11 @@ impl Objective for BgNbdProblem<'_> {
                 if x > 0.0 {
                     let (l_tx, i_tx) = ltx[d.tx_idx[i] as usize];
                     let a4 = ln_a - xe.ln_bx1 - (r + x) * l_tx;
-                    let m = a3.max(a4);
-                    let (e3, e4) = ((a3 - m).exp(), (a4 - m).exp());
-                    let sum = e3 + e4;
-                    let (w3, w4) = (e3 / sum, e4 / sum);
-                    ll = xe.a12 + m + sum.ln();
+                    // ln(e^a3 + e^a4) and the shares with one exp and one log
+                    let e = (-(a4 - a3).abs()).exp();
+                    let (big, small) = (1.0 / (1.0 + e), e / (1.0 + e));
+                    let (w3, w4) = if a4 > a3 { (small, big) } else { (big, small) };
+                    ll = xe.a12 + a3.max(a4) + e.ln_1p();
                     g_r = xe.d_r - w3 * l_t - w4 * l_tx;
                     g_al = r / al - (r + x) * (w3 * i_t + w4 * i_tx);
                     g_a = xe.d_a + w4 / a;

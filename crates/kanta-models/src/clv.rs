@@ -78,15 +78,21 @@ impl ClvOptions {
 /// `Σ_{k=1}^{months} (E[X(k u)] - E[X((k-1) u)]) / (1 + d)^k`: the discounted
 /// expected purchases over the horizon.
 pub fn discounted_expected_purchases(model: &dyn TransactionModel, row: &RfmRow, options: &ClvOptions) -> f64 {
+    discounted_sum(options, |t| model.conditional_expected_purchases(t, row))
+}
+
+/// `Σ_{k=1}^{months} (e(k u) - e((k-1) u)) / (1 + d)^k` for a cumulative
+/// expectation `e` with `e(0) = 0`.
+pub(crate) fn discounted_sum(options: &ClvOptions, e: impl Fn(f64) -> f64) -> f64 {
     let u = options.units_per_month;
     let mut prev = 0.0;
     let mut total = 0.0;
     let mut discount = 1.0;
     for k in 1..=options.months {
-        let e = model.conditional_expected_purchases(f64::from(k) * u, row);
+        let v = e(f64::from(k) * u);
         discount /= 1.0 + options.monthly_discount_rate;
-        total += (e - prev) * discount;
-        prev = e;
+        total += (v - prev) * discount;
+        prev = v;
     }
     total
 }

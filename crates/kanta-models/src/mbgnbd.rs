@@ -100,20 +100,25 @@ impl MbgNbdParams {
     /// `(a+b+x)/(a-1) [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x+1; a+b+x; t/(α+T+t))]
     ///  / (1 + a/(b+x) ((α+T)/(α+t_x))^(r+x))`.
     pub fn conditional_expected_purchases(&self, t: f64, row: &RfmRow) -> f64 {
+        self.age_factor(t, row.frequency, row.t) * self.p_alive(row)
+    }
+
+    /// The part of [`Self::conditional_expected_purchases`] that depends on the
+    /// history only through `x` and `T`:
+    /// `(a+b+x)/(a-1) [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x+1; a+b+x; t/(α+T+t))]`;
+    /// the rest is P(alive).
+    pub fn age_factor(&self, t: f64, x: f64, age: f64) -> f64 {
         let MbgNbdParams { r, alpha, a, b } = *self;
-        let (x, tx, tt) = (row.frequency, row.recency, row.t);
         if t == 0.0 {
             return 0.0;
         }
-        let z = t / (alpha + tt + t);
+        let z = t / (alpha + age + t);
         let Ok((ln_f, sign)) = ln_hyp2f1(r + x, b + x + 1.0, a + b + x, z) else {
             return f64::NAN;
         };
-        let ln_term = ln_f + (r + x) * ((alpha + tt).ln() - (alpha + tt + t).ln());
+        let ln_term = ln_f + (r + x) * ((alpha + age).ln() - (alpha + age + t).ln());
         let bracket = if sign > 0.0 { -ln_term.exp_m1() } else { 1.0 + ln_term.exp() };
-        let numerator = (a + b + x) / (a - 1.0) * bracket;
-        let denominator = 1.0 + a / (b + x) * ((r + x) * ((alpha + tt).ln() - (alpha + tx).ln())).exp();
-        numerator / denominator
+        (a + b + x) / (a - 1.0) * bracket
     }
 
     /// E[X(t)] for a new customer: `b/(a-1) [1 - (α/(α+t))^r 2F1(r, b+1; a+b; t/(α+t))]`.
@@ -168,6 +173,12 @@ impl TransactionModel for MbgNbdParams {
     }
     fn prob_purchases(&self, t: f64, n: u32) -> Option<f64> {
         Some(MbgNbdParams::prob_purchases(self, t, n))
+    }
+    fn age_factor(&self, t: f64, frequency: f64, age: f64) -> Option<f64> {
+        Some(MbgNbdParams::age_factor(self, t, frequency, age))
+    }
+    fn history_factor(&self, row: &RfmRow) -> Option<f64> {
+        Some(self.p_alive(row))
     }
 }
 

@@ -62,6 +62,7 @@ fn log_add_exp<T: Real>(p: T, q: T) -> T {
 /// equivalently `A ∫_{t_x}^{T} (α+τ)^-(r+x) (β+τ)^-(s+1) dτ`. Returns `None` when
 /// `t_x = T` (the integral is empty). `ln_f1` carries the first 2F1 between rows
 /// that share `(x, t_x)`.
+#[allow(clippy::too_many_arguments)]
 fn ln_dropout_term<T: Real>(
     r: T,
     al: T,
@@ -71,6 +72,7 @@ fn ln_dropout_term<T: Real>(
     tx: f64,
     tt: f64,
     ln_f1: Option<T>,
+    ln_f: &impl Fn(T, T, T) -> Result<T>,
 ) -> Result<(Option<T>, T)> {
     let (m, delta, b) = if al.val() >= be.val() {
         (al, al - be, s + 1.0)
@@ -80,12 +82,12 @@ fn ln_dropout_term<T: Real>(
     let aa = r + s + x;
     let lf1 = match ln_f1 {
         Some(v) => v,
-        None => ln_hyp2f1_ap1(aa, b, delta / (m + tx))?,
+        None => ln_f(aa, b, delta / (m + tx))?,
     };
     if tx >= tt {
         return Ok((None, lf1));
     }
-    let lf2 = ln_hyp2f1_ap1(aa, b, delta / (m + tt))?;
+    let lf2 = ln_f(aa, b, delta / (m + tt))?;
     let u1 = lf1 - aa * (m + tx).ln();
     let u2 = lf2 - aa * (m + tt).ln();
     let d = u2 - u1;
@@ -114,7 +116,7 @@ impl ParetoNbdParams {
         let (x, tx, tt) = (row.frequency, row.recency, row.t);
         let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln();
         let p = -(r + x) * (alpha + tt).ln() - s * (beta + tt).ln();
-        let (q, _) = ln_dropout_term(r, alpha, s, beta, x, tx, tt, None)?;
+        let (q, _) = ln_dropout_term(r, alpha, s, beta, x, tx, tt, None, &ln_hyp2f1_ap1::<f64>)?;
         Ok((a1, p, q))
     }
 
@@ -151,10 +153,15 @@ impl ParetoNbdParams {
     /// `P(alive) (r+x)(β+T) / ((α+T)(s-1)) [1 - ((β+T)/(β+T+t))^(s-1)]`
     /// (the limit `ln((β+T+t)/(β+T))` at `s = 1`).
     pub fn conditional_expected_purchases(&self, t: f64, row: &RfmRow) -> f64 {
+        self.p_alive(row) * self.age_factor(t, row.frequency, row.t)
+    }
+
+    /// The part of [`Self::conditional_expected_purchases`] that depends on the
+    /// history only through `x` and `T`; the rest is P(alive).
+    pub fn age_factor(&self, t: f64, x: f64, age: f64) -> f64 {
         let ParetoNbdParams { r, alpha, s, beta } = *self;
-        let (x, tt) = (row.frequency, row.t);
-        let q = (beta + tt) / (beta + tt + t);
-        self.p_alive(row) * (r + x) * (beta + tt) / (alpha + tt) * one_minus_pow_over(s - 1.0, q)
+        let q = (beta + age) / (beta + age + t);
+        (r + x) * (beta + age) / (alpha + age) * one_minus_pow_over(s - 1.0, q)
     }
 
     /// E[X(t)] for a new customer: `r β / (α (s-1)) [1 - (β/(β+t))^(s-1)]`.
@@ -185,6 +192,12 @@ impl TransactionModel for ParetoNbdParams {
     }
     fn expected_purchases(&self, t: f64) -> f64 {
         ParetoNbdParams::expected_purchases(self, t)
+    }
+    fn age_factor(&self, t: f64, frequency: f64, age: f64) -> Option<f64> {
+        Some(ParetoNbdParams::age_factor(self, t, frequency, age))
+    }
+    fn history_factor(&self, row: &RfmRow) -> Option<f64> {
+        Some(self.p_alive(row))
     }
 }
 
@@ -223,6 +236,91 @@ impl<'a> ParetoNbdProblem<'a> {
 
 type D4 = Dual<4>;
 
+/// Terms kept in the per-x power series of `2F1(1, β'; A+1; z)`; enough for
+/// `z <= SERIES_MAX_Z` since the coefficients are at most 1.
+const SERIES_TERMS: usize = 64;
+/// Largest `z` evaluated by the series; above it the continued fraction is used.
+const SERIES_MAX_Z: f64 = 0.5;
+
+/// Coefficients `c_n = (β')_n / (A+1)_n` of `G(z) = 2F1(1, β'; A+1; z) = Σ c_n z^n`
+/// and their derivatives in `r` and `s`, for one `x` (`A = r+s+x`, `β' = A+1-B`).
+/// They do not depend on `z`, so every row with this `x` shares them, and a row
+/// then costs a few multiply-adds per term instead of a continued fraction in dual
+/// numbers.
+struct Series {
+    c: [f64; SERIES_TERMS],
+    c_r: [f64; SERIES_TERMS],
+    c_s: [f64; SERIES_TERMS],
+    /// `1 / β' + 1`, a bound on the growth of `|d ln c_n|` per term, for the stop test.
+    growth: f64,
+}
+
+impl Series {
+    /// `alpha_ge_beta` selects `B = s+1` (so `β' = r+x`) or `B = r+x` (`β' = s+1`).
+    fn new(r: f64, s: f64, x: f64, alpha_ge_beta: bool) -> Self {
+        let a1 = r + s + x + 1.0;
+        let bp = if alpha_ge_beta { r + x } else { s + 1.0 };
+        let mut c = [0.0; SERIES_TERMS];
+        let mut c_r = [0.0; SERIES_TERMS];
+        let mut c_s = [0.0; SERIES_TERMS];
+        let (mut v, mut dr, mut ds) = (1.0, 0.0, 0.0); // c_n, d ln c_n / dr, d ln c_n / ds
+        for n in 0..SERIES_TERMS {
+            c[n] = v;
+            c_r[n] = v * dr;
+            c_s[n] = v * ds;
+            let nf = n as f64;
+            v *= (bp + nf) / (a1 + nf);
+            let inv_den = 1.0 / (a1 + nf);
+            let inv_num = 1.0 / (bp + nf);
+            if alpha_ge_beta {
+                dr += inv_num - inv_den;
+                ds -= inv_den;
+            } else {
+                dr -= inv_den;
+                ds += inv_num - inv_den;
+            }
+        }
+        Series {
+            c,
+            c_r,
+            c_s,
+            growth: 1.0 / bp + 1.0,
+        }
+    }
+
+    /// `ln 2F1(A, B; A+1; z) = (1-B) ln(1-z) + ln G(z)` as a dual number over
+    /// `(r, α, s, β)`, given `A`, `B` and `z` as dual numbers; `None` if `z` is
+    /// beyond the series' range.
+    fn ln_f(&self, b: D4, z: D4) -> Option<D4> {
+        let zv = z.v;
+        if zv > SERIES_MAX_Z {
+            return None;
+        }
+        let (mut g, mut g_r, mut g_s, mut g_z) = (0.0, 0.0, 0.0, 0.0);
+        let mut zn = 1.0; // z^n
+        let mut zn1 = 0.0; // n z^(n-1)
+        for n in 0..SERIES_TERMS {
+            let t = self.c[n] * zn;
+            g += t;
+            g_r += self.c_r[n] * zn;
+            g_s += self.c_s[n] * zn;
+            g_z += self.c[n] * zn1;
+            if t * (n as f64 + self.growth) < 1e-17 * g {
+                break;
+            }
+            zn1 = (n as f64 + 1.0) * zn;
+            zn *= zv;
+        }
+        let inv = 1.0 / g;
+        let gz = g_z * inv;
+        let ln_g = D4::new(
+            g.ln(),
+            [g_r * inv + gz * z.d[0], gz * z.d[1], g_s * inv + gz * z.d[2], gz * z.d[3]],
+        );
+        Some((D4::cst(1.0) - b) * (-z).ln_1p() + ln_g)
+    }
+}
+
 impl Objective for ParetoNbdProblem<'_> {
     fn dim(&self) -> usize {
         4
@@ -244,6 +342,7 @@ impl Objective for ParetoNbdProblem<'_> {
             .map(|&t| [(al + t).ln(), 1.0 / (al + t), (be + t).ln(), 1.0 / (be + t)])
             .collect();
         let (rd, ad, sd, bd) = (D4::var(r, 0), D4::var(al, 1), D4::var(s, 2), D4::var(be, 3));
+        let series: Vec<Series> = d.x_values.iter().map(|&x| Series::new(r, s, x, al >= be)).collect();
         let rows = d.rows();
         let w = d.weights();
         let s_ = sum_chunks(rows.len(), |range| {
@@ -263,7 +362,12 @@ impl Objective for ParetoNbdProblem<'_> {
                     Some((xi, tx, f1)) if xi == d.x_idx[i] && tx == row.recency => Some(f1),
                     _ => None,
                 };
-                let (q, f1) = match ln_dropout_term(rd, ad, sd, bd, x, row.recency, row.t, cached) {
+                let sx = &series[d.x_idx[i] as usize];
+                let ln_f = |aa: D4, b: D4, z: D4| match sx.ln_f(b, z) {
+                    Some(v) => Ok(v),
+                    None => ln_hyp2f1_ap1(aa, b, z),
+                };
+                let (q, f1) = match ln_dropout_term(rd, ad, sd, bd, x, row.recency, row.t, cached, &ln_f) {
                     Ok(v) => v,
                     Err(_) => return [f64::NAN; 5],
                 };
@@ -358,17 +462,38 @@ mod tests {
                 sum += if k % 2 == 1 { 4.0 } else { 2.0 } * f(tx + k as f64 * h);
             }
             let integral = sum * h / 3.0;
-            let (q, _) = ln_dropout_term(r, al, s, be, x, tx, tt, None).unwrap();
+            let (q, _) = ln_dropout_term(r, al, s, be, x, tx, tt, None, &ln_hyp2f1_ap1::<f64>).unwrap();
             let q = q.unwrap();
             assert!((q.exp() / integral - 1.0).abs() < 1e-10, "{} vs {integral}", q.exp());
             // and with alpha < beta
-            let (q2, _) = ln_dropout_term(r, be, s, al, x, tx, tt, None).unwrap();
+            let (q2, _) = ln_dropout_term(r, be, s, al, x, tx, tt, None, &ln_hyp2f1_ap1::<f64>).unwrap();
             let f2 = |tau: f64| s * (be + tau).powf(-(r + x)) * (al + tau).powf(-(s + 1.0));
             let mut sum2 = f2(tx) + f2(tt);
             for k in 1..n {
                 sum2 += if k % 2 == 1 { 4.0 } else { 2.0 } * f2(tx + k as f64 * h);
             }
             assert!((q2.unwrap().exp() / (sum2 * h / 3.0) - 1.0).abs() < 1e-10);
+        }
+    }
+
+    #[test]
+    fn series_agrees_with_the_continued_fraction() {
+        for &(r, s, x, ge) in &[(0.55, 0.61, 0.0, true), (0.55, 0.61, 7.0, false), (0.05, 2.0, 1.0, true)] {
+            let series = Series::new(r, s, x, ge);
+            for &zv in &[0.0, 0.01, 0.2, 0.45, 0.5] {
+                // z as a function of (alpha, beta) with some derivative
+                let z = D4::new(zv, [0.0, 0.3, 0.0, -0.2]);
+                let (rd, sd) = (D4::var(r, 0), D4::var(s, 2));
+                let aa = rd + sd + x;
+                let b = if ge { sd + 1.0 } else { rd + x };
+                let fast = series.ln_f(b, z).unwrap();
+                let cf = ln_hyp2f1_ap1(aa, b, z).unwrap();
+                assert!((fast.v - cf.v).abs() < 1e-14, "{} vs {}", fast.v, cf.v);
+                for k in 0..4 {
+                    assert!((fast.d[k] - cf.d[k]).abs() < 1e-13 * cf.d[k].abs().max(1.0), "{k}: {} vs {}", fast.d[k], cf.d[k]);
+                }
+            }
+            assert!(series.ln_f(D4::cst(1.5), D4::cst(0.6)).is_none());
         }
     }
 

@@ -36,8 +36,9 @@ pub const CF_REL_TOL: f64 = 1e-15;
 pub const CF_MAX_ITERS: usize = 1_000_000;
 
 /// L-BFGS stops when the Euclidean norm of the gradient of the mean negative
-/// log-likelihood (with respect to the log parameters) falls below this.
-pub const LBFGS_GRAD_TOL: f64 = 1e-10;
+/// log-likelihood (with respect to the log parameters) falls below this; Newton
+/// polishing takes it from there to the rounding floor in a step or two.
+pub const LBFGS_GRAD_TOL: f64 = 1e-8;
 
 /// L-BFGS stops when an iteration changes the mean negative log-likelihood by less
 /// than this (absolute): progress has hit the rounding floor.
@@ -51,6 +52,18 @@ pub const MAX_ITERS: u64 = 2_000;
 
 /// Newton polishing steps after L-BFGS (each costs `2 * n_params` gradients).
 pub const NEWTON_MAX_STEPS: usize = 6;
+
+/// The Hessian used for Newton polishing and standard errors is recomputed when
+/// the point has moved further than this (max-norm, log parameters) from where it
+/// was computed; below it the change in the standard errors is negligible.
+pub const HESSIAN_REUSE_DISTANCE: f64 = 1e-3;
+
+/// A Newton step is halved at most this many times before polishing gives up.
+pub const NEWTON_MAX_HALVINGS: usize = 5;
+
+/// Relative increase of the objective that a Newton step may cause and still be
+/// accepted if it halves the gradient: rounding noise of a long sum.
+pub const NEWTON_VALUE_NOISE: f64 = 1e-12;
 
 /// Newton polishing stops once the gradient max-norm is below this.
 pub const NEWTON_GRAD_TOL: f64 = 1e-13;

@@ -4,12 +4,15 @@
 //! Customers with identical (frequency, recency, T) share every transaction-model
 //! prediction, so the model is evaluated once per distinct row (in parallel above a
 //! few thousand rows) and the results are spread back; only the spend part is per
-//! customer.
+//! customer. Where the model's conditional expectation factorises into a part that
+//! depends on (x, T) and one that depends on the whole history
+//! ([`TransactionModel::age_factor`]), the expensive part, a hypergeometric
+//! function per month of the CLV horizon, is computed once per distinct (x, T).
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::clv::{discounted_expected_purchases, ClvOptions};
+use crate::clv::{discounted_expected_purchases, discounted_sum, ClvOptions};
 use crate::data::RfmRow;
 use crate::error::{invalid_param, invalid_row, Result};
 use crate::gammagamma::GammaGammaParams;
@@ -104,16 +107,48 @@ pub fn score_customers(
         slot[i as usize] = (distinct.len() - 1) as u32;
     }
 
-    let per_row = |r: &RfmRow| {
-        let p = model.p_alive(r);
-        let e = model.conditional_expected_purchases(options.horizon, r);
-        let dep = options.clv.as_ref().map(|c| discounted_expected_purchases(model, r, c));
-        (p, e, dep)
-    };
-    let preds: Vec<(f64, f64, Option<f64>)> = if distinct.len() > prec::PARALLEL_MIN_ROWS / 8 {
-        distinct.par_iter().map(per_row).collect()
+    let factorises = distinct
+        .first()
+        .is_some_and(|r| model.age_factor(0.0, r.frequency, r.t).is_some() && model.history_factor(r).is_some());
+    let preds: Vec<(f64, f64, Option<f64>)> = if factorises {
+        // E[X(T, T+t) | x, t_x, T] = age_factor(t; x, T) * history_factor(x, t_x, T):
+        // the hypergeometric work is done once per distinct (x, T).
+        let mut ages: Vec<(f64, f64)> = distinct.iter().map(|r| (r.frequency, r.t)).collect();
+        let by_key = |a: &(f64, f64), b: &(f64, f64)| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1));
+        ages.sort_unstable_by(by_key);
+        ages.dedup();
+        let age_part = |&(x, t): &(f64, f64)| {
+            let f = |h: f64| model.age_factor(h, x, t).unwrap_or(f64::NAN);
+            (f(options.horizon), options.clv.as_ref().map(|c| discounted_sum(c, f)))
+        };
+        let age_values: Vec<(f64, Option<f64>)> = if ages.len() > prec::PARALLEL_MIN_ROWS / 8 {
+            ages.par_iter().map(age_part).collect()
+        } else {
+            ages.iter().map(age_part).collect()
+        };
+        let per_row = |r: &RfmRow| {
+            let k = ages.binary_search_by(|a| by_key(a, &(r.frequency, r.t))).expect("(x, T) is tabulated");
+            let (e_age, dep_age) = age_values[k];
+            let h = model.history_factor(r).unwrap_or(f64::NAN);
+            (model.p_alive(r), e_age * h, dep_age.map(|d| d * h))
+        };
+        if distinct.len() > prec::PARALLEL_MIN_ROWS {
+            distinct.par_iter().map(per_row).collect()
+        } else {
+            distinct.iter().map(per_row).collect()
+        }
     } else {
-        distinct.iter().map(per_row).collect()
+        let per_row = |r: &RfmRow| {
+            let p = model.p_alive(r);
+            let e = model.conditional_expected_purchases(options.horizon, r);
+            let dep = options.clv.as_ref().map(|c| discounted_expected_purchases(model, r, c));
+            (p, e, dep)
+        };
+        if distinct.len() > prec::PARALLEL_MIN_ROWS / 8 {
+            distinct.par_iter().map(per_row).collect()
+        } else {
+            distinct.iter().map(per_row).collect()
+        }
     };
 
     let one = |i: usize| {

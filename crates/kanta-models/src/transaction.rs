@@ -27,6 +27,16 @@ pub trait TransactionModel: Sync {
     fn prob_purchases(&self, _t: f64, _n: u32) -> Option<f64> {
         None
     }
+    /// Where the model allows it, the conditional expectation factorises as
+    /// `age_factor(t, x, T) * history_factor(x, t_x, T)`; scoring then evaluates the
+    /// expensive first factor once per distinct `(x, T)` instead of per customer.
+    fn age_factor(&self, _t: f64, _frequency: f64, _age: f64) -> Option<f64> {
+        None
+    }
+    /// The second factor of [`TransactionModel::age_factor`].
+    fn history_factor(&self, _row: &RfmRow) -> Option<f64> {
+        None
+    }
 }
 
 /// Parameters of any transaction model, tagged by `"model"` when serialised:
@@ -105,6 +115,12 @@ impl TransactionModel for TransactionParams {
     }
     fn prob_purchases(&self, t: f64, n: u32) -> Option<f64> {
         self.inner().prob_purchases(t, n)
+    }
+    fn age_factor(&self, t: f64, frequency: f64, age: f64) -> Option<f64> {
+        self.inner().age_factor(t, frequency, age)
+    }
+    fn history_factor(&self, row: &RfmRow) -> Option<f64> {
+        self.inner().history_factor(row)
     }
 }
 
