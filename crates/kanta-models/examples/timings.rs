@@ -7,9 +7,9 @@
 use std::time::Instant;
 
 use kanta_models::clv::ClvOptions;
-use kanta_models::score::{score_customers, ScoreOptions};
-use kanta_models::summary::{summarize, TimeUnit, Transaction};
-use kanta_models::{bgnbd, paretonbd, FitOptions, RfmData, RfmRow};
+use kanta_models::score::{ScoreOptions, score_customers};
+use kanta_models::summary::{TimeUnit, Transaction, summarize};
+use kanta_models::{FitOptions, RfmData, RfmRow, bgnbd, paretonbd};
 
 /// xorshift64* with Box-Muller normals and Marsaglia-Tsang gammas: enough for
 /// simulated data, without a dependency.
@@ -134,15 +134,45 @@ fn main() {
 
     let model = fit.params;
     let t0 = Instant::now();
-    let scores = score_customers(&model, None, &rows, None, &ScoreOptions { horizon: 90.0, clv: None }).unwrap();
-    println!("scoring 1,000,000 customers (P(alive), E[X(90)]): {:.3} s ({} scores)", t0.elapsed().as_secs_f64(), scores.len());
+    let scores = score_customers(
+        &model,
+        None,
+        &rows,
+        None,
+        &ScoreOptions {
+            horizon: 90.0,
+            clv: None,
+        },
+    )
+    .unwrap();
+    println!(
+        "scoring 1,000,000 customers (P(alive), E[X(90)]): {:.3} s ({} scores)",
+        t0.elapsed().as_secs_f64(),
+        scores.len()
+    );
     let spend = kanta_models::GammaGammaParams::new(6.25, 3.74, 15.44).unwrap();
-    let money: Vec<f64> = rows.iter().map(|r| if r.frequency > 0.0 { 35.0 } else { 0.0 }).collect();
+    let money: Vec<f64> = rows
+        .iter()
+        .map(|r| if r.frequency > 0.0 { 35.0 } else { 0.0 })
+        .collect();
     let clv = ClvOptions::new(12, 0.01, 1.0, TimeUnit::Day).unwrap();
     let t0 = Instant::now();
-    let scores = score_customers(&model, Some(&spend), &rows, Some(&money), &ScoreOptions { horizon: 90.0, clv: Some(clv) })
-        .unwrap();
-    println!("scoring 1,000,000 customers with 12-month CLV: {:.3} s ({} scores)", t0.elapsed().as_secs_f64(), scores.len());
+    let scores = score_customers(
+        &model,
+        Some(&spend),
+        &rows,
+        Some(&money),
+        &ScoreOptions {
+            horizon: 90.0,
+            clv: Some(clv),
+        },
+    )
+    .unwrap();
+    println!(
+        "scoring 1,000,000 customers with 12-month CLV: {:.3} s ({} scores)",
+        t0.elapsed().as_secs_f64(),
+        scores.len()
+    );
 
     let mut tx: Vec<Transaction> = (0..10_000_000u64)
         .map(|_| Transaction {
@@ -153,8 +183,16 @@ fn main() {
         .collect();
     let t0 = Instant::now();
     let s = summarize(&mut tx, TimeUnit::Day, 9_730).unwrap();
-    println!("summarising 10,000,000 transactions (unsorted): {:.3} s ({} customers)", t0.elapsed().as_secs_f64(), s.len());
+    println!(
+        "summarising 10,000,000 transactions (unsorted): {:.3} s ({} customers)",
+        t0.elapsed().as_secs_f64(),
+        s.len()
+    );
     let t0 = Instant::now();
     let s = summarize(&mut tx, TimeUnit::Day, 9_730).unwrap();
-    println!("summarising 10,000,000 transactions (sorted): {:.3} s ({} customers)", t0.elapsed().as_secs_f64(), s.len());
+    println!(
+        "summarising 10,000,000 transactions (sorted): {:.3} s ({} customers)",
+        t0.elapsed().as_secs_f64(),
+        s.len()
+    );
 }

@@ -8,10 +8,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{sum_chunks, DiscreteData, DiscreteRow};
+use crate::data::{DiscreteData, DiscreteRow, sum_chunks};
 use crate::error::Result;
 use crate::fit::{
-    argmin_problem, check_positive, std_errors, Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params,
+    Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params, argmin_problem,
+    check_positive, std_errors,
 };
 use crate::special::{digamma, ln_beta, ln_gamma};
 
@@ -66,8 +67,10 @@ impl BgBbParams {
 
     /// Log-likelihood of one customer (FHS 2010, eq. 5):
     ///
-    /// `L = B(α+x, β+n-x)/B(α,β) B(γ, δ+n)/B(γ,δ)
-    ///    + Σ_{i=0}^{n-t_x-1} B(α+x, β+t_x-x+i)/B(α,β) B(γ+1, δ+t_x+i)/B(γ,δ)`.
+    /// ```text
+    /// L = B(α+x, β+n-x)/B(α,β) B(γ, δ+n)/B(γ,δ)
+    ///     + Σ_{i=0}^{n-t_x-1} B(α+x, β+t_x-x+i)/B(α,β) B(γ+1, δ+t_x+i)/B(γ,δ)
+    /// ```
     pub fn row_log_likelihood(&self, row: &DiscreteRow) -> f64 {
         let BgBbParams {
             alpha,
@@ -75,12 +78,18 @@ impl BgBbParams {
             gamma,
             delta,
         } = *self;
-        let (x, tx, n) = (f64::from(row.frequency), f64::from(row.recency), f64::from(row.n_periods));
+        let (x, tx, n) = (
+            f64::from(row.frequency),
+            f64::from(row.recency),
+            f64::from(row.n_periods),
+        );
         let base = -ln_beta(alpha, beta) - ln_beta(gamma, delta);
         let mut terms = vec![ln_beta(alpha + x, beta + n - x) + ln_beta(gamma, delta + n) + base];
         for i in 0..(row.n_periods - row.recency) {
             let i = f64::from(i);
-            terms.push(ln_beta(alpha + x, beta + tx - x + i) + ln_beta(gamma + 1.0, delta + tx + i) + base);
+            terms.push(
+                ln_beta(alpha + x, beta + tx - x + i) + ln_beta(gamma + 1.0, delta + tx + i) + base,
+            );
         }
         crate::special::log_sum_exp(&terms)
     }
@@ -101,7 +110,11 @@ impl BgBbParams {
             gamma,
             delta,
         } = *self;
-        let (x, n, m) = (f64::from(row.frequency), f64::from(row.n_periods), f64::from(m));
+        let (x, n, m) = (
+            f64::from(row.frequency),
+            f64::from(row.n_periods),
+            f64::from(m),
+        );
         (ln_beta(alpha + x, beta + n - x) - ln_beta(alpha, beta) + ln_beta(gamma, delta + n + m)
             - ln_beta(gamma, delta)
             - self.row_log_likelihood(row))
@@ -111,8 +124,10 @@ impl BgBbParams {
     /// Expected transactions in the next `m` opportunities given the history (FHS
     /// 2010, eq. 13):
     ///
-    /// `(1/L) B(α+x+1, β+n-x)/B(α,β) δ/(γ-1) Γ(γ+δ)/Γ(1+δ)
-    ///  [Γ(1+δ+n)/Γ(γ+δ+n) - Γ(1+δ+n+m)/Γ(γ+δ+n+m)]`
+    /// ```text
+    /// (1/L) B(α+x+1, β+n-x)/B(α,β) δ/(γ-1) Γ(γ+δ)/Γ(1+δ)
+    ///     [Γ(1+δ+n)/Γ(γ+δ+n) - Γ(1+δ+n+m)/Γ(γ+δ+n+m)]
+    /// ```
     ///
     /// (continuous at γ = 1, where the bracket over γ - 1 becomes a digamma difference).
     pub fn conditional_expected_purchases(&self, m: u32, row: &DiscreteRow) -> f64 {
@@ -122,8 +137,14 @@ impl BgBbParams {
             gamma,
             delta,
         } = *self;
-        let (x, n, mf) = (f64::from(row.frequency), f64::from(row.n_periods), f64::from(m));
-        let pre = ln_beta(alpha + x + 1.0, beta + n - x) - ln_beta(alpha, beta) - self.row_log_likelihood(row)
+        let (x, n, mf) = (
+            f64::from(row.frequency),
+            f64::from(row.n_periods),
+            f64::from(m),
+        );
+        let pre = ln_beta(alpha + x + 1.0, beta + n - x)
+            - ln_beta(alpha, beta)
+            - self.row_log_likelihood(row)
             + delta.ln()
             + ln_gamma(gamma + delta)
             - ln_gamma(1.0 + delta);
@@ -132,8 +153,10 @@ impl BgBbParams {
 
     /// P(X(n) = x) for a new customer over `n` opportunities (FHS 2010, eq. 7):
     ///
-    /// `C(n,x) B(α+x, β+n-x)/B(α,β) B(γ, δ+n)/B(γ,δ)
-    ///  + Σ_{i=x}^{n-1} C(i,x) B(α+x, β+i-x)/B(α,β) B(γ+1, δ+i)/B(γ,δ)`.
+    /// ```text
+    /// C(n,x) B(α+x, β+n-x)/B(α,β) B(γ, δ+n)/B(γ,δ)
+    ///     + Σ_{i=x}^{n-1} C(i,x) B(α+x, β+i-x)/B(α,β) B(γ+1, δ+i)/B(γ,δ)
+    /// ```
     pub fn prob_purchases(&self, n: u32, x: u32) -> f64 {
         if x > n {
             return 0.0;
@@ -146,10 +169,20 @@ impl BgBbParams {
         } = *self;
         let (nf, xf) = (f64::from(n), f64::from(x));
         let base = -ln_beta(alpha, beta) - ln_beta(gamma, delta);
-        let mut terms = vec![ln_choose(nf, xf) + ln_beta(alpha + xf, beta + nf - xf) + ln_beta(gamma, delta + nf) + base];
+        let mut terms = vec![
+            ln_choose(nf, xf)
+                + ln_beta(alpha + xf, beta + nf - xf)
+                + ln_beta(gamma, delta + nf)
+                + base,
+        ];
         for i in x..n {
             let i = f64::from(i);
-            terms.push(ln_choose(i, xf) + ln_beta(alpha + xf, beta + i - xf) + ln_beta(gamma + 1.0, delta + i) + base);
+            terms.push(
+                ln_choose(i, xf)
+                    + ln_beta(alpha + xf, beta + i - xf)
+                    + ln_beta(gamma + 1.0, delta + i)
+                    + base,
+            );
         }
         crate::special::log_sum_exp(&terms).exp()
     }
@@ -163,7 +196,9 @@ impl BgBbParams {
             gamma,
             delta,
         } = *self;
-        let pre = alpha / (alpha + beta) * delta * (ln_gamma(gamma + delta) - ln_gamma(1.0 + delta)).exp();
+        let pre = alpha / (alpha + beta)
+            * delta
+            * (ln_gamma(gamma + delta) - ln_gamma(1.0 + delta)).exp();
         pre * bracket_over_gamma_minus_one(gamma, delta, 0.0, f64::from(n))
     }
 }
@@ -303,7 +338,9 @@ impl Objective for BgBbProblem<'_> {
         let theta = [al, be, ga, de];
         let c = self.penalizer;
         let value = -s[0] / tw + c * theta.iter().map(|t| t * t).sum::<f64>();
-        let grad = (0..4).map(|k| -s[k + 1] * theta[k] / tw + 2.0 * c * theta[k] * theta[k]).collect();
+        let grad = (0..4)
+            .map(|k| -s[k + 1] * theta[k] / tw + 2.0 * c * theta[k] * theta[k])
+            .collect();
         (value, grad)
     }
 }

@@ -8,11 +8,14 @@
 use serde::{Deserialize, Serialize};
 use statrs::function::beta::checked_beta_reg;
 
-use crate::data::{sum_chunks, RfmData, RfmRow};
+use crate::data::{RfmData, RfmRow, sum_chunks};
 use crate::error::Result;
-use crate::fit::{argmin_problem, check_positive, Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params};
+use crate::fit::{
+    Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params, argmin_problem,
+    check_positive,
+};
 use crate::special::{digamma, ln_beta, ln_gamma, ln_hyp2f1};
-use crate::transaction::{finish_fit, prepare_fit, TransactionModel};
+use crate::transaction::{TransactionModel, finish_fit, prepare_fit};
 
 /// BG/NBD parameters: purchase rate λ ~ Gamma(shape `r`, rate `alpha`), dropout
 /// probability p ~ Beta(`a`, `b`). `alpha` is in the data's time unit.
@@ -56,8 +59,10 @@ impl BgNbdParams {
 
     /// Log-likelihood of one customer (FHL 2005, eq. 6):
     ///
-    /// `ln L = ln Γ(r+x) - ln Γ(r) + r ln α + ln B(a, b+x) - ln B(a, b)
-    ///        + ln[ (α+T)^-(r+x) + [x>0] a/(b+x-1) (α+t_x)^-(r+x) ]`.
+    /// ```text
+    /// ln L = ln Γ(r+x) - ln Γ(r) + r ln α + ln B(a, b+x) - ln B(a, b)
+    ///     + ln[ (α+T)^-(r+x) + [x>0] a/(b+x-1) (α+t_x)^-(r+x) ]
+    /// ```
     pub fn row_log_likelihood(&self, row: &RfmRow) -> f64 {
         let BgNbdParams { r, alpha, a, b } = *self;
         let (x, tx, t) = (row.frequency, row.recency, row.t);
@@ -88,15 +93,18 @@ impl BgNbdParams {
         }
         let BgNbdParams { r, alpha, a, b } = *self;
         let x = row.frequency;
-        let ln_odds = a.ln() - (b + x - 1.0).ln() + (r + x) * ((alpha + row.t).ln() - (alpha + row.recency).ln());
+        let ln_odds = a.ln() - (b + x - 1.0).ln()
+            + (r + x) * ((alpha + row.t).ln() - (alpha + row.recency).ln());
         1.0 / (1.0 + ln_odds.exp())
     }
 
     /// E[X(T, T+t) | x, t_x, T], the expected repeat purchases in the next `t`
     /// (FHL 2005, eq. 10):
     ///
-    /// `(a+b+x-1)/(a-1) [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(α+T+t))]
-    ///  / (1 + [x>0] a/(b+x-1) ((α+T)/(α+t_x))^(r+x))`.
+    /// ```text
+    /// (a+b+x-1)/(a-1) [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(α+T+t))]
+    ///     / (1 + [x>0] a/(b+x-1) ((α+T)/(α+t_x))^(r+x))
+    /// ```
     ///
     /// `NaN` where the formula is undefined (a = 1, or a + b + x - 1 a non-positive integer).
     pub fn conditional_expected_purchases(&self, t: f64, row: &RfmRow) -> f64 {
@@ -117,7 +125,11 @@ impl BgNbdParams {
         };
         let ln_term = ln_f + (r + x) * ((alpha + age).ln() - (alpha + age + t).ln());
         // 1 - sign * e^ln_term, accurate when the product is close to 1
-        let bracket = if sign > 0.0 { -ln_term.exp_m1() } else { 1.0 + ln_term.exp() };
+        let bracket = if sign > 0.0 {
+            -ln_term.exp_m1()
+        } else {
+            1.0 + ln_term.exp()
+        };
         (a + b + x - 1.0) / (a - 1.0) * bracket
     }
 
@@ -137,14 +149,20 @@ impl BgNbdParams {
             return f64::NAN;
         };
         let ln_term = ln_f + r * (alpha.ln() - (alpha + t).ln());
-        let bracket = if sign > 0.0 { -ln_term.exp_m1() } else { 1.0 + ln_term.exp() };
+        let bracket = if sign > 0.0 {
+            -ln_term.exp_m1()
+        } else {
+            1.0 + ln_term.exp()
+        };
         (a + b - 1.0) / (a - 1.0) * bracket
     }
 
     /// P(X(t) = n) for a randomly chosen new customer (FHL 2005, eq. 8):
     ///
-    /// `B(a, b+n)/B(a, b) Γ(r+n)/(Γ(r) n!) (α/(α+t))^r (t/(α+t))^n
-    ///  + [n>0] B(a+1, b+n-1)/B(a, b) [1 - (α/(α+t))^r Σ_{j<n} Γ(r+j)/(Γ(r) j!) (t/(α+t))^j]`,
+    /// ```text
+    /// B(a, b+n)/B(a, b) Γ(r+n)/(Γ(r) n!) (α/(α+t))^r (t/(α+t))^n
+    ///     + [n>0] B(a+1, b+n-1)/B(a, b) [1 - (α/(α+t))^r Σ_{j<n} Γ(r+j)/(Γ(r) j!) (t/(α+t))^j]
+    /// ```
     ///
     /// where the bracket, a negative-binomial tail, is computed as the regularised
     /// incomplete beta `I_{t/(α+t)}(n, r)` to avoid cancellation.
@@ -198,7 +216,7 @@ impl TransactionModel for BgNbdParams {
 /// ```text
 /// f(θ) = -(1/W) Σ_i w_i ln L_i + c (r² + α² + a² + b²),   W = Σ_i w_i,
 /// ln L_i = ln Γ(r+x) - ln Γ(r) + r ln α + ln Γ(a+b) + ln Γ(b+x) - ln Γ(b) - ln Γ(a+b+x)
-///          + ln( e^{A3} + [x>0] e^{A4} ),
+///     + ln( e^{A3} + [x>0] e^{A4} ),
 /// A3 = -(r+x) ln(α+T),    A4 = ln a - ln(b+x-1) - (r+x) ln(α+t_x).
 /// ```
 ///
@@ -255,7 +273,9 @@ impl Objective for BgNbdProblem<'_> {
             .map(|&x| {
                 let psi_abx = digamma(a + b + x);
                 XTerms {
-                    a12: ln_gamma(r + x) - lg_r + r * ln_al + lg_ab + ln_gamma(b + x) - lg_b - ln_gamma(a + b + x),
+                    a12: ln_gamma(r + x) - lg_r + r * ln_al + lg_ab + ln_gamma(b + x)
+                        - lg_b
+                        - ln_gamma(a + b + x),
                     d_r: digamma(r + x) - psi_r + ln_al,
                     d_a: psi_ab - psi_abx,
                     d_b: psi_ab + digamma(b + x) - psi_b - psi_abx,
@@ -264,8 +284,16 @@ impl Objective for BgNbdProblem<'_> {
                 }
             })
             .collect();
-        let lt: Vec<(f64, f64)> = d.t_values.iter().map(|&t| ((al + t).ln(), 1.0 / (al + t))).collect();
-        let ltx: Vec<(f64, f64)> = d.tx_values.iter().map(|&t| ((al + t).ln(), 1.0 / (al + t))).collect();
+        let lt: Vec<(f64, f64)> = d
+            .t_values
+            .iter()
+            .map(|&t| ((al + t).ln(), 1.0 / (al + t)))
+            .collect();
+        let ltx: Vec<(f64, f64)> = d
+            .tx_values
+            .iter()
+            .map(|&t| ((al + t).ln(), 1.0 / (al + t)))
+            .collect();
         let rows = d.rows();
         let w = d.weights();
         let s = sum_chunks(rows.len(), |range| {
@@ -308,7 +336,9 @@ impl Objective for BgNbdProblem<'_> {
         let theta = [r, al, a, b];
         let c = self.penalizer;
         let value = -s[0] / tw + c * theta.iter().map(|t| t * t).sum::<f64>();
-        let grad = (0..4).map(|k| -s[k + 1] * theta[k] / tw + 2.0 * c * theta[k] * theta[k]).collect();
+        let grad = (0..4)
+            .map(|k| -s[k + 1] * theta[k] / tw + 2.0 * c * theta[k] * theta[k])
+            .collect();
         (value, grad)
     }
 }
@@ -377,7 +407,9 @@ mod tests {
         let p = BgNbdParams::new(0.24, 4.4, 0.79, 2.43).unwrap();
         let total: f64 = (0..400).map(|n| p.prob_purchases(20.0, n)).sum();
         assert!((total - 1.0).abs() < 1e-9, "{total}");
-        let mean: f64 = (0..400).map(|n| f64::from(n) * p.prob_purchases(20.0, n)).sum();
+        let mean: f64 = (0..400)
+            .map(|n| f64::from(n) * p.prob_purchases(20.0, n))
+            .sum();
         assert!((mean - p.expected_purchases(20.0)).abs() < 1e-8);
     }
 }

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::RfmRow;
-use crate::error::{invalid_param, Result};
+use crate::error::{Result, invalid_param};
 use crate::gammagamma::GammaGammaParams;
 use crate::summary::TimeUnit;
 use crate::transaction::TransactionModel;
@@ -36,7 +36,12 @@ impl ClvOptions {
     /// # Errors
     ///
     /// Zero months, a discount rate not in [0, 10), or a margin not in (0, 1].
-    pub fn new(months: u32, monthly_discount_rate: f64, margin: f64, unit: TimeUnit) -> Result<Self> {
+    pub fn new(
+        months: u32,
+        monthly_discount_rate: f64,
+        margin: f64,
+        unit: TimeUnit,
+    ) -> Result<Self> {
         let o = ClvOptions {
             months,
             monthly_discount_rate,
@@ -63,7 +68,10 @@ impl ClvOptions {
             ));
         }
         if !(self.margin > 0.0 && self.margin <= 1.0) {
-            return Err(invalid_param("margin", format!("must be in (0, 1], got {}", self.margin)));
+            return Err(invalid_param(
+                "margin",
+                format!("must be in (0, 1], got {}", self.margin),
+            ));
         }
         if !(self.units_per_month > 0.0 && self.units_per_month.is_finite()) {
             return Err(invalid_param(
@@ -77,7 +85,11 @@ impl ClvOptions {
 
 /// `Σ_{k=1}^{months} (E[X(k u)] - E[X((k-1) u)]) / (1 + d)^k`: the discounted
 /// expected purchases over the horizon.
-pub fn discounted_expected_purchases(model: &dyn TransactionModel, row: &RfmRow, options: &ClvOptions) -> f64 {
+pub fn discounted_expected_purchases(
+    model: &dyn TransactionModel,
+    row: &RfmRow,
+    options: &ClvOptions,
+) -> f64 {
     discounted_sum(options, |t| model.conditional_expected_purchases(t, row))
 }
 

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{invalid_param, invalid_row, ModelError, Result};
+use crate::error::{ModelError, Result, invalid_param, invalid_row};
 
 /// One cohort's row of the matrix.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,7 +45,12 @@ impl CohortMatrix {
     /// Mean retention at each age over the cohorts observed at that age, weighted
     /// by cohort size (so it is "share of all acquired customers still active").
     pub fn average_retention(&self) -> Vec<f64> {
-        let max_age = self.cohorts.iter().map(|c| c.active.len()).max().unwrap_or(0);
+        let max_age = self
+            .cohorts
+            .iter()
+            .map(|c| c.active.len())
+            .max()
+            .unwrap_or(0);
         (0..max_age)
             .map(|k| {
                 let (act, size) = self
@@ -53,7 +58,11 @@ impl CohortMatrix {
                     .iter()
                     .filter(|c| k < c.active.len())
                     .fold((0u64, 0u64), |(a, s), c| (a + c.active[k], s + c.size));
-                if size == 0 { 0.0 } else { act as f64 / size as f64 }
+                if size == 0 {
+                    0.0
+                } else {
+                    act as f64 / size as f64
+                }
             })
             .collect()
     }
@@ -72,7 +81,10 @@ pub fn cohort_matrix(pairs: &[(u32, u32)], last_period: u32) -> Result<CohortMat
     }
     let first = pairs.iter().map(|p| p.0).min().unwrap_or(0);
     if first > last_period {
-        return Err(invalid_param("last_period", format!("{last_period} is before the first cohort {first}")));
+        return Err(invalid_param(
+            "last_period",
+            format!("{last_period} is before the first cohort {first}"),
+        ));
     }
     let n = (last_period - first + 1) as usize;
     let mut counts = vec![vec![0u64; 0]; n];
@@ -81,10 +93,18 @@ pub fn cohort_matrix(pairs: &[(u32, u32)], last_period: u32) -> Result<CohortMat
     }
     for (i, &(cohort, period)) in pairs.iter().enumerate() {
         if period < cohort {
-            return Err(invalid_row(i, "period", format!("{period} is before the cohort period {cohort}")));
+            return Err(invalid_row(
+                i,
+                "period",
+                format!("{period} is before the cohort period {cohort}"),
+            ));
         }
         if period > last_period {
-            return Err(invalid_row(i, "period", format!("{period} is after the last period {last_period}")));
+            return Err(invalid_row(
+                i,
+                "period",
+                format!("{period} is after the last period {last_period}"),
+            ));
         }
         counts[(cohort - first) as usize][(period - cohort) as usize] += 1;
     }
@@ -102,7 +122,10 @@ pub fn cohort_matrix(pairs: &[(u32, u32)], last_period: u32) -> Result<CohortMat
             }
         })
         .collect();
-    Ok(CohortMatrix { last_period, cohorts })
+    Ok(CohortMatrix {
+        last_period,
+        cohorts,
+    })
 }
 
 #[cfg(test)]
@@ -112,7 +135,17 @@ mod tests {
     #[test]
     fn counts_and_rates() {
         // cohort 0: 3 customers, 2 active at age 1, 1 at age 2; cohort 1: 2 customers, 1 at age 1
-        let pairs = [(0, 0), (0, 0), (0, 0), (0, 1), (0, 1), (0, 2), (1, 1), (1, 1), (1, 2)];
+        let pairs = [
+            (0, 0),
+            (0, 0),
+            (0, 0),
+            (0, 1),
+            (0, 1),
+            (0, 2),
+            (1, 1),
+            (1, 1),
+            (1, 2),
+        ];
         let m = cohort_matrix(&pairs, 2).unwrap();
         assert_eq!(m.cohorts.len(), 2);
         assert_eq!(m.cohorts[0].active, vec![3, 2, 1]);

@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{invalid_row, ModelError, Result};
+use crate::error::{ModelError, Result, invalid_row};
 use crate::prec;
 
 /// One customer's purchase history in lifetimes' conventions (continuous time).
@@ -33,7 +33,11 @@ pub struct RfmRow {
 impl RfmRow {
     /// A row; not validated until it goes into [`RfmData`].
     pub fn new(frequency: f64, recency: f64, t: f64) -> Self {
-        RfmRow { frequency, recency, t }
+        RfmRow {
+            frequency,
+            recency,
+            t,
+        }
     }
 
     /// Check lifetimes' rules for one row (`row` is its position, for the error).
@@ -42,21 +46,41 @@ impl RfmRow {
     ///
     /// [`ModelError::InvalidRow`] naming the field.
     pub fn validate(&self, row: usize) -> Result<()> {
-        let RfmRow { frequency, recency, t } = *self;
+        let RfmRow {
+            frequency,
+            recency,
+            t,
+        } = *self;
         if !frequency.is_finite() || frequency < 0.0 || frequency.fract() != 0.0 {
-            return Err(invalid_row(row, "frequency", format!("must be a whole number >= 0, got {frequency}")));
+            return Err(invalid_row(
+                row,
+                "frequency",
+                format!("must be a whole number >= 0, got {frequency}"),
+            ));
         }
         if !recency.is_finite() || recency < 0.0 {
-            return Err(invalid_row(row, "recency", format!("must be >= 0, got {recency}")));
+            return Err(invalid_row(
+                row,
+                "recency",
+                format!("must be >= 0, got {recency}"),
+            ));
         }
         if !t.is_finite() || t < 0.0 {
             return Err(invalid_row(row, "T", format!("must be >= 0, got {t}")));
         }
         if recency > t {
-            return Err(invalid_row(row, "recency", format!("{recency} is larger than T = {t}")));
+            return Err(invalid_row(
+                row,
+                "recency",
+                format!("{recency} is larger than T = {t}"),
+            ));
         }
         if frequency == 0.0 && recency != 0.0 {
-            return Err(invalid_row(row, "recency", format!("must be 0 when frequency is 0, got {recency}")));
+            return Err(invalid_row(
+                row,
+                "recency",
+                format!("must be 0 when frequency is 0, got {recency}"),
+            ));
         }
         Ok(())
     }
@@ -77,7 +101,10 @@ fn check_weight(row: usize, w: f64) -> Result<()> {
 }
 
 /// Sort `(key, weight)` pairs and merge equal keys, summing weights.
-fn collapse<K: Copy + Send>(mut items: Vec<(K, f64)>, cmp: impl Fn(&K, &K) -> Ordering + Sync) -> Vec<(K, f64)> {
+fn collapse<K: Copy + Send>(
+    mut items: Vec<(K, f64)>,
+    cmp: impl Fn(&K, &K) -> Ordering + Sync,
+) -> Vec<(K, f64)> {
     if items.len() > prec::PARALLEL_MIN_ROWS {
         items.par_sort_unstable_by(|a, b| cmp(&a.0, &b.0));
     } else {
@@ -99,7 +126,11 @@ fn index_table(values: impl Iterator<Item = f64> + Clone) -> (Vec<f64>, Vec<u32>
     distinct.sort_unstable_by(f64::total_cmp);
     distinct.dedup();
     let idx = values
-        .map(|v| distinct.binary_search_by(|d| d.total_cmp(&v)).expect("value is in the table") as u32)
+        .map(|v| {
+            distinct
+                .binary_search_by(|d| d.total_cmp(&v))
+                .expect("value is in the table") as u32
+        })
         .collect();
     (distinct, idx)
 }
@@ -290,11 +321,14 @@ impl SpendData {
         if rows.is_empty() {
             return Err(ModelError::Empty("no repeat customers with spend"));
         }
-        let merged = collapse(rows.iter().map(|r| (*r, 1.0)).collect(), |a: &SpendRow, b: &SpendRow| {
-            a.frequency
-                .total_cmp(&b.frequency)
-                .then(a.monetary_value.total_cmp(&b.monetary_value))
-        });
+        let merged = collapse(
+            rows.iter().map(|r| (*r, 1.0)).collect(),
+            |a: &SpendRow, b: &SpendRow| {
+                a.frequency
+                    .total_cmp(&b.frequency)
+                    .then(a.monetary_value.total_cmp(&b.monetary_value))
+            },
+        );
         let (rows, weights): (Vec<SpendRow>, Vec<f64>) = merged.into_iter().unzip();
         let total_weight = weights.iter().sum();
         Ok(SpendData {
@@ -357,13 +391,25 @@ impl DiscreteRow {
             n_periods: n,
         } = *self;
         if tx > n {
-            return Err(invalid_row(row, "recency", format!("{tx} is larger than n_periods = {n}")));
+            return Err(invalid_row(
+                row,
+                "recency",
+                format!("{tx} is larger than n_periods = {n}"),
+            ));
         }
         if x > tx {
-            return Err(invalid_row(row, "frequency", format!("{x} is larger than recency = {tx}")));
+            return Err(invalid_row(
+                row,
+                "frequency",
+                format!("{x} is larger than recency = {tx}"),
+            ));
         }
         if x == 0 && tx != 0 {
-            return Err(invalid_row(row, "recency", format!("must be 0 when frequency is 0, got {tx}")));
+            return Err(invalid_row(
+                row,
+                "recency",
+                format!("must be 0 when frequency is 0, got {tx}"),
+            ));
         }
         Ok(())
     }
@@ -407,7 +453,10 @@ impl DiscreteData {
         if rows.is_empty() {
             return Err(ModelError::Empty("no customer rows"));
         }
-        let merged = collapse(rows.iter().copied().zip(weights.iter().copied()).collect(), DiscreteRow::cmp);
+        let merged = collapse(
+            rows.iter().copied().zip(weights.iter().copied()).collect(),
+            DiscreteRow::cmp,
+        );
         let (rows, weights): (Vec<DiscreteRow>, Vec<f64>) = merged.into_iter().unzip();
         let total_weight = weights.iter().sum();
         Ok(DiscreteData {
@@ -479,19 +528,61 @@ mod tests {
 
     #[test]
     fn invalid_rows_are_named() {
-        let err = RfmData::from_rows(&[RfmRow::new(1.0, 1.0, 5.0), RfmRow::new(1.5, 1.0, 5.0)]).unwrap_err();
-        assert!(matches!(err, ModelError::InvalidRow { row: 1, field: "frequency", .. }), "{err}");
+        let err = RfmData::from_rows(&[RfmRow::new(1.0, 1.0, 5.0), RfmRow::new(1.5, 1.0, 5.0)])
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ModelError::InvalidRow {
+                    row: 1,
+                    field: "frequency",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = RfmData::from_rows(&[RfmRow::new(1.0, 6.0, 5.0)]).unwrap_err();
-        assert!(matches!(err, ModelError::InvalidRow { row: 0, field: "recency", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                ModelError::InvalidRow {
+                    row: 0,
+                    field: "recency",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = RfmData::from_rows(&[RfmRow::new(0.0, 1.0, 5.0)]).unwrap_err();
-        assert!(matches!(err, ModelError::InvalidRow { field: "recency", .. }));
+        assert!(matches!(
+            err,
+            ModelError::InvalidRow {
+                field: "recency",
+                ..
+            }
+        ));
         let err = RfmData::from_rows(&[RfmRow::new(0.0, 0.0, f64::NAN)]).unwrap_err();
         assert!(matches!(err, ModelError::InvalidRow { field: "T", .. }));
-        assert!(matches!(RfmData::from_rows(&[]).unwrap_err(), ModelError::Empty(_)));
+        assert!(matches!(
+            RfmData::from_rows(&[]).unwrap_err(),
+            ModelError::Empty(_)
+        ));
         let err = DiscreteData::from_rows(&[DiscreteRow::new(3, 2, 6)]).unwrap_err();
-        assert!(matches!(err, ModelError::InvalidRow { field: "frequency", .. }));
+        assert!(matches!(
+            err,
+            ModelError::InvalidRow {
+                field: "frequency",
+                ..
+            }
+        ));
         let err = SpendData::from_rows(&[SpendRow::new(0.0, 10.0)]).unwrap_err();
-        assert!(matches!(err, ModelError::InvalidRow { field: "frequency", .. }));
+        assert!(matches!(
+            err,
+            ModelError::InvalidRow {
+                field: "frequency",
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -43,7 +43,11 @@ pub enum ModelError {
 /// Result alias used throughout the crate.
 pub type Result<T> = std::result::Result<T, ModelError>;
 
-pub(crate) fn invalid_row(row: usize, field: &'static str, reason: impl Into<String>) -> ModelError {
+pub(crate) fn invalid_row(
+    row: usize,
+    field: &'static str,
+    reason: impl Into<String>,
+) -> ModelError {
     ModelError::InvalidRow {
         row,
         field,

@@ -4,7 +4,7 @@
 //! Each model defines a problem struct that borrows its data and implements
 //! argmin's [`CostFunction`] and [`Gradient`]: the mean negative log-likelihood and
 //! its analytic gradient, as functions of the *log* parameters (so positivity needs
-//! no constraints). [`minimize`] runs argmin's L-BFGS with a More-Thuente line
+//! no constraints). The driver runs argmin's L-BFGS with a More-Thuente line
 //! search; if that stops early it restarts from the best point with Nelder-Mead and
 //! L-BFGS again. A few Newton steps with the numerical Hessian (central differences
 //! of the analytic gradient) then polish the optimum to the rounding floor, and the
@@ -20,7 +20,7 @@ use argmin::solver::neldermead::NelderMead;
 use argmin::solver::quasinewton::LBFGS;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{invalid_param, ModelError, Result};
+use crate::error::{ModelError, Result, invalid_param};
 use crate::prec;
 
 /// Which model a parameter set or fit belongs to.
@@ -93,15 +93,18 @@ impl FromStr for ModelKind {
             .filter(|c| !matches!(c, '/' | '-' | '_' | ' '))
             .flat_map(char::to_lowercase)
             .collect();
-        ModelKind::ALL.into_iter().find(|k| k.name() == key).ok_or_else(|| {
-            invalid_param(
-                "model",
-                format!(
-                    "'{s}' is not a model; use one of {}",
-                    ModelKind::ALL.map(ModelKind::name).join(", ")
-                ),
-            )
-        })
+        ModelKind::ALL
+            .into_iter()
+            .find(|k| k.name() == key)
+            .ok_or_else(|| {
+                invalid_param(
+                    "model",
+                    format!(
+                        "'{s}' is not a model; use one of {}",
+                        ModelKind::ALL.map(ModelKind::name).join(", ")
+                    ),
+                )
+            })
     }
 }
 
@@ -185,7 +188,12 @@ impl FitOptions {
             if p.len() != names.len() {
                 return Err(invalid_param(
                     "initial_params",
-                    format!("{kind} has {} parameters ({}), got {}", names.len(), names.join(", "), p.len()),
+                    format!(
+                        "{kind} has {} parameters ({}), got {}",
+                        names.len(),
+                        names.join(", "),
+                        p.len()
+                    ),
                 ));
             }
             check_positive(kind, p)?;
@@ -201,9 +209,11 @@ impl FitOptions {
 /// A fitted model: parameters with standard errors and fit diagnostics.
 ///
 /// Serialises as
-/// `{"model": "bgnbd", "params": {"r": .., "alpha": .., "a": .., "b": ..},
-///   "std_errors": {..}, "log_likelihood": .., "n": .., "rows": .., "converged": ..,
-///   "iterations": ..}`.
+/// ```text
+/// {"model": "bgnbd", "params": {"r": .., "alpha": .., "a": .., "b": ..},
+///  "std_errors": {..}, "log_likelihood": .., "n": .., "rows": .., "converged": ..,
+///  "iterations": ..}
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fitted<P> {
     /// The model.
@@ -254,12 +264,15 @@ pub trait Objective: Sync {
     fn value_grad(&self, log_params: &[f64]) -> (f64, Vec<f64>);
 }
 
+/// A point, the value there and the gradient there.
+type Evaluation = (Vec<f64>, f64, Vec<f64>);
+
 /// Remembers the last evaluation (argmin asks for the cost and then the gradient at
 /// the same point, and both come from one pass over the data) and the best point
 /// seen (the restart point if the line search gives up).
 #[derive(Debug, Default)]
 pub struct EvalCache {
-    last: Mutex<Option<(Vec<f64>, f64, Vec<f64>)>>,
+    last: Mutex<Option<Evaluation>>,
     best: Mutex<Option<(Vec<f64>, f64)>>,
 }
 
@@ -268,10 +281,10 @@ impl EvalCache {
     pub fn get(&self, x: &[f64], eval: impl FnOnce() -> (f64, Vec<f64>)) -> (f64, Vec<f64>) {
         {
             let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((lx, v, g)) = last.as_ref() {
-                if lx.as_slice() == x {
-                    return (*v, g.clone());
-                }
+            if let Some((lx, v, g)) = last.as_ref()
+                && lx.as_slice() == x
+            {
+                return (*v, g.clone());
             }
         }
         let (v, g) = eval();
@@ -302,7 +315,9 @@ pub trait Cached: Objective {
 }
 
 fn non_finite(x: &[f64]) -> argmin::core::Error {
-    argmin::core::Error::msg(format!("the likelihood is not finite at log-parameters {x:?}"))
+    argmin::core::Error::msg(format!(
+        "the likelihood is not finite at log-parameters {x:?}"
+    ))
 }
 
 /// Implement argmin's `CostFunction` and `Gradient` for a model problem struct
@@ -327,14 +342,40 @@ macro_rules! argmin_problem {
 }
 pub(crate) use argmin_problem;
 
-#[doc(hidden)]
-pub fn cost_of<P: Cached>(p: &P, x: &[f64]) -> std::result::Result<f64, argmin::core::Error> {
-    let (v, _) = p.cached(x);
-    if v.is_finite() { Ok(v) } else { Err(non_finite(x)) }
+/// Log parameters beyond `±LOG_PARAM_BOUND` mean the likelihood has no interior
+/// maximum (the estimate runs off to 0 or infinity); the optimiser is stopped
+/// there instead of creeping on.
+fn out_of_bounds(x: &[f64]) -> bool {
+    x.iter().any(|v| v.abs() > prec::LOG_PARAM_BOUND)
+}
+
+fn diverged(x: &[f64]) -> argmin::core::Error {
+    argmin::core::Error::msg(format!(
+        "a parameter runs off to 0 or infinity (log-parameters {x:?}): the likelihood has no interior maximum"
+    ))
 }
 
 #[doc(hidden)]
-pub fn gradient_of<P: Cached>(p: &P, x: &[f64]) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+pub fn cost_of<P: Cached>(p: &P, x: &[f64]) -> std::result::Result<f64, argmin::core::Error> {
+    if out_of_bounds(x) {
+        return Err(diverged(x));
+    }
+    let (v, _) = p.cached(x);
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(non_finite(x))
+    }
+}
+
+#[doc(hidden)]
+pub fn gradient_of<P: Cached>(
+    p: &P,
+    x: &[f64],
+) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+    if out_of_bounds(x) {
+        return Err(diverged(x));
+    }
     let (v, g) = p.cached(x);
     if v.is_finite() && g.iter().all(|g| g.is_finite()) {
         Ok(g)
@@ -370,6 +411,9 @@ impl<P: Cached> CostFunction for Infinite<'_, P> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, p: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
+        if out_of_bounds(p) {
+            return Ok(f64::INFINITY);
+        }
         let (v, _) = self.0.cached(p);
         Ok(if v.is_finite() { v } else { f64::INFINITY })
     }
@@ -422,7 +466,7 @@ fn run_nelder_mead<P: Cached>(problem: &P, x0: &[f64], max_iters: u64) -> (Optio
         Err(_) => return (None, 0),
     };
     match Executor::new(Infinite(problem), solver)
-        .configure(|state| state.max_iters(max_iters.saturating_mul(5)))
+        .configure(|state| state.max_iters(max_iters.min(prec::NELDER_MEAD_MAX_ITERS)))
         .ctrlc(false)
         .timer(false)
         .run()
@@ -454,14 +498,12 @@ pub(crate) fn numerical_hessian<P: Objective>(problem: &P, x: &[f64]) -> Option<
             hess[i][j] = (gp[i] - gm[i]) / (2.0 * h);
         }
     }
-    for i in 0..n {
-        for j in 0..i {
-            let s = 0.5 * (hess[i][j] + hess[j][i]);
-            hess[i][j] = s;
-            hess[j][i] = s;
-        }
-    }
-    Some(hess)
+    // symmetrise
+    Some(
+        (0..n)
+            .map(|i| (0..n).map(|j| 0.5 * (hess[i][j] + hess[j][i])).collect())
+            .collect(),
+    )
 }
 
 /// Cholesky factor `L` (lower) of a symmetric positive definite matrix.
@@ -473,7 +515,7 @@ pub(crate) fn cholesky(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
             let s: f64 = (0..j).map(|k| l[i][k] * l[j][k]).sum();
             if i == j {
                 let d = a[i][i] - s;
-                if !(d > 0.0) || !d.is_finite() {
+                if d.is_nan() || d <= 0.0 || d.is_infinite() {
                     return None;
                 }
                 l[i][j] = d.sqrt();
@@ -544,17 +586,19 @@ pub(crate) fn minimize<P: Cached>(
         let start = problem.cache().best().map(|b| b.0).unwrap_or(x0);
         let (nm, it) = run_nelder_mead(problem, &start, opts.max_iters);
         iterations += it;
-        let from = nm.or_else(|| problem.cache().best().map(|b| b.0)).unwrap_or(start);
+        let from = nm
+            .or_else(|| problem.cache().best().map(|b| b.0))
+            .unwrap_or(start);
         let (lb, it) = run_lbfgs(problem, from.clone(), opts.max_iters);
         iterations += it;
         x = lb.or(Some(from));
     }
     let mut x = x.expect("a point is always available");
     // Keep the best point seen, in case the last iterate is not it.
-    if let Some((bx, bv)) = problem.cache().best() {
-        if bv < problem.cached(&x).0 {
-            x = bx;
-        }
+    if let Some((bx, bv)) = problem.cache().best()
+        && bv < problem.cached(&x).0
+    {
+        x = bx;
     }
 
     // Newton polishing. The Hessian (central differences of the analytic gradient,
@@ -563,13 +607,19 @@ pub(crate) fn minimize<P: Cached>(
     // gives the standard errors. It is recomputed only if the point moves.
     let mut hess = numerical_hessian(problem, &x);
     let mut hess_at = x.clone();
-    let moved = |a: &[f64], b: &[f64]| a.iter().zip(b).fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
+    let moved = |a: &[f64], b: &[f64]| {
+        a.iter()
+            .zip(b)
+            .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()))
+    };
     for _ in 0..prec::NEWTON_MAX_STEPS {
         let (f, g) = problem.cached(&x);
         if max_abs(&g) < prec::NEWTON_GRAD_TOL {
             break;
         }
-        let Some(l) = hess.as_deref().and_then(cholesky) else { break };
+        let Some(l) = hess.as_deref().and_then(cholesky) else {
+            break;
+        };
         let step = cholesky_solve(&l, &g);
         let mut t = 1.0;
         let mut accepted = false;
@@ -601,7 +651,9 @@ pub(crate) fn minimize<P: Cached>(
     }
     let (fx, gx) = problem.cached(&x);
     if !fx.is_finite() {
-        return Err(ModelError::FitFailed("the optimiser ended where the likelihood is not finite".into()));
+        return Err(ModelError::FitFailed(
+            "the optimiser ended where the likelihood is not finite".into(),
+        ));
     }
     if moved(&x, &hess_at) > prec::HESSIAN_REUSE_DISTANCE {
         hess = numerical_hessian(problem, &x);
@@ -625,7 +677,11 @@ pub(crate) fn minimize<P: Cached>(
 /// Natural-scale standard errors `θ_i * sqrt(cov_ii)` from a log-parameter covariance.
 pub(crate) fn std_errors(theta: &[f64], cov: &Option<Vec<Vec<f64>>>) -> Option<Vec<f64>> {
     let cov = cov.as_ref()?;
-    let se: Vec<f64> = theta.iter().enumerate().map(|(i, t)| t * cov[i][i].sqrt()).collect();
+    let se: Vec<f64> = theta
+        .iter()
+        .enumerate()
+        .map(|(i, t)| t * cov[i][i].sqrt())
+        .collect();
     se.iter().all(|s| s.is_finite()).then_some(se)
 }
 
@@ -705,10 +761,19 @@ mod tests {
     #[test]
     fn model_names_parse() {
         assert_eq!("BG/NBD".parse::<ModelKind>().unwrap(), ModelKind::BgNbd);
-        assert_eq!("pareto_nbd".parse::<ModelKind>().unwrap(), ModelKind::ParetoNbd);
-        assert_eq!("Gamma-Gamma".parse::<ModelKind>().unwrap(), ModelKind::GammaGamma);
+        assert_eq!(
+            "pareto_nbd".parse::<ModelKind>().unwrap(),
+            ModelKind::ParetoNbd
+        );
+        assert_eq!(
+            "Gamma-Gamma".parse::<ModelKind>().unwrap(),
+            ModelKind::GammaGamma
+        );
         assert_eq!("sBG".parse::<ModelKind>().unwrap(), ModelKind::Sbg);
         assert!("nbd".parse::<ModelKind>().is_err());
-        assert_eq!(serde_json::to_string(&ModelKind::MbgNbd).unwrap(), "\"mbgnbd\"");
+        assert_eq!(
+            serde_json::to_string(&ModelKind::MbgNbd).unwrap(),
+            "\"mbgnbd\""
+        );
     }
 }

@@ -8,10 +8,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{sum_chunks, SpendData, SpendRow};
+use crate::data::{SpendData, SpendRow, sum_chunks};
 use crate::error::Result;
 use crate::fit::{
-    argmin_problem, check_positive, std_errors, Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params,
+    Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params, argmin_problem,
+    check_positive, std_errors,
 };
 use crate::special::{digamma, ln_gamma};
 
@@ -58,7 +59,9 @@ impl GammaGammaParams {
     pub fn row_log_likelihood(&self, row: &SpendRow) -> f64 {
         let GammaGammaParams { p, q, gamma } = *self;
         let (x, m) = (row.frequency, row.monetary_value);
-        ln_gamma(p * x + q) - ln_gamma(p * x) - ln_gamma(q) + q * gamma.ln() + (p * x - 1.0) * m.ln()
+        ln_gamma(p * x + q) - ln_gamma(p * x) - ln_gamma(q)
+            + q * gamma.ln()
+            + (p * x - 1.0) * m.ln()
             + p * x * x.ln()
             - (p * x + q) * (x * m + gamma).ln()
     }
@@ -140,7 +143,10 @@ impl Objective for GammaGammaProblem<'_> {
                 let px = p * x;
                 let (ln_m, ln_x, ln_xmg) = (m.ln(), x.ln(), (x * m + g).ln());
                 let ps_pxq = digamma(px + q);
-                let ll = ln_gamma(px + q) - ln_gamma(px) - lg_q + q * ln_g + (px - 1.0) * ln_m + px * ln_x
+                let ll = ln_gamma(px + q) - ln_gamma(px) - lg_q
+                    + q * ln_g
+                    + (px - 1.0) * ln_m
+                    + px * ln_x
                     - (px + q) * ln_xmg;
                 let wi = w[i];
                 acc[0] += wi * ll;
@@ -154,7 +160,9 @@ impl Objective for GammaGammaProblem<'_> {
         let theta = [p, q, g];
         let c = self.penalizer;
         let value = -s[0] / tw + c * theta.iter().map(|t| t * t).sum::<f64>();
-        let grad = (0..3).map(|k| -s[k + 1] * theta[k] / tw + 2.0 * c * theta[k] * theta[k]).collect();
+        let grad = (0..3)
+            .map(|k| -s[k + 1] * theta[k] / tw + 2.0 * c * theta[k] * theta[k])
+            .collect();
         (value, grad)
     }
 }
@@ -185,7 +193,11 @@ pub fn fit(data: &SpendData, options: &FitOptions) -> Result<Fitted<GammaGammaPa
         .map(|(r, w)| r.monetary_value * w)
         .sum::<f64>()
         / data.total_weight();
-    let scale = if mean.is_finite() && mean > 0.0 { mean } else { 1.0 };
+    let scale = if mean.is_finite() && mean > 0.0 {
+        mean
+    } else {
+        1.0
+    };
     let x0 = match &opts.initial_params {
         Some(v) => vec![v[0].ln(), v[1].ln(), (v[2] / scale).ln()],
         None => vec![0.0; 3],
@@ -214,7 +226,11 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
-        let rows = [SpendRow::new(1.0, 20.0), SpendRow::new(3.0, 35.5), SpendRow::new(10.0, 12.0)];
+        let rows = [
+            SpendRow::new(1.0, 20.0),
+            SpendRow::new(3.0, 35.5),
+            SpendRow::new(10.0, 12.0),
+        ];
         let data = SpendData::from_rows(&rows).unwrap();
         let p = GammaGammaProblem::new(&data, 0.01);
         let x = [1.5, 1.2, 2.5];

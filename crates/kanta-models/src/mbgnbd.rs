@@ -9,11 +9,14 @@
 use serde::{Deserialize, Serialize};
 use statrs::function::beta::checked_beta_reg;
 
-use crate::data::{sum_chunks, RfmData, RfmRow};
+use crate::data::{RfmData, RfmRow, sum_chunks};
 use crate::error::Result;
-use crate::fit::{argmin_problem, check_positive, Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params};
+use crate::fit::{
+    Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params, argmin_problem,
+    check_positive,
+};
 use crate::special::{digamma, ln_beta, ln_gamma, ln_hyp2f1};
-use crate::transaction::{finish_fit, prepare_fit, TransactionModel};
+use crate::transaction::{TransactionModel, finish_fit, prepare_fit};
 
 /// MBG/NBD parameters (same meaning as [`crate::BgNbdParams`]).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,7 +47,11 @@ impl Params for MbgNbdParams {
 }
 
 fn softplus(x: f64) -> f64 {
-    if x > 0.0 { x + (-x).exp().ln_1p() } else { x.exp().ln_1p() }
+    if x > 0.0 {
+        x + (-x).exp().ln_1p()
+    } else {
+        x.exp().ln_1p()
+    }
 }
 
 fn sigmoid(x: f64) -> f64 {
@@ -69,13 +76,16 @@ impl MbgNbdParams {
 
     /// Log-likelihood of one customer:
     ///
-    /// `ln L = ln Γ(r+x) - ln Γ(r) + r ln α + ln B(a, b+x+1) - ln B(a, b) - (r+x) ln(α+T)
-    ///        + ln(1 + a/(b+x) ((α+T)/(α+t_x))^(r+x))`.
+    /// ```text
+    /// ln L = ln Γ(r+x) - ln Γ(r) + r ln α + ln B(a, b+x+1) - ln B(a, b) - (r+x) ln(α+T)
+    ///     + ln(1 + a/(b+x) ((α+T)/(α+t_x))^(r+x))
+    /// ```
     pub fn row_log_likelihood(&self, row: &RfmRow) -> f64 {
         let MbgNbdParams { r, alpha, a, b } = *self;
         let (x, tx, t) = (row.frequency, row.recency, row.t);
         let a4 = a.ln() - (b + x).ln() + (r + x) * ((alpha + t).ln() - (alpha + tx).ln());
-        ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + ln_beta(a, b + x + 1.0) - ln_beta(a, b)
+        ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + ln_beta(a, b + x + 1.0)
+            - ln_beta(a, b)
             - (r + x) * (alpha + t).ln()
             + softplus(a4)
     }
@@ -91,14 +101,17 @@ impl MbgNbdParams {
     pub fn p_alive(&self, row: &RfmRow) -> f64 {
         let MbgNbdParams { r, alpha, a, b } = *self;
         let x = row.frequency;
-        let ln_odds = a.ln() - (b + x).ln() + (r + x) * ((alpha + row.t).ln() - (alpha + row.recency).ln());
+        let ln_odds =
+            a.ln() - (b + x).ln() + (r + x) * ((alpha + row.t).ln() - (alpha + row.recency).ln());
         sigmoid(-ln_odds)
     }
 
     /// Expected repeat purchases in the next `t` given the history:
     ///
-    /// `(a+b+x)/(a-1) [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x+1; a+b+x; t/(α+T+t))]
-    ///  / (1 + a/(b+x) ((α+T)/(α+t_x))^(r+x))`.
+    /// ```text
+    /// (a+b+x)/(a-1) [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x+1; a+b+x; t/(α+T+t))]
+    ///     / (1 + a/(b+x) ((α+T)/(α+t_x))^(r+x))
+    /// ```
     pub fn conditional_expected_purchases(&self, t: f64, row: &RfmRow) -> f64 {
         self.age_factor(t, row.frequency, row.t) * self.p_alive(row)
     }
@@ -117,7 +130,11 @@ impl MbgNbdParams {
             return f64::NAN;
         };
         let ln_term = ln_f + (r + x) * ((alpha + age).ln() - (alpha + age + t).ln());
-        let bracket = if sign > 0.0 { -ln_term.exp_m1() } else { 1.0 + ln_term.exp() };
+        let bracket = if sign > 0.0 {
+            -ln_term.exp_m1()
+        } else {
+            1.0 + ln_term.exp()
+        };
         (a + b + x) / (a - 1.0) * bracket
     }
 
@@ -131,14 +148,22 @@ impl MbgNbdParams {
             return f64::NAN;
         };
         let ln_term = ln_f + r * (alpha.ln() - (alpha + t).ln());
-        let bracket = if sign > 0.0 { -ln_term.exp_m1() } else { 1.0 + ln_term.exp() };
+        let bracket = if sign > 0.0 {
+            -ln_term.exp_m1()
+        } else {
+            1.0 + ln_term.exp()
+        };
         b / (a - 1.0) * bracket
     }
 
     /// P(X(t) = n) for a new customer:
     ///
-    /// `B(a, b+n+1)/B(a, b) Γ(r+n)/(Γ(r) n!) (α/(α+t))^r (t/(α+t))^n
-    ///  + B(a+1, b+n)/B(a, b) I_{t/(α+t)}(n, r)`, with `I_p(0, r) = 1`.
+    /// ```text
+    /// B(a, b+n+1)/B(a, b) Γ(r+n)/(Γ(r) n!) (α/(α+t))^r (t/(α+t))^n
+    ///     + B(a+1, b+n)/B(a, b) I_{t/(α+t)}(n, r)
+    /// ```
+    ///
+    /// with the regularised incomplete beta `I`, and `I_p(0, r) = 1`.
     pub fn prob_purchases(&self, t: f64, n: u32) -> f64 {
         let MbgNbdParams { r, alpha, a, b } = *self;
         let nf = f64::from(n);
@@ -149,11 +174,16 @@ impl MbgNbdParams {
             return if n == 0 { 1.0 } else { 0.0 };
         }
         let p = t / (alpha + t);
-        let first = (ln_beta(a, b + nf + 1.0) - lb + ln_gamma(r + nf) - ln_gamma(r) - ln_gamma(nf + 1.0)
-            + r * (alpha / (alpha + t)).ln()
-            + nf * p.ln())
-        .exp();
-        let tail = if n == 0 { 1.0 } else { checked_beta_reg(nf, r, p).unwrap_or(f64::NAN) };
+        let first =
+            (ln_beta(a, b + nf + 1.0) - lb + ln_gamma(r + nf) - ln_gamma(r) - ln_gamma(nf + 1.0)
+                + r * (alpha / (alpha + t)).ln()
+                + nf * p.ln())
+            .exp();
+        let tail = if n == 0 {
+            1.0
+        } else {
+            checked_beta_reg(nf, r, p).unwrap_or(f64::NAN)
+        };
         first + second * tail
     }
 }
@@ -187,7 +217,7 @@ impl TransactionModel for MbgNbdParams {
 /// ```text
 /// f(θ) = -(1/W) Σ_i w_i ln L_i + c (r² + α² + a² + b²),
 /// ln L_i = ln Γ(r+x) - ln Γ(r) + r ln α + ln Γ(a+b) + ln Γ(b+x+1) - ln Γ(b) - ln Γ(a+b+x+1)
-///          - (r+x) ln(α+T) + ln(1 + e^{A4}),
+///     - (r+x) ln(α+T) + ln(1 + e^{A4}),
 /// A4 = ln a - ln(b+x) + (r+x) (ln(α+T) - ln(α+t_x)).
 /// ```
 ///
@@ -234,7 +264,9 @@ impl Objective for MbgNbdProblem<'_> {
             .map(|&x| {
                 let psi_abx = digamma(a + b + x + 1.0);
                 [
-                    ln_gamma(r + x) - lg_r + r * ln_al + lg_ab + ln_gamma(b + x + 1.0) - lg_b - ln_gamma(a + b + x + 1.0),
+                    ln_gamma(r + x) - lg_r + r * ln_al + lg_ab + ln_gamma(b + x + 1.0)
+                        - lg_b
+                        - ln_gamma(a + b + x + 1.0),
                     digamma(r + x) - psi_r + ln_al,
                     psi_ab - psi_abx,
                     psi_ab + digamma(b + x + 1.0) - psi_b - psi_abx,
@@ -243,8 +275,16 @@ impl Objective for MbgNbdProblem<'_> {
                 ]
             })
             .collect();
-        let lt: Vec<(f64, f64)> = d.t_values.iter().map(|&t| ((al + t).ln(), 1.0 / (al + t))).collect();
-        let ltx: Vec<(f64, f64)> = d.tx_values.iter().map(|&t| ((al + t).ln(), 1.0 / (al + t))).collect();
+        let lt: Vec<(f64, f64)> = d
+            .t_values
+            .iter()
+            .map(|&t| ((al + t).ln(), 1.0 / (al + t)))
+            .collect();
+        let ltx: Vec<(f64, f64)> = d
+            .tx_values
+            .iter()
+            .map(|&t| ((al + t).ln(), 1.0 / (al + t)))
+            .collect();
         let rows = d.rows();
         let w = d.weights();
         let s = sum_chunks(rows.len(), |range| {
@@ -270,7 +310,9 @@ impl Objective for MbgNbdProblem<'_> {
         let theta = [r, al, a, b];
         let c = self.penalizer;
         let value = -s[0] / tw + c * theta.iter().map(|t| t * t).sum::<f64>();
-        let grad = (0..4).map(|k| -s[k + 1] * theta[k] / tw + 2.0 * c * theta[k] * theta[k]).collect();
+        let grad = (0..4)
+            .map(|k| -s[k + 1] * theta[k] / tw + 2.0 * c * theta[k] * theta[k])
+            .collect();
         (value, grad)
     }
 }

@@ -9,12 +9,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{sum_chunks, RfmData, RfmRow};
+use crate::data::{RfmData, RfmRow, sum_chunks};
 use crate::dual::{Dual, Real};
 use crate::error::Result;
-use crate::fit::{argmin_problem, check_positive, Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params};
+use crate::fit::{
+    Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params, argmin_problem,
+    check_positive,
+};
 use crate::special::{digamma, ln_gamma, ln_hyp2f1_ap1};
-use crate::transaction::{finish_fit, prepare_fit, TransactionModel};
+use crate::transaction::{TransactionModel, finish_fit, prepare_fit};
 
 /// Pareto/NBD parameters: purchase rate λ ~ Gamma(shape `r`, rate `alpha`), dropout
 /// rate μ ~ Gamma(shape `s`, rate `beta`); `alpha` and `beta` in the data's unit.
@@ -214,9 +217,11 @@ impl TransactionModel for ParetoNbdParams {
 /// ```
 ///
 /// The gradient is exact: each row is evaluated in forward-mode dual numbers
-/// ([`Dual`]) through the continued fraction for 2F1, whose parameter derivatives
-/// have no closed form. Rows are sorted by `(x, t_x)`, so the first 2F1 is reused
-/// across rows that share them (all customers without repeat purchases share one).
+/// ([`Dual`]) through 2F1 (a power series in `z` with coefficients shared by all
+/// rows with the same `x` for `z <= 1/2`, the continued fraction beyond), whose
+/// parameter derivatives have no closed form. Rows are sorted by `(x, t_x)`, so
+/// the first 2F1 is reused across rows that share them (all customers without
+/// repeat purchases share one).
 pub struct ParetoNbdProblem<'a> {
     data: &'a RfmData,
     penalizer: f64,
@@ -315,7 +320,12 @@ impl Series {
         let gz = g_z * inv;
         let ln_g = D4::new(
             g.ln(),
-            [g_r * inv + gz * z.d[0], gz * z.d[1], g_s * inv + gz * z.d[2], gz * z.d[3]],
+            [
+                g_r * inv + gz * z.d[0],
+                gz * z.d[1],
+                g_s * inv + gz * z.d[2],
+                gz * z.d[3],
+            ],
         );
         Some((D4::cst(1.0) - b) * (-z).ln_1p() + ln_g)
     }
@@ -342,7 +352,11 @@ impl Objective for ParetoNbdProblem<'_> {
             .map(|&t| [(al + t).ln(), 1.0 / (al + t), (be + t).ln(), 1.0 / (be + t)])
             .collect();
         let (rd, ad, sd, bd) = (D4::var(r, 0), D4::var(al, 1), D4::var(s, 2), D4::var(be, 3));
-        let series: Vec<Series> = d.x_values.iter().map(|&x| Series::new(r, s, x, al >= be)).collect();
+        let series: Vec<Series> = d
+            .x_values
+            .iter()
+            .map(|&x| Series::new(r, s, x, al >= be))
+            .collect();
         let rows = d.rows();
         let w = d.weights();
         let s_ = sum_chunks(rows.len(), |range| {
@@ -352,7 +366,10 @@ impl Objective for ParetoNbdProblem<'_> {
                 let row = rows[i];
                 let x = row.frequency;
                 let (lg, dg) = xt[d.x_idx[i] as usize];
-                let a1 = D4::new(lg + r * ln_al + s * ln_be, [dg + ln_al, r / al, ln_be, s / be]);
+                let a1 = D4::new(
+                    lg + r * ln_al + s * ln_be,
+                    [dg + ln_al, r / al, ln_be, s / be],
+                );
                 let [l_at, i_at, l_bt, i_bt] = lt[d.t_idx[i] as usize];
                 let p = D4::new(
                     -(r + x) * l_at - s * l_bt,
@@ -367,10 +384,11 @@ impl Objective for ParetoNbdProblem<'_> {
                     Some(v) => Ok(v),
                     None => ln_hyp2f1_ap1(aa, b, z),
                 };
-                let (q, f1) = match ln_dropout_term(rd, ad, sd, bd, x, row.recency, row.t, cached, &ln_f) {
-                    Ok(v) => v,
-                    Err(_) => return [f64::NAN; 5],
-                };
+                let (q, f1) =
+                    match ln_dropout_term(rd, ad, sd, bd, x, row.recency, row.t, cached, &ln_f) {
+                        Ok(v) => v,
+                        Err(_) => return [f64::NAN; 5],
+                    };
                 last = Some((d.x_idx[i], row.recency, f1));
                 let ll = match q {
                     Some(q) => a1 + log_add_exp(p, q),
@@ -388,7 +406,9 @@ impl Objective for ParetoNbdProblem<'_> {
         let theta = [r, al, s, be];
         let c = self.penalizer;
         let value = -s_[0] / tw + c * theta.iter().map(|t| t * t).sum::<f64>();
-        let grad = (0..4).map(|k| -s_[k + 1] * theta[k] / tw + 2.0 * c * theta[k] * theta[k]).collect();
+        let grad = (0..4)
+            .map(|k| -s_[k + 1] * theta[k] / tw + 2.0 * c * theta[k] * theta[k])
+            .collect();
         (value, grad)
     }
 }
@@ -411,7 +431,9 @@ pub fn fit(data: &RfmData, options: &FitOptions) -> Result<Fitted<ParetoNbdParam
     let (opts, prep) = prepare_fit(data, options, ModelKind::ParetoNbd, &[1, 3])?;
     let problem = ParetoNbdProblem::new(&prep.scaled, opts.penalizer_coef);
     let opt = crate::fit::minimize(&problem, prep.x0.clone(), &opts, data.total_weight())?;
-    finish_fit(data, &prep, opt, |p: &ParetoNbdParams, d| p.log_likelihood(d))
+    finish_fit(data, &prep, opt, |p: &ParetoNbdParams, d| {
+        p.log_likelihood(d)
+    })
 }
 
 #[cfg(test)]
@@ -462,11 +484,17 @@ mod tests {
                 sum += if k % 2 == 1 { 4.0 } else { 2.0 } * f(tx + k as f64 * h);
             }
             let integral = sum * h / 3.0;
-            let (q, _) = ln_dropout_term(r, al, s, be, x, tx, tt, None, &ln_hyp2f1_ap1::<f64>).unwrap();
+            let (q, _) =
+                ln_dropout_term(r, al, s, be, x, tx, tt, None, &ln_hyp2f1_ap1::<f64>).unwrap();
             let q = q.unwrap();
-            assert!((q.exp() / integral - 1.0).abs() < 1e-10, "{} vs {integral}", q.exp());
+            assert!(
+                (q.exp() / integral - 1.0).abs() < 1e-10,
+                "{} vs {integral}",
+                q.exp()
+            );
             // and with alpha < beta
-            let (q2, _) = ln_dropout_term(r, be, s, al, x, tx, tt, None, &ln_hyp2f1_ap1::<f64>).unwrap();
+            let (q2, _) =
+                ln_dropout_term(r, be, s, al, x, tx, tt, None, &ln_hyp2f1_ap1::<f64>).unwrap();
             let f2 = |tau: f64| s * (be + tau).powf(-(r + x)) * (al + tau).powf(-(s + 1.0));
             let mut sum2 = f2(tx) + f2(tt);
             for k in 1..n {
@@ -478,7 +506,11 @@ mod tests {
 
     #[test]
     fn series_agrees_with_the_continued_fraction() {
-        for &(r, s, x, ge) in &[(0.55, 0.61, 0.0, true), (0.55, 0.61, 7.0, false), (0.05, 2.0, 1.0, true)] {
+        for &(r, s, x, ge) in &[
+            (0.55, 0.61, 0.0, true),
+            (0.55, 0.61, 7.0, false),
+            (0.05, 2.0, 1.0, true),
+        ] {
             let series = Series::new(r, s, x, ge);
             for &zv in &[0.0, 0.01, 0.2, 0.45, 0.5] {
                 // z as a function of (alpha, beta) with some derivative
@@ -490,7 +522,12 @@ mod tests {
                 let cf = ln_hyp2f1_ap1(aa, b, z).unwrap();
                 assert!((fast.v - cf.v).abs() < 1e-14, "{} vs {}", fast.v, cf.v);
                 for k in 0..4 {
-                    assert!((fast.d[k] - cf.d[k]).abs() < 1e-13 * cf.d[k].abs().max(1.0), "{k}: {} vs {}", fast.d[k], cf.d[k]);
+                    assert!(
+                        (fast.d[k] - cf.d[k]).abs() < 1e-13 * cf.d[k].abs().max(1.0),
+                        "{k}: {} vs {}",
+                        fast.d[k],
+                        cf.d[k]
+                    );
                 }
             }
             assert!(series.ln_f(D4::cst(1.5), D4::cst(0.6)).is_none());

@@ -47,6 +47,14 @@ pub const LBFGS_COST_TOL: f64 = 4.0 * f64::EPSILON;
 /// L-BFGS history length.
 pub const LBFGS_MEMORY: usize = 7;
 
+/// Bound on every log parameter (in the internal scale) during optimisation:
+/// `e^±30` is about 1e±13. Beyond it the estimate is running off to 0 or
+/// infinity, and the fit stops and reports that it did not converge.
+pub const LOG_PARAM_BOUND: f64 = 30.0;
+
+/// Iteration cap of the Nelder-Mead rescue run (used only when L-BFGS stops early).
+pub const NELDER_MEAD_MAX_ITERS: u64 = 400;
+
 /// Default cap on optimiser iterations.
 pub const MAX_ITERS: u64 = 2_000;
 

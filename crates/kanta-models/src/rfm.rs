@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::RfmRow;
-use crate::error::{invalid_row, Result};
+use crate::error::{Result, invalid_row};
 
 /// One customer's RFM inputs.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,9 +72,17 @@ fn scores(values: &[f64]) -> Vec<u8> {
 /// A non-finite input, naming the row and field.
 pub fn rfm_scores(rows: &[RfmInput]) -> Result<Vec<RfmScore>> {
     for (i, r) in rows.iter().enumerate() {
-        for (name, v) in [("since_last", r.since_last), ("frequency", r.frequency), ("monetary", r.monetary)] {
+        for (name, v) in [
+            ("since_last", r.since_last),
+            ("frequency", r.frequency),
+            ("monetary", r.monetary),
+        ] {
             if !v.is_finite() {
-                return Err(invalid_row(i, name, format!("must be a finite number, got {v}")));
+                return Err(invalid_row(
+                    i,
+                    name,
+                    format!("must be a finite number, got {v}"),
+                ));
             }
         }
     }
@@ -129,6 +137,13 @@ mod tests {
         let s = rfm_scores(&rows).unwrap();
         assert!(s[..6].iter().all(|s| s.frequency == 1 && s.recency == 1));
         assert_eq!(s[6].frequency, 5);
-        assert!(rfm_scores(&[RfmInput { since_last: f64::NAN, frequency: 1.0, monetary: 1.0 }]).is_err());
+        assert!(
+            rfm_scores(&[RfmInput {
+                since_last: f64::NAN,
+                frequency: 1.0,
+                monetary: 1.0
+            }])
+            .is_err()
+        );
     }
 }

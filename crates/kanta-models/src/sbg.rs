@@ -11,9 +11,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{invalid_row, ModelError, Result};
+use crate::error::{ModelError, Result, invalid_row};
 use crate::fit::{
-    argmin_problem, check_positive, std_errors, Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params,
+    Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params, argmin_problem,
+    check_positive, std_errors,
 };
 use crate::special::{digamma, ln_beta};
 
@@ -29,7 +30,10 @@ pub struct SbgParams {
 impl Params for SbgParams {
     const KIND: ModelKind = ModelKind::Sbg;
     fn from_slice(v: &[f64]) -> Self {
-        SbgParams { alpha: v[0], beta: v[1] }
+        SbgParams {
+            alpha: v[0],
+            beta: v[1],
+        }
     }
     fn to_vec(&self) -> Vec<f64> {
         vec![self.alpha, self.beta]
@@ -73,7 +77,8 @@ impl SbgParams {
         if t == 0 {
             return 0.0;
         }
-        (ln_beta(self.alpha + 1.0, self.beta + f64::from(t) - 1.0) - ln_beta(self.alpha, self.beta)).exp()
+        (ln_beta(self.alpha + 1.0, self.beta + f64::from(t) - 1.0) - ln_beta(self.alpha, self.beta))
+            .exp()
     }
 
     /// Retention rate `r_t = (β + t - 1) / (α + β + t - 1)` for `t >= 1`.
@@ -146,20 +151,37 @@ impl SurvivorData {
         }
         for (c, alive) in cohorts.iter().enumerate() {
             if alive.len() < 2 {
-                return Err(invalid_row(c, "alive", "needs at least two periods (start and one renewal)"));
+                return Err(invalid_row(
+                    c,
+                    "alive",
+                    "needs at least two periods (start and one renewal)",
+                ));
             }
             if !(alive[0].is_finite() && alive[0] > 0.0) {
-                return Err(invalid_row(c, "alive", format!("initial size must be > 0, got {}", alive[0])));
+                return Err(invalid_row(
+                    c,
+                    "alive",
+                    format!("initial size must be > 0, got {}", alive[0]),
+                ));
             }
             for t in 1..alive.len() {
                 if !alive[t].is_finite() || alive[t] < 0.0 {
-                    return Err(invalid_row(c, "alive", format!("period {t}: {} is not a count", alive[t])));
+                    return Err(invalid_row(
+                        c,
+                        "alive",
+                        format!("period {t}: {} is not a count", alive[t]),
+                    ));
                 }
                 if alive[t] > alive[t - 1] {
                     return Err(invalid_row(
                         c,
                         "alive",
-                        format!("period {t}: {} is more than {} in period {}", alive[t], alive[t - 1], t - 1),
+                        format!(
+                            "period {t}: {} is more than {} in period {}",
+                            alive[t],
+                            alive[t - 1],
+                            t - 1
+                        ),
                     ));
                 }
             }
@@ -239,7 +261,13 @@ impl Objective for SbgProblem<'_> {
         let tw = self.data.total;
         let c = self.penalizer;
         let value = -ll / tw + c * (a * a + b * b);
-        (value, vec![-ga * a / tw + 2.0 * c * a * a, -gb * b / tw + 2.0 * c * b * b])
+        (
+            value,
+            vec![
+                -ga * a / tw + 2.0 * c * a * a,
+                -gb * b / tw + 2.0 * c * b * b,
+            ],
+        )
     }
 }
 
@@ -287,7 +315,11 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
-        let d = SurvivorData::from_cohorts(&[vec![1000.0, 631.0, 468.0, 382.0], vec![500.0, 300.0, 250.0]]).unwrap();
+        let d = SurvivorData::from_cohorts(&[
+            vec![1000.0, 631.0, 468.0, 382.0],
+            vec![500.0, 300.0, 250.0],
+        ])
+        .unwrap();
         let p = SbgProblem::new(&d, 0.0);
         let x = [-0.3, 0.4];
         let (_, g) = p.value_grad(&x);

@@ -12,9 +12,9 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::clv::{discounted_expected_purchases, discounted_sum, ClvOptions};
+use crate::clv::{ClvOptions, discounted_expected_purchases, discounted_sum};
 use crate::data::RfmRow;
-use crate::error::{invalid_param, invalid_row, Result};
+use crate::error::{Result, invalid_param, invalid_row};
 use crate::gammagamma::GammaGammaParams;
 use crate::prec;
 use crate::transaction::TransactionModel;
@@ -59,7 +59,10 @@ pub fn score_customers(
     options: &ScoreOptions,
 ) -> Result<Vec<CustomerScore>> {
     if !(options.horizon >= 0.0 && options.horizon.is_finite()) {
-        return Err(invalid_param("horizon", format!("must be >= 0, got {}", options.horizon)));
+        return Err(invalid_param(
+            "horizon",
+            format!("must be >= 0, got {}", options.horizon),
+        ));
     }
     if let Some(c) = &options.clv {
         c.check()?;
@@ -75,7 +78,11 @@ pub fn score_customers(
             ));
         }
         if let Some(i) = m.iter().position(|v| !v.is_finite() || *v < 0.0) {
-            return Err(invalid_row(i, "monetary_value", format!("must be >= 0, got {}", m[i])));
+            return Err(invalid_row(
+                i,
+                "monetary_value",
+                format!("must be >= 0, got {}", m[i]),
+            ));
         }
     }
     if spend.is_some() && monetary.is_none() {
@@ -107,9 +114,9 @@ pub fn score_customers(
         slot[i as usize] = (distinct.len() - 1) as u32;
     }
 
-    let factorises = distinct
-        .first()
-        .is_some_and(|r| model.age_factor(0.0, r.frequency, r.t).is_some() && model.history_factor(r).is_some());
+    let factorises = distinct.first().is_some_and(|r| {
+        model.age_factor(0.0, r.frequency, r.t).is_some() && model.history_factor(r).is_some()
+    });
     let preds: Vec<(f64, f64, Option<f64>)> = if factorises {
         // E[X(T, T+t) | x, t_x, T] = age_factor(t; x, T) * history_factor(x, t_x, T):
         // the hypergeometric work is done once per distinct (x, T).
@@ -119,7 +126,10 @@ pub fn score_customers(
         ages.dedup();
         let age_part = |&(x, t): &(f64, f64)| {
             let f = |h: f64| model.age_factor(h, x, t).unwrap_or(f64::NAN);
-            (f(options.horizon), options.clv.as_ref().map(|c| discounted_sum(c, f)))
+            (
+                f(options.horizon),
+                options.clv.as_ref().map(|c| discounted_sum(c, f)),
+            )
         };
         let age_values: Vec<(f64, Option<f64>)> = if ages.len() > prec::PARALLEL_MIN_ROWS / 8 {
             ages.par_iter().map(age_part).collect()
@@ -127,7 +137,9 @@ pub fn score_customers(
             ages.iter().map(age_part).collect()
         };
         let per_row = |r: &RfmRow| {
-            let k = ages.binary_search_by(|a| by_key(a, &(r.frequency, r.t))).expect("(x, T) is tabulated");
+            let k = ages
+                .binary_search_by(|a| by_key(a, &(r.frequency, r.t)))
+                .expect("(x, T) is tabulated");
             let (e_age, dep_age) = age_values[k];
             let h = model.history_factor(r).unwrap_or(f64::NAN);
             (model.p_alive(r), e_age * h, dep_age.map(|d| d * h))
@@ -141,7 +153,10 @@ pub fn score_customers(
         let per_row = |r: &RfmRow| {
             let p = model.p_alive(r);
             let e = model.conditional_expected_purchases(options.horizon, r);
-            let dep = options.clv.as_ref().map(|c| discounted_expected_purchases(model, r, c));
+            let dep = options
+                .clv
+                .as_ref()
+                .map(|c| discounted_expected_purchases(model, r, c));
             (p, e, dep)
         };
         if distinct.len() > prec::PARALLEL_MIN_ROWS / 8 {
@@ -153,7 +168,9 @@ pub fn score_customers(
 
     let one = |i: usize| {
         let (p, e, dep) = preds[slot[i] as usize];
-        let avg = spend.zip(monetary).map(|(s, m)| s.expected_average_spend(rows[i].frequency, m[i]));
+        let avg = spend
+            .zip(monetary)
+            .map(|(s, m)| s.expected_average_spend(rows[i].frequency, m[i]));
         CustomerScore {
             p_alive: p,
             expected_purchases: e,

@@ -77,7 +77,7 @@ pub fn log_add_exp(x: f64, y: f64) -> f64 {
 /// `ln Σ e^{x_i}` without overflow; `-inf` for an empty slice.
 pub fn log_sum_exp(xs: &[f64]) -> f64 {
     let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if m == f64::NEG_INFINITY || m == f64::INFINITY {
+    if m.is_infinite() {
         return m;
     }
     m + xs.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
@@ -127,7 +127,8 @@ fn gauss_series(a: f64, b: f64, c: f64, z: f64) -> Result<(f64, f64, f64)> {
             // a or b is a non-positive integer: the series terminated
             return Ok((sum, if z == 0.0 { a * b / c } else { dsum / z }, e));
         }
-        let next_ratio = ((a + kf + 1.0) * (b + kf + 1.0) / ((c + kf + 1.0) * (kf + 2.0)) * z).abs();
+        let next_ratio =
+            ((a + kf + 1.0) * (b + kf + 1.0) / ((c + kf + 1.0) * (kf + 2.0)) * z).abs();
         if term.abs() <= prec::SERIES_REL_TOL * sum.abs()
             && ((kf + 1.0) * term).abs() <= prec::SERIES_REL_TOL * dsum.abs()
             && next_ratio < 1.0
@@ -149,6 +150,14 @@ fn gauss_series(a: f64, b: f64, c: f64, z: f64) -> Result<(f64, f64, f64)> {
     Err(no_convergence(a, b, c, z))
 }
 
+/// Where the ODE continuation starts: `F(z) = f e^e`, `F'(z) = fp e^e`.
+struct OdeStart {
+    z: f64,
+    f: f64,
+    fp: f64,
+    e: f64,
+}
+
 /// Continue 2F1 from `z0` (where `f = F`, `fp = F'` on scale `e`) to `z1 > z0`,
 /// `z1 < 1`, along the real axis by Taylor steps of the ODE
 /// `z(1-z) F'' + [c - (a+b+1) z] F' - a b F = 0`.
@@ -156,8 +165,13 @@ fn gauss_series(a: f64, b: f64, c: f64, z: f64) -> Result<(f64, f64, f64)> {
 /// With `F(z + h) = Σ d_n h^n`, the ODE gives
 /// `d_{n+2} = [(n+a)(n+b) d_n - (n+1)((1-2z) n + c - (a+b+1) z) d_{n+1}] / (z (1-z) (n+1) (n+2))`;
 /// the recurrence is run on the terms `d_n h^n` so nothing overflows.
-fn ode_continue(a: f64, b: f64, c: f64, z0: f64, z1: f64, f: f64, fp: f64, e: f64) -> Result<Scaled> {
-    let (mut z, mut f, mut fp, mut e) = (z0, f, fp, e);
+fn ode_continue(a: f64, b: f64, c: f64, start: OdeStart, z1: f64) -> Result<Scaled> {
+    let OdeStart {
+        mut z,
+        mut f,
+        mut fp,
+        mut e,
+    } = start;
     let m = (c - a - b).abs();
     // keep the growth within one step far below the range of f64
     let frac = if m > 0.0 {
@@ -174,7 +188,11 @@ fn ode_continue(a: f64, b: f64, c: f64, z0: f64, z1: f64, f: f64, fp: f64, e: f6
         // Take a step whose end point is exactly representable: near z = 1 an ulp
         // of z is a large fraction of 1 - z, and a misplaced expansion point would
         // cost |F'/F| * ulp ~ |c-a-b| * 1e-16 / (1 - z) of relative accuracy per step.
-        let z_next = if z1 - z <= frac * (1.0 - z) { z1 } else { z + frac * (1.0 - z) };
+        let z_next = if z1 - z <= frac * (1.0 - z) {
+            z1
+        } else {
+            z + frac * (1.0 - z)
+        };
         let h = z_next - z;
         let denom = z * (1.0 - z);
         let lin = c - (a + b + 1.0) * z;
@@ -247,7 +265,7 @@ fn hyp2f1_unit(a: f64, b: f64, c: f64, z: f64) -> Result<Scaled> {
     if z <= z0 {
         return Ok(Scaled { m: f, e });
     }
-    ode_continue(a, b, c, z0, z, f, fp, e)
+    ode_continue(a, b, c, OdeStart { z: z0, f, fp, e }, z)
 }
 
 /// `ln |2F1(a, b; c; z)|` and the sign of `2F1(a, b; c; z)`.
@@ -388,14 +406,14 @@ mod tests {
     #[test]
     fn elementary_closed_forms() {
         // 2F1(1,1;2;z) = -ln(1-z)/z
-        for &z in &[0.1, 0.5, 0.7, 0.99, 0.999_999, -0.5, -20.0] {
-            let exact = -(-z as f64).ln_1p() / z;
+        for &z in &[0.1_f64, 0.5, 0.7, 0.99, 0.999_999, -0.5, -20.0] {
+            let exact = -(-z).ln_1p() / z;
             let got = hyp2f1(1.0, 1.0, 2.0, z).unwrap();
             assert!((got / exact - 1.0).abs() < 1e-13, "z={z}: {got} vs {exact}");
         }
         // 2F1(a,b;b;z) = (1-z)^-a
-        for &z in &[0.3, 0.8, 0.9999] {
-            let exact = (1.0 - z as f64).powf(-2.5);
+        for &z in &[0.3_f64, 0.8, 0.9999] {
+            let exact = (1.0 - z).powf(-2.5);
             let got = hyp2f1(2.5, 1.7, 1.7, z).unwrap();
             assert!((got / exact - 1.0).abs() < 1e-12, "z={z}");
         }
@@ -413,12 +431,30 @@ mod tests {
             assert!((general - special).abs() < 1e-12 * general.abs().max(1.0));
             let d = ln_hyp2f1_ap1(Dual::<3>::var(a, 0), Dual::var(b, 1), Dual::var(z, 2)).unwrap();
             let h = 1e-6;
-            let fd_a = (ln_hyp2f1_ap1(a + h, b, z).unwrap() - ln_hyp2f1_ap1(a - h, b, z).unwrap()) / (2.0 * h);
-            let fd_b = (ln_hyp2f1_ap1(a, b + h, z).unwrap() - ln_hyp2f1_ap1(a, b - h, z).unwrap()) / (2.0 * h);
-            let fd_z = (ln_hyp2f1_ap1(a, b, z + h).unwrap() - ln_hyp2f1_ap1(a, b, z - h).unwrap()) / (2.0 * h);
-            assert!((d.d[0] - fd_a).abs() < 1e-7 * fd_a.abs().max(1.0), "a {} {}", d.d[0], fd_a);
-            assert!((d.d[1] - fd_b).abs() < 1e-7 * fd_b.abs().max(1.0), "b {} {}", d.d[1], fd_b);
-            assert!((d.d[2] - fd_z).abs() < 1e-7 * fd_z.abs().max(1.0), "z {} {}", d.d[2], fd_z);
+            let fd_a = (ln_hyp2f1_ap1(a + h, b, z).unwrap() - ln_hyp2f1_ap1(a - h, b, z).unwrap())
+                / (2.0 * h);
+            let fd_b = (ln_hyp2f1_ap1(a, b + h, z).unwrap() - ln_hyp2f1_ap1(a, b - h, z).unwrap())
+                / (2.0 * h);
+            let fd_z = (ln_hyp2f1_ap1(a, b, z + h).unwrap() - ln_hyp2f1_ap1(a, b, z - h).unwrap())
+                / (2.0 * h);
+            assert!(
+                (d.d[0] - fd_a).abs() < 1e-7 * fd_a.abs().max(1.0),
+                "a {} {}",
+                d.d[0],
+                fd_a
+            );
+            assert!(
+                (d.d[1] - fd_b).abs() < 1e-7 * fd_b.abs().max(1.0),
+                "b {} {}",
+                d.d[1],
+                fd_b
+            );
+            assert!(
+                (d.d[2] - fd_z).abs() < 1e-7 * fd_z.abs().max(1.0),
+                "z {} {}",
+                d.d[2],
+                fd_z
+            );
         }
     }
 

@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::RfmRow;
-use crate::error::{invalid_param, invalid_row, ModelError, Result};
+use crate::error::{ModelError, Result, invalid_param, invalid_row};
 use crate::prec;
 
 /// One transaction: customer, UTC calendar day, amount.
@@ -47,7 +47,8 @@ pub fn day_number(date: NaiveDate) -> i32 {
 
 /// The calendar date of a day number.
 pub fn date_of_day(day: i32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date") + chrono::Duration::days(i64::from(day))
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")
+        + chrono::Duration::days(i64::from(day))
 }
 
 /// The UTC day number of a Unix timestamp in seconds.
@@ -107,7 +108,10 @@ impl FromStr for TimeUnit {
             "d" | "day" | "days" => Ok(TimeUnit::Day),
             "w" | "week" | "weeks" => Ok(TimeUnit::Week),
             "m" | "month" | "months" => Ok(TimeUnit::Month),
-            _ => Err(invalid_param("time unit", format!("'{s}' is not one of day, week, month"))),
+            _ => Err(invalid_param(
+                "time unit",
+                format!("'{s}' is not one of day, week, month"),
+            )),
         }
     }
 }
@@ -174,7 +178,11 @@ fn key(t: &Transaction) -> (u64, i32) {
 /// Validate amounts and sort by (customer, day) unless already sorted.
 fn prepare(tx: &mut [Transaction]) -> Result<()> {
     if let Some(i) = tx.iter().position(|t| !t.amount.is_finite()) {
-        return Err(invalid_row(i, "amount", format!("must be a finite number, got {}", tx[i].amount)));
+        return Err(invalid_row(
+            i,
+            "amount",
+            format!("must be a finite number, got {}", tx[i].amount),
+        ));
     }
     let sorted = if tx.len() > prec::PARALLEL_MIN_ROWS {
         tx.par_windows(2).all(|w| key(&w[0]) <= key(&w[1]))
@@ -236,7 +244,11 @@ fn groups(tx: &[Transaction]) -> impl Iterator<Item = &[Transaction]> {
 /// # Errors
 ///
 /// A non-finite amount (naming its position in the input).
-pub fn summarize(tx: &mut [Transaction], unit: TimeUnit, observation_end: i32) -> Result<Vec<CustomerSummary>> {
+pub fn summarize(
+    tx: &mut [Transaction],
+    unit: TimeUnit,
+    observation_end: i32,
+) -> Result<Vec<CustomerSummary>> {
     prepare(tx)?;
     let u = unit.days();
     let mut out = Vec::new();
@@ -252,7 +264,11 @@ pub fn summarize(tx: &mut [Transaction], unit: TimeUnit, observation_end: i32) -
             frequency,
             recency: f64::from(s.last - s.first) / u,
             t: f64::from(observation_end - s.first) / u,
-            monetary_value: if s.days > 1 { s.repeat_amount / frequency } else { 0.0 },
+            monetary_value: if s.days > 1 {
+                s.repeat_amount / frequency
+            } else {
+                0.0
+            },
             first_day: s.first,
         });
     }
@@ -309,9 +325,17 @@ pub fn calibration_and_holdout(
             frequency_cal: frequency,
             recency_cal: f64::from(s.last - s.first) / u,
             t_cal: f64::from(calibration_end - s.first) / u,
-            monetary_value_cal: if s.days > 1 { s.repeat_amount / frequency } else { 0.0 },
+            monetary_value_cal: if s.days > 1 {
+                s.repeat_amount / frequency
+            } else {
+                0.0
+            },
             frequency_holdout: f64::from(hold_days),
-            monetary_value_holdout: if hold.is_empty() { 0.0 } else { hold_amount / hold.len() as f64 },
+            monetary_value_holdout: if hold.is_empty() {
+                0.0
+            } else {
+                hold_amount / hold.len() as f64
+            },
             duration_holdout: duration,
         });
     }
@@ -331,7 +355,11 @@ pub(crate) struct DailyCounts {
 /// from the first day in the log; later transactions are ignored.
 pub(crate) fn daily_counts(tx: &mut [Transaction], horizon_days: usize) -> Result<DailyCounts> {
     prepare(tx)?;
-    let start = tx.iter().map(|t| t.day).min().ok_or(ModelError::Empty("no transactions"))?;
+    let start = tx
+        .iter()
+        .map(|t| t.day)
+        .min()
+        .ok_or(ModelError::Empty("no transactions"))?;
     let mut first = vec![0.0; horizon_days + 1];
     let mut repeat = vec![0.0; horizon_days + 1];
     for g in groups(tx) {
@@ -349,7 +377,11 @@ pub(crate) fn daily_counts(tx: &mut [Transaction], horizon_days: usize) -> Resul
             prev = Some(t.day);
         }
     }
-    Ok(DailyCounts { start, first, repeat })
+    Ok(DailyCounts {
+        start,
+        first,
+        repeat,
+    })
 }
 
 #[cfg(test)]
@@ -357,7 +389,11 @@ mod tests {
     use super::*;
 
     fn tx(customer: u64, day: i32, amount: f64) -> Transaction {
-        Transaction { customer, day, amount }
+        Transaction {
+            customer,
+            day,
+            amount,
+        }
     }
 
     #[test]
@@ -386,7 +422,14 @@ mod tests {
 
     #[test]
     fn holdout_counts_days_and_averages_transactions() {
-        let mut log = vec![tx(1, 0, 10.0), tx(1, 5, 4.0), tx(1, 12, 6.0), tx(1, 12, 8.0), tx(1, 15, 1.0), tx(2, 11, 3.0)];
+        let mut log = vec![
+            tx(1, 0, 10.0),
+            tx(1, 5, 4.0),
+            tx(1, 12, 6.0),
+            tx(1, 12, 8.0),
+            tx(1, 15, 1.0),
+            tx(2, 11, 3.0),
+        ];
         let h = calibration_and_holdout(&mut log, TimeUnit::Day, 10, 20).unwrap();
         assert_eq!(h.len(), 1, "customer 2 starts in the holdout");
         assert_eq!(h[0].frequency_cal, 1.0);

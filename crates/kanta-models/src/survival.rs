@@ -17,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 use statrs::function::erf::erf_inv;
 
-use crate::error::{invalid_param, invalid_row, ModelError, Result};
+use crate::error::{ModelError, Result, invalid_param, invalid_row};
 
 /// How confidence intervals are built (see the module documentation).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,16 +109,20 @@ pub fn kaplan_meier(
     if durations.len() != events.len() {
         return Err(invalid_param(
             "events",
-            format!("has {} entries for {} durations", events.len(), durations.len()),
+            format!(
+                "has {} entries for {} durations",
+                events.len(),
+                durations.len()
+            ),
         ));
     }
-    if let Some(w) = weights {
-        if w.len() != durations.len() {
-            return Err(invalid_param(
-                "weights",
-                format!("has {} entries for {} durations", w.len(), durations.len()),
-            ));
-        }
+    if let Some(w) = weights
+        && w.len() != durations.len()
+    {
+        return Err(invalid_param(
+            "weights",
+            format!("has {} entries for {} durations", w.len(), durations.len()),
+        ));
     }
     if !(options.confidence > 0.0 && options.confidence < 1.0) {
         return Err(invalid_param(
@@ -246,8 +250,13 @@ mod tests {
 
     #[test]
     fn weights_equal_repetition() {
-        let km1 = kaplan_meier(&[1.0, 1.0, 2.0, 3.0, 3.0, 3.0], &[true, true, false, true, true, false], None, &KmOptions::default())
-            .unwrap();
+        let km1 = kaplan_meier(
+            &[1.0, 1.0, 2.0, 3.0, 3.0, 3.0],
+            &[true, true, false, true, true, false],
+            None,
+            &KmOptions::default(),
+        )
+        .unwrap();
         let km2 = kaplan_meier(
             &[1.0, 2.0, 3.0, 3.0],
             &[true, false, true, false],

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::bgnbd::{self, BgNbdParams};
 use crate::data::{RfmData, RfmRow};
-use crate::error::{invalid_param, Result};
-use crate::fit::{std_errors, FitOptions, Fitted, ModelKind, Optimum, Params, ValidFitOptions};
+use crate::error::{Result, invalid_param};
+use crate::fit::{FitOptions, Fitted, ModelKind, Optimum, Params, ValidFitOptions, std_errors};
 use crate::mbgnbd::{self, MbgNbdParams};
 use crate::paretonbd::{self, ParetoNbdParams};
 
@@ -71,14 +71,21 @@ impl TransactionParams {
         if values.len() != names.len() {
             return Err(invalid_param(
                 "params",
-                format!("{kind} needs {} values ({}), got {}", names.len(), names.join(", "), values.len()),
+                format!(
+                    "{kind} needs {} values ({}), got {}",
+                    names.len(),
+                    names.join(", "),
+                    values.len()
+                ),
             ));
         }
         crate::fit::check_positive(kind, values)?;
         match kind {
             ModelKind::BgNbd => Ok(TransactionParams::BgNbd(BgNbdParams::from_slice(values))),
             ModelKind::MbgNbd => Ok(TransactionParams::MbgNbd(MbgNbdParams::from_slice(values))),
-            ModelKind::ParetoNbd => Ok(TransactionParams::ParetoNbd(ParetoNbdParams::from_slice(values))),
+            ModelKind::ParetoNbd => Ok(TransactionParams::ParetoNbd(ParetoNbdParams::from_slice(
+                values,
+            ))),
             other => Err(not_a_transaction_model(other)),
         }
     }
@@ -96,7 +103,9 @@ impl TransactionParams {
 fn not_a_transaction_model(kind: ModelKind) -> crate::ModelError {
     invalid_param(
         "model",
-        format!("{kind} is not a continuous-time transaction model (use bgnbd, mbgnbd or paretonbd)"),
+        format!(
+            "{kind} is not a continuous-time transaction model (use bgnbd, mbgnbd or paretonbd)"
+        ),
     )
 }
 
@@ -145,11 +154,17 @@ impl<P> Fitted<P> {
 /// # Errors
 ///
 /// `kind` is not a transaction model; otherwise as the model's `fit`.
-pub fn fit_transaction_model(kind: ModelKind, data: &RfmData, options: &FitOptions) -> Result<Fitted<TransactionParams>> {
+pub fn fit_transaction_model(
+    kind: ModelKind,
+    data: &RfmData,
+    options: &FitOptions,
+) -> Result<Fitted<TransactionParams>> {
     match kind {
         ModelKind::BgNbd => Ok(bgnbd::fit(data, options)?.map_params(TransactionParams::BgNbd)),
         ModelKind::MbgNbd => Ok(mbgnbd::fit(data, options)?.map_params(TransactionParams::MbgNbd)),
-        ModelKind::ParetoNbd => Ok(paretonbd::fit(data, options)?.map_params(TransactionParams::ParetoNbd)),
+        ModelKind::ParetoNbd => {
+            Ok(paretonbd::fit(data, options)?.map_params(TransactionParams::ParetoNbd))
+        }
         other => Err(not_a_transaction_model(other)),
     }
 }
@@ -181,7 +196,13 @@ pub(crate) fn prepare_fit(
         Some(p) => p
             .iter()
             .enumerate()
-            .map(|(i, v)| if time_params.contains(&i) { (v / scale).ln() } else { v.ln() })
+            .map(|(i, v)| {
+                if time_params.contains(&i) {
+                    (v / scale).ln()
+                } else {
+                    v.ln()
+                }
+            })
             .collect(),
         None => vec![0.0; kind.param_names().len()],
     };

@@ -5,9 +5,9 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{invalid_param, ModelError, Result};
+use crate::error::{ModelError, Result, invalid_param};
 use crate::prec;
-use crate::summary::{daily_counts, HoldoutSummary, TimeUnit, Transaction};
+use crate::summary::{HoldoutSummary, TimeUnit, Transaction, daily_counts};
 use crate::transaction::TransactionModel;
 
 /// How well per-customer predictions match the holdout.
@@ -38,14 +38,21 @@ pub fn holdout_metrics(predicted: &[f64], actual: &[f64]) -> Result<HoldoutMetri
     if predicted.len() != actual.len() {
         return Err(invalid_param(
             "actual",
-            format!("has {} values for {} predictions", actual.len(), predicted.len()),
+            format!(
+                "has {} values for {} predictions",
+                actual.len(),
+                predicted.len()
+            ),
         ));
     }
     if predicted.is_empty() {
         return Err(ModelError::Empty("no customers to compare"));
     }
     if let Some(i) = predicted.iter().chain(actual).position(|v| !v.is_finite()) {
-        return Err(invalid_param("predicted/actual", format!("value {i} is not finite")));
+        return Err(invalid_param(
+            "predicted/actual",
+            format!("value {i} is not finite"),
+        ));
     }
     let n = predicted.len() as f64;
     let (sp, sa): (f64, f64) = (predicted.iter().sum(), actual.iter().sum());
@@ -66,14 +73,19 @@ pub fn holdout_metrics(predicted: &[f64], actual: &[f64]) -> Result<HoldoutMetri
         total_relative_error: if sa == 0.0 { f64::NAN } else { (sp - sa) / sa },
         mae: abs / n,
         rmse: (sq / n).sqrt(),
-        correlation: if vp > 0.0 && va > 0.0 { cov / (vp * va).sqrt() } else { f64::NAN },
+        correlation: if vp > 0.0 && va > 0.0 {
+            cov / (vp * va).sqrt()
+        } else {
+            f64::NAN
+        },
     })
 }
 
 /// Each customer's expected purchases over their holdout period, given the
 /// calibration history (in parallel for large inputs).
 pub fn predict_holdout(model: &dyn TransactionModel, rows: &[HoldoutSummary]) -> Vec<f64> {
-    let f = |h: &HoldoutSummary| model.conditional_expected_purchases(h.duration_holdout, &h.rfm_row());
+    let f =
+        |h: &HoldoutSummary| model.conditional_expected_purchases(h.duration_holdout, &h.rfm_row());
     if rows.len() > prec::PARALLEL_MIN_ROWS {
         rows.par_iter().map(f).collect()
     } else {
@@ -123,7 +135,13 @@ pub fn cumulative_tracking(
     // E[X(k / u)] for every day offset k = 1..=horizon
     let expected_at: Vec<f64> = (0..=horizon)
         .into_par_iter()
-        .map(|k| if k == 0 { 0.0 } else { model.expected_purchases(k as f64 / u) })
+        .map(|k| {
+            if k == 0 {
+                0.0
+            } else {
+                model.expected_purchases(k as f64 / u)
+            }
+        })
         .collect();
     let mut out = Vec::with_capacity(periods as usize);
     for j in 1..=periods {

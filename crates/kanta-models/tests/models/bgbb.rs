@@ -26,7 +26,12 @@ fn bgbb_reproduces_fader_hardie_shang_2010_and_lifetimes() {
     assert_rounds_to("beta", p.beta, f(&pubd["beta"]), 3);
     assert_rounds_to("gamma", p.gamma, f(&pubd["gamma"]), 3);
     assert_rounds_to("delta", p.delta, f(&pubd["delta"]), 3);
-    assert_rounds_to("log-likelihood", fit.log_likelihood, f(&pubd["log_likelihood"]), 1);
+    assert_rounds_to(
+        "log-likelihood",
+        fit.log_likelihood,
+        f(&pubd["log_likelihood"]),
+        1,
+    );
 
     let names = ModelKind::BgBb.param_names();
     let want: Vec<f64> = names.iter().map(|n| f(&fx["params"][n])).collect();
@@ -35,7 +40,12 @@ fn bgbb_reproduces_fader_hardie_shang_2010_and_lifetimes() {
         assert_rel(n, got, *w, 2e-5);
     }
     // lifetimes adds 1e-15 inside its sum; irrelevant at this precision
-    assert_rel("log-likelihood", fit.log_likelihood, f(&fx["log_likelihood"]), 1e-9);
+    assert_rel(
+        "log-likelihood",
+        fit.log_likelihood,
+        f(&fx["log_likelihood"]),
+        1e-9,
+    );
     let se = fit.std_errors.unwrap().to_vec();
     for (got, n) in se.iter().zip(names) {
         assert_rel(&format!("SE {n}"), *got, f(&fx["std_errors"][n]), 1e-3);
@@ -44,16 +54,41 @@ fn bgbb_reproduces_fader_hardie_shang_2010_and_lifetimes() {
     let theirs = BgBbParams::from_slice(&want);
     for (model, digits) in [(theirs, 9), (p, 4)] {
         for (i, row) in rows.iter().enumerate() {
-            assert_sig("P(alive)", model.p_alive(0, row), f(&fx["p_alive_m0"][i]), digits);
-            assert_sig("P(alive in 5)", model.p_alive(5, row), f(&fx["p_alive_m5"][i]), digits);
-            assert_sig("E[X(5)|...]", model.conditional_expected_purchases(5, row), f(&fx["conditional_m5"][i]), digits);
-            assert_sig("E[X(1)|...]", model.conditional_expected_purchases(1, row), f(&fx["conditional_m1"][i]), digits);
+            assert_sig(
+                "P(alive)",
+                model.p_alive(0, row),
+                f(&fx["p_alive_m0"][i]),
+                digits,
+            );
+            assert_sig(
+                "P(alive in 5)",
+                model.p_alive(5, row),
+                f(&fx["p_alive_m5"][i]),
+                digits,
+            );
+            assert_sig(
+                "E[X(5)|...]",
+                model.conditional_expected_purchases(5, row),
+                f(&fx["conditional_m5"][i]),
+                digits,
+            );
+            assert_sig(
+                "E[X(1)|...]",
+                model.conditional_expected_purchases(1, row),
+                f(&fx["conditional_m1"][i]),
+                digits,
+            );
         }
         let xs = fs(&fx["expected_counts_first_6"]["x"]);
         let counts = fs(&fx["expected_counts_first_6"]["values"]);
         for (x, want) in xs.iter().zip(counts) {
             let got = model.prob_purchases(6, *x as u32) * data.total_weight();
-            assert_sig(&format!("expected customers with {x} of 6"), got, want, digits);
+            assert_sig(
+                &format!("expected customers with {x} of 6"),
+                got,
+                want,
+                digits,
+            );
         }
     }
 }

@@ -5,14 +5,18 @@ use std::path::PathBuf;
 
 /// A committed fixture under `tests/fixtures/`.
 pub fn fixture(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// A file of `shared/datasets/` beside the repository.
 pub fn dataset(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/datasets")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -35,7 +39,10 @@ pub fn rel(a: f64, b: f64) -> f64 {
 #[track_caller]
 pub fn assert_rel(what: &str, got: f64, want: f64, tol: f64) {
     let r = rel(got, want);
-    assert!(r <= tol, "{what}: got {got}, want {want} (relative error {r:.3e} > {tol:.1e})");
+    assert!(
+        r <= tol,
+        "{what}: got {got}, want {want} (relative error {r:.3e} > {tol:.1e})"
+    );
 }
 
 /// Agreement to `digits` significant figures: |got - want| <= 0.5 * 10^(e - digits + 1)
@@ -77,7 +84,7 @@ pub fn cdnow_summary() -> Vec<(f64, f64, f64)> {
 
 /// `CDNOW_sample.txt` as transactions (customer = the sample id).
 pub fn cdnow_transactions() -> Vec<kanta_models::summary::Transaction> {
-    use kanta_models::summary::{day_number, Transaction};
+    use kanta_models::summary::{Transaction, day_number};
     dataset("CDNOW_sample.txt")
         .lines()
         .filter(|l| !l.trim().is_empty())

@@ -2,7 +2,7 @@
 //! lifetimes' `customer_lifetime_value`.
 
 use crate::common::*;
-use kanta_models::clv::{customer_lifetime_value, ClvOptions};
+use kanta_models::clv::{ClvOptions, customer_lifetime_value};
 use kanta_models::gammagamma::{self, GammaGammaParams};
 use kanta_models::summary::TimeUnit;
 use kanta_models::{BgNbdParams, FitOptions, RfmRow, SpendData, SpendRow};
@@ -34,8 +34,16 @@ fn gamma_gamma_reproduces_published_values_and_lifetimes() {
     // gamma: the maximum of the likelihood on this file is 15.4478 (lifetimes finds
     // the same, see the fixture), which rounds to 15.45; the published 15.44 is
     // within one unit of its last place.
-    assert!((fit.params.gamma - 15.44).abs() < 0.01, "gamma {}", fit.params.gamma);
-    for (name, got) in [("p", fit.params.p), ("q", fit.params.q), ("gamma", fit.params.gamma)] {
+    assert!(
+        (fit.params.gamma - 15.44).abs() < 0.01,
+        "gamma {}",
+        fit.params.gamma
+    );
+    for (name, got) in [
+        ("p", fit.params.p),
+        ("q", fit.params.q),
+        ("gamma", fit.params.gamma),
+    ] {
         assert_sig(name, got, f(&fx["params"][name]), 4);
         assert_rel(name, got, f(&fx["params"][name]), 1e-4);
         let se = match name {
@@ -45,15 +53,35 @@ fn gamma_gamma_reproduces_published_values_and_lifetimes() {
         };
         assert_rel(&format!("SE {name}"), se, f(&fx["std_errors"][name]), 2e-3);
     }
-    assert_rel("log-likelihood", fit.log_likelihood, f(&fx["log_likelihood"]), 1e-9);
+    assert_rel(
+        "log-likelihood",
+        fit.log_likelihood,
+        f(&fx["log_likelihood"]),
+        1e-9,
+    );
 
     // conditional expected average spend, at lifetimes' and at our parameters
-    let theirs = GammaGammaParams::new(f(&fx["params"]["p"]), f(&fx["params"]["q"]), f(&fx["params"]["gamma"])).unwrap();
+    let theirs = GammaGammaParams::new(
+        f(&fx["params"]["p"]),
+        f(&fx["params"]["q"]),
+        f(&fx["params"]["gamma"]),
+    )
+    .unwrap();
     for (i, r) in fx["rows"].as_array().unwrap().iter().enumerate() {
         let v = fs(r);
         let want = f(&fx["expected_average_spend"][i]);
-        assert_sig("E[spend]", theirs.expected_average_spend(v[0], v[3]), want, 10);
-        assert_sig("E[spend] (our fit)", fit.params.expected_average_spend(v[0], v[3]), want, 4);
+        assert_sig(
+            "E[spend]",
+            theirs.expected_average_spend(v[0], v[3]),
+            want,
+            10,
+        );
+        assert_sig(
+            "E[spend] (our fit)",
+            fit.params.expected_average_spend(v[0], v[3]),
+            want,
+            4,
+        );
     }
 }
 
@@ -61,7 +89,12 @@ fn gamma_gamma_reproduces_published_values_and_lifetimes() {
 fn clv_matches_lifetimes() {
     let gg = fixture("cdnow_gammagamma.json");
     let bg = fixture("cdnow_bgnbd.json");
-    let spend = GammaGammaParams::new(f(&gg["params"]["p"]), f(&gg["params"]["q"]), f(&gg["params"]["gamma"])).unwrap();
+    let spend = GammaGammaParams::new(
+        f(&gg["params"]["p"]),
+        f(&gg["params"]["q"]),
+        f(&gg["params"]["gamma"]),
+    )
+    .unwrap();
     let model = BgNbdParams::new(
         f(&bg["params"]["r"]),
         f(&bg["params"]["alpha"]),
@@ -79,7 +112,10 @@ fn clv_matches_lifetimes() {
         let got = customer_lifetime_value(&model, &spend, &row, v[3], &six);
         assert_sig("CLV 6 months", got, f(&gg["clv_6_months_2pct"][i]), 9);
         // margin scales linearly
-        let half = ClvOptions { margin: 0.5, ..twelve };
+        let half = ClvOptions {
+            margin: 0.5,
+            ..twelve
+        };
         let m = customer_lifetime_value(&model, &spend, &row, v[3], &half);
         assert_rel("margin", m, 0.5 * f(&gg["clv_12_months_1pct"][i]), 1e-12);
     }

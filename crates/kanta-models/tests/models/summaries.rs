@@ -2,9 +2,9 @@
 //! forecast and the cumulative tracking series, against lifetimes.
 
 use crate::common::*;
-use kanta_models::summary::{calibration_and_holdout, summarize, TimeUnit};
+use kanta_models::summary::{TimeUnit, calibration_and_holdout, summarize};
 use kanta_models::validation::{cumulative_tracking, holdout_metrics, predict_holdout};
-use kanta_models::{bgnbd, BgNbdParams, FitOptions, RfmData, RfmRow};
+use kanta_models::{BgNbdParams, FitOptions, RfmData, RfmRow, bgnbd};
 
 #[test]
 fn calibration_and_holdout_matches_lifetimes_on_cdnow() {
@@ -12,7 +12,13 @@ fn calibration_and_holdout_matches_lifetimes_on_cdnow() {
     let want = &fx["calibration"];
     let mut tx = cdnow_transactions();
     assert_eq!(tx.len(), 6919);
-    let got = calibration_and_holdout(&mut tx, TimeUnit::Week, day("1997-09-30"), day("1998-06-30")).unwrap();
+    let got = calibration_and_holdout(
+        &mut tx,
+        TimeUnit::Week,
+        day("1997-09-30"),
+        day("1998-06-30"),
+    )
+    .unwrap();
     let ids = fs(&want["id"]);
     assert_eq!(got.len(), ids.len());
     let cols = [
@@ -37,7 +43,12 @@ fn calibration_and_holdout_matches_lifetimes_on_cdnow() {
             h.duration_holdout,
         ];
         for ((c, o), w) in cols.iter().zip(ours).zip(&columns) {
-            assert!((o - w[i]).abs() <= 1e-12 * w[i].abs().max(1.0), "customer {}: {c} {o} vs {}", h.customer, w[i]);
+            assert!(
+                (o - w[i]).abs() <= 1e-12 * w[i].abs().max(1.0),
+                "customer {}: {c} {o} vs {}",
+                h.customer,
+                w[i]
+            );
         }
     }
     // the published summary file agrees too (recency/T rounded to 2 decimals there)
@@ -54,11 +65,22 @@ fn daily_summary_matches_lifetimes() {
     let want = &fx["full_days"];
     let mut tx = cdnow_transactions();
     let got = summarize(&mut tx, TimeUnit::Day, day("1998-06-30")).unwrap();
-    let cols: Vec<Vec<f64>> = ["frequency", "recency", "T", "monetary_value"].iter().map(|c| fs(&want[c])).collect();
+    let cols: Vec<Vec<f64>> = ["frequency", "recency", "T", "monetary_value"]
+        .iter()
+        .map(|c| fs(&want[c]))
+        .collect();
     assert_eq!(got.len(), cols[0].len());
     for (i, s) in got.iter().enumerate() {
-        for (o, w) in [s.frequency, s.recency, s.t, s.monetary_value].iter().zip(&cols) {
-            assert!((o - w[i]).abs() <= 1e-12 * w[i].abs().max(1.0), "customer {}: {o} vs {}", s.customer, w[i]);
+        for (o, w) in [s.frequency, s.recency, s.t, s.monetary_value]
+            .iter()
+            .zip(&cols)
+        {
+            assert!(
+                (o - w[i]).abs() <= 1e-12 * w[i].abs().max(1.0),
+                "customer {}: {o} vs {}",
+                s.customer,
+                w[i]
+            );
         }
     }
 }
@@ -67,7 +89,13 @@ fn daily_summary_matches_lifetimes() {
 fn cdnow_holdout_forecast_and_tracking_match_lifetimes() {
     let fx = fixture("cdnow_holdout.json");
     let mut tx = cdnow_transactions();
-    let cal = calibration_and_holdout(&mut tx, TimeUnit::Week, day("1997-09-30"), day("1998-06-30")).unwrap();
+    let cal = calibration_and_holdout(
+        &mut tx,
+        TimeUnit::Week,
+        day("1997-09-30"),
+        day("1998-06-30"),
+    )
+    .unwrap();
     let rows: Vec<RfmRow> = cal.iter().map(|h| h.rfm_row()).collect();
     let fit = bgnbd::fit(&RfmData::from_rows(&rows).unwrap(), &FitOptions::default()).unwrap();
     assert!(fit.converged);
@@ -88,28 +116,55 @@ fn cdnow_holdout_forecast_and_tracking_match_lifetimes() {
     let ours = predict_holdout(&p, &cal);
     let at_theirs = predict_holdout(&theirs, &cal);
     for i in 0..want.len() {
-        assert_rel("holdout prediction at lifetimes' parameters", at_theirs[i], want[i], 1e-9);
+        assert_rel(
+            "holdout prediction at lifetimes' parameters",
+            at_theirs[i],
+            want[i],
+            1e-9,
+        );
         assert_sig("holdout prediction", ours[i], want[i], 4);
     }
     let actual: Vec<f64> = cal.iter().map(|h| h.frequency_holdout).collect();
     let m = holdout_metrics(&ours, &actual).unwrap();
     println!("{m:?}");
     assert_eq!(m.actual_total, f(&fx["actual_total"]));
-    assert_rel("holdout total", m.predicted_total, f(&fx["predicted_total"]), 1e-5);
+    assert_rel(
+        "holdout total",
+        m.predicted_total,
+        f(&fx["predicted_total"]),
+        1e-5,
+    );
     assert!(m.correlation > 0.5 && m.mae > 0.0 && m.rmse >= m.mae);
 
     // cumulative tracking, weeks 1-78 (FHL 2005 Figure 2)
     let track = cumulative_tracking(&mut tx, TimeUnit::Week, 78, &p).unwrap();
     let at_theirs = cumulative_tracking(&mut tx, TimeUnit::Week, 78, &theirs).unwrap();
-    let (wa, wp) = (fs(&fx["tracking"]["actual"]), fs(&fx["tracking"]["predicted"]));
+    let (wa, wp) = (
+        fs(&fx["tracking"]["actual"]),
+        fs(&fx["tracking"]["predicted"]),
+    );
     assert_eq!(track.len(), 78);
     for (i, t) in track.iter().enumerate() {
-        assert_eq!(t.actual, wa[i], "actual cumulative repeat purchases, week {}", t.period);
-        assert_rel("expected cumulative at lifetimes' parameters", at_theirs[i].expected, wp[i], 1e-9);
+        assert_eq!(
+            t.actual, wa[i],
+            "actual cumulative repeat purchases, week {}",
+            t.period
+        );
+        assert_rel(
+            "expected cumulative at lifetimes' parameters",
+            at_theirs[i].expected,
+            wp[i],
+            1e-9,
+        );
         if t.period >= 40 {
             // the holdout weeks: within 0.5% of lifetimes' forecast (in fact ~1e-6)
             assert_rel(&format!("week {}", t.period), t.expected, wp[i], 5e-3);
-            assert_rel(&format!("week {} (tight)", t.period), t.expected, wp[i], 1e-5);
+            assert_rel(
+                &format!("week {} (tight)", t.period),
+                t.expected,
+                wp[i],
+                1e-5,
+            );
         }
     }
 }

@@ -3,13 +3,16 @@
 
 use crate::common::*;
 use kanta_models::{
-    bgnbd, mbgnbd, paretonbd, BgNbdParams, FitOptions, MbgNbdParams, ModelKind, ParetoNbdParams, Params, RfmData,
-    RfmRow, TransactionModel, TransactionParams,
+    BgNbdParams, FitOptions, MbgNbdParams, ModelKind, Params, ParetoNbdParams, RfmData, RfmRow,
+    TransactionModel, TransactionParams, bgnbd, mbgnbd, paretonbd,
 };
 use serde_json::Value;
 
 fn cdnow() -> RfmData {
-    let rows: Vec<RfmRow> = cdnow_summary().into_iter().map(|(x, tx, t)| RfmRow::new(x, tx, t)).collect();
+    let rows: Vec<RfmRow> = cdnow_summary()
+        .into_iter()
+        .map(|(x, tx, t)| RfmRow::new(x, tx, t))
+        .collect();
     assert_eq!(rows.len(), 2357);
     RfmData::from_rows(&rows).unwrap()
 }
@@ -34,17 +37,33 @@ fn rows_of(fx: &Value) -> Vec<RfmRow> {
 fn check_predictions(label: &str, model: &dyn TransactionModel, fx: &Value, digits: i32) {
     let rows = rows_of(fx);
     for (row, want) in rows.iter().zip(fs(&fx["p_alive"])) {
-        assert_sig(&format!("{label} P(alive) {row:?}"), model.p_alive(row), want, digits);
+        assert_sig(
+            &format!("{label} P(alive) {row:?}"),
+            model.p_alive(row),
+            want,
+            digits,
+        );
     }
     let ts = fs(&fx["conditional"]["t"]);
-    for (t, values) in ts.iter().zip(fx["conditional"]["values"].as_array().unwrap()) {
+    for (t, values) in ts
+        .iter()
+        .zip(fx["conditional"]["values"].as_array().unwrap())
+    {
         for (row, want) in rows.iter().zip(fs(values)) {
             let got = model.conditional_expected_purchases(*t, row);
             assert_sig(&format!("{label} E[X({t}) | {row:?}]"), got, want, digits);
         }
     }
-    for (t, want) in fs(&fx["unconditional"]["t"]).iter().zip(fs(&fx["unconditional"]["values"])) {
-        assert_sig(&format!("{label} E[X({t})]"), model.expected_purchases(*t), want, digits);
+    for (t, want) in fs(&fx["unconditional"]["t"])
+        .iter()
+        .zip(fs(&fx["unconditional"]["values"]))
+    {
+        assert_sig(
+            &format!("{label} E[X({t})]"),
+            model.expected_purchases(*t),
+            want,
+            digits,
+        );
     }
     if let Some(pn) = fx.get("prob_n") {
         let ns: Vec<u32> = fs(&pn["n"]).iter().map(|n| *n as u32).collect();
@@ -79,7 +98,12 @@ fn bgnbd_reproduces_fader_hardie_lee_2005_and_lifetimes() {
         // lifetimes stops at gradient 1e-7 of the mean NLL; both optima agree far beyond 4 digits
         assert_rel(name, got, *want, 2e-5);
     }
-    assert_rel("log-likelihood", fit.log_likelihood, f(&fx["log_likelihood"]), 1e-10);
+    assert_rel(
+        "log-likelihood",
+        fit.log_likelihood,
+        f(&fx["log_likelihood"]),
+        1e-10,
+    );
     let se = fit.std_errors.unwrap().to_vec();
     for ((name, got), n) in names.iter().zip(se).zip(names) {
         assert_rel(&format!("SE {name}"), got, f(&fx["std_errors"][n]), 1e-3);
@@ -107,7 +131,12 @@ fn mbgnbd_agrees_with_lifetimes() {
         assert_sig(name, got, *want, 4);
         assert_rel(name, got, *want, 2e-5);
     }
-    assert_rel("log-likelihood", fit.log_likelihood, f(&fx["log_likelihood"]), 1e-10);
+    assert_rel(
+        "log-likelihood",
+        fit.log_likelihood,
+        f(&fx["log_likelihood"]),
+        1e-10,
+    );
     let se = fit.std_errors.unwrap().to_vec();
     for (got, n) in se.iter().zip(names) {
         assert_rel(&format!("SE {n}"), *got, f(&fx["std_errors"][n]), 1e-3);
@@ -133,11 +162,21 @@ fn paretonbd_agrees_with_lifetimes() {
     for (name, got) in names.iter().zip(fit.params.to_vec()) {
         assert_sig(name, got, f(&fx["params_lifetimes_default"][name]), 4);
     }
-    assert_rel("log-likelihood", fit.log_likelihood, f(&fx["log_likelihood"]), 1e-9);
+    assert_rel(
+        "log-likelihood",
+        fit.log_likelihood,
+        f(&fx["log_likelihood"]),
+        1e-9,
+    );
     assert!(fit.log_likelihood >= f(&fx["log_likelihood"]) - 1e-8);
     let theirs = ParetoNbdParams::from_slice(&want);
     for (row, want) in rows_of(&fx).iter().zip(fs(&fx["row_log_likelihood"])) {
-        assert_rel(&format!("row log-likelihood {row:?}"), theirs.row_log_likelihood(row), want, 1e-11);
+        assert_rel(
+            &format!("row log-likelihood {row:?}"),
+            theirs.row_log_likelihood(row),
+            want,
+            1e-11,
+        );
     }
     check_predictions("Pareto/NBD (lifetimes params)", &theirs, &fx, 9);
     check_predictions("Pareto/NBD (our fit)", &fit.params, &fx, 4);
@@ -146,7 +185,10 @@ fn paretonbd_agrees_with_lifetimes() {
 #[test]
 fn collapsing_rows_does_not_change_the_fit() {
     // Every customer twice: same optimum, same log-likelihood per customer.
-    let rows: Vec<RfmRow> = cdnow_summary().into_iter().map(|(x, tx, t)| RfmRow::new(x, tx, t)).collect();
+    let rows: Vec<RfmRow> = cdnow_summary()
+        .into_iter()
+        .map(|(x, tx, t)| RfmRow::new(x, tx, t))
+        .collect();
     let doubled: Vec<RfmRow> = rows.iter().chain(rows.iter()).copied().collect();
     let once = RfmData::from_rows(&rows).unwrap();
     let twice = RfmData::from_rows(&doubled).unwrap();
@@ -157,9 +199,17 @@ fn collapsing_rows_does_not_change_the_fit() {
     for (x, y) in a.params.to_vec().iter().zip(b.params.to_vec()) {
         assert_rel("param", *x, y, 1e-8);
     }
-    assert_rel("log-likelihood", 2.0 * a.log_likelihood, b.log_likelihood, 1e-10);
+    assert_rel(
+        "log-likelihood",
+        2.0 * a.log_likelihood,
+        b.log_likelihood,
+        1e-10,
+    );
     // standard errors shrink by sqrt(2)
-    let (sa, sb) = (a.std_errors.unwrap().to_vec(), b.std_errors.unwrap().to_vec());
+    let (sa, sb) = (
+        a.std_errors.unwrap().to_vec(),
+        b.std_errors.unwrap().to_vec(),
+    );
     for (x, y) in sa.iter().zip(sb) {
         assert_rel("SE", x / y, std::f64::consts::SQRT_2, 1e-5);
     }
@@ -168,7 +218,12 @@ fn collapsing_rows_does_not_change_the_fit() {
 #[test]
 fn fit_by_name_and_serialised_names() {
     let data = cdnow();
-    let fit = kanta_models::fit_transaction_model("BG/NBD".parse().unwrap(), &data, &FitOptions::default()).unwrap();
+    let fit = kanta_models::fit_transaction_model(
+        "BG/NBD".parse().unwrap(),
+        &data,
+        &FitOptions::default(),
+    )
+    .unwrap();
     let json = serde_json::to_value(&fit).unwrap();
     assert_eq!(json["model"], "bgnbd");
     assert_eq!(json["params"]["model"], "bgnbd");
@@ -180,6 +235,31 @@ fn fit_by_name_and_serialised_names() {
     }
     let back: TransactionParams = serde_json::from_value(json["params"].clone()).unwrap();
     assert_eq!(back, fit.params);
-    let err = kanta_models::fit_transaction_model(ModelKind::Sbg, &data, &FitOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("not a continuous-time transaction model"));
+    let err = kanta_models::fit_transaction_model(ModelKind::Sbg, &data, &FitOptions::default())
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("not a continuous-time transaction model")
+    );
+}
+
+#[test]
+fn degenerate_data_ends_quickly_and_says_so() {
+    // Nobody ever came back: the likelihood grows without bound as r -> 0, so there
+    // is no maximum. The fit must stop by itself and report that it did not converge.
+    let rows: Vec<RfmRow> = (1..200).map(|t| RfmRow::new(0.0, 0.0, t as f64)).collect();
+    let data = RfmData::from_rows(&rows).unwrap();
+    let start = std::time::Instant::now();
+    match bgnbd::fit(&data, &FitOptions::default()) {
+        Ok(fit) => {
+            println!("{fit:?}");
+            assert!(!fit.converged, "{fit:?}")
+        }
+        Err(e) => assert!(e.to_string().contains("fit"), "{e}"),
+    }
+    assert!(
+        start.elapsed().as_secs_f64() < 20.0,
+        "took {:?}",
+        start.elapsed()
+    );
 }
