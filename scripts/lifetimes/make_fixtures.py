@@ -404,6 +404,12 @@ def special():
         (5.5, 300.0, 310.0, 0.999),
         (400.3, 401.7, 402.0, 0.97),
         (1.25, 2.2, 1.45, 0.999999),
+        # negative c (BG/NBD with a + b < 1) and negative a
+        (0.24, 0.3, -0.46, 0.3),
+        (0.24, 0.3, -0.46, 0.8),
+        (0.24, 0.3, -0.46, 0.999),
+        (-0.5, 1.5, 2.5, 0.9),
+        (-2.5, 1.5, 0.5, 0.95),
         # Pareto/NBD shape: c = a + 1
         (1.16, 1.61, 2.16, 0.09),
         (1.16, 1.61, 2.16, 0.5),
@@ -419,7 +425,17 @@ def special():
     h = []
     for a, b, c, z in cases:
         v = mp.hyp2f1(a, b, c, z)
-        h.append({"a": a, "b": b, "c": c, "z": z, "value": "%s" % mp.nstr(v, 25), "ln_value": "%s" % mp.nstr(mp.log(v), 25)})
+        h.append(
+            {
+                "a": a,
+                "b": b,
+                "c": c,
+                "z": z,
+                "value": "%s" % mp.nstr(v, 25),
+                "ln_value": "%s" % mp.nstr(mp.log(abs(v)), 25),
+                "sign": 1 if v > 0 else -1,
+            }
+        )
     write(
         "special.json",
         {
