@@ -48,6 +48,8 @@ pub struct Field {
     pub kind: Kind,
     /// Must be present in every row (for an import: mapped and non-empty).
     pub required: bool,
+    /// The value the database gives when a row has none (as text to parse).
+    pub default: Option<&'static str>,
     pub doc: &'static str,
 }
 
@@ -91,6 +93,19 @@ const fn f(name: &'static str, kind: Kind, doc: &'static str) -> Field {
         column: name,
         kind,
         required: false,
+        default: None,
+        doc,
+    }
+}
+
+/// A field that falls back to `default` when a row leaves it empty.
+const fn dflt(name: &'static str, kind: Kind, default: &'static str, doc: &'static str) -> Field {
+    Field {
+        name,
+        column: name,
+        kind,
+        required: false,
+        default: Some(default),
         doc,
     }
 }
@@ -101,6 +116,7 @@ const fn req(name: &'static str, kind: Kind, doc: &'static str) -> Field {
         column: name,
         kind,
         required: true,
+        default: None,
         doc,
     }
 }
@@ -116,6 +132,7 @@ const fn money(
         column,
         kind: Kind::Money,
         required,
+        default: None,
         doc,
     }
 }
@@ -126,6 +143,7 @@ const fn customer_ref(required: bool) -> Field {
         column: "customer_id",
         kind: Kind::Ref("customers"),
         required,
+        default: None,
         doc: "the customer's external id",
     }
 }
@@ -136,6 +154,7 @@ const fn staff_ref(name: &'static str) -> Field {
         column: "staff_id",
         kind: Kind::Ref("staff"),
         required: false,
+        default: None,
         doc: "the staff member's external id",
     }
 }
@@ -160,9 +179,10 @@ pub static CUSTOMERS: Entity = Entity {
     aliases: &["customer"],
     table: "customers",
     fields: &[
-        f(
+        dflt(
             "kind",
             Kind::Choice(CUSTOMER_KINDS),
+            "person",
             "person or company (default person)",
         ),
         f("name", Kind::Text, "name of the person or company"),
@@ -199,9 +219,10 @@ pub static CUSTOMERS: Entity = Entity {
             "cost of winning the customer",
         ),
         CURRENCY,
-        f(
+        dflt(
             "status",
             Kind::Choice(CUSTOMER_STATUSES),
+            "active",
             "active or ended (default active)",
         ),
         f("ended_on", Kind::Date, "date the relationship ended"),
@@ -222,7 +243,7 @@ pub static CONTACTS: Entity = Entity {
         f("email", Kind::Email, "email address"),
         f("phone", Kind::Text, "phone number"),
         f("title", Kind::Text, "role or title at the company"),
-        f("is_primary", Kind::Bool, "the main contact"),
+        dflt("is_primary", Kind::Bool, "false", "the main contact"),
     ],
     time_field: None,
     append_only: false,
@@ -262,9 +283,10 @@ pub static TRANSACTIONS: Entity = Entity {
             },
             "number of items",
         ),
-        f(
+        dflt(
             "kind",
             Kind::Choice(TRANSACTION_KINDS),
+            "order",
             "order or refund (from the sign when absent)",
         ),
     ],
@@ -282,9 +304,10 @@ pub static SUBSCRIPTIONS: Entity = Entity {
         req("plan", Kind::Text, "plan name"),
         money("amount", "amount_minor", true, "amount per period"),
         CURRENCY,
-        f(
+        dflt(
             "period",
             Kind::Choice(PERIODS),
+            "month",
             "billing period (default month)",
         ),
         req("started_on", Kind::Date, "start date"),
@@ -336,9 +359,10 @@ pub static CASES: Entity = Entity {
         customer_ref(true),
         req("opened_at", Kind::Timestamp, "when the case was opened"),
         req("category", Kind::Text, "what kind of problem"),
-        f(
+        dflt(
             "severity",
             Kind::Choice(SEVERITIES),
+            "medium",
             "low, medium, high or critical (default medium)",
         ),
         f("our_fault", Kind::Bool, "the mistake was ours"),
@@ -415,7 +439,12 @@ pub static STAFF: Entity = Entity {
         req("name", Kind::Text, "the staff member's name"),
         f("email", Kind::Email, "email address"),
         f("title", Kind::Text, "role or title"),
-        f("active", Kind::Bool, "still works here (default yes)"),
+        dflt(
+            "active",
+            Kind::Bool,
+            "true",
+            "still works here (default yes)",
+        ),
     ],
     time_field: None,
     append_only: false,
@@ -438,9 +467,10 @@ pub static TRUST_LEDGER: Entity = Entity {
             "credit (+) or debit (-)",
         ),
         req("reason", Kind::Text, "why"),
-        f(
+        dflt(
             "source",
             Kind::Text,
+            "import",
             "where the entry came from (case, survey, manual, import)",
         ),
     ],
@@ -513,6 +543,21 @@ mod tests {
                     "{} has money but no currency",
                     e.name
                 );
+            }
+            for f in e.fields {
+                if let Some(d) = f.default {
+                    let cx = crate::value::ParseContext {
+                        currency: crate::Currency::EUR,
+                        date_format: None,
+                    };
+                    let v = crate::value::parse_field(f.kind, d, &cx);
+                    assert!(
+                        matches!(v, Ok(ref v) if !v.is_null()),
+                        "{}.{}: default {d} does not parse",
+                        e.name,
+                        f.name
+                    );
+                }
             }
             if let Some(t) = e.time_field {
                 assert!(e.field(t).is_some(), "{}: no time field {t}", e.name);

@@ -14,11 +14,11 @@
 
 pub mod source;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use kanta_domain::ids::derived_id;
+use kanta_domain::ids::{content_digest, id_from_digest};
 use kanta_domain::schema::{Entity, Field, Kind, TRANSACTIONS};
 use kanta_domain::value::{ParseContext, parse_field};
 use kanta_domain::{Currency, Decimal, Value};
@@ -117,18 +117,31 @@ impl fmt::Display for RowError {
     }
 }
 
-/// The outcome of reading a file: the valid rows as a batch, and every rejected row.
+/// Valid rows of the file, handed over as the file is read: at most `chunk_rows`
+/// rows each, except that a file whose order lines are merged by `order_id` comes in
+/// chunks only once all of it is read.
 #[derive(Debug)]
-pub struct Parsed {
-    pub file: PathBuf,
+pub struct Chunk {
     pub batch: WriteBatch,
     /// The first line of each row of the batch (parallel to its rows).
     pub lines: Vec<u64>,
-    /// The raw records of the batch's rows, kept only to reject rows later.
-    raw: Vec<Vec<Vec<String>>>,
+    /// The raw records of the batch's rows, kept only to reject rows later: fields
+    /// joined by U+001F, an order's lines by U+001E.
+    raw: Vec<String>,
+    /// Rows rejected so far in the file.
+    pub rejected_so_far: u64,
+}
+
+/// What reading the whole file found, besides the rows handed over in chunks.
+#[derive(Debug)]
+pub struct Parsed {
+    pub file: PathBuf,
+    /// Every rejected row, in line order.
     pub errors: Vec<RowError>,
     /// Data rows read (header and blank lines not counted).
     pub rows_read: u64,
+    /// Records handed over (an order of several lines is one).
+    pub records: u64,
     /// Columns of the file that feed no field.
     pub ignored_columns: Vec<String>,
 }
@@ -274,39 +287,56 @@ fn make_plan(
     Ok((Plan { columns, fields }, ignored))
 }
 
-/// Reads and validates the whole file. `progress` is called now and then with
-/// (bytes read, bytes in all).
+/// Reads and validates the whole file, handing valid rows to `on_chunk` as they
+/// are ready; `on_chunk` returns false to stop reading. `progress` is called now and
+/// then with (bytes read, bytes in all).
 pub fn parse_file(
     path: &Path,
     opts: &ImportOptions,
+    chunk_rows: usize,
     progress: &mut dyn FnMut(u64, u64),
+    on_chunk: &mut dyn FnMut(Chunk) -> bool,
 ) -> Result<Parsed, ImportError> {
     let mut reader = SourceReader::open(path, opts.format, opts.delimiter, opts.has_header)?;
     let total = reader.bytes_total();
     let mut rows_read = 0u64;
-    let (builder, ignored) = if reader.is_json_lines() {
+    let mut records = 0u64;
+    let mut go_on = true;
+    let mut emit = |b: &mut Builder, records: &mut u64| {
+        let chunk = b.take_chunk();
+        *records += chunk.batch.len() as u64;
+        on_chunk(chunk)
+    };
+    let (mut builder, ignored) = if reader.is_json_lines() {
         // Keys may first appear on any line: read them all, then plan.
-        let mut records = Vec::new();
+        let mut lines = Vec::new();
         while let Some(r) = reader.next_record()? {
-            records.push(r);
-            if records.len() % 65_536 == 0 {
+            lines.push(r);
+            if lines.len() % 65_536 == 0 {
                 progress(reader.bytes_read(), total);
             }
         }
         let (plan, ignored) = make_plan(opts, reader.header.as_deref())?;
-        let mut b = Builder::new(opts, plan, path);
-        for r in &records {
+        let mut b = Builder::new(opts, plan);
+        for r in &lines {
             b.row(r);
+            if go_on && !b.grouping && b.lines.len() >= chunk_rows {
+                go_on = emit(&mut b, &mut records);
+            }
         }
-        rows_read = records.len() as u64;
+        rows_read = lines.len() as u64;
         (b, ignored)
     } else {
         let (plan, ignored) = make_plan(opts, reader.header.as_deref())?;
-        let mut b = Builder::new(opts, plan, path);
+        let mut b = Builder::new(opts, plan);
+        b.by_id.reserve((total / 48).min(1 << 24) as usize);
         let mut rec = SourceRecord::default();
-        while reader.next_into(&mut rec)? {
+        while go_on && reader.next_into(&mut rec)? {
             rows_read += 1;
             b.row(&rec);
+            if !b.grouping && b.lines.len() >= chunk_rows {
+                go_on = emit(&mut b, &mut records);
+            }
             if rows_read % 65_536 == 0 {
                 progress(reader.bytes_read(), total);
             }
@@ -314,9 +344,21 @@ pub fn parse_file(
         (b, ignored)
     };
     progress(total, total);
-    let mut parsed = builder.finish(rows_read);
-    parsed.ignored_columns = ignored;
-    Ok(parsed)
+    builder.drop_tombstones();
+    while go_on && !builder.lines.is_empty() {
+        let rest = builder.split_off_front(chunk_rows);
+        records += rest.batch.len() as u64;
+        go_on = on_chunk(rest);
+    }
+    let mut errors = builder.errors;
+    errors.sort_by_key(|e| e.line);
+    Ok(Parsed {
+        file: path.to_path_buf(),
+        errors,
+        rows_read,
+        records,
+        ignored_columns: ignored,
+    })
 }
 
 /// A row being built: its values (aligned with the plan's fields), the external id,
@@ -324,18 +366,19 @@ pub fn parse_file(
 struct Builder {
     opts: ImportOptions,
     plan: Plan,
-    file: PathBuf,
     batch: WriteBatch,
     lines: Vec<u64>,
-    raw: Vec<Vec<Vec<String>>>,
+    raw: Vec<String>,
     errors: Vec<RowError>,
     /// Index of each external id in the batch, to merge order lines and catch repeats.
-    by_id: HashMap<String, usize>,
+    by_id: HashMap<String, (usize, u64)>,
     /// Occurrences of each content hash, for ids of identical rows.
-    seen: HashMap<String, u32>,
+    seen: HashMap<[u8; 10], u32>,
     /// Orders with an invalid line: all their lines are rejected.
     bad_orders: HashMap<String, u64>,
     is_tx: bool,
+    /// Order lines are merged by order_id, so no row is final before the file ends.
+    grouping: bool,
     idx_customer: Option<usize>,
     idx_amount: Option<usize>,
     idx_quantity: Option<usize>,
@@ -350,7 +393,7 @@ struct Builder {
 }
 
 impl Builder {
-    fn new(opts: &ImportOptions, plan: Plan, file: &Path) -> Builder {
+    fn new(opts: &ImportOptions, plan: Plan) -> Builder {
         let pos = |n: &str| plan.fields.iter().position(|f| f.name == n);
         let mapped = |n: &str| {
             plan.columns
@@ -359,6 +402,7 @@ impl Builder {
         };
         let is_tx = std::ptr::eq(opts.entity, &TRANSACTIONS);
         Builder {
+            grouping: is_tx && pos("order_id").is_some(),
             is_tx,
             idx_customer: opts.entity.customer_field().and_then(|f| pos(f.name)),
             idx_amount: pos("amount"),
@@ -374,13 +418,12 @@ impl Builder {
             batch: WriteBatch::new(opts.entity, plan.fields.clone()),
             opts: opts.clone(),
             plan,
-            file: file.to_path_buf(),
             lines: Vec::new(),
             raw: Vec::new(),
             errors: Vec::new(),
-            by_id: HashMap::new(),
-            seen: HashMap::new(),
-            bad_orders: HashMap::new(),
+            by_id: HashMap::default(),
+            seen: HashMap::default(),
+            bad_orders: HashMap::default(),
         }
     }
 
@@ -410,10 +453,9 @@ impl Builder {
             .and_then(|(col, _)| rec.fields.get(*col))
             .and_then(|s| s.trim().parse::<Currency>().ok())
             .unwrap_or(self.opts.currency);
-        let date_format = self.opts.date_format.clone();
         let cx = ParseContext {
             currency: cx_currency,
-            date_format: date_format.as_deref(),
+            date_format: self.opts.date_format.as_deref(),
         };
         let mut first_error: Option<(String, String)> = None;
         for &(col, target) in &self.plan.columns {
@@ -475,6 +517,14 @@ impl Builder {
                 return;
             }
         }
+        // Empty values of fields with a default take it, as the database would.
+        for (i, f) in self.plan.fields.iter().enumerate() {
+            if let (Value::Null, Some(d)) = (&values[i], f.default) {
+                if let Ok(v) = parse_field(f.kind, d, &cx) {
+                    values[i] = v;
+                }
+            }
+        }
         for (i, f) in self.plan.fields.iter().enumerate() {
             if f.required && values[i].is_null() {
                 let reason = if rec.fields.len()
@@ -501,23 +551,16 @@ impl Builder {
         let order = self
             .idx_order
             .and_then(|i| values[i].as_text().map(str::to_string));
+        let mut derived = false;
         let ext_id = match (&id, &order) {
             (_, Some(o)) if self.is_tx => o.clone(),
             (Some(id), _) => id.clone(),
             _ => {
-                let parts: Vec<String> = values.iter().map(Value::canonical).collect();
-                let key = derived_id(
-                    std::iter::once(self.opts.entity.name.as_bytes())
-                        .chain(parts.iter().map(|p| p.as_bytes())),
-                    1,
-                );
-                let n = self.seen.entry(key).or_insert(0);
+                let digest = content_digest(self.opts.entity.name.as_bytes(), &values);
+                let n = self.seen.entry(digest).or_insert(0);
                 *n += 1;
-                derived_id(
-                    std::iter::once(self.opts.entity.name.as_bytes())
-                        .chain(parts.iter().map(|p| p.as_bytes())),
-                    *n,
-                )
+                derived = true;
+                id_from_digest(&digest, *n)
             }
         };
         if let Some(bad_line) = order.as_ref().and_then(|o| self.bad_orders.get(o)).copied() {
@@ -530,18 +573,23 @@ impl Builder {
             );
             return;
         }
-        match self.by_id.get(&ext_id).copied() {
-            Some(row) if self.is_tx && order.is_some() => {
+        let known = if derived {
+            None
+        } else {
+            self.by_id.get(&ext_id).copied()
+        };
+        match known {
+            Some((row, _)) if self.grouping => {
                 if let Err((field, reason)) = self.merge_order_line(row, &values) {
                     let o = order.unwrap_or_default();
                     self.reject(rec.line, field, reason, rec);
                     self.reject_order(&o, rec.line);
                     return;
                 }
-                self.raw[row].push(rec.fields.clone());
+                self.raw[row].push(LINE_SEP);
+                join_into(&mut self.raw[row], &rec.fields);
             }
-            Some(row) => {
-                let first = self.lines[row];
+            Some((_, first)) => {
                 self.reject(
                     rec.line,
                     "id",
@@ -550,10 +598,17 @@ impl Builder {
                 );
             }
             None => {
-                self.by_id.insert(ext_id.clone(), self.lines.len());
+                // Derived ids are unique by construction; others are remembered to
+                // merge order lines and catch repeats.
+                if !derived {
+                    self.by_id
+                        .insert(ext_id.clone(), (self.lines.len(), rec.line));
+                }
                 self.batch.push(ext_id, values);
                 self.lines.push(rec.line);
-                self.raw.push(vec![rec.fields.clone()]);
+                let mut raw = String::new();
+                join_into(&mut raw, &rec.fields);
+                self.raw.push(raw);
             }
         }
     }
@@ -597,9 +652,9 @@ impl Builder {
             return;
         }
         self.bad_orders.insert(order.to_string(), bad_line);
-        if let Some(row) = self.by_id.remove(order) {
+        if let Some((row, _)) = self.by_id.remove(order) {
             let line = self.lines[row];
-            for r in std::mem::take(&mut self.raw[row]) {
+            for r in split_lines(&std::mem::take(&mut self.raw[row])) {
                 self.errors.push(RowError {
                     line,
                     field: "order_id".into(),
@@ -717,83 +772,101 @@ impl Builder {
         Ok(())
     }
 
-    fn finish(self, rows_read: u64) -> Parsed {
-        let mut parsed = Parsed {
-            file: self.file,
-            batch: WriteBatch::new(self.batch.entity, self.batch.fields.clone()),
-            lines: Vec::with_capacity(self.lines.len()),
-            raw: Vec::with_capacity(self.raw.len()),
-            errors: self.errors,
-            rows_read,
-            ignored_columns: Vec::new(),
-        };
+    /// Hands over every row kept so far.
+    fn take_chunk(&mut self) -> Chunk {
+        Chunk {
+            batch: WriteBatch {
+                values: std::mem::take(&mut self.batch.values),
+                ..WriteBatch::new(self.batch.entity, self.batch.fields.clone())
+            },
+            lines: std::mem::take(&mut self.lines),
+            raw: std::mem::take(&mut self.raw),
+            rejected_so_far: self.errors.len() as u64,
+        }
+    }
+
+    /// Hands over the first `n` rows kept (after the file is read).
+    fn split_off_front(&mut self, n: usize) -> Chunk {
+        let n = n.min(self.lines.len());
         let stride = self.batch.stride();
-        let dropped = self.lines.iter().filter(|l| **l == 0).count();
-        if dropped == 0 {
-            parsed.batch.values = self.batch.values;
-            parsed.lines = self.lines;
-            parsed.raw = self.raw;
-        } else {
-            let mut values = self.batch.values.into_iter();
-            for (line, raw) in self.lines.into_iter().zip(self.raw) {
-                let row: Vec<Value> = values.by_ref().take(stride).collect();
-                if line != 0 {
-                    parsed.batch.values.extend(row);
-                    parsed.lines.push(line);
-                    parsed.raw.push(raw);
-                }
+        let rest_values = self.batch.values.split_off(n * stride);
+        let rest_lines = self.lines.split_off(n);
+        let rest_raw = self.raw.split_off(n);
+        Chunk {
+            batch: WriteBatch {
+                values: std::mem::replace(&mut self.batch.values, rest_values),
+                ..WriteBatch::new(self.batch.entity, self.batch.fields.clone())
+            },
+            lines: std::mem::replace(&mut self.lines, rest_lines),
+            raw: std::mem::replace(&mut self.raw, rest_raw),
+            rejected_so_far: self.errors.len() as u64,
+        }
+    }
+
+    /// Removes rows of orders rejected after they were kept.
+    fn drop_tombstones(&mut self) {
+        if !self.lines.contains(&0) {
+            return;
+        }
+        let stride = self.batch.stride();
+        let values = std::mem::take(&mut self.batch.values);
+        let lines = std::mem::take(&mut self.lines);
+        let raw = std::mem::take(&mut self.raw);
+        let mut it = values.into_iter();
+        for (line, raw) in lines.into_iter().zip(raw) {
+            let row: Vec<Value> = it.by_ref().take(stride).collect();
+            if line != 0 {
+                self.batch.values.extend(row);
+                self.lines.push(line);
+                self.raw.push(raw);
             }
         }
-        parsed.errors.sort_by_key(|e| e.line);
-        parsed.batch.rows_read = rows_read;
-        parsed
+        self.by_id.clear();
     }
 }
 
-impl Parsed {
-    /// Rows written as one record each (orders count once).
-    pub fn records(&self) -> usize {
-        self.batch.len()
-    }
+const FIELD_SEP: char = '\u{1f}';
+const LINE_SEP: char = '\u{1e}';
 
-    /// External ids of the customers the rows refer to.
-    pub fn customer_ids(&self) -> Vec<String> {
-        let Some(ci) = self
-            .batch
-            .fields
-            .iter()
-            .position(|f| matches!(f.kind, Kind::Ref("customers")))
-        else {
-            return Vec::new();
-        };
-        let stride = self.batch.stride();
-        let mut ids: Vec<String> = self
-            .batch
-            .values
-            .chunks(stride)
-            .filter_map(|r| r[ci + 1].as_text().map(str::to_string))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
+fn join_into(out: &mut String, fields: &[String]) {
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(FIELD_SEP);
+        }
+        out.push_str(f);
     }
+}
 
-    /// External ids referenced by field `k` of the batch (0-based in `batch.fields`).
+fn split_lines(raw: &str) -> Vec<Vec<String>> {
+    raw.split(LINE_SEP)
+        .map(|l| l.split(FIELD_SEP).map(str::to_string).collect())
+        .collect()
+}
+
+impl Chunk {
+    /// External ids referenced by field `k` of the batch (0-based in `batch.fields`),
+    /// each once, in order of first use.
     pub fn referenced(&self, k: usize) -> Vec<String> {
         let stride = self.batch.stride();
-        let mut ids: Vec<String> = self
-            .batch
-            .values
-            .chunks(stride)
-            .filter_map(|r| r[k + 1].as_text().map(str::to_string))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let mut seen = rustc_hash::FxHashSet::default();
+        let mut ids = Vec::new();
+        for r in self.batch.values.chunks(stride) {
+            if let Some(id) = r[k + 1].as_text() {
+                if seen.insert(id) {
+                    ids.push(id.to_string());
+                }
+            }
+        }
         ids
     }
 
     /// Moves rows whose reference in field `k` is not in `known` to the errors.
-    pub fn reject_missing_refs(&mut self, k: usize, known: &dyn Fn(&str) -> bool) {
+    pub fn reject_missing_refs(
+        &mut self,
+        k: usize,
+        known: &dyn Fn(&str) -> bool,
+        errors: &mut Vec<RowError>,
+    ) {
         let stride = self.batch.stride();
         let field = self.batch.fields[k];
         let target = match field.kind {
@@ -806,14 +879,14 @@ impl Parsed {
             if let Some(id) = row[k + 1].as_text() {
                 if !known(id) {
                     keep[r] = false;
-                    for rec in &self.raw[r] {
-                        self.errors.push(RowError {
+                    for rec in split_lines(&self.raw[r]) {
+                        errors.push(RowError {
                             line: self.lines[r],
                             field: field.name.to_string(),
                             reason: format!(
                                 "no {target} record with id '{id}' (import the {target} first)"
                             ),
-                            record: rec.clone(),
+                            record: rec,
                         });
                     }
                 }
@@ -834,9 +907,10 @@ impl Parsed {
                 self.raw.push(raw);
             }
         }
-        self.errors.sort_by_key(|e| e.line);
     }
+}
 
+impl Parsed {
     /// Lines rejected (an order's lines count one each).
     pub fn rejected(&self) -> u64 {
         self.errors.len() as u64

@@ -3,9 +3,9 @@
 //! - [`Store::open`] picks the backend from the URL (`sqlite://PATH` or
 //!   `postgres://...`), connects and applies the embedded migrations of
 //!   `migrations/sqlite` or `migrations/postgres`.
-//! - [`write`]: [`Store::write`] upserts a [`WriteBatch`] of rows of any entity in one
-//!   database transaction, idempotently by external id (the importer, the demo and
-//!   the API's batch ingest all write through it).
+//! - [`write`]: a [`Writer`] upserts [`WriteBatch`]es of rows of any entity in one
+//!   database transaction, idempotently by external id (the importer streams files
+//!   through it; [`Store::write`] is the one-batch form the demo and the API use).
 //! - [`read`]: generic records ([`Record`]), the customer list, a customer's timeline,
 //!   counts.
 //!
@@ -29,7 +29,7 @@ use sqlx::sqlite::{
 use thiserror::Error;
 
 pub use read::{CustomerFilter, CustomerPage, CustomerSummary, Record, TimelineEvent};
-pub use write::{WriteBatch, WriteSummary};
+pub use write::{RunInfo, WriteBatch, WriteSummary, Writer};
 
 /// Everything that can go wrong in the store, in words a user can act on.
 #[derive(Debug, Error)]
@@ -118,7 +118,9 @@ impl Store {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30))
                 .pragma("cache_size", "-262144")
-                .pragma("temp_store", "memory");
+                .pragma("temp_store", "memory")
+                // Index builds (bulk loads) may sort on a second thread.
+                .pragma("threads", "2");
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .connect_with(opts)

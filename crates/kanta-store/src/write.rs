@@ -3,21 +3,26 @@
 //! A [`WriteBatch`] names the fields it carries; only those columns are written, so a
 //! file with `id,email` updates emails and leaves names alone. Each row is upserted by
 //! its external id: a new id inserts, a known id with changed values updates (and
-//! bumps `updated_at`), a known id with the same values changes nothing. The whole
-//! batch is one database transaction: killed at any moment, the store holds all of
-//! it or none of it.
+//! bumps `updated_at`), a known id with the same values changes nothing.
 //!
-//! SQLite gets multi-row `INSERT ... ON CONFLICT DO UPDATE ... WHERE changed`
-//! statements; PostgreSQL gets `COPY` into a temporary table and one
-//! `INSERT ... SELECT ... ON CONFLICT`. Inserted rows are counted from the table's
-//! size before and after; the rest of the affected rows were updates.
+//! A [`Writer`] is one database transaction that takes batches as they come (an
+//! import streams its file through it in chunks) and commits in [`Writer::finish`];
+//! dropped unfinished, or killed at any moment, it leaves the store as before.
+//!
+//! Rows are loaded in bulk into a temporary stage table (`COPY` on PostgreSQL; one
+//! JSON array per 10,000 rows, expanded by `json_each`, on SQLite), then merged with
+//! one `UPDATE ... FROM` for changed rows and one `INSERT ... WHERE NOT EXISTS` for
+//! new ones: the same SQL on both backends. A large write into an empty table skips
+//! the stage: the table's indexes are dropped, the rows loaded straight in, and the
+//! indexes rebuilt, still inside the transaction.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use kanta_domain::Value;
-use kanta_domain::schema::{self, Entity, Field, Kind};
+use kanta_domain::schema::{self, CUSTOMERS, Entity, Field, Kind};
 use kanta_domain::value::format_time;
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Executor, Postgres, Sqlite};
 
@@ -86,68 +91,170 @@ pub struct WriteSummary {
     pub customers_created: u64,
 }
 
-/// Rows per multi-row statement on SQLite (kept under its 32,766 parameters).
-fn sqlite_chunk_rows(stride: usize) -> usize {
-    (32_000 / stride).min(500)
+/// Rows per JSON array when loading SQLite.
+const SQLITE_CHUNK_ROWS: usize = 10_000;
+
+/// A first batch at least this large into an empty table makes the write a bulk
+/// load (indexes rebuilt at the end instead of maintained row by row).
+pub const BULK_MIN_ROWS: usize = 20_000;
+
+/// The open transaction of a [`Writer`].
+enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
-impl Store {
-    /// Upserts the batch in one transaction. See the module documentation.
-    pub async fn write(&self, batch: &WriteBatch) -> Result<WriteSummary> {
-        let entity = batch.entity;
-        let cols: Vec<&str> = std::iter::once("external_id")
-            .chain(batch.fields.iter().map(|f| f.column))
-            .collect();
-        let rows = batch.len() as u64;
-        let mut summary = WriteSummary::default();
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                let upsert_tail = upsert_clause(entity, &batch.fields, SQLITE_NOW);
-                let mut tx = pool.begin().await?;
-                summary.customers_created =
-                    create_customers_sqlite(&mut tx, &batch.create_customers).await?;
-                let refs = resolve_refs(&mut *tx, batch).await?;
-                let before = count(&mut *tx, entity.table).await?;
-                let stride = batch.stride();
-                let mut affected = 0;
-                for chunk in batch.values.chunks(sqlite_chunk_rows(stride) * stride) {
-                    let n = chunk.len() / stride;
-                    let sql = insert_values_sql(entity.table, &cols, n, &upsert_tail);
-                    let mut q = sqlx::query::<Sqlite>(AssertSqlSafe(sql));
-                    for (i, v) in chunk.iter().enumerate() {
-                        let field = (i % stride).checked_sub(1).map(|k| batch.fields[k]);
-                        q = bind_sqlite(q, resolve(v, field, &refs));
-                    }
-                    affected += q
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::classify)?
-                        .rows_affected();
-                }
-                let after = count(&mut *tx, entity.table).await?;
-                summary.inserted = after.saturating_sub(before);
-                summary.updated = affected.saturating_sub(summary.inserted);
-                summary.unchanged = rows.saturating_sub(affected);
-                log_run(&mut *tx, batch, &summary).await?;
-                tx.commit().await?;
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            Tx::Sqlite($c) => $body,
+            Tx::Postgres($c) => $body,
+        }
+    };
+}
+
+impl Tx {
+    async fn execute(&mut self, sql: String) -> Result<u64> {
+        Ok(
+            on_tx!(self, tx => tx.execute(AssertSqlSafe(sql)).await.map_err(StoreError::classify)?.rows_affected()),
+        )
+    }
+
+    fn now(&self) -> String {
+        match self {
+            // Times as SQLite stores them, computed once rather than per row.
+            Tx::Sqlite(_) => format!("'{}'", format_time(&chrono::Utc::now())),
+            Tx::Postgres(_) => "now()".into(),
+        }
+    }
+
+    async fn is_empty(&mut self, table: &str) -> Result<bool> {
+        let sql = format!("SELECT 1 FROM {table} LIMIT 1");
+        let found = match self {
+            Tx::Sqlite(tx) => sqlx::query(AssertSqlSafe(sql))
+                .fetch_optional(&mut **tx)
+                .await?
+                .is_some(),
+            Tx::Postgres(tx) => sqlx::query(AssertSqlSafe(sql))
+                .fetch_optional(&mut **tx)
+                .await?
+                .is_some(),
+        };
+        Ok(!found)
+    }
+
+    /// The table's own indexes (name, CREATE statement), not those of constraints.
+    async fn indexes(&mut self, table: &str) -> Result<Vec<(String, String)>> {
+        Ok(match self {
+            Tx::Sqlite(tx) => {
+                sqlx::query_as::<Sqlite, (String, String)>(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL",
+                )
+                .bind(table.to_string())
+                .fetch_all(&mut **tx)
+                .await?
             }
-            Backend::Postgres(pool) => {
-                let upsert_tail = upsert_clause(entity, &batch.fields, PG_NOW);
-                let mut tx = pool.begin().await?;
-                summary.customers_created =
-                    create_customers_pg(&mut tx, &batch.create_customers).await?;
-                let refs = resolve_refs(&mut *tx, batch).await?;
-                let before = count(&mut *tx, entity.table).await?;
-                let col_list = cols.join(", ");
-                tx.execute(AssertSqlSafe(format!(
-                    "CREATE TEMP TABLE kanta_stage ON COMMIT DROP AS SELECT {col_list} FROM {} WITH NO DATA",
-                    entity.table
-                )))
-                .await?;
+            Tx::Postgres(tx) => {
+                sqlx::query_as::<Postgres, (String, String)>(
+                    "SELECT i.indexname::text, i.indexdef FROM pg_indexes i \
+                     WHERE i.schemaname = current_schema() AND i.tablename = $1 \
+                     AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+                )
+                .bind(table)
+                .fetch_all(&mut **tx)
+                .await?
+            }
+        })
+    }
+
+    /// (external id, id) of the records of `table` with these external ids.
+    async fn lookup(&mut self, table: &str, ids: &[String]) -> Result<Vec<(String, i64)>> {
+        Ok(match self {
+            Tx::Sqlite(tx) => {
+                let sql = format!(
+                    "SELECT external_id, id FROM {table} WHERE external_id IN (SELECT value FROM json_each($1))"
+                );
+                sqlx::query_as::<Sqlite, (String, i64)>(AssertSqlSafe(sql))
+                    .bind(serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()))
+                    .fetch_all(&mut **tx)
+                    .await?
+            }
+            Tx::Postgres(tx) => {
+                let sql =
+                    format!("SELECT external_id, id FROM {table} WHERE external_id = ANY($1)");
+                sqlx::query_as::<Postgres, (String, i64)>(AssertSqlSafe(sql))
+                    .bind(ids)
+                    .fetch_all(&mut **tx)
+                    .await?
+            }
+        })
+    }
+
+    /// Creates the customers that do not exist yet; returns how many were created.
+    async fn create_customers(&mut self, ids: &[String]) -> Result<u64> {
+        let mut created = 0;
+        for chunk in ids.chunks(10_000) {
+            created += match self {
+                Tx::Sqlite(tx) => sqlx::query::<Sqlite>(
+                    "INSERT INTO customers (external_id) SELECT value FROM json_each($1) WHERE true \
+                     ON CONFLICT (external_id) DO NOTHING",
+                )
+                .bind(serde_json::to_string(chunk).unwrap_or_else(|_| "[]".into()))
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+                Tx::Postgres(tx) => sqlx::query::<Postgres>(
+                    "INSERT INTO customers (external_id) SELECT unnest($1::text[]) ON CONFLICT (external_id) DO NOTHING",
+                )
+                .bind(chunk)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            };
+        }
+        Ok(created)
+    }
+
+    /// Loads rows into `target`: JSON arrays through `json_each` on SQLite, COPY on
+    /// PostgreSQL. `extra` are (column, SQL value) pairs set on every row.
+    async fn load(
+        &mut self,
+        target: &str,
+        batch: &WriteBatch,
+        refs: &Refs,
+        extra: &[(&str, &str)],
+    ) -> Result<()> {
+        let stride = batch.stride();
+        let cols = column_list(batch);
+        match self {
+            Tx::Sqlite(tx) => {
+                let mut extract = (0..stride)
+                    .map(|i| format!("value->>{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut all_cols = cols;
+                for (c, v) in extra {
+                    let _ = write!(all_cols, ", {c}");
+                    let _ = write!(extract, ", {v}");
+                }
+                let load = format!(
+                    "INSERT INTO {target} ({all_cols}) SELECT {extract} FROM json_each($1)"
+                );
+                let mut json = String::with_capacity(1 << 20);
+                for chunk in batch.values.chunks(SQLITE_CHUNK_ROWS * stride) {
+                    json.clear();
+                    json_rows(&mut json, chunk, batch, refs);
+                    sqlx::query::<Sqlite>(AssertSqlSafe(load.clone()))
+                        .bind(json.as_str())
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
+            Tx::Postgres(tx) => {
+                // COPY cannot set constants: the table's defaults fill `extra`.
                 let mut copy = tx
-                    .copy_in_raw(&format!("COPY kanta_stage ({col_list}) FROM STDIN"))
+                    .copy_in_raw(&format!("COPY {target} ({cols}) FROM STDIN"))
                     .await?;
-                let stride = batch.stride();
                 let mut buf = String::with_capacity(1 << 20);
                 for row in batch.values.chunks(stride) {
                     for (i, v) in row.iter().enumerate() {
@@ -155,7 +262,7 @@ impl Store {
                             buf.push('\t');
                         }
                         let field = i.checked_sub(1).map(|k| batch.fields[k]);
-                        copy_text(&mut buf, &resolve(v, field, &refs));
+                        copy_text(&mut buf, &resolve(v, field, refs));
                     }
                     buf.push('\n');
                     if buf.len() > (1 << 20) - 4096 {
@@ -167,24 +274,100 @@ impl Store {
                     copy.send(buf.into_bytes()).await?;
                 }
                 copy.finish().await?;
-                let sql = format!(
-                    "INSERT INTO {table} ({col_list}) SELECT {col_list} FROM kanta_stage {upsert_tail}",
-                    table = entity.table
-                );
-                let affected = tx
-                    .execute(AssertSqlSafe(sql))
-                    .await
-                    .map_err(StoreError::classify)?
-                    .rows_affected();
-                let after = count(&mut *tx, entity.table).await?;
-                summary.inserted = after.saturating_sub(before);
-                summary.updated = affected.saturating_sub(summary.inserted);
-                summary.unchanged = rows.saturating_sub(affected);
-                log_run(&mut *tx, batch, &summary).await?;
-                tx.commit().await?;
             }
         }
-        Ok(summary)
+        Ok(())
+    }
+
+    async fn log_run(&mut self, entity: &Entity, run: &RunInfo, s: &WriteSummary) -> Result<()> {
+        const SQL: &str = "INSERT INTO import_runs (entity, source, rows_read, inserted, updated, unchanged, rejected, customers_created) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        on_tx!(self, tx => sqlx::query(SQL)
+            .bind(entity.name)
+            .bind(run.source.clone())
+            .bind(run.rows_read as i64)
+            .bind(s.inserted as i64)
+            .bind(s.updated as i64)
+            .bind(s.unchanged as i64)
+            .bind(run.rejected as i64)
+            .bind(s.customers_created as i64)
+            .execute(&mut **tx)
+            .await
+            .map(|_| ())?);
+        Ok(())
+    }
+
+    async fn commit(self) -> Result<()> {
+        on_tx!(self, tx => tx.commit().await?);
+        Ok(())
+    }
+}
+
+/// What the import log records of a write besides its counts.
+#[derive(Debug, Clone, Default)]
+pub struct RunInfo {
+    pub source: String,
+    pub rows_read: u64,
+    pub rejected: u64,
+}
+
+/// How the rows reach their table.
+enum Mode {
+    /// Not decided until the first batch (its size and the table's emptiness).
+    Undecided,
+    /// Into the temporary stage, merged in `finish`.
+    Stage,
+    /// Straight into the empty table, whose indexes are rebuilt in `finish`.
+    Bulk { indexes: Vec<(String, String)> },
+}
+
+/// One open write transaction; see the module documentation.
+pub struct Writer {
+    tx: Tx,
+    entity: &'static Entity,
+    fields: Vec<&'static Field>,
+    mode: Mode,
+    /// Internal ids of references seen so far, by field and external id.
+    refs: Refs,
+    rows: u64,
+    summary: WriteSummary,
+}
+
+/// Internal ids of referenced records, by field name and external id.
+type Refs = HashMap<&'static str, HashMap<String, i64>>;
+
+impl Store {
+    /// Opens a write transaction for rows of `entity` carrying `fields`.
+    pub async fn writer(
+        &self,
+        entity: &'static Entity,
+        fields: Vec<&'static Field>,
+    ) -> Result<Writer> {
+        let tx = match &self.backend {
+            Backend::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Backend::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        };
+        Ok(Writer {
+            tx,
+            entity,
+            fields,
+            mode: Mode::Undecided,
+            refs: Refs::default(),
+            rows: 0,
+            summary: WriteSummary::default(),
+        })
+    }
+
+    /// Upserts one batch in its own transaction.
+    pub async fn write(&self, batch: &WriteBatch) -> Result<WriteSummary> {
+        let mut w = self.writer(batch.entity, batch.fields.clone()).await?;
+        w.write(batch).await?;
+        w.finish(&RunInfo {
+            source: batch.source.clone(),
+            rows_read: batch.rows_read,
+            rejected: batch.rejected,
+        })
+        .await
     }
 
     /// The internal ids of the records of `entity` with these external ids; ids that
@@ -194,170 +377,277 @@ impl Store {
         entity: &Entity,
         external_ids: &[String],
     ) -> Result<HashMap<String, i64>> {
-        let mut out = HashMap::with_capacity(external_ids.len());
+        let mut tx = match &self.backend {
+            Backend::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Backend::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        };
+        let mut out = HashMap::default();
         for chunk in external_ids.chunks(10_000) {
-            let found = match &self.backend {
-                Backend::Sqlite(pool) => {
-                    let mut conn = pool.acquire().await?;
-                    (&mut *conn).lookup(entity.table, chunk).await?
-                }
-                Backend::Postgres(pool) => {
-                    let mut conn = pool.acquire().await?;
-                    (&mut *conn).lookup(entity.table, chunk).await?
-                }
-            };
-            out.extend(found);
+            out.extend(tx.lookup(entity.table, chunk).await?);
         }
         Ok(out)
     }
 }
 
-/// `ON CONFLICT (external_id) DO UPDATE SET ... WHERE <some column changed>`; `now`
-/// is the dialect's expression for the current time in its stored form.
-fn upsert_clause(entity: &Entity, fields: &[&Field], now: &str) -> String {
-    if fields.is_empty() {
-        return "ON CONFLICT (external_id) DO NOTHING".to_string();
-    }
-    let t = entity.table;
-    let mut set = String::new();
-    let mut changed = String::new();
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            set.push_str(", ");
-            changed.push_str(" OR ");
-        }
-        let _ = write!(set, "{c} = excluded.{c}", c = f.column);
-        let _ = write!(
-            changed,
-            "{t}.{c} IS DISTINCT FROM excluded.{c}",
-            c = f.column
-        );
-    }
-    format!("ON CONFLICT (external_id) DO UPDATE SET {set}, updated_at = {now} WHERE {changed}")
-}
-
-const SQLITE_NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
-const PG_NOW: &str = "now()";
-
-fn insert_values_sql(table: &str, cols: &[&str], rows: usize, tail: &str) -> String {
-    let stride = cols.len();
-    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
-    let mut p = 1;
-    for r in 0..rows {
-        if r > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for c in 0..stride {
-            if c > 0 {
-                sql.push(',');
-            }
-            let _ = write!(sql, "${p}");
-            p += 1;
-        }
-        sql.push(')');
-    }
-    let _ = write!(sql, " {tail}");
-    sql
-}
-
-/// Looks up every referenced external id of the batch inside the transaction.
-async fn resolve_refs<'c, E: RefLookup<'c>>(
-    conn: E,
-    batch: &WriteBatch,
-) -> Result<HashMap<&'static str, HashMap<String, i64>>> {
-    let mut out = HashMap::new();
-    let stride = batch.stride();
-    let mut conn = conn;
-    for (k, f) in batch.fields.iter().enumerate() {
-        let Kind::Ref(target) = f.kind else { continue };
-        let target_entity = schema::entity(target).expect("references name an entity");
-        let mut ids: Vec<String> = batch
-            .values
-            .chunks(stride)
-            .filter_map(|row| row[k + 1].as_text().map(str::to_string))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut map = HashMap::with_capacity(ids.len());
+impl Writer {
+    /// The external ids among `ids` that exist as records of `target` (within this
+    /// transaction, so customers created by earlier batches count).
+    pub async fn known(
+        &mut self,
+        target: &'static Entity,
+        ids: &[String],
+    ) -> Result<HashMap<String, i64>> {
+        let mut out = HashMap::default();
         for chunk in ids.chunks(10_000) {
-            map.extend(conn.lookup(target_entity.table, chunk).await?);
+            out.extend(self.tx.lookup(target.table, chunk).await?);
         }
-        let missing: Vec<&str> = ids
+        Ok(out)
+    }
+
+    /// Writes a batch (its fields must be the writer's).
+    pub async fn write(&mut self, batch: &WriteBatch) -> Result<()> {
+        debug_assert_eq!(batch.fields.len(), self.fields.len());
+        let table = self.entity.table;
+        // Customers met in earlier batches exist already.
+        let seen = self.refs.get("customer_id");
+        let new_customers: Vec<String> = batch
+            .create_customers
             .iter()
-            .filter(|i| !map.contains_key(*i))
-            .map(String::as_str)
-            .take(5)
+            .filter(|id| seen.is_none_or(|m| !m.contains_key(*id)))
+            .cloned()
             .collect();
-        if !missing.is_empty() {
-            return Err(StoreError::MissingRef {
-                entity: batch.entity.name,
-                target: target_entity.name,
-                ids: missing.join(", "),
-            });
+        self.summary.customers_created += self.tx.create_customers(&new_customers).await?;
+        self.resolve_refs(batch).await?;
+        if let Mode::Undecided = self.mode {
+            self.mode = if batch.len() >= BULK_MIN_ROWS && self.tx.is_empty(table).await? {
+                let indexes = self.tx.indexes(table).await?;
+                for (name, _) in &indexes {
+                    self.tx.execute(format!("DROP INDEX {name}")).await?;
+                }
+                Mode::Bulk { indexes }
+            } else {
+                let cols = column_list(batch);
+                let create = format!(
+                    "CREATE TEMP TABLE kanta_stage AS SELECT {cols} FROM {table} WHERE false"
+                );
+                match self.tx {
+                    Tx::Sqlite(_) => {
+                        self.tx
+                            .execute("DROP TABLE IF EXISTS temp.kanta_stage".into())
+                            .await?;
+                        self.tx.execute(create).await?;
+                    }
+                    Tx::Postgres(_) => {
+                        self.tx
+                            .execute(create.replacen(
+                                "kanta_stage AS",
+                                "kanta_stage ON COMMIT DROP AS",
+                                1,
+                            ))
+                            .await?;
+                    }
+                }
+                Mode::Stage
+            };
         }
-        out.insert(f.name, map);
+        let now = self.tx.now();
+        match &self.mode {
+            Mode::Bulk { .. } => {
+                let extra: &[(&str, &str)] = match self.tx {
+                    Tx::Sqlite(_) => &[("created_at", now.as_str()), ("updated_at", now.as_str())],
+                    Tx::Postgres(_) => &[],
+                };
+                self.tx.load(table, batch, &self.refs, extra).await?;
+            }
+            _ => self.tx.load("kanta_stage", batch, &self.refs, &[]).await?,
+        }
+        self.rows += batch.len() as u64;
+        Ok(())
     }
-    Ok(out)
-}
 
-/// Reference lookup on a connection of either backend.
-trait RefLookup<'c>: Send {
-    async fn lookup(&mut self, table: &str, ids: &[String]) -> Result<Vec<(String, i64)>>;
-}
+    /// Merges what was written, records the run in the import log, and commits.
+    pub async fn finish(mut self, run: &RunInfo) -> Result<WriteSummary> {
+        match std::mem::replace(&mut self.mode, Mode::Undecided) {
+            Mode::Undecided => {}
+            Mode::Bulk { indexes } => {
+                for (_, sql) in indexes {
+                    self.tx.execute(sql).await?;
+                }
+                self.summary.inserted = self.rows;
+            }
+            Mode::Stage => {
+                let now = self.tx.now();
+                let (update, insert) = merge_sql(self.entity, &self.fields, &now);
+                if let Some(update) = update {
+                    self.summary.updated = self.tx.execute(update).await?;
+                }
+                self.summary.inserted = self.tx.execute(insert).await?;
+                if let Tx::Sqlite(_) = self.tx {
+                    self.tx
+                        .execute("DROP TABLE temp.kanta_stage".into())
+                        .await?;
+                }
+            }
+        }
+        self.summary.unchanged = self
+            .rows
+            .saturating_sub(self.summary.inserted + self.summary.updated);
+        self.tx.log_run(self.entity, run, &self.summary).await?;
+        self.tx.commit().await?;
+        Ok(self.summary)
+    }
 
-impl<'c> RefLookup<'c> for &'c mut sqlx::SqliteConnection {
-    async fn lookup(&mut self, table: &str, ids: &[String]) -> Result<Vec<(String, i64)>> {
-        let sql = format!(
-            "SELECT external_id, id FROM {table} WHERE external_id IN (SELECT value FROM json_each($1))"
-        );
-        Ok(sqlx::query_as::<Sqlite, (String, i64)>(AssertSqlSafe(sql))
-            .bind(serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()))
-            .fetch_all(&mut **self)
-            .await?)
+    /// Looks up the batch's references not seen before; all must exist.
+    async fn resolve_refs(&mut self, batch: &WriteBatch) -> Result<()> {
+        let stride = batch.stride();
+        for (k, f) in batch.fields.iter().enumerate() {
+            let Kind::Ref(target) = f.kind else { continue };
+            let target_entity = if target == "customers" {
+                &CUSTOMERS
+            } else {
+                schema::entity(target).expect("references name an entity")
+            };
+            let known = self.refs.entry(f.name).or_default();
+            let mut seen = rustc_hash::FxHashSet::default();
+            let ids: Vec<String> = batch
+                .values
+                .chunks(stride)
+                .filter_map(|row| row[k + 1].as_text())
+                .filter(|id| !known.contains_key(*id) && seen.insert(*id))
+                .map(str::to_string)
+                .collect();
+            let mut found = HashMap::default();
+            for chunk in ids.chunks(10_000) {
+                found.extend(self.tx.lookup(target_entity.table, chunk).await?);
+            }
+            let missing: Vec<&str> = ids
+                .iter()
+                .filter(|i| !found.contains_key(*i))
+                .map(String::as_str)
+                .take(5)
+                .collect();
+            if !missing.is_empty() {
+                return Err(StoreError::MissingRef {
+                    entity: batch.entity.name,
+                    target: target_entity.name,
+                    ids: missing.join(", "),
+                });
+            }
+            self.refs.entry(f.name).or_default().extend(found);
+        }
+        Ok(())
     }
 }
 
-impl<'c> RefLookup<'c> for &'c mut sqlx::PgConnection {
-    async fn lookup(&mut self, table: &str, ids: &[String]) -> Result<Vec<(String, i64)>> {
-        let sql = format!("SELECT external_id, id FROM {table} WHERE external_id = ANY($1)");
-        Ok(
-            sqlx::query_as::<Postgres, (String, i64)>(AssertSqlSafe(sql))
-                .bind(ids)
-                .fetch_all(&mut **self)
-                .await?,
+fn column_list(batch: &WriteBatch) -> String {
+    std::iter::once("external_id")
+        .chain(batch.fields.iter().map(|f| f.column))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The two statements that merge the stage into the table: the update of rows whose
+/// values changed (None when the rows carry no field besides the id), and the insert
+/// of rows whose external id is new. `now` is the current time in the dialect's
+/// stored form.
+fn merge_sql(entity: &Entity, fields: &[&Field], now: &str) -> (Option<String>, String) {
+    let t = entity.table;
+    let cols = std::iter::once("external_id")
+        .chain(fields.iter().map(|f| f.column))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let update = (!fields.is_empty()).then(|| {
+        let mut set = String::new();
+        let mut changed = String::new();
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                set.push_str(", ");
+                changed.push_str(" OR ");
+            }
+            let _ = write!(set, "{c} = s.{c}", c = f.column);
+            let _ = write!(changed, "{t}.{c} IS DISTINCT FROM s.{c}", c = f.column);
+        }
+        format!(
+            "UPDATE {t} SET {set}, updated_at = {now} FROM kanta_stage s \
+             WHERE {t}.external_id = s.external_id AND ({changed})"
         )
+    });
+    let insert = format!(
+        "INSERT INTO {t} ({cols}, created_at, updated_at) SELECT {cols}, {now}, {now} FROM kanta_stage s \
+         WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {t}.external_id = s.external_id)"
+    );
+    (update, insert)
+}
+
+/// Appends rows as a JSON array of arrays, references resolved.
+fn json_rows(json: &mut String, chunk: &[Value], batch: &WriteBatch, refs: &Refs) {
+    let stride = batch.stride();
+    json.push('[');
+    for (r, row) in chunk.chunks(stride).enumerate() {
+        if r > 0 {
+            json.push(',');
+        }
+        json.push('[');
+        for (i, v) in row.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            let field = i.checked_sub(1).map(|k| batch.fields[k]);
+            json_value(json, &resolve(v, field, refs));
+        }
+        json.push(']');
     }
+    json.push(']');
 }
 
 /// The value to write: a reference becomes the referenced record's internal id.
-fn resolve<'v>(
-    v: &'v Value,
-    field: Option<&Field>,
-    refs: &HashMap<&'static str, HashMap<String, i64>>,
-) -> std::borrow::Cow<'v, Value> {
+fn resolve<'v>(v: &'v Value, field: Option<&Field>, refs: &Refs) -> Cow<'v, Value> {
     if let (Some(f), Value::Text(ext)) = (field, v) {
         if let Kind::Ref(_) = f.kind {
             if let Some(id) = refs.get(f.name).and_then(|m| m.get(ext)) {
-                return std::borrow::Cow::Owned(Value::Int(*id));
+                return Cow::Owned(Value::Int(*id));
             }
         }
     }
-    std::borrow::Cow::Borrowed(v)
+    Cow::Borrowed(v)
 }
 
-type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
-
-fn bind_sqlite<'q>(q: SqliteQuery<'q>, v: std::borrow::Cow<'_, Value>) -> SqliteQuery<'q> {
-    match v.as_ref() {
-        Value::Null => q.bind(None::<i64>),
-        Value::Text(s) => q.bind(s.clone()),
-        Value::Int(i) => q.bind(*i),
-        Value::Float(f) => q.bind(*f),
-        Value::Bool(b) => q.bind(*b),
-        Value::Date(d) => q.bind(d.format("%Y-%m-%d").to_string()),
-        Value::Time(t) => q.bind(format_time(t)),
+/// Appends a value as JSON, in the form SQLite's `->>` gives back as the stored type.
+fn json_value(buf: &mut String, v: &Value) {
+    match v {
+        Value::Null => buf.push_str("null"),
+        Value::Text(s) => json_string(buf, s),
+        Value::Int(i) => {
+            let _ = write!(buf, "{i}");
+        }
+        Value::Float(f) => {
+            let _ = write!(buf, "{f:?}");
+        }
+        Value::Bool(b) => buf.push(if *b { '1' } else { '0' }),
+        Value::Date(d) => {
+            let _ = write!(buf, "\"{}\"", d.format("%Y-%m-%d"));
+        }
+        Value::Time(t) => {
+            buf.push('"');
+            buf.push_str(&format_time(t));
+            buf.push('"');
+        }
     }
+}
+
+fn json_string(buf: &mut String, s: &str) {
+    buf.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => buf.push_str("\\\""),
+            '\\' => buf.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(buf, "\\u{:04x}", c as u32);
+            }
+            c => buf.push(c),
+        }
+    }
+    buf.push('"');
 }
 
 /// Appends a value in PostgreSQL's COPY text format.
@@ -389,116 +679,26 @@ fn copy_text(buf: &mut String, v: &Value) {
     }
 }
 
-async fn count<'e, E>(conn: E, table: &str) -> Result<u64>
-where
-    E: CountExec<'e>,
-{
-    conn.count(table).await
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-trait CountExec<'e> {
-    async fn count(self, table: &str) -> Result<u64>;
-}
-
-impl<'e> CountExec<'e> for &'e mut sqlx::SqliteConnection {
-    async fn count(self, table: &str) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar::<Sqlite, i64>(AssertSqlSafe(format!(
-            "SELECT count(*) FROM {table}"
-        )))
-        .fetch_one(self)
-        .await?;
-        Ok(n as u64)
+    #[test]
+    fn json_escapes_what_json_must() {
+        let mut s = String::new();
+        json_value(&mut s, &Value::Text("a\"b\\c\nd\u{1}é".into()));
+        assert_eq!(s, r#""a\"b\\c\u000ad\u0001é""#);
+        let parsed: String = serde_json::from_str(&s).unwrap();
+        assert_eq!(parsed, "a\"b\\c\nd\u{1}é");
     }
-}
 
-impl<'e> CountExec<'e> for &'e mut sqlx::PgConnection {
-    async fn count(self, table: &str) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar::<Postgres, i64>(AssertSqlSafe(format!(
-            "SELECT count(*) FROM {table}"
-        )))
-        .fetch_one(self)
-        .await?;
-        Ok(n as u64)
-    }
-}
-
-async fn create_customers_sqlite(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
-    ids: &[String],
-) -> Result<u64> {
-    let mut created = 0;
-    for chunk in ids.chunks(10_000) {
-        let json = serde_json::to_string(chunk).unwrap_or_else(|_| "[]".into());
-        created += sqlx::query::<Sqlite>(
-            "INSERT INTO customers (external_id) SELECT value FROM json_each($1) WHERE true \
-             ON CONFLICT (external_id) DO NOTHING",
-        )
-        .bind(json)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    }
-    Ok(created)
-}
-
-async fn create_customers_pg(
-    tx: &mut sqlx::Transaction<'_, Postgres>,
-    ids: &[String],
-) -> Result<u64> {
-    let mut created = 0;
-    for chunk in ids.chunks(10_000) {
-        created += sqlx::query::<Postgres>(
-            "INSERT INTO customers (external_id) SELECT unnest($1::text[]) ON CONFLICT (external_id) DO NOTHING",
-        )
-        .bind(chunk)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    }
-    Ok(created)
-}
-
-trait LogExec<'e> {
-    async fn log(self, batch: &WriteBatch, s: &WriteSummary) -> Result<()>;
-}
-
-async fn log_run<'e, E: LogExec<'e>>(conn: E, batch: &WriteBatch, s: &WriteSummary) -> Result<()> {
-    conn.log(batch, s).await
-}
-
-const LOG_SQL: &str = "INSERT INTO import_runs (entity, source, rows_read, inserted, updated, unchanged, rejected, customers_created) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-
-impl<'e> LogExec<'e> for &'e mut sqlx::SqliteConnection {
-    async fn log(self, b: &WriteBatch, s: &WriteSummary) -> Result<()> {
-        sqlx::query::<Sqlite>(LOG_SQL)
-            .bind(b.entity.name)
-            .bind(b.source.clone())
-            .bind(b.rows_read as i64)
-            .bind(s.inserted as i64)
-            .bind(s.updated as i64)
-            .bind(s.unchanged as i64)
-            .bind(b.rejected as i64)
-            .bind(s.customers_created as i64)
-            .execute(self)
-            .await?;
-        Ok(())
-    }
-}
-
-impl<'e> LogExec<'e> for &'e mut sqlx::PgConnection {
-    async fn log(self, b: &WriteBatch, s: &WriteSummary) -> Result<()> {
-        sqlx::query::<Postgres>(LOG_SQL)
-            .bind(b.entity.name)
-            .bind(b.source.clone())
-            .bind(b.rows_read as i64)
-            .bind(s.inserted as i64)
-            .bind(s.updated as i64)
-            .bind(s.unchanged as i64)
-            .bind(b.rejected as i64)
-            .bind(s.customers_created as i64)
-            .execute(self)
-            .await?;
-        Ok(())
+    #[test]
+    fn copy_text_escapes_tabs_and_newlines() {
+        let mut s = String::new();
+        copy_text(&mut s, &Value::Text("a\tb\nc\\".into()));
+        assert_eq!(s, "a\\tb\\nc\\\\");
+        s.clear();
+        copy_text(&mut s, &Value::Null);
+        assert_eq!(s, "\\N");
     }
 }

@@ -1,10 +1,14 @@
 -- Kanta's initial schema (SQLite). Never edit once applied: add a new migration.
 -- Columns follow crates/kanta-domain/src/schema.rs; a test checks that they match.
+-- transactions and usage_events carry no foreign key: they are the bulk tables, and the
+-- store resolves every reference inside its write transaction (kanta-store write.rs).
+-- Indexes are named, never implied by constraints: a bulk load into an empty table drops
+-- and rebuilds them inside its transaction.
 -- Times are TEXT in RFC 3339 UTC with milliseconds ('2024-12-31T10:00:00.000Z'), dates 'YYYY-MM-DD'.
 
 CREATE TABLE staff (
     id INTEGER PRIMARY KEY,
-    external_id TEXT NOT NULL UNIQUE,
+    external_id TEXT NOT NULL,
     name TEXT NOT NULL,
     email TEXT,
     title TEXT,
@@ -12,10 +16,11 @@ CREATE TABLE staff (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT;
+CREATE UNIQUE INDEX staff_external_id_key ON staff (external_id);
 
 CREATE TABLE customers (
     id INTEGER PRIMARY KEY,
-    external_id TEXT NOT NULL UNIQUE,
+    external_id TEXT NOT NULL,
     kind TEXT NOT NULL DEFAULT 'person' CHECK (kind IN ('person','company')),
     name TEXT,
     email TEXT,
@@ -36,6 +41,7 @@ CREATE TABLE customers (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT;
+CREATE UNIQUE INDEX customers_external_id_key ON customers (external_id);
 CREATE INDEX customers_segment_idx ON customers (segment);
 CREATE INDEX customers_status_idx ON customers (status);
 CREATE INDEX customers_email_idx ON customers (email);
@@ -43,7 +49,7 @@ CREATE INDEX customers_name_idx ON customers (name);
 
 CREATE TABLE contacts (
     id INTEGER PRIMARY KEY,
-    external_id TEXT NOT NULL UNIQUE,
+    external_id TEXT NOT NULL,
     customer_id INTEGER REFERENCES customers(id) ON DELETE CASCADE NOT NULL,
     name TEXT NOT NULL,
     email TEXT,
@@ -53,12 +59,13 @@ CREATE TABLE contacts (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT;
+CREATE UNIQUE INDEX contacts_external_id_key ON contacts (external_id);
 CREATE INDEX contacts_customer_id_idx ON contacts (customer_id);
 
 CREATE TABLE transactions (
     id INTEGER PRIMARY KEY,
-    external_id TEXT NOT NULL UNIQUE,
-    customer_id INTEGER REFERENCES customers(id) ON DELETE CASCADE NOT NULL,
+    external_id TEXT NOT NULL,
+    customer_id INTEGER NOT NULL,
     occurred_at TEXT NOT NULL,
     amount_minor INTEGER NOT NULL,
     currency TEXT NOT NULL,
@@ -70,12 +77,12 @@ CREATE TABLE transactions (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT;
+CREATE UNIQUE INDEX transactions_external_id_key ON transactions (external_id);
 CREATE INDEX transactions_customer_id_occurred_at_idx ON transactions (customer_id, occurred_at);
-CREATE INDEX transactions_occurred_at_idx ON transactions (occurred_at);
 
 CREATE TABLE subscriptions (
     id INTEGER PRIMARY KEY,
-    external_id TEXT NOT NULL UNIQUE,
+    external_id TEXT NOT NULL,
     customer_id INTEGER REFERENCES customers(id) ON DELETE CASCADE NOT NULL,
     plan TEXT NOT NULL,
     amount_minor INTEGER NOT NULL,
@@ -88,11 +95,12 @@ CREATE TABLE subscriptions (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT;
+CREATE UNIQUE INDEX subscriptions_external_id_key ON subscriptions (external_id);
 CREATE INDEX subscriptions_customer_id_idx ON subscriptions (customer_id);
 
 CREATE TABLE interactions (
     id INTEGER PRIMARY KEY,
-    external_id TEXT NOT NULL UNIQUE,
+    external_id TEXT NOT NULL,
     customer_id INTEGER REFERENCES customers(id) ON DELETE CASCADE NOT NULL,
     occurred_at TEXT NOT NULL,
     kind TEXT NOT NULL CHECK (kind IN ('call','meeting','email','visit','chat','other')),
@@ -104,12 +112,13 @@ CREATE TABLE interactions (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT;
+CREATE UNIQUE INDEX interactions_external_id_key ON interactions (external_id);
 CREATE INDEX interactions_customer_id_occurred_at_idx ON interactions (customer_id, occurred_at);
 CREATE INDEX interactions_staff_id_idx ON interactions (staff_id);
 
 CREATE TABLE cases (
     id INTEGER PRIMARY KEY,
-    external_id TEXT NOT NULL UNIQUE,
+    external_id TEXT NOT NULL,
     customer_id INTEGER REFERENCES customers(id) ON DELETE CASCADE NOT NULL,
     opened_at TEXT NOT NULL,
     category TEXT NOT NULL,
@@ -123,11 +132,12 @@ CREATE TABLE cases (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT;
+CREATE UNIQUE INDEX cases_external_id_key ON cases (external_id);
 CREATE INDEX cases_customer_id_opened_at_idx ON cases (customer_id, opened_at);
 
 CREATE TABLE feedback (
     id INTEGER PRIMARY KEY,
-    external_id TEXT NOT NULL UNIQUE,
+    external_id TEXT NOT NULL,
     customer_id INTEGER REFERENCES customers(id) ON DELETE SET NULL,
     answered_at TEXT NOT NULL,
     survey_ref TEXT,
@@ -142,24 +152,26 @@ CREATE TABLE feedback (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT;
+CREATE UNIQUE INDEX feedback_external_id_key ON feedback (external_id);
 CREATE INDEX feedback_customer_id_answered_at_idx ON feedback (customer_id, answered_at);
 CREATE INDEX feedback_answered_at_idx ON feedback (answered_at);
 
 CREATE TABLE usage_events (
     id INTEGER PRIMARY KEY,
-    external_id TEXT NOT NULL UNIQUE,
-    customer_id INTEGER REFERENCES customers(id) ON DELETE CASCADE NOT NULL,
+    external_id TEXT NOT NULL,
+    customer_id INTEGER NOT NULL,
     occurred_at TEXT NOT NULL,
     metric TEXT NOT NULL,
     value REAL NOT NULL,
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT;
+CREATE UNIQUE INDEX usage_events_external_id_key ON usage_events (external_id);
 CREATE INDEX usage_events_customer_id_metric_occurred_at_idx ON usage_events (customer_id, metric, occurred_at);
 
 CREATE TABLE trust_entries (
     id INTEGER PRIMARY KEY,
-    external_id TEXT NOT NULL UNIQUE,
+    external_id TEXT NOT NULL,
     customer_id INTEGER REFERENCES customers(id) ON DELETE CASCADE NOT NULL,
     occurred_at TEXT NOT NULL,
     delta INTEGER NOT NULL,
@@ -168,6 +180,7 @@ CREATE TABLE trust_entries (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT;
+CREATE UNIQUE INDEX trust_entries_external_id_key ON trust_entries (external_id);
 CREATE INDEX trust_entries_customer_id_occurred_at_idx ON trust_entries (customer_id, occurred_at);
 
 CREATE TRIGGER trust_entries_no_update BEFORE UPDATE ON trust_entries

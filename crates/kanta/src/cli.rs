@@ -1,0 +1,241 @@
+//! Arguments of every command, and dispatch.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use kanta_store::Store;
+
+/// Kanta keeps a business's customers: who is slipping away, whom to contact and
+/// why, what each customer is worth.
+#[derive(Debug, Parser)]
+#[command(name = "kanta", version, about, long_about = None)]
+pub struct Cli {
+    /// Data folder of the embedded SQLite store.
+    #[arg(
+        long,
+        global = true,
+        env = "KANTA_DATA",
+        default_value = "./kanta-data",
+        value_name = "DIR"
+    )]
+    pub data: PathBuf,
+
+    /// Database URL instead of the data folder: postgres://USER@HOST/DB or sqlite://PATH.
+    #[arg(
+        long,
+        global = true,
+        env = "KANTA_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the store (data folder and database) or bring its schema up to date.
+    Init,
+    /// Import a CSV, JSON Lines or whitespace-separated file of one entity.
+    Import(ImportArgs),
+    /// Count the records of every entity.
+    Stats(JsonArg),
+    /// List and show customers.
+    #[command(subcommand)]
+    Customers(CustomersCommand),
+    /// Build a store with demo data (a café and a B2B firm), then serve it.
+    Demo(DemoArgs),
+    /// Serve the web UI and the API.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// What the file holds: customers, contacts, transactions, subscriptions,
+    /// interactions, cases, feedback, usage, staff or trust.
+    pub entity: String,
+    /// The file to import.
+    pub file: PathBuf,
+    /// Take a field from a column: SOURCE is a header name or a 1-based column
+    /// number, FIELD a field of the entity (repeatable).
+    #[arg(long = "map", value_name = "SOURCE=FIELD")]
+    pub map: Vec<String>,
+    /// Column delimiter: a character (, ; | tab) or 'whitespace'. Sniffed when absent.
+    #[arg(long)]
+    pub delimiter: Option<String>,
+    /// File format: csv, jsonl or whitespace. From the extension when absent.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The first line is data, not column names.
+    #[arg(long)]
+    pub no_header: bool,
+    /// strftime format of dates and times, e.g. %Y%m%d (ISO 8601 and 31.12.2024 need none).
+    #[arg(long, value_name = "FORMAT")]
+    pub date_format: Option<String>,
+    /// Currency of money in files that carry none.
+    #[arg(long, default_value = "EUR")]
+    pub currency: String,
+    /// Import the valid rows and write the rejected ones, with reasons, to a reject file.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Where --skip-invalid writes rejected rows (default FILE.rejects.csv).
+    #[arg(long, value_name = "PATH")]
+    pub rejects: Option<PathBuf>,
+    /// Only validate; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// A page of customers, with filters.
+    List(ListArgs),
+    /// One customer and their whole timeline.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Part of the name, email or id.
+    #[arg(long, short = 's')]
+    pub search: Option<String>,
+    #[arg(long)]
+    pub segment: Option<String>,
+    /// active or ended.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// person or company.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// name, id, newest, revenue or last-purchase.
+    #[arg(long, default_value = "name")]
+    pub sort: String,
+    /// Customers per page.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Page number, from 1.
+    #[arg(long, default_value_t = 1)]
+    pub page: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The customer's id (their external id).
+    pub id: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seed of the generator: the same seed and date give the same data.
+    #[arg(long, default_value_t = 2024)]
+    pub seed: u64,
+    /// The demo's "today" (YYYY-MM-DD or 31.12.2024); default: today (UTC).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Only build the store; do not serve it.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Address to serve on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to serve on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+}
+
+impl Cli {
+    /// The database URL: the flag or environment, else SQLite in the data folder.
+    pub fn url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", self.data.join("kanta.db").display()),
+        }
+    }
+
+    pub async fn open_store(&self) -> anyhow::Result<Store> {
+        let url = self.url();
+        Store::open(&url)
+            .await
+            .with_context(|| format!("cannot open the store at {}", kanta_store::redact(&url)))
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Init => {
+            let store = cli.open_store().await?;
+            println!("The store at {} is ready.", store.url());
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import(args) => crate::import::run(&cli, args).await,
+        Command::Stats(a) => {
+            let store = cli.open_store().await?;
+            let counts = store.counts().await?;
+            if a.json {
+                let map: serde_json::Map<String, serde_json::Value> = counts
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), (*v).into()))
+                    .collect();
+                crate::output::print_json(&map)?;
+            } else {
+                let rows: Vec<Vec<String>> = counts
+                    .iter()
+                    .map(|(k, v)| vec![(*k).to_string(), v.to_string()])
+                    .collect();
+                crate::output::table(&["entity", "records"], &rows, &[false, true]);
+            }
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Customers(CustomersCommand::List(a)) => crate::customers::list(&cli, a).await,
+        Command::Customers(CustomersCommand::Show(a)) => crate::customers::show(&cli, a).await,
+        Command::Demo(a) => crate::demo::run(&cli, a).await,
+        Command::Serve(a) => {
+            let store = cli.open_store().await?;
+            serve(store, a.bind).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub async fn serve(store: Store, bind: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| {
+        format!(
+            "cannot listen on {bind} (is another kanta running there? choose another with --bind)"
+        )
+    })?;
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "Kanta is serving {} on http://{addr}/ (Ctrl-C stops it)",
+        store.url()
+    );
+    kanta_web::serve(listener, store.clone()).await?;
+    store.close().await;
+    Ok(())
+}

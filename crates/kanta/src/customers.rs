@@ -1,0 +1,160 @@
+//! `kanta customers list` and `kanta customers show`.
+
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail};
+use kanta_domain::{Currency, Money, Value};
+use kanta_store::read::{CustomerFilter, CustomerSort, Record, TimelineEvent};
+
+use crate::cli::{Cli, ListArgs, ShowArgs};
+use crate::output;
+
+pub async fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<ExitCode> {
+    let sort = CustomerSort::parse(&a.sort).ok_or_else(|| {
+        anyhow!(
+            "--sort {} is not one of {}",
+            a.sort,
+            CustomerSort::NAMES.join(", ")
+        )
+    })?;
+    if a.page == 0 || a.limit == 0 {
+        bail!("--page and --limit start from 1");
+    }
+    let store = cli.open_store().await?;
+    let page = store
+        .customers(&CustomerFilter {
+            search: a.search.clone(),
+            segment: a.segment.clone(),
+            status: a.status.clone(),
+            kind: a.kind.clone(),
+            sort,
+            limit: a.limit.min(10_000),
+            offset: (a.page - 1) * u64::from(a.limit),
+        })
+        .await?;
+    store.close().await;
+    if a.json {
+        output::print_json(&page)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = page
+        .customers
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.clone(),
+                c.name.clone().unwrap_or_default(),
+                c.email.clone().unwrap_or_default(),
+                c.segment.clone().unwrap_or_default(),
+                c.status.clone(),
+                c.transactions.to_string(),
+                Money::new(c.revenue_minor, Currency::EUR).plain(),
+                c.last_purchase_at
+                    .map(|t| t.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "id",
+            "name",
+            "email",
+            "segment",
+            "status",
+            "orders",
+            "revenue",
+            "last purchase",
+        ],
+        &rows,
+        &[false, false, false, false, false, true, true, false],
+    );
+    let first = (a.page - 1) * u64::from(a.limit) + 1;
+    let last = first + page.customers.len() as u64 - 1;
+    if page.customers.is_empty() {
+        println!("No customers match (of {} in all).", page.total);
+    } else {
+        println!("Customers {first}-{last} of {}.", page.total);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn show(cli: &Cli, a: &ShowArgs) -> anyhow::Result<ExitCode> {
+    let store = cli.open_store().await?;
+    let Some(customer) = store.customer(&a.id).await? else {
+        store.close().await;
+        bail!(
+            "there is no customer with id '{}' (kanta customers list --search finds them)",
+            a.id
+        );
+    };
+    let timeline = store.timeline(&customer).await?;
+    store.close().await;
+    if a.json {
+        output::print_json(&serde_json::json!({ "customer": customer, "timeline": timeline }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Customer {}", customer.external_id);
+    for (name, v) in &customer.fields {
+        if !v.is_null() {
+            println!("  {name:<22} {}", show_value(&customer, name, v));
+        }
+    }
+    println!("\nTimeline ({} events)", timeline.len());
+    for ev in &timeline {
+        println!(
+            "  {}  {:<22} {}",
+            ev.at.format("%Y-%m-%d %H:%M"),
+            ev.kind,
+            describe(ev)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn currency_of(r: &Record) -> Currency {
+    r.text("currency")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(Currency::EUR)
+}
+
+fn show_value(r: &Record, name: &str, v: &Value) -> String {
+    let is_money = r
+        .entity
+        .field(name)
+        .is_some_and(|f| f.kind == kanta_domain::Kind::Money);
+    match v {
+        Value::Int(m) if is_money => {
+            let c = currency_of(r);
+            format!("{} {c}", Money::new(*m, c).plain())
+        }
+        other => other.canonical(),
+    }
+}
+
+/// The fields of the event's record that say what happened, as one line.
+fn describe(ev: &TimelineEvent) -> String {
+    let r = &ev.record;
+    let skip = [
+        "customer_id",
+        "occurred_at",
+        "opened_at",
+        "answered_at",
+        "kind",
+        "currency",
+    ];
+    r.fields
+        .iter()
+        .filter(|(n, v)| !v.is_null() && !skip.contains(n))
+        .map(|(n, v)| {
+            let s = show_value(r, n, v);
+            let s: String = if s.chars().count() > 60 {
+                s.chars().take(57).chain("...".chars()).collect()
+            } else {
+                s
+            };
+            format!("{n}={s}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,47 @@
+//! The `kanta` command line: parses arguments, opens the store and runs a command.
+//! Errors end as one sentence on stderr and a non-zero exit code.
+
+mod cli;
+mod customers;
+mod demo;
+mod import;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use cli::Cli;
+
+/// Exit code for invalid input rows (nothing written).
+pub const EXIT_INVALID: u8 = 1;
+/// Exit code for any other failure.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KANTA_LOG")
+        .unwrap_or_else(|_| "warn,sqlx=error".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", output::sentence(&e));
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}

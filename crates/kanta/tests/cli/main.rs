@@ -1,0 +1,6 @@
+//! The real `kanta` binary on temporary folders and databases, as a user runs it.
+
+mod customers;
+mod helpers;
+mod import;
+mod kill;
