@@ -1,1 +1,136 @@
-//! kanta-demo
+//! Deterministic demo data for Kanta: a café and a B2B service firm in one store.
+//!
+//! [`generate`] turns a [`DemoConfig`] (seed, the date the data end, sizes) into one
+//! [`WriteBatch`] per entity, in the order the store must write them
+//! ([`kanta_domain::schema::ENTITIES`]: staff, customers, contacts, transactions,
+//! subscriptions, interactions, cases, feedback, usage, trust). It does no I/O and
+//! reads no clock: the same seed and `as_of` give the same rows, value for value.
+//! `kanta demo` writes the batches with [`kanta_store::Store::write`].
+//!
+//! # The café (segment `kahvila`, ids `cafe-00001`, ...)
+//!
+//! `cafe_customers` people (default 5,000), each first seen at a moment drawn
+//! uniformly over the whole window (the `years` calendar years ending on `as_of`), so
+//! the customers' observation lengths `T` run from zero to the full window.
+//! Purchases follow **BG/NBD** ([`BgNbd`], time in weeks) with [`CAFE`]`.purchases` =
+//! `r = 0.9, alpha = 2.5, a = 0.6, b = 3.5`; every purchase (the first one too) is
+//! worth a **Gamma-Gamma** draw ([`GammaGamma`], euros) with [`CAFE`]`.spend` =
+//! `p = 6, q = 4, gamma = 4` (mean 8.00 € a visit), stored as cents in EUR. Around
+//! the purchases: complaints (cases) with small compensations, conversations at the
+//! counter, short NPS answers in Finnish or English, and the trust ledger.
+//!
+//! The process runs in continuous time; [`CafeClock`] maps it onto the café's opening
+//! hours without moving any purchase to another day, so day-level summaries
+//! (`frequency`, `recency`, `T` as `lifetimes` computes them) see the process
+//! exactly up to same-day purchases, and [`CafeClock::weeks`] undoes the map for an
+//! exact continuous-time summary.
+//!
+//! # The B2B firm (segments `b2b-small`, `b2b-mid`, `b2b-enterprise`, ids `b2b-001`, ...)
+//!
+//! `b2b_accounts` companies (default 300) won uniformly over the window, each with one
+//! subscription, monthly or yearly. At every renewal an account leaves with its own
+//! probability `θ`: **shifted-beta-geometric** ([`Sbg`]) with [`B2B`]`.monthly` =
+//! `alpha = 1, beta = 15` per month and [`B2B`]`.yearly` = `alpha = 1, beta = 4` per
+//! year. Around them: contacts, weekly usage (`active_users`, `logins`) that falls
+//! before many accounts leave, account managers' meetings and calls, support cases,
+//! company-wide incidents, NPS and CSAT answers, kudos, and the trust ledger.
+//!
+//! `docs/demo.md` in the repository states every parameter and every draw, for the
+//! tests that fit the models on this data and check that they recover the parameters.
+
+mod b2b;
+mod cafe;
+mod clock;
+mod draw;
+mod names;
+mod params;
+mod tables;
+mod texts;
+
+use chrono::{DateTime, NaiveDate, Utc};
+pub use kanta_store::WriteBatch;
+
+pub use params::{
+    B2B, B2bParams, BgNbd, CAFE, CafeParams, GammaGamma, PLANS, Sbg, TIERS, TRUST, TrustParams,
+};
+
+/// What to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoConfig {
+    /// Seeds every random draw; the same seed and `as_of` give the same data.
+    pub seed: u64,
+    /// The last day of the data (UTC). Every event happens on or before it;
+    /// `kanta demo` passes today's date.
+    pub as_of: NaiveDate,
+    /// Café customers (default 5,000).
+    pub cafe_customers: usize,
+    /// B2B accounts (default 300).
+    pub b2b_accounts: usize,
+    /// Length of the window in calendar years, 1 to 100 (default 3; values outside
+    /// are clamped).
+    pub years: u32,
+}
+
+impl Default for DemoConfig {
+    /// Seed 2024, 5,000 café customers, 300 accounts, three years up to 2026-11-01
+    /// (a fixed date for tests; the CLI passes today's date instead).
+    fn default() -> DemoConfig {
+        DemoConfig {
+            seed: 2024,
+            as_of: NaiveDate::from_ymd_opt(2026, 11, 1).expect("valid date"),
+            cafe_customers: 5_000,
+            b2b_accounts: 300,
+            years: 3,
+        }
+    }
+}
+
+/// Generates the demo data: one batch per entity, in the order of
+/// [`kanta_domain::schema::ENTITIES`] (some may be empty), each with source `demo`.
+/// Every batch carries the fields the demo fills (all but `transactions.order_id`;
+/// fields it leaves out keep the database's defaults). References hold external ids
+/// of rows in earlier batches.
+pub fn generate(cfg: &DemoConfig) -> Vec<WriteBatch> {
+    let w = clock::Window::new(cfg.as_of, cfg.years);
+    let mut t = tables::Tables::new();
+    cafe::generate(cfg, &w, &mut t);
+    b2b::generate(cfg, &w, &mut t);
+    t.into_batches()
+}
+
+/// The café's clock: converts between wall-clock times of café events and the
+/// continuous process time of the BG/NBD model.
+///
+/// Day `n` of the window (`n = 0` is the day after `as_of` minus `years`) is process
+/// time `[n, n + 1)` days; within a day, process time is spread over the opening hours
+/// 07-19 Helsinki time in proportion to how busy each hour is. A customer's `T` in
+/// weeks is `horizon_weeks() - weeks(first purchase)`; recency is
+/// `weeks(last) - weeks(first)`.
+#[derive(Debug, Clone, Copy)]
+pub struct CafeClock {
+    window: clock::Window,
+}
+
+impl CafeClock {
+    pub fn new(cfg: &DemoConfig) -> CafeClock {
+        CafeClock {
+            window: clock::Window::new(cfg.as_of, cfg.years),
+        }
+    }
+
+    /// Process time of a café event in weeks since the window starts, or `None` for a
+    /// time outside the opening hours (not a café event). Exact to the second.
+    pub fn weeks(&self, t: DateTime<Utc>) -> Option<f64> {
+        clock::cafe_process_days(&self.window, t).map(|d| d / 7.0)
+    }
+
+    /// The end of observation in the same units: the window's length in weeks.
+    pub fn horizon_weeks(&self) -> f64 {
+        self.window.days as f64 / 7.0
+    }
+
+    /// The first day of the window.
+    pub fn start(&self) -> NaiveDate {
+        self.window.start
+    }
+}

@@ -1,0 +1,892 @@
+//! The B2B service firm: company accounts on subscriptions that renew or churn
+//! (shifted-beta-geometric), weekly usage, account managers' contacts, support cases,
+//! surveys and the trust ledger.
+
+use chrono::{Datelike, NaiveDate, TimeDelta};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::DemoConfig;
+use crate::clock::{Window, add_months, helsinki, midnight, office_time};
+use crate::draw::{self, beta, exponential, lognormal, normal, poisson, uniform, weighted};
+use crate::names::{self, Emails};
+use crate::params::{B2B, PLANS, Sbg, TIERS, TRUST};
+use crate::tables::Tables;
+use crate::texts::{self, B2B_CATEGORIES, B2bCategory, CHURN_REASONS, fill, pick_say, say};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Lead,
+    Manager,
+    Support,
+}
+
+/// First name, last name, title, role, and the share of the window when they started
+/// and stopped (1.0: still there).
+const STAFF: &[(&str, &str, &str, Role, f64, f64)] = &[
+    (
+        "Päivi",
+        "Mattila",
+        "Head of Customer Success",
+        Role::Lead,
+        0.0,
+        1.0,
+    ),
+    (
+        "Jari",
+        "Koivisto",
+        "Account Manager",
+        Role::Manager,
+        0.0,
+        1.0,
+    ),
+    (
+        "Laura",
+        "Salonen",
+        "Account Manager",
+        Role::Manager,
+        0.0,
+        1.0,
+    ),
+    (
+        "Tuomas",
+        "Peltonen",
+        "Account Manager",
+        Role::Manager,
+        0.0,
+        0.62,
+    ),
+    (
+        "Riikka",
+        "Kallio",
+        "Account Manager",
+        Role::Manager,
+        0.0,
+        1.0,
+    ),
+    (
+        "Eero",
+        "Lindholm",
+        "Account Manager",
+        Role::Manager,
+        0.4,
+        1.0,
+    ),
+    ("Satu", "Ojala", "Account Manager", Role::Manager, 0.7, 1.0),
+    (
+        "Ville",
+        "Turunen",
+        "Support Engineer",
+        Role::Support,
+        0.0,
+        1.0,
+    ),
+    (
+        "Noora",
+        "Heinonen",
+        "Support Engineer",
+        Role::Support,
+        0.0,
+        1.0,
+    ),
+    (
+        "Antti",
+        "Kettunen",
+        "Support Engineer",
+        Role::Support,
+        0.0,
+        0.5,
+    ),
+    (
+        "Elias",
+        "Nyström",
+        "Support Engineer",
+        Role::Support,
+        0.5,
+        1.0,
+    ),
+];
+
+const STAFF_DOMAIN: &str = "pilvitaito.example";
+
+/// Company-wide incidents: share of the window, start (minutes after local
+/// midnight), duration in minutes.
+const INCIDENTS: &[(f64, i64, i64)] = &[(0.22, 580, 210), (0.58, 785, 420), (0.86, 615, 150)];
+
+/// Everyday cases per week by tier; onboarding cases in the first six weeks (mean).
+const CASES_PER_WEEK: [f64; 3] = [0.012, 0.025, 0.05];
+const ONBOARDING_CASES: f64 = 0.4;
+/// Share of active accounts that open a case in an incident, by tier.
+const INCIDENT_CASE_SHARE: [f64; 3] = [0.15, 0.35, 0.7];
+/// Account managers' own contacts and the customers' contacts, per day, by tier.
+const PROACTIVE_PER_DAY: [f64; 3] = [1.0 / 90.0, 1.0 / 35.0, 1.0 / 14.0];
+const REACTIVE_PER_DAY: [f64; 3] = [1.0 / 120.0, 1.0 / 60.0, 1.0 / 30.0];
+/// Hours within which a case counts as put right quickly, by severity.
+const SLA_HOURS: [i64; 4] = [72, 24, 8, 4];
+/// Median hours to resolve, by severity.
+const RESOLVE_HOURS: [f64; 4] = [60.0, 30.0, 10.0, 3.0];
+const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+
+fn staff_id(i: usize) -> String {
+    format!("b2b-staff-{:02}", i + 1)
+}
+
+pub(crate) fn account_id(i: usize) -> String {
+    format!("b2b-{:03}", i + 1)
+}
+
+/// One account's draws from the churn model.
+#[derive(Debug, Clone)]
+pub(crate) struct Draw {
+    pub start_day: i64,
+    pub tier: usize,
+    pub yearly: bool,
+    pub theta: f64,
+    /// The renewal at which the account leaves, when that falls before the end of
+    /// the window plus [`LOOKAHEAD_DAYS`] (later churn is never decided).
+    pub churn_at: Option<u32>,
+}
+
+/// Churn after the window is drawn this far ahead, so that accounts about to leave
+/// already show it (falling usage, unhappy contacts) before `as_of`.
+pub(crate) const LOOKAHEAD_DAYS: i64 = 180;
+
+impl Draw {
+    pub(crate) fn model(&self) -> Sbg {
+        if self.yearly { B2B.yearly } else { B2B.monthly }
+    }
+
+    pub(crate) fn period_months(&self) -> u32 {
+        if self.yearly { 12 } else { 1 }
+    }
+
+    pub(crate) fn renewal(&self, w: &Window, k: u32) -> NaiveDate {
+        add_months(w.date(self.start_day), k * self.period_months())
+    }
+}
+
+pub(crate) fn draws(cfg: &DemoConfig, w: &Window) -> Vec<Draw> {
+    let mut rng = draw::stream(cfg.seed, draw::B2B_PROCESS);
+    let horizon = w.as_of + TimeDelta::days(LOOKAHEAD_DAYS);
+    (0..cfg.b2b_accounts)
+        .map(|_| {
+            let start_day = rng.random_range(0..w.days);
+            let tier = weighted(
+                &mut rng,
+                &[
+                    (0, B2B.tier_shares[0]),
+                    (1, B2B.tier_shares[1]),
+                    (2, B2B.tier_shares[2]),
+                ],
+            );
+            let yearly = rng.random_bool(B2B.yearly_share[tier]);
+            let mut d = Draw {
+                start_day,
+                tier,
+                yearly,
+                theta: 0.0,
+                churn_at: None,
+            };
+            let m = d.model();
+            d.theta = beta(&mut rng, m.alpha, m.beta);
+            let mut k = 1;
+            while d.renewal(w, k) <= horizon {
+                if rng.random::<f64>() < d.theta {
+                    d.churn_at = Some(k);
+                    break;
+                }
+                k += 1;
+            }
+            d
+        })
+        .collect()
+}
+
+struct Counters {
+    case: u32,
+    interaction: u32,
+    feedback: u32,
+    trust: u32,
+}
+
+fn next(n: &mut u32, prefix: &str) -> String {
+    *n += 1;
+    format!("{prefix}-{:06}", *n)
+}
+
+/// Staff of `role` at work on window day `day`.
+fn at_work(role: Role, day: f64, horizon: f64) -> Vec<usize> {
+    let x = day / horizon;
+    (0..STAFF.len())
+        .filter(|&k| STAFF[k].3 == role && STAFF[k].4 <= x && (x < STAFF[k].5 || STAFF[k].5 >= 1.0))
+        .collect()
+}
+
+pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
+    let mut rng = draw::stream(cfg.seed, draw::B2B_DETAIL);
+    let horizon = w.days as f64;
+    for (i, (first, last, title, _, _, to)) in STAFF.iter().enumerate() {
+        t.staff
+            .row(staff_id(i))
+            .set("name", format!("{first} {last}"))
+            .set(
+                "email",
+                format!(
+                    "{}.{}@{STAFF_DOMAIN}",
+                    names::ascii_slug(first),
+                    names::ascii_slug(last)
+                ),
+            )
+            .set("title", *title)
+            .set("active", *to >= 1.0)
+            .push();
+    }
+    let mut emails = Emails::default();
+    let mut companies = std::collections::HashSet::new();
+    let mut n = Counters {
+        case: 0,
+        interaction: 0,
+        feedback: 0,
+        trust: 0,
+    };
+    for (i, d) in draws(cfg, w).iter().enumerate() {
+        account(
+            &mut rng,
+            w,
+            horizon,
+            i,
+            d,
+            &mut emails,
+            &mut companies,
+            &mut n,
+            t,
+        );
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn account(
+    rng: &mut ChaCha8Rng,
+    w: &Window,
+    horizon: f64,
+    i: usize,
+    d: &Draw,
+    emails: &mut Emails,
+    companies: &mut std::collections::HashSet<String>,
+    n: &mut Counters,
+    t: &mut Tables,
+) {
+    let aid = account_id(i);
+    let tier = d.tier;
+    let english = rng.random_bool(B2B.english_share);
+    let locale = if english { "en" } else { "fi" };
+    let (name, domain) = names::company(rng, english, companies);
+    let started_on = w.date(d.start_day);
+    let leave_on = d.churn_at.map(|k| d.renewal(w, k));
+    let ended_on = leave_on.filter(|e| *e <= w.as_of);
+    // The first day the account is no longer served (or the day after the window).
+    let stop = ended_on.unwrap_or(w.as_of + TimeDelta::days(1));
+    let stop_day = w.day(stop);
+    let renews_on = if ended_on.is_some() {
+        None
+    } else {
+        (1..).map(|k| d.renewal(w, k)).find(|r| *r > w.as_of)
+    };
+    let reason = d.churn_at.map(|_| {
+        weighted(
+            rng,
+            &CHURN_REASONS
+                .iter()
+                .map(|(key, text, weight)| ((*key, *text), *weight))
+                .collect::<Vec<_>>(),
+        )
+    });
+    // Reasons come from the firm's own list, in English whatever the customer's
+    // language, so that reports can group them.
+    let end_reason = ended_on.and(reason).map(|(_, text)| say(text, true));
+    let plan = match tier {
+        0 => weighted(rng, &[(0, 0.85), (1, 0.15)]),
+        1 => weighted(rng, &[(0, 0.15), (1, 0.75), (2, 0.10)]),
+        _ => weighted(rng, &[(1, 0.2), (2, 0.8)]),
+    };
+    let discount = if plan == 2 {
+        draw::pick(rng, &[0.0, 0.1, 0.15, 0.2])
+    } else {
+        0.0
+    };
+    let months_charged = if d.yearly { B2B.yearly_price_months } else { 1 };
+    let amount = ((B2B.plan_prices[plan] * months_charged) as f64 * (1.0 - discount) / 100.0)
+        .round() as i64
+        * 100;
+    let monthly_fee = if d.yearly { amount / 12 } else { amount };
+    let channel = weighted(
+        rng,
+        &[
+            ("inbound", 0.35),
+            ("outbound", 0.25),
+            ("partner", 0.15),
+            ("event", 0.10),
+            ("referral", 0.15),
+        ],
+    );
+    let cac_median = [600.0, 3000.0, 12000.0][tier];
+    let acquisition_cost = (lognormal(rng, cac_median, 0.5) * 100.0).round() as i64;
+    let survey_consent = rng.random_bool(0.9);
+    let marketing_consent = rng.random_bool(0.5);
+    let signed_at = office_time(rng, started_on).min(w.end - TimeDelta::seconds(1));
+    let signed_at = signed_at.max(midnight(started_on));
+    t.customers
+        .row(aid.clone())
+        .set("kind", "company")
+        .set("name", name)
+        .set(
+            "email",
+            emails.at(if english { "office" } else { "info" }, &domain),
+        )
+        .set("phone", names::landline(rng))
+        .set("segment", format!("b2b-{}", TIERS[tier]))
+        .set("locale", locale)
+        .set("survey_consent", survey_consent)
+        .set("survey_consent_at", signed_at)
+        .set("marketing_consent", marketing_consent)
+        .set("marketing_consent_at", signed_at)
+        .set("acquired_on", started_on)
+        .set("acquisition_channel", channel)
+        .set("acquisition_cost", acquisition_cost)
+        .set("currency", "EUR")
+        .set(
+            "status",
+            if ended_on.is_some() {
+                "ended"
+            } else {
+                "active"
+            },
+        )
+        .set("ended_on", ended_on)
+        .set("end_reason", end_reason)
+        .push();
+
+    let contacts = match tier {
+        0 => rng.random_range(1..=2),
+        1 => rng.random_range(2..=3),
+        _ => 3,
+    };
+    for c in 0..contacts {
+        let english_name = english && rng.random_bool(0.7);
+        let (first, last) = names::person(rng, english_name);
+        let title = if c == 0 && tier == 0 {
+            0
+        } else {
+            rng.random_range(0..CONTACT_TITLES.len())
+        };
+        let local = format!("{}.{}", names::ascii_slug(first), names::ascii_slug(last));
+        t.contacts
+            .row(format!("{aid}-c{}", c + 1))
+            .set("customer_id", aid.as_str())
+            .set("name", format!("{first} {last}"))
+            .set("email", emails.at(&local, &domain))
+            .set("phone", rng.random_bool(0.7).then(|| names::mobile(rng)))
+            .set("title", say(CONTACT_TITLES[title], english))
+            .set("is_primary", c == 0)
+            .push();
+    }
+
+    t.subscriptions
+        .row(format!("{aid}-s1"))
+        .set("customer_id", aid.as_str())
+        .set("plan", PLANS[plan])
+        .set("amount", amount)
+        .set("currency", "EUR")
+        .set("period", if d.yearly { "year" } else { "month" })
+        .set("started_on", started_on)
+        .set("ended_on", ended_on)
+        .set("renews_on", renews_on)
+        .set("end_reason", end_reason)
+        .push();
+
+    // Who looks after the account: a manager at work when it was won, and after they
+    // leave, a successor.
+    let managers = at_work(Role::Manager, d.start_day as f64, horizon);
+    let manager = draw::pick(rng, &managers);
+    let manager_until = if STAFF[manager].5 >= 1.0 {
+        f64::INFINITY
+    } else {
+        STAFF[manager].5 * horizon
+    };
+    let successors = at_work(Role::Manager, manager_until.min(horizon - 1.0), horizon);
+    let successor = draw::pick(rng, &successors);
+    let manager_on = |day: f64| {
+        if day < manager_until {
+            manager
+        } else {
+            successor
+        }
+    };
+    let support_on = |rng: &mut ChaCha8Rng, day: f64| {
+        let here = at_work(Role::Support, day, horizon);
+        draw::pick(rng, &here)
+    };
+
+    // Unhappy before leaving: usage falls, contacts turn sour (many churners).
+    let drops = leave_on.is_some() && rng.random_bool(B2B.usage_drop_share);
+    let drop_weeks = uniform(rng, B2B.usage_drop_weeks.0, B2B.usage_drop_weeks.1);
+    let drop_depth = uniform(rng, 0.5, 0.85);
+    let leave_day = leave_on.map(|e| w.day(e));
+    let souring = |day: i64| drops && leave_day.is_some_and(|e| day >= e - 90 && day < e);
+
+    // Weekly usage, reported on Mondays for the week before.
+    let baseline = lognormal(rng, B2B.active_users_median[tier], 0.5).max(1.0);
+    let ramp_weeks = if rng.random_bool(0.1) {
+        uniform(rng, 10.0, 20.0)
+    } else {
+        uniform(rng, 1.5, 4.0)
+    };
+    let growth = normal(rng, 0.002, 0.004);
+    let logins_per_user = uniform(rng, 2.5, 6.0);
+    let mut monday =
+        started_on + TimeDelta::days(7 - i64::from(started_on.weekday().num_days_from_monday()));
+    while monday <= w.as_of && monday - TimeDelta::days(7) < stop {
+        let age = (monday - started_on).num_days() as f64 / 7.0;
+        let ramp = 1.0 - (-age / ramp_weeks).exp();
+        let trend = (growth * age).exp();
+        let week = monday.iso_week().week();
+        let season = match week {
+            28..=31 => 0.6,
+            52 | 53 | 1 => 0.55,
+            _ => 1.0,
+        };
+        let fall = match leave_on {
+            Some(e) if drops => {
+                let into = (monday - e).num_days() as f64 / 7.0 + drop_weeks;
+                1.0 - drop_depth * (into / drop_weeks).clamp(0.0, 1.0)
+            }
+            _ => 1.0,
+        };
+        let users = (baseline * ramp * trend * season * fall * lognormal(rng, 1.0, 0.12)).round();
+        let logins = (users * logins_per_user * lognormal(rng, 1.0, 0.15)).round();
+        let at = midnight(monday) + TimeDelta::hours(4);
+        for (metric, value) in [("active_users", users), ("logins", logins)] {
+            t.usage
+                .row(format!("{aid}-{metric}-{monday}"))
+                .set("customer_id", aid.as_str())
+                .set("occurred_at", at)
+                .set("metric", metric)
+                .set("value", value)
+                .push();
+        }
+        monday += TimeDelta::days(7);
+    }
+
+    let mut trust = |t: &mut Tables, at, delta: i64, reason: String, source: &str| {
+        t.trust
+            .row(next(&mut n.trust, "b2b-trust"))
+            .set("customer_id", aid.as_str())
+            .set("occurred_at", at)
+            .set("delta", delta)
+            .set("reason", reason)
+            .set("source", source)
+            .push();
+    };
+    let in_service = |at: chrono::DateTime<chrono::Utc>| at < w.end && at < midnight(stop);
+
+    // Contacts: kick-off, managers' own check-ins, customers' questions, yearly
+    // renewal talks, and warnings and notice before leaving.
+    let mut contacts: Vec<(f64, &str, &str, bool, &str)> = Vec::new();
+    let kickoff = d.start_day as f64 + uniform(rng, 1.0, 7.0);
+    contacts.push((
+        kickoff,
+        "meeting",
+        "outbound",
+        true,
+        say(texts::B2B_KICKOFF, english),
+    ));
+    for (rate, proactive) in [
+        (PROACTIVE_PER_DAY[tier], true),
+        (REACTIVE_PER_DAY[tier], false),
+    ] {
+        let mut x = d.start_day as f64 + exponential(rng, rate);
+        while x < stop_day as f64 {
+            let (kind, direction, note) = if proactive {
+                (
+                    weighted(rng, &[("meeting", 0.35), ("call", 0.35), ("email", 0.3)]),
+                    "outbound",
+                    pick_say(rng, texts::B2B_PROACTIVE_NOTES, english),
+                )
+            } else {
+                (
+                    weighted(rng, &[("email", 0.5), ("call", 0.4), ("meeting", 0.1)]),
+                    "inbound",
+                    pick_say(rng, texts::B2B_REACTIVE_NOTES, english),
+                )
+            };
+            contacts.push((x, kind, direction, proactive, note));
+            x += exponential(rng, rate);
+        }
+    }
+    if d.yearly {
+        let mut k = 1;
+        while d.renewal(w, k) <= w.as_of + TimeDelta::days(28) {
+            let day = w.day(d.renewal(w, k)) as f64 - uniform(rng, 14.0, 28.0);
+            if day > d.start_day as f64 {
+                let kind = weighted(rng, &[("meeting", 0.6), ("call", 0.4)]);
+                contacts.push((
+                    day,
+                    kind,
+                    "outbound",
+                    true,
+                    say(texts::B2B_RENEWAL, english),
+                ));
+            }
+            k += 1;
+        }
+    }
+    let mut notice_text = String::new();
+    if let (Some(leave), Some((_, why))) = (leave_day, reason) {
+        if drops && rng.random_bool(0.6) {
+            let day = leave as f64 - uniform(rng, 25.0, 60.0);
+            let kind = weighted(rng, &[("call", 0.5), ("meeting", 0.2), ("email", 0.3)]);
+            contacts.push((
+                day,
+                kind,
+                "inbound",
+                false,
+                pick_say(rng, texts::B2B_WARNING, english),
+            ));
+        }
+        if rng.random_bool(0.8) {
+            notice_text = fill(say(texts::B2B_NOTICE, english), say(why, english));
+            let day = leave as f64 - uniform(rng, 7.0, 30.0);
+            contacts.push((day, "call", "inbound", false, ""));
+        }
+    }
+    contacts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (day, kind, direction, proactive, note) in contacts {
+        if day < d.start_day as f64 || day >= stop_day as f64 {
+            continue;
+        }
+        let at = office_time(rng, w.date(day as i64));
+        let notice = note.is_empty();
+        let outcome = if notice {
+            "negative"
+        } else if souring(day as i64) {
+            weighted(
+                rng,
+                &[("positive", 0.2), ("neutral", 0.45), ("negative", 0.35)],
+            )
+        } else {
+            weighted(
+                rng,
+                &[("positive", 0.45), ("neutral", 0.47), ("negative", 0.08)],
+            )
+        };
+        if !in_service(at) {
+            continue;
+        }
+        t.interactions
+            .row(next(&mut n.interaction, "b2b-int"))
+            .set("customer_id", aid.as_str())
+            .set("occurred_at", at)
+            .set("kind", kind)
+            .set("direction", direction)
+            .set("staff_id", staff_id(manager_on(day)))
+            .set("outcome", outcome)
+            .set("proactive", proactive)
+            .set("note", if notice { notice_text.as_str() } else { note })
+            .push();
+        if outcome == "positive" {
+            trust(
+                t,
+                at,
+                TRUST.credit,
+                say(texts::TRUST_CONTACT, english).to_string(),
+                "interaction",
+            );
+        }
+    }
+
+    // Cases: everyday problems (more of them before leaving for bad support),
+    // onboarding trouble, and company-wide incidents.
+    struct NewCase {
+        at: chrono::DateTime<chrono::Utc>,
+        category: &'static B2bCategory,
+        incident_end: Option<chrono::DateTime<chrono::Utc>>,
+    }
+    let mut new_cases: Vec<NewCase> = Vec::new();
+    let bad_support = matches!(reason, Some(("support", _)));
+    let base = CASES_PER_WEEK[tier] / 7.0;
+    let max_rate = if bad_support { 3.0 * base } else { base };
+    let categories: Vec<(usize, f64)> = B2B_CATEGORIES
+        .iter()
+        .enumerate()
+        .map(|(k, c)| (k, c.weight))
+        .collect();
+    let mut x = d.start_day as f64 + exponential(rng, max_rate);
+    while x < stop_day as f64 {
+        let rate = if bad_support && leave_day.is_some_and(|e| x >= (e - 180) as f64) {
+            3.0 * base
+        } else {
+            base
+        };
+        if rng.random::<f64>() < rate / max_rate {
+            let c = weighted(rng, &categories);
+            let at = office_time(rng, w.date(x as i64));
+            new_cases.push(NewCase {
+                at,
+                category: &B2B_CATEGORIES[c],
+                incident_end: None,
+            });
+        }
+        x += exponential(rng, max_rate);
+    }
+    for _ in 0..poisson(rng, ONBOARDING_CASES) {
+        let day = d.start_day + rng.random_range(0..42);
+        let at = office_time(rng, w.date(day));
+        new_cases.push(NewCase {
+            at,
+            category: &texts::ONBOARDING,
+            incident_end: None,
+        });
+    }
+    for (share, start_min, minutes) in INCIDENTS {
+        let day = (share * horizon) as i64;
+        let begins = helsinki(w.date(day), start_min * 60);
+        let hit = rng.random_bool(INCIDENT_CASE_SHARE[tier]);
+        let at = begins + TimeDelta::minutes(rng.random_range(5..150).min(*minutes));
+        if hit && day >= d.start_day && day < stop_day {
+            new_cases.push(NewCase {
+                at,
+                category: &texts::OUTAGE,
+                incident_end: Some(begins + TimeDelta::minutes(*minutes)),
+            });
+        }
+    }
+    new_cases.sort_by_key(|c| c.at);
+    let mut our_faults: Vec<chrono::DateTime<chrono::Utc>> = Vec::new();
+    for c in new_cases {
+        if !in_service(c.at) {
+            continue;
+        }
+        let cat = c.category;
+        let sev = weighted(
+            rng,
+            &[
+                (0, cat.severity[0]),
+                (1, cat.severity[1]),
+                (2, cat.severity[2]),
+                (3, cat.severity[3]),
+            ],
+        );
+        let sev = if c.incident_end.is_some() && tier == 2 {
+            3
+        } else {
+            sev
+        };
+        let our_fault = rng.random_bool(cat.our_fault);
+        let resolved = match c.incident_end {
+            Some(e) => Some(e.max(c.at) + TimeDelta::minutes(rng.random_range(10..120))),
+            None if rng.random_bool(0.02) => None,
+            None => {
+                let hours = lognormal(rng, RESOLVE_HOURS[sev], 0.9);
+                Some(c.at + TimeDelta::minutes((hours * 60.0).round() as i64 + 5))
+            }
+        }
+        .filter(|r| *r < w.end);
+        let compensation = match cat.code {
+            "outage" if tier == 2 || sev == 3 => Some(monthly_fee / 10),
+            "billing" if our_fault && rng.random_bool(0.5) => Some(monthly_fee / 5),
+            "bug" if our_fault && sev == 3 => Some(monthly_fee / 20),
+            _ => None,
+        }
+        .filter(|m| *m > 0);
+        let day = w.day(c.at.date_naive()) as f64;
+        let handler = match cat.code {
+            "billing" | "onboarding" => manager_on(day),
+            _ => support_on(rng, day),
+        };
+        t.cases
+            .row(next(&mut n.case, "b2b-case"))
+            .set("customer_id", aid.as_str())
+            .set("opened_at", c.at)
+            .set("category", cat.code)
+            .set("severity", SEVERITIES[sev])
+            .set("our_fault", our_fault)
+            .set("summary", pick_say(rng, cat.summaries, english))
+            .set("resolved_at", resolved)
+            .set("compensation", compensation)
+            .set("currency", "EUR")
+            .set("staff_id", staff_id(handler))
+            .push();
+        let label = say(cat.label, english);
+        if our_fault {
+            our_faults.push(c.at);
+            trust(
+                t,
+                c.at,
+                TRUST.debit,
+                fill(say(texts::TRUST_MISTAKE, english), label),
+                "case",
+            );
+        }
+        let Some(r) = resolved else { continue };
+        let fast = r - c.at <= TimeDelta::hours(SLA_HOURS[sev]);
+        if fast {
+            trust(
+                t,
+                r,
+                TRUST.credit,
+                fill(say(texts::TRUST_RECOVERED, english), label),
+                "case",
+            );
+        }
+        // A short satisfaction survey after the case is closed.
+        let answered = r + TimeDelta::minutes(rng.random_range(60..2880));
+        if survey_consent && rng.random_bool(0.35) && answered < w.end {
+            let mean = 4.3 - if fast { 0.0 } else { 1.2 } - if our_fault { 0.4 } else { 0.0 };
+            let csat = normal(rng, mean, 0.8).round().clamp(1.0, 5.0) as i64;
+            let ces = rng.random_bool(0.5).then(|| {
+                normal(rng, if fast { 5.6 } else { 4.1 }, 1.0)
+                    .round()
+                    .clamp(1.0, 7.0) as i64
+            });
+            let mut kudos = None;
+            let comment = if csat >= 4 {
+                if rng.random_bool(0.3) {
+                    kudos = Some(handler);
+                    Some(fill(
+                        pick_say(rng, texts::B2B_KUDOS, english),
+                        STAFF[handler].0,
+                    ))
+                } else {
+                    rng.random_bool(0.5)
+                        .then(|| pick_say(rng, texts::CSAT_GOOD, english).to_string())
+                }
+            } else {
+                rng.random_bool(0.7)
+                    .then(|| pick_say(rng, texts::CSAT_BAD, english).to_string())
+            };
+            t.feedback
+                .row(next(&mut n.feedback, "b2b-fb"))
+                .set("customer_id", aid.as_str())
+                .set("answered_at", answered)
+                .set("survey_ref", "case-csat")
+                .set("csat", csat)
+                .set("ces", ces)
+                .set("comment", comment)
+                .set("language", locale)
+                .set("staff_id", kudos.map(staff_id))
+                .push();
+        }
+    }
+
+    // Relationship NPS twice a year (February and September).
+    let account_mood = normal(rng, 0.0, 1.0);
+    for year in w.start.year()..=w.as_of.year() {
+        for (month, day, half) in [(2, 12, "h1"), (9, 10, "h2")] {
+            let Some(sent) = NaiveDate::from_ymd_opt(year, month, day) else {
+                continue;
+            };
+            let sent_day = w.day(sent);
+            let eligible = sent >= w.start
+                && sent <= w.as_of
+                && sent_day >= d.start_day + 30
+                && sent_day < stop_day
+                && survey_consent;
+            let answers = rng.random_bool([0.4, 0.5, 0.6][tier]);
+            let delay = exponential(rng, 1.0 / 3.0).floor() as i64;
+            let answered = office_time(rng, sent + TimeDelta::days(delay));
+            if !(eligible && answers && in_service(answered)) {
+                continue;
+            }
+            let recent_mistakes = our_faults
+                .iter()
+                .filter(|m| **m < answered && answered - **m < TimeDelta::days(90))
+                .count();
+            let mut mean = 7.6 + account_mood;
+            if souring(w.day(answered.date_naive())) {
+                mean -= 2.5;
+            } else if leave_day.is_some_and(|e| e - sent_day < 120) {
+                mean -= 1.2;
+            }
+            mean -= match recent_mistakes {
+                0 => 0.0,
+                1 => 0.6,
+                _ => 1.5,
+            };
+            let nps = normal(rng, mean, 1.5).round().clamp(0.0, 10.0) as i64;
+            let (p_well, p_better) = match nps {
+                9.. => (0.65, 0.2),
+                7 | 8 => (0.4, 0.5),
+                _ => (0.15, 0.8),
+            };
+            let manager_now = manager_on(w.day(answered.date_naive()) as f64);
+            let mut kudos = None;
+            let did_well = if rng.random_bool(p_well) {
+                if rng.random_bool(0.25) {
+                    kudos = Some(manager_now);
+                    Some(fill(
+                        pick_say(rng, texts::B2B_KUDOS, english),
+                        STAFF[manager_now].0,
+                    ))
+                } else {
+                    Some(pick_say(rng, texts::B2B_DID_WELL, english).to_string())
+                }
+            } else {
+                None
+            };
+            let do_better = rng.random_bool(p_better).then(|| match reason {
+                Some((why, _)) if nps <= 6 && why == "support" => {
+                    say(texts::B2B_DO_BETTER[1], english)
+                }
+                Some((why, _)) if nps <= 6 && why == "price" => {
+                    say(texts::B2B_DO_BETTER[0], english)
+                }
+                _ => pick_say(rng, texts::B2B_DO_BETTER, english),
+            });
+            t.feedback
+                .row(next(&mut n.feedback, "b2b-fb"))
+                .set("customer_id", aid.as_str())
+                .set("answered_at", answered)
+                .set("survey_ref", format!("nps-{year}-{half}"))
+                .set("nps", nps)
+                .set("did_well", did_well)
+                .set("do_better", do_better)
+                .set("language", locale)
+                .set("staff_id", kudos.map(staff_id))
+                .push();
+            if nps >= 9 {
+                let reason = fill(say(texts::TRUST_PROMOTER, english), &nps.to_string());
+                trust(t, answered, TRUST.credit, reason, "survey");
+            }
+        }
+    }
+
+    // Each full month of service without a mistake of ours is a job done well.
+    let mut k = 0;
+    loop {
+        let from = add_months(started_on, k);
+        let to = add_months(started_on, k + 1);
+        let at = midnight(to) + TimeDelta::hours(2);
+        if to > stop || at >= w.end {
+            break;
+        }
+        let clean = !our_faults
+            .iter()
+            .any(|m| m.date_naive() >= from && m.date_naive() < to);
+        if clean {
+            let reason = say(texts::TRUST_SERVICE_MONTH, english)
+                .replace("{m}", &format!("{}-{:02}", from.year(), from.month()));
+            trust(t, at, TRUST.credit, reason, "service");
+        }
+        k += 1;
+    }
+}
+
+const CONTACT_TITLES: &[texts::Text] = &[
+    ("toimitusjohtaja", "CEO"),
+    ("talousjohtaja", "CFO"),
+    ("IT-päällikkö", "IT Manager"),
+    ("operatiivinen johtaja", "COO"),
+    ("HR-päällikkö", "HR Manager"),
+    ("myyntijohtaja", "Head of Sales"),
+    ("hankintapäällikkö", "Procurement Manager"),
+];

@@ -1,0 +1,237 @@
+//! The stated generating parameters. `docs/demo.md` explains each draw in full; the
+//! model-recovery tests fit the models on generated data and compare with these.
+
+use serde::Serialize;
+
+/// BG/NBD (Fader, Hardie & Lee 2005, "Counting your customers the easy way"), time
+/// in **weeks**.
+///
+/// Per customer: purchase rate `λ ~ Gamma(shape r, rate alpha)` (density
+/// `alpha^r λ^(r-1) e^(-alpha λ) / Γ(r)`), dropout probability `p ~ Beta(a, b)`.
+/// The first purchase opens the customer at time 0 and the customer is then alive.
+/// While alive, purchases form a Poisson process with rate `λ`; right after each
+/// *repeat* purchase the customer becomes inactive for good with probability `p`
+/// (so the number of repeat purchases before dropping out is geometric, and
+/// `P(X(t) = 0) = (alpha / (alpha + t))^r`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BgNbd {
+    pub r: f64,
+    pub alpha: f64,
+    pub a: f64,
+    pub b: f64,
+}
+
+impl BgNbd {
+    /// Mean purchase rate per week while alive, `r / alpha`.
+    pub fn mean_rate(&self) -> f64 {
+        self.r / self.alpha
+    }
+
+    /// Mean dropout probability after a repeat purchase, `a / (a + b)`.
+    pub fn mean_dropout(&self) -> f64 {
+        self.a / (self.a + self.b)
+    }
+
+    /// Probability of no repeat purchase in the first `t` weeks,
+    /// `(alpha / (alpha + t))^r`.
+    pub fn prob_no_repeat(&self, t: f64) -> f64 {
+        (self.alpha / (self.alpha + t)).powf(self.r)
+    }
+}
+
+/// Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and CLV"; Fader & Hardie
+/// 2013, "The Gamma-Gamma Model of Monetary Value"; `lifetimes`' `GammaGammaFitter`),
+/// money in **euros**.
+///
+/// Per customer `ν ~ Gamma(shape q, rate gamma)`; each transaction's value
+/// `z ~ Gamma(shape p, rate ν)`, independent of the purchase process. So a customer's
+/// mean spend is `p / ν` and the mean over customers is `p·gamma / (q − 1)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct GammaGamma {
+    pub p: f64,
+    pub q: f64,
+    pub gamma: f64,
+}
+
+impl GammaGamma {
+    /// Mean value of a transaction in euros, `p·gamma / (q − 1)` (needs `q > 1`).
+    pub fn mean_spend(&self) -> f64 {
+        self.p * self.gamma / (self.q - 1.0)
+    }
+}
+
+/// Shifted-beta-geometric (Fader & Hardie 2007, "How to project customer retention").
+///
+/// Per account `θ ~ Beta(alpha, beta)`; at the end of each billing period (each
+/// renewal) the account leaves with probability `θ`, independently of the past. The
+/// lifetime `T` in periods has `P(T = t | θ) = θ (1 − θ)^(t − 1)`, `t = 1, 2, ...`
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Sbg {
+    pub alpha: f64,
+    pub beta: f64,
+}
+
+impl Sbg {
+    /// Probability that an account that has renewed `t − 1` times leaves at renewal
+    /// `t` (`t ≥ 1`): `alpha / (alpha + beta + t − 1)`.
+    pub fn churn(&self, t: u32) -> f64 {
+        self.alpha / (self.alpha + self.beta + f64::from(t) - 1.0)
+    }
+
+    /// Retention rate at renewal `t`: `(beta + t − 1) / (alpha + beta + t − 1)`.
+    pub fn retention(&self, t: u32) -> f64 {
+        1.0 - self.churn(t)
+    }
+
+    /// Share of accounts still there after `t` renewals, `B(alpha, beta + t) /
+    /// B(alpha, beta)`.
+    pub fn survival(&self, t: u32) -> f64 {
+        (1..=t).map(|k| self.retention(k)).product()
+    }
+}
+
+/// Trust ledger: a job done well credits the customer's trust account, a mistake
+/// debits ten times as much (seed 001, Carl Sewell).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TrustParams {
+    /// Credit for one job done well.
+    pub credit: i64,
+    /// Debit for one mistake of ours (negative).
+    pub debit: i64,
+}
+
+/// The café's generating parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CafeParams {
+    /// Segment of every café customer.
+    pub segment: &'static str,
+    /// Purchases. First purchases are spread uniformly over the whole window (see
+    /// `docs/demo.md`), so each customer's `T` differs.
+    pub purchases: BgNbd,
+    /// Value of every purchase, the first one included.
+    pub spend: GammaGamma,
+    /// Share of customers who speak English (locale `en`); the rest speak Finnish.
+    pub english_share: f64,
+    /// Share of customers with an email address (app and loyalty users).
+    pub email_share: f64,
+    /// Share of customers with a phone number.
+    pub phone_share: f64,
+    /// Share of customers who consent to surveys at their first visit.
+    pub survey_consent_share: f64,
+    /// Share of customers with an email who consent to marketing.
+    pub marketing_consent_share: f64,
+    /// Probability that a visit leads to a complaint (a case).
+    pub complaint_per_visit: f64,
+    /// Share of customers who complain often (seed 001's rare 1%).
+    pub claimant_share: f64,
+    /// Probability that a visit of such a customer leads to a complaint.
+    pub claimant_complaint_per_visit: f64,
+    /// Probability that a visit of a consenting customer yields a survey answer.
+    pub survey_answer_per_visit: f64,
+    /// At most one survey answer per customer in this many days.
+    pub survey_min_gap_days: i64,
+    /// A complaint resolved within this many hours earns a recovery credit.
+    pub sla_hours: i64,
+}
+
+/// The B2B firm's generating parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct B2bParams {
+    /// Churn of accounts on monthly plans, per month.
+    pub monthly: Sbg,
+    /// Churn of accounts on yearly plans, per year.
+    pub yearly: Sbg,
+    /// Size tiers `small`, `mid`, `enterprise` (segments `b2b-small`, ...): shares.
+    pub tier_shares: [f64; 3],
+    /// Per tier, the share of accounts on a yearly plan.
+    pub yearly_share: [f64; 3],
+    /// List prices of the plans Perus, Pro and Enterprise, cents per month.
+    pub plan_prices: [i64; 3],
+    /// A yearly plan costs this many months of the monthly price.
+    pub yearly_price_months: i64,
+    /// Share of accounts whose language is English.
+    pub english_share: f64,
+    /// Share of churning accounts whose usage falls in the weeks before they leave.
+    pub usage_drop_share: f64,
+    /// The fall starts this many weeks (uniform between the bounds) before leaving.
+    pub usage_drop_weeks: (f64, f64),
+    /// Median weekly active users per tier.
+    pub active_users_median: [f64; 3],
+}
+
+/// The café (seed 001): about 5,000 regulars and passers-by over three years.
+pub const CAFE: CafeParams = CafeParams {
+    segment: "kahvila",
+    purchases: BgNbd {
+        r: 0.9,
+        alpha: 2.5,
+        a: 0.6,
+        b: 3.5,
+    },
+    spend: GammaGamma {
+        p: 6.0,
+        q: 4.0,
+        gamma: 4.0,
+    },
+    english_share: 0.15,
+    email_share: 0.85,
+    phone_share: 0.30,
+    survey_consent_share: 0.65,
+    marketing_consent_share: 0.40,
+    complaint_per_visit: 0.005,
+    claimant_share: 0.01,
+    claimant_complaint_per_visit: 0.08,
+    survey_answer_per_visit: 0.04,
+    survey_min_gap_days: 30,
+    sla_hours: 24,
+};
+
+/// The B2B service firm: about 300 accounts on subscriptions.
+pub const B2B: B2bParams = B2bParams {
+    monthly: Sbg {
+        alpha: 1.0,
+        beta: 15.0,
+    },
+    yearly: Sbg {
+        alpha: 1.0,
+        beta: 4.0,
+    },
+    tier_shares: [0.6, 0.3, 0.1],
+    yearly_share: [0.15, 0.25, 0.5],
+    plan_prices: [4_900, 19_900, 89_000],
+    yearly_price_months: 10,
+    english_share: 0.2,
+    usage_drop_share: 0.7,
+    usage_drop_weeks: (4.0, 12.0),
+    active_users_median: [6.0, 30.0, 150.0],
+};
+
+/// The trust ledger of both businesses: +1 per job done well, −10 per mistake.
+pub const TRUST: TrustParams = TrustParams {
+    credit: 1,
+    debit: -10,
+};
+
+/// Plan names, in the order of [`B2bParams::plan_prices`].
+pub const PLANS: [&str; 3] = ["Perus", "Pro", "Enterprise"];
+
+/// Size tiers, in the order of [`B2bParams::tier_shares`]; the segment is
+/// `b2b-<tier>`.
+pub const TIERS: [&str; 3] = ["small", "mid", "enterprise"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_forms() {
+        assert!((CAFE.spend.mean_spend() - 8.0).abs() < 1e-12);
+        // alpha = 1: S(t) = beta / (beta + t).
+        for t in 0..40 {
+            let s = B2B.monthly.survival(t);
+            assert!((s - 15.0 / (15.0 + f64::from(t))).abs() < 1e-12, "{t}: {s}");
+        }
+        assert!((B2B.yearly.retention(1) - 0.8).abs() < 1e-12);
+        assert!((CAFE.purchases.prob_no_repeat(0.0) - 1.0).abs() < 1e-12);
+    }
+}

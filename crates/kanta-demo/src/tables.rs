@@ -1,0 +1,282 @@
+//! One [`WriteBatch`] per entity, filled a row at a time by field name.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use kanta_domain::Value;
+use kanta_domain::schema::{self, Entity};
+use kanta_store::WriteBatch;
+
+/// What the demo writes into each batch: every row names its source.
+pub(crate) const SOURCE: &str = "demo";
+
+/// A value for [`Row::set`].
+pub(crate) trait IntoValue {
+    fn into_value(self) -> Value;
+}
+
+impl IntoValue for Value {
+    fn into_value(self) -> Value {
+        self
+    }
+}
+impl IntoValue for &str {
+    fn into_value(self) -> Value {
+        Value::Text(self.to_string())
+    }
+}
+impl IntoValue for String {
+    fn into_value(self) -> Value {
+        Value::Text(self)
+    }
+}
+impl IntoValue for i64 {
+    fn into_value(self) -> Value {
+        Value::Int(self)
+    }
+}
+impl IntoValue for f64 {
+    fn into_value(self) -> Value {
+        Value::Float(self)
+    }
+}
+impl IntoValue for bool {
+    fn into_value(self) -> Value {
+        Value::Bool(self)
+    }
+}
+impl IntoValue for NaiveDate {
+    fn into_value(self) -> Value {
+        Value::Date(self)
+    }
+}
+impl IntoValue for DateTime<Utc> {
+    fn into_value(self) -> Value {
+        Value::Time(self)
+    }
+}
+impl<T: IntoValue> IntoValue for Option<T> {
+    fn into_value(self) -> Value {
+        self.map_or(Value::Null, IntoValue::into_value)
+    }
+}
+
+/// The rows of one entity, carrying the fields the demo fills. Fields it never fills
+/// (and fields added to the schema later) are left out, so the database's defaults
+/// apply to them.
+pub(crate) struct Table {
+    batch: WriteBatch,
+}
+
+impl Table {
+    fn new(entity: &'static Entity, fields: &[&str]) -> Table {
+        let fields = fields
+            .iter()
+            .map(|name| {
+                entity
+                    .field(name)
+                    .unwrap_or_else(|| panic!("{} has no field {name}", entity.name))
+            })
+            .collect();
+        let mut batch = WriteBatch::new(entity, fields);
+        batch.source = SOURCE.to_string();
+        Table { batch }
+    }
+
+    /// Starts a row; unset fields stay null. Finish it with [`Row::push`].
+    pub(crate) fn row(&mut self, external_id: impl Into<String>) -> Row<'_> {
+        let mut values = Vec::with_capacity(self.batch.stride());
+        values.push(Value::Text(external_id.into()));
+        values.resize(self.batch.stride(), Value::Null);
+        Row {
+            batch: &mut self.batch,
+            values,
+        }
+    }
+}
+
+#[must_use = "a row is written by push()"]
+pub(crate) struct Row<'a> {
+    batch: &'a mut WriteBatch,
+    values: Vec<Value>,
+}
+
+impl Row<'_> {
+    /// Sets a field by its name in the schema; a name the entity lacks is a bug.
+    pub(crate) fn set(mut self, field: &str, value: impl IntoValue) -> Self {
+        let k = self
+            .batch
+            .fields
+            .iter()
+            .position(|f| f.name == field)
+            .unwrap_or_else(|| panic!("{} has no field {field}", self.batch.entity.name));
+        self.values[k + 1] = value.into_value();
+        self
+    }
+
+    pub(crate) fn push(self) {
+        self.batch.values.extend(self.values);
+    }
+}
+
+/// A table per entity, in the order they are written.
+pub(crate) struct Tables {
+    pub staff: Table,
+    pub customers: Table,
+    pub contacts: Table,
+    pub transactions: Table,
+    pub subscriptions: Table,
+    pub interactions: Table,
+    pub cases: Table,
+    pub feedback: Table,
+    pub usage: Table,
+    pub trust: Table,
+}
+
+impl Tables {
+    pub(crate) fn new() -> Tables {
+        use schema::*;
+        Tables {
+            staff: Table::new(&STAFF, &["name", "email", "title", "active"]),
+            customers: Table::new(
+                &CUSTOMERS,
+                &[
+                    "kind",
+                    "name",
+                    "email",
+                    "phone",
+                    "segment",
+                    "locale",
+                    "survey_consent",
+                    "survey_consent_at",
+                    "marketing_consent",
+                    "marketing_consent_at",
+                    "acquired_on",
+                    "acquisition_channel",
+                    "acquisition_cost",
+                    "currency",
+                    "status",
+                    "ended_on",
+                    "end_reason",
+                ],
+            ),
+            contacts: Table::new(
+                &CONTACTS,
+                &[
+                    "customer_id",
+                    "name",
+                    "email",
+                    "phone",
+                    "title",
+                    "is_primary",
+                ],
+            ),
+            transactions: Table::new(
+                &TRANSACTIONS,
+                &[
+                    "customer_id",
+                    "occurred_at",
+                    "amount",
+                    "currency",
+                    "cost",
+                    "channel",
+                    "quantity",
+                    "kind",
+                ],
+            ),
+            subscriptions: Table::new(
+                &SUBSCRIPTIONS,
+                &[
+                    "customer_id",
+                    "plan",
+                    "amount",
+                    "currency",
+                    "period",
+                    "started_on",
+                    "ended_on",
+                    "renews_on",
+                    "end_reason",
+                ],
+            ),
+            interactions: Table::new(
+                &INTERACTIONS,
+                &[
+                    "customer_id",
+                    "occurred_at",
+                    "kind",
+                    "direction",
+                    "staff_id",
+                    "outcome",
+                    "proactive",
+                    "note",
+                ],
+            ),
+            cases: Table::new(
+                &CASES,
+                &[
+                    "customer_id",
+                    "opened_at",
+                    "category",
+                    "severity",
+                    "our_fault",
+                    "summary",
+                    "resolved_at",
+                    "compensation",
+                    "currency",
+                    "staff_id",
+                ],
+            ),
+            feedback: Table::new(
+                &FEEDBACK,
+                &[
+                    "customer_id",
+                    "answered_at",
+                    "survey_ref",
+                    "nps",
+                    "csat",
+                    "ces",
+                    "did_well",
+                    "do_better",
+                    "comment",
+                    "language",
+                    "staff_id",
+                ],
+            ),
+            usage: Table::new(
+                &USAGE_EVENTS,
+                &["customer_id", "occurred_at", "metric", "value"],
+            ),
+            trust: Table::new(
+                &TRUST_LEDGER,
+                &["customer_id", "occurred_at", "delta", "reason", "source"],
+            ),
+        }
+    }
+
+    /// The batches in the order of [`schema::ENTITIES`], each with `rows_read` set to
+    /// its number of rows.
+    pub(crate) fn into_batches(self) -> Vec<WriteBatch> {
+        let mut out: Vec<WriteBatch> = [
+            self.staff,
+            self.customers,
+            self.contacts,
+            self.transactions,
+            self.subscriptions,
+            self.interactions,
+            self.cases,
+            self.feedback,
+            self.usage,
+            self.trust,
+        ]
+        .into_iter()
+        .map(|t| t.batch)
+        .collect();
+        for b in &mut out {
+            b.rows_read = b.len() as u64;
+        }
+        debug_assert!(
+            out.iter()
+                .zip(schema::ENTITIES)
+                .all(|(b, e)| std::ptr::eq(b.entity, *e))
+        );
+        out
+    }
+}

@@ -1,0 +1,9 @@
+//! The demo data: its shape, determinism, the stated model parameters, and a write
+//! into a real SQLite store.
+
+mod common;
+mod determinism;
+mod models;
+mod recovery;
+mod shape;
+mod store;
