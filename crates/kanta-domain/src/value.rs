@@ -182,10 +182,10 @@ pub fn parse_int(t: &str) -> Result<i64, FieldError> {
 
 /// A real number with a decimal point or comma.
 pub fn parse_float(t: &str) -> Result<f64, FieldError> {
-    if let Ok(v) = t.parse::<f64>() {
-        if v.is_finite() {
-            return Ok(v);
-        }
+    if let Ok(v) = t.parse::<f64>()
+        && v.is_finite()
+    {
+        return Ok(v);
     }
     Decimal::parse(t)
         .map(|d| d.to_f64())

@@ -266,7 +266,7 @@ fn make_plan(
         let has_qty = columns
             .iter()
             .any(|(_, t)| matches!(t, Target::Field(i) if fields[*i].name == "quantity"));
-        if !has_amount_source && !(has_price && has_qty) {
+        if !(has_amount_source || (has_price && has_qty)) {
             return Err(ImportError::Mapping(
                 "transactions need an amount, or a quantity and a unit_price: map them with --map (e.g. --map 5=amount)".into(),
             ));
@@ -337,7 +337,7 @@ pub fn parse_file(
             if !b.grouping && b.lines.len() >= chunk_rows {
                 go_on = emit(&mut b, &mut records);
             }
-            if rows_read % 65_536 == 0 {
+            if rows_read.is_multiple_of(65_536) {
                 progress(reader.bytes_read(), total);
             }
         }
@@ -504,25 +504,24 @@ impl Builder {
             return;
         }
         // Money rows without a currency column take the file's currency.
-        if let Some(ci) = self.idx_currency {
-            if values[ci].is_null() {
-                values[ci] = Value::Text(self.opts.currency.code().to_string());
-            }
+        if let Some(ci) = self.idx_currency
+            && values[ci].is_null()
+        {
+            values[ci] = Value::Text(self.opts.currency.code().to_string());
         }
-        if self.is_tx {
-            if let Err((field, reason)) =
+        if self.is_tx
+            && let Err((field, reason)) =
                 self.complete_transaction(&mut values, unit_price, quantity_dec)
-            {
-                self.reject_row(rec, &values, field, reason);
-                return;
-            }
+        {
+            self.reject_row(rec, &values, field, reason);
+            return;
         }
         // Empty values of fields with a default take it, as the database would.
         for (i, f) in self.plan.fields.iter().enumerate() {
-            if let (Value::Null, Some(d)) = (&values[i], f.default) {
-                if let Ok(v) = parse_field(f.kind, d, &cx) {
-                    values[i] = v;
-                }
+            if let (Value::Null, Some(d)) = (&values[i], f.default)
+                && let Ok(v) = parse_field(f.kind, d, &cx)
+            {
+                values[i] = v;
             }
         }
         for (i, f) in self.plan.fields.iter().enumerate() {
@@ -623,8 +622,8 @@ impl Builder {
         {
             let o = o.to_string();
             self.reject_order(&o, rec.line);
-        } else if self.is_tx {
-            if let Some(col) = self
+        } else if self.is_tx
+            && let Some(col) = self
                 .idx_order
                 .and_then(|oi| {
                     self.plan
@@ -633,16 +632,13 @@ impl Builder {
                         .find(|(_, t)| *t == Target::Field(oi))
                 })
                 .map(|(c, _)| *c)
-            {
-                if let Some(o) = rec
-                    .fields
-                    .get(col)
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                {
-                    self.reject_order(&o, rec.line);
-                }
-            }
+            && let Some(o) = rec
+                .fields
+                .get(col)
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        {
+            self.reject_order(&o, rec.line);
         }
     }
 
@@ -698,17 +694,17 @@ impl Builder {
                 _ => return Err(("amount", "is required".into())),
             }
         }
-        if let (Some(qi), Some(q)) = (self.idx_quantity, quantity) {
-            if self.quantity_mapped {
-                let whole = q.to_units(0).map_err(|e| ("quantity", e.to_string()))?;
-                values[qi] = Value::Int(whole);
-            }
+        if let (Some(qi), Some(q)) = (self.idx_quantity, quantity)
+            && self.quantity_mapped
+        {
+            let whole = q.to_units(0).map_err(|e| ("quantity", e.to_string()))?;
+            values[qi] = Value::Int(whole);
         }
-        if let Some(ki) = self.idx_kind {
-            if !self.kind_mapped || values[ki].is_null() {
-                let amount = values[ai].as_int().unwrap_or(0);
-                values[ki] = Value::Text(if amount < 0 { "refund" } else { "order" }.into());
-            }
+        if let Some(ki) = self.idx_kind
+            && (!self.kind_mapped || values[ki].is_null())
+        {
+            let amount = values[ai].as_int().unwrap_or(0);
+            values[ki] = Value::Text(if amount < 0 { "refund" } else { "order" }.into());
         }
         Ok(())
     }
@@ -739,13 +735,13 @@ impl Builder {
                 ));
             }
         }
-        if let Some(ci) = self.idx_currency {
-            if self.batch.values[base + ci] != values[ci] {
-                return Err((
-                    "currency",
-                    "an order's lines must share one currency".into(),
-                ));
-            }
+        if let Some(ci) = self.idx_currency
+            && self.batch.values[base + ci] != values[ci]
+        {
+            return Err((
+                "currency",
+                "an order's lines must share one currency".into(),
+            ));
         }
         for idx in [ai, self.idx_cost, self.idx_quantity].into_iter().flatten() {
             let slot = &mut self.batch.values[base + idx];
@@ -755,19 +751,18 @@ impl Builder {
                 (v, _) => v.clone(),
             };
         }
-        if let Some(ti) = self.idx_time {
-            if let (Value::Time(a), Value::Time(b)) = (&self.batch.values[base + ti], &values[ti]) {
-                if b < a {
-                    self.batch.values[base + ti] = values[ti].clone();
-                }
-            }
+        if let Some(ti) = self.idx_time
+            && let (Value::Time(a), Value::Time(b)) = (&self.batch.values[base + ti], &values[ti])
+            && b < a
+        {
+            self.batch.values[base + ti] = values[ti].clone();
         }
-        if let (Some(ki), Some(ai)) = (self.idx_kind, ai) {
-            if !self.kind_mapped {
-                let amount = self.batch.values[base + ai].as_int().unwrap_or(0);
-                self.batch.values[base + ki] =
-                    Value::Text(if amount < 0 { "refund" } else { "order" }.into());
-            }
+        if let (Some(ki), Some(ai)) = (self.idx_kind, ai)
+            && !self.kind_mapped
+        {
+            let amount = self.batch.values[base + ai].as_int().unwrap_or(0);
+            self.batch.values[base + ki] =
+                Value::Text(if amount < 0 { "refund" } else { "order" }.into());
         }
         Ok(())
     }
@@ -851,10 +846,10 @@ impl Chunk {
         let mut seen = rustc_hash::FxHashSet::default();
         let mut ids = Vec::new();
         for r in self.batch.values.chunks(stride) {
-            if let Some(id) = r[k + 1].as_text() {
-                if seen.insert(id) {
-                    ids.push(id.to_string());
-                }
+            if let Some(id) = r[k + 1].as_text()
+                && seen.insert(id)
+            {
+                ids.push(id.to_string());
             }
         }
         ids
@@ -876,19 +871,19 @@ impl Chunk {
         let rows = self.batch.len();
         let mut keep = vec![true; rows];
         for (r, row) in self.batch.values.chunks(stride).enumerate() {
-            if let Some(id) = row[k + 1].as_text() {
-                if !known(id) {
-                    keep[r] = false;
-                    for rec in split_lines(&self.raw[r]) {
-                        errors.push(RowError {
-                            line: self.lines[r],
-                            field: field.name.to_string(),
-                            reason: format!(
-                                "no {target} record with id '{id}' (import the {target} first)"
-                            ),
-                            record: rec,
-                        });
-                    }
+            if let Some(id) = row[k + 1].as_text()
+                && !known(id)
+            {
+                keep[r] = false;
+                for rec in split_lines(&self.raw[r]) {
+                    errors.push(RowError {
+                        line: self.lines[r],
+                        field: field.name.to_string(),
+                        reason: format!(
+                            "no {target} record with id '{id}' (import the {target} first)"
+                        ),
+                        record: rec,
+                    });
                 }
             }
         }

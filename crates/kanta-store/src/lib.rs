@@ -61,10 +61,10 @@ pub enum StoreError {
 impl StoreError {
     /// Maps a database error raised by our own triggers to its meaning.
     fn classify(e: sqlx::Error) -> StoreError {
-        if let sqlx::Error::Database(d) = &e {
-            if d.message().contains("append-only") {
-                return StoreError::AppendOnly;
-            }
+        if let sqlx::Error::Database(d) = &e
+            && d.message().contains("append-only")
+        {
+            return StoreError::AppendOnly;
         }
         StoreError::Db(e)
     }
@@ -105,10 +105,11 @@ impl Store {
             .or_else(|| url.strip_prefix("sqlite:"))
         {
             let path = path.split('?').next().unwrap_or(path);
-            if let Some(parent) = std::path::Path::new(path).parent() {
-                if !parent.as_os_str().is_empty() && path != ":memory:" {
-                    std::fs::create_dir_all(parent).map_err(|e| open_err(sqlx::Error::Io(e)))?;
-                }
+            if let Some(parent) = std::path::Path::new(path).parent()
+                && !parent.as_os_str().is_empty()
+                && path != ":memory:"
+            {
+                std::fs::create_dir_all(parent).map_err(|e| open_err(sqlx::Error::Io(e)))?;
             }
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(open_err)?
@@ -170,12 +171,11 @@ impl Store {
 
 /// Hides the password of a `postgres://user:password@host/db` URL.
 pub fn redact(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        if let Some((auth, host)) = rest.split_once('@') {
-            if let Some((user, _)) = auth.split_once(':') {
-                return format!("{scheme}://{user}:***@{host}");
-            }
-        }
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((auth, host)) = rest.split_once('@')
+        && let Some((user, _)) = auth.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
     }
     url.to_string()
 }

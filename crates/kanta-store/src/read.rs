@@ -376,15 +376,7 @@ impl Store {
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|s| {
-                format!(
-                    "%{}%",
-                    s.to_lowercase()
-                        .replace('\\', "")
-                        .replace('%', "")
-                        .replace('_', "")
-                )
-            });
+            .map(|s| format!("%{}%", s.to_lowercase().replace(['\\', '%', '_'], "")));
         let list_sql = format!(
             "SELECT c.external_id, c.name, c.email, c.kind, c.segment, c.status, \
              (SELECT count(*) FROM transactions t WHERE t.customer_id = c.id) AS transactions, \

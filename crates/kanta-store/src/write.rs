@@ -602,12 +602,11 @@ fn json_rows(json: &mut String, chunk: &[Value], batch: &WriteBatch, refs: &Refs
 
 /// The value to write: a reference becomes the referenced record's internal id.
 fn resolve<'v>(v: &'v Value, field: Option<&Field>, refs: &Refs) -> Cow<'v, Value> {
-    if let (Some(f), Value::Text(ext)) = (field, v) {
-        if let Kind::Ref(_) = f.kind {
-            if let Some(id) = refs.get(f.name).and_then(|m| m.get(ext)) {
-                return Cow::Owned(Value::Int(*id));
-            }
-        }
+    if let (Some(f), Value::Text(ext)) = (field, v)
+        && let Kind::Ref(_) = f.kind
+        && let Some(id) = refs.get(f.name).and_then(|m| m.get(ext))
+    {
+        return Cow::Owned(Value::Int(*id));
     }
     Cow::Borrowed(v)
 }
