@@ -58,7 +58,34 @@ impl Value {
 /// Timestamps as stored in text form: RFC 3339, UTC, milliseconds, `Z`. Fixed width,
 /// so text order is time order.
 pub fn format_time(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    let mut s = String::with_capacity(24);
+    push_time(&mut s, t);
+    s
+}
+
+/// Appends [`format_time`]'s text without allocating (bulk writes format millions).
+pub fn push_time(out: &mut String, t: &DateTime<Utc>) {
+    use chrono::{Datelike, Timelike};
+    let y = t.year();
+    if !(0..=9999).contains(&y) {
+        out.push_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true));
+        return;
+    }
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: u32| {
+        for i in (0..width).rev() {
+            b[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y as u32);
+    put(5, 2, t.month());
+    put(8, 2, t.day());
+    put(11, 2, t.hour());
+    put(14, 2, t.minute());
+    put(17, 2, t.second().min(59));
+    put(20, 3, t.nanosecond() / 1_000_000 % 1000);
+    out.push_str(std::str::from_utf8(&b).unwrap_or_default());
 }
 
 impl Serialize for Value {
@@ -307,6 +334,14 @@ mod tests {
     fn time_text_is_fixed_width() {
         let t = DateTime::from_timestamp(0, 0).unwrap();
         assert_eq!(format_time(&t), "1970-01-01T00:00:00.000Z");
+    }
+
+    proptest! {
+        #[test]
+        fn fast_time_text_matches_chrono(ms in 0i64..253_402_300_799_000) {
+            let t = DateTime::from_timestamp_millis(ms).unwrap();
+            prop_assert_eq!(format_time(&t), t.to_rfc3339_opts(SecondsFormat::Millis, true));
+        }
     }
 
     proptest! {

@@ -379,6 +379,9 @@ struct Builder {
     is_tx: bool,
     /// Order lines are merged by order_id, so no row is final before the file ends.
     grouping: bool,
+    /// Kept rows may still be rejected later (their order, or a reference to
+    /// nothing), so their raw text is kept for the reject file.
+    keep_raw: bool,
     idx_customer: Option<usize>,
     idx_amount: Option<usize>,
     idx_quantity: Option<usize>,
@@ -401,8 +404,12 @@ impl Builder {
                 .any(|(_, t)| matches!(t, Target::Field(i) if plan.fields[*i].name == n))
         };
         let is_tx = std::ptr::eq(opts.entity, &TRANSACTIONS);
+        let checked_refs = plan.fields.iter().any(|f| {
+            matches!(f.kind, Kind::Ref(t) if !(t == "customers" && opts.entity.creates_customers))
+        });
         Builder {
             grouping: is_tx && pos("order_id").is_some(),
+            keep_raw: (is_tx && pos("order_id").is_some()) || checked_refs,
             is_tx,
             idx_customer: opts.entity.customer_field().and_then(|f| pos(f.name)),
             idx_amount: pos("amount"),
@@ -606,7 +613,9 @@ impl Builder {
                 self.batch.push(ext_id, values);
                 self.lines.push(rec.line);
                 let mut raw = String::new();
-                join_into(&mut raw, &rec.fields);
+                if self.keep_raw {
+                    join_into(&mut raw, &rec.fields);
+                }
                 self.raw.push(raw);
             }
         }

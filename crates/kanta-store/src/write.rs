@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 
 use kanta_domain::Value;
 use kanta_domain::schema::{self, CUSTOMERS, Entity, Field, Kind};
-use kanta_domain::value::format_time;
+use kanta_domain::value::{format_time, push_time};
 use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Executor, Postgres, Sqlite};
@@ -190,68 +190,40 @@ impl Tx {
         })
     }
 
-    /// Creates the customers that do not exist yet; returns how many were created.
-    async fn create_customers(&mut self, ids: &[String]) -> Result<u64> {
-        let mut created = 0;
+    /// Creates the customers that do not exist yet; returns (external id, id) of
+    /// those it created.
+    async fn create_customers(&mut self, ids: &[String]) -> Result<Vec<(String, i64)>> {
+        let mut created = Vec::new();
         for chunk in ids.chunks(10_000) {
-            created += match self {
-                Tx::Sqlite(tx) => sqlx::query::<Sqlite>(
+            created.extend(match self {
+                Tx::Sqlite(tx) => sqlx::query_as::<Sqlite, (String, i64)>(
                     "INSERT INTO customers (external_id) SELECT value FROM json_each($1) WHERE true \
-                     ON CONFLICT (external_id) DO NOTHING",
+                     ON CONFLICT (external_id) DO NOTHING RETURNING external_id, id",
                 )
                 .bind(serde_json::to_string(chunk).unwrap_or_else(|_| "[]".into()))
-                .execute(&mut **tx)
-                .await?
-                .rows_affected(),
-                Tx::Postgres(tx) => sqlx::query::<Postgres>(
-                    "INSERT INTO customers (external_id) SELECT unnest($1::text[]) ON CONFLICT (external_id) DO NOTHING",
+                .fetch_all(&mut **tx)
+                .await?,
+                Tx::Postgres(tx) => sqlx::query_as::<Postgres, (String, i64)>(
+                    "INSERT INTO customers (external_id) SELECT unnest($1::text[]) \
+                     ON CONFLICT (external_id) DO NOTHING RETURNING external_id, id",
                 )
                 .bind(chunk)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected(),
-            };
+                .fetch_all(&mut **tx)
+                .await?,
+            });
         }
         Ok(created)
     }
 
-    /// Loads rows into `target`: JSON arrays through `json_each` on SQLite, COPY on
-    /// PostgreSQL. `extra` are (column, SQL value) pairs set on every row.
-    async fn load(
-        &mut self,
-        target: &str,
-        batch: &WriteBatch,
-        refs: &Refs,
-        extra: &[(&str, &str)],
-    ) -> Result<()> {
+    /// Loads rows into `target` with COPY (PostgreSQL; SQLite loads through
+    /// [`Writer::load_sqlite`]).
+    async fn copy_in(&mut self, target: &str, batch: &WriteBatch, refs: &Refs) -> Result<()> {
         let stride = batch.stride();
         let cols = column_list(batch);
         match self {
-            Tx::Sqlite(tx) => {
-                let mut extract = (0..stride)
-                    .map(|i| format!("value->>{i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let mut all_cols = cols;
-                for (c, v) in extra {
-                    let _ = write!(all_cols, ", {c}");
-                    let _ = write!(extract, ", {v}");
-                }
-                let load = format!(
-                    "INSERT INTO {target} ({all_cols}) SELECT {extract} FROM json_each($1)"
-                );
-                let mut json = String::with_capacity(1 << 20);
-                for chunk in batch.values.chunks(SQLITE_CHUNK_ROWS * stride) {
-                    json.clear();
-                    json_rows(&mut json, chunk, batch, refs);
-                    sqlx::query::<Sqlite>(AssertSqlSafe(load.clone()))
-                        .bind(json.as_str())
-                        .execute(&mut **tx)
-                        .await?;
-                }
-            }
+            Tx::Sqlite(_) => unreachable!("SQLite loads through Writer::load_sqlite"),
             Tx::Postgres(tx) => {
-                // COPY cannot set constants: the table's defaults fill `extra`.
+                // COPY cannot set constants: the table's defaults fill created_at.
                 let mut copy = tx
                     .copy_in_raw(&format!("COPY {target} ({cols}) FROM STDIN"))
                     .await?;
@@ -328,9 +300,13 @@ pub struct Writer {
     fields: Vec<&'static Field>,
     mode: Mode,
     /// Internal ids of references seen so far, by field and external id.
-    refs: Refs,
+    /// Shared with the thread rendering the next batch; changed only between batches.
+    refs: std::sync::Arc<Refs>,
     rows: u64,
     summary: WriteSummary,
+    /// SQLite: the statement and JSON arrays of the last batch, not yet executed
+    /// (rendering the next batch overlaps with executing this one).
+    pending: Option<(String, Vec<String>)>,
 }
 
 /// Internal ids of referenced records, by field name and external id.
@@ -352,16 +328,23 @@ impl Store {
             entity,
             fields,
             mode: Mode::Undecided,
-            refs: Refs::default(),
+            refs: Default::default(),
             rows: 0,
             summary: WriteSummary::default(),
+            pending: None,
         })
     }
 
     /// Upserts one batch in its own transaction.
     pub async fn write(&self, batch: &WriteBatch) -> Result<WriteSummary> {
         let mut w = self.writer(batch.entity, batch.fields.clone()).await?;
-        w.write(batch).await?;
+        w.write(WriteBatch {
+            values: batch.values.clone(),
+            create_customers: batch.create_customers.clone(),
+            source: batch.source.clone(),
+            ..WriteBatch::new(batch.entity, batch.fields.clone())
+        })
+        .await?;
         w.finish(&RunInfo {
             source: batch.source.clone(),
             rows_read: batch.rows_read,
@@ -405,7 +388,7 @@ impl Writer {
     }
 
     /// Writes a batch (its fields must be the writer's).
-    pub async fn write(&mut self, batch: &WriteBatch) -> Result<()> {
+    pub async fn write(&mut self, batch: WriteBatch) -> Result<()> {
         debug_assert_eq!(batch.fields.len(), self.fields.len());
         let table = self.entity.table;
         // Customers met in earlier batches exist already.
@@ -416,8 +399,15 @@ impl Writer {
             .filter(|id| seen.is_none_or(|m| !m.contains_key(*id)))
             .cloned()
             .collect();
-        self.summary.customers_created += self.tx.create_customers(&new_customers).await?;
-        self.resolve_refs(batch).await?;
+        let created = self.tx.create_customers(&new_customers).await?;
+        self.summary.customers_created += created.len() as u64;
+        if let Some(f) = batch.entity.customer_field() {
+            std::sync::Arc::make_mut(&mut self.refs)
+                .entry(f.name)
+                .or_default()
+                .extend(created);
+        }
+        self.resolve_refs(&batch).await?;
         if let Mode::Undecided = self.mode {
             self.mode = if batch.len() >= BULK_MIN_ROWS && self.tx.is_empty(table).await? {
                 let indexes = self.tx.indexes(table).await?;
@@ -426,7 +416,7 @@ impl Writer {
                 }
                 Mode::Bulk { indexes }
             } else {
-                let cols = column_list(batch);
+                let cols = column_list(&batch);
                 let create = format!(
                     "CREATE TEMP TABLE kanta_stage AS SELECT {cols} FROM {table} WHERE false"
                 );
@@ -450,23 +440,70 @@ impl Writer {
                 Mode::Stage
             };
         }
-        let now = self.tx.now();
-        match &self.mode {
-            Mode::Bulk { .. } => {
-                let extra: &[(&str, &str)] = match self.tx {
-                    Tx::Sqlite(_) => &[("created_at", now.as_str()), ("updated_at", now.as_str())],
-                    Tx::Postgres(_) => &[],
-                };
-                self.tx.load(table, batch, &self.refs, extra).await?;
-            }
-            _ => self.tx.load("kanta_stage", batch, &self.refs, &[]).await?,
-        }
         self.rows += batch.len() as u64;
+        let target = match &self.mode {
+            Mode::Bulk { .. } => table,
+            _ => "kanta_stage",
+        };
+        if let Tx::Postgres(_) = self.tx {
+            return self.tx.copy_in(target, &batch, &self.refs).await;
+        }
+        self.load_sqlite(target, batch).await
+    }
+
+    /// SQLite: renders the batch as JSON arrays on a blocking thread while the
+    /// previous batch executes, and leaves this one pending.
+    async fn load_sqlite(&mut self, target: &str, batch: WriteBatch) -> Result<()> {
+        let mut extract = (0..batch.stride())
+            .map(|i| format!("value->>{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut cols = column_list(&batch);
+        if target != "kanta_stage" {
+            // Times as SQLite stores them, computed once rather than per row.
+            let now = self.tx.now();
+            let _ = write!(cols, ", created_at, updated_at");
+            let _ = write!(extract, ", {now}, {now}");
+        }
+        // jsonb_each hands each row over as JSONB, so `->>` reads it without
+        // rendering and re-parsing text.
+        let sql = format!("INSERT INTO {target} ({cols}) SELECT {extract} FROM jsonb_each($1)");
+        let refs = std::sync::Arc::clone(&self.refs);
+        let rendering = tokio::task::spawn_blocking(move || {
+            let stride = batch.stride();
+            batch
+                .values
+                .chunks(SQLITE_CHUNK_ROWS * stride)
+                .map(|chunk| {
+                    let mut json = String::with_capacity(chunk.len() * 16);
+                    json_rows(&mut json, chunk, &batch, &refs);
+                    json
+                })
+                .collect::<Vec<String>>()
+        });
+        self.flush_pending().await?;
+        let jsons = rendering
+            .await
+            .map_err(|e| StoreError::Db(sqlx::Error::Io(std::io::Error::other(e))))?;
+        self.pending = Some((sql, jsons));
+        Ok(())
+    }
+
+    async fn flush_pending(&mut self) -> Result<()> {
+        if let (Some((sql, jsons)), Tx::Sqlite(tx)) = (self.pending.take(), &mut self.tx) {
+            for json in jsons {
+                sqlx::query::<Sqlite>(AssertSqlSafe(sql.clone()))
+                    .bind(json)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
         Ok(())
     }
 
     /// Merges what was written, records the run in the import log, and commits.
     pub async fn finish(mut self, run: &RunInfo) -> Result<WriteSummary> {
+        self.flush_pending().await?;
         match std::mem::replace(&mut self.mode, Mode::Undecided) {
             Mode::Undecided => {}
             Mode::Bulk { indexes } => {
@@ -507,7 +544,9 @@ impl Writer {
             } else {
                 schema::entity(target).expect("references name an entity")
             };
-            let known = self.refs.entry(f.name).or_default();
+            let known = std::sync::Arc::make_mut(&mut self.refs)
+                .entry(f.name)
+                .or_default();
             let mut seen = rustc_hash::FxHashSet::default();
             let ids: Vec<String> = batch
                 .values
@@ -533,7 +572,10 @@ impl Writer {
                     ids: missing.join(", "),
                 });
             }
-            self.refs.entry(f.name).or_default().extend(found);
+            std::sync::Arc::make_mut(&mut self.refs)
+                .entry(f.name)
+                .or_default()
+                .extend(found);
         }
         Ok(())
     }
@@ -628,7 +670,7 @@ fn json_value(buf: &mut String, v: &Value) {
         }
         Value::Time(t) => {
             buf.push('"');
-            buf.push_str(&format_time(t));
+            push_time(buf, t);
             buf.push('"');
         }
     }
@@ -674,7 +716,7 @@ fn copy_text(buf: &mut String, v: &Value) {
         Value::Date(d) => {
             let _ = write!(buf, "{}", d.format("%Y-%m-%d"));
         }
-        Value::Time(t) => buf.push_str(&format_time(t)),
+        Value::Time(t) => push_time(buf, t),
     }
 }
 

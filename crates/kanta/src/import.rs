@@ -145,7 +145,7 @@ pub async fn run(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
             Some(w) => w,
             None => writer.insert(store.writer(entity, chunk.batch.fields.clone()).await?),
         };
-        w.write(&chunk.batch).await?;
+        w.write(chunk.batch).await?;
     }
     let mut parsed: Parsed = reading.await??;
     let records = parsed.records - ref_errors.len() as u64;
