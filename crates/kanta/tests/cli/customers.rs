@@ -42,3 +42,45 @@ fn customers_list_filters_pages_and_shows_a_timeline() {
         assert!(text.contains("amount=5.00 EUR"), "{text}");
     }
 }
+
+#[test]
+fn demo_builds_the_same_store_on_both_backends_and_again() {
+    let mut seen = Vec::new();
+    for backend in BACKENDS {
+        let env = Env::new(backend);
+        let first = env.json(&["demo", "--no-serve", "--as-of", "2026-11-01"]);
+        assert_eq!(
+            first["customers"], 5300,
+            "{backend}: 5,000 café customers and 300 accounts"
+        );
+        assert!(
+            first["transactions"].as_i64().unwrap() > 40_000,
+            "{backend}: {first}"
+        );
+        for e in [
+            "staff",
+            "contacts",
+            "subscriptions",
+            "interactions",
+            "cases",
+            "feedback",
+            "usage",
+            "trust",
+        ] {
+            assert!(first[e].as_i64().unwrap() > 0, "{backend}: no {e}");
+        }
+        let again = env.json(&["demo", "--no-serve", "--as-of", "2026-11-01"]);
+        assert_eq!(first, again, "{backend}: a second run changes nothing");
+        let show = env.json(&["customers", "show", "b2b-001"]);
+        assert_eq!(show["customer"]["kind"], "company");
+        assert!(
+            show["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "subscription_started")
+        );
+        seen.push(first);
+    }
+    assert_eq!(seen[0], seen[1], "SQLite and PostgreSQL hold the same demo");
+}
