@@ -11,9 +11,12 @@ use serde::{Deserialize, Serialize};
 use crate::data::{DiscreteData, DiscreteRow, sum_chunks};
 use crate::error::Result;
 use crate::fit::{
-    Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params, argmin_problem,
-    check_positive, std_errors,
+    EvalCache, FitOptions, Fitted, ModelKind, Objective, Rescaled, fit_problem, log_likelihood_at,
+    model_problem, params_record, penalized,
 };
+// the tests build parameter records with `Params::from_slice`
+#[cfg(test)]
+use crate::fit::Params;
 use crate::special::{digamma, ln_beta, ln_gamma};
 
 /// BG/BB parameters: transaction probability p ~ Beta(`alpha`, `beta`), dropout
@@ -30,41 +33,13 @@ pub struct BgBbParams {
     pub delta: f64,
 }
 
-impl Params for BgBbParams {
-    const KIND: ModelKind = ModelKind::BgBb;
-    fn from_slice(v: &[f64]) -> Self {
-        BgBbParams {
-            alpha: v[0],
-            beta: v[1],
-            gamma: v[2],
-            delta: v[3],
-        }
-    }
-    fn to_vec(&self) -> Vec<f64> {
-        vec![self.alpha, self.beta, self.gamma, self.delta]
-    }
-}
+params_record!(BgBbParams, ModelKind::BgBb, [alpha, beta, gamma, delta]);
 
 fn ln_choose(n: f64, k: f64) -> f64 {
     ln_gamma(n + 1.0) - ln_gamma(k + 1.0) - ln_gamma(n - k + 1.0)
 }
 
 impl BgBbParams {
-    /// Checked constructor: every parameter finite and positive.
-    ///
-    /// # Errors
-    ///
-    /// [`crate::ModelError::InvalidParameter`].
-    pub fn new(alpha: f64, beta: f64, gamma: f64, delta: f64) -> Result<Self> {
-        check_positive(ModelKind::BgBb, &[alpha, beta, gamma, delta])?;
-        Ok(BgBbParams {
-            alpha,
-            beta,
-            gamma,
-            delta,
-        })
-    }
-
     /// Log-likelihood of one customer (FHS 2010, eq. 5):
     ///
     /// ```text
@@ -96,9 +71,7 @@ impl BgBbParams {
 
     /// Total log-likelihood of weighted data.
     pub fn log_likelihood(&self, data: &DiscreteData) -> f64 {
-        let problem = BgBbProblem::new(data, 0.0);
-        let x: Vec<f64> = self.to_vec().iter().map(|v| v.ln()).collect();
-        -problem.value_grad(&x).0 * data.total_weight()
+        log_likelihood_at(&BgBbProblem::new(data, 0.0), self, data.total_weight())
     }
 
     /// P(alive at opportunity n + m | x, t_x, n) (FHS 2010, eq. 11; `m = 0` for
@@ -240,16 +213,7 @@ pub struct BgBbProblem<'a> {
     cache: EvalCache,
 }
 
-impl<'a> BgBbProblem<'a> {
-    /// The problem over `data` with L2 penalty coefficient `penalizer_coef`.
-    pub fn new(data: &'a DiscreteData, penalizer_coef: f64) -> Self {
-        BgBbProblem {
-            data,
-            penalizer: penalizer_coef,
-            cache: EvalCache::default(),
-        }
-    }
-}
+model_problem!(BgBbProblem, DiscreteData);
 
 /// `ln Γ(v + j)` and `ψ(v + j)` for `j = 0..len`.
 fn table(v: f64, len: usize) -> (Vec<f64>, Vec<f64>) {
@@ -335,23 +299,9 @@ impl Objective for BgBbProblem<'_> {
             acc
         });
         let tw = self.data.total_weight();
-        let theta = [al, be, ga, de];
-        let c = self.penalizer;
-        let value = -s[0] / tw + c * theta.iter().map(|t| t * t).sum::<f64>();
-        let grad = (0..4)
-            .map(|k| -s[k + 1] * theta[k] / tw + 2.0 * c * theta[k] * theta[k])
-            .collect();
-        (value, grad)
+        penalized(&s, &[al, be, ga, de], tw, self.penalizer)
     }
 }
-
-impl Cached for BgBbProblem<'_> {
-    fn cache(&self) -> &EvalCache {
-        &self.cache
-    }
-}
-
-argmin_problem!(BgBbProblem);
 
 /// Fit BG/BB by maximum likelihood.
 ///
@@ -359,25 +309,10 @@ argmin_problem!(BgBbProblem);
 ///
 /// Invalid options; [`crate::ModelError::FitFailed`].
 pub fn fit(data: &DiscreteData, options: &FitOptions) -> Result<Fitted<BgBbParams>> {
-    let opts = options.check(ModelKind::BgBb)?;
-    let x0 = match &opts.initial_params {
-        Some(p) => p.iter().map(|v| v.ln()).collect(),
-        None => vec![0.0; 4],
-    };
-    let problem = BgBbProblem::new(data, opts.penalizer_coef);
-    let opt = crate::fit::minimize(&problem, x0, &opts, data.total_weight())?;
-    let theta: Vec<f64> = opt.x.iter().map(|v| v.exp()).collect();
-    let params = BgBbParams::from_slice(&theta);
-    Ok(Fitted {
-        model: ModelKind::BgBb,
-        params,
-        std_errors: std_errors(&theta, &opt.cov).map(|s| BgBbParams::from_slice(&s)),
-        log_likelihood: params.log_likelihood(data),
-        n: data.total_weight(),
-        rows: data.rows().len(),
-        converged: opt.converged,
-        iterations: opt.iterations,
-    })
+    let problem = |c| BgBbProblem::new(data, c);
+    let (n, rows) = (data.total_weight(), data.rows().len());
+    let log_likelihood = |p: &BgBbParams| p.log_likelihood(data);
+    fit_problem(options, problem, Rescaled::NONE, n, rows, log_likelihood)
 }
 
 #[cfg(test)]

@@ -11,11 +11,11 @@ use statrs::function::beta::checked_beta_reg;
 use crate::data::{RfmData, RfmRow, sum_chunks};
 use crate::error::Result;
 use crate::fit::{
-    Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params, argmin_problem,
-    check_positive,
+    EvalCache, FitOptions, Fitted, ModelKind, Objective, fit_problem, log_likelihood_at,
+    model_problem, params_record, penalized,
 };
 use crate::special::{digamma, ln_beta, ln_gamma, ln_hyp2f1};
-use crate::transaction::{TransactionModel, finish_fit, prepare_fit};
+use crate::transaction::{TimeScaled, transaction_model};
 
 /// BG/NBD parameters: purchase rate λ ~ Gamma(shape `r`, rate `alpha`), dropout
 /// probability p ~ Beta(`a`, `b`). `alpha` is in the data's time unit.
@@ -31,32 +31,9 @@ pub struct BgNbdParams {
     pub b: f64,
 }
 
-impl Params for BgNbdParams {
-    const KIND: ModelKind = ModelKind::BgNbd;
-    fn from_slice(v: &[f64]) -> Self {
-        BgNbdParams {
-            r: v[0],
-            alpha: v[1],
-            a: v[2],
-            b: v[3],
-        }
-    }
-    fn to_vec(&self) -> Vec<f64> {
-        vec![self.r, self.alpha, self.a, self.b]
-    }
-}
+params_record!(BgNbdParams, ModelKind::BgNbd, [r, alpha, a, b]);
 
 impl BgNbdParams {
-    /// Checked constructor: every parameter finite and positive.
-    ///
-    /// # Errors
-    ///
-    /// [`crate::ModelError::InvalidParameter`].
-    pub fn new(r: f64, alpha: f64, a: f64, b: f64) -> Result<Self> {
-        check_positive(ModelKind::BgNbd, &[r, alpha, a, b])?;
-        Ok(BgNbdParams { r, alpha, a, b })
-    }
-
     /// Log-likelihood of one customer (FHL 2005, eq. 6):
     ///
     /// ```text
@@ -79,9 +56,7 @@ impl BgNbdParams {
 
     /// Total log-likelihood of weighted data.
     pub fn log_likelihood(&self, data: &RfmData) -> f64 {
-        let problem = BgNbdProblem::new(data, 0.0);
-        let x = [self.r.ln(), self.alpha.ln(), self.a.ln(), self.b.ln()];
-        -problem.value_grad(&x).0 * data.total_weight()
+        log_likelihood_at(&BgNbdProblem::new(data, 0.0), self, data.total_weight())
     }
 
     /// P(alive | x, t_x, T) (Fader, Hardie & Lee 2008, "Computing P(alive) using the
@@ -119,17 +94,7 @@ impl BgNbdParams {
         if t == 0.0 {
             return 0.0;
         }
-        let z = t / (alpha + age + t);
-        let Ok((ln_f, sign)) = ln_hyp2f1(r + x, b + x, a + b + x - 1.0, z) else {
-            return f64::NAN;
-        };
-        let ln_term = ln_f + (r + x) * ((alpha + age).ln() - (alpha + age + t).ln());
-        // 1 - sign * e^ln_term, accurate when the product is close to 1
-        let bracket = if sign > 0.0 {
-            -ln_term.exp_m1()
-        } else {
-            1.0 + ln_term.exp()
-        };
+        let bracket = one_minus_hyp2f1_term(r + x, b + x, a + b + x - 1.0, alpha + age, t);
         (a + b + x - 1.0) / (a - 1.0) * bracket
     }
 
@@ -145,16 +110,7 @@ impl BgNbdParams {
         if t == 0.0 {
             return 0.0;
         }
-        let Ok((ln_f, sign)) = ln_hyp2f1(r, b, a + b - 1.0, t / (alpha + t)) else {
-            return f64::NAN;
-        };
-        let ln_term = ln_f + r * (alpha.ln() - (alpha + t).ln());
-        let bracket = if sign > 0.0 {
-            -ln_term.exp_m1()
-        } else {
-            1.0 + ln_term.exp()
-        };
-        (a + b - 1.0) / (a - 1.0) * bracket
+        (a + b - 1.0) / (a - 1.0) * one_minus_hyp2f1_term(r, b, a + b - 1.0, alpha, t)
     }
 
     /// P(X(t) = n) for a randomly chosen new customer (FHL 2005, eq. 8):
@@ -173,40 +129,149 @@ impl BgNbdParams {
             return if n == 0 { 1.0 } else { 0.0 };
         }
         let lb = ln_beta(a, b);
-        let p = t / (alpha + t);
-        let first = (ln_beta(a, b + nf) - lb + ln_gamma(r + nf) - ln_gamma(r) - ln_gamma(nf + 1.0)
-            + r * (alpha / (alpha + t)).ln()
-            + nf * p.ln())
-        .exp();
+        let first = scaled_nbd_pmf(ln_beta(a, b + nf) - lb, r, alpha, t, nf);
         if n == 0 {
             return first;
         }
-        let tail = checked_beta_reg(nf, r, p).unwrap_or(f64::NAN);
-        first + (ln_beta(a + 1.0, b + nf - 1.0) - lb).exp() * tail
+        first + (ln_beta(a + 1.0, b + nf - 1.0) - lb).exp() * nbd_tail(r, alpha, t, nf)
     }
 }
 
-impl TransactionModel for BgNbdParams {
-    fn kind(&self) -> ModelKind {
-        ModelKind::BgNbd
+transaction_model!(BgNbdParams, prob_purchases);
+
+// What BG/NBD and MBG/NBD share. MBG/NBD is BG/NBD with one more chance to drop
+// out, at time zero, which turns `b + x` into `b + x + 1` in the beta part.
+
+/// `1 - (u/(u+t))^k 2F1(k, b; c; t/(u+t))` with `u = α + T`, the bracket of the
+/// BG/NBD and MBG/NBD expectations, computed as `-expm1` of its log so that it stays
+/// accurate when the product is close to 1. `NaN` where 2F1 is undefined.
+pub(crate) fn one_minus_hyp2f1_term(k: f64, b: f64, c: f64, u: f64, t: f64) -> f64 {
+    let Ok((ln_f, sign)) = ln_hyp2f1(k, b, c, t / (u + t)) else {
+        return f64::NAN;
+    };
+    let ln_term = ln_f + k * (u.ln() - (u + t).ln());
+    if sign > 0.0 {
+        -ln_term.exp_m1()
+    } else {
+        1.0 + ln_term.exp()
     }
-    fn p_alive(&self, row: &RfmRow) -> f64 {
-        BgNbdParams::p_alive(self, row)
+}
+
+/// `e^{ln_c} Γ(r+n)/(Γ(r) n!) (α/(α+t))^r (t/(α+t))^n`: `e^{ln_c}` times the
+/// negative-binomial probability of `n` purchases by `t` while alive.
+pub(crate) fn scaled_nbd_pmf(ln_c: f64, r: f64, alpha: f64, t: f64, n: f64) -> f64 {
+    (ln_c + ln_gamma(r + n) - ln_gamma(r) - ln_gamma(n + 1.0)
+        + r * (alpha / (alpha + t)).ln()
+        + n * (t / (alpha + t)).ln())
+    .exp()
+}
+
+/// The negative-binomial tail `1 - (α/(α+t))^r Σ_{j<n} Γ(r+j)/(Γ(r) j!) (t/(α+t))^j`,
+/// computed as the regularised incomplete beta `I_{t/(α+t)}(n, r)` to avoid
+/// cancellation (`n >= 1`).
+pub(crate) fn nbd_tail(r: f64, alpha: f64, t: f64, n: f64) -> f64 {
+    checked_beta_reg(n, r, t / (alpha + t)).unwrap_or(f64::NAN)
+}
+
+/// The terms of a row's log-likelihood and gradient that depend on it only through
+/// `x` (see [`BgNbdTables`]).
+pub(crate) struct XTerms {
+    pub a12: f64,
+    pub d_r: f64,
+    pub d_a: f64,
+    pub d_b: f64,
+    /// `ln` of the dropout odds' denominator (0 where there is none).
+    pub ln_den: f64,
+    /// Its reciprocal (0 where there is none).
+    pub inv_den: f64,
+}
+
+/// What the BG/NBD and MBG/NBD objectives tabulate once per evaluation at
+/// `(r, α, a, b) = e^θ`, with `k = 0` (BG/NBD) or `k = 1` (MBG/NBD). Per
+/// distinct `x`:
+///
+/// ```text
+/// a12 = ln Γ(r+x) - ln Γ(r) + r ln α + ln Γ(a+b) + ln Γ(b+x+k) - ln Γ(b) - ln Γ(a+b+x+k)
+/// d_r = ψ(r+x) - ψ(r) + ln α                  (∂a12/∂r)
+/// d_a = ψ(a+b) - ψ(a+b+x+k)                   (∂a12/∂a)
+/// d_b = ψ(a+b) + ψ(b+x+k) - ψ(b) - ψ(a+b+x+k) (∂a12/∂b)
+/// ```
+///
+/// and the log and reciprocal of the dropout odds' denominator `den(b, x)`; per
+/// distinct `T` and `t_x`: `(ln(α+t), 1/(α+t))`.
+pub(crate) struct BgNbdTables {
+    /// `(r, α, a, b)`.
+    pub theta: [f64; 4],
+    pub x: Vec<XTerms>,
+    pub t: Vec<(f64, f64)>,
+    pub tx: Vec<(f64, f64)>,
+}
+
+impl BgNbdTables {
+    pub(crate) fn new(
+        d: &RfmData,
+        lp: &[f64],
+        k: f64,
+        den: impl Fn(f64, f64) -> Option<f64>,
+    ) -> Self {
+        let (r, al, a, b) = (lp[0].exp(), lp[1].exp(), lp[2].exp(), lp[3].exp());
+        let ln_al = al.ln();
+        let (psi_r, psi_ab, psi_b) = (digamma(r), digamma(a + b), digamma(b));
+        let (lg_r, lg_ab, lg_b) = (ln_gamma(r), ln_gamma(a + b), ln_gamma(b));
+        let x = d
+            .x_values
+            .iter()
+            .map(|&x| {
+                let psi_abx = digamma(a + b + x + k);
+                let (ln_den, inv_den) = den(b, x).map_or((0.0, 0.0), |v| (v.ln(), 1.0 / v));
+                XTerms {
+                    a12: ln_gamma(r + x) - lg_r + r * ln_al + lg_ab + ln_gamma(b + x + k)
+                        - lg_b
+                        - ln_gamma(a + b + x + k),
+                    d_r: digamma(r + x) - psi_r + ln_al,
+                    d_a: psi_ab - psi_abx,
+                    d_b: psi_ab + digamma(b + x + k) - psi_b - psi_abx,
+                    ln_den,
+                    inv_den,
+                }
+            })
+            .collect();
+        let ln_and_inverse = |t: &f64| ((al + t).ln(), 1.0 / (al + t));
+        BgNbdTables {
+            theta: [r, al, a, b],
+            x,
+            t: d.t_values.iter().map(ln_and_inverse).collect(),
+            tx: d.tx_values.iter().map(ln_and_inverse).collect(),
+        }
     }
-    fn conditional_expected_purchases(&self, t: f64, row: &RfmRow) -> f64 {
-        BgNbdParams::conditional_expected_purchases(self, t, row)
-    }
-    fn expected_purchases(&self, t: f64) -> f64 {
-        BgNbdParams::expected_purchases(self, t)
-    }
-    fn prob_purchases(&self, t: f64, n: u32) -> Option<f64> {
-        Some(BgNbdParams::prob_purchases(self, t, n))
-    }
-    fn age_factor(&self, t: f64, frequency: f64, age: f64) -> Option<f64> {
-        Some(BgNbdParams::age_factor(self, t, frequency, age))
-    }
-    fn history_factor(&self, row: &RfmRow) -> Option<f64> {
-        Some(BgNbdParams::history_factor(self, row))
+
+    /// `Σ_i w_i [ln L_i, ∂ln L_i/∂r, ∂ln L_i/∂α, ∂ln L_i/∂a, ∂ln L_i/∂b]` over the
+    /// rows of `d` (the data the tables were built from), where
+    /// `row(x, x terms, (ln(α+T), 1/(α+T)), (ln(α+t_x), 1/(α+t_x)))` gives one
+    /// row's log-likelihood and gradient.
+    pub(crate) fn weighted_sums(
+        &self,
+        d: &RfmData,
+        row: impl Fn(f64, &XTerms, (f64, f64), (f64, f64)) -> [f64; 5] + Sync,
+    ) -> [f64; 5] {
+        let rows = d.rows();
+        let w = d.weights();
+        sum_chunks(rows.len(), |range| {
+            let mut acc = [0.0; 5];
+            for i in range {
+                let terms = row(
+                    rows[i].frequency,
+                    &self.x[d.x_idx[i] as usize],
+                    self.t[d.t_idx[i] as usize],
+                    self.tx[d.tx_idx[i] as usize],
+                );
+                let wi = w[i];
+                for (a, v) in acc.iter_mut().zip(terms) {
+                    *a += wi * v;
+                }
+            }
+            acc
+        })
     }
 }
 
@@ -237,16 +302,7 @@ pub struct BgNbdProblem<'a> {
     cache: EvalCache,
 }
 
-impl<'a> BgNbdProblem<'a> {
-    /// The problem over `data` with L2 penalty coefficient `penalizer_coef`.
-    pub fn new(data: &'a RfmData, penalizer_coef: f64) -> Self {
-        BgNbdProblem {
-            data,
-            penalizer: penalizer_coef,
-            cache: EvalCache::default(),
-        }
-    }
-}
+model_problem!(BgNbdProblem, RfmData);
 
 impl Objective for BgNbdProblem<'_> {
     fn dim(&self) -> usize {
@@ -254,102 +310,33 @@ impl Objective for BgNbdProblem<'_> {
     }
 
     fn value_grad(&self, lp: &[f64]) -> (f64, Vec<f64>) {
-        let (r, al, a, b) = (lp[0].exp(), lp[1].exp(), lp[2].exp(), lp[3].exp());
         let d = self.data;
-        let (ln_al, ln_a) = (al.ln(), a.ln());
-        let (psi_r, psi_ab, psi_b) = (digamma(r), digamma(a + b), digamma(b));
-        let (lg_r, lg_ab, lg_b) = (ln_gamma(r), ln_gamma(a + b), ln_gamma(b));
-        struct XTerms {
-            a12: f64,
-            d_r: f64,
-            d_a: f64,
-            d_b: f64,
-            ln_bx1: f64,
-            inv_bx1: f64,
-        }
-        let xt: Vec<XTerms> = d
-            .x_values
-            .iter()
-            .map(|&x| {
-                let psi_abx = digamma(a + b + x);
-                XTerms {
-                    a12: ln_gamma(r + x) - lg_r + r * ln_al + lg_ab + ln_gamma(b + x)
-                        - lg_b
-                        - ln_gamma(a + b + x),
-                    d_r: digamma(r + x) - psi_r + ln_al,
-                    d_a: psi_ab - psi_abx,
-                    d_b: psi_ab + digamma(b + x) - psi_b - psi_abx,
-                    ln_bx1: if x > 0.0 { (b + x - 1.0).ln() } else { 0.0 },
-                    inv_bx1: if x > 0.0 { 1.0 / (b + x - 1.0) } else { 0.0 },
-                }
-            })
-            .collect();
-        let lt: Vec<(f64, f64)> = d
-            .t_values
-            .iter()
-            .map(|&t| ((al + t).ln(), 1.0 / (al + t)))
-            .collect();
-        let ltx: Vec<(f64, f64)> = d
-            .tx_values
-            .iter()
-            .map(|&t| ((al + t).ln(), 1.0 / (al + t)))
-            .collect();
-        let rows = d.rows();
-        let w = d.weights();
-        let s = sum_chunks(rows.len(), |range| {
-            let mut acc = [0.0; 5];
-            for i in range {
-                let x = rows[i].frequency;
-                let xe = &xt[d.x_idx[i] as usize];
-                let (l_t, i_t) = lt[d.t_idx[i] as usize];
-                let a3 = -(r + x) * l_t;
-                let (ll, g_r, g_al, g_a, g_b);
-                if x > 0.0 {
-                    let (l_tx, i_tx) = ltx[d.tx_idx[i] as usize];
-                    let a4 = ln_a - xe.ln_bx1 - (r + x) * l_tx;
-                    // ln(e^a3 + e^a4) and the shares with one exp and one log
-                    let e = (-(a4 - a3).abs()).exp();
-                    let (big, small) = (1.0 / (1.0 + e), e / (1.0 + e));
-                    let (w3, w4) = if a4 > a3 { (small, big) } else { (big, small) };
-                    ll = xe.a12 + a3.max(a4) + e.ln_1p();
-                    g_r = xe.d_r - w3 * l_t - w4 * l_tx;
-                    g_al = r / al - (r + x) * (w3 * i_t + w4 * i_tx);
-                    g_a = xe.d_a + w4 / a;
-                    g_b = xe.d_b - w4 * xe.inv_bx1;
-                } else {
-                    ll = xe.a12 + a3;
-                    g_r = xe.d_r - l_t;
-                    g_al = r / al - r * i_t;
-                    g_a = xe.d_a;
-                    g_b = xe.d_b;
-                }
-                let wi = w[i];
-                acc[0] += wi * ll;
-                acc[1] += wi * g_r;
-                acc[2] += wi * g_al;
-                acc[3] += wi * g_a;
-                acc[4] += wi * g_b;
+        // k = 0; the dropout odds a/(b+x-1) exist for x > 0 only
+        let tab = BgNbdTables::new(d, lp, 0.0, |b, x| (x > 0.0).then_some(b + x - 1.0));
+        let [r, al, a, _] = tab.theta;
+        let ln_a = a.ln();
+        let s = tab.weighted_sums(d, |x, xe, (l_t, i_t), (l_tx, i_tx)| {
+            let a3 = -(r + x) * l_t;
+            if x > 0.0 {
+                let a4 = ln_a - xe.ln_den - (r + x) * l_tx;
+                // ln(e^a3 + e^a4) and the shares with one exp and one log
+                let e = (-(a4 - a3).abs()).exp();
+                let (big, small) = (1.0 / (1.0 + e), e / (1.0 + e));
+                let (w3, w4) = if a4 > a3 { (small, big) } else { (big, small) };
+                [
+                    xe.a12 + a3.max(a4) + e.ln_1p(),
+                    xe.d_r - w3 * l_t - w4 * l_tx,
+                    r / al - (r + x) * (w3 * i_t + w4 * i_tx),
+                    xe.d_a + w4 / a,
+                    xe.d_b - w4 * xe.inv_den,
+                ]
+            } else {
+                [xe.a12 + a3, xe.d_r - l_t, r / al - r * i_t, xe.d_a, xe.d_b]
             }
-            acc
         });
-        let tw = d.total_weight();
-        let theta = [r, al, a, b];
-        let c = self.penalizer;
-        let value = -s[0] / tw + c * theta.iter().map(|t| t * t).sum::<f64>();
-        let grad = (0..4)
-            .map(|k| -s[k + 1] * theta[k] / tw + 2.0 * c * theta[k] * theta[k])
-            .collect();
-        (value, grad)
+        penalized(&s, &tab.theta, d.total_weight(), self.penalizer)
     }
 }
-
-impl Cached for BgNbdProblem<'_> {
-    fn cache(&self) -> &EvalCache {
-        &self.cache
-    }
-}
-
-argmin_problem!(BgNbdProblem);
 
 /// Fit BG/NBD by maximum likelihood.
 ///
@@ -360,10 +347,11 @@ argmin_problem!(BgNbdProblem);
 ///
 /// Invalid options; [`crate::ModelError::FitFailed`] if no finite optimum is found.
 pub fn fit(data: &RfmData, options: &FitOptions) -> Result<Fitted<BgNbdParams>> {
-    let (opts, prep) = prepare_fit(data, options, ModelKind::BgNbd, &[1])?;
-    let problem = BgNbdProblem::new(&prep.scaled, opts.penalizer_coef);
-    let opt = crate::fit::minimize(&problem, prep.x0.clone(), &opts, data.total_weight())?;
-    finish_fit(data, &prep, opt, |p: &BgNbdParams, d| p.log_likelihood(d))
+    let time = TimeScaled::new(data);
+    let problem = |c| BgNbdProblem::new(&time.data, c);
+    let (n, rows) = (data.total_weight(), data.len());
+    let log_likelihood = |p: &BgNbdParams| p.log_likelihood(data);
+    fit_problem(options, problem, time.rates(&[1]), n, rows, log_likelihood)
 }
 
 #[cfg(test)]

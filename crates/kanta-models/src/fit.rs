@@ -131,6 +131,39 @@ pub(crate) fn check_positive(kind: ModelKind, v: &[f64]) -> Result<()> {
     Ok(())
 }
 
+/// Implement [`Params`] for a model's parameter record and give it its checked
+/// constructor `new`. The fields are listed in [`ModelKind::param_names`] order:
+/// `params_record!(BgNbdParams, ModelKind::BgNbd, [r, alpha, a, b]);`.
+macro_rules! params_record {
+    ($name:ident, $kind:expr, [$($field:ident),+ $(,)?]) => {
+        impl $crate::fit::Params for $name {
+            const KIND: $crate::fit::ModelKind = $kind;
+            fn from_slice(v: &[f64]) -> Self {
+                let mut values = v.iter().copied();
+                $name {
+                    $($field: values.next().expect("one value per parameter")),+
+                }
+            }
+            fn to_vec(&self) -> Vec<f64> {
+                vec![$(self.$field),+]
+            }
+        }
+
+        impl $name {
+            /// Checked constructor: every parameter finite and positive.
+            ///
+            /// # Errors
+            ///
+            /// [`crate::ModelError::InvalidParameter`].
+            pub fn new($($field: f64),+) -> $crate::error::Result<Self> {
+                $crate::fit::check_positive($kind, &[$($field),+])?;
+                Ok($name { $($field),+ })
+            }
+        }
+    };
+}
+pub(crate) use params_record;
+
 /// Fitting options (the hyperparameters), checked once by [`FitOptions::check`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -341,6 +374,36 @@ macro_rules! argmin_problem {
     };
 }
 pub(crate) use argmin_problem;
+
+/// The plumbing every model's problem struct shares: [`Cached`] through its
+/// `cache` field and argmin's traits via [`argmin_problem!`]. With a data type,
+/// `model_problem!(BgNbdProblem, RfmData)`, also the constructor `new` for a
+/// struct whose fields are exactly `data: &'a RfmData`, `penalizer: f64` and
+/// `cache: EvalCache`.
+macro_rules! model_problem {
+    ($name:ident, $data:ty) => {
+        impl<'a> $name<'a> {
+            /// The problem over `data` with L2 penalty coefficient `penalizer_coef`.
+            pub fn new(data: &'a $data, penalizer_coef: f64) -> Self {
+                $name {
+                    data,
+                    penalizer: penalizer_coef,
+                    cache: $crate::fit::EvalCache::default(),
+                }
+            }
+        }
+        $crate::fit::model_problem!($name);
+    };
+    ($name:ident) => {
+        impl $crate::fit::Cached for $name<'_> {
+            fn cache(&self) -> &$crate::fit::EvalCache {
+                &self.cache
+            }
+        }
+        $crate::fit::argmin_problem!($name);
+    };
+}
+pub(crate) use model_problem;
 
 /// Log parameters beyond `±LOG_PARAM_BOUND` mean the likelihood has no interior
 /// maximum (the estimate runs off to 0 or infinity); the optimiser is stopped
@@ -683,6 +746,102 @@ pub(crate) fn std_errors(theta: &[f64], cov: &Option<Vec<Vec<f64>>>) -> Option<V
         .map(|(i, t)| t * cov[i][i].sqrt())
         .collect();
     se.iter().all(|s| s.is_finite()).then_some(se)
+}
+
+/// The penalised mean objective and its gradient on log parameters, from the
+/// weighted sums over rows `sums = [Σ w ln L, Σ w ∂ln L/∂θ_1, ..., Σ w ∂ln L/∂θ_K]`
+/// at the natural parameters `theta`:
+///
+/// ```text
+/// f(ln θ) = -S_0 / W + c Σ_k θ_k²,    ∂f/∂ln θ_k = -S_k θ_k / W + 2 c θ_k²
+/// ```
+///
+/// with `W` the total weight and `c` the L2 penalty coefficient.
+pub(crate) fn penalized(sums: &[f64], theta: &[f64], total_weight: f64, c: f64) -> (f64, Vec<f64>) {
+    let value = -sums[0] / total_weight + c * theta.iter().map(|t| t * t).sum::<f64>();
+    let grad = (0..theta.len())
+        .map(|k| -sums[k + 1] * theta[k] / total_weight + 2.0 * c * theta[k] * theta[k])
+        .collect();
+    (value, grad)
+}
+
+/// The log-likelihood of a problem's data at `params`: minus the objective (built
+/// without penalty) at `ln θ`, times the total weight.
+pub(crate) fn log_likelihood_at<P: Params>(
+    problem: &impl Objective,
+    params: &P,
+    total_weight: f64,
+) -> f64 {
+    let x: Vec<f64> = params.to_vec().iter().map(|v| v.ln()).collect();
+    -problem.value_grad(&x).0 * total_weight
+}
+
+/// Parameters that the problem sees divided by `scale` because its data were
+/// rescaled (time to `T / max T` for the transaction models, money to the mean
+/// spend for Gamma-Gamma): initial values are divided by it, estimates and
+/// standard errors multiplied back.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rescaled<'i> {
+    /// Indices of the rescaled parameters.
+    pub indices: &'i [usize],
+    /// Data unit = `scale` internal units.
+    pub scale: f64,
+}
+
+impl Rescaled<'_> {
+    /// No parameter is rescaled.
+    pub const NONE: Rescaled<'static> = Rescaled {
+        indices: &[],
+        scale: 1.0,
+    };
+}
+
+/// Fit a model by maximum likelihood and assemble the fit record: check the
+/// options for `P`'s model, build the objective with `problem(penalizer_coef)`,
+/// start from the options' initial values (all parameters 1 without them),
+/// [`minimize`], undo `rescaled`, and report `n` customers (the total weight) over
+/// `rows` distinct rows with the log-likelihood that `log_likelihood` gives the
+/// estimates on the original data.
+pub(crate) fn fit_problem<P: Params, O: Cached>(
+    options: &FitOptions,
+    problem: impl FnOnce(f64) -> O,
+    rescaled: Rescaled<'_>,
+    n: f64,
+    rows: usize,
+    log_likelihood: impl FnOnce(&P) -> f64,
+) -> Result<Fitted<P>> {
+    let opts = options.check(P::KIND)?;
+    let problem = problem(opts.penalizer_coef);
+    let x0 = match &opts.initial_params {
+        Some(p) => p
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                if rescaled.indices.contains(&i) {
+                    (v / rescaled.scale).ln()
+                } else {
+                    v.ln()
+                }
+            })
+            .collect(),
+        None => vec![0.0; P::KIND.param_names().len()],
+    };
+    let opt = minimize(&problem, x0, &opts, n)?;
+    let mut theta: Vec<f64> = opt.x.iter().map(|v| v.exp()).collect();
+    for &i in rescaled.indices {
+        theta[i] *= rescaled.scale;
+    }
+    let params = P::from_slice(&theta);
+    Ok(Fitted {
+        model: P::KIND,
+        params,
+        std_errors: std_errors(&theta, &opt.cov).map(|s| P::from_slice(&s)),
+        log_likelihood: log_likelihood(&params),
+        n,
+        rows,
+        converged: opt.converged,
+        iterations: opt.iterations,
+    })
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::data::{SpendData, SpendRow, sum_chunks};
 use crate::error::Result;
 use crate::fit::{
-    Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params, argmin_problem,
-    check_positive, std_errors,
+    EvalCache, FitOptions, Fitted, ModelKind, Objective, Rescaled, fit_problem, model_problem,
+    params_record, penalized,
 };
 use crate::special::{digamma, ln_gamma};
 
@@ -28,31 +28,9 @@ pub struct GammaGammaParams {
     pub gamma: f64,
 }
 
-impl Params for GammaGammaParams {
-    const KIND: ModelKind = ModelKind::GammaGamma;
-    fn from_slice(v: &[f64]) -> Self {
-        GammaGammaParams {
-            p: v[0],
-            q: v[1],
-            gamma: v[2],
-        }
-    }
-    fn to_vec(&self) -> Vec<f64> {
-        vec![self.p, self.q, self.gamma]
-    }
-}
+params_record!(GammaGammaParams, ModelKind::GammaGamma, [p, q, gamma]);
 
 impl GammaGammaParams {
-    /// Checked constructor: every parameter finite and positive.
-    ///
-    /// # Errors
-    ///
-    /// [`crate::ModelError::InvalidParameter`].
-    pub fn new(p: f64, q: f64, gamma: f64) -> Result<Self> {
-        check_positive(ModelKind::GammaGamma, &[p, q, gamma])?;
-        Ok(GammaGammaParams { p, q, gamma })
-    }
-
     /// Log-likelihood of one customer's mean spend `m` over `x` transactions:
     ///
     /// `ln Γ(px+q) - ln Γ(px) - ln Γ(q) + q ln γ + (px-1) ln m + px ln x - (px+q) ln(xm+γ)`.
@@ -112,6 +90,8 @@ pub struct GammaGammaProblem<'a> {
     cache: EvalCache,
 }
 
+model_problem!(GammaGammaProblem);
+
 impl<'a> GammaGammaProblem<'a> {
     /// The problem over `data` with L2 penalty coefficient `penalizer_coef`.
     pub fn new(data: &'a SpendData, penalizer_coef: f64) -> Self {
@@ -157,23 +137,9 @@ impl Objective for GammaGammaProblem<'_> {
             acc
         });
         let tw = self.data.total_weight();
-        let theta = [p, q, g];
-        let c = self.penalizer;
-        let value = -s[0] / tw + c * theta.iter().map(|t| t * t).sum::<f64>();
-        let grad = (0..3)
-            .map(|k| -s[k + 1] * theta[k] / tw + 2.0 * c * theta[k] * theta[k])
-            .collect();
-        (value, grad)
+        penalized(&s, &[p, q, g], tw, self.penalizer)
     }
 }
-
-impl Cached for GammaGammaProblem<'_> {
-    fn cache(&self) -> &EvalCache {
-        &self.cache
-    }
-}
-
-argmin_problem!(GammaGammaProblem);
 
 /// Fit the Gamma-Gamma model by maximum likelihood on repeat customers.
 ///
@@ -185,7 +151,6 @@ argmin_problem!(GammaGammaProblem);
 ///
 /// Invalid options; [`crate::ModelError::FitFailed`].
 pub fn fit(data: &SpendData, options: &FitOptions) -> Result<Fitted<GammaGammaParams>> {
-    let opts = options.check(ModelKind::GammaGamma)?;
     let mean = data
         .rows()
         .iter()
@@ -198,26 +163,18 @@ pub fn fit(data: &SpendData, options: &FitOptions) -> Result<Fitted<GammaGammaPa
     } else {
         1.0
     };
-    let x0 = match &opts.initial_params {
-        Some(v) => vec![v[0].ln(), v[1].ln(), (v[2] / scale).ln()],
-        None => vec![0.0; 3],
+    let problem = |c| GammaGammaProblem {
+        money_scale: scale,
+        ..GammaGammaProblem::new(data, c)
     };
-    let mut problem = GammaGammaProblem::new(data, opts.penalizer_coef);
-    problem.money_scale = scale;
-    let opt = crate::fit::minimize(&problem, x0, &opts, data.total_weight())?;
-    let mut theta: Vec<f64> = opt.x.iter().map(|v| v.exp()).collect();
-    theta[2] *= scale;
-    let params = GammaGammaParams::from_slice(&theta);
-    Ok(Fitted {
-        model: ModelKind::GammaGamma,
-        params,
-        std_errors: std_errors(&theta, &opt.cov).map(|s| GammaGammaParams::from_slice(&s)),
-        log_likelihood: params.log_likelihood(data),
-        n: data.total_weight(),
-        rows: data.rows().len(),
-        converged: opt.converged,
-        iterations: opt.iterations,
-    })
+    // gamma, the rate of the gamma over ν, is in money units
+    let money = Rescaled {
+        indices: &[2],
+        scale,
+    };
+    let (n, rows) = (data.total_weight(), data.rows().len());
+    let log_likelihood = |p: &GammaGammaParams| p.log_likelihood(data);
+    fit_problem(options, problem, money, n, rows, log_likelihood)
 }
 
 #[cfg(test)]

@@ -7,16 +7,19 @@
 //! purchase, so customers without repeat purchases are not certainly alive.
 
 use serde::{Deserialize, Serialize};
-use statrs::function::beta::checked_beta_reg;
 
-use crate::data::{RfmData, RfmRow, sum_chunks};
+use crate::bgnbd::{BgNbdTables, nbd_tail, one_minus_hyp2f1_term, scaled_nbd_pmf};
+use crate::data::{RfmData, RfmRow};
 use crate::error::Result;
 use crate::fit::{
-    Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params, argmin_problem,
-    check_positive,
+    EvalCache, FitOptions, Fitted, ModelKind, Objective, fit_problem, log_likelihood_at,
+    model_problem, params_record, penalized,
 };
-use crate::special::{digamma, ln_beta, ln_gamma, ln_hyp2f1};
-use crate::transaction::{TransactionModel, finish_fit, prepare_fit};
+// the tests build parameter records with `Params::from_slice`
+#[cfg(test)]
+use crate::fit::Params;
+use crate::special::{ln_beta, ln_gamma};
+use crate::transaction::{TimeScaled, transaction_model};
 
 /// MBG/NBD parameters (same meaning as [`crate::BgNbdParams`]).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,20 +34,7 @@ pub struct MbgNbdParams {
     pub b: f64,
 }
 
-impl Params for MbgNbdParams {
-    const KIND: ModelKind = ModelKind::MbgNbd;
-    fn from_slice(v: &[f64]) -> Self {
-        MbgNbdParams {
-            r: v[0],
-            alpha: v[1],
-            a: v[2],
-            b: v[3],
-        }
-    }
-    fn to_vec(&self) -> Vec<f64> {
-        vec![self.r, self.alpha, self.a, self.b]
-    }
-}
+params_record!(MbgNbdParams, ModelKind::MbgNbd, [r, alpha, a, b]);
 
 fn softplus(x: f64) -> f64 {
     if x > 0.0 {
@@ -64,16 +54,6 @@ fn sigmoid(x: f64) -> f64 {
 }
 
 impl MbgNbdParams {
-    /// Checked constructor: every parameter finite and positive.
-    ///
-    /// # Errors
-    ///
-    /// [`crate::ModelError::InvalidParameter`].
-    pub fn new(r: f64, alpha: f64, a: f64, b: f64) -> Result<Self> {
-        check_positive(ModelKind::MbgNbd, &[r, alpha, a, b])?;
-        Ok(MbgNbdParams { r, alpha, a, b })
-    }
-
     /// Log-likelihood of one customer:
     ///
     /// ```text
@@ -92,9 +72,7 @@ impl MbgNbdParams {
 
     /// Total log-likelihood of weighted data.
     pub fn log_likelihood(&self, data: &RfmData) -> f64 {
-        let problem = MbgNbdProblem::new(data, 0.0);
-        let x = [self.r.ln(), self.alpha.ln(), self.a.ln(), self.b.ln()];
-        -problem.value_grad(&x).0 * data.total_weight()
+        log_likelihood_at(&MbgNbdProblem::new(data, 0.0), self, data.total_weight())
     }
 
     /// P(alive | x, t_x, T) = `1 / (1 + a/(b+x) ((α+T)/(α+t_x))^(r+x))`.
@@ -125,16 +103,7 @@ impl MbgNbdParams {
         if t == 0.0 {
             return 0.0;
         }
-        let z = t / (alpha + age + t);
-        let Ok((ln_f, sign)) = ln_hyp2f1(r + x, b + x + 1.0, a + b + x, z) else {
-            return f64::NAN;
-        };
-        let ln_term = ln_f + (r + x) * ((alpha + age).ln() - (alpha + age + t).ln());
-        let bracket = if sign > 0.0 {
-            -ln_term.exp_m1()
-        } else {
-            1.0 + ln_term.exp()
-        };
+        let bracket = one_minus_hyp2f1_term(r + x, b + x + 1.0, a + b + x, alpha + age, t);
         (a + b + x) / (a - 1.0) * bracket
     }
 
@@ -144,16 +113,7 @@ impl MbgNbdParams {
         if t == 0.0 {
             return 0.0;
         }
-        let Ok((ln_f, sign)) = ln_hyp2f1(r, b + 1.0, a + b, t / (alpha + t)) else {
-            return f64::NAN;
-        };
-        let ln_term = ln_f + r * (alpha.ln() - (alpha + t).ln());
-        let bracket = if sign > 0.0 {
-            -ln_term.exp_m1()
-        } else {
-            1.0 + ln_term.exp()
-        };
-        b / (a - 1.0) * bracket
+        b / (a - 1.0) * one_minus_hyp2f1_term(r, b + 1.0, a + b, alpha, t)
     }
 
     /// P(X(t) = n) for a new customer:
@@ -173,44 +133,17 @@ impl MbgNbdParams {
             // everyone has 0 purchases at t = 0
             return if n == 0 { 1.0 } else { 0.0 };
         }
-        let p = t / (alpha + t);
-        let first =
-            (ln_beta(a, b + nf + 1.0) - lb + ln_gamma(r + nf) - ln_gamma(r) - ln_gamma(nf + 1.0)
-                + r * (alpha / (alpha + t)).ln()
-                + nf * p.ln())
-            .exp();
+        let first = scaled_nbd_pmf(ln_beta(a, b + nf + 1.0) - lb, r, alpha, t, nf);
         let tail = if n == 0 {
             1.0
         } else {
-            checked_beta_reg(nf, r, p).unwrap_or(f64::NAN)
+            nbd_tail(r, alpha, t, nf)
         };
         first + second * tail
     }
 }
 
-impl TransactionModel for MbgNbdParams {
-    fn kind(&self) -> ModelKind {
-        ModelKind::MbgNbd
-    }
-    fn p_alive(&self, row: &RfmRow) -> f64 {
-        MbgNbdParams::p_alive(self, row)
-    }
-    fn conditional_expected_purchases(&self, t: f64, row: &RfmRow) -> f64 {
-        MbgNbdParams::conditional_expected_purchases(self, t, row)
-    }
-    fn expected_purchases(&self, t: f64) -> f64 {
-        MbgNbdParams::expected_purchases(self, t)
-    }
-    fn prob_purchases(&self, t: f64, n: u32) -> Option<f64> {
-        Some(MbgNbdParams::prob_purchases(self, t, n))
-    }
-    fn age_factor(&self, t: f64, frequency: f64, age: f64) -> Option<f64> {
-        Some(MbgNbdParams::age_factor(self, t, frequency, age))
-    }
-    fn history_factor(&self, row: &RfmRow) -> Option<f64> {
-        Some(self.p_alive(row))
-    }
-}
+transaction_model!(MbgNbdParams, prob_purchases);
 
 /// The MBG/NBD fitting problem over `θ = (ln r, ln α, ln a, ln b)`:
 ///
@@ -235,16 +168,7 @@ pub struct MbgNbdProblem<'a> {
     cache: EvalCache,
 }
 
-impl<'a> MbgNbdProblem<'a> {
-    /// The problem over `data` with L2 penalty coefficient `penalizer_coef`.
-    pub fn new(data: &'a RfmData, penalizer_coef: f64) -> Self {
-        MbgNbdProblem {
-            data,
-            penalizer: penalizer_coef,
-            cache: EvalCache::default(),
-        }
-    }
-}
+model_problem!(MbgNbdProblem, RfmData);
 
 impl Objective for MbgNbdProblem<'_> {
     fn dim(&self) -> usize {
@@ -252,78 +176,25 @@ impl Objective for MbgNbdProblem<'_> {
     }
 
     fn value_grad(&self, lp: &[f64]) -> (f64, Vec<f64>) {
-        let (r, al, a, b) = (lp[0].exp(), lp[1].exp(), lp[2].exp(), lp[3].exp());
         let d = self.data;
-        let (ln_al, ln_a) = (al.ln(), a.ln());
-        let (psi_r, psi_ab, psi_b) = (digamma(r), digamma(a + b), digamma(b));
-        let (lg_r, lg_ab, lg_b) = (ln_gamma(r), ln_gamma(a + b), ln_gamma(b));
-        // per distinct x: (A1 + A2 without r ln α... included), dr, da, db, ln(b+x), 1/(b+x)
-        let xt: Vec<[f64; 6]> = d
-            .x_values
-            .iter()
-            .map(|&x| {
-                let psi_abx = digamma(a + b + x + 1.0);
-                [
-                    ln_gamma(r + x) - lg_r + r * ln_al + lg_ab + ln_gamma(b + x + 1.0)
-                        - lg_b
-                        - ln_gamma(a + b + x + 1.0),
-                    digamma(r + x) - psi_r + ln_al,
-                    psi_ab - psi_abx,
-                    psi_ab + digamma(b + x + 1.0) - psi_b - psi_abx,
-                    (b + x).ln(),
-                    1.0 / (b + x),
-                ]
-            })
-            .collect();
-        let lt: Vec<(f64, f64)> = d
-            .t_values
-            .iter()
-            .map(|&t| ((al + t).ln(), 1.0 / (al + t)))
-            .collect();
-        let ltx: Vec<(f64, f64)> = d
-            .tx_values
-            .iter()
-            .map(|&t| ((al + t).ln(), 1.0 / (al + t)))
-            .collect();
-        let rows = d.rows();
-        let w = d.weights();
-        let s = sum_chunks(rows.len(), |range| {
-            let mut acc = [0.0; 5];
-            for i in range {
-                let x = rows[i].frequency;
-                let xe = &xt[d.x_idx[i] as usize];
-                let (l_t, i_t) = lt[d.t_idx[i] as usize];
-                let (l_tx, i_tx) = ltx[d.tx_idx[i] as usize];
-                let a4 = ln_a - xe[4] + (r + x) * (l_t - l_tx);
-                let sg = sigmoid(a4);
-                let ll = xe[0] - (r + x) * l_t + softplus(a4);
-                let wi = w[i];
-                acc[0] += wi * ll;
-                acc[1] += wi * (xe[1] - l_t + sg * (l_t - l_tx));
-                acc[2] += wi * (r / al - (r + x) * i_t + sg * (r + x) * (i_t - i_tx));
-                acc[3] += wi * (xe[2] + sg / a);
-                acc[4] += wi * (xe[3] - sg * xe[5]);
-            }
-            acc
+        // k = 1; the dropout odds a/(b+x) exist for every x
+        let tab = BgNbdTables::new(d, lp, 1.0, |b, x| Some(b + x));
+        let [r, al, a, _] = tab.theta;
+        let ln_a = a.ln();
+        let s = tab.weighted_sums(d, |x, xe, (l_t, i_t), (l_tx, i_tx)| {
+            let a4 = ln_a - xe.ln_den + (r + x) * (l_t - l_tx);
+            let sg = sigmoid(a4);
+            [
+                xe.a12 - (r + x) * l_t + softplus(a4),
+                xe.d_r - l_t + sg * (l_t - l_tx),
+                r / al - (r + x) * i_t + sg * (r + x) * (i_t - i_tx),
+                xe.d_a + sg / a,
+                xe.d_b - sg * xe.inv_den,
+            ]
         });
-        let tw = d.total_weight();
-        let theta = [r, al, a, b];
-        let c = self.penalizer;
-        let value = -s[0] / tw + c * theta.iter().map(|t| t * t).sum::<f64>();
-        let grad = (0..4)
-            .map(|k| -s[k + 1] * theta[k] / tw + 2.0 * c * theta[k] * theta[k])
-            .collect();
-        (value, grad)
+        penalized(&s, &tab.theta, d.total_weight(), self.penalizer)
     }
 }
-
-impl Cached for MbgNbdProblem<'_> {
-    fn cache(&self) -> &EvalCache {
-        &self.cache
-    }
-}
-
-argmin_problem!(MbgNbdProblem);
 
 /// Fit MBG/NBD by maximum likelihood (time rescaled internally as for BG/NBD).
 ///
@@ -331,10 +202,11 @@ argmin_problem!(MbgNbdProblem);
 ///
 /// Invalid options; [`crate::ModelError::FitFailed`].
 pub fn fit(data: &RfmData, options: &FitOptions) -> Result<Fitted<MbgNbdParams>> {
-    let (opts, prep) = prepare_fit(data, options, ModelKind::MbgNbd, &[1])?;
-    let problem = MbgNbdProblem::new(&prep.scaled, opts.penalizer_coef);
-    let opt = crate::fit::minimize(&problem, prep.x0.clone(), &opts, data.total_weight())?;
-    finish_fit(data, &prep, opt, |p: &MbgNbdParams, d| p.log_likelihood(d))
+    let time = TimeScaled::new(data);
+    let problem = |c| MbgNbdProblem::new(&time.data, c);
+    let (n, rows) = (data.total_weight(), data.len());
+    let log_likelihood = |p: &MbgNbdParams| p.log_likelihood(data);
+    fit_problem(options, problem, time.rates(&[1]), n, rows, log_likelihood)
 }
 
 #[cfg(test)]

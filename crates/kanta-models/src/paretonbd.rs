@@ -13,11 +13,11 @@ use crate::data::{RfmData, RfmRow, sum_chunks};
 use crate::dual::{Dual, Real};
 use crate::error::Result;
 use crate::fit::{
-    Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params, argmin_problem,
-    check_positive,
+    EvalCache, FitOptions, Fitted, ModelKind, Objective, fit_problem, log_likelihood_at,
+    model_problem, params_record, penalized,
 };
 use crate::special::{digamma, ln_gamma, ln_hyp2f1_ap1};
-use crate::transaction::{TransactionModel, finish_fit, prepare_fit};
+use crate::transaction::{TimeScaled, transaction_model};
 
 /// Pareto/NBD parameters: purchase rate λ ~ Gamma(shape `r`, rate `alpha`), dropout
 /// rate μ ~ Gamma(shape `s`, rate `beta`); `alpha` and `beta` in the data's unit.
@@ -33,20 +33,7 @@ pub struct ParetoNbdParams {
     pub beta: f64,
 }
 
-impl Params for ParetoNbdParams {
-    const KIND: ModelKind = ModelKind::ParetoNbd;
-    fn from_slice(v: &[f64]) -> Self {
-        ParetoNbdParams {
-            r: v[0],
-            alpha: v[1],
-            s: v[2],
-            beta: v[3],
-        }
-    }
-    fn to_vec(&self) -> Vec<f64> {
-        vec![self.r, self.alpha, self.s, self.beta]
-    }
-}
+params_record!(ParetoNbdParams, ModelKind::ParetoNbd, [r, alpha, s, beta]);
 
 fn log_add_exp<T: Real>(p: T, q: T) -> T {
     if p.val() >= q.val() {
@@ -103,16 +90,6 @@ fn ln_dropout_term<T: Real>(
 }
 
 impl ParetoNbdParams {
-    /// Checked constructor: every parameter finite and positive.
-    ///
-    /// # Errors
-    ///
-    /// [`crate::ModelError::InvalidParameter`].
-    pub fn new(r: f64, alpha: f64, s: f64, beta: f64) -> Result<Self> {
-        check_positive(ModelKind::ParetoNbd, &[r, alpha, s, beta])?;
-        Ok(ParetoNbdParams { r, alpha, s, beta })
-    }
-
     /// `(ln Γ(r+x) - ln Γ(r) + r ln α + s ln β, -(r+x) ln(α+T) - s ln(β+T), ln dropout term)`.
     fn parts(&self, row: &RfmRow) -> Result<(f64, f64, Option<f64>)> {
         let ParetoNbdParams { r, alpha, s, beta } = *self;
@@ -137,9 +114,7 @@ impl ParetoNbdParams {
 
     /// Total log-likelihood of weighted data.
     pub fn log_likelihood(&self, data: &RfmData) -> f64 {
-        let problem = ParetoNbdProblem::new(data, 0.0);
-        let x = [self.r.ln(), self.alpha.ln(), self.s.ln(), self.beta.ln()];
-        -problem.value_grad(&x).0 * data.total_weight()
+        log_likelihood_at(&ParetoNbdProblem::new(data, 0.0), self, data.total_weight())
     }
 
     /// P(alive | x, t_x, T) = `e^P / (e^P + e^Q)` = `1 / (1 + s/(r+s+x) (α+T)^(r+x) (β+T)^s A_0)`.
@@ -183,26 +158,8 @@ fn one_minus_pow_over(k: f64, q: f64) -> f64 {
     -(k * l).exp_m1() / k
 }
 
-impl TransactionModel for ParetoNbdParams {
-    fn kind(&self) -> ModelKind {
-        ModelKind::ParetoNbd
-    }
-    fn p_alive(&self, row: &RfmRow) -> f64 {
-        ParetoNbdParams::p_alive(self, row)
-    }
-    fn conditional_expected_purchases(&self, t: f64, row: &RfmRow) -> f64 {
-        ParetoNbdParams::conditional_expected_purchases(self, t, row)
-    }
-    fn expected_purchases(&self, t: f64) -> f64 {
-        ParetoNbdParams::expected_purchases(self, t)
-    }
-    fn age_factor(&self, t: f64, frequency: f64, age: f64) -> Option<f64> {
-        Some(ParetoNbdParams::age_factor(self, t, frequency, age))
-    }
-    fn history_factor(&self, row: &RfmRow) -> Option<f64> {
-        Some(self.p_alive(row))
-    }
-}
+// No closed-form P(X(t) = n) here, so `prob_purchases` stays `None`.
+transaction_model!(ParetoNbdParams);
 
 /// The Pareto/NBD fitting problem over `θ = (ln r, ln α, ln s, ln β)`:
 ///
@@ -228,16 +185,7 @@ pub struct ParetoNbdProblem<'a> {
     cache: EvalCache,
 }
 
-impl<'a> ParetoNbdProblem<'a> {
-    /// The problem over `data` with L2 penalty coefficient `penalizer_coef`.
-    pub fn new(data: &'a RfmData, penalizer_coef: f64) -> Self {
-        ParetoNbdProblem {
-            data,
-            penalizer: penalizer_coef,
-            cache: EvalCache::default(),
-        }
-    }
-}
+model_problem!(ParetoNbdProblem, RfmData);
 
 type D4 = Dual<4>;
 
@@ -402,24 +350,9 @@ impl Objective for ParetoNbdProblem<'_> {
             }
             acc
         });
-        let tw = d.total_weight();
-        let theta = [r, al, s, be];
-        let c = self.penalizer;
-        let value = -s_[0] / tw + c * theta.iter().map(|t| t * t).sum::<f64>();
-        let grad = (0..4)
-            .map(|k| -s_[k + 1] * theta[k] / tw + 2.0 * c * theta[k] * theta[k])
-            .collect();
-        (value, grad)
+        penalized(&s_, &[r, al, s, be], d.total_weight(), self.penalizer)
     }
 }
-
-impl Cached for ParetoNbdProblem<'_> {
-    fn cache(&self) -> &EvalCache {
-        &self.cache
-    }
-}
-
-argmin_problem!(ParetoNbdProblem);
 
 /// Fit Pareto/NBD by maximum likelihood (time rescaled internally; `alpha` and
 /// `beta` reported in the data's unit).
@@ -428,12 +361,12 @@ argmin_problem!(ParetoNbdProblem);
 ///
 /// Invalid options; [`crate::ModelError::FitFailed`].
 pub fn fit(data: &RfmData, options: &FitOptions) -> Result<Fitted<ParetoNbdParams>> {
-    let (opts, prep) = prepare_fit(data, options, ModelKind::ParetoNbd, &[1, 3])?;
-    let problem = ParetoNbdProblem::new(&prep.scaled, opts.penalizer_coef);
-    let opt = crate::fit::minimize(&problem, prep.x0.clone(), &opts, data.total_weight())?;
-    finish_fit(data, &prep, opt, |p: &ParetoNbdParams, d| {
-        p.log_likelihood(d)
-    })
+    let time = TimeScaled::new(data);
+    let problem = |c| ParetoNbdProblem::new(&time.data, c);
+    let (n, rows) = (data.total_weight(), data.len());
+    let log_likelihood = |p: &ParetoNbdParams| p.log_likelihood(data);
+    let rates = time.rates(&[1, 3]); // alpha and beta
+    fit_problem(options, problem, rates, n, rows, log_likelihood)
 }
 
 #[cfg(test)]

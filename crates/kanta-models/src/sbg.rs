@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result, invalid_row};
 use crate::fit::{
-    Cached, EvalCache, FitOptions, Fitted, ModelKind, Objective, Params, argmin_problem,
-    check_positive, std_errors,
+    EvalCache, FitOptions, Fitted, ModelKind, Objective, Rescaled, fit_problem, log_likelihood_at,
+    model_problem, params_record, penalized,
 };
 use crate::special::{digamma, ln_beta};
 
@@ -27,18 +27,7 @@ pub struct SbgParams {
     pub beta: f64,
 }
 
-impl Params for SbgParams {
-    const KIND: ModelKind = ModelKind::Sbg;
-    fn from_slice(v: &[f64]) -> Self {
-        SbgParams {
-            alpha: v[0],
-            beta: v[1],
-        }
-    }
-    fn to_vec(&self) -> Vec<f64> {
-        vec![self.alpha, self.beta]
-    }
-}
+params_record!(SbgParams, ModelKind::Sbg, [alpha, beta]);
 
 /// One period of a projection.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -56,16 +45,6 @@ pub struct SbgProjection {
 }
 
 impl SbgParams {
-    /// Checked constructor: both parameters finite and positive.
-    ///
-    /// # Errors
-    ///
-    /// [`crate::ModelError::InvalidParameter`].
-    pub fn new(alpha: f64, beta: f64) -> Result<Self> {
-        check_positive(ModelKind::Sbg, &[alpha, beta])?;
-        Ok(SbgParams { alpha, beta })
-    }
-
     /// `S(t) = B(α, β+t) / B(α, β)`, the probability of surviving t periods.
     pub fn survival(&self, t: u32) -> f64 {
         (ln_beta(self.alpha, self.beta + f64::from(t)) - ln_beta(self.alpha, self.beta)).exp()
@@ -115,8 +94,7 @@ impl SbgParams {
 
     /// Log-likelihood of survivor data.
     pub fn log_likelihood(&self, data: &SurvivorData) -> f64 {
-        let problem = SbgProblem::new(data, 0.0);
-        -problem.value_grad(&[self.alpha.ln(), self.beta.ln()]).0 * data.total
+        log_likelihood_at(&SbgProblem::new(data, 0.0), self, data.total)
     }
 }
 
@@ -216,16 +194,7 @@ pub struct SbgProblem<'a> {
     cache: EvalCache,
 }
 
-impl<'a> SbgProblem<'a> {
-    /// The problem over `data` with L2 penalty coefficient `penalizer_coef`.
-    pub fn new(data: &'a SurvivorData, penalizer_coef: f64) -> Self {
-        SbgProblem {
-            data,
-            penalizer: penalizer_coef,
-            cache: EvalCache::default(),
-        }
-    }
-}
+model_problem!(SbgProblem, SurvivorData);
 
 impl Objective for SbgProblem<'_> {
     fn dim(&self) -> usize {
@@ -258,26 +227,9 @@ impl Objective for SbgProblem<'_> {
                 gb += still * (digamma(b + nf) - ps_abn - ps_b + ps_ab);
             }
         }
-        let tw = self.data.total;
-        let c = self.penalizer;
-        let value = -ll / tw + c * (a * a + b * b);
-        (
-            value,
-            vec![
-                -ga * a / tw + 2.0 * c * a * a,
-                -gb * b / tw + 2.0 * c * b * b,
-            ],
-        )
+        penalized(&[ll, ga, gb], &[a, b], self.data.total, self.penalizer)
     }
 }
-
-impl Cached for SbgProblem<'_> {
-    fn cache(&self) -> &EvalCache {
-        &self.cache
-    }
-}
-
-argmin_problem!(SbgProblem);
 
 /// Fit the sBG model to survivor counts by maximum likelihood.
 ///
@@ -288,25 +240,10 @@ argmin_problem!(SbgProblem);
 /// Invalid options; [`crate::ModelError::FitFailed`] (e.g. nobody ever churned, where
 /// the likelihood has no maximum).
 pub fn fit(data: &SurvivorData, options: &FitOptions) -> Result<Fitted<SbgParams>> {
-    let opts = options.check(ModelKind::Sbg)?;
-    let x0 = match &opts.initial_params {
-        Some(v) => v.iter().map(|x| x.ln()).collect(),
-        None => vec![0.0; 2],
-    };
-    let problem = SbgProblem::new(data, opts.penalizer_coef);
-    let opt = crate::fit::minimize(&problem, x0, &opts, data.total)?;
-    let theta: Vec<f64> = opt.x.iter().map(|v| v.exp()).collect();
-    let params = SbgParams::from_slice(&theta);
-    Ok(Fitted {
-        model: ModelKind::Sbg,
-        params,
-        std_errors: std_errors(&theta, &opt.cov).map(|s| SbgParams::from_slice(&s)),
-        log_likelihood: params.log_likelihood(data),
-        n: data.total,
-        rows: data.cohorts.len(),
-        converged: opt.converged,
-        iterations: opt.iterations,
-    })
+    let problem = |c| SbgProblem::new(data, c);
+    let (n, rows) = (data.total, data.cohorts.len());
+    let log_likelihood = |p: &SbgParams| p.log_likelihood(data);
+    fit_problem(options, problem, Rescaled::NONE, n, rows, log_likelihood)
 }
 
 #[cfg(test)]

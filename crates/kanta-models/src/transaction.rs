@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::bgnbd::{self, BgNbdParams};
 use crate::data::{RfmData, RfmRow};
 use crate::error::{Result, invalid_param};
-use crate::fit::{FitOptions, Fitted, ModelKind, Optimum, Params, ValidFitOptions, std_errors};
+use crate::fit::{FitOptions, Fitted, ModelKind, Params, Rescaled};
 use crate::mbgnbd::{self, MbgNbdParams};
 use crate::paretonbd::{self, ParetoNbdParams};
 
@@ -38,6 +38,41 @@ pub trait TransactionModel: Sync {
         None
     }
 }
+
+/// Implement [`TransactionModel`] for a parameter record by its inherent methods of
+/// the same names (`kind` from [`Params::KIND`], `history_factor` = P(alive)),
+/// with `prob_purchases` where the model has it in closed form:
+/// `transaction_model!(BgNbdParams, prob_purchases);`.
+macro_rules! transaction_model {
+    ($name:ident $(, $prob_purchases:ident)?) => {
+        impl $crate::transaction::TransactionModel for $name {
+            fn kind(&self) -> $crate::fit::ModelKind {
+                <$name as $crate::fit::Params>::KIND
+            }
+            fn p_alive(&self, row: &RfmRow) -> f64 {
+                $name::p_alive(self, row)
+            }
+            fn conditional_expected_purchases(&self, t: f64, row: &RfmRow) -> f64 {
+                $name::conditional_expected_purchases(self, t, row)
+            }
+            fn expected_purchases(&self, t: f64) -> f64 {
+                $name::expected_purchases(self, t)
+            }
+            $(
+                fn $prob_purchases(&self, t: f64, n: u32) -> Option<f64> {
+                    Some($name::$prob_purchases(self, t, n))
+                }
+            )?
+            fn age_factor(&self, t: f64, frequency: f64, age: f64) -> Option<f64> {
+                Some($name::age_factor(self, t, frequency, age))
+            }
+            fn history_factor(&self, row: &RfmRow) -> Option<f64> {
+                Some($name::p_alive(self, row))
+            }
+        }
+    };
+}
+pub(crate) use transaction_model;
 
 /// Parameters of any transaction model, tagged by `"model"` when serialised:
 /// `{"model": "bgnbd", "r": 0.243, "alpha": 4.41, "a": 0.793, "b": 2.43}`.
@@ -169,76 +204,30 @@ pub fn fit_transaction_model(
     }
 }
 
-/// Data and start point in the internal time scale.
-pub(crate) struct Prepared {
-    pub kind: ModelKind,
+/// Data in lifetimes' internal time scale, `T / max T` (`_scale_time`), so the
+/// default start (all parameters 1) is sensible whatever the time unit.
+pub(crate) struct TimeScaled {
     /// Internal time = data time / scale.
     pub scale: f64,
-    pub scaled: RfmData,
-    pub x0: Vec<f64>,
-    /// Indices of the parameters that are rates per unit of time.
-    pub time_params: Vec<usize>,
+    /// The data in internal time.
+    pub data: RfmData,
 }
 
-/// Check options and rescale time to `T / max T` (lifetimes' `_scale_time`), so the
-/// default start (all parameters 1) is sensible whatever the time unit.
-pub(crate) fn prepare_fit(
-    data: &RfmData,
-    options: &FitOptions,
-    kind: ModelKind,
-    time_params: &[usize],
-) -> Result<(ValidFitOptions, Prepared)> {
-    let opts = options.check(kind)?;
-    let max_t = data.max_t();
-    let scale = if max_t > 0.0 { max_t } else { 1.0 };
-    let scaled = data.scaled(1.0 / scale);
-    let x0 = match &opts.initial_params {
-        Some(p) => p
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                if time_params.contains(&i) {
-                    (v / scale).ln()
-                } else {
-                    v.ln()
-                }
-            })
-            .collect(),
-        None => vec![0.0; kind.param_names().len()],
-    };
-    Ok((
-        opts,
-        Prepared {
-            kind,
+impl TimeScaled {
+    pub(crate) fn new(data: &RfmData) -> Self {
+        let max_t = data.max_t();
+        let scale = if max_t > 0.0 { max_t } else { 1.0 };
+        TimeScaled {
             scale,
-            scaled,
-            x0,
-            time_params: time_params.to_vec(),
-        },
-    ))
-}
-
-/// Undo the time scaling and assemble the fit record.
-pub(crate) fn finish_fit<P: Params>(
-    data: &RfmData,
-    prep: &Prepared,
-    opt: Optimum,
-    log_likelihood: impl Fn(&P, &RfmData) -> f64,
-) -> Result<Fitted<P>> {
-    let mut theta: Vec<f64> = opt.x.iter().map(|v| v.exp()).collect();
-    for &i in &prep.time_params {
-        theta[i] *= prep.scale;
+            data: data.scaled(1.0 / scale),
+        }
     }
-    let params = P::from_slice(&theta);
-    let se = std_errors(&theta, &opt.cov).map(|s| P::from_slice(&s));
-    Ok(Fitted {
-        model: prep.kind,
-        params,
-        std_errors: se,
-        log_likelihood: log_likelihood(&params, data),
-        n: data.total_weight(),
-        rows: data.len(),
-        converged: opt.converged,
-        iterations: opt.iterations,
-    })
+
+    /// The parameters at `indices` are rates per unit of time.
+    pub(crate) fn rates<'i>(&self, indices: &'i [usize]) -> Rescaled<'i> {
+        Rescaled {
+            indices,
+            scale: self.scale,
+        }
+    }
 }
