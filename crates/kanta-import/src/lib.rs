@@ -130,6 +130,8 @@ pub struct Chunk {
     raw: Vec<String>,
     /// Rows rejected so far in the file.
     pub rejected_so_far: u64,
+    /// `batch.create_customers` already lists the customers first met in this chunk.
+    pub customers_listed: bool,
 }
 
 /// What reading the whole file found, besides the rows handed over in chunks.
@@ -382,6 +384,10 @@ struct Builder {
     /// Kept rows may still be rejected later (their order, or a reference to
     /// nothing), so their raw text is kept for the reject file.
     keep_raw: bool,
+    /// Customers met so far, when rows stream out and create their customers.
+    customers_seen: Option<rustc_hash::FxHashSet<String>>,
+    /// Customers first met since the last chunk.
+    new_customers: Vec<String>,
     idx_customer: Option<usize>,
     idx_amount: Option<usize>,
     idx_quantity: Option<usize>,
@@ -410,6 +416,10 @@ impl Builder {
         Builder {
             grouping: is_tx && pos("order_id").is_some(),
             keep_raw: (is_tx && pos("order_id").is_some()) || checked_refs,
+            customers_seen: (opts.entity.creates_customers
+                && !(is_tx && pos("order_id").is_some()))
+            .then(rustc_hash::FxHashSet::default),
+            new_customers: Vec::new(),
             is_tx,
             idx_customer: opts.entity.customer_field().and_then(|f| pos(f.name)),
             idx_amount: pos("amount"),
@@ -610,6 +620,13 @@ impl Builder {
                     self.by_id
                         .insert(ext_id.clone(), (self.lines.len(), rec.line));
                 }
+                if let (Some(seen), Some(ci)) = (&mut self.customers_seen, self.idx_customer)
+                    && let Some(c) = values[ci].as_text()
+                    && !seen.contains(c)
+                {
+                    seen.insert(c.to_string());
+                    self.new_customers.push(c.to_string());
+                }
                 self.batch.push(ext_id, values);
                 self.lines.push(rec.line);
                 let mut raw = String::new();
@@ -781,11 +798,13 @@ impl Builder {
         Chunk {
             batch: WriteBatch {
                 values: std::mem::take(&mut self.batch.values),
+                create_customers: std::mem::take(&mut self.new_customers),
                 ..WriteBatch::new(self.batch.entity, self.batch.fields.clone())
             },
             lines: std::mem::take(&mut self.lines),
             raw: std::mem::take(&mut self.raw),
             rejected_so_far: self.errors.len() as u64,
+            customers_listed: self.customers_seen.is_some(),
         }
     }
 
@@ -804,6 +823,7 @@ impl Builder {
             lines: std::mem::replace(&mut self.lines, rest_lines),
             raw: std::mem::replace(&mut self.raw, rest_raw),
             rejected_so_far: self.errors.len() as u64,
+            customers_listed: false,
         }
     }
 

@@ -126,7 +126,9 @@ pub async fn run(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
             let f = chunk.batch.fields[k];
             let Kind::Ref(target) = f.kind else { continue };
             if target == "customers" && entity.creates_customers {
-                chunk.batch.create_customers = chunk.referenced(k);
+                if !chunk.customers_listed {
+                    chunk.batch.create_customers = chunk.referenced(k);
+                }
                 continue;
             }
             let ids = chunk.referenced(k);
