@@ -4,14 +4,15 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use kanta_domain::{Currency, Kind, Money, Value};
+use kanta_domain::{Currency, Kind, Value};
 use kanta_store::read::{CustomerPage, Record, TimelineEvent};
 
 use crate::AppState;
 use crate::api::{ApiError, ListQuery};
+use crate::i18n::{LANG_COOKIE, Lang, Tr};
 
 const CSS: &str = include_str!("../assets/kanta.css");
 
@@ -34,6 +35,27 @@ async fn css() -> Response {
         .into_response()
 }
 
+/// The page's language, and whether it was chosen in this request (`?lang=`).
+fn language(query_lang: Option<&str>, headers: &HeaderMap) -> (Tr, bool) {
+    let chosen = query_lang.and_then(Lang::parse).is_some();
+    (Tr::new(Lang::of_request(query_lang, headers)), chosen)
+}
+
+/// Renders a page; a language chosen with `?lang=` is kept in a cookie.
+fn render_in<T: Template>(t: &T, tr: Tr, remember: bool) -> Response {
+    let mut r = render(t);
+    if remember {
+        let cookie = format!(
+            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            tr.code()
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    r
+}
+
 fn render<T: Template>(t: &T) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
@@ -48,13 +70,10 @@ fn render<T: Template>(t: &T) -> Response {
     }
 }
 
-fn money(minor: i64) -> String {
-    Money::new(minor, Currency::EUR).display(false)
-}
-
 #[derive(Template)]
 #[template(path = "customers.html")]
 struct CustomersPage {
+    tr: Tr,
     q: ListQuery,
     page: CustomerPage,
     counts: Vec<(&'static str, i64)>,
@@ -65,7 +84,14 @@ struct CustomersPage {
 
 impl CustomersPage {
     fn money(&self, minor: &i64) -> String {
-        money(*minor)
+        self.tr.money(*minor, Currency::EUR)
+    }
+    fn status<'a>(&self, s: &'a str) -> &'a str {
+        match s {
+            "active" => self.tr.t("customers.status.active"),
+            "ended" => self.tr.t("customers.status.ended"),
+            other => other,
+        }
     }
     fn link(&self, offset: &u64) -> String {
         let mut s = format!("?offset={offset}");
@@ -102,22 +128,29 @@ fn urlencode(s: &str) -> String {
 
 async fn customers(
     State(s): State<AppState>,
+    headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
+    let (tr, remember) = language(q.lang.as_deref(), &headers);
     let filter = q.filter()?;
     let page = s.store.customers(&filter).await?;
     let counts = s.store.counts().await?;
     let limit = u64::from(filter.limit);
     let prev = (filter.offset > 0).then(|| filter.offset.saturating_sub(limit));
     let next = (filter.offset + limit < page.total).then_some(filter.offset + limit);
-    Ok(render(&CustomersPage {
-        q,
-        page,
-        counts,
-        first: filter.offset + 1,
-        prev,
-        next,
-    }))
+    Ok(render_in(
+        &CustomersPage {
+            tr,
+            q,
+            page,
+            counts,
+            first: filter.offset + 1,
+            prev,
+            next,
+        },
+        tr,
+        remember,
+    ))
 }
 
 /// One line of the timeline, ready to show.
@@ -131,6 +164,7 @@ struct Line {
 #[derive(Template)]
 #[template(path = "customer.html")]
 struct CustomerView {
+    tr: Tr,
     c: Record,
     fields: Vec<(&'static str, String)>,
     lines: Vec<Line>,
@@ -140,7 +174,7 @@ struct CustomerView {
     open_cases: usize,
 }
 
-fn show(r: &Record, name: &str, v: &Value) -> String {
+fn show(tr: &Tr, r: &Record, name: &str, v: &Value) -> String {
     let is_money = r.entity.field(name).is_some_and(|f| f.kind == Kind::Money);
     match v {
         Value::Int(m) if is_money => {
@@ -148,15 +182,15 @@ fn show(r: &Record, name: &str, v: &Value) -> String {
                 .text("currency")
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(Currency::EUR);
-            Money::new(*m, c).display(false)
+            tr.money(*m, c)
         }
-        Value::Time(t) => t.format("%Y-%m-%d %H:%M").to_string(),
+        Value::Time(t) => tr.date_time(t),
         Value::Bool(b) => if *b { "yes" } else { "no" }.to_string(),
         other => other.canonical(),
     }
 }
 
-fn line(ev: &TimelineEvent) -> Line {
+fn line(tr: &Tr, ev: &TimelineEvent) -> Line {
     let r = &ev.record;
     let skip = [
         "customer_id",
@@ -175,19 +209,31 @@ fn line(ev: &TimelineEvent) -> Line {
         _ => "",
     };
     Line {
-        at: ev.at.format("%Y-%m-%d %H:%M").to_string(),
+        at: tr.date_time(&ev.at),
         kind: ev.kind.replace('_', " "),
         tone,
         details: r
             .fields
             .iter()
             .filter(|(n, v)| !v.is_null() && !skip.contains(n))
-            .map(|(n, v)| (*n, show(r, n, v)))
+            .map(|(n, v)| (*n, show(tr, r, n, v)))
             .collect(),
     }
 }
 
-async fn customer(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// The language parameter of pages without other query parameters.
+#[derive(Debug, serde::Deserialize)]
+struct LangQuery {
+    lang: Option<String>,
+}
+
+async fn customer(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<LangQuery>,
+) -> Result<Response, ApiError> {
+    let (tr, remember) = language(q.lang.as_deref(), &headers);
     let Some(c) = s.store.customer(&id).await? else {
         return Err(ApiError::not_found(format!("no customer with id '{id}'")));
     };
@@ -211,17 +257,23 @@ async fn customer(State(s): State<AppState>, Path(id): Path<String>) -> Result<R
         .fields
         .iter()
         .filter(|(_, v)| !v.is_null())
-        .map(|(n, v)| (*n, show(&c, n, v)))
+        .map(|(n, v)| (*n, show(&tr, &c, n, v)))
         .collect();
-    let mut lines: Vec<Line> = events.iter().map(line).collect();
+    let mut lines: Vec<Line> = events.iter().map(|e| line(&tr, e)).collect();
     lines.reverse();
-    Ok(render(&CustomerView {
-        fields,
-        lines,
-        revenue: money(revenue),
-        orders,
-        trust,
-        open_cases,
-        c,
-    }))
+    let revenue = tr.money(revenue, Currency::EUR);
+    Ok(render_in(
+        &CustomerView {
+            tr,
+            fields,
+            lines,
+            revenue,
+            orders,
+            trust,
+            open_cases,
+            c,
+        },
+        tr,
+        remember,
+    ))
 }

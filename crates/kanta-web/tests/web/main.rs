@@ -92,17 +92,7 @@ async fn spawn_app(backend: &str) -> App {
 
 /// A plain HTTP/1.1 GET: (status, content type, body).
 async fn get(app: &App, path: &str) -> (u16, String, String) {
-    let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
-    let text = String::from_utf8(buf).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head[9..12].parse().unwrap();
+    let (status, head, body) = get_with(app, path, "").await;
     let ctype = head
         .lines()
         .find_map(|l| {
@@ -111,7 +101,21 @@ async fn get(app: &App, path: &str) -> (u16, String, String) {
                 .map(str::to_string)
         })
         .unwrap_or_default();
-    (status, ctype, body.to_string())
+    (status, ctype, body)
+}
+
+/// A GET with extra header lines (each ending in CRLF): (status, head, body).
+async fn get_with(app: &App, path: &str, extra: &str) -> (u16, String, String) {
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    (status, head.to_string(), body.to_string())
 }
 
 #[tokio::test]
@@ -175,5 +179,52 @@ async fn what_customers_write_shows_as_text() {
         body.contains("onerror=alert(2)")
             && (body.contains("&amp; more") || body.contains("&#38; more")),
         "{body}"
+    );
+}
+
+#[tokio::test]
+async fn pages_speak_finnish_and_english() {
+    let app = spawn_app("sqlite").await;
+    let (_, _, body) = get_with(
+        &app,
+        "/customers/c1",
+        "Accept-Language: fi-FI,fi;q=0.9,en;q=0.5\r\n",
+    )
+    .await;
+    assert!(body.contains("<html lang=\"fi\">"), "{body}");
+    assert!(
+        body.contains("Aikajana") && body.contains("Luottamussaldo"),
+        "{body}"
+    );
+    assert!(body.contains("4,50\u{a0}€"), "Finnish money: {body}");
+    assert!(body.contains("2.5.2024 klo 8.00"), "Finnish time: {body}");
+
+    let (_, _, body) = get_with(&app, "/customers/c1", "Accept-Language: en-GB,en;q=0.9\r\n").await;
+    assert!(
+        body.contains("<html lang=\"en\">") && body.contains("Timeline") && body.contains("€4.50")
+    );
+    assert!(body.contains("2024-05-02 08:00"), "{body}");
+
+    // ?lang= wins over the browser and is remembered in a cookie.
+    let (_, head, body) = get_with(&app, "/?lang=fi", "Accept-Language: en\r\n").await;
+    assert!(body.contains("Asiakkaat") && body.contains("nimi, sähköposti tai tunnus"));
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("set-cookie: kanta_lang=fi;"),
+        "{head}"
+    );
+    let (_, head, body) = get_with(
+        &app,
+        "/",
+        "Accept-Language: en\r\nCookie: kanta_lang=fi\r\n",
+    )
+    .await;
+    assert!(
+        body.contains("<h1>Asiakkaat</h1>"),
+        "the cookie keeps Finnish"
+    );
+    assert!(
+        !head.to_ascii_lowercase().contains("set-cookie"),
+        "no new cookie without ?lang="
     );
 }

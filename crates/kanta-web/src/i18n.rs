@@ -1,0 +1,239 @@
+//! Finnish and English for the web UI: the texts (`i18n/fi.txt`, `i18n/en.txt`,
+//! `KEY = text` lines embedded in the binary), the choice of language, and dates and
+//! money in each language's format (31.12.2024 and 12,50 € in Finnish).
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
+use kanta_domain::{Currency, Money};
+
+/// A language of the UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Fi,
+    En,
+}
+
+const FI: &str = include_str!("../i18n/fi.txt");
+const EN: &str = include_str!("../i18n/en.txt");
+
+/// Name of the cookie that keeps a chosen language.
+pub const LANG_COOKIE: &str = "kanta_lang";
+
+fn parse(catalog: &'static str) -> HashMap<&'static str, &'static str> {
+    catalog
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once(" = ").map(|(k, v)| (k.trim(), v.trim())))
+        .collect()
+}
+
+fn catalog(lang: Lang) -> &'static HashMap<&'static str, &'static str> {
+    static FI_MAP: OnceLock<HashMap<&str, &str>> = OnceLock::new();
+    static EN_MAP: OnceLock<HashMap<&str, &str>> = OnceLock::new();
+    match lang {
+        Lang::Fi => FI_MAP.get_or_init(|| parse(FI)),
+        Lang::En => EN_MAP.get_or_init(|| parse(EN)),
+    }
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Fi => "fi",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "fi" | "fi-fi" | "suomi" => Some(Lang::Fi),
+            "en" | "en-gb" | "en-us" | "english" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The best of `fi` and `en` for an `Accept-Language` header (by q-value, then
+    /// order); English when neither is asked for.
+    pub fn from_accept_language(header: &str) -> Lang {
+        let mut best: Option<(f32, Lang)> = None;
+        for part in header.split(',') {
+            let mut bits = part.split(';');
+            let tag = bits.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = bits
+                .find_map(|b| {
+                    b.trim()
+                        .strip_prefix("q=")
+                        .and_then(|v| v.parse::<f32>().ok())
+                })
+                .unwrap_or(1.0);
+            let primary = tag.split('-').next().unwrap_or("");
+            let lang = match primary {
+                "fi" => Lang::Fi,
+                "en" => Lang::En,
+                _ => continue,
+            };
+            if best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, lang));
+            }
+        }
+        best.map_or(Lang::En, |(_, l)| l)
+    }
+
+    /// The language of a request: `?lang=` wins, then the cookie, then the browser's
+    /// `Accept-Language`.
+    pub fn of_request(query_lang: Option<&str>, headers: &HeaderMap) -> Lang {
+        if let Some(l) = query_lang.and_then(Lang::parse) {
+            return l;
+        }
+        let cookie = headers
+            .get_all(axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|c| {
+                c.trim()
+                    .strip_prefix(LANG_COOKIE)
+                    .and_then(|r| r.strip_prefix('='))
+            })
+            .and_then(Lang::parse);
+        if let Some(l) = cookie {
+            return l;
+        }
+        headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .map_or(Lang::En, Lang::from_accept_language)
+    }
+
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Fi => Lang::En,
+            Lang::En => Lang::Fi,
+        }
+    }
+}
+
+/// Texts and formats of one language, for templates: `{{ tr.t("customers.title") }}`.
+#[derive(Debug, Clone, Copy)]
+pub struct Tr {
+    pub lang: Lang,
+}
+
+impl Tr {
+    pub fn new(lang: Lang) -> Tr {
+        Tr { lang }
+    }
+
+    /// The text for `key`; the key itself when missing (a test keeps that from
+    /// happening in the templates).
+    pub fn t<'a>(&self, key: &'a str) -> &'a str {
+        catalog(self.lang).get(key).copied().unwrap_or(key)
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.lang.code()
+    }
+
+    /// `12,50 €` in Finnish, `€12.50` in English.
+    pub fn money(&self, minor: i64, currency: Currency) -> String {
+        Money::new(minor, currency).display(self.lang == Lang::Fi)
+    }
+
+    /// `31.12.2024` in Finnish, `2024-12-31` in English.
+    pub fn date(&self, t: &DateTime<Utc>) -> String {
+        match self.lang {
+            Lang::Fi => t.format("%-d.%-m.%Y").to_string(),
+            Lang::En => t.format("%Y-%m-%d").to_string(),
+        }
+    }
+
+    /// `31.12.2024 klo 10.05` in Finnish, `2024-12-31 10:05` in English (UTC).
+    pub fn date_time(&self, t: &DateTime<Utc>) -> String {
+        match self.lang {
+            Lang::Fi => t.format("%-d.%-m.%Y klo %-H.%M").to_string(),
+            Lang::En => t.format("%Y-%m-%d %H:%M").to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn finnish_and_english_have_the_same_keys_and_no_empty_text() {
+        let fi: BTreeSet<_> = catalog(Lang::Fi).keys().collect();
+        let en: BTreeSet<_> = catalog(Lang::En).keys().collect();
+        assert_eq!(
+            fi.symmetric_difference(&en).collect::<Vec<_>>(),
+            Vec::<&&&str>::new()
+        );
+        for lang in [Lang::Fi, Lang::En] {
+            for (k, v) in catalog(lang) {
+                assert!(!v.is_empty(), "{k} is empty in {}", lang.code());
+            }
+        }
+        // Every line is a KEY = text pair or a comment.
+        for text in [FI, EN] {
+            for l in text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            {
+                assert!(l.contains(" = "), "not KEY = text: {l}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_key_the_templates_use_exists() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+        let mut used = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for part in text.split("tr.t(\"").skip(1) {
+                let key = part.split('"').next().unwrap();
+                used += 1;
+                assert!(
+                    catalog(Lang::En).contains_key(key),
+                    "templates use a missing key {key}"
+                );
+            }
+        }
+        assert!(used > 20, "the templates are translated ({used} keys)");
+    }
+
+    #[test]
+    fn accept_language_picks_by_quality() {
+        assert_eq!(
+            Lang::from_accept_language("fi-FI,fi;q=0.9,en;q=0.8"),
+            Lang::Fi
+        );
+        assert_eq!(
+            Lang::from_accept_language("en-US,en;q=0.9,fi;q=0.5"),
+            Lang::En
+        );
+        assert_eq!(Lang::from_accept_language("sv;q=1.0,fi;q=0.4"), Lang::Fi);
+        assert_eq!(Lang::from_accept_language("de"), Lang::En);
+        assert_eq!(Lang::from_accept_language(""), Lang::En);
+    }
+
+    #[test]
+    fn dates_and_money_in_each_language() {
+        let t = DateTime::parse_from_rfc3339("2024-12-31T10:05:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let fi = Tr::new(Lang::Fi);
+        let en = Tr::new(Lang::En);
+        assert_eq!(fi.date(&t), "31.12.2024");
+        assert_eq!(en.date(&t), "2024-12-31");
+        assert_eq!(fi.date_time(&t), "31.12.2024 klo 10.05");
+        assert_eq!(fi.money(1250, Currency::EUR), "12,50\u{a0}€");
+        assert_eq!(en.money(1250, Currency::EUR), "€12.50");
+    }
+}
