@@ -138,6 +138,28 @@ impl Tr {
         self.lang.code()
     }
 
+    fn lookup(&self, key: &str) -> Option<&'static str> {
+        catalog(self.lang).get(key).copied()
+    }
+
+    /// The label of a field (`field.NAME`), else its name with spaces.
+    pub fn field(&self, name: &str) -> String {
+        self.lookup(&format!("field.{name}"))
+            .map_or_else(|| name.replace('_', " "), str::to_string)
+    }
+
+    /// What happened (`event.KIND`), else the kind with spaces.
+    pub fn event(&self, kind: &str) -> String {
+        self.lookup(&format!("event.{kind}"))
+            .map_or_else(|| kind.replace('_', " "), str::to_string)
+    }
+
+    /// A word of a fixed list (`value.WORD`: yes, company, inbound, ...), else the word.
+    pub fn value(&self, word: &str) -> String {
+        self.lookup(&format!("value.{word}"))
+            .map_or_else(|| word.to_string(), str::to_string)
+    }
+
     /// `12,50 €` in Finnish, `€12.50` in English.
     pub fn money(&self, minor: i64, currency: Currency) -> String {
         Money::new(minor, currency).display(self.lang == Lang::Fi)
@@ -206,6 +228,53 @@ mod tests {
             }
         }
         assert!(used > 20, "the templates are translated ({used} keys)");
+    }
+
+    #[test]
+    fn every_field_and_choice_has_a_label_in_both() {
+        use kanta_domain::schema::{ENTITIES, Kind};
+        for lang in [Lang::Fi, Lang::En] {
+            let tr = Tr::new(lang);
+            for e in ENTITIES {
+                for f in e.fields {
+                    assert!(
+                        tr.lookup(&format!("field.{}", f.name)).is_some(),
+                        "{}: field.{}",
+                        lang.code(),
+                        f.name
+                    );
+                    if let Kind::Choice(words) = f.kind {
+                        for w in words {
+                            assert!(
+                                tr.lookup(&format!("value.{w}")).is_some(),
+                                "{}: value.{w}",
+                                lang.code()
+                            );
+                        }
+                    }
+                }
+            }
+            for k in [
+                "order",
+                "refund",
+                "case_opened",
+                "case_resolved",
+                "subscription_started",
+                "subscription_ended",
+                "feedback",
+                "usage",
+                "trust",
+            ] {
+                assert!(
+                    tr.lookup(&format!("event.{k}")).is_some(),
+                    "{}: event.{k}",
+                    lang.code()
+                );
+            }
+        }
+        assert_eq!(Tr::new(Lang::Fi).field("our_fault"), "meidän virheemme");
+        assert_eq!(Tr::new(Lang::Fi).value("company"), "yritys");
+        assert_eq!(Tr::new(Lang::En).field("no_such_field"), "no such field");
     }
 
     #[test]

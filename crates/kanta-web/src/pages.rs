@@ -158,7 +158,7 @@ struct Line {
     at: String,
     kind: String,
     tone: &'static str,
-    details: Vec<(&'static str, String)>,
+    details: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -166,7 +166,7 @@ struct Line {
 struct CustomerView {
     tr: Tr,
     c: Record,
-    fields: Vec<(&'static str, String)>,
+    fields: Vec<(String, String)>,
     lines: Vec<Line>,
     revenue: String,
     orders: usize,
@@ -175,8 +175,11 @@ struct CustomerView {
 }
 
 fn show(tr: &Tr, r: &Record, name: &str, v: &Value) -> String {
-    let is_money = r.entity.field(name).is_some_and(|f| f.kind == Kind::Money);
+    let kind = r.entity.field(name).map(|f| f.kind);
+    let is_money = kind == Some(Kind::Money);
     match v {
+        Value::Text(t) if matches!(kind, Some(Kind::Choice(_))) => tr.value(t),
+        Value::Date(d) => tr.date(&d.and_time(chrono::NaiveTime::MIN).and_utc()),
         Value::Int(m) if is_money => {
             let c = r
                 .text("currency")
@@ -185,7 +188,7 @@ fn show(tr: &Tr, r: &Record, name: &str, v: &Value) -> String {
             tr.money(*m, c)
         }
         Value::Time(t) => tr.date_time(t),
-        Value::Bool(b) => if *b { "yes" } else { "no" }.to_string(),
+        Value::Bool(b) => tr.value(if *b { "yes" } else { "no" }),
         other => other.canonical(),
     }
 }
@@ -210,13 +213,13 @@ fn line(tr: &Tr, ev: &TimelineEvent) -> Line {
     };
     Line {
         at: tr.date_time(&ev.at),
-        kind: ev.kind.replace('_', " "),
+        kind: tr.event(&ev.kind),
         tone,
         details: r
             .fields
             .iter()
             .filter(|(n, v)| !v.is_null() && !skip.contains(n))
-            .map(|(n, v)| (*n, show(tr, r, n, v)))
+            .map(|(n, v)| (tr.field(n), show(tr, r, n, v)))
             .collect(),
     }
 }
@@ -257,7 +260,7 @@ async fn customer(
         .fields
         .iter()
         .filter(|(_, v)| !v.is_null())
-        .map(|(n, v)| (*n, show(&tr, &c, n, v)))
+        .map(|(n, v)| (tr.field(n), show(&tr, &c, n, v)))
         .collect();
     let mut lines: Vec<Line> = events.iter().map(|e| line(&tr, e)).collect();
     lines.reverse();
