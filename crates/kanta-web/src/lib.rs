@@ -7,6 +7,7 @@
 //!   everything a customer wrote).
 
 mod api;
+pub mod charts;
 pub mod i18n;
 mod pages;
 
