@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs Kanta's whole test suite: every crate, against SQLite and PostgreSQL.
+# Runs Kanta's whole test suite: every crate, against SQLite and PostgreSQL, and a
+# headless Chromium for the browser test.
 #
 # PostgreSQL: the one answering on 127.0.0.1:5432 is used (KANTA_TEST_POSTGRES_URL,
 # default postgres://postgres@127.0.0.1:5432/postgres). When none answers, Debian's
@@ -33,6 +34,17 @@ if [ -z "${KANTA_TEST_POSTGRES_URL:-}" ]; then
     su postgres -c "psql -q -c \"ALTER ROLE postgres PASSWORD 'kanta-test'\"" >/dev/null
     export KANTA_TEST_POSTGRES_URL=postgres://postgres:kanta-test@127.0.0.1:5432/postgres
   fi
+fi
+
+# The browser test drives Debian's Chromium through chromedriver.
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "Install chromium and chromium-driver (Debian) for the browser test." >&2
+    exit 1
+  fi
+  echo "Installing chromium and chromium-driver for the browser test." >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
 cargo test --workspace --no-fail-fast "$@"

@@ -1,4 +1,6 @@
-//! The app on 127.0.0.1:0 over a real store, asked over real HTTP.
+//! The app on 127.0.0.1:0 over a real store, asked over real HTTP and by a real browser.
+
+mod browser;
 
 use kanta_domain::Value;
 use kanta_domain::schema::{CUSTOMERS, FEEDBACK, TRANSACTIONS};

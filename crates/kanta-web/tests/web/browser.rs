@@ -1,0 +1,277 @@
+//! A real headless Chromium (Debian's `chromium` and `chromium-driver`) driven over
+//! WebDriver: a person searches a customer, opens their page and sees the timeline,
+//! in Finnish and in English. Screenshots go to `target/screenshots/`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value as Json, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::spawn_app;
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A chromedriver process on a free port, killed on drop.
+struct Driver {
+    port: u16,
+    child: Child,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_driver() -> Driver {
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (Debian's chromium-driver; scripts/test.sh installs it)");
+    let d = Driver { port, child };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return d;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start on port {port}");
+}
+
+/// One WebDriver command: the `value` of its JSON answer.
+async fn call(d: &Driver, method: &str, path: &str, body: Option<Json>) -> Json {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", d.port))
+        .await
+        .unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let text = read_answer(&mut s).await;
+    let (head, rest) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    let json: Json = serde_json::from_str(rest.trim())
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}: {head}\n{rest}"));
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "{method} {path} failed: {json}"
+    );
+    json["value"].clone()
+}
+
+async fn find(d: &Driver, session: &str, css: &str) -> String {
+    let v = call(
+        d,
+        "POST",
+        &format!("/session/{session}/element"),
+        Some(json!({"using": "css selector", "value": css})),
+    )
+    .await;
+    v[ELEMENT]
+        .as_str()
+        .unwrap_or_else(|| panic!("no element {css}"))
+        .to_string()
+}
+
+async fn source(d: &Driver, session: &str) -> String {
+    call(d, "GET", &format!("/session/{session}/source"), None)
+        .await
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Decodes standard base64 (the screenshot).
+fn base64(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => 0,
+    };
+    let clean: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
+    for quad in clean.chunks(4) {
+        let n = quad.iter().take_while(|c| **c != b'=').count();
+        let v = quad.iter().take(n).enumerate().fold(0u32, |acc, (i, c)| {
+            acc | (u32::from(val(*c)) << (18 - 6 * i))
+        });
+        out.extend_from_slice(&v.to_be_bytes()[1..n.max(1)]);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_person_finds_a_customer_and_reads_the_timeline_in_both_languages() {
+    let app = spawn_app("sqlite").await;
+    let d = start_driver().await;
+    let caps = json!({"capabilities": {"alwaysMatch": {
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--window-size=1280,900"]
+        }
+    }}});
+    let session = call(&d, "POST", "/session", Some(caps)).await["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let base = format!("http://{}", app.addr);
+
+    for (lang, heading, timeline) in [
+        ("fi", "Asiakkaat", "Aikajana"),
+        ("en", "Customers", "Timeline"),
+    ] {
+        call(
+            &d,
+            "POST",
+            &format!("/session/{session}/url"),
+            Some(json!({"url": format!("{base}/?lang={lang}")})),
+        )
+        .await;
+        assert!(
+            source(&d, &session)
+                .await
+                .contains(&format!("<h1>{heading}</h1>")),
+            "{lang}"
+        );
+
+        // Search by part of the name, as a person types it.
+        let input = find(&d, &session, "input[name=search]").await;
+        call(
+            &d,
+            "POST",
+            &format!("/session/{session}/element/{input}/value"),
+            Some(json!({"text": "virta"})),
+        )
+        .await;
+        let button = find(&d, &session, "form.filters button[type=submit]").await;
+        call(
+            &d,
+            "POST",
+            &format!("/session/{session}/element/{button}/click"),
+            Some(json!({})),
+        )
+        .await;
+        wait_for_url(&d, &session, "search=virta").await;
+        let page = source(&d, &session).await;
+        assert!(
+            page.contains("Aino Virtanen") && !page.contains("alert(1)</td>"),
+            "{lang}: search result"
+        );
+
+        let link = find(&d, &session, "a[href='/customers/c1']").await;
+        call(
+            &d,
+            "POST",
+            &format!("/session/{session}/element/{link}/click"),
+            Some(json!({})),
+        )
+        .await;
+        wait_for_url(&d, &session, "/customers/c1").await;
+        let page = source(&d, &session).await;
+        assert!(
+            page.contains(timeline),
+            "{lang}: the customer page shows the timeline"
+        );
+        assert!(
+            page.contains(if lang == "fi" { "4,50" } else { "€4.50" }),
+            "{lang}: the order's amount"
+        );
+
+        let shot = call(&d, "GET", &format!("/session/{session}/screenshot"), None).await;
+        let png = base64(shot.as_str().unwrap());
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG screenshot");
+        std::fs::write(shots.join(format!("customer-{lang}.png")), png).unwrap();
+    }
+
+    // The escaped customer's page runs no script: no alert is open.
+    call(
+        &d,
+        "POST",
+        &format!("/session/{session}/url"),
+        Some(json!({"url": format!("{base}/customers/evil")})),
+    )
+    .await;
+    let alert = call_status(&d, &format!("/session/{session}/alert/text")).await;
+    assert!(alert.contains("no such alert"), "a script ran: {alert}");
+    call(&d, "DELETE", &format!("/session/{session}"), None).await;
+}
+
+/// Waits until the page's URL contains `needle` (a click's navigation has happened).
+async fn wait_for_url(d: &Driver, session: &str, needle: &str) {
+    for _ in 0..100 {
+        let url = call(d, "GET", &format!("/session/{session}/url"), None).await;
+        if url.as_str().is_some_and(|u| u.contains(needle)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the browser never reached a URL with {needle}");
+}
+
+/// A GET whose error answer is the point: returns the raw answer.
+async fn call_status(d: &Driver, path: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", d.port))
+        .await
+        .unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    read_answer(&mut s).await
+}
+
+/// Reads one HTTP answer: the head, then as many body bytes as Content-Length says
+/// (chromedriver may keep the connection open after answering).
+async fn read_answer(s: &mut tokio::net::TcpStream) -> String {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 65536];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(60), s.read(&mut chunk))
+            .await
+            .expect("chromedriver answers within a minute")
+            .unwrap();
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len = head.lines().find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+            });
+            if let Some(len) = len
+                && body.len() >= len
+            {
+                return text.into_owned();
+            }
+        }
+        if n == 0 {
+            return text.into_owned();
+        }
+    }
+}
