@@ -153,7 +153,8 @@ const UNIT_PRICE: &str = "unit_price";
 
 /// The field each column feeds, worked out from the header and the mapping.
 struct Plan {
-    /// (column index, field); `None` field = `id`, unit_price handled apart.
+    /// (column index, what it feeds): the id, a field (index into `fields`), or
+    /// the unit price that transactions multiply by the quantity.
     columns: Vec<(usize, Target)>,
     fields: Vec<&'static Field>,
 }

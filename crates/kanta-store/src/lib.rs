@@ -72,13 +72,6 @@ impl StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Which database a store is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendKind {
-    Sqlite,
-    Postgres,
-}
-
 #[derive(Debug, Clone)]
 pub(crate) enum Backend {
     Sqlite(SqlitePool),
@@ -148,13 +141,6 @@ impl Store {
         };
         migrate::run(&store).await?;
         Ok(store)
-    }
-
-    pub fn kind(&self) -> BackendKind {
-        match self.backend {
-            Backend::Sqlite(_) => BackendKind::Sqlite,
-            Backend::Postgres(_) => BackendKind::Postgres,
-        }
     }
 
     /// The URL, with any password hidden.

@@ -10,7 +10,7 @@
 //! dropped unfinished, or killed at any moment, it leaves the store as before.
 //!
 //! Rows are loaded in bulk into a temporary stage table (`COPY` on PostgreSQL; one
-//! JSON array per 10,000 rows, expanded by `json_each`, on SQLite), then merged with
+//! JSON array per 10,000 rows, expanded by `jsonb_each`, on SQLite), then merged with
 //! one `UPDATE ... FROM` for changed rows and one `INSERT ... WHERE NOT EXISTS` for
 //! new ones: the same SQL on both backends. A large write into an empty table skips
 //! the stage: the table's indexes are dropped, the rows loaded straight in, and the
