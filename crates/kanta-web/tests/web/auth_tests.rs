@@ -82,6 +82,12 @@ async fn a_user_signs_in_sees_pages_and_signs_out() {
         )
         .await;
         assert_eq!(page.status, 200);
+        let csp = page.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+        assert_eq!(
+            page.header("x-content-type-options").as_deref(),
+            Some("nosniff")
+        );
         assert!(
             page.body.contains("Test staff"),
             "the header names the user"
