@@ -14,6 +14,7 @@
 //!
 //! **Architecture invariant:** nothing outside this crate speaks SQL.
 
+pub mod list;
 mod migrate;
 pub mod read;
 pub mod testing;
@@ -28,6 +29,7 @@ use sqlx::sqlite::{
 };
 use thiserror::Error;
 
+pub use list::{Cursor, RecordPage, RecordQuery, Sort, SortKey};
 pub use read::{CustomerFilter, CustomerPage, CustomerSummary, Record, TimelineEvent};
 pub use write::{RunInfo, WriteBatch, WriteSummary, Writer};
 
