@@ -6,7 +6,7 @@
 //! - `pages` renders HTML from askama templates (compile-time checked, escaping
 //!   everything a customer wrote).
 
-mod api;
+pub mod api;
 pub mod charts;
 pub mod i18n;
 mod pages;
