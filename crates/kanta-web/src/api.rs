@@ -17,11 +17,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use kanta_domain::schema::{ENTITIES, Entity};
+use kanta_store::auth::Role;
 use kanta_store::read::{CustomerFilter, CustomerSort};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::AppState;
+use crate::auth::Caller;
 
 pub use openapi::openapi_json;
 
@@ -42,34 +44,15 @@ pub fn routes() -> Router<AppState> {
     r
 }
 
-/// The least role an operation needs (see [`access`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Access {
-    Viewer,
-    Staff,
-    Manager,
-}
-
-impl Access {
-    /// The role's name, as tokens and the OpenAPI document carry it.
-    pub fn role_name(self) -> &'static str {
-        match self {
-            Access::Viewer => "viewer",
-            Access::Staff => "staff",
-            Access::Manager => "manager",
-        }
-    }
-}
-
 /// Who may do what: every read needs a signed-in caller (viewer or higher); writes
 /// of customers' records and events need staff; the staff register and the trust
 /// ledger, which pay out goodwill, need a manager. `entity` is `None` for routes
 /// that belong to none (events, stats).
-pub fn access(entity: Option<&Entity>, write: bool) -> Access {
+pub fn access(entity: Option<&Entity>, write: bool) -> Role {
     match (entity.map(|e| e.name), write) {
-        (_, false) => Access::Viewer,
-        (Some("staff" | "trust"), true) => Access::Manager,
-        (_, true) => Access::Staff,
+        (_, false) => Role::Viewer,
+        (Some("staff" | "trust"), true) => Role::Manager,
+        (_, true) => Role::Staff,
     }
 }
 
@@ -104,6 +87,16 @@ impl ApiError {
             field: None,
             errors: Vec::new(),
         }
+    }
+
+    /// 401: no valid token or session (answered with `WWW-Authenticate`).
+    pub fn unauthorized(detail: &str) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", detail.to_string())
+    }
+
+    /// 403: the caller's role is below the one the operation needs.
+    pub fn forbidden(detail: String) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "Forbidden", detail)
     }
 
     /// 404: the record or route does not exist.
@@ -224,12 +217,19 @@ impl IntoResponse for ApiError {
         if !self.errors.is_empty() {
             body["errors"] = json!(self.errors);
         }
-        (
+        let mut r = (
             self.status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"kanta\""),
+            );
+        }
+        r
     }
 }
 
@@ -237,7 +237,7 @@ async fn health() -> &'static str {
     "ok"
 }
 
-async fn stats(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn stats(_: Caller, State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let counts = s.store.counts().await?;
     let map: serde_json::Map<String, serde_json::Value> = counts
         .into_iter()
@@ -296,7 +296,11 @@ impl ListQuery {
     }
 }
 
-async fn timeline(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn timeline(
+    _: Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let c = s
         .store
         .customer(&id)

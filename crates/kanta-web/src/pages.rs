@@ -4,15 +4,17 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kanta_domain::{Currency, Kind, Value};
 use kanta_store::read::{CustomerPage, Record, TimelineEvent};
 
 use crate::AppState;
 use crate::api::{ApiError, ListQuery};
-use crate::i18n::{LANG_COOKIE, Lang, Tr};
+use crate::auth::{Me, SignedIn};
+use crate::i18n::Tr;
+use crate::render::render;
 
 const CSS: &str = include_str!("../assets/kanta.css");
 
@@ -35,45 +37,11 @@ async fn css() -> Response {
         .into_response()
 }
 
-/// The page's language, and whether it was chosen in this request (`?lang=`).
-fn language(query_lang: Option<&str>, headers: &HeaderMap) -> (Tr, bool) {
-    let chosen = query_lang.and_then(Lang::parse).is_some();
-    (Tr::new(Lang::of_request(query_lang, headers)), chosen)
-}
-
-/// Renders a page; a language chosen with `?lang=` is kept in a cookie.
-fn render_in<T: Template>(t: &T, tr: Tr, remember: bool) -> Response {
-    let mut r = render(t);
-    if remember {
-        let cookie = format!(
-            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
-            tr.code()
-        );
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            r.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    r
-}
-
-fn render<T: Template>(t: &T) -> Response {
-    match t.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "template failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the page could not be rendered",
-            )
-                .into_response()
-        }
-    }
-}
-
 #[derive(Template)]
 #[template(path = "customers.html")]
 struct CustomersPage {
     tr: Tr,
+    me: Option<Me>,
     q: ListQuery,
     page: CustomerPage,
     counts: Vec<(&'static str, i64)>,
@@ -102,7 +70,7 @@ impl CustomersPage {
             ("sort", &self.q.sort),
         ] {
             if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-                s.push_str(&format!("&{k}={}", urlencode(v)));
+                s.push_str(&format!("&{k}={}", crate::render::urlencode(v)));
             }
         }
         s
@@ -112,45 +80,28 @@ impl CustomersPage {
     }
 }
 
-/// Percent-encodes a query value.
-fn urlencode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 async fn customers(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    me: SignedIn,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let (tr, remember) = language(q.lang.as_deref(), &headers);
+    let tr = me.tr;
     let filter = q.filter()?;
     let page = s.store.customers(&filter).await?;
     let counts = s.store.counts().await?;
     let limit = u64::from(filter.limit);
     let prev = (filter.offset > 0).then(|| filter.offset.saturating_sub(limit));
     let next = (filter.offset + limit < page.total).then_some(filter.offset + limit);
-    Ok(render_in(
-        &CustomersPage {
-            tr,
-            q,
-            page,
-            counts,
-            first: filter.offset + 1,
-            prev,
-            next,
-        },
+    Ok(render(&CustomersPage {
         tr,
-        remember,
-    ))
+        me: Some(me.me()),
+        q,
+        page,
+        counts,
+        first: filter.offset + 1,
+        prev,
+        next,
+    }))
 }
 
 /// One line of the timeline, ready to show.
@@ -165,6 +116,7 @@ struct Line {
 #[template(path = "customer.html")]
 struct CustomerView {
     tr: Tr,
+    me: Option<Me>,
     c: Record,
     fields: Vec<(String, String)>,
     lines: Vec<Line>,
@@ -224,19 +176,12 @@ fn line(tr: &Tr, ev: &TimelineEvent) -> Line {
     }
 }
 
-/// The language parameter of pages without other query parameters.
-#[derive(Debug, serde::Deserialize)]
-struct LangQuery {
-    lang: Option<String>,
-}
-
 async fn customer(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    me: SignedIn,
     Path(id): Path<String>,
-    Query(q): Query<LangQuery>,
 ) -> Result<Response, ApiError> {
-    let (tr, remember) = language(q.lang.as_deref(), &headers);
+    let tr = me.tr;
     let Some(c) = s.store.customer(&id).await? else {
         return Err(ApiError::not_found(format!("no customer with id '{id}'")));
     };
@@ -265,18 +210,15 @@ async fn customer(
     let mut lines: Vec<Line> = events.iter().map(|e| line(&tr, e)).collect();
     lines.reverse();
     let revenue = tr.money(revenue, Currency::EUR);
-    Ok(render_in(
-        &CustomerView {
-            tr,
-            fields,
-            lines,
-            revenue,
-            orders,
-            trust,
-            open_cases,
-            c,
-        },
+    Ok(render(&CustomerView {
         tr,
-        remember,
-    ))
+        me: Some(me.me()),
+        fields,
+        lines,
+        revenue,
+        orders,
+        trust,
+        open_cases,
+        c,
+    }))
 }

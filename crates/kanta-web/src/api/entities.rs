@@ -27,8 +27,9 @@ use kanta_store::{Record, Store, WriteBatch};
 use serde_json::{Map, Value as Json_};
 use tokio::sync::Mutex;
 
-use super::{ApiError, Problem};
+use super::{ApiError, Problem, access};
 use crate::AppState;
+use crate::auth::Caller;
 
 /// The currency of money given without one.
 pub(crate) const DEFAULT_CURRENCY: Currency = Currency::EUR;
@@ -46,11 +47,11 @@ pub(crate) static WRITES: LazyLock<Mutex<()>> = LazyLock::new(|| Mutex::new(()))
 
 /// The routes of one entity.
 pub(super) fn routes(e: &'static Entity) -> Router<AppState> {
-    let collection = get(move |s: State<AppState>, q| list(e, s, q))
-        .post(move |s: State<AppState>, b| create(e, s, b));
-    let mut item = get(move |s: State<AppState>, p| get_one(e, s, p));
+    let collection = get(move |c: Caller, s: State<AppState>, q| list(e, c, s, q))
+        .post(move |c: Caller, s: State<AppState>, b| create(e, c, s, b));
+    let mut item = get(move |c: Caller, s: State<AppState>, p| get_one(e, c, s, p));
     if !e.append_only {
-        item = item.patch(move |s: State<AppState>, p, b| patch(e, s, p, b));
+        item = item.patch(move |c: Caller, s: State<AppState>, p, b| patch(e, c, s, p, b));
     }
     Router::new()
         .route(&format!("/api/v1/{}", e.name), collection)
@@ -78,9 +79,11 @@ pub(crate) fn noun(e: &Entity) -> &'static str {
 
 async fn list(
     e: &'static Entity,
+    caller: Caller,
     State(s): State<AppState>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    caller.require(access(Some(e), false))?;
     let Query(pairs) = q.map_err(|r| ApiError::bad_request(r.body_text()))?;
     let q = record_query(e, &pairs)?;
     let page = s.store.list(&q).await?;
@@ -184,9 +187,11 @@ pub(crate) fn list_params(e: &'static Entity) -> Vec<&'static str> {
 
 async fn get_one(
     e: &'static Entity,
+    caller: Caller,
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    caller.require(access(Some(e), false))?;
     let r = find(&s.store, e, &id).await?;
     Ok(Json(r).into_response())
 }
@@ -465,9 +470,11 @@ fn run_info(rows: u64) -> RunInfo {
 
 async fn create(
     e: &'static Entity,
+    caller: Caller,
     State(s): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    caller.require(access(Some(e), true))?;
     let obj = json_object(body)?;
     let row = parse_row(e, &obj, &[], DEFAULT_CURRENCY).map_err(ApiError::invalid_many)?;
     let values = complete_new(e, &row).map_err(ApiError::invalid_many)?;
@@ -521,10 +528,12 @@ async fn create(
 
 async fn patch(
     e: &'static Entity,
+    caller: Caller,
     State(s): State<AppState>,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    caller.require(access(Some(e), true))?;
     let obj = json_object(body)?;
     let existing = find(&s.store, e, &id).await?;
     let currency = existing

@@ -27,8 +27,9 @@ use serde_json::Value as Json_;
 use super::entities::{
     DEFAULT_CURRENCY, WRITES, complete_new, json_object, new_id, noun, parse_row,
 };
-use super::{ApiError, Problem};
+use super::{ApiError, Problem, access};
 use crate::AppState;
+use crate::auth::Caller;
 
 /// Events one request takes at most.
 pub const MAX_EVENTS: usize = 10_000;
@@ -69,9 +70,11 @@ struct Typed {
 }
 
 pub(super) async fn ingest(
+    caller: Caller,
     State(s): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    caller.require(access(None, true))?;
     let mut obj = json_object(body)?;
     if let Some(k) = obj.keys().find(|k| *k != "events") {
         return Err(ApiError::bad_field(

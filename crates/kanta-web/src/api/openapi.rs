@@ -15,7 +15,10 @@ use serde_json::{Map, Value, json};
 
 use super::entities::{DEFAULT_CURRENCY, MAX_ID, noun};
 use super::events::{MAX_EVENTS, TYPES};
-use super::{Access, access};
+use kanta_store::auth::Role;
+
+use super::access;
+use crate::auth::Caller;
 
 /// The OpenAPI document as pretty-printed JSON, ending in a newline.
 pub fn openapi_json() -> String {
@@ -24,8 +27,9 @@ pub fn openapi_json() -> String {
     s
 }
 
-pub(super) async fn serve() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], openapi_json()).into_response()
+pub(super) async fn serve(caller: Caller) -> Result<Response, super::ApiError> {
+    caller.require(access(None, false))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], openapi_json()).into_response())
 }
 
 /// `customers` → `Customer`, `usage` → `UsageEvent`.
@@ -246,8 +250,8 @@ fn entity_schemas(e: &'static Entity, out: &mut Map<String, Value>) {
     );
 }
 
-fn role_text(a: Access) -> &'static str {
-    a.role_name()
+fn role_text(r: Role) -> &'static str {
+    r.as_str()
 }
 
 /// An operation with its required role and the problems every authenticated route
@@ -256,12 +260,12 @@ fn operation(
     id: String,
     tag: &str,
     summary: String,
-    role: Access,
+    role: Role,
     mut responses: Map<String, Value>,
 ) -> Map<String, Value> {
     responses.insert("400".into(), response_ref("BadRequest"));
     responses.insert("401".into(), response_ref("Unauthorized"));
-    if role != Access::Viewer {
+    if role != Role::Viewer {
         responses.insert("403".into(), response_ref("Forbidden"));
     }
     let mut op = Map::new();
@@ -608,13 +612,15 @@ fn document() -> Value {
             "description": "Every entity of the store (customers, contacts, transactions, subscriptions, interactions, cases, feedback, usage, staff, trust) as JSON under /api/v1, and batch ingest of events. A record is its own id as `id`, its fields by name (money in integer minor units beside `currency`, times RFC 3339 UTC), and `created_at`/`updated_at`. Errors are RFC 9457 `application/problem+json` naming the field and the reason. Lists page with an opaque `cursor` (keyset, stable while records are added).",
             "license": {"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"},
         },
-        "security": [{"bearerAuth": []}],
+        "security": [{"bearerAuth": []}, {"sessionCookie": []}],
         "tags": tags,
         "paths": paths,
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer",
                     "description": "an API token (created by an admin); each token carries a role: viewer < staff < manager < admin"},
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE,
+                    "description": format!("the web UI's session (the signed-in user's role); writes must also send the session's CSRF token in the {} header", crate::auth::CSRF_HEADER)},
             },
             "schemas": schemas,
             "responses": {

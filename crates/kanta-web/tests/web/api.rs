@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{App, spawn_app};
+use kanta_store::auth::Role;
 use kanta_store::testing::BACKENDS;
 
 /// An answer: status, head (lower-cased header lines), body parsed as JSON (or
@@ -39,12 +40,26 @@ impl Answer {
     }
 }
 
-/// One HTTP/1.1 request over a fresh connection.
+/// One HTTP/1.1 request over a fresh connection, as the admin.
 async fn call(app: &App, method: &str, path: &str, body: Option<&str>) -> Answer {
+    call_as(app, Some(Role::Admin), method, path, body).await
+}
+
+/// One HTTP/1.1 request with the token of `role` (none with `None`).
+async fn call_as(
+    app: &App,
+    role: Option<Role>,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Answer {
     let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     let body = body.unwrap_or("");
+    let auth = role.map_or(String::new(), |r| {
+        format!("Authorization: Bearer {}\r\n", app.tokens[&r])
+    });
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(request.as_bytes()).await.unwrap();
@@ -667,4 +682,113 @@ async fn openapi_lists_every_route_and_matches_the_committed_copy() {
         "docs/openapi.json differs from what the code generates; regenerate it with\n  \
          KANTA_WRITE_OPENAPI=1 cargo test -p kanta-web --test web api::openapi\nand commit it"
     );
+}
+
+/// The role each operation needs, as the OpenAPI document states it; every
+/// operation answers 401 without a token and 403 for each role below its own.
+#[tokio::test]
+async fn every_endpoint_wants_its_role() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let doc: Value = serde_json::from_str(&kanta_web::api::openapi_json()).unwrap();
+        let mut checked = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if method == "parameters" {
+                    continue;
+                }
+                let url = path.replace("{id}", "c1");
+                let m = method.to_uppercase();
+                let body = (m != "GET").then_some("{}");
+                let Some(role) = op["x-required-role"].as_str() else {
+                    assert_eq!(path, "/healthz", "{m} {path} states no role");
+                    assert_eq!(call_as(&app, None, &m, &url, body).await.status, 200);
+                    continue;
+                };
+                let required = Role::parse(role).unwrap();
+                let a = call_as(&app, None, &m, &url, body).await;
+                assert_eq!(
+                    a.status, 401,
+                    "{backend}: {m} {path} without a token: {}",
+                    a.text
+                );
+                a.problem();
+                for r in Role::ALL {
+                    let a = call_as(&app, Some(r), &m, &url, body).await;
+                    if r < required {
+                        assert_eq!(a.status, 403, "{backend}: {m} {path} as {r}: {}", a.text);
+                        a.problem();
+                    } else {
+                        assert!(
+                            ![401, 403, 405].contains(&a.status),
+                            "{backend}: {m} {path} as {r}: {} {}",
+                            a.status,
+                            a.text
+                        );
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 40, "{checked} operations");
+        // The policy itself: staff write customers' records and events, managers the
+        // staff register and the trust ledger.
+        let role_of = |path: &str, method: &str| {
+            doc["paths"][path][method]["x-required-role"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(role_of("/api/v1/transactions", "get"), "viewer");
+        assert_eq!(role_of("/api/v1/interactions", "post"), "staff");
+        assert_eq!(role_of("/api/v1/customers/{id}", "patch"), "staff");
+        assert_eq!(role_of("/api/v1/events", "post"), "staff");
+        assert_eq!(role_of("/api/v1/staff", "post"), "manager");
+        assert_eq!(role_of("/api/v1/staff/{id}", "patch"), "manager");
+        assert_eq!(role_of("/api/v1/trust", "post"), "manager");
+        // With the right role the write goes through.
+        let entry = json!({"customer_id": "c1", "occurred_at": "2024-06-01T10:00:00Z", "delta": 1, "reason": "thanks"});
+        let a = call_as(
+            &app,
+            Some(Role::Staff),
+            "POST",
+            "/api/v1/trust",
+            Some(&entry.to_string()),
+        )
+        .await;
+        assert_eq!(a.status, 403);
+        let a = call_as(
+            &app,
+            Some(Role::Manager),
+            "POST",
+            "/api/v1/trust",
+            Some(&entry.to_string()),
+        )
+        .await;
+        assert_eq!(a.status, 201, "{}", a.text);
+        let ev = json!({"events": [{"type": "usage", "customer_id": "c1", "occurred_at": "2024-06-01", "metric": "logins", "value": 2}]});
+        let a = call_as(
+            &app,
+            Some(Role::Viewer),
+            "POST",
+            "/api/v1/events",
+            Some(&ev.to_string()),
+        )
+        .await;
+        assert_eq!(a.status, 403);
+        let a = call_as(
+            &app,
+            Some(Role::Staff),
+            "POST",
+            "/api/v1/events",
+            Some(&ev.to_string()),
+        )
+        .await;
+        assert_eq!(
+            (a.status, &a.json["inserted"]),
+            (200, &json!(1)),
+            "{}",
+            a.text
+        );
+    }
 }
