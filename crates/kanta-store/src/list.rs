@@ -728,4 +728,42 @@ mod tests {
             store.close().await;
         }
     }
+
+    #[tokio::test]
+    async fn a_writer_that_reads_first_is_not_undone_by_a_concurrent_write() {
+        for backend in BACKENDS {
+            let db = TestDb::new(backend);
+            let store = Store::open(&db.url).await.unwrap();
+            let batch = |id: &str| {
+                let mut b = WriteBatch::new(&CUSTOMERS, fields(&CUSTOMERS, &["name"]));
+                b.push(id.into(), [Value::Text(id.to_uppercase())]);
+                b
+            };
+            store.write(&batch("a0")).await.unwrap();
+            let mut w = store
+                .writer(&CUSTOMERS, fields(&CUSTOMERS, &["name"]))
+                .await
+                .unwrap();
+            assert_eq!(w.known(&CUSTOMERS, &["a0".into()]).await.unwrap().len(), 1);
+            // Another connection writes while this transaction has only read.
+            let other = store.clone();
+            let b2 = batch("b1");
+            let task = tokio::spawn(async move { other.write(&b2).await });
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            w.write(batch("a1")).await.unwrap();
+            w.finish(&RunInfo::default())
+                .await
+                .unwrap_or_else(|e| panic!("{backend}: {e}"));
+            task.await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{backend}: {e}"));
+            for id in ["a0", "a1", "b1"] {
+                assert!(
+                    store.exists(&CUSTOMERS, id).await.unwrap(),
+                    "{backend}: {id}"
+                );
+            }
+            store.close().await;
+        }
+    }
 }

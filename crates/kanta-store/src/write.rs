@@ -320,7 +320,10 @@ impl Store {
         fields: Vec<&'static Field>,
     ) -> Result<Writer> {
         let tx = match &self.backend {
-            Backend::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            // IMMEDIATE: the write lock now, not at the first write. A deferred
+            // transaction that reads (references, existing ids) before it writes fails
+            // with SQLITE_BUSY_SNAPSHOT when another connection commits in between.
+            Backend::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Backend::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         };
         Ok(Writer {
