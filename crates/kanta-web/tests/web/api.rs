@@ -400,6 +400,10 @@ async fn records_are_created_read_and_patched() {
         a.problem();
         let a = call(&app, "POST", "/api/v1/customers", Some("[1]")).await;
         assert_eq!(a.status, 400);
+        let huge = json!({"name": "x".repeat(3 << 20)}).to_string();
+        let a = call(&app, "POST", "/api/v1/customers", Some(&huge)).await;
+        assert_eq!(a.status, 413, "{}", a.text);
+        a.problem();
 
         // A transaction creates its customer, as an import does; a refund by sign.
         let a = post(
