@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# API benchmark over loopback: `GET /api/v1/customers/{id}` on the demo store, with
-# wrk (Debian's package) for a bounded 10 s, ids varied across the café's customers.
+# API benchmark over loopback with wrk (Debian's package), each run bounded to
+# SECONDS, with a viewer's bearer token on every request (as clients send it):
+#   1. GET /api/v1/customers/{id}, ids varied across the café's customers;
+#   2. GET /api/v1/transactions?customer_id=…&sort=-occurred_at&limit=50, a
+#      customer's latest purchases (keyset list, customers varied).
 #
 #   bash benches/api.sh [SECONDS] [CONNECTIONS]     (default 10 s, 32 connections)
 set -euo pipefail
@@ -8,24 +11,37 @@ cd "$(dirname "$0")/.."
 secs=${1:-10}
 conns=${2:-32}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 cargo build --release -p kanta >&2
-kanta=target/release/kanta
+kanta=$CARGO_TARGET_DIR/release/kanta
 data=bench-data/api
 rm -rf "$data"
 "$kanta" demo --no-serve --data "$data" --as-of 2026-11-01 >/dev/null 2>&1
+token=$("$kanta" token create "api bench" --role viewer --data "$data" 2>/dev/null)
 port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
 "$kanta" serve --data "$data" --bind "127.0.0.1:$port" 2>/dev/null &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/customers/cafe-00001" >/dev/null \
+  || { echo "the token is not accepted" >&2; exit 1; }
 lua=$(mktemp --suffix .lua)
-cat > "$lua" <<'LUA'
--- Each request asks for another café customer.
+bench() {
+  local what=$1 format=$2
+  cat > "$lua" <<LUA
+-- Each request asks about another café customer.
 local n = 0
 request = function()
   n = n % 5000 + 1
-  return wrk.format("GET", string.format("/api/v1/customers/cafe-%05d", n))
+  return wrk.format("GET", string.format("$format", n))
 end
 LUA
-echo "GET /api/v1/customers/{id}, ${secs}s, $conns connections, 2 wrk threads, $(nproc) cores shared with the server"
-wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$lua" "http://127.0.0.1:$port" | grep -E "Requests/sec|Latency|99%|50%|requests in|Non-2xx"
+  echo "$what, ${secs}s, $conns connections, 2 wrk threads, $(nproc) cores shared with the server"
+  timeout $((secs + 30)) wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$lua" \
+    -H "Authorization: Bearer $token" "http://127.0.0.1:$port" \
+    | grep -E "Requests/sec|Latency|99%|50%|requests in|Non-2xx"
+}
+bench "GET /api/v1/customers/{id}" "/api/v1/customers/cafe-%05d"
+bench "GET /api/v1/transactions?customer_id={id}&sort=-occurred_at&limit=50" \
+  "/api/v1/transactions?customer_id=cafe-%05d&sort=-occurred_at&limit=50"
+rm -f "$lua"

@@ -17,6 +17,7 @@
 //! **Architecture invariant:** nothing outside this crate speaks SQL.
 
 pub mod auth;
+pub mod list;
 mod migrate;
 pub mod read;
 pub mod testing;
@@ -31,6 +32,7 @@ use sqlx::sqlite::{
 };
 use thiserror::Error;
 
+pub use list::{Cursor, RecordPage, RecordQuery, Sort, SortKey};
 pub use read::{CustomerFilter, CustomerPage, CustomerSummary, Record, TimelineEvent};
 pub use write::{RunInfo, WriteBatch, WriteSummary, Writer};
 

@@ -52,7 +52,7 @@ impl Serialize for Record {
 }
 
 /// `SELECT` list of an entity: references resolved to external ids.
-fn select_list(e: &Entity) -> String {
+pub(crate) fn select_list(e: &Entity) -> String {
     let mut cols = vec![
         "t.id".to_string(),
         "t.external_id".into(),
@@ -76,7 +76,7 @@ fn select_list(e: &Entity) -> String {
 
 macro_rules! decode_record_fn {
     ($name:ident, $row:ty) => {
-        fn $name(e: &'static Entity, row: &$row) -> Result<Record> {
+        pub(crate) fn $name(e: &'static Entity, row: &$row) -> Result<Record> {
             let mut fields = Vec::with_capacity(e.fields.len());
             for f in e.fields {
                 let c = f.column;

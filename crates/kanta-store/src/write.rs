@@ -320,7 +320,10 @@ impl Store {
         fields: Vec<&'static Field>,
     ) -> Result<Writer> {
         let tx = match &self.backend {
-            Backend::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            // IMMEDIATE: the write lock now, not at the first write. A deferred
+            // transaction that reads (references, existing ids) before it writes fails
+            // with SQLITE_BUSY_SNAPSHOT when another connection commits in between.
+            Backend::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Backend::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         };
         Ok(Writer {
@@ -503,6 +506,31 @@ impl Writer {
 
     /// Merges what was written, records the run in the import log, and commits.
     pub async fn finish(mut self, run: &RunInfo) -> Result<WriteSummary> {
+        let summary = self.merge(run).await?;
+        self.tx.commit().await?;
+        Ok(summary)
+    }
+
+    /// Merges what was written so far (recording the run in the import log) and
+    /// turns the writer to rows of another entity, in the same transaction: rows of
+    /// several entities are then committed, or dropped, together. Returns what the
+    /// merge did for the entity written so far.
+    pub async fn next_entity(
+        &mut self,
+        entity: &'static Entity,
+        fields: Vec<&'static Field>,
+        run: &RunInfo,
+    ) -> Result<WriteSummary> {
+        let summary = self.merge(run).await?;
+        self.entity = entity;
+        self.fields = fields;
+        // References are cached by field name, which may mean another table now.
+        self.refs = Default::default();
+        Ok(summary)
+    }
+
+    /// Merges the rows written since the last merge into their table and logs the run.
+    async fn merge(&mut self, run: &RunInfo) -> Result<WriteSummary> {
         self.flush_pending().await?;
         match std::mem::replace(&mut self.mode, Mode::Undecided) {
             Mode::Undecided => {}
@@ -519,19 +547,20 @@ impl Writer {
                     self.summary.updated = self.tx.execute(update).await?;
                 }
                 self.summary.inserted = self.tx.execute(insert).await?;
-                if let Tx::Sqlite(_) = self.tx {
-                    self.tx
-                        .execute("DROP TABLE temp.kanta_stage".into())
-                        .await?;
-                }
+                let drop = match self.tx {
+                    Tx::Sqlite(_) => "DROP TABLE temp.kanta_stage",
+                    // Dropped at commit anyway; dropped now when another entity follows.
+                    Tx::Postgres(_) => "DROP TABLE kanta_stage",
+                };
+                self.tx.execute(drop.into()).await?;
             }
         }
         self.summary.unchanged = self
             .rows
             .saturating_sub(self.summary.inserted + self.summary.updated);
         self.tx.log_run(self.entity, run, &self.summary).await?;
-        self.tx.commit().await?;
-        Ok(self.summary)
+        self.rows = 0;
+        Ok(std::mem::take(&mut self.summary))
     }
 
     /// Looks up the batch's references not seen before; all must exist.

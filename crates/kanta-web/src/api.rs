@@ -1,24 +1,59 @@
 //! JSON API under `/api/v1`. Errors are `application/problem+json` (RFC 9457).
+//!
+//! - `entities`: list (filters, sort, cursor paging), get, create and patch for
+//!   every entity of the schema, routed per entity from the schema description.
+//! - `events`: `POST /api/v1/events`, batches of up to 10,000 transactions,
+//!   interactions and usage events written all or nothing.
+//! - `openapi`: the OpenAPI 3.1 document of all of it, generated from the schema
+//!   ([`openapi_json`]; committed as `docs/openapi.json`).
 
-use axum::extract::{Path, Query, State};
+mod entities;
+mod events;
+mod openapi;
+
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use kanta_domain::schema::{ENTITIES, Entity};
+use kanta_store::auth::Role;
 use kanta_store::read::{CustomerFilter, CustomerSort};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::AppState;
 use crate::auth::Caller;
 
+pub use openapi::openapi_json;
+
+/// Every route of the JSON API (and `/healthz`).
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    let mut r = Router::new()
         .route("/healthz", get(health))
         .route("/api/v1/stats", get(stats))
-        .route("/api/v1/customers", get(customers))
-        .route("/api/v1/customers/{id}", get(customer))
-        .route("/api/v1/customers/{id}/timeline", get(timeline))
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route(
+            "/api/v1/events",
+            post(events::ingest).layer(axum::extract::DefaultBodyLimit::max(events::MAX_BODY)),
+        )
+        .route("/api/v1/customers/{id}/timeline", get(timeline));
+    for e in ENTITIES {
+        r = r.merge(entities::routes(e));
+    }
+    r
+}
+
+/// Who may do what: every read needs a signed-in caller (viewer or higher); writes
+/// of customers' records and events need staff; the staff register and the trust
+/// ledger, which pay out goodwill, need a manager. `entity` is `None` for routes
+/// that belong to none (events, stats).
+pub fn access(entity: Option<&Entity>, write: bool) -> Role {
+    match (entity.map(|e| e.name), write) {
+        (_, false) => Role::Viewer,
+        (Some("staff" | "trust"), true) => Role::Manager,
+        (_, true) => Role::Staff,
+    }
 }
 
 /// An API error: a status, a safe message for the client, the internal cause logged.
@@ -27,75 +62,143 @@ pub struct ApiError {
     status: StatusCode,
     title: &'static str,
     detail: String,
-    field: Option<&'static str>,
+    /// The field or query parameter at fault.
+    field: Option<String>,
+    /// Each problem of a body or batch, when there are several.
+    errors: Vec<Problem>,
+}
+
+/// One problem of a request: where (the item of a batch, the field) and why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Problem {
+    /// The position of the item in a batch (`events[index]`), from 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    pub field: String,
+    pub reason: String,
 }
 
 impl ApiError {
-    pub fn not_found(detail: String) -> ApiError {
+    fn new(status: StatusCode, title: &'static str, detail: String) -> ApiError {
         ApiError {
-            status: StatusCode::NOT_FOUND,
-            title: "Not found",
+            status,
+            title,
             detail,
             field: None,
+            errors: Vec::new(),
         }
     }
 
+    /// 401: no valid token or session (answered with `WWW-Authenticate`).
     pub fn unauthorized(detail: &str) -> ApiError {
-        ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            title: "Unauthorized",
-            detail: detail.to_string(),
-            field: None,
-        }
+        ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", detail.to_string())
     }
 
+    /// 403: the caller's role is below the one the operation needs.
     pub fn forbidden(detail: String) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "Forbidden", detail)
+    }
+
+    /// 404: the record or route does not exist.
+    pub fn not_found(detail: String) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "Not found", detail)
+    }
+
+    /// 422: a value the request carries is not acceptable; names the field.
+    pub fn invalid(field: &str, detail: String) -> ApiError {
         ApiError {
-            status: StatusCode::FORBIDDEN,
-            title: "Forbidden",
-            detail,
-            field: None,
+            field: Some(field.to_string()),
+            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request", detail)
         }
     }
 
-    pub fn bad_request(detail: String) -> ApiError {
+    /// 422 for several problems at once (each field of a body, each event of a batch).
+    pub fn invalid_many(mut problems: Vec<Problem>) -> ApiError {
+        let n = problems.len();
+        let first = problems.first().map_or(String::new(), |p| match p.index {
+            Some(i) => format!("events[{i}].{}: {}", p.field, p.reason),
+            None => format!("{}: {}", p.field, p.reason),
+        });
+        let detail = match n {
+            1 => first,
+            _ => format!("{n} problems, the first: {first}"),
+        };
+        // A batch of 10,000 bad events gets the first hundred (and the count).
+        problems.truncate(MAX_PROBLEMS);
         ApiError {
-            status: StatusCode::BAD_REQUEST,
-            title: "Bad request",
-            detail,
-            field: None,
+            field: problems.first().filter(|_| n == 1).map(|p| p.field.clone()),
+            errors: problems,
+            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request", detail)
+        }
+    }
+
+    /// 400: the request is malformed (not JSON, an unknown query parameter).
+    pub fn bad_request(detail: String) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "Bad request", detail)
+    }
+
+    /// 400 naming the parameter or field at fault.
+    pub fn bad_field(field: &str, detail: String) -> ApiError {
+        ApiError {
+            field: Some(field.to_string()),
+            ..ApiError::bad_request(detail)
+        }
+    }
+
+    /// 409: the request contradicts what is stored (an id that exists already).
+    pub fn conflict(field: Option<&str>, detail: String) -> ApiError {
+        ApiError {
+            field: field.map(str::to_string),
+            ..ApiError::new(StatusCode::CONFLICT, "Conflict", detail)
+        }
+    }
+
+    /// 413: the body, or the batch in it, is larger than the API takes.
+    pub fn too_large(field: Option<&str>, detail: String) -> ApiError {
+        ApiError {
+            field: field.map(str::to_string),
+            ..ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload too large", detail)
         }
     }
 
     /// A failure of the server itself; the cause goes to the log, not to the client.
     pub fn internal(cause: String) -> ApiError {
         tracing::error!(error = %cause, "internal error");
-        ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            title: "Internal error",
-            detail: "the server failed; its log has the details".into(),
-            field: None,
-        }
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal error",
+            "the server failed; its log has the details".into(),
+        )
     }
 
-    pub fn invalid(field: &'static str, detail: String) -> ApiError {
-        ApiError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            title: "Invalid request",
-            detail,
-            field: Some(field),
-        }
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
     }
 }
 
+/// Problems listed in one answer at most.
+const MAX_PROBLEMS: usize = 100;
+
 impl From<kanta_store::StoreError> for ApiError {
     fn from(e: kanta_store::StoreError) -> ApiError {
-        tracing::error!(error = %e, "store error");
-        ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            title: "Internal error",
-            detail: "the store could not answer; the server log has the details".into(),
-            field: None,
+        use kanta_store::StoreError;
+        match e {
+            // What the writer refuses is the client's to fix, and safe to show.
+            StoreError::AppendOnly => ApiError::conflict(None, e.to_string()),
+            StoreError::MissingRef { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid request",
+                e.to_string(),
+            ),
+            e => {
+                tracing::error!(error = %e, "store error");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal error",
+                    "the store could not answer; the server log has the details".into(),
+                )
+            }
         }
     }
 }
@@ -110,6 +213,9 @@ impl IntoResponse for ApiError {
         });
         if let Some(f) = self.field {
             body["field"] = json!(f);
+        }
+        if !self.errors.is_empty() {
+            body["errors"] = json!(self.errors);
         }
         let mut r = (
             self.status,
@@ -140,7 +246,7 @@ async fn stats(_: Caller, State(s): State<AppState>) -> Result<Json<serde_json::
     Ok(Json(serde_json::Value::Object(map)))
 }
 
-/// Query of the customer list.
+/// Query of the customer list of the web pages (offset paging, search).
 #[derive(Debug, Deserialize, Default)]
 pub struct ListQuery {
     pub search: Option<String>,
@@ -188,28 +294,6 @@ impl ListQuery {
             offset: self.offset.unwrap_or(0),
         })
     }
-}
-
-async fn customers(
-    _: Caller,
-    State(s): State<AppState>,
-    Query(q): Query<ListQuery>,
-) -> Result<Response, ApiError> {
-    let page = s.store.customers(&q.filter()?).await?;
-    Ok(Json(page).into_response())
-}
-
-async fn customer(
-    _: Caller,
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let c = s
-        .store
-        .customer(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no customer with id '{id}'")))?;
-    Ok(Json(c).into_response())
 }
 
 async fn timeline(

@@ -1,5 +1,6 @@
 //! The app on 127.0.0.1:0 over a real store, asked over real HTTP and by a real browser.
 
+mod api;
 mod auth_tests;
 mod browser;
 

@@ -1,0 +1,637 @@
+//! The OpenAPI 3.1 document of the JSON API, generated from the schema description
+//! (`kanta_domain::schema`), so a new entity or field appears in it without an edit
+//! here. Served at `GET /api/v1/openapi.json`; a copy is committed as
+//! `docs/openapi.json` and a test fails when the two differ.
+//!
+//! Built with `serde_json` rather than an OpenAPI crate: the document is data, the
+//! schema description already is the source of truth, and maps with sorted keys
+//! make the output byte-for-byte stable.
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use kanta_domain::schema::{ENTITIES, Entity, Field, Kind};
+use kanta_store::list::{self, MAX_LIMIT, Sort};
+use serde_json::{Map, Value, json};
+
+use super::entities::{DEFAULT_CURRENCY, MAX_ID, noun};
+use super::events::{MAX_EVENTS, TYPES};
+use kanta_store::auth::Role;
+
+use super::access;
+use crate::auth::Caller;
+
+/// The OpenAPI document as pretty-printed JSON, ending in a newline.
+pub fn openapi_json() -> String {
+    let mut s = serde_json::to_string_pretty(&document()).expect("JSON values serialize");
+    s.push('\n');
+    s
+}
+
+pub(super) async fn serve(caller: Caller) -> Result<Response, super::ApiError> {
+    caller.require(access(None, false))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], openapi_json()).into_response())
+}
+
+/// `customers` → `Customer`, `usage` → `UsageEvent`.
+fn pascal(e: &Entity) -> String {
+    noun(e)
+        .split(' ')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn response_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/responses/{name}") })
+}
+
+/// A record's field never holds null when it is required or has a default.
+fn nullable(f: &Field) -> bool {
+    !f.required && f.default.is_none()
+}
+
+/// The JSON Schema of a field as the API answers it.
+fn output_schema(f: &Field) -> Value {
+    let mut s = match f.kind {
+        Kind::Text | Kind::Ref(_) => json!({"type": "string"}),
+        Kind::LongText => json!({"type": "string", "maxLength": kanta_domain::value::MAX_TEXT}),
+        Kind::Email => json!({"type": "string", "format": "email"}),
+        Kind::Currency => json!({"type": "string", "pattern": "^[A-Z]{3}$"}),
+        Kind::Int { min, max } => {
+            let mut s = json!({"type": "integer", "format": "int64"});
+            if min != i64::MIN {
+                s["minimum"] = json!(min);
+            }
+            if max != i64::MAX {
+                s["maximum"] = json!(max);
+            }
+            s
+        }
+        Kind::Float => json!({"type": "number", "format": "double"}),
+        Kind::Money => json!({"type": "integer", "format": "int64"}),
+        Kind::Date => json!({"type": "string", "format": "date"}),
+        Kind::Timestamp => json!({"type": "string", "format": "date-time"}),
+        Kind::Bool => json!({"type": "boolean"}),
+        Kind::Choice(values) => json!({"type": "string", "enum": values}),
+    };
+    s["description"] = json!(describe(f, false));
+    if nullable(f) {
+        make_nullable(&mut s);
+    }
+    s
+}
+
+/// The JSON Schema of a field as the API takes it in a body: texts as the importer
+/// reads them besides the JSON types.
+fn input_schema(f: &Field) -> Value {
+    let mut s = match f.kind {
+        Kind::Int { min, max } => {
+            let mut n = json!({"type": "integer"});
+            if min != i64::MIN {
+                n["minimum"] = json!(min);
+            }
+            if max != i64::MAX {
+                n["maximum"] = json!(max);
+            }
+            json!({"anyOf": [n, {"type": "string"}]})
+        }
+        Kind::Float => json!({"type": ["number", "string"]}),
+        Kind::Money => json!({"type": ["integer", "string"]}),
+        Kind::Bool => json!({"type": ["boolean", "string"]}),
+        Kind::Text | Kind::LongText | Kind::Ref(_) => json!({"type": ["string", "number"]}),
+        _ => output_schema(&Field {
+            required: true,
+            ..*f
+        }),
+    };
+    s["description"] = json!(describe(f, true));
+    // Null clears a field (or, with a default, sets the default); only required
+    // fields refuse it.
+    if !f.required {
+        make_nullable(&mut s);
+    }
+    s
+}
+
+fn make_nullable(s: &mut Value) {
+    if let Some(any) = s.get_mut("anyOf").and_then(Value::as_array_mut) {
+        any.push(json!({"type": "null"}));
+        return;
+    }
+    match s.get("type").cloned() {
+        Some(Value::String(t)) => s["type"] = json!([t, "null"]),
+        Some(Value::Array(mut ts)) => {
+            ts.push(json!("null"));
+            s["type"] = Value::Array(ts);
+        }
+        _ => {}
+    }
+    if let Some(values) = s.get_mut("enum").and_then(Value::as_array_mut) {
+        values.push(Value::Null);
+    }
+}
+
+fn describe(f: &Field, input: bool) -> String {
+    let mut d = f.doc.to_string();
+    match f.kind {
+        Kind::Money if input => d.push_str(
+            ". A number is minor units (1250 = 12.50); a text is major units as written (\"12,50\", \"1 234,50 €\"), in the row's currency",
+        ),
+        Kind::Money => d.push_str(". Integer minor units (cents) of the row's currency"),
+        Kind::Date if input => d.push_str(". ISO 8601 (2024-12-31) or Finnish (31.12.2024)"),
+        Kind::Timestamp if input => d.push_str(
+            ". RFC 3339 (2024-12-31T10:00:00Z), or Finnish (31.12.2024 klo 10.00, taken as UTC)",
+        ),
+        Kind::Timestamp => d.push_str(". RFC 3339, UTC"),
+        Kind::Bool if input => d.push_str(". true/false, or yes/no, kyllä/ei, 1/0"),
+        Kind::Choice(_) if input => d.push_str(" (case is ignored)"),
+        Kind::Ref(target) => {
+            let target = kanta_domain::schema::entity(target).map_or(target, |t| t.name);
+            d.push_str(&format!(" (a record of /api/v1/{target})"));
+        }
+        Kind::Currency if input => {
+            d.push_str(&format!(" (default {})", DEFAULT_CURRENCY.code()));
+        }
+        _ => {}
+    }
+    if let Some(default) = f.default
+        && !d.contains("default")
+    {
+        d.push_str(&format!(" (default {default})"));
+    }
+    d
+}
+
+/// The component schemas of one entity: the record, a new record, a patch, a page.
+fn entity_schemas(e: &'static Entity, out: &mut Map<String, Value>) {
+    let name = pascal(e);
+    let mut props = Map::new();
+    props.insert(
+        "id".into(),
+        json!({"type": "string", "description": "the record's own (external) id"}),
+    );
+    for f in e.fields {
+        props.insert(f.name.into(), output_schema(f));
+    }
+    for t in ["created_at", "updated_at"] {
+        props.insert(
+            t.into(),
+            json!({"type": "string", "format": "date-time", "readOnly": true,
+                   "description": format!("set by the server ({})", t.replace('_', " "))}),
+        );
+    }
+    let all: Vec<&str> = props.keys().map(String::as_str).collect();
+    out.insert(
+        name.clone(),
+        json!({
+            "type": "object",
+            "title": noun(e),
+            "description": format!("A {} (`{}`).", noun(e), e.name),
+            "properties": props,
+            "required": all,
+        }),
+    );
+
+    let id = json!({"type": ["string", "number", "null"], "maxLength": MAX_ID,
+        "description": "the record's own id; when absent, one is derived from the content (h-…), so the same record sent twice is found again"});
+    for (suffix, patch) in [("New", false), ("Patch", true)] {
+        let mut props = Map::new();
+        if !patch {
+            props.insert("id".into(), id.clone());
+        } else {
+            props.insert(
+                "id".into(),
+                json!({"type": ["string", "number"], "description": "may be given, but must equal the id in the path"}),
+            );
+        }
+        for f in e.fields {
+            props.insert(f.name.into(), input_schema(f));
+        }
+        let mut s = json!({
+            "type": "object",
+            "description": if patch {
+                format!("Fields of a {} to change; fields not given stay as they are.", noun(e))
+            } else {
+                format!("A new {}.", noun(e))
+            },
+            "properties": props,
+            "additionalProperties": false,
+        });
+        let required: Vec<&str> = e
+            .fields
+            .iter()
+            .filter(|f| f.required)
+            .map(|f| f.name)
+            .collect();
+        if !patch && !required.is_empty() {
+            s["required"] = json!(required);
+        }
+        out.insert(format!("{name}{suffix}"), s);
+    }
+    out.insert(
+        format!("{name}Page"),
+        json!({
+            "type": "object",
+            "properties": {
+                "items": {"type": "array", "items": schema_ref(&name)},
+                "next_cursor": {"type": ["string", "null"],
+                    "description": "pass as `cursor` for the next page; null on the last page"},
+            },
+            "required": ["items", "next_cursor"],
+        }),
+    );
+}
+
+fn role_text(r: Role) -> &'static str {
+    r.as_str()
+}
+
+/// An operation with its required role and the problems every authenticated route
+/// may answer.
+fn operation(
+    id: String,
+    tag: &str,
+    summary: String,
+    role: Role,
+    mut responses: Map<String, Value>,
+) -> Map<String, Value> {
+    responses.insert("400".into(), response_ref("BadRequest"));
+    responses.insert("401".into(), response_ref("Unauthorized"));
+    if role != Role::Viewer {
+        responses.insert("403".into(), response_ref("Forbidden"));
+    }
+    let mut op = Map::new();
+    op.insert("operationId".into(), json!(id));
+    op.insert("tags".into(), json!([tag]));
+    op.insert("summary".into(), json!(summary));
+    op.insert(
+        "description".into(),
+        json!(format!("Needs the `{}` role or higher.", role_text(role))),
+    );
+    op.insert("x-required-role".into(), json!(role_text(role)));
+    op.insert("responses".into(), Value::Object(responses));
+    op
+}
+
+fn ok(schema: Value, description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn body(schema: Value) -> Value {
+    json!({"required": true, "content": {"application/json": {"schema": schema}}})
+}
+
+fn list_parameters(e: &'static Entity) -> Vec<Value> {
+    let mut sorts: Vec<String> = Vec::new();
+    for n in Sort::names(e) {
+        sorts.push(n.to_string());
+        sorts.push(format!("-{n}"));
+    }
+    let mut ps = vec![
+        json!({"name": "limit", "in": "query", "description": "records per page",
+               "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 100}}),
+        json!({"name": "cursor", "in": "query",
+               "description": "the `next_cursor` of the previous page (with the same sort)",
+               "schema": {"type": "string"}}),
+        json!({"name": "sort", "in": "query",
+               "description": "the order: a field, or -field for descending; ties and the default go by insertion order",
+               "schema": {"type": "string", "enum": sorts}}),
+    ];
+    if let Some(tf) = e.time_field.and_then(|n| e.field(n)) {
+        ps.push(json!({"name": "since", "in": "query",
+            "description": format!("{} at or after this", tf.name), "schema": {"type": "string"}}));
+        ps.push(json!({"name": "until", "in": "query",
+            "description": format!("{} before this", tf.name), "schema": {"type": "string"}}));
+    }
+    if list::searchable(e) {
+        ps.push(json!({"name": "search", "in": "query",
+            "description": "part of the name, email or id (case ignored)", "schema": {"type": "string"}}));
+    }
+    for f in list::filterable(e) {
+        ps.push(json!({"name": f.name, "in": "query",
+            "description": format!("equals: {} (an empty value matches records without one)", f.doc),
+            "schema": {"type": "string"}}));
+    }
+    ps
+}
+
+fn id_parameter(e: &Entity) -> Value {
+    json!({"name": "id", "in": "path", "required": true,
+           "description": format!("the {}'s id", noun(e)), "schema": {"type": "string"}})
+}
+
+fn responses(list: &[(&str, Value)]) -> Map<String, Value> {
+    list.iter()
+        .map(|(k, v)| ((*k).to_string(), v.clone()))
+        .collect()
+}
+
+fn entity_paths(e: &'static Entity, paths: &mut Map<String, Value>) {
+    let name = pascal(e);
+    let read = access(Some(e), false);
+    let write = access(Some(e), true);
+    let mut list_op = operation(
+        format!("list_{}", e.name),
+        e.name,
+        format!("List {} (filters, sort, cursor paging)", e.name),
+        read,
+        responses(&[
+            (
+                "200",
+                ok(schema_ref(&format!("{name}Page")), "a page of records"),
+            ),
+            ("422", response_ref("Invalid")),
+        ]),
+    );
+    list_op.insert("parameters".into(), json!(list_parameters(e)));
+    let mut create = operation(
+        format!("create_{}", e.name),
+        e.name,
+        format!("Create a {}", noun(e)),
+        write,
+        responses(&[
+            (
+                "201",
+                json!({"description": "created",
+                       "headers": {"Location": {"description": "the new record's URL", "schema": {"type": "string"}}},
+                       "content": {"application/json": {"schema": schema_ref(&name)}}}),
+            ),
+            ("409", response_ref("Conflict")),
+            ("413", response_ref("TooLarge")),
+            ("422", response_ref("Invalid")),
+        ]),
+    );
+    create.insert(
+        "requestBody".into(),
+        body(schema_ref(&format!("{name}New"))),
+    );
+    paths.insert(
+        format!("/api/v1/{}", e.name),
+        json!({"get": list_op, "post": create}),
+    );
+
+    let mut item = Map::new();
+    item.insert("parameters".into(), json!([id_parameter(e)]));
+    item.insert(
+        "get".into(),
+        Value::Object(operation(
+            format!("get_{}", e.name),
+            e.name,
+            format!("One {}", noun(e)),
+            read,
+            responses(&[
+                ("200", ok(schema_ref(&name), "the record")),
+                ("404", response_ref("NotFound")),
+            ]),
+        )),
+    );
+    if !e.append_only {
+        let mut patch = operation(
+            format!("update_{}", e.name),
+            e.name,
+            format!("Change fields of a {}", noun(e)),
+            write,
+            responses(&[
+                ("200", ok(schema_ref(&name), "the record as changed")),
+                ("404", response_ref("NotFound")),
+                ("413", response_ref("TooLarge")),
+                ("422", response_ref("Invalid")),
+            ]),
+        );
+        patch.insert(
+            "requestBody".into(),
+            body(schema_ref(&format!("{name}Patch"))),
+        );
+        item.insert("patch".into(), Value::Object(patch));
+    }
+    paths.insert(format!("/api/v1/{}/{{id}}", e.name), Value::Object(item));
+}
+
+fn event_schemas(out: &mut Map<String, Value>) {
+    let mut variants = Vec::new();
+    let mut mapping = Map::new();
+    for (ty, e) in TYPES {
+        let base = pascal(e);
+        let name = format!("{base}Event");
+        let mut s = out
+            .get(&format!("{base}New"))
+            .cloned()
+            .expect("entity schemas come first");
+        s["description"] = json!(format!("A {} as an event.", noun(e)));
+        s["properties"]["type"] = json!({"const": ty});
+        let mut required = vec![json!("type")];
+        if let Some(r) = s.get("required").and_then(Value::as_array) {
+            required.extend(r.iter().cloned());
+        }
+        s["required"] = Value::Array(required);
+        mapping.insert((*ty).into(), json!(format!("#/components/schemas/{name}")));
+        variants.push(schema_ref(&name));
+        out.insert(name, s);
+    }
+    out.insert(
+        "EventBatch".into(),
+        json!({
+            "type": "object",
+            "properties": {"events": {
+                "type": "array", "maxItems": MAX_EVENTS,
+                "items": {"oneOf": variants, "discriminator": {"propertyName": "type", "mapping": mapping}},
+            }},
+            "required": ["events"],
+            "additionalProperties": false,
+        }),
+    );
+    let counts = json!({
+        "type": "object",
+        "properties": {
+            "inserted": {"type": "integer"},
+            "updated": {"type": "integer"},
+            "unchanged": {"type": "integer"},
+            "customers_created": {"type": "integer"},
+        },
+        "required": ["inserted", "updated", "unchanged", "customers_created"],
+    });
+    out.insert("WriteCounts".into(), counts);
+    out.insert(
+        "EventSummary".into(),
+        json!({
+            "type": "object",
+            "properties": {
+                "received": {"type": "integer"},
+                "inserted": {"type": "integer"},
+                "updated": {"type": "integer"},
+                "unchanged": {"type": "integer"},
+                "customers_created": {"type": "integer", "description": "customers a transaction named first"},
+                "changed": {"type": "boolean", "description": "false when the store is as it was (the batch had been sent before)"},
+                "ids": {"type": "array", "items": {"type": "string"}, "description": "each event's id, in the request's order"},
+                "by_type": {"type": "object", "additionalProperties": schema_ref("WriteCounts")},
+            },
+            "required": ["received", "inserted", "updated", "unchanged", "customers_created", "changed", "ids", "by_type"],
+        }),
+    );
+}
+
+fn problem_schemas(out: &mut Map<String, Value>) {
+    out.insert(
+        "Problem".into(),
+        json!({
+            "type": "object",
+            "description": "RFC 9457 problem details",
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string", "description": "what is wrong, in words"},
+                "field": {"type": "string", "description": "the field or parameter at fault"},
+                "errors": {"type": "array", "items": schema_ref("ProblemItem"),
+                           "description": "every problem, when there are several (at most 100 listed)"},
+            },
+            "required": ["type", "title", "status", "detail"],
+        }),
+    );
+    out.insert(
+        "ProblemItem".into(),
+        json!({
+            "type": "object",
+            "properties": {
+                "index": {"type": "integer", "description": "the event's position in the batch, from 0"},
+                "field": {"type": "string"},
+                "reason": {"type": "string"},
+            },
+            "required": ["field", "reason"],
+        }),
+    );
+}
+
+fn document() -> Value {
+    let mut schemas = Map::new();
+    problem_schemas(&mut schemas);
+    let mut paths = Map::new();
+    for e in ENTITIES {
+        entity_schemas(e, &mut schemas);
+        entity_paths(e, &mut paths);
+    }
+    event_schemas(&mut schemas);
+    schemas.insert(
+        "Stats".into(),
+        json!({"type": "object", "description": "records per entity",
+               "additionalProperties": {"type": "integer"}}),
+    );
+    schemas.insert(
+        "TimelineEvent".into(),
+        json!({
+            "type": "object",
+            "properties": {
+                "at": {"type": "string", "format": "date-time"},
+                "entity": {"type": "string"},
+                "kind": {"type": "string", "description": "order, refund, call, case_opened, case_resolved, feedback, usage, trust, subscription_started, subscription_ended, …"},
+                "record": {"type": "object", "description": "the record, as GET /api/v1/{entity}/{id} answers it"},
+            },
+            "required": ["at", "entity", "kind", "record"],
+        }),
+    );
+
+    let mut events = operation(
+        "ingest_events".into(),
+        "events",
+        format!(
+            "Write up to {MAX_EVENTS} transactions, interactions and usage events, all or nothing"
+        ),
+        access(None, true),
+        responses(&[
+            ("200", ok(schema_ref("EventSummary"), "what the batch did")),
+            ("413", response_ref("TooLarge")),
+            ("422", response_ref("Invalid")),
+        ]),
+    );
+    events.insert("requestBody".into(), body(schema_ref("EventBatch")));
+    events.insert(
+        "description".into(),
+        json!(format!(
+            "Needs the `{}` role or higher. Idempotent by id: events without one get an id derived from their content, so sending the same batch again changes nothing (`changed: false`). Any invalid event refuses the whole batch (422, each bad event's index, field and reason); more than {MAX_EVENTS} events: 413. Transactions create the customers they name; interactions and usage events need existing ones.",
+            role_text(access(None, true))
+        )),
+    );
+    paths.insert("/api/v1/events".into(), json!({"post": events}));
+
+    let viewer = access(None, false);
+    paths.insert(
+        "/api/v1/customers/{id}/timeline".into(),
+        json!({"parameters": [id_parameter(&kanta_domain::schema::CUSTOMERS)],
+               "get": operation("customer_timeline".into(), "customers",
+                   "Everything that happened with a customer, oldest first".into(), viewer,
+                   responses(&[
+                       ("200", ok(json!({"type": "array", "items": schema_ref("TimelineEvent")}), "the timeline")),
+                       ("404", response_ref("NotFound")),
+                   ]))}),
+    );
+    paths.insert(
+        "/api/v1/stats".into(),
+        json!({"get": operation("stats".into(), "meta", "Records per entity".into(), viewer,
+            responses(&[("200", ok(schema_ref("Stats"), "counts"))]))}),
+    );
+    paths.insert(
+        "/api/v1/openapi.json".into(),
+        json!({"get": operation("openapi".into(), "meta", "This document".into(), viewer,
+            responses(&[("200", ok(json!({"type": "object"}), "the OpenAPI document"))]))}),
+    );
+    paths.insert(
+        "/healthz".into(),
+        json!({"get": {
+            "operationId": "health", "tags": ["meta"], "summary": "Liveness: answers ok",
+            "security": [],
+            "responses": {"200": {"description": "the server runs",
+                "content": {"text/plain": {"schema": {"type": "string", "const": "ok"}}}}},
+        }}),
+    );
+
+    let problem = |description: &str| {
+        json!({"description": description,
+               "content": {"application/problem+json": {"schema": schema_ref("Problem")}}})
+    };
+    let mut tags: Vec<Value> = ENTITIES
+        .iter()
+        .map(|e| json!({"name": e.name, "description": format!("{} records", noun(e))}))
+        .collect();
+    tags.push(json!({"name": "events", "description": "batch ingest"}));
+    tags.push(json!({"name": "meta", "description": "health, counts and this document"}));
+
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Kanta API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "summary": "Kanta's customer-retention store over HTTP",
+            "description": "Every entity of the store (customers, contacts, transactions, subscriptions, interactions, cases, feedback, usage, staff, trust) as JSON under /api/v1, and batch ingest of events. A record is its own id as `id`, its fields by name (money in integer minor units beside `currency`, times RFC 3339 UTC), and `created_at`/`updated_at`. Errors are RFC 9457 `application/problem+json` naming the field and the reason. Lists page with an opaque `cursor` (keyset, stable while records are added).",
+            "license": {"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"},
+        },
+        "security": [{"bearerAuth": []}, {"sessionCookie": []}],
+        "tags": tags,
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                    "description": "an API token (created by an admin); each token carries a role: viewer < staff < manager < admin"},
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE,
+                    "description": format!("the web UI's session (the signed-in user's role); writes must also send the session's CSRF token in the {} header", crate::auth::CSRF_HEADER)},
+            },
+            "schemas": schemas,
+            "responses": {
+                "BadRequest": problem("the request is malformed (not JSON, an unknown or repeated parameter)"),
+                "Unauthorized": problem("no valid token or session"),
+                "Forbidden": problem("the token's role is below the one the operation needs"),
+                "NotFound": problem("no record with this id"),
+                "Conflict": problem("a record with this id exists already, or the record cannot change"),
+                "TooLarge": problem("the body or the batch is larger than the API takes"),
+                "Invalid": problem("a value is not acceptable: `field` and `errors` say which and why"),
+            },
+        },
+    })
+}
