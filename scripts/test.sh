@@ -47,4 +47,8 @@ if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# The committed OpenAPI document is valid OpenAPI 3.1 (a test checks that it is what
+# the code generates).
+bash scripts/check_openapi.sh
+
 cargo test --workspace --no-fail-fast "$@"

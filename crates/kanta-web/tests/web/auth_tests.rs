@@ -213,17 +213,47 @@ async fn the_api_wants_a_live_token_or_a_session_with_csrf() {
         assert_eq!(a.status, 200, "{role} reads");
         assert_eq!(a.json()["id"], "c1");
     }
-    // The browser's session works for reads.
+    // The browser's session works for reads; a write with it needs the session's CSRF
+    // token in the x-csrf-token header (a form on another site cannot send one).
     let s = &app.sessions[&Role::Staff];
+    let cookie = format!("Cookie: {}", s.cookie());
     let a = request(
         &app,
         "GET",
         "/api/v1/stats",
-        &[format!("Cookie: {}", s.cookie())],
+        std::slice::from_ref(&cookie),
         None,
     )
     .await;
     assert_eq!(a.status, 200);
+    let event = r#"{"events": [{"type": "interaction", "id": "i-csrf", "customer_id": "c1",
+        "occurred_at": "2024-05-05T10:00:00Z", "kind": "call"}]}"#;
+    let a = request(
+        &app,
+        "POST",
+        "/api/v1/events",
+        std::slice::from_ref(&cookie),
+        Some(("application/json", event)),
+    )
+    .await;
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert!(a.body.contains("x-csrf-token"));
+    let a = request(
+        &app,
+        "POST",
+        "/api/v1/events",
+        &[cookie, format!("X-CSRF-Token: {}", s.csrf)],
+        Some(("application/json", event)),
+    )
+    .await;
+    assert!((200..300).contains(&a.status), "{}: {}", a.status, a.body);
+    assert!(
+        app.store
+            .get(&kanta_domain::schema::INTERACTIONS, "i-csrf")
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test]

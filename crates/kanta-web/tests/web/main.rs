@@ -381,9 +381,9 @@ async fn pages_and_api_answer_on_both_backends() {
         let (status, ctype, body) = get(&app, "/api/v1/customers?search=aino").await;
         assert_eq!((status, ctype.as_str()), (200, "application/json"));
         let page: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(page["total"], 1);
-        assert_eq!(page["customers"][0]["id"], "c1");
-        assert_eq!(page["customers"][0]["revenue_minor"], 450);
+        assert!(page["next_cursor"].is_null());
+        assert_eq!(page["items"].as_array().unwrap().len(), 1);
+        assert_eq!(page["items"][0]["id"], "c1");
 
         let (_, _, body) = get(&app, "/api/v1/customers/c1/timeline").await;
         let tl: serde_json::Value = serde_json::from_str(&body).unwrap();
