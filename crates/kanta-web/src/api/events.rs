@@ -227,10 +227,11 @@ pub(super) async fn ingest(
                 continue;
             }
             let known = w.known(target_entity, &wanted).await?;
+            let wanted: HashSet<&str> = wanted.iter().map(String::as_str).collect();
             let stride = typed[t].batch.stride();
             for (row, index) in typed[t].batch.values.chunks(stride).zip(&typed[t].indexes) {
                 if let Some(r) = row[k + 1].as_text()
-                    && wanted.iter().any(|x| x == r)
+                    && wanted.contains(r)
                     && !known.contains_key(r)
                 {
                     problems.push(Problem {
