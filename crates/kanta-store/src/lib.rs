@@ -17,6 +17,7 @@
 mod migrate;
 pub mod read;
 pub mod testing;
+mod totals;
 pub mod write;
 
 use std::str::FromStr;
