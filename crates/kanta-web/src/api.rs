@@ -105,8 +105,6 @@ pub struct ListQuery {
     pub sort: Option<String>,
     pub limit: Option<u32>,
     pub offset: Option<u64>,
-    /// The page's language (`fi` or `en`); the JSON API ignores it.
-    pub lang: Option<String>,
 }
 
 impl ListQuery {
