@@ -32,7 +32,7 @@ pub(crate) struct ListParams {
 }
 
 impl ListParams {
-    fn get<'a>(v: &'a Option<String>) -> &'a str {
+    fn get(v: &Option<String>) -> &str {
         v.as_deref().map_or("", str::trim)
     }
 
