@@ -1,6 +1,7 @@
 //! The app on 127.0.0.1:0 over a real store, asked over real HTTP and by a real browser.
 
 mod browser;
+mod pages;
 
 use kanta_domain::Value;
 use kanta_domain::schema::{CUSTOMERS, FEEDBACK, TRANSACTIONS};
