@@ -6,6 +6,8 @@
 //! - [`write`]: a [`Writer`] upserts [`WriteBatch`]es of rows of any entity in one
 //!   database transaction, idempotently by external id (the importer streams files
 //!   through it; [`Store::write`] is the one-batch form the demo and the API use).
+//! - [`auth`]: staff users, sessions, API tokens and failed sign-ins (digests and
+//!   argon2id hashes only).
 //! - [`read`]: generic records ([`Record`]), the customer list, a customer's timeline,
 //!   counts.
 //!
@@ -14,6 +16,7 @@
 //!
 //! **Architecture invariant:** nothing outside this crate speaks SQL.
 
+pub mod auth;
 mod migrate;
 pub mod read;
 pub mod testing;
@@ -55,6 +58,8 @@ pub enum StoreError {
         "trust ledger entries are append-only: an entry with the same id but other values exists already (add a correcting entry instead)"
     )]
     AppendOnly,
+    #[error("'{0}' exists already")]
+    Exists(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
 }

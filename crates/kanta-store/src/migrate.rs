@@ -16,6 +16,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0001_initial.sql"),
     ),
     (
+        2,
+        "auth",
+        include_str!("../migrations/sqlite/0002_auth.sql"),
+    ),
+    (
         3,
         "customer page",
         include_str!("../migrations/sqlite/0003_customer_page.sql"),
@@ -26,6 +31,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         1,
         "initial",
         include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "auth",
+        include_str!("../migrations/postgres/0002_auth.sql"),
     ),
     (
         3,

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
+use crate::auth::Caller;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -35,6 +36,44 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             title: "Not found",
             detail,
+            field: None,
+        }
+    }
+
+    pub fn unauthorized(detail: &str) -> ApiError {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            title: "Unauthorized",
+            detail: detail.to_string(),
+            field: None,
+        }
+    }
+
+    pub fn forbidden(detail: String) -> ApiError {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            title: "Forbidden",
+            detail,
+            field: None,
+        }
+    }
+
+    pub fn bad_request(detail: String) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            title: "Bad request",
+            detail,
+            field: None,
+        }
+    }
+
+    /// A failure of the server itself; the cause goes to the log, not to the client.
+    pub fn internal(cause: String) -> ApiError {
+        tracing::error!(error = %cause, "internal error");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            title: "Internal error",
+            detail: "the server failed; its log has the details".into(),
             field: None,
         }
     }
@@ -72,12 +111,19 @@ impl IntoResponse for ApiError {
         if let Some(f) = self.field {
             body["field"] = json!(f);
         }
-        (
+        let mut r = (
             self.status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"kanta\""),
+            );
+        }
+        r
     }
 }
 
@@ -85,7 +131,7 @@ async fn health() -> &'static str {
     "ok"
 }
 
-async fn stats(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn stats(_: Caller, State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let counts = s.store.counts().await?;
     let map: serde_json::Map<String, serde_json::Value> = counts
         .into_iter()
@@ -145,6 +191,7 @@ impl ListQuery {
 }
 
 async fn customers(
+    _: Caller,
     State(s): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
@@ -152,7 +199,11 @@ async fn customers(
     Ok(Json(page).into_response())
 }
 
-async fn customer(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn customer(
+    _: Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let c = s
         .store
         .customer(&id)
@@ -161,7 +212,11 @@ async fn customer(State(s): State<AppState>, Path(id): Path<String>) -> Result<R
     Ok(Json(c).into_response())
 }
 
-async fn timeline(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn timeline(
+    _: Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let c = s
         .store
         .customer(&id)

@@ -3,13 +3,20 @@
 //! - [`router`] builds the axum app over a [`Store`]; [`serve`] runs it on a listener
 //!   until Ctrl-C or SIGTERM.
 //! - `api` holds the JSON endpoints, errors as RFC 9457 `application/problem+json`.
+//! - [`auth`]: passwords (argon2id), sessions, CSRF, API tokens and roles; the extractors
+//!   [`auth::Caller`] (API) and [`auth::SignedIn`] (pages).
+//! - `account`: sign-in and sign-out, the user's account page, the admin's users and
+//!   API tokens pages.
 //! - `pages` renders HTML from askama templates (compile-time checked, escaping
 //!   everything a customer wrote).
 
-mod api;
+mod account;
+pub mod api;
+pub mod auth;
 pub mod charts;
 pub mod i18n;
 mod pages;
+mod render;
 
 use axum::Router;
 use kanta_store::Store;
@@ -26,13 +33,16 @@ pub fn router(store: Store) -> Router {
     let state = AppState { store };
     Router::new()
         .merge(api::routes())
+        .merge(account::routes())
         .merge(pages::routes())
         .with_state(state)
 }
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
 pub async fn serve(listener: TcpListener, store: Store) -> std::io::Result<()> {
-    axum::serve(listener, router(store))
+    // The peer's address feeds the sign-in rate limit.
+    let app = router(store).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
 }

@@ -52,6 +52,68 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve the web UI and the API.
     Serve(ServeArgs),
+    /// Staff users who sign in to the web UI.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens for other systems.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user (the first admin: kanta user add EMAIL --role admin).
+    Add(UserAddArgs),
+    /// Give a user a new password (made up and printed, or read from stdin).
+    Passwd(UserPasswdArgs),
+    /// List the users.
+    List(JsonArg),
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    pub email: String,
+    /// admin, manager, staff or viewer.
+    #[arg(long)]
+    pub role: String,
+    /// The name shown in the UI (default: the email's local part).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Read the password from the first line of stdin instead of making one up.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UserPasswdArgs {
+    pub email: String,
+    /// Read the password from the first line of stdin instead of making one up.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token; it is printed once.
+    Create(TokenCreateArgs),
+    /// List the tokens (never the secrets).
+    List(JsonArg),
+    /// Revoke a token by its id.
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// What the token is for, e.g. 'web shop'.
+    pub name: String,
+    /// admin, manager, staff or viewer.
+    #[arg(long)]
+    pub role: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    pub id: i64,
 }
 
 #[derive(Debug, Args)]
@@ -216,6 +278,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Customers(CustomersCommand::List(a)) => crate::customers::list(&cli, a).await,
         Command::Customers(CustomersCommand::Show(a)) => crate::customers::show(&cli, a).await,
         Command::Demo(a) => crate::demo::run(&cli, a).await,
+        Command::User(c) => crate::users::user(&cli, c).await,
+        Command::Token(c) => crate::users::token(&cli, c).await,
         Command::Serve(a) => {
             let store = cli.open_store().await?;
             serve(store, a.bind).await?;

@@ -7,6 +7,9 @@ use kanta_domain::time::parse_date;
 
 use crate::cli::{Cli, DemoArgs};
 
+/// The demo's admin user.
+pub const DEMO_ADMIN: &str = "demo@kanta.local";
+
 pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
     let as_of = match &a.as_of {
         Some(d) => parse_date(d, None).map_err(|e| anyhow!("--as-of: {e}"))?,
@@ -41,6 +44,21 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
             a.seed
         );
     }
+    // A demo admin with a new password on every run, printed for the person trying Kanta.
+    let password = kanta_web::auth::new_password();
+    crate::users::ensure_user(
+        &store,
+        DEMO_ADMIN,
+        "Demo Admin",
+        kanta_store::auth::Role::Admin,
+        &password,
+        true,
+    )
+    .await?;
+    eprintln!(
+        "Sign in at http://{} as {DEMO_ADMIN} with the password {password}",
+        a.bind
+    );
     if a.no_serve {
         store.close().await;
         return Ok(ExitCode::SUCCESS);

@@ -6,6 +6,7 @@ mod customers;
 mod demo;
 mod import;
 mod output;
+mod users;
 
 use std::process::ExitCode;
 

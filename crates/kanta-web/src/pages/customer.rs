@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use kanta_domain::schema::{
@@ -14,13 +14,13 @@ use kanta_domain::schema::{
 };
 use kanta_domain::{Currency, Entity, Kind, Value, ids};
 use kanta_store::WriteBatch;
+use kanta_store::auth::Role;
 use kanta_store::read::{Record, TimelineEvent};
 use serde::Deserialize;
 
-use super::nav::{self, NavLink};
-use super::{language, render, render_in, urlencode};
+use super::{PageError, not_found, render, urlencode};
 use crate::AppState;
-use crate::api::ApiError;
+use crate::auth::{Me, SignedIn};
 use crate::i18n::Tr;
 
 /// Longest free text a form takes (a note, a summary).
@@ -116,7 +116,7 @@ pub(crate) struct Forms {
 #[template(path = "customer.html")]
 pub(crate) struct CustomerView {
     tr: Tr,
-    nav: Vec<NavLink>,
+    me: Option<Me>,
     id: String,
     name: String,
     badges: Vec<(String, String, String)>,
@@ -213,11 +213,13 @@ fn labelled(tr: &Tr, words: &[&'static str]) -> Vec<(&'static str, String)> {
 /// Everything the page shows, read from the store.
 async fn view(
     s: &AppState,
-    tr: Tr,
+    signed: &SignedIn,
     c: Record,
     forms: Forms,
     saved: Option<&'static str>,
-) -> Result<CustomerView, ApiError> {
+) -> Result<CustomerView, PageError> {
+    let tr = signed.tr;
+    let me = signed.me();
     let events = s.store.timeline(&c).await?;
     let contacts = s.store.records_of_customer(&CONTACTS, c.id).await?;
 
@@ -356,7 +358,9 @@ async fn view(
     contacts.sort_by_key(|c| !c.primary);
 
     Ok(CustomerView {
-        nav: nav::links(&tr, "customers", false),
+        can_write: me.can_record(),
+        csrf: signed.csrf.clone(),
+        me: Some(me),
         id: c.external_id.clone(),
         name: text_of(&c, "name").unwrap_or_else(|| c.external_id.clone()),
         badges,
@@ -380,8 +384,6 @@ async fn view(
         directions: labelled(&tr, DIRECTIONS),
         outcomes: labelled(&tr, OUTCOMES),
         severities: labelled(&tr, SEVERITIES),
-        can_write: true,
-        csrf: String::new(),
         saved,
         tr,
     })
@@ -389,38 +391,44 @@ async fn view(
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct ShowQuery {
-    lang: Option<String>,
     saved: Option<String>,
 }
 
-async fn find(s: &AppState, id: &str) -> Result<Record, ApiError> {
+async fn find(s: &AppState, signed: &SignedIn, id: &str) -> Result<Record, PageError> {
     s.store
         .customer(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no customer with id '{id}'")))
+        .ok_or_else(|| not_found(signed.tr, Some(signed.me())))
 }
 
 pub(crate) async fn page(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    signed: SignedIn,
     Path(id): Path<String>,
     Query(q): Query<ShowQuery>,
-) -> Result<Response, ApiError> {
-    let (tr, remember) = language(q.lang.as_deref(), &headers);
-    let c = find(&s, &id).await?;
+) -> Result<Response, PageError> {
+    let c = find(&s, &signed, &id).await?;
     let saved = match q.saved.as_deref() {
         Some("interaction") => Some("customer.saved.interaction"),
         Some("case") => Some("customer.saved.case"),
         Some("note") => Some("customer.saved.note"),
         _ => None,
     };
-    let v = view(&s, tr, c, Forms::default(), saved).await?;
-    Ok(render_in(&v, tr, remember))
+    let v = view(&s, &signed, c, Forms::default(), saved).await?;
+    Ok(render(&v))
 }
 
 // ---- quick actions ----
 
 type Errors = Vec<(&'static str, String)>;
+
+/// Staff and up record; the form must carry the session's CSRF token. Either
+/// refusal is a 403 page, and nothing is written.
+fn allowed(signed: &SignedIn, f: &FormInput) -> Result<(), PageError> {
+    signed.require(Role::Staff)?;
+    signed.check_csrf(&f.csrf)?;
+    Ok(())
+}
 
 /// A required free text: trimmed, not empty, not too long.
 fn required(f: &mut Errors, tr: &Tr, field: &'static str, value: &str, max: usize) -> String {
@@ -510,8 +518,13 @@ fn saved(id: &str, what: &str) -> Response {
 }
 
 /// The page again with the form as sent and its errors; nothing was written.
-async fn invalid(s: &AppState, tr: Tr, c: Record, forms: Forms) -> Result<Response, ApiError> {
-    let v = view(s, tr, c, forms, None).await?;
+async fn invalid(
+    s: &AppState,
+    signed: &SignedIn,
+    c: Record,
+    forms: Forms,
+) -> Result<Response, PageError> {
+    let v = view(s, signed, c, forms, None).await?;
     let mut r = render(&v);
     *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     Ok(r)
@@ -519,12 +532,13 @@ async fn invalid(s: &AppState, tr: Tr, c: Record, forms: Forms) -> Result<Respon
 
 pub(crate) async fn log_interaction(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    signed: SignedIn,
     Path(id): Path<String>,
     Form(mut f): Form<FormInput>,
-) -> Result<Response, ApiError> {
-    let (tr, _) = language(None, &headers);
-    let c = find(&s, &id).await?;
+) -> Result<Response, PageError> {
+    let tr = signed.tr;
+    allowed(&signed, &f)?;
+    let c = find(&s, &signed, &id).await?;
     let mut errs = Errors::new();
     let kinds: Vec<&str> = INTERACTION_KINDS
         .iter()
@@ -541,7 +555,7 @@ pub(crate) async fn log_interaction(
             interaction: f,
             ..Forms::default()
         };
-        return invalid(&s, tr, c, forms).await;
+        return invalid(&s, &signed, c, forms).await;
     }
     let now = Utc::now();
     let mut b = batch(
@@ -575,12 +589,13 @@ pub(crate) async fn log_interaction(
 
 pub(crate) async fn open_case(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    signed: SignedIn,
     Path(id): Path<String>,
     Form(mut f): Form<FormInput>,
-) -> Result<Response, ApiError> {
-    let (tr, _) = language(None, &headers);
-    let c = find(&s, &id).await?;
+) -> Result<Response, PageError> {
+    let tr = signed.tr;
+    allowed(&signed, &f)?;
+    let c = find(&s, &signed, &id).await?;
     let mut errs = Errors::new();
     let category = required(&mut errs, &tr, "category", &f.category, MAX_SHORT);
     let severity = choice(&mut errs, &tr, "severity", &f.severity, SEVERITIES, false);
@@ -591,7 +606,7 @@ pub(crate) async fn open_case(
             case: f,
             ..Forms::default()
         };
-        return invalid(&s, tr, c, forms).await;
+        return invalid(&s, &signed, c, forms).await;
     }
     let now = Utc::now();
     let mut b = batch(
@@ -623,12 +638,13 @@ pub(crate) async fn open_case(
 
 pub(crate) async fn add_note(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    signed: SignedIn,
     Path(id): Path<String>,
     Form(mut f): Form<FormInput>,
-) -> Result<Response, ApiError> {
-    let (tr, _) = language(None, &headers);
-    let c = find(&s, &id).await?;
+) -> Result<Response, PageError> {
+    let tr = signed.tr;
+    allowed(&signed, &f)?;
+    let c = find(&s, &signed, &id).await?;
     let mut errs = Errors::new();
     let note = required(&mut errs, &tr, "note", &f.note, MAX_TEXT);
     if !errs.is_empty() {
@@ -637,7 +653,7 @@ pub(crate) async fn add_note(
             note: f,
             ..Forms::default()
         };
-        return invalid(&s, tr, c, forms).await;
+        return invalid(&s, &signed, c, forms).await;
     }
     let now = Utc::now();
     let mut b = batch(

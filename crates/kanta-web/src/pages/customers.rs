@@ -3,17 +3,15 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use kanta_domain::Currency;
 use kanta_domain::schema::{CUSTOMER_KINDS, CUSTOMER_STATUSES, TIERS};
 use kanta_store::read::{CustomerFilter, CustomerPage, CustomerSort};
 use serde::Deserialize;
 
-use super::nav::{self, NavLink};
-use super::{language, render_in, urlencode};
+use super::{PageError, render, urlencode};
 use crate::AppState;
-use crate::api::ApiError;
+use crate::auth::{Me, SignedIn};
 use crate::i18n::Tr;
 
 const PAGE: u32 = 50;
@@ -28,7 +26,6 @@ pub(crate) struct ListParams {
     kind: Option<String>,
     sort: Option<String>,
     offset: Option<u64>,
-    lang: Option<String>,
 }
 
 impl ListParams {
@@ -84,7 +81,7 @@ fn choices(tr: &Tr, words: &[&'static str], chosen: Option<&str>, key: &str) -> 
 #[template(path = "customers.html")]
 pub(crate) struct CustomersPage {
     tr: Tr,
-    nav: Vec<NavLink>,
+    me: Option<Me>,
     search: String,
     segment: String,
     statuses: Vec<Choice>,
@@ -128,10 +125,10 @@ fn link(f: &CustomerFilter, sort: &str, offset: u64) -> String {
 
 pub(crate) async fn list(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    signed: SignedIn,
     Query(q): Query<ListParams>,
-) -> Result<Response, ApiError> {
-    let (tr, remember) = language(q.lang.as_deref(), &headers);
+) -> Result<Response, PageError> {
+    let tr = signed.tr;
     let filter = q.filter();
     let page = s.store.customers(&filter).await?;
     let sort = CustomerSort::NAMES
@@ -146,7 +143,7 @@ pub(crate) async fn list(
         (filter.offset + limit < page.total).then(|| link(&filter, sort, filter.offset + limit));
     let shown = page.customers.len() as u64;
     let view = CustomersPage {
-        nav: nav::links(&tr, "customers", false),
+        me: Some(signed.me()),
         search: ListParams::get(&q.search).to_string(),
         segment: ListParams::get(&q.segment).to_string(),
         statuses: choices(&tr, CUSTOMER_STATUSES, filter.status.as_deref(), ""),
@@ -165,5 +162,5 @@ pub(crate) async fn list(
         next,
         tr,
     };
-    Ok(render_in(&view, tr, remember))
+    Ok(render(&view))
 }

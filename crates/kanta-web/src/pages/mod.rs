@@ -10,14 +10,16 @@ mod customer;
 mod customers;
 pub(crate) mod nav;
 
-use askama::Template;
 use axum::Router;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::AppState;
-use crate::i18n::{LANG_COOKIE, Lang, Tr};
+use crate::api::ApiError;
+use crate::auth::{Me, MessagePage};
+use crate::i18n::Tr;
+pub(crate) use crate::render::{render, urlencode};
 
 const CSS: &str = include_str!("../../assets/kanta.css");
 
@@ -46,51 +48,49 @@ async fn css() -> Response {
         .into_response()
 }
 
-/// The page's language, and whether it was chosen in this request (`?lang=`).
-fn language(query_lang: Option<&str>, headers: &HeaderMap) -> (Tr, bool) {
-    let chosen = query_lang.and_then(Lang::parse).is_some();
-    (Tr::new(Lang::of_request(query_lang, headers)), chosen)
+/// A page's failure: a store error (500), an unknown customer (404), or a refusal
+/// the auth extractor already rendered (403).
+pub(crate) enum PageError {
+    Api(ApiError),
+    Page(Response),
 }
 
-/// Renders a page; a language chosen with `?lang=` is kept in a cookie.
-fn render_in<T: Template>(t: &T, tr: Tr, remember: bool) -> Response {
-    let mut r = render(t);
-    if remember {
-        let cookie = format!(
-            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
-            tr.code()
-        );
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            r.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    r
-}
-
-fn render<T: Template>(t: &T) -> Response {
-    match t.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "template failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the page could not be rendered",
-            )
-                .into_response()
-        }
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> PageError {
+        PageError::Api(e)
     }
 }
 
-/// Percent-encodes a query or path value.
-pub(crate) fn urlencode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
+impl From<kanta_store::StoreError> for PageError {
+    fn from(e: kanta_store::StoreError) -> PageError {
+        PageError::Api(e.into())
+    }
+}
+
+impl From<Response> for PageError {
+    fn from(r: Response) -> PageError {
+        PageError::Page(r)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::Api(e) => e.into_response(),
+            PageError::Page(r) => r,
         }
     }
-    out
+}
+
+/// The 404 page of a customer that does not exist.
+pub(crate) fn not_found(tr: Tr, me: Option<Me>) -> PageError {
+    let page = MessagePage {
+        tr,
+        me,
+        title: tr.t("customer.not-found.title"),
+        text: tr.t("customer.not-found"),
+    };
+    let mut r = render(&page);
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    PageError::Page(r)
 }

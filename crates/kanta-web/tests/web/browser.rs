@@ -141,6 +141,36 @@ async fn a_person_finds_a_customer_and_reads_the_timeline_in_both_languages() {
     std::fs::create_dir_all(&shots).unwrap();
     let base = format!("http://{}", app.addr);
 
+    // Sign in through the login form, as a person does.
+    call(
+        &d,
+        "POST",
+        &format!("/session/{session}/url"),
+        Some(json!({"url": format!("{base}/")})),
+    )
+    .await;
+    wait_for_url(&d, &session, "/login").await;
+    let (email, password) = crate::login_of(kanta_store::auth::Role::Staff);
+    for (css, text) in [("#email", email.as_str()), ("#password", password.as_str())] {
+        let input = find(&d, &session, css).await;
+        call(
+            &d,
+            "POST",
+            &format!("/session/{session}/element/{input}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+    let button = find(&d, &session, "form button[type=submit]").await;
+    call(
+        &d,
+        "POST",
+        &format!("/session/{session}/element/{button}/click"),
+        Some(json!({})),
+    )
+    .await;
+    wait_for_url(&d, &session, "/").await;
+
     for (lang, heading, timeline) in [
         ("fi", "Asiakkaat", "Aikajana"),
         ("en", "Customers", "Timeline"),

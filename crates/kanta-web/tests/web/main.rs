@@ -1,17 +1,89 @@
 //! The app on 127.0.0.1:0 over a real store, asked over real HTTP and by a real browser.
 
+mod auth_tests;
 mod browser;
 mod pages;
 
 use kanta_domain::Value;
 use kanta_domain::schema::{CUSTOMERS, FEEDBACK, TRANSACTIONS};
+use kanta_store::auth::{NewUser, Role};
 use kanta_store::testing::{BACKENDS, TestDb};
 use kanta_store::{Store, WriteBatch};
+use kanta_web::auth;
+use std::collections::HashMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 struct App {
     addr: std::net::SocketAddr,
+    /// The app's store, for checking what a request wrote.
+    store: Store,
+    /// A bearer token for each role.
+    tokens: HashMap<Role, String>,
+    /// A signed-in session for each role.
+    sessions: HashMap<Role, TestSession>,
     _db: TestDb,
+}
+
+/// A signed-in session: the cookie's secret and the session's CSRF token.
+#[derive(Clone)]
+struct TestSession {
+    secret: String,
+    csrf: String,
+}
+
+impl TestSession {
+    fn cookie(&self) -> String {
+        format!("kanta_session={}", self.secret)
+    }
+}
+
+/// The email and password of the test user of each role.
+fn login_of(role: Role) -> (String, String) {
+    (format!("{role}@kanta.test"), format!("{role}-password-123"))
+}
+
+/// Makes a user, a session and an API token for every role.
+async fn add_users(store: &Store) -> (HashMap<Role, String>, HashMap<Role, TestSession>) {
+    let mut tokens = HashMap::new();
+    let mut sessions = HashMap::new();
+    for role in Role::ALL {
+        let (email, password) = login_of(role);
+        let hash = auth::hash_password(password).await.unwrap();
+        let user = store
+            .create_user(&NewUser {
+                email: &email,
+                name: &format!("Test {role}"),
+                role,
+                password_hash: &hash,
+            })
+            .await
+            .unwrap();
+        let (token, prefix) = auth::new_api_token();
+        store
+            .create_token(
+                &format!("{role} token"),
+                role,
+                &auth::digest(&token),
+                &prefix,
+                None,
+            )
+            .await
+            .unwrap();
+        tokens.insert(role, token);
+        let secret = auth::new_secret();
+        let csrf = auth::new_secret();
+        store
+            .create_session(
+                user.id,
+                &auth::digest(&secret),
+                &csrf,
+                chrono::Utc::now() + chrono::Duration::hours(1),
+            )
+            .await
+            .unwrap();
+        sessions.insert(role, TestSession { secret, csrf });
+    }
+    (tokens, sessions)
 }
 
 /// Starts the app on a free port over a fresh store with a few records.
@@ -85,12 +157,172 @@ async fn spawn_app(backend: &str) -> App {
         ],
     );
     store.write(&fb).await.unwrap();
+    let (tokens, sessions) = add_users(&store).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let served = store.clone();
     tokio::spawn(async move {
-        let _ = kanta_web::serve(listener, store).await;
+        let _ = kanta_web::serve(listener, served).await;
     });
-    App { addr, _db: db }
+    App {
+        addr,
+        store,
+        tokens,
+        sessions,
+        _db: db,
+    }
+}
+
+/// An answer: status, head (status line and headers) and body.
+struct Answer {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Answer {
+    /// The first value of a header (any case).
+    fn header(&self, name: &str) -> Option<String> {
+        let name = format!("{}:", name.to_ascii_lowercase());
+        self.head.lines().find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&name)
+                .then(|| l[name.len()..].trim().to_string())
+        })
+    }
+
+    /// The value a `Set-Cookie` header gives `name`.
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let v = l
+                .strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))?;
+            let (k, rest) = v.split_once('=')?;
+            (k == name).then(|| rest.split(';').next().unwrap_or("").to_string())
+        })
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request over a new connection. `headers` are full lines without CRLF;
+/// `body` is (content type, text).
+async fn request(
+    app: &App,
+    method: &str,
+    path: &str,
+    headers: &[String],
+    body: Option<(&str, &str)>,
+) -> Answer {
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    if let Some((ctype, text)) = body {
+        req.push_str(&format!(
+            "Content-Type: {ctype}\r\nContent-Length: {}\r\n",
+            text.len()
+        ));
+        req.push_str("\r\n");
+        req.push_str(text);
+    } else {
+        req.push_str("\r\n");
+    }
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Answer {
+        status,
+        head: head.to_string(),
+        body,
+    }
+}
+
+/// The body of a chunked answer.
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+/// A form body from pairs, percent-encoded.
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A page as the user of `role` sees it.
+async fn page_as(app: &App, role: Role, path: &str, extra: &[String]) -> Answer {
+    let mut h = vec![format!("Cookie: {}", app.sessions[&role].cookie())];
+    h.extend_from_slice(extra);
+    request(app, "GET", path, &h, None).await
+}
+
+/// A form posted by the user of `role`, with their CSRF token added.
+async fn post_form_as(app: &App, role: Role, path: &str, pairs: &[(&str, &str)]) -> Answer {
+    let session = &app.sessions[&role];
+    let mut all = vec![("csrf", session.csrf.as_str())];
+    all.extend_from_slice(pairs);
+    request(
+        app,
+        "POST",
+        path,
+        &[format!("Cookie: {}", session.cookie())],
+        Some(("application/x-www-form-urlencoded", &form(&all))),
+    )
+    .await
+}
+
+/// An API call with the token of `role` (no token with `None`).
+async fn api_as(
+    app: &App,
+    role: Option<Role>,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+) -> Answer {
+    let h: Vec<String> = role
+        .map(|r| format!("Authorization: Bearer {}", app.tokens[&r]))
+        .into_iter()
+        .collect();
+    request(app, method, path, &h, json.map(|j| ("application/json", j))).await
 }
 
 /// A plain HTTP/1.1 GET: (status, content type, body).
@@ -110,8 +342,14 @@ async fn get(app: &App, path: &str) -> (u16, String, String) {
 /// A GET with extra header lines (each ending in CRLF): (status, head, body).
 async fn get_with(app: &App, path: &str, extra: &str) -> (u16, String, String) {
     let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    // As the admin: the session for pages, the token for the API.
+    let auth = format!(
+        "Cookie: {}\r\nAuthorization: Bearer {}\r\n",
+        app.sessions[&Role::Admin].cookie(),
+        app.tokens[&Role::Admin]
+    );
     let request =
-        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n");
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}{extra}Connection: close\r\n\r\n");
     s.write_all(request.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.unwrap();
@@ -208,26 +446,23 @@ async fn pages_speak_finnish_and_english() {
     );
     assert!(body.contains("2024-05-02 08:00"), "{body}");
 
-    // ?lang= wins over the browser and is remembered in a cookie.
-    let (_, head, body) = get_with(&app, "/?lang=fi", "Accept-Language: en\r\n").await;
+    // ?lang= wins over the browser and becomes the user's own setting, which then
+    // wins over the browser on every page.
+    let (_, _, body) = get_with(&app, "/?lang=fi", "Accept-Language: en\r\n").await;
     assert!(body.contains("Asiakkaat") && body.contains("nimi, sähköposti tai tunnus"));
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("set-cookie: kanta_lang=fi;"),
-        "{head}"
-    );
-    let (_, head, body) = get_with(
-        &app,
-        "/",
-        "Accept-Language: en\r\nCookie: kanta_lang=fi\r\n",
-    )
-    .await;
+    let (_, _, body) = get_with(&app, "/", "Accept-Language: en\r\n").await;
     assert!(
         body.contains("<h1>Asiakkaat</h1>"),
-        "the cookie keeps Finnish"
+        "the user's setting keeps Finnish"
     );
-    assert!(
-        !head.to_ascii_lowercase().contains("set-cookie"),
-        "no new cookie without ?lang="
-    );
+    let admin = app
+        .store
+        .user_by_email("admin@kanta.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(admin.lang.as_deref(), Some("fi"));
+    // Other users still follow their browsers.
+    let a = page_as(&app, Role::Viewer, "/", &["Accept-Language: en".into()]).await;
+    assert!(a.body.contains("<h1>Customers</h1>"), "{}", a.body);
 }

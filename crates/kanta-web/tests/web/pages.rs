@@ -5,11 +5,11 @@ use kanta_domain::Value;
 use kanta_domain::schema::{
     CASES, CONTACTS, CUSTOMERS, Entity, FEEDBACK, INTERACTIONS, TRUST_LEDGER,
 };
+use kanta_store::auth::Role;
 use kanta_store::testing::BACKENDS;
 use kanta_store::{Store, WriteBatch};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{App, get, spawn_app};
+use crate::{App, form, get, page_as, post_form_as, request, spawn_app};
 
 /// The escaped customer's name as askama writes it.
 const EVIL: &str = "&#60;script&#62;alert(1)&#60;/script&#62;";
@@ -30,9 +30,9 @@ fn batch(e: &'static Entity, names: &[&str], rows: Vec<(&str, Vec<Value>)>) -> W
     b
 }
 
-/// The app's store, opened a second time (the test's own handle on its data).
+/// The app's store (the test's own handle on its data).
 async fn store(app: &App) -> Store {
-    Store::open(&app._db.url).await.unwrap()
+    app.store.clone()
 }
 
 /// More customers and records than `spawn_app` writes: tiers, kinds, contacts, cases,
@@ -167,46 +167,12 @@ async fn more_data(app: &App) {
     ))
     .await
     .unwrap();
-    s.close().await;
 }
 
-/// A form POST: (status, head, body).
-pub(crate) async fn post(
-    app: &App,
-    path: &str,
-    form: &[(&str, &str)],
-    extra: &str,
-) -> (u16, String, String) {
-    let body = form
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(request.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
-    let text = String::from_utf8(buf).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    (
-        head[9..12].parse().unwrap(),
-        head.to_string(),
-        body.to_string(),
-    )
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            b' ' => "+".into(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// A form POSTed by a staff member with their CSRF token: (status, head, body).
+async fn post(app: &App, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+    let a = post_form_as(app, Role::Staff, path, form).await;
+    (a.status, a.head, a.body)
 }
 
 fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
@@ -239,7 +205,6 @@ async fn interactions(app: &App, customer: &str) -> Vec<kanta_store::Record> {
     let s = store(app).await;
     let c = s.customer(customer).await.unwrap().unwrap();
     let r = s.records_of_customer(&INTERACTIONS, c.id).await.unwrap();
-    s.close().await;
     r
 }
 
@@ -315,7 +280,6 @@ async fn the_list_pages_with_links_that_keep_the_filters() {
         b.push(id, v);
     }
     s.write(&b).await.unwrap();
-    s.close().await;
     let (_, _, body) = get(&app, "/customers?tier=A&sort=id&lang=en").await;
     assert!(body.contains("1–50 of 120"), "{body}");
     let next = "/customers?offset=50&#38;tier=A&#38;sort=id";
@@ -392,7 +356,6 @@ async fn quick_actions_write_and_show_on_the_timeline() {
                 ("proactive", "on"),
                 ("note", "Soitin ja kysyin kuulumiset"),
             ],
-            "",
         )
         .await;
         assert_eq!(status, 303, "{backend}: {head}");
@@ -421,7 +384,6 @@ async fn quick_actions_write_and_show_on_the_timeline() {
                 ("our_fault", "on"),
                 ("summary", "Tuplalasku"),
             ],
-            "",
         )
         .await;
         assert_eq!(
@@ -441,7 +403,6 @@ async fn quick_actions_write_and_show_on_the_timeline() {
             &app,
             "/customers/c1/notes",
             &[("note", "Muista <b>synttärit</b>")],
-            "",
         )
         .await;
         assert_eq!(
@@ -503,7 +464,7 @@ async fn invalid_input_shows_the_error_by_the_field_and_writes_nothing() {
                 "Fill this in.",
             ),
         ] {
-            let (status, _, body) = post(&app, path, &form, "Accept-Language: en\r\n").await;
+            let (status, _, body) = post(&app, path, &form).await;
             assert_eq!(status, 422, "{backend} {path}");
             assert!(
                 body.contains(&format!("aria-describedby=\"{field}-error\""))
@@ -529,8 +490,7 @@ async fn invalid_input_shows_the_error_by_the_field_and_writes_nothing() {
                 .unwrap()
                 .is_empty()
         );
-        s.close().await;
-        let (status, _, _) = post(&app, "/customers/nobody/notes", &[("note", "x")], "").await;
+        let (status, _, _) = post(&app, "/customers/nobody/notes", &[("note", "x")]).await;
         assert_eq!(status, 404);
     }
 }
@@ -560,4 +520,118 @@ async fn what_customers_write_shows_as_text_on_every_page() {
         "{body}"
     );
     assert!(body.contains("<title>&#60;script&#62;alert(1)&#60;/script&#62; · Kanta</title>"));
+}
+
+#[tokio::test]
+async fn viewers_see_no_forms_and_their_posts_are_refused() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let a = page_as(&app, Role::Viewer, "/customers/c1?lang=en", &[]).await;
+        assert_eq!(a.status, 200, "{backend}");
+        assert!(a.body.contains("Timeline") && !a.body.contains("Log an interaction"));
+        assert!(!a.body.contains("action=\"/customers/c1/notes\""));
+        let staff = page_as(&app, Role::Staff, "/customers/c1?lang=en", &[]).await;
+        assert!(
+            staff.body.contains("Log an interaction"),
+            "staff see the forms"
+        );
+        assert!(
+            staff.body.contains(&format!(
+                "name=\"csrf\" value=\"{}\"",
+                app.sessions[&Role::Staff].csrf
+            )),
+            "every form carries the session's CSRF token"
+        );
+        for (path, pairs) in [
+            ("/customers/c1/interactions", vec![("kind", "call")]),
+            (
+                "/customers/c1/cases",
+                vec![("category", "x"), ("severity", "low")],
+            ),
+            ("/customers/c1/notes", vec![("note", "x")]),
+        ] {
+            let a = post_form_as(&app, Role::Viewer, path, &pairs).await;
+            assert_eq!(a.status, 403, "{backend} {path}: a viewer may not record");
+        }
+        assert!(
+            interactions(&app, "c1").await.is_empty(),
+            "{backend}: nothing written"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_form_without_the_sessions_csrf_token_is_refused() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let cookie = format!("Cookie: {}", app.sessions[&Role::Admin].cookie());
+        for body in [
+            form(&[("note", "x")]),
+            form(&[("csrf", "not-the-token"), ("note", "x")]),
+            form(&[("csrf", &app.sessions[&Role::Staff].csrf), ("note", "x")]),
+        ] {
+            let a = request(
+                &app,
+                "POST",
+                "/customers/c1/notes",
+                std::slice::from_ref(&cookie),
+                Some(("application/x-www-form-urlencoded", &body)),
+            )
+            .await;
+            assert_eq!(a.status, 403, "{backend}: {body}");
+        }
+        // Signed out: to the sign-in page, nothing written.
+        let a = request(
+            &app,
+            "POST",
+            "/customers/c1/notes",
+            &[],
+            Some(("application/x-www-form-urlencoded", &form(&[("note", "x")]))),
+        )
+        .await;
+        assert!(
+            matches!(a.status, 303 | 302 | 307 | 401 | 403),
+            "{}",
+            a.status
+        );
+        assert!(
+            interactions(&app, "c1").await.is_empty(),
+            "{backend}: nothing written"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_navigation_shows_each_role_its_areas() {
+    let app = spawn_app("sqlite").await;
+    let a = page_as(&app, Role::Admin, "/customers?lang=en", &[]).await;
+    assert!(
+        a.body
+            .contains("<a href=\"/customers\" aria-current=\"page\">Customers</a>"),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("href=\"/admin/users\"") && a.body.contains("href=\"/admin/tokens\""));
+    assert!(a.body.contains("href=\"/account\"") && a.body.contains("action=\"/logout\""));
+    assert!(
+        a.body.contains("<a class=\"skip\" href=\"#main\">")
+            && a.body.contains("<main id=\"main\"")
+    );
+    let a = page_as(&app, Role::Staff, "/customers?lang=en", &[]).await;
+    assert!(!a.body.contains("/admin/users") && !a.body.contains("/admin/tokens"));
+    // Every input of the list and the customer page has a label.
+    for path in ["/customers?lang=en", "/customers/c1?lang=en"] {
+        let body = page_as(&app, Role::Staff, path, &[]).await.body;
+        for tag in body.split('<').filter(|t| {
+            (t.starts_with("input") || t.starts_with("select") || t.starts_with("textarea"))
+                && !t.contains("type=\"hidden\"")
+        }) {
+            let id = tag.split("id=\"").nth(1).and_then(|r| r.split('"').next());
+            let id = id.unwrap_or_else(|| panic!("{path}: no id on <{tag}"));
+            assert!(
+                body.contains(&format!("for=\"{id}\"")),
+                "{path}: no label for {id}"
+            );
+        }
+    }
 }

@@ -4,3 +4,4 @@ mod customers;
 mod helpers;
 mod import;
 mod kill;
+mod users;

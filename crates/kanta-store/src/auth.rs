@@ -1,0 +1,500 @@
+//! Staff users, login sessions, API tokens and failed-login records.
+//!
+//! The store keeps only what cannot be turned back into a secret: argon2id PHC strings
+//! for passwords and SHA-256 digests (hex) for session ids and API tokens. Hashing is the
+//! caller's (kanta-web's) work; this module only stores and finds. Times are
+//! milliseconds since the Unix epoch, UTC.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::{Result, Store, StoreError, with_pool};
+
+/// What a user or token may do; each role may do everything the ones below it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads everything.
+    Viewer,
+    /// Also records interactions, cases, feedback and customer data.
+    Staff,
+    /// Also approves compensations, writes the trust ledger and changes settings.
+    Manager,
+    /// Also manages users, API tokens and erasure.
+    Admin,
+}
+
+impl Role {
+    /// Every role, from the least to the most allowed.
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Staff, Role::Manager, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Staff => "staff",
+            Role::Manager => "manager",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A staff user who signs in to the web UI.
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: i64,
+    /// Lower-case; unique.
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// The user's language setting (`fi` or `en`); `None` follows the browser.
+    pub lang: Option<String>,
+    /// A deactivated user cannot sign in; their sessions are ended.
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub password_hash: String,
+}
+
+/// An API token's record; the token itself is shown once and never stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    /// The token's first characters, to tell tokens apart in lists.
+    pub prefix: String,
+    pub created_by: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A new user.
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    pub password_hash: &'a str,
+}
+
+/// A live session and its user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    /// The session's CSRF token, which every form must send back.
+    pub csrf: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn time(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+const USER_COLUMNS: &str = "u.id, u.email, u.name, u.role, u.password_hash, u.lang, u.active, u.created_ms, u.last_login_ms";
+
+fn user_of<R: Row>(r: &R) -> Result<User>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> Option<i64>: sqlx::Decode<'q, R::Database>,
+    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> Option<String>: sqlx::Decode<'q, R::Database>,
+    for<'q> bool: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+{
+    let role: String = r.try_get("role")?;
+    Ok(User {
+        id: r.try_get("id")?,
+        email: r.try_get("email")?,
+        name: r.try_get("name")?,
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        lang: r.try_get("lang")?,
+        active: r.try_get("active")?,
+        created_at: time(r.try_get("created_ms")?),
+        last_login_at: r.try_get::<Option<i64>, _>("last_login_ms")?.map(time),
+        password_hash: r.try_get("password_hash")?,
+    })
+}
+
+fn token_of<R: Row>(r: &R) -> Result<ApiToken>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> Option<i64>: sqlx::Decode<'q, R::Database>,
+    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+{
+    let role: String = r.try_get("role")?;
+    Ok(ApiToken {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        prefix: r.try_get("prefix")?,
+        created_by: r.try_get("created_by")?,
+        created_at: time(r.try_get("created_ms")?),
+        last_used_at: r.try_get::<Option<i64>, _>("last_used_ms")?.map(time),
+        revoked_at: r.try_get::<Option<i64>, _>("revoked_ms")?.map(time),
+    })
+}
+
+/// Whether a database error is a unique-key violation.
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// What may change about a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate<'a> {
+    pub name: Option<&'a str>,
+    pub role: Option<Role>,
+    /// `Some(None)` clears the setting (follow the browser).
+    pub lang: Option<Option<&'a str>>,
+    pub active: Option<bool>,
+    pub password_hash: Option<&'a str>,
+}
+
+/// A token's last use is written at most this often, so reads stay reads.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+impl Store {
+    /// Creates a user; the email is stored in lower case and must be new.
+    pub async fn create_user(&self, u: &NewUser<'_>) -> Result<User> {
+        let email = u.email.trim().to_lowercase();
+        let now = ms(Utc::now());
+        let sql = "INSERT INTO users (email, name, role, password_hash, created_ms) \
+                   VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        let id: std::result::Result<i64, sqlx::Error> = with_pool!(self, pool => {
+            sqlx::query_scalar(sql)
+                .bind(&email)
+                .bind(u.name.trim())
+                .bind(u.role.as_str())
+                .bind(u.password_hash)
+                .bind(now)
+                .fetch_one(pool)
+                .await
+        });
+        let id = match id {
+            Ok(id) => id,
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::Exists(email)),
+            Err(e) => return Err(e.into()),
+        };
+        self.user(id)
+            .await?
+            .ok_or_else(|| StoreError::Db(sqlx::Error::RowNotFound))
+    }
+
+    /// A user by id.
+    pub async fn user(&self, id: i64) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1");
+        with_pool!(self, pool => {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(user_of).transpose()
+        })
+    }
+
+    /// A user by email (any case).
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.email = $1");
+        let email = email.trim().to_lowercase();
+        with_pool!(self, pool => {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(email).fetch_optional(pool).await?;
+            row.as_ref().map(user_of).transpose()
+        })
+    }
+
+    /// Every user, by email.
+    pub async fn users(&self) -> Result<Vec<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.email");
+        with_pool!(self, pool => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?;
+            rows.iter().map(user_of).collect()
+        })
+    }
+
+    /// The number of active admins (the last one may not be demoted or deactivated).
+    pub async fn active_admins(&self) -> Result<i64> {
+        let sql = "SELECT count(*) FROM users WHERE role = 'admin' AND active = $1";
+        with_pool!(self, pool => Ok(sqlx::query_scalar(sql).bind(true).fetch_one(pool).await?))
+    }
+
+    /// Changes a user. Deactivating a user or changing their password or role ends
+    /// their sessions. Returns the user as it is now, or `None` when there is none.
+    pub async fn update_user(&self, id: i64, u: &UserUpdate<'_>) -> Result<Option<User>> {
+        let lang = u.lang.map(|l| l.map(str::to_string));
+        let sql = "UPDATE users SET \
+                   name = coalesce($2, name), \
+                   role = coalesce($3, role), \
+                   lang = CASE WHEN $4 THEN $5 ELSE lang END, \
+                   active = coalesce($6, active), \
+                   password_hash = coalesce($7, password_hash) \
+                   WHERE id = $1";
+        let changed = with_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(id)
+                .bind(u.name.map(str::trim))
+                .bind(u.role.map(Role::as_str))
+                .bind(lang.is_some())
+                .bind(lang.clone().flatten())
+                .bind(u.active)
+                .bind(u.password_hash)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if changed == 0 {
+            return Ok(None);
+        }
+        if u.active == Some(false) || u.password_hash.is_some() || u.role.is_some() {
+            self.end_sessions_of(id).await?;
+        }
+        self.user(id).await
+    }
+
+    /// Records a successful sign-in.
+    pub async fn touch_login(&self, user_id: i64) -> Result<()> {
+        let now = ms(Utc::now());
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE users SET last_login_ms = $2 WHERE id = $1")
+                .bind(user_id)
+                .bind(now)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Starts a session; `digest` is the SHA-256 (hex) of the cookie's secret.
+    pub async fn create_session(
+        &self,
+        user_id: i64,
+        digest: &str,
+        csrf: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let now = Utc::now();
+        with_pool!(self, pool => {
+            // Expired sessions go whenever a new one starts.
+            sqlx::query("DELETE FROM sessions WHERE expires_ms < $1")
+                .bind(ms(now))
+                .execute(pool)
+                .await?;
+            sqlx::query(
+                "INSERT INTO sessions (digest, user_id, csrf, created_ms, expires_ms) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(digest)
+            .bind(user_id)
+            .bind(csrf)
+            .bind(ms(now))
+            .bind(ms(expires_at))
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The live session with this digest and its active user.
+    pub async fn session(&self, digest: &str) -> Result<Option<Session>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, s.csrf, s.expires_ms FROM sessions s \
+             JOIN users u ON u.id = s.user_id \
+             WHERE s.digest = $1 AND s.expires_ms > $2 AND u.active = $3"
+        );
+        let now = ms(Utc::now());
+        with_pool!(self, pool => {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(digest)
+                .bind(now)
+                .bind(true)
+                .fetch_optional(pool)
+                .await?;
+            match row {
+                None => Ok(None),
+                Some(r) => Ok(Some(Session {
+                    user: user_of(&r)?,
+                    csrf: r.try_get("csrf")?,
+                    expires_at: time(r.try_get("expires_ms")?),
+                })),
+            }
+        })
+    }
+
+    /// Ends one session (sign-out).
+    pub async fn end_session(&self, digest: &str) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM sessions WHERE digest = $1")
+                .bind(digest)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Ends every session of a user.
+    pub async fn end_sessions_of(&self, user_id: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Records an API token by its digest; the token itself is never stored.
+    pub async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        digest: &str,
+        prefix: &str,
+        created_by: Option<i64>,
+    ) -> Result<ApiToken> {
+        let sql = "INSERT INTO api_tokens (name, role, digest, prefix, created_by, created_ms) \
+                   VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+        let now = ms(Utc::now());
+        let id: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar(sql)
+                .bind(name.trim())
+                .bind(role.as_str())
+                .bind(digest)
+                .bind(prefix)
+                .bind(created_by)
+                .bind(now)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(ApiToken {
+            id,
+            name: name.trim().to_string(),
+            role,
+            prefix: prefix.to_string(),
+            created_by,
+            created_at: time(now),
+            last_used_at: None,
+            revoked_at: None,
+        })
+    }
+
+    /// The unrevoked token with this digest. Its last use is recorded (at most once a
+    /// minute, so that API reads seldom write).
+    pub async fn token_by_digest(&self, digest: &str) -> Result<Option<ApiToken>> {
+        let sql = "SELECT id, name, role, prefix, created_by, created_ms, last_used_ms, revoked_ms \
+                   FROM api_tokens WHERE digest = $1 AND revoked_ms IS NULL";
+        let token = with_pool!(self, pool => {
+            let row = sqlx::query(sql).bind(digest).fetch_optional(pool).await?;
+            row.as_ref().map(token_of).transpose()?
+        });
+        let now = ms(Utc::now());
+        if let Some(t) = &token
+            && t.last_used_at.is_none_or(|u| now - ms(u) > TOUCH_EVERY_MS)
+        {
+            with_pool!(self, pool => {
+                sqlx::query("UPDATE api_tokens SET last_used_ms = $2 WHERE id = $1")
+                    .bind(t.id)
+                    .bind(now)
+                    .execute(pool)
+                    .await?;
+            });
+        }
+        Ok(token)
+    }
+
+    /// Every token, revoked ones last.
+    pub async fn tokens(&self) -> Result<Vec<ApiToken>> {
+        let sql = "SELECT id, name, role, prefix, created_by, created_ms, last_used_ms, revoked_ms \
+                   FROM api_tokens ORDER BY revoked_ms IS NOT NULL, created_ms DESC, id DESC";
+        with_pool!(self, pool => {
+            let rows = sqlx::query(sql).fetch_all(pool).await?;
+            rows.iter().map(token_of).collect()
+        })
+    }
+
+    /// Revokes a token; returns false when there is no such unrevoked token.
+    pub async fn revoke_token(&self, id: i64) -> Result<bool> {
+        let now = ms(Utc::now());
+        let n = with_pool!(self, pool => {
+            sqlx::query("UPDATE api_tokens SET revoked_ms = $2 WHERE id = $1 AND revoked_ms IS NULL")
+                .bind(id)
+                .bind(now)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(n > 0)
+    }
+
+    /// Records a failed sign-in.
+    pub async fn record_login_failure(&self, email: &str, ip: &str) -> Result<()> {
+        let now = ms(Utc::now());
+        with_pool!(self, pool => {
+            // Records older than a day are of no use to any limit.
+            sqlx::query("DELETE FROM login_failures WHERE at_ms < $1")
+                .bind(now - 86_400_000)
+                .execute(pool)
+                .await?;
+            sqlx::query("INSERT INTO login_failures (email, ip, at_ms) VALUES ($1, $2, $3)")
+                .bind(email.trim().to_lowercase())
+                .bind(ip)
+                .bind(now)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Failed sign-ins since `since` for this email and from this address.
+    pub async fn login_failures(
+        &self,
+        email: &str,
+        ip: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(i64, i64)> {
+        let email = email.trim().to_lowercase();
+        with_pool!(self, pool => {
+            let by_email: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM login_failures WHERE email = $1 AND at_ms >= $2",
+            )
+            .bind(&email)
+            .bind(ms(since))
+            .fetch_one(pool)
+            .await?;
+            let by_ip: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM login_failures WHERE ip = $1 AND at_ms >= $2",
+            )
+            .bind(ip)
+            .bind(ms(since))
+            .fetch_one(pool)
+            .await?;
+            Ok((by_email, by_ip))
+        })
+    }
+
+    /// Forgets the failed sign-ins of an email (after a successful one).
+    pub async fn clear_login_failures(&self, email: &str) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM login_failures WHERE email = $1")
+                .bind(email.trim().to_lowercase())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}

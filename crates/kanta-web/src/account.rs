@@ -1,0 +1,757 @@
+//! Signing in and out, the user's own account page, and the admin's pages for users and
+//! API tokens.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use kanta_store::StoreError;
+use kanta_store::auth::{ApiToken, NewUser, Role, User, UserUpdate};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::api::ApiError;
+use crate::auth::{
+    self, LOGIN_CSRF_COOKIE, MAX_FAILURES_PER_EMAIL, MAX_FAILURES_PER_IP, Me, SESSION_COOKIE,
+    SignedIn,
+};
+use crate::i18n::{Lang, Tr};
+use crate::render::render;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/account", get(account))
+        .route("/account/language", post(set_language))
+        .route("/account/password", post(set_password))
+        .route("/admin/users", get(users).post(add_user))
+        .route("/admin/users/{id}", post(change_user))
+        .route("/admin/users/{id}/password", post(reset_password))
+        .route("/admin/tokens", get(tokens).post(add_token))
+        .route("/admin/tokens/{id}/revoke", post(revoke_token))
+}
+
+/// Where to go after signing in: a path on this site, never another site.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    tr: Tr,
+    me: Option<Me>,
+    csrf: String,
+    next: String,
+    email: String,
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+    lang: Option<String>,
+}
+
+/// Renders the login form with a fresh double-submit CSRF cookie.
+fn login_page(
+    tr: Tr,
+    headers: &HeaderMap,
+    uri: &Uri,
+    next: String,
+    email: String,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let csrf = auth::new_secret();
+    let mut r = render(&LoginPage {
+        tr,
+        me: None,
+        csrf: csrf.clone(),
+        next,
+        email,
+        error,
+    });
+    *r.status_mut() = status;
+    let secure = auth::is_https(headers, uri);
+    let h = r.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        auth::set_cookie(LOGIN_CSRF_COOKIE, &csrf, 3600, secure),
+    );
+    h.append(header::SET_COOKIE, auth::lang_cookie(tr.lang));
+    h.insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+    r
+}
+
+async fn login_form(
+    me: Option<SignedIn>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let next = safe_next(q.next.as_deref());
+    if me.is_some() {
+        return Redirect::to(&next).into_response();
+    }
+    let tr = auth::anonymous_lang(q.lang.as_deref(), &headers);
+    login_page(
+        tr,
+        &headers,
+        &uri,
+        next,
+        String::new(),
+        None,
+        StatusCode::OK,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    csrf: String,
+    next: Option<String>,
+}
+
+async fn login(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+    let Form(f) = Form::<LoginForm>::from_request(request, &s)
+        .await
+        .map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let tr = auth::anonymous_lang(None, &headers);
+    let next = safe_next(f.next.as_deref());
+    let again = |error: &str, status| {
+        login_page(
+            tr,
+            &headers,
+            &uri,
+            next.clone(),
+            f.email.clone(),
+            Some(error.to_string()),
+            status,
+        )
+    };
+    let sent = auth::cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or("");
+    if sent.is_empty() || !auth::same_secret(sent, f.csrf.trim()) {
+        return Ok(again(tr.t("auth.login_expired"), StatusCode::FORBIDDEN));
+    }
+    let (by_email, by_ip) = s
+        .store
+        .login_failures(&f.email, &ip, auth::login_window_start())
+        .await?;
+    if by_email >= MAX_FAILURES_PER_EMAIL || by_ip >= MAX_FAILURES_PER_IP {
+        let mut r = again(tr.t("auth.too_many"), StatusCode::TOO_MANY_REQUESTS);
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            (auth::LOGIN_WINDOW_MINUTES * 60).into(),
+        );
+        return Ok(r);
+    }
+    let user = s.store.user_by_email(&f.email).await?.filter(|u| u.active);
+    let ok =
+        auth::verify_password(user.as_ref().map(|u| u.password_hash.clone()), f.password).await;
+    let Some(user) = user.filter(|_| ok) else {
+        s.store.record_login_failure(&f.email, &ip).await?;
+        tracing::info!(email = %f.email.trim().to_lowercase(), %ip, "sign-in refused");
+        return Ok(again(tr.t("auth.bad_login"), StatusCode::UNAUTHORIZED));
+    };
+    s.store.clear_login_failures(&user.email).await?;
+    s.store.touch_login(user.id).await?;
+    let mut r = Redirect::to(&next).into_response();
+    start_session(&s, &user, &headers, &uri, &mut r).await?;
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        auth::set_cookie(LOGIN_CSRF_COOKIE, "", 0, auth::is_https(&headers, &uri)),
+    );
+    tracing::info!(user = %user.email, "signed in");
+    Ok(r)
+}
+
+/// Starts a session for `user` and sets its cookie on `r`.
+async fn start_session(
+    s: &AppState,
+    user: &User,
+    headers: &HeaderMap,
+    uri: &Uri,
+    r: &mut Response,
+) -> Result<(), ApiError> {
+    let secret = auth::new_secret();
+    let expires = Utc::now() + auth::session_length();
+    s.store
+        .create_session(
+            user.id,
+            &auth::digest(&secret),
+            &auth::new_secret(),
+            expires,
+        )
+        .await?;
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        auth::set_cookie(
+            SESSION_COOKIE,
+            &secret,
+            auth::session_length().num_seconds(),
+            auth::is_https(headers, uri),
+        ),
+    );
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    State(s): State<AppState>,
+    me: SignedIn,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, Response> {
+    me.check_csrf(&f.csrf)?;
+    s.store
+        .end_session(&me.session_digest)
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
+    let mut r = Redirect::to("/login").into_response();
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        auth::set_cookie(SESSION_COOKIE, "", 0, auth::is_https(&headers, &uri)),
+    );
+    Ok(r)
+}
+
+fn store_err(e: StoreError) -> Response {
+    ApiError::from(e).into_response()
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    tr: Tr,
+    me: Option<Me>,
+    user: User,
+    csrf: String,
+    notice: Option<&'static str>,
+    error: Option<String>,
+}
+
+impl AccountPage {
+    fn when(&self, t: &Option<DateTime<Utc>>) -> String {
+        t.as_ref()
+            .map_or_else(String::new, |t| self.tr.date_time(t))
+    }
+    fn role_text(&self) -> &'static str {
+        role_name(&self.tr, self.user.role)
+    }
+    fn lang_is(&self, code: &str) -> bool {
+        self.user.lang.as_deref().unwrap_or("") == code
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct NoticeQuery {
+    saved: Option<String>,
+}
+
+async fn account(me: SignedIn, Query(q): Query<NoticeQuery>) -> Response {
+    let notice = match q.saved.as_deref() {
+        Some("language") => Some("account.saved_language"),
+        Some("password") => Some("account.saved_password"),
+        _ => None,
+    };
+    account_page(&me, notice, None, StatusCode::OK)
+}
+
+fn account_page(
+    me: &SignedIn,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let mut r = render(&AccountPage {
+        tr: me.tr,
+        me: Some(me.me()),
+        user: me.user.clone(),
+        csrf: me.csrf.clone(),
+        notice,
+        error,
+    });
+    *r.status_mut() = status;
+    r
+}
+
+#[derive(Debug, Deserialize)]
+struct LanguageForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    lang: String,
+}
+
+async fn set_language(
+    State(s): State<AppState>,
+    me: SignedIn,
+    Form(f): Form<LanguageForm>,
+) -> Result<Response, Response> {
+    me.check_csrf(&f.csrf)?;
+    let lang = Lang::parse(&f.lang).map(Lang::code);
+    s.store
+        .update_user(
+            me.user.id,
+            &UserUpdate {
+                lang: Some(lang),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(store_err)?;
+    Ok(Redirect::to("/account?saved=language").into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    current: String,
+    new: String,
+    repeat: String,
+}
+
+async fn set_password(
+    State(s): State<AppState>,
+    me: SignedIn,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(f): Form<PasswordForm>,
+) -> Result<Response, Response> {
+    me.check_csrf(&f.csrf)?;
+    let tr = me.tr;
+    if !auth::verify_password(Some(me.user.password_hash.clone()), f.current).await {
+        return Ok(account_page(
+            &me,
+            None,
+            Some(tr.t("account.wrong_current").to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
+    }
+    if auth::check_new_password(&f.new).is_err() {
+        return Ok(account_page(
+            &me,
+            None,
+            Some(tr.t("account.too_short").to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
+    }
+    if f.new != f.repeat {
+        return Ok(account_page(
+            &me,
+            None,
+            Some(tr.t("account.mismatch").to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
+    }
+    let hash = auth::hash_password(f.new)
+        .await
+        .map_err(|e| ApiError::internal(e).into_response())?;
+    // A new password ends every session; this one starts afresh.
+    s.store
+        .update_user(
+            me.user.id,
+            &UserUpdate {
+                password_hash: Some(&hash),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(store_err)?;
+    let mut r = Redirect::to("/account?saved=password").into_response();
+    start_session(&s, &me.user, &headers, &uri, &mut r)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok(r)
+}
+
+/// A role and its name in the page's language.
+struct RoleChoice {
+    code: &'static str,
+    name: &'static str,
+}
+
+fn role_choices(tr: &Tr) -> Vec<RoleChoice> {
+    Role::ALL
+        .into_iter()
+        .rev()
+        .map(|r| RoleChoice {
+            code: r.as_str(),
+            name: role_name(tr, r),
+        })
+        .collect()
+}
+
+/// A role's name in the page's language.
+pub fn role_name(tr: &Tr, r: Role) -> &'static str {
+    match r {
+        Role::Admin => tr.t("role.admin"),
+        Role::Manager => tr.t("role.manager"),
+        Role::Staff => tr.t("role.staff"),
+        Role::Viewer => tr.t("role.viewer"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    tr: Tr,
+    me: Option<Me>,
+    csrf: String,
+    my_id: i64,
+    users: Vec<User>,
+    roles: Vec<RoleChoice>,
+    /// A password shown once: (email, password).
+    shown: Option<(String, String)>,
+    error: Option<String>,
+}
+
+impl UsersPage {
+    fn when(&self, t: &Option<DateTime<Utc>>) -> String {
+        t.as_ref()
+            .map_or_else(String::new, |t| self.tr.date_time(t))
+    }
+}
+
+async fn users_page(
+    s: &AppState,
+    me: &SignedIn,
+    shown: Option<(String, String)>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, Response> {
+    let users = s.store.users().await.map_err(store_err)?;
+    let mut r = render(&UsersPage {
+        tr: me.tr,
+        me: Some(me.me()),
+        csrf: me.csrf.clone(),
+        my_id: me.user.id,
+        users,
+        roles: role_choices(&me.tr),
+        shown,
+        error,
+    });
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+    Ok(r)
+}
+
+async fn users(State(s): State<AppState>, me: SignedIn) -> Result<Response, Response> {
+    me.require(Role::Admin)?;
+    users_page(&s, &me, None, None, StatusCode::OK).await
+}
+
+#[derive(Debug, Deserialize)]
+struct AddUserForm {
+    #[serde(default)]
+    csrf: String,
+    email: String,
+    #[serde(default)]
+    name: String,
+    role: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Whether a string looks like an email address (one @, a dot in the domain).
+fn looks_like_email(s: &str) -> bool {
+    kanta_domain::value::Email::parse(s).is_ok()
+}
+
+async fn add_user(
+    State(s): State<AppState>,
+    me: SignedIn,
+    Form(f): Form<AddUserForm>,
+) -> Result<Response, Response> {
+    me.require(Role::Admin)?;
+    me.check_csrf(&f.csrf)?;
+    let tr = me.tr;
+    let invalid = |key: &str| Some(tr.t(key).to_string());
+    let error = if !looks_like_email(&f.email) {
+        invalid("admin.users.bad_email")
+    } else if Role::parse(&f.role).is_none() {
+        invalid("admin.users.bad_role")
+    } else if !f.password.is_empty() && auth::check_new_password(&f.password).is_err() {
+        invalid("account.too_short")
+    } else {
+        None
+    };
+    if error.is_some() {
+        return users_page(&s, &me, None, error, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let generated = f.password.is_empty();
+    let password = if generated {
+        auth::new_password()
+    } else {
+        f.password
+    };
+    let hash = auth::hash_password(password.clone())
+        .await
+        .map_err(|e| ApiError::internal(e).into_response())?;
+    let name = if f.name.trim().is_empty() {
+        f.email.split('@').next().unwrap_or("").to_string()
+    } else {
+        f.name
+    };
+    let created = s
+        .store
+        .create_user(&NewUser {
+            email: &f.email,
+            name: &name,
+            role: Role::parse(&f.role).unwrap_or(Role::Viewer),
+            password_hash: &hash,
+        })
+        .await;
+    match created {
+        Ok(u) => {
+            tracing::info!(by = %me.user.email, user = %u.email, role = %u.role, "user added");
+            let shown = generated.then(|| (u.email.clone(), password));
+            users_page(&s, &me, shown, None, StatusCode::CREATED).await
+        }
+        Err(StoreError::Exists(_)) => {
+            users_page(
+                &s,
+                &me,
+                None,
+                invalid("admin.users.exists"),
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+        Err(e) => Err(store_err(e)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ChangeUserForm {
+    #[serde(default)]
+    csrf: String,
+    role: String,
+    /// A checkbox: present when ticked.
+    active: Option<String>,
+}
+
+async fn change_user(
+    State(s): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<ChangeUserForm>,
+) -> Result<Response, Response> {
+    me.require(Role::Admin)?;
+    me.check_csrf(&f.csrf)?;
+    let Some(role) = Role::parse(&f.role) else {
+        return users_page(
+            &s,
+            &me,
+            None,
+            Some(me.tr.t("admin.users.bad_role").to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let active = f.active.is_some();
+    let Some(user) = s.store.user(id).await.map_err(store_err)? else {
+        return Err(ApiError::not_found(format!("no user {id}")).into_response());
+    };
+    // The last active admin stays one, so that someone can always manage users.
+    let loses_admin = user.role == Role::Admin && user.active && (role != Role::Admin || !active);
+    if loses_admin && s.store.active_admins().await.map_err(store_err)? <= 1 {
+        return users_page(
+            &s,
+            &me,
+            None,
+            Some(me.tr.t("admin.users.last_admin").to_string()),
+            StatusCode::CONFLICT,
+        )
+        .await;
+    }
+    let update = UserUpdate {
+        role: (role != user.role).then_some(role),
+        active: (active != user.active).then_some(active),
+        ..Default::default()
+    };
+    s.store.update_user(id, &update).await.map_err(store_err)?;
+    tracing::info!(by = %me.user.email, user = %user.email, role = %role, active, "user changed");
+    Ok(Redirect::to("/admin/users").into_response())
+}
+
+async fn reset_password(
+    State(s): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, Response> {
+    me.require(Role::Admin)?;
+    me.check_csrf(&f.csrf)?;
+    let Some(user) = s.store.user(id).await.map_err(store_err)? else {
+        return Err(ApiError::not_found(format!("no user {id}")).into_response());
+    };
+    let password = auth::new_password();
+    let hash = auth::hash_password(password.clone())
+        .await
+        .map_err(|e| ApiError::internal(e).into_response())?;
+    s.store
+        .update_user(
+            id,
+            &UserUpdate {
+                password_hash: Some(&hash),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(store_err)?;
+    tracing::info!(by = %me.user.email, user = %user.email, "password reset");
+    users_page(&s, &me, Some((user.email, password)), None, StatusCode::OK).await
+}
+
+#[derive(Template)]
+#[template(path = "admin_tokens.html")]
+struct TokensPage {
+    tr: Tr,
+    me: Option<Me>,
+    csrf: String,
+    tokens: Vec<ApiToken>,
+    roles: Vec<RoleChoice>,
+    /// A new token shown once: (name, token).
+    shown: Option<(String, String)>,
+    error: Option<String>,
+}
+
+impl TokensPage {
+    fn when(&self, t: &Option<DateTime<Utc>>) -> String {
+        t.as_ref()
+            .map_or_else(String::new, |t| self.tr.date_time(t))
+    }
+    fn role(&self, r: &Role) -> &'static str {
+        role_name(&self.tr, *r)
+    }
+}
+
+async fn tokens_page(
+    s: &AppState,
+    me: &SignedIn,
+    shown: Option<(String, String)>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, Response> {
+    let tokens = s.store.tokens().await.map_err(store_err)?;
+    let mut r = render(&TokensPage {
+        tr: me.tr,
+        me: Some(me.me()),
+        csrf: me.csrf.clone(),
+        tokens,
+        roles: role_choices(&me.tr),
+        shown,
+        error,
+    });
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+    Ok(r)
+}
+
+async fn tokens(State(s): State<AppState>, me: SignedIn) -> Result<Response, Response> {
+    me.require(Role::Admin)?;
+    tokens_page(&s, &me, None, None, StatusCode::OK).await
+}
+
+#[derive(Debug, Deserialize)]
+struct AddTokenForm {
+    #[serde(default)]
+    csrf: String,
+    name: String,
+    role: String,
+}
+
+async fn add_token(
+    State(s): State<AppState>,
+    me: SignedIn,
+    Form(f): Form<AddTokenForm>,
+) -> Result<Response, Response> {
+    me.require(Role::Admin)?;
+    me.check_csrf(&f.csrf)?;
+    let (Some(role), false) = (Role::parse(&f.role), f.name.trim().is_empty()) else {
+        return tokens_page(
+            &s,
+            &me,
+            None,
+            Some(me.tr.t("admin.tokens.invalid").to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let (token, prefix) = auth::new_api_token();
+    let t = s
+        .store
+        .create_token(
+            &f.name,
+            role,
+            &auth::digest(&token),
+            &prefix,
+            Some(me.user.id),
+        )
+        .await
+        .map_err(store_err)?;
+    tracing::info!(by = %me.user.email, token = %t.name, role = %t.role, "API token created");
+    tokens_page(&s, &me, Some((t.name, token)), None, StatusCode::CREATED).await
+}
+
+async fn revoke_token(
+    State(s): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, Response> {
+    me.require(Role::Admin)?;
+    me.check_csrf(&f.csrf)?;
+    if !s.store.revoke_token(id).await.map_err(store_err)? {
+        return Err(ApiError::not_found(format!("no live API token {id}")).into_response());
+    }
+    tracing::info!(by = %me.user.email, token = id, "API token revoked");
+    Ok(Redirect::to("/admin/tokens").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(
+            safe_next(Some("/customers/c1?lang=fi")),
+            "/customers/c1?lang=fi"
+        );
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,556 @@
+//! Who is asking, and may they: passwords, sessions, CSRF, API tokens and roles.
+//!
+//! - Passwords are argon2id PHC strings, hashed and checked on the blocking pool (a hash
+//!   takes tens of milliseconds of CPU; the async runtime must not wait on it).
+//! - A session is a random secret in the `kanta_session` cookie (HttpOnly,
+//!   SameSite=Lax, Secure when the request came over https); the store keeps its
+//!   SHA-256 digest, the user and a CSRF token that every form sends back.
+//! - API tokens are random secrets shown once; the store keeps their SHA-256 digest
+//!   and role. They come as `Authorization: Bearer TOKEN`.
+//! - [`Caller`] is the API's extractor (token or session; 401 when neither), [`SignedIn`]
+//!   the pages' (redirects to the login page when not signed in).
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{Duration, Utc};
+use kanta_store::auth::{Role, Session, User};
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::api::ApiError;
+use crate::i18n::{LANG_COOKIE, Lang, Tr};
+
+/// The cookie holding the session's secret.
+pub const SESSION_COOKIE: &str = "kanta_session";
+/// The cookie holding the login form's CSRF token (double-submit, before a session).
+pub const LOGIN_CSRF_COOKIE: &str = "kanta_login_csrf";
+/// The header by which script calls of the API made with a session cookie send its
+/// CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// How long a session lasts.
+pub const SESSION_DAYS: i64 = 7;
+/// The shortest password accepted.
+pub const MIN_PASSWORD_LEN: usize = 10;
+/// API tokens start with this, so they are easy to find in logs and secret scanners.
+pub const TOKEN_PREFIX: &str = "kanta_";
+
+/// A random secret: 32 bytes from the operating system, as 64 hex digits.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    hex(&bytes)
+}
+
+/// A new API token and its display prefix.
+pub fn new_api_token() -> (String, String) {
+    let token = format!("{TOKEN_PREFIX}{}", new_secret());
+    let prefix = token[..TOKEN_PREFIX.len() + 8].to_string();
+    (token, prefix)
+}
+
+/// A readable random password for `kanta user add` and resets: 20 characters from an
+/// alphabet without look-alikes (about 110 bits).
+pub fn new_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 20];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    // 256 % 56 != 0: reject the biased top of the range by redrawing.
+    let mut out = String::with_capacity(20);
+    let mut i = 0;
+    while out.len() < 20 {
+        if i == bytes.len() {
+            getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+            i = 0;
+        }
+        let b = bytes[i];
+        i += 1;
+        if usize::from(b) < 256 - 256 % ALPHABET.len() {
+            out.push(ALPHABET[usize::from(b) % ALPHABET.len()] as char);
+        }
+    }
+    out
+}
+
+/// SHA-256 of a secret, as hex: what the store keeps of sessions and tokens.
+pub fn digest(secret: &str) -> String {
+    hex(&Sha256::digest(secret.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Whether a password is acceptable; the reason when not.
+pub fn check_new_password(password: &str) -> Result<(), String> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(format!(
+            "a password needs at least {MIN_PASSWORD_LEN} characters"
+        ));
+    }
+    Ok(())
+}
+
+/// Hashes a password with argon2id on the blocking pool.
+pub async fn hash_password(password: String) -> Result<String, String> {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::PasswordHasher;
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| format!("cannot hash the password: {e}"))
+    })
+    .await
+    .map_err(|e| format!("cannot hash the password: {e}"))?
+}
+
+/// Checks a password against a stored hash on the blocking pool. With no hash (no such
+/// user) a dummy hash is checked, so that the answer takes as long either way.
+pub async fn verify_password(hash: Option<String>, password: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::PasswordVerifier;
+        use argon2::password_hash::phc::PasswordHash;
+        let real = hash.is_some();
+        let hash = hash.unwrap_or_else(|| dummy_hash().to_string());
+        let Ok(parsed) = PasswordHash::new(&hash) else {
+            return false;
+        };
+        let ok = argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+        ok && real
+    })
+    .await
+    .unwrap_or(false)
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        use argon2::password_hash::PasswordHasher;
+        argon2::Argon2::default()
+            .hash_password(new_secret().as_bytes())
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+}
+
+/// Whether the request came over https (directly or through a proxy that says so).
+pub fn is_https(parts_headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
+    uri.scheme_str() == Some("https")
+        || parts_headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+        || parts_headers
+            .get(header::FORWARDED)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("proto=https"))
+}
+
+/// A `Set-Cookie` value for a cookie only the server reads.
+pub fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .expect("cookie values are hex")
+}
+
+/// Compares two secrets in time that does not depend on where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Who calls the API: a role, and the user or token behind it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub role: Role,
+    /// The signed-in user, when the call came with a session cookie.
+    pub user_id: Option<i64>,
+    /// The API token, when the call came with one.
+    pub token_id: Option<i64>,
+}
+
+impl Caller {
+    /// Refuses (403) a caller whose role is below `min`.
+    pub fn require(&self, min: Role) -> Result<(), ApiError> {
+        if self.role >= min {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this needs the role '{min}' or above; the caller has '{}'",
+                self.role
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Caller, ApiError> {
+        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
+                .map(str::trim)
+                .ok_or_else(|| {
+                    ApiError::unauthorized("the Authorization header must be 'Bearer TOKEN'")
+                })?;
+            let t = s
+                .store
+                .token_by_digest(&digest(token))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::unauthorized("the API token is unknown or has been revoked")
+                })?;
+            return Ok(Caller {
+                role: t.role,
+                user_id: None,
+                token_id: Some(t.id),
+            });
+        }
+        if let Some(secret) = cookie(&parts.headers, SESSION_COOKIE)
+            && let Some(session) = s.store.session(&digest(secret)).await?
+        {
+            let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !safe && !same_secret(sent, &session.csrf) {
+                return Err(ApiError::forbidden(format!(
+                    "a call with a session cookie must send the session's CSRF token in the {CSRF_HEADER} header"
+                )));
+            }
+            return Ok(Caller {
+                role: session.user.role,
+                user_id: Some(session.user.id),
+                token_id: None,
+            });
+        }
+        Err(ApiError::unauthorized(
+            "send an API token as 'Authorization: Bearer TOKEN' (an admin creates tokens)",
+        ))
+    }
+}
+
+/// What the page header shows of the signed-in user.
+#[derive(Debug, Clone)]
+pub struct Me {
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    /// The session's CSRF token, for the sign-out form.
+    pub csrf: String,
+}
+
+impl Me {
+    pub fn is_admin(&self) -> bool {
+        self.role >= Role::Admin
+    }
+    pub fn can_record(&self) -> bool {
+        self.role >= Role::Staff
+    }
+    pub fn role_name(&self) -> &'static str {
+        self.role.as_str()
+    }
+}
+
+/// A signed-in user on a page, with the page's language.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: User,
+    /// The session's CSRF token: every form carries it in a hidden `csrf` field.
+    pub csrf: String,
+    pub tr: Tr,
+    /// The session's digest (for sign-out).
+    pub session_digest: String,
+}
+
+impl SignedIn {
+    /// The header's view of the user.
+    pub fn me(&self) -> Me {
+        Me {
+            name: self.user.name.clone(),
+            email: self.user.email.clone(),
+            role: self.user.role,
+            csrf: self.csrf.clone(),
+        }
+    }
+
+    /// Refuses (403) a form whose CSRF token is not the session's.
+    #[allow(clippy::result_large_err)]
+    pub fn check_csrf(&self, sent: &str) -> Result<(), Response> {
+        if same_secret(sent.trim(), &self.csrf) {
+            Ok(())
+        } else {
+            Err(forbidden_page(
+                self.tr,
+                self.tr.t("auth.csrf_failed"),
+                Some(self.me()),
+            ))
+        }
+    }
+
+    /// Refuses (403) a user whose role is below `min`.
+    #[allow(clippy::result_large_err)]
+    pub fn require(&self, min: Role) -> Result<(), Response> {
+        if self.user.role >= min {
+            Ok(())
+        } else {
+            Err(forbidden_page(
+                self.tr,
+                self.tr.t("auth.forbidden"),
+                Some(self.me()),
+            ))
+        }
+    }
+}
+
+/// A plain page with a title, a text and a link home, as HTML.
+#[derive(askama::Template)]
+#[template(path = "message.html")]
+pub struct MessagePage<'a> {
+    pub tr: Tr,
+    pub me: Option<Me>,
+    pub title: &'a str,
+    pub text: &'a str,
+}
+
+/// The 403 page.
+pub fn forbidden_page(tr: Tr, text: &str, me: Option<Me>) -> Response {
+    let page = MessagePage {
+        tr,
+        me,
+        title: tr.t("auth.forbidden_title"),
+        text,
+    };
+    let mut r = crate::render::render(&page);
+    *r.status_mut() = StatusCode::FORBIDDEN;
+    r
+}
+
+/// The query's `lang` parameter, if any.
+fn query_lang(parts: &Parts) -> Option<Lang> {
+    parts
+        .uri
+        .query()?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "lang")
+        .and_then(|(_, v)| Lang::parse(v))
+}
+
+impl SignedIn {
+    async fn of(parts: &Parts, s: &AppState) -> Result<Option<SignedIn>, Response> {
+        let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Ok(None);
+        };
+        let session_digest = digest(secret);
+        let Some(Session { mut user, csrf, .. }) = s
+            .store
+            .session(&session_digest)
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?
+        else {
+            return Ok(None);
+        };
+        // `?lang=` chooses the language and keeps it as the user's setting; else the
+        // setting; else the browser's.
+        let lang = match query_lang(parts) {
+            Some(l) => {
+                if user.lang.as_deref() != Some(l.code()) {
+                    let update = kanta_store::auth::UserUpdate {
+                        lang: Some(Some(l.code())),
+                        ..Default::default()
+                    };
+                    s.store
+                        .update_user(user.id, &update)
+                        .await
+                        .map_err(|e| ApiError::from(e).into_response())?;
+                    user.lang = Some(l.code().to_string());
+                }
+                l
+            }
+            None => user
+                .lang
+                .as_deref()
+                .and_then(Lang::parse)
+                .unwrap_or_else(|| Lang::of_request(None, &parts.headers)),
+        };
+        Ok(Some(SignedIn {
+            user,
+            csrf,
+            tr: Tr::new(lang),
+            session_digest,
+        }))
+    }
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<SignedIn, Response> {
+        match SignedIn::of(parts, s).await? {
+            Some(u) => Ok(u),
+            None => {
+                let here = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_string();
+                let to = if here == "/" {
+                    "/login".to_string()
+                } else {
+                    format!("/login?next={}", crate::render::urlencode(&here))
+                };
+                Err(Redirect::to(&to).into_response())
+            }
+        }
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        s: &AppState,
+    ) -> Result<Option<SignedIn>, Response> {
+        SignedIn::of(parts, s).await
+    }
+}
+
+/// The language of a page seen without signing in: `?lang=`, the cookie, the browser.
+pub fn anonymous_lang(query: Option<&str>, headers: &HeaderMap) -> Tr {
+    Tr::new(Lang::of_request(query, headers))
+}
+
+/// The duration of a session.
+pub fn session_length() -> Duration {
+    Duration::days(SESSION_DAYS)
+}
+
+/// A `Set-Cookie` that keeps the language of a signed-out visitor.
+pub fn lang_cookie(lang: Lang) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.code()
+    ))
+    .expect("language codes are ASCII")
+}
+
+/// When a sign-in is refused for too many failures: this many per email, or per address,
+/// within [`LOGIN_WINDOW_MINUTES`].
+pub const MAX_FAILURES_PER_EMAIL: i64 = 5;
+pub const MAX_FAILURES_PER_IP: i64 = 30;
+pub const LOGIN_WINDOW_MINUTES: i64 = 15;
+
+/// The start of the window in which failed sign-ins count.
+pub fn login_window_start() -> chrono::DateTime<Utc> {
+    Utc::now() - Duration::minutes(LOGIN_WINDOW_MINUTES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_long_random_hex() {
+        let a = new_secret();
+        let b = new_secret();
+        assert_eq!(a.len(), 64);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+        let (t, p) = new_api_token();
+        assert!(t.starts_with("kanta_") && t.starts_with(&p) && p.len() == 14);
+    }
+
+    #[test]
+    fn digest_is_sha256_hex() {
+        // SHA-256("abc") from FIPS 180-2, appendix B.1.
+        assert_eq!(
+            digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn passwords_are_long_and_from_the_alphabet() {
+        let p = new_password();
+        assert_eq!(p.chars().count(), 20);
+        assert!(
+            p.chars()
+                .all(|c| c.is_ascii_alphanumeric() && !"0O1lI".contains(c))
+        );
+        assert!(check_new_password(&p).is_ok());
+        assert!(check_new_password("short").is_err());
+    }
+
+    #[tokio::test]
+    async fn argon2id_hashes_verify_and_reject() {
+        let h = hash_password("correct horse battery".into()).await.unwrap();
+        assert!(h.starts_with("$argon2id$"), "{h}");
+        assert!(verify_password(Some(h.clone()), "correct horse battery".into()).await);
+        assert!(!verify_password(Some(h), "Correct horse battery".into()).await);
+        assert!(!verify_password(None, "anything".into()).await);
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; kanta_session=abc ; b=2"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&h, "c"), None);
+    }
+
+    #[test]
+    fn session_cookie_is_httponly_lax_and_secure_on_https() {
+        let c = set_cookie(SESSION_COOKIE, "x", 60, true);
+        let c = c.to_str().unwrap();
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure"));
+        let c = set_cookie(SESSION_COOKIE, "x", 60, false);
+        assert!(!c.to_str().unwrap().contains("Secure"));
+    }
+
+    #[test]
+    fn roles_are_ordered() {
+        assert!(Role::Admin > Role::Manager && Role::Manager > Role::Staff);
+        assert!(Role::Staff > Role::Viewer);
+        assert_eq!(Role::parse("ADMIN"), Some(Role::Admin));
+        assert_eq!(Role::parse("owner"), None);
+    }
+}

@@ -1,0 +1,532 @@
+//! Signing in and out, sessions, CSRF, the sign-in rate limit, API tokens and the admin's
+//! pages, over real HTTP.
+
+use kanta_store::auth::Role;
+use kanta_store::testing::BACKENDS;
+
+use crate::{App, api_as, form, login_of, page_as, post_form_as, request, spawn_app};
+
+/// The value of a hidden input in a page.
+fn hidden(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("no hidden {name} in {html}"));
+    let rest = &html[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+/// Opens the login page and posts the form: the answer to the post.
+async fn sign_in(app: &App, email: &str, password: &str, extra: &[String]) -> crate::Answer {
+    let page = request(app, "GET", "/login?next=/customers/c1", extra, None).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = hidden(&page.body, "csrf");
+    assert_eq!(
+        page.cookie("kanta_login_csrf").as_deref(),
+        Some(csrf.as_str())
+    );
+    let mut h = vec![format!("Cookie: kanta_login_csrf={csrf}")];
+    h.extend_from_slice(extra);
+    let body = form(&[
+        ("csrf", &csrf),
+        ("next", "/customers/c1"),
+        ("email", email),
+        ("password", password),
+    ]);
+    request(
+        app,
+        "POST",
+        "/login",
+        &h,
+        Some(("application/x-www-form-urlencoded", &body)),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_user_signs_in_sees_pages_and_signs_out() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        // Not signed in: pages send to the login page, which remembers where to go.
+        let a = request(&app, "GET", "/customers/c1", &[], None).await;
+        assert_eq!(a.status, 303, "{backend}");
+        assert_eq!(
+            a.header("location").as_deref(),
+            Some("/login?next=%2Fcustomers%2Fc1")
+        );
+
+        let (email, password) = login_of(Role::Staff);
+        let a = sign_in(&app, &email.to_uppercase(), &password, &[]).await;
+        assert_eq!(a.status, 303, "{backend}: {}", a.body);
+        assert_eq!(a.header("location").as_deref(), Some("/customers/c1"));
+        let set = a
+            .head
+            .lines()
+            .find(|l| {
+                l.to_ascii_lowercase()
+                    .starts_with("set-cookie: kanta_session=")
+            })
+            .expect("a session cookie")
+            .to_string();
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Lax") && !set.contains("Secure"),
+            "{set}"
+        );
+        let secret = a.cookie("kanta_session").unwrap();
+        let cookie = format!("Cookie: kanta_session={secret}");
+        let page = request(
+            &app,
+            "GET",
+            "/customers/c1",
+            std::slice::from_ref(&cookie),
+            None,
+        )
+        .await;
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body.contains("Test staff"),
+            "the header names the user"
+        );
+        let user = app.store.user_by_email(&email).await.unwrap().unwrap();
+        assert!(user.last_login_at.is_some());
+
+        // Signing out needs the session's CSRF token, then ends the session.
+        let csrf = hidden(&page.body, "csrf");
+        let a = request(
+            &app,
+            "POST",
+            "/logout",
+            std::slice::from_ref(&cookie),
+            Some(("application/x-www-form-urlencoded", "csrf=wrong")),
+        )
+        .await;
+        assert_eq!(a.status, 403);
+        let a = request(
+            &app,
+            "POST",
+            "/logout",
+            std::slice::from_ref(&cookie),
+            Some((
+                "application/x-www-form-urlencoded",
+                &form(&[("csrf", &csrf)]),
+            )),
+        )
+        .await;
+        assert_eq!(a.status, 303);
+        assert_eq!(a.header("location").as_deref(), Some("/login"));
+        let a = request(&app, "GET", "/customers/c1", &[cookie], None).await;
+        assert_eq!(a.status, 303, "the session has ended");
+    }
+}
+
+#[tokio::test]
+async fn sign_in_refuses_wrong_passwords_forged_forms_and_too_many_tries() {
+    let app = spawn_app("sqlite").await;
+    let (email, password) = login_of(Role::Viewer);
+    let a = sign_in(&app, &email, "wrong password", &[]).await;
+    assert_eq!(a.status, 401);
+    assert!(a.body.contains("The email or the password is wrong."));
+    assert!(a.cookie("kanta_session").is_none());
+    let a = sign_in(&app, "nobody@kanta.test", &password, &[]).await;
+    assert_eq!(a.status, 401, "an unknown email reads the same");
+
+    // A form posted without the login page's cookie (from another site) is refused.
+    let body = form(&[("csrf", "x"), ("email", &email), ("password", &password)]);
+    let a = request(
+        &app,
+        "POST",
+        "/login",
+        &[],
+        Some(("application/x-www-form-urlencoded", &body)),
+    )
+    .await;
+    assert_eq!(a.status, 403);
+
+    // Over https (as a proxy tells), the cookie is Secure.
+    let a = sign_in(
+        &app,
+        &email,
+        &password,
+        &["X-Forwarded-Proto: https".into()],
+    )
+    .await;
+    assert_eq!(a.status, 303);
+    assert!(
+        a.head.contains("; Secure"),
+        "the session cookie is Secure over https: {}",
+        a.head
+    );
+
+    // Five failures within 15 minutes lock the email, even for the right password (the
+    // sign-in above wiped the earlier failures).
+    for _ in 0..5 {
+        assert_eq!(sign_in(&app, &email, "wrong", &[]).await.status, 401);
+    }
+    let a = sign_in(&app, &email, &password, &[]).await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    assert_eq!(a.header("retry-after").as_deref(), Some("900"));
+    assert!(a.body.contains("Too many failed sign-ins"));
+    // Other users are not locked out.
+    let (admin, admin_pw) = login_of(Role::Admin);
+    assert_eq!(sign_in(&app, &admin, &admin_pw, &[]).await.status, 303);
+}
+
+#[tokio::test]
+async fn the_api_wants_a_live_token_or_a_session_with_csrf() {
+    let app = spawn_app("sqlite").await;
+    let a = api_as(&app, None, "GET", "/api/v1/customers/c1", None).await;
+    assert_eq!(a.status, 401);
+    assert_eq!(
+        a.header("content-type").as_deref(),
+        Some("application/problem+json")
+    );
+    assert!(
+        a.header("www-authenticate")
+            .is_some_and(|v| v.starts_with("Bearer"))
+    );
+    let a = request(
+        &app,
+        "GET",
+        "/api/v1/customers/c1",
+        &["Authorization: Bearer kanta_not_a_token".into()],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 401);
+    assert!(a.body.contains("unknown or has been revoked"));
+    let a = request(
+        &app,
+        "GET",
+        "/api/v1/customers/c1",
+        &["Authorization: Basic YWRtaW46YWRtaW4=".into()],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 401);
+    for role in Role::ALL {
+        let a = api_as(&app, Some(role), "GET", "/api/v1/customers/c1", None).await;
+        assert_eq!(a.status, 200, "{role} reads");
+        assert_eq!(a.json()["id"], "c1");
+    }
+    // The browser's session works for reads.
+    let s = &app.sessions[&Role::Staff];
+    let a = request(
+        &app,
+        "GET",
+        "/api/v1/stats",
+        &[format!("Cookie: {}", s.cookie())],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200);
+}
+
+#[tokio::test]
+async fn admin_pages_are_for_admins_only() {
+    let app = spawn_app("sqlite").await;
+    for role in [Role::Viewer, Role::Staff, Role::Manager] {
+        for path in ["/admin/users", "/admin/tokens"] {
+            let a = page_as(&app, role, path, &[]).await;
+            assert_eq!(a.status, 403, "{role} {path}");
+            assert!(a.body.contains("Your role does not allow this."));
+        }
+        let a = post_form_as(
+            &app,
+            role,
+            "/admin/tokens",
+            &[("name", "x"), ("role", "admin")],
+        )
+        .await;
+        assert_eq!(a.status, 403, "{role} may not make tokens");
+        let a = post_form_as(
+            &app,
+            role,
+            "/admin/users",
+            &[("email", "x@kanta.test"), ("role", "admin")],
+        )
+        .await;
+        assert_eq!(a.status, 403, "{role} may not add users");
+        let page = page_as(&app, role, "/customers", &[]).await;
+        assert!(
+            !page.body.contains("href=\"/admin/users\""),
+            "{role} sees no admin links"
+        );
+    }
+    assert!(
+        app.store
+            .user_by_email("x@kanta.test")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(app.store.tokens().await.unwrap().len(), 4);
+    let a = page_as(&app, Role::Admin, "/customers", &[]).await;
+    assert!(a.body.contains("href=\"/admin/users\"") && a.body.contains("href=\"/admin/tokens\""));
+}
+
+#[tokio::test]
+async fn an_admin_adds_a_user_who_then_signs_in() {
+    let app = spawn_app("sqlite").await;
+    // Without the CSRF token nothing happens.
+    let s = &app.sessions[&Role::Admin];
+    let body = form(&[("email", "new@kanta.test"), ("role", "staff")]);
+    let a = request(
+        &app,
+        "POST",
+        "/admin/users",
+        &[format!("Cookie: {}", s.cookie())],
+        Some(("application/x-www-form-urlencoded", &body)),
+    )
+    .await;
+    assert_eq!(a.status, 403);
+    assert!(
+        app.store
+            .user_by_email("new@kanta.test")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let a = post_form_as(
+        &app,
+        Role::Admin,
+        "/admin/users",
+        &[
+            ("email", "New@Kanta.test"),
+            ("name", "Uusi <Työntekijä>"),
+            ("role", "staff"),
+            ("password", ""),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert!(
+        a.body.contains("Uusi &#60;Työntekijä&#62;") || a.body.contains("Uusi &lt;Työntekijä&gt;")
+    );
+    let start = a.body.find("<code id=\"shown-secret\">").unwrap() + 24;
+    let password = a.body[start..start + 20].to_string();
+    assert_eq!(
+        sign_in(&app, "new@kanta.test", &password, &[]).await.status,
+        303
+    );
+    // The password is not shown again.
+    let again = page_as(&app, Role::Admin, "/admin/users", &[]).await;
+    assert!(!again.body.contains(&password));
+
+    // Bad input is named; a second user with the same email is refused.
+    let a = post_form_as(
+        &app,
+        Role::Admin,
+        "/admin/users",
+        &[("email", "not-an-email"), ("role", "staff")],
+    )
+    .await;
+    assert_eq!(a.status, 422);
+    assert!(a.body.contains("That is not an email address."));
+    let a = post_form_as(
+        &app,
+        Role::Admin,
+        "/admin/users",
+        &[("email", "new@kanta.test"), ("role", "viewer")],
+    )
+    .await;
+    assert_eq!(a.status, 409);
+
+    // Deactivating a user ends their sessions and stops their sign-ins.
+    let u = app
+        .store
+        .user_by_email("new@kanta.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let a = post_form_as(
+        &app,
+        Role::Admin,
+        &format!("/admin/users/{}", u.id),
+        &[("role", "viewer")],
+    )
+    .await;
+    assert_eq!(a.status, 303);
+    let u = app
+        .store
+        .user_by_email("new@kanta.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!u.active && u.role == Role::Viewer);
+    assert_eq!(
+        sign_in(&app, "new@kanta.test", &password, &[]).await.status,
+        401
+    );
+
+    // The last active admin cannot be demoted.
+    let admin = app
+        .store
+        .user_by_email("admin@kanta.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let a = post_form_as(
+        &app,
+        Role::Admin,
+        &format!("/admin/users/{}", admin.id),
+        &[("role", "staff"), ("active", "on")],
+    )
+    .await;
+    assert_eq!(a.status, 409);
+    assert!(
+        a.body
+            .contains("The last active admin must stay an active admin.")
+    );
+}
+
+#[tokio::test]
+async fn an_admin_makes_a_token_that_is_shown_once_works_and_can_be_revoked() {
+    let app = spawn_app("sqlite").await;
+    let a = post_form_as(
+        &app,
+        Role::Admin,
+        "/admin/tokens",
+        &[("name", "verkkokauppa"), ("role", "staff")],
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let start = a.body.find("<code id=\"shown-secret\">").unwrap() + 24;
+    let token = a.body[start..start + 70].to_string();
+    assert!(token.starts_with("kanta_"), "{token}");
+    let auth = format!("Authorization: Bearer {token}");
+    let r = request(
+        &app,
+        "GET",
+        "/api/v1/customers/c1",
+        std::slice::from_ref(&auth),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+
+    // The list shows the prefix and the last use, never the token.
+    let list = page_as(&app, Role::Admin, "/admin/tokens", &[]).await;
+    assert!(list.body.contains("verkkokauppa") && list.body.contains(&token[..14]));
+    assert!(!list.body.contains(&token));
+    let t = app.store.tokens().await.unwrap();
+    let t = t.iter().find(|t| t.name == "verkkokauppa").unwrap();
+    assert_eq!(t.role, Role::Staff);
+    assert!(t.last_used_at.is_some());
+
+    // Only the digest is stored: the secret is nowhere in the database file.
+    let db_path = app._db.url.strip_prefix("sqlite://").unwrap().to_string();
+    app.store.close().await;
+    let mut bytes = std::fs::read(&db_path).unwrap();
+    bytes.extend(std::fs::read(format!("{db_path}-wal")).unwrap_or_default());
+    let secret = &token.as_bytes()[6..];
+    assert!(!bytes.windows(secret.len()).any(|w| w == secret));
+}
+
+#[tokio::test]
+async fn revoked_tokens_stop_working() {
+    let app = spawn_app("postgres").await;
+    let a = post_form_as(
+        &app,
+        Role::Admin,
+        "/admin/tokens",
+        &[("name", "old"), ("role", "viewer")],
+    )
+    .await;
+    let start = a.body.find("<code id=\"shown-secret\">").unwrap() + 24;
+    let token = a.body[start..start + 70].to_string();
+    let auth = format!("Authorization: Bearer {token}");
+    assert_eq!(
+        request(
+            &app,
+            "GET",
+            "/api/v1/stats",
+            std::slice::from_ref(&auth),
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    let id = app
+        .store
+        .tokens()
+        .await
+        .unwrap()
+        .iter()
+        .find(|t| t.name == "old")
+        .unwrap()
+        .id;
+    let a = post_form_as(
+        &app,
+        Role::Admin,
+        &format!("/admin/tokens/{id}/revoke"),
+        &[],
+    )
+    .await;
+    assert_eq!(a.status, 303);
+    let a = request(&app, "GET", "/api/v1/stats", &[auth], None).await;
+    assert_eq!(a.status, 401);
+    let list = page_as(&app, Role::Admin, "/admin/tokens", &[]).await;
+    assert!(list.body.contains("Revoked"));
+}
+
+#[tokio::test]
+async fn users_set_their_language_and_password() {
+    let app = spawn_app("sqlite").await;
+    let a = page_as(&app, Role::Viewer, "/account", &[]).await;
+    assert_eq!(a.status, 200);
+    assert!(a.body.contains("viewer@kanta.test") && a.body.contains("Viewer"));
+    let a = post_form_as(&app, Role::Viewer, "/account/language", &[("lang", "fi")]).await;
+    assert_eq!(a.status, 303);
+    let a = page_as(
+        &app,
+        Role::Viewer,
+        "/account?saved=language",
+        &["Accept-Language: en".into()],
+    )
+    .await;
+    assert!(
+        a.body.contains("Oma tili") && a.body.contains("Kieli tallennettu."),
+        "{}",
+        a.body
+    );
+
+    let (email, old) = login_of(Role::Viewer);
+    let a = post_form_as(
+        &app,
+        Role::Viewer,
+        "/account/password",
+        &[
+            ("current", "not it"),
+            ("new", "uusi-salasana-1"),
+            ("repeat", "uusi-salasana-1"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, 422);
+    assert!(a.body.contains("Nykyinen salasana on väärin."));
+    let a = post_form_as(
+        &app,
+        Role::Viewer,
+        "/account/password",
+        &[
+            ("current", &old),
+            ("new", "uusi-salasana-1"),
+            ("repeat", "uusi-salasana-1"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert!(
+        a.cookie("kanta_session").is_some(),
+        "a fresh session for this browser"
+    );
+    assert_eq!(sign_in(&app, &email, &old, &[]).await.status, 401);
+    assert_eq!(
+        sign_in(&app, &email, "uusi-salasana-1", &[]).await.status,
+        303
+    );
+    // The old session ended with the password change.
+    let a = page_as(&app, Role::Viewer, "/account", &[]).await;
+    assert_eq!(a.status, 303);
+}
