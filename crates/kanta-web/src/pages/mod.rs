@@ -52,7 +52,7 @@ async fn css() -> Response {
 /// the auth extractor already rendered (403).
 pub(crate) enum PageError {
     Api(ApiError),
-    Page(Response),
+    Page(Box<Response>),
 }
 
 impl From<ApiError> for PageError {
@@ -69,7 +69,7 @@ impl From<kanta_store::StoreError> for PageError {
 
 impl From<Response> for PageError {
     fn from(r: Response) -> PageError {
-        PageError::Page(r)
+        PageError::Page(Box::new(r))
     }
 }
 
@@ -77,7 +77,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
             PageError::Api(e) => e.into_response(),
-            PageError::Page(r) => r,
+            PageError::Page(r) => *r,
         }
     }
 }
@@ -92,5 +92,5 @@ pub(crate) fn not_found(tr: Tr, me: Option<Me>) -> PageError {
     };
     let mut r = render(&page);
     *r.status_mut() = StatusCode::NOT_FOUND;
-    PageError::Page(r)
+    PageError::Page(Box::new(r))
 }
