@@ -204,8 +204,7 @@ fn names(body: &str) -> Vec<String> {
 async fn interactions(app: &App, customer: &str) -> Vec<kanta_store::Record> {
     let s = store(app).await;
     let c = s.customer(customer).await.unwrap().unwrap();
-    let r = s.records_of_customer(&INTERACTIONS, c.id).await.unwrap();
-    r
+    s.records_of_customer(&INTERACTIONS, c.id).await.unwrap()
 }
 
 #[tokio::test]
