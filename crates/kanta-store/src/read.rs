@@ -235,8 +235,18 @@ pub struct TimelineEvent {
     pub record: Record,
 }
 
-const CUSTOMER_LIST_WHERE: &str = "($1 IS NULL OR lower(c.name) LIKE $1 OR lower(c.email) LIKE $1 OR lower(c.external_id) LIKE $1) \
-     AND ($2 IS NULL OR c.segment = $2) AND ($3 IS NULL OR c.status = $3) AND ($4 IS NULL OR c.kind = $4) AND ($5 IS NULL OR c.tier = $5)";
+/// The customer list's filters. SQLite's LIKE already ignores ASCII case (and its
+/// lower() folds nothing more), so the search compares the columns as they are: a
+/// third of the cost of a scan through lower(). PostgreSQL folds all of Unicode with
+/// ILIKE.
+fn list_where(postgres: bool) -> String {
+    let like = if postgres { "ILIKE" } else { "LIKE" };
+    format!(
+        "($1 IS NULL OR c.name {like} $1 OR c.email {like} $1 OR c.external_id {like} $1) \
+         AND ($2 IS NULL OR c.segment = $2) AND ($3 IS NULL OR c.status = $3) \
+         AND ($4 IS NULL OR c.kind = $4) AND ($5 IS NULL OR c.tier = $5)"
+    )
+}
 
 impl Store {
     /// How many records each entity has, in schema order.
@@ -404,7 +414,8 @@ impl Store {
             .filter(|s| !s.is_empty())
             .map(|s| format!("%{}%", s.to_lowercase().replace(['\\', '%', '_'], "")));
         let postgres = matches!(self.backend, Backend::Postgres(_));
-        let count_sql = format!("SELECT count(*) FROM customers c WHERE {CUSTOMER_LIST_WHERE}");
+        let list_where = list_where(postgres);
+        let count_sql = format!("SELECT count(*) FROM customers c WHERE {list_where}");
         macro_rules! filters {
             ($q:expr) => {
                 $q.bind(search.clone())
@@ -420,18 +431,30 @@ impl Store {
         let limit = u64::from(f.limit);
         let end = (f.offset + limit).min(total);
         // From the far end: skip what lies after this page instead of before it.
-        let backwards = f.offset > total / 2 && end > f.offset;
+        // (A search reads every customer anyway and sorts only its matches.)
+        let backwards = search.is_none() && f.offset > total / 2 && end > f.offset;
         let (skip, take) = if backwards {
             (total - end, end - f.offset)
         } else {
             (f.offset, limit)
         };
-        let list_sql = format!(
-            "SELECT c.external_id, c.name, c.email, c.kind, c.segment, c.status, c.tier, \
-             c.transactions_count, c.revenue_minor, c.last_purchase_at \
-             FROM customers c WHERE {CUSTOMER_LIST_WHERE} ORDER BY {} LIMIT $6 OFFSET $7",
-            f.sort.order_by(postgres, backwards)
-        );
+        const COLUMNS: &str = "c.id, c.external_id, c.name, c.email, c.kind, c.segment, c.status, c.tier, \
+             c.transactions_count, c.revenue_minor, c.last_purchase_at";
+        let list_sql = if search.is_some() {
+            // A search matches few customers: collect them in one sequential scan and
+            // sort those, rather than walk the sort's index through every customer
+            // looking for them (seconds on 100,000 customers).
+            format!(
+                "WITH m AS MATERIALIZED (SELECT {COLUMNS} FROM customers c WHERE {list_where}) \
+                 SELECT * FROM m c ORDER BY {} LIMIT $6 OFFSET $7",
+                f.sort.order_by(postgres, false)
+            )
+        } else {
+            format!(
+                "SELECT {COLUMNS} FROM customers c WHERE {list_where} ORDER BY {} LIMIT $6 OFFSET $7",
+                f.sort.order_by(postgres, backwards)
+            )
+        };
         macro_rules! decode {
             ($rows:expr) => {
                 $rows

@@ -193,7 +193,8 @@ fn line(tr: &Tr, ev: &TimelineEvent) -> Line {
         details: r
             .fields
             .iter()
-            .filter(|(n, v)| !v.is_null() && !skip.contains(n))
+            // A "no" (not proactive, not our fault) says little on a timeline.
+            .filter(|(n, v)| !v.is_null() && *v != Value::Bool(false) && !skip.contains(n))
             .map(|(n, v)| (tr.field(n), display(tr, r, n, v)))
             .collect(),
     }
@@ -276,7 +277,11 @@ async fn view(
     figures.push(Figure {
         label: "customer.trust",
         value: format!("{trust:+}"),
-        tone: if trust < 0 { "bad" } else { "good" },
+        tone: match trust {
+            ..0 => "bad",
+            0 => "",
+            _ => "good",
+        },
         note: (trust < 0).then_some("customer.trust-deficit"),
     });
 
