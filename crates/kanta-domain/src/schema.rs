@@ -82,6 +82,16 @@ impl Entity {
             .find(|f| matches!(f.kind, Kind::Ref("customers")))
     }
 
+    /// Columns the table has beyond `id`, `external_id`, the timestamps and the
+    /// fields: derived values the store keeps (see [`CUSTOMER_TOTALS_COLUMNS`]).
+    pub fn derived_columns(&self) -> &'static [&'static str] {
+        if self.name == "customers" {
+            CUSTOMER_TOTALS_COLUMNS
+        } else {
+            &[]
+        }
+    }
+
     pub fn has_money(&self) -> bool {
         self.fields.iter().any(|f| f.kind == Kind::Money)
     }
@@ -164,7 +174,15 @@ pub const CUSTOMER_STATUSES: &[&str] = &["active", "ended"];
 pub const LOCALES: &[&str] = &["fi", "en"];
 pub const TRANSACTION_KINDS: &[&str] = &["order", "refund"];
 pub const PERIODS: &[&str] = &["week", "month", "quarter", "year"];
-pub const INTERACTION_KINDS: &[&str] = &["call", "meeting", "email", "visit", "chat", "other"];
+pub const INTERACTION_KINDS: &[&str] =
+    &["call", "meeting", "email", "visit", "chat", "note", "other"];
+/// Value tiers, best first: set by scoring or imported.
+pub const TIERS: &[&str] = &["A", "B", "C", "D"];
+/// Columns of `customers` that no file or form writes: per-customer totals of the
+/// transactions, kept by the store's writer in the same transaction as the rows they
+/// sum, so the customer list sorts by revenue and last purchase through an index.
+pub const CUSTOMER_TOTALS_COLUMNS: &[&str] =
+    &["transactions_count", "revenue_minor", "last_purchase_at"];
 pub const DIRECTIONS: &[&str] = &["inbound", "outbound"];
 pub const OUTCOMES: &[&str] = &["positive", "neutral", "negative"];
 pub const SEVERITIES: &[&str] = &["low", "medium", "high", "critical"];
@@ -189,6 +207,11 @@ pub static CUSTOMERS: Entity = Entity {
         f("email", Kind::Email, "email address"),
         f("phone", Kind::Text, "phone number"),
         f("segment", Kind::Text, "segment, as the business names them"),
+        f(
+            "tier",
+            Kind::Choice(TIERS),
+            "value tier A-D (set by scoring or imported)",
+        ),
         f(
             "locale",
             Kind::Choice(LOCALES),
@@ -330,7 +353,7 @@ pub static INTERACTIONS: Entity = Entity {
         req(
             "kind",
             Kind::Choice(INTERACTION_KINDS),
-            "call, meeting, email, visit, chat or other",
+            "call, meeting, email, visit, chat, note or other",
         ),
         f("direction", Kind::Choice(DIRECTIONS), "inbound or outbound"),
         staff_ref("staff_id"),

@@ -164,7 +164,13 @@ pub fn parse_field(kind: Kind, text: &str, cx: &ParseContext<'_>) -> Result<Valu
         Kind::Bool => Value::Bool(parse_bool(t)?),
         Kind::Choice(allowed) => {
             let lower = t.to_lowercase();
-            match allowed.iter().find(|a| **a == lower) {
+            // Words are matched ignoring case (lowercase words the fast way; the
+            // value tiers A-D are upper case).
+            let found = allowed
+                .iter()
+                .find(|a| **a == lower)
+                .or_else(|| allowed.iter().find(|a| a.to_lowercase() == lower));
+            match found {
                 Some(a) => Value::Text((*a).to_string()),
                 None => {
                     return Err(FieldError::Choice {
@@ -289,6 +295,11 @@ mod tests {
         assert_eq!(
             parse_field(Kind::Choice(&["call", "visit"]), "Call", &CX),
             Ok(Value::Text("call".into()))
+        );
+        assert_eq!(
+            parse_field(Kind::Choice(crate::schema::TIERS), "b", &CX),
+            Ok(Value::Text("B".into())),
+            "upper-case words too (regression: tier 'A' was rejected)"
         );
         assert_eq!(
             parse_field(Kind::Choice(&["call", "visit"]), "fax", &CX)

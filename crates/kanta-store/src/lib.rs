@@ -21,6 +21,7 @@ pub mod list;
 mod migrate;
 pub mod read;
 pub mod testing;
+mod totals;
 pub mod write;
 
 use std::str::FromStr;

@@ -20,6 +20,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "auth",
         include_str!("../migrations/sqlite/0002_auth.sql"),
     ),
+    (
+        3,
+        "customer page",
+        include_str!("../migrations/sqlite/0003_customer_page.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -31,6 +36,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "auth",
         include_str!("../migrations/postgres/0002_auth.sql"),
+    ),
+    (
+        3,
+        "customer page",
+        include_str!("../migrations/postgres/0003_customer_page.sql"),
     ),
 ];
 

@@ -20,13 +20,13 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use kanta_domain::Value;
-use kanta_domain::schema::{self, CUSTOMERS, Entity, Field, Kind};
+use kanta_domain::schema::{self, CUSTOMERS, Entity, Field, Kind, TRANSACTIONS};
 use kanta_domain::value::{format_time, push_time};
 use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Executor, Postgres, Sqlite};
 
-use crate::{Backend, Result, Store, StoreError};
+use crate::{Backend, Result, Store, StoreError, totals};
 
 /// Rows of one entity to upsert.
 #[derive(Debug)]
@@ -538,15 +538,30 @@ impl Writer {
                 for (_, sql) in indexes {
                     self.tx.execute(sql).await?;
                 }
+                if self.entity.name == TRANSACTIONS.name {
+                    self.tx.execute(totals::after_bulk_load()).await?;
+                }
                 self.summary.inserted = self.rows;
             }
             Mode::Stage => {
                 let now = self.tx.now();
                 let (update, insert) = merge_sql(self.entity, &self.fields, &now);
+                let totals = self.entity.name == TRANSACTIONS.name;
+                let pg = matches!(self.tx, Tx::Postgres(_));
+                if totals {
+                    for sql in totals::before_merge(&self.fields, pg) {
+                        self.tx.execute(sql).await?;
+                    }
+                }
                 if let Some(update) = update {
                     self.summary.updated = self.tx.execute(update).await?;
                 }
                 self.summary.inserted = self.tx.execute(insert).await?;
+                if totals {
+                    for sql in totals::after_merge(pg) {
+                        self.tx.execute(sql).await?;
+                    }
+                }
                 let drop = match self.tx {
                     Tx::Sqlite(_) => "DROP TABLE temp.kanta_stage",
                     // Dropped at commit anyway; dropped now when another entity follows.

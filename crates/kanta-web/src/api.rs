@@ -253,11 +253,10 @@ pub struct ListQuery {
     pub segment: Option<String>,
     pub status: Option<String>,
     pub kind: Option<String>,
+    pub tier: Option<String>,
     pub sort: Option<String>,
     pub limit: Option<u32>,
     pub offset: Option<u64>,
-    /// The page's language (`fi` or `en`); the JSON API ignores it.
-    pub lang: Option<String>,
 }
 
 impl ListQuery {
@@ -289,6 +288,7 @@ impl ListQuery {
             segment: nonempty(&self.segment),
             status: nonempty(&self.status),
             kind: nonempty(&self.kind),
+            tier: nonempty(&self.tier),
             sort,
             limit,
             offset: self.offset.unwrap_or(0),

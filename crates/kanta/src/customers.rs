@@ -27,6 +27,7 @@ pub async fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<ExitCode> {
             segment: a.segment.clone(),
             status: a.status.clone(),
             kind: a.kind.clone(),
+            tier: None,
             sort,
             limit: a.limit.min(10_000),
             offset: (a.page - 1) * u64::from(a.limit),

@@ -7,22 +7,24 @@ use kanta_store::read::{CustomerFilter, CustomerSort};
 use kanta_store::testing::{BACKENDS, TestDb};
 use kanta_store::{Store, StoreError, WriteBatch};
 
-fn fields(e: &'static Entity, names: &[&str]) -> Vec<&'static schema::Field> {
+mod customer_list;
+
+pub(crate) fn fields(e: &'static Entity, names: &[&str]) -> Vec<&'static schema::Field> {
     names
         .iter()
         .map(|n| e.field(n).unwrap_or_else(|| panic!("{n}")))
         .collect()
 }
 
-fn t(day: u32) -> Value {
+pub(crate) fn t(day: u32) -> Value {
     Value::Time(Utc.with_ymd_and_hms(2024, 1, day, 12, 0, 0).unwrap())
 }
 
-fn text(s: &str) -> Value {
+pub(crate) fn text(s: &str) -> Value {
     Value::Text(s.to_string())
 }
 
-async fn each_backend<F, Fut>(f: F)
+pub(crate) async fn each_backend<F, Fut>(f: F)
 where
     F: Fn(Store) -> Fut,
     Fut: std::future::Future<Output = ()>,
@@ -47,6 +49,7 @@ async fn tables_have_exactly_the_schema_columns() {
                 .iter()
                 .map(|s| s.to_string())
                 .chain(e.fields.iter().map(|f| f.column.to_string()))
+                .chain(e.derived_columns().iter().map(|c| c.to_string()))
                 .collect();
             expected.sort();
             let mut actual = store.columns(e.table).await.unwrap();

@@ -232,10 +232,76 @@ async fn a_person_finds_a_customer_and_reads_the_timeline_in_both_languages() {
             "{lang}: the order's amount"
         );
 
-        let shot = call(&d, "GET", &format!("/session/{session}/screenshot"), None).await;
-        let png = base64(shot.as_str().unwrap());
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG screenshot");
-        std::fs::write(shots.join(format!("customer-{lang}.png")), png).unwrap();
+        // Log a call from the quick action; it shows on the timeline, newest first.
+        let note = format!("Soitettu, kaikki hyvin ({lang})");
+        let textarea = find(&d, &session, "#i-note").await;
+        call(
+            &d,
+            "POST",
+            &format!("/session/{session}/element/{textarea}/value"),
+            Some(json!({ "text": note })),
+        )
+        .await;
+        let submit = find(
+            &d,
+            &session,
+            "form[action='/customers/c1/interactions'] button[type=submit]",
+        )
+        .await;
+        call(
+            &d,
+            "POST",
+            &format!("/session/{session}/element/{submit}/click"),
+            Some(json!({})),
+        )
+        .await;
+        wait_for_url(&d, &session, "saved=interaction").await;
+        let page = source(&d, &session).await;
+        let tl = page.split("id=\"timeline\"").nth(1).unwrap_or("");
+        assert!(
+            tl.contains(&note),
+            "{lang}: the logged call is on the timeline"
+        );
+        assert!(
+            tl.find(&note) < tl.find(if lang == "fi" { ">osto<" } else { ">order<" }),
+            "{lang}: newest first"
+        );
+        screenshot(&d, &session, &shots.join(format!("customer-{lang}.png"))).await;
+
+        // The same pages on a phone, 375 px wide.
+        resize(&d, &session, 375, 812).await;
+        screenshot(
+            &d,
+            &session,
+            &shots.join(format!("customer-{lang}-phone.png")),
+        )
+        .await;
+        call(
+            &d,
+            "POST",
+            &format!("/session/{session}/url"),
+            Some(json!({"url": format!("{base}/customers?sort=revenue")})),
+        )
+        .await;
+        let width = call(
+            &d,
+            "POST",
+            &format!("/session/{session}/execute/sync"),
+            Some(json!({"script": "return document.documentElement.scrollWidth;", "args": []})),
+        )
+        .await;
+        assert!(
+            width.as_i64().unwrap_or(9999) <= 375,
+            "{lang}: the list fits a phone without sideways scrolling ({width})"
+        );
+        screenshot(
+            &d,
+            &session,
+            &shots.join(format!("customers-{lang}-phone.png")),
+        )
+        .await;
+        resize(&d, &session, 1280, 900).await;
+        screenshot(&d, &session, &shots.join(format!("customers-{lang}.png"))).await;
     }
 
     // The escaped customer's page runs no script: no alert is open.
@@ -249,6 +315,25 @@ async fn a_person_finds_a_customer_and_reads_the_timeline_in_both_languages() {
     let alert = call_status(&d, &format!("/session/{session}/alert/text")).await;
     assert!(alert.contains("no such alert"), "a script ran: {alert}");
     call(&d, "DELETE", &format!("/session/{session}"), None).await;
+}
+
+/// Saves what the browser shows as a PNG.
+async fn screenshot(d: &Driver, session: &str, path: &std::path::Path) {
+    let shot = call(d, "GET", &format!("/session/{session}/screenshot"), None).await;
+    let png = base64(shot.as_str().unwrap());
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG screenshot");
+    std::fs::write(path, png).unwrap();
+}
+
+/// Sets the browser window's size in CSS pixels.
+async fn resize(d: &Driver, session: &str, width: u32, height: u32) {
+    call(
+        d,
+        "POST",
+        &format!("/session/{session}/window/rect"),
+        Some(json!({"width": width, "height": height})),
+    )
+    .await;
 }
 
 /// Waits until the page's URL contains `needle` (a click's navigation has happened).

@@ -3,6 +3,7 @@
 mod api;
 mod auth_tests;
 mod browser;
+mod pages;
 
 use kanta_domain::Value;
 use kanta_domain::schema::{CUSTOMERS, FEEDBACK, TRANSACTIONS};

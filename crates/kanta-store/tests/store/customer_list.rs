@@ -1,0 +1,223 @@
+//! The customer list's totals (kept by the writer) and every sort, forwards and from
+//! the far end.
+
+use kanta_domain::Value;
+use kanta_domain::schema::{CUSTOMERS, TRANSACTIONS};
+use kanta_store::WriteBatch;
+use kanta_store::read::{CustomerFilter, CustomerSort};
+
+use crate::{each_backend, fields, t, text};
+
+fn order(id: &str, customer: &str, day: u32, amount: i64, kind: &str) -> (String, [Value; 5]) {
+    (
+        id.to_string(),
+        [
+            text(customer),
+            t(day),
+            Value::Int(amount),
+            text("EUR"),
+            text(kind),
+        ],
+    )
+}
+
+fn batch(rows: Vec<(String, [Value; 5])>) -> WriteBatch {
+    let mut b = WriteBatch::new(
+        &TRANSACTIONS,
+        fields(
+            &TRANSACTIONS,
+            &["customer_id", "occurred_at", "amount", "currency", "kind"],
+        ),
+    );
+    for (id, v) in rows {
+        b.push(id, v);
+    }
+    b
+}
+
+#[tokio::test]
+async fn the_writer_keeps_each_customers_totals() {
+    each_backend(|store| async move {
+        let mut c = WriteBatch::new(&CUSTOMERS, fields(&CUSTOMERS, &["name", "tier"]));
+        c.push("a".into(), [text("Aino"), text("A")]);
+        c.push("b".into(), [text("Bertil"), text("C")]);
+        c.push("z".into(), [text("Zorro"), Value::Null]);
+        store.write(&c).await.unwrap();
+        store
+            .write(&batch(vec![
+                order("o1", "a", 3, 1000, "order"),
+                order("o2", "a", 9, 500, "order"),
+                order("r1", "a", 12, -200, "refund"),
+                order("o3", "b", 5, 5000, "order"),
+            ]))
+            .await
+            .unwrap();
+        let by_revenue = || async {
+            store
+                .customers(&CustomerFilter {
+                    sort: CustomerSort::Revenue,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+        };
+        let p = by_revenue().await;
+        let line = |id: &str| p.customers.iter().find(|c| c.id == id).unwrap().clone();
+        assert_eq!(
+            p.customers
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect::<Vec<_>>(),
+            ["b", "a", "z"]
+        );
+        let a = line("a");
+        assert_eq!((a.transactions, a.revenue_minor), (3, 1300));
+        assert_eq!(
+            a.last_purchase_at.map(|t| t.format("%d").to_string()),
+            Some("09".into()),
+            "a refund is not a purchase"
+        );
+        assert_eq!(a.tier.as_deref(), Some("A"));
+        assert_eq!(line("z").transactions, 0);
+        assert_eq!(line("z").last_purchase_at, None);
+
+        // A transaction moved to another customer and a changed amount: both
+        // customers' totals follow.
+        store
+            .write(&batch(vec![order("o3", "a", 20, 7000, "order")]))
+            .await
+            .unwrap();
+        let p = by_revenue().await;
+        let line = |id: &str| p.customers.iter().find(|c| c.id == id).unwrap().clone();
+        assert_eq!((line("a").transactions, line("a").revenue_minor), (4, 8300));
+        assert_eq!((line("b").transactions, line("b").revenue_minor), (0, 0));
+        assert_eq!(line("b").last_purchase_at, None);
+
+        // A new customer created by its first order has totals too.
+        let mut b = batch(vec![order("o4", "new", 25, 50, "order")]);
+        b.create_customers = vec!["new".into()];
+        store.write(&b).await.unwrap();
+        let p = store
+            .customers(&CustomerFilter {
+                sort: CustomerSort::LastPurchase,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            p.customers
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect::<Vec<_>>(),
+            ["new", "a", "b", "z"],
+            "latest purchase first, customers without any last"
+        );
+        let p = store
+            .customers(&CustomerFilter {
+                tier: Some("C".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(p.total, 1);
+        assert_eq!(p.customers[0].id, "b");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_bulk_load_computes_everyones_totals() {
+    each_backend(|store| async move {
+        let n = kanta_store::write::BULK_MIN_ROWS;
+        let rows = (0..n)
+            .map(|i| {
+                order(
+                    &format!("t{i}"),
+                    &format!("c{}", i % 100),
+                    1 + (i % 28) as u32,
+                    100,
+                    "order",
+                )
+            })
+            .collect();
+        let mut b = batch(rows);
+        b.create_customers = (0..100).map(|i| format!("c{i}")).collect();
+        store.write(&b).await.unwrap();
+        let p = store
+            .customers(&CustomerFilter {
+                sort: CustomerSort::Revenue,
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(p.total, 100);
+        for c in &p.customers {
+            assert_eq!(c.transactions as usize, n / 100, "{}", c.id);
+            assert_eq!(c.revenue_minor as usize, 100 * n / 100, "{}", c.id);
+            assert!(c.last_purchase_at.is_some());
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_sort_pages_the_same_from_either_end() {
+    each_backend(|store| async move {
+        let mut c = WriteBatch::new(&CUSTOMERS, fields(&CUSTOMERS, &["name"]));
+        for i in 0..23 {
+            // Some without a name, some sharing one: ties break by id.
+            let name = match i % 5 {
+                0 => Value::Null,
+                1 => text("Sama Nimi"),
+                _ => text(&format!("Asiakas {:02}", (i * 7) % 23)),
+            };
+            c.push(format!("c{i:02}"), [name]);
+        }
+        store.write(&c).await.unwrap();
+        let rows = (0..40)
+            .map(|i| {
+                order(
+                    &format!("t{i}"),
+                    &format!("c{:02}", (i * 3) % 19),
+                    1 + (i % 7) as u32,
+                    100 * ((i % 4) as i64),
+                    "order",
+                )
+            })
+            .collect();
+        store.write(&batch(rows)).await.unwrap();
+        for sort in CustomerSort::NAMES {
+            let sort = CustomerSort::parse(sort).unwrap();
+            let page = |offset: u64, limit: u32| {
+                let store = store.clone();
+                async move {
+                    store
+                        .customers(&CustomerFilter {
+                            sort,
+                            limit,
+                            offset,
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap()
+                }
+            };
+            let all: Vec<String> = page(0, 100)
+                .await
+                .customers
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+            assert_eq!(all.len(), 23);
+            let mut paged = Vec::new();
+            for offset in (0..23).step_by(5) {
+                let p = page(offset, 5).await;
+                assert_eq!(p.total, 23);
+                paged.extend(p.customers.into_iter().map(|c| c.id));
+            }
+            assert_eq!(paged, all, "{sort:?}: pages from the far end agree");
+        }
+    })
+    .await;
+}

@@ -1,0 +1,102 @@
+//! The main navigation: the areas that exist, each one line. An area appears only
+//! once it is built (no dead links, no placeholder pages), and only to the roles that
+//! may use it. `templates/nav.html` shows the links; a page marks its area current by
+//! overriding base.html's `nav` block with `{% let area = "ID" %}{% include "nav.html" %}`.
+
+use kanta_store::auth::Role;
+
+use crate::auth::Me;
+use crate::i18n::Tr;
+
+/// One area of the UI.
+pub struct Area {
+    /// What a page passes as its `area`, to mark the link current.
+    pub id: &'static str,
+    pub href: &'static str,
+    /// The i18n key of the link's text.
+    pub label: &'static str,
+    /// The least role that sees the area.
+    pub min_role: Role,
+}
+
+/// The areas, in the order of the navigation. A later issue adds its area here with
+/// one line (contact queue, retention, value, feedback, cases, surveys, settings).
+pub const AREAS: &[Area] = &[
+    Area {
+        id: "customers",
+        href: "/customers",
+        label: "nav.customers",
+        min_role: Role::Viewer,
+    },
+    Area {
+        id: "users",
+        href: "/admin/users",
+        label: "nav.users",
+        min_role: Role::Admin,
+    },
+    Area {
+        id: "tokens",
+        href: "/admin/tokens",
+        label: "nav.tokens",
+        min_role: Role::Admin,
+    },
+];
+
+/// One link of the navigation, ready to show.
+pub struct NavLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// The links `me` may follow, the current area marked.
+pub fn links(tr: &Tr, me: &Me, current: &str) -> Vec<NavLink> {
+    AREAS
+        .iter()
+        .filter(|a| me.role >= a.min_role)
+        .map(|a| NavLink {
+            href: a.href,
+            label: tr.t(a.label),
+            current: a.id == current,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+
+    fn me(role: Role) -> Me {
+        Me {
+            name: "x".into(),
+            email: "x@example.fi".into(),
+            role,
+            csrf: String::new(),
+        }
+    }
+
+    #[test]
+    fn each_role_sees_its_areas_and_every_area_has_both_texts() {
+        let tr = Tr::new(Lang::En);
+        let hrefs = |r| {
+            links(&tr, &me(r), "")
+                .iter()
+                .map(|l| l.href)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(hrefs(Role::Viewer), ["/customers"]);
+        assert_eq!(hrefs(Role::Manager), ["/customers"]);
+        assert_eq!(
+            hrefs(Role::Admin),
+            ["/customers", "/admin/users", "/admin/tokens"]
+        );
+        let l = links(&tr, &me(Role::Admin), "users");
+        assert!(l[1].current && !l[0].current);
+        for lang in [Lang::Fi, Lang::En] {
+            for a in AREAS {
+                assert_ne!(Tr::new(lang).t(a.label), a.label, "{} has no text", a.label);
+            }
+        }
+    }
+}

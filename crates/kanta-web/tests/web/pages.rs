@@ -1,0 +1,636 @@
+//! The customer list's filters, the customer page's sections and its quick actions,
+//! over real HTTP on both backends.
+
+use kanta_domain::Value;
+use kanta_domain::schema::{
+    CASES, CONTACTS, CUSTOMERS, Entity, FEEDBACK, INTERACTIONS, TRUST_LEDGER,
+};
+use kanta_store::auth::Role;
+use kanta_store::testing::BACKENDS;
+use kanta_store::{Store, WriteBatch};
+
+use crate::{App, form, get, page_as, post_form_as, request, spawn_app};
+
+/// The escaped customer's name as askama writes it.
+const EVIL: &str = "&#60;script&#62;alert(1)&#60;/script&#62;";
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
+
+fn at(s: &str) -> Value {
+    Value::Time(kanta_domain::time::parse_timestamp(s, None).unwrap())
+}
+
+fn batch(e: &'static Entity, names: &[&str], rows: Vec<(&str, Vec<Value>)>) -> WriteBatch {
+    let mut b = WriteBatch::new(e, names.iter().map(|n| e.field(n).unwrap()).collect());
+    for (id, v) in rows {
+        b.push(id.to_string(), v);
+    }
+    b
+}
+
+/// The app's store (the test's own handle on its data).
+async fn store(app: &App) -> Store {
+    app.store.clone()
+}
+
+/// More customers and records than `spawn_app` writes: tiers, kinds, contacts, cases,
+/// trust entries and feedback for c1.
+async fn more_data(app: &App) {
+    let s = store(app).await;
+    s.write(&batch(
+        &CUSTOMERS,
+        &[
+            "name", "email", "phone", "segment", "tier", "kind", "status",
+        ],
+        vec![
+            (
+                "c1",
+                vec![
+                    text("Aino Virtanen"),
+                    text("aino@example.fi"),
+                    text("+358 40 123 4567"),
+                    text("kahvila"),
+                    text("A"),
+                    text("person"),
+                    text("active"),
+                ],
+            ),
+            (
+                "b2",
+                vec![
+                    text("Betoni Oy"),
+                    text("info@betoni.fi"),
+                    Value::Null,
+                    text("yritys"),
+                    text("B"),
+                    text("company"),
+                    text("active"),
+                ],
+            ),
+            (
+                "e3",
+                vec![
+                    text("Eero Entinen"),
+                    Value::Null,
+                    Value::Null,
+                    text("kahvila"),
+                    text("D"),
+                    text("person"),
+                    text("ended"),
+                ],
+            ),
+        ],
+    ))
+    .await
+    .unwrap();
+    s.write(&batch(
+        &CONTACTS,
+        &["customer_id", "name", "email", "title", "is_primary"],
+        vec![(
+            "k1",
+            vec![
+                text("c1"),
+                text("Pekka Päällikkö"),
+                text("pekka@example.fi"),
+                text("ostopäällikkö"),
+                Value::Bool(true),
+            ],
+        )],
+    ))
+    .await
+    .unwrap();
+    s.write(&batch(
+        &CASES,
+        &[
+            "customer_id",
+            "opened_at",
+            "category",
+            "severity",
+            "our_fault",
+            "summary",
+        ],
+        vec![(
+            "case1",
+            vec![
+                text("c1"),
+                at("2024-05-05T09:00:00Z"),
+                text("toimitus"),
+                text("high"),
+                Value::Bool(true),
+                text("Kahvit myöhässä"),
+            ],
+        )],
+    ))
+    .await
+    .unwrap();
+    s.write(&batch(
+        &TRUST_LEDGER,
+        &["customer_id", "occurred_at", "delta", "reason"],
+        vec![
+            (
+                "t1",
+                vec![
+                    text("c1"),
+                    at("2024-05-01T09:00:00Z"),
+                    Value::Int(3),
+                    text("hyvä palvelu"),
+                ],
+            ),
+            (
+                "t2",
+                vec![
+                    text("c1"),
+                    at("2024-05-05T09:00:00Z"),
+                    Value::Int(-10),
+                    text("myöhästyminen"),
+                ],
+            ),
+        ],
+    ))
+    .await
+    .unwrap();
+    s.write(&batch(
+        &FEEDBACK,
+        &["customer_id", "answered_at", "nps", "did_well", "do_better"],
+        vec![(
+            "fb-c1",
+            vec![
+                text("c1"),
+                at("2024-05-06T09:00:00Z"),
+                Value::Int(9),
+                text("Ystävällinen <b>palvelu</b>"),
+                text("Nopeampi toimitus"),
+            ],
+        )],
+    ))
+    .await
+    .unwrap();
+}
+
+/// A form POSTed by a staff member with their CSRF token: (status, head, body).
+async fn post(app: &App, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+    let a = post_form_as(app, Role::Staff, path, form).await;
+    (a.status, a.head, a.body)
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// The names in the list's table, in order.
+fn names(body: &str) -> Vec<String> {
+    body.split("<tbody>")
+        .nth(1)
+        .unwrap_or("")
+        .split("<td><a href=\"/customers/")
+        .skip(1)
+        .map(|row| {
+            row.split('>')
+                .nth(1)
+                .unwrap()
+                .split('<')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+async fn interactions(app: &App, customer: &str) -> Vec<kanta_store::Record> {
+    let s = store(app).await;
+    let c = s.customer(customer).await.unwrap().unwrap();
+    s.records_of_customer(&INTERACTIONS, c.id).await.unwrap()
+}
+
+#[tokio::test]
+async fn the_list_filters_by_tier_segment_kind_status_and_search() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        more_data(&app).await;
+        let list = |q: &'static str| {
+            let app = &app;
+            async move {
+                let (status, _, body) = get(app, &format!("/customers?lang=en&{q}")).await;
+                assert_eq!(status, 200, "{backend} {q}");
+                names(&body)
+            }
+        };
+        assert_eq!(list("tier=A").await, ["Aino Virtanen"], "{backend}");
+        assert_eq!(list("tier=B").await, ["Betoni Oy"]);
+        assert_eq!(list("kind=company").await, ["Betoni Oy"]);
+        assert_eq!(list("status=ended").await, ["Eero Entinen"]);
+        assert_eq!(
+            list("segment=kahvila&sort=name").await,
+            [EVIL, "Aino Virtanen", "Eero Entinen"]
+        );
+        assert_eq!(
+            list("search=BETONI").await,
+            ["Betoni Oy"],
+            "case does not matter"
+        );
+        assert_eq!(
+            list("search=info%40betoni").await,
+            ["Betoni Oy"],
+            "by email"
+        );
+        assert_eq!(list("search=e3").await, ["Eero Entinen"], "by id");
+        assert_eq!(list("tier=A&segment=yritys").await, Vec::<String>::new());
+        assert_eq!(
+            list("sort=revenue").await[..2],
+            ["Aino Virtanen", EVIL],
+            "highest revenue first"
+        );
+        // An unknown word in a filter is ignored, not an error.
+        assert_eq!(list("tier=Z").await.len(), 4);
+        let (_, _, body) = get(&app, "/customers?tier=A&lang=en").await;
+        assert!(
+            body.contains("<option value=\"A\" selected>"),
+            "the chosen tier stays chosen"
+        );
+        assert!(body.contains("Clear filters"));
+    }
+}
+
+#[tokio::test]
+async fn the_list_pages_with_links_that_keep_the_filters() {
+    let app = spawn_app("sqlite").await;
+    let s = store(&app).await;
+    let rows: Vec<(String, Vec<Value>)> = (0..120)
+        .map(|i| {
+            (
+                format!("p{i:03}"),
+                vec![text(&format!("Henkilö {i:03}")), text("A")],
+            )
+        })
+        .collect();
+    let mut b = WriteBatch::new(
+        &CUSTOMERS,
+        vec![
+            CUSTOMERS.field("name").unwrap(),
+            CUSTOMERS.field("tier").unwrap(),
+        ],
+    );
+    for (id, v) in rows {
+        b.push(id, v);
+    }
+    s.write(&b).await.unwrap();
+    let (_, _, body) = get(&app, "/customers?tier=A&sort=id&lang=en").await;
+    assert!(body.contains("1–50 of 120"), "{body}");
+    let next = "/customers?offset=50&#38;tier=A&#38;sort=id";
+    assert!(body.contains(next), "{body}");
+    let (_, _, body) = get(&app, "/customers?offset=100&tier=A&sort=id&lang=en").await;
+    assert!(body.contains("101–120 of 120"));
+    assert_eq!(names(&body).len(), 20);
+    assert!(body.contains("rel=\"prev\"") && !body.contains("rel=\"next\""));
+}
+
+#[tokio::test]
+async fn the_customer_page_shows_what_the_person_on_the_phone_needs() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        more_data(&app).await;
+        let (status, _, body) = get(&app, "/customers/c1?lang=en").await;
+        assert_eq!(status, 200, "{backend}");
+        for part in [
+            "<h1>Aino Virtanen",
+            "href=\"mailto:aino@example.fi\"",
+            "href=\"tel:+358 40 123 4567\"",
+            "Pekka Päällikkö",
+            "ostopäällikkö",
+            "main contact",
+            "€4.50",
+            "Average order",
+            "2024-05-02",
+            "-7",
+            "trust deficit",
+            "toimitus",
+            "Kahvit myöhässä",
+            "NPS 9",
+            "promoter",
+            "Nopeampi toimitus",
+            "Log an interaction",
+        ] {
+            assert!(body.contains(part), "{backend}: {part} missing:\n{body}");
+        }
+        // Newest first: the feedback (6 May) before the order (2 May).
+        let tl = body.split("id=\"timeline\"").nth(1).unwrap();
+        let fb = tl.find("feedback").unwrap();
+        let order = tl.find(">order<").unwrap();
+        assert!(fb < order, "newest first");
+        assert!(
+            body.contains("Ystävällinen &#60;b&#62;palvelu&#60;/b&#62;")
+                || body.contains("Ystävällinen &lt;b&gt;palvelu&lt;/b&gt;"),
+            "feedback is text"
+        );
+
+        let (_, _, body) = get(&app, "/customers/c1?lang=fi").await;
+        assert!(
+            body.contains("luottamusvaje")
+                && body.contains("Keskiostos")
+                && body.contains("4,50\u{a0}€")
+        );
+        assert!(body.contains("2.5.2024"), "Finnish date");
+
+        let (status, _, _) = get(&app, "/customers/nobody").await;
+        assert_eq!(status, 404);
+    }
+}
+
+#[tokio::test]
+async fn quick_actions_write_and_show_on_the_timeline() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let (status, head, _) = post(
+            &app,
+            "/customers/c1/interactions",
+            &[
+                ("kind", "call"),
+                ("direction", "outbound"),
+                ("outcome", "positive"),
+                ("proactive", "on"),
+                ("note", "Soitin ja kysyin kuulumiset"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 303, "{backend}: {head}");
+        assert_eq!(
+            header(&head, "location"),
+            Some("/customers/c1?saved=interaction")
+        );
+        let (_, _, body) = get(&app, "/customers/c1?saved=interaction&lang=en").await;
+        assert!(body.contains("The interaction is logged."));
+        let tl = body.split("id=\"timeline\"").nth(1).unwrap().to_string();
+        assert!(
+            tl.contains("Soitin ja kysyin kuulumiset") && tl.contains("outbound"),
+            "{tl}"
+        );
+        assert!(
+            tl.find("Soitin").unwrap() < tl.find(">order<").unwrap(),
+            "newest first"
+        );
+
+        let (status, head, _) = post(
+            &app,
+            "/customers/c1/cases",
+            &[
+                ("category", "laskutus"),
+                ("severity", "high"),
+                ("our_fault", "on"),
+                ("summary", "Tuplalasku"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (status, header(&head, "location")),
+            (303, Some("/customers/c1?saved=case"))
+        );
+        let (_, _, body) = get(&app, "/customers/c1?lang=en").await;
+        let cases = body.split("id=\"cases\"").nth(1).unwrap();
+        assert!(
+            cases.contains("laskutus")
+                && cases.contains("Tuplalasku")
+                && cases.contains("our fault")
+        );
+        assert!(body.contains("case opened"));
+
+        let (status, head, _) = post(
+            &app,
+            "/customers/c1/notes",
+            &[("note", "Muista <b>synttärit</b>")],
+        )
+        .await;
+        assert_eq!(
+            (status, header(&head, "location")),
+            (303, Some("/customers/c1?saved=note"))
+        );
+        let (_, _, body) = get(&app, "/customers/c1?lang=en").await;
+        assert!(
+            body.contains("Muista &#60;b&#62;synttärit&#60;/b&#62;"),
+            "the note is text"
+        );
+        let kinds: Vec<String> = interactions(&app, "c1")
+            .await
+            .iter()
+            .map(|r| r.text("kind").unwrap().to_string())
+            .collect();
+        assert_eq!(kinds, ["call", "note"], "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn invalid_input_shows_the_error_by_the_field_and_writes_nothing() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let long = "x".repeat(5001);
+        for (path, form, field, message) in [
+            (
+                "/customers/c1/interactions",
+                vec![("kind", "shout"), ("note", "kept")],
+                "i-kind",
+                "Choose one of the options.",
+            ),
+            (
+                "/customers/c1/interactions",
+                vec![("kind", "call"), ("note", long.as_str())],
+                "i-note",
+                "Too long",
+            ),
+            (
+                "/customers/c1/cases",
+                vec![
+                    ("category", "  "),
+                    ("severity", "medium"),
+                    ("summary", "kept"),
+                ],
+                "c-category",
+                "Fill this in.",
+            ),
+            (
+                "/customers/c1/cases",
+                vec![("category", "x"), ("severity", "apocalyptic")],
+                "c-severity",
+                "Choose one",
+            ),
+            (
+                "/customers/c1/notes",
+                vec![("note", "")],
+                "n-note",
+                "Fill this in.",
+            ),
+        ] {
+            let (status, _, body) = post(&app, path, &form).await;
+            assert_eq!(status, 422, "{backend} {path}");
+            assert!(
+                body.contains(&format!("aria-describedby=\"{field}-error\""))
+                    && body.contains(&format!("id=\"{field}-error\">{message}")),
+                "{backend} {path}: error by {field}:\n{body}"
+            );
+            if form.iter().any(|(_, v)| *v == "kept") {
+                assert!(
+                    body.contains(">kept<") || body.contains("value=\"kept\""),
+                    "what was typed stays"
+                );
+            }
+        }
+        assert!(
+            interactions(&app, "c1").await.is_empty(),
+            "{backend}: nothing written"
+        );
+        let s = store(&app).await;
+        let c = s.customer("c1").await.unwrap().unwrap();
+        assert!(
+            s.records_of_customer(&CASES, c.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let (status, _, _) = post(&app, "/customers/nobody/notes", &[("note", "x")]).await;
+        assert_eq!(status, 404);
+    }
+}
+
+#[tokio::test]
+async fn what_customers_write_shows_as_text_on_every_page() {
+    let app = spawn_app("postgres").await;
+    more_data(&app).await;
+    for path in [
+        "/",
+        "/customers?search=script",
+        "/customers?sort=revenue",
+        "/customers/evil",
+        "/customers/c1",
+    ] {
+        let (status, _, body) = get(&app, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(!body.contains("<script>alert"), "{path}: live script");
+        assert!(
+            !body.contains("<img src=x") && !body.contains("<b>palvelu"),
+            "{path}: live tag"
+        );
+    }
+    let (_, _, body) = get(&app, "/customers/evil").await;
+    assert!(
+        body.contains("&#60;img src=x onerror=alert(2)&#62; &#38; more"),
+        "{body}"
+    );
+    assert!(body.contains("<title>&#60;script&#62;alert(1)&#60;/script&#62; · Kanta</title>"));
+}
+
+#[tokio::test]
+async fn viewers_see_no_forms_and_their_posts_are_refused() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let a = page_as(&app, Role::Viewer, "/customers/c1?lang=en", &[]).await;
+        assert_eq!(a.status, 200, "{backend}");
+        assert!(a.body.contains("Timeline") && !a.body.contains("Log an interaction"));
+        assert!(!a.body.contains("action=\"/customers/c1/notes\""));
+        let staff = page_as(&app, Role::Staff, "/customers/c1?lang=en", &[]).await;
+        assert!(
+            staff.body.contains("Log an interaction"),
+            "staff see the forms"
+        );
+        assert!(
+            staff.body.contains(&format!(
+                "name=\"csrf\" value=\"{}\"",
+                app.sessions[&Role::Staff].csrf
+            )),
+            "every form carries the session's CSRF token"
+        );
+        for (path, pairs) in [
+            ("/customers/c1/interactions", vec![("kind", "call")]),
+            (
+                "/customers/c1/cases",
+                vec![("category", "x"), ("severity", "low")],
+            ),
+            ("/customers/c1/notes", vec![("note", "x")]),
+        ] {
+            let a = post_form_as(&app, Role::Viewer, path, &pairs).await;
+            assert_eq!(a.status, 403, "{backend} {path}: a viewer may not record");
+        }
+        assert!(
+            interactions(&app, "c1").await.is_empty(),
+            "{backend}: nothing written"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_form_without_the_sessions_csrf_token_is_refused() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let cookie = format!("Cookie: {}", app.sessions[&Role::Admin].cookie());
+        for body in [
+            form(&[("note", "x")]),
+            form(&[("csrf", "not-the-token"), ("note", "x")]),
+            form(&[("csrf", &app.sessions[&Role::Staff].csrf), ("note", "x")]),
+        ] {
+            let a = request(
+                &app,
+                "POST",
+                "/customers/c1/notes",
+                std::slice::from_ref(&cookie),
+                Some(("application/x-www-form-urlencoded", &body)),
+            )
+            .await;
+            assert_eq!(a.status, 403, "{backend}: {body}");
+        }
+        // Signed out: to the sign-in page, nothing written.
+        let a = request(
+            &app,
+            "POST",
+            "/customers/c1/notes",
+            &[],
+            Some(("application/x-www-form-urlencoded", &form(&[("note", "x")]))),
+        )
+        .await;
+        assert!(
+            matches!(a.status, 303 | 302 | 307 | 401 | 403),
+            "{}",
+            a.status
+        );
+        assert!(
+            interactions(&app, "c1").await.is_empty(),
+            "{backend}: nothing written"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_navigation_shows_each_role_its_areas() {
+    let app = spawn_app("sqlite").await;
+    let a = page_as(&app, Role::Admin, "/customers?lang=en", &[]).await;
+    assert!(
+        a.body
+            .contains("<a href=\"/customers\" aria-current=\"page\">Customers</a>"),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("href=\"/admin/users\"") && a.body.contains("href=\"/admin/tokens\""));
+    assert!(a.body.contains("href=\"/account\"") && a.body.contains("action=\"/logout\""));
+    assert!(
+        a.body.contains("<a class=\"skip\" href=\"#main\">")
+            && a.body.contains("<main id=\"main\"")
+    );
+    let a = page_as(&app, Role::Staff, "/customers?lang=en", &[]).await;
+    assert!(!a.body.contains("/admin/users") && !a.body.contains("/admin/tokens"));
+    // Every input of the list and the customer page has a label.
+    for path in ["/customers?lang=en", "/customers/c1?lang=en"] {
+        let body = page_as(&app, Role::Staff, path, &[]).await.body;
+        for tag in body.split('<').filter(|t| {
+            (t.starts_with("input") || t.starts_with("select") || t.starts_with("textarea"))
+                && !t.contains("type=\"hidden\"")
+        }) {
+            let id = tag.split("id=\"").nth(1).and_then(|r| r.split('"').next());
+            let id = id.unwrap_or_else(|| panic!("{path}: no id on <{tag}"));
+            assert!(
+                body.contains(&format!("for=\"{id}\"")),
+                "{path}: no label for {id}"
+            );
+        }
+    }
+}
