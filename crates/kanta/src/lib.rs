@@ -5,6 +5,7 @@ mod cli;
 mod customers;
 mod demo;
 mod import;
+mod models;
 mod output;
 mod users;
 
