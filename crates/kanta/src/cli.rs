@@ -54,6 +54,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Fit a customer-value model to a CSV of lifetimes-style summaries.
     Fit(FitArgs),
+    /// Per-customer frequency, recency, T and monetary_value of a transaction file.
+    Summary(SummaryArgs),
     /// Add per-customer predictions of a fitted model to a CSV.
     Predict(PredictArgs),
     /// Staff users who sign in to the web UI.
@@ -80,6 +82,35 @@ pub struct FitArgs {
     /// converged, iterations, seconds.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// A CSV of transactions: customer_id, occurred_at and (optionally) amount columns.
+    #[arg(long)]
+    pub transactions: PathBuf,
+    /// Take a field from a column: SOURCE is a header name or a 1-based column
+    /// number, FIELD one of customer_id, occurred_at, amount (repeatable).
+    #[arg(long = "map", value_name = "SOURCE=FIELD")]
+    pub map: Vec<String>,
+    /// Column delimiter: a character or 'tab'. Sniffed from the first line when absent.
+    #[arg(long)]
+    pub delimiter: Option<String>,
+    /// The first line is data, not column names.
+    #[arg(long)]
+    pub no_header: bool,
+    /// strftime format of the times, e.g. %Y%m%d (ISO 8601 and 31.12.2024 need none).
+    #[arg(long, value_name = "FORMAT")]
+    pub date_format: Option<String>,
+    /// The last day of the calibration period (the summary's "now").
+    #[arg(long, value_name = "DATE")]
+    pub calibration_end: String,
+    /// The last day of a holdout period: adds frequency_holdout and duration_holdout.
+    #[arg(long, value_name = "DATE")]
+    pub holdout_end: Option<String>,
+    /// Time unit of recency, T and duration: day, week or month.
+    #[arg(long, default_value = "day")]
+    pub unit: String,
 }
 
 #[derive(Debug, Args)]
@@ -331,6 +362,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(a) => crate::demo::run(&cli, a).await,
         Command::Fit(a) => crate::models::fit(a),
         Command::Predict(a) => crate::models::predict(a),
+        Command::Summary(a) => crate::summary::run(a),
         Command::User(c) => crate::users::user(&cli, c).await,
         Command::Token(c) => crate::users::token(&cli, c).await,
         Command::Serve(a) => {

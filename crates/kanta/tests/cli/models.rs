@@ -244,3 +244,164 @@ fn predict_adds_p_alive_expected_purchases_and_clv() {
     ]);
     assert!(stderr(&out).contains("the parameters are of the model 'bgnbd', not 'pnbd'"));
 }
+
+/// A CSV of `kanta summary` as (id, columns by name).
+fn summary_rows(text: &str) -> (Vec<String>, std::collections::HashMap<u64, Vec<f64>>) {
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let rows = lines
+        .map(|l| {
+            let mut f = l.split(',');
+            let id: u64 = f.next().unwrap().parse().unwrap();
+            (id, f.map(|v| v.parse().unwrap()).collect())
+        })
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn summary_matches_lifetimes_on_cdnow_with_and_without_a_holdout() {
+    let env = Env::new("sqlite");
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../kanta-models/tests/fixtures/cdnow_summaries.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let sample = datasets().join("CDNOW_sample.txt");
+    let sample = sample.to_str().unwrap();
+    let base = [
+        "summary",
+        "--transactions",
+        sample,
+        "--no-header",
+        "--map",
+        "2=customer_id",
+        "--map",
+        "3=occurred_at",
+        "--map",
+        "5=amount",
+    ];
+    let mut args = base.to_vec();
+    args.extend([
+        "--calibration-end",
+        "1997-09-30",
+        "--holdout-end",
+        "1998-06-30",
+        "--unit",
+        "week",
+    ]);
+    let (header, ours) = summary_rows(&env.ok(&args));
+    assert_eq!(
+        header.join(","),
+        "customer_id,frequency,recency,T,monetary_value,frequency_holdout,duration_holdout"
+    );
+    let cal = &fixture["calibration"];
+    let ids = cal["id"].as_array().unwrap();
+    assert_eq!(ours.len(), ids.len(), "customers");
+    for (k, id) in ids.iter().enumerate() {
+        let row = &ours[&id.as_u64().unwrap()];
+        for (j, col) in [
+            "frequency_cal",
+            "recency_cal",
+            "T_cal",
+            "monetary_value_cal",
+            "frequency_holdout",
+            "duration_holdout",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let want = cal[col][k].as_f64().unwrap();
+            assert!(
+                (row[j] - want).abs() < 1e-9,
+                "customer {id} {col}: {} vs {want}",
+                row[j]
+            );
+        }
+    }
+
+    // Without a holdout, in days, to the end of the data.
+    let mut args = base.to_vec();
+    args.extend(["--calibration-end", "30.6.1998"]);
+    let (_, ours) = summary_rows(&env.ok(&args));
+    let full = &fixture["full_days"];
+    for (k, id) in full["id"].as_array().unwrap().iter().enumerate() {
+        let row = &ours[&id.as_u64().unwrap()];
+        for (j, col) in ["frequency", "recency", "T", "monetary_value"]
+            .iter()
+            .enumerate()
+        {
+            let want = full[col][k].as_f64().unwrap();
+            assert!(
+                (row[j] - want).abs() < 1e-9,
+                "customer {id} {col}: {} vs {want}",
+                row[j]
+            );
+        }
+    }
+}
+
+#[test]
+fn summary_reads_headers_quotes_and_finnish_formats_and_names_bad_lines() {
+    let env = Env::new("sqlite");
+    let f = env.file(
+        "orders.csv",
+        "asiakas;aika;summa\n\"a;1\";2.1.2024;12,50\nb;2024-01-03T10:00:00Z;5\n\"a;1\";2024-01-09 09:00;7,50\n",
+    );
+    let out = env.ok(&[
+        "summary",
+        "--transactions",
+        f.to_str().unwrap(),
+        "--map",
+        "asiakas=customer_id",
+        "--map",
+        "aika=occurred_at",
+        "--map",
+        "summa=amount",
+        "--calibration-end",
+        "2024-01-10",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[1], "a;1,1,7,8,7.5", "{out}");
+    assert_eq!(lines[2], "b,0,0,7,0", "{out}");
+
+    let bad = env.file(
+        "bad.csv",
+        "customer_id,occurred_at,amount\nc1,2024-01-02,5\nc2,2024-13-02,5\n",
+    );
+    let o = env.run(&[
+        "summary",
+        "--transactions",
+        bad.to_str().unwrap(),
+        "--calibration-end",
+        "2024-02-01",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("bad.csv:3: occurred_at: '2024-13-02' is not a date or time"),
+        "{}",
+        stderr(&o)
+    );
+    let none = env.file("none.csv", "who,when\nc1,2024-01-02\n");
+    let o = env.run(&[
+        "summary",
+        "--transactions",
+        none.to_str().unwrap(),
+        "--calibration-end",
+        "2024-02-01",
+    ]);
+    assert!(
+        stderr(&o)
+            .contains("no column for customer_id (name a column with --map SOURCE=customer_id)"),
+        "{}",
+        stderr(&o)
+    );
+}
