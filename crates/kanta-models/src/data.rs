@@ -315,14 +315,31 @@ impl SpendData {
     /// [`ModelError::InvalidRow`] for the first invalid row;
     /// [`ModelError::Empty`] for no rows.
     pub fn from_rows(rows: &[SpendRow]) -> Result<Self> {
-        for (i, r) in rows.iter().enumerate() {
+        Self::from_weighted_rows(rows, &vec![1.0; rows.len()])
+    }
+
+    /// As [`SpendData::from_rows`], each row standing for `weights[i]` customers.
+    ///
+    /// # Errors
+    ///
+    /// As [`SpendData::from_rows`], a weight that is not finite and > 0, or
+    /// lengths that differ.
+    pub fn from_weighted_rows(rows: &[SpendRow], weights: &[f64]) -> Result<Self> {
+        if rows.len() != weights.len() {
+            return Err(ModelError::InvalidParameter {
+                name: "weights",
+                reason: format!("has {} entries for {} rows", weights.len(), rows.len()),
+            });
+        }
+        for (i, (r, w)) in rows.iter().zip(weights).enumerate() {
             r.validate(i)?;
+            check_weight(i, *w)?;
         }
         if rows.is_empty() {
             return Err(ModelError::Empty("no repeat customers with spend"));
         }
         let merged = collapse(
-            rows.iter().map(|r| (*r, 1.0)).collect(),
+            rows.iter().copied().zip(weights.iter().copied()).collect(),
             |a: &SpendRow, b: &SpendRow| {
                 a.frequency
                     .total_cmp(&b.frequency)

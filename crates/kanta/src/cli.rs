@@ -52,12 +52,94 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve the web UI and the API.
     Serve(ServeArgs),
+    /// Fit a customer-value model to a CSV of lifetimes-style summaries.
+    Fit(FitArgs),
+    /// Per-customer frequency, recency, T and monetary_value of a transaction file.
+    Summary(SummaryArgs),
+    /// Add per-customer predictions of a fitted model to a CSV.
+    Predict(PredictArgs),
     /// Staff users who sign in to the web UI.
     #[command(subcommand)]
     User(UserCommand),
     /// API tokens for other systems.
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// bgnbd, mbgnbd, pnbd, bgbb, gg or sbg.
+    #[arg(long)]
+    pub model: String,
+    /// CSV with frequency,recency,T (bgnbd, mbgnbd, pnbd), frequency,monetary_value
+    /// (gg), frequency,recency,periods (bgbb) or period,alive (sbg).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// A column giving how many customers each row stands for.
+    #[arg(long, value_name = "NAME")]
+    pub weights_column: Option<String>,
+    /// Print one JSON object: model, params, std_errors, log_likelihood, n,
+    /// converged, iterations, seconds.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// A CSV of transactions: customer_id, occurred_at and (optionally) amount columns.
+    #[arg(long)]
+    pub transactions: PathBuf,
+    /// Take a field from a column: SOURCE is a header name or a 1-based column
+    /// number, FIELD one of customer_id, occurred_at, amount (repeatable).
+    #[arg(long = "map", value_name = "SOURCE=FIELD")]
+    pub map: Vec<String>,
+    /// Column delimiter: a character or 'tab'. Sniffed from the first line when absent.
+    #[arg(long)]
+    pub delimiter: Option<String>,
+    /// The first line is data, not column names.
+    #[arg(long)]
+    pub no_header: bool,
+    /// strftime format of the times, e.g. %Y%m%d (ISO 8601 and 31.12.2024 need none).
+    #[arg(long, value_name = "FORMAT")]
+    pub date_format: Option<String>,
+    /// The last day of the calibration period (the summary's "now").
+    #[arg(long, value_name = "DATE")]
+    pub calibration_end: String,
+    /// The last day of a holdout period: adds frequency_holdout and duration_holdout.
+    #[arg(long, value_name = "DATE")]
+    pub holdout_end: Option<String>,
+    /// Time unit of recency, T and duration: day, week or month.
+    #[arg(long, default_value = "day")]
+    pub unit: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// bgnbd, mbgnbd, pnbd, bgbb, gg or sbg.
+    #[arg(long)]
+    pub model: String,
+    /// The parameters: JSON inline, or a file (@FILE) such as `kanta fit --json` wrote.
+    #[arg(long)]
+    pub params: String,
+    /// The customers (columns as for kanta fit); written back with prediction columns.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// How far ahead, in the data's time units (periods for bgbb and sbg).
+    #[arg(long)]
+    pub horizon: f64,
+    /// Gamma-Gamma parameters (JSON or @FILE): adds expected_spend and clv over the
+    /// horizon (the input then needs monetary_value).
+    #[arg(long, value_name = "JSON")]
+    pub spend_params: Option<String>,
+    /// The data's time unit, for CLV's monthly discounting: day, week or month.
+    #[arg(long, default_value = "week")]
+    pub unit: String,
+    /// Discount rate per month for CLV (0.01 = 1%).
+    #[arg(long, default_value_t = 0.01)]
+    pub discount_rate: f64,
+    /// Share of revenue that is profit, for CLV (1 = revenue).
+    #[arg(long, default_value_t = 1.0)]
+    pub margin: f64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -278,6 +360,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Customers(CustomersCommand::List(a)) => crate::customers::list(&cli, a).await,
         Command::Customers(CustomersCommand::Show(a)) => crate::customers::show(&cli, a).await,
         Command::Demo(a) => crate::demo::run(&cli, a).await,
+        Command::Fit(a) => crate::models::fit(a),
+        Command::Predict(a) => crate::models::predict(a),
+        Command::Summary(a) => crate::summary::run(a),
         Command::User(c) => crate::users::user(&cli, c).await,
         Command::Token(c) => crate::users::token(&cli, c).await,
         Command::Serve(a) => {

@@ -5,7 +5,9 @@ mod cli;
 mod customers;
 mod demo;
 mod import;
+mod models;
 mod output;
+mod summary;
 mod users;
 
 use std::process::ExitCode;
@@ -40,6 +42,18 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(cli::run(cli)) {
         Ok(code) => code,
+        // A reader that stopped early (`kanta summary ... | head`) is not an error.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                    || c.downcast_ref::<csv::Error>().is_some_and(|ce| {
+                        matches!(ce.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
+                    })
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {}", output::sentence(&e));
             ExitCode::from(EXIT_FAILURE)

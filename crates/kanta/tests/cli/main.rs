@@ -4,4 +4,5 @@ mod customers;
 mod helpers;
 mod import;
 mod kill;
+mod models;
 mod users;

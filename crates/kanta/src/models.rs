@@ -1,0 +1,531 @@
+//! `kanta fit` and `kanta predict`: the models library on CSV files with the column
+//! names analysts know from `lifetimes` (`frequency`, `recency`, `T`,
+//! `monetary_value`; `periods` for BG/BB; `period`, `alive` for sBG).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, anyhow, bail};
+use kanta_models::{
+    DiscreteData, DiscreteRow, FitOptions, Fitted, ModelError, ModelKind, Params, RfmData, RfmRow,
+    SpendData, SpendRow, TransactionModel, TransactionParams, bgbb, gammagamma, sbg,
+};
+use serde_json::{Map, Value as Json, json};
+
+use crate::cli::{FitArgs, PredictArgs};
+
+/// The command line's model names (as in the issue and `lifetimes` users' habits),
+/// with the library's kind.
+const MODELS: &[(&str, ModelKind)] = &[
+    ("bgnbd", ModelKind::BgNbd),
+    ("mbgnbd", ModelKind::MbgNbd),
+    ("pnbd", ModelKind::ParetoNbd),
+    ("bgbb", ModelKind::BgBb),
+    ("gg", ModelKind::GammaGamma),
+    ("sbg", ModelKind::Sbg),
+];
+
+/// The model a name means: the short names above or any spelling the library knows
+/// (`paretonbd`, `BG/NBD`, `gamma-gamma`, ...).
+pub fn model_kind(name: &str) -> anyhow::Result<ModelKind> {
+    let key = name.trim().to_ascii_lowercase();
+    if let Some((_, k)) = MODELS.iter().find(|(n, _)| *n == key) {
+        return Ok(*k);
+    }
+    name.parse::<ModelKind>().map_err(|_| {
+        anyhow!(
+            "--model: '{name}' is not a model; use one of {}",
+            MODELS
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// The command line's short name of a model.
+pub fn short_name(kind: ModelKind) -> &'static str {
+    MODELS
+        .iter()
+        .find(|(_, k)| *k == kind)
+        .map_or(kind.name(), |(n, _)| n)
+}
+
+/// A CSV file read into named numeric columns, each value with its line number.
+struct Table {
+    path: PathBuf,
+    headers: Vec<String>,
+    /// The raw records, for `predict` to copy through.
+    records: Vec<csv::StringRecord>,
+    /// 1-based line of each record.
+    lines: Vec<u64>,
+    delimiter: u8,
+}
+
+impl Table {
+    fn read(path: &Path) -> anyhow::Result<Table> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let first = text.lines().next().unwrap_or("");
+        // The header decides: a semicolon or tab file carries no commas in its names.
+        let delimiter = [b',', b';', b'\t']
+            .into_iter()
+            .max_by_key(|d| first.bytes().filter(|b| b == d).count())
+            .unwrap_or(b',');
+        let mut r = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let headers = r
+            .headers()
+            .with_context(|| format!("{}: cannot read the header", path.display()))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        let mut records = Vec::new();
+        let mut lines = Vec::new();
+        for rec in r.records() {
+            let rec = rec.with_context(|| format!("{}: not valid CSV", path.display()))?;
+            lines.push(rec.position().map_or(0, |p| p.line()));
+            records.push(rec);
+        }
+        Ok(Table {
+            path: path.to_path_buf(),
+            headers,
+            records,
+            lines,
+            delimiter,
+        })
+    }
+
+    fn column(&self, name: &str) -> anyhow::Result<usize> {
+        self.headers.iter().position(|h| h == name).ok_or_else(|| {
+            anyhow!(
+                "{}: no column '{name}' (the header has: {})",
+                self.path.display(),
+                self.headers.join(", ")
+            )
+        })
+    }
+
+    /// The numbers of a column, or `FILE:LINE: COLUMN: reason`.
+    fn numbers(&self, name: &str) -> anyhow::Result<Vec<f64>> {
+        let c = self.column(name)?;
+        self.records
+            .iter()
+            .zip(&self.lines)
+            .map(|(r, line)| {
+                let t = r.get(c).unwrap_or("");
+                kanta_domain::value::parse_float(t).map_err(|_| {
+                    anyhow!(
+                        "{}:{line}: {name}: '{t}' is not a number",
+                        self.path.display()
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Whole non-negative numbers of a column (BG/BB counts, sBG periods).
+    fn counts(&self, name: &str) -> anyhow::Result<Vec<u32>> {
+        let v = self.numbers(name)?;
+        v.iter()
+            .zip(&self.lines)
+            .map(|(x, line)| {
+                if *x >= 0.0 && x.fract() == 0.0 && *x <= f64::from(u32::MAX) {
+                    Ok(*x as u32)
+                } else {
+                    bail!(
+                        "{}:{line}: {name}: '{x}' is not a whole number of periods",
+                        self.path.display()
+                    )
+                }
+            })
+            .collect()
+    }
+
+    fn weights(&self, column: Option<&str>) -> anyhow::Result<Vec<f64>> {
+        match column {
+            None => Ok(vec![1.0; self.records.len()]),
+            Some(c) => self.numbers(c),
+        }
+    }
+
+    /// A model's complaint about row `i`, as `FILE:LINE: COLUMN: reason`.
+    fn row_error(&self, e: ModelError) -> anyhow::Error {
+        match e {
+            ModelError::InvalidRow { row, field, reason } => {
+                let line = self.lines.get(row).copied().unwrap_or(0);
+                anyhow!("{}:{line}: {field}: {reason}", self.path.display())
+            }
+            other => anyhow!("{}: {other}", self.path.display()),
+        }
+    }
+}
+
+/// The fit as `kanta fit --json` prints it.
+fn fit_json<P: Params>(name: &str, f: &Fitted<P>, seconds: f64) -> Json {
+    let names = P::KIND.param_names();
+    let obj = |v: Vec<f64>| -> Json {
+        names
+            .iter()
+            .zip(v)
+            .map(|(n, x)| ((*n).to_string(), json!(x)))
+            .collect::<Map<_, _>>()
+            .into()
+    };
+    json!({
+        "model": name,
+        "params": obj(f.params.to_vec()),
+        "std_errors": f.std_errors.map_or(Json::Null, |s| obj(s.to_vec())),
+        "log_likelihood": f.log_likelihood,
+        "n": f.n,
+        "rows": f.rows,
+        "converged": f.converged,
+        "iterations": f.iterations,
+        "seconds": seconds,
+    })
+}
+
+fn rfm_rows(t: &Table) -> anyhow::Result<Vec<RfmRow>> {
+    let (x, tx, big_t) = (
+        t.numbers("frequency")?,
+        t.numbers("recency")?,
+        t.numbers("T")?,
+    );
+    Ok((0..x.len())
+        .map(|i| RfmRow::new(x[i], tx[i], big_t[i]))
+        .collect())
+}
+
+fn discrete_rows(t: &Table) -> anyhow::Result<Vec<DiscreteRow>> {
+    let (x, tx, n) = (
+        t.counts("frequency")?,
+        t.counts("recency")?,
+        t.counts("periods")?,
+    );
+    Ok((0..x.len())
+        .map(|i| DiscreteRow::new(x[i], tx[i], n[i]))
+        .collect())
+}
+
+/// sBG survivors by period: the `alive` column in `period` order, periods 0, 1, ...
+fn survivors(t: &Table) -> anyhow::Result<Vec<f64>> {
+    let periods = t.counts("period")?;
+    let alive = t.numbers("alive")?;
+    let mut pairs: Vec<(u32, f64, u64)> = periods
+        .into_iter()
+        .zip(alive)
+        .zip(t.lines.iter().copied())
+        .map(|((p, a), l)| (p, a, l))
+        .collect();
+    pairs.sort_by_key(|p| p.0);
+    for (i, (p, _, line)) in pairs.iter().enumerate() {
+        if *p as usize != i {
+            bail!(
+                "{}:{line}: period: expected period {i} (periods run 0, 1, 2, ... without gaps or repeats), got {p}",
+                t.path.display()
+            );
+        }
+    }
+    Ok(pairs.into_iter().map(|p| p.1).collect())
+}
+
+/// Fits the model of `--model` to `--input`; returns the JSON of the fit.
+fn fit_file(kind: ModelKind, t: &Table, weights: Option<&str>) -> anyhow::Result<Json> {
+    let opts = FitOptions::default();
+    let w = t.weights(weights)?;
+    let name = short_name(kind);
+    let started = Instant::now();
+    let secs = move || started.elapsed().as_secs_f64();
+    Ok(match kind {
+        ModelKind::BgNbd | ModelKind::MbgNbd | ModelKind::ParetoNbd => {
+            let rows = rfm_rows(t)?;
+            let data = RfmData::from_weighted_rows(&rows, &w).map_err(|e| t.row_error(e))?;
+            let f = kanta_models::fit_transaction_model(kind, &data, &opts)?;
+            let seconds = secs();
+            match f.params {
+                TransactionParams::BgNbd(_) => {
+                    fit_json(name, &f.clone().map_params(unwrap_bgnbd), seconds)
+                }
+                TransactionParams::MbgNbd(_) => {
+                    fit_json(name, &f.clone().map_params(unwrap_mbgnbd), seconds)
+                }
+                TransactionParams::ParetoNbd(_) => {
+                    fit_json(name, &f.clone().map_params(unwrap_pnbd), seconds)
+                }
+            }
+        }
+        ModelKind::GammaGamma => {
+            let (x, m) = (t.numbers("frequency")?, t.numbers("monetary_value")?);
+            // Gamma-Gamma describes repeat customers: rows with frequency 0 carry no
+            // spend information and are left out, as analysts do with lifetimes.
+            let mut rows = Vec::new();
+            let mut ws = Vec::new();
+            let mut lines = Vec::new();
+            for i in 0..x.len() {
+                if x[i] > 0.0 {
+                    rows.push(SpendRow::new(x[i], m[i]));
+                    ws.push(w[i]);
+                    lines.push(t.lines[i]);
+                }
+            }
+            let data = SpendData::from_weighted_rows(&rows, &ws).map_err(|e| match e {
+                ModelError::InvalidRow { row, field, reason } => anyhow!(
+                    "{}:{}: {field}: {reason}",
+                    t.path.display(),
+                    lines.get(row).copied().unwrap_or(0)
+                ),
+                other => anyhow!("{}: {other}", t.path.display()),
+            })?;
+            let f = gammagamma::fit(&data, &opts)?;
+            fit_json(name, &f, secs())
+        }
+        ModelKind::BgBb => {
+            let rows = discrete_rows(t)?;
+            let data = DiscreteData::from_weighted_rows(&rows, &w).map_err(|e| t.row_error(e))?;
+            let f = bgbb::fit(&data, &opts)?;
+            fit_json(name, &f, secs())
+        }
+        ModelKind::Sbg => {
+            if weights.is_some() {
+                bail!("--weights-column: sBG takes survivor counts, which are weights already");
+            }
+            let alive = survivors(t)?;
+            let data = sbg::SurvivorData::from_survivors(&alive)
+                .map_err(|e| anyhow!("{}: {e}", t.path.display()))?;
+            let f = sbg::fit(&data, &opts)?;
+            fit_json(name, &f, secs())
+        }
+    })
+}
+
+fn unwrap_bgnbd(p: TransactionParams) -> kanta_models::bgnbd::BgNbdParams {
+    match p {
+        TransactionParams::BgNbd(p) => p,
+        _ => unreachable!("fitted as BG/NBD"),
+    }
+}
+fn unwrap_mbgnbd(p: TransactionParams) -> kanta_models::mbgnbd::MbgNbdParams {
+    match p {
+        TransactionParams::MbgNbd(p) => p,
+        _ => unreachable!("fitted as MBG/NBD"),
+    }
+}
+fn unwrap_pnbd(p: TransactionParams) -> kanta_models::paretonbd::ParetoNbdParams {
+    match p {
+        TransactionParams::ParetoNbd(p) => p,
+        _ => unreachable!("fitted as Pareto/NBD"),
+    }
+}
+
+pub fn fit(a: &FitArgs) -> anyhow::Result<ExitCode> {
+    let kind = model_kind(&a.model)?;
+    let table = Table::read(&a.input)?;
+    let out = fit_file(kind, &table, a.weights_column.as_deref())?;
+    if a.json {
+        crate::output::print_json(&out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let names = kind.param_names();
+    let rows: Vec<Vec<String>> = names
+        .iter()
+        .map(|n| {
+            let v = out["params"][n].as_f64().unwrap_or(f64::NAN);
+            let se = out["std_errors"][n].as_f64();
+            vec![
+                (*n).to_string(),
+                format!("{v:.6}"),
+                se.map_or_else(|| "-".into(), |s| format!("{s:.6}")),
+                se.map_or_else(
+                    || "-".into(),
+                    |s| format!("{:.4} … {:.4}", v - 1.96 * s, v + 1.96 * s),
+                ),
+            ]
+        })
+        .collect();
+    println!(
+        "{} fitted to {} customers ({} distinct rows) from {}",
+        short_name(kind),
+        out["n"]
+            .as_f64()
+            .map_or_else(String::new, |n| format!("{n}")),
+        out["rows"],
+        a.input.display()
+    );
+    crate::output::table(
+        &["parameter", "estimate", "std. error", "95% interval"],
+        &rows,
+        &[false, true, true, true],
+    );
+    println!(
+        "log-likelihood {:.4}; {} after {} iterations in {:.3} s",
+        out["log_likelihood"].as_f64().unwrap_or(f64::NAN),
+        if out["converged"] == true {
+            "converged"
+        } else {
+            "NOT converged"
+        },
+        out["iterations"],
+        out["seconds"].as_f64().unwrap_or(0.0)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Parameters from `--params`: inline JSON or a file (`@FILE` or a path), either the
+/// object `kanta fit --json` prints or its `params` alone.
+fn params_of(kind: ModelKind, arg: &str, flag: &str) -> anyhow::Result<Vec<f64>> {
+    let text = if let Some(path) = arg.strip_prefix('@') {
+        std::fs::read_to_string(path).with_context(|| format!("{flag}: cannot read {path}"))?
+    } else if !arg.trim_start().starts_with('{') && Path::new(arg).is_file() {
+        std::fs::read_to_string(arg).with_context(|| format!("{flag}: cannot read {arg}"))?
+    } else {
+        arg.to_string()
+    };
+    let v: Json = serde_json::from_str(&text).map_err(|e| anyhow!("{flag}: not JSON ({e})"))?;
+    if let Some(m) = v.get("model").and_then(Json::as_str)
+        && model_kind(m)? != kind
+    {
+        bail!(
+            "{flag}: the parameters are of the model '{m}', not '{}'",
+            short_name(kind)
+        );
+    }
+    let params = v.get("params").unwrap_or(&v);
+    kind.param_names()
+        .iter()
+        .map(|n| {
+            params.get(n).and_then(Json::as_f64).ok_or_else(|| {
+                anyhow!(
+                    "{flag}: no number '{n}' (a {} needs {})",
+                    short_name(kind),
+                    kind.param_names().join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+pub fn predict(a: &PredictArgs) -> anyhow::Result<ExitCode> {
+    let kind = model_kind(&a.model)?;
+    if !(a.horizon > 0.0 && a.horizon.is_finite()) {
+        bail!(
+            "--horizon: must be a positive number of time units, got {}",
+            a.horizon
+        );
+    }
+    let values = params_of(kind, &a.params, "--params")?;
+    let t = Table::read(&a.input)?;
+    let mut out = csv::WriterBuilder::new()
+        .delimiter(t.delimiter)
+        .from_writer(std::io::stdout().lock());
+    let mut header: Vec<String> = t.headers.clone();
+    match kind {
+        ModelKind::BgNbd | ModelKind::MbgNbd | ModelKind::ParetoNbd => {
+            let model = TransactionParams::from_values(kind, &values)?;
+            let rows = rfm_rows(&t)?;
+            for (i, r) in rows.iter().enumerate() {
+                r.validate(i).map_err(|e| t.row_error(e))?;
+            }
+            let spend = match &a.spend_params {
+                Some(s) => Some(gammagamma::GammaGammaParams::from_slice(&params_of(
+                    ModelKind::GammaGamma,
+                    s,
+                    "--spend-params",
+                )?)),
+                None => None,
+            };
+            let monetary = if spend.is_some() {
+                Some(t.numbers("monetary_value")?)
+            } else {
+                None
+            };
+            header.extend(["p_alive", "expected_purchases"].map(String::from));
+            if spend.is_some() {
+                header.extend(["expected_spend", "clv"].map(String::from));
+            }
+            out.write_record(&header)?;
+            let unit: kanta_models::summary::TimeUnit =
+                a.unit.parse().map_err(|e| anyhow!("--unit: {e}"))?;
+            let units_per_month = unit.lifetimes_units_per_month();
+            let clv_opts = kanta_models::clv::ClvOptions {
+                months: 0,
+                monthly_discount_rate: a.discount_rate,
+                margin: a.margin,
+                units_per_month,
+            };
+            let months = (a.horizon / units_per_month).round().max(1.0) as u32;
+            let clv_opts = kanta_models::clv::ClvOptions { months, ..clv_opts };
+            if spend.is_some() {
+                clv_opts.check().map_err(|e| anyhow!("{e}"))?;
+            }
+            for (i, r) in rows.iter().enumerate() {
+                let mut rec: Vec<String> = t.records[i].iter().map(str::to_string).collect();
+                rec.push(num(model.p_alive(r)));
+                rec.push(num(model.conditional_expected_purchases(a.horizon, r)));
+                if let (Some(g), Some(m)) = (&spend, &monetary) {
+                    rec.push(num(g.expected_average_spend(r.frequency, m[i])));
+                    rec.push(num(kanta_models::clv::customer_lifetime_value(
+                        &model, g, r, m[i], &clv_opts,
+                    )));
+                }
+                out.write_record(&rec)?;
+            }
+        }
+        ModelKind::GammaGamma => {
+            let g = gammagamma::GammaGammaParams::from_slice(&values);
+            let (x, m) = (t.numbers("frequency")?, t.numbers("monetary_value")?);
+            header.push("expected_spend".into());
+            out.write_record(&header)?;
+            for i in 0..x.len() {
+                let mut rec: Vec<String> = t.records[i].iter().map(str::to_string).collect();
+                rec.push(num(g.expected_average_spend(x[i], m[i])));
+                out.write_record(&rec)?;
+            }
+        }
+        ModelKind::BgBb => {
+            let p = bgbb::BgBbParams::from_slice(&values);
+            let rows = discrete_rows(&t)?;
+            let horizon = a.horizon.round() as u32;
+            header.extend(["p_alive", "expected_purchases"].map(String::from));
+            out.write_record(&header)?;
+            for (i, r) in rows.iter().enumerate() {
+                r.validate(i).map_err(|e| t.row_error(e))?;
+                let mut rec: Vec<String> = t.records[i].iter().map(str::to_string).collect();
+                rec.push(num(p.p_alive(0, r)));
+                rec.push(num(p.conditional_expected_purchases(horizon, r)));
+                out.write_record(&rec)?;
+            }
+        }
+        ModelKind::Sbg => {
+            let p = sbg::SbgParams::from_slice(&values);
+            let alive = survivors(&t)?;
+            let initial = alive.first().copied().unwrap_or(0.0);
+            out.write_record([
+                "period",
+                "survivors",
+                "survival",
+                "retention_rate",
+                "churn_probability",
+            ])?;
+            for row in p.project(initial, a.horizon.round() as u32) {
+                out.write_record([
+                    row.period.to_string(),
+                    num(row.survivors),
+                    num(row.survival),
+                    num(row.retention_rate),
+                    num(row.churn_probability),
+                ])?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A number as CSV carries it: enough digits to round-trip.
+fn num(x: f64) -> String {
+    format!("{x}")
+}
