@@ -93,6 +93,25 @@ async fn the_writer_keeps_each_customers_totals() {
         assert_eq!((line("b").transactions, line("b").revenue_minor), (0, 0));
         assert_eq!(line("b").last_purchase_at, None);
 
+        // An older order adds to the sums without moving the last purchase back; the
+        // same rows written again change nothing.
+        for _ in 0..2 {
+            store
+                .write(&batch(vec![
+                    order("o5", "a", 1, 100, "order"),
+                    order("o3", "a", 20, 7000, "order"),
+                ]))
+                .await
+                .unwrap();
+            let p = by_revenue().await;
+            let a = p.customers.iter().find(|c| c.id == "a").unwrap();
+            assert_eq!((a.transactions, a.revenue_minor), (5, 8400));
+            assert_eq!(
+                a.last_purchase_at.map(|t| t.format("%d").to_string()),
+                Some("20".into())
+            );
+        }
+
         // A new customer created by its first order has totals too.
         let mut b = batch(vec![order("o4", "new", 25, 50, "order")]);
         b.create_customers = vec!["new".into()];
