@@ -7,13 +7,18 @@
 //! columns takes a millisecond. Before a write of transactions merges, it sums its new
 //! rows per customer and notes the customers of rows it changes; after the merge it
 //! adds the sums and recomputes the noted customers from their rows; rows that stay
-//! as they were cost nothing. A bulk load into the empty table computes everyone's
-//! totals in one grouped pass.
+//! as they were cost nothing. A bulk load into the empty table sums its rows as they
+//! pass ([`add_batch`]) and sets everyone's totals at the end.
 //!
 //! **Invariant:** whatever changes or deletes transactions outside the writer must
 //! recompute the totals of the customers concerned ([`recompute_for`]).
 
+use chrono::{DateTime, Utc};
+use kanta_domain::Value;
 use kanta_domain::schema::Field;
+use rustc_hash::FxHashMap as HashMap;
+
+use crate::WriteBatch;
 
 /// The stage's columns that totals depend on.
 const SUMMED: [&str; 4] = ["customer_id", "amount_minor", "kind", "occurred_at"];
@@ -128,13 +133,64 @@ pub(crate) fn recompute_for(ids_sql: &str) -> String {
     )
 }
 
-/// After a bulk load into the empty transactions table: everyone's totals in one
-/// grouped pass (no customer had any before).
-pub(crate) fn after_bulk_load() -> String {
-    "UPDATE customers SET transactions_count = a.n, revenue_minor = a.revenue, last_purchase_at = a.last_order \
-     FROM (SELECT customer_id, count(*) AS n, CAST(coalesce(sum(amount_minor), 0) AS BIGINT) AS revenue, \
-           max(CASE WHEN kind = 'order' THEN occurred_at END) AS last_order \
-           FROM transactions GROUP BY customer_id) a \
-     WHERE customers.id = a.customer_id"
-        .into()
+/// One customer's totals, summed in Rust as a bulk load passes.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Sum {
+    pub count: i64,
+    pub revenue: i64,
+    pub last_order: Option<DateTime<Utc>>,
 }
+
+/// Totals by internal customer id.
+pub(crate) type Sums = rustc_hash::FxHashMap<i64, Sum>;
+
+/// Adds a batch of transactions (references resolved through `refs`) to `sums`.
+/// A bulk load goes into an empty table, so these sums are the whole totals, and
+/// summing the rows as they pass saves reading a million of them back.
+pub(crate) fn add_batch(
+    sums: &mut Sums,
+    batch: &WriteBatch,
+    refs: &HashMap<&'static str, HashMap<String, i64>>,
+) {
+    let pos = |name: &str| {
+        batch
+            .fields
+            .iter()
+            .position(|f| f.name == name)
+            .map(|k| k + 1)
+    };
+    let (Some(c), Some(a), Some(t)) = (pos("customer_id"), pos("amount"), pos("occurred_at"))
+    else {
+        return;
+    };
+    let kind = pos("kind");
+    let ids = refs.get("customer_id");
+    for row in batch.values.chunks(batch.stride()) {
+        let id = match &row[c] {
+            Value::Int(id) => Some(*id),
+            Value::Text(ext) => ids.and_then(|m| m.get(ext)).copied(),
+            _ => None,
+        };
+        let Some(id) = id else { continue };
+        let s = sums.entry(id).or_default();
+        s.count += 1;
+        s.revenue += row[a].as_int().unwrap_or(0);
+        let is_order = kind.is_none_or(|k| row[k].as_text().is_none_or(|v| v == "order"));
+        if is_order && let Value::Time(at) = &row[t] {
+            s.last_order = Some(s.last_order.map_or(*at, |l| l.max(*at)));
+        }
+    }
+}
+
+/// SQLite: sets totals from a JSON array of `[id, count, revenue, last_order]`.
+pub(crate) const SET_FROM_JSON: &str = "UPDATE customers SET transactions_count = a.n, \
+     revenue_minor = a.revenue, last_purchase_at = a.last_order \
+     FROM (SELECT value->>0 AS id, value->>1 AS n, value->>2 AS revenue, value->>3 AS last_order \
+           FROM json_each($1)) a \
+     WHERE customers.id = a.id";
+
+/// PostgreSQL: sets totals from arrays of ids, counts, revenues and last orders.
+pub(crate) const SET_FROM_ARRAYS: &str = "UPDATE customers SET transactions_count = a.n, \
+     revenue_minor = a.revenue, last_purchase_at = a.last_order \
+     FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::timestamptz[]) AS a(id, n, revenue, last_order) \
+     WHERE customers.id = a.id";

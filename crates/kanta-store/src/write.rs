@@ -120,6 +120,56 @@ impl Tx {
         )
     }
 
+    /// Sets the totals of the customers in `sums` (after a bulk load, when they had
+    /// no transactions before): chunks of JSON through `json_each` on SQLite, arrays
+    /// through `UNNEST` on PostgreSQL.
+    async fn write_totals(&mut self, sums: &totals::Sums) -> Result<()> {
+        let rows: Vec<(&i64, &totals::Sum)> = sums.iter().collect();
+        for chunk in rows.chunks(SQLITE_CHUNK_ROWS) {
+            match self {
+                Tx::Sqlite(tx) => {
+                    let mut json = String::with_capacity(chunk.len() * 48);
+                    json.push('[');
+                    for (i, (id, s)) in chunk.iter().enumerate() {
+                        if i > 0 {
+                            json.push(',');
+                        }
+                        let _ = write!(json, "[{id},{},{},", s.count, s.revenue);
+                        match &s.last_order {
+                            Some(t) => {
+                                json.push('"');
+                                push_time(&mut json, t);
+                                json.push('"');
+                            }
+                            None => json.push_str("null"),
+                        }
+                        json.push(']');
+                    }
+                    json.push(']');
+                    sqlx::query::<Sqlite>(totals::SET_FROM_JSON)
+                        .bind(json)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Tx::Postgres(tx) => {
+                    let ids: Vec<i64> = chunk.iter().map(|(id, _)| **id).collect();
+                    let counts: Vec<i64> = chunk.iter().map(|(_, s)| s.count).collect();
+                    let revenue: Vec<i64> = chunk.iter().map(|(_, s)| s.revenue).collect();
+                    let last: Vec<Option<chrono::DateTime<chrono::Utc>>> =
+                        chunk.iter().map(|(_, s)| s.last_order).collect();
+                    sqlx::query::<Postgres>(totals::SET_FROM_ARRAYS)
+                        .bind(ids)
+                        .bind(counts)
+                        .bind(revenue)
+                        .bind(last)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn now(&self) -> String {
         match self {
             // Times as SQLite stores them, computed once rather than per row.
@@ -307,6 +357,8 @@ pub struct Writer {
     /// SQLite: the statement and JSON arrays of the last batch, not yet executed
     /// (rendering the next batch overlaps with executing this one).
     pending: Option<(String, Vec<String>)>,
+    /// A bulk load of transactions: each customer's totals, summed as the rows pass.
+    bulk_totals: Option<totals::Sums>,
 }
 
 /// Internal ids of referenced records, by field name and external id.
@@ -335,6 +387,7 @@ impl Store {
             rows: 0,
             summary: WriteSummary::default(),
             pending: None,
+            bulk_totals: None,
         })
     }
 
@@ -444,6 +497,12 @@ impl Writer {
             };
         }
         self.rows += batch.len() as u64;
+        if let Mode::Bulk { .. } = self.mode
+            && self.entity.name == TRANSACTIONS.name
+        {
+            let sums = self.bulk_totals.get_or_insert_with(Default::default);
+            totals::add_batch(sums, &batch, &self.refs);
+        }
         let target = match &self.mode {
             Mode::Bulk { .. } => table,
             _ => "kanta_stage",
@@ -539,7 +598,8 @@ impl Writer {
                     self.tx.execute(sql).await?;
                 }
                 if self.entity.name == TRANSACTIONS.name {
-                    self.tx.execute(totals::after_bulk_load()).await?;
+                    let sums = self.bulk_totals.take().unwrap_or_default();
+                    self.tx.write_totals(&sums).await?;
                 }
                 self.summary.inserted = self.rows;
             }
