@@ -608,6 +608,11 @@ impl Writer {
                 let (update, insert) = merge_sql(self.entity, &self.fields, &now);
                 let totals = self.entity.name == TRANSACTIONS.name;
                 let pg = matches!(self.tx, Tx::Postgres(_));
+                if pg {
+                    // A temporary table has no statistics until analysed; without them
+                    // the planner joins the stage by scanning the whole target table.
+                    self.tx.execute("ANALYZE kanta_stage".into()).await?;
+                }
                 if totals {
                     for sql in totals::before_merge(&self.fields, pg) {
                         self.tx.execute(sql).await?;
