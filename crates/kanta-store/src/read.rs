@@ -241,8 +241,16 @@ pub struct TimelineEvent {
 /// ILIKE.
 fn list_where(postgres: bool) -> String {
     let like = if postgres { "ILIKE" } else { "LIKE" };
+    // The id by its lower case (the pattern is lower case already): PostgreSQL's
+    // trigram index for the search is on lower(external_id), where the writer's
+    // `external_id = ANY(...)` lookups cannot mistake it for the unique index.
+    let id = if postgres {
+        "lower(c.external_id) LIKE $1"
+    } else {
+        "c.external_id LIKE $1"
+    };
     format!(
-        "($1 IS NULL OR c.name {like} $1 OR c.email {like} $1 OR c.external_id {like} $1) \
+        "($1 IS NULL OR c.name {like} $1 OR c.email {like} $1 OR {id}) \
          AND ($2 IS NULL OR c.segment = $2) AND ($3 IS NULL OR c.status = $3) \
          AND ($4 IS NULL OR c.kind = $4) AND ($5 IS NULL OR c.tier = $5)"
     )

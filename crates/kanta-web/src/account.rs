@@ -36,6 +36,14 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/tokens/{id}/revoke", post(revoke_token))
 }
 
+/// A page with secrets or forms of one user: its status, and no caching anywhere.
+fn private(mut r: Response, status: StatusCode) -> Response {
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+    r
+}
+
 /// Where to go after signing in: a path on this site, never another site.
 fn safe_next(next: Option<&str>) -> String {
     match next {
@@ -72,7 +80,7 @@ fn login_page(
     status: StatusCode,
 ) -> Response {
     let csrf = auth::new_secret();
-    let mut r = render(&LoginPage {
+    let page = render(&LoginPage {
         tr,
         me: None,
         csrf: csrf.clone(),
@@ -80,7 +88,7 @@ fn login_page(
         email,
         error,
     });
-    *r.status_mut() = status;
+    let mut r = private(page, status);
     let secure = auth::is_https(headers, uri);
     let h = r.headers_mut();
     h.append(
@@ -88,7 +96,6 @@ fn login_page(
         auth::set_cookie(LOGIN_CSRF_COOKIE, &csrf, 3600, secure),
     );
     h.append(header::SET_COOKIE, auth::lang_cookie(tr.lang));
-    h.insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
     r
 }
 
@@ -448,7 +455,7 @@ async fn users_page(
     status: StatusCode,
 ) -> Result<Response, Response> {
     let users = s.store.users().await.map_err(store_err)?;
-    let mut r = render(&UsersPage {
+    let r = render(&UsersPage {
         tr: me.tr,
         me: Some(me.me()),
         csrf: me.csrf.clone(),
@@ -458,10 +465,7 @@ async fn users_page(
         shown,
         error,
     });
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
-    Ok(r)
+    Ok(private(r, status))
 }
 
 async fn users(State(s): State<AppState>, me: SignedIn) -> Result<Response, Response> {
@@ -663,7 +667,7 @@ async fn tokens_page(
     status: StatusCode,
 ) -> Result<Response, Response> {
     let tokens = s.store.tokens().await.map_err(store_err)?;
-    let mut r = render(&TokensPage {
+    let r = render(&TokensPage {
         tr: me.tr,
         me: Some(me.me()),
         csrf: me.csrf.clone(),
@@ -672,10 +676,7 @@ async fn tokens_page(
         shown,
         error,
     });
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
-    Ok(r)
+    Ok(private(r, status))
 }
 
 async fn tokens(State(s): State<AppState>, me: SignedIn) -> Result<Response, Response> {
