@@ -58,6 +58,8 @@ pub enum Command {
     Summary(SummaryArgs),
     /// Add per-customer predictions of a fitted model to a CSV.
     Predict(PredictArgs),
+    /// Fit on a calibration period and compare the forecast with a holdout period.
+    Validate(ValidateArgs),
     /// Staff users who sign in to the web UI.
     #[command(subcommand)]
     User(UserCommand),
@@ -111,6 +113,40 @@ pub struct SummaryArgs {
     /// Time unit of recency, T and duration: day, week or month.
     #[arg(long, default_value = "day")]
     pub unit: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// bgnbd, mbgnbd or pnbd.
+    #[arg(long)]
+    pub model: String,
+    /// A CSV of transactions: customer_id, occurred_at and (optionally) amount columns.
+    #[arg(long)]
+    pub transactions: PathBuf,
+    /// Take a field from a column: SOURCE=FIELD, as for kanta summary (repeatable).
+    #[arg(long = "map", value_name = "SOURCE=FIELD")]
+    pub map: Vec<String>,
+    /// Column delimiter: a character, 'tab' or 'whitespace'. Sniffed when absent.
+    #[arg(long)]
+    pub delimiter: Option<String>,
+    /// The first line is data, not column names.
+    #[arg(long)]
+    pub no_header: bool,
+    /// strftime format of the times, e.g. %Y%m%d.
+    #[arg(long, value_name = "FORMAT")]
+    pub date_format: Option<String>,
+    /// The last day of the calibration period.
+    #[arg(long, value_name = "DATE")]
+    pub calibration_end: String,
+    /// The last day of the holdout period.
+    #[arg(long, value_name = "DATE")]
+    pub holdout_end: String,
+    /// Time unit: day, week or month.
+    #[arg(long, default_value = "week")]
+    pub unit: String,
+    /// Print one JSON object: the fit, the holdout metrics and the tracking series.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -363,6 +399,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fit(a) => crate::models::fit(a),
         Command::Predict(a) => crate::models::predict(a),
         Command::Summary(a) => crate::summary::run(a),
+        Command::Validate(a) => crate::models::validate(a),
         Command::User(c) => crate::users::user(&cli, c).await,
         Command::Token(c) => crate::users::token(&cli, c).await,
         Command::Serve(a) => {

@@ -529,3 +529,109 @@ pub fn predict(a: &PredictArgs) -> anyhow::Result<ExitCode> {
 fn num(x: f64) -> String {
     format!("{x}")
 }
+
+/// `kanta validate`: fits a transaction model on the calibration period of a
+/// transaction file and compares its forecast with the holdout period, customer by
+/// customer and as the cohort's cumulative tracking series (Fader, Hardie & Lee 2005,
+/// figure 2).
+pub fn validate(a: &crate::cli::ValidateArgs) -> anyhow::Result<ExitCode> {
+    use kanta_models::summary::{TimeUnit, date_of_day};
+    use kanta_models::validation::{cumulative_tracking, holdout_metrics, predict_holdout};
+
+    let kind = model_kind(&a.model)?;
+    if !matches!(
+        kind,
+        ModelKind::BgNbd | ModelKind::MbgNbd | ModelKind::ParetoNbd
+    ) {
+        bail!("--model: validate compares transaction models: bgnbd, mbgnbd or pnbd");
+    }
+    let unit: TimeUnit = a.unit.parse().map_err(|e| anyhow!("--unit: {e}"))?;
+    let cal_end = crate::summary::day_arg("--calibration-end", &a.calibration_end)?;
+    let holdout_end = crate::summary::day_arg("--holdout-end", &a.holdout_end)?;
+    if holdout_end <= cal_end {
+        bail!("--holdout-end must come after --calibration-end");
+    }
+    let (mut tx, _) = crate::summary::read_transactions(
+        &a.transactions,
+        &a.map,
+        a.delimiter.as_deref(),
+        !a.no_header,
+        a.date_format.as_deref(),
+    )?;
+    let file = a.transactions.display();
+    let rows = kanta_models::summary::calibration_and_holdout(&mut tx, unit, cal_end, holdout_end)
+        .map_err(|e| anyhow!("{file}: {e}"))?;
+    let rfm: Vec<RfmRow> = rows.iter().map(|r| r.rfm_row()).collect();
+    let data = RfmData::from_rows(&rfm).map_err(|e| anyhow!("{file}: {e}"))?;
+    let started = Instant::now();
+    let fit = kanta_models::fit_transaction_model(kind, &data, &FitOptions::default())?;
+    let seconds = started.elapsed().as_secs_f64();
+    let predicted = predict_holdout(&fit.params, &rows);
+    let actual: Vec<f64> = rows.iter().map(|r| r.frequency_holdout).collect();
+    let metrics = holdout_metrics(&predicted, &actual)?;
+    let start = tx.iter().map(|t| t.day).min().unwrap_or(cal_end);
+    let periods = (f64::from(holdout_end - start + 1) / unit.days()).ceil() as u32;
+    let tracking = cumulative_tracking(&mut tx, unit, periods, &fit.params)?;
+    let params: Map<String, Json> = kind
+        .param_names()
+        .iter()
+        .zip(match fit.params {
+            TransactionParams::BgNbd(p) => p.to_vec(),
+            TransactionParams::MbgNbd(p) => p.to_vec(),
+            TransactionParams::ParetoNbd(p) => p.to_vec(),
+        })
+        .map(|(n, v)| ((*n).to_string(), json!(v)))
+        .collect();
+    let out = json!({
+        "model": short_name(kind),
+        "unit": unit.name(),
+        "calibration_end": date_of_day(cal_end).to_string(),
+        "holdout_end": date_of_day(holdout_end).to_string(),
+        "fit": {
+            "params": params,
+            "log_likelihood": fit.log_likelihood,
+            "n": fit.n,
+            "converged": fit.converged,
+            "seconds": seconds,
+        },
+        "holdout": metrics,
+        "tracking": tracking.iter().map(|p| json!({
+            "period": p.period,
+            "date": date_of_day(p.day).to_string(),
+            "actual": p.actual,
+            "expected": p.expected,
+        })).collect::<Vec<_>>(),
+    });
+    if a.json {
+        crate::output::print_json(&out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} fitted to {} customers up to {}, compared with {} to {}:",
+        short_name(kind),
+        rows.len(),
+        date_of_day(cal_end),
+        date_of_day(cal_end + 1),
+        date_of_day(holdout_end)
+    );
+    let m = &metrics;
+    crate::output::table(
+        &["holdout", "value"],
+        &[
+            vec!["actual purchases".into(), format!("{:.0}", m.actual_total)],
+            vec![
+                "predicted purchases".into(),
+                format!("{:.1}", m.predicted_total),
+            ],
+            vec![
+                "total error".into(),
+                format!("{:+.2} %", 100.0 * m.total_relative_error),
+            ],
+            vec!["MAE per customer".into(), format!("{:.4}", m.mae)],
+            vec!["RMSE per customer".into(), format!("{:.4}", m.rmse)],
+            vec!["correlation".into(), format!("{:.4}", m.correlation)],
+        ],
+        &[false, true],
+    );
+    Ok(ExitCode::SUCCESS)
+}

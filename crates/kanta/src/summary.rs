@@ -471,7 +471,7 @@ pub fn read_transactions(
     Ok((tx, names))
 }
 
-fn day_arg(flag: &str, s: &str) -> anyhow::Result<i32> {
+pub fn day_arg(flag: &str, s: &str) -> anyhow::Result<i32> {
     kanta_domain::time::parse_date(s, None)
         .map(day_number)
         .map_err(|e| anyhow!("{flag}: {e}"))

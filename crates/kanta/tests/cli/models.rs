@@ -405,3 +405,73 @@ fn summary_reads_headers_quotes_and_finnish_formats_and_names_bad_lines() {
         stderr(&o)
     );
 }
+
+#[test]
+fn validate_reproduces_lifetimes_holdout_forecast_and_tracking_on_cdnow() {
+    let env = Env::new("sqlite");
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../kanta-models/tests/fixtures/cdnow_holdout.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let sample = datasets().join("CDNOW_sample.txt");
+    let v = env.json(&[
+        "validate",
+        "--model",
+        "bgnbd",
+        "--transactions",
+        sample.to_str().unwrap(),
+        "--no-header",
+        "--map",
+        "2=customer_id",
+        "--map",
+        "3=occurred_at",
+        "--map",
+        "5=amount",
+        "--calibration-end",
+        "1997-09-30",
+        "--holdout-end",
+        "1998-06-30",
+    ]);
+    let h = &v["holdout"];
+    assert_eq!(h["customers"], 2357);
+    assert_eq!(h["actual_total"], fixture["actual_total"]);
+    let (ours, theirs) = (
+        h["predicted_total"].as_f64().unwrap(),
+        fixture["predicted_total"].as_f64().unwrap(),
+    );
+    assert!((ours / theirs - 1.0).abs() < 0.005, "{ours} vs {theirs}");
+    for k in ["mae", "rmse", "correlation"] {
+        assert!(h[k].as_f64().unwrap().is_finite(), "{k}: {h}");
+    }
+    // Weeks 1-78, actual and expected cumulative repeat purchases, as lifetimes'
+    // expected_cumulative_transactions gives them.
+    let tracking = v["tracking"].as_array().unwrap();
+    assert_eq!(tracking.len(), 78);
+    for (j, p) in tracking.iter().enumerate() {
+        let actual = fixture["tracking"]["actual"][j].as_f64().unwrap();
+        let expected = fixture["tracking"]["predicted"][j].as_f64().unwrap();
+        assert_eq!(p["actual"].as_f64().unwrap(), actual, "week {}", j + 1);
+        let e = p["expected"].as_f64().unwrap();
+        assert!(
+            (e - expected).abs() <= 0.005 * expected.max(1.0),
+            "week {}: {e} vs {expected}",
+            j + 1
+        );
+    }
+    let out = env.run(&[
+        "validate",
+        "--model",
+        "gg",
+        "--transactions",
+        sample.to_str().unwrap(),
+        "--calibration-end",
+        "1997-09-30",
+        "--holdout-end",
+        "1998-06-30",
+    ]);
+    assert!(stderr(&out).contains("validate compares transaction models"));
+}
