@@ -238,23 +238,23 @@ fn fit_file(kind: ModelKind, t: &Table, weights: Option<&str>) -> anyhow::Result
     let opts = FitOptions::default();
     let w = t.weights(weights)?;
     let name = short_name(kind);
-    let started = Instant::now();
-    let secs = move || started.elapsed().as_secs_f64();
+    // "seconds" is the fit's own time: collapsing the rows and optimising, not reading.
     Ok(match kind {
         ModelKind::BgNbd | ModelKind::MbgNbd | ModelKind::ParetoNbd => {
             let rows = rfm_rows(t)?;
+            let started = Instant::now();
             let data = RfmData::from_weighted_rows(&rows, &w).map_err(|e| t.row_error(e))?;
             let f = kanta_models::fit_transaction_model(kind, &data, &opts)?;
-            let seconds = secs();
+            let seconds = started.elapsed().as_secs_f64();
             match f.params {
                 TransactionParams::BgNbd(_) => {
-                    fit_json(name, &f.clone().map_params(unwrap_bgnbd), seconds)
+                    fit_json(name, &f.map_params(unwrap_bgnbd), seconds)
                 }
                 TransactionParams::MbgNbd(_) => {
-                    fit_json(name, &f.clone().map_params(unwrap_mbgnbd), seconds)
+                    fit_json(name, &f.map_params(unwrap_mbgnbd), seconds)
                 }
                 TransactionParams::ParetoNbd(_) => {
-                    fit_json(name, &f.clone().map_params(unwrap_pnbd), seconds)
+                    fit_json(name, &f.map_params(unwrap_pnbd), seconds)
                 }
             }
         }
@@ -272,6 +272,7 @@ fn fit_file(kind: ModelKind, t: &Table, weights: Option<&str>) -> anyhow::Result
                     lines.push(t.lines[i]);
                 }
             }
+            let started = Instant::now();
             let data = SpendData::from_weighted_rows(&rows, &ws).map_err(|e| match e {
                 ModelError::InvalidRow { row, field, reason } => anyhow!(
                     "{}:{}: {field}: {reason}",
@@ -281,23 +282,25 @@ fn fit_file(kind: ModelKind, t: &Table, weights: Option<&str>) -> anyhow::Result
                 other => anyhow!("{}: {other}", t.path.display()),
             })?;
             let f = gammagamma::fit(&data, &opts)?;
-            fit_json(name, &f, secs())
+            fit_json(name, &f, started.elapsed().as_secs_f64())
         }
         ModelKind::BgBb => {
             let rows = discrete_rows(t)?;
+            let started = Instant::now();
             let data = DiscreteData::from_weighted_rows(&rows, &w).map_err(|e| t.row_error(e))?;
             let f = bgbb::fit(&data, &opts)?;
-            fit_json(name, &f, secs())
+            fit_json(name, &f, started.elapsed().as_secs_f64())
         }
         ModelKind::Sbg => {
             if weights.is_some() {
                 bail!("--weights-column: sBG takes survivor counts, which are weights already");
             }
             let alive = survivors(t)?;
+            let started = Instant::now();
             let data = sbg::SurvivorData::from_survivors(&alive)
                 .map_err(|e| anyhow!("{}: {e}", t.path.display()))?;
             let f = sbg::fit(&data, &opts)?;
-            fit_json(name, &f, secs())
+            fit_json(name, &f, started.elapsed().as_secs_f64())
         }
     })
 }
