@@ -247,9 +247,7 @@ fn fit_file(kind: ModelKind, t: &Table, weights: Option<&str>) -> anyhow::Result
             let f = kanta_models::fit_transaction_model(kind, &data, &opts)?;
             let seconds = started.elapsed().as_secs_f64();
             match f.params {
-                TransactionParams::BgNbd(_) => {
-                    fit_json(name, &f.map_params(unwrap_bgnbd), seconds)
-                }
+                TransactionParams::BgNbd(_) => fit_json(name, &f.map_params(unwrap_bgnbd), seconds),
                 TransactionParams::MbgNbd(_) => {
                     fit_json(name, &f.map_params(unwrap_mbgnbd), seconds)
                 }
