@@ -280,6 +280,17 @@ impl Store {
         Ok(())
     }
 
+    /// The external id of the active staff member with this email (any case), if
+    /// any: what the web UI records as `staff_id` on what a signed-in user writes.
+    pub async fn staff_for_email(&self, email: &str) -> Result<Option<String>> {
+        let sql = "SELECT external_id FROM staff WHERE lower(email) = $1 AND active = $2 \
+                   ORDER BY id LIMIT 1";
+        let email = email.trim().to_lowercase();
+        with_pool!(self, pool => {
+            Ok(sqlx::query_scalar(sql).bind(email).bind(true).fetch_optional(pool).await?)
+        })
+    }
+
     /// Starts a session; `digest` is the SHA-256 (hex) of the cookie's secret.
     pub async fn create_session(
         &self,

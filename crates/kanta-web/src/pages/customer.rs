@@ -500,6 +500,15 @@ fn new_id(entity: &Entity, customer: &str, at: &DateTime<Utc>, text: &str) -> St
     )
 }
 
+/// The staff member the signed-in user is (a staff record with their email), as the
+/// `staff_id` of what they write; nothing when there is none.
+async fn staff_of(s: &AppState, signed: &SignedIn) -> Result<Value, PageError> {
+    Ok(s.store
+        .staff_for_email(&signed.user.email)
+        .await?
+        .map_or(Value::Null, Value::Text))
+}
+
 fn batch(entity: &'static Entity, names: &[&str]) -> WriteBatch {
     let fields = names
         .iter()
@@ -563,6 +572,7 @@ pub(crate) async fn log_interaction(
         return invalid(&s, &signed, c, forms).await;
     }
     let now = Utc::now();
+    let staff = staff_of(&s, &signed).await?;
     let mut b = batch(
         &INTERACTIONS,
         &[
@@ -573,6 +583,7 @@ pub(crate) async fn log_interaction(
             "outcome",
             "proactive",
             "note",
+            "staff_id",
         ],
     );
     let ext = new_id(&INTERACTIONS, &c.external_id, &now, &f.note);
@@ -586,6 +597,7 @@ pub(crate) async fn log_interaction(
             outcome,
             Value::Bool(checked(&f.proactive)),
             note,
+            staff,
         ],
     );
     s.store.write(&b).await?;
@@ -614,6 +626,7 @@ pub(crate) async fn open_case(
         return invalid(&s, &signed, c, forms).await;
     }
     let now = Utc::now();
+    let staff = staff_of(&s, &signed).await?;
     let mut b = batch(
         &CASES,
         &[
@@ -623,6 +636,7 @@ pub(crate) async fn open_case(
             "severity",
             "our_fault",
             "summary",
+            "staff_id",
         ],
     );
     let ext = new_id(&CASES, &c.external_id, &now, &category);
@@ -635,6 +649,7 @@ pub(crate) async fn open_case(
             severity,
             Value::Bool(checked(&f.our_fault)),
             summary,
+            staff,
         ],
     );
     s.store.write(&b).await?;
@@ -661,9 +676,10 @@ pub(crate) async fn add_note(
         return invalid(&s, &signed, c, forms).await;
     }
     let now = Utc::now();
+    let staff = staff_of(&s, &signed).await?;
     let mut b = batch(
         &INTERACTIONS,
-        &["customer_id", "occurred_at", "kind", "note"],
+        &["customer_id", "occurred_at", "kind", "note", "staff_id"],
     );
     let ext = new_id(&INTERACTIONS, &c.external_id, &now, &note);
     b.push(
@@ -673,6 +689,7 @@ pub(crate) async fn add_note(
             Value::Time(now),
             Value::Text("note".into()),
             Value::Text(note),
+            staff,
         ],
     );
     s.store.write(&b).await?;

@@ -3,7 +3,7 @@
 
 use kanta_domain::Value;
 use kanta_domain::schema::{
-    CASES, CONTACTS, CUSTOMERS, Entity, FEEDBACK, INTERACTIONS, TRUST_LEDGER,
+    CASES, CONTACTS, CUSTOMERS, Entity, FEEDBACK, INTERACTIONS, STAFF, TRUST_LEDGER,
 };
 use kanta_store::auth::Role;
 use kanta_store::testing::BACKENDS;
@@ -633,4 +633,33 @@ async fn the_navigation_shows_each_role_its_areas() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn what_a_user_writes_names_them_when_they_are_on_the_staff_list() {
+    let app = spawn_app("sqlite").await;
+    // Without a staff record for the user, the entry names no one.
+    let (status, _, _) = post(&app, "/customers/c1/notes", &[("note", "Ensimmäinen")]).await;
+    assert_eq!(status, 303);
+    app.store
+        .write(&batch(
+            &STAFF,
+            &["name", "email"],
+            vec![("s-7", vec![text("Sanna Kassa"), text("Staff@Kanta.test")])],
+        ))
+        .await
+        .unwrap();
+    let (status, _, _) = post(&app, "/customers/c1/notes", &[("note", "Toinen")]).await;
+    assert_eq!(status, 303);
+    let notes = interactions(&app, "c1").await;
+    let by_note = |n: &str| {
+        notes
+            .iter()
+            .find(|r| r.text("note") == Some(n))
+            .unwrap()
+            .get("staff_id")
+            .clone()
+    };
+    assert!(by_note("Ensimmäinen").is_null());
+    assert_eq!(by_note("Toinen"), text("s-7"));
 }
