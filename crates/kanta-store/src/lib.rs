@@ -8,6 +8,8 @@
 //!   through it; [`Store::write`] is the one-batch form the demo and the API use).
 //! - [`auth`]: staff users, sessions, API tokens and failed sign-ins (digests and
 //!   argon2id hashes only).
+//! - [`purchases`]: per-customer purchase days (the models' sufficient statistics)
+//!   in one grouped SQL pass.
 //! - [`read`]: generic records ([`Record`]), the customer list, a customer's timeline,
 //!   counts.
 //!
@@ -19,6 +21,7 @@
 pub mod auth;
 pub mod list;
 mod migrate;
+pub mod purchases;
 pub mod read;
 pub mod testing;
 mod totals;

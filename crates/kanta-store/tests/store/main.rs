@@ -8,6 +8,7 @@ use kanta_store::testing::{BACKENDS, TestDb};
 use kanta_store::{Store, StoreError, WriteBatch};
 
 mod customer_list;
+mod purchases;
 
 pub(crate) fn fields(e: &'static Entity, names: &[&str]) -> Vec<&'static schema::Field> {
     names

@@ -1,0 +1,107 @@
+//! Per-customer purchase days, computed where the data lives: the sufficient
+//! statistics of the customer-value models (`lifetimes`' frequency, recency, T,
+//! monetary value, and a holdout count) in one grouped SQL pass over the transactions,
+//! instead of reading every row into Rust.
+//!
+//! Conventions are `lifetimes`' (and `kanta_models::summary`'s): orders are grouped
+//! by calendar day in UTC, several on one day count once with their amounts summed;
+//! refunds are not purchases. Days are numbered from 1970-01-01.
+
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::{Backend, Result, Store};
+
+/// One customer's purchase days up to a calibration end, and after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PurchaseDays {
+    /// The customer's internal id.
+    pub customer_id: i64,
+    /// The first purchase day (days since 1970-01-01, UTC).
+    pub first_day: i32,
+    /// The last purchase day up to the calibration end.
+    pub last_day: i32,
+    /// Distinct purchase days up to the calibration end (frequency + 1).
+    pub days: i64,
+    /// Order amounts (minor units) on the purchase days after the first.
+    pub repeat_amount_minor: i64,
+    /// Distinct purchase days after the calibration end, up to the holdout end.
+    pub holdout_days: i64,
+}
+
+impl PurchaseDays {
+    /// Repeat purchase days: `lifetimes`' frequency.
+    pub fn frequency(&self) -> i64 {
+        self.days - 1
+    }
+
+    /// Mean amount of the repeat purchase days (minor units); 0 without any.
+    pub fn monetary_value_minor(&self) -> f64 {
+        if self.days > 1 {
+            self.repeat_amount_minor as f64 / (self.days - 1) as f64
+        } else {
+            0.0
+        }
+    }
+}
+
+impl Store {
+    /// Every customer with a purchase on or before `calibration_end` (a day number),
+    /// with the purchase days after it up to `holdout_end` (none without one), by
+    /// customer id.
+    pub async fn purchase_days(
+        &self,
+        calibration_end: i32,
+        holdout_end: Option<i32>,
+    ) -> Result<Vec<PurchaseDays>> {
+        let day = match self.backend {
+            // Times are fixed-width RFC 3339 text in UTC: the date is the first ten.
+            Backend::Sqlite(_) => {
+                "CAST(julianday(substr(t.occurred_at, 1, 10)) - 2440587.5 AS INTEGER)"
+            }
+            Backend::Postgres(_) => {
+                "((t.occurred_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01')"
+            }
+        };
+        let sql = format!(
+            "WITH d AS ( \
+                SELECT t.customer_id, {day} AS day, sum(t.amount_minor) AS amount \
+                FROM transactions t WHERE t.kind = 'order' AND {day} <= $2 \
+                GROUP BY t.customer_id, {day}), \
+             c AS (SELECT customer_id, min(day) AS first_day FROM d WHERE day <= $1 GROUP BY customer_id) \
+             SELECT c.customer_id, c.first_day, \
+                max(CASE WHEN d.day <= $1 THEN d.day END) AS last_day, \
+                sum(CASE WHEN d.day <= $1 THEN 1 ELSE 0 END) AS days, \
+                CAST(coalesce(sum(CASE WHEN d.day <= $1 AND d.day > c.first_day THEN d.amount END), 0) AS BIGINT) AS repeat_amount, \
+                sum(CASE WHEN d.day > $1 THEN 1 ELSE 0 END) AS holdout_days \
+             FROM c JOIN d ON d.customer_id = c.customer_id \
+             GROUP BY c.customer_id, c.first_day ORDER BY c.customer_id"
+        );
+        let end = holdout_end.unwrap_or(calibration_end).max(calibration_end);
+        macro_rules! rows {
+            ($pool:expr) => {{
+                let rows = sqlx::query(AssertSqlSafe(sql))
+                    .bind(calibration_end)
+                    .bind(end)
+                    .fetch_all($pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(PurchaseDays {
+                            customer_id: r.try_get("customer_id")?,
+                            first_day: r.try_get("first_day")?,
+                            last_day: r.try_get("last_day")?,
+                            days: r.try_get("days")?,
+                            repeat_amount_minor: r.try_get("repeat_amount")?,
+                            holdout_days: r.try_get("holdout_days")?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()
+            }};
+        }
+        match &self.backend {
+            Backend::Sqlite(pool) => rows!(pool),
+            Backend::Postgres(pool) => rows!(pool),
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Purchase days computed in SQL agree with `kanta_models::summary`, which reproduces
+//! `lifetimes`, on the same transactions: same-day orders once, refunds left out,
+//! days in UTC, a calibration and a holdout split.
+
+use chrono::{Duration, TimeZone, Utc};
+use kanta_domain::Value;
+use kanta_domain::schema::TRANSACTIONS;
+use kanta_models::summary::{TimeUnit, Transaction, calibration_and_holdout, day_number};
+use kanta_store::WriteBatch;
+use rand::{Rng, SeedableRng};
+
+use crate::{each_backend, fields, text};
+
+#[tokio::test]
+async fn purchase_days_in_sql_match_the_models_summary() {
+    // 300 customers, up to 30 orders each over 2024, some on the same day, some just
+    // before or after midnight UTC, and some refunds.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+    let mut b = WriteBatch::new(
+        &TRANSACTIONS,
+        fields(
+            &TRANSACTIONS,
+            &["customer_id", "occurred_at", "amount", "currency", "kind"],
+        ),
+    );
+    b.create_customers = (0..300).map(|c| format!("c{c}")).collect();
+    let mut reference = Vec::new();
+    let mut n = 0;
+    for c in 0..300u64 {
+        let first = rng.random_range(0..300i64);
+        for _ in 0..rng.random_range(1..30) {
+            let at = start
+                + Duration::days(first + rng.random_range(0..365 - first.min(364)))
+                + Duration::seconds(rng.random_range(0..86_400));
+            let refund = rng.random_bool(0.05);
+            let amount = if refund {
+                -rng.random_range(100..2000i64)
+            } else {
+                rng.random_range(100..5000i64)
+            };
+            b.push(
+                format!("t{n}"),
+                [
+                    text(&format!("c{c}")),
+                    Value::Time(at),
+                    Value::Int(amount),
+                    text("EUR"),
+                    text(if refund { "refund" } else { "order" }),
+                ],
+            );
+            n += 1;
+            if !refund {
+                reference.push(Transaction {
+                    customer: c,
+                    day: day_number(at.date_naive()),
+                    amount: amount as f64,
+                });
+            }
+        }
+    }
+    let cal_end = day_number(chrono::NaiveDate::from_ymd_opt(2024, 9, 30).unwrap());
+    let hold_end = day_number(chrono::NaiveDate::from_ymd_opt(2024, 12, 31).unwrap());
+    let want = calibration_and_holdout(&mut reference, TimeUnit::Day, cal_end, hold_end).unwrap();
+    let (b, want) = (&b, &want);
+    each_backend(|store| {
+        async move {
+            store.write(b).await.unwrap();
+            let got = store.purchase_days(cal_end, Some(hold_end)).await.unwrap();
+            assert_eq!(
+                got.len(),
+                want.len(),
+                "customers with a purchase by the calibration end"
+            );
+            // Internal ids follow the order customers were created: c0, c1, ...
+            let ids = {
+                let mut v: Vec<i64> = got.iter().map(|g| g.customer_id).collect();
+                v.dedup();
+                v
+            };
+            assert_eq!(ids.len(), got.len());
+            for (g, w) in got.iter().zip(want) {
+                let who = format!("customer {} / c{}", g.customer_id, w.customer);
+                assert_eq!(g.frequency() as f64, w.frequency_cal, "{who}");
+                assert_eq!(f64::from(g.last_day - g.first_day), w.recency_cal, "{who}");
+                assert_eq!(f64::from(cal_end - g.first_day), w.t_cal, "{who}");
+                assert!(
+                    (g.monetary_value_minor() - w.monetary_value_cal).abs() < 1e-9,
+                    "{who}"
+                );
+                assert_eq!(g.holdout_days as f64, w.frequency_holdout, "{who}");
+            }
+            // Without a holdout, nothing is counted after the calibration end.
+            let plain = store.purchase_days(cal_end, None).await.unwrap();
+            assert!(plain.iter().all(|p| p.holdout_days == 0));
+            assert_eq!(plain.len(), got.len());
+        }
+    })
+    .await;
+}
