@@ -275,14 +275,9 @@ pub struct Me {
 }
 
 impl Me {
-    pub fn is_admin(&self) -> bool {
-        self.role >= Role::Admin
-    }
+    /// Whether the user may record interactions, cases and notes.
     pub fn can_record(&self) -> bool {
         self.role >= Role::Staff
-    }
-    pub fn role_name(&self) -> &'static str {
-        self.role.as_str()
     }
 }
 

@@ -15,6 +15,13 @@ fn cdnow(env: &Env) -> std::path::PathBuf {
     env.file("cdnow.csv", &out)
 }
 
+/// A reference fixture of kanta-models (values from lifetimes 0.11.3).
+fn lifetimes_fixture(name: &str) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../kanta-models/tests/fixtures/{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 fn close(got: f64, want: f64, digits: i32) -> bool {
     (got - want).abs() <= 0.5 * 10f64.powi(-digits)
 }
@@ -194,14 +201,7 @@ fn predict_adds_p_alive_expected_purchases_and_clv() {
     // Weeks 40-78 for every customer: lifetimes 0.11.3 predicts each customer's
     // purchases (committed fixture of kanta-models); Kanta agrees to 0.5%, in total
     // and customer by customer.
-    let fixture: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../kanta-models/tests/fixtures/cdnow_holdout.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let fixture = lifetimes_fixture("cdnow_holdout");
     let theirs: Vec<f64> = fixture["predicted_holdout"]
         .as_array()
         .unwrap()
@@ -267,14 +267,7 @@ fn summary_rows(text: &str) -> (Vec<String>, std::collections::HashMap<u64, Vec<
 #[test]
 fn summary_matches_lifetimes_on_cdnow_with_and_without_a_holdout() {
     let env = Env::new("sqlite");
-    let fixture: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../kanta-models/tests/fixtures/cdnow_summaries.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let fixture = lifetimes_fixture("cdnow_summaries");
     let sample = datasets().join("CDNOW_sample.txt");
     let sample = sample.to_str().unwrap();
     let base = [
@@ -409,14 +402,7 @@ fn summary_reads_headers_quotes_and_finnish_formats_and_names_bad_lines() {
 #[test]
 fn validate_reproduces_lifetimes_holdout_forecast_and_tracking_on_cdnow() {
     let env = Env::new("sqlite");
-    let fixture: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../kanta-models/tests/fixtures/cdnow_holdout.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let fixture = lifetimes_fixture("cdnow_holdout");
     let sample = datasets().join("CDNOW_sample.txt");
     let v = env.json(&[
         "validate",
