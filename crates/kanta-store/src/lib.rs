@@ -23,6 +23,7 @@ pub mod list;
 mod migrate;
 pub mod purchases;
 pub mod read;
+pub mod retention;
 pub mod testing;
 mod totals;
 pub mod write;

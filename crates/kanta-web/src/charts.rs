@@ -86,6 +86,19 @@ fn step_decimals(step: f64) -> usize {
     (-(step.log10() + 1e-9).floor()).clamp(0.0, 6.0) as usize
 }
 
+/// A number as [`NumberFormat`] writes it, the Finnish way when `decimal_comma`:
+/// `12.5` → `12,5`, `84%` → `84 %` (a no-break space).
+pub fn localize(s: String, decimal_comma: bool) -> String {
+    if !decimal_comma {
+        return s;
+    }
+    let s = s.replace('.', ",");
+    match s.strip_suffix('%') {
+        Some(n) => format!("{n}\u{a0}%"),
+        None => s,
+    }
+}
+
 /// `{:.d}` without a `-` on a value that rounds to zero.
 fn fixed(v: f64, d: usize) -> String {
     let s = format!("{v:.d$}");
@@ -199,6 +212,9 @@ pub struct ChartOptions {
     pub font_size: f64,
     /// Shown instead of a plot when there is no finite data.
     pub empty_text: String,
+    /// Write numbers the Finnish way: a decimal comma, and a space before `%`
+    /// (`12,5 %`).
+    pub decimal_comma: bool,
 }
 
 impl ChartOptions {
@@ -221,7 +237,18 @@ impl ChartOptions {
             y_format: NumberFormat::Auto,
             font_size: 12.0,
             empty_text: "No data".to_string(),
+            decimal_comma: false,
         }
+    }
+
+    pub fn decimal_comma(mut self, on: bool) -> Self {
+        self.decimal_comma = on;
+        self
+    }
+
+    pub fn empty_text(mut self, text: &str) -> Self {
+        self.empty_text = text.to_string();
+        self
     }
 
     pub fn size(mut self, width: f64, height: f64) -> Self {
@@ -350,6 +377,7 @@ struct Svg {
     font: f64,
     width: f64,
     height: f64,
+    decimal_comma: bool,
 }
 
 impl Svg {
@@ -382,6 +410,7 @@ impl Svg {
             font,
             width: w,
             height: h,
+            decimal_comma: opts.decimal_comma,
         };
         svg.text(
             8.0,
@@ -392,6 +421,11 @@ impl Svg {
             " font-weight=\"600\"",
         );
         svg
+    }
+
+    /// A formatted number in the chart's convention (see [`localize`]).
+    fn num(&self, s: String) -> String {
+        localize(s, self.decimal_comma)
     }
 
     /// `extra`: additional, already escaped attributes (starting with a space).
@@ -464,7 +498,7 @@ impl Svg {
         for &v in &ticks.values {
             let y = scale(v, d0, d1, plot.bottom, plot.top);
             self.line(plot.left, y, plot.right, y, "grid", "#e5e5e5");
-            let t = fmt.tick(v, ticks.step);
+            let t = self.num(fmt.tick(v, ticks.step));
             self.text(plot.left - 6.0, y + self.font * 0.35, "end", &t, "tick", "");
         }
         self.out.push_str("</g>");
@@ -510,7 +544,7 @@ impl Svg {
         for &v in &ticks.values {
             let x = scale(v, d0, d1, plot.left, plot.right);
             self.line(x, plot.bottom, x, plot.bottom + 4.0, "tick-mark", "#999999");
-            let t = fmt.tick(v, ticks.step);
+            let t = self.num(fmt.tick(v, ticks.step));
             self.text(x, plot.bottom + self.font * 1.4, "middle", &t, "tick", "");
         }
         self.out.push_str("</g>");
@@ -852,7 +886,7 @@ impl LineChart {
             if self.markers {
                 for p in pts {
                     let x_text = if self.categories.is_empty() {
-                        self.options.x_format.value(p.x)
+                        svg.num(self.options.x_format.value(p.x))
                     } else {
                         self.categories[p.x.floor() as usize].clone()
                     };
@@ -865,7 +899,7 @@ impl LineChart {
                             "{}: {}, {}",
                             s.name,
                             x_text,
-                            self.options.y_format.value(p.y)
+                            svg.num(self.options.y_format.value(p.y))
                         ))
                     );
                 }
@@ -1041,7 +1075,7 @@ impl BarChart {
                         "{}, {}: {}",
                         s.name,
                         category,
-                        self.options.y_format.value(v)
+                        svg.num(self.options.y_format.value(v))
                     ))
                 );
                 svg.link_close(opened);
@@ -1222,7 +1256,7 @@ impl Heatmap {
                 let t = self.t(v);
                 let fill = self.low_color.mix(self.high_color, t);
                 let (x, y) = (plot.left + c as f64 * cw, plot.top + r as f64 * ch);
-                let text = self.cell_text.unwrap_or(NumberFormat::Auto).value(v);
+                let text = svg.num(self.cell_text.unwrap_or(NumberFormat::Auto).value(v));
                 let link = self
                     .links
                     .get(r)
@@ -1267,8 +1301,9 @@ impl Heatmap {
         };
         svg.out.push_str("<g class=\"legend\">");
         let mut x = plot.left;
-        svg.text(x, legend_y, "start", &fmt.value(lo), "legend-label", "");
-        x += text_width(&fmt.value(lo), font) + 4.0;
+        let (lo_text, hi_text) = (svg.num(fmt.value(lo)), svg.num(fmt.value(hi)));
+        svg.text(x, legend_y, "start", &lo_text, "legend-label", "");
+        x += text_width(&lo_text, font) + 4.0;
         for k in 0..5 {
             let fill = self.low_color.mix(self.high_color, k as f64 / 4.0);
             let _ = write!(
@@ -1281,14 +1316,7 @@ impl Heatmap {
             );
             x += font * 1.2;
         }
-        svg.text(
-            x + 4.0,
-            legend_y,
-            "start",
-            &fmt.value(hi),
-            "legend-label",
-            "",
-        );
+        svg.text(x + 4.0, legend_y, "start", &hi_text, "legend-label", "");
         svg.out.push_str("</g>");
         svg.finish()
     }
@@ -1743,6 +1771,30 @@ mod tests {
         assert_eq!(NumberFormat::Fixed(1).value(-0.01), "0.0");
         assert_eq!(C(-0.001).to_string(), "0.00");
         assert_eq!(C(f64::NAN).to_string(), "0.00");
+    }
+
+    #[test]
+    fn finnish_numbers_have_a_decimal_comma_and_a_space_before_percent() {
+        assert_eq!(localize("12.5".into(), true), "12,5");
+        assert_eq!(localize("84%".into(), true), "84\u{a0}%");
+        assert_eq!(localize("84%".into(), false), "84%");
+        let svg = Heatmap::new(
+            ChartOptions::new("h", "H").decimal_comma(true),
+            ["a"],
+            ["x"],
+            vec![vec![Some(0.845)]],
+        )
+        .cell_text(NumberFormat::Percent)
+        .render();
+        check(&svg);
+        assert!(svg.contains(">84\u{a0}%</text>"), "{svg}");
+        let svg = LineChart::new(ChartOptions::new("l", "L").decimal_comma(true))
+            .series(LineSeries::new("s", [(0.0, 0.25), (1.0, 0.5)]))
+            .render();
+        assert!(
+            svg.contains(">0,25</text>") && svg.contains("s: 0, 0,25"),
+            "{svg}"
+        );
     }
 
     #[test]

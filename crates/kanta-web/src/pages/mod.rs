@@ -5,10 +5,12 @@
 //! - `customers`: the customer list (search, filters, sort, pages).
 //! - `customer`: one customer on one screen, and its quick actions (forms that POST
 //!   and redirect back).
+//! - `retention`: the retention dashboard (leaky bucket, cohorts, survival, tiers).
 
 mod customer;
 mod customers;
 pub(crate) mod nav;
+mod retention;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -34,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/customers/{id}/cases", post(customer::open_case))
         .route("/customers/{id}/notes", post(customer::add_note))
+        .route("/retention", get(retention::page))
         .route("/assets/kanta.css", get(css))
 }
 

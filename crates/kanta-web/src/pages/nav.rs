@@ -29,6 +29,12 @@ pub const AREAS: &[Area] = &[
         min_role: Role::Viewer,
     },
     Area {
+        id: "retention",
+        href: "/retention",
+        label: "nav.retention",
+        min_role: Role::Viewer,
+    },
+    Area {
         id: "users",
         href: "/admin/users",
         label: "nav.users",
@@ -85,14 +91,14 @@ mod tests {
                 .map(|l| l.href)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(hrefs(Role::Viewer), ["/customers"]);
-        assert_eq!(hrefs(Role::Manager), ["/customers"]);
+        assert_eq!(hrefs(Role::Viewer), ["/customers", "/retention"]);
+        assert_eq!(hrefs(Role::Manager), ["/customers", "/retention"]);
         assert_eq!(
             hrefs(Role::Admin),
-            ["/customers", "/admin/users", "/admin/tokens"]
+            ["/customers", "/retention", "/admin/users", "/admin/tokens"]
         );
         let l = links(&tr, &me(Role::Admin), "users");
-        assert!(l[1].current && !l[0].current);
+        assert!(l[2].current && !l[0].current);
         for lang in [Lang::Fi, Lang::En] {
             for a in AREAS {
                 assert_ne!(Tr::new(lang).t(a.label), a.label, "{} has no text", a.label);

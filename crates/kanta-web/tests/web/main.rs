@@ -4,6 +4,7 @@ mod api;
 mod auth_tests;
 mod browser;
 mod pages;
+mod retention;
 
 use kanta_domain::Value;
 use kanta_domain::schema::{CUSTOMERS, FEEDBACK, TRANSACTIONS};

@@ -1,0 +1,409 @@
+//! The retention dashboard: the leaky bucket (customers won, kept and lost per month),
+//! retention by acquisition cohort as a heatmap, the survival curve (Kaplan-Meier with
+//! its 95% Greenwood interval), and the customers of each value tier, each count
+//! linking to the customer list behind it. Every chart has its figures in a table.
+//!
+//! The definitions (when a customer is active, won, kept, lost; cohorts; survival)
+//! are `kanta_store::retention`'s, stated on the page in one sentence per chart. The
+//! store gives one row per customer; the months, cohorts and the curve are computed
+//! here from those rows.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use chrono::{NaiveDate, Utc};
+use kanta_models::survival::{KaplanMeier, KmOptions, KmPoint, kaplan_meier};
+use kanta_store::retention::{self, Cohort, Duration, LAPSE_DAYS, MonthFlow, TierCounts};
+use serde::Deserialize;
+
+use super::{PageError, render, urlencode};
+use crate::AppState;
+use crate::auth::{Me, SignedIn};
+use crate::charts::{
+    BarChart, BarMode, BarSeries, ChartOptions, Heatmap, LineChart, LineSeries, NumberFormat,
+};
+use crate::i18n::{Lang, Tr};
+
+/// Months the leaky bucket and the cohorts cover, the current one included.
+pub(crate) const MONTHS: u32 = 24;
+
+/// Days in an average month, for survival times in months.
+const MONTH_DAYS: f64 = 365.25 / 12.0;
+
+/// The survival table's rows, in months.
+const SURVIVAL_MONTHS: [u32; 6] = [1, 3, 6, 12, 24, 36];
+
+/// The page's query string: the day the figures are for (default today, UTC).
+#[derive(Debug, Deserialize, Default)]
+pub(crate) struct Params {
+    as_of: Option<String>,
+}
+
+/// One month of the leaky bucket, formatted.
+pub(crate) struct FlowRow {
+    month: String,
+    start: String,
+    won: String,
+    kept: String,
+    lost: String,
+    end: String,
+    retention: String,
+}
+
+/// One cohort of the heatmap, formatted: `cells[k]` is the share still active `k`
+/// months later.
+pub(crate) struct CohortRow {
+    month: String,
+    size: String,
+    cells: Vec<String>,
+}
+
+/// The survival curve at a number of months.
+pub(crate) struct SurvivalRow {
+    months: u32,
+    share: String,
+    interval: String,
+    at_risk: String,
+}
+
+/// One value tier: its customers and the link to them.
+pub(crate) struct TierRow {
+    tier: String,
+    count: String,
+    share: String,
+    href: String,
+}
+
+#[derive(Template)]
+#[template(path = "retention.html")]
+pub(crate) struct RetentionPage {
+    tr: Tr,
+    me: Option<Me>,
+    /// `YYYY-MM-DD`, for the form.
+    as_of: String,
+    /// In the page's language.
+    as_of_text: String,
+    /// The definitions with their numbers filled in.
+    active_text: String,
+    /// Customers at `as_of`, won and lost in the last 12 months.
+    now: String,
+    won_12: String,
+    lost_12: String,
+    bucket_svg: String,
+    flows: Vec<FlowRow>,
+    cohort_svg: String,
+    cohort_columns: Vec<u32>,
+    cohorts: Vec<CohortRow>,
+    survival_svg: String,
+    survival: Vec<SurvivalRow>,
+    median: Option<String>,
+    tier_svg: String,
+    tiers: Vec<TierRow>,
+    untiered: String,
+}
+
+/// `12 345` in Finnish (a no-break space), `12,345` in English.
+pub(crate) fn count(tr: &Tr, n: u64) -> String {
+    let digits = n.to_string();
+    let sep = match tr.lang {
+        Lang::Fi => '\u{a0}',
+        Lang::En => ',',
+    };
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(sep);
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `12,5` in Finnish, `12.5` in English.
+pub(crate) fn decimal(tr: &Tr, v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$}");
+    match tr.lang {
+        Lang::Fi => s.replace('.', ","),
+        Lang::En => s,
+    }
+}
+
+/// A share as `12,5 %` in Finnish, `12.5%` in English.
+pub(crate) fn percent(tr: &Tr, share: f64, decimals: usize) -> String {
+    let n = decimal(tr, share * 100.0, decimals);
+    match tr.lang {
+        Lang::Fi => format!("{n}\u{a0}%"),
+        Lang::En => format!("{n}%"),
+    }
+}
+
+/// A month: `1/2024` in Finnish, `2024-01` in English.
+pub(crate) fn month(tr: &Tr, d: NaiveDate) -> String {
+    match tr.lang {
+        Lang::Fi => d.format("%-m/%Y").to_string(),
+        Lang::En => d.format("%Y-%m").to_string(),
+    }
+}
+
+/// A day: `31.12.2024` in Finnish, `2024-12-31` in English.
+pub(crate) fn day(tr: &Tr, d: NaiveDate) -> String {
+    tr.date(&d.and_time(chrono::NaiveTime::MIN).and_utc())
+}
+
+fn options(tr: &Tr, id: &str, title: &str) -> ChartOptions {
+    ChartOptions::new(id, title)
+        .decimal_comma(tr.lang == Lang::Fi)
+        .empty_text(tr.t("retention.no-data"))
+}
+
+fn bucket(tr: &Tr, flows: &[MonthFlow]) -> (String, Vec<FlowRow>) {
+    let labels: Vec<String> = flows.iter().map(|f| month(tr, f.month)).collect();
+    let svg = BarChart::new(
+        options(tr, "bucket", tr.t("retention.bucket.title"))
+            .size(760.0, 340.0)
+            .y_label(tr.t("retention.customers")),
+        labels.clone(),
+    )
+    .mode(BarMode::Stacked)
+    .series(BarSeries::new(
+        tr.t("retention.kept"),
+        flows.iter().map(|f| f.kept as f64),
+    ))
+    .series(BarSeries::new(
+        tr.t("retention.won"),
+        flows.iter().map(|f| f.won as f64),
+    ))
+    .series(BarSeries::new(
+        tr.t("retention.lost"),
+        flows.iter().map(|f| -(f.lost as f64)),
+    ))
+    .render();
+    let rows = flows
+        .iter()
+        .zip(labels)
+        .map(|(f, label)| FlowRow {
+            month: label,
+            start: count(tr, f.start),
+            won: count(tr, f.won),
+            kept: count(tr, f.kept),
+            lost: count(tr, f.lost),
+            end: count(tr, f.end),
+            retention: f
+                .retention()
+                .map_or_else(|| "–".into(), |r| percent(tr, r, 1)),
+        })
+        .collect();
+    (svg, rows)
+}
+
+fn cohort_heatmap(tr: &Tr, cohorts: &[Cohort]) -> (String, Vec<u32>, Vec<CohortRow>) {
+    let ages = cohorts.iter().map(|c| c.active.len()).max().unwrap_or(0);
+    let columns: Vec<u32> = (0..ages as u32).collect();
+    let labels: Vec<String> = cohorts.iter().map(|c| month(tr, c.month)).collect();
+    let values: Vec<Vec<Option<f64>>> = cohorts
+        .iter()
+        .map(|c| (0..c.active.len()).map(|k| c.share(k)).collect())
+        .collect();
+    let height = 110.0 + 22.0 * cohorts.len() as f64;
+    let svg = Heatmap::new(
+        options(tr, "cohorts", tr.t("retention.cohorts.title"))
+            .size(760.0, height.max(160.0))
+            .x_label(tr.t("retention.cohorts.age")),
+        labels.clone(),
+        columns.iter().map(u32::to_string),
+        values,
+    )
+    .cell_text(NumberFormat::Percent)
+    .render();
+    let rows = cohorts
+        .iter()
+        .zip(labels)
+        .map(|(c, label)| CohortRow {
+            month: label,
+            size: count(tr, c.size),
+            cells: (0..c.active.len())
+                .map(|k| c.share(k).map_or_else(String::new, |s| percent(tr, s, 0)))
+                .collect(),
+        })
+        .collect();
+    (svg, columns, rows)
+}
+
+/// The curve's last point at or before `t` days.
+fn km_at(km: &KaplanMeier, t: f64) -> Option<&KmPoint> {
+    km.points.iter().rev().find(|p| p.time <= t)
+}
+
+fn survival(tr: &Tr, durations: &[Duration]) -> (String, Vec<SurvivalRow>, Option<String>) {
+    let title = tr.t("retention.survival.title");
+    let opts = options(tr, "survival", title)
+        .size(760.0, 340.0)
+        .y_format(NumberFormat::Percent)
+        .x_label(tr.t("retention.survival.x"));
+    let km = kaplan_meier(
+        &durations.iter().map(|d| d.days as f64).collect::<Vec<_>>(),
+        &durations.iter().map(|d| d.stopped).collect::<Vec<_>>(),
+        Some(
+            &durations
+                .iter()
+                .map(|d| d.customers as f64)
+                .collect::<Vec<_>>(),
+        ),
+        &KmOptions::default(),
+    );
+    let Ok(km) = km else {
+        return (LineChart::new(opts).render(), Vec::new(), None);
+    };
+    let last = km.points.last().map_or(0.0, |p| p.time);
+    // One point a week is plenty for the eye and keeps the page small; the steps of
+    // the curve stay steps.
+    let mut points = Vec::new();
+    let mut t: f64 = 0.0;
+    loop {
+        let t_now = t.min(last);
+        if let Some(p) = km_at(&km, t_now) {
+            points.push((t_now / MONTH_DAYS, p.survival, p.lower, p.upper));
+        }
+        if t >= last {
+            break;
+        }
+        t += 7.0;
+    }
+    let svg = LineChart::new(opts)
+        .step(true)
+        .markers(false)
+        .y_domain(0.0, 1.0)
+        .series(LineSeries::with_band(
+            tr.t("retention.survival.series"),
+            points,
+        ))
+        .render();
+    let rows = SURVIVAL_MONTHS
+        .iter()
+        .map(|&m| (m, (f64::from(m) * MONTH_DAYS).round()))
+        .filter(|&(_, t)| t <= last)
+        .filter_map(|(m, t)| {
+            let p = km_at(&km, t)?;
+            let at_risk: u64 = durations
+                .iter()
+                .filter(|d| d.days as f64 >= t)
+                .map(|d| d.customers)
+                .sum();
+            Some(SurvivalRow {
+                months: m,
+                share: percent(tr, p.survival, 1),
+                interval: format!("{} – {}", percent(tr, p.lower, 1), percent(tr, p.upper, 1)),
+                at_risk: count(tr, at_risk),
+            })
+        })
+        .collect();
+    let median = km.median.map(|d| decimal(tr, d / MONTH_DAYS, 1));
+    (svg, rows, median)
+}
+
+fn tiers(tr: &Tr, counts: &TierCounts) -> (String, Vec<TierRow>) {
+    let total: u64 = counts.tiers.iter().map(|(_, n)| n).sum::<u64>() + counts.none;
+    let hrefs: Vec<String> = counts
+        .tiers
+        .iter()
+        .map(|(t, _)| format!("/customers?tier={}", urlencode(t)))
+        .collect();
+    let svg = BarChart::new(
+        options(tr, "tiers", tr.t("retention.tiers.title"))
+            .size(420.0, 260.0)
+            .y_label(tr.t("retention.customers")),
+        counts.tiers.iter().map(|(t, _)| t.clone()),
+    )
+    .series(
+        BarSeries::new(
+            tr.t("retention.customers"),
+            counts.tiers.iter().map(|(_, n)| *n as f64),
+        )
+        .links(hrefs.iter().map(|h| Some(h.as_str()))),
+    )
+    .render();
+    let rows = counts
+        .tiers
+        .iter()
+        .zip(hrefs)
+        .map(|((t, n), href)| TierRow {
+            tier: t.clone(),
+            count: count(tr, *n),
+            share: if total > 0 {
+                percent(tr, *n as f64 / total as f64, 1)
+            } else {
+                "–".into()
+            },
+            href,
+        })
+        .collect();
+    (svg, rows)
+}
+
+pub(crate) async fn page(
+    State(s): State<AppState>,
+    signed: SignedIn,
+    Query(q): Query<Params>,
+) -> Result<Response, PageError> {
+    let tr = signed.tr;
+    let as_of = q
+        .as_of
+        .as_deref()
+        .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok())
+        .unwrap_or_else(|| Utc::now().date_naive());
+    let (activity, tier_counts) = tokio::try_join!(s.store.activity(as_of), s.store.tier_counts())?;
+
+    let flows = retention::monthly_flows(&activity, as_of, MONTHS);
+    let last_12 = &flows[flows.len().saturating_sub(12)..];
+    let (bucket_svg, flow_rows) = bucket(&tr, &flows);
+    let (cohort_svg, cohort_columns, cohort_rows) =
+        cohort_heatmap(&tr, &retention::cohorts(&activity, as_of, MONTHS));
+    let (survival_svg, survival_rows, median) =
+        survival(&tr, &retention::durations(&activity, as_of));
+    let (tier_svg, tier_rows) = tiers(&tr, &tier_counts);
+
+    let view = RetentionPage {
+        me: Some(signed.me()),
+        as_of: as_of.format("%Y-%m-%d").to_string(),
+        as_of_text: day(&tr, as_of),
+        active_text: tr
+            .t("retention.active.definition")
+            .replace("{days}", &LAPSE_DAYS.to_string()),
+        now: count(&tr, flows.last().map_or(0, |f| f.end)),
+        won_12: count(&tr, last_12.iter().map(|f| f.won).sum()),
+        lost_12: count(&tr, last_12.iter().map(|f| f.lost).sum()),
+        bucket_svg,
+        flows: flow_rows,
+        cohort_svg,
+        cohort_columns,
+        cohorts: cohort_rows,
+        survival_svg,
+        survival: survival_rows,
+        median,
+        tier_svg,
+        tiers: tier_rows,
+        untiered: count(&tr, tier_counts.none),
+        tr,
+    };
+    Ok(render(&view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_in_each_language() {
+        let (fi, en) = (Tr::new(Lang::Fi), Tr::new(Lang::En));
+        assert_eq!(count(&fi, 1234567), "1\u{a0}234\u{a0}567");
+        assert_eq!(count(&en, 1234567), "1,234,567");
+        assert_eq!(count(&en, 123), "123");
+        assert_eq!(count(&en, 0), "0");
+        assert_eq!(percent(&fi, 0.125, 1), "12,5\u{a0}%");
+        assert_eq!(percent(&en, 0.125, 1), "12.5%");
+        let d = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+        assert_eq!(day(&fi, d), "31.12.2024");
+        assert_eq!(month(&fi, d), "12/2024");
+        assert_eq!(month(&en, d), "2024-12");
+    }
+}

@@ -1,0 +1,321 @@
+//! The retention dashboard over real HTTP on both backends: a small story whose
+//! leaky bucket, cohorts, survival curve and tier counts are computed by hand below.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use kanta_domain::Value;
+use kanta_domain::schema::{CUSTOMERS, Entity, SUBSCRIPTIONS, TRANSACTIONS};
+use kanta_store::auth::Role;
+use kanta_store::testing::BACKENDS;
+use kanta_store::{Store, WriteBatch};
+
+use crate::{App, page_as, request, spawn_app};
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
+
+fn batch(e: &'static Entity, names: &[&str]) -> WriteBatch {
+    WriteBatch::new(e, names.iter().map(|n| e.field(n).unwrap()).collect())
+}
+
+/// Beside `spawn_app`'s c1 and evil (one order each, 2.5. and 3.5.2024):
+///
+/// - r3 (tier B): one order 20.12.2023 → stops 19.3.2024
+/// - r1 (tier A): one order 15.1.2024 → stops 14.4.
+/// - r5: orders 20.1. and 10.2. → stops 10.5.
+/// - r2 (tier A): a subscription from 1.2., still running
+/// - r4 (tier C): orders 10.3. and 20.6.: lapsed 8.6., back 20.6., so kept
+///
+/// As of 30.6.2024, per month (start, won, kept, lost, end):
+/// 12/2023 (0, 1, 0, 0, 1), 1/2024 (1, 2, 1, 0, 3), 2 (3, 1, 3, 0, 4),
+/// 3 (4, 1, 3, 1, 4), 4 (4, 0, 3, 1, 3), 5 (3, 2, 2, 1, 4), 6 (4, 0, 4, 0, 4).
+async fn story(store: &Store) {
+    let mut c = batch(&CUSTOMERS, &["name", "tier"]);
+    for (id, tier) in [
+        ("r1", Some("A")),
+        ("r2", Some("A")),
+        ("r3", Some("B")),
+        ("r4", Some("C")),
+        ("r5", None),
+    ] {
+        c.push(
+            id.into(),
+            [
+                text(&format!("Asiakas {id}")),
+                tier.map_or(Value::Null, text),
+            ],
+        );
+    }
+    store.write(&c).await.unwrap();
+    let mut t = batch(
+        &TRANSACTIONS,
+        &["customer_id", "occurred_at", "amount", "currency", "kind"],
+    );
+    for (n, (who, y, m, d)) in [
+        ("r3", 2023, 12, 20),
+        ("r1", 2024, 1, 15),
+        ("r5", 2024, 1, 20),
+        ("r5", 2024, 2, 10),
+        ("r4", 2024, 3, 10),
+        ("r4", 2024, 6, 20),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        t.push(
+            format!("rt{n}"),
+            [
+                text(who),
+                Value::Time(Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap()),
+                Value::Int(1000),
+                text("EUR"),
+                text("order"),
+            ],
+        );
+    }
+    store.write(&t).await.unwrap();
+    let mut s = batch(
+        &SUBSCRIPTIONS,
+        &["customer_id", "plan", "amount", "currency", "started_on"],
+    );
+    s.push(
+        "rs1".into(),
+        [
+            text("r2"),
+            text("perus"),
+            Value::Int(2000),
+            text("EUR"),
+            Value::Date(NaiveDate::from_ymd_opt(2024, 2, 1).unwrap()),
+        ],
+    );
+    store.write(&s).await.unwrap();
+}
+
+/// The cells of the table with id `id`, row by row, as text.
+fn table(body: &str, id: &str) -> Vec<Vec<String>> {
+    let start = body
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no table {id}"));
+    let rest = &body[start..];
+    let rest = &rest[..rest.find("</table>").unwrap()];
+    let tbody = &rest[rest.find("<tbody>").unwrap()..];
+    tbody
+        .split("<tr>")
+        .skip(1)
+        .map(|row| {
+            let mut cells = Vec::new();
+            let mut rest = row;
+            while let Some(i) = rest.find("<td").into_iter().chain(rest.find("<th")).min() {
+                let open = &rest[i..];
+                let body = &open[open.find('>').unwrap() + 1..];
+                let close = body.find("</t").unwrap();
+                cells.push(strip(&body[..close]));
+                rest = &body[close..];
+            }
+            cells
+        })
+        .collect()
+}
+
+/// Text without tags, ASCII whitespace collapsed (no-break spaces stay).
+fn strip(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split(|ch: char| ch.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn row<'a>(rows: &'a [Vec<String>], first: &str) -> &'a [String] {
+    rows.iter()
+        .find(|r| r.first().map(String::as_str) == Some(first))
+        .unwrap_or_else(|| panic!("no row {first} in {rows:?}"))
+}
+
+async fn dashboard(app: &App, role: Role, lang: &str) -> String {
+    let a = page_as(
+        app,
+        role,
+        &format!("/retention?as_of=2024-06-30&lang={lang}"),
+        &[],
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    a.body
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_the_hand_computed_figures_in_finnish_and_english() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        story(&app.store).await;
+
+        let fi = dashboard(&app, Role::Viewer, "fi").await;
+        assert!(fi.contains("<html lang=\"fi\">"), "{backend}");
+        assert!(fi.contains("<h1>Asiakaspysyvyys <small>Tilanne 30.6.2024</small></h1>"));
+        assert!(
+            fi.contains("aria-current=\"page\">Asiakaspysyvyys</a>"),
+            "{fi}"
+        );
+        // Four charts, no script.
+        assert_eq!(fi.matches("<svg ").count(), 4, "{backend}");
+        assert!(!fi.to_lowercase().contains("<script"));
+        assert!(
+            fi.contains("90 sitä edeltävän päivän"),
+            "the lapse window is stated"
+        );
+
+        let bucket = table(&fi, "bucket-table");
+        assert_eq!(bucket.len(), 24, "{backend}: 24 months");
+        assert_eq!(bucket[0][0], "7/2022");
+        let want = [
+            ["12/2023", "0", "1", "0", "0", "1", "–"],
+            ["1/2024", "1", "2", "1", "0", "3", "100,0\u{a0}%"],
+            ["2/2024", "3", "1", "3", "0", "4", "100,0\u{a0}%"],
+            ["3/2024", "4", "1", "3", "1", "4", "75,0\u{a0}%"],
+            ["4/2024", "4", "0", "3", "1", "3", "75,0\u{a0}%"],
+            ["5/2024", "3", "2", "2", "1", "4", "66,7\u{a0}%"],
+            ["6/2024", "4", "0", "4", "0", "4", "100,0\u{a0}%"],
+        ];
+        for w in want {
+            assert_eq!(row(&bucket, w[0]), w, "{backend}");
+        }
+        // Won minus lost is the change, month by month.
+        for r in bucket.windows(2) {
+            let n = |s: &str| s.parse::<i64>().unwrap();
+            assert_eq!(n(&r[0][5]), n(&r[1][1]));
+            assert_eq!(n(&r[1][2]) - n(&r[1][4]), n(&r[1][5]) - n(&r[1][1]));
+        }
+        // Customers now, won and lost in the last 12 months.
+        assert!(fi.contains("<dt>Asiakkaita nyt</dt><dd>4</dd>"), "{fi}");
+        assert!(fi.contains("<dt>Hankittu 12 kk:ssa</dt><dd>7</dd>"));
+        assert!(fi.contains("<dt>Menetetty 12 kk:ssa</dt><dd>3</dd>"));
+
+        let cohorts = table(&fi, "cohort-table");
+        let p = |s: &str| format!("{s}\u{a0}%");
+        assert_eq!(cohorts.len(), 5, "{backend}: {cohorts:?}");
+        assert_eq!(
+            row(&cohorts, "12/2023"),
+            ["12/2023", "1"]
+                .into_iter()
+                .map(String::from)
+                .chain(["100", "100", "100", "100", "0", "0", "0"].map(p))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            row(&cohorts, "1/2024"),
+            ["1/2024", "2"]
+                .into_iter()
+                .map(String::from)
+                .chain(["100", "100", "100", "100", "50", "0"].map(p))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            row(&cohorts, "5/2024")[1..4],
+            ["2".into(), p("100"), p("100")]
+        );
+
+        // Durations: 90 (r3, r1) and 111 (r5) days stopped; 59, 60, 113, 151 still
+        // active. S = 3/5 after 90 days, 3/5 * 2/3 = 2/5 after 111.
+        let surv = table(&fi, "survival-table");
+        assert_eq!(
+            row(&surv, "1 kk")[1..],
+            [
+                p("100,0"),
+                format!("{} – {}", p("100,0"), p("100,0")),
+                "7".into()
+            ]
+        );
+        assert_eq!(row(&surv, "3 kk")[1], p("60,0"));
+        assert_eq!(row(&surv, "3 kk")[3], "3");
+        assert_eq!(surv.len(), 2, "no rows past the longest observation");
+        // The median: 111 days is 3,6 months.
+        assert!(
+            fi.contains("Puolet asiakkaista menetetään: <strong>3,6 kk</strong>"),
+            "{fi}"
+        );
+
+        let tiers = table(&fi, "tier-table");
+        assert_eq!(
+            tiers,
+            [
+                vec!["A".to_string(), "2".into(), p("28,6")],
+                vec!["B".to_string(), "1".into(), p("14,3")],
+                vec!["C".to_string(), "1".into(), p("14,3")],
+                vec!["D".to_string(), "0".into(), p("0,0")],
+                vec!["Ei arvoluokkaa".to_string(), "3".into(), String::new()],
+            ]
+        );
+        assert!(fi.contains("<td class=\"num\"><a href=\"/customers?tier=A\">2</a></td>"));
+        // The bars link to the same lists.
+        assert!(fi.contains("<a href=\"/customers?tier=B\"><rect class=\"bar\""));
+        // The list behind the link holds those customers.
+        let list = page_as(&app, Role::Viewer, "/customers?tier=A&lang=en", &[]).await;
+        assert!(list.body.contains("Asiakas r1") && list.body.contains("Asiakas r2"));
+        assert!(!list.body.contains("Asiakas r3"));
+
+        let en = dashboard(&app, Role::Viewer, "en").await;
+        assert!(en.contains("<h1>Retention <small>As of 2024-06-30</small></h1>"));
+        let bucket = table(&en, "bucket-table");
+        assert_eq!(
+            row(&bucket, "2024-05"),
+            ["2024-05", "3", "2", "2", "1", "4", "66.7%"]
+        );
+        let cohorts = table(&en, "cohort-table");
+        assert_eq!(row(&cohorts, "2024-01")[6], "50%");
+        let surv = table(&en, "survival-table");
+        assert_eq!(row(&surv, "3 months")[1], "60.0%");
+        assert!(en.contains("Half of the customers are lost after: <strong>3.6 months</strong>"));
+        assert!(en.contains("in the 90 days before it"));
+        let tiers = table(&en, "tier-table");
+        assert_eq!(tiers[0], ["A", "2", "28.6%"]);
+        assert_eq!(tiers[4], ["No tier", "3", ""]);
+    }
+}
+
+#[tokio::test]
+async fn every_role_sees_the_dashboard_and_strangers_are_sent_to_sign_in() {
+    let app = spawn_app("sqlite").await;
+    for role in Role::ALL {
+        let a = page_as(&app, role, "/retention", &[]).await;
+        assert_eq!(a.status, 200, "{role}");
+        assert!(
+            a.body.contains("href=\"/retention\""),
+            "{role}: in the navigation"
+        );
+    }
+    let a = request(&app, "GET", "/retention", &[], None).await;
+    assert_eq!(a.status, 303);
+    assert_eq!(
+        a.header("location").as_deref(),
+        Some("/login?next=%2Fretention")
+    );
+    // A day that is no day falls back to today rather than failing.
+    let a = page_as(&app, Role::Viewer, "/retention?as_of=31.2.2024", &[]).await;
+    assert_eq!(a.status, 200);
+}
+
+#[tokio::test]
+async fn an_empty_store_shows_empty_charts() {
+    let app = spawn_app("sqlite").await;
+    let a = page_as(
+        &app,
+        Role::Viewer,
+        "/retention?as_of=2020-01-31&lang=en",
+        &[],
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(a.body.contains("class=\"chart-empty\""), "{}", a.body);
+    assert!(a.body.contains("<dt>Customers now</dt><dd>0</dd>"));
+    assert!(!a.body.contains("id=\"median\""));
+}
