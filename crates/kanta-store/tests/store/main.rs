@@ -9,6 +9,7 @@ use kanta_store::{Store, StoreError, WriteBatch};
 
 mod customer_list;
 mod purchases;
+mod scores;
 
 pub(crate) fn fields(e: &'static Entity, names: &[&str]) -> Vec<&'static schema::Field> {
     names
