@@ -128,8 +128,16 @@ fn rfm_row(p: &PurchaseDays, end: i32) -> RfmRow {
     )
 }
 
+/// A fit as JSON, its parameter records plain `{name: value}` objects (the tagged
+/// transaction-model records lose their `model` tag, which the fit names already).
 fn fit_json<P: Serialize>(f: &kanta_models::Fitted<P>) -> serde_json::Value {
-    serde_json::to_value(f).unwrap_or(serde_json::Value::Null)
+    let mut v = serde_json::to_value(f).unwrap_or(serde_json::Value::Null);
+    for part in ["params", "std_errors"] {
+        if let Some(o) = v.get_mut(part).and_then(serde_json::Value::as_object_mut) {
+            o.remove("model");
+        }
+    }
+    v
 }
 
 fn params_json(p: &TransactionParams) -> serde_json::Value {
@@ -398,16 +406,24 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
         .map_or(100.0, |c| 10f64.powi(c.minor_digits() as i32));
     let as_of = day_number(s.as_of);
 
+    let days = store.purchase_days(as_of, None).await?;
+    if days.is_empty() {
+        bail!(
+            "there are no orders on or before {}: nothing to score",
+            s.as_of
+        );
+    }
+
     // 1-2. The model choice on a calibration period.
     let calibration_end = as_of - s.holdout_days as i32;
     let (chosen, candidates, calibration) = match s.model {
         Some(kind) => (kind, Vec::new(), None),
         None if s.holdout_days == 0 => (ModelKind::BgNbd, Vec::new(), None),
         None => {
-            let days = store.purchase_days(calibration_end, Some(as_of)).await?;
+            let cal = store.purchase_days(calibration_end, Some(as_of)).await?;
             let holdout = s.holdout_days;
             let candidates =
-                tokio::task::spawn_blocking(move || choose_model(&days, calibration_end, holdout))
+                tokio::task::spawn_blocking(move || choose_model(&cal, calibration_end, holdout))
                     .await?;
             let best = candidates
                 .iter()
@@ -440,13 +456,6 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
     };
 
     // 3. The chosen model and Gamma-Gamma on everything up to as_of.
-    let days = store.purchase_days(as_of, None).await?;
-    if days.is_empty() {
-        bail!(
-            "there are no orders on or before {}: nothing to score",
-            s.as_of
-        );
-    }
     let first_purchase_on = days.iter().map(|p| p.first_day).min().map(date_of);
     let (margin, rate) = (s.margin, s.monthly_discount_rate);
     let computed = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
