@@ -268,6 +268,13 @@ pub struct Fitted<P> {
     pub converged: bool,
     /// Optimiser iterations (L-BFGS, any Nelder-Mead restart, Newton polishing).
     pub iterations: u64,
+    /// Asymptotic covariance of the natural logarithms of the parameters (inverse
+    /// Hessian of the total negative log-likelihood), in the parameters' order;
+    /// `None` where the standard errors are. Time rescaling shifts a log rate by a
+    /// constant, so this is the covariance in the data's own units. Parameter draws
+    /// for prediction intervals come from it. Not serialised.
+    #[serde(skip)]
+    pub log_covariance: Option<Vec<Vec<f64>>>,
 }
 
 impl<P: Params> Fitted<P> {
@@ -841,6 +848,7 @@ pub(crate) fn fit_problem<P: Params, O: Cached>(
         rows,
         converged: opt.converged,
         iterations: opt.iterations,
+        log_covariance: opt.cov,
     })
 }
 

@@ -125,6 +125,16 @@ impl TransactionParams {
         }
     }
 
+    /// The values in the model's parameter order (the inverse of
+    /// [`TransactionParams::from_values`]).
+    pub fn values(&self) -> Vec<f64> {
+        match self {
+            TransactionParams::BgNbd(p) => p.to_vec(),
+            TransactionParams::MbgNbd(p) => p.to_vec(),
+            TransactionParams::ParetoNbd(p) => p.to_vec(),
+        }
+    }
+
     /// The log-likelihood of weighted data under these parameters.
     pub fn log_likelihood(&self, data: &RfmData) -> f64 {
         match self {
@@ -180,6 +190,7 @@ impl<P> Fitted<P> {
             rows: self.rows,
             converged: self.converged,
             iterations: self.iterations,
+            log_covariance: self.log_covariance,
         }
     }
 }

@@ -12,6 +12,8 @@
 //!   in one grouped SQL pass.
 //! - [`read`]: generic records ([`Record`]), the customer list, a customer's timeline,
 //!   counts.
+//! - [`scores`]: model runs and per-customer scores (`kanta score` writes them with
+//!   the customers' value tiers in one transaction).
 //!
 //! SQL is checked at run time (`sqlx::query`, no compile-time macros) and written once
 //! for both backends where the dialects agree (`$1` placeholders work on both).
@@ -24,6 +26,7 @@ mod migrate;
 pub mod purchases;
 pub mod read;
 pub mod retention;
+pub mod scores;
 pub mod testing;
 mod totals;
 pub mod write;

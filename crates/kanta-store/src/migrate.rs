@@ -25,6 +25,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "customer page",
         include_str!("../migrations/sqlite/0003_customer_page.sql"),
     ),
+    (
+        4,
+        "scores",
+        include_str!("../migrations/sqlite/0004_scores.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -41,6 +46,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "customer page",
         include_str!("../migrations/postgres/0003_customer_page.sql"),
+    ),
+    (
+        4,
+        "scores",
+        include_str!("../migrations/postgres/0004_scores.sql"),
     ),
 ];
 

@@ -10,7 +10,7 @@
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::{Backend, Result, Store};
+use crate::{Backend, Result, Store, with_pool};
 
 /// One customer's purchase days up to a calibration end, and after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -103,5 +103,15 @@ impl Store {
             Backend::Sqlite(pool) => rows!(pool),
             Backend::Postgres(pool) => rows!(pool),
         }
+    }
+
+    /// The currencies of the orders, with how many orders each, most used first.
+    /// Purchase sums mix whatever currencies there are, so scoring money needs one.
+    pub async fn order_currencies(&self) -> Result<Vec<(String, i64)>> {
+        let sql = "SELECT currency, count(*) AS n FROM transactions WHERE kind = 'order' \
+                   GROUP BY currency ORDER BY n DESC, currency";
+        with_pool!(self, pool => {
+            Ok(sqlx::query_as::<_, (String, i64)>(sql).fetch_all(pool).await?)
+        })
     }
 }

@@ -60,6 +60,10 @@ pub enum Command {
     Predict(PredictArgs),
     /// Fit on a calibration period and compare the forecast with a holdout period.
     Validate(ValidateArgs),
+    /// Score the store's customers: choose and fit the models on its transactions,
+    /// store a model run with each customer's P(alive), expected purchases, CLV and
+    /// value tier.
+    Score(ScoreArgs),
     /// Staff users who sign in to the web UI.
     #[command(subcommand)]
     User(UserCommand),
@@ -342,6 +346,30 @@ pub struct DemoArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The day to score at (YYYY-MM-DD or 31.12.2024); later data are ignored.
+    /// Default: today (UTC).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Days at the end held out to choose between BG/NBD, MBG/NBD and Pareto/NBD
+    /// by their error on them; 0 takes BG/NBD without a choice.
+    #[arg(long, default_value_t = 91)]
+    pub holdout_days: u32,
+    /// Use this model (bgnbd, mbgnbd or pnbd) instead of choosing.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Share of revenue that is profit, for CLV (1 = revenue).
+    #[arg(long, default_value_t = 1.0)]
+    pub margin: f64,
+    /// Discount rate per month for CLV.
+    #[arg(long, default_value_t = 0.01)]
+    pub discount_rate: f64,
+    /// Print the run as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to serve on.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -400,6 +428,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Predict(a) => crate::models::predict(a),
         Command::Summary(a) => crate::summary::run(a),
         Command::Validate(a) => crate::models::validate(a),
+        Command::Score(a) => crate::score::run(&cli, a).await,
         Command::User(c) => crate::users::user(&cli, c).await,
         Command::Token(c) => crate::users::token(&cli, c).await,
         Command::Serve(a) => {

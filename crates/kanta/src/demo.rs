@@ -30,6 +30,19 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write the demo's {}", b.entity.name))?;
         total += s.inserted + s.updated + s.unchanged;
     }
+    // Scores, value tiers and the forecast, as `kanta score` would make them.
+    let report = crate::score::score_store(
+        &store,
+        &crate::score::ScoreSettings {
+            as_of,
+            holdout_days: 91,
+            model: None,
+            margin: 1.0,
+            monthly_discount_rate: 0.01,
+        },
+    )
+    .await
+    .context("cannot score the demo's customers")?;
     if a.json {
         let counts = store.counts().await?;
         let map: serde_json::Map<String, serde_json::Value> = counts
@@ -43,6 +56,7 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
             store.url(),
             a.seed
         );
+        eprint!("{}", crate::score::describe(&report));
     }
     // A demo admin with a new password on every run, printed for the person trying Kanta.
     let password = kanta_web::auth::new_password();

@@ -7,6 +7,7 @@ mod demo;
 mod import;
 mod models;
 mod output;
+mod score;
 mod summary;
 mod users;
 

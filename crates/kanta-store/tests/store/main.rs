@@ -10,6 +10,7 @@ use kanta_store::{Store, StoreError, WriteBatch};
 mod customer_list;
 mod purchases;
 mod retention;
+mod scores;
 
 pub(crate) fn fields(e: &'static Entity, names: &[&str]) -> Vec<&'static schema::Field> {
     names

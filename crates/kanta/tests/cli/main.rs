@@ -5,4 +5,5 @@ mod helpers;
 mod import;
 mod kill;
 mod models;
+mod score;
 mod users;
