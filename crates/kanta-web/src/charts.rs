@@ -931,6 +931,9 @@ pub struct BarSeries {
     pub values: Vec<f64>,
     /// `links[i]` is the `href` of the bar of category `i` (may be shorter than `values`).
     pub links: Vec<Option<String>>,
+    /// `intervals[i]`: `(lower, upper)` drawn as a whisker over the bar of category `i`
+    /// (grouped bars only).
+    pub intervals: Vec<Option<(f64, f64)>>,
 }
 
 impl BarSeries {
@@ -939,7 +942,13 @@ impl BarSeries {
             name: name.to_string(),
             values: values.into_iter().collect(),
             links: Vec::new(),
+            intervals: Vec::new(),
         }
+    }
+
+    pub fn intervals(mut self, intervals: impl IntoIterator<Item = Option<(f64, f64)>>) -> Self {
+        self.intervals = intervals.into_iter().collect();
+        self
     }
 
     pub fn links<S: Into<String>>(mut self, links: impl IntoIterator<Item = Option<S>>) -> Self {
@@ -994,6 +1003,20 @@ impl BarChart {
         s.values.get(c).copied().filter(|v| v.is_finite())
     }
 
+    /// The whisker of a bar that has a value, in grouped mode.
+    fn interval(&self, s: &BarSeries, c: usize) -> Option<(f64, f64)> {
+        self.value(s, c)?;
+        if self.mode != BarMode::Grouped {
+            return None;
+        }
+        s.intervals
+            .get(c)
+            .copied()
+            .flatten()
+            .filter(|(lo, hi)| lo.is_finite() && hi.is_finite())
+            .map(|(lo, hi)| (lo.min(hi), lo.max(hi)))
+    }
+
     pub fn render(&self) -> String {
         let n = self.categories.len();
         let n_bars = (0..n)
@@ -1005,9 +1028,14 @@ impl BarChart {
         }
         let (lo, hi) = match self.mode {
             BarMode::Grouped => {
-                let r = finite_range(
-                    (0..n).flat_map(|c| self.series.iter().filter_map(move |s| self.value(s, c))),
-                );
+                let r = finite_range((0..n).flat_map(|c| {
+                    self.series.iter().flat_map(move |s| {
+                        let iv = self.interval(s, c);
+                        [self.value(s, c), iv.map(|i| i.0), iv.map(|i| i.1)]
+                            .into_iter()
+                            .flatten()
+                    })
+                }));
                 r.unwrap_or((0.0, 0.0))
             }
             BarMode::Stacked => (0..n).fold((0.0f64, 0.0f64), |(lo, hi), c| {
@@ -1062,6 +1090,12 @@ impl BarChart {
                 };
                 let (ya, yb) = (py(a), py(b));
                 let link = s.links.get(c).and_then(|l| l.as_deref());
+                let interval = self.interval(s, c);
+                let fmt = |v: f64| svg.num(self.options.y_format.value(v));
+                let mut title = format!("{}, {}: {}", s.name, category, fmt(v));
+                if let Some((lo, hi)) = interval {
+                    let _ = write!(title, " ({} – {})", fmt(lo), fmt(hi));
+                }
                 let opened = svg.link_open(link);
                 let _ = write!(
                     svg.out,
@@ -1071,14 +1105,18 @@ impl BarChart {
                     C((w - 1.0).max(1.0)),
                     C((ya - yb).abs()),
                     series_color(i),
-                    escape(&format!(
-                        "{}, {}: {}",
-                        s.name,
-                        category,
-                        svg.num(self.options.y_format.value(v))
-                    ))
+                    escape(&title)
                 );
                 svg.link_close(opened);
+                if let Some((lo, hi)) = interval {
+                    let (cx, cap) = (x + (w - 1.0).max(1.0) / 2.0, (w * 0.15).clamp(2.0, 12.0));
+                    let (ylo, yhi) = (py(lo), py(hi));
+                    svg.out.push_str("<g class=\"whisker\">");
+                    svg.line(cx, ylo, cx, yhi, "whisker-line", "#1a1a1a");
+                    svg.line(cx - cap, ylo, cx + cap, ylo, "whisker-cap", "#1a1a1a");
+                    svg.line(cx - cap, yhi, cx + cap, yhi, "whisker-cap", "#1a1a1a");
+                    svg.out.push_str("</g>");
+                }
             }
         }
         svg.out.push_str("</g>");
@@ -1594,6 +1632,25 @@ mod tests {
         let y: f64 = attr_values(rect, "y")[0].parse().unwrap();
         let h: f64 = attr_values(rect, "height")[0].parse().unwrap();
         assert!((y + h - zero).abs() < 0.01, "won bar ends at zero line");
+    }
+
+    #[test]
+    fn bars_with_interval_whiskers() {
+        let chart = BarChart::new(ChartOptions::new("fc", "Forecast"), ["1", "3", "12"]).series(
+            BarSeries::new("Expected", [10.0, 30.0, 100.0]).intervals([
+                Some((8.0, 12.0)),
+                None,
+                Some((140.0, 60.0)),
+            ]),
+        );
+        let svg = chart.clone().render();
+        check(&svg);
+        assert_eq!(count(&svg, "<g class=\"whisker\">"), 2);
+        assert!(svg.contains("<title>Expected, 12: 100 (60 – 140)</title>"));
+        // The axis reaches the highest upper bound.
+        assert!(svg.contains(">140</text>"), "{svg}");
+        let stacked = chart.mode(BarMode::Stacked).render();
+        assert_eq!(count(&stacked, "class=\"whisker\""), 0);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The retention dashboard: the leaky bucket (customers won, kept and lost per month),
 //! retention by acquisition cohort as a heatmap, the survival curve (Kaplan-Meier with
-//! its 95% Greenwood interval), and the customers of each value tier, each count
-//! linking to the customer list behind it. Every chart has its figures in a table.
+//! its 95% Greenwood interval), the customers of each value tier, each count
+//! linking to the customer list behind it, and the revenue the latest `kanta score`
+//! run expects from the existing customers. Every chart has its figures in a table.
 //!
 //! The definitions (when a customer is active, won, kept, lost; cohorts; survival)
 //! are `kanta_store::retention`'s, stated on the page in one sentence per chart. The
@@ -12,8 +13,10 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::{NaiveDate, Utc};
+use kanta_domain::Currency;
 use kanta_models::survival::{KaplanMeier, KmOptions, KmPoint, kaplan_meier};
 use kanta_store::retention::{self, Cohort, Duration, LAPSE_DAYS, MonthFlow, TierCounts};
+use kanta_store::scores::ModelRun;
 use serde::Deserialize;
 
 use super::{PageError, render, urlencode};
@@ -60,7 +63,8 @@ pub(crate) struct CohortRow {
 
 /// The survival curve at a number of months.
 pub(crate) struct SurvivalRow {
-    months: u32,
+    /// `3 kk`, `3 months`.
+    after: String,
     share: String,
     interval: String,
     at_risk: String,
@@ -72,6 +76,26 @@ pub(crate) struct TierRow {
     count: String,
     share: String,
     href: String,
+}
+
+/// Revenue expected over some months, formatted.
+pub(crate) struct ForecastRow {
+    /// `3 kk`, `3 months`.
+    next: String,
+    expected: String,
+    lower: String,
+    upper: String,
+}
+
+/// The latest model run's revenue forecast.
+pub(crate) struct Forecast {
+    /// `BG/NBD + Gamma-Gamma`.
+    model: String,
+    /// The last day of the data the run used.
+    as_of: String,
+    customers: String,
+    svg: String,
+    rows: Vec<ForecastRow>,
 }
 
 #[derive(Template)]
@@ -100,6 +124,8 @@ pub(crate) struct RetentionPage {
     tier_svg: String,
     tiers: Vec<TierRow>,
     untiered: String,
+    /// `None` until the analyst runs `kanta score`.
+    forecast: Option<Forecast>,
 }
 
 /// `12 345` in Finnish (a no-break space), `12,345` in English.
@@ -135,6 +161,16 @@ pub(crate) fn percent(tr: &Tr, share: f64, decimals: usize) -> String {
         Lang::Fi => format!("{n}\u{a0}%"),
         Lang::En => format!("{n}%"),
     }
+}
+
+/// A number of months: `1 kk`, `3 kk`; `1 month`, `3 months`.
+pub(crate) fn months(tr: &Tr, n: u32) -> String {
+    let unit = if n == 1 {
+        "retention.month-one"
+    } else {
+        "retention.months"
+    };
+    format!("{n} {}", tr.t(unit))
 }
 
 /// A month: `1/2024` in Finnish, `2024-01` in English.
@@ -290,7 +326,7 @@ fn survival(tr: &Tr, durations: &[Duration]) -> (String, Vec<SurvivalRow>, Optio
                 .map(|d| d.customers)
                 .sum();
             Some(SurvivalRow {
-                months: m,
+                after: months(tr, m),
                 share: percent(tr, p.survival, 1),
                 interval: format!("{} – {}", percent(tr, p.lower, 1), percent(tr, p.upper, 1)),
                 at_risk: count(tr, at_risk),
@@ -340,6 +376,67 @@ fn tiers(tr: &Tr, counts: &TierCounts) -> (String, Vec<TierRow>) {
     (svg, rows)
 }
 
+/// A model's name as people write it.
+fn model_name(code: &str) -> &str {
+    match code {
+        "bgnbd" => "BG/NBD",
+        "mbgnbd" => "MBG/NBD",
+        "pnbd" => "Pareto/NBD",
+        "gg" => "Gamma-Gamma",
+        other => other,
+    }
+}
+
+fn forecast(tr: &Tr, run: &ModelRun) -> Forecast {
+    let currency = run
+        .currency
+        .as_deref()
+        .and_then(|c| c.parse::<Currency>().ok())
+        .unwrap_or(Currency::EUR);
+    let unit = 10f64.powi(currency.minor_digits() as i32);
+    let major = |minor: i64| minor as f64 / unit;
+    let mut forecast = run.forecast.clone();
+    forecast.sort_by_key(|f| f.months);
+    let labels: Vec<String> = forecast.iter().map(|f| months(tr, f.months)).collect();
+    let svg = BarChart::new(
+        options(tr, "forecast", tr.t("retention.forecast.title"))
+            .size(420.0, 260.0)
+            .y_label(currency.symbol()),
+        labels,
+    )
+    .series(
+        BarSeries::new(
+            tr.t("retention.forecast.expected"),
+            forecast.iter().map(|f| major(f.expected_minor)),
+        )
+        .intervals(
+            forecast
+                .iter()
+                .map(|f| Some((major(f.lower_minor), major(f.upper_minor)))),
+        ),
+    )
+    .render();
+    let mut model = model_name(&run.model).to_string();
+    if let Some(spend) = &run.spend_model {
+        model = format!("{model} + {}", model_name(spend));
+    }
+    Forecast {
+        model,
+        as_of: day(tr, run.as_of),
+        customers: count(tr, run.customers.max(0) as u64),
+        svg,
+        rows: forecast
+            .iter()
+            .map(|f| ForecastRow {
+                next: months(tr, f.months),
+                expected: tr.money(f.expected_minor, currency),
+                lower: tr.money(f.lower_minor, currency),
+                upper: tr.money(f.upper_minor, currency),
+            })
+            .collect(),
+    }
+}
+
 pub(crate) async fn page(
     State(s): State<AppState>,
     signed: SignedIn,
@@ -351,7 +448,11 @@ pub(crate) async fn page(
         .as_deref()
         .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok())
         .unwrap_or_else(|| Utc::now().date_naive());
-    let (activity, tier_counts) = tokio::try_join!(s.store.activity(as_of), s.store.tier_counts())?;
+    let (activity, tier_counts, run) = tokio::try_join!(
+        s.store.activity(as_of),
+        s.store.tier_counts(),
+        s.store.latest_model_run()
+    )?;
 
     let flows = retention::monthly_flows(&activity, as_of, MONTHS);
     let last_12 = &flows[flows.len().saturating_sub(12)..];
@@ -383,6 +484,7 @@ pub(crate) async fn page(
         tier_svg,
         tiers: tier_rows,
         untiered: count(&tr, tier_counts.none),
+        forecast: run.as_ref().map(|r| forecast(&tr, r)),
         tr,
     };
     Ok(render(&view))
@@ -405,5 +507,8 @@ mod tests {
         assert_eq!(day(&fi, d), "31.12.2024");
         assert_eq!(month(&fi, d), "12/2024");
         assert_eq!(month(&en, d), "2024-12");
+        assert_eq!(months(&fi, 1), "1 kk");
+        assert_eq!(months(&en, 1), "1 month");
+        assert_eq!(months(&en, 12), "12 months");
     }
 }

@@ -319,3 +319,79 @@ async fn an_empty_store_shows_empty_charts() {
     assert!(a.body.contains("<dt>Customers now</dt><dd>0</dd>"));
     assert!(!a.body.contains("id=\"median\""));
 }
+
+#[tokio::test]
+async fn the_latest_model_run_gives_the_expected_revenue_with_its_interval() {
+    use kanta_store::scores::{NewModelRun, RevenueForecast};
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let fi = dashboard(&app, Role::Viewer, "fi").await;
+        assert!(
+            fi.contains("Ennustetta ei ole vielä: analyytikko laskee sen komennolla kanta score."),
+            "{backend}"
+        );
+        let en = dashboard(&app, Role::Viewer, "en").await;
+        assert!(en.contains("No forecast yet: the analyst computes it with kanta score."));
+
+        let f = |months, expected_minor, lower_minor, upper_minor| RevenueForecast {
+            months,
+            expected_minor,
+            lower_minor,
+            upper_minor,
+        };
+        let run = NewModelRun {
+            model: "pnbd".into(),
+            spend_model: Some("gg".into()),
+            as_of: NaiveDate::from_ymd_opt(2024, 6, 30).unwrap(),
+            calibration_end: None,
+            first_purchase_on: None,
+            currency: Some("EUR".into()),
+            details: serde_json::json!({}),
+            forecast: vec![
+                f(12, 1_200_000, 1_000_000, 1_400_050),
+                f(1, 12_345, 12_000, 12_700),
+                f(3, 35_000, 33_000, 37_000),
+            ],
+        };
+        app.store.save_model_run(&run, &[]).await.unwrap();
+
+        let fi = dashboard(&app, Role::Viewer, "fi").await;
+        assert!(!fi.contains("id=\"forecast-none\""));
+        assert!(
+            fi.contains("Malli: Pareto/NBD + Gamma-Gamma · tiedot päivään 30.6.2024"),
+            "{fi}"
+        );
+        let e = |s: &str| format!("{s}\u{a0}€");
+        assert_eq!(
+            table(&fi, "forecast-table"),
+            [
+                vec![
+                    "1 kk".to_string(),
+                    e("123,45"),
+                    format!("{} – {}", e("120,00"), e("127,00"))
+                ],
+                vec![
+                    "3 kk".to_string(),
+                    e("350,00"),
+                    format!("{} – {}", e("330,00"), e("370,00"))
+                ],
+                vec![
+                    "12 kk".to_string(),
+                    e("12\u{a0}000,00"),
+                    format!("{} – {}", e("10\u{a0}000,00"), e("14\u{a0}000,50"))
+                ],
+            ],
+            "{backend}"
+        );
+        // The chart: three bars, each with its whisker.
+        let chart = &fi[fi.find("id=\"forecast-title\"").unwrap()..];
+        let chart = &chart[..chart.find("</svg>").unwrap()];
+        assert_eq!(chart.matches("<rect class=\"bar\"").count(), 3);
+        assert_eq!(chart.matches("<g class=\"whisker\">").count(), 3);
+
+        let en = dashboard(&app, Role::Viewer, "en").await;
+        let rows = table(&en, "forecast-table");
+        assert_eq!(rows[0], ["1 month", "€123.45", "€120.00 – €127.00"]);
+        assert_eq!(rows[2][1], "€12,000.00");
+    }
+}
