@@ -1,6 +1,7 @@
 //! A real headless Chromium (Debian's `chromium` and `chromium-driver`) driven over
 //! WebDriver: a person searches a customer, opens their page and sees the timeline,
-//! in Finnish and in English. Screenshots go to `target/screenshots/`.
+//! and reads the retention dashboard, in Finnish and in English. Screenshots go to
+//! `target/screenshots/`.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -302,6 +303,41 @@ async fn a_person_finds_a_customer_and_reads_the_timeline_in_both_languages() {
         .await;
         resize(&d, &session, 1280, 900).await;
         screenshot(&d, &session, &shots.join(format!("customers-{lang}.png"))).await;
+    }
+
+    // The retention dashboard, on a desktop and on a phone.
+    crate::retention::story(&app.store).await;
+    for (lang, heading) in [("fi", "Asiakaspysyvyys"), ("en", "Retention")] {
+        call(
+            &d,
+            "POST",
+            &format!("/session/{session}/url"),
+            Some(json!({"url": format!("{base}/retention?as_of=2024-06-30&lang={lang}")})),
+        )
+        .await;
+        let page = source(&d, &session).await;
+        assert!(page.contains(&format!("<h1>{heading} <small>")), "{lang}");
+        assert_eq!(page.matches("<svg ").count(), 4, "{lang}: four charts");
+        screenshot(&d, &session, &shots.join(format!("retention-{lang}.png"))).await;
+        resize(&d, &session, 375, 812).await;
+        let width = call(
+            &d,
+            "POST",
+            &format!("/session/{session}/execute/sync"),
+            Some(json!({"script": "return document.documentElement.scrollWidth;", "args": []})),
+        )
+        .await;
+        assert!(
+            width.as_i64().unwrap_or(9999) <= 375,
+            "{lang}: the dashboard fits a phone without sideways scrolling ({width})"
+        );
+        screenshot(
+            &d,
+            &session,
+            &shots.join(format!("retention-{lang}-phone.png")),
+        )
+        .await;
+        resize(&d, &session, 1280, 900).await;
     }
 
     // The escaped customer's page runs no script: no alert is open.

@@ -29,7 +29,7 @@ fn batch(e: &'static Entity, names: &[&str]) -> WriteBatch {
 /// As of 30.6.2024, per month (start, won, kept, lost, end):
 /// 12/2023 (0, 1, 0, 0, 1), 1/2024 (1, 2, 1, 0, 3), 2 (3, 1, 3, 0, 4),
 /// 3 (4, 1, 3, 1, 4), 4 (4, 0, 3, 1, 3), 5 (3, 2, 2, 1, 4), 6 (4, 0, 4, 0, 4).
-async fn story(store: &Store) {
+pub(crate) async fn story(store: &Store) {
     let mut c = batch(&CUSTOMERS, &["name", "tier"]);
     for (id, tier) in [
         ("r1", Some("A")),
@@ -170,7 +170,7 @@ async fn the_dashboard_shows_the_hand_computed_figures_in_finnish_and_english() 
         assert_eq!(fi.matches("<svg ").count(), 4, "{backend}");
         assert!(!fi.to_lowercase().contains("<script"));
         assert!(
-            fi.contains("90 sitä edeltävän päivän"),
+            fi.contains("viimeisten 90 päivän aikana (päivä itse mukaan lukien)"),
             "the lapse window is stated"
         );
 
@@ -275,7 +275,7 @@ async fn the_dashboard_shows_the_hand_computed_figures_in_finnish_and_english() 
         let surv = table(&en, "survival-table");
         assert_eq!(row(&surv, "3 months")[1], "60.0%");
         assert!(en.contains("Half of the customers are lost after: <strong>3.6 months</strong>"));
-        assert!(en.contains("in the 90 days before it"));
+        assert!(en.contains("in the last 90 days, that day included"));
         let tiers = table(&en, "tier-table");
         assert_eq!(tiers[0], ["A", "2", "28.6%"]);
         assert_eq!(tiers[4], ["No tier", "3", ""]);
