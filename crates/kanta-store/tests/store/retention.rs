@@ -149,6 +149,13 @@ async fn activity_spans_follow_orders_subscriptions_and_the_lapse_window() {
             spans(&store, "2024-01-09").await,
             [(d("2023-12-15"), None), (d("2024-01-05"), None)]
         );
+        // Before o3's return in June, o3 had stopped on 1.5.: its last order as of
+        // 31.5. is the one of 1.2., not its newest.
+        assert!(
+            spans(&store, "2024-05-31")
+                .await
+                .contains(&(d("2024-02-01"), Some(d("2024-05-01"))))
+        );
         // Stopping is only known once the day has come.
         let on_the_day = spans(&store, "2024-04-04").await;
         assert!(on_the_day.contains(&(d("2024-01-05"), Some(d("2024-04-04")))));

@@ -205,13 +205,14 @@ fn bucket(tr: &Tr, flows: &[MonthFlow]) -> (String, Vec<FlowRow>) {
         tr.t("retention.kept"),
         flows.iter().map(|f| f.kept as f64),
     ))
-    .series(BarSeries::new(
-        tr.t("retention.won"),
-        flows.iter().map(|f| f.won as f64),
-    ))
+    // Series order picks the palette's colours: kept blue, lost orange, won green.
     .series(BarSeries::new(
         tr.t("retention.lost"),
         flows.iter().map(|f| -(f.lost as f64)),
+    ))
+    .series(BarSeries::new(
+        tr.t("retention.won"),
+        flows.iter().map(|f| f.won as f64),
     ))
     .render();
     let rows = flows
