@@ -25,7 +25,7 @@ use anyhow::{Context, anyhow, bail};
 use chrono::NaiveDate;
 use kanta_domain::Currency;
 use kanta_models::clv::ClvOptions;
-use kanta_models::fit::{FitOptions, ModelKind, Params};
+use kanta_models::fit::{FitOptions, ModelKind, Params, log_normal_draw};
 use kanta_models::gammagamma;
 use kanta_models::score::{ScoreOptions, score_customers};
 use kanta_models::summary::TimeUnit;
@@ -240,41 +240,14 @@ fn revenue(
 
 /// A draw of parameters from the asymptotic normal distribution of their logs.
 fn draw_log_normal(
-    centre: &[f64],
+    estimate: &[f64],
     cov: &[Vec<f64>],
     rng: &mut rand_chacha::ChaCha8Rng,
 ) -> Option<Vec<f64>> {
-    let l = cholesky(cov)?;
-    let z: Vec<f64> = (0..centre.len())
+    let z: Vec<f64> = (0..estimate.len())
         .map(|_| StandardNormal.sample(rng))
         .collect();
-    Some(
-        centre
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.ln() + (0..=i).map(|k| l[i][k] * z[k]).sum::<f64>()).exp())
-            .collect(),
-    )
-}
-
-fn cholesky(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
-    let n = a.len();
-    let mut l = vec![vec![0.0; n]; n];
-    for i in 0..n {
-        for j in 0..=i {
-            let s: f64 = (0..j).map(|k| l[i][k] * l[j][k]).sum();
-            if i == j {
-                let d = a[i][i] - s;
-                if !(d > 0.0) {
-                    return None;
-                }
-                l[i][j] = d.sqrt();
-            } else {
-                l[i][j] = (a[i][j] - s) / l[j][j];
-            }
-        }
-    }
-    Some(l)
+    log_normal_draw(estimate, cov, &z)
 }
 
 /// Revenue expected from the scored customers over the next 1, 3 and 12 months,
@@ -699,7 +672,8 @@ mod tests {
         );
         let c01 = logs.iter().map(|v| (v[0] - m0) * (v[1] - m1)).sum::<f64>() / n as f64;
         assert!((c01 - 0.03).abs() < 0.003, "{c01}");
-        assert!(cholesky(&[vec![1.0, 2.0], vec![2.0, 1.0]]).is_none());
+        let not_pd = [vec![1.0, 2.0], vec![2.0, 1.0]];
+        assert!(draw_log_normal(&[1.0, 1.0], &not_pd, &mut rng).is_none());
     }
 }
 
