@@ -100,6 +100,8 @@ pub struct ScoreReport {
     pub forecast: Vec<RevenueForecast>,
     pub tiers: [usize; 4],
     pub seconds: f64,
+    /// Seconds per phase: summaries, choice, fit, scores, forecast, store.
+    pub phases: Laps,
 }
 
 /// The command line's name of a transaction model (`bgnbd`, `mbgnbd`, `pnbd`), as
@@ -108,6 +110,25 @@ pub fn model_name(kind: ModelKind) -> &'static str {
     match kind {
         ModelKind::ParetoNbd => "pnbd",
         k => k.name(),
+    }
+}
+
+/// Seconds each phase of a run took, in order.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(transparent)]
+pub struct Laps(Vec<(&'static str, f64)>, #[serde(skip)] Option<Instant>);
+
+impl Laps {
+    fn start() -> Laps {
+        Laps(Vec::new(), Some(Instant::now()))
+    }
+
+    /// The time since the previous lap (or the start) was `phase`.
+    fn lap(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        let since = self.1.map_or(0.0, |t| (now - t).as_secs_f64());
+        self.0.push((phase, since));
+        self.1 = Some(now);
     }
 }
 
@@ -352,6 +373,7 @@ fn forecast(
 /// Score the store's customers and store the run.
 pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<ScoreReport> {
     let started = Instant::now();
+    let mut laps = Laps::start();
     if !(s.margin > 0.0 && s.margin <= 1.0) {
         bail!("--margin must be in (0, 1], got {}", s.margin);
     }
@@ -386,6 +408,8 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
             s.as_of
         );
     }
+
+    laps.lap("summaries");
 
     // 1-2. The model choice on a calibration period.
     let calibration_end = as_of - s.holdout_days as i32;
@@ -428,6 +452,8 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
         }
     };
 
+    laps.lap("choice");
+
     // 3. The chosen model and Gamma-Gamma on everything up to as_of.
     let first_purchase_on = days.iter().map(|p| p.first_day).min().map(date_of);
     let (margin, rate) = (s.margin, s.monthly_discount_rate);
@@ -456,6 +482,7 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
             .ok()
             .and_then(|d| gammagamma::fit(&d, &FitOptions::default()).ok())
             .filter(|f| f.params.q > 1.0);
+        laps.lap("fit");
         let clv = |months| ClvOptions::new(months, rate, margin, TimeUnit::Week);
         let spend_ref = spend.as_ref().map(|f| &f.params);
         let mon = spend.as_ref().map(|_| monetary.as_slice());
@@ -499,6 +526,7 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
                 tier: tiers[i],
             })
             .collect();
+        laps.lap("scores");
         let forecast = spend
             .as_ref()
             .map(|sp| {
@@ -512,10 +540,11 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
                 )
             })
             .unwrap_or_default();
-        Ok((fitted, spend, scores, forecast))
+        laps.lap("forecast");
+        Ok((fitted, spend, scores, forecast, laps))
     })
     .await??;
-    let (fitted, spend, scores, forecast) = computed;
+    let (fitted, spend, scores, forecast, mut laps) = computed;
 
     let mut tiers = [0usize; 4];
     for sc in &scores {
@@ -549,6 +578,7 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
         .save_model_run(&run, &scores)
         .await
         .context("cannot store the model run")?;
+    laps.lap("store");
     Ok(ScoreReport {
         run_id,
         model: model_name(chosen).to_string(),
@@ -562,6 +592,7 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
         forecast,
         tiers,
         seconds: started.elapsed().as_secs_f64(),
+        phases: laps,
     })
 }
 
