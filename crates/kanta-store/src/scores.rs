@@ -155,8 +155,8 @@ where
     })
 }
 
-/// Score rows per SQLite INSERT statement (11 values each, under SQLite's 32,766
-/// bound parameters).
+/// Score rows per SQLite INSERT statement (11 parameters each, under SQLite's
+/// 32,766).
 const SQLITE_ROWS_PER_INSERT: usize = 2_900;
 /// Score rows per PostgreSQL `UNNEST` insert.
 const PG_ROWS_PER_INSERT: usize = 50_000;
@@ -219,28 +219,18 @@ impl Store {
                          expected_purchases_365, expected_spend_minor, clv_12_minor, \
                          clv_36_minor, tier) VALUES ",
                     );
+                    // Anonymous `?` parameters: SQLite looks numbered ones up in a
+                    // list, which makes a statement with thousands of them quadratic.
                     for i in 0..chunk.len() {
-                        let b = i * 10;
                         if i > 0 {
                             sql.push(',');
                         }
-                        sql.push_str(&format!(
-                            "($1,${},${},${},${},${},${},${},${},${},${})",
-                            b + 2,
-                            b + 3,
-                            b + 4,
-                            b + 5,
-                            b + 6,
-                            b + 7,
-                            b + 8,
-                            b + 9,
-                            b + 10,
-                            b + 11
-                        ));
+                        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?)");
                     }
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                     for s in chunk {
                         q = q
+                            .bind(id)
                             .bind(s.customer_id)
                             .bind(s.repeat_purchases)
                             .bind(s.p_alive)

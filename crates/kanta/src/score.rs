@@ -401,7 +401,14 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
         .map_or(100.0, |c| 10f64.powi(c.minor_digits() as i32));
     let as_of = day_number(s.as_of);
 
-    let days = store.purchase_days(as_of, None).await?;
+    // One pass gives both the calibration split and the whole data.
+    let calibration_end = as_of - s.holdout_days as i32;
+    let windows = store.purchase_windows(calibration_end, as_of).await?;
+    let (days, cal): (Vec<PurchaseDays>, Vec<PurchaseDays>) = (
+        windows.iter().map(|w| w.whole).collect(),
+        windows.iter().filter_map(|w| w.calibration).collect(),
+    );
+    drop(windows);
     if days.is_empty() {
         bail!(
             "there are no orders on or before {}: nothing to score",
@@ -412,12 +419,10 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
     laps.lap("summaries");
 
     // 1-2. The model choice on a calibration period.
-    let calibration_end = as_of - s.holdout_days as i32;
     let (chosen, candidates, calibration) = match s.model {
         Some(kind) => (kind, Vec::new(), None),
         None if s.holdout_days == 0 => (ModelKind::BgNbd, Vec::new(), None),
         None => {
-            let cal = store.purchase_days(calibration_end, Some(as_of)).await?;
             let holdout = s.holdout_days;
             let candidates =
                 tokio::task::spawn_blocking(move || choose_model(&cal, calibration_end, holdout))
