@@ -50,9 +50,9 @@ const DAYS_PER_WEEK: f64 = 7.0;
 /// Forecast horizons in months.
 const FORECAST_MONTHS: [u32; 3] = [1, 3, 12];
 /// Parameter draws behind the forecast interval.
-const FORECAST_DRAWS: usize = 400;
+const FORECAST_DRAWS: usize = 200;
 /// Customers (an even spread over all) the draws are evaluated on.
-const FORECAST_SAMPLE: usize = 4_000;
+const FORECAST_SAMPLE: usize = 2_000;
 /// Cumulative shares of the expected value that end tiers A, B and C.
 pub const TIER_SHARES: [f64; 3] = [0.5, 0.8, 0.95];
 
