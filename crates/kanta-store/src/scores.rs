@@ -17,7 +17,8 @@ use crate::{Backend, Result, Store, StoreError, with_pool};
 pub const KEEP_SCORED_RUNS: i64 = 12;
 
 /// Revenue expected from the existing customers over the next `months`, with a
-/// 90% interval, in minor units of the run's currency.
+/// 90% interval, in minor units of the run's currency (`lower_minor` and
+/// `upper_minor` equal `expected_minor` when the fit gave no covariance to draw from).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevenueForecast {
     pub months: u32,

@@ -100,7 +100,7 @@ pub struct ScoreReport {
     pub forecast: Vec<RevenueForecast>,
     pub tiers: [usize; 4],
     pub seconds: f64,
-    /// Seconds per phase: summaries, choice, fit, scores, forecast, store.
+    /// Seconds per phase: summaries, choice, spend, fit and scores, forecast, store.
     pub phases: Laps,
 }
 
@@ -418,42 +418,45 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
 
     laps.lap("summaries");
 
-    // 1-2. The model choice on a calibration period.
-    let (chosen, candidates, calibration) = match s.model {
-        Some(kind) => (kind, Vec::new(), None),
-        None if s.holdout_days == 0 => (ModelKind::BgNbd, Vec::new(), None),
+    // 1-2. The model choice on a calibration period: the candidates ranked by their
+    // holdout error, the best first (the next is the fallback should the best give
+    // no finite scores).
+    let (ranked, candidates, calibration) = match s.model {
+        Some(kind) => (vec![kind], Vec::new(), None),
+        None if s.holdout_days == 0 => (vec![ModelKind::BgNbd], Vec::new(), None),
         None => {
             let holdout = s.holdout_days;
             let candidates =
                 tokio::task::spawn_blocking(move || choose_model(&cal, calibration_end, holdout))
                     .await?;
-            let best = candidates
+            let mut by_error: Vec<(f64, ModelKind)> = candidates
                 .iter()
-                .filter_map(|c| c.holdout.map(|h| (c, h.mae)))
-                .filter(|(_, mae)| mae.is_finite())
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|(c, _)| c.model.clone());
-            let kind = match best {
-                Some(name) => crate::models::model_kind(&name)?,
-                None => {
-                    let why: Vec<String> = candidates
-                        .iter()
-                        .map(|c| {
-                            format!(
-                                "{}: {}",
-                                c.model,
-                                c.error.as_deref().unwrap_or("no holdout figures")
-                            )
-                        })
-                        .collect();
-                    bail!(
-                        "no model could be fitted on the purchases up to {} ({}); try --holdout-days 0 or a later --as-of",
-                        date_of(calibration_end),
-                        why.join("; ")
-                    );
-                }
-            };
-            (kind, candidates, Some(date_of(calibration_end)))
+                .filter_map(|c| {
+                    let mae = c.holdout?.mae;
+                    let kind = crate::models::model_kind(&c.model).ok()?;
+                    mae.is_finite().then_some((mae, kind))
+                })
+                .collect();
+            by_error.sort_by(|a, b| a.0.total_cmp(&b.0));
+            if by_error.is_empty() {
+                let why: Vec<String> = candidates
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{}: {}",
+                            c.model,
+                            c.error.as_deref().unwrap_or("no holdout figures")
+                        )
+                    })
+                    .collect();
+                bail!(
+                    "no model could be fitted on the purchases up to {} ({}); try --holdout-days 0 or a later --as-of",
+                    date_of(calibration_end),
+                    why.join("; ")
+                );
+            }
+            let ranked = by_error.into_iter().map(|(_, k)| k).collect();
+            (ranked, candidates, Some(date_of(calibration_end)))
         }
     };
 
@@ -465,13 +468,6 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
     let computed = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let rows: Vec<RfmRow> = days.iter().map(|p| rfm_row(p, as_of)).collect();
         let data = RfmData::from_rows(&rows).context("the purchase summaries")?;
-        let fitted =
-            fit_transaction_model(chosen, &data, &FitOptions::default()).with_context(|| {
-                format!(
-                    "cannot fit {chosen} on the purchases up to {}",
-                    date_of(as_of)
-                )
-            })?;
         // Gamma-Gamma in major units of the currency, on the customers with repeat purchases.
         let monetary: Vec<f64> = days
             .iter()
@@ -487,29 +483,54 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
             .ok()
             .and_then(|d| gammagamma::fit(&d, &FitOptions::default()).ok())
             .filter(|f| f.params.q > 1.0);
-        laps.lap("fit");
+        laps.lap("spend");
         let clv = |months| ClvOptions::new(months, rate, margin, TimeUnit::Week);
-        let spend_ref = spend.as_ref().map(|f| &f.params);
-        let mon = spend.as_ref().map(|_| monetary.as_slice());
         let opts = |days: f64, clv: Option<ClvOptions>| ScoreOptions {
             horizon: days / DAYS_PER_WEEK,
             clv,
         };
-        let s30 = score_customers(
-            &fitted.params,
-            spend_ref,
-            &rows,
-            mon,
-            &opts(30.0, Some(clv(12)?)),
-        )?;
-        let s90 = score_customers(&fitted.params, None, &rows, None, &opts(90.0, None))?;
-        let s365 = score_customers(
-            &fitted.params,
-            spend_ref,
-            &rows,
-            mon,
-            &opts(365.0, Some(clv(36)?)),
-        )?;
+        let mut fallbacks = Vec::new();
+        let mut chosen_fit = None;
+        for &kind in &ranked {
+            let fitted = match fit_transaction_model(kind, &data, &FitOptions::default()) {
+                Ok(f) => f,
+                Err(e) => {
+                    fallbacks.push(format!("{}: cannot fit on all purchases: {e}", model_name(kind)));
+                    continue;
+                }
+            };
+            let spend_ref = spend.as_ref().map(|f| &f.params);
+            let mon = spend.as_ref().map(|_| monetary.as_slice());
+            let s30 = score_customers(&fitted.params, spend_ref, &rows, mon, &opts(30.0, Some(clv(12)?)))?;
+            let s90 = score_customers(&fitted.params, None, &rows, None, &opts(90.0, None))?;
+            let s365 = score_customers(&fitted.params, spend_ref, &rows, mon, &opts(365.0, Some(clv(36)?)))?;
+            let bad = (0..rows.len()).find(|&i| {
+                let (a, b, c) = (&s30[i], &s90[i], &s365[i]);
+                ![a.p_alive, a.expected_purchases, b.expected_purchases, c.expected_purchases]
+                    .iter()
+                    .chain(a.clv.iter())
+                    .chain(c.clv.iter())
+                    .chain(a.expected_average_spend.iter())
+                    .all(|v| v.is_finite())
+            });
+            match bad {
+                None => {
+                    chosen_fit = Some((kind, fitted, s30, s90, s365));
+                    break;
+                }
+                Some(i) => fallbacks.push(format!(
+                    "{} with {} gives no finite scores for a customer with frequency {}, recency {:.3} and T {:.3} weeks",
+                    model_name(kind),
+                    params_json(&fitted.params),
+                    rows[i].frequency,
+                    rows[i].recency,
+                    rows[i].t
+                )),
+            }
+        }
+        let Some((chosen, fitted, s30, s90, s365)) = chosen_fit else {
+            bail!("no model gives scores: {}", fallbacks.join("; "));
+        };
         let value: Vec<f64> = s30
             .iter()
             .zip(&s365)
@@ -531,7 +552,7 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
                 tier: tiers[i],
             })
             .collect();
-        laps.lap("scores");
+        laps.lap("fit and scores");
         let forecast = spend
             .as_ref()
             .map(|sp| {
@@ -546,10 +567,10 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
             })
             .unwrap_or_default();
         laps.lap("forecast");
-        Ok((fitted, spend, scores, forecast, laps))
+        Ok((chosen, fitted, spend, scores, forecast, fallbacks, laps))
     })
     .await??;
-    let (fitted, spend, scores, forecast, mut laps) = computed;
+    let (chosen, fitted, spend, scores, forecast, fallbacks, mut laps) = computed;
 
     let mut tiers = [0usize; 4];
     for sc in &scores {
@@ -561,6 +582,7 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
         "time_unit": "week",
         "holdout_days": if calibration.is_some() { s.holdout_days } else { 0 },
         "candidates": candidates,
+        "fallbacks": fallbacks,
         "fit": fit,
         "spend": spend_json,
         "clv": {"monthly_discount_rate": s.monthly_discount_rate, "margin": s.margin},
@@ -657,12 +679,20 @@ pub fn describe(report: &ScoreReport) -> String {
     }
     let cur = report.currency.as_deref().unwrap_or("");
     for f in &report.forecast {
+        let money = |m: i64| m as f64 / 100.0;
+        let interval = if f.lower_minor == f.upper_minor {
+            "no interval: the fit gave no covariance".to_string()
+        } else {
+            format!(
+                "90% interval {:.2} to {:.2}",
+                money(f.lower_minor),
+                money(f.upper_minor)
+            )
+        };
         out.push_str(&format!(
-            "Expected revenue, next {:2} months: {:.2} {cur} (90% interval {:.2} to {:.2})\n",
+            "Expected revenue, next {:2} months: {:.2} {cur} ({interval})\n",
             f.months,
-            f.expected_minor as f64 / 100.0,
-            f.lower_minor as f64 / 100.0,
-            f.upper_minor as f64 / 100.0
+            money(f.expected_minor)
         ));
     }
     out.push_str(&format!(
@@ -710,6 +740,55 @@ mod tests {
         assert!((c01 - 0.03).abs() < 0.003, "{c01}");
         let not_pd = [vec![1.0, 2.0], vec![2.0, 1.0]];
         assert!(draw_log_normal(&[1.0, 1.0], &not_pd, &mut rng).is_none());
+    }
+}
+
+/// `kanta serve`'s scoring in the background: whenever the newest run is `every`
+/// old (at once when there is none), score again as of today with the newest run's
+/// margin and discount rate. Failures (no orders yet, a fit that fails) are logged
+/// and tried again after `every`.
+pub async fn keep_scored(store: Store, every: std::time::Duration) {
+    loop {
+        let wait = match store.latest_model_run().await {
+            Ok(Some(run)) => {
+                let age = (chrono::Utc::now() - run.created_at)
+                    .to_std()
+                    .unwrap_or_default();
+                every.saturating_sub(age)
+            }
+            Ok(None) => std::time::Duration::ZERO,
+            Err(e) => {
+                tracing::warn!("scoring: cannot read the model runs: {e}");
+                every
+            }
+        };
+        tokio::time::sleep(wait).await;
+        let last = store.latest_model_run().await.ok().flatten();
+        let clv = |name: &str, default: f64| {
+            last.as_ref()
+                .and_then(|r| r.details["clv"][name].as_f64())
+                .unwrap_or(default)
+        };
+        let settings = ScoreSettings {
+            as_of: chrono::Utc::now().date_naive(),
+            holdout_days: 91,
+            model: None,
+            margin: clv("margin", 1.0),
+            monthly_discount_rate: clv("monthly_discount_rate", 0.01),
+        };
+        match score_store(&store, &settings).await {
+            Ok(r) => tracing::info!(
+                "scored {} customers with {} in {:.1} s (run {})",
+                r.customers,
+                r.model,
+                r.seconds,
+                r.run_id
+            ),
+            Err(e) => {
+                tracing::info!("scoring skipped: {e:#}");
+                tokio::time::sleep(every).await;
+            }
+        }
     }
 }
 
