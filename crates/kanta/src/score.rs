@@ -702,47 +702,6 @@ pub fn describe(report: &ScoreReport) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tiers_follow_cumulative_value_shares() {
-        // total 100: 40 starts at 0% (A), 30 at 40% (A), 15 at 70% (B), 10 at 85% (C),
-        // 5 at 95% (D), 0 is D
-        let t = assign_tiers(&[10.0, 40.0, 0.0, 30.0, 5.0, 15.0]);
-        assert_eq!(t, vec!['C', 'A', 'D', 'A', 'D', 'B']);
-        assert_eq!(assign_tiers(&[0.0, 0.0]), vec!['D', 'D']);
-        assert!(assign_tiers(&[]).is_empty());
-    }
-
-    #[test]
-    fn draws_follow_the_covariance() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let cov = vec![vec![0.04, 0.03], vec![0.03, 0.09]];
-        let n = 20_000;
-        let logs: Vec<Vec<f64>> = (0..n)
-            .map(|_| {
-                draw_log_normal(&[1.0, 2.0], &cov, &mut rng)
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.ln())
-                    .collect()
-            })
-            .collect();
-        let mean = |i: usize| logs.iter().map(|v| v[i]).sum::<f64>() / n as f64;
-        let (m0, m1) = (mean(0), mean(1));
-        assert!(
-            m0.abs() < 0.01 && (m1 - 2f64.ln()).abs() < 0.01,
-            "{m0} {m1}"
-        );
-        let c01 = logs.iter().map(|v| (v[0] - m0) * (v[1] - m1)).sum::<f64>() / n as f64;
-        assert!((c01 - 0.03).abs() < 0.003, "{c01}");
-        let not_pd = [vec![1.0, 2.0], vec![2.0, 1.0]];
-        assert!(draw_log_normal(&[1.0, 1.0], &not_pd, &mut rng).is_none());
-    }
-}
-
 /// `kanta serve`'s scoring in the background: whenever the newest run is `every`
 /// old (at once when there is none), score again as of today with the newest run's
 /// margin and discount rate. Failures (no orders yet, a fit that fails) are logged
@@ -830,4 +789,45 @@ pub async fn run(
         print!("{}", describe(&report));
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_follow_cumulative_value_shares() {
+        // total 100: 40 starts at 0% (A), 30 at 40% (A), 15 at 70% (B), 10 at 85% (C),
+        // 5 at 95% (D), 0 is D
+        let t = assign_tiers(&[10.0, 40.0, 0.0, 30.0, 5.0, 15.0]);
+        assert_eq!(t, vec!['C', 'A', 'D', 'A', 'D', 'B']);
+        assert_eq!(assign_tiers(&[0.0, 0.0]), vec!['D', 'D']);
+        assert!(assign_tiers(&[]).is_empty());
+    }
+
+    #[test]
+    fn draws_follow_the_covariance() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let cov = vec![vec![0.04, 0.03], vec![0.03, 0.09]];
+        let n = 20_000;
+        let logs: Vec<Vec<f64>> = (0..n)
+            .map(|_| {
+                draw_log_normal(&[1.0, 2.0], &cov, &mut rng)
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.ln())
+                    .collect()
+            })
+            .collect();
+        let mean = |i: usize| logs.iter().map(|v| v[i]).sum::<f64>() / n as f64;
+        let (m0, m1) = (mean(0), mean(1));
+        assert!(
+            m0.abs() < 0.01 && (m1 - 2f64.ln()).abs() < 0.01,
+            "{m0} {m1}"
+        );
+        let c01 = logs.iter().map(|v| (v[0] - m0) * (v[1] - m1)).sum::<f64>() / n as f64;
+        assert!((c01 - 0.03).abs() < 0.003, "{c01}");
+        let not_pd = [vec![1.0, 2.0], vec![2.0, 1.0]];
+        assert!(draw_log_normal(&[1.0, 1.0], &not_pd, &mut rng).is_none());
+    }
 }
