@@ -294,6 +294,28 @@ impl<P: Params> Fitted<P> {
     }
 }
 
+/// A draw of parameters from the asymptotic distribution of a fit: `exp(ln θ̂ + L z)`
+/// with `L` the Cholesky factor of [`Fitted::log_covariance`] and `z` standard
+/// normal draws, one per parameter. For prediction intervals by simulation. `None`
+/// when the covariance is not positive definite or the sizes differ.
+pub fn log_normal_draw(
+    estimate: &[f64],
+    log_covariance: &[Vec<f64>],
+    z: &[f64],
+) -> Option<Vec<f64>> {
+    if estimate.len() != log_covariance.len() || z.len() != estimate.len() {
+        return None;
+    }
+    let l = cholesky(log_covariance)?;
+    Some(
+        estimate
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.ln() + (0..=i).map(|k| l[i][k] * z[k]).sum::<f64>()).exp())
+            .collect(),
+    )
+}
+
 /// A negative log-likelihood on log parameters, with its analytic gradient.
 pub trait Objective: Sync {
     /// Number of parameters.

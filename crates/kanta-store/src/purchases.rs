@@ -45,6 +45,18 @@ impl PurchaseDays {
     }
 }
 
+/// One customer's purchase days over the whole data up to an end day, and up to a
+/// calibration end before it (with the days after it as the holdout), from one pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PurchaseWindows {
+    /// Up to the end day (`holdout_days` 0).
+    pub whole: PurchaseDays,
+    /// Up to the calibration end, with the purchase days after it up to the end day
+    /// as `holdout_days`; `None` for a customer whose first purchase came after the
+    /// calibration end.
+    pub calibration: Option<PurchaseDays>,
+}
+
 impl Store {
     /// Every customer with a purchase on or before `calibration_end` (a day number),
     /// with the purchase days after it up to `holdout_end` (none without one), by
@@ -54,6 +66,24 @@ impl Store {
         calibration_end: i32,
         holdout_end: Option<i32>,
     ) -> Result<Vec<PurchaseDays>> {
+        let end = holdout_end.unwrap_or(calibration_end).max(calibration_end);
+        Ok(self
+            .purchase_windows(calibration_end, end)
+            .await?
+            .into_iter()
+            .filter_map(|w| w.calibration)
+            .collect())
+    }
+
+    /// Every customer with a purchase on or before `end`, by customer id, with their
+    /// purchase days up to `end` and up to `calibration_end` (clamped to `end`): the
+    /// data of a model choice on a holdout and of the fit on everything, in one
+    /// grouped pass over the transactions.
+    pub async fn purchase_windows(
+        &self,
+        calibration_end: i32,
+        end: i32,
+    ) -> Result<Vec<PurchaseWindows>> {
         let day = match self.backend {
             // Times are fixed-width RFC 3339 text in UTC: the date is the first ten.
             Backend::Sqlite(_) => {
@@ -68,16 +98,18 @@ impl Store {
                 SELECT t.customer_id, {day} AS day, sum(t.amount_minor) AS amount \
                 FROM transactions t WHERE t.kind = 'order' AND {day} <= $2 \
                 GROUP BY t.customer_id, {day}), \
-             c AS (SELECT customer_id, min(day) AS first_day FROM d WHERE day <= $1 GROUP BY customer_id) \
+             c AS (SELECT customer_id, min(day) AS first_day FROM d GROUP BY customer_id) \
              SELECT c.customer_id, c.first_day, \
-                max(CASE WHEN d.day <= $1 THEN d.day END) AS last_day, \
-                sum(CASE WHEN d.day <= $1 THEN 1 ELSE 0 END) AS days, \
-                CAST(coalesce(sum(CASE WHEN d.day <= $1 AND d.day > c.first_day THEN d.amount END), 0) AS BIGINT) AS repeat_amount, \
+                max(d.day) AS last_day, count(*) AS days, \
+                CAST(coalesce(sum(CASE WHEN d.day > c.first_day THEN d.amount END), 0) AS BIGINT) AS repeat_amount, \
+                max(CASE WHEN d.day <= $1 THEN d.day END) AS last_day_cal, \
+                sum(CASE WHEN d.day <= $1 THEN 1 ELSE 0 END) AS days_cal, \
+                CAST(coalesce(sum(CASE WHEN d.day <= $1 AND d.day > c.first_day THEN d.amount END), 0) AS BIGINT) AS repeat_amount_cal, \
                 sum(CASE WHEN d.day > $1 THEN 1 ELSE 0 END) AS holdout_days \
              FROM c JOIN d ON d.customer_id = c.customer_id \
              GROUP BY c.customer_id, c.first_day ORDER BY c.customer_id"
         );
-        let end = holdout_end.unwrap_or(calibration_end).max(calibration_end);
+        let calibration_end = calibration_end.min(end);
         macro_rules! rows {
             ($pool:expr) => {{
                 let rows = sqlx::query(AssertSqlSafe(sql))
@@ -87,14 +119,29 @@ impl Store {
                     .await?;
                 rows.iter()
                     .map(|r| {
-                        Ok(PurchaseDays {
-                            customer_id: r.try_get("customer_id")?,
-                            first_day: r.try_get("first_day")?,
+                        let customer_id = r.try_get("customer_id")?;
+                        let first_day = r.try_get("first_day")?;
+                        let whole = PurchaseDays {
+                            customer_id,
+                            first_day,
                             last_day: r.try_get("last_day")?,
                             days: r.try_get("days")?,
                             repeat_amount_minor: r.try_get("repeat_amount")?,
-                            holdout_days: r.try_get("holdout_days")?,
-                        })
+                            holdout_days: 0,
+                        };
+                        let calibration = (first_day <= calibration_end)
+                            .then(|| -> Result<PurchaseDays> {
+                                Ok(PurchaseDays {
+                                    customer_id,
+                                    first_day,
+                                    last_day: r.try_get("last_day_cal")?,
+                                    days: r.try_get("days_cal")?,
+                                    repeat_amount_minor: r.try_get("repeat_amount_cal")?,
+                                    holdout_days: r.try_get("holdout_days")?,
+                                })
+                            })
+                            .transpose()?;
+                        Ok(PurchaseWindows { whole, calibration })
                     })
                     .collect::<Result<Vec<_>>>()
             }};

@@ -17,7 +17,8 @@ use crate::{Backend, Result, Store, StoreError, with_pool};
 pub const KEEP_SCORED_RUNS: i64 = 12;
 
 /// Revenue expected from the existing customers over the next `months`, with a
-/// 90% interval, in minor units of the run's currency.
+/// 90% interval, in minor units of the run's currency (`lower_minor` and
+/// `upper_minor` equal `expected_minor` when the fit gave no covariance to draw from).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevenueForecast {
     pub months: u32,
@@ -155,8 +156,8 @@ where
     })
 }
 
-/// Score rows per SQLite INSERT statement (11 values each, under SQLite's 32,766
-/// bound parameters).
+/// Score rows per SQLite INSERT statement (11 parameters each, under SQLite's
+/// 32,766).
 const SQLITE_ROWS_PER_INSERT: usize = 2_900;
 /// Score rows per PostgreSQL `UNNEST` insert.
 const PG_ROWS_PER_INSERT: usize = 50_000;
@@ -219,28 +220,18 @@ impl Store {
                          expected_purchases_365, expected_spend_minor, clv_12_minor, \
                          clv_36_minor, tier) VALUES ",
                     );
+                    // Anonymous `?` parameters: SQLite looks numbered ones up in a
+                    // list, which makes a statement with thousands of them quadratic.
                     for i in 0..chunk.len() {
-                        let b = i * 10;
                         if i > 0 {
                             sql.push(',');
                         }
-                        sql.push_str(&format!(
-                            "($1,${},${},${},${},${},${},${},${},${},${})",
-                            b + 2,
-                            b + 3,
-                            b + 4,
-                            b + 5,
-                            b + 6,
-                            b + 7,
-                            b + 8,
-                            b + 9,
-                            b + 10,
-                            b + 11
-                        ));
+                        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?)");
                     }
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                     for s in chunk {
                         q = q
+                            .bind(id)
                             .bind(s.customer_id)
                             .bind(s.repeat_purchases)
                             .bind(s.p_alive)

@@ -4,12 +4,14 @@
 //!   every entity of the schema, routed per entity from the schema description.
 //! - `events`: `POST /api/v1/events`, batches of up to 10,000 transactions,
 //!   interactions and usage events written all or nothing.
+//! - `scores`: model runs and customer scores written by `kanta score` (read-only).
 //! - `openapi`: the OpenAPI 3.1 document of all of it, generated from the schema
 //!   ([`openapi_json`]; committed as `docs/openapi.json`).
 
 mod entities;
 mod events;
 mod openapi;
+mod scores;
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -37,7 +39,8 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/events",
             post(events::ingest).layer(axum::extract::DefaultBodyLimit::max(events::MAX_BODY)),
         )
-        .route("/api/v1/customers/{id}/timeline", get(timeline));
+        .route("/api/v1/customers/{id}/timeline", get(timeline))
+        .merge(scores::routes());
     for e in ENTITIES {
         r = r.merge(entities::routes(e));
     }

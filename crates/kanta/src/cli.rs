@@ -374,6 +374,10 @@ pub struct ServeArgs {
     /// Address to serve on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
+    /// Score the customers again (as `kanta score`) when the newest model run is this
+    /// many hours old, and at start when there is none; 0 never does.
+    #[arg(long, default_value_t = 24.0, value_name = "HOURS")]
+    pub score_every_hours: f64,
 }
 
 impl Cli {
@@ -433,6 +437,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(c) => crate::users::token(&cli, c).await,
         Command::Serve(a) => {
             let store = cli.open_store().await?;
+            if !(a.score_every_hours >= 0.0 && a.score_every_hours.is_finite()) {
+                anyhow::bail!("--score-every-hours must be 0 or more");
+            }
+            if a.score_every_hours > 0.0 {
+                let every = std::time::Duration::from_secs_f64(a.score_every_hours * 3600.0);
+                tokio::spawn(crate::score::keep_scored(store.clone(), every));
+            }
             serve(store, a.bind).await?;
             Ok(ExitCode::SUCCESS)
         }

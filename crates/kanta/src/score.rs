@@ -25,7 +25,7 @@ use anyhow::{Context, anyhow, bail};
 use chrono::NaiveDate;
 use kanta_domain::Currency;
 use kanta_models::clv::ClvOptions;
-use kanta_models::fit::{FitOptions, ModelKind, Params};
+use kanta_models::fit::{FitOptions, ModelKind, Params, log_normal_draw};
 use kanta_models::gammagamma;
 use kanta_models::score::{ScoreOptions, score_customers};
 use kanta_models::summary::TimeUnit;
@@ -50,9 +50,9 @@ const DAYS_PER_WEEK: f64 = 7.0;
 /// Forecast horizons in months.
 const FORECAST_MONTHS: [u32; 3] = [1, 3, 12];
 /// Parameter draws behind the forecast interval.
-const FORECAST_DRAWS: usize = 400;
+const FORECAST_DRAWS: usize = 200;
 /// Customers (an even spread over all) the draws are evaluated on.
-const FORECAST_SAMPLE: usize = 4_000;
+const FORECAST_SAMPLE: usize = 2_000;
 /// Cumulative shares of the expected value that end tiers A, B and C.
 pub const TIER_SHARES: [f64; 3] = [0.5, 0.8, 0.95];
 
@@ -100,6 +100,8 @@ pub struct ScoreReport {
     pub forecast: Vec<RevenueForecast>,
     pub tiers: [usize; 4],
     pub seconds: f64,
+    /// Seconds per phase: summaries, choice, spend, fit and scores, forecast, store.
+    pub phases: Laps,
 }
 
 /// The command line's name of a transaction model (`bgnbd`, `mbgnbd`, `pnbd`), as
@@ -108,6 +110,25 @@ pub fn model_name(kind: ModelKind) -> &'static str {
     match kind {
         ModelKind::ParetoNbd => "pnbd",
         k => k.name(),
+    }
+}
+
+/// Seconds each phase of a run took, in order.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(transparent)]
+pub struct Laps(Vec<(&'static str, f64)>, #[serde(skip)] Option<Instant>);
+
+impl Laps {
+    fn start() -> Laps {
+        Laps(Vec::new(), Some(Instant::now()))
+    }
+
+    /// The time since the previous lap (or the start) was `phase`.
+    fn lap(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        let since = self.1.map_or(0.0, |t| (now - t).as_secs_f64());
+        self.0.push((phase, since));
+        self.1 = Some(now);
     }
 }
 
@@ -240,41 +261,14 @@ fn revenue(
 
 /// A draw of parameters from the asymptotic normal distribution of their logs.
 fn draw_log_normal(
-    centre: &[f64],
+    estimate: &[f64],
     cov: &[Vec<f64>],
     rng: &mut rand_chacha::ChaCha8Rng,
 ) -> Option<Vec<f64>> {
-    let l = cholesky(cov)?;
-    let z: Vec<f64> = (0..centre.len())
+    let z: Vec<f64> = (0..estimate.len())
         .map(|_| StandardNormal.sample(rng))
         .collect();
-    Some(
-        centre
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.ln() + (0..=i).map(|k| l[i][k] * z[k]).sum::<f64>()).exp())
-            .collect(),
-    )
-}
-
-fn cholesky(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
-    let n = a.len();
-    let mut l = vec![vec![0.0; n]; n];
-    for i in 0..n {
-        for j in 0..=i {
-            let s: f64 = (0..j).map(|k| l[i][k] * l[j][k]).sum();
-            if i == j {
-                let d = a[i][i] - s;
-                if !(d > 0.0) {
-                    return None;
-                }
-                l[i][j] = d.sqrt();
-            } else {
-                l[i][j] = (a[i][j] - s) / l[j][j];
-            }
-        }
-    }
-    Some(l)
+    log_normal_draw(estimate, cov, &z)
 }
 
 /// Revenue expected from the scored customers over the next 1, 3 and 12 months,
@@ -379,6 +373,7 @@ fn forecast(
 /// Score the store's customers and store the run.
 pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<ScoreReport> {
     let started = Instant::now();
+    let mut laps = Laps::start();
     if !(s.margin > 0.0 && s.margin <= 1.0) {
         bail!("--margin must be in (0, 1], got {}", s.margin);
     }
@@ -406,7 +401,14 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
         .map_or(100.0, |c| 10f64.powi(c.minor_digits() as i32));
     let as_of = day_number(s.as_of);
 
-    let days = store.purchase_days(as_of, None).await?;
+    // One pass gives both the calibration split and the whole data.
+    let calibration_end = as_of - s.holdout_days as i32;
+    let windows = store.purchase_windows(calibration_end, as_of).await?;
+    let (days, cal): (Vec<PurchaseDays>, Vec<PurchaseDays>) = (
+        windows.iter().map(|w| w.whole).collect(),
+        windows.iter().filter_map(|w| w.calibration).collect(),
+    );
+    drop(windows);
     if days.is_empty() {
         bail!(
             "there are no orders on or before {}: nothing to score",
@@ -414,46 +416,51 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
         );
     }
 
-    // 1-2. The model choice on a calibration period.
-    let calibration_end = as_of - s.holdout_days as i32;
-    let (chosen, candidates, calibration) = match s.model {
-        Some(kind) => (kind, Vec::new(), None),
-        None if s.holdout_days == 0 => (ModelKind::BgNbd, Vec::new(), None),
+    laps.lap("summaries");
+
+    // 1-2. The model choice on a calibration period: the candidates ranked by their
+    // holdout error, the best first (the next is the fallback should the best give
+    // no finite scores).
+    let (ranked, candidates, calibration) = match s.model {
+        Some(kind) => (vec![kind], Vec::new(), None),
+        None if s.holdout_days == 0 => (vec![ModelKind::BgNbd], Vec::new(), None),
         None => {
-            let cal = store.purchase_days(calibration_end, Some(as_of)).await?;
             let holdout = s.holdout_days;
             let candidates =
                 tokio::task::spawn_blocking(move || choose_model(&cal, calibration_end, holdout))
                     .await?;
-            let best = candidates
+            let mut by_error: Vec<(f64, ModelKind)> = candidates
                 .iter()
-                .filter_map(|c| c.holdout.map(|h| (c, h.mae)))
-                .filter(|(_, mae)| mae.is_finite())
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|(c, _)| c.model.clone());
-            let kind = match best {
-                Some(name) => crate::models::model_kind(&name)?,
-                None => {
-                    let why: Vec<String> = candidates
-                        .iter()
-                        .map(|c| {
-                            format!(
-                                "{}: {}",
-                                c.model,
-                                c.error.as_deref().unwrap_or("no holdout figures")
-                            )
-                        })
-                        .collect();
-                    bail!(
-                        "no model could be fitted on the purchases up to {} ({}); try --holdout-days 0 or a later --as-of",
-                        date_of(calibration_end),
-                        why.join("; ")
-                    );
-                }
-            };
-            (kind, candidates, Some(date_of(calibration_end)))
+                .filter_map(|c| {
+                    let mae = c.holdout?.mae;
+                    let kind = crate::models::model_kind(&c.model).ok()?;
+                    mae.is_finite().then_some((mae, kind))
+                })
+                .collect();
+            by_error.sort_by(|a, b| a.0.total_cmp(&b.0));
+            if by_error.is_empty() {
+                let why: Vec<String> = candidates
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{}: {}",
+                            c.model,
+                            c.error.as_deref().unwrap_or("no holdout figures")
+                        )
+                    })
+                    .collect();
+                bail!(
+                    "no model could be fitted on the purchases up to {} ({}); try --holdout-days 0 or a later --as-of",
+                    date_of(calibration_end),
+                    why.join("; ")
+                );
+            }
+            let ranked = by_error.into_iter().map(|(_, k)| k).collect();
+            (ranked, candidates, Some(date_of(calibration_end)))
         }
     };
+
+    laps.lap("choice");
 
     // 3. The chosen model and Gamma-Gamma on everything up to as_of.
     let first_purchase_on = days.iter().map(|p| p.first_day).min().map(date_of);
@@ -461,13 +468,6 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
     let computed = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let rows: Vec<RfmRow> = days.iter().map(|p| rfm_row(p, as_of)).collect();
         let data = RfmData::from_rows(&rows).context("the purchase summaries")?;
-        let fitted =
-            fit_transaction_model(chosen, &data, &FitOptions::default()).with_context(|| {
-                format!(
-                    "cannot fit {chosen} on the purchases up to {}",
-                    date_of(as_of)
-                )
-            })?;
         // Gamma-Gamma in major units of the currency, on the customers with repeat purchases.
         let monetary: Vec<f64> = days
             .iter()
@@ -483,28 +483,54 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
             .ok()
             .and_then(|d| gammagamma::fit(&d, &FitOptions::default()).ok())
             .filter(|f| f.params.q > 1.0);
+        laps.lap("spend");
         let clv = |months| ClvOptions::new(months, rate, margin, TimeUnit::Week);
-        let spend_ref = spend.as_ref().map(|f| &f.params);
-        let mon = spend.as_ref().map(|_| monetary.as_slice());
         let opts = |days: f64, clv: Option<ClvOptions>| ScoreOptions {
             horizon: days / DAYS_PER_WEEK,
             clv,
         };
-        let s30 = score_customers(
-            &fitted.params,
-            spend_ref,
-            &rows,
-            mon,
-            &opts(30.0, Some(clv(12)?)),
-        )?;
-        let s90 = score_customers(&fitted.params, None, &rows, None, &opts(90.0, None))?;
-        let s365 = score_customers(
-            &fitted.params,
-            spend_ref,
-            &rows,
-            mon,
-            &opts(365.0, Some(clv(36)?)),
-        )?;
+        let mut fallbacks = Vec::new();
+        let mut chosen_fit = None;
+        for &kind in &ranked {
+            let fitted = match fit_transaction_model(kind, &data, &FitOptions::default()) {
+                Ok(f) => f,
+                Err(e) => {
+                    fallbacks.push(format!("{}: cannot fit on all purchases: {e}", model_name(kind)));
+                    continue;
+                }
+            };
+            let spend_ref = spend.as_ref().map(|f| &f.params);
+            let mon = spend.as_ref().map(|_| monetary.as_slice());
+            let s30 = score_customers(&fitted.params, spend_ref, &rows, mon, &opts(30.0, Some(clv(12)?)))?;
+            let s90 = score_customers(&fitted.params, None, &rows, None, &opts(90.0, None))?;
+            let s365 = score_customers(&fitted.params, spend_ref, &rows, mon, &opts(365.0, Some(clv(36)?)))?;
+            let bad = (0..rows.len()).find(|&i| {
+                let (a, b, c) = (&s30[i], &s90[i], &s365[i]);
+                ![a.p_alive, a.expected_purchases, b.expected_purchases, c.expected_purchases]
+                    .iter()
+                    .chain(a.clv.iter())
+                    .chain(c.clv.iter())
+                    .chain(a.expected_average_spend.iter())
+                    .all(|v| v.is_finite())
+            });
+            match bad {
+                None => {
+                    chosen_fit = Some((kind, fitted, s30, s90, s365));
+                    break;
+                }
+                Some(i) => fallbacks.push(format!(
+                    "{} with {} gives no finite scores for a customer with frequency {}, recency {:.3} and T {:.3} weeks",
+                    model_name(kind),
+                    params_json(&fitted.params),
+                    rows[i].frequency,
+                    rows[i].recency,
+                    rows[i].t
+                )),
+            }
+        }
+        let Some((chosen, fitted, s30, s90, s365)) = chosen_fit else {
+            bail!("no model gives scores: {}", fallbacks.join("; "));
+        };
         let value: Vec<f64> = s30
             .iter()
             .zip(&s365)
@@ -526,6 +552,7 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
                 tier: tiers[i],
             })
             .collect();
+        laps.lap("fit and scores");
         let forecast = spend
             .as_ref()
             .map(|sp| {
@@ -539,10 +566,11 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
                 )
             })
             .unwrap_or_default();
-        Ok((fitted, spend, scores, forecast))
+        laps.lap("forecast");
+        Ok((chosen, fitted, spend, scores, forecast, fallbacks, laps))
     })
     .await??;
-    let (fitted, spend, scores, forecast) = computed;
+    let (chosen, fitted, spend, scores, forecast, fallbacks, mut laps) = computed;
 
     let mut tiers = [0usize; 4];
     for sc in &scores {
@@ -554,6 +582,7 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
         "time_unit": "week",
         "holdout_days": if calibration.is_some() { s.holdout_days } else { 0 },
         "candidates": candidates,
+        "fallbacks": fallbacks,
         "fit": fit,
         "spend": spend_json,
         "clv": {"monthly_discount_rate": s.monthly_discount_rate, "margin": s.margin},
@@ -576,6 +605,7 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
         .save_model_run(&run, &scores)
         .await
         .context("cannot store the model run")?;
+    laps.lap("store");
     Ok(ScoreReport {
         run_id,
         model: model_name(chosen).to_string(),
@@ -589,6 +619,7 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
         forecast,
         tiers,
         seconds: started.elapsed().as_secs_f64(),
+        phases: laps,
     })
 }
 
@@ -648,12 +679,20 @@ pub fn describe(report: &ScoreReport) -> String {
     }
     let cur = report.currency.as_deref().unwrap_or("");
     for f in &report.forecast {
+        let money = |m: i64| m as f64 / 100.0;
+        let interval = if f.lower_minor == f.upper_minor {
+            "no interval: the fit gave no covariance".to_string()
+        } else {
+            format!(
+                "90% interval {:.2} to {:.2}",
+                money(f.lower_minor),
+                money(f.upper_minor)
+            )
+        };
         out.push_str(&format!(
-            "Expected revenue, next {:2} months: {:.2} {cur} (90% interval {:.2} to {:.2})\n",
+            "Expected revenue, next {:2} months: {:.2} {cur} ({interval})\n",
             f.months,
-            f.expected_minor as f64 / 100.0,
-            f.lower_minor as f64 / 100.0,
-            f.upper_minor as f64 / 100.0
+            money(f.expected_minor)
         ));
     }
     out.push_str(&format!(
@@ -663,43 +702,52 @@ pub fn describe(report: &ScoreReport) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tiers_follow_cumulative_value_shares() {
-        // total 100: 40 starts at 0% (A), 30 at 40% (A), 15 at 70% (B), 10 at 85% (C),
-        // 5 at 95% (D), 0 is D
-        let t = assign_tiers(&[10.0, 40.0, 0.0, 30.0, 5.0, 15.0]);
-        assert_eq!(t, vec!['C', 'A', 'D', 'A', 'D', 'B']);
-        assert_eq!(assign_tiers(&[0.0, 0.0]), vec!['D', 'D']);
-        assert!(assign_tiers(&[]).is_empty());
-    }
-
-    #[test]
-    fn draws_follow_the_covariance() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let cov = vec![vec![0.04, 0.03], vec![0.03, 0.09]];
-        let n = 20_000;
-        let logs: Vec<Vec<f64>> = (0..n)
-            .map(|_| {
-                draw_log_normal(&[1.0, 2.0], &cov, &mut rng)
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.ln())
-                    .collect()
-            })
-            .collect();
-        let mean = |i: usize| logs.iter().map(|v| v[i]).sum::<f64>() / n as f64;
-        let (m0, m1) = (mean(0), mean(1));
-        assert!(
-            m0.abs() < 0.01 && (m1 - 2f64.ln()).abs() < 0.01,
-            "{m0} {m1}"
-        );
-        let c01 = logs.iter().map(|v| (v[0] - m0) * (v[1] - m1)).sum::<f64>() / n as f64;
-        assert!((c01 - 0.03).abs() < 0.003, "{c01}");
-        assert!(cholesky(&[vec![1.0, 2.0], vec![2.0, 1.0]]).is_none());
+/// `kanta serve`'s scoring in the background: whenever the newest run is `every`
+/// old (at once when there is none), score again as of today with the newest run's
+/// margin and discount rate. Failures (no orders yet, a fit that fails) are logged
+/// and tried again after `every`.
+pub async fn keep_scored(store: Store, every: std::time::Duration) {
+    loop {
+        let wait = match store.latest_model_run().await {
+            Ok(Some(run)) => {
+                let age = (chrono::Utc::now() - run.created_at)
+                    .to_std()
+                    .unwrap_or_default();
+                every.saturating_sub(age)
+            }
+            Ok(None) => std::time::Duration::ZERO,
+            Err(e) => {
+                tracing::warn!("scoring: cannot read the model runs: {e}");
+                every
+            }
+        };
+        tokio::time::sleep(wait).await;
+        let last = store.latest_model_run().await.ok().flatten();
+        let clv = |name: &str, default: f64| {
+            last.as_ref()
+                .and_then(|r| r.details["clv"][name].as_f64())
+                .unwrap_or(default)
+        };
+        let settings = ScoreSettings {
+            as_of: chrono::Utc::now().date_naive(),
+            holdout_days: 91,
+            model: None,
+            margin: clv("margin", 1.0),
+            monthly_discount_rate: clv("monthly_discount_rate", 0.01),
+        };
+        match score_store(&store, &settings).await {
+            Ok(r) => tracing::info!(
+                "scored {} customers with {} in {:.1} s (run {})",
+                r.customers,
+                r.model,
+                r.seconds,
+                r.run_id
+            ),
+            Err(e) => {
+                tracing::info!("scoring skipped: {e:#}");
+                tokio::time::sleep(every).await;
+            }
+        }
     }
 }
 
@@ -741,4 +789,45 @@ pub async fn run(
         print!("{}", describe(&report));
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_follow_cumulative_value_shares() {
+        // total 100: 40 starts at 0% (A), 30 at 40% (A), 15 at 70% (B), 10 at 85% (C),
+        // 5 at 95% (D), 0 is D
+        let t = assign_tiers(&[10.0, 40.0, 0.0, 30.0, 5.0, 15.0]);
+        assert_eq!(t, vec!['C', 'A', 'D', 'A', 'D', 'B']);
+        assert_eq!(assign_tiers(&[0.0, 0.0]), vec!['D', 'D']);
+        assert!(assign_tiers(&[]).is_empty());
+    }
+
+    #[test]
+    fn draws_follow_the_covariance() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let cov = vec![vec![0.04, 0.03], vec![0.03, 0.09]];
+        let n = 20_000;
+        let logs: Vec<Vec<f64>> = (0..n)
+            .map(|_| {
+                draw_log_normal(&[1.0, 2.0], &cov, &mut rng)
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.ln())
+                    .collect()
+            })
+            .collect();
+        let mean = |i: usize| logs.iter().map(|v| v[i]).sum::<f64>() / n as f64;
+        let (m0, m1) = (mean(0), mean(1));
+        assert!(
+            m0.abs() < 0.01 && (m1 - 2f64.ln()).abs() < 0.01,
+            "{m0} {m1}"
+        );
+        let c01 = logs.iter().map(|v| (v[0] - m0) * (v[1] - m1)).sum::<f64>() / n as f64;
+        assert!((c01 - 0.03).abs() < 0.003, "{c01}");
+        let not_pd = [vec![1.0, 2.0], vec![2.0, 1.0]];
+        assert!(draw_log_normal(&[1.0, 1.0], &not_pd, &mut rng).is_none());
+    }
 }

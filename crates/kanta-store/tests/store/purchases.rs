@@ -94,6 +94,17 @@ async fn purchase_days_in_sql_match_the_models_summary() {
             let plain = store.purchase_days(cal_end, None).await.unwrap();
             assert!(plain.iter().all(|p| p.holdout_days == 0));
             assert_eq!(plain.len(), got.len());
+            // Both windows in one pass: the calibration part is the split above, the
+            // whole part is the summary up to the holdout end.
+            let both = store.purchase_windows(cal_end, hold_end).await.unwrap();
+            let calibration: Vec<_> = both.iter().filter_map(|w| w.calibration).collect();
+            assert_eq!(calibration, got);
+            let whole: Vec<_> = both.iter().map(|w| w.whole).collect();
+            assert_eq!(whole, store.purchase_days(hold_end, None).await.unwrap());
+            assert!(
+                whole.len() > got.len(),
+                "customers first seen in the holdout"
+            );
         }
     })
     .await;

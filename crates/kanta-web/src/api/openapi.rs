@@ -510,6 +510,114 @@ fn problem_schemas(out: &mut Map<String, Value>) {
     );
 }
 
+/// Model runs and scores (`api/scores.rs`).
+fn score_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>) {
+    let viewer = access(None, false);
+    let num = |d: &str| json!({"type": "number", "description": d});
+    let money = |d: &str| json!({"type": ["integer", "null"], "description": format!("{d}, in minor units of the run's currency (null without a spend model)")});
+    schemas.insert(
+        "RevenueForecast".into(),
+        json!({"type": "object",
+            "description": "revenue expected from the scored customers over the next `months`, with a 90% interval from the parameters' estimation uncertainty",
+            "properties": {
+                "months": {"type": "integer"},
+                "expected_minor": {"type": "integer"},
+                "lower_minor": {"type": "integer"},
+                "upper_minor": {"type": "integer"},
+            },
+            "required": ["months", "expected_minor", "lower_minor", "upper_minor"]}),
+    );
+    schemas.insert(
+        "ModelRun".into(),
+        json!({"type": "object",
+            "description": "one run of kanta score: the chosen model, the data window, every candidate's fit and holdout figures, the forecast",
+            "properties": {
+                "id": {"type": "integer"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "model": {"type": "string", "enum": ["bgnbd", "mbgnbd", "pnbd"]},
+                "spend_model": {"type": ["string", "null"], "enum": ["gg", null]},
+                "as_of": {"type": "string", "format": "date", "description": "the day scored at"},
+                "calibration_end": {"type": ["string", "null"], "format": "date", "description": "end of the calibration period of the model choice (the holdout follows it)"},
+                "first_purchase_on": {"type": ["string", "null"], "format": "date"},
+                "customers": {"type": "integer", "description": "customers scored"},
+                "currency": {"type": ["string", "null"]},
+                "details": {"type": "object", "description": "time_unit, holdout_days, candidates [{model, params, log_likelihood, holdout {customers, actual_total, predicted_total, total_relative_error, mae, rmse, correlation}}], fit and spend {params, std_errors, log_likelihood, n, rows, converged, iterations}, clv {monthly_discount_rate, margin}, tiers {rule, counts}"},
+                "forecast": {"type": "array", "items": schema_ref("RevenueForecast")},
+            },
+            "required": ["id", "created_at", "model", "as_of", "customers", "details", "forecast"]}),
+    );
+    schemas.insert(
+        "CustomerScore".into(),
+        json!({"type": "object",
+            "properties": {
+                "customer": {"type": "string", "description": "the customer's id"},
+                "run_id": {"type": "integer"},
+                "tier": {"type": "string", "enum": ["A", "B", "C", "D"], "description": "value tier by ABC analysis of CLV over 12 months: A makes the first 50% of the total, B the next 30%, C the next 15%, D the rest"},
+                "p_alive": num("probability that the customer is still a customer"),
+                "repeat_purchases": {"type": "integer", "description": "repeat purchase days the scores are based on"},
+                "expected_purchases_30": num("expected purchases in the next 30 days"),
+                "expected_purchases_90": num("expected purchases in the next 90 days"),
+                "expected_purchases_365": num("expected purchases in the next 365 days"),
+                "expected_spend_minor": money("expected spend per purchase"),
+                "clv_12_minor": money("customer lifetime value over 12 months, discounted"),
+                "clv_36_minor": money("customer lifetime value over 36 months, discounted"),
+            },
+            "required": ["customer", "run_id", "tier", "p_alive", "repeat_purchases", "expected_purchases_30", "expected_purchases_90", "expected_purchases_365"]}),
+    );
+    let page = |item: &str| {
+        json!({"type": "object", "properties": {
+            "items": {"type": "array", "items": schema_ref(item)},
+            "next_cursor": {"type": ["string", "null"], "description": "pass as `cursor` for the next page; null on the last"}},
+            "required": ["items", "next_cursor"]})
+    };
+    let limit = json!({"name": "limit", "in": "query", "description": "records per page",
+        "schema": {"type": "integer", "minimum": 1, "maximum": super::scores::MAX_LIMIT, "default": 100}});
+    let cursor = json!({"name": "cursor", "in": "query",
+        "description": "the `next_cursor` of the previous page", "schema": {"type": "string"}});
+    let run_id = json!({"name": "id", "in": "path", "required": true,
+        "description": "the model run's id", "schema": {"type": "string"}});
+    let mut list = operation(
+        "list_model_runs".into(),
+        "models",
+        "Model runs, newest first (cursor paging)".into(),
+        viewer,
+        responses(&[("200", ok(page("ModelRun"), "a page of runs"))]),
+    );
+    list.insert("parameters".into(), json!([limit, cursor]));
+    paths.insert("/api/v1/model-runs".into(), json!({"get": list}));
+    paths.insert(
+        "/api/v1/model-runs/{id}".into(),
+        json!({"parameters": [run_id],
+               "get": operation("get_model_run".into(), "models",
+                   "A model run: parameters, fit and holdout figures, forecast".into(), viewer,
+                   responses(&[("200", ok(schema_ref("ModelRun"), "the run")),
+                               ("404", response_ref("NotFound"))]))}),
+    );
+    let mut scores = operation("list_model_run_scores".into(), "models",
+        "A run's customer scores by customer id (cursor paging); runs older than the newest twelve keep no scores".into(), viewer,
+        responses(&[("200", ok(page("CustomerScore"), "a page of scores")),
+                    ("404", response_ref("NotFound")),
+                    ("422", response_ref("Invalid"))]));
+    scores.insert("parameters".into(), json!([limit, cursor,
+        {"name": "tier", "in": "query", "description": "only this tier", "schema": {"type": "string", "enum": ["A", "B", "C", "D"]}}]));
+    paths.insert(
+        "/api/v1/model-runs/{id}/scores".into(),
+        json!({"parameters": [run_id], "get": scores}),
+    );
+    let mut one = schema_ref("CustomerScore");
+    one = json!({"allOf": [one, {"type": "object", "properties": {
+        "model": {"type": "string"}, "as_of": {"type": "string", "format": "date"},
+        "currency": {"type": ["string", "null"]}}}]});
+    paths.insert(
+        "/api/v1/customers/{id}/scores".into(),
+        json!({"parameters": [id_parameter(&kanta_domain::schema::CUSTOMERS)],
+               "get": operation("customer_scores".into(), "customers",
+                   "The customer's scores in the newest run that scored them".into(), viewer,
+                   responses(&[("200", ok(one, "the scores")),
+                               ("404", response_ref("NotFound"))]))}),
+    );
+}
+
 fn document() -> Value {
     let mut schemas = Map::new();
     problem_schemas(&mut schemas);
@@ -572,6 +680,7 @@ fn document() -> Value {
                        ("404", response_ref("NotFound")),
                    ]))}),
     );
+    score_paths(&mut paths, &mut schemas);
     paths.insert(
         "/api/v1/stats".into(),
         json!({"get": operation("stats".into(), "meta", "Records per entity".into(), viewer,
@@ -601,6 +710,7 @@ fn document() -> Value {
         .map(|e| json!({"name": e.name, "description": format!("{} records", noun(e))}))
         .collect();
     tags.push(json!({"name": "events", "description": "batch ingest"}));
+    tags.push(json!({"name": "models", "description": "model runs and customer scores (written by kanta score)"}));
     tags.push(json!({"name": "meta", "description": "health, counts and this document"}));
 
     json!({

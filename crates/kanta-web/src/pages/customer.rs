@@ -16,6 +16,7 @@ use kanta_domain::{Currency, Entity, Kind, Value, ids};
 use kanta_store::WriteBatch;
 use kanta_store::auth::Role;
 use kanta_store::read::{Record, TimelineEvent};
+use kanta_store::scores::{CustomerScore, ModelRun};
 use serde::Deserialize;
 
 use super::{PageError, not_found, render, urlencode};
@@ -112,6 +113,73 @@ pub(crate) struct Forms {
     note: FormInput,
 }
 
+/// The customer's scores from the newest model run that scored them.
+pub(crate) struct ScoreView {
+    tier: String,
+    tier_href: String,
+    /// P(alive) as text, and as a whole percent for the meter.
+    p_alive: String,
+    p_alive_pct: u32,
+    /// (i18n key, expected purchases) for 30, 90 and 365 days.
+    purchases: Vec<(&'static str, String)>,
+    spend: Option<String>,
+    clv_12: Option<String>,
+    clv_36: Option<String>,
+    model: &'static str,
+    as_of: String,
+}
+
+/// `0,42` in Finnish, `0.42` in English.
+fn decimal(tr: &Tr, v: f64, digits: usize) -> String {
+    let s = format!("{v:.digits$}");
+    if tr.lang == crate::i18n::Lang::Fi {
+        s.replace('.', ",")
+    } else {
+        s
+    }
+}
+
+fn score_view(tr: &Tr, run: &ModelRun, s: &CustomerScore) -> ScoreView {
+    let currency = run
+        .currency
+        .as_deref()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(Currency::EUR);
+    let pct = (s.p_alive * 100.0).round().clamp(0.0, 100.0) as u32;
+    ScoreView {
+        tier: s.tier.to_string(),
+        tier_href: format!("/customers?tier={}", s.tier),
+        p_alive: match tr.lang {
+            crate::i18n::Lang::Fi => format!("{pct}\u{a0}%"),
+            crate::i18n::Lang::En => format!("{pct}%"),
+        },
+        p_alive_pct: pct,
+        purchases: vec![
+            (
+                "customer.score.next-30",
+                decimal(tr, s.expected_purchases_30, 2),
+            ),
+            (
+                "customer.score.next-90",
+                decimal(tr, s.expected_purchases_90, 2),
+            ),
+            (
+                "customer.score.next-365",
+                decimal(tr, s.expected_purchases_365, 1),
+            ),
+        ],
+        spend: s.expected_spend_minor.map(|m| tr.money(m, currency)),
+        clv_12: s.clv_12_minor.map(|m| tr.money(m, currency)),
+        clv_36: s.clv_36_minor.map(|m| tr.money(m, currency)),
+        model: match run.model.as_str() {
+            "bgnbd" => "BG/NBD",
+            "mbgnbd" => "MBG/NBD",
+            _ => "Pareto/NBD",
+        },
+        as_of: tr.date(&run.as_of.and_time(chrono::NaiveTime::MIN).and_utc()),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "customer.html")]
 pub(crate) struct CustomerView {
@@ -125,6 +193,7 @@ pub(crate) struct CustomerView {
     contacts: Vec<ContactView>,
     facts: Vec<(String, String)>,
     figures: Vec<Figure>,
+    score: Option<ScoreView>,
     open_cases: Vec<CaseView>,
     feedback: Option<FeedbackView>,
     lines: Vec<Line>,
@@ -285,6 +354,12 @@ async fn view(
         note: (trust < 0).then_some("customer.trust-deficit"),
     });
 
+    let score = s
+        .store
+        .customer_score(c.id)
+        .await?
+        .map(|(run, sc)| score_view(&tr, &run, &sc));
+
     let open_cases: Vec<CaseView> = events
         .iter()
         .filter(|e| e.kind == "case_opened" && e.record.get("resolved_at").is_null())
@@ -374,6 +449,7 @@ async fn view(
         contacts,
         facts,
         figures,
+        score,
         open_cases,
         feedback,
         lines: events.iter().rev().map(|e| line(&tr, e)).collect(),

@@ -621,6 +621,10 @@ async fn openapi_lists_every_route_and_matches_the_committed_copy() {
         ("/api/v1/openapi.json", "get"),
         ("/api/v1/events", "post"),
         ("/api/v1/customers/{id}/timeline", "get"),
+        ("/api/v1/customers/{id}/scores", "get"),
+        ("/api/v1/model-runs", "get"),
+        ("/api/v1/model-runs/{id}", "get"),
+        ("/api/v1/model-runs/{id}/scores", "get"),
     ];
     let mut names = Vec::new();
     for e in kanta_domain::schema::ENTITIES {
@@ -793,6 +797,92 @@ async fn every_endpoint_wants_its_role() {
             (200, &json!(1)),
             "{}",
             a.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn model_runs_and_scores_are_read_by_run_and_by_customer() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        // Nothing scored yet.
+        let a = get(&app, "/api/v1/model-runs").await;
+        assert_eq!(
+            (a.status, a.json["items"].as_array().unwrap().len()),
+            (200, 0)
+        );
+        let a = get(&app, "/api/v1/customers/c1/scores").await;
+        assert_eq!(a.status, 404, "{backend}");
+        assert!(a.text.contains("no scores"), "{}", a.text);
+
+        let first = crate::save_run(&app.store).await;
+        let second = crate::save_run(&app.store).await;
+        // Runs newest first, one page at a time.
+        let a = get(&app, "/api/v1/model-runs?limit=1").await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.text);
+        let run = &a.json["items"][0];
+        assert_eq!(run["id"], second);
+        assert_eq!(run["model"], "bgnbd");
+        assert_eq!(run["as_of"], "2024-06-30");
+        assert_eq!(run["customers"], 2);
+        assert_eq!(run["details"]["fit"]["params"]["alpha"], 2.5);
+        assert_eq!(run["forecast"][0]["expected_minor"], 150_000);
+        let cursor = a.json["next_cursor"].as_str().unwrap().to_string();
+        let a = get(&app, &format!("/api/v1/model-runs?limit=1&cursor={cursor}")).await;
+        assert_eq!(a.json["items"][0]["id"], first);
+        assert!(a.json["next_cursor"].is_null());
+        let a = get(&app, &format!("/api/v1/model-runs/{first}")).await;
+        assert_eq!((a.status, &a.json["id"]), (200, &json!(first)));
+        assert_eq!(get(&app, "/api/v1/model-runs/9999").await.status, 404);
+        assert_eq!(get(&app, "/api/v1/model-runs/x").await.status, 404);
+
+        // A run's scores by customer id, paged; the tier filter.
+        let items = all_pages(&app, &format!("/api/v1/model-runs/{second}/scores?limit=1")).await;
+        let customers: Vec<&str> = items
+            .iter()
+            .map(|s| s["customer"].as_str().unwrap())
+            .collect();
+        assert_eq!(customers, ["c1", "evil"]);
+        assert_eq!(items[0]["tier"], "A");
+        assert_eq!(items[0]["p_alive"], 0.734);
+        assert_eq!(items[0]["clv_12_minor"], 5060);
+        assert!(items[0].get("customer_id").is_none(), "no internal ids");
+        let a = get(&app, &format!("/api/v1/model-runs/{second}/scores?tier=c")).await;
+        let only: Vec<&str> = a.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["customer"].as_str().unwrap())
+            .collect();
+        assert_eq!(only, ["evil"]);
+        let a = get(&app, &format!("/api/v1/model-runs/{second}/scores?tier=E")).await;
+        assert_eq!(
+            (a.status, a.problem()["field"].as_str()),
+            (422, Some("tier"))
+        );
+        let a = get(
+            &app,
+            &format!("/api/v1/model-runs/{second}/scores?sort=tier"),
+        )
+        .await;
+        assert_eq!(
+            (a.status, a.problem()["field"].as_str()),
+            (400, Some("sort"))
+        );
+        let a = get(&app, &format!("/api/v1/model-runs/{second}/scores?limit=0")).await;
+        assert_eq!(a.status, 422);
+
+        // A customer's newest scores, with the run's model, date and currency.
+        let a = get(&app, "/api/v1/customers/c1/scores").await;
+        assert_eq!(a.status, 200, "{}", a.text);
+        assert_eq!(a.json["run_id"], second);
+        assert_eq!(a.json["tier"], "A");
+        assert_eq!(a.json["expected_purchases_90"], 2.25);
+        assert_eq!(a.json["currency"], "EUR");
+        assert_eq!(a.json["as_of"], "2024-06-30");
+        assert_eq!(
+            get(&app, "/api/v1/customers/nobody/scores").await.status,
+            404
         );
     }
 }

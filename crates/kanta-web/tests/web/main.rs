@@ -468,3 +468,42 @@ async fn pages_speak_finnish_and_english() {
     let a = page_as(&app, Role::Viewer, "/", &["Accept-Language: en".into()]).await;
     assert!(a.body.contains("<h1>Customers</h1>"), "{}", a.body);
 }
+
+/// A model run scoring c1 (tier A, P(alive) 0.734) and `evil` (tier C), as `kanta
+/// score` would store it; returns the run's id.
+async fn save_run(store: &Store) -> i64 {
+    use kanta_store::scores::{CustomerScore, NewModelRun, RevenueForecast};
+    let id_of = async |ext: &str| store.customer(ext).await.unwrap().unwrap().id;
+    let score = |customer_id, p_alive, tier| CustomerScore {
+        customer_id,
+        repeat_purchases: 4,
+        p_alive,
+        expected_purchases_30: 0.8125,
+        expected_purchases_90: 2.25,
+        expected_purchases_365: 8.5,
+        expected_spend_minor: Some(812),
+        clv_12_minor: Some(5_060),
+        clv_36_minor: Some(12_345),
+        tier,
+    };
+    let scores = [
+        score(id_of("c1").await, 0.734, 'A'),
+        score(id_of("evil").await, 0.05, 'C'),
+    ];
+    let run = NewModelRun {
+        model: "bgnbd".into(),
+        spend_model: Some("gg".into()),
+        as_of: chrono::NaiveDate::from_ymd_opt(2024, 6, 30).unwrap(),
+        calibration_end: Some(chrono::NaiveDate::from_ymd_opt(2024, 3, 31).unwrap()),
+        first_purchase_on: Some(chrono::NaiveDate::from_ymd_opt(2024, 5, 2).unwrap()),
+        currency: Some("EUR".into()),
+        details: serde_json::json!({"fit": {"params": {"r": 0.9, "alpha": 2.5, "a": 0.6, "b": 3.5}}}),
+        forecast: vec![RevenueForecast {
+            months: 1,
+            expected_minor: 150_000,
+            lower_minor: 140_000,
+            upper_minor: 160_000,
+        }],
+    };
+    store.save_model_run(&run, &scores).await.unwrap()
+}

@@ -663,3 +663,53 @@ async fn what_a_user_writes_names_them_when_they_are_on_the_staff_list() {
     assert!(by_note("Ensimmäinen").is_null());
     assert_eq!(by_note("Toinen"), text("s-7"));
 }
+
+#[tokio::test]
+async fn the_customer_page_shows_the_customers_scores() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let (_, _, body) = get(&app, "/customers/c1?lang=en").await;
+        assert!(body.contains("Value and outlook"), "{backend}");
+        assert!(body.contains("Not scored yet"), "{backend}");
+
+        crate::save_run(&app.store).await;
+        let (status, _, body) = get(&app, "/customers/c1?lang=en").await;
+        assert_eq!(status, 200);
+        let card = body
+            .split("id=\"value\"")
+            .nth(1)
+            .and_then(|s| s.split("</section>").next())
+            .unwrap();
+        for part in [
+            "href=\"/customers?tier=A\"",
+            "value=\"73\"",
+            ">73%</b>",
+            "Expected purchases, next 30 days</dt><dd>0.81</dd>",
+            "Expected purchases, next 90 days</dt><dd>2.25</dd>",
+            "Expected purchases, next 365 days</dt><dd>8.5</dd>",
+            "Expected spend per purchase</dt><dd>€8.12</dd>",
+            "Customer lifetime value, 12 months</dt><dd>€50.60</dd>",
+            "Customer lifetime value, 36 months</dt><dd>€123.45</dd>",
+            "BG/NBD",
+            "2024-06-30",
+        ] {
+            assert!(card.contains(part), "{backend}: {part} missing:\n{card}");
+        }
+        // Scoring set the customer's tier: the badge and the tier's list agree.
+        assert!(body.contains("tier-A"), "{backend}");
+        let (_, _, list) = get(&app, "/customers?tier=A&lang=en").await;
+        assert!(list.contains("/customers/c1"), "{backend}");
+        assert!(!list.contains("/customers/evil"), "{backend}");
+
+        let (_, _, fi) = get(&app, "/customers/c1?lang=fi").await;
+        for part in [
+            "Arvo ja näkymät",
+            ">73\u{a0}%</b>",
+            "Odotetut ostot, seuraavat 30 päivää</dt><dd>0,81</dd>",
+            "Asiakkaan elinkaariarvo, 12 kk</dt><dd>50,60\u{a0}€</dd>",
+            "laskettu 30.6.2024",
+        ] {
+            assert!(fi.contains(part), "{backend}: {part} missing");
+        }
+    }
+}

@@ -175,3 +175,81 @@ fn scoring_refuses_what_it_cannot_score() {
         stderr(&out)
     );
 }
+
+#[test]
+fn kanta_serve_scores_a_store_that_has_no_scores() {
+    use rand::{Rng, SeedableRng};
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    use crate::users::{Server, http};
+
+    // 300 customers with purchases over the last two years.
+    let env = Env::new("sqlite");
+    let today = chrono::Utc::now().date_naive();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let mut csv = String::from("id,customer_id,occurred_at,amount,currency\n");
+    let mut n = 0;
+    for c in 0..300 {
+        let first = rng.random_range(0..730);
+        for _ in 0..rng.random_range(1..12) {
+            let day = today - chrono::Duration::days(rng.random_range(0..=first));
+            csv.push_str(&format!(
+                "t{n},c{c},{day},{},EUR\n",
+                rng.random_range(3..30)
+            ));
+            n += 1;
+        }
+    }
+    let tx = env.file("tx.csv", &csv);
+    env.ok(&["import", "transactions", tx.to_str().unwrap()]);
+    let token = env.ok(&["token", "create", "raportit", "--role", "viewer"]);
+    let token = token.trim();
+
+    let mut child = env
+        .cmd()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("KANTA_LOG", "kanta=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let _server = Server(child);
+    let addr = lines
+        .find_map(|l| {
+            l.unwrap()
+                .split_once(" on http://")
+                .map(|(_, rest)| rest.split('/').next().unwrap().to_string())
+        })
+        .expect("an address");
+    let runs = || {
+        let a = http(
+            &addr,
+            &format!(
+                "GET /api/v1/model-runs HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+            ),
+        );
+        let body = a.split_once("\r\n\r\n").unwrap().1.to_string();
+        serde_json::from_str::<Value>(&body).unwrap_or(Value::Null)
+    };
+    let mut found = Value::Null;
+    for _ in 0..120 {
+        let r = runs();
+        if r["items"].as_array().is_some_and(|a| !a.is_empty()) {
+            found = r["items"][0].clone();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    if found.is_null() {
+        drop(_server);
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        panic!("no run appeared; the server said:\n{}", rest.join("\n"));
+    }
+    assert_eq!(found["customers"], 300, "{found}");
+    assert_eq!(found["as_of"], today.to_string());
+    // one run: the next is due in 24 hours
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(runs()["items"].as_array().unwrap().len(), 1);
+}

@@ -85,7 +85,7 @@ fn tokens_are_printed_once_listed_by_prefix_and_revoked() {
 }
 
 /// Kills the server when the test ends, however it ends.
-struct Server(Child);
+pub(crate) struct Server(pub(crate) Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -94,7 +94,7 @@ impl Drop for Server {
     }
 }
 
-fn http(addr: &str, request: &str) -> String {
+pub(crate) fn http(addr: &str, request: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(request.as_bytes()).unwrap();
     let mut out = String::new();
