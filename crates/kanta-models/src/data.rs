@@ -125,7 +125,8 @@ fn collapse<K: Copy + Send>(
 fn index_table(values: impl Iterator<Item = f64> + Clone) -> (Vec<f64>, Vec<u32>) {
     let mut distinct: Vec<f64> = values.clone().collect();
     distinct.sort_unstable_by(f64::total_cmp);
-    distinct.dedup();
+    // Equal by the same order as the search below (-0 and 0 differ).
+    distinct.dedup_by(|a, b| a.total_cmp(b).is_eq());
     let idx = values
         .map(|v| {
             distinct
@@ -285,9 +286,12 @@ impl RfmData {
         if rows.is_empty() {
             return Err(ModelError::Empty("no customer rows"));
         }
-        if let Some(d) = Self::build_by_ranks(rows, weights) {
-            return Ok(d);
-        }
+        Ok(Self::build_by_ranks(rows, weights)
+            .unwrap_or_else(|| Self::build_by_sorting(rows, weights)))
+    }
+
+    /// Sort the rows by (frequency, recency, T) and merge equal ones.
+    fn build_by_sorting(rows: &[RfmRow], weights: Option<&[f64]>) -> Self {
         let items = match weights {
             Some(w) => rows.iter().copied().zip(w.iter().copied()).collect(),
             None => rows.iter().map(|r| (*r, 1.0)).collect(),
@@ -298,7 +302,7 @@ impl RfmData {
         let (x_values, x_idx) = index_table(rows.iter().map(|r| r.frequency));
         let (tx_values, tx_idx) = index_table(rows.iter().map(|r| r.recency));
         let (t_values, t_idx) = index_table(rows.iter().map(|r| r.t));
-        Ok(RfmData {
+        RfmData {
             rows,
             weights,
             total_weight,
@@ -308,10 +312,10 @@ impl RfmData {
             tx_idx,
             t_values,
             t_idx,
-        })
+        }
     }
 
-    /// The same result as the comparison sort in [`RfmData::build`], faster: each
+    /// The result of [`RfmData::build_by_sorting`], faster: each
     /// column's values are replaced by their ranks among the column's distinct
     /// values, the three ranks packed into one integer whose order is the rows'
     /// (frequency, recency, T) order, and the packed keys radix-sorted (stably, so
@@ -712,6 +716,42 @@ mod tests {
         assert_eq!(d.total_weight(), 5.0);
         assert_eq!(d.x_values, vec![0.0, 2.0]);
         assert_eq!(d.x_idx, vec![0, 1]);
+    }
+
+    #[test]
+    fn collapsing_by_ranks_equals_collapsing_by_sorting() {
+        let mut state = 7u64;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) % n
+        };
+        let mut rows: Vec<RfmRow> = (0..20_000)
+            .map(|_| {
+                let t = next(300) as f64 / 4.0;
+                let x = next(4) as f64;
+                let tx = if x > 0.0 {
+                    next(t as u64 + 1) as f64
+                } else {
+                    0.0
+                };
+                RfmRow::new(x, tx, t)
+            })
+            .collect();
+        rows.push(RfmRow::new(-0.0, 0.0, 3.0));
+        let weights: Vec<f64> = (0..rows.len())
+            .map(|i| 1.0 + (i % 3) as f64 / 4.0)
+            .collect();
+        let a = RfmData::build_by_ranks(&rows, Some(&weights)).unwrap();
+        let b = RfmData::build_by_sorting(&rows, Some(&weights));
+        assert!(a.len() < rows.len());
+        assert_eq!(a.rows, b.rows);
+        assert_eq!(a.weights, b.weights);
+        assert_eq!(a.total_weight, b.total_weight);
+        assert_eq!((a.x_values, a.x_idx), (b.x_values, b.x_idx));
+        assert_eq!((a.tx_values, a.tx_idx), (b.tx_values, b.tx_idx));
+        assert_eq!((a.t_values, a.t_idx), (b.t_values, b.t_idx));
     }
 
     #[test]

@@ -118,7 +118,7 @@ fn day_of(text: &[u8], format: Option<&str>) -> Option<i32> {
 /// date: [`day_number`] by arithmetic (days of the 400-year era, counted from
 /// 1 March so that the leap day ends the year), for the millions of rows of a file.
 fn civil_day(y: u32, m: u32, d: u32) -> Option<i32> {
-    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let leap = y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400));
     let month_days = match m {
         2 if leap => 29,
         2 => 28,
@@ -224,8 +224,9 @@ impl Reader<'_> {
         tx.reserve(bytes.len() / 40);
         let mut ids: Vec<Cow<'b, [u8]>> = Vec::new();
         // Ids of up to 15 bytes are looked up by value, longer ones by reference.
-        let mut short: FxHashMap<u128, u64> = FxHashMap::default();
-        let mut table: FxHashMap<Cow<'b, [u8]>, u64> = FxHashMap::default();
+        let mut small: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut medium: FxHashMap<u128, u32> = FxHashMap::default();
+        let mut table: FxHashMap<Cow<'b, [u8]>, u32> = FxHashMap::default();
         let mut at = 0;
         let mut last_time: (Vec<u8>, i32) = (Vec::new(), 0);
         let mut lines = 0;
@@ -317,21 +318,26 @@ impl Reader<'_> {
                     },
                 },
             };
-            let n = match inline_key(&customer) {
-                Some(k) => *short.entry(k).or_insert_with(|| {
-                    ids.push(customer.clone());
-                    ids.len() as u64 - 1
-                }),
-                None => match table.get(customer.as_ref()) {
+            // The table lookups are most of the parsing time (cache misses), so
+            // short ids are kept in tables of small entries.
+            let mut intern = || {
+                ids.push(customer.clone());
+                ids.len() as u32 - 1
+            };
+            let n = match InlineKey::of(&customer) {
+                InlineKey::Short(k) => *small.entry(k).or_insert_with(&mut intern),
+                InlineKey::Medium(k) => *medium.entry(k).or_insert_with(&mut intern),
+                InlineKey::Long => match table.get(customer.as_ref()) {
                     Some(n) => *n,
                     None => {
-                        let n = ids.len() as u64;
+                        let n = ids.len() as u32;
                         ids.push(customer.clone());
                         table.insert(customer, n);
                         n
                     }
                 },
             };
+            let n = u64::from(n);
             tx.push(Transaction {
                 customer: n,
                 day,
@@ -347,16 +353,37 @@ impl Reader<'_> {
     }
 }
 
-/// An id of up to 15 bytes as one integer: the bytes, then the length in the top
-/// byte (so that ids differing only by trailing zero bytes differ).
-fn inline_key(id: &[u8]) -> Option<u128> {
-    if id.len() > 15 {
-        return None;
+/// A customer id as an integer key where it fits: the bytes, then the length in
+/// the top byte (so that ids differing only by trailing zero bytes differ).
+#[derive(Debug, PartialEq)]
+enum InlineKey {
+    /// Up to 7 bytes.
+    Short(u64),
+    /// 8 to 15 bytes.
+    Medium(u128),
+    /// Longer: looked up by reference.
+    Long,
+}
+
+impl InlineKey {
+    fn of(id: &[u8]) -> InlineKey {
+        let mut bytes = [0u8; 16];
+        match id.len() {
+            0..=7 => {
+                bytes[..id.len()].copy_from_slice(id);
+                bytes[7] = id.len() as u8;
+                let mut short = [0u8; 8];
+                short.copy_from_slice(&bytes[..8]);
+                InlineKey::Short(u64::from_le_bytes(short))
+            }
+            8..=15 => {
+                bytes[..id.len()].copy_from_slice(id);
+                bytes[15] = id.len() as u8;
+                InlineKey::Medium(u128::from_le_bytes(bytes))
+            }
+            _ => InlineKey::Long,
+        }
     }
-    let mut bytes = [0u8; 16];
-    bytes[..id.len()].copy_from_slice(id);
-    bytes[15] = id.len() as u8;
-    Some(u128::from_le_bytes(bytes))
 }
 
 /// The fields of one quoted CSV line.
@@ -767,8 +794,9 @@ mod tests {
         ] {
             assert_eq!(plain_decimal(t.as_bytes()), None, "{t}");
         }
-        assert_eq!(inline_key(b"c000001"), inline_key(b"c000001"));
-        assert_ne!(inline_key(b"a"), inline_key(b"a\0"));
-        assert_eq!(inline_key(b"0123456789abcdef"), None);
+        assert_eq!(InlineKey::of(b"c000001"), InlineKey::of(b"c000001"));
+        assert_ne!(InlineKey::of(b"a"), InlineKey::of(b"a\0"));
+        assert_ne!(InlineKey::of(b"c0000001"), InlineKey::of(b"c0000001\0"));
+        assert_eq!(InlineKey::of(b"0123456789abcdef"), InlineKey::Long);
     }
 }
