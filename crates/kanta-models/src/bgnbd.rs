@@ -11,7 +11,7 @@ use statrs::function::beta::checked_beta_reg;
 use crate::data::{RfmData, RfmRow, sum_chunks};
 use crate::error::Result;
 use crate::fit::{
-    EvalCache, FitOptions, Fitted, ModelKind, Objective, fit_problem, log_likelihood_at,
+    EvalCache, FitOptions, Fitted, ModelKind, Objective, fit_problem_warm, log_likelihood_at,
     model_problem, params_record, penalized,
 };
 use crate::special::{digamma, ln_beta, ln_gamma, ln_hyp2f1};
@@ -348,10 +348,25 @@ impl Objective for BgNbdProblem<'_> {
 /// Invalid options; [`crate::ModelError::FitFailed`] if no finite optimum is found.
 pub fn fit(data: &RfmData, options: &FitOptions) -> Result<Fitted<BgNbdParams>> {
     let time = TimeScaled::new(data);
+    // Only the default start is replaced by a warm one.
+    let coarse = options
+        .initial_params
+        .is_none()
+        .then(|| time.coarsened())
+        .flatten();
     let problem = |c| BgNbdProblem::new(&time.data, c);
+    let stand_in = coarse.as_ref().map(|d| move |c| BgNbdProblem::new(d, c));
     let (n, rows) = (data.total_weight(), data.len());
     let log_likelihood = |p: &BgNbdParams| p.log_likelihood(data);
-    fit_problem(options, problem, time.rates(&[1]), n, rows, log_likelihood)
+    fit_problem_warm(
+        options,
+        problem,
+        stand_in,
+        time.rates(&[1]),
+        n,
+        rows,
+        log_likelihood,
+    )
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 use std::cmp::Ordering;
 
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result, invalid_row};
@@ -124,7 +125,8 @@ fn collapse<K: Copy + Send>(
 fn index_table(values: impl Iterator<Item = f64> + Clone) -> (Vec<f64>, Vec<u32>) {
     let mut distinct: Vec<f64> = values.clone().collect();
     distinct.sort_unstable_by(f64::total_cmp);
-    distinct.dedup();
+    // Equal by the same order as the search below (-0 and 0 differ).
+    distinct.dedup_by(|a, b| a.total_cmp(b).is_eq());
     let idx = values
         .map(|v| {
             distinct
@@ -133,6 +135,97 @@ fn index_table(values: impl Iterator<Item = f64> + Clone) -> (Vec<f64>, Vec<u32>
         })
         .collect();
     (distinct, idx)
+}
+
+/// An `f64` as an integer with the order of [`f64::total_cmp`].
+fn total_order_bits(v: f64) -> u64 {
+    let b = v.to_bits();
+    if b >> 63 == 1 { !b } else { b | (1 << 63) }
+}
+
+/// One column's distinct values, sorted by [`f64::total_cmp`], and each row's rank
+/// among them.
+struct Ranks {
+    values: Vec<f64>,
+    rank: Vec<u32>,
+}
+
+impl Ranks {
+    fn of(rows: &[RfmRow], column: impl Fn(&RfmRow) -> f64) -> Ranks {
+        // Number the distinct values as they come (a column has few of them), then
+        // renumber by order.
+        let mut first_seen: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut seen: Vec<u64> = Vec::new();
+        let mut rank: Vec<u32> = rows
+            .iter()
+            .map(|r| {
+                let k = total_order_bits(column(r));
+                *first_seen.entry(k).or_insert_with(|| {
+                    seen.push(k);
+                    (seen.len() - 1) as u32
+                })
+            })
+            .collect();
+        let mut order: Vec<u32> = (0..seen.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| seen[i as usize]);
+        let mut renumber = vec![0u32; seen.len()];
+        for (new, &old) in order.iter().enumerate() {
+            renumber[old as usize] = new as u32;
+        }
+        for r in &mut rank {
+            *r = renumber[*r as usize];
+        }
+        let values = order
+            .iter()
+            .map(|&i| {
+                let b = seen[i as usize];
+                f64::from_bits(if b >> 63 == 1 { b & !(1 << 63) } else { !b })
+            })
+            .collect();
+        Ranks { values, rank }
+    }
+
+    /// Bits needed for a rank.
+    fn bits(&self) -> u32 {
+        u32::BITS - (self.values.len() as u32).saturating_sub(1).leading_zeros()
+    }
+}
+
+/// Bits per radix-sort pass: 2048 counters, which stay in the L1 cache.
+const RADIX_BITS: u32 = 11;
+
+/// Stable least-significant-digit radix sort of `(key, value)` pairs by keys of
+/// `bits` bits, in passes of at most [`RADIX_BITS`] bits.
+pub(crate) fn radix_sort(items: &mut Vec<(u64, f64)>, bits: u32) {
+    if bits == 0 || items.len() < 2 {
+        return;
+    }
+    let passes = bits.div_ceil(RADIX_BITS);
+    let width = bits.div_ceil(passes);
+    let mask = (1u64 << width) - 1;
+    let mut from = std::mem::take(items);
+    let mut to = vec![(0u64, 0.0f64); from.len()];
+    let mut counts = vec![0usize; 1 << width];
+    for p in 0..passes {
+        let shift = p * width;
+        counts.fill(0);
+        for (k, _) in &from {
+            counts[((k >> shift) & mask) as usize] += 1;
+        }
+        let mut at = 0;
+        for c in &mut counts {
+            let n = *c;
+            *c = at;
+            at += n;
+        }
+        for &(k, w) in &from {
+            let d = ((k >> shift) & mask) as usize;
+            to[counts[d]] = (k, w);
+            counts[d] += 1;
+        }
+        std::mem::swap(&mut from, &mut to);
+    }
+    *items = from;
 }
 
 /// Validated, collapsed (frequency, recency, T) data with weights, for BG/NBD,
@@ -165,7 +258,7 @@ impl RfmData {
         for (i, r) in rows.iter().enumerate() {
             r.validate(i)?;
         }
-        Self::build(rows.iter().map(|r| (*r, 1.0)).collect())
+        Self::build(rows, None)
     }
 
     /// Validate rows that already carry weights (e.g. counts from a `GROUP BY`),
@@ -186,20 +279,30 @@ impl RfmData {
             r.validate(i)?;
             check_weight(i, *w)?;
         }
-        Self::build(rows.iter().copied().zip(weights.iter().copied()).collect())
+        Self::build(rows, Some(weights))
     }
 
-    fn build(items: Vec<(RfmRow, f64)>) -> Result<Self> {
-        if items.is_empty() {
+    fn build(rows: &[RfmRow], weights: Option<&[f64]>) -> Result<Self> {
+        if rows.is_empty() {
             return Err(ModelError::Empty("no customer rows"));
         }
+        Ok(Self::build_by_ranks(rows, weights)
+            .unwrap_or_else(|| Self::build_by_sorting(rows, weights)))
+    }
+
+    /// Sort the rows by (frequency, recency, T) and merge equal ones.
+    fn build_by_sorting(rows: &[RfmRow], weights: Option<&[f64]>) -> Self {
+        let items = match weights {
+            Some(w) => rows.iter().copied().zip(w.iter().copied()).collect(),
+            None => rows.iter().map(|r| (*r, 1.0)).collect(),
+        };
         let merged = collapse(items, RfmRow::cmp_key);
         let (rows, weights): (Vec<RfmRow>, Vec<f64>) = merged.into_iter().unzip();
         let total_weight = weights.iter().sum();
         let (x_values, x_idx) = index_table(rows.iter().map(|r| r.frequency));
         let (tx_values, tx_idx) = index_table(rows.iter().map(|r| r.recency));
         let (t_values, t_idx) = index_table(rows.iter().map(|r| r.t));
-        Ok(RfmData {
+        RfmData {
             rows,
             weights,
             total_weight,
@@ -208,6 +311,78 @@ impl RfmData {
             tx_values,
             tx_idx,
             t_values,
+            t_idx,
+        }
+    }
+
+    /// The result of [`RfmData::build_by_sorting`], faster: each
+    /// column's values are replaced by their ranks among the column's distinct
+    /// values, the three ranks packed into one integer whose order is the rows'
+    /// (frequency, recency, T) order, and the packed keys radix-sorted (stably, so
+    /// equal rows add their weights in input order). The ranks are then the index
+    /// tables. `None` when the ranks do not fit in 64 bits.
+    fn build_by_ranks(rows: &[RfmRow], weights: Option<&[f64]>) -> Option<Self> {
+        let ((x, tx), t) = rayon::join(
+            || {
+                rayon::join(
+                    || Ranks::of(rows, |r| r.frequency),
+                    || Ranks::of(rows, |r| r.recency),
+                )
+            },
+            || Ranks::of(rows, |r| r.t),
+        );
+        let (bx, btx, bt) = (x.bits(), tx.bits(), t.bits());
+        if bx + btx + bt > 64 || btx + bt >= 64 {
+            return None;
+        }
+        let mut keys: Vec<(u64, f64)> = (0..rows.len())
+            .into_par_iter()
+            .with_min_len(prec::PARALLEL_CHUNK)
+            .map(|i| {
+                let k = (u64::from(x.rank[i]) << (btx + bt))
+                    | (u64::from(tx.rank[i]) << bt)
+                    | u64::from(t.rank[i]);
+                (k, weights.map_or(1.0, |w| w[i]))
+            })
+            .collect();
+        radix_sort(&mut keys, bx + btx + bt);
+        let mut merged: Vec<(u64, f64)> = Vec::with_capacity(keys.len().min(1 << 16));
+        for (k, w) in keys {
+            match merged.last_mut() {
+                Some(last) if last.0 == k => last.1 += w,
+                _ => merged.push((k, w)),
+            }
+        }
+        let low = |k: u64, bits: u32| (k & ((1u64 << bits) - 1)) as u32;
+        let n = merged.len();
+        let (mut out_rows, mut out_weights) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut x_idx, mut tx_idx, mut t_idx) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for (k, w) in merged {
+            let (i, j, l) = ((k >> (btx + bt)) as u32, low(k >> bt, btx), low(k, bt));
+            out_rows.push(RfmRow::new(
+                x.values[i as usize],
+                tx.values[j as usize],
+                t.values[l as usize],
+            ));
+            out_weights.push(w);
+            x_idx.push(i);
+            tx_idx.push(j);
+            t_idx.push(l);
+        }
+        let total_weight = out_weights.iter().sum();
+        Some(RfmData {
+            rows: out_rows,
+            weights: out_weights,
+            total_weight,
+            x_values: x.values,
+            x_idx,
+            tx_values: tx.values,
+            tx_idx,
+            t_values: t.values,
             t_idx,
         })
     }
@@ -541,6 +716,42 @@ mod tests {
         assert_eq!(d.total_weight(), 5.0);
         assert_eq!(d.x_values, vec![0.0, 2.0]);
         assert_eq!(d.x_idx, vec![0, 1]);
+    }
+
+    #[test]
+    fn collapsing_by_ranks_equals_collapsing_by_sorting() {
+        let mut state = 7u64;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) % n
+        };
+        let mut rows: Vec<RfmRow> = (0..20_000)
+            .map(|_| {
+                let t = next(300) as f64 / 4.0;
+                let x = next(4) as f64;
+                let tx = if x > 0.0 {
+                    next(t as u64 + 1) as f64
+                } else {
+                    0.0
+                };
+                RfmRow::new(x, tx, t)
+            })
+            .collect();
+        rows.push(RfmRow::new(-0.0, 0.0, 3.0));
+        let weights: Vec<f64> = (0..rows.len())
+            .map(|i| 1.0 + (i % 3) as f64 / 4.0)
+            .collect();
+        let a = RfmData::build_by_ranks(&rows, Some(&weights)).unwrap();
+        let b = RfmData::build_by_sorting(&rows, Some(&weights));
+        assert!(a.len() < rows.len());
+        assert_eq!(a.rows, b.rows);
+        assert_eq!(a.weights, b.weights);
+        assert_eq!(a.total_weight, b.total_weight);
+        assert_eq!((a.x_values, a.x_idx), (b.x_values, b.x_idx));
+        assert_eq!((a.tx_values, a.tx_idx), (b.tx_values, b.tx_idx));
+        assert_eq!((a.t_values, a.t_idx), (b.t_values, b.t_idx));
     }
 
     #[test]

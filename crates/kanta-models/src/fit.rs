@@ -647,16 +647,72 @@ pub(crate) fn cholesky_inverse(l: &[Vec<f64>]) -> Vec<Vec<f64>> {
     inv
 }
 
+/// A starting point from a stand-in objective: where L-BFGS ends on it from `x0`,
+/// and its Hessian there, if both are finite and inside the parameter bounds.
+fn warm_start<P: Cached>(problem: &P, x0: Vec<f64>, opts: &ValidFitOptions) -> Option<WarmStart> {
+    let (x, _) = run_lbfgs(problem, x0, opts.max_iters);
+    let x = x.or_else(|| problem.cache().best().map(|b| b.0))?;
+    if !problem.cached(&x).0.is_finite() || out_of_bounds(&x) {
+        return None;
+    }
+    let chol = numerical_hessian(problem, &x).and_then(|h| cholesky(&h))?;
+    Some(WarmStart { x, chol })
+}
+
+/// A starting point and the Cholesky factor of a Hessian close to the one there.
+pub(crate) struct WarmStart {
+    x: Vec<f64>,
+    chol: Vec<Vec<f64>>,
+}
+
+/// Chord-Newton steps `x - H⁻¹ g(x)` with a fixed Hessian guess (its Cholesky
+/// factor `l`) from `x0`, while each lowers the objective, until the gradient's
+/// Euclidean norm is below [`prec::LBFGS_GRAD_TOL`], where L-BFGS would stop.
+/// Returns the last point and the steps taken, and whether it got there.
+fn chord_newton<P: Cached>(problem: &P, x0: Vec<f64>, l: &[Vec<f64>]) -> (Vec<f64>, u64, bool) {
+    let norm = |g: &[f64]| g.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let mut x = x0;
+    let mut steps = 0;
+    for _ in 0..prec::WARM_START_MAX_STEPS {
+        let (f, g) = problem.cached(&x);
+        if !f.is_finite() {
+            break;
+        }
+        if norm(&g) < prec::LBFGS_GRAD_TOL {
+            return (x, steps, true);
+        }
+        let step = cholesky_solve(l, &g);
+        let xn: Vec<f64> = x.iter().zip(&step).map(|(xi, si)| xi - si).collect();
+        let (fn_, gn) = problem.cached(&xn);
+        if out_of_bounds(&xn) || !fn_.is_finite() || fn_ > f || norm(&gn) >= norm(&g) {
+            break;
+        }
+        x = xn;
+        steps += 1;
+    }
+    (x, steps, false)
+}
+
 /// Minimise a model's mean negative log-likelihood over log parameters from `x0`.
 ///
 /// `total_weight` (the number of customers) turns the Hessian of the mean into
 /// that of the total for the covariance.
+///
+/// With a [`WarmStart`], its point replaces `x0`, and chord-Newton steps with its
+/// Hessian take the place of L-BFGS as long as they make progress (from close to
+/// the optimum they need a few evaluations where L-BFGS, without curvature to start
+/// with, needs a dozen or more); L-BFGS continues from wherever they stop.
 pub(crate) fn minimize<P: Cached>(
     problem: &P,
     x0: Vec<f64>,
+    warm: Option<WarmStart>,
     opts: &ValidFitOptions,
     total_weight: f64,
 ) -> Result<Optimum> {
+    let (x0, mut warm) = match warm {
+        Some(w) if problem.cached(&w.x).0.is_finite() => (w.x, Some(w.chol)),
+        _ => (x0, None),
+    };
     let (f0, _) = problem.cached(&x0);
     if !f0.is_finite() {
         return Err(ModelError::FitFailed(format!(
@@ -664,7 +720,16 @@ pub(crate) fn minimize<P: Cached>(
             x0.iter().map(|v| v.exp()).collect::<Vec<_>>()
         )));
     }
-    let (mut x, mut iterations) = run_lbfgs(problem, x0.clone(), opts.max_iters);
+    let (mut x, mut iterations) = match warm.take() {
+        Some(l) => match chord_newton(problem, x0.clone(), &l) {
+            (x, steps, true) => (Some(x), steps),
+            (x, steps, false) => {
+                let (x, it) = run_lbfgs(problem, x, opts.max_iters);
+                (x, steps + it)
+            }
+        },
+        None => run_lbfgs(problem, x0.clone(), opts.max_iters),
+    };
     let grad_ok = |x: &Option<Vec<f64>>| {
         x.as_ref().is_some_and(|x| {
             let (v, g) = problem.cached(x);
@@ -839,8 +904,37 @@ pub(crate) fn fit_problem<P: Params, O: Cached>(
     rows: usize,
     log_likelihood: impl FnOnce(&P) -> f64,
 ) -> Result<Fitted<P>> {
+    let no_stand_in: Option<fn(f64) -> O> = None;
+    fit_problem_warm(
+        options,
+        problem,
+        no_stand_in,
+        rescaled,
+        n,
+        rows,
+        log_likelihood,
+    )
+}
+
+/// [`fit_problem`], where `stand_in(penalizer_coef)`, if given, builds a cheaper
+/// objective with nearly the same optimum (the data coarsened, for instance):
+/// without initial values in the options, L-BFGS runs on it first from the default
+/// start, and the full fit starts where it ended, with the stand-in's Hessian there
+/// (see [`minimize`]). The full fit then needs a few evaluations instead of a few
+/// dozen, and ends at the same optimum: Newton polishing takes either path to the
+/// rounding floor, and the standard errors come from the full objective's Hessian.
+pub(crate) fn fit_problem_warm<P: Params, O: Cached>(
+    options: &FitOptions,
+    problem: impl FnOnce(f64) -> O,
+    stand_in: Option<impl FnOnce(f64) -> O>,
+    rescaled: Rescaled<'_>,
+    n: f64,
+    rows: usize,
+    log_likelihood: impl FnOnce(&P) -> f64,
+) -> Result<Fitted<P>> {
     let opts = options.check(P::KIND)?;
-    let problem = problem(opts.penalizer_coef);
+    let default_start = vec![0.0; P::KIND.param_names().len()];
+    let mut warm = None;
     let x0 = match &opts.initial_params {
         Some(p) => p
             .iter()
@@ -853,9 +947,14 @@ pub(crate) fn fit_problem<P: Params, O: Cached>(
                 }
             })
             .collect(),
-        None => vec![0.0; P::KIND.param_names().len()],
+        None => {
+            warm = stand_in
+                .and_then(|s| warm_start(&s(opts.penalizer_coef), default_start.clone(), &opts));
+            default_start
+        }
     };
-    let opt = minimize(&problem, x0, &opts, n)?;
+    let problem = problem(opts.penalizer_coef);
+    let opt = minimize(&problem, x0, warm, &opts, n)?;
     let mut theta: Vec<f64> = opt.x.iter().map(|v| v.exp()).collect();
     for &i in rescaled.indices {
         theta[i] *= rescaled.scale;
@@ -916,7 +1015,7 @@ mod tests {
             cache: EvalCache::default(),
         };
         let opts = FitOptions::default().check(ModelKind::Sbg).unwrap();
-        let opt = minimize(&q, vec![0.0; 3], &opts, 1.0).unwrap();
+        let opt = minimize(&q, vec![0.0; 3], None, &opts, 1.0).unwrap();
         assert!(opt.converged);
         for (xi, ci) in opt.x.iter().zip(c) {
             assert!((xi.exp() / ci - 1.0).abs() < 1e-12, "{} vs {ci}", xi.exp());

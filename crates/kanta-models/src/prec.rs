@@ -47,6 +47,17 @@ pub const LBFGS_COST_TOL: f64 = 4.0 * f64::EPSILON;
 /// L-BFGS history length.
 pub const LBFGS_MEMORY: usize = 7;
 
+/// Distinct rows above which a BG/NBD fit first fits a coarsened copy of the data
+/// (recency and T on a grid) and starts from its optimum and Hessian
+/// (`fit::fit_problem_warm`).
+pub const WARM_START_MIN_ROWS: usize = 20_000;
+
+/// Grid steps per largest T of that coarsened copy.
+pub const WARM_START_GRID: f64 = 100.0;
+
+/// Chord-Newton steps from a warm start before L-BFGS takes over.
+pub const WARM_START_MAX_STEPS: usize = 8;
+
 /// Bound on every log parameter (in the internal scale) during optimisation:
 /// `e^±30` is about 1e±13. Beyond it the estimate is running off to 0 or
 /// infinity, and the fit stops and reports that it did not converge.

@@ -11,6 +11,7 @@ use crate::error::{Result, invalid_param};
 use crate::fit::{FitOptions, Fitted, ModelKind, Params, Rescaled};
 use crate::mbgnbd::{self, MbgNbdParams};
 use crate::paretonbd::{self, ParetoNbdParams};
+use crate::prec;
 
 /// Predictions every continuous-time transaction model gives. Times are in the
 /// data's unit (the unit of `recency` and `T` at fit time).
@@ -232,6 +233,26 @@ impl TimeScaled {
             scale,
             data: data.scaled(1.0 / scale),
         }
+    }
+
+    /// The data with recency and T rounded to a grid of
+    /// [`prec::WARM_START_GRID`] steps per largest T, if it has more than
+    /// [`prec::WARM_START_MIN_ROWS`] distinct rows: a cheap stand-in whose
+    /// optimum is close to the data's (see [`crate::fit::fit_problem_warm`]).
+    pub(crate) fn coarsened(&self) -> Option<RfmData> {
+        if self.data.len() <= prec::WARM_START_MIN_ROWS {
+            return None;
+        }
+        // Internal time runs to 1. Rounding is monotone, so recency <= T holds.
+        let g = prec::WARM_START_GRID;
+        let round = |v: f64| (v * g).round() / g;
+        let rows: Vec<RfmRow> = self
+            .data
+            .rows()
+            .iter()
+            .map(|r| RfmRow::new(r.frequency, round(r.recency), round(r.t)))
+            .collect();
+        RfmData::from_weighted_rows(&rows, self.data.weights()).ok()
     }
 
     /// The parameters at `indices` are rates per unit of time.

@@ -1,13 +1,15 @@
 //! `kanta summary`: a transaction file to per-customer `frequency, recency, T,
 //! monetary_value` (and the holdout columns), with the conventions of `lifetimes`.
 //!
-//! Built for files of tens of millions of rows: the file is read in blocks of
-//! [`BLOCK`] bytes; each block is cut at line ends into one piece per thread and the
-//! pieces are parsed in parallel (customer ids interned per piece, then merged into
-//! one table); only the compact transactions (customer number, day, amount) are kept,
-//! so memory grows with the rows' count, not the file's size. Quoted CSV fields take
-//! the `csv` crate's path, line by line. The summary itself is
-//! `kanta_models::summary` (one parallel sort and one pass).
+//! Built for files of tens of millions of rows: a thread reads the file in blocks of
+//! [`BLOCK`] bytes while the previous block is parsed; each block is cut at line ends
+//! into one piece per thread and the pieces are parsed in parallel (customer ids
+//! interned per piece, then merged into one table); only the compact transactions
+//! (customer number, day, amount) are kept, so memory grows with the rows' count, not
+//! the file's size. ISO dates and plain decimals are read by arithmetic; anything
+//! else by the importer's parsers, and quoted CSV fields by the `csv` crate, line by
+//! line. The summary itself is `kanta_models::summary` (one parallel sort and one
+//! pass).
 
 use std::borrow::Cow;
 use std::io::{Read, Write};
@@ -15,7 +17,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow, bail};
-use chrono::NaiveDate;
 use kanta_import::{Mapping, SourceColumn};
 use kanta_models::summary::{TimeUnit, Transaction, day_number};
 use rayon::prelude::*;
@@ -24,7 +25,7 @@ use rustc_hash::FxHashMap;
 use crate::cli::SummaryArgs;
 
 /// Bytes read and parsed at a time.
-const BLOCK: usize = 64 << 20;
+const BLOCK: usize = 32 << 20;
 
 /// The columns a summary reads, by 0-based index.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +52,8 @@ struct Reader<'a> {
 /// A piece's result: transactions numbered by the piece's own customer table.
 struct Piece<'b> {
     tx: Vec<Transaction>,
+    /// Line ends in the piece.
+    lines: u64,
     ids: Vec<Cow<'b, [u8]>>,
     /// The first bad value: (byte offset in the block, field, reason).
     error: Option<(usize, &'static str, String)>,
@@ -66,7 +69,7 @@ fn day_of(text: &[u8], format: Option<&str>) -> Option<i32> {
         }
         Some(s.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
     };
-    let ymd = |y: u32, m: u32, d: u32| NaiveDate::from_ymd_opt(y as i32, m, d).map(day_number);
+    let ymd = civil_day;
     if format.is_none() {
         // 2024-05-02, alone or followed by a UTC time (Z, +00:00 or no zone).
         if text.len() >= 10 && text[4] == b'-' && text[7] == b'-' {
@@ -109,6 +112,59 @@ fn day_of(text: &[u8], format: Option<&str>) -> Option<i32> {
     kanta_domain::time::parse_timestamp(s, format)
         .ok()
         .map(|t| day_number(t.date_naive()))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date, `None` if there is no such
+/// date: [`day_number`] by arithmetic (days of the 400-year era, counted from
+/// 1 March so that the leap day ends the year), for the millions of rows of a file.
+fn civil_day(y: u32, m: u32, d: u32) -> Option<i32> {
+    let leap = y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400));
+    let month_days = match m {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    };
+    if d == 0 || d > month_days || y > 262_142 {
+        return None;
+    }
+    let (y, m, d) = (i64::from(y), i64::from(m), i64::from(d));
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    // 719468 days from 0000-03-01 to 1970-01-01.
+    i32::try_from(era * 146_097 + day_of_era - 719_468).ok()
+}
+
+/// A plain decimal (`-`, digits, at most one `.`, at most 15 digits) as
+/// `str::parse::<f64>` reads it: the digits as an integer, exact below 2^53,
+/// divided by an exact power of ten, which IEEE division rounds correctly, as
+/// the parser does. `None` for anything else.
+fn plain_decimal(text: &[u8]) -> Option<f64> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let (mut mantissa, mut count, mut decimals, mut point) = (0u64, 0u32, 0i32, false);
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                count += 1;
+                decimals += i32::from(point);
+            }
+            b'.' if !point => point = true,
+            _ => return None,
+        }
+    }
+    if count == 0 || count > 15 {
+        return None;
+    }
+    let v = mantissa as f64 / 10f64.powi(decimals);
+    Some(if negative { -v } else { v })
 }
 
 fn amount_of(text: &[u8]) -> Option<f64> {
@@ -163,20 +219,32 @@ impl Reader<'_> {
     }
 
     /// Parses whole lines `bytes[..]` (the piece starts at `base` in the block).
-    fn piece<'b>(&self, bytes: &'b [u8], base: usize) -> Piece<'b> {
-        let mut tx = Vec::with_capacity(bytes.len() / 40);
+    /// `tx` is an empty buffer to fill, kept from an earlier block.
+    fn piece<'b>(&self, bytes: &'b [u8], base: usize, mut tx: Vec<Transaction>) -> Piece<'b> {
+        tx.reserve(bytes.len() / 40);
         let mut ids: Vec<Cow<'b, [u8]>> = Vec::new();
-        let mut table: FxHashMap<Cow<'b, [u8]>, u64> = FxHashMap::default();
+        // Ids of up to 15 bytes are looked up by value, longer ones by reference.
+        let mut small: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut medium: FxHashMap<u128, u32> = FxHashMap::default();
+        let mut table: FxHashMap<Cow<'b, [u8]>, u32> = FxHashMap::default();
         let mut at = 0;
         let mut last_time: (Vec<u8>, i32) = (Vec::new(), 0);
+        let mut lines = 0;
         let fail = |at: usize, field: &'static str, reason: String| Piece {
             tx: Vec::new(),
+            lines: 0,
             ids: Vec::new(),
             error: Some((base + at, field, reason)),
         };
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         while at < bytes.len() {
-            let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+            let end = match memchr::memchr(b'\n', &bytes[at..]) {
+                Some(i) => {
+                    lines += 1;
+                    at + i
+                }
+                None => bytes.len(),
+            };
             let mut line = &bytes[at..end];
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];
@@ -216,7 +284,9 @@ impl Reader<'_> {
             } else {
                 match day_of(time, self.date_format) {
                     Some(d) => {
-                        last_time = (time.to_vec(), d);
+                        last_time.0.clear();
+                        last_time.0.extend_from_slice(time);
+                        last_time.1 = d;
                         d
                     }
                     None => {
@@ -230,10 +300,11 @@ impl Reader<'_> {
             };
             let amount = match amount.as_deref() {
                 None => 0.0,
-                Some(a) => match std::str::from_utf8(a)
-                    .ok()
-                    .and_then(|s| s.parse::<f64>().ok())
-                {
+                Some(a) => match plain_decimal(a).or_else(|| {
+                    std::str::from_utf8(a)
+                        .ok()
+                        .and_then(|s| s.parse::<f64>().ok())
+                }) {
                     Some(v) if v.is_finite() => v,
                     _ => match amount_of(a) {
                         Some(v) => v,
@@ -247,15 +318,26 @@ impl Reader<'_> {
                     },
                 },
             };
-            let n = match table.get(customer.as_ref()) {
-                Some(n) => *n,
-                None => {
-                    let n = ids.len() as u64;
-                    ids.push(customer.clone());
-                    table.insert(customer, n);
-                    n
-                }
+            // The table lookups are most of the parsing time (cache misses), so
+            // short ids are kept in tables of small entries.
+            let mut intern = || {
+                ids.push(customer.clone());
+                ids.len() as u32 - 1
             };
+            let n = match InlineKey::of(&customer) {
+                InlineKey::Short(k) => *small.entry(k).or_insert_with(&mut intern),
+                InlineKey::Medium(k) => *medium.entry(k).or_insert_with(&mut intern),
+                InlineKey::Long => match table.get(customer.as_ref()) {
+                    Some(n) => *n,
+                    None => {
+                        let n = ids.len() as u32;
+                        ids.push(customer.clone());
+                        table.insert(customer, n);
+                        n
+                    }
+                },
+            };
+            let n = u64::from(n);
             tx.push(Transaction {
                 customer: n,
                 day,
@@ -264,8 +346,42 @@ impl Reader<'_> {
         }
         Piece {
             tx,
+            lines,
             ids,
             error: None,
+        }
+    }
+}
+
+/// A customer id as an integer key where it fits: the bytes, then the length in
+/// the top byte (so that ids differing only by trailing zero bytes differ).
+#[derive(Debug, PartialEq)]
+enum InlineKey {
+    /// Up to 7 bytes.
+    Short(u64),
+    /// 8 to 15 bytes.
+    Medium(u128),
+    /// Longer: looked up by reference.
+    Long,
+}
+
+impl InlineKey {
+    fn of(id: &[u8]) -> InlineKey {
+        let mut bytes = [0u8; 16];
+        match id.len() {
+            0..=7 => {
+                bytes[..id.len()].copy_from_slice(id);
+                bytes[7] = id.len() as u8;
+                let mut short = [0u8; 8];
+                short.copy_from_slice(&bytes[..8]);
+                InlineKey::Short(u64::from_le_bytes(short))
+            }
+            8..=15 => {
+                bytes[..id.len()].copy_from_slice(id);
+                bytes[15] = id.len() as u8;
+                InlineKey::Medium(u128::from_le_bytes(bytes))
+            }
+            _ => InlineKey::Long,
         }
     }
 }
@@ -358,6 +474,10 @@ fn columns(maps: &[String], header: Option<&[String]>, path: &Path) -> anyhow::R
 }
 
 /// The transactions of a file and the customer ids by number.
+///
+/// A thread reads the file in blocks of [`BLOCK`] bytes while the previous block is
+/// parsed. Each block is parsed up to its last line end; the unfinished line is
+/// carried over and, completed by the next block's first line, parsed on its own.
 pub fn read_transactions(
     path: &Path,
     maps: &[String],
@@ -367,42 +487,97 @@ pub fn read_transactions(
 ) -> anyhow::Result<Transactions> {
     let mut file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let threads = rayon::current_num_threads().max(1);
-    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + (1 << 16));
-    let mut carry: Vec<u8> = Vec::new();
-    let mut tx: Vec<Transaction> = Vec::new();
-    let mut names: Vec<Box<[u8]>> = Vec::new();
-    let mut global: FxHashMap<Box<[u8]>, u64> = FxHashMap::default();
-    let mut reader: Option<Reader> = None;
-    // Lines before the current block, for error messages.
-    let mut lines_before: u64 = 0;
-    let mut eof = false;
-    while !eof {
-        buf.clear();
-        buf.extend_from_slice(&carry);
-        carry.clear();
-        let want = BLOCK.saturating_sub(buf.len());
-        let n = (&mut file)
-            .take(want as u64)
-            .read_to_end(&mut buf)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        eof = n < want;
-        // Keep the unfinished last line for the next block.
-        if !eof {
-            match memchr::memrchr(b'\n', &buf) {
-                Some(i) => {
-                    carry.extend_from_slice(&buf[i + 1..]);
-                    buf.truncate(i + 1);
+    let file_len = file.metadata().map_or(0, |m| m.len());
+    let mut c = Collector {
+        path,
+        maps,
+        delimiter_flag,
+        has_header,
+        date_format,
+        file_len,
+        reader: None,
+        lines_before: 0,
+        tx: Vec::new(),
+        names: Vec::new(),
+        global: FxHashMap::default(),
+        spare: Vec::new(),
+    };
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (full, blocks) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(1);
+        let (recycle, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+        scope.spawn(move || {
+            loop {
+                let mut buf = spare.try_recv().unwrap_or_default();
+                buf.clear();
+                buf.reserve(BLOCK);
+                let read = (&mut file).take(BLOCK as u64).read_to_end(&mut buf);
+                let last = !matches!(read, Ok(n) if n == BLOCK);
+                // The receiver is gone only if parsing failed.
+                if full.send(read.map(|_| buf)).is_err() || last {
+                    break;
                 }
-                None => continue,
             }
+        });
+        let mut carry: Vec<u8> = Vec::new();
+        for block in blocks {
+            let block = block.with_context(|| format!("cannot read {}", path.display()))?;
+            let last = block.len() < BLOCK;
+            let whole = if last {
+                block.len()
+            } else {
+                match memchr::memrchr(b'\n', &block) {
+                    Some(i) => i + 1,
+                    None => {
+                        carry.extend_from_slice(&block);
+                        continue;
+                    }
+                }
+            };
+            let mut from = 0;
+            if !carry.is_empty() {
+                from = memchr::memchr(b'\n', &block[..whole]).map_or(whole, |i| i + 1);
+                carry.extend_from_slice(&block[..from]);
+                c.block(&carry)?;
+                carry.clear();
+            }
+            c.block(&block[from..whole])?;
+            carry.extend_from_slice(&block[whole..]);
+            let _ = recycle.send(block);
         }
-        let mut body: &[u8] = &buf;
-        if reader.is_none() {
+        Ok(())
+    })?;
+    Ok((c.tx, c.names))
+}
+
+/// What [`read_transactions`] gathers block by block.
+struct Collector<'a> {
+    path: &'a Path,
+    maps: &'a [String],
+    delimiter_flag: Option<&'a str>,
+    has_header: bool,
+    date_format: Option<&'a str>,
+    file_len: u64,
+    /// Set by the first block, from its first line.
+    reader: Option<Reader<'a>>,
+    /// Lines before the current block, for error messages.
+    lines_before: u64,
+    tx: Vec<Transaction>,
+    names: Vec<Box<[u8]>>,
+    global: FxHashMap<Box<[u8]>, u64>,
+    /// The pieces' transaction buffers, for the next block.
+    spare: Vec<Vec<Transaction>>,
+}
+
+impl Collector<'_> {
+    /// Parses whole lines (the first call: the file's start, header included).
+    fn block(&mut self, buf: &[u8]) -> anyhow::Result<()> {
+        let path = self.path;
+        let mut body: &[u8] = buf;
+        if self.reader.is_none() {
             let end = memchr::memchr(b'\n', body).map_or(body.len(), |i| i + 1);
             let first = body[..end].trim_ascii_end();
-            let d = delimiter(delimiter_flag, first)?;
-            let header: Option<Vec<String>> = has_header.then(|| {
+            let d = delimiter(self.delimiter_flag, first)?;
+            let header: Option<Vec<String>> = self.has_header.then(|| {
                 let line = String::from_utf8_lossy(first);
                 let line = line.trim_start_matches('\u{feff}');
                 let names: Vec<&str> = match d {
@@ -414,19 +589,20 @@ pub fn read_transactions(
                     .map(|s| s.trim().trim_matches('"').to_string())
                     .collect()
             });
-            let columns = columns(maps, header.as_deref(), path)?;
-            if has_header {
+            let columns = columns(self.maps, header.as_deref(), path)?;
+            if self.has_header {
                 body = &body[end..];
-                lines_before = 1;
+                self.lines_before = 1;
             }
-            reader = Some(Reader {
+            self.reader = Some(Reader {
                 delimiter: d,
                 columns,
-                date_format,
+                date_format: self.date_format,
             });
         }
-        let r = reader.as_ref().expect("set above");
+        let r = self.reader.as_ref().expect("set above");
         // One piece per thread, cut at line ends.
+        let threads = rayon::current_num_threads().max(1);
         let mut cuts = vec![0usize];
         for k in 1..threads {
             let target = body.len() * k / threads;
@@ -436,39 +612,54 @@ pub fn read_transactions(
             cuts.push(cut);
         }
         cuts.push(body.len());
+        // Each piece fills a buffer of the last block's pieces: memory that the
+        // process already has, where fresh memory costs a page fault per page.
+        self.spare.resize_with(threads, Vec::new);
+        let buffers: Vec<Vec<Transaction>> = self.spare.drain(..).collect();
         let pieces: Vec<Piece> = cuts
             .par_windows(2)
-            .map(|w| r.piece(&body[w[0]..w[1]], w[0]))
+            .zip(buffers)
+            .map(|(w, buffer)| r.piece(&body[w[0]..w[1]], w[0], buffer))
             .collect();
         for p in &pieces {
             if let Some((at, field, reason)) = &p.error {
                 let line =
-                    lines_before + memchr::memchr_iter(b'\n', &body[..*at]).count() as u64 + 1;
+                    self.lines_before + memchr::memchr_iter(b'\n', &body[..*at]).count() as u64 + 1;
                 bail!("{}:{line}: {field}: {reason}", path.display());
             }
+        }
+        if self.tx.is_empty() && !body.is_empty() {
+            // Room for the whole file's rows, estimated from this block's.
+            let rows: usize = pieces.iter().map(|p| p.tx.len()).sum();
+            let per_byte = rows as f64 / body.len() as f64;
+            self.tx
+                .reserve(((per_byte * self.file_len as f64 * 1.02) as usize).max(rows));
         }
         for p in pieces {
             let remap: Vec<u64> = p
                 .ids
                 .iter()
                 .map(|id| {
-                    if let Some(n) = global.get(id.as_ref()) {
+                    if let Some(n) = self.global.get(id.as_ref()) {
                         return *n;
                     }
-                    let n = names.len() as u64;
-                    names.push(id.as_ref().into());
-                    global.insert(id.as_ref().into(), n);
+                    let n = self.names.len() as u64;
+                    self.names.push(id.as_ref().into());
+                    self.global.insert(id.as_ref().into(), n);
                     n
                 })
                 .collect();
-            tx.extend(p.tx.into_iter().map(|mut t| {
-                t.customer = remap[t.customer as usize];
-                t
+            self.tx.par_extend(p.tx.par_iter().map(|t| Transaction {
+                customer: remap[t.customer as usize],
+                ..*t
             }));
+            self.lines_before += p.lines;
+            let mut buffer = p.tx;
+            buffer.clear();
+            self.spare.push(buffer);
         }
-        lines_before += memchr::memchr_iter(b'\n', body).count() as u64;
+        Ok(())
     }
-    Ok((tx, names))
 }
 
 pub fn day_arg(flag: &str, s: &str) -> anyhow::Result<i32> {
@@ -549,4 +740,63 @@ pub fn run(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
 
 fn num(x: f64) -> String {
     format!("{x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn civil_day_agrees_with_chrono() {
+        for y in (0..=9999)
+            .step_by(7)
+            .chain([1900, 2000, 2023, 2024, 2100, 2400])
+        {
+            for m in 0..=13 {
+                for d in 0..=32 {
+                    let chrono = NaiveDate::from_ymd_opt(y as i32, m, d).map(day_number);
+                    assert_eq!(civil_day(y, m, d), chrono, "{y}-{m}-{d}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn plain_decimals_parse_as_the_standard_parser_does() {
+        for t in [
+            "0",
+            "-0.00",
+            "12.",
+            ".5",
+            "493.78",
+            "79.61",
+            "0.1",
+            "-17.0303",
+            "123456789012345",
+            "90071992547.409",
+            "1.00000000000001",
+        ] {
+            let got = plain_decimal(t.as_bytes()).expect(t);
+            assert_eq!(got.to_bits(), t.parse::<f64>().unwrap().to_bits(), "{t}");
+        }
+        for t in [
+            "",
+            "-",
+            ".",
+            "1.2.3",
+            "1e5",
+            " 1",
+            "+1",
+            "1,5",
+            "1234567890123456",
+            "1.000000000000001",
+        ] {
+            assert_eq!(plain_decimal(t.as_bytes()), None, "{t}");
+        }
+        assert_eq!(InlineKey::of(b"c000001"), InlineKey::of(b"c000001"));
+        assert_ne!(InlineKey::of(b"a"), InlineKey::of(b"a\0"));
+        assert_ne!(InlineKey::of(b"c0000001"), InlineKey::of(b"c0000001\0"));
+        assert_eq!(InlineKey::of(b"0123456789abcdef"), InlineKey::Long);
+    }
 }

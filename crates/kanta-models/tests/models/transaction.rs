@@ -216,6 +216,49 @@ fn collapsing_rows_does_not_change_the_fit() {
 }
 
 #[test]
+fn the_warm_start_from_coarsened_data_reaches_the_same_fit() {
+    // CDNOW 24 times, each copy shifted in time a little, so that there are more
+    // distinct rows than the warm start's threshold.
+    let rows: Vec<RfmRow> = (0..24)
+        .flat_map(|k| {
+            let shift = f64::from(k) * 0.003;
+            cdnow_summary().into_iter().map(move |(x, tx, t)| {
+                let tx = if x > 0.0 { tx + shift } else { 0.0 };
+                RfmRow::new(x, tx, t + shift)
+            })
+        })
+        .collect();
+    let data = RfmData::from_rows(&rows).unwrap();
+    assert!(data.len() > kanta_models::prec::WARM_START_MIN_ROWS);
+    let warm = bgnbd::fit(&data, &FitOptions::default()).unwrap();
+    // Initial values turn the warm start off; these are the default start (every
+    // parameter 1 in time scaled to the largest T).
+    let cold_start = FitOptions {
+        initial_params: Some(vec![1.0, data.max_t(), 1.0, 1.0]),
+        ..FitOptions::default()
+    };
+    let cold = bgnbd::fit(&data, &cold_start).unwrap();
+    assert!(warm.converged && cold.converged);
+    assert!(warm.iterations < cold.iterations, "{warm:?} {cold:?}");
+    for (x, y) in warm.params.to_vec().iter().zip(cold.params.to_vec()) {
+        assert_rel("param", *x, y, 1e-9);
+    }
+    assert_rel(
+        "log-likelihood",
+        warm.log_likelihood,
+        cold.log_likelihood,
+        1e-12,
+    );
+    let (sw, sc) = (
+        warm.std_errors.unwrap().to_vec(),
+        cold.std_errors.unwrap().to_vec(),
+    );
+    for (x, y) in sw.iter().zip(sc) {
+        assert_rel("SE", *x, y, 1e-5);
+    }
+}
+
+#[test]
 fn fit_by_name_and_serialised_names() {
     let data = cdnow();
     let fit = kanta_models::fit_transaction_model(
