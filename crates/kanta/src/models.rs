@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, anyhow, bail};
 use kanta_models::{
     DiscreteData, DiscreteRow, FitOptions, Fitted, ModelError, ModelKind, Params, RfmData, RfmRow,
-    SpendData, SpendRow, TransactionModel, TransactionParams, bgbb, gammagamma, sbg,
+    SpendData, SpendRow, TransactionParams, bgbb, gammagamma, sbg,
 };
 use serde_json::{Map, Value as Json, json};
 
@@ -312,13 +312,14 @@ fn fit_rfm(
     })
 }
 
-/// The `frequency`, `recency`, `T` rows (and the weights of `weights`, else 1) of a
+/// The `frequency`, `recency`, `T` rows and the values of the column `fourth`
+/// (else 1: the weights of `kanta fit`, the monetary values of `kanta predict`) of a
 /// plain CSV file, read in parallel without the general CSV reader, which costs
 /// more than the fit on a million rows. Plain means: no quotes, no byte-order mark,
 /// no blank lines, every line with the header's number of fields, every value a
 /// number; for anything else `None`, and [`Table`] reads the file, errors and all.
 /// Values are parsed as [`Table::numbers`] parses them, so the rows are the same.
-fn plain_rfm(text: &[u8], weights: Option<&str>) -> Option<(Vec<RfmRow>, Vec<f64>)> {
+fn plain_rfm(text: &[u8], fourth: Option<&str>) -> Option<(Vec<RfmRow>, Vec<f64>)> {
     use rayon::prelude::*;
     if text.contains(&b'"') || text.starts_with(b"\xef\xbb\xbf") {
         return None;
@@ -337,7 +338,7 @@ fn plain_rfm(text: &[u8], weights: Option<&str>) -> Option<(Vec<RfmRow>, Vec<f64
         column("frequency")?,
         column("recency")?,
         column("T")?,
-        match weights {
+        match fourth {
             Some(w) => column(w)?,
             None => usize::MAX,
         },
@@ -542,6 +543,12 @@ pub fn predict(a: &PredictArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let values = params_of(kind, &a.params, "--params")?;
+    if matches!(
+        kind,
+        ModelKind::BgNbd | ModelKind::MbgNbd | ModelKind::ParetoNbd
+    ) {
+        return predict_transactions(a, kind, &values);
+    }
     let t = Table::read(&a.input)?;
     let mut out = csv::WriterBuilder::new()
         .delimiter(t.delimiter)
@@ -549,55 +556,7 @@ pub fn predict(a: &PredictArgs) -> anyhow::Result<ExitCode> {
     let mut header: Vec<String> = t.headers.clone();
     match kind {
         ModelKind::BgNbd | ModelKind::MbgNbd | ModelKind::ParetoNbd => {
-            let model = TransactionParams::from_values(kind, &values)?;
-            let rows = rfm_rows(&t)?;
-            for (i, r) in rows.iter().enumerate() {
-                r.validate(i).map_err(|e| t.row_error(e))?;
-            }
-            let spend = match &a.spend_params {
-                Some(s) => Some(gammagamma::GammaGammaParams::from_slice(&params_of(
-                    ModelKind::GammaGamma,
-                    s,
-                    "--spend-params",
-                )?)),
-                None => None,
-            };
-            let monetary = if spend.is_some() {
-                Some(t.numbers("monetary_value")?)
-            } else {
-                None
-            };
-            header.extend(["p_alive", "expected_purchases"].map(String::from));
-            if spend.is_some() {
-                header.extend(["expected_spend", "clv"].map(String::from));
-            }
-            out.write_record(&header)?;
-            let unit: kanta_models::summary::TimeUnit =
-                a.unit.parse().map_err(|e| anyhow!("--unit: {e}"))?;
-            let units_per_month = unit.lifetimes_units_per_month();
-            let clv_opts = kanta_models::clv::ClvOptions {
-                months: 0,
-                monthly_discount_rate: a.discount_rate,
-                margin: a.margin,
-                units_per_month,
-            };
-            let months = (a.horizon / units_per_month).round().max(1.0) as u32;
-            let clv_opts = kanta_models::clv::ClvOptions { months, ..clv_opts };
-            if spend.is_some() {
-                clv_opts.check().map_err(|e| anyhow!("{e}"))?;
-            }
-            for (i, r) in rows.iter().enumerate() {
-                let mut rec: Vec<String> = t.records[i].iter().map(str::to_string).collect();
-                rec.push(num(model.p_alive(r)));
-                rec.push(num(model.conditional_expected_purchases(a.horizon, r)));
-                if let (Some(g), Some(m)) = (&spend, &monetary) {
-                    rec.push(num(g.expected_average_spend(r.frequency, m[i])));
-                    rec.push(num(kanta_models::clv::customer_lifetime_value(
-                        &model, g, r, m[i], &clv_opts,
-                    )));
-                }
-                out.write_record(&rec)?;
-            }
+            unreachable!("predict_transactions")
         }
         ModelKind::GammaGamma => {
             let g = gammagamma::GammaGammaParams::from_slice(&values);
@@ -653,6 +612,194 @@ pub fn predict(a: &PredictArgs) -> anyhow::Result<ExitCode> {
 /// A number as CSV carries it: enough digits to round-trip.
 fn num(x: f64) -> String {
     format!("{x}")
+}
+
+/// Where `predict`'s input records come from: a plain file (see [`plain_rfm`]),
+/// whose lines are copied through as they are, or a [`Table`].
+enum Records<'a> {
+    Plain {
+        header: &'a str,
+        lines: Vec<&'a [u8]>,
+    },
+    Table(Table),
+}
+
+/// `kanta predict` for BG/NBD, MBG/NBD and Pareto/NBD: every row scored in parallel
+/// (once per distinct history) and written with its input line.
+fn predict_transactions(
+    a: &PredictArgs,
+    kind: ModelKind,
+    values: &[f64],
+) -> anyhow::Result<ExitCode> {
+    let model = TransactionParams::from_values(kind, values)?;
+    let spend = match &a.spend_params {
+        Some(s) => Some(gammagamma::GammaGammaParams::from_slice(&params_of(
+            ModelKind::GammaGamma,
+            s,
+            "--spend-params",
+        )?)),
+        None => None,
+    };
+    let text =
+        std::fs::read(&a.input).with_context(|| format!("cannot read {}", a.input.display()))?;
+    let plain = plain_rfm(&text, spend.as_ref().map(|_| "monetary_value"));
+    let (rows, monetary, records) = match plain {
+        Some((rows, fourth)) => {
+            let header_end = memchr::memchr(b'\n', &text).unwrap_or(text.len());
+            let header = std::str::from_utf8(&text[..header_end])?;
+            let body = text.get(header_end + 1..).unwrap_or(&[]);
+            let body = body.strip_suffix(b"\n").unwrap_or(body);
+            let lines: Vec<&[u8]> = body
+                .split(|b| *b == b'\n')
+                .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+                .collect();
+            let header = header.strip_suffix('\r').unwrap_or(header);
+            let monetary = spend.is_some().then_some(fourth);
+            (rows, monetary, Records::Plain { header, lines })
+        }
+        None => {
+            let t = Table::read(&a.input)?;
+            let rows = rfm_rows(&t)?;
+            let monetary = match spend {
+                Some(_) => Some(t.numbers("monetary_value")?),
+                None => None,
+            };
+            (rows, monetary, Records::Table(t))
+        }
+    };
+    // A row's error names its line: after the header, one line per row in a plain file.
+    let row_error = |e: ModelError| match &records {
+        Records::Table(t) => t.row_error(e),
+        Records::Plain { .. } => match e {
+            ModelError::InvalidRow { row, field, reason } => {
+                anyhow!("{}:{}: {field}: {reason}", a.input.display(), row + 2)
+            }
+            other => anyhow!("{}: {other}", a.input.display()),
+        },
+    };
+    for (i, r) in rows.iter().enumerate() {
+        r.validate(i).map_err(row_error)?;
+    }
+    let unit: kanta_models::summary::TimeUnit =
+        a.unit.parse().map_err(|e| anyhow!("--unit: {e}"))?;
+    let units_per_month = unit.lifetimes_units_per_month();
+    let months = (a.horizon / units_per_month).round().max(1.0) as u32;
+    let clv_opts = kanta_models::clv::ClvOptions {
+        months,
+        monthly_discount_rate: a.discount_rate,
+        margin: a.margin,
+        units_per_month,
+    };
+    if spend.is_some() {
+        clv_opts.check().map_err(|e| anyhow!("{e}"))?;
+    }
+    // Scored in parallel, once per distinct (frequency, recency, T).
+    let options = kanta_models::score::ScoreOptions {
+        horizon: a.horizon,
+        clv: spend.is_some().then_some(clv_opts),
+    };
+    let scores = kanta_models::score::score_customers(
+        &model,
+        spend.as_ref(),
+        &rows,
+        monetary.as_deref(),
+        &options,
+    )
+    .map_err(row_error)?;
+    let mut added = vec!["p_alive", "expected_purchases"];
+    if spend.is_some() {
+        added.extend(["expected_spend", "clv"]);
+    }
+    let extra = |i: usize| {
+        let s = &scores[i];
+        let mut v = vec![s.p_alive, s.expected_purchases];
+        if let (Some(e), Some(c)) = (s.expected_average_spend, s.clv) {
+            v.extend([e, c]);
+        }
+        v
+    };
+    match &records {
+        Records::Table(t) => {
+            let mut header = t.headers.clone();
+            header.extend(added.iter().map(|s| s.to_string()));
+            write_with_columns(t, &header, extra)?;
+        }
+        Records::Plain { header, lines } => {
+            let delimiter = [b',', b';', b'\t']
+                .into_iter()
+                .max_by_key(|d| header.bytes().filter(|b| b == d).count())
+                .unwrap_or(b',');
+            write_lines_with_columns(header, lines, delimiter, &added, extra)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `lines` as they are with the numbers `extra(i)` appended to line `i`,
+/// formatted in parallel, under `header` plus the `added` column names.
+fn write_lines_with_columns(
+    header: &str,
+    lines: &[&[u8]],
+    delimiter: u8,
+    added: &[&str],
+    extra: impl Fn(usize) -> Vec<f64> + Sync,
+) -> anyhow::Result<()> {
+    use rayon::prelude::*;
+    use std::io::Write as _;
+    let sep = char::from(delimiter);
+    let mut stdout = std::io::stdout().lock();
+    let mut head = header.to_string();
+    for a in added {
+        head.push(sep);
+        head.push_str(a);
+    }
+    head.push('\n');
+    stdout.write_all(head.as_bytes())?;
+    const CHUNK: usize = 16_384;
+    let chunks: Vec<Vec<u8>> = (0..lines.len().div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let mut buf = Vec::with_capacity(CHUNK * 64);
+            for (i, line) in lines
+                .iter()
+                .enumerate()
+                .take(((c + 1) * CHUNK).min(lines.len()))
+                .skip(c * CHUNK)
+            {
+                buf.extend_from_slice(line);
+                for x in extra(i) {
+                    let _ = write!(buf, "{sep}{x}");
+                }
+                buf.push(b'\n');
+            }
+            buf
+        })
+        .collect();
+    for c in chunks {
+        stdout.write_all(&c)?;
+    }
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Writes `t`'s records through the CSV writer with the numbers `extra(i)`
+/// appended to record `i`, under `header`.
+fn write_with_columns(
+    t: &Table,
+    header: &[String],
+    extra: impl Fn(usize) -> Vec<f64>,
+) -> anyhow::Result<()> {
+    let mut out = csv::WriterBuilder::new()
+        .delimiter(t.delimiter)
+        .from_writer(std::io::stdout().lock());
+    out.write_record(header)?;
+    for (i, r) in t.records.iter().enumerate() {
+        let mut rec: Vec<String> = r.iter().map(str::to_string).collect();
+        rec.extend(extra(i).into_iter().map(num));
+        out.write_record(&rec)?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// `kanta validate`: fits a transaction model on the calibration period of a

@@ -461,3 +461,67 @@ fn validate_reproduces_lifetimes_holdout_forecast_and_tracking_on_cdnow() {
     ]);
     assert!(stderr(&out).contains("validate compares transaction models"));
 }
+
+#[test]
+fn predict_reads_plain_and_quoted_files_alike() {
+    let env = Env::new("sqlite");
+    let params =
+        r#"{"model": "bgnbd", "params": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}}"#;
+    let run = |name: &str, text: &str| {
+        let f = env.file(name, text);
+        env.run(&[
+            "predict",
+            "--model",
+            "bgnbd",
+            "--params",
+            params,
+            "--input",
+            f.to_str().unwrap(),
+            "--horizon",
+            "39",
+        ])
+    };
+    let plain = run(
+        "p.csv",
+        "id,frequency,recency,T\na1,2,30.43,38.86\na2,0,0,38.86\r\na3,6,34.14,38.71\n",
+    );
+    // Quotes send the file through the general CSV reader.
+    let quoted = run(
+        "q.csv",
+        "id,frequency,recency,T\n\"a1\",2,30.43,38.86\na2,0,0,38.86\n\"a3\",6,34.14,38.71\n",
+    );
+    assert!(
+        plain.status.success() && quoted.status.success(),
+        "{}",
+        stderr(&plain)
+    );
+    let (plain, quoted) = (
+        String::from_utf8(plain.stdout).unwrap(),
+        String::from_utf8(quoted.stdout).unwrap(),
+    );
+    assert_eq!(plain, quoted, "the same lines, the same numbers");
+    assert!(
+        plain.starts_with("id,frequency,recency,T,p_alive,expected_purchases\na1,2,30.43,38.86,0."),
+        "{plain}"
+    );
+    assert_eq!(plain.lines().count(), 4);
+    // A bad row is named by its line on either path.
+    for (name, text) in [
+        (
+            "bad.csv",
+            "id,frequency,recency,T\na1,2,30,38\na2,1,40,38\n",
+        ),
+        (
+            "badq.csv",
+            "id,frequency,recency,T\n\"a1\",2,30,38\na2,1,40,38\n",
+        ),
+    ] {
+        let out = run(name, text);
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains(&format!("{name}:3: recency")),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
