@@ -98,9 +98,26 @@ pub(crate) enum Backend {
 pub struct Store {
     pub(crate) backend: Backend,
     url: String,
+    /// Counts the data writes this process committed through the store (writers and
+    /// model runs), so a reader can cache what it derived from the data and know when
+    /// it is out of date ([`Store::generation`]).
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
+    /// How many data writes this process has committed: a cache of figures derived
+    /// from the data is current while this stays the same. Writes by other processes
+    /// (a `kanta import` beside a server) are not counted.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Counts a committed data write (see [`Store::generation`]).
+    pub(crate) fn wrote(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
     /// Connects to `url` and applies any pending migrations. A SQLite file (and its
     /// folder) is created when missing.
     pub async fn open(url: &str) -> Result<Store> {
@@ -153,6 +170,7 @@ impl Store {
         let store = Store {
             backend,
             url: redact(url),
+            generation: Default::default(),
         };
         migrate::run(&store).await?;
         Ok(store)

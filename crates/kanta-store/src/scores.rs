@@ -298,6 +298,7 @@ impl Store {
                 id
             }
         };
+        self.wrote();
         Ok(id)
     }
 

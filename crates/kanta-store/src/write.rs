@@ -359,6 +359,8 @@ pub struct Writer {
     pending: Option<(String, Vec<String>)>,
     /// A bulk load of transactions: each customer's totals, summed as the rows pass.
     bulk_totals: Option<totals::Sums>,
+    /// The store, to count the write when it commits.
+    store: Store,
 }
 
 /// Internal ids of referenced records, by field name and external id.
@@ -388,6 +390,7 @@ impl Store {
             summary: WriteSummary::default(),
             pending: None,
             bulk_totals: None,
+            store: self.clone(),
         })
     }
 
@@ -567,6 +570,7 @@ impl Writer {
     pub async fn finish(mut self, run: &RunInfo) -> Result<WriteSummary> {
         let summary = self.merge(run).await?;
         self.tx.commit().await?;
+        self.store.wrote();
         Ok(summary)
     }
 

@@ -26,11 +26,16 @@ use tokio::net::TcpListener;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// The retention dashboard's per-customer activity, reused while current.
+    pub(crate) retention: pages::retention::ActivityCache,
 }
 
 /// The whole app: API, pages and assets.
 pub fn router(store: Store) -> Router {
-    let state = AppState { store };
+    let state = AppState {
+        store,
+        retention: Default::default(),
+    };
     Router::new()
         .merge(api::routes())
         .merge(account::routes())

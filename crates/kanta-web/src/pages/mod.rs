@@ -10,7 +10,7 @@
 mod customer;
 mod customers;
 pub(crate) mod nav;
-mod retention;
+pub(crate) mod retention;
 
 use axum::Router;
 use axum::http::{StatusCode, header};

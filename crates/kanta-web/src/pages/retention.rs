@@ -9,6 +9,8 @@
 //! store gives one row per customer; the months, cohorts and the curve are computed
 //! here from those rows.
 
+use std::sync::{Arc, Mutex};
+
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -438,6 +440,50 @@ fn forecast(tr: &Tr, run: &ModelRun) -> Forecast {
     }
 }
 
+/// How long the dashboard reuses its per-customer activity when nothing was written
+/// through this server; writes by other processes (a `kanta import` beside the
+/// server) show after at most this long.
+pub const ACTIVITY_REUSE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The newest per-customer activity the dashboard computed: for which day, at which
+/// [`Store::generation`](kanta_store::Store::generation), and when. One store query
+/// (the dashboard's whole cost) serves every view until the data change.
+#[derive(Clone, Default)]
+pub struct ActivityCache(Arc<Mutex<Option<CachedActivity>>>);
+
+struct CachedActivity {
+    as_of: NaiveDate,
+    generation: u64,
+    at: std::time::Instant,
+    activity: Arc<Vec<retention::Activity>>,
+}
+
+impl ActivityCache {
+    async fn get(
+        &self,
+        store: &kanta_store::Store,
+        as_of: NaiveDate,
+    ) -> kanta_store::Result<Arc<Vec<retention::Activity>>> {
+        let generation = store.generation();
+        if let Some(c) = self.0.lock().expect("not poisoned").as_ref()
+            && c.as_of == as_of
+            && c.generation == generation
+            && c.at.elapsed() < ACTIVITY_REUSE
+        {
+            return Ok(c.activity.clone());
+        }
+        let at = std::time::Instant::now();
+        let activity = Arc::new(store.activity(as_of).await?);
+        *self.0.lock().expect("not poisoned") = Some(CachedActivity {
+            as_of,
+            generation,
+            at,
+            activity: activity.clone(),
+        });
+        Ok(activity)
+    }
+}
+
 pub(crate) async fn page(
     State(s): State<AppState>,
     signed: SignedIn,
@@ -450,7 +496,7 @@ pub(crate) async fn page(
         .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok())
         .unwrap_or_else(|| Utc::now().date_naive());
     let (activity, tier_counts, run) = tokio::try_join!(
-        s.store.activity(as_of),
+        s.retention.get(&s.store, as_of),
         s.store.tier_counts(),
         s.store.latest_model_run()
     )?;

@@ -395,3 +395,49 @@ async fn the_latest_model_run_gives_the_expected_revenue_with_its_interval() {
         assert_eq!(rows[2][1], "€12,000.00");
     }
 }
+
+#[tokio::test]
+async fn the_dashboard_reuses_its_figures_until_the_data_change() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        story(&app.store).await;
+        let now = |body: &str| {
+            let after = body.split("Customers now</dt><dd>").nth(1).unwrap();
+            after.split('<').next().unwrap().to_string()
+        };
+        let first = dashboard(&app, Role::Viewer, "en").await;
+        assert_eq!(now(&first), "4", "{backend}");
+        // Asked again with nothing written: the same page.
+        assert_eq!(dashboard(&app, Role::Viewer, "en").await, first);
+        // A new customer's order, written through the server's store, shows at once.
+        let mut t = batch(
+            &TRANSACTIONS,
+            &["customer_id", "occurred_at", "amount", "currency"],
+        );
+        t.create_customers = vec!["r6".into()];
+        t.push(
+            "rt-new".into(),
+            [
+                text("r6"),
+                Value::Time(Utc.with_ymd_and_hms(2024, 6, 15, 9, 0, 0).unwrap()),
+                Value::Int(500),
+                text("EUR"),
+            ],
+        );
+        app.store.write(&t).await.unwrap();
+        assert_eq!(
+            now(&dashboard(&app, Role::Viewer, "en").await),
+            "5",
+            "{backend}"
+        );
+        // Another day is computed for that day.
+        let a = page_as(
+            &app,
+            Role::Viewer,
+            "/retention?as_of=2024-01-31&lang=en",
+            &[],
+        )
+        .await;
+        assert_eq!(now(&a.body), "3", "{backend}");
+    }
+}
