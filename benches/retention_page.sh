@@ -25,20 +25,7 @@ kanta=${CARGO_TARGET_DIR:-target}/release/kanta
 tx="$data/transactions.csv"
 customers="$data/customers.csv"
 [ -f "$tx" ] || python3 benches/gen_transactions.py 1000000 "$tx"
-[ -f "$customers" ] || python3 - "$customers" <<'PY'
-import random, sys
-rnd = random.Random(7)
-first = ["Aino", "Eero", "Helmi", "Ilmari", "Kaisa", "Lauri", "Maija", "Oskari", "Sanna", "Ville"]
-last = ["Virtanen", "Korhonen", "Mäkinen", "Nieminen", "Hämäläinen", "Laine", "Koskinen", "Järvinen"]
-with open(sys.argv[1], "w") as f:
-    f.write("id,kind,name,email,segment,tier,status\n")
-    for i in range(100_000):
-        name = f"{rnd.choice(first)} {rnd.choice(last)} {i}"
-        kind = "company" if i % 10 == 0 else "person"
-        tier = "ABCD"[min(3, int(rnd.expovariate(1.0)))]
-        status = "ended" if i % 7 == 0 else "active"
-        f.write(f"c{i:06d},{kind},{name},asiakas{i}@example.fi,{rnd.choice(['kanta', 'satunnainen', 'yritys'])},{tier},{status}\n")
-PY
+[ -f "$customers" ] || python3 benches/gen_customers.py "$customers"
 
 port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
 server=
