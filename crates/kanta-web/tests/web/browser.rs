@@ -284,13 +284,7 @@ async fn a_person_finds_a_customer_and_reads_the_timeline_in_both_languages() {
             Some(json!({"url": format!("{base}/customers?sort=revenue")})),
         )
         .await;
-        let width = call(
-            &d,
-            "POST",
-            &format!("/session/{session}/execute/sync"),
-            Some(json!({"script": "return document.documentElement.scrollWidth;", "args": []})),
-        )
-        .await;
+        let width = page_width(&d, &session).await;
         assert!(
             width.as_i64().unwrap_or(9999) <= 375,
             "{lang}: the list fits a phone without sideways scrolling ({width})"
@@ -320,13 +314,7 @@ async fn a_person_finds_a_customer_and_reads_the_timeline_in_both_languages() {
         assert_eq!(page.matches("<svg ").count(), 4, "{lang}: four charts");
         screenshot(&d, &session, &shots.join(format!("retention-{lang}.png"))).await;
         resize(&d, &session, 375, 812).await;
-        let width = call(
-            &d,
-            "POST",
-            &format!("/session/{session}/execute/sync"),
-            Some(json!({"script": "return document.documentElement.scrollWidth;", "args": []})),
-        )
-        .await;
+        let width = page_width(&d, &session).await;
         assert!(
             width.as_i64().unwrap_or(9999) <= 375,
             "{lang}: the dashboard fits a phone without sideways scrolling ({width})"
@@ -362,6 +350,17 @@ async fn screenshot(d: &Driver, session: &str, path: &std::path::Path) {
 }
 
 /// Sets the browser window's size in CSS pixels.
+/// The page's width in CSS pixels (wider than the window: it scrolls sideways).
+async fn page_width(d: &Driver, session: &str) -> Json {
+    call(
+        d,
+        "POST",
+        &format!("/session/{session}/execute/sync"),
+        Some(json!({"script": "return document.documentElement.scrollWidth;", "args": []})),
+    )
+    .await
+}
+
 async fn resize(d: &Driver, session: &str, width: u32, height: u32) {
     call(
         d,
