@@ -181,8 +181,12 @@ pub const TIERS: &[&str] = &["A", "B", "C", "D"];
 /// Columns of `customers` that no file or form writes: per-customer totals of the
 /// transactions, kept by the store's writer in the same transaction as the rows they
 /// sum, so the customer list sorts by revenue and last purchase through an index.
-pub const CUSTOMER_TOTALS_COLUMNS: &[&str] =
-    &["transactions_count", "revenue_minor", "last_purchase_at"];
+pub const CUSTOMER_TOTALS_COLUMNS: &[&str] = &[
+    "transactions_count",
+    "revenue_minor",
+    "first_purchase_at",
+    "last_purchase_at",
+];
 pub const DIRECTIONS: &[&str] = &["inbound", "outbound"];
 pub const OUTCOMES: &[&str] = &["positive", "neutral", "negative"];
 pub const SEVERITIES: &[&str] = &["low", "medium", "high", "critical"];

@@ -30,6 +30,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "scores",
         include_str!("../migrations/sqlite/0004_scores.sql"),
     ),
+    (
+        5,
+        "first purchase",
+        include_str!("../migrations/sqlite/0005_first_purchase.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -51,6 +56,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "scores",
         include_str!("../migrations/postgres/0004_scores.sql"),
+    ),
+    (
+        5,
+        "first purchase",
+        include_str!("../migrations/postgres/0005_first_purchase.sql"),
     ),
 ];
 

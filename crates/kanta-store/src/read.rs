@@ -213,6 +213,8 @@ pub struct CustomerSummary {
     pub tier: Option<String>,
     pub transactions: i64,
     pub revenue_minor: i64,
+    /// The first order (the customer's first purchase).
+    pub first_purchase_at: Option<DateTime<Utc>>,
     pub last_purchase_at: Option<DateTime<Utc>>,
 }
 
@@ -447,7 +449,7 @@ impl Store {
             (f.offset, limit)
         };
         const COLUMNS: &str = "c.id, c.external_id, c.name, c.email, c.kind, c.segment, c.status, c.tier, \
-             c.transactions_count, c.revenue_minor, c.last_purchase_at";
+             c.transactions_count, c.revenue_minor, c.first_purchase_at, c.last_purchase_at";
         let list_sql = if search.is_some() {
             // A search matches few customers: collect them in one sequential scan and
             // sort those, rather than walk the sort's index through every customer
@@ -478,6 +480,7 @@ impl Store {
                             tier: r.try_get("tier")?,
                             transactions: r.try_get("transactions_count")?,
                             revenue_minor: r.try_get("revenue_minor")?,
+                            first_purchase_at: r.try_get("first_purchase_at")?,
                             last_purchase_at: r.try_get("last_purchase_at")?,
                         })
                     })

@@ -1,5 +1,5 @@
 //! Per-customer totals of the transactions (`transactions_count`, `revenue_minor`,
-//! `last_purchase_at` on `customers`), kept by the [`Writer`](crate::Writer) in the same
+//! `first_purchase_at`, `last_purchase_at` on `customers`), kept by the [`Writer`](crate::Writer) in the same
 //! transaction as the rows they sum.
 //!
 //! The customer list sorts 100,000 customers by revenue or last purchase; summing a
@@ -57,13 +57,14 @@ pub(crate) fn before_merge(fields: &[&Field], postgres: bool) -> Vec<String> {
         };
         format!(
             "SELECT s.customer_id, count(*) AS n, CAST(coalesce(sum(s.amount_minor), 0) AS BIGINT) AS revenue, \
+             min(CASE WHEN {is_order} THEN s.occurred_at END) AS first_order, \
              max(CASE WHEN {is_order} THEN s.occurred_at END) AS last_order \
              FROM kanta_stage s \
              WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.external_id = s.external_id) \
              GROUP BY s.customer_id"
         )
     } else {
-        "SELECT customer_id, 0 AS n, 0 AS revenue, occurred_at AS last_order FROM transactions WHERE 1 = 0"
+        "SELECT customer_id, 0 AS n, 0 AS revenue, occurred_at AS first_order, occurred_at AS last_order FROM transactions WHERE 1 = 0"
             .to_string()
     };
     let changed: Vec<String> = SUMMED
@@ -102,6 +103,9 @@ pub(crate) fn after_merge(postgres: bool) -> Vec<String> {
     let mut v = vec![
         "UPDATE customers SET transactions_count = transactions_count + a.n, \
          revenue_minor = revenue_minor + a.revenue, \
+         first_purchase_at = CASE WHEN a.first_order IS NULL THEN first_purchase_at \
+           WHEN first_purchase_at IS NULL OR a.first_order < first_purchase_at THEN a.first_order \
+           ELSE first_purchase_at END, \
          last_purchase_at = CASE WHEN a.last_order IS NULL THEN last_purchase_at \
            WHEN last_purchase_at IS NULL OR a.last_order > last_purchase_at THEN a.last_order \
            ELSE last_purchase_at END \
@@ -123,9 +127,11 @@ pub(crate) fn after_merge(postgres: bool) -> Vec<String> {
 /// customers left without rows getting zeros.
 pub(crate) fn recompute_for(ids_sql: &str) -> String {
     format!(
-        "UPDATE customers SET transactions_count = a.n, revenue_minor = a.revenue, last_purchase_at = a.last_order \
+        "UPDATE customers SET transactions_count = a.n, revenue_minor = a.revenue, \
+         first_purchase_at = a.first_order, last_purchase_at = a.last_order \
          FROM (SELECT k.customer_id, count(t.id) AS n, \
                CAST(coalesce(sum(t.amount_minor), 0) AS BIGINT) AS revenue, \
+               min(CASE WHEN t.kind = 'order' THEN t.occurred_at END) AS first_order, \
                max(CASE WHEN t.kind = 'order' THEN t.occurred_at END) AS last_order \
                FROM (SELECT DISTINCT customer_id FROM ({ids_sql}) d) k LEFT JOIN transactions t ON t.customer_id = k.customer_id \
                GROUP BY k.customer_id) a \
@@ -138,6 +144,7 @@ pub(crate) fn recompute_for(ids_sql: &str) -> String {
 pub(crate) struct Sum {
     pub count: i64,
     pub revenue: i64,
+    pub first_order: Option<DateTime<Utc>>,
     pub last_order: Option<DateTime<Utc>>,
 }
 
@@ -177,20 +184,23 @@ pub(crate) fn add_batch(
         s.revenue += row[a].as_int().unwrap_or(0);
         let is_order = kind.is_none_or(|k| row[k].as_text().is_none_or(|v| v == "order"));
         if is_order && let Value::Time(at) = &row[t] {
+            s.first_order = Some(s.first_order.map_or(*at, |f| f.min(*at)));
             s.last_order = Some(s.last_order.map_or(*at, |l| l.max(*at)));
         }
     }
 }
 
-/// SQLite: sets totals from a JSON array of `[id, count, revenue, last_order]`.
+/// SQLite: sets totals from a JSON array of `[id, count, revenue, first_order,
+/// last_order]`.
 pub(crate) const SET_FROM_JSON: &str = "UPDATE customers SET transactions_count = a.n, \
-     revenue_minor = a.revenue, last_purchase_at = a.last_order \
-     FROM (SELECT value->>0 AS id, value->>1 AS n, value->>2 AS revenue, value->>3 AS last_order \
-           FROM json_each($1)) a \
+     revenue_minor = a.revenue, first_purchase_at = a.first_order, last_purchase_at = a.last_order \
+     FROM (SELECT value->>0 AS id, value->>1 AS n, value->>2 AS revenue, value->>3 AS first_order, \
+           value->>4 AS last_order FROM json_each($1)) a \
      WHERE customers.id = a.id";
 
-/// PostgreSQL: sets totals from arrays of ids, counts, revenues and last orders.
+/// PostgreSQL: sets totals from arrays of ids, counts, revenues, first and last orders.
 pub(crate) const SET_FROM_ARRAYS: &str = "UPDATE customers SET transactions_count = a.n, \
-     revenue_minor = a.revenue, last_purchase_at = a.last_order \
-     FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::timestamptz[]) AS a(id, n, revenue, last_order) \
+     revenue_minor = a.revenue, first_purchase_at = a.first_order, last_purchase_at = a.last_order \
+     FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::timestamptz[], $5::timestamptz[]) \
+     AS a(id, n, revenue, first_order, last_order) \
      WHERE customers.id = a.id";

@@ -134,14 +134,16 @@ impl Tx {
                         if i > 0 {
                             json.push(',');
                         }
-                        let _ = write!(json, "[{id},{},{},", s.count, s.revenue);
-                        match &s.last_order {
-                            Some(t) => {
-                                json.push('"');
-                                push_time(&mut json, t);
-                                json.push('"');
+                        let _ = write!(json, "[{id},{},{}", s.count, s.revenue);
+                        for at in [&s.first_order, &s.last_order] {
+                            match at {
+                                Some(t) => {
+                                    json.push_str(",\"");
+                                    push_time(&mut json, t);
+                                    json.push('"');
+                                }
+                                None => json.push_str(",null"),
                             }
-                            None => json.push_str("null"),
                         }
                         json.push(']');
                     }
@@ -155,12 +157,15 @@ impl Tx {
                     let ids: Vec<i64> = chunk.iter().map(|(id, _)| **id).collect();
                     let counts: Vec<i64> = chunk.iter().map(|(_, s)| s.count).collect();
                     let revenue: Vec<i64> = chunk.iter().map(|(_, s)| s.revenue).collect();
+                    let first: Vec<Option<chrono::DateTime<chrono::Utc>>> =
+                        chunk.iter().map(|(_, s)| s.first_order).collect();
                     let last: Vec<Option<chrono::DateTime<chrono::Utc>>> =
                         chunk.iter().map(|(_, s)| s.last_order).collect();
                     sqlx::query::<Postgres>(totals::SET_FROM_ARRAYS)
                         .bind(ids)
                         .bind(counts)
                         .bind(revenue)
+                        .bind(first)
                         .bind(last)
                         .execute(&mut **tx)
                         .await?;

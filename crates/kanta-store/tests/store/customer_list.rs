@@ -77,9 +77,20 @@ async fn the_writer_keeps_each_customers_totals() {
             Some("09".into()),
             "a refund is not a purchase"
         );
+        assert_eq!(
+            a.first_purchase_at.map(|t| t.format("%d").to_string()),
+            Some("03".into())
+        );
         assert_eq!(a.tier.as_deref(), Some("A"));
         assert_eq!(line("z").transactions, 0);
         assert_eq!(line("z").last_purchase_at, None);
+        assert_eq!(line("z").first_purchase_at, None);
+        assert_eq!(
+            line("b")
+                .first_purchase_at
+                .map(|t| t.format("%d").to_string()),
+            Some("05".into())
+        );
 
         // A transaction moved to another customer and a changed amount: both
         // customers' totals follow.
@@ -92,6 +103,11 @@ async fn the_writer_keeps_each_customers_totals() {
         assert_eq!((line("a").transactions, line("a").revenue_minor), (4, 8300));
         assert_eq!((line("b").transactions, line("b").revenue_minor), (0, 0));
         assert_eq!(line("b").last_purchase_at, None);
+        assert_eq!(
+            line("b").first_purchase_at,
+            None,
+            "b's only order moved to a"
+        );
 
         // An older order adds to the sums without moving the last purchase back; the
         // same rows written again change nothing.
@@ -109,6 +125,11 @@ async fn the_writer_keeps_each_customers_totals() {
             assert_eq!(
                 a.last_purchase_at.map(|t| t.format("%d").to_string()),
                 Some("20".into())
+            );
+            assert_eq!(
+                a.first_purchase_at.map(|t| t.format("%d").to_string()),
+                Some("01".into()),
+                "an older order moves the first purchase back"
             );
         }
 
@@ -175,6 +196,33 @@ async fn a_bulk_load_computes_everyones_totals() {
             assert_eq!(c.transactions as usize, n / 100, "{}", c.id);
             assert_eq!(c.revenue_minor as usize, 100 * n / 100, "{}", c.id);
             assert!(c.last_purchase_at.is_some());
+            // customer k's orders fall on days 1 + (i % 28) for i = k, k + 100, ...:
+            // the earliest is day 1 + min over them
+            let k: usize = c.id[1..].parse().unwrap();
+            let first = (0..n)
+                .filter(|i| i % 100 == k)
+                .map(|i| 1 + i % 28)
+                .min()
+                .unwrap();
+            let last = (0..n)
+                .filter(|i| i % 100 == k)
+                .map(|i| 1 + i % 28)
+                .max()
+                .unwrap();
+            let day =
+                |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.format("%d").to_string());
+            assert_eq!(
+                day(c.first_purchase_at),
+                Some(format!("{first:02}")),
+                "{}",
+                c.id
+            );
+            assert_eq!(
+                day(c.last_purchase_at),
+                Some(format!("{last:02}")),
+                "{}",
+                c.id
+            );
         }
     })
     .await;
