@@ -170,7 +170,8 @@ async fn a_person_finds_a_customer_and_reads_the_timeline_in_both_languages() {
         Some(json!({})),
     )
     .await;
-    wait_for_url(&d, &session, "/").await;
+    // Signed in once the browser has left the login page (every URL contains "/").
+    wait_to_leave(&d, &session, "/login").await;
 
     for (lang, heading, timeline) in [
         ("fi", "Asiakkaat", "Aikajana"),
@@ -372,6 +373,17 @@ async fn resize(d: &Driver, session: &str, width: u32, height: u32) {
 }
 
 /// Waits until the page's URL contains `needle` (a click's navigation has happened).
+async fn wait_to_leave(d: &Driver, session: &str, needle: &str) {
+    for _ in 0..100 {
+        let url = call(d, "GET", &format!("/session/{session}/url"), None).await;
+        if url.as_str().is_some_and(|u| !u.contains(needle)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the browser never left the URL with {needle}");
+}
+
 async fn wait_for_url(d: &Driver, session: &str, needle: &str) {
     for _ in 0..100 {
         let url = call(d, "GET", &format!("/session/{session}/url"), None).await;
