@@ -53,6 +53,15 @@ pub fn short_name(kind: ModelKind) -> &'static str {
         .map_or(kind.name(), |(n, _)| n)
 }
 
+/// The delimiter of a file, as its header line shows it: the most frequent of comma,
+/// semicolon and tab (a semicolon or tab file carries no commas in its names).
+fn header_delimiter(header: &str) -> u8 {
+    [b',', b';', b'\t']
+        .into_iter()
+        .max_by_key(|d| header.bytes().filter(|b| b == d).count())
+        .unwrap_or(b',')
+}
+
 /// A CSV file read into named numeric columns, each value with its line number.
 struct Table {
     path: PathBuf,
@@ -70,10 +79,7 @@ impl Table {
             .with_context(|| format!("cannot read {}", path.display()))?;
         let first = text.lines().next().unwrap_or("");
         // The header decides: a semicolon or tab file carries no commas in its names.
-        let delimiter = [b',', b';', b'\t']
-            .into_iter()
-            .max_by_key(|d| first.bytes().filter(|b| b == d).count())
-            .unwrap_or(b',');
+        let delimiter = header_delimiter(first);
         let mut r = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .trim(csv::Trim::All)
@@ -328,10 +334,7 @@ fn plain_rfm(text: &[u8], fourth: Option<&str>) -> Option<(Vec<RfmRow>, Vec<f64>
     let first = std::str::from_utf8(&text[..header_end]).ok()?;
     let first = first.strip_suffix('\r').unwrap_or(first);
     // The delimiter as Table::read chooses it.
-    let delimiter = [b',', b';', b'\t']
-        .into_iter()
-        .max_by_key(|d| first.bytes().filter(|b| b == d).count())
-        .unwrap_or(b',');
+    let delimiter = header_delimiter(first);
     let names: Vec<&str> = first.split(delimiter as char).map(str::trim).collect();
     let column = |name: &str| names.iter().position(|h| *h == name);
     let columns = [
@@ -725,11 +728,7 @@ fn predict_transactions(
             write_with_columns(t, &header, extra)?;
         }
         Records::Plain { header, lines } => {
-            let delimiter = [b',', b';', b'\t']
-                .into_iter()
-                .max_by_key(|d| header.bytes().filter(|b| b == d).count())
-                .unwrap_or(b',');
-            write_lines_with_columns(header, lines, delimiter, &added, extra)?;
+            write_lines_with_columns(header, lines, header_delimiter(header), &added, extra)?;
         }
     }
     Ok(ExitCode::SUCCESS)

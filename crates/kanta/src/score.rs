@@ -28,7 +28,7 @@ use kanta_models::clv::ClvOptions;
 use kanta_models::fit::{FitOptions, ModelKind, Params, log_normal_draw};
 use kanta_models::gammagamma;
 use kanta_models::score::{ScoreOptions, score_customers};
-use kanta_models::summary::TimeUnit;
+use kanta_models::summary::{TimeUnit, date_of_day, day_number};
 use kanta_models::validation::{HoldoutMetrics, holdout_metrics};
 use kanta_models::{
     GammaGammaParams, RfmData, RfmRow, SpendData, SpendRow, TransactionModel, TransactionParams,
@@ -42,6 +42,8 @@ use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::json;
+
+use crate::models::short_name;
 
 /// Candidates of the model choice, in the order they are tried.
 pub const CANDIDATES: [ModelKind; 3] = [ModelKind::BgNbd, ModelKind::MbgNbd, ModelKind::ParetoNbd];
@@ -104,15 +106,6 @@ pub struct ScoreReport {
     pub phases: Laps,
 }
 
-/// The command line's name of a transaction model (`bgnbd`, `mbgnbd`, `pnbd`), as
-/// runs store it.
-pub fn model_name(kind: ModelKind) -> &'static str {
-    match kind {
-        ModelKind::ParetoNbd => "pnbd",
-        k => k.name(),
-    }
-}
-
 /// Seconds each phase of a run took, in order.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(transparent)]
@@ -130,14 +123,6 @@ impl Laps {
         self.0.push((phase, since));
         self.1 = Some(now);
     }
-}
-
-fn day_number(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")).num_days() as i32
-}
-
-fn date_of(day: i32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date") + chrono::Duration::days(day.into())
 }
 
 /// `lifetimes`' (frequency, recency, T) in weeks of one customer observed up to `end`.
@@ -190,7 +175,7 @@ fn choose_model(days: &[PurchaseDays], calibration_end: i32, holdout_days: u32) 
                         .collect();
                     let metrics = holdout_metrics(&predicted, &actual);
                     Candidate {
-                        model: model_name(kind).to_string(),
+                        model: short_name(kind).to_string(),
                         params: Some(params_json(&f.params)),
                         log_likelihood: Some(f.log_likelihood),
                         holdout: metrics.as_ref().ok().copied(),
@@ -198,7 +183,7 @@ fn choose_model(days: &[PurchaseDays], calibration_end: i32, holdout_days: u32) 
                     }
                 }
                 Err(e) => Candidate {
-                    model: model_name(kind).to_string(),
+                    model: short_name(kind).to_string(),
                     params: None,
                     log_likelihood: None,
                     holdout: None,
@@ -451,19 +436,19 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
                     .collect();
                 bail!(
                     "no model could be fitted on the purchases up to {} ({}); try --holdout-days 0 or a later --as-of",
-                    date_of(calibration_end),
+                    date_of_day(calibration_end),
                     why.join("; ")
                 );
             }
             let ranked = by_error.into_iter().map(|(_, k)| k).collect();
-            (ranked, candidates, Some(date_of(calibration_end)))
+            (ranked, candidates, Some(date_of_day(calibration_end)))
         }
     };
 
     laps.lap("choice");
 
     // 3. The chosen model and Gamma-Gamma on everything up to as_of.
-    let first_purchase_on = days.iter().map(|p| p.first_day).min().map(date_of);
+    let first_purchase_on = days.iter().map(|p| p.first_day).min().map(date_of_day);
     let (margin, rate) = (s.margin, s.monthly_discount_rate);
     let computed = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let rows: Vec<RfmRow> = days.iter().map(|p| rfm_row(p, as_of)).collect();
@@ -495,7 +480,7 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
             let fitted = match fit_transaction_model(kind, &data, &FitOptions::default()) {
                 Ok(f) => f,
                 Err(e) => {
-                    fallbacks.push(format!("{}: cannot fit on all purchases: {e}", model_name(kind)));
+                    fallbacks.push(format!("{}: cannot fit on all purchases: {e}", short_name(kind)));
                     continue;
                 }
             };
@@ -520,7 +505,7 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
                 }
                 Some(i) => fallbacks.push(format!(
                     "{} with {} gives no finite scores for a customer with frequency {}, recency {:.3} and T {:.3} weeks",
-                    model_name(kind),
+                    short_name(kind),
                     params_json(&fitted.params),
                     rows[i].frequency,
                     rows[i].recency,
@@ -592,7 +577,7 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
         },
     });
     let run = NewModelRun {
-        model: model_name(chosen).to_string(),
+        model: short_name(chosen).to_string(),
         spend_model: spend.as_ref().map(|_| "gg".to_string()),
         as_of: s.as_of,
         calibration_end: calibration,
@@ -608,7 +593,7 @@ pub async fn score_store(store: &Store, s: &ScoreSettings) -> anyhow::Result<Sco
     laps.lap("store");
     Ok(ScoreReport {
         run_id,
-        model: model_name(chosen).to_string(),
+        model: short_name(chosen).to_string(),
         customers: scores.len(),
         as_of: s.as_of,
         calibration_end: calibration,
