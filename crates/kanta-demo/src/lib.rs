@@ -5,7 +5,7 @@
 //! ([`kanta_domain::schema::ENTITIES`]: staff, customers, contacts, transactions,
 //! subscriptions, interactions, cases, feedback, usage, trust). It does no I/O and
 //! reads no clock: the same seed and `as_of` give the same rows, value for value.
-//! `kanta demo` writes the batches with [`kanta_store::Store::write`].
+//! `kanta demo` writes the batches with the store's writer.
 //!
 //! # The café (segment `kahvila`, ids `cafe-00001`, ...)
 //!
@@ -48,7 +48,7 @@ mod tables;
 mod texts;
 
 use chrono::{DateTime, NaiveDate, Utc};
-pub use kanta_store::WriteBatch;
+pub use kanta_domain::WriteBatch;
 
 pub use params::{
     B2B, B2bParams, BgNbd, CAFE, CafeParams, GammaGamma, PLANS, Sbg, TIERS, TRUST, TrustParams,

@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use kanta_domain::Value;
 use kanta_domain::schema::{self, Entity};
-use kanta_store::WriteBatch;
+use kanta_domain::WriteBatch;
 
 /// What the demo writes into each batch: every row names its source.
 pub(crate) const SOURCE: &str = "demo";

@@ -10,12 +10,14 @@
 //!
 //! **Architecture invariant:** this crate does no I/O.
 
+pub mod batch;
 pub mod ids;
 pub mod money;
 pub mod schema;
 pub mod time;
 pub mod value;
 
+pub use batch::WriteBatch;
 pub use money::{Currency, Decimal, Money};
 pub use schema::{Entity, Field, Kind};
 pub use value::Value;

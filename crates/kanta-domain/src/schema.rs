@@ -173,6 +173,12 @@ pub const CUSTOMER_KINDS: &[&str] = &["person", "company"];
 pub const CUSTOMER_STATUSES: &[&str] = &["active", "ended"];
 pub const LOCALES: &[&str] = &["fi", "en"];
 pub const TRANSACTION_KINDS: &[&str] = &["order", "refund"];
+
+/// The kind of a transaction given without one: a negative amount is a refund,
+/// anything else an order.
+pub fn transaction_kind_for(amount_minor: i64) -> &'static str {
+    if amount_minor < 0 { "refund" } else { "order" }
+}
 pub const PERIODS: &[&str] = &["week", "month", "quarter", "year"];
 pub const INTERACTION_KINDS: &[&str] =
     &["call", "meeting", "email", "visit", "chat", "note", "other"];
@@ -181,9 +187,12 @@ pub const TIERS: &[&str] = &["A", "B", "C", "D"];
 /// Columns of `customers` that no file or form writes: per-customer totals of the
 /// transactions, kept by the store's writer in the same transaction as the rows they
 /// sum, so the customer list sorts by revenue and last purchase through an index.
+/// `refunds_count` and `refunds_minor` are the refunds among the transactions.
 pub const CUSTOMER_TOTALS_COLUMNS: &[&str] = &[
     "transactions_count",
     "revenue_minor",
+    "refunds_count",
+    "refunds_minor",
     "first_purchase_at",
     "last_purchase_at",
 ];

@@ -1,5 +1,5 @@
 //! Reads a user's file (CSV, JSON Lines, whitespace-separated text) into validated
-//! rows of one entity, ready for [`kanta_store::Store::write`].
+//! rows of one entity, ready for the store's writer.
 //!
 //! - [`source`] turns a file into records of text fields with line numbers.
 //! - [`Mapping`] says which column feeds which field (`--map SOURCE=FIELD`, header
@@ -7,7 +7,7 @@
 //! - [`parse_file`] validates every row, reporting each invalid one as
 //!   `FILE:LINE: FIELD: reason`; groups order lines that share an `order_id` into one
 //!   order; derives a stable id for rows without one; and returns a
-//!   [`kanta_store::WriteBatch`] of the valid rows with the [`RowError`]s of the rest.
+//!   [`kanta_domain::WriteBatch`] of the valid rows with the [`RowError`]s of the rest.
 //!
 //! Nothing here touches the database: references to other records are checked by the
 //! caller against the store ([`Parsed::reject_missing_refs`]).
@@ -22,10 +22,10 @@ use kanta_domain::ids::{content_digest, id_from_digest};
 use kanta_domain::schema::{Entity, Field, Kind, TRANSACTIONS};
 use kanta_domain::value::{ParseContext, parse_field};
 use kanta_domain::{Currency, Decimal, Value};
-use kanta_store::WriteBatch;
+use kanta_domain::WriteBatch;
 use thiserror::Error;
 
-pub use source::{Delimiter, Format, SourceReader, SourceRecord};
+pub use source::{Delimiter, Format, SourceReader, SourceRecord, sniff_delimiter};
 
 /// Errors that stop an import before any row is judged.
 #[derive(Debug, Error)]
@@ -731,7 +731,7 @@ impl Builder {
             && (!self.kind_mapped || values[ki].is_null())
         {
             let amount = values[ai].as_int().unwrap_or(0);
-            values[ki] = Value::Text(if amount < 0 { "refund" } else { "order" }.into());
+            values[ki] = Value::Text(kanta_domain::schema::transaction_kind_for(amount).into());
         }
         Ok(())
     }
@@ -789,7 +789,7 @@ impl Builder {
         {
             let amount = self.batch.values[base + ai].as_int().unwrap_or(0);
             self.batch.values[base + ki] =
-                Value::Text(if amount < 0 { "refund" } else { "order" }.into());
+                Value::Text(kanta_domain::schema::transaction_kind_for(amount).into());
         }
         Ok(())
     }

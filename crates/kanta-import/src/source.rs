@@ -115,7 +115,7 @@ impl SourceReader {
                 let delim = match delimiter {
                     Some(Delimiter::Char(c)) => c,
                     Some(Delimiter::Whitespace) => b' ',
-                    None => sniff_delimiter(buf.fill_buf().unwrap_or(&[])),
+                    None => sniff_delimiter(buf.fill_buf().unwrap_or(&[])).unwrap_or(b','),
                 };
                 let rdr = csv::ReaderBuilder::new()
                     .delimiter(delim)
@@ -295,15 +295,17 @@ fn json_record(
     Ok(())
 }
 
-/// The most frequent of `,` `;` tab `|` on the first line; `,` when none occurs.
-fn sniff_delimiter(head: &[u8]) -> u8 {
+/// The delimiter of a file, as its first line shows it: the most frequent of `,` `;`
+/// tab `|` (a Finnish Excel file uses semicolons), `None` when none occurs. The one
+/// sniffer of every reader of delimited files (imports, `kanta summary`, `kanta fit`).
+pub fn sniff_delimiter(head: &[u8]) -> Option<u8> {
     let first_line = head.split(|b| *b == b'\n').next().unwrap_or(&[]);
     [b',', b';', b'\t', b'|']
         .into_iter()
         .map(|d| (first_line.iter().filter(|b| **b == d).count(), d))
         .max_by_key(|(n, _)| *n)
         .filter(|(n, _)| *n > 0)
-        .map_or(b',', |(_, d)| d)
+        .map(|(_, d)| d)
 }
 
 #[cfg(test)]
@@ -312,10 +314,10 @@ mod tests {
 
     #[test]
     fn sniffs_finnish_excel_semicolons() {
-        assert_eq!(sniff_delimiter(b"id;name;amount\n1;A;12,50\n"), b';');
-        assert_eq!(sniff_delimiter(b"id,name\n"), b',');
-        assert_eq!(sniff_delimiter(b"id\tname\n"), b'\t');
-        assert_eq!(sniff_delimiter(b"id\n"), b',');
+        assert_eq!(sniff_delimiter(b"id;name;amount\n1;A;12,50\n"), Some(b';'));
+        assert_eq!(sniff_delimiter(b"id,name\n"), Some(b','));
+        assert_eq!(sniff_delimiter(b"id\tname\n"), Some(b'\t'));
+        assert_eq!(sniff_delimiter(b"id\n"), None);
     }
 
     #[test]

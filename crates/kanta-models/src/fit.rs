@@ -64,6 +64,31 @@ impl ModelKind {
         }
     }
 
+    /// The short code Kanta's command line, files and stored model runs use (`bgnbd`,
+    /// `mbgnbd`, `pnbd`, `bgbb`, `gg`, `sbg`), as `lifetimes` users write them.
+    pub fn code(self) -> &'static str {
+        match self {
+            ModelKind::BgNbd => "bgnbd",
+            ModelKind::MbgNbd => "mbgnbd",
+            ModelKind::ParetoNbd => "pnbd",
+            ModelKind::BgBb => "bgbb",
+            ModelKind::GammaGamma => "gg",
+            ModelKind::Sbg => "sbg",
+        }
+    }
+
+    /// The name as the literature writes it: `BG/NBD`, `Pareto/NBD`, `Gamma-Gamma`, ...
+    pub fn label(self) -> &'static str {
+        match self {
+            ModelKind::BgNbd => "BG/NBD",
+            ModelKind::MbgNbd => "MBG/NBD",
+            ModelKind::ParetoNbd => "Pareto/NBD",
+            ModelKind::BgBb => "BG/BB",
+            ModelKind::GammaGamma => "Gamma-Gamma",
+            ModelKind::Sbg => "sBG",
+        }
+    }
+
     /// The parameter names in the literature's notation.
     pub fn param_names(self) -> &'static [&'static str] {
         match self {
@@ -95,13 +120,13 @@ impl FromStr for ModelKind {
             .collect();
         ModelKind::ALL
             .into_iter()
-            .find(|k| k.name() == key)
+            .find(|k| k.name() == key || k.code() == key)
             .ok_or_else(|| {
                 invalid_param(
                     "model",
                     format!(
                         "'{s}' is not a model; use one of {}",
-                        ModelKind::ALL.map(ModelKind::name).join(", ")
+                        ModelKind::ALL.map(ModelKind::code).join(", ")
                     ),
                 )
             })

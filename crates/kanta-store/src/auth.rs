@@ -4,11 +4,22 @@
 //! for passwords and SHA-256 digests (hex) for session ids and API tokens. Hashing is the
 //! caller's (kanta-web's) work; this module only stores and finds. Times are
 //! milliseconds since the Unix epoch, UTC.
+//!
+//! The changes of users and tokens ([`Store::create_user`], [`Store::update_user`],
+//! [`Store::create_token`], [`Store::revoke_token`]) take a required [`AuditEntry`],
+//! written in the same transaction: no such change goes unrecorded, and a change that
+//! fails (a duplicate email) leaves no entry. The store completes the entry: its
+//! `record_id` defaults to the user's or token's id, and its `changes` gain the fields
+//! the write changed (`{"before": v, "after": v}`; a password shows only that it
+//! changed), keys the caller gave winning.
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
+use serde_json::{Value as Json, json};
 use sqlx::Row;
 
+use crate::audit::{AuditEntry, change};
+use crate::write::on_tx;
 use crate::{Result, Store, StoreError, with_pool};
 
 /// What a user or token may do; each role may do everything the ones below it may.
@@ -174,20 +185,22 @@ pub struct UserUpdate<'a> {
 const TOUCH_EVERY_MS: i64 = 60_000;
 
 impl Store {
-    /// Creates a user; the email is stored in lower case and must be new.
-    pub async fn create_user(&self, u: &NewUser<'_>) -> Result<User> {
+    /// Creates a user and records `audit` (see the module documentation); the email
+    /// is stored in lower case and must be new.
+    pub async fn create_user(&self, u: &NewUser<'_>, audit: &AuditEntry) -> Result<User> {
         let email = u.email.trim().to_lowercase();
         let now = ms(Utc::now());
         let sql = "INSERT INTO users (email, name, role, password_hash, created_ms) \
                    VALUES ($1, $2, $3, $4, $5) RETURNING id";
-        let id: std::result::Result<i64, sqlx::Error> = with_pool!(self, pool => {
+        let mut tx = self.begin().await?;
+        let id: std::result::Result<i64, sqlx::Error> = on_tx!(&mut tx, c => {
             sqlx::query_scalar(sql)
                 .bind(&email)
                 .bind(u.name.trim())
                 .bind(u.role.as_str())
                 .bind(u.password_hash)
                 .bind(now)
-                .fetch_one(pool)
+                .fetch_one(&mut **c)
                 .await
         });
         let id = match id {
@@ -195,6 +208,13 @@ impl Store {
             Err(e) if is_unique_violation(&e) => return Err(StoreError::Exists(email)),
             Err(e) => return Err(e.into()),
         };
+        let changes = json!({
+            "email": change(Json::Null, json!(email)),
+            "name": change(Json::Null, json!(u.name.trim())),
+            "role": change(Json::Null, json!(u.role.as_str())),
+        });
+        tx.audit(&audit.completed(id, changes, Json::Null)).await?;
+        tx.commit().await?;
         self.user(id)
             .await?
             .ok_or_else(|| StoreError::Db(sqlx::Error::RowNotFound))
@@ -234,9 +254,16 @@ impl Store {
         with_pool!(self, pool => Ok(sqlx::query_scalar(sql).bind(true).fetch_one(pool).await?))
     }
 
-    /// Changes a user. Deactivating a user or changing their password or role ends
-    /// their sessions. Returns the user as it is now, or `None` when there is none.
-    pub async fn update_user(&self, id: i64, u: &UserUpdate<'_>) -> Result<Option<User>> {
+    /// Changes a user and records `audit` (see the module documentation), in one
+    /// transaction. Deactivating a user or changing their password or role ends their
+    /// sessions. Returns the user as it is now, or `None` when there is none (and
+    /// records nothing).
+    pub async fn update_user(
+        &self,
+        id: i64,
+        u: &UserUpdate<'_>,
+        audit: &AuditEntry,
+    ) -> Result<Option<User>> {
         let lang = u.lang.map(|l| l.map(str::to_string));
         let sql = "UPDATE users SET \
                    name = coalesce($2, name), \
@@ -245,7 +272,19 @@ impl Store {
                    active = coalesce($6, active), \
                    password_hash = coalesce($7, password_hash) \
                    WHERE id = $1";
-        let changed = with_pool!(self, pool => {
+        let end_sessions = u.active == Some(false) || u.password_hash.is_some() || u.role.is_some();
+        let mut tx = self.begin().await?;
+        // PostgreSQL: the row locked, so that `before` is what this update changes.
+        let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
+        let read = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1");
+        let (before, after) = on_tx!(&mut tx, c => {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!("{read}{lock}")))
+                .bind(id)
+                .fetch_optional(&mut **c)
+                .await?;
+            let Some(before) = row.as_ref().map(user_of).transpose()? else {
+                return Ok(None);
+            };
             sqlx::query(sql)
                 .bind(id)
                 .bind(u.name.map(str::trim))
@@ -254,17 +293,40 @@ impl Store {
                 .bind(lang.clone().flatten())
                 .bind(u.active)
                 .bind(u.password_hash)
-                .execute(pool)
-                .await?
-                .rows_affected()
+                .execute(&mut **c)
+                .await?;
+            if end_sessions {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(id)
+                    .execute(&mut **c)
+                    .await?;
+            }
+            let row = sqlx::query(sqlx::AssertSqlSafe(read))
+                .bind(id)
+                .fetch_one(&mut **c)
+                .await?;
+            (before, user_of(&row)?)
         });
-        if changed == 0 {
-            return Ok(None);
+        let mut changes = serde_json::Map::new();
+        let mut diff = |field: &str, b: Json, a: Json| {
+            if b != a {
+                changes.insert(field.to_string(), change(b, a));
+            }
+        };
+        diff("name", json!(before.name), json!(after.name));
+        diff("role", json!(before.role), json!(after.role));
+        diff("lang", json!(before.lang), json!(after.lang));
+        diff("active", json!(before.active), json!(after.active));
+        if u.password_hash.is_some() {
+            changes.insert(
+                "password".into(),
+                change(json!("[hidden]"), json!("[changed]")),
+            );
         }
-        if u.active == Some(false) || u.password_hash.is_some() || u.role.is_some() {
-            self.end_sessions_of(id).await?;
-        }
-        self.user(id).await
+        tx.audit(&audit.completed(id, Json::Object(changes), Json::Null))
+            .await?;
+        tx.commit().await?;
+        Ok(Some(after))
     }
 
     /// Records a successful sign-in.
@@ -369,7 +431,8 @@ impl Store {
         Ok(())
     }
 
-    /// Records an API token by its digest; the token itself is never stored.
+    /// Records an API token by its digest (the token itself is never stored) and
+    /// `audit` (see the module documentation), in one transaction.
     pub async fn create_token(
         &self,
         name: &str,
@@ -377,11 +440,13 @@ impl Store {
         digest: &str,
         prefix: &str,
         created_by: Option<i64>,
+        audit: &AuditEntry,
     ) -> Result<ApiToken> {
         let sql = "INSERT INTO api_tokens (name, role, digest, prefix, created_by, created_ms) \
                    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
         let now = ms(Utc::now());
-        let id: i64 = with_pool!(self, pool => {
+        let mut tx = self.begin().await?;
+        let id: i64 = on_tx!(&mut tx, c => {
             sqlx::query_scalar(sql)
                 .bind(name.trim())
                 .bind(role.as_str())
@@ -389,9 +454,16 @@ impl Store {
                 .bind(prefix)
                 .bind(created_by)
                 .bind(now)
-                .fetch_one(pool)
+                .fetch_one(&mut **c)
                 .await?
         });
+        let changes = json!({
+            "name": change(Json::Null, json!(name.trim())),
+            "role": change(Json::Null, json!(role.as_str())),
+            "prefix": change(Json::Null, json!(prefix)),
+        });
+        tx.audit(&audit.completed(id, changes, Json::Null)).await?;
+        tx.commit().await?;
         Ok(ApiToken {
             id,
             name: name.trim().to_string(),
@@ -438,18 +510,27 @@ impl Store {
         })
     }
 
-    /// Revokes a token; returns false when there is no such unrevoked token.
-    pub async fn revoke_token(&self, id: i64) -> Result<bool> {
+    /// Revokes a token and records `audit` (see the module documentation), in one
+    /// transaction; returns false (and records nothing) when there is no such
+    /// unrevoked token.
+    pub async fn revoke_token(&self, id: i64, audit: &AuditEntry) -> Result<bool> {
         let now = ms(Utc::now());
-        let n = with_pool!(self, pool => {
+        let mut tx = self.begin().await?;
+        let n = on_tx!(&mut tx, c => {
             sqlx::query("UPDATE api_tokens SET revoked_ms = $2 WHERE id = $1 AND revoked_ms IS NULL")
                 .bind(id)
                 .bind(now)
-                .execute(pool)
+                .execute(&mut **c)
                 .await?
                 .rows_affected()
         });
-        Ok(n > 0)
+        if n == 0 {
+            return Ok(false);
+        }
+        let changes = json!({ "revoked": change(json!(false), json!(true)) });
+        tx.audit(&audit.completed(id, changes, Json::Null)).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Records a failed sign-in.

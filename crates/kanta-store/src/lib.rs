@@ -7,7 +7,15 @@
 //!   database transaction, idempotently by external id (the importer streams files
 //!   through it; [`Store::write`] is the one-batch form the demo and the API use).
 //! - [`auth`]: staff users, sessions, API tokens and failed sign-ins (digests and
-//!   argon2id hashes only).
+//!   argon2id hashes only); each change of a user or token is audited in its
+//!   transaction.
+//! - [`audit`]: the append-only audit log (who, through what, which record, the values
+//!   before and after), written in the transaction of the change it tells of.
+//! - [`jobs`]: background jobs: enqueued (at most once per key), claimed with a lease
+//!   by one worker at a time, completed, failed, retried.
+//! - [`outbox`]: mail queued in the transaction that causes it, with its `mail.send`
+//!   job; sent at most once.
+//! - [`settings`]: store-wide settings as JSON, each change audited.
 //! - [`purchases`]: per-customer purchase days (the models' sufficient statistics)
 //!   in one grouped SQL pass.
 //! - [`read`]: generic records ([`Record`]), the customer list, a customer's timeline,
@@ -20,14 +28,20 @@
 //!
 //! **Architecture invariant:** nothing outside this crate speaks SQL.
 
+pub mod audit;
 pub mod auth;
+pub mod jobs;
 pub mod list;
 mod migrate;
+pub mod outbox;
 pub mod purchases;
 pub mod read;
 pub mod retention;
 pub mod scores;
+pub mod settings;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod timeline;
 mod totals;
 pub mod write;
 
@@ -199,6 +213,25 @@ pub fn redact(url: &str) -> String {
         return format!("{scheme}://{user}:***@{host}");
     }
     url.to_string()
+}
+
+/// Milliseconds since the Unix epoch, as the server's own tables keep times.
+pub(crate) fn to_ms(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// A time kept as milliseconds since the Unix epoch.
+pub(crate) fn from_ms(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
+}
+
+/// A stored JSON value that does not parse, as a decoding error.
+pub(crate) fn json_err(e: serde_json::Error) -> StoreError {
+    StoreError::Db(sqlx::Error::Decode(Box::new(e)))
 }
 
 /// Runs the same code on whichever pool the store has; inside, `$pool` is the

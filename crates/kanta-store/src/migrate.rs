@@ -35,6 +35,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "first purchase",
         include_str!("../migrations/sqlite/0005_first_purchase.sql"),
     ),
+    (
+        6,
+        "core",
+        include_str!("../migrations/sqlite/0006_core.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -61,6 +66,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         5,
         "first purchase",
         include_str!("../migrations/postgres/0005_first_purchase.sql"),
+    ),
+    (
+        6,
+        "core",
+        include_str!("../migrations/postgres/0006_core.sql"),
     ),
 ];
 

@@ -211,8 +211,16 @@ pub struct CustomerSummary {
     pub status: String,
     /// Value tier A-D, when scored or imported.
     pub tier: Option<String>,
+    /// Orders and refunds.
     pub transactions: i64,
+    /// Orders: `transactions - refunds_count`.
+    pub orders_count: i64,
+    /// Refunds among the transactions.
+    pub refunds_count: i64,
+    /// Orders' amounts plus refunds' (negative) amounts.
     pub revenue_minor: i64,
+    /// The refunds' amounts summed, as stored (negative).
+    pub refunds_minor: i64,
     /// The first order (the customer's first purchase).
     pub first_purchase_at: Option<DateTime<Utc>>,
     pub last_purchase_at: Option<DateTime<Utc>>,
@@ -235,6 +243,52 @@ pub struct TimelineEvent {
     /// `feedback`, `usage`, `trust`, `subscription_started`, `subscription_ended`, ...
     pub kind: String,
     pub record: Record,
+}
+
+/// The customer list's columns.
+const SUMMARY_COLUMNS: &str = "c.id, c.external_id, c.name, c.email, c.kind, c.segment, c.status, c.tier, \
+     c.transactions_count, c.revenue_minor, c.refunds_count, c.refunds_minor, \
+     c.first_purchase_at, c.last_purchase_at";
+
+/// Rows of [`SUMMARY_COLUMNS`] as [`CustomerSummary`]s (either backend's rows).
+macro_rules! decode_summaries {
+    ($rows:expr) => {
+        $rows
+            .iter()
+            .map(|r| {
+                let transactions: i64 = r.try_get("transactions_count")?;
+                let refunds_count: i64 = r.try_get("refunds_count")?;
+                Ok(CustomerSummary {
+                    id: r.try_get("external_id")?,
+                    name: r.try_get("name")?,
+                    email: r.try_get("email")?,
+                    kind: r.try_get("kind")?,
+                    segment: r.try_get("segment")?,
+                    status: r.try_get("status")?,
+                    tier: r.try_get("tier")?,
+                    transactions,
+                    orders_count: transactions - refunds_count,
+                    refunds_count,
+                    revenue_minor: r.try_get("revenue_minor")?,
+                    refunds_minor: r.try_get("refunds_minor")?,
+                    first_purchase_at: r.try_get("first_purchase_at")?,
+                    last_purchase_at: r.try_get("last_purchase_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
+}
+
+impl Store {
+    /// One customer's row of the customer list (their totals), by internal id.
+    pub async fn customer_summary(&self, id: i64) -> Result<Option<CustomerSummary>> {
+        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM customers c WHERE c.id = $1");
+        let rows = crate::with_pool!(self, pool => {
+            let rows = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_all(pool).await?;
+            decode_summaries!(rows)
+        });
+        Ok(rows.into_iter().next())
+    }
 }
 
 /// The customer list's filters. SQLite's LIKE already ignores ASCII case (and its
@@ -412,10 +466,11 @@ impl Store {
 
     /// A page of the customer list with its total.
     ///
-    /// Revenue, transaction count and last purchase are the totals the writer keeps
-    /// on each customer (`totals.rs`), and every sort is the order of an index, so a
-    /// page walks LIMIT rows of one index. A page past the middle walks the index
-    /// from the other end, so no page skips more than half of the matches.
+    /// Revenue, the counts of transactions and refunds, and the first and last
+    /// purchase are the totals the writer keeps on each customer (`totals.rs`), and
+    /// every sort is the order of an index, so a page walks LIMIT rows of one index.
+    /// A page past the middle walks the index from the other end, so no page skips
+    /// more than half of the matches.
     pub async fn customers(&self, f: &CustomerFilter) -> Result<CustomerPage> {
         let search = f
             .search
@@ -448,52 +503,28 @@ impl Store {
         } else {
             (f.offset, limit)
         };
-        const COLUMNS: &str = "c.id, c.external_id, c.name, c.email, c.kind, c.segment, c.status, c.tier, \
-             c.transactions_count, c.revenue_minor, c.first_purchase_at, c.last_purchase_at";
         let list_sql = if search.is_some() {
             // A search matches few customers: collect them in one sequential scan and
             // sort those, rather than walk the sort's index through every customer
             // looking for them (seconds on 100,000 customers).
             format!(
-                "WITH m AS MATERIALIZED (SELECT {COLUMNS} FROM customers c WHERE {list_where}) \
+                "WITH m AS MATERIALIZED (SELECT {SUMMARY_COLUMNS} FROM customers c WHERE {list_where}) \
                  SELECT * FROM m c ORDER BY {} LIMIT $6 OFFSET $7",
                 f.sort.order_by(postgres, false)
             )
         } else {
             format!(
-                "SELECT {COLUMNS} FROM customers c WHERE {list_where} ORDER BY {} LIMIT $6 OFFSET $7",
+                "SELECT {SUMMARY_COLUMNS} FROM customers c WHERE {list_where} ORDER BY {} LIMIT $6 OFFSET $7",
                 f.sort.order_by(postgres, backwards)
             )
         };
-        macro_rules! decode {
-            ($rows:expr) => {
-                $rows
-                    .iter()
-                    .map(|r| {
-                        Ok(CustomerSummary {
-                            id: r.try_get("external_id")?,
-                            name: r.try_get("name")?,
-                            email: r.try_get("email")?,
-                            kind: r.try_get("kind")?,
-                            segment: r.try_get("segment")?,
-                            status: r.try_get("status")?,
-                            tier: r.try_get("tier")?,
-                            transactions: r.try_get("transactions_count")?,
-                            revenue_minor: r.try_get("revenue_minor")?,
-                            first_purchase_at: r.try_get("first_purchase_at")?,
-                            last_purchase_at: r.try_get("last_purchase_at")?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?
-            };
-        }
         let mut customers = crate::with_pool!(self, pool => {
             let rows = filters!(sqlx::query(AssertSqlSafe(list_sql)))
                 .bind(take as i64)
                 .bind(skip as i64)
                 .fetch_all(pool)
                 .await?;
-            decode!(rows)
+            decode_summaries!(rows)
         });
         if backwards {
             customers.reverse();

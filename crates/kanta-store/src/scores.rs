@@ -5,12 +5,15 @@
 //! transaction by [`Store::save_model_run`], which also sets each scored customer's
 //! `customers.tier`; so readers see either the previous run or the whole new one.
 //! Scores of runs older than the newest [`KEEP_SCORED_RUNS`] are pruned; the runs
-//! themselves stay, as the record of what was fitted when.
+//! themselves stay, as the record of what was fitted when. The run's audit entry is
+//! written in the same transaction.
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::audit::AuditEntry;
+use crate::write::Tx;
 use crate::{Backend, Result, Store, StoreError, with_pool};
 
 /// Runs whose scores are kept (older runs keep their figures, not their scores).
@@ -166,7 +169,16 @@ impl Store {
     /// Stores a run and its scores in one transaction, sets `customers.tier` of every
     /// scored customer to its score's tier, and prunes the scores of runs older than
     /// the newest [`KEEP_SCORED_RUNS`]. Returns the run's id.
-    pub async fn save_model_run(&self, run: &NewModelRun, scores: &[CustomerScore]) -> Result<i64> {
+    ///
+    /// `audit` is recorded in the same transaction; its `record_id` defaults to the
+    /// run's id, and its `details` gain the run's `model`, `spend_model`, `as_of` and
+    /// `customers` (keys the caller gave win).
+    pub async fn save_model_run(
+        &self,
+        run: &NewModelRun,
+        scores: &[CustomerScore],
+        audit: &AuditEntry,
+    ) -> Result<i64> {
         if let Some(s) = scores.iter().find(|s| !matches!(s.tier, 'A'..='D')) {
             return Err(StoreError::Db(sqlx::Error::Protocol(format!(
                 "customer {} has tier '{}', not A-D",
@@ -191,6 +203,15 @@ impl Store {
              AND (customers.tier IS NULL OR customers.tier <> s.tier)";
         let prune = "DELETE FROM customer_scores WHERE run_id IN \
              (SELECT id FROM model_runs WHERE id <= $1 - $2)";
+        let entry = |id: i64| {
+            let details = serde_json::json!({
+                "model": run.model,
+                "spend_model": run.spend_model,
+                "as_of": run.as_of,
+                "customers": customers,
+            });
+            audit.completed(id, serde_json::Value::Null, details)
+        };
         macro_rules! run_query {
             ($tx:expr) => {
                 sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(insert_run.clone()))
@@ -251,6 +272,8 @@ impl Store {
                     .bind(KEEP_SCORED_RUNS)
                     .execute(&mut *tx)
                     .await?;
+                let mut tx = Tx::Sqlite(tx);
+                tx.audit(&entry(id)).await?;
                 tx.commit().await?;
                 id
             }
@@ -294,6 +317,8 @@ impl Store {
                     .bind(KEEP_SCORED_RUNS)
                     .execute(&mut *tx)
                     .await?;
+                let mut tx = Tx::Postgres(tx);
+                tx.audit(&entry(id)).await?;
                 tx.commit().await?;
                 id
             }

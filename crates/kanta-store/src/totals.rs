@@ -1,6 +1,7 @@
 //! Per-customer totals of the transactions (`transactions_count`, `revenue_minor`,
-//! `first_purchase_at`, `last_purchase_at` on `customers`), kept by the [`Writer`](crate::Writer) in the same
-//! transaction as the rows they sum.
+//! `first_purchase_at`, `last_purchase_at` on `customers`; `refunds_count` and
+//! `refunds_minor`, the refunds among them, migration 0006), kept by the
+//! [`Writer`](crate::Writer) in the same transaction as the rows they sum.
 //!
 //! The customer list sorts 100,000 customers by revenue or last purchase; summing a
 //! million transactions per page would take seconds, walking an index over these
@@ -24,8 +25,9 @@ use crate::WriteBatch;
 const SUMMED: [&str; 4] = ["customer_id", "amount_minor", "kind", "occurred_at"];
 
 /// Statements to run before the stage is merged, noting what the merge will change:
-/// - `kanta_added`: per customer, the count, sum and latest order of the stage's new
-///   rows (added to the totals after the merge, no rows re-read);
+/// - `kanta_added`: per customer, the count, sum, refunds' count and sum, and first and
+///   latest order of the stage's new rows (added to the totals after the merge, no
+///   rows re-read);
 /// - `kanta_touched`: the old and new customers of existing rows whose customer,
 ///   amount, kind or time the merge changes (their totals are recomputed from their
 ///   rows).
@@ -50,13 +52,15 @@ pub(crate) fn before_merge(fields: &[&Field], postgres: bool) -> Vec<String> {
     };
     // New rows need a customer, an amount and a time; the kind defaults to an order.
     let added = if has("customer_id") && has("amount_minor") && has("occurred_at") {
-        let is_order = if has("kind") {
-            "s.kind = 'order'"
+        let (is_order, is_refund) = if has("kind") {
+            ("s.kind = 'order'", "s.kind = 'refund'")
         } else {
-            "1 = 1"
+            ("1 = 1", "1 = 0")
         };
         format!(
             "SELECT s.customer_id, count(*) AS n, CAST(coalesce(sum(s.amount_minor), 0) AS BIGINT) AS revenue, \
+             CAST(count(CASE WHEN {is_refund} THEN 1 END) AS BIGINT) AS refunds, \
+             CAST(coalesce(sum(CASE WHEN {is_refund} THEN s.amount_minor END), 0) AS BIGINT) AS refunds_sum, \
              min(CASE WHEN {is_order} THEN s.occurred_at END) AS first_order, \
              max(CASE WHEN {is_order} THEN s.occurred_at END) AS last_order \
              FROM kanta_stage s \
@@ -64,7 +68,8 @@ pub(crate) fn before_merge(fields: &[&Field], postgres: bool) -> Vec<String> {
              GROUP BY s.customer_id"
         )
     } else {
-        "SELECT customer_id, 0 AS n, 0 AS revenue, occurred_at AS first_order, occurred_at AS last_order FROM transactions WHERE 1 = 0"
+        "SELECT customer_id, 0 AS n, 0 AS revenue, 0 AS refunds, 0 AS refunds_sum, \
+         occurred_at AS first_order, occurred_at AS last_order FROM transactions WHERE 1 = 0"
             .to_string()
     };
     let changed: Vec<String> = SUMMED
@@ -103,6 +108,8 @@ pub(crate) fn after_merge(postgres: bool) -> Vec<String> {
     let mut v = vec![
         "UPDATE customers SET transactions_count = transactions_count + a.n, \
          revenue_minor = revenue_minor + a.revenue, \
+         refunds_count = refunds_count + a.refunds, \
+         refunds_minor = refunds_minor + a.refunds_sum, \
          first_purchase_at = CASE WHEN a.first_order IS NULL THEN first_purchase_at \
            WHEN first_purchase_at IS NULL OR a.first_order < first_purchase_at THEN a.first_order \
            ELSE first_purchase_at END, \
@@ -128,9 +135,12 @@ pub(crate) fn after_merge(postgres: bool) -> Vec<String> {
 pub(crate) fn recompute_for(ids_sql: &str) -> String {
     format!(
         "UPDATE customers SET transactions_count = a.n, revenue_minor = a.revenue, \
+         refunds_count = a.refunds, refunds_minor = a.refunds_minor, \
          first_purchase_at = a.first_order, last_purchase_at = a.last_order \
          FROM (SELECT k.customer_id, count(t.id) AS n, \
                CAST(coalesce(sum(t.amount_minor), 0) AS BIGINT) AS revenue, \
+               CAST(count(CASE WHEN t.kind = 'refund' THEN 1 END) AS BIGINT) AS refunds, \
+               CAST(coalesce(sum(CASE WHEN t.kind = 'refund' THEN t.amount_minor END), 0) AS BIGINT) AS refunds_minor, \
                min(CASE WHEN t.kind = 'order' THEN t.occurred_at END) AS first_order, \
                max(CASE WHEN t.kind = 'order' THEN t.occurred_at END) AS last_order \
                FROM (SELECT DISTINCT customer_id FROM ({ids_sql}) d) k LEFT JOIN transactions t ON t.customer_id = k.customer_id \
@@ -144,6 +154,9 @@ pub(crate) fn recompute_for(ids_sql: &str) -> String {
 pub(crate) struct Sum {
     pub count: i64,
     pub revenue: i64,
+    /// The refunds among the rows: their count and their amounts (negative) summed.
+    pub refunds: i64,
+    pub refunds_minor: i64,
     pub first_order: Option<DateTime<Utc>>,
     pub last_order: Option<DateTime<Utc>>,
 }
@@ -180,8 +193,13 @@ pub(crate) fn add_batch(
         };
         let Some(id) = id else { continue };
         let s = sums.entry(id).or_default();
+        let amount = row[a].as_int().unwrap_or(0);
         s.count += 1;
-        s.revenue += row[a].as_int().unwrap_or(0);
+        s.revenue += amount;
+        if kind.is_some_and(|k| row[k].as_text() == Some("refund")) {
+            s.refunds += 1;
+            s.refunds_minor += amount;
+        }
         let is_order = kind.is_none_or(|k| row[k].as_text().is_none_or(|v| v == "order"));
         if is_order && let Value::Time(at) = &row[t] {
             s.first_order = Some(s.first_order.map_or(*at, |f| f.min(*at)));
@@ -190,17 +208,22 @@ pub(crate) fn add_batch(
     }
 }
 
-/// SQLite: sets totals from a JSON array of `[id, count, revenue, first_order,
-/// last_order]`.
+/// SQLite: sets totals from a JSON array of `[id, count, revenue, refunds,
+/// refunds_minor, first_order, last_order]`.
 pub(crate) const SET_FROM_JSON: &str = "UPDATE customers SET transactions_count = a.n, \
-     revenue_minor = a.revenue, first_purchase_at = a.first_order, last_purchase_at = a.last_order \
-     FROM (SELECT value->>0 AS id, value->>1 AS n, value->>2 AS revenue, value->>3 AS first_order, \
-           value->>4 AS last_order FROM json_each($1)) a \
+     revenue_minor = a.revenue, refunds_count = a.refunds, refunds_minor = a.refunds_minor, \
+     first_purchase_at = a.first_order, last_purchase_at = a.last_order \
+     FROM (SELECT value->>0 AS id, value->>1 AS n, value->>2 AS revenue, value->>3 AS refunds, \
+           value->>4 AS refunds_minor, value->>5 AS first_order, value->>6 AS last_order \
+           FROM json_each($1)) a \
      WHERE customers.id = a.id";
 
-/// PostgreSQL: sets totals from arrays of ids, counts, revenues, first and last orders.
+/// PostgreSQL: sets totals from arrays of ids, counts, revenues, refunds' counts and
+/// sums, first and last orders.
 pub(crate) const SET_FROM_ARRAYS: &str = "UPDATE customers SET transactions_count = a.n, \
-     revenue_minor = a.revenue, first_purchase_at = a.first_order, last_purchase_at = a.last_order \
-     FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::timestamptz[], $5::timestamptz[]) \
-     AS a(id, n, revenue, first_order, last_order) \
+     revenue_minor = a.revenue, refunds_count = a.refunds, refunds_minor = a.refunds_minor, \
+     first_purchase_at = a.first_order, last_purchase_at = a.last_order \
+     FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], \
+                 $6::timestamptz[], $7::timestamptz[]) \
+     AS a(id, n, revenue, refunds, refunds_minor, first_order, last_order) \
      WHERE customers.id = a.id";

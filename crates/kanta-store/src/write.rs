@@ -19,6 +19,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use chrono::Utc;
 use kanta_domain::Value;
 use kanta_domain::schema::{self, CUSTOMERS, Entity, Field, Kind, TRANSACTIONS};
 use kanta_domain::value::{format_time, push_time};
@@ -26,61 +27,10 @@ use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Executor, Postgres, Sqlite};
 
+pub use kanta_domain::batch::WriteBatch;
+
+use crate::audit::{self, AuditEntry};
 use crate::{Backend, Result, Store, StoreError, totals};
-
-/// Rows of one entity to upsert.
-#[derive(Debug)]
-pub struct WriteBatch {
-    pub entity: &'static Entity,
-    /// The fields each row carries, in order (the external id comes first and is not
-    /// listed).
-    pub fields: Vec<&'static Field>,
-    /// Row-major values: per row the external id ([`Value::Text`]) and then one value
-    /// per field. References ([`Kind::Ref`]) hold the referenced record's external id.
-    pub values: Vec<Value>,
-    /// Customers (by external id) to create first when missing.
-    pub create_customers: Vec<String>,
-    /// Where the rows came from (a file name, `demo`, `api`), for the import log.
-    pub source: String,
-    /// Rows read and rejected before this batch, for the import log.
-    pub rows_read: u64,
-    pub rejected: u64,
-}
-
-impl WriteBatch {
-    pub fn new(entity: &'static Entity, fields: Vec<&'static Field>) -> WriteBatch {
-        WriteBatch {
-            entity,
-            fields,
-            values: Vec::new(),
-            create_customers: Vec::new(),
-            source: String::new(),
-            rows_read: 0,
-            rejected: 0,
-        }
-    }
-
-    /// Values per row: the external id and the fields.
-    pub fn stride(&self) -> usize {
-        self.fields.len() + 1
-    }
-
-    pub fn len(&self) -> usize {
-        self.values.len() / self.stride()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-
-    /// Appends a row; `values` must follow `fields`.
-    pub fn push(&mut self, external_id: String, values: impl IntoIterator<Item = Value>) {
-        let before = self.values.len();
-        self.values.push(Value::Text(external_id));
-        self.values.extend(values);
-        debug_assert_eq!(self.values.len() - before, self.stride());
-    }
-}
 
 /// What a write did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -98,8 +48,9 @@ const SQLITE_CHUNK_ROWS: usize = 10_000;
 /// load (indexes rebuilt at the end instead of maintained row by row).
 pub const BULK_MIN_ROWS: usize = 20_000;
 
-/// The open transaction of a [`Writer`].
-enum Tx {
+/// The open transaction of a [`Writer`] (and of the store's own small writes: audit
+/// entries, jobs, mail, settings).
+pub(crate) enum Tx {
     Sqlite(sqlx::Transaction<'static, Sqlite>),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
@@ -107,11 +58,12 @@ enum Tx {
 macro_rules! on_tx {
     ($tx:expr, $c:ident => $body:expr) => {
         match $tx {
-            Tx::Sqlite($c) => $body,
-            Tx::Postgres($c) => $body,
+            $crate::write::Tx::Sqlite($c) => $body,
+            $crate::write::Tx::Postgres($c) => $body,
         }
     };
 }
+pub(crate) use on_tx;
 
 impl Tx {
     async fn execute(&mut self, sql: String) -> Result<u64> {
@@ -134,7 +86,11 @@ impl Tx {
                         if i > 0 {
                             json.push(',');
                         }
-                        let _ = write!(json, "[{id},{},{}", s.count, s.revenue);
+                        let _ = write!(
+                            json,
+                            "[{id},{},{},{},{}",
+                            s.count, s.revenue, s.refunds, s.refunds_minor
+                        );
                         for at in [&s.first_order, &s.last_order] {
                             match at {
                                 Some(t) => {
@@ -157,6 +113,9 @@ impl Tx {
                     let ids: Vec<i64> = chunk.iter().map(|(id, _)| **id).collect();
                     let counts: Vec<i64> = chunk.iter().map(|(_, s)| s.count).collect();
                     let revenue: Vec<i64> = chunk.iter().map(|(_, s)| s.revenue).collect();
+                    let refunds: Vec<i64> = chunk.iter().map(|(_, s)| s.refunds).collect();
+                    let refunds_minor: Vec<i64> =
+                        chunk.iter().map(|(_, s)| s.refunds_minor).collect();
                     let first: Vec<Option<chrono::DateTime<chrono::Utc>>> =
                         chunk.iter().map(|(_, s)| s.first_order).collect();
                     let last: Vec<Option<chrono::DateTime<chrono::Utc>>> =
@@ -165,6 +124,8 @@ impl Tx {
                         .bind(ids)
                         .bind(counts)
                         .bind(revenue)
+                        .bind(refunds)
+                        .bind(refunds_minor)
                         .bind(first)
                         .bind(last)
                         .execute(&mut **tx)
@@ -175,7 +136,21 @@ impl Tx {
         Ok(())
     }
 
-    fn now(&self) -> String {
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self, Tx::Postgres(_))
+    }
+
+    /// Appends an entry to the audit log, in this transaction.
+    pub(crate) async fn audit(&mut self, e: &AuditEntry) -> Result<()> {
+        let sql = audit::insert_sql(self.is_postgres());
+        let at = Utc::now().timestamp_millis();
+        on_tx!(self, tx => {
+            audit::bind_insert(sqlx::query(sql), e, at).execute(&mut **tx).await?;
+        });
+        Ok(())
+    }
+
+    pub(crate) fn now(&self) -> String {
         match self {
             // Times as SQLite stores them, computed once rather than per row.
             Tx::Sqlite(_) => format!("'{}'", format_time(&chrono::Utc::now())),
@@ -324,7 +299,7 @@ impl Tx {
         Ok(())
     }
 
-    async fn commit(self) -> Result<()> {
+    pub(crate) async fn commit(self) -> Result<()> {
         on_tx!(self, tx => tx.commit().await?);
         Ok(())
     }
@@ -350,7 +325,7 @@ enum Mode {
 
 /// One open write transaction; see the module documentation.
 pub struct Writer {
-    tx: Tx,
+    pub(crate) tx: Tx,
     entity: &'static Entity,
     fields: Vec<&'static Field>,
     mode: Mode,
@@ -358,6 +333,9 @@ pub struct Writer {
     /// Shared with the thread rendering the next batch; changed only between batches.
     refs: std::sync::Arc<Refs>,
     rows: u64,
+    /// Whether any batch was written (a writer may carry only audit entries, jobs,
+    /// mail).
+    wrote_batch: bool,
     summary: WriteSummary,
     /// SQLite: the statement and JSON arrays of the last batch, not yet executed
     /// (rendering the next batch overlaps with executing this one).
@@ -378,13 +356,7 @@ impl Store {
         entity: &'static Entity,
         fields: Vec<&'static Field>,
     ) -> Result<Writer> {
-        let tx = match &self.backend {
-            // IMMEDIATE: the write lock now, not at the first write. A deferred
-            // transaction that reads (references, existing ids) before it writes fails
-            // with SQLITE_BUSY_SNAPSHOT when another connection commits in between.
-            Backend::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Backend::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-        };
+        let tx = self.begin().await?;
         Ok(Writer {
             tx,
             entity,
@@ -392,10 +364,23 @@ impl Store {
             mode: Mode::Undecided,
             refs: Default::default(),
             rows: 0,
+            wrote_batch: false,
             summary: WriteSummary::default(),
             pending: None,
             bulk_totals: None,
             store: self.clone(),
+        })
+    }
+
+    /// Opens a write transaction (what [`Store::writer`] and the store's own small
+    /// writes run in).
+    pub(crate) async fn begin(&self) -> Result<Tx> {
+        Ok(match &self.backend {
+            // IMMEDIATE: the write lock now, not at the first write. A deferred
+            // transaction that reads (references, existing ids) before it writes fails
+            // with SQLITE_BUSY_SNAPSHOT when another connection commits in between.
+            Backend::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
 
@@ -454,6 +439,7 @@ impl Writer {
     /// Writes a batch (its fields must be the writer's).
     pub async fn write(&mut self, batch: WriteBatch) -> Result<()> {
         debug_assert_eq!(batch.fields.len(), self.fields.len());
+        self.wrote_batch = true;
         let table = self.entity.table;
         // Customers met in earlier batches exist already.
         let seen = self.refs.get("customer_id");
@@ -572,11 +558,43 @@ impl Writer {
     }
 
     /// Merges what was written, records the run in the import log, and commits.
+    ///
+    /// A writer that was given no batch and a default [`RunInfo`] logs no run: it
+    /// commits only what else it carried ([`Writer::audit`], [`Writer::enqueue`],
+    /// [`Writer::queue_mail`]), so a write of those alone opens a writer on any entity
+    /// with no fields and finishes it.
     pub async fn finish(mut self, run: &RunInfo) -> Result<WriteSummary> {
         let summary = self.merge(run).await?;
         self.tx.commit().await?;
-        self.store.wrote();
+        if self.wrote_batch {
+            self.store.wrote();
+        }
         Ok(summary)
+    }
+
+    /// As [`Writer::finish`], with audit entries made from what the merge did (an
+    /// import's one entry names its counts), written in the same transaction before it
+    /// commits.
+    pub async fn finish_audited(
+        mut self,
+        run: &RunInfo,
+        audit: impl FnOnce(&WriteSummary) -> Vec<AuditEntry>,
+    ) -> Result<WriteSummary> {
+        let summary = self.merge(run).await?;
+        for e in audit(&summary) {
+            self.tx.audit(&e).await?;
+        }
+        self.tx.commit().await?;
+        if self.wrote_batch {
+            self.store.wrote();
+        }
+        Ok(summary)
+    }
+
+    /// Appends an entry to the audit log in this writer's transaction: it is
+    /// committed with the rows it tells of, or dropped with them.
+    pub async fn audit(&mut self, e: &AuditEntry) -> Result<()> {
+        self.tx.audit(e).await
     }
 
     /// Merges what was written so far (recording the run in the import log) and
@@ -647,7 +665,14 @@ impl Writer {
         self.summary.unchanged = self
             .rows
             .saturating_sub(self.summary.inserted + self.summary.updated);
-        self.tx.log_run(self.entity, run, &self.summary).await?;
+        let nothing = self.rows == 0
+            && self.summary == WriteSummary::default()
+            && run.source.is_empty()
+            && run.rows_read == 0
+            && run.rejected == 0;
+        if !nothing {
+            self.tx.log_run(self.entity, run, &self.summary).await?;
+        }
         self.rows = 0;
         Ok(std::mem::take(&mut self.summary))
     }

@@ -9,16 +9,16 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
+use kanta_core::CoreError;
+use kanta_core::access::ADMIN_AREA;
+use kanta_core::accounts::{LOGIN_WINDOW_MINUTES, SignIn};
 use kanta_store::StoreError;
-use kanta_store::auth::{ApiToken, NewUser, Role, User, UserUpdate};
+use kanta_store::auth::{ApiToken, Role, User};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::api::ApiError;
-use crate::auth::{
-    self, LOGIN_CSRF_COOKIE, MAX_FAILURES_PER_EMAIL, MAX_FAILURES_PER_IP, Me, SESSION_COOKIE,
-    SignedIn,
-};
+use crate::auth::{self, LOGIN_CSRF_COOKIE, Me, SESSION_COOKIE, SignedIn};
 use crate::i18n::{Lang, Tr};
 use crate::render::render;
 
@@ -160,35 +160,24 @@ async fn login(
     if sent.is_empty() || !auth::same_secret(sent, f.csrf.trim()) {
         return Ok(again(tr.t("auth.login_expired"), StatusCode::FORBIDDEN));
     }
-    let (by_email, by_ip) = s
-        .store
-        .login_failures(&f.email, &ip, auth::login_window_start())
-        .await?;
-    if by_email >= MAX_FAILURES_PER_EMAIL || by_ip >= MAX_FAILURES_PER_IP {
-        let mut r = again(tr.t("auth.too_many"), StatusCode::TOO_MANY_REQUESTS);
-        r.headers_mut().insert(
-            header::RETRY_AFTER,
-            (auth::LOGIN_WINDOW_MINUTES * 60).into(),
-        );
-        return Ok(r);
-    }
-    let user = s.store.user_by_email(&f.email).await?.filter(|u| u.active);
-    let ok =
-        auth::verify_password(user.as_ref().map(|u| u.password_hash.clone()), f.password).await;
-    let Some(user) = user.filter(|_| ok) else {
-        s.store.record_login_failure(&f.email, &ip).await?;
-        tracing::info!(email = %f.email.trim().to_lowercase(), %ip, "sign-in refused");
-        return Ok(again(tr.t("auth.bad_login"), StatusCode::UNAUTHORIZED));
+    // The core checks the rate limit and the password, and audits the sign-in or the
+    // failure.
+    let user = match s.core.sign_in(&f.email, f.password.clone(), &ip).await? {
+        SignIn::Ok(user) => user,
+        SignIn::Refused => return Ok(again(tr.t("auth.bad_login"), StatusCode::UNAUTHORIZED)),
+        SignIn::TooMany => {
+            let mut r = again(tr.t("auth.too_many"), StatusCode::TOO_MANY_REQUESTS);
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, (LOGIN_WINDOW_MINUTES * 60).into());
+            return Ok(r);
+        }
     };
-    s.store.clear_login_failures(&user.email).await?;
-    s.store.touch_login(user.id).await?;
     let mut r = Redirect::to(&next).into_response();
     start_session(&s, &user, &headers, &uri, &mut r).await?;
     r.headers_mut().append(
         header::SET_COOKIE,
         auth::set_cookie(LOGIN_CSRF_COOKIE, "", 0, auth::is_https(&headers, &uri)),
     );
-    tracing::info!(user = %user.email, "signed in");
     Ok(r)
 }
 
@@ -239,7 +228,11 @@ async fn logout(
     s.store
         .end_session(&me.session_digest)
         .await
-        .map_err(|e| ApiError::from(e).into_response())?;
+        .map_err(store_err)?;
+    s.core
+        .sign_out(&me.acting())
+        .await
+        .map_err(|e| core_err(&me, e))?;
     let mut r = Redirect::to("/login").into_response();
     r.headers_mut().append(
         header::SET_COOKIE,
@@ -250,6 +243,16 @@ async fn logout(
 
 fn store_err(e: StoreError) -> Response {
     ApiError::from(e).into_response()
+}
+
+/// A refusal of the core as a page: 403 as the forbidden page, the rest as problems.
+fn core_err(me: &SignedIn, e: CoreError) -> Response {
+    match e {
+        CoreError::Forbidden(_) => {
+            auth::forbidden_page(me.tr, me.tr.t("auth.forbidden"), Some(me.me()))
+        }
+        e => ApiError::from(e).into_response(),
+    }
 }
 
 #[derive(Template)]
@@ -323,16 +326,10 @@ async fn set_language(
 ) -> Result<Response, Response> {
     me.check_csrf(&f.csrf)?;
     let lang = Lang::parse(&f.lang).map(Lang::code);
-    s.store
-        .update_user(
-            me.user.id,
-            &UserUpdate {
-                lang: Some(lang),
-                ..Default::default()
-            },
-        )
+    s.core
+        .set_user_language(&me.acting(), me.user.id, lang)
         .await
-        .map_err(store_err)?;
+        .map_err(|e| core_err(&me, e))?;
     Ok(Redirect::to("/account?saved=language").into_response())
 }
 
@@ -362,14 +359,6 @@ async fn set_password(
             StatusCode::UNPROCESSABLE_ENTITY,
         ));
     }
-    if auth::check_new_password(&f.new).is_err() {
-        return Ok(account_page(
-            &me,
-            None,
-            Some(tr.t("account.too_short").to_string()),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ));
-    }
     if f.new != f.repeat {
         return Ok(account_page(
             &me,
@@ -378,20 +367,23 @@ async fn set_password(
             StatusCode::UNPROCESSABLE_ENTITY,
         ));
     }
-    let hash = auth::hash_password(f.new)
-        .await
-        .map_err(|e| ApiError::internal(e).into_response())?;
     // A new password ends every session; this one starts afresh.
-    s.store
-        .update_user(
-            me.user.id,
-            &UserUpdate {
-                password_hash: Some(&hash),
-                ..Default::default()
-            },
-        )
+    match s
+        .core
+        .set_password(&me.acting(), me.user.id, Some(f.new))
         .await
-        .map_err(store_err)?;
+    {
+        Ok(_) => {}
+        Err(CoreError::Invalid(_)) => {
+            return Ok(account_page(
+                &me,
+                None,
+                Some(tr.t("account.too_short").to_string()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ));
+        }
+        Err(e) => return Err(core_err(&me, e)),
+    }
     let mut r = Redirect::to("/account?saved=password").into_response();
     start_session(&s, &me.user, &headers, &uri, &mut r)
         .await
@@ -469,7 +461,7 @@ async fn users_page(
 }
 
 async fn users(State(s): State<AppState>, me: SignedIn) -> Result<Response, Response> {
-    me.require(Role::Admin)?;
+    me.require(ADMIN_AREA)?;
     users_page(&s, &me, None, None, StatusCode::OK).await
 }
 
@@ -485,72 +477,42 @@ struct AddUserForm {
     password: String,
 }
 
-/// Whether a string looks like an email address (one @, a dot in the domain).
-fn looks_like_email(s: &str) -> bool {
-    kanta_domain::value::Email::parse(s).is_ok()
-}
-
 async fn add_user(
     State(s): State<AppState>,
     me: SignedIn,
     Form(f): Form<AddUserForm>,
 ) -> Result<Response, Response> {
-    me.require(Role::Admin)?;
+    me.require(ADMIN_AREA)?;
     me.check_csrf(&f.csrf)?;
     let tr = me.tr;
-    let invalid = |key: &str| Some(tr.t(key).to_string());
-    let error = if !looks_like_email(&f.email) {
-        invalid("admin.users.bad_email")
-    } else if Role::parse(&f.role).is_none() {
-        invalid("admin.users.bad_role")
-    } else if !f.password.is_empty() && auth::check_new_password(&f.password).is_err() {
-        invalid("account.too_short")
-    } else {
-        None
+    let error = |key: &str| Some(tr.t(key).to_string());
+    let Some(role) = Role::parse(&f.role) else {
+        let e = error("admin.users.bad_role");
+        return users_page(&s, &me, None, e, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
-    if error.is_some() {
-        return users_page(&s, &me, None, error, StatusCode::UNPROCESSABLE_ENTITY).await;
-    }
-    let generated = f.password.is_empty();
-    let password = if generated {
-        auth::new_password()
-    } else {
-        f.password
-    };
-    let hash = auth::hash_password(password.clone())
-        .await
-        .map_err(|e| ApiError::internal(e).into_response())?;
-    let name = if f.name.trim().is_empty() {
-        f.email.split('@').next().unwrap_or("").to_string()
-    } else {
-        f.name
-    };
-    let created = s
-        .store
-        .create_user(&NewUser {
-            email: &f.email,
-            name: &name,
-            role: Role::parse(&f.role).unwrap_or(Role::Viewer),
-            password_hash: &hash,
-        })
+    let password = Some(f.password).filter(|p| !p.is_empty());
+    let added = s
+        .core
+        .add_user(&me.acting(), &f.email, Some(&f.name), role, password)
         .await;
-    match created {
-        Ok(u) => {
+    match added {
+        Ok((u, made_up)) => {
             tracing::info!(by = %me.user.email, user = %u.email, role = %u.role, "user added");
-            let shown = generated.then(|| (u.email.clone(), password));
+            let shown = made_up.map(|p| (u.email.clone(), p));
             users_page(&s, &me, shown, None, StatusCode::CREATED).await
         }
-        Err(StoreError::Exists(_)) => {
-            users_page(
-                &s,
-                &me,
-                None,
-                invalid("admin.users.exists"),
-                StatusCode::CONFLICT,
-            )
-            .await
+        Err(CoreError::Invalid(problems)) => {
+            let key = match problems.first().map(|p| p.field.as_str()) {
+                Some("password") => "account.too_short",
+                _ => "admin.users.bad_email",
+            };
+            users_page(&s, &me, None, error(key), StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(e) => Err(store_err(e)),
+        Err(CoreError::Conflict { .. }) => {
+            let e = error("admin.users.exists");
+            users_page(&s, &me, None, e, StatusCode::CONFLICT).await
+        }
+        Err(e) => Err(core_err(&me, e)),
     }
 }
 
@@ -569,7 +531,7 @@ async fn change_user(
     Path(id): Path<i64>,
     Form(f): Form<ChangeUserForm>,
 ) -> Result<Response, Response> {
-    me.require(Role::Admin)?;
+    me.require(ADMIN_AREA)?;
     me.check_csrf(&f.csrf)?;
     let Some(role) = Role::parse(&f.role) else {
         return users_page(
@@ -582,29 +544,24 @@ async fn change_user(
         .await;
     };
     let active = f.active.is_some();
-    let Some(user) = s.store.user(id).await.map_err(store_err)? else {
-        return Err(ApiError::not_found(format!("no user {id}")).into_response());
-    };
-    // The last active admin stays one, so that someone can always manage users.
-    let loses_admin = user.role == Role::Admin && user.active && (role != Role::Admin || !active);
-    if loses_admin && s.store.active_admins().await.map_err(store_err)? <= 1 {
-        return users_page(
-            &s,
-            &me,
-            None,
-            Some(me.tr.t("admin.users.last_admin").to_string()),
-            StatusCode::CONFLICT,
-        )
-        .await;
+    // The core keeps the last active admin one (a conflict).
+    match s.core.change_user(&me.acting(), id, role, active).await {
+        Ok(user) => {
+            tracing::info!(by = %me.user.email, user = %user.email, role = %role, active, "user changed");
+            Ok(Redirect::to("/admin/users").into_response())
+        }
+        Err(CoreError::Conflict { .. }) => {
+            users_page(
+                &s,
+                &me,
+                None,
+                Some(me.tr.t("admin.users.last_admin").to_string()),
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+        Err(e) => Err(core_err(&me, e)),
     }
-    let update = UserUpdate {
-        role: (role != user.role).then_some(role),
-        active: (active != user.active).then_some(active),
-        ..Default::default()
-    };
-    s.store.update_user(id, &update).await.map_err(store_err)?;
-    tracing::info!(by = %me.user.email, user = %user.email, role = %role, active, "user changed");
-    Ok(Redirect::to("/admin/users").into_response())
 }
 
 async fn reset_password(
@@ -613,25 +570,17 @@ async fn reset_password(
     Path(id): Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, Response> {
-    me.require(Role::Admin)?;
+    me.require(ADMIN_AREA)?;
     me.check_csrf(&f.csrf)?;
     let Some(user) = s.store.user(id).await.map_err(store_err)? else {
         return Err(ApiError::not_found(format!("no user {id}")).into_response());
     };
-    let password = auth::new_password();
-    let hash = auth::hash_password(password.clone())
+    let password = s
+        .core
+        .set_password(&me.acting(), id, None)
         .await
-        .map_err(|e| ApiError::internal(e).into_response())?;
-    s.store
-        .update_user(
-            id,
-            &UserUpdate {
-                password_hash: Some(&hash),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(store_err)?;
+        .map_err(|e| core_err(&me, e))?
+        .ok_or_else(|| ApiError::internal("no password was made up".into()).into_response())?;
     tracing::info!(by = %me.user.email, user = %user.email, "password reset");
     users_page(&s, &me, Some((user.email, password)), None, StatusCode::OK).await
 }
@@ -680,7 +629,7 @@ async fn tokens_page(
 }
 
 async fn tokens(State(s): State<AppState>, me: SignedIn) -> Result<Response, Response> {
-    me.require(Role::Admin)?;
+    me.require(ADMIN_AREA)?;
     tokens_page(&s, &me, None, None, StatusCode::OK).await
 }
 
@@ -697,32 +646,23 @@ async fn add_token(
     me: SignedIn,
     Form(f): Form<AddTokenForm>,
 ) -> Result<Response, Response> {
-    me.require(Role::Admin)?;
+    me.require(ADMIN_AREA)?;
     me.check_csrf(&f.csrf)?;
-    let (Some(role), false) = (Role::parse(&f.role), f.name.trim().is_empty()) else {
-        return tokens_page(
-            &s,
-            &me,
-            None,
-            Some(me.tr.t("admin.tokens.invalid").to_string()),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+    let invalid = || me.tr.t("admin.tokens.invalid").to_string();
+    let Some(role) = Role::parse(&f.role) else {
+        return tokens_page(&s, &me, None, Some(invalid()), StatusCode::UNPROCESSABLE_ENTITY)
+            .await;
     };
-    let (token, prefix) = auth::new_api_token();
-    let t = s
-        .store
-        .create_token(
-            &f.name,
-            role,
-            &auth::digest(&token),
-            &prefix,
-            Some(me.user.id),
-        )
-        .await
-        .map_err(store_err)?;
-    tracing::info!(by = %me.user.email, token = %t.name, role = %t.role, "API token created");
-    tokens_page(&s, &me, Some((t.name, token)), None, StatusCode::CREATED).await
+    match s.core.create_token(&me.acting(), &f.name, role).await {
+        Ok((t, token)) => {
+            tracing::info!(by = %me.user.email, token = %t.name, role = %t.role, "API token created");
+            tokens_page(&s, &me, Some((t.name, token)), None, StatusCode::CREATED).await
+        }
+        Err(CoreError::Invalid(_)) => {
+            tokens_page(&s, &me, None, Some(invalid()), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(core_err(&me, e)),
+    }
 }
 
 async fn revoke_token(
@@ -731,11 +671,12 @@ async fn revoke_token(
     Path(id): Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, Response> {
-    me.require(Role::Admin)?;
+    me.require(ADMIN_AREA)?;
     me.check_csrf(&f.csrf)?;
-    if !s.store.revoke_token(id).await.map_err(store_err)? {
-        return Err(ApiError::not_found(format!("no live API token {id}")).into_response());
-    }
+    s.core
+        .revoke_token(&me.acting(), id)
+        .await
+        .map_err(|e| core_err(&me, e))?;
     tracing::info!(by = %me.user.email, token = id, "API token revoked");
     Ok(Redirect::to("/admin/tokens").into_response())
 }

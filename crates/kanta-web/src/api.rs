@@ -5,23 +5,28 @@
 //! - `events`: `POST /api/v1/events`, batches of up to 10,000 transactions,
 //!   interactions and usage events written all or nothing.
 //! - `scores`: model runs and customer scores written by `kanta score` (read-only).
+//! - `audit`: the audit log (admins); `jobs`: background jobs and the outbox
+//!   (admins); `settings`: the store's settings (read: everyone; change: managers).
+//!   Each calls its use case in `kanta-core`.
 //! - `openapi`: the OpenAPI 3.1 document of all of it, generated from the schema
 //!   ([`openapi_json`]; committed as `docs/openapi.json`).
 
+mod audit;
 mod entities;
 mod events;
+mod jobs;
 mod openapi;
 mod scores;
+mod settings;
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use kanta_domain::schema::{ENTITIES, Entity};
-use kanta_store::auth::Role;
+use kanta_domain::schema::ENTITIES;
 use kanta_store::read::{CustomerFilter, CustomerSort};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
@@ -40,6 +45,11 @@ pub fn routes() -> Router<AppState> {
             post(events::ingest).layer(axum::extract::DefaultBodyLimit::max(events::MAX_BODY)),
         )
         .route("/api/v1/customers/{id}/timeline", get(timeline))
+        .route("/api/v1/audit", get(audit::audit))
+        .route("/api/v1/jobs", get(jobs::list))
+        .route("/api/v1/jobs/{id}/retry", post(jobs::retry))
+        .route("/api/v1/settings", get(settings::list))
+        .route("/api/v1/settings/{key}", put(settings::put))
         .merge(scores::routes());
     for e in ENTITIES {
         r = r.merge(entities::routes(e));
@@ -47,17 +57,7 @@ pub fn routes() -> Router<AppState> {
     r
 }
 
-/// Who may do what: every read needs a signed-in caller (viewer or higher); writes
-/// of customers' records and events need staff; the staff register and the trust
-/// ledger, which pay out goodwill, need a manager. `entity` is `None` for routes
-/// that belong to none (events, stats).
-pub fn access(entity: Option<&Entity>, write: bool) -> Role {
-    match (entity.map(|e| e.name), write) {
-        (_, false) => Role::Viewer,
-        (Some("staff" | "trust"), true) => Role::Manager,
-        (_, true) => Role::Staff,
-    }
-}
+pub use kanta_core::access::access;
 
 /// An API error: a status, a safe message for the client, the internal cause logged.
 #[derive(Debug)]
@@ -71,15 +71,7 @@ pub struct ApiError {
     errors: Vec<Problem>,
 }
 
-/// One problem of a request: where (the item of a batch, the field) and why.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Problem {
-    /// The position of the item in a batch (`events[index]`), from 0.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub index: Option<usize>,
-    pub field: String,
-    pub reason: String,
-}
+pub use kanta_core::Problem;
 
 impl ApiError {
     fn new(status: StatusCode, title: &'static str, detail: String) -> ApiError {
@@ -200,6 +192,27 @@ impl From<kanta_store::StoreError> for ApiError {
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Internal error",
                     "the store could not answer; the server log has the details".into(),
+                )
+            }
+        }
+    }
+}
+
+impl From<kanta_core::CoreError> for ApiError {
+    fn from(e: kanta_core::CoreError) -> ApiError {
+        use kanta_core::CoreError;
+        match e {
+            CoreError::Forbidden(m) => ApiError::forbidden(m),
+            CoreError::NotFound(m) => ApiError::not_found(m),
+            CoreError::Invalid(problems) => ApiError::invalid_many(problems),
+            CoreError::Conflict { field, message } => ApiError::conflict(field.as_deref(), message),
+            CoreError::Store(e) => e.into(),
+            CoreError::Other(e) => {
+                tracing::error!(error = %format!("{e:#}"), "core error");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal error",
+                    "the server could not answer; its log has the details".into(),
                 )
             }
         }

@@ -14,9 +14,13 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{Duration, Utc};
+use chrono::Duration;
+use kanta_core::{Acting, Channel};
 use kanta_store::auth::{Role, Session, User};
-use sha2::{Digest, Sha256};
+pub use kanta_core::secrets::{
+    MIN_PASSWORD_LEN, TOKEN_PREFIX, check_new_password, digest, hash_password, new_api_token,
+    new_password, new_secret, verify_password,
+};
 
 use crate::AppState;
 use crate::api::ApiError;
@@ -31,117 +35,6 @@ pub const LOGIN_CSRF_COOKIE: &str = "kanta_login_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// How long a session lasts.
 pub const SESSION_DAYS: i64 = 7;
-/// The shortest password accepted.
-pub const MIN_PASSWORD_LEN: usize = 10;
-/// API tokens start with this, so they are easy to find in logs and secret scanners.
-pub const TOKEN_PREFIX: &str = "kanta_";
-
-/// A random secret: 32 bytes from the operating system, as 64 hex digits.
-pub fn new_secret() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    hex(&bytes)
-}
-
-/// A new API token and its display prefix.
-pub fn new_api_token() -> (String, String) {
-    let token = format!("{TOKEN_PREFIX}{}", new_secret());
-    let prefix = token[..TOKEN_PREFIX.len() + 8].to_string();
-    (token, prefix)
-}
-
-/// A readable random password for `kanta user add` and resets: 20 characters from an
-/// alphabet without look-alikes (about 110 bits).
-pub fn new_password() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut bytes = [0u8; 20];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    // 256 % 56 != 0: reject the biased top of the range by redrawing.
-    let mut out = String::with_capacity(20);
-    let mut i = 0;
-    while out.len() < 20 {
-        if i == bytes.len() {
-            getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-            i = 0;
-        }
-        let b = bytes[i];
-        i += 1;
-        if usize::from(b) < 256 - 256 % ALPHABET.len() {
-            out.push(ALPHABET[usize::from(b) % ALPHABET.len()] as char);
-        }
-    }
-    out
-}
-
-/// SHA-256 of a secret, as hex: what the store keeps of sessions and tokens.
-pub fn digest(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
-/// Whether a password is acceptable; the reason when not.
-pub fn check_new_password(password: &str) -> Result<(), String> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(format!(
-            "a password needs at least {MIN_PASSWORD_LEN} characters"
-        ));
-    }
-    Ok(())
-}
-
-/// Hashes a password with argon2id on the blocking pool.
-pub async fn hash_password(password: String) -> Result<String, String> {
-    tokio::task::spawn_blocking(move || {
-        use argon2::password_hash::PasswordHasher;
-        argon2::Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| format!("cannot hash the password: {e}"))
-    })
-    .await
-    .map_err(|e| format!("cannot hash the password: {e}"))?
-}
-
-/// Checks a password against a stored hash on the blocking pool. With no hash (no such
-/// user) a dummy hash is checked, so that the answer takes as long either way.
-pub async fn verify_password(hash: Option<String>, password: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        use argon2::password_hash::PasswordVerifier;
-        use argon2::password_hash::phc::PasswordHash;
-        let real = hash.is_some();
-        let hash = hash.unwrap_or_else(|| dummy_hash().to_string());
-        let Ok(parsed) = PasswordHash::new(&hash) else {
-            return false;
-        };
-        let ok = argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
-        ok && real
-    })
-    .await
-    .unwrap_or(false)
-}
-
-fn dummy_hash() -> &'static str {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| {
-        use argon2::password_hash::PasswordHasher;
-        argon2::Argon2::default()
-            .hash_password(new_secret().as_bytes())
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-    })
-}
-
 /// A cookie's value from the request's `Cookie` headers.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -193,19 +86,23 @@ pub struct Caller {
     pub user_id: Option<i64>,
     /// The API token, when the call came with one.
     pub token_id: Option<i64>,
+    /// The caller as the core's write path and audit log know it.
+    pub acting: Acting,
+}
+
+/// The peer's address of a request (for the audit log and the sign-in rate limit).
+pub fn peer_ip(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
 }
 
 impl Caller {
-    /// Refuses (403) a caller whose role is below `min`.
+    /// Refuses (403) a caller whose role is below `min` (the core's rule, asked
+    /// before the request is parsed).
     pub fn require(&self, min: Role) -> Result<(), ApiError> {
-        if self.role >= min {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!(
-                "this needs the role '{min}' or above; the caller has '{}'",
-                self.role
-            )))
-        }
+        Ok(kanta_core::access::require(&self.acting, min)?)
     }
 }
 
@@ -236,6 +133,7 @@ impl FromRequestParts<AppState> for Caller {
                 role: t.role,
                 user_id: None,
                 token_id: Some(t.id),
+                acting: Acting::token(t.id, &t.name, t.role).from_ip(peer_ip(parts)),
             });
         }
         if let Some(secret) = cookie(&parts.headers, SESSION_COOKIE)
@@ -256,6 +154,13 @@ impl FromRequestParts<AppState> for Caller {
                 role: session.user.role,
                 user_id: Some(session.user.id),
                 token_id: None,
+                acting: Acting::user(
+                    session.user.id,
+                    &session.user.email,
+                    session.user.role,
+                    Channel::Api,
+                )
+                .from_ip(peer_ip(parts)),
             });
         }
         Err(ApiError::unauthorized(
@@ -290,9 +195,17 @@ pub struct SignedIn {
     pub tr: Tr,
     /// The session's digest (for sign-out).
     pub session_digest: String,
+    /// The peer's address.
+    pub ip: Option<String>,
 }
 
 impl SignedIn {
+    /// The user as the core's write path and audit log know them.
+    pub fn acting(&self) -> Acting {
+        Acting::user(self.user.id, &self.user.email, self.user.role, Channel::Ui)
+            .from_ip(self.ip.clone())
+    }
+
     /// The header's view of the user.
     pub fn me(&self) -> Me {
         Me {
@@ -385,12 +298,10 @@ impl SignedIn {
         let lang = match query_lang(parts) {
             Some(l) => {
                 if user.lang.as_deref() != Some(l.code()) {
-                    let update = kanta_store::auth::UserUpdate {
-                        lang: Some(Some(l.code())),
-                        ..Default::default()
-                    };
-                    s.store
-                        .update_user(user.id, &update)
+                    let acting = Acting::user(user.id, &user.email, user.role, Channel::Ui)
+                        .from_ip(peer_ip(parts));
+                    s.core
+                        .set_user_language(&acting, user.id, Some(l.code()))
                         .await
                         .map_err(|e| ApiError::from(e).into_response())?;
                     user.lang = Some(l.code().to_string());
@@ -408,6 +319,7 @@ impl SignedIn {
             csrf,
             tr: Tr::new(lang),
             session_digest,
+            ip: peer_ip(parts),
         }))
     }
 }
@@ -463,17 +375,6 @@ pub fn lang_cookie(lang: Lang) -> HeaderValue {
         lang.code()
     ))
     .expect("language codes are ASCII")
-}
-
-/// When a sign-in is refused for too many failures: this many per email, or per address,
-/// within [`LOGIN_WINDOW_MINUTES`].
-pub const MAX_FAILURES_PER_EMAIL: i64 = 5;
-pub const MAX_FAILURES_PER_IP: i64 = 30;
-pub const LOGIN_WINDOW_MINUTES: i64 = 15;
-
-/// The start of the window in which failed sign-ins count.
-pub fn login_window_start() -> chrono::DateTime<Utc> {
-    Utc::now() - Duration::minutes(LOGIN_WINDOW_MINUTES)
 }
 
 #[cfg(test)]

@@ -160,6 +160,13 @@ impl Tr {
             .map_or_else(|| word.to_string(), str::to_string)
     }
 
+    /// The text for `key`, else `fallback` (a word that has no text yet: an action
+    /// the audit log names, a job's status).
+    pub fn text_or(&self, key: &str, fallback: &str) -> String {
+        self.lookup(key)
+            .map_or_else(|| fallback.to_string(), str::to_string)
+    }
+
     /// `12,50 €` in Finnish, `€12.50` in English.
     pub fn money(&self, minor: i64, currency: Currency) -> String {
         Money::new(minor, currency).display(self.lang == Lang::Fi)

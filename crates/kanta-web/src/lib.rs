@@ -19,21 +19,26 @@ mod pages;
 mod render;
 
 use axum::Router;
+use kanta_core::Core;
 use kanta_store::Store;
 use tokio::net::TcpListener;
 
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
+    /// The application core: every write and rule goes through it.
+    pub core: Core,
+    /// The core's store, for reads.
     pub store: Store,
     /// The retention dashboard's per-customer activity, reused while current.
     pub(crate) retention: pages::retention::ActivityCache,
 }
 
 /// The whole app: API, pages and assets.
-pub fn router(store: Store) -> Router {
+pub fn router(core: Core) -> Router {
     let state = AppState {
-        store,
+        store: core.store().clone(),
+        core,
         retention: Default::default(),
     };
     Router::new()
@@ -71,9 +76,9 @@ async fn security_headers(mut r: axum::response::Response) -> axum::response::Re
 }
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
-pub async fn serve(listener: TcpListener, store: Store) -> std::io::Result<()> {
-    // The peer's address feeds the sign-in rate limit.
-    let app = router(store).into_make_service_with_connect_info::<std::net::SocketAddr>();
+pub async fn serve(listener: TcpListener, core: Core) -> std::io::Result<()> {
+    // The peer's address feeds the sign-in rate limit and the audit log.
+    let app = router(core).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

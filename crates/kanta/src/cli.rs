@@ -6,6 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use kanta_core::Core;
+use kanta_core::config::{Config, LoadOptions};
+use kanta_core::jobs::Workers;
+use kanta_core::settings::StoreDefaults;
 use kanta_store::Store;
 
 /// Kanta keeps a business's customers: who is slipping away, whom to contact and
@@ -13,15 +17,10 @@ use kanta_store::Store;
 #[derive(Debug, Parser)]
 #[command(name = "kanta", version, about, long_about = None)]
 pub struct Cli {
-    /// Data folder of the embedded SQLite store.
-    #[arg(
-        long,
-        global = true,
-        env = "KANTA_DATA",
-        default_value = "./kanta-data",
-        value_name = "DIR"
-    )]
-    pub data: PathBuf,
+    /// Data folder of the embedded SQLite store (default ./kanta-data; the setting
+    /// store.data).
+    #[arg(long, global = true, env = "KANTA_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
 
     /// Database URL instead of the data folder: postgres://USER@HOST/DB or sqlite://PATH.
     #[arg(
@@ -32,6 +31,10 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
+
+    /// A settings file (TOML) instead of kanta.toml in the data folder.
+    #[arg(long, global = true, env = "KANTA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -70,6 +73,82 @@ pub enum Command {
     /// API tokens for other systems.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The settings: where each value comes from, and a documented example.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Read the audit log: who changed what, when and from where.
+    Audit(AuditArgs),
+    /// Background jobs: queued, running, done and failed; retry a failed one.
+    Jobs(JobsArgs),
+    /// Mail: send a test message through the outbox.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print every setting's effective value and where it came from (secrets hidden).
+    Show(JsonArg),
+    /// Print a documented example kanta.toml with every setting and its default.
+    Example,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only entries from this day or time on (2024-12-31, 31.12.2024 or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Only entries up to this day or time.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Only this actor (a user's email, a token's name, a file, an OS user, a job).
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only this entity (customers, transactions, users, settings, ...).
+    #[arg(long)]
+    pub entity: Option<String>,
+    /// Only this record (its id).
+    #[arg(long)]
+    pub record: Option<String>,
+    /// Entries to show, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    #[command(subcommand)]
+    pub command: Option<JobsCommand>,
+    /// Only jobs of this status: queued, running, done or failed.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Jobs to show, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Queue a failed job again (its attempts start over).
+    Retry { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Queue a test message to ADDRESS in the outbox and try to send it now; a
+    /// failure is retried by kanta serve's workers.
+    Test {
+        address: String,
+        /// The message's language: fi or en (default: the store's language).
+        #[arg(long)]
+        lang: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -268,9 +347,9 @@ pub struct ImportArgs {
     /// strftime format of dates and times, e.g. %Y%m%d (ISO 8601 and 31.12.2024 need none).
     #[arg(long, value_name = "FORMAT")]
     pub date_format: Option<String>,
-    /// Currency of money in files that carry none.
-    #[arg(long, default_value = "EUR")]
-    pub currency: String,
+    /// Currency of money in files that carry none (default: the store's currency).
+    #[arg(long)]
+    pub currency: Option<String>,
     /// Import the valid rows and write the rejected ones, with reasons, to a reject file.
     #[arg(long)]
     pub skip_invalid: bool,
@@ -289,7 +368,7 @@ pub struct ImportArgs {
 pub enum CustomersCommand {
     /// A page of customers, with filters.
     List(ListArgs),
-    /// One customer and their whole timeline.
+    /// One customer: their record, figures and timeline (newest first).
     Show(ShowArgs),
 }
 
@@ -323,6 +402,9 @@ pub struct ListArgs {
 pub struct ShowArgs {
     /// The customer's id (their external id).
     pub id: String,
+    /// Events of the timeline to show, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub events: u32,
     #[arg(long)]
     pub json: bool,
 }
@@ -338,9 +420,9 @@ pub struct DemoArgs {
     /// Only build the store; do not serve it.
     #[arg(long)]
     pub no_serve: bool,
-    /// Address to serve on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub bind: SocketAddr,
+    /// Address to serve on (default: the setting serve.bind, 127.0.0.1:8080).
+    #[arg(long)]
+    pub bind: Option<SocketAddr>,
     #[arg(long)]
     pub json: bool,
 }
@@ -352,18 +434,19 @@ pub struct ScoreArgs {
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
     /// Days at the end held out to choose between BG/NBD, MBG/NBD and Pareto/NBD
-    /// by their error on them; 0 takes BG/NBD without a choice.
-    #[arg(long, default_value_t = 91)]
-    pub holdout_days: u32,
+    /// by their error on them; 0 takes BG/NBD without a choice (default: the setting
+    /// scoring.holdout_days, 91).
+    #[arg(long)]
+    pub holdout_days: Option<u32>,
     /// Use this model (bgnbd, mbgnbd or pnbd) instead of choosing.
     #[arg(long)]
     pub model: Option<String>,
-    /// Share of revenue that is profit, for CLV (1 = revenue).
-    #[arg(long, default_value_t = 1.0)]
-    pub margin: f64,
-    /// Discount rate per month for CLV.
-    #[arg(long, default_value_t = 0.01)]
-    pub discount_rate: f64,
+    /// Share of revenue that is profit, for CLV (default: the setting scoring.margin, 1).
+    #[arg(long)]
+    pub margin: Option<f64>,
+    /// Discount rate per month for CLV (default: the setting scoring.discount_rate, 0.01).
+    #[arg(long)]
+    pub discount_rate: Option<f64>,
     /// Print the run as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -371,30 +454,85 @@ pub struct ScoreArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to serve on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub bind: SocketAddr,
+    /// Address to serve on (default: the setting serve.bind, 127.0.0.1:8080).
+    #[arg(long)]
+    pub bind: Option<SocketAddr>,
     /// Score the customers again (as `kanta score`) when the newest model run is this
-    /// many hours old, and at start when there is none; 0 never does.
-    #[arg(long, default_value_t = 24.0, value_name = "HOURS")]
-    pub score_every_hours: f64,
+    /// many hours old, and at start when there is none; 0 never does (default: the
+    /// setting serve.score_every_hours, 24).
+    #[arg(long, value_name = "HOURS")]
+    pub score_every_hours: Option<f64>,
+    /// Background job workers (default: the setting serve.workers, 2).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<u32>,
 }
 
 impl Cli {
-    /// The database URL: the flag or environment, else SQLite in the data folder.
-    pub fn url(&self) -> String {
-        match &self.database_url {
-            Some(u) => u.clone(),
-            None => format!("sqlite://{}", self.data.join("kanta.db").display()),
+    /// The settings: defaults, the settings file, `KANTA_SECTION__KEY` variables, then
+    /// the global flags and `flags` (the command's own).
+    pub fn settings(&self, flags: &[(&str, String)]) -> anyhow::Result<Config> {
+        let mut overrides = Vec::new();
+        if let Some(d) = &self.data {
+            overrides.push(("store.data".to_string(), d.display().to_string()));
         }
+        if let Some(u) = &self.database_url {
+            overrides.push(("store.database_url".to_string(), u.clone()));
+        }
+        overrides.extend(flags.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        Ok(Config::load(&LoadOptions {
+            file: self.config.clone(),
+            data_dir_hint: None,
+            // Lossily: std::env::vars() panics on a value that is not UTF-8.
+            env: std::env::vars_os()
+                .map(|(k, v)| {
+                    (
+                        k.to_string_lossy().into_owned(),
+                        v.to_string_lossy().into_owned(),
+                    )
+                })
+                .collect(),
+            overrides,
+        })?)
+    }
+
+    /// The database URL: the settings' `store.database_url`, else SQLite in the data
+    /// folder.
+    pub fn url(&self) -> anyhow::Result<String> {
+        Ok(self.settings(&[])?.database_url())
     }
 
     pub async fn open_store(&self) -> anyhow::Result<Store> {
-        let url = self.url();
-        Store::open(&url)
-            .await
-            .with_context(|| format!("cannot open the store at {}", kanta_store::redact(&url)))
+        open_store(&self.settings(&[])?).await
     }
+
+    /// The application core over the store, with the settings' store defaults.
+    pub async fn open_core(&self) -> anyhow::Result<Core> {
+        let config = self.settings(&[])?;
+        core_of(&config).await
+    }
+}
+
+/// Opens the store the settings name.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let url = config.database_url();
+    Store::open(&url)
+        .await
+        .with_context(|| format!("cannot open the store at {}", kanta_store::redact(&url)))
+}
+
+/// The core over the store the settings name.
+pub async fn core_of(config: &Config) -> anyhow::Result<Core> {
+    let store = open_store(config).await?;
+    let d = &config.store_defaults;
+    Ok(Core::with_defaults(
+        store,
+        StoreDefaults {
+            currency: d.currency,
+            time_zone: d.time_zone.clone(),
+            language: d.language.code().to_string(),
+            ..StoreDefaults::default()
+        },
+    ))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -435,22 +573,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Score(a) => crate::score::run(&cli, a).await,
         Command::User(c) => crate::users::user(&cli, c).await,
         Command::Token(c) => crate::users::token(&cli, c).await,
+        Command::Config(c) => crate::admin::config(&cli, c),
+        Command::Audit(a) => crate::admin::audit(&cli, a).await,
+        Command::Jobs(a) => crate::admin::jobs(&cli, a).await,
+        Command::Mail(c) => crate::admin::mail(&cli, c).await,
         Command::Serve(a) => {
-            let store = cli.open_store().await?;
-            if !(a.score_every_hours >= 0.0 && a.score_every_hours.is_finite()) {
-                anyhow::bail!("--score-every-hours must be 0 or more");
+            let mut flags = Vec::new();
+            if let Some(b) = a.bind {
+                flags.push(("serve.bind", b.to_string()));
             }
-            if a.score_every_hours > 0.0 {
-                let every = std::time::Duration::from_secs_f64(a.score_every_hours * 3600.0);
-                tokio::spawn(crate::score::keep_scored(store.clone(), every));
+            if let Some(h) = a.score_every_hours {
+                flags.push(("serve.score_every_hours", h.to_string()));
             }
-            serve(store, a.bind).await?;
+            if let Some(w) = a.workers {
+                flags.push(("serve.workers", w.to_string()));
+            }
+            let config = cli.settings(&flags)?;
+            let core = core_of(&config).await?;
+            serve(core, &config).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-pub async fn serve(store: Store, bind: SocketAddr) -> anyhow::Result<()> {
+/// Serves the web UI and the API on the settings' address, with the background job
+/// workers, until Ctrl-C or SIGTERM.
+pub async fn serve(core: Core, config: &Config) -> anyhow::Result<()> {
+    let bind = config.serve.bind;
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| {
         format!(
             "cannot listen on {bind} (is another kanta running there? choose another with --bind)"
@@ -459,9 +608,14 @@ pub async fn serve(store: Store, bind: SocketAddr) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     eprintln!(
         "Kanta is serving {} on http://{addr}/ (Ctrl-C stops it)",
-        store.url()
+        core.store().url()
     );
-    kanta_web::serve(listener, store.clone()).await?;
-    store.close().await;
+    let workers = Workers::start(
+        crate::admin::job_services(&core, config)?,
+        config.serve.workers,
+    );
+    kanta_web::serve(listener, core.clone()).await?;
+    workers.stop().await;
+    core.store().close().await;
     Ok(())
 }

@@ -20,7 +20,9 @@ pub async fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<ExitCode> {
     if a.page == 0 || a.limit == 0 {
         bail!("--page and --limit start from 1");
     }
-    let store = cli.open_store().await?;
+    let core = cli.open_core().await?;
+    let currency = core.currency().await?;
+    let store = core.store();
     let page = store
         .customers(&CustomerFilter {
             search: a.search.clone(),
@@ -48,8 +50,9 @@ pub async fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<ExitCode> {
                 c.email.clone().unwrap_or_default(),
                 c.segment.clone().unwrap_or_default(),
                 c.status.clone(),
-                c.transactions.to_string(),
-                Money::new(c.revenue_minor, Currency::EUR).plain(),
+                c.orders_count.to_string(),
+                c.refunds_count.to_string(),
+                Money::new(c.revenue_minor, currency).plain(),
                 c.last_purchase_at
                     .map(|t| t.format("%Y-%m-%d").to_string())
                     .unwrap_or_default(),
@@ -64,11 +67,12 @@ pub async fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<ExitCode> {
             "segment",
             "status",
             "orders",
+            "refunds",
             "revenue",
             "last purchase",
         ],
         &rows,
-        &[false, false, false, false, false, true, true, false],
+        &[false, false, false, false, false, true, true, true, false],
     );
     let first = (a.page - 1) * u64::from(a.limit) + 1;
     let last = first + page.customers.len() as u64 - 1;
@@ -81,7 +85,8 @@ pub async fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn show(cli: &Cli, a: &ShowArgs) -> anyhow::Result<ExitCode> {
-    let store = cli.open_store().await?;
+    let core = cli.open_core().await?;
+    let store = core.store();
     let Some(customer) = store.customer(&a.id).await? else {
         store.close().await;
         bail!(
@@ -89,10 +94,18 @@ pub async fn show(cli: &Cli, a: &ShowArgs) -> anyhow::Result<ExitCode> {
             a.id
         );
     };
-    let timeline = store.timeline(&customer).await?;
+    let figures = core.customer_figures(&customer).await?;
+    let page = store
+        .timeline_page(&customer, None, a.events.clamp(1, 100_000))
+        .await?;
     store.close().await;
     if a.json {
-        output::print_json(&serde_json::json!({ "customer": customer, "timeline": timeline }))?;
+        output::print_json(&serde_json::json!({
+            "customer": customer,
+            "figures": figures,
+            "timeline": page.events,
+            "more_events": page.next.is_some(),
+        }))?;
         return Ok(ExitCode::SUCCESS);
     }
     println!("Customer {}", customer.external_id);
@@ -101,8 +114,38 @@ pub async fn show(cli: &Cli, a: &ShowArgs) -> anyhow::Result<ExitCode> {
             println!("  {name:<22} {}", show_value(&customer, name, v));
         }
     }
-    println!("\nTimeline ({} events)", timeline.len());
-    for ev in &timeline {
+    let currency: Currency = figures.currency.parse().unwrap_or(Currency::EUR);
+    let money = |m: i64| format!("{} {currency}", Money::new(m, currency).plain());
+    println!("\nFigures");
+    println!("  {:<22} {}", "revenue", money(figures.revenue_minor));
+    println!("  {:<22} {}", "orders", figures.orders);
+    println!(
+        "  {:<22} {} ({} refunded)",
+        "refunds",
+        figures.refunds,
+        money(figures.refunded_minor)
+    );
+    if let Some(avg) = figures.average_order_minor {
+        println!("  {:<22} {}", "average order", money(avg));
+    }
+    if let Some(t) = figures.last_purchase_at {
+        println!("  {:<22} {}", "last purchase", t.format("%Y-%m-%d"));
+    }
+    println!(
+        "  {:<22} {}",
+        "trust balance",
+        figures.trust_balance.unwrap_or(0)
+    );
+    let more = if page.next.is_some() {
+        format!(", the newest {}; --events N shows more", page.events.len())
+    } else {
+        String::new()
+    };
+    println!(
+        "\nTimeline ({} events{more}, newest first)",
+        page.events.len()
+    );
+    for ev in &page.events {
         println!(
             "  {}  {:<22} {}",
             ev.at.format("%Y-%m-%d %H:%M"),

@@ -3,7 +3,11 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
+use kanta_core::Acting;
+use kanta_core::scoring::{ScoreSettings, describe, score_store};
+use kanta_core::secrets::new_password;
 use kanta_domain::time::parse_date;
+use kanta_store::auth::Role;
 
 use crate::cli::{Cli, DemoArgs};
 
@@ -20,20 +24,29 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
         as_of,
         ..Default::default()
     };
-    let store = cli.open_store().await?;
+    let mut flags = Vec::new();
+    if let Some(b) = a.bind {
+        flags.push(("serve.bind", b.to_string()));
+    }
+    let config = cli.settings(&flags)?;
+    let core = crate::cli::core_of(&config).await?;
+    let store = core.store().clone();
+    let acting = Acting::cli();
     let batches = tokio::task::spawn_blocking(move || kanta_demo::generate(&cfg)).await?;
     let mut total = 0u64;
-    for b in &batches {
-        let s = store
-            .write(b)
+    for b in batches {
+        let name = b.entity.name;
+        let s = core
+            .write_batch(&acting, b)
             .await
-            .with_context(|| format!("cannot write the demo's {}", b.entity.name))?;
+            .with_context(|| format!("cannot write the demo's {name}"))?;
         total += s.inserted + s.updated + s.unchanged;
     }
     // Scores, value tiers and the forecast, as `kanta score` would make them.
-    let report = crate::score::score_store(
+    let report = score_store(
         &store,
-        &crate::score::ScoreSettings {
+        &acting,
+        &ScoreSettings {
             as_of,
             holdout_days: 91,
             model: None,
@@ -56,27 +69,20 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
             store.url(),
             a.seed
         );
-        eprint!("{}", crate::score::describe(&report));
+        eprint!("{}", describe(&report));
     }
     // A demo admin with a new password on every run, printed for the person trying Kanta.
-    let password = kanta_web::auth::new_password();
-    crate::users::ensure_user(
-        &store,
-        DEMO_ADMIN,
-        "Demo Admin",
-        kanta_store::auth::Role::Admin,
-        &password,
-        true,
-    )
-    .await?;
+    let password = new_password();
+    core.ensure_user(&acting, DEMO_ADMIN, "Demo Admin", Role::Admin, &password)
+        .await?;
     eprintln!(
         "Sign in at http://{} as {DEMO_ADMIN} with the password {password}",
-        a.bind
+        config.serve.bind
     );
     if a.no_serve {
         store.close().await;
         return Ok(ExitCode::SUCCESS);
     }
-    crate::cli::serve(store, a.bind).await?;
+    crate::cli::serve(core, &config).await?;
     Ok(ExitCode::SUCCESS)
 }

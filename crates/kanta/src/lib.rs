@@ -1,6 +1,7 @@
 //! The `kanta` command line: parses arguments, opens the store and runs a command.
 //! Errors end as one sentence on stderr and a non-zero exit code.
 
+mod admin;
 mod cli;
 mod customers;
 mod demo;

@@ -15,51 +15,17 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::cli::{FitArgs, PredictArgs};
 
-/// The command line's model names (as in the issue and `lifetimes` users' habits),
-/// with the library's kind.
-const MODELS: &[(&str, ModelKind)] = &[
-    ("bgnbd", ModelKind::BgNbd),
-    ("mbgnbd", ModelKind::MbgNbd),
-    ("pnbd", ModelKind::ParetoNbd),
-    ("bgbb", ModelKind::BgBb),
-    ("gg", ModelKind::GammaGamma),
-    ("sbg", ModelKind::Sbg),
-];
-
-/// The model a name means: the short names above or any spelling the library knows
-/// (`paretonbd`, `BG/NBD`, `gamma-gamma`, ...).
+/// The model a name means: the short codes (`bgnbd`, `pnbd`, `gg`, ...) or any
+/// spelling the library knows (`paretonbd`, `BG/NBD`, `gamma-gamma`, ...).
 pub fn model_kind(name: &str) -> anyhow::Result<ModelKind> {
-    let key = name.trim().to_ascii_lowercase();
-    if let Some((_, k)) = MODELS.iter().find(|(n, _)| *n == key) {
-        return Ok(*k);
-    }
-    name.parse::<ModelKind>().map_err(|_| {
-        anyhow!(
-            "--model: '{name}' is not a model; use one of {}",
-            MODELS
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })
+    name.parse::<ModelKind>()
+        .map_err(|e| anyhow!("--model: {}", e.to_string().trim_start_matches("model ")))
 }
 
-/// The command line's short name of a model.
-pub fn short_name(kind: ModelKind) -> &'static str {
-    MODELS
-        .iter()
-        .find(|(_, k)| *k == kind)
-        .map_or(kind.name(), |(n, _)| n)
-}
-
-/// The delimiter of a file, as its header line shows it: the most frequent of comma,
-/// semicolon and tab (a semicolon or tab file carries no commas in its names).
+/// The delimiter of a file, as its header line shows it (the importer's sniffer;
+/// a comma when the header has one column).
 fn header_delimiter(header: &str) -> u8 {
-    [b',', b';', b'\t']
-        .into_iter()
-        .max_by_key(|d| header.bytes().filter(|b| b == d).count())
-        .unwrap_or(b',')
+    kanta_import::sniff_delimiter(header.as_bytes()).unwrap_or(b',')
 }
 
 /// A CSV file read into named numeric columns, each value with its line number.
@@ -243,7 +209,7 @@ fn survivors(t: &Table) -> anyhow::Result<Vec<f64>> {
 fn fit_file(kind: ModelKind, t: &Table, weights: Option<&str>) -> anyhow::Result<Json> {
     let opts = FitOptions::default();
     let w = t.weights(weights)?;
-    let name = short_name(kind);
+    let name = ModelKind::code(kind);
     // "seconds" is the fit's own time: collapsing the rows and optimising, not reading.
     Ok(match kind {
         ModelKind::BgNbd | ModelKind::MbgNbd | ModelKind::ParetoNbd => {
@@ -305,7 +271,7 @@ fn fit_rfm(
     row_error: impl Fn(ModelError) -> anyhow::Error,
 ) -> anyhow::Result<Json> {
     let opts = FitOptions::default();
-    let name = short_name(kind);
+    let name = ModelKind::code(kind);
     // "seconds" is the fit's own time: collapsing the rows and optimising, not reading.
     let started = Instant::now();
     let data = RfmData::from_weighted_rows(rows, w).map_err(row_error)?;
@@ -477,7 +443,7 @@ pub fn fit(a: &FitArgs) -> anyhow::Result<ExitCode> {
         .collect();
     println!(
         "{} fitted to {} customers ({} distinct rows) from {}",
-        short_name(kind),
+        ModelKind::code(kind),
         out["n"]
             .as_f64()
             .map_or_else(String::new, |n| format!("{n}")),
@@ -519,7 +485,7 @@ fn params_of(kind: ModelKind, arg: &str, flag: &str) -> anyhow::Result<Vec<f64>>
     {
         bail!(
             "{flag}: the parameters are of the model '{m}', not '{}'",
-            short_name(kind)
+            ModelKind::code(kind)
         );
     }
     let params = v.get("params").unwrap_or(&v);
@@ -529,7 +495,7 @@ fn params_of(kind: ModelKind, arg: &str, flag: &str) -> anyhow::Result<Vec<f64>>
             params.get(n).and_then(Json::as_f64).ok_or_else(|| {
                 anyhow!(
                     "{flag}: no number '{n}' (a {} needs {})",
-                    short_name(kind),
+                    ModelKind::code(kind),
                     kind.param_names().join(", ")
                 )
             })
@@ -854,7 +820,7 @@ pub fn validate(a: &crate::cli::ValidateArgs) -> anyhow::Result<ExitCode> {
         .map(|(n, v)| ((*n).to_string(), json!(v)))
         .collect();
     let out = json!({
-        "model": short_name(kind),
+        "model": ModelKind::code(kind),
         "unit": unit.name(),
         "calibration_end": date_of_day(cal_end).to_string(),
         "holdout_end": date_of_day(holdout_end).to_string(),
@@ -879,7 +845,7 @@ pub fn validate(a: &crate::cli::ValidateArgs) -> anyhow::Result<ExitCode> {
     }
     println!(
         "{} fitted to {} customers up to {}, compared with {} to {}:",
-        short_name(kind),
+        ModelKind::code(kind),
         rows.len(),
         date_of_day(cal_end),
         date_of_day(cal_end + 1),

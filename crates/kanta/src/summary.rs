@@ -402,20 +402,18 @@ fn unquote(line: &[u8], delimiter: u8) -> Vec<Vec<u8>> {
 /// The delimiter (`None` for runs of whitespace): the flag, else the most frequent of
 /// `, ; tab |` in the first line, else whitespace.
 fn delimiter(flag: Option<&str>, first: &[u8]) -> anyhow::Result<Option<u8>> {
-    if let Some(d) = flag {
-        return match d {
-            "whitespace" | "space" => Ok(None),
-            "tab" | "\\t" | "\t" => Ok(Some(b'\t')),
-            d if d.len() == 1 => Ok(Some(d.as_bytes()[0])),
-            other => bail!("--delimiter: '{other}' is not one character, 'tab' or 'whitespace'"),
-        };
+    match flag {
+        // Runs of spaces, as in CDNOW's file.
+        Some("space") => Ok(None),
+        Some(d) => match kanta_import::Delimiter::parse(d) {
+            Some(kanta_import::Delimiter::Char(c)) => Ok(Some(c)),
+            Some(kanta_import::Delimiter::Whitespace) => Ok(None),
+            None => {
+                bail!("--delimiter: '{d}' is not one character, 'tab' or 'whitespace'")
+            }
+        },
+        None => Ok(kanta_import::sniff_delimiter(first)),
     }
-    let (best, n) = [b',', b';', b'\t', b'|']
-        .into_iter()
-        .map(|d| (d, first.iter().filter(|b| **b == d).count()))
-        .max_by_key(|(_, n)| *n)
-        .unwrap_or((b',', 0));
-    Ok((n > 0).then_some(best))
 }
 
 /// Which columns hold the customer, the time and the amount: `--map`, else header

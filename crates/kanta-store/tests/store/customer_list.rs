@@ -1,12 +1,13 @@
 //! The customer list's totals (kept by the writer) and every sort, forwards and from
 //! the far end.
 
+use chrono::{DateTime, Utc};
 use kanta_domain::Value;
 use kanta_domain::schema::{CUSTOMERS, TRANSACTIONS};
-use kanta_store::WriteBatch;
 use kanta_store::read::{CustomerFilter, CustomerSort};
+use kanta_store::{Store, WriteBatch};
 
-use crate::{each_backend, fields, t, text};
+use crate::{each_backend, fields, raw_execute, t, text};
 
 fn order(id: &str, customer: &str, day: u32, amount: i64, kind: &str) -> (String, [Value; 5]) {
     (
@@ -33,6 +34,65 @@ fn batch(rows: Vec<(String, [Value; 5])>) -> WriteBatch {
         b.push(id, v);
     }
     b
+}
+
+/// The invariant: every customer's totals equal the sums of their transactions, read
+/// back row by row.
+async fn totals_match_rows(store: &Store) {
+    let p = store
+        .customers(&CustomerFilter {
+            limit: 10_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(p.total as usize == p.customers.len());
+    for c in &p.customers {
+        let record = store.customer(&c.id).await.unwrap().unwrap();
+        let rows = store
+            .records_of_customer(&TRANSACTIONS, record.id)
+            .await
+            .unwrap();
+        let amount = |r: &kanta_store::Record| r.get("amount").as_int().unwrap();
+        let is = |kind: &'static str| move |r: &&kanta_store::Record| r.text("kind") == Some(kind);
+        let orders: Vec<DateTime<Utc>> = rows
+            .iter()
+            .filter(is("order"))
+            .map(|r| match r.get("occurred_at") {
+                Value::Time(t) => *t,
+                v => panic!("{v:?}"),
+            })
+            .collect();
+        let refunds = rows.iter().filter(is("refund"));
+        assert_eq!(c.transactions as usize, rows.len(), "{}", c.id);
+        assert_eq!(
+            c.revenue_minor,
+            rows.iter().map(amount).sum::<i64>(),
+            "{}",
+            c.id
+        );
+        assert_eq!(
+            c.refunds_count as usize,
+            refunds.clone().count(),
+            "{}",
+            c.id
+        );
+        assert_eq!(
+            c.refunds_minor,
+            refunds.map(amount).sum::<i64>(),
+            "{}",
+            c.id
+        );
+        assert_eq!(c.orders_count as usize, orders.len(), "{}", c.id);
+        assert_eq!(c.orders_count, c.transactions - c.refunds_count);
+        assert_eq!(
+            c.first_purchase_at,
+            orders.iter().min().copied(),
+            "{}",
+            c.id
+        );
+        assert_eq!(c.last_purchase_at, orders.iter().max().copied(), "{}", c.id);
+    }
 }
 
 #[tokio::test]
@@ -73,6 +133,13 @@ async fn the_writer_keeps_each_customers_totals() {
         let a = line("a");
         assert_eq!((a.transactions, a.revenue_minor), (3, 1300));
         assert_eq!(
+            (a.orders_count, a.refunds_count, a.refunds_minor),
+            (2, 1, -200),
+            "refunds apart from orders"
+        );
+        assert_eq!((line("b").refunds_count, line("b").refunds_minor), (0, 0));
+        totals_match_rows(&store).await;
+        assert_eq!(
             a.last_purchase_at.map(|t| t.format("%d").to_string()),
             Some("09".into()),
             "a refund is not a purchase"
@@ -108,6 +175,7 @@ async fn the_writer_keeps_each_customers_totals() {
             None,
             "b's only order moved to a"
         );
+        totals_match_rows(&store).await;
 
         // An older order adds to the sums without moving the last purchase back; the
         // same rows written again change nothing.
@@ -131,7 +199,29 @@ async fn the_writer_keeps_each_customers_totals() {
                 Some("01".into()),
                 "an older order moves the first purchase back"
             );
+            totals_match_rows(&store).await;
         }
+
+        // An order turned into a refund, and a refund into an order: the changed
+        // rows' customer is recomputed.
+        store
+            .write(&batch(vec![order("o2", "a", 9, -500, "refund")]))
+            .await
+            .unwrap();
+        let p = by_revenue().await;
+        let a = p.customers.iter().find(|c| c.id == "a").unwrap();
+        assert_eq!((a.transactions, a.orders_count, a.refunds_count), (5, 3, 2));
+        assert_eq!((a.revenue_minor, a.refunds_minor), (7400, -700));
+        totals_match_rows(&store).await;
+        store
+            .write(&batch(vec![order("r1", "a", 12, 200, "order")]))
+            .await
+            .unwrap();
+        let p = by_revenue().await;
+        let a = p.customers.iter().find(|c| c.id == "a").unwrap();
+        assert_eq!((a.refunds_count, a.refunds_minor), (1, -500));
+        assert_eq!((a.revenue_minor, a.orders_count), (7800, 4));
+        totals_match_rows(&store).await;
 
         // A new customer created by its first order has totals too.
         let mut b = batch(vec![order("o4", "new", 25, 50, "order")]);
@@ -161,6 +251,103 @@ async fn the_writer_keeps_each_customers_totals() {
             .unwrap();
         assert_eq!(p.total, 1);
         assert_eq!(p.customers[0].id, "b");
+        totals_match_rows(&store).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_bulk_load_counts_refunds_apart_from_orders() {
+    each_backend(|store| async move {
+        let n = kanta_store::write::BULK_MIN_ROWS;
+        let refund = |i: usize| i.is_multiple_of(7);
+        let rows = (0..n)
+            .map(|i| {
+                let (amount, kind) = if refund(i) {
+                    (-30 - (i % 5) as i64, "refund")
+                } else {
+                    (100 + (i % 3) as i64, "order")
+                };
+                order(
+                    &format!("t{i}"),
+                    &format!("c{}", i % 100),
+                    1 + (i % 28) as u32,
+                    amount,
+                    kind,
+                )
+            })
+            .collect();
+        let mut b = batch(rows);
+        b.create_customers = (0..100).map(|i| format!("c{i}")).collect();
+        let s = store.write(&b).await.unwrap();
+        assert_eq!(s.inserted as usize, n);
+        let c0 = store
+            .customers(&CustomerFilter {
+                search: Some("c0".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .customers
+            .into_iter()
+            .find(|c| c.id == "c0")
+            .unwrap();
+        let expected = (0..n).filter(|i| i % 100 == 0 && refund(*i)).count();
+        assert!(expected > 0);
+        assert_eq!(c0.refunds_count as usize, expected);
+        totals_match_rows(&store).await;
+
+        // then staged writes: an order turned into a refund, a refund into an order,
+        // a new refund
+        store
+            .write(&batch(vec![
+                order("t1", "c1", 2, -60, "refund"),
+                order("t7", "c7", 8, 70, "order"),
+                order("new", "c2", 3, -10, "refund"),
+            ]))
+            .await
+            .unwrap();
+        totals_match_rows(&store).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn migration_0006_backfills_the_refund_totals() {
+    each_backend(|store| async move {
+        let mut b = batch(vec![
+            order("o1", "a", 3, 1000, "order"),
+            order("r1", "a", 4, -300, "refund"),
+            order("r2", "a", 5, -200, "refund"),
+            order("o2", "b", 5, 500, "order"),
+        ]);
+        b.create_customers = vec!["a".into(), "b".into()];
+        store.write(&b).await.unwrap();
+        // Undo migration 0006 and apply it again over the data.
+        store.close().await;
+        let postgres = store.url().starts_with("postgres");
+        let undo = format!(
+            "DROP TABLE audit_log; DROP TABLE jobs; DROP TABLE outbox; {} \
+             ALTER TABLE customers DROP COLUMN refunds_count; \
+             ALTER TABLE customers DROP COLUMN refunds_minor; \
+             DELETE FROM _sqlx_migrations WHERE version = 6",
+            if postgres {
+                "DROP FUNCTION kanta_audit_append_only();"
+            } else {
+                ""
+            }
+        );
+        raw_execute(&store, &undo).await.unwrap();
+        let url = store.url().to_string();
+        let store = Store::open(&url).await.unwrap();
+        let p = store.customers(&CustomerFilter::default()).await.unwrap();
+        let a = p.customers.iter().find(|c| c.id == "a").unwrap();
+        assert_eq!(
+            (a.refunds_count, a.refunds_minor, a.orders_count),
+            (2, -500, 1)
+        );
+        totals_match_rows(&store).await;
+        store.close().await;
     })
     .await;
 }

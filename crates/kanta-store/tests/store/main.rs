@@ -3,14 +3,19 @@
 use chrono::{TimeZone, Utc};
 use kanta_domain::Value;
 use kanta_domain::schema::{self, CUSTOMERS, ENTITIES, Entity, TRANSACTIONS, TRUST_LEDGER};
+use kanta_store::audit::AuditEntry;
 use kanta_store::read::{CustomerFilter, CustomerSort};
 use kanta_store::testing::{BACKENDS, TestDb};
 use kanta_store::{Store, StoreError, WriteBatch};
 
+mod audit;
 mod customer_list;
+mod jobs;
+mod outbox;
 mod purchases;
 mod retention;
 mod scores;
+mod settings;
 
 pub(crate) fn fields(e: &'static Entity, names: &[&str]) -> Vec<&'static schema::Field> {
     names
@@ -25,6 +30,57 @@ pub(crate) fn t(day: u32) -> Value {
 
 pub(crate) fn text(s: &str) -> Value {
     Value::Text(s.to_string())
+}
+
+/// An audit entry of the command line's user `tester`, with empty changes and details.
+pub(crate) fn entry(entity: &str, action: &str) -> AuditEntry {
+    AuditEntry {
+        actor_kind: "cli".into(),
+        actor_id: Some("tester".into()),
+        actor_name: "tester".into(),
+        channel: "cli".into(),
+        entity: entity.into(),
+        record_id: None,
+        action: action.into(),
+        changes: serde_json::json!({}),
+        details: serde_json::json!({}),
+        ip: None,
+    }
+}
+
+/// Runs a statement on the store's database through a connection of its own, past the
+/// store (what the store's API must refuse or cannot do).
+pub(crate) async fn raw_execute(store: &Store, sql: &str) -> Result<u64, sqlx::Error> {
+    use sqlx::Executor;
+    let url = store.url();
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await?;
+        let n = pool.execute(sqlx::AssertSqlSafe(sql.to_string())).await;
+        pool.close().await;
+        Ok(n?.rows_affected())
+    } else {
+        let pool = sqlx::PgPool::connect(url).await?;
+        let n = pool.execute(sqlx::AssertSqlSafe(sql.to_string())).await;
+        pool.close().await;
+        Ok(n?.rows_affected())
+    }
+}
+
+/// The one integer a query past the store answers.
+pub(crate) async fn raw_count(store: &Store, sql: &str) -> i64 {
+    let url = store.url();
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    }
 }
 
 pub(crate) async fn each_backend<F, Fut>(f: F)

@@ -4,11 +4,12 @@
 use chrono::NaiveDate;
 use kanta_domain::Value;
 use kanta_domain::schema::TRANSACTIONS;
+use kanta_store::audit::AuditQuery;
 use kanta_store::read::CustomerFilter;
 use kanta_store::scores::{CustomerScore, KEEP_SCORED_RUNS, NewModelRun, RevenueForecast};
 use kanta_store::{Store, WriteBatch};
 
-use crate::{each_backend, fields, t, text};
+use crate::{each_backend, entry, fields, t, text};
 
 fn run(day: u32) -> NewModelRun {
     NewModelRun {
@@ -88,7 +89,10 @@ async fn a_run_is_stored_with_its_scores_and_the_customers_tiers() {
             score(ids[1], 0.4, 'B'),
             score(ids[2], 0.1, 'D'),
         ];
-        let id = store.save_model_run(&run(1), &scores).await.unwrap();
+        let id = store
+            .save_model_run(&run(1), &scores, &entry("model_runs", "score"))
+            .await
+            .unwrap();
         let got = store.latest_model_run().await.unwrap().unwrap();
         assert_eq!(got.id, id);
         assert_eq!(got.customers, 3);
@@ -124,10 +128,31 @@ async fn a_run_is_stored_with_its_scores_and_the_customers_tiers() {
 
         // A new run moves the tiers; a bad tier writes nothing.
         let bad = [score(ids[0], 0.5, 'E')];
-        assert!(store.save_model_run(&run(2), &bad).await.is_err());
+        assert!(
+            store
+                .save_model_run(&run(2), &bad, &entry("model_runs", "score"))
+                .await
+                .is_err()
+        );
         assert_eq!(store.latest_model_run().await.unwrap().unwrap().id, id);
+        // the run's audit entry, written with it; the refused run left none
+        let (log, _) = store
+            .audit_page(&AuditQuery {
+                entity: Some("model_runs".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].entry.record_id, Some(id.to_string()));
+        assert_eq!(log[0].entry.action, "score");
+        assert_eq!(log[0].entry.details["model"], "bgnbd");
+        assert_eq!(log[0].entry.details["customers"], 3);
         let second = [score(ids[0], 0.2, 'C'), score(ids[1], 0.95, 'A')];
-        let id2 = store.save_model_run(&run(2), &second).await.unwrap();
+        let id2 = store
+            .save_model_run(&run(2), &second, &entry("model_runs", "score"))
+            .await
+            .unwrap();
         assert!(id2 > id);
         assert_eq!(tier_count(&store, "A").await, 1);
         assert_eq!(tier_count(&store, "C").await, 1);
@@ -148,7 +173,12 @@ async fn old_runs_keep_their_figures_but_not_their_scores() {
         let mut runs = Vec::new();
         for day in 1..=(KEEP_SCORED_RUNS as u32 + 2) {
             let s = [score(ids[0], f64::from(day) / 100.0, 'A')];
-            runs.push(store.save_model_run(&run(day), &s).await.unwrap());
+            runs.push(
+                store
+                    .save_model_run(&run(day), &s, &entry("model_runs", "score"))
+                    .await
+                    .unwrap(),
+            );
         }
         let all = store.model_runs(None, 100).await.unwrap();
         assert_eq!(all.len(), runs.len(), "every run is kept");

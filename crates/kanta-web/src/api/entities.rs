@@ -6,9 +6,12 @@
 //! `created_at`/`updated_at`. Bodies take the same shape; values are parsed like the
 //! importer parses a file's texts (`kanta_domain::value::parse_field`: Finnish dates,
 //! decimal commas, `kyllä`/`ei`), and money given as text is in major units
-//! (`"12,50"`), given as a number in minor units (`1250`).
-
-use std::sync::LazyLock;
+//! (`"12,50"`), given as a number in minor units (`1250`); money and its currency
+//! default to the store's currency (the `currency` setting).
+//!
+//! Writes go through the core's one write path (`Core::create_record`,
+//! `Core::update_record`): the reference policy, the write turn and the audit entry
+//! with each changed field before and after live there.
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
@@ -18,32 +21,24 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use kanta_domain::ids::{content_digest, id_from_digest};
-use kanta_domain::schema::{Entity, Field, Kind, TRANSACTIONS};
+use kanta_domain::schema::{CUSTOMERS, Entity, Field, Kind, TRANSACTIONS};
 use kanta_domain::value::{ParseContext, parse_field};
 use kanta_domain::{Currency, Value};
 use kanta_store::list::{self, Cursor, RecordQuery, Sort};
-use kanta_store::write::RunInfo;
-use kanta_store::{Record, Store, WriteBatch};
+use kanta_store::{Record, Store};
 use serde_json::{Map, Value as Json_};
-use tokio::sync::Mutex;
 
 use super::{ApiError, Problem, access};
 use crate::AppState;
 use crate::auth::Caller;
 
-/// The currency of money given without one.
-pub(crate) const DEFAULT_CURRENCY: Currency = Currency::EUR;
+pub(crate) use kanta_core::write::noun;
 
 /// The longest external id the API takes, in characters.
 pub(crate) const MAX_ID: usize = 200;
 
 /// Fields the server sets; a body that sets them is refused.
 pub(crate) const READ_ONLY: &[&str] = &["created_at", "updated_at"];
-
-/// API writes of one process take turns: SQLite has one writer at a time anyway,
-/// and a transaction that read before it wrote could otherwise fail to upgrade its
-/// lock when another committed in between. PostgreSQL gets the same order.
-pub(crate) static WRITES: LazyLock<Mutex<()>> = LazyLock::new(|| Mutex::new(()));
 
 /// The routes of one entity.
 pub(super) fn routes(e: &'static Entity) -> Router<AppState> {
@@ -58,23 +53,6 @@ pub(super) fn routes(e: &'static Entity) -> Router<AppState> {
         .route(&format!("/api/v1/{}/{{id}}", e.name), item)
 }
 
-/// A record of the entity in words: "customer", "usage event".
-pub(crate) fn noun(e: &Entity) -> &'static str {
-    match e.name {
-        "customers" => "customer",
-        "contacts" => "contact",
-        "transactions" => "transaction",
-        "subscriptions" => "subscription",
-        "interactions" => "interaction",
-        "cases" => "case",
-        "feedback" => "feedback answer",
-        "usage" => "usage event",
-        "staff" => "staff member",
-        "trust" => "trust ledger entry",
-        _ => "record",
-    }
-}
-
 // ---------------------------------------------------------------- list
 
 async fn list(
@@ -85,7 +63,7 @@ async fn list(
 ) -> Result<Response, ApiError> {
     caller.require(access(Some(e), false))?;
     let Query(pairs) = q.map_err(|r| ApiError::bad_request(r.body_text()))?;
-    let q = record_query(e, &pairs)?;
+    let q = record_query(e, &pairs, s.core.currency().await?)?;
     let page = s.store.list(&q).await?;
     Ok(Json(serde_json::json!({
         "items": page.items,
@@ -95,11 +73,16 @@ async fn list(
 }
 
 /// Reads a list's query parameters; unknown or repeated ones are refused by name.
-fn record_query(e: &'static Entity, pairs: &[(String, String)]) -> Result<RecordQuery, ApiError> {
+/// Money filters are read in `currency` (the store's).
+fn record_query(
+    e: &'static Entity,
+    pairs: &[(String, String)],
+    currency: Currency,
+) -> Result<RecordQuery, ApiError> {
     let mut q = RecordQuery::new(e);
     let mut seen: Vec<&str> = Vec::new();
     let cx = ParseContext {
-        currency: DEFAULT_CURRENCY,
+        currency,
         date_format: None,
     };
     // The sort first: the cursor is read against it.
@@ -193,6 +176,19 @@ async fn get_one(
 ) -> Result<Response, ApiError> {
     caller.require(access(Some(e), false))?;
     let r = find(&s.store, e, &id).await?;
+    if std::ptr::eq(e, &CUSTOMERS) {
+        // A customer comes with their figures (orders, refunds counted apart, revenue
+        // net of refunds, ...), after every field of the record.
+        let figures = s.core.customer_figures(&r).await?;
+        let mut v = serde_json::to_value(&r).map_err(|e| ApiError::internal(e.to_string()))?;
+        if let Json_::Object(m) = &mut v {
+            m.insert(
+                "figures".into(),
+                serde_json::to_value(&figures).map_err(|e| ApiError::internal(e.to_string()))?,
+            );
+        }
+        return Ok(Json(v).into_response());
+    }
     Ok(Json(r).into_response())
 }
 
@@ -379,11 +375,16 @@ pub(crate) fn parse_row(
 }
 
 /// Every field of `e` in schema order for a new record: the given values, defaults
-/// where none was given (as the database would fill them), the default currency for
-/// money, a transaction's kind from the sign of its amount; required fields checked.
-pub(crate) fn complete_new(e: &'static Entity, row: &Row) -> Result<Vec<Value>, Vec<Problem>> {
+/// where none was given (as the database would fill them), `currency` (the store's)
+/// for money, a transaction's kind from the sign of its amount; required fields
+/// checked.
+pub(crate) fn complete_new(
+    e: &'static Entity,
+    row: &Row,
+    currency: Currency,
+) -> Result<Vec<Value>, Vec<Problem>> {
     let cx = ParseContext {
-        currency: DEFAULT_CURRENCY,
+        currency,
         date_format: None,
     };
     let mut values = Vec::with_capacity(e.fields.len());
@@ -393,10 +394,10 @@ pub(crate) fn complete_new(e: &'static Entity, row: &Row) -> Result<Vec<Value>, 
         let mut v = row.value(f.name).cloned().unwrap_or(Value::Null);
         if v.is_null() {
             if f.kind == Kind::Currency && has_money {
-                v = Value::Text(DEFAULT_CURRENCY.code().to_string());
+                v = Value::Text(currency.code().to_string());
             } else if std::ptr::eq(e, &TRANSACTIONS) && f.name == "kind" {
                 let amount = row.value("amount").and_then(Value::as_int).unwrap_or(0);
-                v = Value::Text(if amount < 0 { "refund" } else { "order" }.into());
+                v = Value::Text(kanta_domain::schema::transaction_kind_for(amount).into());
             } else if let Some(d) = f.default
                 && let Ok(dv) = parse_field(f.kind, d, &cx)
             {
@@ -442,30 +443,6 @@ pub(crate) fn location(e: &Entity, id: &str) -> String {
     out
 }
 
-/// References of a row that must exist (customers an entity creates need not).
-fn checked_refs(
-    e: &'static Entity,
-) -> impl Iterator<Item = (usize, &'static Field, &'static Entity)> {
-    e.fields
-        .iter()
-        .enumerate()
-        .filter_map(move |(i, f)| match f.kind {
-            Kind::Ref("customers") if e.creates_customers => None,
-            Kind::Ref(target) => kanta_domain::schema::entity(target).map(|t| (i, f, t)),
-            _ => None,
-        })
-}
-
-const API_SOURCE: &str = "api";
-
-fn run_info(rows: u64) -> RunInfo {
-    RunInfo {
-        source: API_SOURCE.into(),
-        rows_read: rows,
-        rejected: 0,
-    }
-}
-
 // ---------------------------------------------------------------- create
 
 async fn create(
@@ -476,46 +453,14 @@ async fn create(
 ) -> Result<Response, ApiError> {
     caller.require(access(Some(e), true))?;
     let obj = json_object(body)?;
-    let row = parse_row(e, &obj, &[], DEFAULT_CURRENCY).map_err(ApiError::invalid_many)?;
-    let values = complete_new(e, &row).map_err(ApiError::invalid_many)?;
+    let currency = s.core.currency().await?;
+    let row = parse_row(e, &obj, &[], currency).map_err(ApiError::invalid_many)?;
+    let values = complete_new(e, &row, currency).map_err(ApiError::invalid_many)?;
     let id = new_id(e, &row, &values, 1);
-    let fields: Vec<&'static Field> = e.fields.iter().collect();
-    {
-        let _turn = WRITES.lock().await;
-        let mut w = s.store.writer(e, fields.clone()).await?;
-        if !w.known(e, std::slice::from_ref(&id)).await?.is_empty() {
-            return Err(ApiError::conflict(
-                Some("id"),
-                format!(
-                    "a {} with id '{id}' exists already (change it with PATCH {})",
-                    noun(e),
-                    location(e, &id)
-                ),
-            ));
-        }
-        for (i, f, target) in checked_refs(e) {
-            if let Some(r) = values[i].as_text()
-                && w.known(target, &[r.to_string()]).await?.is_empty()
-            {
-                return Err(ApiError::invalid(
-                    f.name,
-                    format!("no {} with id '{r}'", noun(target)),
-                ));
-            }
-        }
-        let mut batch = WriteBatch::new(e, fields);
-        if e.creates_customers
-            && let Some(c) = e.customer_field()
-            && let Some(i) = e.fields.iter().position(|f| f.name == c.name)
-            && let Some(cid) = values[i].as_text()
-        {
-            batch.create_customers.push(cid.to_string());
-        }
-        batch.push(id.clone(), values);
-        w.write(batch).await?;
-        w.finish(&run_info(1)).await?;
-    }
-    let r = find(&s.store, e, &id).await?;
+    let r = s
+        .core
+        .create_record(&caller.acting, e, &id, values)
+        .await?;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location(e, &id))],
@@ -536,10 +481,10 @@ async fn patch(
     caller.require(access(Some(e), true))?;
     let obj = json_object(body)?;
     let existing = find(&s.store, e, &id).await?;
-    let currency = existing
-        .text("currency")
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(DEFAULT_CURRENCY);
+    let currency = match existing.text("currency").and_then(|c| c.parse().ok()) {
+        Some(c) => c,
+        None => s.core.currency().await?,
+    };
     let row = parse_row(e, &obj, &[], currency).map_err(ApiError::invalid_many)?;
     if let Some(other) = &row.id
         && *other != id
@@ -578,32 +523,11 @@ async fn patch(
     if fields.is_empty() {
         return Ok(Json(existing).into_response());
     }
-    {
-        let _turn = WRITES.lock().await;
-        let mut w = s.store.writer(e, fields.clone()).await?;
-        if w.known(e, std::slice::from_ref(&id)).await?.is_empty() {
-            return Err(ApiError::not_found(format!(
-                "no {} with id '{id}'",
-                noun(e)
-            )));
-        }
-        for (k, f) in fields.iter().enumerate() {
-            if let (Kind::Ref(target), Some(r)) = (f.kind, values[k].as_text())
-                && let Some(t) = kanta_domain::schema::entity(target)
-                && w.known(t, &[r.to_string()]).await?.is_empty()
-            {
-                return Err(ApiError::invalid(
-                    f.name,
-                    format!("no {} with id '{r}'", noun(t)),
-                ));
-            }
-        }
-        let mut batch = WriteBatch::new(e, fields);
-        batch.push(id.clone(), values);
-        w.write(batch).await?;
-        w.finish(&run_info(1)).await?;
-    }
-    Ok(Json(find(&s.store, e, &id).await?).into_response())
+    let r = s
+        .core
+        .update_record(&caller.acting, e, &id, fields, values)
+        .await?;
+    Ok(Json(r).into_response())
 }
 
 #[cfg(test)]
@@ -625,13 +549,13 @@ mod tests {
                 "amount": "12,50", "cost": 300}),
             ),
             &[],
-            DEFAULT_CURRENCY,
+            Currency::EUR,
         )
         .unwrap();
         assert_eq!(row.value("amount"), Some(&Value::Int(1250)));
         assert_eq!(row.value("cost"), Some(&Value::Int(300)));
         assert_eq!(row.value("customer_id"), Some(&Value::Text("17".into())));
-        let values = complete_new(&TRANSACTIONS, &row).unwrap();
+        let values = complete_new(&TRANSACTIONS, &row, Currency::EUR).unwrap();
         let at = |n: &str| {
             &values[TRANSACTIONS
                 .fields
@@ -653,7 +577,7 @@ mod tests {
                 "answered_at": "yesterday-ish"}),
             ),
             &[],
-            DEFAULT_CURRENCY,
+            Currency::EUR,
         )
         .unwrap_err();
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
@@ -669,13 +593,14 @@ mod tests {
             &TRANSACTIONS,
             &obj(json!({"amount": 12.5})),
             &[],
-            DEFAULT_CURRENCY,
+            Currency::EUR,
         )
         .unwrap_err();
         assert!(money[0].reason.contains("minor units"), "{money:?}");
         let missing = complete_new(
             &TRANSACTIONS,
-            &parse_row(&TRANSACTIONS, &obj(json!({})), &[], DEFAULT_CURRENCY).unwrap(),
+            &parse_row(&TRANSACTIONS, &obj(json!({})), &[], Currency::EUR).unwrap(),
+            Currency::EUR,
         )
         .unwrap_err();
         let names: Vec<&str> = missing.iter().map(|p| p.field.as_str()).collect();
@@ -688,10 +613,10 @@ mod tests {
             &CUSTOMERS,
             &obj(json!({"name": "Aino"})),
             &[],
-            DEFAULT_CURRENCY,
+            Currency::EUR,
         )
         .unwrap();
-        let v = complete_new(&CUSTOMERS, &row).unwrap();
+        let v = complete_new(&CUSTOMERS, &row, Currency::EUR).unwrap();
         assert_eq!(
             new_id(&CUSTOMERS, &row, &v, 1),
             new_id(&CUSTOMERS, &row, &v, 1)

@@ -8,25 +8,29 @@
 //! Events without an `id` get one derived from their content (and their occurrence
 //! among identical events of the batch), so sending the same batch again finds the
 //! same records: the answer then counts them all as unchanged.
+//!
+//! The batch goes through the core's one write path (`Core::begin_write`): its write
+//! turn, one transaction, the reference policy (`kanta_core::write::check_refs`:
+//! transactions create the customers they name, which then count as existing for
+//! the batch's interactions and usage events), and one audit entry per entity
+//! written (action `create`, with the counts and up to [`AUDITED_IDS`] ids) in the
+//! same transaction.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
-use kanta_domain::schema::{
-    CUSTOMERS, Entity, Field, INTERACTIONS, Kind, STAFF, TRANSACTIONS, USAGE_EVENTS,
-};
-use kanta_store::write::RunInfo;
+use kanta_core::write::{check_refs, missing_ref_problems, run_info};
+use kanta_domain::schema::{Entity, Field, INTERACTIONS, TRANSACTIONS, USAGE_EVENTS};
+use kanta_store::audit::AuditEntry;
 use kanta_store::{WriteBatch, WriteSummary};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
-use serde_json::Value as Json_;
+use serde_json::{Value as Json_, json};
 
-use super::entities::{
-    DEFAULT_CURRENCY, WRITES, complete_new, json_object, new_id, noun, parse_row,
-};
+use super::entities::{complete_new, json_object, new_id, parse_row};
 use super::{ApiError, Problem, access};
 use crate::AppState;
 use crate::auth::Caller;
@@ -36,6 +40,12 @@ pub const MAX_EVENTS: usize = 10_000;
 
 /// The largest body the route reads (10,000 events with long notes fit).
 pub const MAX_BODY: usize = 32 << 20;
+
+/// Ids an audit entry of a batch lists at most (it counts them all).
+pub const AUDITED_IDS: usize = 100;
+
+/// The import log's source of an events batch.
+const SOURCE: &str = "api events";
 
 /// The event types and the entity each is written to, in the order they are written
 /// (transactions first: they create the customers they name).
@@ -106,6 +116,7 @@ pub(super) async fn ingest(
             ),
         ));
     }
+    let currency = s.core.currency().await?;
     let mut typed: Vec<Typed> = TYPES
         .iter()
         .map(|(_, e)| Typed {
@@ -150,14 +161,14 @@ pub(super) async fn ingest(
             continue;
         };
         let e = TYPES[t].1;
-        let row = match parse_row(e, ev, &["type"], DEFAULT_CURRENCY) {
+        let row = match parse_row(e, ev, &["type"], currency) {
             Ok(r) => r,
             Err(list) => {
                 at(i, list, &mut problems);
                 continue;
             }
         };
-        let values = match complete_new(e, &row) {
+        let values = match complete_new(e, &row, currency) {
             Ok(v) => v,
             Err(list) => {
                 at(i, list, &mut problems);
@@ -191,7 +202,6 @@ pub(super) async fn ingest(
         typed[t].indexes.push(i);
         typed[t].batch.push(id, values);
     }
-    let _turn = WRITES.lock().await;
     let first = typed.iter().position(|t| !t.batch.is_empty());
     let Some(first) = first else {
         if !problems.is_empty() {
@@ -199,81 +209,72 @@ pub(super) async fn ingest(
         }
         return Ok(Json(IngestSummary::default()).into_response());
     };
-    let mut w = s
-        .store
-        .writer(TYPES[first].1, TYPES[first].1.fields.iter().collect())
+    let e = TYPES[first].1;
+    let mut tx = s
+        .core
+        .begin_write(&caller.acting, e, e.fields.iter().collect())
         .await?;
     // References, checked inside the transaction before anything is written (also
-    // when other events are bad already: the answer lists every problem).
-    let created_by_transactions: HashSet<&str> = texts(&typed[0], "customer_id").collect();
-    for (t, (_, e)) in TYPES.iter().enumerate() {
-        for (k, f) in e.fields.iter().enumerate() {
-            let Kind::Ref(target) = f.kind else { continue };
-            if target == "customers" && e.creates_customers {
-                continue;
-            }
-            let target_entity: &'static Entity = if target == "customers" {
-                &CUSTOMERS
-            } else {
-                &STAFF
-            };
-            let wanted: Vec<String> = texts(&typed[t], f.name)
-                .filter(|id| target != "customers" || !created_by_transactions.contains(id))
-                .collect::<HashSet<&str>>()
-                .into_iter()
-                .map(str::to_string)
-                .collect();
-            if wanted.is_empty() {
-                continue;
-            }
-            let known = w.known(target_entity, &wanted).await?;
-            let wanted: HashSet<&str> = wanted.iter().map(String::as_str).collect();
-            let stride = typed[t].batch.stride();
-            for (row, index) in typed[t].batch.values.chunks(stride).zip(&typed[t].indexes) {
-                if let Some(r) = row[k + 1].as_text()
-                    && wanted.contains(r)
-                    && !known.contains_key(r)
-                {
-                    problems.push(Problem {
-                        index: Some(*index),
-                        field: f.name.to_string(),
-                        reason: format!("no {} with id '{r}'", noun(target_entity)),
-                    });
-                }
-            }
+    // when other events are bad already: the answer lists every problem). Customers
+    // the batch's transactions name are created by them, so they count as existing.
+    let created_by_transactions: HashSet<String> =
+        field_texts(&typed[0].batch, "customer_id").map(str::to_string).collect();
+    for t in &mut typed {
+        if t.batch.is_empty() {
+            continue;
         }
+        let missing = check_refs(&mut tx, &mut t.batch, false, &created_by_transactions).await?;
+        problems.extend(
+            missing_ref_problems(&t.batch, &missing)
+                .into_iter()
+                .map(|p| Problem {
+                    index: p.index.map(|row| t.indexes[row]),
+                    ..p
+                }),
+        );
     }
     if !problems.is_empty() {
         problems.sort_by_key(|p| p.index);
-        // Dropping the writer rolls its transaction back.
+        // Dropping the write rolls its transaction back.
         return Err(ApiError::invalid_many(problems));
     }
     let mut summary = IngestSummary {
         received: events.len() as u64,
         ..IngestSummary::default()
     };
-    // (type, rows) of the entity being written.
-    let mut current: Option<(usize, u64)> = None;
+    let mut audit = Vec::new();
+    // (type, ids of its rows) of the entity being written.
+    let mut current: Option<(usize, Vec<String>)> = None;
     for (t, ty) in typed.into_iter().enumerate() {
         if ty.batch.is_empty() {
             continue;
         }
         let e = TYPES[t].1;
-        if let Some((prev, rows)) = current {
-            let done = w
-                .next_entity(e, e.fields.iter().collect(), &run(rows))
-                .await?;
+        if let Some((prev, written)) = current.take() {
+            let run = run_info(SOURCE, written.len() as u64);
+            let done = tx.next_entity(e, e.fields.iter().collect(), &run).await?;
+            let base = tx.acting().audit(TYPES[prev].1.name, None, "create");
+            audit.extend(entry(&base, &written, &done));
             add(&mut summary, TYPES[prev].0, done);
         }
-        let mut batch = ty.batch;
-        if e.creates_customers {
-            batch.create_customers = distinct_texts(&batch, "customer_id");
-        }
-        current = Some((t, batch.len() as u64));
-        w.write(batch).await?;
+        let written: Vec<String> = ty
+            .batch
+            .values
+            .chunks(ty.batch.stride())
+            .filter_map(|row| row[0].as_text().map(str::to_string))
+            .collect();
+        current = Some((t, written));
+        tx.write(ty.batch).await?;
     }
-    if let Some((last, rows)) = current {
-        let done = w.finish(&run(rows)).await?;
+    if let Some((last, written)) = current {
+        let base = tx.acting().audit(TYPES[last].1.name, None, "create");
+        let run = run_info(SOURCE, written.len() as u64);
+        let done = tx
+            .finish_with(&run, move |done| {
+                audit.extend(entry(&base, &written, done));
+                audit
+            })
+            .await?;
         add(&mut summary, TYPES[last].0, done);
     }
     summary.changed = summary.inserted + summary.updated + summary.customers_created > 0;
@@ -281,19 +282,31 @@ pub(super) async fn ingest(
     Ok(Json(summary).into_response())
 }
 
+/// The audit entry of one entity's rows of a batch: the counts and the first
+/// [`AUDITED_IDS`] ids; none when the rows changed nothing (the batch was sent before).
+fn entry(base: &AuditEntry, ids: &[String], done: &WriteSummary) -> Option<AuditEntry> {
+    if done.inserted + done.updated + done.customers_created == 0 {
+        return None;
+    }
+    let mut e = base.clone();
+    e.details = json!({
+        "source": SOURCE,
+        "count": ids.len(),
+        "inserted": done.inserted,
+        "updated": done.updated,
+        "unchanged": done.unchanged,
+        "customers_created": done.customers_created,
+        "ids": &ids[..ids.len().min(AUDITED_IDS)],
+        "ids_truncated": ids.len() > AUDITED_IDS,
+    });
+    Some(e)
+}
+
 fn problem(field: &str, reason: String) -> Problem {
     Problem {
         index: None,
         field: field.to_string(),
         reason,
-    }
-}
-
-fn run(rows: u64) -> RunInfo {
-    RunInfo {
-        source: "api events".into(),
-        rows_read: rows,
-        rejected: 0,
     }
 }
 
@@ -305,24 +318,10 @@ fn add(s: &mut IngestSummary, name: &'static str, w: WriteSummary) {
     s.by_type.insert(name, w);
 }
 
-/// The texts of field `name` in a type's rows.
-fn texts<'a>(t: &'a Typed, name: &str) -> impl Iterator<Item = &'a str> {
-    field_texts(&t.batch, name)
-}
-
 fn field_texts<'a>(b: &'a WriteBatch, name: &str) -> impl Iterator<Item = &'a str> {
     let k = b.fields.iter().position(|f: &&Field| f.name == name);
     let stride = b.stride();
     b.values
         .chunks(stride)
         .filter_map(move |row| k.and_then(|k| row[k + 1].as_text()))
-}
-
-/// Each text of field `name` in the batch, once.
-fn distinct_texts(b: &WriteBatch, name: &str) -> Vec<String> {
-    let mut seen = HashSet::new();
-    field_texts(b, name)
-        .filter(|c| seen.insert(*c))
-        .map(str::to_string)
-        .collect()
 }

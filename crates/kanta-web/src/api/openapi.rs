@@ -13,7 +13,7 @@ use kanta_domain::schema::{ENTITIES, Entity, Field, Kind};
 use kanta_store::list::{self, MAX_LIMIT, Sort};
 use serde_json::{Map, Value, json};
 
-use super::entities::{DEFAULT_CURRENCY, MAX_ID, noun};
+use super::entities::{MAX_ID, noun};
 use super::events::{MAX_EVENTS, TYPES};
 use kanta_store::auth::Role;
 
@@ -158,7 +158,7 @@ fn describe(f: &Field, input: bool) -> String {
             d.push_str(&format!(" (a record of /api/v1/{target})"));
         }
         Kind::Currency if input => {
-            d.push_str(&format!(" (default {})", DEFAULT_CURRENCY.code()));
+            d.push_str(" (default: the store's currency, the `currency` setting)");
         }
         _ => {}
     }
@@ -388,7 +388,17 @@ fn entity_paths(e: &'static Entity, paths: &mut Map<String, Value>) {
             format!("One {}", noun(e)),
             read,
             responses(&[
-                ("200", ok(schema_ref(&name), "the record")),
+                if std::ptr::eq(e, &kanta_domain::schema::CUSTOMERS) {
+                    (
+                        "200",
+                        ok(
+                            schema_ref("CustomerWithFigures"),
+                            "the customer, with their figures",
+                        ),
+                    )
+                } else {
+                    ("200", ok(schema_ref(&name), "the record"))
+                },
                 ("404", response_ref("NotFound")),
             ]),
         )),
@@ -618,6 +628,227 @@ fn score_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>)
     );
 }
 
+/// A customer's figures (`kanta_core::figures::CustomerFigures`), added to
+/// `GET /api/v1/customers/{id}`.
+fn figure_schemas(out: &mut Map<String, Value>) {
+    let int = |d: &str| json!({"type": "integer", "format": "int64", "description": d});
+    let time = |d: &str| json!({"type": ["string", "null"], "format": "date-time", "description": d});
+    out.insert(
+        "CustomerFigures".into(),
+        json!({"type": "object",
+            "description": "what the customer has bought and been given back, from the totals the store keeps with the transactions",
+            "properties": {
+                "orders": int("orders (transactions of kind order)"),
+                "refunds": int("refunds (transactions of kind refund), counted apart from orders"),
+                "revenue_minor": int("revenue net of refunds, in minor units"),
+                "refunded_minor": int("what the refunds gave back, a positive amount in minor units"),
+                "average_order_minor": {"type": ["integer", "null"], "format": "int64",
+                    "description": "the orders' average value before refunds (null without orders)"},
+                "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "the currency of the money figures"},
+                "first_purchase_at": time("the first order"),
+                "last_purchase_at": time("the last order"),
+                "trust_balance": int("the trust ledger's balance (credits minus debits)"),
+            },
+            "required": ["orders", "refunds", "revenue_minor", "refunded_minor", "average_order_minor", "currency", "first_purchase_at", "last_purchase_at"]}),
+    );
+    out.insert(
+        "CustomerWithFigures".into(),
+        json!({"allOf": [schema_ref("Customer"), {"type": "object",
+            "properties": {"figures": schema_ref("CustomerFigures")},
+            "required": ["figures"]}]}),
+    );
+}
+
+/// The audit log, jobs and settings (`api/audit.rs`, `api/jobs.rs`,
+/// `api/settings.rs`).
+fn admin_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>) {
+    use kanta_core::access::{ADMIN_AREA, SETTINGS};
+    use kanta_core::audit::{AUDIT_PAGE, AUDIT_PAGE_MAX};
+    use kanta_store::jobs::JobStatus;
+    let text = |d: &str| json!({"type": "string", "description": d});
+    let opt_text = |d: &str| json!({"type": ["string", "null"], "description": d});
+    let time = |d: &str| json!({"type": "string", "format": "date-time", "description": d});
+    let opt_time =
+        |d: &str| json!({"type": ["string", "null"], "format": "date-time", "description": d});
+    schemas.insert(
+        "AuditRecord".into(),
+        json!({"type": "object",
+            "description": "one entry of the audit log: who did what, through what, to which record",
+            "properties": {
+                "id": {"type": "integer"},
+                "at": time("when (RFC 3339, UTC)"),
+                "actor_kind": {"type": "string", "enum": ["user", "token", "cli", "job", "import", "system"],
+                    "description": "system: someone not signed in (a failed sign-in)"},
+                "actor_id": opt_text("a user's or token's id, the operating-system user, a job's kind"),
+                "actor_name": text("a user's email, a token's name, a file, the email tried at a failed sign-in"),
+                "channel": {"type": "string", "enum": ["ui", "api", "cli", "import", "job"]},
+                "entity": text("the entity or table: customers, users, api_tokens, settings, jobs, ..."),
+                "record_id": opt_text("the record's id, when one record"),
+                "action": text("create, update, import, sign_in, sign_in_failed, sign_out, role_change, token_create, token_revoke, setting_change, job_retry, score, ..."),
+                "changes": {"type": "object", "description": "{field: {before, after}} of the fields changed",
+                    "additionalProperties": {"type": "object", "properties": {"before": {}, "after": {}}}},
+                "details": {"type": "object", "description": "anything else worth keeping (a batch's counts and ids, ...)"},
+                "ip": opt_text("the caller's address, for web requests"),
+            },
+            "required": ["id", "at", "actor_kind", "actor_id", "actor_name", "channel", "entity", "record_id", "action", "changes", "details", "ip"]}),
+    );
+    schemas.insert(
+        "AuditPage".into(),
+        json!({"type": "object", "properties": {
+            "items": {"type": "array", "items": schema_ref("AuditRecord")},
+            "next_cursor": {"type": ["string", "null"], "description": "pass as `cursor` for the next (older) page; null on the last"}},
+            "required": ["items", "next_cursor"]}),
+    );
+    let statuses: Vec<&str> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
+    schemas.insert(
+        "Job".into(),
+        json!({"type": "object", "description": "a background job",
+            "properties": {
+                "id": {"type": "integer"},
+                "kind": text("what it does: score, mail.send, ..."),
+                "status": {"type": "string", "enum": statuses},
+                "payload": {"description": "the job's arguments"},
+                "unique_key": opt_text("no other job of its kind has this key"),
+                "run_at": time("not before this (a retry's time after a failed attempt)"),
+                "attempts": {"type": "integer", "description": "attempts so far (an admin's retry starts again from 0)"},
+                "max_attempts": {"type": "integer"},
+                "locked_by": opt_text("the worker holding it, while it runs"),
+                "lease_until": opt_time("while it runs: when another worker may take it"),
+                "last_error": opt_text("the error of the last failed attempt"),
+                "created_at": time("enqueued"),
+                "updated_at": time("last changed"),
+                "finished_at": opt_time("done, or failed for good"),
+            },
+            "required": ["id", "kind", "status", "payload", "run_at", "attempts", "max_attempts", "created_at", "updated_at"]}),
+    );
+    schemas.insert(
+        "OutboxMessage".into(),
+        json!({"type": "object", "description": "a queued mail, without its bodies",
+            "properties": {
+                "id": {"type": "integer"},
+                "key": text("its idempotency key"),
+                "to": text("the recipient"),
+                "subject": {"type": "string"},
+                "status": {"type": "string", "enum": ["queued", "sent", "failed"]},
+                "attempts": {"type": "integer"},
+                "last_error": opt_text("the error of the last failed attempt"),
+                "created_at": time("queued"),
+                "sent_at": opt_time("sent"),
+            },
+            "required": ["id", "key", "to", "subject", "status", "attempts", "created_at"]}),
+    );
+    let counts: Map<String, Value> = statuses
+        .iter()
+        .map(|s| ((*s).to_string(), json!({"type": "integer"})))
+        .collect();
+    schemas.insert(
+        "JobsOverview".into(),
+        json!({"type": "object", "properties": {
+            "counts": {"type": "object", "description": "jobs in each status", "properties": counts, "required": statuses},
+            "jobs": {"type": "array", "items": schema_ref("Job"), "description": "the newest 100 jobs (of the status asked for), newest first"},
+            "outbox": {"type": "array", "items": schema_ref("OutboxMessage"), "description": "the newest 50 messages, newest first"}},
+            "required": ["counts", "jobs", "outbox"]}),
+    );
+    let keys: Vec<&str> = kanta_core::settings::STORE_SETTINGS
+        .iter()
+        .map(|d| d.key)
+        .collect();
+    schemas.insert(
+        "StoreSetting".into(),
+        json!({"type": "object", "properties": {
+            "key": {"type": "string", "enum": keys},
+            "value": text("the value in force"),
+            "description": text("what it is"),
+            "set": {"type": "boolean", "description": "whether the store holds a value (else the default applies)"}},
+            "required": ["key", "value", "description", "set"]}),
+    );
+    schemas.insert(
+        "StoreSettingValue".into(),
+        json!({"type": "object", "properties": {"value": text("the new value, as typed (e.g. EUR, Europe/Helsinki, fi, mon-fri 08:00-16:00)")},
+            "required": ["value"], "additionalProperties": false}),
+    );
+
+    let q = |name: &str, d: &str| json!({"name": name, "in": "query", "description": d, "schema": {"type": "string"}});
+    let mut audit = operation(
+        "audit_log".into(),
+        "admin",
+        "The audit log, newest first (filters, cursor paging)".into(),
+        ADMIN_AREA,
+        responses(&[
+            ("200", ok(schema_ref("AuditPage"), "a page of entries")),
+            ("422", response_ref("Invalid")),
+        ]),
+    );
+    audit.insert(
+        "parameters".into(),
+        json!([
+            q("actor", "who: a user's email, a token's name, or their id (exactly)"),
+            q("entity", "the entity or table: customers, users, api_tokens, settings, jobs, ..."),
+            q("record", "the record's id"),
+            q("since", "entries at or after this: RFC 3339, or a date (2024-12-31, 31.12.2024; its midnight UTC)"),
+            q("until", "entries before this: RFC 3339, or a date (its midnight UTC)"),
+            {"name": "limit", "in": "query", "description": "entries per page",
+             "schema": {"type": "integer", "minimum": 1, "maximum": AUDIT_PAGE_MAX, "default": AUDIT_PAGE}},
+            q("cursor", "the `next_cursor` of the previous page"),
+        ]),
+    );
+    paths.insert("/api/v1/audit".into(), json!({"get": audit}));
+
+    let mut jobs = operation(
+        "list_jobs".into(),
+        "admin",
+        "Background jobs per status, the newest jobs and the newest outbox messages".into(),
+        ADMIN_AREA,
+        responses(&[
+            ("200", ok(schema_ref("JobsOverview"), "the jobs")),
+            ("422", response_ref("Invalid")),
+        ]),
+    );
+    jobs.insert(
+        "parameters".into(),
+        json!([{"name": "status", "in": "query", "description": "list only jobs of this status",
+                "schema": {"type": "string", "enum": statuses}}]),
+    );
+    paths.insert("/api/v1/jobs".into(), json!({"get": jobs}));
+    paths.insert(
+        "/api/v1/jobs/{id}/retry".into(),
+        json!({"parameters": [{"name": "id", "in": "path", "required": true,
+                               "description": "the job's id", "schema": {"type": "string"}}],
+               "post": operation("retry_job".into(), "admin",
+                   "Queue a failed job again now, its attempts from 0 (audited as job_retry)".into(), ADMIN_AREA,
+                   responses(&[("200", ok(schema_ref("Job"), "the job, queued again")),
+                               ("404", response_ref("NotFound")),
+                               ("409", response_ref("Conflict"))]))}),
+    );
+
+    paths.insert(
+        "/api/v1/settings".into(),
+        json!({"get": operation("list_settings".into(), "settings",
+            "The store's settings with their values in force".into(), access(None, false),
+            responses(&[("200", ok(json!({"type": "object", "properties": {
+                "items": {"type": "array", "items": schema_ref("StoreSetting")}}, "required": ["items"]}),
+                "every setting"))]))}),
+    );
+    let mut set = operation(
+        "set_setting".into(),
+        "settings",
+        "Change one of the store's settings (audited with the value before and after)".into(),
+        SETTINGS,
+        responses(&[
+            ("200", ok(schema_ref("StoreSetting"), "the setting as changed")),
+            ("404", response_ref("NotFound")),
+            ("422", response_ref("Invalid")),
+        ]),
+    );
+    set.insert("requestBody".into(), body(schema_ref("StoreSettingValue")));
+    paths.insert(
+        "/api/v1/settings/{key}".into(),
+        json!({"parameters": [{"name": "key", "in": "path", "required": true,
+                               "description": "the setting", "schema": {"type": "string", "enum": keys}}],
+               "put": set}),
+    );
+}
+
 fn document() -> Value {
     let mut schemas = Map::new();
     problem_schemas(&mut schemas);
@@ -681,6 +912,8 @@ fn document() -> Value {
                    ]))}),
     );
     score_paths(&mut paths, &mut schemas);
+    figure_schemas(&mut schemas);
+    admin_paths(&mut paths, &mut schemas);
     paths.insert(
         "/api/v1/stats".into(),
         json!({"get": operation("stats".into(), "meta", "Records per entity".into(), viewer,
@@ -711,6 +944,8 @@ fn document() -> Value {
         .collect();
     tags.push(json!({"name": "events", "description": "batch ingest"}));
     tags.push(json!({"name": "models", "description": "model runs and customer scores (written by kanta score)"}));
+    tags.push(json!({"name": "admin", "description": "the audit log and background jobs (admins)"}));
+    tags.push(json!({"name": "settings", "description": "the store's settings: currency, time zone, language, business hours"}));
     tags.push(json!({"name": "meta", "description": "health, counts and this document"}));
 
     json!({
@@ -719,7 +954,7 @@ fn document() -> Value {
             "title": "Kanta API",
             "version": env!("CARGO_PKG_VERSION"),
             "summary": "Kanta's customer-retention store over HTTP",
-            "description": "Every entity of the store (customers, contacts, transactions, subscriptions, interactions, cases, feedback, usage, staff, trust) as JSON under /api/v1, and batch ingest of events. A record is its own id as `id`, its fields by name (money in integer minor units beside `currency`, times RFC 3339 UTC), and `created_at`/`updated_at`. Errors are RFC 9457 `application/problem+json` naming the field and the reason. Lists page with an opaque `cursor` (keyset, stable while records are added).",
+            "description": "Every entity of the store (customers, contacts, transactions, subscriptions, interactions, cases, feedback, usage, staff, trust) as JSON under /api/v1, and batch ingest of events. A record is its own id as `id`, its fields by name (money in integer minor units beside `currency`, times RFC 3339 UTC), and `created_at`/`updated_at`. Errors are RFC 9457 `application/problem+json` naming the field and the reason. Lists page with an opaque `cursor` (keyset, stable while records are added). Every write is recorded in the audit log (`GET /api/v1/audit`, admins) with its caller and the fields before and after; money given without a currency is in the store's currency (`GET /api/v1/settings`).",
             "license": {"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"},
         },
         "security": [{"bearerAuth": []}, {"sessionCookie": []}],

@@ -52,7 +52,7 @@ pub fn score_json(customer: &str, run_id: i64, s: &CustomerScore) -> Value {
 }
 
 /// The query parameters `allowed`, each at most once; others are refused by name.
-fn params<'a>(
+pub(super) fn params<'a>(
     q: &'a Result<Query<Vec<(String, String)>>, QueryRejection>,
     allowed: &[&str],
 ) -> Result<Vec<(&'a str, &'a str)>, ApiError> {
@@ -93,7 +93,7 @@ fn limit(v: Option<&str>) -> Result<u32, ApiError> {
     Ok(n as u32)
 }
 
-fn param_of<'a>(ps: &[(&str, &'a str)], name: &str) -> Option<&'a str> {
+pub(super) fn param_of<'a>(ps: &[(&str, &'a str)], name: &str) -> Option<&'a str> {
     ps.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
 }
 

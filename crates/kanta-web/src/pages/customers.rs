@@ -1,15 +1,18 @@
 //! The customer list: search by name, email or id; filters by segment, status, tier
-//! and kind; a sort; pages of 50.
+//! and kind; a sort; pages of 50. Orders, refunds and revenue are the core's figures
+//! of each row (`CustomerFigures::of_summary`), the same as the customer page's, in
+//! the store's currency.
 
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
+use kanta_core::figures::CustomerFigures;
 use kanta_domain::Currency;
 use kanta_domain::schema::{CUSTOMER_KINDS, CUSTOMER_STATUSES, TIERS};
-use kanta_store::read::{CustomerFilter, CustomerPage, CustomerSort};
+use kanta_store::read::{CustomerFilter, CustomerSort, CustomerSummary};
 use serde::Deserialize;
 
-use super::{PageError, render, urlencode};
+use super::{PageError, render, store_currency, urlencode};
 use crate::AppState;
 use crate::auth::{Me, SignedIn};
 use crate::i18n::Tr;
@@ -88,7 +91,9 @@ pub(crate) struct CustomersPage {
     tiers: Vec<Choice>,
     kinds: Vec<Choice>,
     sorts: Vec<Choice>,
-    page: CustomerPage,
+    /// Customers matching the filters, on all pages.
+    total: u64,
+    rows: Vec<Row>,
     first: u64,
     last: u64,
     prev: Option<String>,
@@ -97,9 +102,21 @@ pub(crate) struct CustomersPage {
     filtered: bool,
 }
 
-impl CustomersPage {
-    fn money(&self, minor: &i64) -> String {
-        self.tr.money(*minor, Currency::EUR)
+/// One customer of the list with their figures.
+pub(crate) struct Row {
+    c: CustomerSummary,
+    orders: i64,
+    refunds: i64,
+    revenue: String,
+}
+
+fn row(tr: &Tr, c: CustomerSummary, currency: Currency) -> Row {
+    let f = CustomerFigures::of_summary(&c, currency.code());
+    Row {
+        orders: f.orders,
+        refunds: f.refunds,
+        revenue: tr.money(f.revenue_minor, currency),
+        c,
     }
 }
 
@@ -130,7 +147,10 @@ pub(crate) async fn list(
 ) -> Result<Response, PageError> {
     let tr = signed.tr;
     let filter = q.filter();
-    let page = s.store.customers(&filter).await?;
+    let (page, currency) = tokio::try_join!(
+        async { Ok(s.store.customers(&filter).await?) },
+        store_currency(&s)
+    )?;
     let sort = CustomerSort::NAMES
         .iter()
         .copied()
@@ -157,7 +177,12 @@ pub(crate) async fn list(
             || filter.status.is_some()
             || filter.tier.is_some()
             || filter.kind.is_some(),
-        page,
+        total: page.total,
+        rows: page
+            .customers
+            .into_iter()
+            .map(|c| row(&tr, c, currency))
+            .collect(),
         prev,
         next,
         tr,

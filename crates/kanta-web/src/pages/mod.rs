@@ -1,12 +1,18 @@
 //! Server-rendered pages. Templates live in `templates/` and are checked at compile
 //! time; askama escapes every value, so whatever a customer wrote shows as text.
 //!
+//! Pages parse input, call the core (`kanta_core::Core`) and render; every write goes
+//! through the core with the signed-in user as its actor, so it is audited.
+//!
 //! - `nav`: the areas of the main navigation (one line per area).
 //! - `customers`: the customer list (search, filters, sort, pages).
-//! - `customer`: one customer on one screen, and its quick actions (forms that POST
-//!   and redirect back).
+//! - `customer`: one customer on one screen, its timeline a page at a time, and its
+//!   quick actions (forms that POST and redirect back), one handler driven by a table.
 //! - `retention`: the retention dashboard (leaky bucket, cohorts, survival, tiers).
+//! - `admin`: the admin area's pages: the audit log, the jobs and the outbox, the
+//!   store settings; `admin::Guarded` is the one guard and render of each.
 
+mod admin;
 mod customer;
 mod customers;
 pub(crate) mod nav;
@@ -16,28 +22,39 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use kanta_core::CoreError;
+use kanta_domain::Currency;
+use kanta_store::auth::Role;
 
 use crate::AppState;
 use crate::api::ApiError;
-use crate::auth::{Me, MessagePage};
+use crate::auth::{Me, MessagePage, SignedIn, forbidden_page};
 use crate::i18n::Tr;
 pub(crate) use crate::render::{render, urlencode};
 
 const CSS: &str = include_str!("../../assets/kanta.css");
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    let mut r = Router::new()
         .route("/", get(customers::list))
         .route("/customers", get(customers::list))
         .route("/customers/{id}", get(customer::page))
-        .route(
-            "/customers/{id}/interactions",
-            post(customer::log_interaction),
-        )
-        .route("/customers/{id}/cases", post(customer::open_case))
-        .route("/customers/{id}/notes", post(customer::add_note))
         .route("/retention", get(retention::page))
-        .route("/assets/kanta.css", get(css))
+        .route("/assets/kanta.css", get(css));
+    for action in customer::ACTIONS {
+        r = r.route(
+            &format!("/customers/{{id}}/{}", action.path),
+            post(
+                move |s: axum::extract::State<AppState>,
+                      signed: SignedIn,
+                      id: axum::extract::Path<String>,
+                      form: axum::Form<customer::FormInput>| {
+                    customer::quick_action(action, s, signed, id, form)
+                },
+            ),
+        );
+    }
+    r.merge(admin::routes())
 }
 
 async fn css() -> Response {
@@ -49,6 +66,15 @@ async fn css() -> Response {
         CSS,
     )
         .into_response()
+}
+
+/// A stored model code (`bgnbd`, `pnbd`, `gg`) as people write it (`BG/NBD`, ...); an
+/// unknown code as it is.
+pub(crate) fn model_label(code: &str) -> &str {
+    match code.parse::<kanta_models::fit::ModelKind>() {
+        Ok(k) => k.label(),
+        Err(_) => code,
+    }
 }
 
 /// A page's failure: a store error (500), an unknown customer (404), or a refusal
@@ -70,6 +96,12 @@ impl From<kanta_store::StoreError> for PageError {
     }
 }
 
+impl From<CoreError> for PageError {
+    fn from(e: CoreError) -> PageError {
+        PageError::Api(e.into())
+    }
+}
+
 impl From<Response> for PageError {
     fn from(r: Response) -> PageError {
         PageError::Page(Box::new(r))
@@ -85,6 +117,46 @@ impl IntoResponse for PageError {
     }
 }
 
+/// A core error as the page shows it: the core's refusal (the role is too low) as the
+/// 403 page in the user's language, anything else as the API's error.
+pub(crate) fn core_error(signed: &SignedIn) -> impl FnOnce(CoreError) -> PageError + '_ {
+    move |e| match e {
+        CoreError::Forbidden(_) => PageError::Page(Box::new(forbidden_page(
+            signed.tr,
+            signed.tr.t("auth.forbidden"),
+            Some(signed.me()),
+        ))),
+        other => other.into(),
+    }
+}
+
+/// A form's gate: the user needs `min`, and the form must carry the session's CSRF
+/// token. Either refusal is the 403 page, and nothing is written.
+pub(crate) fn form_allowed(signed: &SignedIn, min: Role, csrf: &str) -> Result<(), PageError> {
+    signed.require(min)?;
+    signed.check_csrf(csrf)?;
+    Ok(())
+}
+
+/// After a write: to `location` with 303 (the browser GETs it; a reload posts nothing).
+pub(crate) fn see_other(location: String) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+}
+
+/// A rendered page with another status than 200 (422 for a form sent back).
+pub(crate) fn render_status<T: askama::Template>(t: &T, status: StatusCode) -> Response {
+    let mut r = render(t);
+    if r.status().is_success() {
+        *r.status_mut() = status;
+    }
+    r
+}
+
+/// The store's currency: money without a currency of its own is shown in it.
+pub(crate) async fn store_currency(s: &AppState) -> Result<Currency, PageError> {
+    Ok(s.core.currency().await?)
+}
+
 /// The 404 page of a customer that does not exist.
 pub(crate) fn not_found(tr: Tr, me: Option<Me>) -> PageError {
     let page = MessagePage {
@@ -93,7 +165,5 @@ pub(crate) fn not_found(tr: Tr, me: Option<Me>) -> PageError {
         title: tr.t("customer.not-found.title"),
         text: tr.t("customer.not-found"),
     };
-    let mut r = render(&page);
-    *r.status_mut() = StatusCode::NOT_FOUND;
-    PageError::Page(Box::new(r))
+    PageError::Page(Box::new(render_status(&page, StatusCode::NOT_FOUND)))
 }

@@ -3,6 +3,7 @@
 //! may use it. `templates/nav.html` shows the links; a page marks its area current by
 //! overriding base.html's `nav` block with `{% let area = "ID" %}{% include "nav.html" %}`.
 
+use kanta_core::access::{ADMIN_AREA, SETTINGS};
 use kanta_store::auth::Role;
 
 use crate::auth::Me;
@@ -35,6 +36,12 @@ pub const AREAS: &[Area] = &[
         min_role: Role::Viewer,
     },
     Area {
+        id: "settings",
+        href: "/admin/settings",
+        label: "nav.settings",
+        min_role: SETTINGS,
+    },
+    Area {
         id: "users",
         href: "/admin/users",
         label: "nav.users",
@@ -45,6 +52,18 @@ pub const AREAS: &[Area] = &[
         href: "/admin/tokens",
         label: "nav.tokens",
         min_role: Role::Admin,
+    },
+    Area {
+        id: "audit",
+        href: "/admin/audit",
+        label: "nav.audit",
+        min_role: ADMIN_AREA,
+    },
+    Area {
+        id: "jobs",
+        href: "/admin/jobs",
+        label: "nav.jobs",
+        min_role: ADMIN_AREA,
     },
 ];
 
@@ -92,13 +111,25 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(hrefs(Role::Viewer), ["/customers", "/retention"]);
-        assert_eq!(hrefs(Role::Manager), ["/customers", "/retention"]);
+        assert_eq!(hrefs(Role::Staff), ["/customers", "/retention"]);
+        assert_eq!(
+            hrefs(Role::Manager),
+            ["/customers", "/retention", "/admin/settings"]
+        );
         assert_eq!(
             hrefs(Role::Admin),
-            ["/customers", "/retention", "/admin/users", "/admin/tokens"]
+            [
+                "/customers",
+                "/retention",
+                "/admin/settings",
+                "/admin/users",
+                "/admin/tokens",
+                "/admin/audit",
+                "/admin/jobs"
+            ]
         );
         let l = links(&tr, &me(Role::Admin), "users");
-        assert!(l[2].current && !l[0].current);
+        assert!(l[3].current && !l[0].current);
         for lang in [Lang::Fi, Lang::En] {
             for a in AREAS {
                 assert_ne!(Tr::new(lang).t(a.label), a.label, "{} has no text", a.label);

@@ -379,23 +379,14 @@ fn tiers(tr: &Tr, counts: &TierCounts) -> (String, Vec<TierRow>) {
     (svg, rows)
 }
 
-/// A model's name as people write it.
-fn model_name(code: &str) -> &str {
-    match code {
-        "bgnbd" => "BG/NBD",
-        "mbgnbd" => "MBG/NBD",
-        "pnbd" => "Pareto/NBD",
-        "gg" => "Gamma-Gamma",
-        other => other,
-    }
-}
 
-fn forecast(tr: &Tr, run: &ModelRun) -> Forecast {
+/// The latest run's forecast, in the run's currency (else the store's).
+fn forecast(tr: &Tr, run: &ModelRun, store: Currency) -> Forecast {
     let currency = run
         .currency
         .as_deref()
         .and_then(|c| c.parse::<Currency>().ok())
-        .unwrap_or(Currency::EUR);
+        .unwrap_or(store);
     let unit = 10f64.powi(currency.minor_digits() as i32);
     let major = |minor: i64| minor as f64 / unit;
     let mut forecast = run.forecast.clone();
@@ -419,9 +410,9 @@ fn forecast(tr: &Tr, run: &ModelRun) -> Forecast {
         ),
     )
     .render();
-    let mut model = model_name(&run.model).to_string();
+    let mut model = crate::pages::model_label(&run.model).to_string();
     if let Some(spend) = &run.spend_model {
-        model = format!("{model} + {}", model_name(spend));
+        model = format!("{model} + {}", crate::pages::model_label(spend));
     }
     Forecast {
         model,
@@ -500,6 +491,7 @@ pub(crate) async fn page(
         s.store.tier_counts(),
         s.store.latest_model_run()
     )?;
+    let currency = super::store_currency(&s).await?;
 
     let flows = retention::monthly_flows(&activity, as_of, MONTHS);
     let last_12 = &flows[flows.len().saturating_sub(12)..];
@@ -531,7 +523,7 @@ pub(crate) async fn page(
         tier_svg,
         tiers: tier_rows,
         untiered: count(&tr, tier_counts.none),
-        forecast: run.as_ref().map(|r| forecast(&tr, r)),
+        forecast: run.as_ref().map(|r| forecast(&tr, r, currency)),
         tr,
     };
     Ok(render(&view))

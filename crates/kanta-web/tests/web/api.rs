@@ -625,6 +625,11 @@ async fn openapi_lists_every_route_and_matches_the_committed_copy() {
         ("/api/v1/model-runs", "get"),
         ("/api/v1/model-runs/{id}", "get"),
         ("/api/v1/model-runs/{id}/scores", "get"),
+        ("/api/v1/audit", "get"),
+        ("/api/v1/jobs", "get"),
+        ("/api/v1/jobs/{id}/retry", "post"),
+        ("/api/v1/settings", "get"),
+        ("/api/v1/settings/{key}", "put"),
     ];
     let mut names = Vec::new();
     for e in kanta_domain::schema::ENTITIES {
@@ -660,7 +665,7 @@ async fn openapi_lists_every_route_and_matches_the_committed_copy() {
                 op["responses"].is_object() && op["operationId"].is_string(),
                 "{path}"
             );
-            let url = path.replace("{id}", "c1");
+            let url = path.replace("{id}", "c1").replace("{key}", "currency");
             let body = (method != "get").then_some("{}");
             let a = call(&app, &method.to_uppercase(), &url, body).await;
             assert_ne!(
@@ -705,7 +710,7 @@ async fn every_endpoint_wants_its_role() {
                 if method == "parameters" {
                     continue;
                 }
-                let url = path.replace("{id}", "c1");
+                let url = path.replace("{id}", "c1").replace("{key}", "currency");
                 let m = method.to_uppercase();
                 let body = (m != "GET").then_some("{}");
                 let Some(role) = op["x-required-role"].as_str() else {
@@ -754,6 +759,12 @@ async fn every_endpoint_wants_its_role() {
         assert_eq!(role_of("/api/v1/staff", "post"), "manager");
         assert_eq!(role_of("/api/v1/staff/{id}", "patch"), "manager");
         assert_eq!(role_of("/api/v1/trust", "post"), "manager");
+        // The audit log and the jobs are the admins'; the settings the managers'.
+        assert_eq!(role_of("/api/v1/audit", "get"), "admin");
+        assert_eq!(role_of("/api/v1/jobs", "get"), "admin");
+        assert_eq!(role_of("/api/v1/jobs/{id}/retry", "post"), "admin");
+        assert_eq!(role_of("/api/v1/settings", "get"), "viewer");
+        assert_eq!(role_of("/api/v1/settings/{key}", "put"), "manager");
         // With the right role the write goes through.
         let entry = json!({"customer_id": "c1", "occurred_at": "2024-06-01T10:00:00Z", "delta": 1, "reason": "thanks"});
         let a = call_as(

@@ -1,14 +1,16 @@
 //! The app on 127.0.0.1:0 over a real store, asked over real HTTP and by a real browser.
 
 mod api;
+mod audit;
 mod auth_tests;
 mod browser;
 mod pages;
 mod retention;
 
+use kanta_core::{Acting, Core};
 use kanta_domain::Value;
 use kanta_domain::schema::{CUSTOMERS, FEEDBACK, TRANSACTIONS};
-use kanta_store::auth::{NewUser, Role};
+use kanta_store::auth::Role;
 use kanta_store::testing::{BACKENDS, TestDb};
 use kanta_store::{Store, WriteBatch};
 use kanta_web::auth;
@@ -19,6 +21,8 @@ struct App {
     addr: std::net::SocketAddr,
     /// The app's store, for checking what a request wrote.
     store: Store,
+    /// The app's core (over the same store).
+    core: Core,
     /// A bearer token for each role.
     tokens: HashMap<Role, String>,
     /// A signed-in session for each role.
@@ -44,31 +48,27 @@ fn login_of(role: Role) -> (String, String) {
     (format!("{role}@kanta.test"), format!("{role}-password-123"))
 }
 
-/// Makes a user, a session and an API token for every role.
-async fn add_users(store: &Store) -> (HashMap<Role, String>, HashMap<Role, TestSession>) {
+/// Makes a user, a session and an API token for every role (through the core, as
+/// `kanta user add` and `kanta token create` do).
+async fn add_users(core: &Core) -> (HashMap<Role, String>, HashMap<Role, TestSession>) {
+    let store = core.store();
+    let cli = Acting::cli();
     let mut tokens = HashMap::new();
     let mut sessions = HashMap::new();
     for role in Role::ALL {
         let (email, password) = login_of(role);
-        let hash = auth::hash_password(password).await.unwrap();
-        let user = store
-            .create_user(&NewUser {
-                email: &email,
-                name: &format!("Test {role}"),
+        let (user, _) = core
+            .add_user(
+                &cli,
+                &email,
+                Some(&format!("Test {role}")),
                 role,
-                password_hash: &hash,
-            })
+                Some(password),
+            )
             .await
             .unwrap();
-        let (token, prefix) = auth::new_api_token();
-        store
-            .create_token(
-                &format!("{role} token"),
-                role,
-                &auth::digest(&token),
-                &prefix,
-                None,
-            )
+        let (_, token) = core
+            .create_token(&cli, &format!("{role} token"), role)
             .await
             .unwrap();
         tokens.insert(role, token);
@@ -159,16 +159,18 @@ async fn spawn_app(backend: &str) -> App {
         ],
     );
     store.write(&fb).await.unwrap();
-    let (tokens, sessions) = add_users(&store).await;
+    let core = Core::new(store.clone());
+    let (tokens, sessions) = add_users(&core).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let served = store.clone();
+    let served = core.clone();
     tokio::spawn(async move {
         let _ = kanta_web::serve(listener, served).await;
     });
     App {
         addr,
         store,
+        core,
         tokens,
         sessions,
         _db: db,
@@ -505,5 +507,8 @@ async fn save_run(store: &Store) -> i64 {
             upper_minor: 160_000,
         }],
     };
-    store.save_model_run(&run, &scores).await.unwrap()
+    store
+        .save_model_run(&run, &scores, &Acting::cli().audit("model_runs", None, "score"))
+        .await
+        .unwrap()
 }

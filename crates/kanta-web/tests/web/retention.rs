@@ -353,7 +353,14 @@ async fn the_latest_model_run_gives_the_expected_revenue_with_its_interval() {
                 f(3, 35_000, 33_000, 37_000),
             ],
         };
-        app.store.save_model_run(&run, &[]).await.unwrap();
+        app.store
+            .save_model_run(
+                &run,
+                &[],
+                &kanta_core::Acting::cli().audit("model_runs", None, "score"),
+            )
+            .await
+            .unwrap();
 
         let fi = dashboard(&app, Role::Viewer, "fi").await;
         assert!(!fi.contains("id=\"forecast-none\""));

@@ -1,0 +1,107 @@
+//! A customer's figures, from one place: every page, list, command and API answer
+//! shows the same revenue, orders, refunds, average order, last purchase and trust
+//! balance.
+//!
+//! The figures come from the totals the store keeps on `customers` in the same
+//! transaction as the transactions they sum (`transactions_count`, `refunds_count`,
+//! `revenue_minor`, `refunds_minor`, first and last purchase), so showing them never
+//! reads a customer's whole history. Refunds are counted apart from orders: revenue
+//! is net of refunds, the average order is the orders' own average.
+
+use chrono::{DateTime, Utc};
+use kanta_domain::schema::TRUST_LEDGER;
+use kanta_store::{CustomerSummary, Record};
+use serde::Serialize;
+
+use crate::{Core, Result};
+
+/// What a customer has bought and been given back, and how they trust us.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustomerFigures {
+    /// Orders (transactions of kind `order`).
+    pub orders: i64,
+    /// Refunds (transactions of kind `refund`), counted apart from orders.
+    pub refunds: i64,
+    /// Revenue net of refunds, in minor units.
+    pub revenue_minor: i64,
+    /// What the refunds gave back, as a positive amount in minor units.
+    pub refunded_minor: i64,
+    /// The orders' average value (before refunds), when there are orders.
+    pub average_order_minor: Option<i64>,
+    /// The currency of the money figures (ISO 4217).
+    pub currency: String,
+    pub first_purchase_at: Option<DateTime<Utc>>,
+    pub last_purchase_at: Option<DateTime<Utc>>,
+    /// The trust ledger's balance (credits minus debits), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust_balance: Option<i64>,
+}
+
+impl CustomerFigures {
+    /// The figures of a row of the customer list (no trust balance).
+    pub fn of_summary(s: &CustomerSummary, currency: &str) -> CustomerFigures {
+        let orders = s.transactions - s.refunds_count;
+        let gross = s.revenue_minor - s.refunds_minor;
+        CustomerFigures {
+            orders,
+            refunds: s.refunds_count,
+            revenue_minor: s.revenue_minor,
+            refunded_minor: -s.refunds_minor,
+            average_order_minor: (orders > 0).then(|| div_round(gross, orders)),
+            currency: currency.to_string(),
+            first_purchase_at: s.first_purchase_at,
+            last_purchase_at: s.last_purchase_at,
+            trust_balance: None,
+        }
+    }
+}
+
+/// `a / b` rounded half away from zero (money's rule).
+fn div_round(a: i64, b: i64) -> i64 {
+    let (q, r) = (a / b, a % b);
+    if 2 * r.abs() >= b.abs() {
+        q + a.signum() * b.signum()
+    } else {
+        q
+    }
+}
+
+impl Core {
+    /// A customer's figures, with the trust balance.
+    pub async fn customer_figures(&self, customer: &Record) -> Result<CustomerFigures> {
+        let currency = match customer.text("currency") {
+            Some(c) => c.to_string(),
+            None => self.currency().await?.to_string(),
+        };
+        let summary = self
+            .store
+            .customer_summary(customer.id)
+            .await?
+            .ok_or_else(|| {
+                crate::CoreError::NotFound(format!(
+                    "no customer with id '{}'",
+                    customer.external_id
+                ))
+            })?;
+        let mut f = CustomerFigures::of_summary(&summary, &currency);
+        f.trust_balance = Some(
+            self.store
+                .sum_of_customer(&TRUST_LEDGER, "delta", customer.id)
+                .await?,
+        );
+        Ok(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn averages_round_half_away_from_zero() {
+        assert_eq!(div_round(10, 4), 3);
+        assert_eq!(div_round(9, 4), 2);
+        assert_eq!(div_round(-10, 4), -3);
+        assert_eq!(div_round(6000, 3), 2000);
+    }
+}

@@ -1,0 +1,365 @@
+//! Background jobs: what runs them ([`Workers`]), what they do ([`run_job`]), and the
+//! recurring ones ([`schedule_recurring`]).
+//!
+//! Jobs live in the store's `jobs` table (`kanta_store::jobs`): a kind, a payload, a
+//! time to run at, attempts, a lease and the last error. A worker claims one due job
+//! at a time (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: one atomic `UPDATE ...
+//! RETURNING`), holds it under a lease it extends while the job runs, and marks it
+//! done or failed. A job whose worker died (`kill -9`) is claimed again when its lease
+//! ends, so every job runs to completion once even with several `kanta serve`
+//! processes on one database. Failures are retried with exponential backoff up to the
+//! job's `max_attempts`, then shown as failed on `/admin/jobs` and `kanta jobs`, where
+//! an admin can retry them.
+//!
+//! Recurring jobs are enqueued with a unique key per kind and period (`score:<period>`),
+//! so two instances never schedule the same period twice.
+//!
+//! **Why our own module and not `apalis`:** a job must be enqueued in the same
+//! transaction as whatever caused it (a mail in the outbox, later a case's SLA timer),
+//! through the store's one writer; apalis' storages take their own connections and
+//! schema. The whole mechanism is a table and five statements per backend.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use kanta_store::jobs::{Job, NewJob};
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::actor::Acting;
+use crate::mail::{MailError, Mailer, Message};
+use crate::scoring::{ScoreSettings, score_store};
+use crate::{Core, Result};
+
+/// Scores the store's customers (`kanta score` in the background).
+pub const SCORE: &str = "score";
+/// Sends one message of the outbox.
+pub const MAIL_SEND: &str = "mail.send";
+/// Every kind a worker runs.
+pub const KINDS: [&str; 2] = [SCORE, MAIL_SEND];
+
+/// How workers run jobs (from the settings' `jobs.*` and `serve.*`).
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// How long a claimed job is a worker's before others may take it again; the
+    /// worker extends it every third of this while the job runs.
+    pub lease: Duration,
+    /// How often an idle worker looks for due jobs.
+    pub poll: Duration,
+    /// The first retry's delay; each further retry waits twice as long (at most an hour).
+    pub retry_base: Duration,
+    /// Attempts before a job fails for good.
+    pub max_attempts: u32,
+    /// Score again when the newest model run is this old (`None`: never).
+    pub score_every: Option<Duration>,
+    /// Scoring's CLV settings.
+    pub holdout_days: u32,
+    pub margin: f64,
+    pub discount_rate: f64,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            lease: Duration::from_secs(300),
+            poll: Duration::from_millis(500),
+            retry_base: Duration::from_secs(10),
+            max_attempts: 8,
+            score_every: Some(Duration::from_secs(24 * 3600)),
+            holdout_days: 91,
+            margin: 1.0,
+            discount_rate: 0.01,
+        }
+    }
+}
+
+/// The delay before retry number `attempt` (1 after the first failure).
+pub fn backoff(base: Duration, attempt: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+    (base * factor).min(Duration::from_secs(3600))
+}
+
+/// How a job ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Done,
+    /// Try again later (up to the job's attempts).
+    Retry(String),
+    /// Fail for good now.
+    Fail(String),
+}
+
+/// The services jobs need besides the store.
+#[derive(Clone)]
+pub struct Services {
+    pub core: Core,
+    pub settings: JobSettings,
+    /// `None` when `mail.smtp_url` is not set: mail jobs wait and retry.
+    pub mailer: Option<Arc<dyn Mailer>>,
+}
+
+/// Runs one claimed job.
+pub async fn run_job(s: &Services, job: &Job) -> Outcome {
+    match job.kind.as_str() {
+        SCORE => score_job(s).await,
+        MAIL_SEND => mail_job(s, job).await,
+        other => Outcome::Fail(format!("no worker knows jobs of kind '{other}'")),
+    }
+}
+
+async fn score_job(s: &Services) -> Outcome {
+    let store = s.core.store();
+    let last = match store.latest_model_run().await {
+        Ok(l) => l,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    // A run made since this job was scheduled (by `kanta score`, or another period's
+    // job) makes this one unnecessary.
+    if let (Some(run), Some(every)) = (&last, s.settings.score_every) {
+        let age = (Utc::now() - run.created_at).to_std().unwrap_or_default();
+        if age < every / 2 {
+            return Outcome::Done;
+        }
+    }
+    let settings = ScoreSettings {
+        as_of: Utc::now().date_naive(),
+        holdout_days: s.settings.holdout_days,
+        model: None,
+        margin: s.settings.margin,
+        monthly_discount_rate: s.settings.discount_rate,
+    };
+    match score_store(store, &Acting::job(SCORE), &settings).await {
+        Ok(r) => {
+            tracing::info!(
+                "scored {} customers with {} in {:.1} s (run {})",
+                r.customers,
+                r.model,
+                r.seconds,
+                r.run_id
+            );
+            Outcome::Done
+        }
+        // No data to fit is no failure of the job: the next period tries again.
+        Err(e) => {
+            tracing::info!("scoring skipped: {e:#}");
+            Outcome::Done
+        }
+    }
+}
+
+async fn mail_job(s: &Services, job: &Job) -> Outcome {
+    let Some(id) = job.payload.get("mail_id").and_then(|v| v.as_i64()) else {
+        return Outcome::Fail("the job names no mail_id".into());
+    };
+    let store = s.core.store();
+    let mail = match store.mail(id).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return Outcome::Fail(format!("no message {id} in the outbox")),
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    if mail.status == "sent" {
+        return Outcome::Done;
+    }
+    let Some(mailer) = &s.mailer else {
+        let why = "mail is off: set mail.smtp_url";
+        let _ = store.mark_mail_attempt_failed(id, why, false).await;
+        return Outcome::Retry(why.into());
+    };
+    let message = Message {
+        to: mail.to.clone(),
+        subject: mail.subject.clone(),
+        text: mail.text.clone(),
+        html: mail.html.clone(),
+    };
+    match mailer.send(&message).await {
+        Ok(()) => match store.mark_mail_sent(id).await {
+            Ok(_) => Outcome::Done,
+            // Sent, but not recorded: do not send again.
+            Err(e) => Outcome::Fail(format!("sent, but could not record it: {e}")),
+        },
+        Err(e) => {
+            let last_try = job.attempts >= job.max_attempts;
+            let final_failure = !e.is_transient() || last_try;
+            let _ = store
+                .mark_mail_attempt_failed(id, &e.to_string(), final_failure)
+                .await;
+            if e.is_transient() {
+                Outcome::Retry(e.to_string())
+            } else {
+                Outcome::Fail(e.to_string())
+            }
+        }
+    }
+}
+
+/// Enqueues the recurring jobs of the current period (idempotent: the unique key per
+/// kind and period makes a second call, or a second instance, enqueue nothing).
+pub async fn schedule_recurring(s: &Services, now: DateTime<Utc>) -> Result<()> {
+    if let Some(every) = s.settings.score_every {
+        let secs = every.as_secs().max(60) as i64;
+        let period = now.timestamp().div_euclid(secs);
+        s.core
+            .store()
+            .enqueue(&NewJob {
+                kind: SCORE.into(),
+                payload: json!({ "period_seconds": secs }),
+                unique_key: Some(format!("{secs}s:{period}")),
+                run_at: now,
+                max_attempts: 3,
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// Claims and runs one due job as `worker`, extending its lease while it runs.
+/// Returns whether there was one.
+pub async fn work_once(s: &Services, worker: &str) -> Result<bool> {
+    let store = s.core.store();
+    let Some(job) = store
+        .claim_job(worker, &KINDS, s.settings.lease, Utc::now())
+        .await?
+    else {
+        return Ok(false);
+    };
+    execute(s, worker, job).await?;
+    Ok(true)
+}
+
+/// Runs this queued job now as `worker` (whatever its time to run), as a worker
+/// would; returns the job as it ended, or `None` when it was not queued (another
+/// worker has it, or it is done).
+pub async fn run_now(s: &Services, id: i64, worker: &str) -> Result<Option<Job>> {
+    let store = s.core.store();
+    let Some(job) = store
+        .claim_job_id(id, worker, s.settings.lease, Utc::now())
+        .await?
+    else {
+        return Ok(None);
+    };
+    execute(s, worker, job).await?;
+    Ok(store.job(id).await?)
+}
+
+/// Runs a claimed job, extending its lease while it runs, and records how it ended.
+async fn execute(s: &Services, worker: &str, job: Job) -> Result<()> {
+    let store = s.core.store();
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let heartbeat = {
+        let store = store.clone();
+        let worker = worker.to_string();
+        let lease = s.settings.lease;
+        let id = job.id;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(lease / 3) => {}
+                    _ = stop_rx.changed() => return,
+                }
+                let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+                if !store
+                    .extend_lease(id, &worker, until)
+                    .await
+                    .unwrap_or(false)
+                {
+                    return;
+                }
+            }
+        })
+    };
+    let outcome = run_job(s, &job).await;
+    let _ = stop_tx.send(true);
+    let _ = heartbeat.await;
+    match outcome {
+        Outcome::Done => {
+            store.complete_job(job.id, worker).await?;
+        }
+        Outcome::Retry(e) if (job.attempts as u32) < job.max_attempts as u32 => {
+            let wait = backoff(s.settings.retry_base, job.attempts as u32);
+            let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            tracing::warn!(job = job.id, kind = %job.kind, "job failed, retrying at {at}: {e}");
+            store.fail_job(job.id, worker, &e, Some(at)).await?;
+        }
+        Outcome::Retry(e) | Outcome::Fail(e) => {
+            tracing::error!(job = job.id, kind = %job.kind, "job failed: {e}");
+            store.fail_job(job.id, worker, &e, None).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `kanta serve`'s background workers.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Starts `count` workers (named after this process) and the scheduler of
+    /// recurring jobs.
+    pub fn start(s: Services, count: u32) -> Workers {
+        let (stop, rx) = watch::channel(false);
+        let mut handles = Vec::new();
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "kanta".into());
+        let pid = std::process::id();
+        for n in 0..count {
+            let s = s.clone();
+            let mut rx = rx.clone();
+            let name = format!("{host}:{pid}:{n}");
+            handles.push(tokio::spawn(async move {
+                loop {
+                    if *rx.borrow() {
+                        return;
+                    }
+                    let worked = match work_once(&s, &name).await {
+                        Ok(w) => w,
+                        Err(e) => {
+                            tracing::warn!("job worker {name}: {e}");
+                            false
+                        }
+                    };
+                    if !worked {
+                        tokio::select! {
+                            _ = tokio::time::sleep(s.settings.poll) => {}
+                            _ = rx.changed() => {}
+                        }
+                    }
+                }
+            }));
+        }
+        if count > 0 {
+            let mut rx = rx.clone();
+            handles.push(tokio::spawn(async move {
+                loop {
+                    if let Err(e) = schedule_recurring(&s, Utc::now()).await {
+                        tracing::warn!("scheduling recurring jobs: {e}");
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                        _ = rx.changed() => return,
+                    }
+                }
+            }));
+        }
+        Workers { stop, handles }
+    }
+
+    /// Asks the workers to stop after their current job, and waits for them.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for h in self.handles {
+            let _ = h.await;
+        }
+    }
+}
+
+impl From<MailError> for Outcome {
+    fn from(e: MailError) -> Outcome {
+        if e.is_transient() {
+            Outcome::Retry(e.to_string())
+        } else {
+            Outcome::Fail(e.to_string())
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Kanta's application core: every use case, called alike by the command line, the
+//! JSON API, the pages and the background jobs.
+//!
+//! The crates below it hold data and mechanisms (`kanta-domain`: the schema and the
+//! parsing of what users paste; `kanta-store`: SQL; `kanta-models`: the statistics;
+//! `kanta-import`: files to rows; `kanta-demo`: demo rows). The crates above it
+//! (`kanta-web`, `kanta`) parse input, call the core and render; they hold no business
+//! rules.
+//!
+//! - [`actor`]: who acts ([`Actor`]) and through what ([`Channel`]); every write names
+//!   one ([`Acting`]).
+//! - [`access`]: roles and who may do what.
+//! - [`secrets`]: passwords (argon2id), random secrets and API tokens, digests, and
+//!   [`secrets::Secret`], a string that never prints itself.
+//! - [`config`]: layered settings (defaults, `kanta.toml`, `KANTA_SECTION__KEY`, flags).
+//! - [`write`]: the one write path: the reference policy, the write lock and the audit
+//!   entry in the same transaction as the change.
+//! - [`figures`]: a customer's figures (revenue, orders, refunds, ...), from one place.
+//! - [`scoring`]: `score_store` (model choice, fits, tiers, forecast).
+//! - [`jobs`]: background jobs and their workers; [`mail`]: the mailer and the outbox.
+
+pub mod access;
+pub mod accounts;
+pub mod actor;
+pub mod admin;
+pub mod audit;
+pub mod config;
+pub mod figures;
+pub mod import;
+pub mod jobs;
+pub mod mail;
+pub mod outbox;
+pub mod scoring;
+pub mod secrets;
+pub mod settings;
+pub mod write;
+
+use std::sync::Arc;
+
+use kanta_store::{Store, StoreError};
+use serde::Serialize;
+use thiserror::Error;
+
+pub use actor::{Acting, Actor, Channel};
+
+/// One problem of a request or file: where (the item of a batch, the field) and why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Problem {
+    /// The position of the item in a batch (`events[index]`), from 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    pub field: String,
+    pub reason: String,
+}
+
+impl Problem {
+    pub fn new(field: &str, reason: impl Into<String>) -> Problem {
+        Problem {
+            index: None,
+            field: field.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What a use case refuses or fails with, in words a user can act on.
+#[derive(Debug, Error)]
+pub enum CoreError {
+    /// The actor's role does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// What the request names does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The input is invalid: every problem, by field.
+    #[error("{}", .0.iter().map(|p| format!("{}: {}", p.field, p.reason)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<Problem>),
+    /// The request clashes with what exists (a duplicate id).
+    #[error("{message}")]
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Anything else (models that cannot be fitted, I/O), as one sentence.
+    #[error("{0:#}")]
+    Other(#[from] anyhow::Error),
+}
+
+impl CoreError {
+    pub fn invalid(field: &str, reason: impl Into<String>) -> CoreError {
+        CoreError::Invalid(vec![Problem::new(field, reason)])
+    }
+}
+
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;
+
+/// The application: the store and what every use case shares (the write lock).
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Core {
+    store: Store,
+    /// Writes of one process take turns (see [`write`]).
+    writes: Arc<tokio::sync::Mutex<()>>,
+    /// The store settings' values before a manager changes them.
+    defaults: Arc<settings::StoreDefaults>,
+}
+
+impl Core {
+    /// The core over a store, with the built-in store defaults.
+    pub fn new(store: Store) -> Core {
+        Core::with_defaults(store, settings::StoreDefaults::default())
+    }
+
+    /// The core over a store, with the configuration's store defaults.
+    pub fn with_defaults(store: Store, defaults: settings::StoreDefaults) -> Core {
+        Core {
+            store,
+            writes: Default::default(),
+            defaults: Arc::new(defaults),
+        }
+    }
+
+    /// The store, for reads.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}

@@ -1,0 +1,35 @@
+//! Queueing mail: a message is written to the outbox in the same transaction as
+//! whatever caused it, with the job that sends it (`kanta_store::outbox`), and audited.
+//! Its unique key makes it queued, and so sent, at most once, even when two instances
+//! cause it at the same moment. The `mail.send` job ([`crate::jobs`]) sends it through
+//! the [`crate::mail::Mailer`], retrying transient failures with backoff.
+
+use kanta_domain::schema::CUSTOMERS;
+use kanta_store::outbox::NewMail;
+use serde_json::json;
+
+use crate::actor::Acting;
+use crate::mail::Message;
+use crate::{Core, Result};
+
+impl Core {
+    /// Queues a message under `key` (a second message with the same key is not
+    /// queued: `None`). Audited as `mail_queued` with the recipient and subject.
+    pub async fn queue_mail(&self, acting: &Acting, key: &str, m: &Message) -> Result<Option<i64>> {
+        let mut tx = self.begin_write(acting, &CUSTOMERS, Vec::new()).await?;
+        let id = tx
+            .writer_mut()
+            .queue_mail(&NewMail {
+                key: key.to_string(),
+                to: m.to.clone(),
+                subject: m.subject.clone(),
+                text: m.text.clone(),
+                html: m.html.clone(),
+            })
+            .await?;
+        let mut entry = acting.audit("outbox", Some(key), "mail_queued");
+        entry.details = json!({ "to": m.to, "subject": m.subject, "mail_id": id });
+        tx.finish(&Default::default(), vec![entry]).await?;
+        Ok(id)
+    }
+}

@@ -1,0 +1,734 @@
+//! Scoring the store (`kanta score`, the daily scoring job): fit the customer-value
+//! models on the store's own transactions and store a model run with every
+//! customer's scores.
+//!
+//! 1. Per-customer purchase days come from the database in one grouped SQL pass
+//!    ([`Store::purchase_days`]); time is in weeks from there on.
+//! 2. **Model choice.** With a holdout (default the last 91 days), each candidate
+//!    (BG/NBD, MBG/NBD, Pareto/NBD) is fitted on the purchases up to the holdout's
+//!    start and predicts each customer's holdout purchases; the candidate with the
+//!    smallest mean absolute error per customer is kept. All candidates' figures go
+//!    into the run's details.
+//! 3. The chosen model is fitted again on all purchases up to `as_of`, with
+//!    Gamma-Gamma for spend on the customers with repeat purchases.
+//! 4. **Scores** per customer: P(alive), expected purchases in 30, 90 and 365 days,
+//!    expected spend per purchase, CLV over 12 and 36 months (discounted monthly,
+//!    times a margin), and a value tier by [`assign_tiers`].
+//! 5. **Forecast:** the revenue expected from these customers over the next 1, 3
+//!    and 12 months, with a 90% interval from the parameters' estimation
+//!    uncertainty ([`forecast`]).
+//! 6. The run and its scores are stored in one transaction, with each customer's
+//!    `customers.tier` ([`Store::save_model_run`]).
+
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use chrono::NaiveDate;
+use kanta_domain::Currency;
+use kanta_models::clv::ClvOptions;
+use kanta_models::fit::{FitOptions, ModelKind, Params, log_normal_draw};
+use kanta_models::gammagamma;
+use kanta_models::score::{ScoreOptions, score_customers};
+use kanta_models::summary::{TimeUnit, date_of_day, day_number};
+use kanta_models::validation::{HoldoutMetrics, holdout_metrics};
+use kanta_models::{
+    GammaGammaParams, RfmData, RfmRow, SpendData, SpendRow, TransactionModel, TransactionParams,
+    fit_transaction_model,
+};
+use kanta_store::Store;
+use kanta_store::purchases::PurchaseDays;
+use kanta_store::scores::{CustomerScore, NewModelRun, RevenueForecast};
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::actor::Acting;
+
+/// Candidates of the model choice, in the order they are tried.
+pub const CANDIDATES: [ModelKind; 3] = [ModelKind::BgNbd, ModelKind::MbgNbd, ModelKind::ParetoNbd];
+
+const DAYS_PER_WEEK: f64 = 7.0;
+/// Forecast horizons in months.
+const FORECAST_MONTHS: [u32; 3] = [1, 3, 12];
+/// Parameter draws behind the forecast interval.
+const FORECAST_DRAWS: usize = 200;
+/// Customers (an even spread over all) the draws are evaluated on.
+const FORECAST_SAMPLE: usize = 2_000;
+/// Cumulative shares of the expected value that end tiers A, B and C.
+pub const TIER_SHARES: [f64; 3] = [0.5, 0.8, 0.95];
+
+/// What `kanta score` does.
+#[derive(Debug, Clone)]
+pub struct ScoreSettings {
+    /// The day the scores are computed at (data after it are ignored).
+    pub as_of: NaiveDate,
+    /// Days at the end held out to choose the model; 0 skips the choice.
+    pub holdout_days: u32,
+    /// Fit only this model (no choice).
+    pub model: Option<ModelKind>,
+    /// Share of revenue that is profit, for CLV.
+    pub margin: f64,
+    /// Monthly discount rate for CLV.
+    pub monthly_discount_rate: f64,
+}
+
+/// One candidate's figures in the model choice.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    pub model: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub params: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_likelihood: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<HoldoutMetrics>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What a run did, for the command's output.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoreReport {
+    pub run_id: i64,
+    pub model: String,
+    pub customers: usize,
+    pub as_of: NaiveDate,
+    pub calibration_end: Option<NaiveDate>,
+    pub candidates: Vec<Candidate>,
+    pub fit: serde_json::Value,
+    pub spend: Option<serde_json::Value>,
+    pub currency: Option<String>,
+    pub forecast: Vec<RevenueForecast>,
+    pub tiers: [usize; 4],
+    pub seconds: f64,
+    /// Seconds per phase: summaries, choice, spend, fit and scores, forecast, store.
+    pub phases: Laps,
+}
+
+/// Seconds each phase of a run took, in order.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(transparent)]
+pub struct Laps(Vec<(&'static str, f64)>, #[serde(skip)] Option<Instant>);
+
+impl Laps {
+    fn start() -> Laps {
+        Laps(Vec::new(), Some(Instant::now()))
+    }
+
+    /// The time since the previous lap (or the start) was `phase`.
+    fn lap(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        let since = self.1.map_or(0.0, |t| (now - t).as_secs_f64());
+        self.0.push((phase, since));
+        self.1 = Some(now);
+    }
+}
+
+/// `lifetimes`' (frequency, recency, T) in weeks of one customer observed up to `end`.
+fn rfm_row(p: &PurchaseDays, end: i32) -> RfmRow {
+    RfmRow::new(
+        p.frequency() as f64,
+        f64::from(p.last_day - p.first_day) / DAYS_PER_WEEK,
+        f64::from(end - p.first_day) / DAYS_PER_WEEK,
+    )
+}
+
+/// A fit as JSON, its parameter records plain `{name: value}` objects (the tagged
+/// transaction-model records lose their `model` tag, which the fit names already).
+fn fit_json<P: Serialize>(f: &kanta_models::Fitted<P>) -> serde_json::Value {
+    let mut v = serde_json::to_value(f).unwrap_or(serde_json::Value::Null);
+    for part in ["params", "std_errors"] {
+        if let Some(o) = v.get_mut(part).and_then(serde_json::Value::as_object_mut) {
+            o.remove("model");
+        }
+    }
+    v
+}
+
+fn params_json(p: &TransactionParams) -> serde_json::Value {
+    let mut v = serde_json::to_value(p).unwrap_or(serde_json::Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.remove("model");
+    }
+    v
+}
+
+/// Fit every candidate on the calibration period and compare each customer's
+/// predicted holdout purchases with the actual ones.
+fn choose_model(days: &[PurchaseDays], calibration_end: i32, holdout_days: u32) -> Vec<Candidate> {
+    let rows: Vec<RfmRow> = days.iter().map(|p| rfm_row(p, calibration_end)).collect();
+    let actual: Vec<f64> = days.iter().map(|p| p.holdout_days as f64).collect();
+    let horizon = f64::from(holdout_days) / DAYS_PER_WEEK;
+    let data = RfmData::from_rows(&rows);
+    CANDIDATES
+        .iter()
+        .map(|&kind| {
+            let fitted = data.as_ref().map_err(|e| e.to_string()).and_then(|d| {
+                fit_transaction_model(kind, d, &FitOptions::default()).map_err(|e| e.to_string())
+            });
+            match fitted {
+                Ok(f) => {
+                    let predicted: Vec<f64> = rows
+                        .par_iter()
+                        .map(|r| f.params.conditional_expected_purchases(horizon, r))
+                        .collect();
+                    let metrics = holdout_metrics(&predicted, &actual);
+                    Candidate {
+                        model: ModelKind::code(kind).to_string(),
+                        params: Some(params_json(&f.params)),
+                        log_likelihood: Some(f.log_likelihood),
+                        holdout: metrics.as_ref().ok().copied(),
+                        error: metrics.err().map(|e| e.to_string()),
+                    }
+                }
+                Err(e) => Candidate {
+                    model: ModelKind::code(kind).to_string(),
+                    params: None,
+                    log_likelihood: None,
+                    holdout: None,
+                    error: Some(e),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Value tiers by ABC analysis of `value` (CLV over 12 months): customers sorted by
+/// value, most valuable first; tier A holds the customers that together make the
+/// first 50% of the total value, B the next 30% (to 80%), C the next 15% (to 95%),
+/// D the rest. Customers worth nothing are D; with no value at all, everyone is.
+pub fn assign_tiers(value: &[f64]) -> Vec<char> {
+    let total: f64 = value.iter().filter(|v| **v > 0.0).sum();
+    let mut tiers = vec!['D'; value.len()];
+    if total <= 0.0 {
+        return tiers;
+    }
+    let mut order: Vec<usize> = (0..value.len()).collect();
+    order.sort_by(|&a, &b| value[b].total_cmp(&value[a]).then(a.cmp(&b)));
+    let mut before = 0.0;
+    for i in order {
+        if value[i] <= 0.0 {
+            break;
+        }
+        // The tier is where the customer's value starts in the cumulative share.
+        let share = before / total;
+        tiers[i] = match TIER_SHARES.iter().position(|s| share < *s) {
+            Some(0) => 'A',
+            Some(1) => 'B',
+            Some(2) => 'C',
+            _ => 'D',
+        };
+        before += value[i];
+    }
+    tiers
+}
+
+/// Expected revenue over the next `months` of each customer: expected spend per
+/// purchase times expected purchases, undiscounted.
+fn revenue(
+    model: &dyn TransactionModel,
+    spend: &GammaGammaParams,
+    rows: &[RfmRow],
+    monetary: &[f64],
+    months: u32,
+    units_per_month: f64,
+) -> f64 {
+    let t = f64::from(months) * units_per_month;
+    rows.iter()
+        .zip(monetary)
+        .map(|(r, m)| {
+            spend.expected_average_spend(r.frequency, *m)
+                * model.conditional_expected_purchases(t, r)
+        })
+        .sum()
+}
+
+/// A draw of parameters from the asymptotic normal distribution of their logs.
+fn draw_log_normal(
+    estimate: &[f64],
+    cov: &[Vec<f64>],
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> Option<Vec<f64>> {
+    let z: Vec<f64> = (0..estimate.len())
+        .map(|_| StandardNormal.sample(rng))
+        .collect();
+    log_normal_draw(estimate, cov, &z)
+}
+
+/// Revenue expected from the scored customers over the next 1, 3 and 12 months,
+/// in minor units. The interval is the 5th to 95th percentile over
+/// [`FORECAST_DRAWS`] draws of both models' parameters from their estimates'
+/// asymptotic normal distributions (on the log scale, with the fitted covariance),
+/// each draw evaluated on an even spread of up to [`FORECAST_SAMPLE`] customers and
+/// applied to the total as a ratio. It is the uncertainty of the estimates, not the
+/// randomness of the customers' purchases, which over many customers is smaller.
+fn forecast(
+    model: &kanta_models::Fitted<TransactionParams>,
+    spend: &kanta_models::Fitted<GammaGammaParams>,
+    rows: &[RfmRow],
+    monetary: &[f64],
+    units_per_month: f64,
+    minor_per_unit: f64,
+) -> Vec<RevenueForecast> {
+    let totals: Vec<f64> = FORECAST_MONTHS
+        .iter()
+        .map(|&m| {
+            revenue(
+                &model.params,
+                &spend.params,
+                rows,
+                monetary,
+                m,
+                units_per_month,
+            )
+        })
+        .collect();
+    let step = rows.len().div_ceil(FORECAST_SAMPLE).max(1);
+    let sample: Vec<RfmRow> = rows.iter().step_by(step).copied().collect();
+    let sample_m: Vec<f64> = monetary.iter().step_by(step).copied().collect();
+    let kind = model.model;
+    let intervals: Option<Vec<(f64, f64)>> = (|| {
+        let (tc, sc) = (
+            model.log_covariance.as_ref()?,
+            spend.log_covariance.as_ref()?,
+        );
+        let (tp, sp) = (model.params.values(), spend.params.to_vec());
+        let base: Vec<f64> = FORECAST_MONTHS
+            .iter()
+            .map(|&m| {
+                revenue(
+                    &model.params,
+                    &spend.params,
+                    &sample,
+                    &sample_m,
+                    m,
+                    units_per_month,
+                )
+            })
+            .collect();
+        let ratios: Vec<Vec<f64>> = (0..FORECAST_DRAWS)
+            .into_par_iter()
+            .filter_map(|k| {
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(k as u64);
+                let t = TransactionParams::from_values(kind, &draw_log_normal(&tp, tc, &mut rng)?)
+                    .ok()?;
+                let s = GammaGammaParams::from_slice(&draw_log_normal(&sp, sc, &mut rng)?);
+                if s.q <= 1.0 {
+                    return None;
+                }
+                let r: Vec<f64> = FORECAST_MONTHS
+                    .iter()
+                    .zip(&base)
+                    .map(|(&m, b)| revenue(&t, &s, &sample, &sample_m, m, units_per_month) / b)
+                    .collect();
+                r.iter().all(|v| v.is_finite()).then_some(r)
+            })
+            .collect();
+        if ratios.len() < FORECAST_DRAWS / 2 {
+            return None;
+        }
+        Some(
+            (0..FORECAST_MONTHS.len())
+                .map(|h| {
+                    let mut v: Vec<f64> = ratios.iter().map(|r| r[h]).collect();
+                    v.sort_by(f64::total_cmp);
+                    let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+                    (q(0.05), q(0.95))
+                })
+                .collect(),
+        )
+    })();
+    FORECAST_MONTHS
+        .iter()
+        .enumerate()
+        .map(|(h, &months)| {
+            let e = totals[h];
+            let (lo, hi) = intervals.as_ref().map_or((1.0, 1.0), |v| v[h]);
+            RevenueForecast {
+                months,
+                expected_minor: (e * minor_per_unit).round() as i64,
+                lower_minor: (e * lo.min(1.0) * minor_per_unit).round() as i64,
+                upper_minor: (e * hi.max(1.0) * minor_per_unit).round() as i64,
+            }
+        })
+        .collect()
+}
+
+/// Score the store's customers and store the run.
+pub async fn score_store(
+    store: &Store,
+    acting: &Acting,
+    s: &ScoreSettings,
+) -> anyhow::Result<ScoreReport> {
+    let started = Instant::now();
+    let mut laps = Laps::start();
+    if !(s.margin > 0.0 && s.margin <= 1.0) {
+        bail!("--margin must be in (0, 1], got {}", s.margin);
+    }
+    if !(0.0..1.0).contains(&s.monthly_discount_rate) {
+        bail!(
+            "--discount-rate must be in [0, 1) per month, got {}",
+            s.monthly_discount_rate
+        );
+    }
+    let currencies = store.order_currencies().await?;
+    if currencies.len() > 1 {
+        let list: Vec<String> = currencies
+            .iter()
+            .map(|(c, n)| format!("{c} ({n} orders)"))
+            .collect();
+        bail!(
+            "the orders are in several currencies ({}): scoring needs one, since a customer's purchases are summed",
+            list.join(", ")
+        );
+    }
+    let currency = currencies.first().map(|(c, _)| c.clone());
+    let minor_per_unit = currency
+        .as_deref()
+        .and_then(|c| c.parse::<Currency>().ok())
+        .map_or(100.0, |c| 10f64.powi(c.minor_digits() as i32));
+    let as_of = day_number(s.as_of);
+
+    // One pass gives both the calibration split and the whole data.
+    let calibration_end = as_of - s.holdout_days as i32;
+    let windows = store.purchase_windows(calibration_end, as_of).await?;
+    let (days, cal): (Vec<PurchaseDays>, Vec<PurchaseDays>) = (
+        windows.iter().map(|w| w.whole).collect(),
+        windows.iter().filter_map(|w| w.calibration).collect(),
+    );
+    drop(windows);
+    if days.is_empty() {
+        bail!(
+            "there are no orders on or before {}: nothing to score",
+            s.as_of
+        );
+    }
+
+    laps.lap("summaries");
+
+    // 1-2. The model choice on a calibration period: the candidates ranked by their
+    // holdout error, the best first (the next is the fallback should the best give
+    // no finite scores).
+    let (ranked, candidates, calibration) = match s.model {
+        Some(kind) => (vec![kind], Vec::new(), None),
+        None if s.holdout_days == 0 => (vec![ModelKind::BgNbd], Vec::new(), None),
+        None => {
+            let holdout = s.holdout_days;
+            let candidates =
+                tokio::task::spawn_blocking(move || choose_model(&cal, calibration_end, holdout))
+                    .await?;
+            let mut by_error: Vec<(f64, ModelKind)> = candidates
+                .iter()
+                .filter_map(|c| {
+                    let mae = c.holdout?.mae;
+                    let kind = c.model.parse::<ModelKind>().ok()?;
+                    mae.is_finite().then_some((mae, kind))
+                })
+                .collect();
+            by_error.sort_by(|a, b| a.0.total_cmp(&b.0));
+            if by_error.is_empty() {
+                let why: Vec<String> = candidates
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{}: {}",
+                            c.model,
+                            c.error.as_deref().unwrap_or("no holdout figures")
+                        )
+                    })
+                    .collect();
+                bail!(
+                    "no model could be fitted on the purchases up to {} ({}); try --holdout-days 0 or a later --as-of",
+                    date_of_day(calibration_end),
+                    why.join("; ")
+                );
+            }
+            let ranked = by_error.into_iter().map(|(_, k)| k).collect();
+            (ranked, candidates, Some(date_of_day(calibration_end)))
+        }
+    };
+
+    laps.lap("choice");
+
+    // 3. The chosen model and Gamma-Gamma on everything up to as_of.
+    let first_purchase_on = days.iter().map(|p| p.first_day).min().map(date_of_day);
+    let (margin, rate) = (s.margin, s.monthly_discount_rate);
+    let computed = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let rows: Vec<RfmRow> = days.iter().map(|p| rfm_row(p, as_of)).collect();
+        let data = RfmData::from_rows(&rows).context("the purchase summaries")?;
+        // Gamma-Gamma in major units of the currency, on the customers with repeat purchases.
+        let monetary: Vec<f64> = days
+            .iter()
+            .map(|p| p.monetary_value_minor() / minor_per_unit)
+            .collect();
+        let spend_rows: Vec<SpendRow> = rows
+            .iter()
+            .zip(&monetary)
+            .filter(|(r, m)| r.frequency > 0.0 && **m > 0.0)
+            .map(|(r, m)| SpendRow::new(r.frequency, *m))
+            .collect();
+        let spend = SpendData::from_rows(&spend_rows)
+            .ok()
+            .and_then(|d| gammagamma::fit(&d, &FitOptions::default()).ok())
+            .filter(|f| f.params.q > 1.0);
+        laps.lap("spend");
+        let clv = |months| ClvOptions::new(months, rate, margin, TimeUnit::Week);
+        let opts = |days: f64, clv: Option<ClvOptions>| ScoreOptions {
+            horizon: days / DAYS_PER_WEEK,
+            clv,
+        };
+        let mut fallbacks = Vec::new();
+        let mut chosen_fit = None;
+        for &kind in &ranked {
+            let fitted = match fit_transaction_model(kind, &data, &FitOptions::default()) {
+                Ok(f) => f,
+                Err(e) => {
+                    fallbacks.push(format!("{}: cannot fit on all purchases: {e}", ModelKind::code(kind)));
+                    continue;
+                }
+            };
+            let spend_ref = spend.as_ref().map(|f| &f.params);
+            let mon = spend.as_ref().map(|_| monetary.as_slice());
+            let s30 = score_customers(&fitted.params, spend_ref, &rows, mon, &opts(30.0, Some(clv(12)?)))?;
+            let s90 = score_customers(&fitted.params, None, &rows, None, &opts(90.0, None))?;
+            let s365 = score_customers(&fitted.params, spend_ref, &rows, mon, &opts(365.0, Some(clv(36)?)))?;
+            let bad = (0..rows.len()).find(|&i| {
+                let (a, b, c) = (&s30[i], &s90[i], &s365[i]);
+                ![a.p_alive, a.expected_purchases, b.expected_purchases, c.expected_purchases]
+                    .iter()
+                    .chain(a.clv.iter())
+                    .chain(c.clv.iter())
+                    .chain(a.expected_average_spend.iter())
+                    .all(|v| v.is_finite())
+            });
+            match bad {
+                None => {
+                    chosen_fit = Some((kind, fitted, s30, s90, s365));
+                    break;
+                }
+                Some(i) => fallbacks.push(format!(
+                    "{} with {} gives no finite scores for a customer with frequency {}, recency {:.3} and T {:.3} weeks",
+                    ModelKind::code(kind),
+                    params_json(&fitted.params),
+                    rows[i].frequency,
+                    rows[i].recency,
+                    rows[i].t
+                )),
+            }
+        }
+        let Some((chosen, fitted, s30, s90, s365)) = chosen_fit else {
+            bail!("no model gives scores: {}", fallbacks.join("; "));
+        };
+        let value: Vec<f64> = s30
+            .iter()
+            .zip(&s365)
+            .map(|(a, y)| a.clv.unwrap_or(y.expected_purchases))
+            .collect();
+        let tiers = assign_tiers(&value);
+        let minor = |v: Option<f64>| v.map(|v| (v * minor_per_unit).round() as i64);
+        let scores: Vec<CustomerScore> = (0..rows.len())
+            .map(|i| CustomerScore {
+                customer_id: days[i].customer_id,
+                repeat_purchases: days[i].frequency(),
+                p_alive: s30[i].p_alive,
+                expected_purchases_30: s30[i].expected_purchases,
+                expected_purchases_90: s90[i].expected_purchases,
+                expected_purchases_365: s365[i].expected_purchases,
+                expected_spend_minor: minor(s30[i].expected_average_spend),
+                clv_12_minor: minor(s30[i].clv),
+                clv_36_minor: minor(s365[i].clv),
+                tier: tiers[i],
+            })
+            .collect();
+        laps.lap("fit and scores");
+        let forecast = spend
+            .as_ref()
+            .map(|sp| {
+                forecast(
+                    &fitted,
+                    sp,
+                    &rows,
+                    &monetary,
+                    TimeUnit::Week.lifetimes_units_per_month(),
+                    minor_per_unit,
+                )
+            })
+            .unwrap_or_default();
+        laps.lap("forecast");
+        Ok((chosen, fitted, spend, scores, forecast, fallbacks, laps))
+    })
+    .await??;
+    let (chosen, fitted, spend, scores, forecast, fallbacks, mut laps) = computed;
+
+    let mut tiers = [0usize; 4];
+    for sc in &scores {
+        tiers[(sc.tier as u8 - b'A') as usize] += 1;
+    }
+    let fit = fit_json(&fitted);
+    let spend_json = spend.as_ref().map(fit_json);
+    let details = json!({
+        "time_unit": "week",
+        "holdout_days": if calibration.is_some() { s.holdout_days } else { 0 },
+        "candidates": candidates,
+        "fallbacks": fallbacks,
+        "fit": fit,
+        "spend": spend_json,
+        "clv": {"monthly_discount_rate": s.monthly_discount_rate, "margin": s.margin},
+        "tiers": {
+            "rule": "ABC analysis of CLV over 12 months: A makes the first 50% of the total, B the next 30%, C the next 15%, D the rest",
+            "counts": {"A": tiers[0], "B": tiers[1], "C": tiers[2], "D": tiers[3]},
+        },
+    });
+    let run = NewModelRun {
+        model: ModelKind::code(chosen).to_string(),
+        spend_model: spend.as_ref().map(|_| "gg".to_string()),
+        as_of: s.as_of,
+        calibration_end: calibration,
+        first_purchase_on,
+        currency: currency.clone(),
+        details,
+        forecast: forecast.clone(),
+    };
+    let run_id = store
+        .save_model_run(&run, &scores, &acting.audit("model_runs", None, "score"))
+        .await
+        .context("cannot store the model run")?;
+    laps.lap("store");
+    Ok(ScoreReport {
+        run_id,
+        model: ModelKind::code(chosen).to_string(),
+        customers: scores.len(),
+        as_of: s.as_of,
+        calibration_end: calibration,
+        candidates,
+        fit,
+        spend: spend_json,
+        currency,
+        forecast,
+        tiers,
+        seconds: started.elapsed().as_secs_f64(),
+        phases: laps,
+    })
+}
+
+/// The run's parameters as `name value ± se` for people.
+pub fn describe(report: &ScoreReport) -> String {
+    let params = |v: &serde_json::Value| -> String {
+        let (Some(p), se) = (
+            v.get("params").and_then(|p| p.as_object()),
+            v.get("std_errors"),
+        ) else {
+            return String::new();
+        };
+        p.iter()
+            .map(|(k, x)| {
+                let e = se
+                    .and_then(|s| s.get(k))
+                    .and_then(serde_json::Value::as_f64);
+                match (x.as_f64(), e) {
+                    (Some(x), Some(e)) => format!("{k} {x:.4} ± {e:.4}"),
+                    (Some(x), None) => format!("{k} {x:.4}"),
+                    _ => k.clone(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = format!(
+        "Scored {} customers as of {} with {} ({}) in {:.2} s; run {}.\n",
+        report.customers,
+        report.as_of,
+        report.model,
+        params(&report.fit),
+        report.seconds,
+        report.run_id
+    );
+    if let Some(sp) = &report.spend {
+        out.push_str(&format!("Spend: Gamma-Gamma ({}).\n", params(sp)));
+    }
+    for c in &report.candidates {
+        match (&c.holdout, &c.error) {
+            (Some(h), _) => out.push_str(&format!(
+                "  {:7} holdout MAE {:.4}, RMSE {:.4}, total {:.0} predicted vs {:.0} actual{}\n",
+                c.model,
+                h.mae,
+                h.rmse,
+                h.predicted_total,
+                h.actual_total,
+                if c.model == report.model {
+                    "  <- chosen"
+                } else {
+                    ""
+                }
+            )),
+            (None, Some(e)) => out.push_str(&format!("  {:7} not fitted: {e}\n", c.model)),
+            _ => {}
+        }
+    }
+    let cur = report.currency.as_deref().unwrap_or("");
+    for f in &report.forecast {
+        let money = |m: i64| m as f64 / 100.0;
+        let interval = if f.lower_minor == f.upper_minor {
+            "no interval: the fit gave no covariance".to_string()
+        } else {
+            format!(
+                "90% interval {:.2} to {:.2}",
+                money(f.lower_minor),
+                money(f.upper_minor)
+            )
+        };
+        out.push_str(&format!(
+            "Expected revenue, next {:2} months: {:.2} {cur} ({interval})\n",
+            f.months,
+            money(f.expected_minor)
+        ));
+    }
+    out.push_str(&format!(
+        "Tiers: A {}, B {}, C {}, D {}\n",
+        report.tiers[0], report.tiers[1], report.tiers[2], report.tiers[3]
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_follow_cumulative_value_shares() {
+        // total 100: 40 starts at 0% (A), 30 at 40% (A), 15 at 70% (B), 10 at 85% (C),
+        // 5 at 95% (D), 0 is D
+        let t = assign_tiers(&[10.0, 40.0, 0.0, 30.0, 5.0, 15.0]);
+        assert_eq!(t, vec!['C', 'A', 'D', 'A', 'D', 'B']);
+        assert_eq!(assign_tiers(&[0.0, 0.0]), vec!['D', 'D']);
+        assert!(assign_tiers(&[]).is_empty());
+    }
+
+    #[test]
+    fn draws_follow_the_covariance() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let cov = vec![vec![0.04, 0.03], vec![0.03, 0.09]];
+        let n = 20_000;
+        let logs: Vec<Vec<f64>> = (0..n)
+            .map(|_| {
+                draw_log_normal(&[1.0, 2.0], &cov, &mut rng)
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.ln())
+                    .collect()
+            })
+            .collect();
+        let mean = |i: usize| logs.iter().map(|v| v[i]).sum::<f64>() / n as f64;
+        let (m0, m1) = (mean(0), mean(1));
+        assert!(
+            m0.abs() < 0.01 && (m1 - 2f64.ln()).abs() < 0.01,
+            "{m0} {m1}"
+        );
+        let c01 = logs.iter().map(|v| (v[0] - m0) * (v[1] - m1)).sum::<f64>() / n as f64;
+        assert!((c01 - 0.03).abs() < 0.003, "{c01}");
+        let not_pd = [vec![1.0, 2.0], vec![2.0, 1.0]];
+        assert!(draw_log_normal(&[1.0, 1.0], &not_pd, &mut rng).is_none());
+    }
+}

@@ -1,0 +1,287 @@
+//! The store's own settings: what managers change while Kanta runs (the store's
+//! currency, time zone, language, business hours; later: thresholds). They live in
+//! the store's `settings` table, start from the configuration's `store_defaults`, and
+//! every change is audited with its value before and after.
+
+use kanta_domain::Currency;
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+
+use crate::access::{SETTINGS, require};
+use crate::actor::Acting;
+use crate::{Core, CoreError, Result};
+
+/// One setting a manager may change.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreSettingDef {
+    pub key: &'static str,
+    /// What it is, in a sentence (English; the settings page translates by key).
+    pub description: &'static str,
+    /// Checks and normalises a value as typed; the reason when it is not valid.
+    pub parse: fn(&str) -> std::result::Result<String, String>,
+}
+
+/// Every store setting, in the order the settings page shows them.
+pub const STORE_SETTINGS: &[StoreSettingDef] = &[
+    StoreSettingDef {
+        key: "currency",
+        description: "The store's currency (ISO 4217, e.g. EUR): money given without one is in it, and figures are shown in it",
+        parse: parse_currency,
+    },
+    StoreSettingDef {
+        key: "time_zone",
+        description: "The time zone times are shown in (IANA name, e.g. Europe/Helsinki)",
+        parse: parse_time_zone,
+    },
+    StoreSettingDef {
+        key: "language",
+        description: "The language of pages and messages when a user or customer has none (fi or en)",
+        parse: parse_language,
+    },
+    StoreSettingDef {
+        key: "business_hours",
+        description: "When the business serves customers, e.g. mon-fri 08:00-16:00 (service-level timers count these hours)",
+        parse: parse_business_hours,
+    },
+];
+
+/// The built-in values of the store settings before anyone changes them (the
+/// configuration's `store_defaults` section).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreDefaults {
+    pub currency: Currency,
+    pub time_zone: String,
+    pub language: String,
+    pub business_hours: String,
+}
+
+impl Default for StoreDefaults {
+    fn default() -> Self {
+        StoreDefaults {
+            currency: Currency::EUR,
+            time_zone: "Europe/Helsinki".into(),
+            language: "fi".into(),
+            business_hours: "mon-fri 08:00-16:00".into(),
+        }
+    }
+}
+
+/// The store settings in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreSettings {
+    pub currency: Currency,
+    pub time_zone: String,
+    pub language: String,
+    pub business_hours: String,
+}
+
+/// One setting as the settings page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShownStoreSetting {
+    pub key: &'static str,
+    pub value: String,
+    pub description: &'static str,
+    /// Whether the store holds a value (else the default applies).
+    pub set: bool,
+}
+
+fn parse_currency(s: &str) -> std::result::Result<String, String> {
+    s.parse::<Currency>()
+        .map(|c| c.to_string())
+        .map_err(|_| format!("'{}' is not a currency code like EUR", s.trim()))
+}
+
+fn parse_time_zone(s: &str) -> std::result::Result<String, String> {
+    let t = s.trim();
+    let ok = t == "UTC"
+        || (t.contains('/')
+            && t.split('/').all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
+                    && p.starts_with(|c: char| c.is_ascii_uppercase())
+            }));
+    if ok {
+        Ok(t.to_string())
+    } else {
+        Err(format!(
+            "'{t}' is not a time zone name like Europe/Helsinki or UTC"
+        ))
+    }
+}
+
+fn parse_language(s: &str) -> std::result::Result<String, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "fi" | "suomi" | "finnish" => Ok("fi".into()),
+        "en" | "englanti" | "english" => Ok("en".into()),
+        other => Err(format!(
+            "'{other}' is not a language Kanta speaks: fi or en"
+        )),
+    }
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const DAYS_FI: [&str; 7] = ["ma", "ti", "ke", "to", "pe", "la", "su"];
+
+fn day(s: &str) -> Option<usize> {
+    let s = s.trim().to_ascii_lowercase();
+    DAYS.iter()
+        .position(|d| *d == s)
+        .or_else(|| DAYS_FI.iter().position(|d| *d == s))
+}
+
+fn clock(s: &str) -> Option<(u32, u32)> {
+    let s = s.trim().replace('.', ":");
+    let (h, m) = s.split_once(':').unwrap_or((&s, "0"));
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 24 && m < 60 && !(h == 24 && m > 0)).then_some((h, m))
+}
+
+/// `mon-fri 08:00-16:00` (also Finnish `ma-pe 8.00-16.00`), normalised to the
+/// English form.
+fn parse_business_hours(s: &str) -> std::result::Result<String, String> {
+    let bad = || {
+        format!(
+            "'{}' is not business hours like mon-fri 08:00-16:00 (or ma-pe 8.00-16.00)",
+            s.trim()
+        )
+    };
+    let (days, hours) = s.trim().split_once(char::is_whitespace).ok_or_else(bad)?;
+    let (d0, d1) = days.split_once('-').unwrap_or((days, days));
+    let (d0, d1) = (day(d0).ok_or_else(bad)?, day(d1).ok_or_else(bad)?);
+    let (h0, h1) = hours.trim().split_once('-').ok_or_else(bad)?;
+    let (open, close) = (clock(h0).ok_or_else(bad)?, clock(h1).ok_or_else(bad)?);
+    if d1 < d0 {
+        return Err(format!("{}: the first day comes after the last", bad()));
+    }
+    if close <= open {
+        return Err(format!("{}: closing comes before opening", bad()));
+    }
+    Ok(format!(
+        "{}-{} {:02}:{:02}-{:02}:{:02}",
+        DAYS[d0], DAYS[d1], open.0, open.1, close.0, close.1
+    ))
+}
+
+fn def(key: &str) -> Result<&'static StoreSettingDef> {
+    STORE_SETTINGS.iter().find(|d| d.key == key).ok_or_else(|| {
+        CoreError::invalid(
+            "key",
+            format!(
+                "'{key}' is not a store setting; the settings are {}",
+                STORE_SETTINGS
+                    .iter()
+                    .map(|d| d.key)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })
+}
+
+impl Core {
+    /// The store settings in force: the store's values over the defaults.
+    pub async fn store_settings(&self) -> Result<StoreSettings> {
+        let stored = self.store.settings().await?;
+        let get = |k: &str| {
+            stored
+                .iter()
+                .find(|(key, _)| key == k)
+                .and_then(|(_, v)| v.as_str().map(str::to_string))
+        };
+        let d = &self.defaults;
+        Ok(StoreSettings {
+            currency: get("currency")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(d.currency),
+            time_zone: get("time_zone").unwrap_or_else(|| d.time_zone.clone()),
+            language: get("language").unwrap_or_else(|| d.language.clone()),
+            business_hours: get("business_hours").unwrap_or_else(|| d.business_hours.clone()),
+        })
+    }
+
+    /// The store's currency.
+    pub async fn currency(&self) -> Result<Currency> {
+        Ok(self.store_settings().await?.currency)
+    }
+
+    /// Every store setting with its value in force, for the settings page.
+    pub async fn shown_store_settings(&self) -> Result<Vec<ShownStoreSetting>> {
+        let stored = self.store.settings().await?;
+        let now = self.store_settings().await?;
+        let value = |k: &str| match k {
+            "currency" => now.currency.to_string(),
+            "time_zone" => now.time_zone.clone(),
+            "language" => now.language.clone(),
+            _ => now.business_hours.clone(),
+        };
+        Ok(STORE_SETTINGS
+            .iter()
+            .map(|d| ShownStoreSetting {
+                key: d.key,
+                value: value(d.key),
+                description: d.description,
+                set: stored.iter().any(|(k, _)| k == d.key),
+            })
+            .collect())
+    }
+
+    /// Changes one store setting (managers and above), audited with its value before
+    /// and after in the same transaction. Returns the value as stored.
+    pub async fn set_store_setting(
+        &self,
+        acting: &Acting,
+        key: &str,
+        text: &str,
+    ) -> Result<String> {
+        require(acting, SETTINGS)?;
+        let d = def(key)?;
+        let value = (d.parse)(text).map_err(|reason| CoreError::invalid(key, reason))?;
+        let before = self
+            .shown_store_settings()
+            .await?
+            .into_iter()
+            .find(|s| s.key == key)
+            .map(|s| s.value);
+        let mut entry = acting.audit("settings", Some(key), "setting_change");
+        entry.changes = json!({ key: { "before": before, "after": value } });
+        let _turn = self.writes.lock().await;
+        self.store
+            .set_setting(key, &Json::String(value.clone()), &entry)
+            .await?;
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn business_hours_in_english_and_finnish() {
+        assert_eq!(
+            parse_business_hours("ma-pe 8.00-16.30").unwrap(),
+            "mon-fri 08:00-16:30"
+        );
+        assert_eq!(
+            parse_business_hours("mon-sat 07:00-22:00").unwrap(),
+            "mon-sat 07:00-22:00"
+        );
+        assert!(parse_business_hours("fri-mon 8-16").is_err());
+        assert!(parse_business_hours("mon-fri 16-8").is_err());
+        assert!(parse_business_hours("always").is_err());
+    }
+
+    #[test]
+    fn values_are_checked() {
+        assert_eq!(parse_currency(" sek ").unwrap(), "SEK");
+        assert!(parse_currency("euro").is_err());
+        assert_eq!(
+            parse_time_zone("Europe/Helsinki").unwrap(),
+            "Europe/Helsinki"
+        );
+        assert!(parse_time_zone("helsinki").is_err());
+        assert_eq!(parse_language("Suomi").unwrap(), "fi");
+        assert!(parse_language("sv").is_err());
+    }
+}

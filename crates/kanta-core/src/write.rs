@@ -1,0 +1,421 @@
+//! The one write path. Every write of customers' data (imports, the API, events, the
+//! pages' quick actions, later: jobs) goes through a [`WriteTx`]: it takes the
+//! process's write turn, opens one store transaction, applies the reference policy
+//! ([`ref_rule`], [`WriteTx::check_refs`]) and writes the audit entry of the change in
+//! the same transaction ([`WriteTx::finish`]), so a change and its entry are committed,
+//! or dropped, together.
+//!
+//! **Write turns.** Writes of one process take turns: SQLite has one writer at a time
+//! anyway, and a transaction that read before it wrote could otherwise fail to upgrade
+//! its lock when another committed in between. PostgreSQL gets the same order; writes
+//! of several processes are serialised by the database itself (row locks, unique keys).
+
+use std::collections::{HashMap, HashSet};
+
+use kanta_domain::schema::{self, CUSTOMERS, Entity, Field, Kind};
+use kanta_domain::{Value, WriteBatch};
+use kanta_store::audit::AuditEntry;
+use kanta_store::write::{RunInfo, WriteSummary, Writer};
+use kanta_store::{Record, Store};
+use serde_json::{Map, Value as Json};
+use tokio::sync::OwnedMutexGuard;
+
+use crate::access::{access, require};
+use crate::actor::Acting;
+use crate::{Core, CoreError, Problem, Result};
+
+/// What a reference field of an entity may point at.
+#[derive(Debug, Clone, Copy)]
+pub enum RefRule {
+    /// Missing customers are created (transactions, usage events: whatever a
+    /// customer's activity brings in names its customer).
+    CreatesCustomer,
+    /// The referenced record must exist.
+    MustExist(&'static Entity),
+}
+
+/// The reference policy, in one place: which missing records a write may create and
+/// which must exist. `None` when the field is no reference.
+pub fn ref_rule(entity: &Entity, field: &Field) -> Option<RefRule> {
+    let Kind::Ref(target) = field.kind else {
+        return None;
+    };
+    if target == CUSTOMERS.name && entity.creates_customers {
+        return Some(RefRule::CreatesCustomer);
+    }
+    schema::entity(target).map(RefRule::MustExist)
+}
+
+/// The ids a batch's reference field names that do not exist.
+#[derive(Debug)]
+pub struct MissingRefs {
+    /// The field's position in the batch's fields.
+    pub field_index: usize,
+    pub field: &'static Field,
+    pub target: &'static Entity,
+    pub missing: HashSet<String>,
+}
+
+/// Looks up which external ids exist: the open write transaction, or the store
+/// (validation without writing).
+pub trait RefLookup {
+    fn known(
+        &mut self,
+        target: &'static Entity,
+        ids: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, i64>>> + Send;
+}
+
+impl RefLookup for Store {
+    async fn known(
+        &mut self,
+        target: &'static Entity,
+        ids: &[String],
+    ) -> Result<HashMap<String, i64>> {
+        Ok(self.existing_ids(target, ids).await?.into_iter().collect())
+    }
+}
+
+impl RefLookup for WriteTx {
+    async fn known(
+        &mut self,
+        target: &'static Entity,
+        ids: &[String],
+    ) -> Result<HashMap<String, i64>> {
+        Ok(self.writer.known(target, ids).await?.into_iter().collect())
+    }
+}
+
+/// Applies the reference policy to a batch: sets the customers it may create (unless
+/// `customers_listed`: the batch's producer named them already) and returns, per
+/// reference field that must exist, the ids that do not. Ids in `exist_anyway`
+/// (customers another part of the same write creates) count as existing.
+pub async fn check_refs(
+    lookup: &mut impl RefLookup,
+    batch: &mut WriteBatch,
+    customers_listed: bool,
+    exist_anyway: &HashSet<String>,
+) -> Result<Vec<MissingRefs>> {
+    let mut out = Vec::new();
+    let stride = batch.stride();
+    for (k, f) in batch.fields.clone().into_iter().enumerate() {
+        let Some(rule) = ref_rule(batch.entity, f) else {
+            continue;
+        };
+        let mut seen = HashSet::new();
+        let ids: Vec<String> = batch
+            .values
+            .chunks(stride)
+            .filter_map(|row| row[k + 1].as_text())
+            .filter(|id| seen.insert(*id))
+            .map(str::to_string)
+            .collect();
+        match rule {
+            RefRule::CreatesCustomer => {
+                if !customers_listed {
+                    batch.create_customers = ids;
+                }
+            }
+            RefRule::MustExist(target) => {
+                let wanted: Vec<String> = ids
+                    .into_iter()
+                    .filter(|id| !(target.name == CUSTOMERS.name && exist_anyway.contains(id)))
+                    .collect();
+                if wanted.is_empty() {
+                    continue;
+                }
+                let known = lookup.known(target, &wanted).await?;
+                let missing: HashSet<String> = wanted
+                    .into_iter()
+                    .filter(|id| !known.contains_key(id))
+                    .collect();
+                if !missing.is_empty() {
+                    out.push(MissingRefs {
+                        field_index: k,
+                        field: f,
+                        target,
+                        missing,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A record of the entity in words: "customer", "usage event".
+pub fn noun(e: &Entity) -> &'static str {
+    match e.name {
+        "customers" => "customer",
+        "contacts" => "contact",
+        "transactions" => "transaction",
+        "subscriptions" => "subscription",
+        "interactions" => "interaction",
+        "cases" => "case",
+        "feedback" => "feedback answer",
+        "usage" => "usage event",
+        "staff" => "staff member",
+        "trust" => "trust ledger entry",
+        _ => "record",
+    }
+}
+
+/// The problems of missing references, one per row that names a missing record.
+pub fn missing_ref_problems(batch: &WriteBatch, missing: &[MissingRefs]) -> Vec<Problem> {
+    let stride = batch.stride();
+    let mut out = Vec::new();
+    for (row_index, row) in batch.values.chunks(stride).enumerate() {
+        for m in missing {
+            if let Some(r) = row[m.field_index + 1].as_text()
+                && m.missing.contains(r)
+            {
+                out.push(Problem {
+                    index: Some(row_index),
+                    field: m.field.name.to_string(),
+                    reason: format!("no {} with id '{r}'", noun(m.target)),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// One write in progress: the process's write turn, one store transaction and the
+/// actor. Dropped unfinished, it leaves the store as before (no rows, no audit entry).
+pub struct WriteTx {
+    _turn: OwnedMutexGuard<()>,
+    writer: Writer,
+    acting: Acting,
+    entity: &'static Entity,
+}
+
+impl Core {
+    /// Begins a write of rows of `entity` carrying `fields`, by `acting`, who needs the
+    /// role [`access`] names for writing the entity.
+    pub async fn begin_write(
+        &self,
+        acting: &Acting,
+        entity: &'static Entity,
+        fields: Vec<&'static Field>,
+    ) -> Result<WriteTx> {
+        require(acting, access(Some(entity), true))?;
+        let turn = self.writes.clone().lock_owned().await;
+        let writer = self.store.writer(entity, fields).await?;
+        Ok(WriteTx {
+            _turn: turn,
+            writer,
+            acting: acting.clone(),
+            entity,
+        })
+    }
+
+    /// Creates one record (the API's POST): refused when the id exists or a reference
+    /// names nothing; audited as `create` with every field given.
+    pub async fn create_record(
+        &self,
+        acting: &Acting,
+        e: &'static Entity,
+        id: &str,
+        values: Vec<Value>,
+    ) -> Result<Record> {
+        let fields: Vec<&'static Field> = e.fields.iter().collect();
+        let mut tx = self.begin_write(acting, e, fields.clone()).await?;
+        if !tx.known(e, &[id.to_string()]).await?.is_empty() {
+            return Err(CoreError::Conflict {
+                field: Some("id".into()),
+                message: format!("a {} with id '{id}' exists already", noun(e)),
+            });
+        }
+        let mut changes = Map::new();
+        for (f, v) in fields.iter().zip(&values) {
+            if !v.is_null() {
+                changes.insert(f.name.into(), change(&Value::Null, v));
+            }
+        }
+        let mut batch = WriteBatch::new(e, fields);
+        batch.push(id.to_string(), values);
+        let missing = check_refs(&mut tx, &mut batch, false, &HashSet::new()).await?;
+        if !missing.is_empty() {
+            return Err(CoreError::Invalid(strip_index(missing_ref_problems(
+                &batch, &missing,
+            ))));
+        }
+        tx.write(batch).await?;
+        let mut entry = tx.acting.audit(e.name, Some(id), "create");
+        entry.changes = Json::Object(changes);
+        tx.finish(&run_info("api", 1), vec![entry]).await?;
+        self.found(e, id).await
+    }
+
+    /// Changes the given fields of one record (PATCH, the pages' edits): refused when
+    /// the record does not exist or a reference names nothing; audited as `update` with
+    /// each changed field before and after (nothing is written or audited when nothing
+    /// changes).
+    pub async fn update_record(
+        &self,
+        acting: &Acting,
+        e: &'static Entity,
+        id: &str,
+        fields: Vec<&'static Field>,
+        values: Vec<Value>,
+    ) -> Result<Record> {
+        let mut tx = self.begin_write(acting, e, fields.clone()).await?;
+        let before = self
+            .store
+            .get(e, id)
+            .await?
+            .ok_or_else(|| CoreError::NotFound(format!("no {} with id '{id}'", noun(e))))?;
+        let mut changes = Map::new();
+        for (f, v) in fields.iter().zip(&values) {
+            let old = before.get(f.name);
+            if old.canonical() != v.canonical() || old.is_null() != v.is_null() {
+                changes.insert(f.name.into(), change(old, v));
+            }
+        }
+        if changes.is_empty() {
+            return Ok(before);
+        }
+        let mut batch = WriteBatch::new(e, fields);
+        batch.push(id.to_string(), values);
+        let missing = check_refs(&mut tx, &mut batch, true, &HashSet::new()).await?;
+        if !missing.is_empty() {
+            return Err(CoreError::Invalid(strip_index(missing_ref_problems(
+                &batch, &missing,
+            ))));
+        }
+        tx.write(batch).await?;
+        let mut entry = tx.acting.audit(e.name, Some(id), "update");
+        entry.changes = Json::Object(changes);
+        let run = run_info(tx.acting.channel.as_str(), 1);
+        tx.finish(&run, vec![entry]).await?;
+        self.found(e, id).await
+    }
+
+    /// Writes a batch of rows in its own transaction (the demo's data, a page's
+    /// quick action of several rows): the reference policy applied, refused whole when
+    /// a reference names nothing, audited as one `import` entry with the batch's source
+    /// and counts.
+    pub async fn write_batch(
+        &self,
+        acting: &Acting,
+        mut batch: WriteBatch,
+    ) -> Result<WriteSummary> {
+        let e = batch.entity;
+        let mut tx = self.begin_write(acting, e, batch.fields.clone()).await?;
+        let listed = !batch.create_customers.is_empty();
+        let missing = check_refs(&mut tx, &mut batch, listed, &HashSet::new()).await?;
+        if !missing.is_empty() {
+            return Err(CoreError::Invalid(missing_ref_problems(&batch, &missing)));
+        }
+        let run = RunInfo {
+            source: batch.source.clone(),
+            rows_read: batch.rows_read.max(batch.len() as u64),
+            rejected: batch.rejected,
+        };
+        let source = batch.source.clone();
+        let rows = batch.len();
+        tx.write(batch).await?;
+        let acting = tx.acting.clone();
+        tx.finish_with(&run, move |w| {
+            let mut entry = acting.audit(e.name, None, "import");
+            entry.details = serde_json::json!({
+                "source": source,
+                "rows": rows,
+                "inserted": w.inserted,
+                "updated": w.updated,
+                "unchanged": w.unchanged,
+                "customers_created": w.customers_created,
+            });
+            vec![entry]
+        })
+        .await
+    }
+
+    async fn found(&self, e: &'static Entity, id: &str) -> Result<Record> {
+        self.store
+            .get(e, id)
+            .await?
+            .ok_or_else(|| CoreError::NotFound(format!("no {} with id '{id}'", noun(e))))
+    }
+}
+
+/// A field's change as the audit log keeps it.
+pub fn change(before: &Value, after: &Value) -> Json {
+    serde_json::json!({ "before": before, "after": after })
+}
+
+fn strip_index(mut p: Vec<Problem>) -> Vec<Problem> {
+    for x in &mut p {
+        x.index = None;
+    }
+    p
+}
+
+/// The import log's record of a write from `source`.
+pub fn run_info(source: &str, rows: u64) -> RunInfo {
+    RunInfo {
+        source: source.into(),
+        rows_read: rows,
+        rejected: 0,
+    }
+}
+
+impl WriteTx {
+    /// Who writes.
+    pub fn acting(&self) -> &Acting {
+        &self.acting
+    }
+
+    /// The entity being written.
+    pub fn entity(&self) -> &'static Entity {
+        self.entity
+    }
+
+    /// The store's writer, for what a write carries besides rows (mail, jobs).
+    pub fn writer_mut(&mut self) -> &mut Writer {
+        &mut self.writer
+    }
+
+    /// The external ids among `ids` that exist as records of `target` (within this
+    /// transaction).
+    pub async fn known(
+        &mut self,
+        target: &'static Entity,
+        ids: &[String],
+    ) -> Result<HashMap<String, i64>> {
+        RefLookup::known(self, target, ids).await
+    }
+
+    /// Writes a batch of the current entity (see [`check_refs`] for its references).
+    pub async fn write(&mut self, batch: WriteBatch) -> Result<()> {
+        Ok(self.writer.write(batch).await?)
+    }
+
+    /// Merges what was written so far and turns to rows of another entity, in the same
+    /// transaction (see [`Writer::next_entity`]).
+    pub async fn next_entity(
+        &mut self,
+        entity: &'static Entity,
+        fields: Vec<&'static Field>,
+        run: &RunInfo,
+    ) -> Result<WriteSummary> {
+        require(&self.acting, access(Some(entity), true))?;
+        self.entity = entity;
+        Ok(self.writer.next_entity(entity, fields, run).await?)
+    }
+
+    /// Merges, writes the audit entries in the same transaction, and commits.
+    pub async fn finish(self, run: &RunInfo, audit: Vec<AuditEntry>) -> Result<WriteSummary> {
+        self.finish_with(run, move |_| audit).await
+    }
+
+    /// As [`WriteTx::finish`], with audit entries made from what the merge did (an
+    /// import's one entry names its counts).
+    pub async fn finish_with(
+        self,
+        run: &RunInfo,
+        audit: impl FnOnce(&WriteSummary) -> Vec<AuditEntry> + Send,
+    ) -> Result<WriteSummary> {
+        Ok(self.writer.finish_audited(run, audit).await?)
+    }
+}

@@ -1,0 +1,4 @@
+mod config;
+mod mail;
+mod smtp;
+mod deps;
