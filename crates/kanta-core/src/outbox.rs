@@ -27,9 +27,14 @@ impl Core {
                 html: m.html.clone(),
             })
             .await?;
-        let mut entry = acting.audit("outbox", Some(key), "mail_queued");
-        entry.details = json!({ "to": m.to, "subject": m.subject, "mail_id": id });
-        tx.finish(&Default::default(), vec![entry]).await?;
+        // A message queued before under this key was audited then.
+        let entries = id.map(|id| {
+            let mut entry = acting.audit("outbox", Some(key), "mail_queued");
+            entry.details = json!({ "to": m.to, "subject": m.subject, "mail_id": id });
+            entry
+        });
+        tx.finish(&Default::default(), entries.into_iter().collect())
+            .await?;
         Ok(id)
     }
 }

@@ -104,17 +104,17 @@ pub struct ScoreReport {
     pub tiers: [usize; 4],
     pub seconds: f64,
     /// Seconds per phase: summaries, choice, spend, fit and scores, forecast, store.
-    pub phases: Laps,
+    pub phases: PhaseTimes,
 }
 
 /// Seconds each phase of a run took, in order.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(transparent)]
-pub struct Laps(Vec<(&'static str, f64)>, #[serde(skip)] Option<Instant>);
+pub struct PhaseTimes(Vec<(&'static str, f64)>, #[serde(skip)] Option<Instant>);
 
-impl Laps {
-    fn start() -> Laps {
-        Laps(Vec::new(), Some(Instant::now()))
+impl PhaseTimes {
+    fn start() -> PhaseTimes {
+        PhaseTimes(Vec::new(), Some(Instant::now()))
     }
 
     /// The time since the previous lap (or the start) was `phase`.
@@ -363,7 +363,7 @@ pub async fn score_store(
     s: &ScoreSettings,
 ) -> anyhow::Result<ScoreReport> {
     let started = Instant::now();
-    let mut laps = Laps::start();
+    let mut laps = PhaseTimes::start();
     if !(s.margin > 0.0 && s.margin <= 1.0) {
         bail!("--margin must be in (0, 1], got {}", s.margin);
     }

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::write::{Tx, on_tx};
+use crate::write::{DbTx, on_tx};
 use crate::{Backend, Result, Store, from_ms, json_err, to_ms, with_pool};
 
 /// A job to enqueue.
@@ -139,7 +139,7 @@ where
     })
 }
 
-impl Tx {
+impl DbTx {
     /// Enqueues a job in this transaction; `None` when its `(kind, unique_key)` exists.
     pub(crate) async fn enqueue(&mut self, j: &NewJob) -> Result<Option<i64>> {
         let payload = if self.is_postgres() {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::jobs::NewJob;
-use crate::write::{Tx, on_tx};
+use crate::write::{DbTx, on_tx};
 use crate::{Result, Store, from_ms, to_ms, with_pool};
 
 /// The kind of the job that sends a queued message.
@@ -81,7 +81,7 @@ where
     })
 }
 
-impl Tx {
+impl DbTx {
     /// Queues a message and its job in this transaction; `None` when its key exists.
     pub(crate) async fn queue_mail(&mut self, m: &NewMail) -> Result<Option<i64>> {
         let sql = "INSERT INTO outbox (unique_key, to_addr, subject, body_text, body_html, \

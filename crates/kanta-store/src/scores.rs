@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::audit::AuditEntry;
-use crate::write::Tx;
+use crate::write::DbTx;
 use crate::{Backend, Result, Store, StoreError, with_pool};
 
 /// Runs whose scores are kept (older runs keep their figures, not their scores).
@@ -272,7 +272,7 @@ impl Store {
                     .bind(KEEP_SCORED_RUNS)
                     .execute(&mut *tx)
                     .await?;
-                let mut tx = Tx::Sqlite(tx);
+                let mut tx = DbTx::Sqlite(tx);
                 tx.audit(&entry(id)).await?;
                 tx.commit().await?;
                 id
@@ -317,7 +317,7 @@ impl Store {
                     .bind(KEEP_SCORED_RUNS)
                     .execute(&mut *tx)
                     .await?;
-                let mut tx = Tx::Postgres(tx);
+                let mut tx = DbTx::Postgres(tx);
                 tx.audit(&entry(id)).await?;
                 tx.commit().await?;
                 id

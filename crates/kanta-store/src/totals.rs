@@ -151,7 +151,7 @@ pub(crate) fn recompute_for(ids_sql: &str) -> String {
 
 /// One customer's totals, summed in Rust as a bulk load passes.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Sum {
+pub(crate) struct CustomerTotals {
     pub count: i64,
     pub revenue: i64,
     /// The refunds among the rows: their count and their amounts (negative) summed.
@@ -162,13 +162,13 @@ pub(crate) struct Sum {
 }
 
 /// Totals by internal customer id.
-pub(crate) type Sums = rustc_hash::FxHashMap<i64, Sum>;
+pub(crate) type TotalsByCustomer = rustc_hash::FxHashMap<i64, CustomerTotals>;
 
 /// Adds a batch of transactions (references resolved through `refs`) to `sums`.
 /// A bulk load goes into an empty table, so these sums are the whole totals, and
 /// summing the rows as they pass saves reading a million of them back.
 pub(crate) fn add_batch(
-    sums: &mut Sums,
+    sums: &mut TotalsByCustomer,
     batch: &WriteBatch,
     refs: &HashMap<&'static str, HashMap<String, i64>>,
 ) {

@@ -50,7 +50,7 @@ pub const BULK_MIN_ROWS: usize = 20_000;
 
 /// The open transaction of a [`Writer`] (and of the store's own small writes: audit
 /// entries, jobs, mail, settings).
-pub(crate) enum Tx {
+pub(crate) enum DbTx {
     Sqlite(sqlx::Transaction<'static, Sqlite>),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
@@ -58,14 +58,14 @@ pub(crate) enum Tx {
 macro_rules! on_tx {
     ($tx:expr, $c:ident => $body:expr) => {
         match $tx {
-            $crate::write::Tx::Sqlite($c) => $body,
-            $crate::write::Tx::Postgres($c) => $body,
+            $crate::write::DbTx::Sqlite($c) => $body,
+            $crate::write::DbTx::Postgres($c) => $body,
         }
     };
 }
 pub(crate) use on_tx;
 
-impl Tx {
+impl DbTx {
     async fn execute(&mut self, sql: String) -> Result<u64> {
         Ok(
             on_tx!(self, tx => tx.execute(AssertSqlSafe(sql)).await.map_err(StoreError::classify)?.rows_affected()),
@@ -75,11 +75,11 @@ impl Tx {
     /// Sets the totals of the customers in `sums` (after a bulk load, when they had
     /// no transactions before): chunks of JSON through `json_each` on SQLite, arrays
     /// through `UNNEST` on PostgreSQL.
-    async fn write_totals(&mut self, sums: &totals::Sums) -> Result<()> {
-        let rows: Vec<(&i64, &totals::Sum)> = sums.iter().collect();
+    async fn write_totals(&mut self, sums: &totals::TotalsByCustomer) -> Result<()> {
+        let rows: Vec<(&i64, &totals::CustomerTotals)> = sums.iter().collect();
         for chunk in rows.chunks(SQLITE_CHUNK_ROWS) {
             match self {
-                Tx::Sqlite(tx) => {
+                DbTx::Sqlite(tx) => {
                     let mut json = String::with_capacity(chunk.len() * 48);
                     json.push('[');
                     for (i, (id, s)) in chunk.iter().enumerate() {
@@ -109,7 +109,7 @@ impl Tx {
                         .execute(&mut **tx)
                         .await?;
                 }
-                Tx::Postgres(tx) => {
+                DbTx::Postgres(tx) => {
                     let ids: Vec<i64> = chunk.iter().map(|(id, _)| **id).collect();
                     let counts: Vec<i64> = chunk.iter().map(|(_, s)| s.count).collect();
                     let revenue: Vec<i64> = chunk.iter().map(|(_, s)| s.revenue).collect();
@@ -137,7 +137,7 @@ impl Tx {
     }
 
     pub(crate) fn is_postgres(&self) -> bool {
-        matches!(self, Tx::Postgres(_))
+        matches!(self, DbTx::Postgres(_))
     }
 
     /// Appends an entry to the audit log, in this transaction.
@@ -153,19 +153,19 @@ impl Tx {
     pub(crate) fn now(&self) -> String {
         match self {
             // Times as SQLite stores them, computed once rather than per row.
-            Tx::Sqlite(_) => format!("'{}'", format_time(&chrono::Utc::now())),
-            Tx::Postgres(_) => "now()".into(),
+            DbTx::Sqlite(_) => format!("'{}'", format_time(&chrono::Utc::now())),
+            DbTx::Postgres(_) => "now()".into(),
         }
     }
 
     async fn is_empty(&mut self, table: &str) -> Result<bool> {
         let sql = format!("SELECT 1 FROM {table} LIMIT 1");
         let found = match self {
-            Tx::Sqlite(tx) => sqlx::query(AssertSqlSafe(sql))
+            DbTx::Sqlite(tx) => sqlx::query(AssertSqlSafe(sql))
                 .fetch_optional(&mut **tx)
                 .await?
                 .is_some(),
-            Tx::Postgres(tx) => sqlx::query(AssertSqlSafe(sql))
+            DbTx::Postgres(tx) => sqlx::query(AssertSqlSafe(sql))
                 .fetch_optional(&mut **tx)
                 .await?
                 .is_some(),
@@ -176,7 +176,7 @@ impl Tx {
     /// The table's own indexes (name, CREATE statement), not those of constraints.
     async fn indexes(&mut self, table: &str) -> Result<Vec<(String, String)>> {
         Ok(match self {
-            Tx::Sqlite(tx) => {
+            DbTx::Sqlite(tx) => {
                 sqlx::query_as::<Sqlite, (String, String)>(
                     "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL",
                 )
@@ -184,7 +184,7 @@ impl Tx {
                 .fetch_all(&mut **tx)
                 .await?
             }
-            Tx::Postgres(tx) => {
+            DbTx::Postgres(tx) => {
                 sqlx::query_as::<Postgres, (String, String)>(
                     "SELECT i.indexname::text, i.indexdef FROM pg_indexes i \
                      WHERE i.schemaname = current_schema() AND i.tablename = $1 \
@@ -200,7 +200,7 @@ impl Tx {
     /// (external id, id) of the records of `table` with these external ids.
     async fn lookup(&mut self, table: &str, ids: &[String]) -> Result<Vec<(String, i64)>> {
         Ok(match self {
-            Tx::Sqlite(tx) => {
+            DbTx::Sqlite(tx) => {
                 let sql = format!(
                     "SELECT external_id, id FROM {table} WHERE external_id IN (SELECT value FROM json_each($1))"
                 );
@@ -209,7 +209,7 @@ impl Tx {
                     .fetch_all(&mut **tx)
                     .await?
             }
-            Tx::Postgres(tx) => {
+            DbTx::Postgres(tx) => {
                 let sql =
                     format!("SELECT external_id, id FROM {table} WHERE external_id = ANY($1)");
                 sqlx::query_as::<Postgres, (String, i64)>(AssertSqlSafe(sql))
@@ -226,14 +226,14 @@ impl Tx {
         let mut created = Vec::new();
         for chunk in ids.chunks(10_000) {
             created.extend(match self {
-                Tx::Sqlite(tx) => sqlx::query_as::<Sqlite, (String, i64)>(
+                DbTx::Sqlite(tx) => sqlx::query_as::<Sqlite, (String, i64)>(
                     "INSERT INTO customers (external_id) SELECT value FROM json_each($1) WHERE true \
                      ON CONFLICT (external_id) DO NOTHING RETURNING external_id, id",
                 )
                 .bind(serde_json::to_string(chunk).unwrap_or_else(|_| "[]".into()))
                 .fetch_all(&mut **tx)
                 .await?,
-                Tx::Postgres(tx) => sqlx::query_as::<Postgres, (String, i64)>(
+                DbTx::Postgres(tx) => sqlx::query_as::<Postgres, (String, i64)>(
                     "INSERT INTO customers (external_id) SELECT unnest($1::text[]) \
                      ON CONFLICT (external_id) DO NOTHING RETURNING external_id, id",
                 )
@@ -247,12 +247,12 @@ impl Tx {
 
     /// Loads rows into `target` with COPY (PostgreSQL; SQLite loads through
     /// [`Writer::load_sqlite`]).
-    async fn copy_in(&mut self, target: &str, batch: &WriteBatch, refs: &Refs) -> Result<()> {
+    async fn copy_in(&mut self, target: &str, batch: &WriteBatch, refs: &RefIds) -> Result<()> {
         let stride = batch.stride();
         let cols = column_list(batch);
         match self {
-            Tx::Sqlite(_) => unreachable!("SQLite loads through Writer::load_sqlite"),
-            Tx::Postgres(tx) => {
+            DbTx::Sqlite(_) => unreachable!("SQLite loads through Writer::load_sqlite"),
+            DbTx::Postgres(tx) => {
                 // COPY cannot set constants: the table's defaults fill created_at.
                 let mut copy = tx
                     .copy_in_raw(&format!("COPY {target} ({cols}) FROM STDIN"))
@@ -325,13 +325,13 @@ enum Mode {
 
 /// One open write transaction; see the module documentation.
 pub struct Writer {
-    pub(crate) tx: Tx,
+    pub(crate) tx: DbTx,
     entity: &'static Entity,
     fields: Vec<&'static Field>,
     mode: Mode,
     /// Internal ids of references seen so far, by field and external id.
     /// Shared with the thread rendering the next batch; changed only between batches.
-    refs: std::sync::Arc<Refs>,
+    refs: std::sync::Arc<RefIds>,
     rows: u64,
     /// Whether any batch was written (a writer may carry only audit entries, jobs,
     /// mail).
@@ -341,13 +341,13 @@ pub struct Writer {
     /// (rendering the next batch overlaps with executing this one).
     pending: Option<(String, Vec<String>)>,
     /// A bulk load of transactions: each customer's totals, summed as the rows pass.
-    bulk_totals: Option<totals::Sums>,
+    bulk_totals: Option<totals::TotalsByCustomer>,
     /// The store, to count the write when it commits.
     store: Store,
 }
 
 /// Internal ids of referenced records, by field name and external id.
-type Refs = HashMap<&'static str, HashMap<String, i64>>;
+type RefIds = HashMap<&'static str, HashMap<String, i64>>;
 
 impl Store {
     /// Opens a write transaction for rows of `entity` carrying `fields`.
@@ -374,13 +374,13 @@ impl Store {
 
     /// Opens a write transaction (what [`Store::writer`] and the store's own small
     /// writes run in).
-    pub(crate) async fn begin(&self) -> Result<Tx> {
+    pub(crate) async fn begin(&self) -> Result<DbTx> {
         Ok(match &self.backend {
             // IMMEDIATE: the write lock now, not at the first write. A deferred
             // transaction that reads (references, existing ids) before it writes fails
             // with SQLITE_BUSY_SNAPSHOT when another connection commits in between.
-            Backend::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Backend::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Backend::Sqlite(pool) => DbTx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres(pool) => DbTx::Postgres(pool.begin().await?),
         })
     }
 
@@ -410,8 +410,8 @@ impl Store {
         external_ids: &[String],
     ) -> Result<HashMap<String, i64>> {
         let mut tx = match &self.backend {
-            Backend::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
-            Backend::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Backend::Sqlite(pool) => DbTx::Sqlite(pool.begin().await?),
+            Backend::Postgres(pool) => DbTx::Postgres(pool.begin().await?),
         };
         let mut out = HashMap::default();
         for chunk in external_ids.chunks(10_000) {
@@ -471,13 +471,13 @@ impl Writer {
                     "CREATE TEMP TABLE kanta_stage AS SELECT {cols} FROM {table} WHERE false"
                 );
                 match self.tx {
-                    Tx::Sqlite(_) => {
+                    DbTx::Sqlite(_) => {
                         self.tx
                             .execute("DROP TABLE IF EXISTS temp.kanta_stage".into())
                             .await?;
                         self.tx.execute(create).await?;
                     }
-                    Tx::Postgres(_) => {
+                    DbTx::Postgres(_) => {
                         self.tx
                             .execute(create.replacen(
                                 "kanta_stage AS",
@@ -501,7 +501,7 @@ impl Writer {
             Mode::Bulk { .. } => table,
             _ => "kanta_stage",
         };
-        if let Tx::Postgres(_) = self.tx {
+        if let DbTx::Postgres(_) = self.tx {
             return self.tx.copy_in(target, &batch, &self.refs).await;
         }
         self.load_sqlite(target, batch).await
@@ -546,7 +546,7 @@ impl Writer {
     }
 
     async fn flush_pending(&mut self) -> Result<()> {
-        if let (Some((sql, jsons)), Tx::Sqlite(tx)) = (self.pending.take(), &mut self.tx) {
+        if let (Some((sql, jsons)), DbTx::Sqlite(tx)) = (self.pending.take(), &mut self.tx) {
             for json in jsons {
                 sqlx::query::<Sqlite>(AssertSqlSafe(sql.clone()))
                     .bind(json)
@@ -634,7 +634,7 @@ impl Writer {
                 let now = self.tx.now();
                 let (update, insert) = merge_sql(self.entity, &self.fields, &now);
                 let totals = self.entity.name == TRANSACTIONS.name;
-                let pg = matches!(self.tx, Tx::Postgres(_));
+                let pg = matches!(self.tx, DbTx::Postgres(_));
                 if pg {
                     // A temporary table has no statistics until analysed; without them
                     // the planner joins the stage by scanning the whole target table.
@@ -655,9 +655,9 @@ impl Writer {
                     }
                 }
                 let drop = match self.tx {
-                    Tx::Sqlite(_) => "DROP TABLE temp.kanta_stage",
+                    DbTx::Sqlite(_) => "DROP TABLE temp.kanta_stage",
                     // Dropped at commit anyway; dropped now when another entity follows.
-                    Tx::Postgres(_) => "DROP TABLE kanta_stage",
+                    DbTx::Postgres(_) => "DROP TABLE kanta_stage",
                 };
                 self.tx.execute(drop.into()).await?;
             }
@@ -765,7 +765,7 @@ fn merge_sql(entity: &Entity, fields: &[&Field], now: &str) -> (Option<String>, 
 }
 
 /// Appends rows as a JSON array of arrays, references resolved.
-fn json_rows(json: &mut String, chunk: &[Value], batch: &WriteBatch, refs: &Refs) {
+fn json_rows(json: &mut String, chunk: &[Value], batch: &WriteBatch, refs: &RefIds) {
     let stride = batch.stride();
     json.push('[');
     for (r, row) in chunk.chunks(stride).enumerate() {
@@ -786,7 +786,7 @@ fn json_rows(json: &mut String, chunk: &[Value], batch: &WriteBatch, refs: &Refs
 }
 
 /// The value to write: a reference becomes the referenced record's internal id.
-fn resolve<'v>(v: &'v Value, field: Option<&Field>, refs: &Refs) -> Cow<'v, Value> {
+fn resolve<'v>(v: &'v Value, field: Option<&Field>, refs: &RefIds) -> Cow<'v, Value> {
     if let (Some(f), Value::Text(ext)) = (field, v)
         && let Kind::Ref(_) = f.kind
         && let Some(id) = refs.get(f.name).and_then(|m| m.get(ext))

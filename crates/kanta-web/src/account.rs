@@ -162,7 +162,7 @@ async fn login(
     }
     // The core checks the rate limit and the password, and audits the sign-in or the
     // failure.
-    let user = match s.core.sign_in(&f.email, f.password.clone(), &ip).await? {
+    let user = match s.core.sign_in(&f.email, f.password, &ip).await? {
         SignIn::Ok(user) => user,
         SignIn::Refused => return Ok(again(tr.t("auth.bad_login"), StatusCode::UNAUTHORIZED)),
         SignIn::TooMany => {
@@ -650,8 +650,14 @@ async fn add_token(
     me.check_csrf(&f.csrf)?;
     let invalid = || me.tr.t("admin.tokens.invalid").to_string();
     let Some(role) = Role::parse(&f.role) else {
-        return tokens_page(&s, &me, None, Some(invalid()), StatusCode::UNPROCESSABLE_ENTITY)
-            .await;
+        return tokens_page(
+            &s,
+            &me,
+            None,
+            Some(invalid()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     };
     match s.core.create_token(&me.acting(), &f.name, role).await {
         Ok((t, token)) => {
@@ -659,7 +665,14 @@ async fn add_token(
             tokens_page(&s, &me, Some((t.name, token)), None, StatusCode::CREATED).await
         }
         Err(CoreError::Invalid(_)) => {
-            tokens_page(&s, &me, None, Some(invalid()), StatusCode::UNPROCESSABLE_ENTITY).await
+            tokens_page(
+                &s,
+                &me,
+                None,
+                Some(invalid()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(e) => Err(core_err(&me, e)),
     }

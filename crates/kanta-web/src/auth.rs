@@ -15,12 +15,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Duration;
-use kanta_core::{Acting, Channel};
-use kanta_store::auth::{Role, Session, User};
 pub use kanta_core::secrets::{
     MIN_PASSWORD_LEN, TOKEN_PREFIX, check_new_password, digest, hash_password, new_api_token,
     new_password, new_secret, verify_password,
 };
+use kanta_core::{Acting, Channel};
+use kanta_store::auth::{Role, Session, User};
 
 use crate::AppState;
 use crate::api::ApiError;

@@ -109,9 +109,9 @@ fn fixed(v: f64, d: usize) -> String {
 }
 
 /// A coordinate written with two decimals.
-struct C(f64);
+struct Coord(f64);
 
-impl fmt::Display for C {
+impl fmt::Display for Coord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let v = if self.0.is_finite() { self.0 } else { 0.0 };
         f.write_str(&fixed(v, 2))
@@ -397,11 +397,11 @@ impl Svg {
              aria-labelledby=\"{id}-title {id}-desc\" \
              font-family=\"system-ui, -apple-system, 'Segoe UI', sans-serif\" font-size=\"{}\">\
              <title id=\"{id}-title\">{}</title><desc id=\"{id}-desc\">{}</desc>",
-            C(w),
-            C(h),
-            C(w),
-            C(h),
-            C(font),
+            Coord(w),
+            Coord(h),
+            Coord(w),
+            Coord(h),
+            Coord(font),
             escape(&opts.title),
             escape(&desc),
         );
@@ -433,8 +433,8 @@ impl Svg {
         let _ = write!(
             self.out,
             "<text class=\"{class}\" x=\"{}\" y=\"{}\" text-anchor=\"{anchor}\"{extra}>{}</text>",
-            C(x.clamp(0.0, self.width)),
-            C(y.clamp(0.0, self.height)),
+            Coord(x.clamp(0.0, self.width)),
+            Coord(y.clamp(0.0, self.height)),
             escape(content)
         );
     }
@@ -443,10 +443,10 @@ impl Svg {
         let _ = write!(
             self.out,
             "<line class=\"{class}\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{stroke}\"/>",
-            C(x1),
-            C(y1),
-            C(x2),
-            C(y2)
+            Coord(x1),
+            Coord(y1),
+            Coord(x2),
+            Coord(y2)
         );
     }
 
@@ -481,10 +481,10 @@ impl Svg {
             let _ = write!(
                 self.out,
                 "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{color}\"/>",
-                C(x),
-                C(y - self.font * 0.8),
-                C(self.font * 0.8),
-                C(self.font * 0.8)
+                Coord(x),
+                Coord(y - self.font * 0.8),
+                Coord(self.font * 0.8),
+                Coord(self.font * 0.8)
             );
             self.text(x + self.font * 1.1, y, "start", name, "legend-label", "");
             x += w;
@@ -509,10 +509,10 @@ impl Svg {
                 self.out,
                 "<text class=\"axis-label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\" \
                  transform=\"rotate(-90 {} {})\">{}</text>",
-                C(x),
-                C(y),
-                C(x),
-                C(y),
+                Coord(x),
+                Coord(y),
+                Coord(x),
+                Coord(y),
                 escape(label)
             );
         }
@@ -858,7 +858,7 @@ impl LineChart {
                 svg.out.push_str("<polygon class=\"band\" points=\"");
                 for (k, (x, y)) in upper.iter().chain(lower.iter().rev()).enumerate() {
                     let sep = if k == 0 { "" } else { " " };
-                    let _ = write!(svg.out, "{sep}{},{}", C(*x), C(*y));
+                    let _ = write!(svg.out, "{sep}{},{}", Coord(*x), Coord(*y));
                 }
                 let _ = write!(
                     svg.out,
@@ -871,12 +871,12 @@ impl LineChart {
             svg.out.push_str("<path class=\"line\" d=\"");
             for (k, p) in pts.iter().enumerate() {
                 if k == 0 {
-                    let _ = write!(svg.out, "M{},{}", C(px(p.x)), C(py(p.y)));
+                    let _ = write!(svg.out, "M{},{}", Coord(px(p.x)), Coord(py(p.y)));
                 } else {
                     if self.step {
-                        let _ = write!(svg.out, " L{},{}", C(px(p.x)), C(py(pts[k - 1].y)));
+                        let _ = write!(svg.out, " L{},{}", Coord(px(p.x)), Coord(py(pts[k - 1].y)));
                     }
-                    let _ = write!(svg.out, " L{},{}", C(px(p.x)), C(py(p.y)));
+                    let _ = write!(svg.out, " L{},{}", Coord(px(p.x)), Coord(py(p.y)));
                 }
             }
             let _ = write!(
@@ -893,8 +893,8 @@ impl LineChart {
                     let _ = write!(
                         svg.out,
                         "<circle class=\"point\" cx=\"{}\" cy=\"{}\" r=\"3\" fill=\"{color}\"><title>{}</title></circle>",
-                        C(px(p.x)),
-                        C(py(p.y)),
+                        Coord(px(p.x)),
+                        Coord(py(p.y)),
                         escape(&format!(
                             "{}: {}, {}",
                             s.name,
@@ -1100,10 +1100,10 @@ impl BarChart {
                 let _ = write!(
                     svg.out,
                     "<rect class=\"bar\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{}</title></rect>",
-                    C(x),
-                    C(ya.min(yb)),
-                    C((w - 1.0).max(1.0)),
-                    C((ya - yb).abs()),
+                    Coord(x),
+                    Coord(ya.min(yb)),
+                    Coord((w - 1.0).max(1.0)),
+                    Coord((ya - yb).abs()),
                     series_color(i),
                     escape(&title)
                 );
@@ -1304,10 +1304,10 @@ impl Heatmap {
                 let _ = write!(
                     svg.out,
                     "<rect class=\"cell\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{fill}\"><title>{}</title></rect>",
-                    C(x),
-                    C(y),
-                    C((cw - 1.0).max(0.5)),
-                    C((ch - 1.0).max(0.5)),
+                    Coord(x),
+                    Coord(y),
+                    Coord((cw - 1.0).max(0.5)),
+                    Coord((ch - 1.0).max(0.5)),
                     escape(&format!("{row}, {column}: {text}"))
                 );
                 if self.cell_text.is_some()
@@ -1347,10 +1347,10 @@ impl Heatmap {
             let _ = write!(
                 svg.out,
                 "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{fill}\" stroke=\"#cccccc\"/>",
-                C(x),
-                C(legend_y - font * 0.8),
-                C(font * 1.2),
-                C(font * 0.8)
+                Coord(x),
+                Coord(legend_y - font * 0.8),
+                Coord(font * 1.2),
+                Coord(font * 0.8)
             );
             x += font * 1.2;
         }
@@ -1826,8 +1826,8 @@ mod tests {
         assert_eq!(NumberFormat::Auto.value(3.0), "3");
         assert_eq!(NumberFormat::Auto.value(2.5), "2.50");
         assert_eq!(NumberFormat::Fixed(1).value(-0.01), "0.0");
-        assert_eq!(C(-0.001).to_string(), "0.00");
-        assert_eq!(C(f64::NAN).to_string(), "0.00");
+        assert_eq!(Coord(-0.001).to_string(), "0.00");
+        assert_eq!(Coord(f64::NAN).to_string(), "0.00");
     }
 
     #[test]

@@ -543,7 +543,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Import(args) => crate::import::run(&cli, args).await,
+        Command::Import(args) => crate::commands::import::run(&cli, args).await,
         Command::Stats(a) => {
             let store = cli.open_store().await?;
             let counts = store.counts().await?;
@@ -563,20 +563,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Customers(CustomersCommand::List(a)) => crate::customers::list(&cli, a).await,
-        Command::Customers(CustomersCommand::Show(a)) => crate::customers::show(&cli, a).await,
-        Command::Demo(a) => crate::demo::run(&cli, a).await,
-        Command::Fit(a) => crate::models::fit(a),
-        Command::Predict(a) => crate::models::predict(a),
-        Command::Summary(a) => crate::summary::run(a),
-        Command::Validate(a) => crate::models::validate(a),
-        Command::Score(a) => crate::score::run(&cli, a).await,
-        Command::User(c) => crate::users::user(&cli, c).await,
-        Command::Token(c) => crate::users::token(&cli, c).await,
-        Command::Config(c) => crate::admin::config(&cli, c),
-        Command::Audit(a) => crate::admin::audit(&cli, a).await,
-        Command::Jobs(a) => crate::admin::jobs(&cli, a).await,
-        Command::Mail(c) => crate::admin::mail(&cli, c).await,
+        Command::Customers(CustomersCommand::List(a)) => crate::commands::customers::list(&cli, a).await,
+        Command::Customers(CustomersCommand::Show(a)) => crate::commands::customers::show(&cli, a).await,
+        Command::Demo(a) => crate::commands::demo::run(&cli, a).await,
+        Command::Fit(a) => crate::commands::fit::fit(a),
+        Command::Predict(a) => crate::commands::fit::predict(a),
+        Command::Summary(a) => crate::commands::summary::run(a),
+        Command::Validate(a) => crate::commands::fit::validate(a),
+        Command::Score(a) => crate::commands::score::run(&cli, a).await,
+        Command::User(c) => crate::commands::users::user(&cli, c).await,
+        Command::Token(c) => crate::commands::users::token(&cli, c).await,
+        Command::Config(c) => crate::commands::admin::config(&cli, c),
+        Command::Audit(a) => crate::commands::admin::audit(&cli, a).await,
+        Command::Jobs(a) => crate::commands::admin::jobs(&cli, a).await,
+        Command::Mail(c) => crate::commands::admin::mail(&cli, c).await,
         Command::Serve(a) => {
             let mut flags = Vec::new();
             if let Some(b) = a.bind {
@@ -611,7 +611,7 @@ pub async fn serve(core: Core, config: &Config) -> anyhow::Result<()> {
         core.store().url()
     );
     let workers = Workers::start(
-        crate::admin::job_services(&core, config)?,
+        crate::commands::admin::job_services(&core, config)?,
         config.serve.workers,
     );
     kanta_web::serve(listener, core.clone()).await?;

@@ -1,16 +1,9 @@
 //! The `kanta` command line: parses arguments, opens the store and runs a command.
 //! Errors end as one sentence on stderr and a non-zero exit code.
 
-mod admin;
 mod cli;
-mod customers;
-mod demo;
-mod import;
-mod models;
+mod commands;
 mod output;
-mod score;
-mod summary;
-mod users;
 
 use std::process::ExitCode;
 

@@ -1,4 +1,11 @@
 mod config;
-mod mail;
-mod smtp;
 mod deps;
+mod figures;
+mod import;
+mod jobs;
+mod mail;
+mod outbox;
+mod settings;
+mod smtp;
+mod support;
+mod write;

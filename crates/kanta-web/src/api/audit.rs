@@ -19,7 +19,9 @@ use crate::AppState;
 use crate::auth::Caller;
 
 /// The query parameters of the audit log.
-pub(crate) const PARAMS: [&str; 7] = ["actor", "entity", "record", "since", "until", "limit", "cursor"];
+pub(crate) const PARAMS: [&str; 7] = [
+    "actor", "entity", "record", "since", "until", "limit", "cursor",
+];
 
 pub(super) async fn audit(
     caller: Caller,
@@ -37,9 +39,10 @@ pub(super) async fn audit(
     let limit = match param_of(&ps, "limit") {
         None => AUDIT_PAGE,
         Some(v) => {
-            let n: i64 = v.trim().parse().map_err(|_| {
-                ApiError::invalid("limit", format!("'{v}' is not a whole number"))
-            })?;
+            let n: i64 = v
+                .trim()
+                .parse()
+                .map_err(|_| ApiError::invalid("limit", format!("'{v}' is not a whole number")))?;
             if !(1..=i64::from(AUDIT_PAGE_MAX)).contains(&n) {
                 return Err(ApiError::invalid(
                     "limit",
@@ -53,8 +56,12 @@ pub(super) async fn audit(
         actor: text("actor"),
         entity: text("entity"),
         record_id: text("record"),
-        since: text("since").map(|t| parse_moment("since", &t)).transpose()?,
-        until: text("until").map(|t| parse_moment("until", &t)).transpose()?,
+        since: text("since")
+            .map(|t| parse_moment("since", &t))
+            .transpose()?,
+        until: text("until")
+            .map(|t| parse_moment("until", &t))
+            .transpose()?,
         before_id: parse_cursor(param_of(&ps, "cursor").unwrap_or(""))?,
         limit,
     };

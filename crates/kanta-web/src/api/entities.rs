@@ -20,6 +20,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use kanta_core::figures::CustomerFigures;
 use kanta_domain::ids::{content_digest, id_from_digest};
 use kanta_domain::schema::{CUSTOMERS, Entity, Field, Kind, TRANSACTIONS};
 use kanta_domain::value::{ParseContext, parse_field};
@@ -180,16 +181,38 @@ async fn get_one(
         // A customer comes with their figures (orders, refunds counted apart, revenue
         // net of refunds, ...), after every field of the record.
         let figures = s.core.customer_figures(&r).await?;
-        let mut v = serde_json::to_value(&r).map_err(|e| ApiError::internal(e.to_string()))?;
-        if let Json_::Object(m) = &mut v {
-            m.insert(
-                "figures".into(),
-                serde_json::to_value(&figures).map_err(|e| ApiError::internal(e.to_string()))?,
-            );
-        }
-        return Ok(Json(v).into_response());
+        return Ok(Json(WithFigures {
+            record: &r,
+            figures: &figures,
+        })
+        .into_response());
     }
     Ok(Json(r).into_response())
+}
+
+/// A record and its figures, serialized in this order: the record's members as
+/// [`Record`] has them, then `figures` with the members in the order of
+/// [`CustomerFigures`] (so `figures.orders` and `figures.refunds` come before any
+/// other member that names refunds).
+struct WithFigures<'a> {
+    record: &'a Record,
+    figures: &'a CustomerFigures,
+}
+
+impl serde::Serialize for WithFigures<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let r = self.record;
+        let mut m = s.serialize_map(Some(r.fields.len() + 4))?;
+        m.serialize_entry("id", &r.external_id)?;
+        for (name, value) in &r.fields {
+            m.serialize_entry(name, value)?;
+        }
+        m.serialize_entry("created_at", &Value::Time(r.created_at))?;
+        m.serialize_entry("updated_at", &Value::Time(r.updated_at))?;
+        m.serialize_entry("figures", self.figures)?;
+        m.end()
+    }
 }
 
 async fn find(store: &Store, e: &'static Entity, id: &str) -> Result<Record, ApiError> {
@@ -457,10 +480,7 @@ async fn create(
     let row = parse_row(e, &obj, &[], currency).map_err(ApiError::invalid_many)?;
     let values = complete_new(e, &row, currency).map_err(ApiError::invalid_many)?;
     let id = new_id(e, &row, &values, 1);
-    let r = s
-        .core
-        .create_record(&caller.acting, e, &id, values)
-        .await?;
+    let r = s.core.create_record(&caller.acting, e, &id, values).await?;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location(e, &id))],

@@ -217,8 +217,9 @@ pub(super) async fn ingest(
     // References, checked inside the transaction before anything is written (also
     // when other events are bad already: the answer lists every problem). Customers
     // the batch's transactions name are created by them, so they count as existing.
-    let created_by_transactions: HashSet<String> =
-        field_texts(&typed[0].batch, "customer_id").map(str::to_string).collect();
+    let created_by_transactions: HashSet<String> = field_texts(&typed[0].batch, "customer_id")
+        .map(str::to_string)
+        .collect();
     for t in &mut typed {
         if t.batch.is_empty() {
             continue;

@@ -632,7 +632,8 @@ fn score_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>)
 /// `GET /api/v1/customers/{id}`.
 fn figure_schemas(out: &mut Map<String, Value>) {
     let int = |d: &str| json!({"type": "integer", "format": "int64", "description": d});
-    let time = |d: &str| json!({"type": ["string", "null"], "format": "date-time", "description": d});
+    let time =
+        |d: &str| json!({"type": ["string", "null"], "format": "date-time", "description": d});
     out.insert(
         "CustomerFigures".into(),
         json!({"type": "object",
@@ -835,7 +836,10 @@ fn admin_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>)
         "Change one of the store's settings (audited with the value before and after)".into(),
         SETTINGS,
         responses(&[
-            ("200", ok(schema_ref("StoreSetting"), "the setting as changed")),
+            (
+                "200",
+                ok(schema_ref("StoreSetting"), "the setting as changed"),
+            ),
             ("404", response_ref("NotFound")),
             ("422", response_ref("Invalid")),
         ]),
@@ -944,7 +948,9 @@ fn document() -> Value {
         .collect();
     tags.push(json!({"name": "events", "description": "batch ingest"}));
     tags.push(json!({"name": "models", "description": "model runs and customer scores (written by kanta score)"}));
-    tags.push(json!({"name": "admin", "description": "the audit log and background jobs (admins)"}));
+    tags.push(
+        json!({"name": "admin", "description": "the audit log and background jobs (admins)"}),
+    );
     tags.push(json!({"name": "settings", "description": "the store's settings: currency, time zone, language, business hours"}));
     tags.push(json!({"name": "meta", "description": "health, counts and this document"}));
 

@@ -61,7 +61,9 @@ pub(super) async fn put(
             ));
         }
     };
-    s.core.set_store_setting(&caller.acting, &key, &value).await?;
+    s.core
+        .set_store_setting(&caller.acting, &key, &value)
+        .await?;
     let shown = s
         .core
         .shown_store_settings()

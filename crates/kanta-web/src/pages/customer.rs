@@ -1,8 +1,9 @@
 //! One customer on one screen: who they are and how to reach them, what they are
 //! worth (the core's figures), the trust balance, open cases, the latest feedback and
 //! the timeline a page at a time, newest first; and the quick actions (log an
-//! interaction, open a case, add a note), plain forms that POST, write one record
-//! through the core (audited with the user) and redirect back with 303.
+//! interaction, open a case, add a note, and for managers a trust entry), plain forms
+//! that POST, write one record through the core (audited with the user) and redirect
+//! back with 303.
 //!
 //! The quick actions are one handler ([`quick_action`]) driven by a table
 //! ([`ACTIONS`]): each action names its path, the entity it writes, how it reads its
@@ -19,6 +20,7 @@ use kanta_core::access::access;
 use kanta_core::figures::CustomerFigures;
 use kanta_domain::schema::{
     CASES, CONTACTS, DIRECTIONS, FEEDBACK, INTERACTION_KINDS, INTERACTIONS, OUTCOMES, SEVERITIES,
+    TRUST_LEDGER,
 };
 use kanta_domain::{Currency, Entity, Kind, Value, ids};
 use kanta_store::read::{Record, TimelineEvent};
@@ -38,6 +40,10 @@ use crate::i18n::Tr;
 const MAX_TEXT: usize = 5000;
 /// Longest short text (a case's category).
 const MAX_SHORT: usize = 100;
+/// Longest reason of a trust entry.
+const MAX_REASON: usize = 200;
+/// The largest change one trust entry makes, either way.
+const MAX_DELTA: i64 = 1_000_000;
 /// Timeline events per page.
 pub(crate) const TIMELINE_PAGE: u32 = 50;
 
@@ -98,6 +104,8 @@ pub(crate) struct FormInput {
     severity: String,
     summary: String,
     our_fault: Option<String>,
+    delta: String,
+    reason: String,
     csrf: String,
     #[serde(skip)]
     errors: Vec<(&'static str, String)>,
@@ -117,12 +125,13 @@ impl FormInput {
     }
 }
 
-/// The three quick-action forms: blank, or one of them as it was sent, with errors.
+/// The quick-action forms: blank, or one of them as it was sent, with errors.
 #[derive(Default)]
 pub(crate) struct Forms {
     interaction: FormInput,
     case: FormInput,
     note: FormInput,
+    trust: FormInput,
 }
 
 /// The customer's scores from the newest model run that scored them.
@@ -215,6 +224,8 @@ pub(crate) struct CustomerView {
     outcomes: Vec<(&'static str, String)>,
     severities: Vec<(&'static str, String)>,
     can_write: bool,
+    /// The user may add trust entries (the role the core asks for the ledger).
+    can_trust: bool,
     csrf: String,
     saved: Option<&'static str>,
 }
@@ -459,6 +470,7 @@ async fn view(
 
     Ok(CustomerView {
         can_write: me.can_record(),
+        can_trust: me.role >= access(Some(&TRUST_LEDGER), true),
         csrf: signed.csrf.clone(),
         me: Some(me),
         id: c.external_id.clone(),
@@ -564,6 +576,14 @@ pub(crate) static ACTIONS: &[QuickAction] = &[
         read: read_note,
         form: note_form,
     },
+    QuickAction {
+        path: "trust",
+        saved: "trust",
+        notice: "customer.saved.trust",
+        entity: &TRUST_LEDGER,
+        read: read_trust,
+        form: trust_form,
+    },
 ];
 
 fn interaction_form(f: &mut Forms) -> &mut FormInput {
@@ -578,6 +598,10 @@ fn note_form(f: &mut Forms) -> &mut FormInput {
     &mut f.note
 }
 
+fn trust_form(f: &mut Forms) -> &mut FormInput {
+    &mut f.trust
+}
+
 /// The interaction kinds the "log an interaction" form offers (a note has its own).
 fn logged_kinds() -> Vec<&'static str> {
     INTERACTION_KINDS
@@ -589,7 +613,10 @@ fn logged_kinds() -> Vec<&'static str> {
 
 fn read_interaction(tr: &Tr, f: &FormInput, e: &mut Errors) -> Vec<(&'static str, Value)> {
     vec![
-        ("kind", choice(e, tr, "kind", &f.kind, &logged_kinds(), false)),
+        (
+            "kind",
+            choice(e, tr, "kind", &f.kind, &logged_kinds(), false),
+        ),
         (
             "direction",
             choice(e, tr, "direction", &f.direction, DIRECTIONS, true),
@@ -626,6 +653,30 @@ fn read_note(tr: &Tr, f: &FormInput, e: &mut Errors) -> Vec<(&'static str, Value
             Value::Text(required(e, tr, "note", &f.note, MAX_TEXT)),
         ),
     ]
+}
+
+fn read_trust(tr: &Tr, f: &FormInput, e: &mut Errors) -> Vec<(&'static str, Value)> {
+    vec![
+        ("delta", delta(e, tr, &f.delta)),
+        (
+            "reason",
+            Value::Text(required(e, tr, "reason", &f.reason, MAX_REASON)),
+        ),
+        ("source", Value::Text("manual".into())),
+    ]
+}
+
+/// A trust entry's change: a whole number other than 0 (`+3`, `-10`, `−10`).
+fn delta(f: &mut Errors, tr: &Tr, value: &str) -> Value {
+    let v = value.trim().replace('\u{2212}', "-");
+    let v = v.strip_prefix('+').unwrap_or(&v);
+    match v.parse::<i64>() {
+        Ok(n) if n != 0 && n.abs() <= MAX_DELTA => Value::Int(n),
+        _ => {
+            f.push(("delta", tr.t("form.whole-number").to_string()));
+            Value::Null
+        }
+    }
 }
 
 /// A required free text: trimmed, not empty, not too long.
@@ -797,13 +848,23 @@ mod tests {
         };
         let (older, newest) = timeline_links("a b", Some(c), None);
         let older = older.unwrap();
-        assert!(older.starts_with("/customers/a%20b?before=2024-05-02"), "{older}");
-        let enc = older.split("before=").nth(1).unwrap().trim_end_matches("#timeline");
+        assert!(
+            older.starts_with("/customers/a%20b?before=2024-05-02"),
+            "{older}"
+        );
+        let enc = older
+            .split("before=")
+            .nth(1)
+            .unwrap()
+            .trim_end_matches("#timeline");
         let back: String = percent_decode(enc);
         assert_eq!(TimelineCursor::decode(&back), Some(c));
         assert_eq!(newest, None);
         let (older, newest) = timeline_links("x", None, Some(c));
-        assert_eq!((older, newest.as_deref()), (None, Some("/customers/x#timeline")));
+        assert_eq!(
+            (older, newest.as_deref()),
+            (None, Some("/customers/x#timeline"))
+        );
     }
 
     fn percent_decode(s: &str) -> String {

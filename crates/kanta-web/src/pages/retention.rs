@@ -379,7 +379,6 @@ fn tiers(tr: &Tr, counts: &TierCounts) -> (String, Vec<TierRow>) {
     (svg, rows)
 }
 
-
 /// The latest run's forecast, in the run's currency (else the store's).
 fn forecast(tr: &Tr, run: &ModelRun, store: Currency) -> Forecast {
     let currency = run

@@ -16,7 +16,12 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 /// Opens the login page and posts the form: the answer to the post.
-pub(crate) async fn sign_in(app: &App, email: &str, password: &str, extra: &[String]) -> crate::Answer {
+pub(crate) async fn sign_in(
+    app: &App,
+    email: &str,
+    password: &str,
+    extra: &[String],
+) -> crate::Answer {
     let page = request(app, "GET", "/login?next=/customers/c1", extra, None).await;
     assert_eq!(page.status, 200, "{}", page.body);
     let csrf = hidden(&page.body, "csrf");

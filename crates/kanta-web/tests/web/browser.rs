@@ -1,7 +1,8 @@
 //! A real headless Chromium (Debian's `chromium` and `chromium-driver`) driven over
 //! WebDriver: a person searches a customer, opens their page and sees the timeline,
-//! and reads the retention dashboard, in Finnish and in English. Screenshots go to
-//! `target/screenshots/`.
+//! and reads the retention dashboard; an admin reads the audit log, the jobs and the
+//! settings; in Finnish and in English, on a desktop and on a 375 px phone with no
+//! sideways scrolling. Screenshots go to `target/screenshots/`.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -329,6 +330,67 @@ async fn a_person_finds_a_customer_and_reads_the_timeline_in_both_languages() {
         resize(&d, &session, 1280, 900).await;
     }
 
+    // The admin area, as an admin (the admin's session cookie set in the browser),
+    // with a failed job, a queued message and the audit entries of the calls logged
+    // above: each page in both languages, on a desktop and on a phone.
+    admin_data(&app).await;
+    call(
+        &d,
+        "POST",
+        &format!("/session/{session}/cookie"),
+        Some(json!({"cookie": {
+            "name": "kanta_session",
+            "value": app.sessions[&kanta_store::auth::Role::Admin].secret,
+            "path": "/",
+            "httpOnly": true
+        }})),
+    )
+    .await;
+    for (lang, headings) in [
+        ("fi", ["Muutosloki", "Taustatyöt", "Asetukset"]),
+        ("en", ["Audit log", "Background jobs", "Settings"]),
+    ] {
+        for (name, heading) in ["audit", "jobs", "settings"].into_iter().zip(headings) {
+            call(
+                &d,
+                "POST",
+                &format!("/session/{session}/url"),
+                Some(json!({"url": format!("{base}/admin/{name}?lang={lang}")})),
+            )
+            .await;
+            let page = source(&d, &session).await;
+            assert!(
+                page.contains(&format!("<h1>{heading}</h1>")),
+                "{lang}: /admin/{name}"
+            );
+            screenshot(
+                &d,
+                &session,
+                &shots.join(format!("admin-{name}-{lang}.png")),
+            )
+            .await;
+            let width = page_width(&d, &session).await;
+            assert!(
+                width.as_i64().unwrap_or(9999) <= 1280,
+                "{lang}: /admin/{name} fits a desktop ({width})"
+            );
+            resize(&d, &session, 375, 812).await;
+            let width = page_width(&d, &session).await;
+            assert!(
+                width.as_i64().unwrap_or(9999) <= 375,
+                "{lang}: /admin/{name} fits a phone without sideways scrolling ({width}): {}",
+                too_wide(&d, &session).await
+            );
+            screenshot(
+                &d,
+                &session,
+                &shots.join(format!("admin-{name}-{lang}-phone.png")),
+            )
+            .await;
+            resize(&d, &session, 1280, 900).await;
+        }
+    }
+
     // The escaped customer's page runs no script: no alert is open.
     call(
         &d,
@@ -340,6 +402,39 @@ async fn a_person_finds_a_customer_and_reads_the_timeline_in_both_languages() {
     let alert = call_status(&d, &format!("/session/{session}/alert/text")).await;
     assert!(alert.contains("no such alert"), "a script ran: {alert}");
     call(&d, "DELETE", &format!("/session/{session}"), None).await;
+}
+
+/// What the admin pages show in the browser test: a job that failed for good with a
+/// long error, and a queued message with a long subject.
+async fn admin_data(app: &crate::App) {
+    use kanta_core::jobs::{JobSettings, Services, work_once};
+    app.store
+        .enqueue(&kanta_store::jobs::NewJob {
+            kind: "mail.send".into(),
+            payload: json!({}),
+            unique_key: None,
+            run_at: chrono::Utc::now(),
+            max_attempts: 1,
+        })
+        .await
+        .unwrap();
+    let services = Services {
+        core: app.core.clone(),
+        settings: JobSettings::default(),
+        mailer: None,
+    };
+    assert!(work_once(&services, "browser-test").await.unwrap());
+    app.store
+        .queue_mail(&kanta_store::outbox::NewMail {
+            key: "browser-1".into(),
+            to: "a.very.long.address.for.a.narrow.screen@esimerkki-yritys.example.fi".into(),
+            subject: "Kiitos käynnistä! Tässä yhteenveto keskustelustamme ja seuraavista askelista"
+                .into(),
+            text: "sisältö".into(),
+            html: None,
+        })
+        .await
+        .unwrap();
 }
 
 /// Saves what the browser shows as a PNG.
@@ -358,6 +453,22 @@ async fn page_width(d: &Driver, session: &str) -> Json {
         "POST",
         &format!("/session/{session}/execute/sync"),
         Some(json!({"script": "return document.documentElement.scrollWidth;", "args": []})),
+    )
+    .await
+}
+
+/// The elements that reach past the window's right edge (what makes a page scroll
+/// sideways), for the message of a failed width check.
+async fn too_wide(d: &Driver, session: &str) -> Json {
+    let script = "return Array.from(document.querySelectorAll('body *'))\
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)\
+        .slice(0, 12)\
+        .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));";
+    call(
+        d,
+        "POST",
+        &format!("/session/{session}/execute/sync"),
+        Some(json!({"script": script, "args": []})),
     )
     .await
 }

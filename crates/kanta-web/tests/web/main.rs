@@ -1,5 +1,6 @@
 //! The app on 127.0.0.1:0 over a real store, asked over real HTTP and by a real browser.
 
+mod admin_pages;
 mod api;
 mod audit;
 mod auth_tests;
@@ -508,7 +509,11 @@ async fn save_run(store: &Store) -> i64 {
         }],
     };
     store
-        .save_model_run(&run, &scores, &Acting::cli().audit("model_runs", None, "score"))
+        .save_model_run(
+            &run,
+            &scores,
+            &Acting::cli().audit("model_runs", None, "score"),
+        )
         .await
         .unwrap()
 }

@@ -713,3 +713,324 @@ async fn the_customer_page_shows_the_customers_scores() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_staff_users_quick_action_is_audited_with_their_name() {
+    use kanta_store::audit::AuditQuery;
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let (status, _, _) = post(
+            &app,
+            "/customers/c1/interactions",
+            &[("kind", "call"), ("note", "Kysyin kuulumiset")],
+        )
+        .await;
+        assert_eq!(status, 303, "{backend}");
+        let written = interactions(&app, "c1").await;
+        assert_eq!(written.len(), 1);
+        let (entries, _) = app
+            .store
+            .audit_page(&AuditQuery {
+                entity: Some("interactions".into()),
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(entries.len(), 1, "{backend}: {entries:?}");
+        let e = &entries[0].entry;
+        assert_eq!(
+            (
+                e.actor_kind.as_str(),
+                e.actor_name.as_str(),
+                e.channel.as_str()
+            ),
+            ("user", "staff@kanta.test", "ui"),
+            "{backend}"
+        );
+        assert_eq!(e.action, "create");
+        assert_eq!(
+            e.record_id.as_deref(),
+            Some(written[0].external_id.as_str())
+        );
+        assert_eq!(e.changes["note"]["after"], "Kysyin kuulumiset");
+        assert_eq!(e.changes["customer_id"]["after"], "c1");
+        // The admin reads the same entry on the audit page.
+        let a = page_as(
+            &app,
+            Role::Admin,
+            "/admin/audit?entity=interactions&lang=en",
+            &[],
+        )
+        .await;
+        assert_eq!(a.status, 200);
+        assert!(
+            a.body.contains("<b>staff@kanta.test</b>")
+                && a.body.contains("Kysyin kuulumiset")
+                && a.body.contains("via the pages"),
+            "{}",
+            a.body
+        );
+    }
+}
+
+/// The numbers of a list row's `num opt` cells (orders, refunds) for a customer.
+fn list_counts(body: &str, id: &str) -> Vec<String> {
+    let row = body
+        .split("<tr>")
+        .find(|r| r.contains(&format!("href=\"/customers/{id}\"")))
+        .unwrap_or_else(|| panic!("no row for {id}:\n{body}"));
+    row.split("<td class=\"num opt\">")
+        .skip(1)
+        .map(|c| c.split('<').next().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_customer_page_and_the_list_show_the_same_orders_and_refunds() {
+    use kanta_domain::schema::TRANSACTIONS;
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let s = store(&app).await;
+        s.write(&batch(
+            &CUSTOMERS,
+            &["name"],
+            vec![("r3", vec![text("Raili Palauttaja")])],
+        ))
+        .await
+        .unwrap();
+        let tx = |day: u32, amount: i64, kind: &str| {
+            vec![
+                text("r3"),
+                at(&format!("2024-03-{day:02}T10:00:00Z")),
+                Value::Int(amount),
+                text("EUR"),
+                text(kind),
+            ]
+        };
+        s.write(&batch(
+            &TRANSACTIONS,
+            &["customer_id", "occurred_at", "amount", "currency", "kind"],
+            vec![
+                ("r3-o1", tx(1, 1000, "order")),
+                ("r3-o2", tx(5, 2000, "order")),
+                ("r3-o3", tx(9, 3000, "order")),
+                ("r3-r1", tx(10, -500, "refund")),
+            ],
+        ))
+        .await
+        .unwrap();
+
+        let (status, _, body) = get(&app, "/customers/r3?lang=en").await;
+        assert_eq!(status, 200, "{backend}");
+        let figures = body
+            .split("class=\"figures\"")
+            .nth(1)
+            .and_then(|s| s.split("</section>").next())
+            .unwrap();
+        for part in [
+            "<span>Orders</span><b>3</b>",
+            "<span>Refunds</span><b>1</b><em>€5.00 refunded</em>",
+            "<span>Revenue</span><b>€55.00</b>",
+            "<span>Average order</span><b>€20.00</b>",
+        ] {
+            assert!(figures.contains(part), "{backend}: {part}:\n{figures}");
+        }
+        let (_, _, list) = get(&app, "/customers?search=Raili&lang=en").await;
+        assert_eq!(list_counts(&list, "r3"), ["3", "1"], "{backend}");
+        assert!(list.contains("<th scope=\"col\" class=\"num opt\">Refunds</th>"));
+        assert!(list.contains("€55.00"), "{backend}: the same revenue");
+        // A customer without refunds shows none on the page, 0 in the list.
+        let (_, _, body) = get(&app, "/customers/c1?lang=en").await;
+        assert!(!body.contains("<span>Refunds</span>"));
+        let (_, _, list) = get(&app, "/customers?search=Aino&lang=en").await;
+        assert_eq!(list_counts(&list, "c1"), ["1", "0"]);
+        let (_, _, fi) = get(&app, "/customers/r3?lang=fi").await;
+        assert!(
+            fi.contains("<span>Palautukset</span><b>1</b><em>5,00\u{a0}€ palautettu</em>"),
+            "{backend}"
+        );
+    }
+}
+
+/// The usage metrics (`m000` ...) a page's timeline shows, in order.
+fn metrics_on(body: &str) -> Vec<String> {
+    let tl = body.split("id=\"timeline\"").nth(1).unwrap_or("");
+    tl.split("<i>metric</i> ")
+        .skip(1)
+        .map(|s| s.split('<').next().unwrap().trim().to_string())
+        .collect()
+}
+
+/// The timeline's link with `rel` (`next`: older events) on a customer page.
+fn older_link(body: &str) -> Option<String> {
+    let tl = body.split("id=\"timeline\"").nth(1)?;
+    let a = tl
+        .split("<a href=\"")
+        .skip(1)
+        .find(|a| a.contains("rel=\"next\""))?;
+    let href = a.split('"').next()?;
+    Some(href.trim_end_matches("#timeline").to_string())
+}
+
+#[tokio::test]
+async fn the_timeline_is_read_a_page_at_a_time() {
+    use kanta_domain::schema::USAGE_EVENTS;
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let s = store(&app).await;
+        s.write(&batch(
+            &CUSTOMERS,
+            &["name"],
+            vec![("u1", vec![text("Uuno Käyttäjä")])],
+        ))
+        .await
+        .unwrap();
+        // 120 events, three at each of 40 moments: pages end inside a moment.
+        let rows: Vec<(String, Vec<Value>)> = (0..120)
+            .map(|i| {
+                (
+                    format!("use-{i:03}"),
+                    vec![
+                        text("u1"),
+                        at(&format!(
+                            "2024-04-01T{:02}:{:02}:00Z",
+                            i / 3 / 60,
+                            (i / 3) % 60
+                        )),
+                        text(&format!("m{i:03}")),
+                        Value::Float(f64::from(i)),
+                    ],
+                )
+            })
+            .collect();
+        let mut b = WriteBatch::new(
+            &USAGE_EVENTS,
+            ["customer_id", "occurred_at", "metric", "value"]
+                .iter()
+                .map(|n| USAGE_EVENTS.field(n).unwrap())
+                .collect(),
+        );
+        for (id, v) in rows {
+            b.push(id, v);
+        }
+        s.write(&b).await.unwrap();
+
+        let mut seen = Vec::new();
+        let mut path = "/customers/u1?lang=en".to_string();
+        let mut pages = 0;
+        loop {
+            let (status, _, body) = get(&app, &path).await;
+            assert_eq!(status, 200, "{backend} {path}");
+            let shown = metrics_on(&body);
+            assert!(shown.len() <= 50, "{backend}: a page holds at most 50");
+            seen.extend(shown);
+            pages += 1;
+            if pages > 1 {
+                assert!(
+                    body.contains("href=\"/customers/u1#timeline\"")
+                        && body.contains("Newest events"),
+                    "{backend}: a later page links to the newest"
+                );
+            }
+            match older_link(&body) {
+                Some(next) => {
+                    assert!(body.contains("Older events"));
+                    path = format!("{next}&lang=en");
+                }
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3, "{backend}: 50 + 50 + 20");
+        let want: Vec<String> = (0..120).rev().map(|i| format!("m{i:03}")).collect();
+        let mut sorted = seen.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 120, "{backend}: none twice, none skipped");
+        // Newest first; events at one moment in a fixed order.
+        let moments = |v: &[String]| -> Vec<u32> {
+            v.iter()
+                .map(|m| m[1..].parse::<u32>().unwrap() / 3)
+                .collect()
+        };
+        assert_eq!(moments(&seen), moments(&want), "{backend}: newest first");
+
+        // A cursor that is not one is ignored: the newest page.
+        let (status, _, body) = get(&app, "/customers/u1?before=yesterday&lang=en").await;
+        assert_eq!(status, 200);
+        assert_eq!(metrics_on(&body)[0][1..].parse::<u32>().unwrap() / 3, 39);
+        assert!(!body.contains("Newest events"));
+        let (_, _, fi) = get(&app, "/customers/u1?lang=fi").await;
+        assert!(fi.contains("Vanhemmat tapahtumat"), "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn managers_add_trust_entries_from_the_customer_page() {
+    use kanta_store::audit::AuditQuery;
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let staff = page_as(&app, Role::Staff, "/customers/c1?lang=en", &[]).await;
+        assert!(
+            !staff.body.contains("action=\"/customers/c1/trust\""),
+            "{backend}: the ledger is the managers'"
+        );
+        let a = post_form_as(
+            &app,
+            Role::Staff,
+            "/customers/c1/trust",
+            &[("delta", "5"), ("reason", "x")],
+        )
+        .await;
+        assert_eq!(a.status, 403, "{backend}: staff may not pay out goodwill");
+
+        let manager = page_as(&app, Role::Manager, "/customers/c1?lang=en", &[]).await;
+        assert!(manager.body.contains("Add a trust entry"));
+        for bad in ["0", "kymmenen", "2.5", ""] {
+            let a = post_form_as(
+                &app,
+                Role::Manager,
+                "/customers/c1/trust?lang=en",
+                &[("delta", bad), ("reason", "kept")],
+            )
+            .await;
+            assert_eq!(a.status, 422, "{backend}: {bad:?}");
+            assert!(
+                a.body.contains("id=\"t-delta-error\">Write a whole number")
+                    && a.body.contains("value=\"kept\""),
+                "{backend}: {}",
+                a.body
+            );
+        }
+        let a = post_form_as(
+            &app,
+            Role::Manager,
+            "/customers/c1/trust",
+            &[("delta", "\u{2212}10"), ("reason", "Toimitus myöhässä")],
+        )
+        .await;
+        assert_eq!(a.status, 303, "{backend}: {}", a.body);
+        assert_eq!(
+            a.header("location").as_deref(),
+            Some("/customers/c1?saved=trust")
+        );
+        let (_, _, body) = get(&app, "/customers/c1?saved=trust&lang=en").await;
+        assert!(body.contains("The trust entry is saved."));
+        assert!(
+            body.contains("<span>Trust balance</span><b>-10</b>"),
+            "{backend}: {body}"
+        );
+        let (entries, _) = app
+            .store
+            .audit_page(&AuditQuery {
+                entity: Some("trust".into()),
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(entries.len(), 1, "{backend}");
+        let e = &entries[0].entry;
+        assert_eq!(e.actor_name, "manager@kanta.test");
+        assert_eq!(e.changes["delta"]["after"], -10);
+        assert_eq!(e.changes["source"]["after"], "manual");
+    }
+}

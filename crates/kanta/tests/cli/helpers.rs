@@ -69,3 +69,12 @@ pub fn stderr(o: &Output) -> String {
 }
 
 pub const BACKENDS: &[&str] = kanta_store::testing::BACKENDS;
+
+/// `kanta customers show --json` with its timeline turned oldest first (the command
+/// shows the newest first).
+pub fn oldest_first(mut show: serde_json::Value) -> serde_json::Value {
+    if let Some(t) = show["timeline"].as_array_mut() {
+        t.reverse();
+    }
+    show
+}

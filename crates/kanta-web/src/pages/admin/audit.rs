@@ -26,7 +26,14 @@ use crate::pages::{PageError, core_error, render_status, urlencode};
 const PAGE: u32 = 50;
 
 /// What the audit log names besides the schema's entities.
-const OTHER_ENTITIES: [&str; 6] = ["users", "api_tokens", "sessions", "settings", "jobs", "outbox"];
+const OTHER_ENTITIES: [&str; 6] = [
+    "users",
+    "api_tokens",
+    "sessions",
+    "settings",
+    "jobs",
+    "outbox",
+];
 
 /// The filter form as sent; every part optional.
 #[derive(Debug, Default, Deserialize)]
@@ -261,7 +268,10 @@ pub(crate) async fn page(
         Err(e) => return Err(core_error(&signed)(e)),
     };
     view.entries = page.items.iter().map(|r| entry(&tr, r)).collect();
-    view.older = page.next_cursor.as_deref().map(|c| view.params.link(Some(c)));
+    view.older = page
+        .next_cursor
+        .as_deref()
+        .map(|c| view.params.link(Some(c)));
     view.newest = q.before_id.map(|_| view.params.link(None));
     Ok(render_status(&view, StatusCode::OK))
 }
@@ -280,7 +290,10 @@ mod tests {
             ..Params::default()
         };
         let q = query(&tr, &p).unwrap();
-        assert_eq!(q.until.unwrap() - q.since.unwrap(), chrono::Duration::days(1));
+        assert_eq!(
+            q.until.unwrap() - q.since.unwrap(),
+            chrono::Duration::days(1)
+        );
         let p = Params {
             until: "2024-05-01T10:00:00Z".into(),
             ..Params::default()
@@ -318,7 +331,10 @@ mod tests {
         }));
         assert_eq!(c.len(), 2);
         let name = c.iter().find(|c| c.field == "name").unwrap();
-        assert_eq!((name.before.as_deref(), name.after.as_deref()), (None, Some("<b>x</b>")));
+        assert_eq!(
+            (name.before.as_deref(), name.after.as_deref()),
+            (None, Some("<b>x</b>"))
+        );
         let delta = c.iter().find(|c| c.field == "delta").unwrap();
         assert_eq!(delta.after.as_deref(), Some("2"));
     }

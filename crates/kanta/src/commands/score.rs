@@ -15,7 +15,7 @@ pub async fn run(
     };
     let model = match &a.model {
         Some(m) => {
-            let kind = crate::models::model_kind(m)?;
+            let kind = crate::commands::fit::model_kind(m)?;
             if !CANDIDATES.contains(&kind) {
                 bail!("--model: {m} is not a transaction model; use bgnbd, mbgnbd or pnbd");
             }

@@ -783,12 +783,12 @@ pub fn validate(a: &crate::cli::ValidateArgs) -> anyhow::Result<ExitCode> {
         bail!("--model: validate compares transaction models: bgnbd, mbgnbd or pnbd");
     }
     let unit: TimeUnit = a.unit.parse().map_err(|e| anyhow!("--unit: {e}"))?;
-    let cal_end = crate::summary::day_arg("--calibration-end", &a.calibration_end)?;
-    let holdout_end = crate::summary::day_arg("--holdout-end", &a.holdout_end)?;
+    let cal_end = crate::commands::summary::day_arg("--calibration-end", &a.calibration_end)?;
+    let holdout_end = crate::commands::summary::day_arg("--holdout-end", &a.holdout_end)?;
     if holdout_end <= cal_end {
         bail!("--holdout-end must come after --calibration-end");
     }
-    let (mut tx, _) = crate::summary::read_transactions(
+    let (mut tx, _) = crate::commands::summary::read_transactions(
         &a.transactions,
         &a.map,
         a.delimiter.as_deref(),

@@ -2,11 +2,10 @@
 //! validated, then all valid rows written in one transaction, or nothing).
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use kanta_core::Acting;
 use kanta_core::import::{ImportOutcome, ImportRequest, ImportSummary};
 use kanta_domain::Currency;
