@@ -104,7 +104,14 @@ impl Core {
             .job(id)
             .await?
             .ok_or_else(|| CoreError::NotFound(format!("no job {id}")))?;
-        if job.status != JobStatus::Failed || !self.store.retry_job(id).await? {
+        let mut entry = acting.audit("jobs", Some(&id.to_string()), "job_retry");
+        entry.changes = json!({
+            "status": {"before": job.status, "after": JobStatus::Queued},
+            "attempts": {"before": job.attempts, "after": 0},
+        });
+        entry.details = json!({ "kind": job.kind, "last_error": job.last_error });
+        // The retry and its audit entry commit together.
+        if job.status != JobStatus::Failed || !self.store.retry_job(id, &entry).await? {
             return Err(CoreError::Conflict {
                 field: None,
                 message: format!(
@@ -113,15 +120,6 @@ impl Core {
                 ),
             });
         }
-        // The store's retry takes no audit entry: it is recorded right after, in its
-        // own transaction.
-        let mut entry = acting.audit("jobs", Some(&id.to_string()), "job_retry");
-        entry.changes = json!({
-            "status": {"before": job.status, "after": JobStatus::Queued},
-            "attempts": {"before": job.attempts, "after": 0},
-        });
-        entry.details = json!({ "kind": job.kind, "last_error": job.last_error });
-        self.store.record_audit(&entry).await?;
         self.store
             .job(id)
             .await?

@@ -179,7 +179,8 @@ async fn mail_job(s: &Services, job: &Job) -> Outcome {
             Err(e) => Outcome::Fail(format!("sent, but could not record it: {e}")),
         },
         Err(e) => {
-            let last_try = job.attempts >= job.max_attempts;
+            let last_try =
+                job.attempts as u32 >= (job.max_attempts as u32).min(s.settings.max_attempts);
             let final_failure = !e.is_transient() || last_try;
             let _ = store
                 .mark_mail_attempt_failed(id, &e.to_string(), final_failure)
@@ -206,7 +207,7 @@ pub async fn schedule_recurring(s: &Services, now: DateTime<Utc>) -> Result<()> 
                 payload: json!({ "period_seconds": secs }),
                 unique_key: Some(format!("{secs}s:{period}")),
                 run_at: now,
-                max_attempts: 3,
+                max_attempts: s.settings.max_attempts.min(3) as i32,
             })
             .await?;
     }
@@ -275,7 +276,10 @@ async fn execute(s: &Services, worker: &str, job: Job) -> Result<()> {
         Outcome::Done => {
             store.complete_job(job.id, worker).await?;
         }
-        Outcome::Retry(e) if (job.attempts as u32) < job.max_attempts as u32 => {
+        // The job's own attempts, at most the settings' `jobs.max_attempts`.
+        Outcome::Retry(e)
+            if (job.attempts as u32) < (job.max_attempts as u32).min(s.settings.max_attempts) =>
+        {
             let wait = backoff(s.settings.retry_base, job.attempts as u32);
             let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
             tracing::warn!(job = job.id, kind = %job.kind, "job failed, retrying at {at}: {e}");
@@ -303,10 +307,13 @@ impl Workers {
         let mut handles = Vec::new();
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "kanta".into());
         let pid = std::process::id();
+        // A random part too: two instances may share a host name and a pid (pid 1 in
+        // containers), and only the named worker may complete its job.
+        let instance = &crate::secrets::new_secret()[..8];
         for n in 0..count {
             let s = s.clone();
             let mut rx = rx.clone();
-            let name = format!("{host}:{pid}:{n}");
+            let name = format!("{host}:{pid}:{instance}:{n}");
             handles.push(tokio::spawn(async move {
                 loop {
                     if *rx.borrow() {

@@ -243,7 +243,8 @@ impl Core {
         tx.write(batch).await?;
         let mut entry = tx.acting.audit(e.name, Some(id), "create");
         entry.changes = Json::Object(changes);
-        tx.finish(&run_info("api", 1), vec![entry]).await?;
+        let run = run_info(tx.acting.channel.as_str(), 1);
+        tx.finish(&run, vec![entry]).await?;
         self.found(e, id).await
     }
 
@@ -277,7 +278,7 @@ impl Core {
         }
         let mut batch = WriteBatch::new(e, fields);
         batch.push(id.to_string(), values);
-        let missing = check_refs(&mut tx, &mut batch, true, &HashSet::new()).await?;
+        let missing = check_refs(&mut tx, &mut batch, false, &HashSet::new()).await?;
         if !missing.is_empty() {
             return Err(CoreError::Invalid(strip_index(missing_ref_problems(
                 &batch, &missing,

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};
 
+use crate::audit::AuditEntry;
 use crate::write::{DbTx, on_tx};
 use crate::{Backend, Result, Store, from_ms, json_err, to_ms, with_pool};
 
@@ -344,16 +345,22 @@ impl Store {
 
     /// An admin's retry: a failed job queued again now, its attempts back to 0 (its
     /// last error kept). False when the job is not failed.
-    pub async fn retry_job(&self, id: i64) -> Result<bool> {
+    pub async fn retry_job(&self, id: i64, audit: &AuditEntry) -> Result<bool> {
         let sql = "UPDATE jobs SET status = 'queued', attempts = 0, run_at_ms = $2, \
                    finished_ms = NULL, updated_ms = $2 WHERE id = $1 AND status = 'failed'";
-        let n = with_pool!(self, pool => sqlx::query(sql)
+        let mut tx = self.begin().await?;
+        let n = on_tx!(&mut tx, c => sqlx::query(sql)
             .bind(id)
             .bind(to_ms(Utc::now()))
-            .execute(pool)
+            .execute(&mut **c)
             .await?
             .rows_affected());
-        Ok(n > 0)
+        if n == 0 {
+            return Ok(false);
+        }
+        tx.audit(audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Jobs, newest first, of one status or all.
