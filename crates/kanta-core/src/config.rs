@@ -659,24 +659,30 @@ impl Config {
             .collect()
     }
 
-    /// `{"settings": [{"key", "value", "source", "description", "secret"}]}`: values
-    /// as JSON (numbers as numbers, `null` when not set, `"***"` for a set secret),
-    /// sources as `default`, `file:/path`, `env:KANTA_SERVE__BIND` or `flag:--bind`.
+    /// `{"file": PATH or null, "settings": {"serve.bind": {"value", "source",
+    /// "description", "secret"}, ...}}`, keyed by setting: values as JSON (numbers as
+    /// numbers, `null` when not set, `"***"` for a set secret), sources as `default`,
+    /// `file:/path`, `env:KANTA_SERVE__BIND` or `flag:--bind`.
     pub fn show_json(&self) -> serde_json::Value {
-        let settings: Vec<serde_json::Value> = SETTINGS
+        let settings: serde_json::Map<String, serde_json::Value> = SETTINGS
             .iter()
             .zip(&self.origins)
             .map(|(s, origin)| {
-                serde_json::json!({
-                    "key": s.key,
-                    "value": self.shown(s.key).1,
-                    "source": origin.to_string(),
-                    "description": s.description,
-                    "secret": s.secret,
-                })
+                (
+                    s.key.to_string(),
+                    serde_json::json!({
+                        "value": self.shown(s.key).1,
+                        "source": origin.to_string(),
+                        "description": s.description,
+                        "secret": s.secret,
+                    }),
+                )
             })
             .collect();
-        serde_json::json!({ "settings": settings })
+        serde_json::json!({
+            "file": self.file.as_ref().map(|f| f.display().to_string()),
+            "settings": settings,
+        })
     }
 }
 

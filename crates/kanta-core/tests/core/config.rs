@@ -146,15 +146,10 @@ fn each_layer_beats_the_one_below_and_is_recorded() {
     assert_eq!(c.origin("jobs.poll_ms"), Some(&Origin::Default));
 
     let sources: HashMap<String, String> = c.show_json()["settings"]
-        .as_array()
+        .as_object()
         .unwrap()
         .iter()
-        .map(|s| {
-            (
-                s["key"].as_str().unwrap().to_string(),
-                s["source"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|(key, s)| (key.clone(), s["source"].as_str().unwrap().to_string()))
         .collect();
     assert_eq!(sources["serve.bind"], format!("file:{}", file.display()));
     assert_eq!(sources["serve.workers"], "env:KANTA_SERVE__WORKERS");
@@ -309,12 +304,7 @@ fn secrets_from_the_file_never_show() {
     let smtp = shown.iter().find(|s| s.key == "mail.smtp_url").unwrap();
     assert_eq!(smtp.value, "(not set)");
     let json = d.show_json();
-    let smtp = json["settings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["key"] == "mail.smtp_url")
-        .unwrap();
+    let smtp = &json["settings"]["mail.smtp_url"];
     assert_eq!(smtp["value"], serde_json::Value::Null);
     assert_eq!(smtp["secret"], true);
 
@@ -564,12 +554,9 @@ fn show_lists_every_setting_with_its_description() {
     assert_eq!(bind.value, "127.0.0.1:8080");
 
     let json = c.show_json();
-    let settings = json["settings"].as_array().unwrap();
+    let settings = json["settings"].as_object().unwrap();
     assert_eq!(settings.len(), SETTINGS.len());
-    let workers = settings
-        .iter()
-        .find(|s| s["key"] == "serve.workers")
-        .unwrap();
+    let workers = &settings["serve.workers"];
     assert_eq!(workers["value"], 2);
     assert_eq!(workers["source"], "default");
     assert_eq!(workers["secret"], false);

@@ -100,12 +100,21 @@ pub async fn show(cli: &Cli, a: &ShowArgs) -> anyhow::Result<ExitCode> {
         .await?;
     store.close().await;
     if a.json {
-        output::print_json(&serde_json::json!({
-            "customer": customer,
-            "figures": figures,
-            "timeline": page.events,
-            "more_events": page.next.is_some(),
-        }))?;
+        // A struct, not `json!`: its fields keep their order (the figures' orders
+        // and refunds before the money refunded), as the API's answer does.
+        #[derive(serde::Serialize)]
+        struct Shown<'a> {
+            customer: &'a Record,
+            figures: &'a kanta_core::figures::CustomerFigures,
+            timeline: &'a [TimelineEvent],
+            more_events: bool,
+        }
+        output::print_json(&Shown {
+            customer: &customer,
+            figures: &figures,
+            timeline: &page.events,
+            more_events: page.next.is_some(),
+        })?;
         return Ok(ExitCode::SUCCESS);
     }
     println!("Customer {}", customer.external_id);
