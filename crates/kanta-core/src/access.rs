@@ -2,7 +2,7 @@
 //! policy lives here, below every caller, so pages, API and jobs ask the same question.
 
 use kanta_domain::Entity;
-pub use kanta_store::auth::Role;
+pub use kanta_store::accounts::Role;
 
 use crate::actor::Acting;
 

@@ -3,7 +3,7 @@
 //! sign-ins recorded with the address they came from.
 
 use chrono::{DateTime, Utc};
-use kanta_store::auth::{ApiToken, NewUser, Role, User, UserUpdate};
+use kanta_store::accounts::{ApiToken, NewUser, Role, User, UserUpdate};
 
 use crate::access::{ADMIN_AREA, require};
 use crate::actor::{Acting, Channel};

@@ -2,8 +2,8 @@
 //! the audit log and the role rules hold on every path (pages, API, command line,
 //! imports, jobs).
 
+use kanta_store::accounts::Role;
 use kanta_store::audit::AuditEntry;
-use kanta_store::auth::Role;
 use serde::Serialize;
 
 /// Who acts.

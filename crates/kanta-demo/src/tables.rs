@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kanta_domain::Value;
-use kanta_domain::schema::{self, Entity};
 use kanta_domain::WriteBatch;
+use kanta_domain::schema::{self, Entity};
 
 /// What the demo writes into each batch: every row names its source.
 pub(crate) const SOURCE: &str = "demo";

@@ -58,4 +58,3 @@ impl WriteBatch {
         debug_assert_eq!(self.values.len() - before, self.stride());
     }
 }
-

@@ -18,11 +18,11 @@ use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use kanta_domain::WriteBatch;
 use kanta_domain::ids::{content_digest, id_from_digest};
 use kanta_domain::schema::{Entity, Field, Kind, TRANSACTIONS};
 use kanta_domain::value::{ParseContext, parse_field};
 use kanta_domain::{Currency, Decimal, Value};
-use kanta_domain::WriteBatch;
 use thiserror::Error;
 
 pub use source::{Delimiter, Format, SourceReader, SourceRecord, sniff_delimiter};

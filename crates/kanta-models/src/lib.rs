@@ -92,6 +92,7 @@ pub mod gammagamma;
 pub mod mbgnbd;
 pub mod paretonbd;
 pub mod prec;
+pub mod retention;
 pub mod rfm;
 pub mod sbg;
 pub mod score;

@@ -12,7 +12,7 @@
 //! values in `changes`); that needs a migration that replaces the append-only triggers
 //! with ones that let exactly that anonymisation through. Not done yet.
 //!
-//! Times are milliseconds since the Unix epoch, UTC, as in [`auth`](crate::auth).
+//! Times are milliseconds since the Unix epoch, UTC, as in [`auth`](crate::accounts).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -9,7 +9,7 @@
 //! completes or fails the job; only the worker holding the job may. A job whose lease
 //! ran out (its worker died) is claimed again, as another attempt.
 //!
-//! Times are milliseconds since the Unix epoch, UTC, as in [`auth`](crate::auth);
+//! Times are milliseconds since the Unix epoch, UTC, as in [`auth`](crate::accounts);
 //! `now` is an argument where the order of jobs depends on it, so tests need no clock.
 
 use chrono::{DateTime, Utc};

@@ -6,7 +6,7 @@
 //! - [`write`]: a [`Writer`] upserts [`WriteBatch`]es of rows of any entity in one
 //!   database transaction, idempotently by external id (the importer streams files
 //!   through it; [`Store::write`] is the one-batch form the demo and the API use).
-//! - [`auth`]: staff users, sessions, API tokens and failed sign-ins (digests and
+//! - [`accounts`]: staff users, sessions, API tokens and failed sign-ins (digests and
 //!   argon2id hashes only); each change of a user or token is audited in its
 //!   transaction.
 //! - [`audit`]: the append-only audit log (who, through what, which record, the values
@@ -18,7 +18,7 @@
 //! - [`settings`]: store-wide settings as JSON, each change audited.
 //! - [`purchases`]: per-customer purchase days (the models' sufficient statistics)
 //!   in one grouped SQL pass.
-//! - [`read`]: generic records ([`Record`]), the customer list, a customer's timeline,
+//! - [`records`]: generic records ([`Record`]), the customer list, a customer's timeline,
 //!   counts.
 //! - [`scores`]: model runs and per-customer scores (`kanta score` writes them with
 //!   the customers' value tiers in one transaction).
@@ -28,14 +28,14 @@
 //!
 //! **Architecture invariant:** nothing outside this crate speaks SQL.
 
+pub mod accounts;
 pub mod audit;
-pub mod auth;
 pub mod jobs;
-pub mod list;
+pub mod keyset;
 mod migrate;
 pub mod outbox;
 pub mod purchases;
-pub mod read;
+pub mod records;
 pub mod retention;
 pub mod scores;
 pub mod settings;
@@ -54,8 +54,8 @@ use sqlx::sqlite::{
 };
 use thiserror::Error;
 
-pub use list::{Cursor, RecordPage, RecordQuery, Sort, SortKey};
-pub use read::{CustomerFilter, CustomerPage, CustomerSummary, Record, TimelineEvent};
+pub use keyset::{Cursor, RecordPage, RecordQuery, Sort, SortKey};
+pub use records::{CustomerFilter, CustomerPage, CustomerSummary, Record, TimelineEvent};
 pub use write::{RunInfo, WriteBatch, WriteSummary, Writer};
 
 /// Everything that can go wrong in the store, in words a user can act on.

@@ -8,7 +8,7 @@
 //! [`Store::mark_mail_sent`] succeeds once, so a sender that checks it sends a message
 //! at most once.
 //!
-//! Times are milliseconds since the Unix epoch, UTC, as in [`auth`](crate::auth).
+//! Times are milliseconds since the Unix epoch, UTC, as in [`auth`](crate::accounts).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

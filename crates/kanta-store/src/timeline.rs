@@ -15,7 +15,7 @@ use kanta_domain::value::format_time;
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Postgres, Sqlite};
 
-use crate::read::{Record, TimelineEvent, decode_pg, decode_sqlite, select_list};
+use crate::records::{Record, TimelineEvent, decode_pg, decode_sqlite, select_list};
 use crate::{Backend, Result, Store};
 
 /// Where a timeline page starts: at this time and older, skipping the first `skip`

@@ -13,7 +13,7 @@ use kanta_core::CoreError;
 use kanta_core::access::ADMIN_AREA;
 use kanta_core::accounts::{LOGIN_WINDOW_MINUTES, SignIn};
 use kanta_store::StoreError;
-use kanta_store::auth::{ApiToken, Role, User};
+use kanta_store::accounts::{ApiToken, Role, User};
 use serde::Deserialize;
 
 use crate::AppState;

@@ -25,7 +25,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use kanta_domain::schema::ENTITIES;
-use kanta_store::read::{CustomerFilter, CustomerSort};
+use kanta_store::records::{CustomerFilter, CustomerSort};
+use kanta_store::timeline::TimelineCursor;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -312,15 +313,58 @@ impl ListQuery {
     }
 }
 
+/// Events a timeline page holds at most.
+const TIMELINE_MAX: u32 = 1000;
+
+/// `GET /api/v1/customers/{id}/timeline?limit=&cursor=`: a page of the customer's
+/// timeline, newest first, bounded like every list (an account with 100,000 usage
+/// events is read a page at a time).
 async fn timeline(
     _: Caller,
     State(s): State<AppState>,
     Path(id): Path<String>,
+    q: Result<
+        axum::extract::Query<Vec<(String, String)>>,
+        axum::extract::rejection::QueryRejection,
+    >,
 ) -> Result<Response, ApiError> {
+    let axum::extract::Query(pairs) = q.map_err(|r| ApiError::bad_request(r.body_text()))?;
+    let mut limit = 100u32;
+    let mut cursor = None;
+    for (k, v) in &pairs {
+        match k.as_str() {
+            "limit" => {
+                limit = v
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=TIMELINE_MAX).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::invalid("limit", format!("'{v}' is not within 1..{TIMELINE_MAX}"))
+                    })?
+            }
+            "cursor" => {
+                cursor = Some(TimelineCursor::decode(v).ok_or_else(|| {
+                    ApiError::invalid("cursor", "is not a cursor this endpoint gave".to_string())
+                })?)
+            }
+            other => {
+                return Err(ApiError::bad_field(
+                    other,
+                    format!("'{other}' is not a parameter of the timeline: limit, cursor"),
+                ));
+            }
+        }
+    }
     let c = s
         .store
         .customer(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no customer with id '{id}'")))?;
-    Ok(Json(s.store.timeline(&c).await?).into_response())
+    let page = s.store.timeline_page(&c, cursor, limit).await?;
+    Ok(Json(json!({
+        "items": page.events,
+        "next_cursor": page.next.map(|n| n.encode()),
+    }))
+    .into_response())
 }

@@ -20,7 +20,7 @@ pub use kanta_core::secrets::{
     new_password, new_secret, verify_password,
 };
 use kanta_core::{Acting, Channel};
-use kanta_store::auth::{Role, Session, User};
+use kanta_store::accounts::{Role, Session, User};
 
 use crate::AppState;
 use crate::api::ApiError;

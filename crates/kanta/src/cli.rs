@@ -563,8 +563,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Customers(CustomersCommand::List(a)) => crate::commands::customers::list(&cli, a).await,
-        Command::Customers(CustomersCommand::Show(a)) => crate::commands::customers::show(&cli, a).await,
+        Command::Customers(CustomersCommand::List(a)) => {
+            crate::commands::customers::list(&cli, a).await
+        }
+        Command::Customers(CustomersCommand::Show(a)) => {
+            crate::commands::customers::show(&cli, a).await
+        }
         Command::Demo(a) => crate::commands::demo::run(&cli, a).await,
         Command::Fit(a) => crate::commands::fit::fit(a),
         Command::Predict(a) => crate::commands::fit::predict(a),

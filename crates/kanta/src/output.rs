@@ -18,7 +18,8 @@ pub fn sentence(e: &anyhow::Error) -> String {
 
 pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, v)?;
+    // As an io::Error, so that a reader that stopped early (`| head`) is seen as one.
+    serde_json::to_writer_pretty(&mut out, v).map_err(std::io::Error::from)?;
     writeln!(out)?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use kanta_core::Acting;
 use kanta_core::figures::CustomerFigures;
 use kanta_domain::schema::{TRANSACTIONS, TRUST_LEDGER};
 use kanta_domain::{Value, WriteBatch};
-use kanta_store::read::CustomerFilter;
+use kanta_store::records::CustomerFilter;
 
 use crate::support::{at, each_core, fields, text, time};
 

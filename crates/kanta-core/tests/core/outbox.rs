@@ -2,7 +2,7 @@
 
 use kanta_core::mail::Message;
 use kanta_core::{Acting, Channel, CoreError};
-use kanta_store::auth::Role;
+use kanta_store::accounts::Role;
 use kanta_store::jobs::JobStatus;
 
 use crate::support::{audit_of, each_core};

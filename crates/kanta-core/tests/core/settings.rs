@@ -3,7 +3,7 @@
 
 use kanta_core::{Acting, Channel, CoreError};
 use kanta_domain::Currency;
-use kanta_store::auth::Role;
+use kanta_store::accounts::Role;
 use serde_json::json;
 
 use crate::support::{audit_log, each_core};

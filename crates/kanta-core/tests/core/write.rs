@@ -5,7 +5,7 @@
 use kanta_core::{Acting, Channel, Core, CoreError};
 use kanta_domain::schema::{CUSTOMERS, INTERACTIONS, STAFF, TRANSACTIONS};
 use kanta_domain::{Value, WriteBatch};
-use kanta_store::auth::Role;
+use kanta_store::accounts::Role;
 use serde_json::json;
 
 use crate::support::{all_fields, assert_empty, audit_log, count, each_core, fields, text, time};

@@ -3,8 +3,8 @@
 
 use chrono::{Duration, Utc};
 use kanta_domain::schema::CUSTOMERS;
+use kanta_store::accounts::{NewUser, Role, UserUpdate};
 use kanta_store::audit::{AuditEntry, AuditQuery};
-use kanta_store::auth::{NewUser, Role, UserUpdate};
 use kanta_store::write::RunInfo;
 use kanta_store::{Store, StoreError, WriteBatch};
 use serde_json::json;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use kanta_domain::Value;
 use kanta_domain::schema::{CUSTOMERS, TRANSACTIONS};
-use kanta_store::read::{CustomerFilter, CustomerSort};
+use kanta_store::records::{CustomerFilter, CustomerSort};
 use kanta_store::{Store, WriteBatch};
 
 use crate::{each_backend, fields, raw_execute, t, text};

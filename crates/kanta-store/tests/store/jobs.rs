@@ -316,8 +316,19 @@ async fn failed_attempts_are_retried_then_fail_for_good_and_an_admin_retries() {
         );
 
         // an admin's retry: queued now, attempts from 0
-        assert!(store.retry_job(id, &crate::entry("jobs", "job_retry")).await.unwrap());
-        assert!(!store.retry_job(id, &crate::entry("jobs", "job_retry")).await.unwrap(), "only a failed job");
+        assert!(
+            store
+                .retry_job(id, &crate::entry("jobs", "job_retry"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .retry_job(id, &crate::entry("jobs", "job_retry"))
+                .await
+                .unwrap(),
+            "only a failed job"
+        );
         let retried = store.job(id).await.unwrap().unwrap();
         assert_eq!(retried.status, JobStatus::Queued);
         assert_eq!(retried.attempts, 0);

@@ -4,7 +4,7 @@ use chrono::{TimeZone, Utc};
 use kanta_domain::Value;
 use kanta_domain::schema::{self, CUSTOMERS, ENTITIES, Entity, TRANSACTIONS, TRUST_LEDGER};
 use kanta_store::audit::AuditEntry;
-use kanta_store::read::{CustomerFilter, CustomerSort};
+use kanta_store::records::{CustomerFilter, CustomerSort};
 use kanta_store::testing::{BACKENDS, TestDb};
 use kanta_store::{Store, StoreError, WriteBatch};
 

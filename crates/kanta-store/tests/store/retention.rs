@@ -5,8 +5,9 @@
 use chrono::{NaiveDate, TimeZone, Utc};
 use kanta_domain::Value;
 use kanta_domain::schema::{CUSTOMERS, SUBSCRIPTIONS, TRANSACTIONS};
+use kanta_models::retention::{self, Duration, Span};
 use kanta_models::survival::{KmOptions, kaplan_meier};
-use kanta_store::retention::{self, Duration, LAPSE_DAYS};
+use kanta_store::retention::LAPSE_DAYS;
 use kanta_store::{Store, WriteBatch};
 
 use crate::{each_backend, fields, text};
@@ -170,7 +171,16 @@ async fn leaky_bucket_cohorts_and_survival_from_the_story() {
     each_backend(|store| async move {
         story(&store).await;
         let as_of = d("2024-06-30");
-        let act = store.activity(as_of).await.unwrap();
+        let act: Vec<Span> = store
+            .activity(as_of)
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| Span {
+                first: a.first,
+                stopped: a.stopped,
+            })
+            .collect();
 
         let flows = retention::monthly_flows(&act, as_of, 6);
         let got: Vec<_> = flows

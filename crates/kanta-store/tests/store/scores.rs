@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use kanta_domain::Value;
 use kanta_domain::schema::TRANSACTIONS;
 use kanta_store::audit::AuditQuery;
-use kanta_store::read::CustomerFilter;
+use kanta_store::records::CustomerFilter;
 use kanta_store::scores::{CustomerScore, KEEP_SCORED_RUNS, NewModelRun, RevenueForecast};
 use kanta_store::{Store, WriteBatch};
 

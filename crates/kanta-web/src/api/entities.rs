@@ -25,7 +25,7 @@ use kanta_domain::ids::{content_digest, id_from_digest};
 use kanta_domain::schema::{CUSTOMERS, Entity, Field, Kind, TRANSACTIONS};
 use kanta_domain::value::{ParseContext, parse_field};
 use kanta_domain::{Currency, Value};
-use kanta_store::list::{self, Cursor, RecordQuery, Sort};
+use kanta_store::keyset::{self, Cursor, RecordQuery, Sort};
 use kanta_store::{Record, Store};
 use serde_json::{Map, Value as Json_};
 
@@ -103,10 +103,10 @@ fn record_query(
                 let n: i64 = v.trim().parse().map_err(|_| {
                     ApiError::invalid("limit", format!("'{v}' is not a whole number"))
                 })?;
-                if !(1..=i64::from(list::MAX_LIMIT)).contains(&n) {
+                if !(1..=i64::from(keyset::MAX_LIMIT)).contains(&n) {
                     return Err(ApiError::invalid(
                         "limit",
-                        format!("{n} is not within 1..{}", list::MAX_LIMIT),
+                        format!("{n} is not within 1..{}", keyset::MAX_LIMIT),
                     ));
                 }
                 q.limit = n as u32;
@@ -133,9 +133,9 @@ fn record_query(
                     q.until = Some(value);
                 }
             }
-            "search" if list::searchable(e) => q.search = Some(v.clone()),
+            "search" if keyset::searchable(e) => q.search = Some(v.clone()),
             name => {
-                let Some(f) = list::filterable(e).find(|f| f.name == name) else {
+                let Some(f) = keyset::filterable(e).find(|f| f.name == name) else {
                     return Err(ApiError::bad_field(
                         name,
                         format!(
@@ -160,10 +160,10 @@ pub(crate) fn list_params(e: &'static Entity) -> Vec<&'static str> {
     if e.time_field.is_some() {
         out.extend(["since", "until"]);
     }
-    if list::searchable(e) {
+    if keyset::searchable(e) {
         out.push("search");
     }
-    out.extend(list::filterable(e).map(|f| f.name));
+    out.extend(keyset::filterable(e).map(|f| f.name));
     out
 }
 

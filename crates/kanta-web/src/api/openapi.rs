@@ -10,12 +10,12 @@
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use kanta_domain::schema::{ENTITIES, Entity, Field, Kind};
-use kanta_store::list::{self, MAX_LIMIT, Sort};
+use kanta_store::keyset::{self, MAX_LIMIT, Sort};
 use serde_json::{Map, Value, json};
 
 use super::entities::{MAX_ID, noun};
 use super::events::{MAX_EVENTS, TYPES};
-use kanta_store::auth::Role;
+use kanta_store::accounts::Role;
 
 use super::access;
 use crate::auth::Caller;
@@ -254,6 +254,12 @@ fn role_text(r: Role) -> &'static str {
     r.as_str()
 }
 
+/// An operation with query parameters.
+fn with_parameters(parameters: Vec<Value>, mut op: Map<String, Value>) -> Map<String, Value> {
+    op.insert("parameters".into(), Value::Array(parameters));
+    op
+}
+
 /// An operation with its required role and the problems every authenticated route
 /// may answer.
 fn operation(
@@ -311,11 +317,11 @@ fn list_parameters(e: &'static Entity) -> Vec<Value> {
         ps.push(json!({"name": "until", "in": "query",
             "description": format!("{} before this", tf.name), "schema": {"type": "string"}}));
     }
-    if list::searchable(e) {
+    if keyset::searchable(e) {
         ps.push(json!({"name": "search", "in": "query",
             "description": "part of the name, email or id (case ignored)", "schema": {"type": "string"}}));
     }
-    for f in list::filterable(e) {
+    for f in keyset::filterable(e) {
         ps.push(json!({"name": f.name, "in": "query",
             "description": format!("equals: {} (an empty value matches records without one)", f.doc),
             "schema": {"type": "string"}}));
@@ -908,12 +914,19 @@ fn document() -> Value {
     paths.insert(
         "/api/v1/customers/{id}/timeline".into(),
         json!({"parameters": [id_parameter(&kanta_domain::schema::CUSTOMERS)],
-               "get": operation("customer_timeline".into(), "customers",
-                   "Everything that happened with a customer, oldest first".into(), viewer,
+               "get": with_parameters(vec![
+                   json!({"name": "limit", "in": "query", "description": "events per page",
+                          "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}),
+                   json!({"name": "cursor", "in": "query", "description": "next_cursor of the page before",
+                          "schema": {"type": "string"}}),
+               ], operation("customer_timeline".into(), "customers",
+                   "What happened with a customer, newest first, a page at a time (`limit` 1-1000, default 100; `cursor` from `next_cursor`)".into(), viewer,
                    responses(&[
-                       ("200", ok(json!({"type": "array", "items": schema_ref("TimelineEvent")}), "the timeline")),
+                       ("200", ok(json!({"type": "object", "required": ["items", "next_cursor"],
+                           "properties": {"items": {"type": "array", "items": schema_ref("TimelineEvent")},
+                                          "next_cursor": {"type": ["string", "null"]}}}), "a page of the timeline")),
                        ("404", response_ref("NotFound")),
-                   ]))}),
+                   ]))) }),
     );
     score_paths(&mut paths, &mut schemas);
     figure_schemas(&mut schemas);

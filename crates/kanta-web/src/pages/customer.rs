@@ -23,7 +23,7 @@ use kanta_domain::schema::{
     TRUST_LEDGER,
 };
 use kanta_domain::{Currency, Entity, Kind, Value, ids};
-use kanta_store::read::{Record, TimelineEvent};
+use kanta_store::records::{Record, TimelineEvent};
 use kanta_store::scores::{CustomerScore, ModelRun};
 use kanta_store::timeline::TimelineCursor;
 use serde::Deserialize;

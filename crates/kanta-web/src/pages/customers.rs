@@ -9,7 +9,7 @@ use axum::response::Response;
 use kanta_core::figures::CustomerFigures;
 use kanta_domain::Currency;
 use kanta_domain::schema::{CUSTOMER_KINDS, CUSTOMER_STATUSES, TIERS};
-use kanta_store::read::{CustomerFilter, CustomerSort, CustomerSummary};
+use kanta_store::records::{CustomerFilter, CustomerSort, CustomerSummary};
 use serde::Deserialize;
 
 use super::{PageError, render, store_currency, urlencode};

@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kanta_core::CoreError;
 use kanta_domain::Currency;
-use kanta_store::auth::Role;
+use kanta_store::accounts::Role;
 
 use crate::AppState;
 use crate::api::ApiError;

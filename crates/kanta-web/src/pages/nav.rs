@@ -4,7 +4,7 @@
 //! overriding base.html's `nav` block with `{% let area = "ID" %}{% include "nav.html" %}`.
 
 use kanta_core::access::{ADMIN_AREA, SETTINGS};
-use kanta_store::auth::Role;
+use kanta_store::accounts::Role;
 
 use crate::auth::Me;
 use crate::i18n::Tr;

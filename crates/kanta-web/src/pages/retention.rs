@@ -16,8 +16,9 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::{NaiveDate, Utc};
 use kanta_domain::Currency;
+use kanta_models::retention::{self, Cohort, Duration, MonthFlow, Span};
 use kanta_models::survival::{KaplanMeier, KmOptions, KmPoint, kaplan_meier};
-use kanta_store::retention::{self, Cohort, Duration, LAPSE_DAYS, MonthFlow, TierCounts};
+use kanta_store::retention::{LAPSE_DAYS, TierCounts};
 use kanta_store::scores::ModelRun;
 use serde::Deserialize;
 
@@ -445,7 +446,7 @@ struct CachedActivity {
     as_of: NaiveDate,
     generation: u64,
     at: std::time::Instant,
-    activity: Arc<Vec<retention::Activity>>,
+    activity: Arc<Vec<Span>>,
 }
 
 impl ActivityCache {
@@ -453,7 +454,7 @@ impl ActivityCache {
         &self,
         store: &kanta_store::Store,
         as_of: NaiveDate,
-    ) -> kanta_store::Result<Arc<Vec<retention::Activity>>> {
+    ) -> kanta_store::Result<Arc<Vec<Span>>> {
         let generation = store.generation();
         if let Some(c) = self.0.lock().expect("not poisoned").as_ref()
             && c.as_of == as_of
@@ -463,7 +464,17 @@ impl ActivityCache {
             return Ok(c.activity.clone());
         }
         let at = std::time::Instant::now();
-        let activity = Arc::new(store.activity(as_of).await?);
+        let activity: Arc<Vec<Span>> = Arc::new(
+            store
+                .activity(as_of)
+                .await?
+                .into_iter()
+                .map(|a| Span {
+                    first: a.first,
+                    stopped: a.stopped,
+                })
+                .collect(),
+        );
         *self.0.lock().expect("not poisoned") = Some(CachedActivity {
             as_of,
             generation,

@@ -4,8 +4,8 @@
 //! and both languages.
 
 use kanta_core::jobs::{JobSettings, Services, work_once};
+use kanta_store::accounts::Role;
 use kanta_store::audit::AuditQuery;
-use kanta_store::auth::Role;
 use kanta_store::jobs::NewJob;
 use kanta_store::outbox::NewMail;
 use kanta_store::testing::BACKENDS;

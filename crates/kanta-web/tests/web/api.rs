@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{App, spawn_app};
-use kanta_store::auth::Role;
+use kanta_store::accounts::Role;
 use kanta_store::testing::BACKENDS;
 
 /// An answer: status, head (lower-cased header lines), body parsed as JSON (or

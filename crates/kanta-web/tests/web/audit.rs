@@ -3,7 +3,7 @@
 //! caller, failed writes leave none, and only admins read the log.
 
 use kanta_core::jobs::{JobSettings, Services, work_once};
-use kanta_store::auth::Role;
+use kanta_store::accounts::Role;
 use kanta_store::jobs::NewJob;
 use kanta_store::outbox::NewMail;
 use kanta_store::testing::BACKENDS;

@@ -1,7 +1,7 @@
 //! Signing in and out, sessions, CSRF, the sign-in rate limit, API tokens and the admin's
 //! pages, over real HTTP.
 
-use kanta_store::auth::Role;
+use kanta_store::accounts::Role;
 use kanta_store::testing::BACKENDS;
 
 use crate::{App, api_as, form, login_of, page_as, post_form_as, request, spawn_app};

@@ -152,7 +152,7 @@ async fn a_person_finds_a_customer_and_reads_the_timeline_in_both_languages() {
     )
     .await;
     wait_for_url(&d, &session, "/login").await;
-    let (email, password) = crate::login_of(kanta_store::auth::Role::Staff);
+    let (email, password) = crate::login_of(kanta_store::accounts::Role::Staff);
     for (css, text) in [("#email", email.as_str()), ("#password", password.as_str())] {
         let input = find(&d, &session, css).await;
         call(
@@ -340,7 +340,7 @@ async fn a_person_finds_a_customer_and_reads_the_timeline_in_both_languages() {
         &format!("/session/{session}/cookie"),
         Some(json!({"cookie": {
             "name": "kanta_session",
-            "value": app.sessions[&kanta_store::auth::Role::Admin].secret,
+            "value": app.sessions[&kanta_store::accounts::Role::Admin].secret,
             "path": "/",
             "httpOnly": true
         }})),

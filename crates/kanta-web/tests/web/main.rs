@@ -11,7 +11,7 @@ mod retention;
 use kanta_core::{Acting, Core};
 use kanta_domain::Value;
 use kanta_domain::schema::{CUSTOMERS, FEEDBACK, TRANSACTIONS};
-use kanta_store::auth::Role;
+use kanta_store::accounts::Role;
 use kanta_store::testing::{BACKENDS, TestDb};
 use kanta_store::{Store, WriteBatch};
 use kanta_web::auth;
@@ -392,7 +392,8 @@ async fn pages_and_api_answer_on_both_backends() {
 
         let (_, _, body) = get(&app, "/api/v1/customers/c1/timeline").await;
         let tl: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(tl[0]["kind"], "order");
+        assert_eq!(tl["items"][0]["kind"], "order");
+        assert!(tl["next_cursor"].is_null());
 
         let (status, ctype, body) = get(&app, "/api/v1/customers/nobody").await;
         assert_eq!((status, ctype.as_str()), (404, "application/problem+json"));

@@ -5,7 +5,7 @@ use kanta_domain::Value;
 use kanta_domain::schema::{
     CASES, CONTACTS, CUSTOMERS, Entity, FEEDBACK, INTERACTIONS, STAFF, TRUST_LEDGER,
 };
-use kanta_store::auth::Role;
+use kanta_store::accounts::Role;
 use kanta_store::testing::BACKENDS;
 use kanta_store::{Store, WriteBatch};
 

@@ -4,7 +4,7 @@
 use chrono::{NaiveDate, TimeZone, Utc};
 use kanta_domain::Value;
 use kanta_domain::schema::{CUSTOMERS, Entity, SUBSCRIPTIONS, TRANSACTIONS};
-use kanta_store::auth::Role;
+use kanta_store::accounts::Role;
 use kanta_store::testing::BACKENDS;
 use kanta_store::{Store, WriteBatch};
 

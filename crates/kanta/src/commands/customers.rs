@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
 use kanta_domain::{Currency, Money, Value};
-use kanta_store::read::{CustomerFilter, CustomerSort, Record, TimelineEvent};
+use kanta_store::records::{CustomerFilter, CustomerSort, Record, TimelineEvent};
 
 use crate::cli::{Cli, ListArgs, ShowArgs};
 use crate::output;

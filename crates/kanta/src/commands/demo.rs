@@ -7,7 +7,7 @@ use kanta_core::Acting;
 use kanta_core::scoring::{ScoreSettings, describe, score_store};
 use kanta_core::secrets::new_password;
 use kanta_domain::time::parse_date;
-use kanta_store::auth::Role;
+use kanta_store::accounts::Role;
 
 use crate::cli::{Cli, DemoArgs};
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow, bail};
 use kanta_core::secrets::check_new_password;
 use kanta_core::{Acting, Core, CoreError};
-use kanta_store::auth::Role;
+use kanta_store::accounts::Role;
 
 use crate::cli::{Cli, TokenCommand, UserCommand};
 

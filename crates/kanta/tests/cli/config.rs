@@ -329,15 +329,37 @@ fn the_database_password_is_hidden_in_config_show_and_the_servers_log() {
     );
     drop(serve);
 
-    // Nor does an error about the database.
-    let closed = url.replacen("127.0.0.1:5432", &format!("127.0.0.1:{}", closed_port()), 1);
+    // Nor does an error about the database (one that does not exist: refused at once).
+    let (base, _) = url.rsplit_once('/').unwrap();
+    let closed = format!("{base}/kanta_no_such_database");
     let out = output_within(
         bare_kanta(tmp.path())
             .env("KANTA_DATABASE_URL", &closed)
             .arg("stats"),
-        Duration::from_secs(90),
+        Duration::from_secs(60),
     );
     assert!(!out.status.success());
     let err = text(&out.stderr);
+    assert!(
+        err.contains("kanta_no_such_database") && err.contains(":***@"),
+        "{err}"
+    );
     assert!(!err.contains(&password), "{err}");
+}
+
+#[test]
+fn json_into_a_reader_that_stopped_is_no_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    let mut child = data_cmd(tmp.path(), &data)
+        .args(["config", "show", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes before kanta writes (it starts up first): `kanta ... | true`.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
 }

@@ -18,7 +18,7 @@ mod settings;
 use axum::Router;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use kanta_store::auth::Role;
+use kanta_store::accounts::Role;
 
 use super::{PageError, form_allowed};
 use crate::AppState;

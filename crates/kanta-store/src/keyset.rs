@@ -17,7 +17,7 @@ use kanta_domain::schema::{self, Entity, Field, Kind};
 use kanta_domain::value::format_time;
 use sqlx::{AssertSqlSafe, Postgres, Sqlite};
 
-use crate::read::{Record, decode_pg, decode_sqlite, select_list};
+use crate::records::{Record, decode_pg, decode_sqlite, select_list};
 use crate::{Backend, Result, Store};
 
 /// The largest page a list returns.
