@@ -24,6 +24,23 @@ pub fn login_window_start() -> DateTime<Utc> {
     Utc::now() - chrono::Duration::minutes(LOGIN_WINDOW_MINUTES)
 }
 
+/// The argon2id hash of the password given, or of one made up (and returned, to be
+/// shown once); a password too short is refused.
+async fn password_hash(password: Option<String>) -> Result<(String, Option<String>)> {
+    let (password, made_up) = match password {
+        Some(p) => (p, None),
+        None => {
+            let p = new_password();
+            (p.clone(), Some(p))
+        }
+    };
+    check_new_password(&password).map_err(|r| CoreError::invalid("password", r))?;
+    let hash = hash_password(password)
+        .await
+        .map_err(|e| CoreError::Other(anyhow::anyhow!(e)))?;
+    Ok((hash, made_up))
+}
+
 /// How a sign-in went.
 #[derive(Debug)]
 pub enum SignIn {
@@ -94,17 +111,7 @@ impl Core {
                 format!("'{email}' is not an email address"),
             ));
         }
-        let (password, made_up) = match password {
-            Some(p) => (p, None),
-            None => {
-                let p = new_password();
-                (p.clone(), Some(p))
-            }
-        };
-        check_new_password(&password).map_err(|r| CoreError::invalid("password", r))?;
-        let hash = hash_password(password)
-            .await
-            .map_err(|e| CoreError::Other(anyhow::anyhow!(e)))?;
+        let (hash, made_up) = password_hash(password).await?;
         let default_name = email.split('@').next().unwrap_or(email).to_string();
         let name = name
             .map(str::trim)
@@ -239,17 +246,7 @@ impl Core {
         if acting.user_id() != Some(id) {
             require(acting, ADMIN_AREA)?;
         }
-        let (password, made_up) = match password {
-            Some(p) => (p, None),
-            None => {
-                let p = new_password();
-                (p.clone(), Some(p))
-            }
-        };
-        check_new_password(&password).map_err(|r| CoreError::invalid("password", r))?;
-        let hash = hash_password(password)
-            .await
-            .map_err(|e| CoreError::Other(anyhow::anyhow!(e)))?;
+        let (hash, made_up) = password_hash(password).await?;
         let entry = acting.audit("users", Some(&id.to_string()), "password_change");
         let _turn = self.writes.lock().await;
         self.store

@@ -232,20 +232,8 @@ impl Core {
                 changes.insert(f.name.into(), change(&Value::Null, v));
             }
         }
-        let mut batch = WriteBatch::new(e, fields);
-        batch.push(id.to_string(), values);
-        let missing = check_refs(&mut tx, &mut batch, false, &HashSet::new()).await?;
-        if !missing.is_empty() {
-            return Err(CoreError::Invalid(strip_index(missing_ref_problems(
-                &batch, &missing,
-            ))));
-        }
-        tx.write(batch).await?;
-        let mut entry = tx.acting.audit(e.name, Some(id), "create");
-        entry.changes = Json::Object(changes);
-        let run = run_info(tx.acting.channel.as_str(), 1);
-        tx.finish(&run, vec![entry]).await?;
-        self.found(e, id).await
+        self.write_one(tx, id, fields, values, "create", changes)
+            .await
     }
 
     /// Changes the given fields of one record (PATCH, the pages' edits): refused when
@@ -260,7 +248,7 @@ impl Core {
         fields: Vec<&'static Field>,
         values: Vec<Value>,
     ) -> Result<Record> {
-        let mut tx = self.begin_write(acting, e, fields.clone()).await?;
+        let tx = self.begin_write(acting, e, fields.clone()).await?;
         let before = self
             .store
             .get(e, id)
@@ -276,6 +264,22 @@ impl Core {
         if changes.is_empty() {
             return Ok(before);
         }
+        self.write_one(tx, id, fields, values, "update", changes)
+            .await
+    }
+
+    /// Writes one record in `tx` under the reference policy, audited as `action` with
+    /// `changes`, and reads it back.
+    async fn write_one(
+        &self,
+        mut tx: WriteTx,
+        id: &str,
+        fields: Vec<&'static Field>,
+        values: Vec<Value>,
+        action: &str,
+        changes: Map<String, Json>,
+    ) -> Result<Record> {
+        let e = tx.entity;
         let mut batch = WriteBatch::new(e, fields);
         batch.push(id.to_string(), values);
         let missing = check_refs(&mut tx, &mut batch, false, &HashSet::new()).await?;
@@ -285,7 +289,7 @@ impl Core {
             ))));
         }
         tx.write(batch).await?;
-        let mut entry = tx.acting.audit(e.name, Some(id), "update");
+        let mut entry = tx.acting.audit(e.name, Some(id), action);
         entry.changes = Json::Object(changes);
         let run = run_info(tx.acting.channel.as_str(), 1);
         tx.finish(&run, vec![entry]).await?;

@@ -171,6 +171,20 @@ impl Store {
             Backend::Sqlite(pool)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url).map_err(open_err)?;
+            // One connection first: a server that is down or refuses us says why at
+            // once ("connection refused", "password authentication failed"), where the
+            // pool would wait out its acquire timeout and say only that it timed out.
+            {
+                use sqlx::Connection;
+                let first = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    sqlx::PgConnection::connect_with(&opts),
+                )
+                .await
+                .map_err(|_| open_err(sqlx::Error::PoolTimedOut))?
+                .map_err(open_err)?;
+                let _ = first.close().await;
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(30))

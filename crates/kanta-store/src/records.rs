@@ -1,7 +1,7 @@
 //! Reads: generic records of any entity, the customer list, a customer's timeline
 //! and the count of every entity.
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use kanta_domain::Value;
 use kanta_domain::schema::{self, CUSTOMERS, ENTITIES, Entity, Kind};
 use serde::Serialize;
@@ -419,51 +419,6 @@ impl Store {
             .await
     }
 
-    /// Everything that happened with the customer, oldest first.
-    pub async fn timeline(&self, customer: &Record) -> Result<Vec<TimelineEvent>> {
-        let mut events = Vec::new();
-        for e in ENTITIES.iter().copied() {
-            let (Some(_), Some(time_field)) = (e.customer_field(), e.time_field) else {
-                continue;
-            };
-            for r in self.records_of_customer(e, customer.id).await? {
-                let at = as_time(r.get(time_field)).unwrap_or(r.created_at);
-                let kind = match e.name {
-                    "transactions" | "interactions" => r.text("kind").unwrap_or(e.name).to_string(),
-                    "cases" => "case_opened".into(),
-                    "subscriptions" => "subscription_started".into(),
-                    "usage" => "usage".into(),
-                    "trust" => "trust".into(),
-                    other => other.to_string(),
-                };
-                let end = match e.name {
-                    "cases" => as_time(r.get("resolved_at")).map(|t| (t, "case_resolved")),
-                    "subscriptions" => {
-                        as_time(r.get("ended_on")).map(|t| (t, "subscription_ended"))
-                    }
-                    _ => None,
-                };
-                if let Some((t, k)) = end {
-                    events.push(TimelineEvent {
-                        at: t,
-                        entity: e.name,
-                        kind: k.into(),
-                        record: r.clone(),
-                    });
-                }
-                events.push(TimelineEvent {
-                    at,
-                    entity: e.name,
-                    kind,
-                    record: r,
-                });
-            }
-        }
-        // Stable: events at the same moment keep the schema's entity order.
-        events.sort_by_key(|ev| ev.at);
-        Ok(events)
-    }
-
     /// A page of the customer list with its total.
     ///
     /// Revenue, the counts of transactions and refunds, and the first and last
@@ -530,13 +485,5 @@ impl Store {
             customers.reverse();
         }
         Ok(CustomerPage { total, customers })
-    }
-}
-
-fn as_time(v: &Value) -> Option<DateTime<Utc>> {
-    match v {
-        Value::Time(t) => Some(*t),
-        Value::Date(d) => Some(d.and_time(NaiveTime::MIN).and_utc()),
-        _ => None,
     }
 }

@@ -207,7 +207,8 @@ async fn transactions_create_customers_and_show_on_the_timeline() {
             .await
             .unwrap()
             .expect("created by its transactions");
-        let tl = store.timeline(&k1).await.unwrap();
+        let mut tl = store.timeline_page(&k1, None, 1000).await.unwrap().events;
+        tl.reverse(); // oldest first
         let kinds: Vec<(String, String)> = tl
             .iter()
             .map(|e| (e.kind.clone(), e.record.external_id.clone()))
