@@ -17,8 +17,8 @@ csv="$work/transactions-$rows.csv"
 pg_admin=${KANTA_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 pg_base=${pg_admin%/*}
 
-cargo build --release -p kanta >&2
-kanta=target/release/kanta
+if [ -z "${KANTA_BIN:-}" ]; then cargo build --release -p kanta >&2; fi
+kanta=${KANTA_BIN:-target/release/kanta}
 [ -f "$csv" ] || python3 benches/gen_transactions.py "$rows" "$csv"
 
 now() { date +%s.%N; }

@@ -14,8 +14,8 @@ backend=${3:-sqlite}
 per_batch=10000
 batches=$(( (events + per_batch - 1) / per_batch ))
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release -p kanta >&2
-kanta=$CARGO_TARGET_DIR/release/kanta
+if [ -z "${KANTA_BIN:-}" ]; then cargo build --release -p kanta >&2; fi
+kanta=${KANTA_BIN:-$CARGO_TARGET_DIR/release/kanta}
 data=bench-data/ingest
 rm -rf "$data"
 mkdir -p "$data"

@@ -17,8 +17,8 @@ cd "$(dirname "$0")/.."
 scale=1
 [ "${1:-}" = "--quick" ] && scale=10
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release -p kanta >&2
-kanta=$CARGO_TARGET_DIR/release/kanta
+if [ -z "${KANTA_BIN:-}" ]; then cargo build --release -p kanta >&2; fi
+kanta=${KANTA_BIN:-$CARGO_TARGET_DIR/release/kanta}
 [ -x .venv-lifetimes/bin/python ] || bash scripts/lifetimes/setup.sh >&2
 py=.venv-lifetimes/bin/python
 data=bench-data/models

@@ -18,8 +18,8 @@ as_of=2026-11-01
 work=bench-data/score
 mkdir -p "$work"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release -p kanta >&2
-kanta=$CARGO_TARGET_DIR/release/kanta
+if [ -z "${KANTA_BIN:-}" ]; then cargo build --release -p kanta >&2; fi
+kanta=${KANTA_BIN:-$CARGO_TARGET_DIR/release/kanta}
 [ -x .venv-lifetimes/bin/python ] || bash scripts/lifetimes/setup.sh >&2
 py=.venv-lifetimes/bin/python
 tx="$work/tx-$n.csv"

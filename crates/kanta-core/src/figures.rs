@@ -9,7 +9,6 @@
 //! is net of refunds, the average order is the orders' own average.
 
 use chrono::{DateTime, Utc};
-use kanta_domain::schema::TRUST_LEDGER;
 use kanta_store::{CustomerSummary, Record};
 use serde::Serialize;
 
@@ -67,29 +66,35 @@ fn div_round(a: i64, b: i64) -> i64 {
 }
 
 impl Core {
-    /// A customer's figures, with the trust balance.
-    pub async fn customer_figures(&self, customer: &Record) -> Result<CustomerFigures> {
-        let currency = match customer.text("currency") {
-            Some(c) => c.to_string(),
+    /// A customer by external id with their figures (and trust balance), read in one
+    /// query; `None` when there is no such customer.
+    pub async fn customer_with_figures(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<(Record, CustomerFigures)>> {
+        let Some(c) = self.store.customer_with_totals(external_id).await? else {
+            return Ok(None);
+        };
+        let currency = match c.record.text("currency") {
+            Some(cur) => cur.to_string(),
             None => self.currency().await?.to_string(),
         };
-        let summary = self
-            .store
-            .customer_summary(customer.id)
+        let mut f = CustomerFigures::of_summary(&c.summary, &currency);
+        f.trust_balance = Some(c.trust_balance);
+        Ok(Some((c.record, f)))
+    }
+
+    /// A customer's figures, with the trust balance.
+    pub async fn customer_figures(&self, customer: &Record) -> Result<CustomerFigures> {
+        self.customer_with_figures(&customer.external_id)
             .await?
+            .map(|(_, f)| f)
             .ok_or_else(|| {
                 crate::CoreError::NotFound(format!(
                     "no customer with id '{}'",
                     customer.external_id
                 ))
-            })?;
-        let mut f = CustomerFigures::of_summary(&summary, &currency);
-        f.trust_balance = Some(
-            self.store
-                .sum_of_customer(&TRUST_LEDGER, "delta", customer.id)
-                .await?,
-        );
-        Ok(f)
+            })
     }
 }
 

@@ -105,7 +105,11 @@ pub struct Core {
     writes: Arc<tokio::sync::Mutex<()>>,
     /// The store settings' values before a manager changes them.
     defaults: Arc<settings::StoreDefaults>,
+    /// The store settings as last read, and when (see [`Core::store_settings`]).
+    settings_cache: SettingsCache,
 }
+
+type SettingsCache = Arc<std::sync::Mutex<Option<(std::time::Instant, settings::StoreSettings)>>>;
 
 impl Core {
     /// The core over a store, with the built-in store defaults.
@@ -119,6 +123,7 @@ impl Core {
             store,
             writes: Default::default(),
             defaults: Arc::new(defaults),
+            settings_cache: Default::default(),
         }
     }
 

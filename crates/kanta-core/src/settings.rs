@@ -11,6 +11,9 @@ use crate::access::{SETTINGS, require};
 use crate::actor::Acting;
 use crate::{Core, CoreError, Result};
 
+/// How long the store settings read are reused.
+pub const SETTINGS_REUSE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// One setting a manager may change.
 #[derive(Debug, Clone, Copy)]
 pub struct StoreSettingDef {
@@ -180,8 +183,22 @@ fn def(key: &str) -> Result<&'static StoreSettingDef> {
 }
 
 impl Core {
-    /// The store settings in force: the store's values over the defaults.
+    /// The store settings in force: the store's values over the defaults. Read at most
+    /// every [`SETTINGS_REUSE`] (every customer view needs the currency); a change
+    /// through this core shows at once, one by another process within that time.
     pub async fn store_settings(&self) -> Result<StoreSettings> {
+        if let Some((at, s)) = self.settings_cache.lock().expect("not poisoned").as_ref()
+            && at.elapsed() < SETTINGS_REUSE
+        {
+            return Ok(s.clone());
+        }
+        let fresh = self.read_store_settings().await?;
+        *self.settings_cache.lock().expect("not poisoned") =
+            Some((std::time::Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
+
+    async fn read_store_settings(&self) -> Result<StoreSettings> {
         let stored = self.store.settings().await?;
         let get = |k: &str| {
             stored
@@ -208,7 +225,7 @@ impl Core {
     /// Every store setting with its value in force, for the settings page.
     pub async fn shown_store_settings(&self) -> Result<Vec<ShownStoreSetting>> {
         let stored = self.store.settings().await?;
-        let now = self.store_settings().await?;
+        let now = self.read_store_settings().await?;
         let value = |k: &str| match k {
             "currency" => now.currency.to_string(),
             "time_zone" => now.time_zone.clone(),
@@ -249,6 +266,7 @@ impl Core {
         self.store
             .set_setting(key, &Json::String(value.clone()), &entry)
             .await?;
+        *self.settings_cache.lock().expect("not poisoned") = None;
         Ok(value)
     }
 }

@@ -200,6 +200,20 @@ impl Core {
     ) -> Result<WriteTx> {
         require(acting, access(Some(entity), true))?;
         let turn = self.writes.clone().lock_owned().await;
+        self.begin_write_in(turn, acting, entity, fields).await
+    }
+
+    /// As [`Core::begin_write`] in a write turn taken already (to read what the write
+    /// needs from the store before its transaction holds the database's write lock:
+    /// inside it, every read must go through the transaction, or a SQLite pool whose
+    /// other connections wait for that lock has none left to give).
+    async fn begin_write_in(
+        &self,
+        turn: OwnedMutexGuard<()>,
+        acting: &Acting,
+        entity: &'static Entity,
+        fields: Vec<&'static Field>,
+    ) -> Result<WriteTx> {
         let writer = self.store.writer(entity, fields).await?;
         Ok(WriteTx {
             _turn: turn,
@@ -248,7 +262,10 @@ impl Core {
         fields: Vec<&'static Field>,
         values: Vec<Value>,
     ) -> Result<Record> {
-        let tx = self.begin_write(acting, e, fields.clone()).await?;
+        require(acting, access(Some(e), true))?;
+        // The record as it is, read in this write's turn (no other write of this
+        // process comes between) but before its transaction takes the write lock.
+        let turn = self.writes.clone().lock_owned().await;
         let before = self
             .store
             .get(e, id)
@@ -264,6 +281,7 @@ impl Core {
         if changes.is_empty() {
             return Ok(before);
         }
+        let tx = self.begin_write_in(turn, acting, e, fields.clone()).await?;
         self.write_one(tx, id, fields, values, "update", changes)
             .await
     }

@@ -135,6 +135,15 @@ impl Store {
     /// Connects to `url` and applies any pending migrations. A SQLite file (and its
     /// folder) is created when missing.
     pub async fn open(url: &str) -> Result<Store> {
+        Store::open_with_connections(url, None).await
+    }
+
+    /// As [`Store::open`], with at most `connections` pooled connections instead of the
+    /// backend's default (4 for SQLite, 8 for PostgreSQL). Tests open one-connection
+    /// stores to prove that no write reads through the pool while its transaction
+    /// holds the only connection (on SQLite, the others would all be waiting for the
+    /// write lock that transaction holds).
+    pub async fn open_with_connections(url: &str, connections: Option<u32>) -> Result<Store> {
         let open_err = |source| StoreError::Open {
             url: redact(url),
             source,
@@ -164,7 +173,7 @@ impl Store {
                 // Larger pages: fewer B-tree levels and splits in bulk loads and index builds.
                 .page_size(8192);
             let pool = SqlitePoolOptions::new()
-                .max_connections(4)
+                .max_connections(connections.unwrap_or(4))
                 .connect_with(opts)
                 .await
                 .map_err(open_err)?;
@@ -186,7 +195,7 @@ impl Store {
                 let _ = first.close().await;
             }
             let pool = PgPoolOptions::new()
-                .max_connections(8)
+                .max_connections(connections.unwrap_or(8))
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts)
                 .await

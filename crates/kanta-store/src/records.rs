@@ -279,7 +279,55 @@ macro_rules! decode_summaries {
     };
 }
 
+/// A customer's record with their row of the customer list (the totals) and their
+/// trust ledger's balance, read in one query.
+#[derive(Debug, Clone)]
+pub struct CustomerWithTotals {
+    pub record: Record,
+    pub summary: CustomerSummary,
+    pub trust_balance: i64,
+}
+
 impl Store {
+    /// A customer by external id with their totals and trust balance, in one query
+    /// (what every view of one customer shows).
+    pub async fn customer_with_totals(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<CustomerWithTotals>> {
+        let sql = format!(
+            "SELECT {}, t.transactions_count, t.revenue_minor, t.refunds_count, t.refunds_minor, \
+             t.first_purchase_at, t.last_purchase_at, \
+             (SELECT CAST(coalesce(sum(l.delta), 0) AS BIGINT) FROM {} l WHERE l.customer_id = t.id) AS trust_balance \
+             FROM customers t WHERE t.external_id = $1",
+            select_list(&CUSTOMERS),
+            kanta_domain::schema::TRUST_LEDGER.table,
+        );
+        macro_rules! one {
+            ($pool:expr, $decode:ident) => {{
+                let rows = sqlx::query(AssertSqlSafe(sql))
+                    .bind(external_id)
+                    .fetch_all($pool)
+                    .await?;
+                let Some(row) = rows.first() else {
+                    return Ok(None);
+                };
+                let record = $decode(&CUSTOMERS, row)?;
+                let summary = decode_summaries!(rows).remove(0);
+                let trust_balance: i64 = row.try_get("trust_balance")?;
+                Ok(Some(CustomerWithTotals {
+                    record,
+                    summary,
+                    trust_balance,
+                }))
+            }};
+        }
+        match &self.backend {
+            Backend::Sqlite(pool) => one!(pool, decode_sqlite),
+            Backend::Postgres(pool) => one!(pool, decode_pg),
+        }
+    }
+
     /// One customer's row of the customer list (their totals), by internal id.
     pub async fn customer_summary(&self, id: i64) -> Result<Option<CustomerSummary>> {
         let sql = format!("SELECT {SUMMARY_COLUMNS} FROM customers c WHERE c.id = $1");

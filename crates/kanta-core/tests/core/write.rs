@@ -5,6 +5,7 @@
 use kanta_core::{Acting, Channel, Core, CoreError};
 use kanta_domain::schema::{CUSTOMERS, INTERACTIONS, STAFF, TRANSACTIONS};
 use kanta_domain::{Value, WriteBatch};
+use kanta_store::Store;
 use kanta_store::accounts::Role;
 use serde_json::json;
 
@@ -605,4 +606,90 @@ async fn concurrent_writes_take_turns() {
         assert_eq!(audit_log(core.store()).await.len(), 8);
     })
     .await;
+}
+
+/// `what` finished within 20 s, and did not fail.
+async fn within<T>(what: &str, f: impl std::future::Future<Output = Result<T, CoreError>>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(20), f)
+        .await
+        .unwrap_or_else(|_| panic!("{what} waited for a second connection"))
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+/// Every write use case works on a store with ONE pooled connection: inside a write's
+/// transaction nothing reads through the pool. (On SQLite the pool's other connections
+/// may all be waiting for the write lock that transaction holds: a read through the
+/// pool there would wait for ever. Under load that stalled every write for the busy
+/// timeout.)
+#[tokio::test]
+async fn writes_need_no_second_connection() {
+    use kanta_core::import::ImportRequest;
+    let db = kanta_store::testing::TestDb::sqlite();
+    let store = Store::open_with_connections(&db.url, Some(1))
+        .await
+        .unwrap();
+    let core = Core::new(store.clone());
+    let acting = Acting::cli();
+    within(
+        "create_record",
+        core.create_record(
+            &acting,
+            &CUSTOMERS,
+            "c1",
+            customer("Aino", "aino@example.fi"),
+        ),
+    )
+    .await;
+    within(
+        "create_record of a transaction",
+        core.create_record(&acting, &TRANSACTIONS, "o1", order("c2", 5, 1990)),
+    )
+    .await;
+    let segment = fields(&CUSTOMERS, &["segment"]);
+    within(
+        "update_record",
+        core.update_record(&acting, &CUSTOMERS, "c1", segment, vec![text("vip")]),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.csv");
+    std::fs::write(
+        &file,
+        "id,customer_id,occurred_at,amount\no2,c1,2024-01-02,5.00\no3,c3,2024-01-03,7.00\n",
+    )
+    .unwrap();
+    let req = ImportRequest {
+        file: file.clone(),
+        options: kanta_import::ImportOptions {
+            entity: &TRANSACTIONS,
+            format: None,
+            delimiter: None,
+            has_header: true,
+            mapping: Default::default(),
+            date_format: None,
+            currency: kanta_domain::Currency::EUR,
+        },
+        skip_invalid: false,
+        rejects_file: None,
+        dry_run: false,
+    };
+    let out = within(
+        "import_file",
+        core.import_file(&Acting::import("t.csv"), &req, Box::new(|_, _| {})),
+    )
+    .await;
+    assert_eq!(out.summary.inserted, 2);
+    within(
+        "set_store_setting",
+        core.set_store_setting(&acting, "currency", "SEK"),
+    )
+    .await;
+    let mail = kanta_core::mail::Message {
+        to: "a@example.fi".into(),
+        subject: "s".into(),
+        text: "t".into(),
+        html: None,
+    };
+    within("queue_mail", core.queue_mail(&acting, "k1", &mail)).await;
+    assert_eq!(audit_log(&store).await.len(), 6);
 }

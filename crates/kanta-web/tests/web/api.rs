@@ -904,3 +904,68 @@ async fn model_runs_and_scores_are_read_by_run_and_by_customer() {
         );
     }
 }
+
+/// Many writes at once while the job workers claim jobs, as under `kanta serve`: every
+/// write answers 200 and is audited. (That no write reads through the pool inside its
+/// transaction is proven deterministically on a one-connection store in the core's
+/// tests: `write::writes_need_no_second_connection`.)
+#[tokio::test]
+async fn concurrent_writes_beside_the_job_workers_all_answer() {
+    use kanta_core::jobs::{JobSettings, Services, Workers};
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let workers = Workers::start(
+            Services {
+                core: app.core.clone(),
+                settings: JobSettings {
+                    poll: std::time::Duration::from_millis(5),
+                    score_every: None,
+                    ..JobSettings::default()
+                },
+                mailer: None,
+            },
+            2,
+        );
+        let writes = (0..64).map(|i| {
+            let app = &app;
+            async move {
+                patch(
+                    app,
+                    "/api/v1/customers/c1",
+                    &json!({"segment": format!("s{i}")}),
+                )
+                .await
+                .status
+            }
+        });
+        let statuses = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            futures_util::future::join_all(writes),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{backend}: writes still waiting after 20 s"));
+        assert!(
+            statuses.iter().all(|s| *s == 200),
+            "{backend}: {statuses:?}"
+        );
+        workers.stop().await;
+        let entries = app
+            .store
+            .audit_page(&kanta_store::audit::AuditQuery {
+                entity: Some("customers".into()),
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .0;
+        let updates = entries
+            .iter()
+            .filter(|e| e.entry.action == "update")
+            .count();
+        assert!(
+            updates >= 60,
+            "{backend}: {updates} audited updates of 64 writes"
+        );
+    }
+}

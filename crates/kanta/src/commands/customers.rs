@@ -87,14 +87,13 @@ pub async fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<ExitCode> {
 pub async fn show(cli: &Cli, a: &ShowArgs) -> anyhow::Result<ExitCode> {
     let core = cli.open_core().await?;
     let store = core.store();
-    let Some(customer) = store.customer(&a.id).await? else {
+    let Some((customer, figures)) = core.customer_with_figures(&a.id).await? else {
         store.close().await;
         bail!(
             "there is no customer with id '{}' (kanta customers list --search finds them)",
             a.id
         );
     };
-    let figures = core.customer_figures(&customer).await?;
     let page = store
         .timeline_page(&customer, None, a.events.clamp(1, 100_000))
         .await?;
