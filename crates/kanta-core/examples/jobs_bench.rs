@@ -1,5 +1,6 @@
-//! The job queue's claim rate: workers of one process claim and complete jobs of the
-//! `bench` kind until none is left, and print what they did as JSON. Run two of these
+//! The job queue's claim rate: workers of one process claim jobs of the `bench` kind
+//! in batches of `CLAIM_BATCH`, as `kanta serve`'s workers do, and mark each batch
+//! done, until none is left, and print what they did as JSON. Run two of these
 //! processes at once on one PostgreSQL database to measure two instances
 //! (`benches/jobs.sh` does, and checks that every job ran exactly once).
 //!
@@ -50,13 +51,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 tasks.push(tokio::spawn(async move {
                     let name = format!("bench:{pid}:{w}");
                     let mut done = 0u64;
-                    while let Some(job) = store
-                        .claim_job(&name, &[KIND], Duration::from_secs(60), Utc::now())
-                        .await?
-                    {
-                        if store.complete_job(job.id, &name).await? {
-                            done += 1;
+                    // As kanta serve's workers do: claim a batch, run it, mark the
+                    // batch done in one statement.
+                    loop {
+                        let jobs = store
+                            .claim_jobs(
+                                &name,
+                                &[KIND],
+                                Duration::from_secs(60),
+                                Utc::now(),
+                                kanta_core::jobs::CLAIM_BATCH,
+                            )
+                            .await?;
+                        if jobs.is_empty() {
+                            break;
                         }
+                        let ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
+                        done += store.complete_jobs(&ids, &name).await?;
                     }
                     Ok::<u64, kanta_store::StoreError>(done)
                 }));

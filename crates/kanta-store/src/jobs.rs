@@ -207,8 +207,26 @@ impl Store {
         lease: std::time::Duration,
         now: DateTime<Utc>,
     ) -> Result<Option<Job>> {
-        if kinds.is_empty() {
-            return Ok(None);
+        Ok(self
+            .claim_jobs(worker, kinds, lease, now, 1)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// As [`Store::claim_job`], up to `max` jobs in one statement (a worker that takes
+    /// several at once pays one round trip and one commit for all of them), earliest
+    /// first.
+    pub async fn claim_jobs(
+        &self,
+        worker: &str,
+        kinds: &[&str],
+        lease: std::time::Duration,
+        now: DateTime<Utc>,
+        max: u32,
+    ) -> Result<Vec<Job>> {
+        if kinds.is_empty() || max == 0 {
+            return Ok(Vec::new());
         }
         let now = to_ms(now);
         let lease = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
@@ -230,10 +248,10 @@ impl Store {
         let claim = format!(
             "UPDATE jobs SET status = 'running', locked_by = $3, lease_until_ms = $4, \
              attempts = attempts + 1, updated_ms = $1 \
-             WHERE id = (SELECT id FROM jobs WHERE {in_kinds} \
+             WHERE id IN (SELECT id FROM jobs WHERE {in_kinds} \
                AND ((status = 'queued' AND run_at_ms <= $1) \
                  OR (status = 'running' AND lease_until_ms < $1 AND attempts < max_attempts)) \
-               ORDER BY run_at_ms, id LIMIT 1 {lock}) \
+               ORDER BY run_at_ms, id LIMIT $5 {lock}) \
              RETURNING {COLUMNS}"
         );
         with_pool!(self, pool => {
@@ -243,14 +261,17 @@ impl Store {
                 .bind(LEASE_LOST)
                 .execute(pool)
                 .await?;
-            let row = sqlx::query(AssertSqlSafe(claim))
+            let rows = sqlx::query(AssertSqlSafe(claim))
                 .bind(now)
                 .bind(&kinds)
                 .bind(worker)
                 .bind(until)
-                .fetch_optional(pool)
+                .bind(i64::from(max))
+                .fetch_all(pool)
                 .await?;
-            row.as_ref().map(job_of).transpose()
+            let mut jobs = rows.iter().map(job_of).collect::<Result<Vec<_>>>()?;
+            jobs.sort_by_key(|j| (j.run_at, j.id));
+            Ok(jobs)
         })
     }
 
@@ -297,6 +318,32 @@ impl Store {
             .await?
             .rows_affected());
         Ok(n > 0)
+    }
+
+    /// Marks these jobs done in one statement, those `worker` holds; returns how many.
+    pub async fn complete_jobs(&self, ids: &[i64], worker: &str) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let ids = serde_json::to_string(ids).map_err(json_err)?;
+        let in_ids = match self.backend {
+            Backend::Postgres(_) => {
+                "id IN (SELECT CAST(jsonb_array_elements_text(CAST($1 AS JSONB)) AS BIGINT))"
+            }
+            Backend::Sqlite(_) => "id IN (SELECT value FROM json_each($1))",
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'done', locked_by = NULL, lease_until_ms = NULL, \
+             finished_ms = $3, updated_ms = $3 \
+             WHERE {in_ids} AND locked_by = $2 AND status = 'running'"
+        );
+        Ok(with_pool!(self, pool => sqlx::query(AssertSqlSafe(sql))
+            .bind(ids)
+            .bind(worker)
+            .bind(to_ms(Utc::now()))
+            .execute(pool)
+            .await?
+            .rows_affected()))
     }
 
     /// Marks a job done; only the worker holding it may (false otherwise).

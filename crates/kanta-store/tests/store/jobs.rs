@@ -187,6 +187,73 @@ async fn concurrent_workers_claim_each_job_once() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn workers_claiming_batches_take_each_job_once_in_order() {
+    each_backend(|store| async move {
+        let now = Utc::now();
+        let mut ids = Vec::new();
+        for i in 0..100 {
+            ids.push(
+                store
+                    .enqueue(&job("work", None, now - secs(100 - i)))
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            );
+        }
+        // One batch: the earliest, in order, all running and held.
+        let first = store
+            .claim_jobs("w0", &["work"], LEASE, now, 7)
+            .await
+            .unwrap();
+        let got: Vec<i64> = first.iter().map(|j| j.id).collect();
+        assert_eq!(got, ids[..7], "the seven earliest, earliest first");
+        assert!(
+            first
+                .iter()
+                .all(|j| j.status == JobStatus::Running && j.attempts == 1)
+        );
+        // Another worker cannot complete them; their own worker does, in one statement.
+        assert_eq!(store.complete_jobs(&got, "someone-else").await.unwrap(), 0);
+        assert_eq!(store.complete_jobs(&got, "w0").await.unwrap(), 7);
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                let store: Store = store.clone();
+                tokio::spawn(async move {
+                    let worker = format!("worker-{w}");
+                    let mut claimed = Vec::new();
+                    loop {
+                        let batch = store
+                            .claim_jobs(&worker, &["work"], LEASE, now, 5)
+                            .await
+                            .unwrap();
+                        if batch.is_empty() {
+                            return claimed;
+                        }
+                        assert!(batch.len() <= 5);
+                        let ids: Vec<i64> = batch.iter().map(|j| j.id).collect();
+                        assert!(batch.iter().all(|j| j.attempts == 1), "claimed before");
+                        assert_eq!(
+                            store.complete_jobs(&ids, &worker).await.unwrap(),
+                            ids.len() as u64
+                        );
+                        claimed.extend(ids);
+                    }
+                })
+            })
+            .collect();
+        let mut claimed = got;
+        for w in workers {
+            claimed.extend(w.await.unwrap());
+        }
+        claimed.sort();
+        assert_eq!(claimed, ids, "every job claimed exactly once");
+        let counts = store.job_counts().await.unwrap();
+        assert!(counts.contains(&(JobStatus::Done, 100)), "{counts:?}");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_job_whose_lease_ran_out_is_claimed_again() {
     each_backend(|store| async move {

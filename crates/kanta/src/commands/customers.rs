@@ -87,6 +87,7 @@ pub async fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<ExitCode> {
 pub async fn show(cli: &Cli, a: &ShowArgs) -> anyhow::Result<ExitCode> {
     let core = cli.open_core().await?;
     let store = core.store();
+    let store_currency = core.currency().await?;
     let Some((customer, figures)) = core.customer_with_figures(&a.id).await? else {
         store.close().await;
         bail!(
@@ -119,10 +120,13 @@ pub async fn show(cli: &Cli, a: &ShowArgs) -> anyhow::Result<ExitCode> {
     println!("Customer {}", customer.external_id);
     for (name, v) in &customer.fields {
         if !v.is_null() {
-            println!("  {name:<22} {}", show_value(&customer, name, v));
+            println!(
+                "  {name:<22} {}",
+                show_value(&customer, name, v, store_currency)
+            );
         }
     }
-    let currency: Currency = figures.currency.parse().unwrap_or(Currency::EUR);
+    let currency: Currency = figures.currency.parse().unwrap_or(store_currency);
     let money = |m: i64| format!("{} {currency}", Money::new(m, currency).plain());
     println!("\nFigures");
     println!("  {:<22} {}", "revenue", money(figures.revenue_minor));
@@ -158,26 +162,27 @@ pub async fn show(cli: &Cli, a: &ShowArgs) -> anyhow::Result<ExitCode> {
             "  {}  {:<22} {}",
             ev.at.format("%Y-%m-%d %H:%M"),
             ev.kind,
-            describe(ev)
+            describe(ev, store_currency)
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn currency_of(r: &Record) -> Currency {
+/// The currency of a record's money: its own, else the store's.
+fn currency_of(r: &Record, store_currency: Currency) -> Currency {
     r.text("currency")
         .and_then(|c| c.parse().ok())
-        .unwrap_or(Currency::EUR)
+        .unwrap_or(store_currency)
 }
 
-fn show_value(r: &Record, name: &str, v: &Value) -> String {
+fn show_value(r: &Record, name: &str, v: &Value, store_currency: Currency) -> String {
     let is_money = r
         .entity
         .field(name)
         .is_some_and(|f| f.kind == kanta_domain::Kind::Money);
     match v {
         Value::Int(m) if is_money => {
-            let c = currency_of(r);
+            let c = currency_of(r, store_currency);
             format!("{} {c}", Money::new(*m, c).plain())
         }
         other => other.canonical(),
@@ -185,7 +190,7 @@ fn show_value(r: &Record, name: &str, v: &Value) -> String {
 }
 
 /// The fields of the event's record that say what happened, as one line.
-fn describe(ev: &TimelineEvent) -> String {
+fn describe(ev: &TimelineEvent, store_currency: Currency) -> String {
     let r = &ev.record;
     let skip = [
         "customer_id",
@@ -199,7 +204,7 @@ fn describe(ev: &TimelineEvent) -> String {
         .iter()
         .filter(|(n, v)| !v.is_null() && !skip.contains(n))
         .map(|(n, v)| {
-            let s = show_value(r, n, v);
+            let s = show_value(r, n, v, store_currency);
             let s: String = if s.chars().count() > 60 {
                 s.chars().take(57).chain("...".chars()).collect()
             } else {
