@@ -295,25 +295,49 @@ impl Store {
         &self,
         external_id: &str,
     ) -> Result<Option<CustomerWithTotals>> {
-        let sql = format!(
-            "SELECT {}, t.transactions_count, t.revenue_minor, t.refunds_count, t.refunds_minor, \
-             t.first_purchase_at, t.last_purchase_at, \
-             (SELECT CAST(coalesce(sum(l.delta), 0) AS BIGINT) FROM {} l WHERE l.customer_id = t.id) AS trust_balance \
-             FROM customers t WHERE t.external_id = $1",
-            select_list(&CUSTOMERS),
-            kanta_domain::schema::TRUST_LEDGER.table,
-        );
+        // The same text every time (built once): the statement cache finds it.
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            format!(
+                "SELECT {}, t.transactions_count, t.revenue_minor, t.refunds_count, t.refunds_minor, \
+                 t.first_purchase_at, t.last_purchase_at, \
+                 (SELECT CAST(coalesce(sum(l.delta), 0) AS BIGINT) FROM {} l WHERE l.customer_id = t.id) AS trust_balance \
+                 FROM customers t WHERE t.external_id = $1",
+                select_list(&CUSTOMERS),
+                kanta_domain::schema::TRUST_LEDGER.table,
+            )
+        });
         macro_rules! one {
             ($pool:expr, $decode:ident) => {{
-                let rows = sqlx::query(AssertSqlSafe(sql))
+                let Some(row) = sqlx::query(AssertSqlSafe(sql.as_str()))
                     .bind(external_id)
-                    .fetch_all($pool)
-                    .await?;
-                let Some(row) = rows.first() else {
+                    .fetch_optional($pool)
+                    .await?
+                else {
                     return Ok(None);
                 };
-                let record = $decode(&CUSTOMERS, row)?;
-                let summary = decode_summaries!(rows).remove(0);
+                let record = $decode(&CUSTOMERS, &row)?;
+                // The list's row from the record's fields and the totals: no column
+                // read twice.
+                let text = |name: &str| record.text(name).map(str::to_string);
+                let transactions: i64 = row.try_get("transactions_count")?;
+                let refunds_count: i64 = row.try_get("refunds_count")?;
+                let summary = CustomerSummary {
+                    id: record.external_id.clone(),
+                    name: text("name"),
+                    email: text("email"),
+                    kind: text("kind").unwrap_or_default(),
+                    segment: text("segment"),
+                    status: text("status").unwrap_or_default(),
+                    tier: text("tier"),
+                    transactions,
+                    orders_count: transactions - refunds_count,
+                    refunds_count,
+                    revenue_minor: row.try_get("revenue_minor")?,
+                    refunds_minor: row.try_get("refunds_minor")?,
+                    first_purchase_at: row.try_get("first_purchase_at")?,
+                    last_purchase_at: row.try_get("last_purchase_at")?,
+                };
                 let trust_balance: i64 = row.try_get("trust_balance")?;
                 Ok(Some(CustomerWithTotals {
                     record,
