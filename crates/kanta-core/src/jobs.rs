@@ -28,7 +28,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::actor::Acting;
-use crate::mail::{MailError, Mailer, Message};
+use crate::mail::{Lang, MailError, Mailer, Message, render};
 use crate::scoring::{ScoreSettings, score_store};
 use crate::{Core, Result};
 
@@ -300,7 +300,11 @@ async fn execute(s: &Services, worker: &str, jobs: Vec<Job>) -> Result<()> {
             }
             Outcome::Retry(e) | Outcome::Fail(e) => {
                 tracing::error!(job = job.id, kind = %job.kind, "job failed: {e}");
-                store.fail_job(job.id, worker, &e, None).await.map(|_| ())
+                let failed = store.fail_job(job.id, worker, &e, None).await.map(|_| ());
+                if failed.is_ok() {
+                    tell_admins(s, job, &e).await;
+                }
+                failed
             }
         };
         if let Err(e) = recorded {
@@ -312,6 +316,64 @@ async fn execute(s: &Services, worker: &str, jobs: Vec<Job>) -> Result<()> {
     let _ = heartbeat.await;
     completed?;
     result
+}
+
+/// Mails every active admin that a job failed for good (the `job_failed` template, in
+/// the admin's language), through the outbox, once per job and admin. Not for mail
+/// jobs themselves: a mailer that fails would only queue more mail. Problems are
+/// logged; the job's failure stands recorded either way.
+pub async fn tell_admins(s: &Services, job: &Job, error: &str) {
+    if job.kind == MAIL_SEND {
+        return;
+    }
+    let core = &s.core;
+    let admins = match core.store().users().await {
+        Ok(users) => users
+            .into_iter()
+            .filter(|u| u.active && u.role == kanta_store::accounts::Role::Admin),
+        Err(e) => {
+            tracing::warn!("cannot tell the admins that job {} failed: {e}", job.id);
+            return;
+        }
+    };
+    let store_lang = core
+        .store_settings()
+        .await
+        .map(|st| st.language)
+        .unwrap_or_else(|_| "fi".into());
+    let site = format!("Kanta ({})", core.store().url());
+    let id = job.id.to_string();
+    for admin in admins {
+        let lang = admin
+            .lang
+            .as_deref()
+            .and_then(Lang::parse)
+            .or_else(|| Lang::parse(&store_lang))
+            .unwrap_or(Lang::Fi);
+        let vars = [
+            ("site", site.as_str()),
+            ("kind", job.kind.as_str()),
+            ("id", id.as_str()),
+            ("error", error),
+        ];
+        let queued = match render("job_failed", lang, &vars) {
+            Ok(m) => {
+                let key = format!("job-failed-{}-{}", job.id, admin.id);
+                core.queue_mail(&Acting::job(&job.kind), &key, &m.to(admin.email.clone()))
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = queued {
+            tracing::warn!(
+                "cannot tell {} that job {} failed: {e}",
+                admin.email,
+                job.id
+            );
+        }
+    }
 }
 
 /// `kanta serve`'s background workers.

@@ -608,3 +608,78 @@ async fn the_score_job_without_orders_completes_without_a_run() {
     })
     .await;
 }
+
+/// A job that fails for good is mailed to every active admin, in the admin's language,
+/// once; staff and inactive admins get nothing; a failed mail job tells nobody.
+#[tokio::test]
+async fn a_job_that_failed_for_good_is_mailed_to_the_admins_once() {
+    use kanta_store::accounts::Role;
+    each_backend(|backend, store| async move {
+        let core = Core::new(store.clone());
+        let cli = Acting::cli();
+        let (fi, _) = core
+            .add_user(&cli, "paakayttaja@example.fi", None, Role::Admin, None)
+            .await
+            .unwrap();
+        let (en, _) = core
+            .add_user(&cli, "admin@example.com", None, Role::Admin, None)
+            .await
+            .unwrap();
+        core.set_user_language(&cli, en.id, Some("en"))
+            .await
+            .unwrap();
+        core.add_user(&cli, "staff@example.fi", None, Role::Staff, None)
+            .await
+            .unwrap();
+        let (gone, _) = core
+            .add_user(&cli, "gone@example.fi", None, Role::Admin, None)
+            .await
+            .unwrap();
+        core.change_user(&cli, gone.id, Role::Admin, false)
+            .await
+            .unwrap();
+        let s = services(store.clone(), None);
+        let id = store
+            .enqueue(&kanta_store::jobs::NewJob {
+                kind: kanta_core::jobs::SCORE.into(),
+                payload: serde_json::json!({}),
+                unique_key: None,
+                run_at: Utc::now(),
+                max_attempts: 1,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let job = store.job(id).await.unwrap().unwrap();
+        kanta_core::jobs::tell_admins(&s, &job, "the <store> was away").await;
+        kanta_core::jobs::tell_admins(&s, &job, "the <store> was away").await;
+        let outbox = store.outbox(100).await.unwrap();
+        let mut to: Vec<(&str, &str)> = outbox
+            .iter()
+            .map(|m| (m.to.as_str(), m.subject.as_str()))
+            .collect();
+        to.sort();
+        assert_eq!(to.len(), 2, "{backend}: once to each active admin: {to:?}");
+        assert_eq!(to[0].0, "admin@example.com");
+        assert!(to[0].1.contains("Background job failed: score"), "{to:?}");
+        assert_eq!(to[1].0, fi.email);
+        assert!(
+            !to[1].1.contains("Background job failed"),
+            "Finnish: {to:?}"
+        );
+        let html = outbox[0].html.as_deref().unwrap_or_default();
+        assert!(
+            html.contains("&lt;store&gt;") && !html.contains("<store>"),
+            "the error is escaped in HTML: {html}"
+        );
+        // A mail job's failure tells nobody (mail that fails would only queue more).
+        let mail_job = Job {
+            kind: kanta_core::jobs::MAIL_SEND.into(),
+            id: id + 1000,
+            ..job
+        };
+        kanta_core::jobs::tell_admins(&s, &mail_job, "refused").await;
+        assert_eq!(store.outbox(100).await.unwrap().len(), 2, "{backend}");
+    })
+    .await;
+}
