@@ -25,6 +25,7 @@ pub mod actor;
 pub mod admin;
 pub mod audit;
 pub mod config;
+pub mod customer_records;
 pub mod figures;
 pub mod import;
 pub mod jobs;

@@ -15,14 +15,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use kanta_core::CoreError;
 use kanta_core::access::access;
 use kanta_core::figures::CustomerFigures;
 use kanta_domain::schema::{
     CASES, CONTACTS, DIRECTIONS, FEEDBACK, INTERACTION_KINDS, INTERACTIONS, OUTCOMES, SEVERITIES,
     TRUST_LEDGER,
 };
-use kanta_domain::{Currency, Entity, Kind, Value, ids};
+use kanta_domain::{Currency, Entity, Kind, Value};
 use kanta_store::records::{Record, TimelineEvent};
 use kanta_store::scores::{CustomerScore, ModelRun};
 use kanta_store::timeline::TimelineCursor;
@@ -728,56 +727,6 @@ fn checked(v: &Option<String>) -> bool {
         .is_some_and(|v| matches!(v, "on" | "yes" | "true" | "1"))
 }
 
-/// The id of a record written from a form: derived like the importer's, from what
-/// the record says and when.
-fn new_id(entity: &Entity, customer: &str, at: &DateTime<Utc>, values: &[Value]) -> String {
-    let micros = at.timestamp_micros().to_le_bytes();
-    let text: Vec<String> = values.iter().map(Value::canonical).collect();
-    let text = text.join("\u{1f}");
-    ids::derived_id(
-        [
-            b"web".as_slice(),
-            entity.name.as_bytes(),
-            customer.as_bytes(),
-            &micros,
-            text.as_bytes(),
-        ],
-        1,
-    )
-}
-
-/// The staff member the signed-in user is (a staff record with their email), as the
-/// `staff_id` of what they write; nothing when there is none.
-async fn staff_of(s: &AppState, signed: &SignedIn) -> Result<Value, PageError> {
-    Ok(s.store
-        .staff_for_email(&signed.user.email)
-        .await?
-        .map_or(Value::Null, Value::Text))
-}
-
-/// Every field of `e` in schema order: the customer, the entity's time, the staff
-/// member and what the form gave; nothing in the others.
-fn record_values(
-    e: &'static Entity,
-    customer: &str,
-    at: DateTime<Utc>,
-    staff: Value,
-    given: Vec<(&'static str, Value)>,
-) -> Vec<Value> {
-    e.fields
-        .iter()
-        .map(|f| match f.name {
-            "customer_id" => Value::Text(customer.to_string()),
-            "staff_id" => staff.clone(),
-            n if Some(n) == e.time_field => Value::Time(at),
-            n => given
-                .iter()
-                .find(|(g, _)| *g == n)
-                .map_or(Value::Null, |(_, v)| v.clone()),
-        })
-        .collect()
-}
-
 /// A quick action's POST: the role the core asks for writing the entity and the
 /// session's CSRF token, the form read (422 with the page and the errors by the
 /// field, nothing written), then one audited create through the core and 303 back.
@@ -799,20 +748,10 @@ pub(crate) async fn quick_action(
         let v = view(&s, &signed, c, forms, None, None).await?;
         return Ok(render_status(&v, StatusCode::UNPROCESSABLE_ENTITY));
     }
-    let now = Utc::now();
-    let given_values: Vec<Value> = given.iter().map(|(_, v)| v.clone()).collect();
-    let ext = new_id(action.entity, &c.external_id, &now, &given_values);
-    let staff = staff_of(&s, &signed).await?;
-    let values = record_values(action.entity, &c.external_id, now, staff, given);
-    match s
-        .core
-        .create_record(&signed.acting(), action.entity, &ext, values)
+    s.core
+        .record_for_customer(&signed.acting(), action.entity, &c.external_id, &given)
         .await
-    {
-        // The same form sent twice at the same moment: written once.
-        Ok(_) | Err(CoreError::Conflict { .. }) => {}
-        Err(e) => return Err(core_error(&signed)(e)),
-    }
+        .map_err(core_error(&signed))?;
     Ok(see_other(format!(
         "/customers/{}?saved={}",
         urlencode(&c.external_id),
@@ -833,7 +772,13 @@ mod tests {
             for (name, _) in &given {
                 assert!(a.entity.field(name).is_some(), "{}: {name}", a.path);
             }
-            let values = record_values(a.entity, "c1", Utc::now(), Value::Null, given);
+            let values = kanta_core::customer_records::record_values(
+                a.entity,
+                "c1",
+                Utc::now(),
+                Value::Null,
+                &given,
+            );
             assert_eq!(values.len(), a.entity.fields.len());
             assert_eq!(values[0], Value::Text("c1".into()), "{}", a.path);
             assert_ne!(tr.t(a.notice), a.notice, "{} has no text", a.notice);
