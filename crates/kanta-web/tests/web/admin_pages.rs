@@ -5,12 +5,11 @@
 
 use kanta_core::jobs::{JobSettings, Services, work_once};
 use kanta_store::accounts::Role;
-use kanta_store::audit::AuditQuery;
 use kanta_store::jobs::NewJob;
 use kanta_store::outbox::NewMail;
 use kanta_store::testing::BACKENDS;
 
-use crate::{Answer, App, api_as, page_as, post_form_as, spawn_app};
+use crate::{Answer, App, api_as, audit_of_entity, page_as, post_form_as, spawn_app};
 
 /// The audit page's entries (one `<li class="card">` each).
 fn entries(body: &str) -> Vec<&str> {
@@ -367,14 +366,7 @@ async fn admins_see_jobs_and_the_outbox_and_retry_a_failed_job() {
         assert_eq!(a.status, 409, "{backend}: only failed jobs");
         assert!(a.body.contains("was not retried"));
 
-        let (items, _) = app
-            .store
-            .audit_page(&AuditQuery {
-                entity: Some("jobs".into()),
-                ..AuditQuery::default()
-            })
-            .await
-            .unwrap();
+        let items = audit_of_entity(&app, "jobs").await;
         assert_eq!(items.len(), 1, "{backend}");
         let e = &items[0].entry;
         assert_eq!(
@@ -422,14 +414,7 @@ async fn a_manager_changes_the_currency_and_the_customer_page_shows_it() {
         assert!(list.contains("$4.50"), "{backend}: the list too");
 
         // Only what changed is saved and audited: one entry, by the manager, on the pages.
-        let (items, _) = app
-            .store
-            .audit_page(&AuditQuery {
-                entity: Some("settings".into()),
-                ..AuditQuery::default()
-            })
-            .await
-            .unwrap();
+        let items = audit_of_entity(&app, "settings").await;
         assert_eq!(items.len(), 1, "{backend}: {items:?}");
         let e = &items[0].entry;
         assert_eq!(
@@ -482,14 +467,7 @@ async fn a_bad_setting_comes_back_with_its_reason_and_nothing_is_saved() {
             a.body
                 .contains("id=\"s-currency-error\">&#39;euro&#39; is not a currency code")
         );
-        let (items, _) = app
-            .store
-            .audit_page(&AuditQuery {
-                entity: Some("settings".into()),
-                ..AuditQuery::default()
-            })
-            .await
-            .unwrap();
+        let items = audit_of_entity(&app, "settings").await;
         assert!(items.is_empty(), "{backend}: nothing audited");
     }
 }

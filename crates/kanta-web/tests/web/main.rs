@@ -518,3 +518,15 @@ async fn save_run(store: &Store) -> i64 {
         .await
         .unwrap()
 }
+
+/// The audit entries of one entity, newest first (the first page).
+async fn audit_of_entity(app: &App, entity: &str) -> Vec<kanta_store::audit::AuditRecord> {
+    app.store
+        .audit_page(&kanta_store::audit::AuditQuery {
+            entity: Some(entity.into()),
+            ..kanta_store::audit::AuditQuery::default()
+        })
+        .await
+        .unwrap()
+        .0
+}

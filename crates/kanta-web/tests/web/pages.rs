@@ -9,7 +9,7 @@ use kanta_store::accounts::Role;
 use kanta_store::testing::BACKENDS;
 use kanta_store::{Store, WriteBatch};
 
-use crate::{App, form, get, page_as, post_form_as, request, spawn_app};
+use crate::{App, audit_of_entity, form, get, page_as, post_form_as, request, spawn_app};
 
 /// The escaped customer's name as askama writes it.
 const EVIL: &str = "&#60;script&#62;alert(1)&#60;/script&#62;";
@@ -716,7 +716,6 @@ async fn the_customer_page_shows_the_customers_scores() {
 
 #[tokio::test]
 async fn a_staff_users_quick_action_is_audited_with_their_name() {
-    use kanta_store::audit::AuditQuery;
     for backend in BACKENDS {
         let app = spawn_app(backend).await;
         let (status, _, _) = post(
@@ -728,14 +727,7 @@ async fn a_staff_users_quick_action_is_audited_with_their_name() {
         assert_eq!(status, 303, "{backend}");
         let written = interactions(&app, "c1").await;
         assert_eq!(written.len(), 1);
-        let (entries, _) = app
-            .store
-            .audit_page(&AuditQuery {
-                entity: Some("interactions".into()),
-                ..AuditQuery::default()
-            })
-            .await
-            .unwrap();
+        let entries = audit_of_entity(&app, "interactions").await;
         assert_eq!(entries.len(), 1, "{backend}: {entries:?}");
         let e = &entries[0].entry;
         assert_eq!(
@@ -966,7 +958,6 @@ async fn the_timeline_is_read_a_page_at_a_time() {
 
 #[tokio::test]
 async fn managers_add_trust_entries_from_the_customer_page() {
-    use kanta_store::audit::AuditQuery;
     for backend in BACKENDS {
         let app = spawn_app(backend).await;
         let staff = page_as(&app, Role::Staff, "/customers/c1?lang=en", &[]).await;
@@ -1019,14 +1010,7 @@ async fn managers_add_trust_entries_from_the_customer_page() {
             body.contains("<span>Trust balance</span><b>-10</b>"),
             "{backend}: {body}"
         );
-        let (entries, _) = app
-            .store
-            .audit_page(&AuditQuery {
-                entity: Some("trust".into()),
-                ..AuditQuery::default()
-            })
-            .await
-            .unwrap();
+        let entries = audit_of_entity(&app, "trust").await;
         assert_eq!(entries.len(), 1, "{backend}");
         let e = &entries[0].entry;
         assert_eq!(e.actor_name, "manager@kanta.test");
