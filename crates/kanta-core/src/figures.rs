@@ -39,7 +39,7 @@ pub struct CustomerFigures {
 impl CustomerFigures {
     /// The figures of a row of the customer list (no trust balance).
     pub fn of_summary(s: &CustomerSummary, currency: &str) -> CustomerFigures {
-        let orders = s.transactions - s.refunds_count;
+        let orders = s.orders_count;
         let gross = s.revenue_minor - s.refunds_minor;
         CustomerFigures {
             orders,
@@ -82,19 +82,6 @@ impl Core {
         let mut f = CustomerFigures::of_summary(&c.summary, &currency);
         f.trust_balance = Some(c.trust_balance);
         Ok(Some((c.record, f)))
-    }
-
-    /// A customer's figures, with the trust balance.
-    pub async fn customer_figures(&self, customer: &Record) -> Result<CustomerFigures> {
-        self.customer_with_figures(&customer.external_id)
-            .await?
-            .map(|(_, f)| f)
-            .ok_or_else(|| {
-                crate::CoreError::NotFound(format!(
-                    "no customer with id '{}'",
-                    customer.external_id
-                ))
-            })
     }
 }
 

@@ -28,7 +28,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::actor::Acting;
-use crate::mail::{Lang, MailError, Mailer, Message, render};
+use crate::mail::{Lang, Mailer, Message, render};
 use crate::scoring::{ScoreSettings, score_store};
 use crate::{Core, Result};
 
@@ -440,16 +440,6 @@ impl Workers {
         let _ = self.stop.send(true);
         for h in self.handles {
             let _ = h.await;
-        }
-    }
-}
-
-impl From<MailError> for Outcome {
-    fn from(e: MailError) -> Outcome {
-        if e.is_transient() {
-            Outcome::Retry(e.to_string())
-        } else {
-            Outcome::Fail(e.to_string())
         }
     }
 }

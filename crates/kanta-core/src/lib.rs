@@ -105,7 +105,7 @@ pub struct Core {
     /// Writes of one process take turns (see [`write`]).
     writes: Arc<tokio::sync::Mutex<()>>,
     /// The store settings' values before a manager changes them.
-    defaults: Arc<settings::StoreDefaults>,
+    defaults: Arc<config::StoreDefaults>,
     /// The store settings as last read, and when (see [`Core::store_settings`]).
     settings_cache: SettingsCache,
 }
@@ -115,11 +115,11 @@ type SettingsCache = Arc<std::sync::Mutex<Option<(std::time::Instant, settings::
 impl Core {
     /// The core over a store, with the built-in store defaults.
     pub fn new(store: Store) -> Core {
-        Core::with_defaults(store, settings::StoreDefaults::default())
+        Core::with_defaults(store, config::StoreDefaults::default())
     }
 
     /// The core over a store, with the configuration's store defaults.
-    pub fn with_defaults(store: Store, defaults: settings::StoreDefaults) -> Core {
+    pub fn with_defaults(store: Store, defaults: config::StoreDefaults) -> Core {
         Core {
             store,
             writes: Default::default(),

@@ -48,26 +48,8 @@ pub const STORE_SETTINGS: &[StoreSettingDef] = &[
     },
 ];
 
-/// The built-in values of the store settings before anyone changes them (the
-/// configuration's `store_defaults` section).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StoreDefaults {
-    pub currency: Currency,
-    pub time_zone: String,
-    pub language: String,
-    pub business_hours: String,
-}
-
-impl Default for StoreDefaults {
-    fn default() -> Self {
-        StoreDefaults {
-            currency: Currency::EUR,
-            time_zone: "Europe/Helsinki".into(),
-            language: "fi".into(),
-            business_hours: "mon-fri 08:00-16:00".into(),
-        }
-    }
-}
+/// Business hours before a manager sets them.
+pub const DEFAULT_BUSINESS_HOURS: &str = "mon-fri 08:00-16:00";
 
 /// The store settings in force.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -212,8 +194,9 @@ impl Core {
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(d.currency),
             time_zone: get("time_zone").unwrap_or_else(|| d.time_zone.clone()),
-            language: get("language").unwrap_or_else(|| d.language.clone()),
-            business_hours: get("business_hours").unwrap_or_else(|| d.business_hours.clone()),
+            language: get("language").unwrap_or_else(|| d.language.code().to_string()),
+            business_hours: get("business_hours")
+                .unwrap_or_else(|| DEFAULT_BUSINESS_HOURS.to_string()),
         })
     }
 

@@ -364,7 +364,7 @@ impl Core {
 
 /// A field's change as the audit log keeps it.
 pub fn change(before: &Value, after: &Value) -> Json {
-    serde_json::json!({ "before": before, "after": after })
+    kanta_store::audit::change(serde_json::json!(before), serde_json::json!(after))
 }
 
 fn strip_index(mut p: Vec<Problem>) -> Vec<Problem> {

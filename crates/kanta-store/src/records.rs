@@ -351,16 +351,6 @@ impl Store {
             Backend::Postgres(pool) => one!(pool, decode_pg),
         }
     }
-
-    /// One customer's row of the customer list (their totals), by internal id.
-    pub async fn customer_summary(&self, id: i64) -> Result<Option<CustomerSummary>> {
-        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM customers c WHERE c.id = $1");
-        let rows = crate::with_pool!(self, pool => {
-            let rows = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_all(pool).await?;
-            decode_summaries!(rows)
-        });
-        Ok(rows.into_iter().next())
-    }
 }
 
 /// The customer list's filters. SQLite's LIKE already ignores ASCII case (and its

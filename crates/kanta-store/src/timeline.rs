@@ -208,24 +208,4 @@ impl Store {
             }
         })
     }
-
-    /// The sum of a numeric field over the customer's records of `e` (the trust
-    /// ledger's balance), 0 when there are none.
-    pub async fn sum_of_customer(
-        &self,
-        e: &'static Entity,
-        field: &str,
-        customer: i64,
-    ) -> Result<i64> {
-        let col = e
-            .field(field)
-            .map(|f| f.column)
-            .ok_or_else(|| crate::StoreError::Db(sqlx::Error::ColumnNotFound(field.into())))?;
-        let sql = format!(
-            "SELECT CAST(coalesce(sum({col}), 0) AS BIGINT) FROM {} WHERE customer_id = $1",
-            e.table
-        );
-        Ok(crate::with_pool!(self, pool =>
-            sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(customer).fetch_one(pool).await?))
-    }
 }

@@ -78,15 +78,10 @@ pub fn same_secret(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Who calls the API: a role, and the user or token behind it.
+/// Who calls the API: the token, or the user of the session cookie, as the core's
+/// write path and audit log know them (their role included).
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub role: Role,
-    /// The signed-in user, when the call came with a session cookie.
-    pub user_id: Option<i64>,
-    /// The API token, when the call came with one.
-    pub token_id: Option<i64>,
-    /// The caller as the core's write path and audit log know it.
     pub acting: Acting,
 }
 
@@ -130,9 +125,6 @@ impl FromRequestParts<AppState> for Caller {
                     ApiError::unauthorized("the API token is unknown or has been revoked")
                 })?;
             return Ok(Caller {
-                role: t.role,
-                user_id: None,
-                token_id: Some(t.id),
                 acting: Acting::token(t.id, &t.name, t.role).from_ip(peer_ip(parts)),
             });
         }
@@ -151,9 +143,6 @@ impl FromRequestParts<AppState> for Caller {
                 )));
             }
             return Ok(Caller {
-                role: session.user.role,
-                user_id: Some(session.user.id),
-                token_id: None,
                 acting: Acting::user(
                     session.user.id,
                     &session.user.email,

@@ -9,7 +9,6 @@ use clap::{Args, Parser, Subcommand};
 use kanta_core::Core;
 use kanta_core::config::{Config, LoadOptions};
 use kanta_core::jobs::Workers;
-use kanta_core::settings::StoreDefaults;
 use kanta_store::Store;
 
 /// Kanta keeps a business's customers: who is slipping away, whom to contact and
@@ -523,16 +522,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// The core over the store the settings name.
 pub async fn core_of(config: &Config) -> anyhow::Result<Core> {
     let store = open_store(config).await?;
-    let d = &config.store_defaults;
-    Ok(Core::with_defaults(
-        store,
-        StoreDefaults {
-            currency: d.currency,
-            time_zone: d.time_zone.clone(),
-            language: d.language.code().to_string(),
-            ..StoreDefaults::default()
-        },
-    ))
+    Ok(Core::with_defaults(store, config.store_defaults.clone()))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -1,5 +1,5 @@
 //! A customer's figures: the same numbers from the customer's page
-//! (`Core::customer_figures`) and from the customer list's row.
+//! (`Core::customer_with_figures`) and from the customer list's row.
 
 use kanta_core::Acting;
 use kanta_core::figures::CustomerFigures;
@@ -73,8 +73,8 @@ async fn figures_count_refunds_apart_from_orders() {
         );
         core.write_batch(&Acting::cli(), trust).await.unwrap();
 
-        let c1 = core.store().customer("c1").await.unwrap().unwrap();
-        let figures = core.customer_figures(&c1).await.unwrap();
+        let (c1, figures) = core.customer_with_figures("c1").await.unwrap().unwrap();
+        assert_eq!(c1.external_id, "c1");
         assert_eq!(
             figures,
             CustomerFigures {
@@ -138,8 +138,7 @@ async fn a_customer_without_orders_has_no_average() {
             ],
         );
         core.write_batch(&Acting::cli(), b).await.unwrap();
-        let c1 = core.store().customer("c1").await.unwrap().unwrap();
-        let f = core.customer_figures(&c1).await.unwrap();
+        let (_, f) = core.customer_with_figures("c1").await.unwrap().unwrap();
         assert_eq!(
             (
                 f.orders,

@@ -370,16 +370,15 @@ fn timeline_links(
 async fn view(
     s: &AppState,
     signed: &SignedIn,
-    c: Record,
+    (c, fig): (Record, CustomerFigures),
     forms: Forms,
     saved: Option<&'static str>,
     cursor: Option<TimelineCursor>,
 ) -> Result<CustomerView, PageError> {
     let tr = signed.tr;
     let me = signed.me();
-    let (currency, fig, page, contacts, cases, feedback, score) = tokio::try_join!(
+    let (currency, page, contacts, cases, feedback, score) = tokio::try_join!(
         store_currency(s),
-        async { Ok(s.core.customer_figures(&c).await?) },
         async { Ok(s.store.timeline_page(&c, cursor, TIMELINE_PAGE).await?) },
         async { Ok(s.store.records_of_customer(&CONTACTS, c.id).await?) },
         async { Ok(s.store.records_of_customer(&CASES, c.id).await?) },
@@ -504,9 +503,14 @@ pub(crate) struct ShowQuery {
     before: Option<String>,
 }
 
-async fn find(s: &AppState, signed: &SignedIn, id: &str) -> Result<Record, PageError> {
-    s.store
-        .customer(id)
+/// The customer with their figures, read in one query; the 404 page when there is none.
+async fn find(
+    s: &AppState,
+    signed: &SignedIn,
+    id: &str,
+) -> Result<(Record, CustomerFigures), PageError> {
+    s.core
+        .customer_with_figures(id)
         .await?
         .ok_or_else(|| not_found(signed.tr, Some(signed.me())))
 }
@@ -749,12 +753,12 @@ pub(crate) async fn quick_action(
         return Ok(render_status(&v, StatusCode::UNPROCESSABLE_ENTITY));
     }
     s.core
-        .record_for_customer(&signed.acting(), action.entity, &c.external_id, &given)
+        .record_for_customer(&signed.acting(), action.entity, &c.0.external_id, &given)
         .await
         .map_err(core_error(&signed))?;
     Ok(see_other(format!(
         "/customers/{}?saved={}",
-        urlencode(&c.external_id),
+        urlencode(&c.0.external_id),
         action.saved
     )))
 }
