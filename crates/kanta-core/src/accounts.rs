@@ -2,7 +2,7 @@
 //! transaction (the store's auth writes take the entry), sign-ins and failed
 //! sign-ins recorded with the address they came from.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use kanta_store::accounts::{ApiToken, NewUser, Role, User, UserUpdate};
 
 use crate::access::{ADMIN_AREA, require};
@@ -12,16 +12,71 @@ use crate::secrets::{
 };
 use crate::{Core, CoreError, Result};
 
-/// Failed sign-ins of one email within [`LOGIN_WINDOW_MINUTES`] before it is locked.
-pub const MAX_FAILURES_PER_EMAIL: i64 = 5;
-/// Failed sign-ins from one address within the window before it is locked.
-pub const MAX_FAILURES_PER_IP: i64 = 20;
-/// The window of the sign-in rate limit.
-pub const LOGIN_WINDOW_MINUTES: i64 = 15;
+// The sign-in throttle. Failed sign-ins count by account and address together: after
+// FREE_FAILURES of one email from one address, each further try from there must wait,
+// FIRST_WAIT_SECONDS after the newest failure and twice as long after each further one,
+// at most MAX_WAIT_SECONDS ("slow down rather than lock out"). The same account from
+// another address and other accounts from that address are not slowed, so no one can
+// lock a colleague (or the admin) out by guessing. A ceiling per address
+// (MAX_FAILURES_PER_ADDRESS within ADDRESS_WINDOW_MINUTES) stops spraying passwords over
+// many accounts. Tries while waiting are refused without looking at the password and are
+// not counted. A successful sign-in forgets that pair's failures; an admin's unlock
+// forgets the account's failures on every address.
 
-/// The start of the sign-in rate limit's window.
-pub fn login_window_start() -> DateTime<Utc> {
-    Utc::now() - chrono::Duration::minutes(LOGIN_WINDOW_MINUTES)
+/// Failed sign-ins of one email from one address before further tries must wait.
+pub const FREE_FAILURES: i64 = 5;
+/// The wait after the failure that reaches [`FREE_FAILURES`]; each further failure
+/// doubles it.
+pub const FIRST_WAIT_SECONDS: i64 = 60;
+/// The longest wait.
+pub const MAX_WAIT_SECONDS: i64 = 15 * 60;
+/// How long a failed sign-in counts towards the waits (the store keeps them a day).
+pub const FAILURE_MEMORY_HOURS: i64 = 24;
+/// Failed sign-ins from one address, for any accounts, within
+/// [`ADDRESS_WINDOW_MINUTES`] before that address must wait.
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 100;
+/// The window of the per-address ceiling.
+pub const ADDRESS_WINDOW_MINUTES: i64 = 10;
+
+/// The wait after the newest of `failures` failed sign-ins of one email from one
+/// address; `None` while below [`FREE_FAILURES`].
+pub fn pair_wait(failures: i64) -> Option<Duration> {
+    if failures < FREE_FAILURES {
+        return None;
+    }
+    let doublings = (failures - FREE_FAILURES).min(20) as u32;
+    let seconds = FIRST_WAIT_SECONDS
+        .saturating_mul(1_i64 << doublings)
+        .min(MAX_WAIT_SECONDS);
+    Some(Duration::seconds(seconds))
+}
+
+/// The address a failed sign-in is counted under: an IPv4 address as it is, an IPv6
+/// address by its /64 network (one household or server is given a whole /64, so its
+/// addresses are one client to the throttle); anything else as it is.
+pub fn throttle_address(ip: &str) -> String {
+    match ip
+        .trim()
+        .parse::<std::net::IpAddr>()
+        .map(|a| a.to_canonical())
+    {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let net = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", std::net::Ipv6Addr::from(net))
+        }
+        Ok(v4) => v4.to_string(),
+        Err(_) => ip.trim().to_string(),
+    }
+}
+
+/// An account that must wait before its next sign-in from an address.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SignInLock {
+    pub email: String,
+    pub ip: String,
+    pub failures: i64,
+    /// When the next try from that address is allowed.
+    pub until: DateTime<Utc>,
 }
 
 /// The argon2id hash of the password given, or of one made up (and returned, to be
@@ -48,25 +103,35 @@ pub enum SignIn {
     Ok(User),
     /// Wrong email or password (recorded as a failure).
     Refused,
-    /// Too many failures of this email or address: try again after the window.
-    TooMany,
+    /// Too many failures of this email from this address, or from this address
+    /// overall: try again after this many seconds (at least 1). Says nothing of
+    /// whether the account exists.
+    TooMany { wait_seconds: i64 },
 }
 
 impl Core {
-    /// Checks an email and password, under the rate limit; audits the sign-in or the
-    /// failure (the failure names the email tried, not the password).
+    /// Checks an email and password, under the sign-in throttle (see
+    /// [`FREE_FAILURES`]); audits the sign-in or the failure (the failure names the
+    /// email tried, not the password). `ip` is the client's address.
     pub async fn sign_in(&self, email: &str, password: String, ip: &str) -> Result<SignIn> {
-        let (by_email, by_ip) = self
-            .store
-            .login_failures(email, ip, login_window_start())
-            .await?;
-        if by_email >= MAX_FAILURES_PER_EMAIL || by_ip >= MAX_FAILURES_PER_IP {
-            return Ok(SignIn::TooMany);
+        let now = Utc::now();
+        let key = throttle_address(ip);
+        // The try is recorded as a failure before anything is checked, and the
+        // earlier ones counted without it: of many tries sent at once, each sees those
+        // recorded before it, so no more than FREE_FAILURES pass. A try that must wait
+        // is forgotten again; one that succeeds clears the pair.
+        let attempt = self.store.record_login_failure(email, &key).await?;
+        if let Some(until) = self.sign_in_wait(email, &key, now, attempt).await? {
+            self.store.forget_login_failure(attempt).await?;
+            let wait_seconds = ((until - now).num_milliseconds() + 999) / 1000;
+            tracing::info!(email = %email.trim().to_lowercase(), %ip, wait_seconds, "sign-in throttled");
+            return Ok(SignIn::TooMany {
+                wait_seconds: wait_seconds.max(1),
+            });
         }
         let user = self.store.user_by_email(email).await?.filter(|u| u.active);
         let ok = verify_password(user.as_ref().map(|u| u.password_hash.clone()), password).await;
         let Some(user) = user.filter(|_| ok) else {
-            self.store.record_login_failure(email, ip).await?;
             let mut e =
                 Acting::anonymous(email, Channel::Ui).audit("users", None, "sign_in_failed");
             e.ip = Some(ip.to_string());
@@ -74,7 +139,7 @@ impl Core {
             tracing::info!(email = %email.trim().to_lowercase(), %ip, "sign-in refused");
             return Ok(SignIn::Refused);
         };
-        self.store.clear_login_failures(&user.email).await?;
+        self.store.clear_login_failures(&user.email, &key).await?;
         self.store.touch_login(user.id).await?;
         let acting =
             Acting::user(user.id, &user.email, user.role, Channel::Ui).from_ip(Some(ip.into()));
@@ -83,6 +148,69 @@ impl Core {
             .await?;
         tracing::info!(user = %user.email, "signed in");
         Ok(SignIn::Ok(user))
+    }
+
+    /// Until when a sign-in of `email` from `ip` (a [`throttle_address`]) must wait, if
+    /// it must now, counting the failures before the try `attempt`.
+    async fn sign_in_wait(
+        &self,
+        email: &str,
+        ip: &str,
+        now: DateTime<Utc>,
+        attempt: i64,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let since = now - Duration::hours(FAILURE_MEMORY_HOURS);
+        let (failures, last) = self
+            .store
+            .pair_login_failures(email, ip, since, attempt)
+            .await?;
+        let by_pair = match (pair_wait(failures), last) {
+            (Some(wait), Some(last)) => Some(last + wait),
+            _ => None,
+        };
+        let window = Duration::minutes(ADDRESS_WINDOW_MINUTES);
+        let by_address = self
+            .store
+            .nth_login_failure_from(ip, now - window, MAX_FAILURES_PER_ADDRESS, attempt)
+            .await?
+            .map(|t| t + window);
+        Ok(by_pair.max(by_address).filter(|until| *until > now))
+    }
+
+    /// The accounts that must wait now before signing in from some address (admins).
+    pub async fn sign_in_locks(&self, acting: &Acting) -> Result<Vec<SignInLock>> {
+        require(acting, ADMIN_AREA)?;
+        let now = Utc::now();
+        let since = now - Duration::hours(FAILURE_MEMORY_HOURS);
+        let pairs = self.store.login_failure_pairs(since, FREE_FAILURES).await?;
+        Ok(pairs
+            .into_iter()
+            .filter_map(|p| {
+                let until = p.last_at + pair_wait(p.failures)?;
+                (until > now).then_some(SignInLock {
+                    email: p.email,
+                    ip: p.ip,
+                    failures: p.failures,
+                    until,
+                })
+            })
+            .collect())
+    }
+
+    /// Lets a user sign in at once from every address (admins): forgets their failed
+    /// sign-ins, audited as `unlock` with the number forgotten. Returns that number.
+    pub async fn unlock_sign_ins(&self, acting: &Acting, email: &str) -> Result<u64> {
+        require(acting, ADMIN_AREA)?;
+        let user = self
+            .store
+            .user_by_email(email)
+            .await?
+            .ok_or_else(|| CoreError::NotFound(format!("there is no user {}", email.trim())))?;
+        let entry = acting.audit("users", Some(&user.id.to_string()), "unlock");
+        let _turn = self.writes.lock().await;
+        let n = self.store.unlock_sign_ins(&user.email, &entry).await?;
+        tracing::info!(user = %user.email, failures = n, "sign-ins unlocked");
+        Ok(n)
     }
 
     /// Records a sign-out.
@@ -288,6 +416,43 @@ impl Core {
         Ok(())
     }
 
+    /// Sets a user's own time zone, an IANA name checked against the time zone
+    /// database (`None` or an empty name: the store's). Audited. Returns the name as
+    /// stored.
+    pub async fn set_user_time_zone(
+        &self,
+        acting: &Acting,
+        id: i64,
+        zone: Option<&str>,
+    ) -> Result<Option<String>> {
+        if acting.user_id() != Some(id) {
+            require(acting, ADMIN_AREA)?;
+        }
+        let name = match zone.map(str::trim).filter(|z| !z.is_empty()) {
+            Some(z) => Some(
+                kanta_domain::time::parse_zone(z)
+                    .map_err(|reason| CoreError::invalid("time_zone", reason))?
+                    .name()
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let entry = acting.audit("users", Some(&id.to_string()), "update");
+        let _turn = self.writes.lock().await;
+        self.store
+            .update_user(
+                id,
+                &UserUpdate {
+                    time_zone: Some(name.as_deref()),
+                    ..Default::default()
+                },
+                &entry,
+            )
+            .await?
+            .ok_or_else(|| CoreError::NotFound(format!("no user {id}")))?;
+        Ok(name)
+    }
+
     /// Creates an API token (admins); the secret is returned once and kept only as a
     /// digest.
     pub async fn create_token(
@@ -329,5 +494,34 @@ impl Core {
             return Err(CoreError::NotFound(format!("no live API token {id}")));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_begin_after_five_failures_double_and_stop_at_fifteen_minutes() {
+        let minutes = |n| pair_wait(n).map(|d| d.num_seconds() as f64 / 60.0);
+        assert_eq!(minutes(4), None);
+        assert_eq!(minutes(5), Some(1.0));
+        assert_eq!(minutes(6), Some(2.0));
+        assert_eq!(minutes(7), Some(4.0));
+        assert_eq!(minutes(8), Some(8.0));
+        assert_eq!(minutes(9), Some(15.0));
+        assert_eq!(minutes(1_000), Some(15.0));
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_network() {
+        assert_eq!(throttle_address("192.0.2.7"), "192.0.2.7");
+        assert_eq!(throttle_address("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(
+            throttle_address("2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(throttle_address("2001:db8:1:2::9"), "2001:db8:1:2::/64");
+        assert_eq!(throttle_address("unknown"), "unknown");
     }
 }

@@ -23,10 +23,15 @@ pub struct AuditPage {
 }
 
 /// A moment of an audit query (`since`, `until`): RFC 3339 (`2024-12-31T10:00:00Z`),
-/// an ISO date (`2024-12-31`, its midnight UTC) or a Finnish one (`31.12.2024`,
-/// `31.12.2024 klo 10.00`). `field` names the parameter in the error.
-pub fn parse_moment(field: &str, text: &str) -> Result<DateTime<Utc>> {
-    kanta_domain::time::parse_timestamp(text, None).map_err(|e| {
+/// an ISO date (`2024-12-31`, its midnight in `zone`) or a Finnish one (`31.12.2024`,
+/// `31.12.2024 klo 10.00`, read in `zone`, the store's or the user's time zone).
+/// `field` names the parameter in the error.
+pub fn parse_moment(
+    field: &str,
+    text: &str,
+    zone: kanta_domain::time::Tz,
+) -> Result<DateTime<Utc>> {
+    kanta_domain::time::parse_timestamp_in(text, None, zone).map_err(|e| {
         CoreError::invalid(
             field,
             format!("{e}: write a date (2024-12-31 or 31.12.2024) or an RFC 3339 time"),
@@ -82,14 +87,22 @@ mod tests {
 
     #[test]
     fn moments_in_iso_and_finnish() {
-        let a = parse_moment("since", "31.12.2024").unwrap();
-        let b = parse_moment("since", "2024-12-31").unwrap();
+        use kanta_domain::time::{DEFAULT_ZONE, Tz};
+        let a = parse_moment("since", "31.12.2024", Tz::UTC).unwrap();
+        let b = parse_moment("since", "2024-12-31", Tz::UTC).unwrap();
         assert_eq!(a, b);
         assert_eq!(
-            parse_moment("until", "2024-12-31T10:00:00Z").unwrap(),
-            parse_moment("until", "31.12.2024 klo 10.00").unwrap()
+            parse_moment("until", "2024-12-31T10:00:00Z", Tz::UTC).unwrap(),
+            parse_moment("until", "31.12.2024 klo 10.00", Tz::UTC).unwrap()
         );
-        match parse_moment("since", "yesterday") {
+        // Without an offset, in the zone: 10.00 in Helsinki in winter is 08:00 UTC.
+        assert_eq!(
+            parse_moment("until", "31.12.2024 klo 10.00", DEFAULT_ZONE)
+                .unwrap()
+                .to_rfc3339(),
+            "2024-12-31T08:00:00+00:00"
+        );
+        match parse_moment("since", "yesterday", Tz::UTC) {
             Err(CoreError::Invalid(p)) => assert_eq!(p[0].field, "since"),
             other => panic!("{other:?}"),
         }

@@ -41,6 +41,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use crate::proxies::{IpRange, TrustedProxies};
 use kanta_domain::Currency;
 use serde::{Deserialize, Serialize, Serializer};
 use thiserror::Error;
@@ -269,6 +270,8 @@ settings! {
         data: PathBuf = "./kanta-data";
         /// Database URL instead of the data folder: postgres://USER:PASSWORD@HOST/DB or sqlite://PATH; empty = SQLite in the data folder
         database_url: Option<Secret> = "", check = check_database_url, show = show_database_url;
+        /// Hours a time (an order's, a case's, ...) may lie ahead of now; later ones are refused as typos (dates must also be 1900-2200)
+        max_future_hours: u32 = "24", check = between(0, 87_600);
     }
 
     /// `[serve]`: `kanta serve`.
@@ -279,6 +282,8 @@ settings! {
         workers: u32 = "2", check = between(1, 64);
         /// Score the customers again when the newest model run is this many hours old (0 = never)
         score_every_hours: f64 = "24", check = at_least(0.0);
+        /// Reverse proxies (IP addresses or ranges like 10.0.0.0/8) whose X-Forwarded-For names the client; empty = the header is never believed
+        trusted_proxies: TrustedProxies = "";
     }
 
     /// `[scoring]`: `kanta score` and the scheduled scoring.
@@ -1027,6 +1032,36 @@ impl SettingType for Option<Secret> {
     }
 }
 
+/// Trusted proxies: a TOML list of strings, or text with commas (an environment
+/// variable's or a flag's form).
+impl SettingType for TrustedProxies {
+    const EXPECTS: &'static str = "IP addresses or ranges like 10.0.0.0/8";
+    fn parse(raw: Raw<'_>) -> Result<Self, String> {
+        match raw {
+            Raw::Toml(DeValue::Array(items)) => {
+                let mut ranges = Vec::new();
+                for item in items.iter() {
+                    let DeValue::String(s) = item.get_ref() else {
+                        return Err(format!(
+                            "{} is not an IP address (addresses go in quotes)",
+                            describe(item.get_ref())
+                        ));
+                    };
+                    ranges.push(IpRange::parse(s)?);
+                }
+                Ok(TrustedProxies::new(ranges))
+            }
+            raw => TrustedProxies::parse_list(text(raw, Self::EXPECTS)?),
+        }
+    }
+    fn show(&self) -> Option<String> {
+        Some(self.to_string())
+    }
+    fn to_json(&self) -> serde_json::Value {
+        self.ranges().iter().map(|r| r.to_string()).collect()
+    }
+}
+
 // Further checks, by setting. Messages never echo a secret.
 
 fn at_least<T: PartialOrd + fmt::Display + Copy>(min: T) -> impl Fn(&T) -> Result<(), String> {
@@ -1137,22 +1172,10 @@ fn check_secret_key(v: &Option<Secret>) -> Result<(), String> {
     }
 }
 
-/// An IANA time zone name by its shape (`Europe/Helsinki`, `UTC`); the store checks
-/// it against the time zone database where it has one.
+/// An IANA time zone name the time zone database knows (`Europe/Helsinki`, `UTC`).
 #[allow(clippy::ptr_arg)] // the setting's type is String
 fn check_time_zone(v: &String) -> Result<(), String> {
-    let ok = !v.is_empty()
-        && v.split('/').all(|part| {
-            !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("'{v}' is not a time zone like Europe/Helsinki"))
-    }
+    kanta_domain::time::parse_zone(v).map(|_| ())
 }
 
 #[cfg(test)]
@@ -1186,6 +1209,42 @@ mod tests {
             d.set_raw(s.key, Raw::Text(s.default))
                 .unwrap_or_else(|e| panic!("{}: {e}", s.key));
         }
+    }
+
+    #[test]
+    fn trusted_proxies_come_as_a_list_or_as_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kanta.toml");
+        std::fs::write(
+            &file,
+            "[serve]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n",
+        )
+        .unwrap();
+        let from_file = LoadOptions {
+            file: Some(file.clone()),
+            ..LoadOptions::default()
+        };
+        let c = Config::load(&from_file).unwrap();
+        assert_eq!(c.serve.trusted_proxies.to_string(), "127.0.0.1, 10.0.0.0/8");
+        assert!(Config::default().serve.trusted_proxies.is_empty());
+        let c = Config::load(&LoadOptions {
+            env: vec![(
+                "KANTA_SERVE__TRUSTED_PROXIES".into(),
+                "::1, 192.0.2.0/24".into(),
+            )],
+            ..no_file()
+        })
+        .unwrap();
+        assert_eq!(c.serve.trusted_proxies.to_string(), "::1, 192.0.2.0/24");
+        std::fs::write(&file, "[serve]\ntrusted_proxies = [\"proxy.local\"]\n").unwrap();
+        let e = Config::load(&from_file).unwrap_err().to_string();
+        assert!(
+            e.contains("serve.trusted_proxies") && e.contains("'proxy.local' is not an IP address"),
+            "{e}"
+        );
+        std::fs::write(&file, "[serve]\ntrusted_proxies = [1]\n").unwrap();
+        let e = Config::load(&from_file).unwrap_err().to_string();
+        assert!(e.contains("'1' is not an IP address"), "{e}");
     }
 
     #[test]
@@ -1261,6 +1320,10 @@ mod tests {
         set(&mut c, "store_defaults.currency", "sek").unwrap();
         assert_eq!(c.store_defaults.currency.code(), "SEK");
         assert!(set(&mut c, "store_defaults.time_zone", "Helsinki time").is_err());
+        // Names are checked against the time zone database, not only their shape.
+        let e = set(&mut c, "store_defaults.time_zone", "Europe/Helsingfors").unwrap_err();
+        assert!(e.contains("Europe/Helsinki"), "{e}");
+        assert!(set(&mut c, "store_defaults.time_zone", "America/New_York").is_ok());
         assert!(set(&mut c, "mail.from", "nobody").is_err());
         set(&mut c, "mail.smtp_url", "smtps://u:p@mail.example.com:465").unwrap();
         set(&mut c, "mail.smtp_url", "").unwrap();

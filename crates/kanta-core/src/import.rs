@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::actor::Acting;
-use crate::write::{RefLookup, WriteTx, check_refs};
+use crate::write::{RefLookup, WriteTx, check_refs, row_problem};
 use crate::{Core, CoreError, Result};
 
 /// Rows per chunk streamed from the reader to the writer.
@@ -114,6 +114,7 @@ impl Core {
             )
         });
         let mut ref_errors: Vec<RowError> = Vec::new();
+        let mut late_rejected_records = 0u64;
         let mut valid_so_far = true;
         let none = HashSet::new();
         while let Some(mut chunk) = chunks.recv().await {
@@ -126,6 +127,7 @@ impl Core {
                 }
             };
             let listed = chunk.customers_listed;
+            let rows_before = chunk.batch.len() as u64;
             let missing = check_refs(target, &mut chunk.batch, listed, &none).await?;
             for m in missing {
                 chunk.reject_missing_refs(
@@ -134,6 +136,19 @@ impl Core {
                     &mut ref_errors,
                 );
             }
+            // Values no write takes (a time far ahead of now, an amount beyond the
+            // bound), rejected by line like any invalid row.
+            let (latest, max_future) = (self.latest_time(), self.max_future);
+            let fields = chunk.batch.fields.clone();
+            chunk.reject_rows(
+                &|row| {
+                    row_problem(&fields, row, latest, max_future)
+                        .map(|(f, reason)| (f.to_string(), reason))
+                },
+                &mut ref_errors,
+            );
+            // Records (an order of several lines is one) taken out of the chunk.
+            late_rejected_records += rows_before - chunk.batch.len() as u64;
             valid_so_far &= chunk.rejected_so_far == 0 && ref_errors.is_empty();
             if !(valid_so_far || req.skip_invalid) {
                 continue; // keep reading: every invalid row is reported
@@ -146,7 +161,7 @@ impl Core {
             .await
             .map_err(|e| CoreError::Other(anyhow::anyhow!("the file reader stopped: {e}")))?
             .map_err(|e| CoreError::Other(anyhow::anyhow!(e)))?;
-        let records = parsed.records - ref_errors.len() as u64;
+        let records = parsed.records.saturating_sub(late_rejected_records);
         parsed.errors.extend(ref_errors);
         parsed.errors.sort_by_key(|e| e.line);
         let rejected = parsed.rejected();

@@ -11,8 +11,9 @@
 //! job's `max_attempts`, then shown as failed on `/admin/jobs` and `kanta jobs`, where
 //! an admin can retry them.
 //!
-//! Recurring jobs are enqueued with a unique key per kind and period (`score:<period>`),
-//! so two instances never schedule the same period twice.
+//! Recurring jobs are enqueued with a unique key per kind and period (`score:<period>`,
+//! `subscriptions.refresh` by day), so two instances never schedule the same period
+//! twice.
 //!
 //! **Why our own module and not `apalis`:** a job must be enqueued in the same
 //! transaction as whatever caused it (a mail in the outbox, later a case's SLA timer),
@@ -36,8 +37,10 @@ use crate::{Core, Result};
 pub const SCORE: &str = "score";
 /// Sends one message of the outbox.
 pub const MAIL_SEND: &str = "mail.send";
+/// Recomputes every subscriber's subscription figures as of today (daily).
+pub const SUBSCRIPTIONS_REFRESH: &str = crate::subscriptions::REFRESH;
 /// Every kind a worker runs.
-pub const KINDS: [&str; 2] = [SCORE, MAIL_SEND];
+pub const KINDS: [&str; 3] = [SCORE, MAIL_SEND, SUBSCRIPTIONS_REFRESH];
 
 /// How workers run jobs (from the settings' `jobs.*` and `serve.*`).
 #[derive(Debug, Clone)]
@@ -104,6 +107,20 @@ pub async fn run_job(s: &Services, job: &Job) -> Outcome {
     match job.kind.as_str() {
         SCORE => score_job(s).await,
         MAIL_SEND => mail_job(s, job).await,
+        SUBSCRIPTIONS_REFRESH => {
+            let acting = Acting::job(SUBSCRIPTIONS_REFRESH);
+            match s
+                .core
+                .refresh_subscriptions(&acting, Utc::now().date_naive())
+                .await
+            {
+                Ok(n) => {
+                    tracing::info!("subscription figures refreshed ({n} customers changed)");
+                    Outcome::Done
+                }
+                Err(e) => Outcome::Retry(e.to_string()),
+            }
+        }
         other => Outcome::Fail(format!("no worker knows jobs of kind '{other}'")),
     }
 }
@@ -197,6 +214,20 @@ async fn mail_job(s: &Services, job: &Job) -> Outcome {
 /// Enqueues the recurring jobs of the current period (idempotent: the unique key per
 /// kind and period makes a second call, or a second instance, enqueue nothing).
 pub async fn schedule_recurring(s: &Services, now: DateTime<Utc>) -> Result<()> {
+    // Subscriptions bill and renew by the calendar: their figures once a day (UTC),
+    // when there are any.
+    if s.core.store().has_subscriptions().await? {
+        s.core
+            .store()
+            .enqueue(&NewJob {
+                kind: SUBSCRIPTIONS_REFRESH.into(),
+                payload: json!({}),
+                unique_key: Some(format!("day:{}", now.date_naive().format("%Y-%m-%d"))),
+                run_at: now,
+                max_attempts: s.settings.max_attempts.min(3) as i32,
+            })
+            .await?;
+    }
     if let Some(every) = s.settings.score_every {
         let secs = every.as_secs().max(60) as i64;
         let period = now.timestamp().div_euclid(secs);

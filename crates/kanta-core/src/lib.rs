@@ -15,7 +15,8 @@
 //! - [`config`]: layered settings (defaults, `kanta.toml`, `KANTA_SECTION__KEY`, flags).
 //! - [`write`]: the one write path: the reference policy, the write lock and the audit
 //!   entry in the same transaction as the change.
-//! - [`figures`]: a customer's figures (revenue, orders, refunds, ...), from one place.
+//! - [`figures`]: a customer's figures (revenue, orders, refunds, subscriptions, ...),
+//!   from one place; [`subscriptions`]: the daily refresh of the subscriptions' figures.
 //! - [`scoring`]: `score_store` (model choice, fits, tiers, forecast).
 //! - [`jobs`]: background jobs and their workers; [`mail`]: the mailer and the outbox.
 
@@ -31,9 +32,11 @@ pub mod import;
 pub mod jobs;
 pub mod mail;
 pub mod outbox;
+pub mod proxies;
 pub mod scoring;
 pub mod secrets;
 pub mod settings;
+pub mod subscriptions;
 pub mod write;
 
 use std::sync::Arc;
@@ -108,6 +111,11 @@ pub struct Core {
     defaults: Arc<config::StoreDefaults>,
     /// The store settings as last read, and when (see [`Core::store_settings`]).
     settings_cache: SettingsCache,
+    /// The reverse proxies whose `X-Forwarded-For` is believed (see [`proxies`]).
+    trusted_proxies: Arc<proxies::TrustedProxies>,
+    /// How far ahead of now a written time may lie (`store.max_future_hours`; see
+    /// [`write::value_problems`]).
+    max_future: chrono::Duration,
 }
 
 type SettingsCache = Arc<std::sync::Mutex<Option<(std::time::Instant, settings::StoreSettings)>>>;
@@ -125,7 +133,21 @@ impl Core {
             writes: Default::default(),
             defaults: Arc::new(defaults),
             settings_cache: Default::default(),
+            trusted_proxies: Default::default(),
+            max_future: chrono::Duration::hours(24),
         }
+    }
+
+    /// The core that refuses times more than `hours` ahead of now
+    /// (`store.max_future_hours`).
+    pub fn with_max_future_hours(mut self, hours: u32) -> Core {
+        self.max_future = chrono::Duration::hours(i64::from(hours));
+        self
+    }
+
+    /// The latest time a write accepts now.
+    pub fn latest_time(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.max_future
     }
 
     /// The store, for reads.

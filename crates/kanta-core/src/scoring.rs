@@ -20,13 +20,14 @@
 //! 6. The run and its scores are stored in one transaction, with each customer's
 //!    `customers.tier` ([`Store::save_model_run`]).
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use kanta_domain::Currency;
 use kanta_models::clv::ClvOptions;
-use kanta_models::fit::{FitOptions, ModelKind, Params, log_normal_draw};
+use kanta_models::fit::{FitOptions, ModelKind, Params, at_boundary, degeneracy, log_normal_draw};
 use kanta_models::gammagamma;
 use kanta_models::score::{ScoreOptions, score_customers};
 use kanta_models::summary::{TimeUnit, date_of_day, day_number};
@@ -45,6 +46,13 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::actor::Acting;
+
+mod subscriptions;
+pub use subscriptions::MIN_PLAN_SUBSCRIPTIONS;
+
+/// Days before `as_of` within which the newest order must fall when there is no
+/// holdout (with one, the holdout's days).
+pub const STALE_DAYS: u32 = 91;
 
 /// Candidates of the model choice, in the order they are tried.
 pub const CANDIDATES: [ModelKind; 3] = [ModelKind::BgNbd, ModelKind::MbgNbd, ModelKind::ParetoNbd];
@@ -83,9 +91,14 @@ pub struct Candidate {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_likelihood: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub std_errors: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub holdout: Option<HoldoutMetrics>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// A parameter at the likelihood's boundary: ranked after the fits inside it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<String>,
 }
 
 /// What a run did, for the command's output.
@@ -99,6 +112,8 @@ pub struct ScoreReport {
     pub candidates: Vec<Candidate>,
     pub fit: serde_json::Value,
     pub spend: Option<serde_json::Value>,
+    /// The subscription part: sBG fits per plan, pooling, the Kaplan-Meier check.
+    pub subscriptions: serde_json::Value,
     pub currency: Option<String>,
     pub forecast: Vec<RevenueForecast>,
     pub tiers: [usize; 4],
@@ -178,17 +193,21 @@ fn choose_model(days: &[PurchaseDays], calibration_end: i32, holdout_days: u32) 
                     Candidate {
                         model: ModelKind::code(kind).to_string(),
                         params: Some(params_json(&f.params)),
+                        std_errors: f.std_errors.as_ref().map(params_json),
                         log_likelihood: Some(f.log_likelihood),
                         holdout: metrics.as_ref().ok().copied(),
                         error: metrics.err().map(|e| e.to_string()),
+                        boundary: at_boundary(kind.param_names(), &f.params.values()),
                     }
                 }
                 Err(e) => Candidate {
                     model: ModelKind::code(kind).to_string(),
                     params: None,
+                    std_errors: None,
                     log_likelihood: None,
                     holdout: None,
                     error: Some(e),
+                    boundary: None,
                 },
             }
         })
@@ -356,7 +375,34 @@ fn forecast(
         .collect()
 }
 
+/// What the purchase models gave: the chosen model and fits, per-customer scores
+/// (by position in `days`), and the forecast.
+struct PurchasePart {
+    chosen: ModelKind,
+    fitted: kanta_models::Fitted<TransactionParams>,
+    spend: Option<kanta_models::Fitted<GammaGammaParams>>,
+    days: Vec<PurchaseDays>,
+    scores: Vec<CustomerScore>,
+    forecast: Vec<RevenueForecast>,
+    fallbacks: Vec<String>,
+}
+
+/// Why the fit is degenerate, if it is (see [`degeneracy`]).
+fn transaction_degeneracy(f: &kanta_models::Fitted<TransactionParams>) -> Option<String> {
+    let se = f.std_errors.as_ref().map(TransactionParams::values);
+    degeneracy(f.model.param_names(), &f.params.values(), se.as_deref())
+}
+
 /// Score the store's customers and store the run.
+///
+/// Refuses, writing nothing, when the newest order is older than the holdout window
+/// before `as_of` (the message names its date and suggests `--as-of`), and never
+/// stores tiers from a degenerate fit: a candidate whose parameters are non-finite or
+/// undetermined ([`degeneracy`]) is passed over for the next one (recorded in the
+/// run's details), and with none sound the run is refused; so is a holdout without
+/// purchases and a fit that expects no revenue at all. A fit at the likelihood's
+/// boundary ([`at_boundary`]: a parameter over 1e6, the model's limit of no
+/// heterogeneity) is used only when no candidate fits inside the bounds, and says so.
 pub async fn score_store(
     store: &Store,
     acting: &Acting,
@@ -384,7 +430,21 @@ pub async fn score_store(
             list.join(", ")
         );
     }
-    let currency = currencies.first().map(|(c, _)| c.clone());
+    let subscriptions = store.scoring_subscriptions(s.as_of).await?;
+    let mut currency = currencies.first().map(|(c, _)| c.clone());
+    let mut sub_currencies: Vec<&str> = subscriptions.iter().map(|r| r.currency.as_str()).collect();
+    sub_currencies.sort_unstable();
+    sub_currencies.dedup();
+    match (&currency, sub_currencies.as_slice()) {
+        (_, []) => {}
+        (None, [one]) => currency = Some((*one).to_string()),
+        (Some(c), [one]) if c == one => {}
+        (c, many) => bail!(
+            "the subscriptions are in {} and the orders in {}: scoring needs one currency, since a customer's value is summed",
+            many.join(", "),
+            c.as_deref().unwrap_or("none")
+        ),
+    }
     let minor_per_unit = currency
         .as_deref()
         .and_then(|c| c.parse::<Currency>().ok())
@@ -399,35 +459,88 @@ pub async fn score_store(
         windows.iter().filter_map(|w| w.calibration).collect(),
     );
     drop(windows);
-    if days.is_empty() {
+    if days.is_empty() && subscriptions.is_empty() {
         bail!(
-            "there are no orders on or before {}: nothing to score",
+            "there are no orders or subscriptions on or before {}: nothing to score",
             s.as_of
         );
+    }
+    // Data that stopped long before as_of: every model would extrapolate a silence.
+    if let Some(newest) = days.iter().map(|p| p.last_day).max() {
+        let window = if s.holdout_days > 0 {
+            s.holdout_days
+        } else {
+            STALE_DAYS
+        };
+        if newest <= as_of - window as i32 {
+            let last = date_of_day(newest);
+            bail!(
+                "the newest order is from {last}, more than the {window}-day holdout before {}: use --as-of {last} to score as of the last order (or import newer orders); nothing was written",
+                s.as_of
+            );
+        }
     }
 
     laps.lap("summaries");
 
     // 1-2. The model choice on a calibration period: the candidates ranked by their
     // holdout error, the best first (the next is the fallback should the best give
-    // no finite scores).
+    // no finite scores or be degenerate).
     let (ranked, candidates, calibration) = match s.model {
+        _ if days.is_empty() => (Vec::new(), Vec::new(), None),
         Some(kind) => (vec![kind], Vec::new(), None),
-        None if s.holdout_days == 0 => (vec![ModelKind::BgNbd], Vec::new(), None),
+        None if s.holdout_days == 0 => (CANDIDATES.to_vec(), Vec::new(), None),
         None => {
             let holdout = s.holdout_days;
-            let candidates =
+            let mut candidates =
                 tokio::task::spawn_blocking(move || choose_model(&cal, calibration_end, holdout))
                     .await?;
-            let mut by_error: Vec<(f64, ModelKind)> = candidates
+            if let Some(h) = candidates.iter().find_map(|c| c.holdout)
+                && h.actual_total <= 0.0
+            {
+                bail!(
+                    "the {holdout}-day holdout before {} has no purchases by customers who bought before it: the model choice would be meaningless; use --as-of with the date of the last orders or --holdout-days 0; nothing was written",
+                    s.as_of
+                );
+            }
+            for c in &mut candidates {
+                let (Some(p), Ok(kind)) = (&c.params, c.model.parse::<ModelKind>()) else {
+                    continue;
+                };
+                let values: Vec<f64> = kind
+                    .param_names()
+                    .iter()
+                    .map(|n| {
+                        p.get(*n)
+                            .and_then(serde_json::Value::as_f64)
+                            .unwrap_or(f64::NAN)
+                    })
+                    .collect();
+                let se: Option<Vec<f64>> = c.std_errors.as_ref().map(|se| {
+                    kind.param_names()
+                        .iter()
+                        .map(|n| {
+                            se.get(*n)
+                                .and_then(serde_json::Value::as_f64)
+                                .unwrap_or(f64::NAN)
+                        })
+                        .collect()
+                });
+                if let Some(why) = degeneracy(kind.param_names(), &values, se.as_deref()) {
+                    c.error = Some(format!("degenerate fit: {why}"));
+                }
+            }
+            // Fits inside the bounds first, by holdout error; those at a boundary after.
+            let mut by_error: Vec<(bool, f64, ModelKind)> = candidates
                 .iter()
+                .filter(|c| c.error.is_none())
                 .filter_map(|c| {
                     let mae = c.holdout?.mae;
                     let kind = c.model.parse::<ModelKind>().ok()?;
-                    mae.is_finite().then_some((mae, kind))
+                    mae.is_finite().then_some((c.boundary.is_some(), mae, kind))
                 })
                 .collect();
-            by_error.sort_by(|a, b| a.0.total_cmp(&b.0));
+            by_error.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
             if by_error.is_empty() {
                 let why: Vec<String> = candidates
                     .iter()
@@ -440,12 +553,12 @@ pub async fn score_store(
                     })
                     .collect();
                 bail!(
-                    "no model could be fitted on the purchases up to {} ({}); try --holdout-days 0 or a later --as-of",
+                    "no sound model could be fitted on the purchases up to {} ({}); try --holdout-days 0 or a later --as-of; nothing was written",
                     date_of_day(calibration_end),
                     why.join("; ")
                 );
             }
-            let ranked = by_error.into_iter().map(|(_, k)| k).collect();
+            let ranked = by_error.into_iter().map(|(_, _, k)| k).collect();
             (ranked, candidates, Some(date_of_day(calibration_end)))
         }
     };
@@ -455,119 +568,140 @@ pub async fn score_store(
     // 3. The chosen model and Gamma-Gamma on everything up to as_of.
     let first_purchase_on = days.iter().map(|p| p.first_day).min().map(date_of_day);
     let (margin, rate) = (s.margin, s.monthly_discount_rate);
-    let computed = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let rows: Vec<RfmRow> = days.iter().map(|p| rfm_row(p, as_of)).collect();
-        let data = RfmData::from_rows(&rows).context("the purchase summaries")?;
-        // Gamma-Gamma in major units of the currency, on the customers with repeat purchases.
-        let monetary: Vec<f64> = days
-            .iter()
-            .map(|p| p.monetary_value_minor() / minor_per_unit)
-            .collect();
-        let spend_rows: Vec<SpendRow> = rows
-            .iter()
-            .zip(&monetary)
-            .filter(|(r, m)| r.frequency > 0.0 && **m > 0.0)
-            .map(|(r, m)| SpendRow::new(r.frequency, *m))
-            .collect();
-        let spend = SpendData::from_rows(&spend_rows)
-            .ok()
-            .and_then(|d| gammagamma::fit(&d, &FitOptions::default()).ok())
-            .filter(|f| f.params.q > 1.0);
-        laps.lap("spend");
-        let clv = |months| ClvOptions::new(months, rate, margin, TimeUnit::Week);
-        let opts = |days: f64, clv: Option<ClvOptions>| ScoreOptions {
-            horizon: days / DAYS_PER_WEEK,
-            clv,
-        };
-        let mut fallbacks = Vec::new();
-        let mut chosen_fit = None;
-        for &kind in &ranked {
-            let fitted = match fit_transaction_model(kind, &data, &FitOptions::default()) {
-                Ok(f) => f,
-                Err(e) => {
-                    fallbacks.push(format!("{}: cannot fit on all purchases: {e}", ModelKind::code(kind)));
-                    continue;
-                }
-            };
-            let spend_ref = spend.as_ref().map(|f| &f.params);
-            let mon = spend.as_ref().map(|_| monetary.as_slice());
-            let s30 = score_customers(&fitted.params, spend_ref, &rows, mon, &opts(30.0, Some(clv(12)?)))?;
-            let s90 = score_customers(&fitted.params, None, &rows, None, &opts(90.0, None))?;
-            let s365 = score_customers(&fitted.params, spend_ref, &rows, mon, &opts(365.0, Some(clv(36)?)))?;
-            let bad = (0..rows.len()).find(|&i| {
-                let (a, b, c) = (&s30[i], &s90[i], &s365[i]);
-                ![a.p_alive, a.expected_purchases, b.expected_purchases, c.expected_purchases]
-                    .iter()
-                    .chain(a.clv.iter())
-                    .chain(c.clv.iter())
-                    .chain(a.expected_average_spend.iter())
-                    .all(|v| v.is_finite())
-            });
-            match bad {
-                None => {
-                    chosen_fit = Some((kind, fitted, s30, s90, s365));
-                    break;
-                }
-                Some(i) => fallbacks.push(format!(
-                    "{} with {} gives no finite scores for a customer with frequency {}, recency {:.3} and T {:.3} weeks",
-                    ModelKind::code(kind),
-                    params_json(&fitted.params),
-                    rows[i].frequency,
-                    rows[i].recency,
-                    rows[i].t
-                )),
-            }
-        }
-        let Some((chosen, fitted, s30, s90, s365)) = chosen_fit else {
-            bail!("no model gives scores: {}", fallbacks.join("; "));
-        };
-        let value: Vec<f64> = s30
-            .iter()
-            .zip(&s365)
-            .map(|(a, y)| a.clv.unwrap_or(y.expected_purchases))
-            .collect();
-        let tiers = assign_tiers(&value);
-        let minor = |v: Option<f64>| v.map(|v| (v * minor_per_unit).round() as i64);
-        let scores: Vec<CustomerScore> = (0..rows.len())
-            .map(|i| CustomerScore {
-                customer_id: days[i].customer_id,
-                repeat_purchases: days[i].frequency(),
-                p_alive: s30[i].p_alive,
-                expected_purchases_30: s30[i].expected_purchases,
-                expected_purchases_90: s90[i].expected_purchases,
-                expected_purchases_365: s365[i].expected_purchases,
-                expected_spend_minor: minor(s30[i].expected_average_spend),
-                clv_12_minor: minor(s30[i].clv),
-                clv_36_minor: minor(s365[i].clv),
-                tier: tiers[i],
-            })
-            .collect();
-        laps.lap("fit and scores");
-        let forecast = spend
-            .as_ref()
-            .map(|sp| {
-                forecast(
-                    &fitted,
-                    sp,
-                    &rows,
-                    &monetary,
-                    TimeUnit::Week.lifetimes_units_per_month(),
-                    minor_per_unit,
-                )
-            })
-            .unwrap_or_default();
-        laps.lap("forecast");
-        Ok((chosen, fitted, spend, scores, forecast, fallbacks, laps))
-    })
-    .await??;
-    let (chosen, fitted, spend, scores, forecast, fallbacks, mut laps) = computed;
+    let purchases = if days.is_empty() {
+        None
+    } else {
+        let (part, l) = tokio::task::spawn_blocking(move || {
+            purchase_part(days, &ranked, as_of, margin, rate, minor_per_unit, laps)
+        })
+        .await??;
+        laps = l;
+        Some(part)
+    };
 
-    let mut tiers = [0usize; 4];
-    for sc in &scores {
-        tiers[(sc.tier as u8 - b'A') as usize] += 1;
+    // 4. Subscribers: sBG per plan.
+    let as_of_date = s.as_of;
+    let subs = tokio::task::spawn_blocking(move || {
+        subscriptions::score_subscriptions(
+            &subscriptions,
+            as_of_date,
+            rate,
+            margin,
+            &FORECAST_MONTHS,
+        )
+    })
+    .await?;
+    laps.lap("subscriptions");
+
+    // 5. Every customer's value: the parts summed, tiers by the one ABC rule.
+    let ids = store.customer_ids().await?;
+    let by_customer: HashMap<i64, &CustomerScore> = purchases
+        .iter()
+        .flat_map(|p| p.scores.iter().map(|c| (c.customer_id, c)))
+        .collect();
+    let money_known =
+        purchases.as_ref().is_none_or(|p| p.spend.is_some()) || !subs.scores.is_empty();
+    let mut scores: Vec<CustomerScore> = ids
+        .iter()
+        .map(|&id| {
+            let sub = subs.scores.get(&id);
+            let mut c = by_customer.get(&id).map_or_else(
+                || CustomerScore {
+                    customer_id: id,
+                    p_alive: if sub.is_some_and(|s| s.active) {
+                        1.0
+                    } else {
+                        0.0
+                    },
+                    ..CustomerScore::default()
+                },
+                |c| **c,
+            );
+            if let Some(sp) = sub {
+                c.renewal_probability = sp.renewal_probability;
+                c.expected_remaining_periods = sp.expected_remaining_periods;
+                if sp.active {
+                    c.subscription_clv_12_minor = Some(sp.clv_12.round() as i64);
+                    c.subscription_clv_36_minor = Some(sp.clv_36.round() as i64);
+                }
+            }
+            if money_known {
+                let sum =
+                    |a: Option<i64>, b: Option<i64>| a.unwrap_or(0).saturating_add(b.unwrap_or(0));
+                c.clv_12_minor = Some(sum(c.purchase_clv_12_minor, c.subscription_clv_12_minor));
+                c.clv_36_minor = Some(sum(c.purchase_clv_36_minor, c.subscription_clv_36_minor));
+            }
+            c
+        })
+        .collect();
+    let value: Vec<f64> = scores
+        .iter()
+        .map(|c| match c.clv_12_minor {
+            Some(v) => v as f64,
+            None => c.expected_purchases_365,
+        })
+        .collect();
+    if money_known && !value.is_empty() && value.iter().all(|v| *v <= 0.0) {
+        bail!(
+            "the fits expect no revenue at all from {} customers as of {}: refusing to store tiers from them; nothing was written",
+            value.len(),
+            s.as_of
+        );
     }
-    let fit = fit_json(&fitted);
-    let spend_json = spend.as_ref().map(fit_json);
+    let tiers = assign_tiers(&value);
+    for (c, t) in scores.iter_mut().zip(&tiers) {
+        c.tier = *t;
+    }
+
+    // The forecast: purchases and subscriptions summed (the intervals too: both
+    // parts' uncertainties taken as moving together, which is the wider interval).
+    let forecast: Vec<RevenueForecast> = FORECAST_MONTHS
+        .iter()
+        .enumerate()
+        .map(|(h, &months)| {
+            let p = purchases.as_ref().and_then(|p| p.forecast.get(h).copied());
+            let (e, lo, hi) = subs.forecast.get(h).copied().unwrap_or_default();
+            RevenueForecast {
+                months,
+                expected_minor: p.map_or(0, |p| p.expected_minor) + e.round() as i64,
+                lower_minor: p.map_or(0, |p| p.lower_minor) + lo.round() as i64,
+                upper_minor: p.map_or(0, |p| p.upper_minor) + hi.round() as i64,
+            }
+        })
+        .collect();
+    let subscription_forecast: Vec<RevenueForecast> = FORECAST_MONTHS
+        .iter()
+        .zip(&subs.forecast)
+        .map(|(&months, &(e, lo, hi))| RevenueForecast {
+            months,
+            expected_minor: e.round() as i64,
+            lower_minor: lo.round() as i64,
+            upper_minor: hi.round() as i64,
+        })
+        .collect();
+
+    let mut tier_counts = [0usize; 4];
+    for sc in &scores {
+        tier_counts[(sc.tier as u8 - b'A') as usize] += 1;
+    }
+    let (model, fit, spend_json, fallbacks, purchase_forecast) = match &purchases {
+        Some(p) => (
+            ModelKind::code(p.chosen).to_string(),
+            fit_json(&p.fitted),
+            p.spend.as_ref().map(fit_json),
+            p.fallbacks.clone(),
+            p.forecast.clone(),
+        ),
+        None => (
+            "none".to_string(),
+            serde_json::Value::Null,
+            None,
+            Vec::new(),
+            Vec::new(),
+        ),
+    };
+    let buyers = purchases.as_ref().map_or(0, |p| p.days.len());
+    let subscribers = subs.scores.len();
     let details = json!({
         "time_unit": "week",
         "holdout_days": if calibration.is_some() { s.holdout_days } else { 0 },
@@ -576,19 +710,25 @@ pub async fn score_store(
         "fit": fit,
         "spend": spend_json,
         "clv": {"monthly_discount_rate": s.monthly_discount_rate, "margin": s.margin},
+        "subscriptions": subs.details,
+        "customers": {"total": scores.len(), "buyers": buyers, "subscribers": subscribers},
+        "forecast_parts": {"purchases": purchase_forecast, "subscriptions": subscription_forecast},
         "tiers": {
-            "rule": "ABC analysis of CLV over 12 months: A makes the first 50% of the total, B the next 30%, C the next 15%, D the rest",
-            "counts": {"A": tiers[0], "B": tiers[1], "C": tiers[2], "D": tiers[3]},
+            "rule": "ABC analysis of CLV over 12 months (purchases and subscriptions summed): A makes the first 50% of the total, B the next 30%, C the next 15%, D the rest",
+            "counts": {"A": tier_counts[0], "B": tier_counts[1], "C": tier_counts[2], "D": tier_counts[3]},
         },
     });
     let run = NewModelRun {
-        model: ModelKind::code(chosen).to_string(),
-        spend_model: spend.as_ref().map(|_| "gg".to_string()),
+        model: model.clone(),
+        spend_model: purchases
+            .as_ref()
+            .and_then(|p| p.spend.as_ref())
+            .map(|_| "gg".to_string()),
         as_of: s.as_of,
         calibration_end: calibration,
         first_purchase_on,
         currency: currency.clone(),
-        details,
+        details: details.clone(),
         forecast: forecast.clone(),
     };
     let run_id = store
@@ -598,19 +738,206 @@ pub async fn score_store(
     laps.lap("store");
     Ok(ScoreReport {
         run_id,
-        model: ModelKind::code(chosen).to_string(),
+        model,
         customers: scores.len(),
         as_of: s.as_of,
         calibration_end: calibration,
         candidates,
         fit,
         spend: spend_json,
+        subscriptions: details["subscriptions"].clone(),
         currency,
         forecast,
-        tiers,
+        tiers: tier_counts,
         seconds: started.elapsed().as_secs_f64(),
         phases: laps,
     })
+}
+
+/// The purchase models on everything up to `as_of`: the first sound candidate of
+/// `ranked` whose scores are all finite, Gamma-Gamma for spend, the scores and the
+/// forecast.
+fn purchase_part(
+    days: Vec<PurchaseDays>,
+    ranked: &[ModelKind],
+    as_of: i32,
+    margin: f64,
+    rate: f64,
+    minor_per_unit: f64,
+    mut laps: PhaseTimes,
+) -> anyhow::Result<(PurchasePart, PhaseTimes)> {
+    let rows: Vec<RfmRow> = days.iter().map(|p| rfm_row(p, as_of)).collect();
+    let data = RfmData::from_rows(&rows).context("the purchase summaries")?;
+    // Gamma-Gamma in major units of the currency, on the customers with repeat purchases.
+    let monetary: Vec<f64> = days
+        .iter()
+        .map(|p| p.monetary_value_minor() / minor_per_unit)
+        .collect();
+    let spend_rows: Vec<SpendRow> = rows
+        .iter()
+        .zip(&monetary)
+        .filter(|(r, m)| r.frequency > 0.0 && **m > 0.0)
+        .map(|(r, m)| SpendRow::new(r.frequency, *m))
+        .collect();
+    let mut fallbacks = Vec::new();
+    let spend = SpendData::from_rows(&spend_rows)
+        .ok()
+        .and_then(|d| gammagamma::fit(&d, &FitOptions::default()).ok())
+        .filter(|f| f.params.q > 1.0)
+        .filter(|f| {
+            let se = f.std_errors.map(|s| s.to_vec());
+            let names = ["p", "q", "gamma"];
+            match degeneracy(&names, &f.params.to_vec(), se.as_deref()) {
+                Some(why) => {
+                    fallbacks.push(format!("Gamma-Gamma not used, degenerate fit: {why}"));
+                    false
+                }
+                None => {
+                    if let Some(why) = at_boundary(&names, &f.params.to_vec()) {
+                        fallbacks.push(format!(
+                            "Gamma-Gamma: {why} (every customer's mean spend alike)"
+                        ));
+                    }
+                    true
+                }
+            }
+        });
+    laps.lap("spend");
+    let clv = |months| ClvOptions::new(months, rate, margin, TimeUnit::Week);
+    let opts = |days: f64, clv: Option<ClvOptions>| ScoreOptions {
+        horizon: days / DAYS_PER_WEEK,
+        clv,
+    };
+    let mut chosen_fit = None;
+    // A fit at the likelihood's boundary (the no-heterogeneity limit) is kept aside:
+    // used only when no candidate fits inside it.
+    let mut at_edge = None;
+    for &kind in ranked {
+        let fitted = match fit_transaction_model(kind, &data, &FitOptions::default()) {
+            Ok(f) => f,
+            Err(e) => {
+                fallbacks.push(format!(
+                    "{}: cannot fit on all purchases: {e}",
+                    ModelKind::code(kind)
+                ));
+                continue;
+            }
+        };
+        if let Some(why) = transaction_degeneracy(&fitted) {
+            fallbacks.push(format!(
+                "{}: degenerate fit on all purchases: {why}",
+                ModelKind::code(kind)
+            ));
+            continue;
+        }
+        let spend_ref = spend.as_ref().map(|f| &f.params);
+        let mon = spend.as_ref().map(|_| monetary.as_slice());
+        let s30 = score_customers(
+            &fitted.params,
+            spend_ref,
+            &rows,
+            mon,
+            &opts(30.0, Some(clv(12)?)),
+        )?;
+        let s90 = score_customers(&fitted.params, None, &rows, None, &opts(90.0, None))?;
+        let s365 = score_customers(
+            &fitted.params,
+            spend_ref,
+            &rows,
+            mon,
+            &opts(365.0, Some(clv(36)?)),
+        )?;
+        let bad = (0..rows.len()).find(|&i| {
+            let (a, b, c) = (&s30[i], &s90[i], &s365[i]);
+            ![
+                a.p_alive,
+                a.expected_purchases,
+                b.expected_purchases,
+                c.expected_purchases,
+            ]
+            .iter()
+            .chain(a.clv.iter())
+            .chain(c.clv.iter())
+            .chain(a.expected_average_spend.iter())
+            .all(|v| v.is_finite())
+        });
+        match bad {
+            None => match at_boundary(fitted.model.param_names(), &fitted.params.values()) {
+                None => {
+                    chosen_fit = Some((kind, fitted, s30, s90, s365));
+                    break;
+                }
+                Some(why) => {
+                    fallbacks.push(format!(
+                        "{}: {why} (the model's limit of no heterogeneity), kept only if no other model fits inside its bounds",
+                        ModelKind::code(kind)
+                    ));
+                    if at_edge.is_none() {
+                        at_edge = Some((kind, fitted, s30, s90, s365));
+                    }
+                }
+            },
+            Some(i) => fallbacks.push(format!(
+                "{} with {} gives no finite scores for a customer with frequency {}, recency {:.3} and T {:.3} weeks",
+                ModelKind::code(kind),
+                params_json(&fitted.params),
+                rows[i].frequency,
+                rows[i].recency,
+                rows[i].t
+            )),
+        }
+    }
+    let Some((chosen, fitted, s30, s90, s365)) = chosen_fit.or(at_edge) else {
+        bail!(
+            "no sound model gives scores: {}; nothing was written",
+            fallbacks.join("; ")
+        );
+    };
+    let minor = |v: Option<f64>| v.map(|v| (v * minor_per_unit).round() as i64);
+    let scores: Vec<CustomerScore> = (0..rows.len())
+        .map(|i| CustomerScore {
+            customer_id: days[i].customer_id,
+            repeat_purchases: days[i].frequency(),
+            p_alive: s30[i].p_alive,
+            expected_purchases_30: s30[i].expected_purchases,
+            expected_purchases_90: s90[i].expected_purchases,
+            expected_purchases_365: s365[i].expected_purchases,
+            expected_spend_minor: minor(s30[i].expected_average_spend),
+            clv_12_minor: minor(s30[i].clv),
+            clv_36_minor: minor(s365[i].clv),
+            purchase_clv_12_minor: minor(s30[i].clv),
+            purchase_clv_36_minor: minor(s365[i].clv),
+            tier: 'D',
+            ..CustomerScore::default()
+        })
+        .collect();
+    laps.lap("fit and scores");
+    let forecast = spend
+        .as_ref()
+        .map(|sp| {
+            forecast(
+                &fitted,
+                sp,
+                &rows,
+                &monetary,
+                TimeUnit::Week.lifetimes_units_per_month(),
+                minor_per_unit,
+            )
+        })
+        .unwrap_or_default();
+    laps.lap("forecast");
+    Ok((
+        PurchasePart {
+            chosen,
+            fitted,
+            spend,
+            days,
+            scores,
+            forecast,
+            fallbacks,
+        },
+        laps,
+    ))
 }
 
 /// The run's parameters as `name value ± se` for people.
@@ -636,17 +963,51 @@ pub fn describe(report: &ScoreReport) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut out = format!(
-        "Scored {} customers as of {} with {} ({}) in {:.2} s; run {}.\n",
-        report.customers,
-        report.as_of,
-        report.model,
-        params(&report.fit),
-        report.seconds,
-        report.run_id
-    );
+    let mut out = if report.model == "none" {
+        format!(
+            "Scored {} customers as of {} (no orders: subscriptions only) in {:.2} s; run {}.\n",
+            report.customers, report.as_of, report.seconds, report.run_id
+        )
+    } else {
+        format!(
+            "Scored {} customers as of {} with {} ({}) in {:.2} s; run {}.\n",
+            report.customers,
+            report.as_of,
+            report.model,
+            params(&report.fit),
+            report.seconds,
+            report.run_id
+        )
+    };
     if let Some(sp) = &report.spend {
         out.push_str(&format!("Spend: Gamma-Gamma ({}).\n", params(sp)));
+    }
+    let sub = &report.subscriptions;
+    for plan in sub["plans"].as_array().into_iter().flatten() {
+        let name = plan["plan"].as_str().unwrap_or("?");
+        let period = plan["period"].as_str().unwrap_or("?");
+        let n = plan["subscriptions"].as_u64().unwrap_or(0);
+        match plan["note"].as_str() {
+            Some(note) => out.push_str(&format!(
+                "Subscriptions, plan {name} by the {period} ({n}): {note}.\n"
+            )),
+            None => out.push_str(&format!(
+                "Subscriptions, plan {name} by the {period} ({n}): sBG alpha {:.4}, beta {:.4}; largest gap to Kaplan-Meier {:.3}.\n",
+                plan["params"]["alpha"].as_f64().unwrap_or(f64::NAN),
+                plan["params"]["beta"].as_f64().unwrap_or(f64::NAN),
+                plan["max_gap"].as_f64().unwrap_or(f64::NAN)
+            )),
+        }
+    }
+    for pool in sub["pools"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "Subscriptions, {} ({}): sBG alpha {:.4}, beta {:.4}; largest gap to Kaplan-Meier {:.3}.\n",
+            pool["pool"].as_str().unwrap_or("pool"),
+            pool["subscriptions"].as_u64().unwrap_or(0),
+            pool["params"]["alpha"].as_f64().unwrap_or(f64::NAN),
+            pool["params"]["beta"].as_f64().unwrap_or(f64::NAN),
+            pool["max_gap"].as_f64().unwrap_or(f64::NAN)
+        ));
     }
     for c in &report.candidates {
         match (&c.holdout, &c.error) {
@@ -670,6 +1031,7 @@ pub fn describe(report: &ScoreReport) -> String {
     let cur = report.currency.as_deref().unwrap_or("");
     for f in &report.forecast {
         let money = |m: i64| m as f64 / 100.0;
+        // (money in the currency's major units, two decimals)
         let interval = if f.lower_minor == f.upper_minor {
             "no interval: the fit gave no covariance".to_string()
         } else {

@@ -3,7 +3,9 @@
 //! the store's `settings` table, start from the configuration's `store_defaults`, and
 //! every change is audited with its value before and after.
 
+use chrono::{DateTime, Utc};
 use kanta_domain::Currency;
+use kanta_domain::time::{DEFAULT_ZONE, Tz, parse_zone};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
@@ -33,7 +35,7 @@ pub const STORE_SETTINGS: &[StoreSettingDef] = &[
     },
     StoreSettingDef {
         key: "time_zone",
-        description: "The time zone times are shown in (IANA name, e.g. Europe/Helsinki)",
+        description: "The time zone times are shown in, and dates and times typed without an offset are read in (IANA name, e.g. Europe/Helsinki; a user may choose their own for the pages)",
         parse: parse_time_zone,
     },
     StoreSettingDef {
@@ -76,23 +78,10 @@ fn parse_currency(s: &str) -> std::result::Result<String, String> {
         .map_err(|_| format!("'{}' is not a currency code like EUR", s.trim()))
 }
 
+/// An IANA time zone name, checked against the time zone database and written as
+/// the database writes it (`europe/helsinki` is `Europe/Helsinki`).
 fn parse_time_zone(s: &str) -> std::result::Result<String, String> {
-    let t = s.trim();
-    let ok = t == "UTC"
-        || (t.contains('/')
-            && t.split('/').all(|p| {
-                !p.is_empty()
-                    && p.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
-                    && p.starts_with(|c: char| c.is_ascii_uppercase())
-            }));
-    if ok {
-        Ok(t.to_string())
-    } else {
-        Err(format!(
-            "'{t}' is not a time zone name like Europe/Helsinki or UTC"
-        ))
-    }
+    kanta_domain::time::parse_zone(s).map(|z| z.name().to_string())
 }
 
 fn parse_language(s: &str) -> std::result::Result<String, String> {
@@ -146,6 +135,44 @@ fn parse_business_hours(s: &str) -> std::result::Result<String, String> {
         "{}-{} {:02}:{:02}-{:02}:{:02}",
         DAYS[d0], DAYS[d1], open.0, open.1, close.0, close.1
     ))
+}
+
+/// Times as a person reads them: on the wall clock of one zone (the store's, or a
+/// user's own), with the zone named once where the times are listed. The API and
+/// JSON keep UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DisplayZone(pub Tz);
+
+impl DisplayZone {
+    pub fn zone(self) -> Tz {
+        self.0
+    }
+
+    /// The zone's IANA name (`Europe/Helsinki`), to name it once by a list of times.
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+
+    /// `t` on the zone's wall clock.
+    pub fn local(self, t: DateTime<Utc>) -> DateTime<Tz> {
+        t.with_timezone(&self.0)
+    }
+
+    /// `2024-12-31 12:05` (local, without the zone: name it once by the list).
+    pub fn date_time(self, t: DateTime<Utc>) -> String {
+        self.local(t).format("%Y-%m-%d %H:%M").to_string()
+    }
+
+    /// The local date of `t`, `2024-12-31`.
+    pub fn date(self, t: DateTime<Utc>) -> String {
+        self.local(t).format("%Y-%m-%d").to_string()
+    }
+}
+
+/// The zone of a name, or the default zone (Europe/Helsinki) for a name the time zone
+/// database does not know.
+pub fn zone_or_default(name: &str) -> Tz {
+    parse_zone(name).unwrap_or(DEFAULT_ZONE)
 }
 
 fn def(key: &str) -> Result<&'static StoreSettingDef> {
@@ -203,6 +230,27 @@ impl Core {
     /// The store's currency.
     pub async fn currency(&self) -> Result<Currency> {
         Ok(self.store_settings().await?.currency)
+    }
+
+    /// The store's time zone: times without an offset are read in it and times are
+    /// shown in it (unless a user chose their own). A stored name the database does
+    /// not know (written before names were checked) falls back to the default.
+    pub async fn time_zone(&self) -> Result<Tz> {
+        Ok(zone_or_default(&self.store_settings().await?.time_zone))
+    }
+
+    /// The zone times are shown in: `user_zone` (a user's own) when the database
+    /// knows it, else the store's.
+    pub async fn display_zone(&self, user_zone: Option<&str>) -> Result<DisplayZone> {
+        if let Some(z) = user_zone.and_then(|z| parse_zone(z).ok()) {
+            return Ok(DisplayZone(z));
+        }
+        Ok(DisplayZone(self.time_zone().await?))
+    }
+
+    /// `t` as the store shows it (`2024-12-31 12:05`, in the store's time zone).
+    pub async fn local_time(&self, t: DateTime<Utc>) -> Result<String> {
+        Ok(self.display_zone(None).await?.date_time(t))
     }
 
     /// Every store setting with its value in force, for the settings page.
@@ -282,6 +330,22 @@ mod tests {
             "Europe/Helsinki"
         );
         assert!(parse_time_zone("helsinki").is_err());
+        assert_eq!(
+            parse_time_zone("america/new_york").unwrap(),
+            "America/New_York"
+        );
+        let e = parse_time_zone("Europe/Helsingfors").unwrap_err();
+        assert!(e.contains("like Europe/Helsinki"), "{e}");
+        assert!(parse_time_zone("Mars/Base").is_err());
+        assert_eq!(zone_or_default("Mars/Base"), DEFAULT_ZONE);
+        let z = DisplayZone(DEFAULT_ZONE);
+        let t = "2024-06-01T05:30:00Z".parse().unwrap();
+        assert_eq!(z.date_time(t), "2024-06-01 08:30");
+        let t = "2024-12-31T22:30:00Z".parse().unwrap();
+        assert_eq!(
+            (z.date_time(t), z.date(t)),
+            ("2025-01-01 00:30".into(), "2025-01-01".into())
+        );
         assert_eq!(parse_language("Suomi").unwrap(), "fi");
         assert!(parse_language("sv").is_err());
     }

@@ -180,6 +180,78 @@ pub fn missing_ref_problems(batch: &WriteBatch, missing: &[MissingRefs]) -> Vec<
     out
 }
 
+/// What is wrong with one row's values, whoever made them (a file, the API, a page,
+/// the demo): a time more than `max_future` ahead of now (`store.max_future_hours`: an
+/// order dated 9999-12-31 is a typo, not the last purchase) or before 1900, a date
+/// outside 1900..=2200, an amount beyond ±[`kanta_domain::money::MAX_MINOR`].
+/// Only points in time (`Timestamp`) are bounded by now: a subscription's `renews_on`
+/// is a future date by nature. `row` holds the values of `fields`, in order.
+pub fn row_problem(
+    fields: &[&'static Field],
+    row: &[Value],
+    latest: chrono::DateTime<chrono::Utc>,
+    max_future: chrono::Duration,
+) -> Option<(&'static str, String)> {
+    use kanta_domain::value::{check_date, check_time, format_time};
+    for (f, v) in fields.iter().zip(row) {
+        let bad = match (f.kind, v) {
+            (Kind::Timestamp, Value::Time(t)) => match check_time(*t) {
+                Err(e) => Some(e.to_string()),
+                Ok(t) if t > latest => Some(format!(
+                    "{} is more than {} hours ahead of now; later times are refused as typos (setting store.max_future_hours)",
+                    format_time(&t),
+                    max_future.num_hours()
+                )),
+                Ok(_) => None,
+            },
+            (Kind::Date, Value::Date(d)) => check_date(*d).err().map(|e| e.to_string()),
+            (Kind::Money, Value::Int(m)) => {
+                let currency = fields
+                    .iter()
+                    .position(|g| g.kind == Kind::Currency)
+                    .and_then(|i| row.get(i))
+                    .and_then(Value::as_text)
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(kanta_domain::Currency::EUR);
+                kanta_domain::Money::bounded(*m, currency)
+                    .err()
+                    .map(|e| e.to_string())
+            }
+            _ => None,
+        };
+        if let Some(reason) = bad {
+            return Some((f.name, reason));
+        }
+    }
+    None
+}
+
+/// The problems of a batch's rows by [`row_problem`], each with its row's index.
+pub fn value_problems(
+    batch: &WriteBatch,
+    latest: chrono::DateTime<chrono::Utc>,
+    max_future: chrono::Duration,
+) -> Vec<Problem> {
+    let stride = batch.stride();
+    if stride == 0 {
+        return Vec::new();
+    }
+    batch
+        .values
+        .chunks(stride)
+        .enumerate()
+        .filter_map(|(i, row)| {
+            row_problem(&batch.fields, &row[1..], latest, max_future).map(|(field, reason)| {
+                Problem {
+                    index: Some(i),
+                    field: field.to_string(),
+                    reason,
+                }
+            })
+        })
+        .collect()
+}
+
 /// One write in progress: the process's write turn, one store transaction and the
 /// actor. Dropped unfinished, it leaves the store as before (no rows, no audit entry).
 pub struct WriteTx {
@@ -187,6 +259,8 @@ pub struct WriteTx {
     writer: Writer,
     acting: Acting,
     entity: &'static Entity,
+    /// How far ahead of now a time may lie ([`row_problem`]).
+    max_future: chrono::Duration,
 }
 
 impl Core {
@@ -220,6 +294,7 @@ impl Core {
             writer,
             acting: acting.clone(),
             entity,
+            max_future: self.max_future,
         })
     }
 
@@ -306,7 +381,10 @@ impl Core {
                 &batch, &missing,
             ))));
         }
-        tx.write(batch).await?;
+        tx.write(batch).await.map_err(|e| match e {
+            CoreError::Invalid(p) => CoreError::Invalid(strip_index(p)),
+            e => e,
+        })?;
         let mut entry = tx.acting.audit(e.name, Some(id), action);
         entry.changes = Json::Object(changes);
         let run = run_info(tx.acting.channel.as_str(), 1);
@@ -410,8 +488,24 @@ impl WriteTx {
     }
 
     /// Writes a batch of the current entity (see [`check_refs`] for its references).
+    /// Refused whole (422, each row's index) when a row has a value no write takes
+    /// ([`row_problem`]: a time far ahead of now, an amount beyond the bound).
     pub async fn write(&mut self, batch: WriteBatch) -> Result<()> {
+        let problems = value_problems(&batch, self.latest_time(), self.max_future);
+        if !problems.is_empty() {
+            return Err(CoreError::Invalid(problems));
+        }
         Ok(self.writer.write(batch).await?)
+    }
+
+    /// The latest time this write accepts ([`row_problem`]).
+    pub fn latest_time(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.max_future
+    }
+
+    /// How far ahead of now a time may lie (`store.max_future_hours`).
+    pub fn max_future(&self) -> chrono::Duration {
+        self.max_future
     }
 
     /// Merges what was written so far and turns to rows of another entity, in the same

@@ -333,8 +333,14 @@ fn account(
     let acquisition_cost = (lognormal(rng, cac_median, 0.5) * 100.0).round() as i64;
     let survey_consent = rng.random_bool(0.9);
     let marketing_consent = rng.random_bool(0.5);
-    let signed_at = office_time(rng, started_on).min(w.end - TimeDelta::seconds(1));
-    let signed_at = signed_at.max(midnight(started_on));
+    // Signed in office hours; an account won on the last weekend signed on its day,
+    // in the afternoon, rather than after the demo's "now".
+    let signed_at = office_time(rng, started_on);
+    let signed_at = if signed_at < w.end {
+        signed_at
+    } else {
+        helsinki(started_on, 15 * 3600)
+    };
     t.customers
         .row(aid.clone())
         .set("kind", "company")

@@ -2,11 +2,12 @@
 //! opening hours and office hours.
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, Timelike, Utc, Weekday};
+use kanta_domain::time::{DEFAULT_ZONE as HELSINKI, from_local};
 use rand::Rng;
 
 /// The days the data cover: `years` calendar years ending on `as_of` (inclusive).
 /// Day 0 is `start`, day `days - 1` is `as_of`; every event happens before `end`,
-/// midnight UTC after `as_of`.
+/// the demo's "now": midnight in Helsinki after `as_of`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Window {
     pub as_of: NaiveDate,
@@ -27,7 +28,7 @@ impl Window {
             as_of,
             start,
             days: (after - start).num_days(),
-            end: midnight(after),
+            end: helsinki(after, 0),
         }
     }
 
@@ -44,33 +45,18 @@ pub(crate) fn midnight(d: NaiveDate) -> DateTime<Utc> {
     d.and_hms_opt(0, 0, 0).expect("valid time").and_utc()
 }
 
-fn last_sunday(year: i32, month: u32) -> NaiveDate {
-    let first_of_next = if month == 12 {
-        NaiveDate::from_ymd_opt(year + 1, 1, 1)
-    } else {
-        NaiveDate::from_ymd_opt(year, month + 1, 1)
-    }
-    .expect("valid date");
-    let mut d = first_of_next - TimeDelta::days(1);
-    while d.weekday() != Weekday::Sun {
-        d -= TimeDelta::days(1);
-    }
-    d
-}
-
-/// Hours Helsinki is ahead of UTC on `d` (EET +2, EEST +3 from the last Sunday of
-/// March to the last Sunday of October). The switches happen at 01:00 UTC, before any
-/// demo event of the day.
+/// Hours Helsinki is ahead of UTC on `d` at noon, from the IANA time zone database
+/// (EET +2, EEST +3 from the last Sunday of March to the last Sunday of October). The
+/// switches happen at 01:00 UTC, before any demo event of the day.
 pub(crate) fn helsinki_offset_hours(d: NaiveDate) -> i64 {
-    let y = d.year();
-    if d >= last_sunday(y, 3) && d < last_sunday(y, 10) {
-        3
-    } else {
-        2
-    }
+    let noon = d.and_hms_opt(12, 0, 0).expect("valid time");
+    let utc = from_local(noon, HELSINKI).expect("noon exists in Helsinki");
+    (noon - utc.naive_utc()).num_hours()
 }
 
-/// The UTC instant of `secs` seconds after local midnight in Helsinki on `d`.
+/// The UTC instant of `secs` seconds after local midnight in Helsinki on `d` (by the
+/// day's offset at noon: exact for every demo event, none of which falls between
+/// midnight and the 01:00 UTC switch).
 pub(crate) fn helsinki(d: NaiveDate, secs: i64) -> DateTime<Utc> {
     midnight(d) + TimeDelta::seconds(secs - helsinki_offset_hours(d) * 3600)
 }
@@ -154,7 +140,8 @@ mod tests {
         let w = Window::new(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(), 3);
         assert_eq!(w.start, NaiveDate::from_ymd_opt(2023, 11, 2).unwrap());
         assert_eq!(w.date(w.days - 1), w.as_of);
-        assert_eq!(w.end.to_rfc3339(), "2026-11-02T00:00:00+00:00");
+        // Midnight in Helsinki (winter time, UTC+2) after as_of.
+        assert_eq!(w.end.to_rfc3339(), "2026-11-01T22:00:00+00:00");
     }
 
     #[test]

@@ -59,8 +59,9 @@ pub use params::{
 pub struct DemoConfig {
     /// Seeds every random draw; the same seed and `as_of` give the same data.
     pub seed: u64,
-    /// The last day of the data (UTC). Every event happens on or before it;
-    /// `kanta demo` passes today's date.
+    /// The last day of the data, in Helsinki. Every event happens before its end,
+    /// the demo's "now" ([`DemoConfig::now`]); `kanta demo` passes yesterday's date,
+    /// so that nothing is dated after the moment it runs.
     pub as_of: NaiveDate,
     /// Café customers (default 5,000).
     pub cafe_customers: usize,
@@ -82,6 +83,15 @@ impl Default for DemoConfig {
             b2b_accounts: 300,
             years: 3,
         }
+    }
+}
+
+impl DemoConfig {
+    /// The demo's "now": midnight in Helsinki after `as_of`. Nothing is dated after
+    /// it, except what is in the future by nature (a running subscription's next
+    /// renewal date, `subscriptions.renews_on`).
+    pub fn now(&self) -> DateTime<Utc> {
+        clock::Window::new(self.as_of, self.years).end
     }
 }
 

@@ -5,6 +5,8 @@
 //!   store's generic reads and writes and the API all follow this one description.
 //! - [`value`] is the typed value of one field, and [`value::parse_field`] turns the
 //!   text a user pasted (`12,50`, `31.12.2024`) into it.
+//! - [`subscription`] is the one rule of what a subscription bills (billed periods),
+//!   its monthly recurring revenue and its next renewal.
 //! - [`money`] and [`time`] parse money and dates in English and Finnish formats;
 //!   [`ids`] derives stable ids for rows that carry none.
 //!
@@ -14,6 +16,7 @@ pub mod batch;
 pub mod ids;
 pub mod money;
 pub mod schema;
+pub mod subscription;
 pub mod time;
 pub mod value;
 

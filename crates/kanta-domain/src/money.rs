@@ -7,6 +7,14 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::value::excerpt;
+
+/// The largest amount Kanta accepts, in minor units either side of zero: 10^13
+/// (100,000,000,000.00 in a currency of cents). Far beyond any one payment, and small
+/// enough that the per-customer sums the store keeps in 64-bit integers cannot
+/// overflow (10^13 × 900,000 rows < 2^63).
+pub const MAX_MINOR: i64 = 10_000_000_000_000;
+
 /// Why a money or decimal text was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MoneyError {
@@ -16,6 +24,8 @@ pub enum MoneyError {
     NotANumber(String),
     #[error("'{0}' is too large")]
     TooLarge(String),
+    #[error("{amount} is beyond the largest amount Kanta accepts, ±{max}")]
+    Beyond { amount: String, max: String },
     #[error("'{0}' is not a currency code (use three letters, such as EUR)")]
     BadCurrency(String),
 }
@@ -74,7 +84,7 @@ impl FromStr for Currency {
                 b[2].to_ascii_uppercase(),
             ]))
         } else {
-            Err(MoneyError::BadCurrency(t.to_string()))
+            Err(MoneyError::BadCurrency(excerpt(t)))
         }
     }
 }
@@ -118,7 +128,7 @@ impl Decimal {
         if raw.is_empty() {
             return Err(MoneyError::Empty);
         }
-        let not_a_number = || MoneyError::NotANumber(raw.to_string());
+        let not_a_number = || MoneyError::NotANumber(excerpt(raw));
         fn take_sign(s: &str) -> (bool, &str) {
             if let Some(rest) = s.strip_prefix('-').or_else(|| s.strip_prefix('\u{2212}')) {
                 (true, rest.trim_start())
@@ -154,6 +164,72 @@ impl Decimal {
         if body.is_empty() {
             return Err(not_a_number());
         }
+        // Scientific notation, as spreadsheets and JSON write large numbers: 1e23, 2.5E-3.
+        if let Some((m, exp)) = body.split_once(['e', 'E']) {
+            let plain = |s: &str| {
+                !s.is_empty()
+                    && s.bytes().filter(|b| *b == b'.').count() <= 1
+                    && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                    && s.bytes().any(|b| b.is_ascii_digit())
+            };
+            let exp: i32 = match exp.parse() {
+                Ok(e) if plain(m) => e,
+                _ => return Err(not_a_number()),
+            };
+            let d = Decimal::parse(m)?;
+            let too_large = || MoneyError::TooLarge(excerpt(raw));
+            if exp.unsigned_abs() > 40 {
+                if exp > 0 && d.mantissa != 0 {
+                    return Err(too_large());
+                }
+                // Zero, or a tiny number: zero at our precision.
+                return Ok(Decimal {
+                    mantissa: 0,
+                    scale: 0,
+                });
+            }
+            let mut out = if exp >= 0 {
+                let e = exp as u32;
+                if d.scale >= e {
+                    Decimal {
+                        mantissa: d.mantissa,
+                        scale: d.scale - e,
+                    }
+                } else {
+                    Decimal {
+                        mantissa: d
+                            .mantissa
+                            .checked_mul(10i128.pow(e - d.scale))
+                            .ok_or_else(too_large)?,
+                        scale: 0,
+                    }
+                }
+            } else {
+                let scale = d.scale + exp.unsigned_abs();
+                if scale > MAX_SCALE {
+                    let q = Decimal {
+                        mantissa: d.mantissa,
+                        scale,
+                    };
+                    Decimal {
+                        mantissa: q.units_i128(MAX_SCALE)?,
+                        scale: MAX_SCALE,
+                    }
+                } else {
+                    Decimal {
+                        mantissa: d.mantissa,
+                        scale,
+                    }
+                }
+            };
+            if out.mantissa > 10i128.pow(30) {
+                return Err(too_large());
+            }
+            if negative {
+                out.mantissa = -out.mantissa;
+            }
+            return Ok(out);
+        }
         let commas = body.matches(',').count();
         let dots = body.matches('.').count();
         let decimal_sep = match (commas, dots) {
@@ -188,7 +264,7 @@ impl Decimal {
                     mantissa = mantissa
                         .checked_mul(10)
                         .and_then(|m| m.checked_add(i128::from(c as u8 - b'0')))
-                        .ok_or_else(|| MoneyError::TooLarge(raw.to_string()))?;
+                        .ok_or_else(|| MoneyError::TooLarge(excerpt(raw)))?;
                 }
                 ',' | '.' if Some(c) == decimal_sep => seen_sep = true,
                 ',' | '.' => {} // grouping
@@ -199,7 +275,7 @@ impl Decimal {
             return Err(not_a_number());
         }
         if mantissa > 10i128.pow(30) {
-            return Err(MoneyError::TooLarge(raw.to_string()));
+            return Err(MoneyError::TooLarge(excerpt(raw)));
         }
         Ok(Decimal {
             mantissa: if negative { -mantissa } else { mantissa },
@@ -214,19 +290,34 @@ impl Decimal {
     /// Rounds to `digits` decimals (half away from zero) and returns the integer
     /// count of `10^-digits` units.
     pub fn to_units(&self, digits: u32) -> Result<i64, MoneyError> {
-        let v = if self.scale <= digits {
-            self.mantissa * 10i128.pow(digits - self.scale)
+        let v = self.units_i128(digits)?;
+        i64::try_from(v).map_err(|_| MoneyError::TooLarge(excerpt(&self.to_string())))
+    }
+
+    /// As [`Decimal::to_units`], in 128 bits.
+    fn units_i128(&self, digits: u32) -> Result<i128, MoneyError> {
+        if self.scale <= digits {
+            10i128
+                .checked_pow(digits - self.scale)
+                .and_then(|p| self.mantissa.checked_mul(p))
+                .ok_or_else(|| MoneyError::TooLarge(excerpt(&self.to_string())))
         } else {
-            let div = 10i128.pow(self.scale - digits);
+            let div = 10i128
+                .checked_pow(self.scale - digits)
+                .ok_or_else(|| MoneyError::TooLarge(excerpt(&self.to_string())))?;
             let q = self.mantissa / div;
             let r = self.mantissa % div;
-            if r.abs() * 2 >= div {
+            Ok(if r.abs() * 2 >= div {
                 q + self.mantissa.signum()
             } else {
                 q
-            }
-        };
-        i64::try_from(v).map_err(|_| MoneyError::TooLarge(self.to_string()))
+            })
+        }
+    }
+
+    /// The minor units of `currency` this amount rounds to, within [`MAX_MINOR`].
+    pub fn to_minor(&self, currency: Currency) -> Result<i64, MoneyError> {
+        Money::bounded(self.units_i128(currency.minor_digits())?, currency)
     }
 
     /// `self * other`, exact (scales add up; capped at [`MAX_SCALE`] by rounding).
@@ -286,12 +377,41 @@ impl Money {
     }
 
     /// Parses `12,50` or `12.50` (and the forms [`Decimal::parse`] accepts) in `currency`,
-    /// rounding to the currency's minor unit.
+    /// rounding to the currency's minor unit; refuses amounts beyond [`MAX_MINOR`].
     pub fn parse(text: &str, currency: Currency) -> Result<Money, MoneyError> {
         let d = Decimal::parse(text)?;
         Ok(Money {
-            minor: d.to_units(currency.minor_digits())?,
+            minor: d.to_minor(currency)?,
             currency,
+        })
+    }
+
+    /// `minor` units of `currency` when within ±[`MAX_MINOR`]; else the error that
+    /// shows the amount in major units (`92233720368547758.07 is beyond the largest
+    /// amount Kanta accepts, ±100,000,000,000.00`). Every amount that enters the store
+    /// passes here (files, the API's numbers and texts, the pages).
+    pub fn bounded(minor: impl Into<i128>, currency: Currency) -> Result<i64, MoneyError> {
+        let minor: i128 = minor.into();
+        if minor.unsigned_abs() <= MAX_MINOR as u128 {
+            return Ok(minor as i64);
+        }
+        let digits = currency.minor_digits();
+        let max = Money::new(MAX_MINOR, currency).display(false);
+        // The English display without the symbol: 100,000,000,000.00.
+        let max = max
+            .trim_start_matches(currency.symbol())
+            .trim_end_matches(currency.symbol())
+            .trim()
+            .to_string();
+        Err(MoneyError::Beyond {
+            amount: excerpt(
+                &Decimal {
+                    mantissa: minor,
+                    scale: digits,
+                }
+                .to_string(),
+            ),
+            max,
         })
     }
 
@@ -392,9 +512,55 @@ mod tests {
         assert_eq!(Decimal::parse(""), Err(MoneyError::Empty));
         assert!(Decimal::parse("abc").is_err());
         assert!(Decimal::parse("12,50,1.0.0").is_err());
-        assert!(Decimal::parse("1e5").is_err());
+        assert!(Decimal::parse("1e").is_err());
+        assert!(Decimal::parse("e5").is_err());
+        assert!(Decimal::parse("1,5e3").is_err());
         assert!(Decimal::parse("-").is_err());
         assert!(Decimal::parse("99999999999999999999999999999999999").is_err());
+    }
+
+    #[test]
+    fn scientific_notation() {
+        assert_eq!(minor("1e3"), 100_000);
+        assert_eq!(minor("2.5E-1"), 25);
+        assert_eq!(minor("-1.5e2"), -15_000);
+        assert_eq!(Decimal::parse("1e-60").unwrap().mantissa, 0);
+        assert!(matches!(
+            Decimal::parse("1e300"),
+            Err(MoneyError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn amounts_are_bounded_and_say_by_what() {
+        assert_eq!(minor("100000000000"), MAX_MINOR);
+        assert_eq!(minor("-100000000000"), -MAX_MINOR);
+        assert_eq!(
+            Money::parse("100000000000.01", Currency::EUR)
+                .unwrap_err()
+                .to_string(),
+            "100000000000.01 is beyond the largest amount Kanta accepts, ±100,000,000,000.00"
+        );
+        assert_eq!(
+            Money::bounded(i64::MAX, Currency::EUR)
+                .unwrap_err()
+                .to_string(),
+            "92233720368547758.07 is beyond the largest amount Kanta accepts, ±100,000,000,000.00"
+        );
+        assert_eq!(
+            Money::parse("1e23", Currency::EUR).unwrap_err().to_string(),
+            "100000000000000000000000.00 is beyond the largest amount Kanta accepts, ±100,000,000,000.00"
+        );
+        assert!(Money::parse("92233720368547758.08", Currency::EUR).is_err());
+        assert_eq!(Money::bounded(-5i64, Currency::EUR), Ok(-5));
+    }
+
+    #[test]
+    fn a_long_text_is_echoed_as_an_excerpt() {
+        let long = "x".repeat(10_000);
+        let e = Decimal::parse(&long).unwrap_err().to_string();
+        assert!(e.len() < 200, "{e}");
+        assert!(e.contains('…'), "{e}");
     }
 
     #[test]

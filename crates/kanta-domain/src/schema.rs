@@ -34,6 +34,8 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// An email address.
     Email,
+    /// A phone number (`value::Phone`: digits and the usual punctuation, 5-20 digits).
+    Phone,
     /// The external id of a record of another entity (by its name).
     Ref(&'static str),
 }
@@ -188,6 +190,9 @@ pub const TIERS: &[&str] = &["A", "B", "C", "D"];
 /// transactions, kept by the store's writer in the same transaction as the rows they
 /// sum, so the customer list sorts by revenue and last purchase through an index.
 /// `refunds_count` and `refunds_minor` are the refunds among the transactions.
+/// `mrr_minor`, `subscription_revenue_minor`, `next_renewal_on` and `plan` are the
+/// customer's subscriptions' figures ([`crate::subscription::figures`]) as of the day
+/// the writer or the daily refresh computed them.
 pub const CUSTOMER_TOTALS_COLUMNS: &[&str] = &[
     "transactions_count",
     "revenue_minor",
@@ -195,6 +200,10 @@ pub const CUSTOMER_TOTALS_COLUMNS: &[&str] = &[
     "refunds_minor",
     "first_purchase_at",
     "last_purchase_at",
+    "mrr_minor",
+    "subscription_revenue_minor",
+    "next_renewal_on",
+    "plan",
 ];
 pub const DIRECTIONS: &[&str] = &["inbound", "outbound"];
 pub const OUTCOMES: &[&str] = &["positive", "neutral", "negative"];
@@ -218,7 +227,7 @@ pub static CUSTOMERS: Entity = Entity {
         ),
         f("name", Kind::Text, "name of the person or company"),
         f("email", Kind::Email, "email address"),
-        f("phone", Kind::Text, "phone number"),
+        f("phone", Kind::Phone, "phone number"),
         f("segment", Kind::Text, "segment, as the business names them"),
         f(
             "tier",
@@ -277,7 +286,7 @@ pub static CONTACTS: Entity = Entity {
         customer_ref(true),
         req("name", Kind::Text, "the person's name"),
         f("email", Kind::Email, "email address"),
-        f("phone", Kind::Text, "phone number"),
+        f("phone", Kind::Phone, "phone number"),
         f("title", Kind::Text, "role or title at the company"),
         dflt("is_primary", Kind::Bool, "false", "the main contact"),
     ],
@@ -585,6 +594,7 @@ mod tests {
                     let cx = crate::value::ParseContext {
                         currency: crate::Currency::EUR,
                         date_format: None,
+                        zone: crate::time::Tz::UTC,
                     };
                     let v = crate::value::parse_field(f.kind, d, &cx);
                     assert!(

@@ -1,10 +1,24 @@
 //! Dates and timestamps as people paste them: ISO 8601 (`2024-12-31`,
 //! `2024-12-31T10:00:00Z`, `2024-12-31 10:00`), Finnish (`31.12.2024`,
-//! `31.12.2024 10.00`), compact (`20241231`), or a strftime format the user names.
-//! Times without a zone are taken as UTC.
+//! `31.12.2024 10.00`, `31.12.2024 klo 10.00`), compact (`20241231`), or a strftime
+//! format the user names.
+//!
+//! A time written with an offset or `Z` (`2024-12-31T10:00:00+02:00`) is that
+//! instant. A time without one is a wall-clock time in a zone: the store's time zone
+//! (`*_in` functions, [`Tz`] from the IANA database), or UTC for the functions
+//! without a zone. A bare date given for a point in time is midnight there. Around
+//! the changes of summer time a wall-clock time may not exist (the clocks skip an
+//! hour in spring: [`TimeError::Nonexistent`]) or exist twice (an hour repeats in
+//! autumn: the earlier of the two instants is taken, as most systems do).
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{
+    DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+};
+pub use chrono_tz::Tz;
 use thiserror::Error;
+
+/// The time zone of a store that has not chosen one.
+pub const DEFAULT_ZONE: Tz = chrono_tz::Europe::Helsinki;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TimeError {
@@ -16,48 +30,139 @@ pub enum TimeError {
     NotATime(String),
     #[error("'{text}' does not match the date format '{format}'")]
     Format { text: String, format: String },
+    #[error(
+        "'{text}' does not exist in {zone}: the clocks skip that hour when summer time begins (give the time with its offset, e.g. 2025-03-30T03:30:00+02:00)"
+    )]
+    Nonexistent { text: String, zone: String },
 }
 
-/// Parses a point in time. With `format` (strftime style, as `--date-format`), that
-/// format alone is used; a format with no time of day gives midnight UTC.
+/// A time zone by its IANA name (`Europe/Helsinki`, `America/New_York`, `UTC`),
+/// checked against the time zone database; the case of the letters may differ.
+pub fn parse_zone(name: &str) -> Result<Tz, String> {
+    let t = name.trim();
+    if let Ok(z) = t.parse::<Tz>() {
+        return Ok(z);
+    }
+    chrono_tz::TZ_VARIANTS
+        .iter()
+        .find(|z| z.name().eq_ignore_ascii_case(t))
+        .copied()
+        .ok_or_else(|| {
+            format!(
+                "'{t}' is not a time zone of the IANA database: use a name like Europe/Helsinki, America/New_York or UTC"
+            )
+        })
+}
+
+/// The instant of a wall-clock time in `zone`: the earlier one when the hour repeats
+/// (autumn), `None` when the clocks skip it (spring).
+pub fn from_local(naive: NaiveDateTime, zone: Tz) -> Option<DateTime<Utc>> {
+    match zone.from_local_datetime(&naive) {
+        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+        LocalResult::Ambiguous(earlier, _) => Some(earlier.with_timezone(&Utc)),
+        LocalResult::None => None,
+    }
+}
+
+/// The first instant of a calendar day in `zone` (midnight, or the end of a gap when
+/// the clocks skip midnight itself).
+pub fn start_of_day(d: NaiveDate, zone: Tz) -> DateTime<Utc> {
+    let midnight = d.and_time(NaiveTime::MIN);
+    (0..=24)
+        .find_map(|h| from_local(midnight + chrono::TimeDelta::minutes(15 * h), zone))
+        .unwrap_or_else(|| midnight.and_utc())
+}
+
+/// `t` on the wall clock of `zone`.
+pub fn to_local(t: DateTime<Utc>, zone: Tz) -> DateTime<Tz> {
+    t.with_timezone(&zone)
+}
+
+/// What a text says: a wall-clock time (a zone reads it) or an instant.
+enum Parsed {
+    /// A date alone: the start of that day.
+    Day(NaiveDate),
+    Wall(NaiveDateTime),
+    Instant(DateTime<Utc>),
+}
+
+impl Parsed {
+    fn in_zone(self, text: &str, zone: Tz) -> Result<DateTime<Utc>, TimeError> {
+        match self {
+            Parsed::Day(d) => Ok(start_of_day(d, zone)),
+            Parsed::Wall(n) => from_local(n, zone).ok_or_else(|| TimeError::Nonexistent {
+                text: text.to_string(),
+                zone: zone.name().to_string(),
+            }),
+            Parsed::Instant(t) => Ok(t),
+        }
+    }
+
+    fn date(self, zone: Tz) -> NaiveDate {
+        match self {
+            Parsed::Day(d) => d,
+            Parsed::Wall(n) => n.date(),
+            Parsed::Instant(t) => t.with_timezone(&zone).date_naive(),
+        }
+    }
+}
+
+/// Parses a point in time; a time without an offset is UTC. With `format` (strftime
+/// style, as `--date-format`), that format alone is used; a format with no time of
+/// day gives midnight.
 pub fn parse_timestamp(text: &str, format: Option<&str>) -> Result<DateTime<Utc>, TimeError> {
+    parse_timestamp_in(text, format, Tz::UTC)
+}
+
+/// Parses a point in time; a time without an offset is a wall-clock time in `zone`.
+pub fn parse_timestamp_in(
+    text: &str,
+    format: Option<&str>,
+    zone: Tz,
+) -> Result<DateTime<Utc>, TimeError> {
     let t = text.trim();
     if t.is_empty() {
         return Err(TimeError::Empty);
     }
-    if let Some(f) = format {
-        return parse_with_format(t, f);
-    }
-    parse_auto(t).ok_or_else(|| TimeError::NotATime(t.to_string()))
+    let parsed = match format {
+        Some(f) => parse_with_format(t, f)?,
+        None => parse_auto(t).ok_or_else(|| TimeError::NotATime(t.to_string()))?,
+    };
+    parsed.in_zone(t, zone)
 }
 
 /// Parses a calendar date. A timestamp is accepted too and its UTC date taken.
 pub fn parse_date(text: &str, format: Option<&str>) -> Result<NaiveDate, TimeError> {
+    parse_date_in(text, format, Tz::UTC)
+}
+
+/// Parses a calendar date. A timestamp is accepted too: its own date when it has no
+/// offset, else the date it falls on in `zone`.
+pub fn parse_date_in(text: &str, format: Option<&str>, zone: Tz) -> Result<NaiveDate, TimeError> {
     let t = text.trim();
     if t.is_empty() {
         return Err(TimeError::Empty);
     }
-    if let Some(f) = format {
-        return parse_with_format(t, f).map(|d| d.date_naive());
-    }
-    parse_auto(t)
-        .map(|d| d.date_naive())
-        .ok_or_else(|| TimeError::NotADate(t.to_string()))
+    let parsed = match format {
+        Some(f) => parse_with_format(t, f)?,
+        None => parse_auto(t).ok_or_else(|| TimeError::NotADate(t.to_string()))?,
+    };
+    Ok(parsed.date(zone))
 }
 
-fn parse_with_format(t: &str, f: &str) -> Result<DateTime<Utc>, TimeError> {
+fn parse_with_format(t: &str, f: &str) -> Result<Parsed, TimeError> {
     let err = || TimeError::Format {
         text: t.to_string(),
         format: f.to_string(),
     };
     if let Ok(dt) = DateTime::parse_from_str(t, f) {
-        return Ok(dt.with_timezone(&Utc));
+        return Ok(Parsed::Instant(dt.with_timezone(&Utc)));
     }
     if let Ok(ndt) = NaiveDateTime::parse_from_str(t, f) {
-        return Ok(Utc.from_utc_datetime(&ndt));
+        return Ok(Parsed::Wall(ndt));
     }
     NaiveDate::parse_from_str(t, f)
-        .map(|d| Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN)))
+        .map(Parsed::Day)
         .map_err(|_| err())
 }
 
@@ -101,7 +206,7 @@ impl Cur<'_> {
     }
 }
 
-fn parse_auto(t: &str) -> Option<DateTime<Utc>> {
+fn parse_auto(t: &str) -> Option<Parsed> {
     let mut c = Cur {
         b: t.as_bytes(),
         i: 0,
@@ -129,7 +234,7 @@ fn parse_auto(t: &str) -> Option<DateTime<Utc>> {
         return None;
     };
     if c.done() {
-        return Some(Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN)));
+        return Some(Parsed::Day(date));
     }
     // A time of day: separated by T or space (Finnish may write "klo").
     if !(c.eat(b'T') || c.eat(b't') || c.eat(b' ')) {
@@ -159,8 +264,11 @@ fn parse_auto(t: &str) -> Option<DateTime<Utc>> {
     let time = NaiveTime::from_hms_nano_opt(h, mi, s, nanos)?;
     let naive = date.and_time(time);
     while c.eat(b' ') {}
-    if c.done() || c.rest() == "Z" || c.rest() == "z" || c.rest() == "UTC" {
-        return Some(Utc.from_utc_datetime(&naive));
+    if c.done() {
+        return Some(Parsed::Wall(naive));
+    }
+    if c.rest() == "Z" || c.rest() == "z" || c.rest() == "UTC" {
+        return Some(Parsed::Instant(Utc.from_utc_datetime(&naive)));
     }
     let sign = match c.eat_any(b"+-")? {
         b'+' => 1,
@@ -176,7 +284,7 @@ fn parse_auto(t: &str) -> Option<DateTime<Utc>> {
     offset
         .from_local_datetime(&naive)
         .single()
-        .map(|dt| dt.with_timezone(&Utc))
+        .map(|dt| Parsed::Instant(dt.with_timezone(&Utc)))
 }
 
 #[cfg(test)]
@@ -236,6 +344,108 @@ mod tests {
             parse_date("31.13.2024", None).unwrap_err().to_string(),
             "'31.13.2024' is not a date (use 2024-12-31 or 31.12.2024)"
         );
+    }
+
+    fn local(s: &str, zone: &str) -> Result<String, TimeError> {
+        parse_timestamp_in(s, None, parse_zone(zone).unwrap()).map(|t| t.to_rfc3339())
+    }
+
+    #[test]
+    fn times_without_an_offset_are_read_in_the_zone() {
+        let h = "Europe/Helsinki";
+        // Winter: UTC+2; summer: UTC+3.
+        assert_eq!(
+            local("31.12.2024 klo 10.00", h).unwrap(),
+            "2024-12-31T08:00:00+00:00"
+        );
+        assert_eq!(
+            local("2024-12-31 10:00", h).unwrap(),
+            "2024-12-31T08:00:00+00:00"
+        );
+        assert_eq!(
+            local("2024-06-01 08:30", h).unwrap(),
+            "2024-06-01T05:30:00+00:00"
+        );
+        // A bare date is the start of the local day.
+        assert_eq!(local("31.12.2024", h).unwrap(), "2024-12-30T22:00:00+00:00");
+        // An offset or Z keeps its instant.
+        assert_eq!(
+            local("2024-12-31T10:00:00Z", h).unwrap(),
+            "2024-12-31T10:00:00+00:00"
+        );
+        assert_eq!(
+            local("2024-12-31 10:00 UTC", h).unwrap(),
+            "2024-12-31T10:00:00+00:00"
+        );
+        assert_eq!(
+            local("2024-12-31T10:00:00-05:00", h).unwrap(),
+            "2024-12-31T15:00:00+00:00"
+        );
+        assert_eq!(
+            local("2024-07-04 09:00", "America/New_York").unwrap(),
+            "2024-07-04T13:00:00+00:00"
+        );
+        // A named format without an offset is local too.
+        let t = parse_timestamp_in(
+            "12/31/2024 3:04 PM",
+            Some("%m/%d/%Y %I:%M %p"),
+            DEFAULT_ZONE,
+        )
+        .unwrap();
+        assert_eq!(t.to_rfc3339(), "2024-12-31T13:04:00+00:00");
+        let t = parse_timestamp_in("20241231", Some("%Y%m%d"), DEFAULT_ZONE).unwrap();
+        assert_eq!(t.to_rfc3339(), "2024-12-30T22:00:00+00:00");
+        // The date of an instant is its local date.
+        let d = parse_date_in("2024-12-31T23:30:00Z", None, DEFAULT_ZONE).unwrap();
+        assert_eq!(d.to_string(), "2025-01-01");
+        let d = parse_date_in("2024-12-31 23:30", None, DEFAULT_ZONE).unwrap();
+        assert_eq!(d.to_string(), "2024-12-31");
+    }
+
+    #[test]
+    fn summer_time_changes() {
+        let h = "Europe/Helsinki";
+        // Spring forward: 03:00-04:00 local does not exist on 2025-03-30.
+        let e = local("30.3.2025 klo 3.30", h).unwrap_err();
+        assert!(matches!(e, TimeError::Nonexistent { .. }));
+        assert!(
+            e.to_string().contains("does not exist in Europe/Helsinki"),
+            "{e}"
+        );
+        assert_eq!(
+            local("30.3.2025 klo 4.00", h).unwrap(),
+            "2025-03-30T01:00:00+00:00"
+        );
+        // Fall back: 03:00-04:00 local happens twice on 2025-10-26; the earlier counts.
+        assert_eq!(
+            local("2025-10-26 03:30", h).unwrap(),
+            "2025-10-26T00:30:00+00:00"
+        );
+        // With an offset the later one can be named.
+        assert_eq!(
+            local("2025-10-26T03:30:00+02:00", h).unwrap(),
+            "2025-10-26T01:30:00+00:00"
+        );
+    }
+
+    #[test]
+    fn zones_are_checked_against_the_database() {
+        assert_eq!(parse_zone("Europe/Helsinki").unwrap(), DEFAULT_ZONE);
+        assert_eq!(
+            parse_zone(" europe/helsinki ").unwrap().name(),
+            "Europe/Helsinki"
+        );
+        assert_eq!(parse_zone("UTC").unwrap(), Tz::UTC);
+        for bad in [
+            "Helsinki",
+            "Europe/Helsingfors",
+            "Mars/Olympus_Mons",
+            "",
+            "+02:00",
+        ] {
+            let e = parse_zone(bad).unwrap_err();
+            assert!(e.contains("Europe/Helsinki"), "{e}");
+        }
     }
 
     proptest! {

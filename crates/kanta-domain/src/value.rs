@@ -113,8 +113,8 @@ pub enum FieldError {
     Time(#[from] TimeError),
     #[error("'{0}' is not a whole number")]
     NotInt(String),
-    #[error("{value} is out of range {min}..{max}")]
-    Range { value: i64, min: i64, max: i64 },
+    #[error("{value} is out of range {}", range_text(*min, *max))]
+    Range { value: String, min: i64, max: i64 },
     #[error("'{0}' is not a number")]
     NotFloat(String),
     #[error("'{0}' is not yes or no (use true/false, yes/no, kyllä/ei, 1/0)")]
@@ -123,9 +123,47 @@ pub enum FieldError {
     Choice { value: String, allowed: String },
     #[error("'{0}' is not an email address")]
     Email(String),
-    #[error("is too long ({0} characters; at most {MAX_TEXT})")]
-    TooLong(usize),
+    #[error("is too long ({chars} characters; at most {max})")]
+    TooLong { chars: usize, max: usize },
+    #[error("{when} is before {MIN_YEAR}, the earliest date Kanta accepts")]
+    TooEarly { when: String },
+    #[error("{when} is after {MAX_YEAR}, the latest date Kanta accepts")]
+    TooLate { when: String },
+    #[error(
+        "'{0}' is not a phone number (5 to 20 digits, with spaces, +, -, ( ), . and an extension such as 'ext 12')"
+    )]
+    Phone(String),
 }
+
+/// `0..10`, or what a range without bounds of its own means.
+fn range_text(min: i64, max: i64) -> String {
+    if min == i64::MIN && max == i64::MAX {
+        "(too large for a whole number of 64 bits)".to_string()
+    } else {
+        format!("{min}..{max}")
+    }
+}
+
+/// At most [`EXCERPT_CHARS`] characters of `text`, with "…" when cut: what an error
+/// shows of a value, so a pasted 200 MB field is never echoed whole.
+pub fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// Characters of a value an error shows at most.
+pub const EXCERPT_CHARS: usize = 60;
+
+/// The earliest year of a date or time Kanta accepts.
+pub const MIN_YEAR: i32 = 1900;
+/// The latest year of a date Kanta accepts (a time, a point at which something
+/// happened, is further bounded by the store's `store.max_future_hours`).
+pub const MAX_YEAR: i32 = 2200;
+
+/// The longest short text (names, ids, references), in characters.
+pub const MAX_SHORT_TEXT: usize = 1_000;
 
 /// The longest text a field takes, in characters.
 pub const MAX_TEXT: usize = 20_000;
@@ -137,6 +175,8 @@ pub struct ParseContext<'a> {
     pub currency: Currency,
     /// A strftime format for dates and times, instead of the automatic forms.
     pub date_format: Option<&'a str>,
+    /// The zone of times written without an offset (the store's time zone).
+    pub zone: time::Tz,
 }
 
 /// Parses one field's text. An empty text is [`Value::Null`] (the caller checks
@@ -147,20 +187,38 @@ pub fn parse_field(kind: Kind, text: &str, cx: &ParseContext<'_>) -> Result<Valu
         return Ok(Value::Null);
     }
     Ok(match kind {
-        Kind::Text | Kind::Ref(_) => Value::Text(check_len(t)?.to_string()),
-        Kind::LongText => Value::Text(check_len(t)?.to_string()),
+        Kind::Text | Kind::Ref(_) => Value::Text(check_len(t, MAX_SHORT_TEXT)?.to_string()),
+        Kind::LongText => Value::Text(check_len(t, MAX_TEXT)?.to_string()),
         Kind::Int { min, max } => {
-            let v = parse_int(t)?;
+            let v = parse_int(t).map_err(|e| match e {
+                FieldError::Range { value, .. } => FieldError::Range { value, min, max },
+                e => e,
+            })?;
             if v < min || v > max {
-                return Err(FieldError::Range { value: v, min, max });
+                return Err(FieldError::Range {
+                    value: v.to_string(),
+                    min,
+                    max,
+                });
             }
             Value::Int(v)
         }
         Kind::Float => Value::Float(parse_float(t)?),
-        Kind::Money => Value::Int(Decimal::parse(t)?.to_units(cx.currency.minor_digits())?),
+        Kind::Money => Value::Int(Decimal::parse(t)?.to_minor(cx.currency)?),
         Kind::Currency => Value::Text(t.parse::<Currency>()?.code().to_string()),
-        Kind::Date => Value::Date(time::parse_date(t, cx.date_format)?),
-        Kind::Timestamp => Value::Time(time::parse_timestamp(t, cx.date_format)?),
+        // No date or time is this long: say so without echoing it whole.
+        Kind::Date if t.len() > 100 => return Err(TimeError::NotADate(excerpt(t)).into()),
+        Kind::Timestamp if t.len() > 100 => return Err(TimeError::NotATime(excerpt(t)).into()),
+        Kind::Date => Value::Date(check_date(time::parse_date_in(
+            t,
+            cx.date_format,
+            cx.zone,
+        )?)?),
+        Kind::Timestamp => Value::Time(check_time(time::parse_timestamp_in(
+            t,
+            cx.date_format,
+            cx.zone,
+        )?)?),
         Kind::Bool => Value::Bool(parse_bool(t)?),
         Kind::Choice(allowed) => {
             let lower = t.to_lowercase();
@@ -174,43 +232,84 @@ pub fn parse_field(kind: Kind, text: &str, cx: &ParseContext<'_>) -> Result<Valu
                 Some(a) => Value::Text((*a).to_string()),
                 None => {
                     return Err(FieldError::Choice {
-                        value: t.to_string(),
+                        value: excerpt(t),
                         allowed: allowed.join(", "),
                     });
                 }
             }
         }
         Kind::Email => Value::Text(Email::parse(t)?.into_inner()),
+        Kind::Phone => Value::Text(Phone::parse(t)?.into_inner()),
     })
 }
 
-fn check_len(t: &str) -> Result<&str, FieldError> {
+fn check_len(t: &str, max: usize) -> Result<&str, FieldError> {
+    // Bytes bound characters from above: most texts need no count.
+    if t.len() <= max {
+        return Ok(t);
+    }
     let n = t.chars().count();
-    if n > MAX_TEXT {
-        Err(FieldError::TooLong(n))
+    if n > max {
+        Err(FieldError::TooLong { chars: n, max })
     } else {
         Ok(t)
     }
 }
 
-/// A whole number; `12.0` and `12,0` are accepted, `12.5` is not.
+/// A date within [`MIN_YEAR`]..=[`MAX_YEAR`].
+pub fn check_date(d: NaiveDate) -> Result<NaiveDate, FieldError> {
+    use chrono::Datelike;
+    if d.year() < MIN_YEAR {
+        Err(FieldError::TooEarly {
+            when: d.format("%Y-%m-%d").to_string(),
+        })
+    } else if d.year() > MAX_YEAR {
+        Err(FieldError::TooLate {
+            when: d.format("%Y-%m-%d").to_string(),
+        })
+    } else {
+        Ok(d)
+    }
+}
+
+/// A time within [`MIN_YEAR`]..=[`MAX_YEAR`] (the store's write path bounds it
+/// further by now).
+pub fn check_time(t: DateTime<Utc>) -> Result<DateTime<Utc>, FieldError> {
+    use chrono::Datelike;
+    if t.year() < MIN_YEAR {
+        Err(FieldError::TooEarly {
+            when: format_time(&t),
+        })
+    } else if t.year() > MAX_YEAR {
+        Err(FieldError::TooLate {
+            when: format_time(&t),
+        })
+    } else {
+        Ok(t)
+    }
+}
+
+/// A whole number; `12.0`, `12,0` and `1e3` are accepted, `12.5` is not; a whole
+/// number beyond 64 bits (`1e23`) is out of range.
 pub fn parse_int(t: &str) -> Result<i64, FieldError> {
     if let Ok(v) = t.parse::<i64>() {
         return Ok(v);
     }
-    let d = Decimal::parse(t).map_err(|_| FieldError::NotInt(t.to_string()))?;
-    let whole = d
-        .to_units(0)
-        .map_err(|_| FieldError::NotInt(t.to_string()))?;
-    if Decimal::parse(&whole.to_string())
-        .ok()
-        .map(|w| w.mantissa * 10i128.pow(d.scale))
-        == Some(d.mantissa)
-    {
-        Ok(whole)
-    } else {
-        Err(FieldError::NotInt(t.to_string()))
+    let out_of_range = || FieldError::Range {
+        value: excerpt(t),
+        min: i64::MIN,
+        max: i64::MAX,
+    };
+    let d = match Decimal::parse(t) {
+        Ok(d) => d,
+        Err(MoneyError::TooLarge(_)) => return Err(out_of_range()),
+        Err(_) => return Err(FieldError::NotInt(excerpt(t))),
+    };
+    let whole_part = d.mantissa / 10i128.pow(d.scale);
+    if whole_part * 10i128.pow(d.scale) != d.mantissa {
+        return Err(FieldError::NotInt(excerpt(t)));
     }
+    i64::try_from(whole_part).map_err(|_| out_of_range())
 }
 
 /// A real number with a decimal point or comma.
@@ -222,7 +321,7 @@ pub fn parse_float(t: &str) -> Result<f64, FieldError> {
     }
     Decimal::parse(t)
         .map(|d| d.to_f64())
-        .map_err(|_| FieldError::NotFloat(t.to_string()))
+        .map_err(|_| FieldError::NotFloat(excerpt(t)))
 }
 
 pub fn parse_bool(t: &str) -> Result<bool, FieldError> {
@@ -231,7 +330,7 @@ pub fn parse_bool(t: &str) -> Result<bool, FieldError> {
             Ok(true)
         }
         "false" | "f" | "no" | "n" | "0" | "off" | "ei" | "e" | "epätosi" => Ok(false),
-        _ => Err(FieldError::NotBool(t.to_string())),
+        _ => Err(FieldError::NotBool(excerpt(t))),
     }
 }
 
@@ -243,7 +342,7 @@ pub struct Email(String);
 impl Email {
     pub fn parse(t: &str) -> Result<Email, FieldError> {
         let t = t.trim();
-        let bad = || FieldError::Email(t.to_string());
+        let bad = || FieldError::Email(excerpt(t));
         let (local, domain) = t.rsplit_once('@').ok_or_else(bad)?;
         let ok_local = !local.is_empty()
             && local.len() <= 64
@@ -276,6 +375,86 @@ impl Email {
     }
 }
 
+/// A phone number as people write it: digits, spaces, `+` (first only), `-`, `(`, `)`
+/// and `.`, 5 to 20 digits, and an optional extension (`ext 12`, `x12`, `#12`). Kept as
+/// written (spaces collapsed); [`Phone::tel_uri`] is the only way to a `tel:` link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    /// The fewest and most digits of a number (the extension apart).
+    pub const DIGITS: std::ops::RangeInclusive<usize> = 5..=20;
+
+    pub fn parse(t: &str) -> Result<Phone, FieldError> {
+        let t = t.trim();
+        let bad = || FieldError::Phone(excerpt(t));
+        if t.len() > 64 {
+            return Err(bad());
+        }
+        let (number, ext) = split_extension(t).ok_or_else(bad)?;
+        let mut digits = 0;
+        for (i, c) in number.char_indices() {
+            match c {
+                '0'..='9' => digits += 1,
+                '+' if i == 0 => {}
+                ' ' | '-' | '(' | ')' | '.' | '\u{a0}' => {}
+                _ => return Err(bad()),
+            }
+        }
+        if !Phone::DIGITS.contains(&digits)
+            || ext.is_some_and(|e| {
+                e.is_empty() || e.len() > 6 || !e.bytes().all(|b| b.is_ascii_digit())
+            })
+        {
+            return Err(bad());
+        }
+        let collapsed = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        Ok(Phone(collapsed))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+
+    /// The RFC 3966 link: `tel:+358401234567;ext=12` (digits and a leading `+` only).
+    pub fn tel_uri(&self) -> String {
+        let (number, ext) = split_extension(&self.0).unwrap_or((&self.0, None));
+        let mut out = String::from("tel:");
+        if number.trim_start().starts_with('+') {
+            out.push('+');
+        }
+        out.extend(number.chars().filter(char::is_ascii_digit));
+        if let Some(e) = ext {
+            out.push_str(";ext=");
+            out.push_str(e);
+        }
+        out
+    }
+
+    /// The `tel:` link of a stored phone text, `None` when it is not a phone number
+    /// (data stored before phones were checked): no other text becomes a link.
+    pub fn tel_href(stored: &str) -> Option<String> {
+        Phone::parse(stored).ok().map(|p| p.tel_uri())
+    }
+}
+
+/// A phone text's number and its extension's digits, if any (`ext 12`, `ext. 12`,
+/// `x12`, `#12`, `;ext=12`).
+fn split_extension(t: &str) -> Option<(&str, Option<&str>)> {
+    let lower = t.to_ascii_lowercase();
+    for sep in [";ext=", "ext.", "ext", "x", "#"] {
+        if let Some(at) = lower.find(sep) {
+            let ext = t[at + sep.len()..].trim();
+            return Some((t[..at].trim_end(), Some(ext)));
+        }
+    }
+    Some((t, None))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +463,7 @@ mod tests {
     const CX: ParseContext<'static> = ParseContext {
         currency: Currency::EUR,
         date_format: None,
+        zone: time::Tz::UTC,
     };
 
     #[test]
@@ -339,6 +519,71 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn phones() {
+        for (text, tel) in [
+            ("+358 40 123 4567", "tel:+358401234567"),
+            ("(09) 123-4567", "tel:091234567"),
+            ("040.123.4567 ext 12", "tel:0401234567;ext=12"),
+            ("+1 555 0100 x7", "tel:+15550100;ext=7"),
+            ("  0401234567  ", "tel:0401234567"),
+        ] {
+            let p = Phone::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(p.tel_uri(), tel);
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "tel:javascript:alert(1)",
+            "1234",
+            "123456789012345678901",
+            "040 123+4567",
+            "040 ext",
+            "call me",
+            "040<script>",
+        ] {
+            assert!(Phone::parse(bad).is_err(), "{bad} accepted");
+            assert_eq!(Phone::tel_href(bad), None);
+        }
+        assert_eq!(
+            parse_field(Kind::Phone, "javascript:alert(1)", &CX)
+                .unwrap_err()
+                .to_string(),
+            "'javascript:alert(1)' is not a phone number (5 to 20 digits, with spaces, +, -, ( ), . and an extension such as 'ext 12')"
+        );
+    }
+
+    #[test]
+    fn bounds_and_excerpts() {
+        let long = "9".repeat(100_000);
+        let e = parse_field(Kind::Int { min: 0, max: 10 }, "1e23", &CX).unwrap_err();
+        assert_eq!(e.to_string(), "1e23 is out of range 0..10");
+        let e = parse_field(Kind::Int { min: 0, max: 10 }, &long, &CX).unwrap_err();
+        assert!(e.to_string().len() < 100, "{e}");
+        let e = parse_field(Kind::Money, "92233720368547758.07", &CX).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "92233720368547758.07 is beyond the largest amount Kanta accepts, ±100,000,000,000.00"
+        );
+        assert!(parse_field(Kind::Date, "1899-12-31", &CX).is_err());
+        assert!(parse_field(Kind::Date, "2201-01-01", &CX).is_err());
+        assert!(parse_field(Kind::Date, "2199-12-31", &CX).is_ok());
+        assert_eq!(
+            parse_field(Kind::Timestamp, "9999-12-31T23:59:59Z", &CX)
+                .unwrap_err()
+                .to_string(),
+            "9999-12-31T23:59:59.000Z is after 2200, the latest date Kanta accepts"
+        );
+        let e = parse_field(Kind::Timestamp, &long, &CX).unwrap_err();
+        assert!(e.to_string().len() < 200, "{e}");
+        let e = parse_field(Kind::Choice(&["a"]), &long, &CX).unwrap_err();
+        assert!(e.to_string().len() < 200, "{e}");
+        let e = parse_field(Kind::Text, &long, &CX).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "is too long (100000 characters; at most 1000)"
+        );
     }
 
     #[test]

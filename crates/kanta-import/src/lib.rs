@@ -42,8 +42,63 @@ pub enum ImportError {
     Syntax { line: u64, reason: String },
     #[error("line {line} is not UTF-8 text (save the file as UTF-8)")]
     Encoding { line: u64 },
+    #[error(
+        "line {line} is longer than {} bytes, so reading stopped there: a field takes at most {} bytes (is it the right file, with line ends and the right --delimiter?)",
+        thousands(source::MAX_LINE_BYTES),
+        thousands(source::MAX_FIELD_BYTES)
+    )]
+    LineTooLong { line: u64 },
     #[error("{0}")]
     Mapping(String),
+    #[error("the file is empty: there is nothing to import")]
+    Empty,
+    /// Any of the above, in a file: `FILE:LINE: reason` or `FILE: reason`.
+    #[error("{}", in_file(file, inner))]
+    InFile {
+        file: String,
+        inner: Box<ImportError>,
+    },
+}
+
+fn in_file(file: &str, e: &ImportError) -> String {
+    match e {
+        ImportError::Syntax { line, reason } => format!("{file}:{line}: {reason}"),
+        ImportError::Encoding { line } => {
+            format!("{file}:{line}: the line is not UTF-8 text (save the file as UTF-8)")
+        }
+        ImportError::LineTooLong { .. } | ImportError::Open { .. } => format!("{file}: {e}"),
+        ImportError::InFile { .. } => e.to_string(),
+        e => format!("{file}: {e}"),
+    }
+}
+
+impl ImportError {
+    /// The error, naming `file`.
+    pub fn in_file(self, file: &Path) -> ImportError {
+        match self {
+            e @ (ImportError::InFile { .. } | ImportError::Open { .. }) => e,
+            e => ImportError::InFile {
+                file: file.display().to_string(),
+                inner: Box::new(e),
+            },
+        }
+    }
+}
+
+/// What is wrong with a row's values, if anything: the field and the reason.
+pub type RowCheck<'a> = dyn Fn(&[Value]) -> Option<(String, String)> + 'a;
+
+/// `65,536`: a count as the messages write it.
+pub fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Where a field's value comes from: a header name or a 1-based column number.
@@ -99,6 +154,8 @@ pub struct ImportOptions {
     pub date_format: Option<String>,
     /// Currency of rows that carry none.
     pub currency: Currency,
+    /// The zone of dates and times written without an offset (the store's).
+    pub zone: kanta_domain::time::Tz,
 }
 
 /// One rejected row.
@@ -204,7 +261,7 @@ fn make_plan(
                     ))
                 })?;
                 h.iter().position(|c| c.eq_ignore_ascii_case(name)).ok_or_else(|| {
-                    ImportError::Mapping(format!("--map {name}={field}: the file has no column '{name}'; its columns are: {}", h.join(", ")))
+                    ImportError::Mapping(format!("--map {name}={field}: the file has no column '{name}'; its columns are: {}", column_list(h)))
                 })?
             }
         };
@@ -290,9 +347,44 @@ fn make_plan(
     Ok((Plan { columns, fields }, ignored))
 }
 
+/// A file's column names as messages list them: each an excerpt, at most 20.
+pub fn column_list(names: &[String]) -> String {
+    let mut out: Vec<String> = names
+        .iter()
+        .take(20)
+        .map(|n| kanta_domain::value::excerpt(n))
+        .collect();
+    if names.len() > 20 {
+        out.push(format!("... ({} in all)", names.len()));
+    }
+    out.join(", ")
+}
+
+/// Checks a `--date-format` before any row is read: a format chrono cannot read
+/// (`%Q`) would otherwise fail every row.
+pub fn check_date_format(f: &str) -> Result<(), ImportError> {
+    use chrono::format::{Item, StrftimeItems};
+    if StrftimeItems::new(f).any(|i| matches!(i, Item::Error)) {
+        return Err(ImportError::Mapping(format!(
+            "--date-format '{}' is not a format chrono can read: use strftime codes such as %d.%m.%Y or %Y-%m-%d %H:%M",
+            kanta_domain::value::excerpt(f)
+        )));
+    }
+    let has_date = ["%Y", "%y", "%C", "%G", "%F", "%D", "%x", "%s", "%c", "%+"]
+        .iter()
+        .any(|c| f.contains(c));
+    if !has_date {
+        return Err(ImportError::Mapping(format!(
+            "--date-format '{}' has no year (such as %Y): use one like %d.%m.%Y",
+            kanta_domain::value::excerpt(f)
+        )));
+    }
+    Ok(())
+}
+
 /// Reads and validates the whole file, handing valid rows to `on_chunk` as they
 /// are ready; `on_chunk` returns false to stop reading. `progress` is called now and
-/// then with (bytes read, bytes in all).
+/// then with (bytes read, bytes in all). Errors name the file.
 pub fn parse_file(
     path: &Path,
     opts: &ImportOptions,
@@ -300,6 +392,61 @@ pub fn parse_file(
     progress: &mut dyn FnMut(u64, u64),
     on_chunk: &mut dyn FnMut(Chunk) -> bool,
 ) -> Result<Parsed, ImportError> {
+    parse_file_inner(path, opts, chunk_rows, progress, on_chunk).map_err(|e| e.in_file(path))
+}
+
+/// Checks the mapping's column numbers against the file's `width` columns.
+fn check_columns(opts: &ImportOptions, width: usize) -> Result<(), ImportError> {
+    for (src, field) in &opts.mapping.pairs {
+        if let SourceColumn::Number(n) = src
+            && *n > width
+        {
+            return Err(ImportError::Mapping(format!(
+                "--map {n}={field}: there is no column {n}: the file has {width} column{}",
+                if width == 1 { "" } else { "s" }
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// When a delimited file's first line has none of the delimiters the sniffer knows,
+/// the one column it was read as is most likely a wrong guess: say so instead of
+/// blaming the fields that no column feeds.
+fn delimiter_hint(reader: &SourceReader, width: usize, e: ImportError) -> ImportError {
+    match (&e, reader.unsniffed_first_line()) {
+        (ImportError::Mapping(_), Some(first)) if width <= 1 => {
+            let seen: Vec<String> = [b':', b' ', b'/', b'-', b'#', b'~', b'^']
+                .iter()
+                .filter(|c| first.contains(c))
+                .map(|c| match c {
+                    b' ' => "space".to_string(),
+                    c => format!("'{}'", *c as char),
+                })
+                .collect();
+            let guess = if seen.is_empty() {
+                String::new()
+            } else {
+                format!(" (it has {})", seen.join(", "))
+            };
+            ImportError::Mapping(format!(
+                "cannot tell how the columns are separated: the first line has none of the delimiters tried (comma, semicolon, tab, |){guess}; name it with --delimiter (e.g. --delimiter ':', --delimiter tab or --delimiter whitespace)"
+            ))
+        }
+        _ => e,
+    }
+}
+
+fn parse_file_inner(
+    path: &Path,
+    opts: &ImportOptions,
+    chunk_rows: usize,
+    progress: &mut dyn FnMut(u64, u64),
+    on_chunk: &mut dyn FnMut(Chunk) -> bool,
+) -> Result<Parsed, ImportError> {
+    if let Some(f) = &opts.date_format {
+        check_date_format(f)?;
+    }
     let mut reader = SourceReader::open(path, opts.format, opts.delimiter, opts.has_header)?;
     let total = reader.bytes_total();
     let mut rows_read = 0u64;
@@ -319,6 +466,9 @@ pub fn parse_file(
                 progress(reader.bytes_read(), total);
             }
         }
+        if lines.is_empty() {
+            return Err(ImportError::Empty);
+        }
         let (plan, ignored) = make_plan(opts, reader.header.as_deref())?;
         let mut b = Builder::new(opts, plan);
         for r in &lines {
@@ -330,9 +480,35 @@ pub fn parse_file(
         rows_read = lines.len() as u64;
         (b, ignored)
     } else {
-        let (plan, ignored) = make_plan(opts, reader.header.as_deref())?;
+        // The first data row, to know the file's width before planning.
+        let first = reader.next_record()?;
+        let header_width = reader.header.as_ref().map_or(0, Vec::len);
+        if header_width == 0 && first.is_none() {
+            return Err(ImportError::Empty);
+        }
+        if let Some(h) = &reader.header
+            && let Some((i, long)) = h
+                .iter()
+                .enumerate()
+                .find(|(_, n)| n.len() > source::MAX_HEADER_BYTES)
+        {
+            return Err(ImportError::Mapping(format!(
+                "line 1, column {}: the header '{}' is longer than {} bytes; is line 1 a header (else use --no-header)?",
+                i + 1,
+                kanta_domain::value::excerpt(long),
+                thousands(source::MAX_HEADER_BYTES)
+            )));
+        }
+        let width = header_width.max(first.as_ref().map_or(0, |r| r.fields.len()));
+        check_columns(opts, width)?;
+        let (plan, ignored) = make_plan(opts, reader.header.as_deref())
+            .map_err(|e| delimiter_hint(&reader, width, e))?;
         let mut b = Builder::new(opts, plan);
         b.by_id.reserve((total / 48).min(1 << 24) as usize);
+        if let Some(r) = &first {
+            rows_read += 1;
+            b.row(r);
+        }
         let mut rec = SourceRecord::default();
         while go_on && reader.next_into(&mut rec)? {
             rows_read += 1;
@@ -455,6 +631,48 @@ impl Builder {
     }
 
     fn row(&mut self, rec: &SourceRecord) {
+        if let Some(col) = rec
+            .fields
+            .iter()
+            .position(|f| f.len() > source::MAX_FIELD_BYTES)
+        {
+            let name = self
+                .plan
+                .columns
+                .iter()
+                .find(|(c, _)| *c == col)
+                .map(|(_, t)| match t {
+                    Target::Id => "id".to_string(),
+                    Target::UnitPrice => UNIT_PRICE.to_string(),
+                    Target::Field(i) => self.plan.fields[*i].name.to_string(),
+                })
+                .unwrap_or_else(|| format!("column {}", col + 1));
+            let reason = format!(
+                "is longer than {} bytes ({} bytes): '{}'",
+                thousands(source::MAX_FIELD_BYTES),
+                thousands(rec.fields[col].len()),
+                kanta_domain::value::excerpt(&rec.fields[col])
+            );
+            // The reject file gets the row with its long fields cut.
+            let record = rec
+                .fields
+                .iter()
+                .map(|f| {
+                    if f.len() > source::MAX_FIELD_BYTES {
+                        kanta_domain::value::excerpt(f)
+                    } else {
+                        f.clone()
+                    }
+                })
+                .collect();
+            self.errors.push(RowError {
+                line: rec.line,
+                field: name,
+                reason,
+                record,
+            });
+            return;
+        }
         let nf = self.plan.fields.len();
         let mut values: Vec<Value> = vec![Value::Null; nf];
         let mut id: Option<String> = None;
@@ -474,6 +692,7 @@ impl Builder {
         let cx = ParseContext {
             currency: cx_currency,
             date_format: self.opts.date_format.as_deref(),
+            zone: self.opts.zone,
         };
         let mut first_error: Option<(String, String)> = None;
         for &(col, target) in &self.plan.columns {
@@ -610,7 +829,10 @@ impl Builder {
                 self.reject(
                     rec.line,
                     "id",
-                    format!("'{ext_id}' is also on line {first}"),
+                    format!(
+                        "'{}' is also on line {first}",
+                        kanta_domain::value::excerpt(&ext_id)
+                    ),
                     rec,
                 );
             }
@@ -708,8 +930,8 @@ impl Builder {
                 (Some(q), Some(p)) => {
                     let amount = q
                         .mul(&p)
-                        .and_then(|d| d.to_units(currency.minor_digits()))
-                        .map_err(|e| ("amount", e.to_string()))?;
+                        .and_then(|d| d.to_minor(currency))
+                        .map_err(|e| ("amount", format!("quantity × unit_price: {e}")))?;
                     values[ai] = Value::Int(amount);
                 }
                 (None, _) if !self.amount_mapped => {
@@ -892,26 +1114,43 @@ impl Chunk {
         known: &dyn Fn(&str) -> bool,
         errors: &mut Vec<RowError>,
     ) {
-        let stride = self.batch.stride();
         let field = self.batch.fields[k];
         let target = match field.kind {
             Kind::Ref(t) => t,
             _ => return,
         };
+        self.reject_rows(
+            &|row: &[Value]| {
+                let id = row[k].as_text()?;
+                (!known(id)).then(|| {
+                    (
+                        field.name.to_string(),
+                        format!(
+                            "no {target} record with id '{}' (import the {target} first)",
+                            kanta_domain::value::excerpt(id)
+                        ),
+                    )
+                })
+            },
+            errors,
+        );
+    }
+
+    /// Moves the rows for which `bad` names a field and a reason to the errors (each
+    /// line of a merged order with the order's first line). `bad` sees a row's values
+    /// in the order of `batch.fields`.
+    pub fn reject_rows(&mut self, bad: &RowCheck<'_>, errors: &mut Vec<RowError>) {
+        let stride = self.batch.stride();
         let rows = self.batch.len();
         let mut keep = vec![true; rows];
         for (r, row) in self.batch.values.chunks(stride).enumerate() {
-            if let Some(id) = row[k + 1].as_text()
-                && !known(id)
-            {
+            if let Some((field, reason)) = bad(&row[1..]) {
                 keep[r] = false;
                 for rec in split_lines(&self.raw[r]) {
                     errors.push(RowError {
                         line: self.lines[r],
-                        field: field.name.to_string(),
-                        reason: format!(
-                            "no {target} record with id '{id}' (import the {target} first)"
-                        ),
+                        field: field.clone(),
+                        reason: reason.clone(),
                         record: rec,
                     });
                 }

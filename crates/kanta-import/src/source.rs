@@ -6,6 +6,75 @@ use std::path::Path;
 
 use crate::ImportError;
 
+/// The longest field a file may have, in bytes (a note, a comment: far beyond any
+/// honest value).
+pub const MAX_FIELD_BYTES: usize = 65_536;
+/// The longest line a file may have, in bytes: a line past it is not a record of a
+/// customer file (a wrong file, a wrong delimiter, a file without line ends), and
+/// reading stops there instead of holding it in memory.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+/// The longest column name of a header, in bytes.
+pub const MAX_HEADER_BYTES: usize = 1_000;
+
+/// Passes a file through, counting lines, and fails (stops reading) at a line longer
+/// than [`MAX_LINE_BYTES`].
+struct LineCap<R> {
+    inner: R,
+    /// Lines ended so far.
+    lines: u64,
+    /// Bytes of the current line so far.
+    since_newline: usize,
+}
+
+/// The error [`LineCap`] stops with: the 1-based number of the long line.
+#[derive(Debug)]
+struct LineTooLong(u64);
+
+impl std::fmt::Display for LineTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {} is too long", self.0)
+    }
+}
+
+impl std::error::Error for LineTooLong {}
+
+impl<R: Read> Read for LineCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let got = &buf[..n];
+        match memchr::memchr(b'\n', got) {
+            Some(first) => {
+                // The line that ends here began in earlier reads; the lines wholly
+                // within this read are shorter than it (reads are at most 1 MiB, the
+                // buffer's size), and the last one goes on into the next read.
+                if self.since_newline + first > MAX_LINE_BYTES {
+                    return Err(std::io::Error::other(LineTooLong(self.lines + 1)));
+                }
+                let last = memchr::memrchr(b'\n', got).unwrap_or(first);
+                self.lines += memchr::memchr_iter(b'\n', got).count() as u64;
+                self.since_newline = n - last - 1;
+            }
+            None => self.since_newline += n,
+        }
+        if self.since_newline > MAX_LINE_BYTES {
+            return Err(std::io::Error::other(LineTooLong(self.lines + 1)));
+        }
+        Ok(n)
+    }
+}
+
+/// The line of a [`LineCap`] error in `e`, if it is one.
+fn line_too_long(e: &std::io::Error) -> Option<u64> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<LineTooLong>())
+        .map(|l| l.0)
+}
+
+/// The error of a line past [`MAX_LINE_BYTES`].
+fn long_line_error(line: u64) -> ImportError {
+    ImportError::LineTooLong { line }
+}
+
 /// The file formats an import reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -64,6 +133,8 @@ pub struct SourceReader {
     /// Column names: the header row, or the keys seen so far in JSON Lines.
     pub header: Option<Vec<String>>,
     bytes_total: u64,
+    /// The first line, when its delimiter was to be sniffed and none was found.
+    unsniffed: Option<Vec<u8>>,
 }
 
 enum Inner {
@@ -109,13 +180,28 @@ impl SourceReader {
             (_, "jsonl" | "ndjson") => Format::JsonLines,
             _ => Format::Csv,
         });
-        let mut buf = BufReader::with_capacity(1 << 20, file);
+        let mut buf = BufReader::with_capacity(
+            1 << 20,
+            LineCap {
+                inner: file,
+                lines: 0,
+                since_newline: 0,
+            },
+        );
         let mut reader = match format {
             Format::Csv => {
+                let mut unsniffed = None;
                 let delim = match delimiter {
                     Some(Delimiter::Char(c)) => c,
                     Some(Delimiter::Whitespace) => b' ',
-                    None => sniff_delimiter(buf.fill_buf().unwrap_or(&[])).unwrap_or(b','),
+                    None => {
+                        let head = buf.fill_buf().unwrap_or(&[]);
+                        sniff_delimiter(head).unwrap_or_else(|| {
+                            let first = head.split(|b| *b == b'\n').next().unwrap_or(&[]);
+                            unsniffed = Some(first[..first.len().min(4096)].to_vec());
+                            b','
+                        })
+                    }
                 };
                 let rdr = csv::ReaderBuilder::new()
                     .delimiter(delim)
@@ -127,6 +213,7 @@ impl SourceReader {
                     inner: Inner::Csv(rdr, csv::ByteRecord::new()),
                     header: None,
                     bytes_total,
+                    unsniffed,
                 }
             }
             Format::Whitespace | Format::JsonLines => SourceReader {
@@ -149,6 +236,7 @@ impl SourceReader {
                     None
                 },
                 bytes_total,
+                unsniffed: None,
             },
         };
         if has_header && format != Format::JsonLines {
@@ -160,6 +248,12 @@ impl SourceReader {
             reader.header = Some(names.into_iter().map(|n| n.trim().to_string()).collect());
         }
         Ok(reader)
+    }
+
+    /// The first line of a delimited file whose delimiter was to be sniffed but none
+    /// of `,` `;` tab `|` occurs in it.
+    pub fn unsniffed_first_line(&self) -> Option<&[u8]> {
+        self.unsniffed.as_deref()
     }
 
     /// Size of the file, for progress.
@@ -195,6 +289,11 @@ impl SourceReader {
         match &mut self.inner {
             Inner::Csv(rdr, rec) => loop {
                 let more = rdr.read_byte_record(rec).map_err(|e| {
+                    if let csv::ErrorKind::Io(io) = e.kind()
+                        && let Some(line) = line_too_long(io)
+                    {
+                        return long_line_error(line);
+                    }
                     let line = e.position().map_or(0, |p| p.line());
                     ImportError::Syntax {
                         line,
@@ -223,7 +322,9 @@ impl SourceReader {
             Inner::Lines(r, st) => loop {
                 st.buf.clear();
                 let n = r.read_line(&mut st.buf).map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::InvalidData {
+                    if let Some(line) = line_too_long(&e) {
+                        long_line_error(line)
+                    } else if e.kind() == std::io::ErrorKind::InvalidData {
                         ImportError::Encoding { line: st.line + 1 }
                     } else {
                         ImportError::Read(e)

@@ -319,6 +319,66 @@ impl<P: Params> Fitted<P> {
     }
 }
 
+/// A parameter above this is at the likelihood's boundary: the model's limit of no
+/// heterogeneity (a Beta or Gamma mixing distribution concentrated on its mean, e.g.
+/// Pareto/NBD's β on data that stopped long ago, or Gamma-Gamma's q when every
+/// customer spends alike).
+pub const ABSURD_PARAM: f64 = 1e6;
+/// A parameter below this is at the other boundary (e.g. sBG's α and β both towards
+/// 0 when a handful of subscriptions all churn at once).
+pub const TINY_PARAM: f64 = 1e-6;
+/// A standard error above this multiple of its estimate means the data do not
+/// determine the parameter.
+pub const MAX_RELATIVE_SE: f64 = 50.0;
+
+/// Why a fit with these parameter `values` (named by `names`) and standard errors is
+/// degenerate, or `None` when it is not: a non-finite or non-positive parameter, or
+/// a standard error over [`MAX_RELATIVE_SE`] times its estimate. A fit without
+/// standard errors is not refused for that alone; see also [`at_boundary`].
+pub fn degeneracy(names: &[&str], values: &[f64], std_errors: Option<&[f64]>) -> Option<String> {
+    for (k, v) in values.iter().enumerate() {
+        let name = names.get(k).copied().unwrap_or("?");
+        if !(v.is_finite() && *v > 0.0) {
+            return Some(format!("{name} = {v} is not a positive number"));
+        }
+        // At a boundary the likelihood is flat along that parameter and the one it
+        // pairs with (only their ratio matters there): standard errors say nothing
+        // ([`at_boundary`] reports the fit instead).
+        let inside = values
+            .iter()
+            .all(|v| (TINY_PARAM..=ABSURD_PARAM).contains(v));
+        if let Some(se) = std_errors.and_then(|s| s.get(k))
+            && inside
+            && !(se.is_finite() && *se <= MAX_RELATIVE_SE * v)
+        {
+            return Some(format!(
+                "{name} = {v:.4} ± {se:.3e}: the data do not determine it (standard error over {MAX_RELATIVE_SE} times the estimate)"
+            ));
+        }
+    }
+    None
+}
+
+/// Which parameter ran off to the likelihood's boundary (above [`ABSURD_PARAM`] or
+/// below [`TINY_PARAM`]), if one did. Such a fit may still predict soundly (the
+/// model's no-heterogeneity limit); callers prefer fits that are not at a boundary.
+pub fn at_boundary(names: &[&str], values: &[f64]) -> Option<String> {
+    for (k, v) in values.iter().enumerate() {
+        let name = names.get(k).copied().unwrap_or("?");
+        if *v > ABSURD_PARAM {
+            return Some(format!(
+                "{name} = {v:.3e} is at the boundary (over {ABSURD_PARAM:e})"
+            ));
+        }
+        if *v < TINY_PARAM {
+            return Some(format!(
+                "{name} = {v:.3e} is at the boundary (under {TINY_PARAM:e})"
+            ));
+        }
+    }
+    None
+}
+
 /// A draw of parameters from the asymptotic distribution of a fit: `exp(ln θ̂ + L z)`
 /// with `L` the Cholesky factor of [`Fitted::log_covariance`] and `z` standard
 /// normal draws, one per parameter. For prediction intervals by simulation. `None`

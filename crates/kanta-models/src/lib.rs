@@ -21,7 +21,7 @@
 //! HoldoutSummary + TransactionModel ──validation::{predict_holdout, holdout_metrics, cumulative_tracking}
 //!
 //! DiscreteRow ──DiscreteData──bgbb::fit──► BgBbParams (discrete opportunities)
-//! survivor counts ──sbg::SurvivorData──sbg::fit──► SbgParams ──► project (survivors, retention rate)
+//! survivor counts | histories ──sbg::SurvivorData──sbg::fit──► SbgParams ──► project, renewal_probability, derl
 //! durations + events ──survival::kaplan_meier──► KaplanMeier (Greenwood intervals)
 //! (cohort, period) pairs ──cohort::cohort_matrix──► CohortMatrix;   rfm::rfm_scores ──► RfmScore
 //! ```
@@ -110,5 +110,5 @@ pub use fit::{FitOptions, Fitted, ModelKind, Params};
 pub use gammagamma::GammaGammaParams;
 pub use mbgnbd::MbgNbdParams;
 pub use paretonbd::ParetoNbdParams;
-pub use sbg::SbgParams;
+pub use sbg::{History, SbgParams};
 pub use transaction::{TransactionModel, TransactionParams, fit_transaction_model};

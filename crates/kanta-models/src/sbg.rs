@@ -66,6 +66,61 @@ impl SbgParams {
         (self.beta + t - 1.0) / (self.alpha + self.beta + t - 1.0)
     }
 
+    /// The probability that a customer who has made `renewals` renewals makes the
+    /// next one: `S(k+1) / S(k) = r_{k+1} = (β + k) / (α + β + k)` for `k = renewals`
+    /// (Fader & Hardie 2007, eq. 8; 2010: "n − 1 renewals").
+    pub fn renewal_probability(&self, renewals: u32) -> f64 {
+        self.retention_rate(renewals.saturating_add(1))
+    }
+
+    /// The probability that a customer who has made `renewals` renewals makes the
+    /// next `j`: `S(k+j) / S(k)`.
+    pub fn survival_given(&self, renewals: u32, j: u32) -> f64 {
+        let k = f64::from(renewals);
+        (ln_beta(self.alpha, self.beta + k + f64::from(j)) - ln_beta(self.alpha, self.beta + k))
+            .exp()
+    }
+
+    /// Discounted expected residual lifetime (Fader & Hardie 2010, "Customer-Base
+    /// Valuation in a Contractual Setting", eq. 6) of a customer who has made
+    /// `renewals` renewals and is about to decide on the next, with discount rate
+    /// `d` per period: the expected number of further payments, the next one
+    /// undiscounted,
+    ///
+    /// `DERL = Σ_{j≥1} S(k+j)/S(k) / (1+d)^{j-1}
+    ///       = (β+k)/(α+β+k) · 2F1(1, β+k+1; α+β+k+1; 1/(1+d))`.
+    ///
+    /// Summed term by term until the tail is below 1e-12 of the sum; infinite when
+    /// `d = 0` and `α <= 1` (the expected lifetime itself is).
+    pub fn derl(&self, renewals: u32, d: f64) -> f64 {
+        if d <= 0.0 && self.alpha <= 1.0 {
+            return f64::INFINITY;
+        }
+        let k = f64::from(renewals);
+        let q = 1.0 / (1.0 + d.max(0.0));
+        let mut term = (self.beta + k) / (self.alpha + self.beta + k);
+        let mut sum = 0.0;
+        let mut j = 0.0;
+        loop {
+            sum += term;
+            // The next term's ratio to this one: (β+k+j+1)/(α+β+k+j+1) q, rising to q.
+            let ratio = (self.beta + k + j + 1.0) / (self.alpha + self.beta + k + j + 1.0) * q;
+            let next = term * ratio;
+            // Ratios rise towards q (or towards 1 with d = 0), so the tail is at most
+            // next / (1 - q) (with d = 0: bounded by the expected lifetime's tail).
+            let bound = if q < 1.0 {
+                next / (1.0 - q)
+            } else {
+                next * (self.alpha + self.beta + k + j) / (self.alpha - 1.0)
+            };
+            if bound.is_nan() || bound <= 1e-12 * sum || j > 1e7 {
+                return sum + next;
+            }
+            term = next;
+            j += 1.0;
+        }
+    }
+
     /// Expected lifetime in periods, `E[T] = (α + β - 1) / (α - 1)` for α > 1
     /// (infinite otherwise).
     pub fn expected_lifetime(&self) -> f64 {
@@ -98,12 +153,28 @@ impl SbgParams {
     }
 }
 
-/// Survivor counts of one or more cohorts: `alive[t]` customers active at the start
-/// of period t (period 0 first, the cohort's initial size), non-increasing.
+/// Survivor data of the sBG model, held as its sufficient statistics: how many
+/// customers churned in each period (`lost[t]`, `T = t`) and how many were still
+/// active, right-censored, after `n` renewals (`censored[n]`). Cohorts' survivor
+/// counts ([`SurvivorData::from_cohorts`]) and individual histories
+/// ([`SurvivorData::from_histories`]) both reduce to it.
 #[derive(Clone, Debug)]
 pub struct SurvivorData {
-    cohorts: Vec<Vec<f64>>,
+    lost: Vec<f64>,
+    censored: Vec<f64>,
     total: f64,
+    rows: usize,
+}
+
+/// One customer's contract history at the end of the data: the renewals made, and
+/// whether the customer then churned (did not make the next renewal, `T =
+/// renewals + 1`) or is still active (right-censored: `T > renewals`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    /// Renewals made (0 = still in, or churned at the end of, the first period).
+    pub renewals: u32,
+    /// Churned after those renewals; `false` = still active.
+    pub churned: bool,
 }
 
 impl SurvivorData {
@@ -127,6 +198,12 @@ impl SurvivorData {
         if cohorts.is_empty() {
             return Err(ModelError::Empty("no cohorts"));
         }
+        let mut data = SurvivorData {
+            lost: Vec::new(),
+            censored: Vec::new(),
+            total: 0.0,
+            rows: cohorts.len(),
+        };
         for (c, alive) in cohorts.iter().enumerate() {
             if alive.len() < 2 {
                 return Err(invalid_row(
@@ -163,23 +240,103 @@ impl SurvivorData {
                     ));
                 }
             }
+            let n = alive.len() - 1;
+            for t in 1..=n {
+                data.add(t, false, alive[t - 1] - alive[t]);
+            }
+            data.add(n, true, alive[n]);
+            data.total += alive[0];
         }
-        Ok(SurvivorData {
-            total: cohorts.iter().map(|c| c[0]).sum(),
-            cohorts: cohorts.to_vec(),
-        })
+        Ok(data)
+    }
+
+    /// Individual histories (each subscription's renewals, churned or still active
+    /// at the end of the data), the likelihood with right-censoring.
+    ///
+    /// # Errors
+    ///
+    /// No histories, or none that ever churned (the likelihood then has no
+    /// maximum: everyone may stay for ever).
+    pub fn from_histories(histories: &[History]) -> Result<Self> {
+        if histories.is_empty() {
+            return Err(ModelError::Empty("no histories"));
+        }
+        let mut data = SurvivorData {
+            lost: Vec::new(),
+            censored: Vec::new(),
+            total: histories.len() as f64,
+            rows: histories.len(),
+        };
+        for h in histories {
+            if h.churned {
+                data.add(h.renewals as usize + 1, false, 1.0);
+            } else {
+                data.add(h.renewals as usize, true, 1.0);
+            }
+        }
+        if data.lost.iter().all(|l| *l == 0.0) {
+            return Err(invalid_row(
+                0,
+                "churned",
+                "no history churned: the churn rate cannot be estimated",
+            ));
+        }
+        Ok(data)
+    }
+
+    fn add(&mut self, t: usize, censored: bool, count: f64) {
+        let v = if censored {
+            &mut self.censored
+        } else {
+            &mut self.lost
+        };
+        if v.len() <= t {
+            v.resize(t + 1, 0.0);
+        }
+        v[t] += count;
     }
 
     /// Customers at the start, over all cohorts.
     pub fn total(&self) -> f64 {
         self.total
     }
+
+    /// Customers who churned in period `t` (`T = t`).
+    pub fn lost(&self, t: usize) -> f64 {
+        self.lost.get(t).copied().unwrap_or(0.0)
+    }
+
+    /// Customers still active after `n` renewals when the data end.
+    pub fn censored(&self, n: usize) -> f64 {
+        self.censored.get(n).copied().unwrap_or(0.0)
+    }
+
+    /// The Kaplan-Meier estimate of `S(t)` for `t = 0..=periods` from the same data:
+    /// at the t-th renewal `n_t` at risk (churned there or later, or still active
+    /// after t renewals or more) and `d_t` churned there, `S(t) = Π_{k<=t} (1 - d_k /
+    /// n_k)`; flat where nobody is at risk.
+    pub fn kaplan_meier(&self, periods: u32) -> Vec<f64> {
+        let len = self.lost.len().max(self.censored.len());
+        let mut out = vec![1.0];
+        let mut s = 1.0;
+        for t in 1..=periods as usize {
+            // At risk at the t-th renewal: who churned there or later, and who was
+            // still active after t renewals or more.
+            let at_risk: f64 = (t..len).map(|k| self.lost(k) + self.censored(k)).sum();
+            let d = self.lost(t);
+            if at_risk > 0.0 {
+                s *= 1.0 - d / at_risk;
+            }
+            out.push(s);
+        }
+        out
+    }
 }
 
 /// The sBG fitting problem over `θ = (ln α, ln β)` (Fader & Hardie 2007, eq. 5):
 ///
 /// ```text
-/// f(θ) = -(1/N) Σ_cohorts [ Σ_{t=1}^{n} (S_{t-1} - S_t) ln P(T=t) + S_n ln S(n) ] + c (α² + β²),
+/// f(θ) = -(1/N) [ Σ_t L_t ln P(T=t) + Σ_n C_n ln S(n) ] + c (α² + β²),
 /// ln P(T=t) = ln B(α+1, β+t-1) - ln B(α,β),     ln S(t) = ln B(α, β+t) - ln B(α,β),
 /// ∂ ln P(T=t)/∂α = ψ(α+1) - ψ(α+β+t) - ψ(α) + ψ(α+β),
 /// ∂ ln P(T=t)/∂β = ψ(β+t-1) - ψ(α+β+t) - ψ(β) + ψ(α+β),
@@ -187,7 +344,9 @@ impl SurvivorData {
 /// ∂ ln S(t)/∂β = ψ(β+t) - ψ(α+β+t) - ψ(β) + ψ(α+β),
 /// ```
 ///
-/// where `S_t` are the observed survivor counts and `N` the initial customers.
+/// where `L_t` are the customers lost in period t (for a cohort `S_{t-1} - S_t`),
+/// `C_n` those still active after n renewals when the data end (a cohort's last
+/// count; right-censored histories) and `N` the initial customers.
 pub struct SbgProblem<'a> {
     data: &'a SurvivorData,
     penalizer: f64,
@@ -206,20 +365,17 @@ impl Objective for SbgProblem<'_> {
         let lb = ln_beta(a, b);
         let (ps_a, ps_b, ps_ab, ps_a1) = (digamma(a), digamma(b), digamma(a + b), digamma(a + 1.0));
         let (mut ll, mut ga, mut gb) = (0.0, 0.0, 0.0);
-        for alive in &self.data.cohorts {
-            let n = alive.len() - 1;
-            for t in 1..=n {
-                let lost = alive[t - 1] - alive[t];
-                if lost > 0.0 {
-                    let tf = t as f64;
-                    let ps_abt = digamma(a + b + tf);
-                    ll += lost * (ln_beta(a + 1.0, b + tf - 1.0) - lb);
-                    ga += lost * (ps_a1 - ps_abt - ps_a + ps_ab);
-                    gb += lost * (digamma(b + tf - 1.0) - ps_abt - ps_b + ps_ab);
-                }
+        for (t, &lost) in self.data.lost.iter().enumerate() {
+            if lost > 0.0 {
+                let tf = t as f64;
+                let ps_abt = digamma(a + b + tf);
+                ll += lost * (ln_beta(a + 1.0, b + tf - 1.0) - lb);
+                ga += lost * (ps_a1 - ps_abt - ps_a + ps_ab);
+                gb += lost * (digamma(b + tf - 1.0) - ps_abt - ps_b + ps_ab);
             }
-            let still = alive[n];
-            if still > 0.0 {
+        }
+        for (n, &still) in self.data.censored.iter().enumerate() {
+            if still > 0.0 && n > 0 {
                 let nf = n as f64;
                 let ps_abn = digamma(a + b + nf);
                 ll += still * (ln_beta(a, b + nf) - lb);
@@ -241,7 +397,7 @@ impl Objective for SbgProblem<'_> {
 /// the likelihood has no maximum).
 pub fn fit(data: &SurvivorData, options: &FitOptions) -> Result<Fitted<SbgParams>> {
     let problem = |c| SbgProblem::new(data, c);
-    let (n, rows) = (data.total, data.cohorts.len());
+    let (n, rows) = (data.total, data.rows);
     let log_likelihood = |p: &SbgParams| p.log_likelihood(data);
     fit_problem(options, problem, Rescaled::NONE, n, rows, log_likelihood)
 }

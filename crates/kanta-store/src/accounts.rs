@@ -72,6 +72,8 @@ pub struct User {
     pub role: Role,
     /// The user's language setting (`fi` or `en`); `None` follows the browser.
     pub lang: Option<String>,
+    /// The user's own time zone (IANA name); `None` follows the store's.
+    pub time_zone: Option<String>,
     /// A deactivated user cannot sign in; their sessions are ended.
     pub active: bool,
     pub created_at: DateTime<Utc>,
@@ -120,7 +122,7 @@ fn time(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
-const USER_COLUMNS: &str = "u.id, u.email, u.name, u.role, u.password_hash, u.lang, u.active, u.created_ms, u.last_login_ms";
+const USER_COLUMNS: &str = "u.id, u.email, u.name, u.role, u.password_hash, u.lang, u.time_zone, u.active, u.created_ms, u.last_login_ms";
 
 fn user_of<R: Row>(r: &R) -> Result<User>
 where
@@ -138,6 +140,7 @@ where
         name: r.try_get("name")?,
         role: Role::parse(&role).unwrap_or(Role::Viewer),
         lang: r.try_get("lang")?,
+        time_zone: r.try_get("time_zone")?,
         active: r.try_get("active")?,
         created_at: time(r.try_get("created_ms")?),
         last_login_at: r.try_get::<Option<i64>, _>("last_login_ms")?.map(time),
@@ -177,8 +180,20 @@ pub struct UserUpdate<'a> {
     pub role: Option<Role>,
     /// `Some(None)` clears the setting (follow the browser).
     pub lang: Option<Option<&'a str>>,
+    /// `Some(None)` clears the user's time zone (follow the store's).
+    pub time_zone: Option<Option<&'a str>>,
     pub active: Option<bool>,
     pub password_hash: Option<&'a str>,
+}
+
+/// Failed sign-ins of one email from one address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailedSignIns {
+    /// Lower-case, as typed (not necessarily a user's).
+    pub email: String,
+    pub ip: String,
+    pub failures: i64,
+    pub last_at: DateTime<Utc>,
 }
 
 /// A token's last use is written at most this often, so reads stay reads.
@@ -265,12 +280,14 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<Option<User>> {
         let lang = u.lang.map(|l| l.map(str::to_string));
+        let time_zone = u.time_zone.map(|z| z.map(str::to_string));
         let sql = "UPDATE users SET \
                    name = coalesce($2, name), \
                    role = coalesce($3, role), \
                    lang = CASE WHEN $4 THEN $5 ELSE lang END, \
                    active = coalesce($6, active), \
-                   password_hash = coalesce($7, password_hash) \
+                   password_hash = coalesce($7, password_hash), \
+                   time_zone = CASE WHEN $8 THEN $9 ELSE time_zone END \
                    WHERE id = $1";
         let end_sessions = u.active == Some(false) || u.password_hash.is_some() || u.role.is_some();
         let mut tx = self.begin().await?;
@@ -293,6 +310,8 @@ impl Store {
                 .bind(lang.clone().flatten())
                 .bind(u.active)
                 .bind(u.password_hash)
+                .bind(time_zone.is_some())
+                .bind(time_zone.clone().flatten())
                 .execute(&mut **c)
                 .await?;
             if end_sessions {
@@ -316,6 +335,7 @@ impl Store {
         diff("name", json!(before.name), json!(after.name));
         diff("role", json!(before.role), json!(after.role));
         diff("lang", json!(before.lang), json!(after.lang));
+        diff("time_zone", json!(before.time_zone), json!(after.time_zone));
         diff("active", json!(before.active), json!(after.active));
         if u.password_hash.is_some() {
             changes.insert(
@@ -533,8 +553,10 @@ impl Store {
         Ok(true)
     }
 
-    /// Records a failed sign-in.
-    pub async fn record_login_failure(&self, email: &str, ip: &str) -> Result<()> {
+    /// Records a failed sign-in (or a sign-in about to be checked: the sign-in
+    /// throttle records the try first, so that tries made at the same moment see each
+    /// other); returns its id.
+    pub async fn record_login_failure(&self, email: &str, ip: &str) -> Result<i64> {
         let now = ms(Utc::now());
         with_pool!(self, pool => {
             // Records older than a day are of no use to any limit.
@@ -542,51 +564,138 @@ impl Store {
                 .bind(now - 86_400_000)
                 .execute(pool)
                 .await?;
-            sqlx::query("INSERT INTO login_failures (email, ip, at_ms) VALUES ($1, $2, $3)")
-                .bind(email.trim().to_lowercase())
-                .bind(ip)
-                .bind(now)
+            Ok(sqlx::query_scalar(
+                "INSERT INTO login_failures (email, ip, at_ms) VALUES ($1, $2, $3) RETURNING id",
+            )
+            .bind(email.trim().to_lowercase())
+            .bind(ip)
+            .bind(now)
+            .fetch_one(pool)
+            .await?)
+        })
+    }
+
+    /// Forgets one failed sign-in by its id (a try that was not made after all).
+    pub async fn forget_login_failure(&self, id: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM login_failures WHERE id = $1")
+                .bind(id)
                 .execute(pool)
                 .await?;
         });
         Ok(())
     }
 
-    /// Failed sign-ins since `since` for this email and from this address.
-    pub async fn login_failures(
+    /// Failed sign-ins of this email from this address since `since`, but the one
+    /// with the id `except` (`-1`: none): how many, and when the newest was.
+    pub async fn pair_login_failures(
         &self,
         email: &str,
         ip: &str,
         since: DateTime<Utc>,
-    ) -> Result<(i64, i64)> {
+        except: i64,
+    ) -> Result<(i64, Option<DateTime<Utc>>)> {
         let email = email.trim().to_lowercase();
+        let sql = "SELECT count(*), max(at_ms) FROM login_failures \
+                   WHERE email = $1 AND ip = $2 AND at_ms >= $3 AND id <> $4";
         with_pool!(self, pool => {
-            let by_email: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM login_failures WHERE email = $1 AND at_ms >= $2",
-            )
-            .bind(&email)
-            .bind(ms(since))
-            .fetch_one(pool)
-            .await?;
-            let by_ip: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM login_failures WHERE ip = $1 AND at_ms >= $2",
-            )
-            .bind(ip)
-            .bind(ms(since))
-            .fetch_one(pool)
-            .await?;
-            Ok((by_email, by_ip))
+            let (n, last): (i64, Option<i64>) = sqlx::query_as(sql)
+                .bind(&email)
+                .bind(ip)
+                .bind(ms(since))
+                .bind(except)
+                .fetch_one(pool)
+                .await?;
+            Ok((n, last.map(time)))
         })
     }
 
-    /// Forgets the failed sign-ins of an email (after a successful one).
-    pub async fn clear_login_failures(&self, email: &str) -> Result<()> {
+    /// When the `n`th newest failed sign-in from this address since `since` was (1 is
+    /// the newest), leaving out the one with the id `except` (`-1`: none), if there
+    /// were that many.
+    pub async fn nth_login_failure_from(
+        &self,
+        ip: &str,
+        since: DateTime<Utc>,
+        n: i64,
+        except: i64,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let sql = "SELECT at_ms FROM login_failures WHERE ip = $1 AND at_ms >= $2 AND id <> $4 \
+                   ORDER BY at_ms DESC LIMIT 1 OFFSET $3";
         with_pool!(self, pool => {
-            sqlx::query("DELETE FROM login_failures WHERE email = $1")
+            let at: Option<i64> = sqlx::query_scalar(sql)
+                .bind(ip)
+                .bind(ms(since))
+                .bind((n - 1).max(0))
+                .bind(except)
+                .fetch_optional(pool)
+                .await?;
+            Ok(at.map(time))
+        })
+    }
+
+    /// Every (email, address) pair with at least `at_least` failed sign-ins since
+    /// `since`, by email.
+    pub async fn login_failure_pairs(
+        &self,
+        since: DateTime<Utc>,
+        at_least: i64,
+    ) -> Result<Vec<FailedSignIns>> {
+        let sql = "SELECT email, ip, count(*), max(at_ms) FROM login_failures \
+                   WHERE at_ms >= $1 GROUP BY email, ip HAVING count(*) >= $2 \
+                   ORDER BY email, ip";
+        with_pool!(self, pool => {
+            let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(sql)
+                .bind(ms(since))
+                .bind(at_least)
+                .fetch_all(pool)
+                .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(email, ip, failures, last)| FailedSignIns {
+                    email,
+                    ip,
+                    failures,
+                    last_at: time(last),
+                })
+                .collect())
+        })
+    }
+
+    /// Forgets the failed sign-ins of an email from one address (after a successful
+    /// sign-in from there: failures from elsewhere keep counting).
+    pub async fn clear_login_failures(&self, email: &str, ip: &str) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM login_failures WHERE email = $1 AND ip = $2")
                 .bind(email.trim().to_lowercase())
+                .bind(ip)
                 .execute(pool)
                 .await?;
         });
         Ok(())
+    }
+
+    /// Forgets the failed sign-ins of an email from every address (an admin's unlock)
+    /// and records `audit` (its `record_id` left to the caller; `details` gain the
+    /// number of failures forgotten), in one transaction. Returns that number.
+    pub async fn unlock_sign_ins(&self, email: &str, audit: &AuditEntry) -> Result<u64> {
+        let email = email.trim().to_lowercase();
+        let mut tx = self.begin().await?;
+        let n = on_tx!(&mut tx, c => {
+            sqlx::query("DELETE FROM login_failures WHERE email = $1")
+                .bind(&email)
+                .execute(&mut **c)
+                .await?
+                .rows_affected()
+        });
+        let record = audit.record_id.clone().unwrap_or_default();
+        tx.audit(&audit.completed(
+            record,
+            Json::Object(Default::default()),
+            json!({ "email": email, "failures_cleared": n }),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(n)
     }
 }

@@ -9,7 +9,10 @@
 //!
 //! Sorting is limited to what an index serves: insertion order (the default), the
 //! external id, and the entity's time field (alone, or after a `customer_id`
-//! filter).
+//! filter). Customers also sort by their figures ([`CustomerKey`]: name, revenue,
+//! last purchase, MRR, next renewal, and the values derived per customer: the newest
+//! model run's CLV, P(alive) and renewal probability, the trust balance, open cases);
+//! those sorts compute their value per customer, and their cursor carries it.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kanta_domain::Value;
@@ -17,7 +20,7 @@ use kanta_domain::schema::{self, Entity, Field, Kind};
 use kanta_domain::value::format_time;
 use sqlx::{AssertSqlSafe, Postgres, Sqlite};
 
-use crate::records::{Record, decode_pg, decode_sqlite, select_list};
+use crate::records::{Derived, Record, decode_pg, decode_sqlite, like_pattern, select_list};
 use crate::{Backend, Result, Store};
 
 /// The largest page a list returns.
@@ -32,6 +35,96 @@ pub enum SortKey {
     ExternalId,
     /// A field of the entity (its time field).
     Field(&'static Field),
+    /// A customer's figure (customers only).
+    Customer(CustomerKey),
+}
+
+/// What customers sort by besides their id and insertion order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerKey {
+    Name,
+    /// Orders net of refunds plus subscriptions billed.
+    Revenue,
+    LastPurchase,
+    /// The newest model run's CLV over 12 months (unscored: -1).
+    Clv,
+    /// The newest model run's P(alive) (unscored: -1).
+    PAlive,
+    /// The newest model run's renewal probability (none: -1).
+    RenewalProbability,
+    TrustBalance,
+    OpenCases,
+    Mrr,
+    /// None: after every date.
+    NextRenewal,
+}
+
+impl CustomerKey {
+    /// Every key by its name in the API.
+    pub const ALL: &[(&str, CustomerKey)] = &[
+        ("name", CustomerKey::Name),
+        ("revenue", CustomerKey::Revenue),
+        ("last_purchase", CustomerKey::LastPurchase),
+        ("clv", CustomerKey::Clv),
+        ("p_alive", CustomerKey::PAlive),
+        ("renewal_probability", CustomerKey::RenewalProbability),
+        ("trust_balance", CustomerKey::TrustBalance),
+        ("open_cases", CustomerKey::OpenCases),
+        ("mrr", CustomerKey::Mrr),
+        ("next_renewal", CustomerKey::NextRenewal),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("name", |(n, _)| n)
+    }
+
+    fn parse(name: &str) -> Option<CustomerKey> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+    }
+
+    /// How the value is carried in a cursor and bound.
+    fn value_kind(self) -> ValueKind {
+        use CustomerKey::*;
+        match self {
+            Name | LastPurchase | NextRenewal => ValueKind::Text,
+            PAlive | RenewalProbability => ValueKind::Float,
+            Revenue | Clv | TrustBalance | OpenCases | Mrr => ValueKind::Int,
+        }
+    }
+
+    /// The value sorted on, never NULL (missing values become a sentinel), over the
+    /// customers' alias `t`.
+    fn expr(self, d: &Derived, postgres: bool) -> String {
+        use CustomerKey::*;
+        match self {
+            Name => "coalesce(t.name, '')".into(),
+            Revenue => "(t.revenue_minor + t.subscription_revenue_minor)".into(),
+            LastPurchase if postgres => "coalesce(to_char(t.last_purchase_at AT TIME ZONE 'UTC', \
+                 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), '')"
+                .into(),
+            LastPurchase => "coalesce(t.last_purchase_at, '')".into(),
+            Clv => format!("coalesce({}, -1)", d.clv),
+            PAlive => format!("coalesce({}, -1.0)", d.p_alive),
+            RenewalProbability => format!("coalesce({}, -1.0)", d.renewal),
+            TrustBalance => d.trust.clone(),
+            OpenCases => d.open_cases.clone(),
+            Mrr => "t.mrr_minor".into(),
+            NextRenewal if postgres => {
+                "coalesce(to_char(t.next_renewal_on, 'YYYY-MM-DD'), '9999-12-31')".into()
+            }
+            NextRenewal => "coalesce(t.next_renewal_on, '9999-12-31')".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ValueKind {
+    Text,
+    Int,
+    Float,
 }
 
 impl PartialEq for SortKey {
@@ -40,6 +133,7 @@ impl PartialEq for SortKey {
             (SortKey::Insertion, SortKey::Insertion)
             | (SortKey::ExternalId, SortKey::ExternalId) => true,
             (SortKey::Field(a), SortKey::Field(b)) => std::ptr::eq(*a, *b),
+            (SortKey::Customer(a), SortKey::Customer(b)) => a == b,
             _ => false,
         }
     }
@@ -69,6 +163,9 @@ impl Sort {
     pub fn names(e: &Entity) -> Vec<&'static str> {
         let mut names = vec!["id"];
         names.extend(e.time_field);
+        if e.name == schema::CUSTOMERS.name {
+            names.extend(CustomerKey::ALL.iter().map(|(n, _)| *n));
+        }
         names
     }
 
@@ -84,6 +181,9 @@ impl Sort {
             "id" => SortKey::ExternalId,
             n if Some(n) == e.time_field => {
                 SortKey::Field(e.field(n).expect("the time field is a field"))
+            }
+            n if e.name == schema::CUSTOMERS.name && CustomerKey::parse(n).is_some() => {
+                SortKey::Customer(CustomerKey::parse(n).expect("parsed"))
             }
             _ => {
                 return Err(format!(
@@ -102,6 +202,7 @@ impl Sort {
             SortKey::Insertion => "",
             SortKey::ExternalId => "id",
             SortKey::Field(f) => f.name,
+            SortKey::Customer(k) => k.name(),
         };
         if self.descending {
             format!("-{base}")
@@ -111,11 +212,12 @@ impl Sort {
     }
 
     /// The SQL expression sorted on (besides the internal id).
-    fn column(&self) -> Option<String> {
+    fn column(&self, d: Option<&Derived>, postgres: bool) -> Option<String> {
         match self.key {
             SortKey::Insertion => None,
             SortKey::ExternalId => Some("t.external_id".into()),
             SortKey::Field(f) => Some(format!("t.{}", f.column)),
+            SortKey::Customer(k) => d.map(|d| k.expr(d, postgres)),
         }
     }
 }
@@ -147,11 +249,12 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    fn after(sort: &Sort, r: &Record) -> Cursor {
+    fn after(sort: &Sort, r: &Record, sort_value: Option<Value>) -> Cursor {
         let value = match sort.key {
             SortKey::Insertion => Value::Null,
             SortKey::ExternalId => Value::Text(r.external_id.clone()),
             SortKey::Field(f) => r.get(f.name).clone(),
+            SortKey::Customer(_) => sort_value.unwrap_or(Value::Null),
         };
         Cursor {
             sort: sort.name(),
@@ -201,6 +304,11 @@ impl Cursor {
                 }
                 _ => Value::Text(value.to_string()),
             },
+            SortKey::Customer(k) => match k.value_kind() {
+                ValueKind::Text => Value::Text(value.to_string()),
+                ValueKind::Int => Value::Int(value.parse().map_err(|_| bad())?),
+                ValueKind::Float => Value::Float(value.parse().map_err(|_| bad())?),
+            },
         };
         Ok(Cursor {
             sort: sort_name.to_string(),
@@ -235,6 +343,25 @@ pub struct RecordQuery {
     pub after: Option<Cursor>,
     /// Records per page, 1..=[`MAX_LIMIT`].
     pub limit: u32,
+    /// Conditions on values derived per customer (customers only).
+    pub derived: Vec<DerivedFilter>,
+}
+
+/// A condition on a customer's derived values (see [`CustomerKey`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DerivedFilter {
+    /// Trust balance below zero.
+    TrustDeficit,
+    /// Trust balance above zero.
+    TrustCredit,
+    /// With open cases (true) or without (false).
+    OpenCases(bool),
+    /// CLV over 12 months at least this (minor units).
+    ClvMin(i64),
+    /// P(alive) below this.
+    PAliveBelow(f64),
+    /// Renewal probability below this.
+    RenewalBelow(f64),
 }
 
 impl RecordQuery {
@@ -249,12 +376,13 @@ impl RecordQuery {
             sort: Sort::default(),
             after: None,
             limit: 100,
+            derived: Vec::new(),
         }
     }
 
     /// The SQL and its parameters. Values of times are bound as each backend stores
     /// them (see [`bind_all`]).
-    fn sql(&self) -> (String, Vec<Value>) {
+    fn sql(&self, d: Option<&Derived>, postgres: bool) -> (String, Vec<Value>) {
         let e = self.entity;
         let mut params: Vec<Value> = Vec::new();
         let mut conds: Vec<String> = Vec::new();
@@ -296,8 +424,8 @@ impl RecordQuery {
             .filter(|s| !s.is_empty())
             && searchable(e)
         {
-            let pattern = format!("%{}%", s.to_lowercase().replace(['\\', '%', '_'], ""));
-            let p = param(Value::Text(pattern), &mut params);
+            // `%`, `_` and `\` are themselves (escaped by a backslash).
+            let p = param(Value::Text(like_pattern(s)), &mut params);
             let mut cols = vec!["t.external_id", "t.name"];
             if e.field("email").is_some() {
                 cols.push("t.email");
@@ -305,17 +433,39 @@ impl RecordQuery {
             conds.push(format!(
                 "({})",
                 cols.iter()
-                    .map(|c| format!("lower({c}) LIKE {p}"))
+                    .map(|c| format!("lower({c}) LIKE {p} ESCAPE '\\'"))
                     .collect::<Vec<_>>()
                     .join(" OR ")
             ));
+        }
+        if let Some(d) = d {
+            for f in &self.derived {
+                conds.push(match *f {
+                    DerivedFilter::TrustDeficit => format!("{} < 0", d.trust),
+                    DerivedFilter::TrustCredit => format!("{} > 0", d.trust),
+                    DerivedFilter::OpenCases(true) => format!("{} > 0", d.open_cases),
+                    DerivedFilter::OpenCases(false) => format!("{} = 0", d.open_cases),
+                    DerivedFilter::ClvMin(v) => {
+                        let p = param(Value::Int(v), &mut params);
+                        format!("{} >= {p}", d.clv)
+                    }
+                    DerivedFilter::PAliveBelow(v) => {
+                        let p = param(Value::Float(v), &mut params);
+                        format!("{} < {p}", d.p_alive)
+                    }
+                    DerivedFilter::RenewalBelow(v) => {
+                        let p = param(Value::Float(v), &mut params);
+                        format!("{} < {p}", d.renewal)
+                    }
+                });
+            }
         }
         let (cmp, dir) = if self.sort.descending {
             ("<", " DESC")
         } else {
             (">", "")
         };
-        let column = self.sort.column();
+        let column = self.sort.column(d, postgres);
         if let Some(c) = &self.after {
             let id = param(Value::Int(c.id), &mut params);
             match &column {
@@ -336,9 +486,13 @@ impl RecordQuery {
         } else {
             conds.join(" AND ")
         };
+        let sort_value = match (&self.sort.key, &column) {
+            (SortKey::Customer(_), Some(col)) => format!(", {col} AS kanta_sort"),
+            _ => String::new(),
+        };
         (
             format!(
-                "SELECT {} FROM {} t WHERE {where_sql} ORDER BY {order} LIMIT {limit}",
+                "SELECT {}{sort_value} FROM {} t WHERE {where_sql} ORDER BY {order} LIMIT {limit}",
                 select_list(e),
                 e.table
             ),
@@ -372,14 +526,35 @@ macro_rules! bind_all {
 impl Store {
     /// One page of records of `q.entity`; see the module documentation.
     pub async fn list(&self, q: &RecordQuery) -> Result<RecordPage> {
-        let (sql, params) = q.sql();
-        let mut items: Vec<Record> = match &self.backend {
+        let postgres = matches!(self.backend, Backend::Postgres(_));
+        let derived = match q.sort.key {
+            SortKey::Customer(_) => Some(self.derived("t").await?),
+            _ if !q.derived.is_empty() => Some(self.derived("t").await?),
+            _ => None,
+        };
+        let (sql, params) = q.sql(derived.as_ref(), postgres);
+        let kind = match q.sort.key {
+            SortKey::Customer(k) => Some(k.value_kind()),
+            _ => None,
+        };
+        macro_rules! sort_value {
+            ($r:expr) => {{
+                use sqlx::Row;
+                match kind {
+                    None => None,
+                    Some(ValueKind::Text) => Some(Value::Text($r.try_get("kanta_sort")?)),
+                    Some(ValueKind::Int) => Some(Value::Int($r.try_get("kanta_sort")?)),
+                    Some(ValueKind::Float) => Some(Value::Float($r.try_get("kanta_sort")?)),
+                }
+            }};
+        }
+        let mut items: Vec<(Record, Option<Value>)> = match &self.backend {
             Backend::Sqlite(pool) => {
                 bind_all!(sqlx::query::<Sqlite>(AssertSqlSafe(sql)), &params, true)
                     .fetch_all(pool)
                     .await?
                     .iter()
-                    .map(|r| decode_sqlite(q.entity, r))
+                    .map(|r| Ok((decode_sqlite(q.entity, r)?, sort_value!(r))))
                     .collect::<Result<_>>()?
             }
             Backend::Postgres(pool) => {
@@ -387,17 +562,20 @@ impl Store {
                     .fetch_all(pool)
                     .await?
                     .iter()
-                    .map(|r| decode_pg(q.entity, r))
+                    .map(|r| Ok((decode_pg(q.entity, r)?, sort_value!(r))))
                     .collect::<Result<_>>()?
             }
         };
         let more = items.len() > q.limit as usize;
         items.truncate(q.limit as usize);
         let next_cursor = if more {
-            items.last().map(|r| Cursor::after(&q.sort, r).encode())
+            items
+                .last()
+                .map(|(r, v)| Cursor::after(&q.sort, r, v.clone()).encode())
         } else {
             None
         };
+        let items: Vec<Record> = items.into_iter().map(|(r, _)| r).collect();
         Ok(RecordPage { items, next_cursor })
     }
 
@@ -520,7 +698,7 @@ mod tests {
             value: Value::Null,
             id: 1,
         });
-        let (sql, params) = q.sql();
+        let (sql, params) = q.sql(None, false);
         assert!(!sql.contains("OFFSET"));
         assert!(sql.contains("(t.occurred_at, t.id) < ($2, $1)"), "{sql}");
         assert!(
@@ -634,6 +812,7 @@ mod tests {
                         SortKey::Insertion => (String::new(), r.id),
                         SortKey::ExternalId => (r.external_id.clone(), r.id),
                         SortKey::Field(_) => (r.get("occurred_at").canonical(), r.id),
+                        SortKey::Customer(_) => unreachable!("transactions"),
                     };
                     want.sort_by_key(|r| key(r));
                     if q.sort.descending {

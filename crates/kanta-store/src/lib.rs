@@ -20,6 +20,8 @@
 //!   in one grouped SQL pass.
 //! - [`records`]: generic records ([`Record`]), the customer list, a customer's timeline,
 //!   counts.
+//! - [`subscriptions`]: the customers' subscription figures (MRR, revenue billed,
+//!   next renewal, plan), kept by the writer and refreshed daily.
 //! - [`scores`]: model runs and per-customer scores (`kanta score` writes them with
 //!   the customers' value tiers in one transaction).
 //!
@@ -39,6 +41,7 @@ pub mod records;
 pub mod retention;
 pub mod scores;
 pub mod settings;
+pub mod subscriptions;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod timeline;

@@ -40,6 +40,26 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "core",
         include_str!("../migrations/sqlite/0006_core.sql"),
     ),
+    (
+        7,
+        "subscriptions",
+        include_str!("../migrations/sqlite/0007_subscriptions.sql"),
+    ),
+    (
+        8,
+        "user time zone",
+        include_str!("../migrations/sqlite/0008_user_time_zone.sql"),
+    ),
+    (
+        9,
+        "sign-in throttle",
+        include_str!("../migrations/sqlite/0009_sign_in_throttle.sql"),
+    ),
+    (
+        10,
+        "subscriber scores",
+        include_str!("../migrations/sqlite/0010_subscriber_scores.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -71,6 +91,26 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "core",
         include_str!("../migrations/postgres/0006_core.sql"),
+    ),
+    (
+        7,
+        "subscriptions",
+        include_str!("../migrations/postgres/0007_subscriptions.sql"),
+    ),
+    (
+        8,
+        "user time zone",
+        include_str!("../migrations/postgres/0008_user_time_zone.sql"),
+    ),
+    (
+        9,
+        "sign-in throttle",
+        include_str!("../migrations/postgres/0009_sign_in_throttle.sql"),
+    ),
+    (
+        10,
+        "subscriber scores",
+        include_str!("../migrations/postgres/0010_subscriber_scores.sql"),
     ),
 ];
 

@@ -7,6 +7,7 @@
 //! by calendar day in UTC, several on one day count once with their amounts summed;
 //! refunds are not purchases. Days are numbered from 1970-01-01.
 
+use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 
@@ -57,7 +58,79 @@ pub struct PurchaseWindows {
     pub calibration: Option<PurchaseDays>,
 }
 
+/// One subscription as scoring reads it (`kanta score` values subscribers with sBG).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubscriptionRow {
+    /// The customer's internal id.
+    pub customer_id: i64,
+    pub plan: String,
+    /// Billed at the start of each period, in minor units of `currency`.
+    pub amount_minor: i64,
+    pub currency: String,
+    /// `week`, `month`, `quarter` or `year`.
+    pub period: String,
+    pub started_on: NaiveDate,
+    pub ended_on: Option<NaiveDate>,
+    pub renews_on: Option<NaiveDate>,
+}
+
+type SubscriptionTuple = (
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    NaiveDate,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+);
+
 impl Store {
+    /// Every subscription that started on or before `as_of`, by customer and start.
+    pub async fn scoring_subscriptions(&self, as_of: NaiveDate) -> Result<Vec<SubscriptionRow>> {
+        let sql = "SELECT customer_id, plan, amount_minor, currency, period, started_on, \
+                   ended_on, renews_on FROM subscriptions WHERE started_on <= $1 \
+                   ORDER BY customer_id, started_on, id";
+        let rows: Vec<SubscriptionTuple> = with_pool!(self, pool => {
+            sqlx::query_as(sql).bind(as_of).fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    customer_id,
+                    plan,
+                    amount_minor,
+                    currency,
+                    period,
+                    started_on,
+                    ended_on,
+                    renews_on,
+                )| {
+                    SubscriptionRow {
+                        customer_id,
+                        plan,
+                        amount_minor,
+                        currency,
+                        period,
+                        started_on,
+                        ended_on,
+                        renews_on,
+                    }
+                },
+            )
+            .collect())
+    }
+
+    /// Every customer's internal id, in order: scoring gives each a value.
+    pub async fn customer_ids(&self) -> Result<Vec<i64>> {
+        with_pool!(self, pool => {
+            Ok(sqlx::query_scalar::<_, i64>("SELECT id FROM customers ORDER BY id")
+                .fetch_all(pool)
+                .await?)
+        })
+    }
+
     /// Every customer with a purchase on or before `calibration_end` (a day number),
     /// with the purchase days after it up to `holdout_end` (none without one), by
     /// customer id.

@@ -93,6 +93,7 @@ macro_rules! decode_record_fn {
                     | Kind::Currency
                     | Kind::Choice(_)
                     | Kind::Email
+                    | Kind::Phone
                     | Kind::Ref(_) => row.try_get::<Option<String>, _>(c)?.map(Value::Text),
                 };
                 fields.push((f.name, v.unwrap_or(Value::Null)));
@@ -127,9 +128,47 @@ pub struct CustomerFilter {
     pub kind: Option<String>,
     /// Value tier (A-D).
     pub tier: Option<String>,
+    /// The trust ledger's balance below zero (a deficit) or above it.
+    pub trust: Option<TrustFilter>,
+    /// With open cases (cases not resolved) or without any.
+    pub open_cases: Option<bool>,
+    /// CLV over 12 months (newest model run) at least this, in minor units.
+    pub clv_min_minor: Option<i64>,
+    /// P(alive) (newest model run) below this (0..1).
+    pub p_alive_below: Option<f64>,
+    /// Renewal probability (newest model run) below this (0..1).
+    pub renewal_below: Option<f64>,
     pub sort: CustomerSort,
     pub limit: u32,
     pub offset: u64,
+}
+
+/// Customers by the sign of their trust ledger's balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustFilter {
+    /// Balance below zero: we owe them trust.
+    Deficit,
+    /// Balance above zero.
+    Credit,
+}
+
+impl TrustFilter {
+    pub const NAMES: &[&str] = &["deficit", "credit"];
+
+    pub fn parse(s: &str) -> Option<TrustFilter> {
+        match s.trim() {
+            "deficit" => Some(TrustFilter::Deficit),
+            "credit" => Some(TrustFilter::Credit),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TrustFilter::Deficit => "deficit",
+            TrustFilter::Credit => "credit",
+        }
+    }
 }
 
 impl Default for CustomerFilter {
@@ -140,6 +179,11 @@ impl Default for CustomerFilter {
             status: None,
             kind: None,
             tier: None,
+            trust: None,
+            open_cases: None,
+            clv_min_minor: None,
+            p_alive_below: None,
+            renewal_below: None,
             sort: CustomerSort::Name,
             limit: 50,
             offset: 0,
@@ -157,26 +201,114 @@ pub enum CustomerSort {
     Revenue,
     /// Most recent purchase first.
     LastPurchase,
+    /// Highest CLV over 12 months first (newest model run; unscored last).
+    Clv,
+    /// Lowest P(alive) first: the customers most likely lost (unscored last).
+    PAlive,
+    /// Lowest renewal probability first (unscored last).
+    RenewalProbability,
+    /// Lowest trust balance first: the deepest deficits.
+    TrustBalance,
+    /// Most open cases first.
+    OpenCases,
+    /// Highest monthly recurring revenue first.
+    Mrr,
+    /// Nearest renewal first (none last).
+    Renewal,
 }
 
 impl CustomerSort {
-    pub const NAMES: &[&str] = &["name", "id", "newest", "revenue", "last-purchase"];
+    pub const NAMES: &[&str] = &[
+        "name",
+        "id",
+        "newest",
+        "revenue",
+        "last-purchase",
+        "clv",
+        "p-alive",
+        "renewal-probability",
+        "trust",
+        "open-cases",
+        "mrr",
+        "renewal",
+    ];
 
     pub fn parse(s: &str) -> Option<CustomerSort> {
-        Some(match s {
+        Some(match s.trim() {
             "name" => CustomerSort::Name,
             "id" | "external_id" => CustomerSort::ExternalId,
             "newest" => CustomerSort::Newest,
             "revenue" => CustomerSort::Revenue,
             "last-purchase" | "last_purchase" => CustomerSort::LastPurchase,
+            "clv" => CustomerSort::Clv,
+            "p-alive" | "p_alive" => CustomerSort::PAlive,
+            "renewal-probability" | "renewal_probability" => CustomerSort::RenewalProbability,
+            "trust" | "trust-balance" | "trust_balance" => CustomerSort::TrustBalance,
+            "open-cases" | "open_cases" => CustomerSort::OpenCases,
+            "mrr" => CustomerSort::Mrr,
+            "renewal" | "next-renewal" | "next_renewal" => CustomerSort::Renewal,
             _ => return None,
         })
     }
 
+    /// The name [`CustomerSort::parse`] reads (the first of [`CustomerSort::NAMES`]
+    /// that means this sort).
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .copied()
+            .find(|n| Self::parse(n) == Some(self))
+            .unwrap_or("name")
+    }
+
     /// The ORDER BY of this sort, forwards or backwards, in each dialect: always a
-    /// total order ending in a unique column, and the order of one of the customers
-    /// table's indexes, so a page is a walk along it.
-    fn order_by(self, postgres: bool, backwards: bool) -> &'static str {
+    /// total order ending in a unique column. The sorts of the customers' own columns
+    /// are the order of one of the table's indexes, so a page is a walk along it; the
+    /// sorts by scores, trust and cases compute their value per customer.
+    fn order_by(self, postgres: bool, backwards: bool, d: &Derived) -> String {
+        use CustomerSort::*;
+        // (expression, descending) terms, all flipped when walking backwards.
+        let terms: Vec<(String, bool)> = match self {
+            Clv => vec![
+                (format!("{} IS NULL", d.clv), false),
+                (d.clv.clone(), true),
+                ("c.id".into(), false),
+            ],
+            PAlive => vec![
+                (format!("{} IS NULL", d.p_alive), false),
+                (d.p_alive.clone(), false),
+                ("c.id".into(), false),
+            ],
+            RenewalProbability => vec![
+                (format!("{} IS NULL", d.renewal), false),
+                (d.renewal.clone(), false),
+                ("c.id".into(), false),
+            ],
+            TrustBalance => vec![(d.trust.clone(), false), ("c.id".into(), false)],
+            OpenCases => vec![(d.open_cases.clone(), true), ("c.id".into(), false)],
+            Mrr => vec![("c.mrr_minor".into(), true), ("c.id".into(), false)],
+            Renewal if !postgres => vec![
+                ("c.next_renewal_on IS NULL".into(), false),
+                ("c.next_renewal_on".into(), false),
+                ("c.id".into(), false),
+            ],
+            Renewal => vec![("c.next_renewal_on".into(), false), ("c.id".into(), false)],
+            _ => return self.indexed_order_by(postgres, backwards).to_string(),
+        };
+        terms
+            .iter()
+            .map(|(e, desc)| {
+                if *desc != backwards {
+                    format!("{e} DESC")
+                } else {
+                    e.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn indexed_order_by(self, postgres: bool, backwards: bool) -> &'static str {
         use CustomerSort::*;
         match (self, postgres, backwards) {
             // SQLite sorts NULL first; the (name IS NULL, name, id) index puts
@@ -190,18 +322,20 @@ impl CustomerSort {
             (ExternalId, _, true) => "c.external_id DESC",
             (Newest, _, false) => "c.id DESC",
             (Newest, _, true) => "c.id",
-            (Revenue, _, false) => "c.revenue_minor DESC, c.id",
-            (Revenue, _, true) => "c.revenue_minor, c.id DESC",
+            // Orders net of refunds plus subscriptions billed (migration 0007's index).
+            (Revenue, _, false) => "(c.revenue_minor + c.subscription_revenue_minor) DESC, c.id",
+            (Revenue, _, true) => "(c.revenue_minor + c.subscription_revenue_minor), c.id DESC",
             (LastPurchase, false, false) => "c.last_purchase_at DESC, c.id",
             (LastPurchase, false, true) => "c.last_purchase_at, c.id DESC",
             (LastPurchase, true, false) => "c.last_purchase_at DESC NULLS LAST, c.id",
             (LastPurchase, true, true) => "c.last_purchase_at NULLS FIRST, c.id DESC",
+            _ => "c.id",
         }
     }
 }
 
 /// One line of the customer list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct CustomerSummary {
     pub id: String,
     pub name: Option<String>,
@@ -224,7 +358,81 @@ pub struct CustomerSummary {
     /// The first order (the customer's first purchase).
     pub first_purchase_at: Option<DateTime<Utc>>,
     pub last_purchase_at: Option<DateTime<Utc>>,
+    /// The active subscriptions' amounts per month (`kanta_domain::subscription`).
+    pub mrr_minor: i64,
+    /// What the subscriptions billed to date (billed periods).
+    pub subscription_revenue_minor: i64,
+    /// The nearest renewal of a subscription that has not ended.
+    pub next_renewal_on: Option<NaiveDate>,
+    /// The active subscriptions' plans, comma-joined.
+    pub plan: Option<String>,
+    /// The trust ledger's balance (credits minus debits).
+    pub trust_balance: i64,
+    /// Cases not resolved.
+    pub open_cases: i64,
+    /// The newest model run's CLV over 12 months, in minor units of its currency.
+    pub clv_12_minor: Option<i64>,
+    /// The newest model run's P(alive).
+    pub p_alive: Option<f64>,
+    /// The newest model run's probability that the subscription renews, when the run
+    /// gives one.
+    pub renewal_probability: Option<f64>,
 }
+
+/// SQL expressions of the values the customer list derives per customer, over the
+/// customers' alias `c`: the trust balance, open cases, and the CLV, P(alive) and
+/// renewal probability of the newest model run that scored the customer (each a lookup through an index by customer).
+#[derive(Debug, Clone)]
+pub(crate) struct Derived {
+    pub trust: String,
+    pub open_cases: String,
+    pub clv: String,
+    pub p_alive: String,
+    pub renewal: String,
+}
+
+/// A score of the customer `alias` in the newest run that scored them (as the
+/// customer page shows it), through the `(customer_id, run_id)` index.
+fn newest_score(column: &str, alias: &str) -> String {
+    format!(
+        "(SELECT s.{column} FROM customer_scores s WHERE s.customer_id = {alias}.id \
+         ORDER BY s.run_id DESC LIMIT 1)"
+    )
+}
+
+impl Derived {
+    /// The expressions over `alias`; `renewal_column` is the column of
+    /// `customer_scores` holding the renewal probability, when the schema has one.
+    pub(crate) fn new(alias: &str, renewal_column: Option<&str>) -> Derived {
+        Derived {
+            trust: format!(
+                "(SELECT CAST(coalesce(sum(l.delta), 0) AS BIGINT) FROM trust_entries l WHERE l.customer_id = {alias}.id)"
+            ),
+            open_cases: format!(
+                "(SELECT CAST(count(*) AS BIGINT) FROM cases k WHERE k.customer_id = {alias}.id AND k.resolved_at IS NULL)"
+            ),
+            clv: newest_score("clv_12_minor", alias),
+            p_alive: newest_score("p_alive", alias),
+            renewal: match renewal_column {
+                Some(col) => newest_score(col, alias),
+                None => "CAST(NULL AS DOUBLE PRECISION)".into(),
+            },
+        }
+    }
+
+    /// The derived values as columns of a SELECT list.
+    fn columns(&self) -> String {
+        format!(
+            "{} AS trust_balance, {} AS open_cases, {} AS clv_12_minor, {} AS p_alive, \
+             CAST({} AS DOUBLE PRECISION) AS renewal_probability",
+            self.trust, self.open_cases, self.clv, self.p_alive, self.renewal
+        )
+    }
+}
+
+/// Names the column of `customer_scores` that may hold a subscriber's renewal
+/// probability (scoring adds it; a store without it shows none).
+const RENEWAL_COLUMNS: &[&str] = &["renewal_probability", "p_renewal"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CustomerPage {
@@ -245,10 +453,40 @@ pub struct TimelineEvent {
     pub record: Record,
 }
 
-/// The customer list's columns.
+/// The customer list's own columns (then [`Derived::columns`]).
 const SUMMARY_COLUMNS: &str = "c.id, c.external_id, c.name, c.email, c.kind, c.segment, c.status, c.tier, \
      c.transactions_count, c.revenue_minor, c.refunds_count, c.refunds_minor, \
-     c.first_purchase_at, c.last_purchase_at";
+     c.first_purchase_at, c.last_purchase_at, \
+     c.mrr_minor, c.subscription_revenue_minor, c.next_renewal_on, c.plan";
+
+/// The figures of a customer row beyond the record's fields (totals, subscriptions,
+/// derived values), filled into a [`CustomerSummary`].
+macro_rules! summary_figures {
+    ($r:expr, $base:expr) => {{
+        let r = $r;
+        let transactions: i64 = r.try_get("transactions_count")?;
+        let refunds_count: i64 = r.try_get("refunds_count")?;
+        CustomerSummary {
+            transactions,
+            orders_count: transactions - refunds_count,
+            refunds_count,
+            revenue_minor: r.try_get("revenue_minor")?,
+            refunds_minor: r.try_get("refunds_minor")?,
+            first_purchase_at: r.try_get("first_purchase_at")?,
+            last_purchase_at: r.try_get("last_purchase_at")?,
+            mrr_minor: r.try_get("mrr_minor")?,
+            subscription_revenue_minor: r.try_get("subscription_revenue_minor")?,
+            next_renewal_on: r.try_get("next_renewal_on")?,
+            plan: r.try_get("plan")?,
+            trust_balance: r.try_get("trust_balance")?,
+            open_cases: r.try_get("open_cases")?,
+            clv_12_minor: r.try_get("clv_12_minor")?,
+            p_alive: r.try_get("p_alive")?,
+            renewal_probability: r.try_get("renewal_probability")?,
+            ..$base
+        }
+    }};
+}
 
 /// Rows of [`SUMMARY_COLUMNS`] as [`CustomerSummary`]s (either backend's rows).
 macro_rules! decode_summaries {
@@ -256,9 +494,7 @@ macro_rules! decode_summaries {
         $rows
             .iter()
             .map(|r| {
-                let transactions: i64 = r.try_get("transactions_count")?;
-                let refunds_count: i64 = r.try_get("refunds_count")?;
-                Ok(CustomerSummary {
+                let base = CustomerSummary {
                     id: r.try_get("external_id")?,
                     name: r.try_get("name")?,
                     email: r.try_get("email")?,
@@ -266,14 +502,9 @@ macro_rules! decode_summaries {
                     segment: r.try_get("segment")?,
                     status: r.try_get("status")?,
                     tier: r.try_get("tier")?,
-                    transactions,
-                    orders_count: transactions - refunds_count,
-                    refunds_count,
-                    revenue_minor: r.try_get("revenue_minor")?,
-                    refunds_minor: r.try_get("refunds_minor")?,
-                    first_purchase_at: r.try_get("first_purchase_at")?,
-                    last_purchase_at: r.try_get("last_purchase_at")?,
-                })
+                    ..CustomerSummary::default()
+                };
+                Ok(summary_figures!(r, base))
             })
             .collect::<Result<Vec<_>>>()?
     };
@@ -295,16 +526,17 @@ impl Store {
         &self,
         external_id: &str,
     ) -> Result<Option<CustomerWithTotals>> {
-        // The same text every time (built once): the statement cache finds it.
+        // The same text every time (built once per schema): the statement cache finds it.
         static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let derived = self.derived("t").await?;
         let sql = SQL.get_or_init(|| {
             format!(
                 "SELECT {}, t.transactions_count, t.revenue_minor, t.refunds_count, t.refunds_minor, \
                  t.first_purchase_at, t.last_purchase_at, \
-                 (SELECT CAST(coalesce(sum(l.delta), 0) AS BIGINT) FROM {} l WHERE l.customer_id = t.id) AS trust_balance \
+                 t.mrr_minor, t.subscription_revenue_minor, t.next_renewal_on, t.plan, {} \
                  FROM customers t WHERE t.external_id = $1",
                 select_list(&CUSTOMERS),
-                kanta_domain::schema::TRUST_LEDGER.table,
+                derived.columns(),
             )
         });
         macro_rules! one {
@@ -320,9 +552,7 @@ impl Store {
                 // The list's row from the record's fields and the totals: no column
                 // read twice.
                 let text = |name: &str| record.text(name).map(str::to_string);
-                let transactions: i64 = row.try_get("transactions_count")?;
-                let refunds_count: i64 = row.try_get("refunds_count")?;
-                let summary = CustomerSummary {
+                let base = CustomerSummary {
                     id: record.external_id.clone(),
                     name: text("name"),
                     email: text("email"),
@@ -330,15 +560,10 @@ impl Store {
                     segment: text("segment"),
                     status: text("status").unwrap_or_default(),
                     tier: text("tier"),
-                    transactions,
-                    orders_count: transactions - refunds_count,
-                    refunds_count,
-                    revenue_minor: row.try_get("revenue_minor")?,
-                    refunds_minor: row.try_get("refunds_minor")?,
-                    first_purchase_at: row.try_get("first_purchase_at")?,
-                    last_purchase_at: row.try_get("last_purchase_at")?,
+                    ..CustomerSummary::default()
                 };
-                let trust_balance: i64 = row.try_get("trust_balance")?;
+                let summary = summary_figures!(&row, base);
+                let trust_balance = summary.trust_balance;
                 Ok(Some(CustomerWithTotals {
                     record,
                     summary,
@@ -353,25 +578,182 @@ impl Store {
     }
 }
 
-/// The customer list's filters. SQLite's LIKE already ignores ASCII case (and its
-/// lower() folds nothing more), so the search compares the columns as they are: a
-/// third of the cost of a scan through lower(). PostgreSQL folds all of Unicode with
-/// ILIKE.
-fn list_where(postgres: bool) -> String {
-    let like = if postgres { "ILIKE" } else { "LIKE" };
-    // The id by its lower case (the pattern is lower case already): PostgreSQL's
-    // trigram index for the search is on lower(external_id), where the writer's
-    // `external_id = ANY(...)` lookups cannot mistake it for the unique index.
-    let id = if postgres {
-        "lower(c.external_id) LIKE $1"
-    } else {
-        "c.external_id LIKE $1"
+/// A search text as a `LIKE` pattern matching it anywhere, lower case, with `%`, `_`
+/// and `\` taken literally (escaped by a backslash, PostgreSQL's default escape;
+/// SQLite's statements say `ESCAPE '\'`).
+pub(crate) fn like_pattern(search: &str) -> String {
+    let mut out = String::with_capacity(search.len() + 2);
+    out.push('%');
+    for c in search.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// A parameter of the customer list's statement.
+#[derive(Debug, Clone)]
+enum ListParam {
+    Text(String),
+    Int(i64),
+    Float(f64),
+}
+
+/// The customer list's filters, as a WHERE and its parameters (numbered from 1).
+/// SQLite's LIKE already ignores ASCII case (and its lower() folds nothing more), so
+/// the search compares the columns as they are: a third of the cost of a scan through
+/// lower(). PostgreSQL folds all of Unicode with ILIKE. Filters on derived values
+/// (trust, cases, scores) compute them only when asked for.
+fn list_where(
+    f: &CustomerFilter,
+    search: Option<String>,
+    postgres: bool,
+    d: &Derived,
+) -> (String, Vec<ListParam>) {
+    let mut conds: Vec<String> = Vec::new();
+    let mut params: Vec<ListParam> = Vec::new();
+    let mut param = |v: ListParam| {
+        params.push(v);
+        format!("${}", params.len())
     };
-    format!(
-        "($1 IS NULL OR c.name {like} $1 OR c.email {like} $1 OR {id}) \
-         AND ($2 IS NULL OR c.segment = $2) AND ($3 IS NULL OR c.status = $3) \
-         AND ($4 IS NULL OR c.kind = $4) AND ($5 IS NULL OR c.tier = $5)"
-    )
+    if let Some(pattern) = search {
+        let p = param(ListParam::Text(pattern));
+        let like = if postgres { "ILIKE" } else { "LIKE" };
+        // Backslash escapes in PostgreSQL's patterns by default; SQLite needs telling.
+        let esc = if postgres { "" } else { " ESCAPE '\\'" };
+        // The id by its lower case (the pattern is lower case already): PostgreSQL's
+        // trigram index for the search is on lower(external_id), where the writer's
+        // `external_id = ANY(...)` lookups cannot mistake it for the unique index.
+        let id = if postgres {
+            format!("lower(c.external_id) LIKE {p}")
+        } else {
+            format!("c.external_id LIKE {p}{esc}")
+        };
+        conds.push(format!(
+            "(c.name {like} {p}{esc} OR c.email {like} {p}{esc} OR {id})"
+        ));
+    }
+    for (col, v) in [
+        ("segment", &f.segment),
+        ("status", &f.status),
+        ("kind", &f.kind),
+        ("tier", &f.tier),
+    ] {
+        if let Some(v) = v {
+            let p = param(ListParam::Text(v.clone()));
+            conds.push(format!("c.{col} = {p}"));
+        }
+    }
+    match f.trust {
+        Some(TrustFilter::Deficit) => conds.push(format!("{} < 0", d.trust)),
+        Some(TrustFilter::Credit) => conds.push(format!("{} > 0", d.trust)),
+        None => {}
+    }
+    match f.open_cases {
+        Some(true) => conds.push(format!("{} > 0", d.open_cases)),
+        Some(false) => conds.push(format!("{} = 0", d.open_cases)),
+        None => {}
+    }
+    if let Some(min) = f.clv_min_minor {
+        let p = param(ListParam::Int(min));
+        conds.push(format!("{} >= {p}", d.clv));
+    }
+    if let Some(below) = f.p_alive_below {
+        let p = param(ListParam::Float(below));
+        conds.push(format!("{} < {p}", d.p_alive));
+    }
+    if let Some(below) = f.renewal_below {
+        let p = param(ListParam::Float(below));
+        conds.push(format!("{} < {p}", d.renewal));
+    }
+    let sql = if conds.is_empty() {
+        "true".to_string()
+    } else {
+        conds.join(" AND ")
+    };
+    (sql, params)
+}
+
+/// Binds the list's parameters in order.
+macro_rules! bind_list {
+    ($q:expr, $params:expr) => {{
+        let mut q = $q;
+        for p in $params {
+            q = match p {
+                ListParam::Text(s) => q.bind(s.clone()),
+                ListParam::Int(i) => q.bind(*i),
+                ListParam::Float(x) => q.bind(*x),
+            };
+        }
+        q
+    }};
+}
+
+impl Store {
+    /// The list's rows of the customers with these internal ids (a page of the API's
+    /// customer list, to carry their figures), by internal id, in one query.
+    pub async fn customer_summaries(&self, ids: &[i64]) -> Result<Vec<(i64, CustomerSummary)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let d = self.derived("c").await?;
+        let columns = format!("{SUMMARY_COLUMNS}, {}", d.columns());
+        macro_rules! rows_with_ids {
+            ($rows:expr) => {{
+                let rows = $rows;
+                let summaries = decode_summaries!(rows);
+                rows.iter()
+                    .map(|r| r.try_get::<i64, _>("id"))
+                    .zip(summaries)
+                    .map(|(id, s)| Ok((id?, s)))
+                    .collect::<Result<Vec<_>>>()?
+            }};
+        }
+        Ok(match &self.backend {
+            Backend::Sqlite(pool) => {
+                let sql = format!(
+                    "SELECT {columns} FROM customers c WHERE c.id IN (SELECT value FROM json_each($1))"
+                );
+                let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+                rows_with_ids!(
+                    sqlx::query::<Sqlite>(AssertSqlSafe(sql))
+                        .bind(json)
+                        .fetch_all(pool)
+                        .await?
+                )
+            }
+            Backend::Postgres(pool) => {
+                let sql = format!("SELECT {columns} FROM customers c WHERE c.id = ANY($1)");
+                rows_with_ids!(
+                    sqlx::query::<Postgres>(AssertSqlSafe(sql))
+                        .bind(ids)
+                        .fetch_all(pool)
+                        .await?
+                )
+            }
+        })
+    }
+
+    /// The derived values' expressions over `alias` for this store's schema (whether
+    /// the model runs' scores carry a renewal probability is read once).
+    pub(crate) async fn derived(&self, alias: &str) -> Result<Derived> {
+        static RENEWAL: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+        let col = match RENEWAL.get() {
+            Some(c) => *c,
+            None => {
+                let cols = self.columns("customer_scores").await?;
+                let found = RENEWAL_COLUMNS
+                    .iter()
+                    .copied()
+                    .find(|c| cols.iter().any(|x| x == c));
+                *RENEWAL.get_or_init(|| found)
+            }
+        };
+        Ok(Derived::new(alias, col))
+    }
 }
 
 impl Store {
@@ -494,49 +876,45 @@ impl Store {
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|s| format!("%{}%", s.to_lowercase().replace(['\\', '%', '_'], "")));
+            .map(like_pattern);
+        let has_search = search.is_some();
         let postgres = matches!(self.backend, Backend::Postgres(_));
-        let list_where = list_where(postgres);
+        let d = self.derived("c").await?;
+        let (list_where, params) = list_where(f, search, postgres, &d);
         let count_sql = format!("SELECT count(*) FROM customers c WHERE {list_where}");
-        macro_rules! filters {
-            ($q:expr) => {
-                $q.bind(search.clone())
-                    .bind(f.segment.clone())
-                    .bind(f.status.clone())
-                    .bind(f.kind.clone())
-                    .bind(f.tier.clone())
-            };
-        }
         let total: i64 = crate::with_pool!(self, pool =>
-            filters!(sqlx::query_scalar(AssertSqlSafe(count_sql))).fetch_one(pool).await?);
+            bind_list!(sqlx::query_scalar(AssertSqlSafe(count_sql)), &params).fetch_one(pool).await?);
         let total = total as u64;
         let limit = u64::from(f.limit);
         let end = (f.offset + limit).min(total);
         // From the far end: skip what lies after this page instead of before it.
         // (A search reads every customer anyway and sorts only its matches.)
-        let backwards = search.is_none() && f.offset > total / 2 && end > f.offset;
+        let backwards = !has_search && f.offset > total / 2 && end > f.offset;
         let (skip, take) = if backwards {
             (total - end, end - f.offset)
         } else {
             (f.offset, limit)
         };
-        let list_sql = if search.is_some() {
+        let n = params.len();
+        let (lim, off) = (format!("${}", n + 1), format!("${}", n + 2));
+        let columns = format!("{SUMMARY_COLUMNS}, {}", d.columns());
+        let list_sql = if has_search {
             // A search matches few customers: collect them in one sequential scan and
             // sort those, rather than walk the sort's index through every customer
             // looking for them (seconds on 100,000 customers).
             format!(
-                "WITH m AS MATERIALIZED (SELECT {SUMMARY_COLUMNS} FROM customers c WHERE {list_where}) \
-                 SELECT * FROM m c ORDER BY {} LIMIT $6 OFFSET $7",
-                f.sort.order_by(postgres, false)
+                "WITH m AS MATERIALIZED (SELECT {columns} FROM customers c WHERE {list_where}) \
+                 SELECT * FROM m c ORDER BY {} LIMIT {lim} OFFSET {off}",
+                f.sort.order_by(postgres, false, &d)
             )
         } else {
             format!(
-                "SELECT {SUMMARY_COLUMNS} FROM customers c WHERE {list_where} ORDER BY {} LIMIT $6 OFFSET $7",
-                f.sort.order_by(postgres, backwards)
+                "SELECT {columns} FROM customers c WHERE {list_where} ORDER BY {} LIMIT {lim} OFFSET {off}",
+                f.sort.order_by(postgres, backwards, &d)
             )
         };
         let mut customers = crate::with_pool!(self, pool => {
-            let rows = filters!(sqlx::query(AssertSqlSafe(list_sql)))
+            let rows = bind_list!(sqlx::query(AssertSqlSafe(list_sql)), &params)
                 .bind(take as i64)
                 .bind(skip as i64)
                 .fetch_all(pool)

@@ -43,7 +43,7 @@ use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::{Backend, Result, Store};
+use crate::{Backend, Result, Store, with_pool};
 
 /// Days an order keeps a customer active: the order's day and the 89 days after it.
 pub const LAPSE_DAYS: i64 = 90;
@@ -67,6 +67,105 @@ pub struct TierCounts {
     pub tiers: Vec<(String, u64)>,
     /// Customers without a tier (not scored yet).
     pub none: u64,
+}
+
+/// Which customers a retention figure covers: by `segment` and/or `kind` (equality;
+/// `None` is every customer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Segment {
+    pub segment: Option<String>,
+    pub kind: Option<String>,
+}
+
+impl Segment {
+    /// Whether any filter is set.
+    pub fn is_set(&self) -> bool {
+        self.segment.is_some() || self.kind.is_some()
+    }
+
+    /// `(c.segment = $a OR $a IS NULL) AND ...` over the customers alias `c`, with
+    /// the parameters numbered from `first`.
+    fn sql(first: usize) -> String {
+        format!(
+            "(CAST(${a} AS TEXT) IS NULL OR c.segment = ${a}) AND (CAST(${b} AS TEXT) IS NULL OR c.kind = ${b})",
+            a = first,
+            b = first + 1
+        )
+    }
+}
+
+/// The segments and kinds the store's customers have, each once, sorted: the
+/// dashboard's filter offers these.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SegmentValues {
+    pub segments: Vec<String>,
+    pub kinds: Vec<String>,
+}
+
+/// One month of subscription revenue retention, in minor units of MRR (each
+/// subscription's amount per month, `kanta_domain::subscription::mrr_minor`), between
+/// the end of the month before and the end of this month, per customer:
+///
+/// - `starting`: MRR of the customers who had any at the start;
+/// - `expansion`: their increases; `contraction`: their decreases to a smaller, not
+///   zero, MRR; `churned`: the MRR of those left with none;
+/// - `new`: MRR of customers who had none at the start (not part of the rates);
+/// - `grr = (starting - contraction - churned) / starting`,
+///   `nrr = (starting + expansion - contraction - churned) / starting`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RevenueMonth {
+    /// The month's first day.
+    pub month: NaiveDate,
+    pub starting: i64,
+    pub expansion: i64,
+    pub contraction: i64,
+    pub churned: i64,
+    pub new: i64,
+    pub ending: i64,
+    pub grr: Option<f64>,
+    pub nrr: Option<f64>,
+}
+
+/// Revenue retention per month from each customer's MRR at the month boundaries:
+/// `mrr(customer, day)` for the days `ends[0..]` (the end of the month before the
+/// first, then each month's end).
+pub fn revenue_months(months: &[NaiveDate], per_customer: &[Vec<i64>]) -> Vec<RevenueMonth> {
+    months
+        .iter()
+        .enumerate()
+        .map(|(m, &month)| {
+            let (mut starting, mut expansion, mut contraction, mut churned, mut new, mut ending) =
+                (0i64, 0i64, 0i64, 0i64, 0i64, 0i64);
+            for c in per_customer {
+                let (s, e) = (c[m], c[m + 1]);
+                ending += e;
+                if s <= 0 {
+                    new += e.max(0);
+                    continue;
+                }
+                starting += s;
+                if e <= 0 {
+                    churned += s;
+                } else if e > s {
+                    expansion += e - s;
+                } else {
+                    contraction += s - e;
+                }
+            }
+            let rate = |v: i64| (starting > 0).then(|| v as f64 / starting as f64);
+            RevenueMonth {
+                month,
+                starting,
+                expansion,
+                contraction,
+                churned,
+                new,
+                ending,
+                grr: rate(starting - contraction - churned),
+                nrr: rate(starting + expansion - contraction - churned),
+            }
+        })
+        .collect()
 }
 
 /// `(customer_id, first_day, stop_day)` of a row of [`Store::activity`]'s query, on
@@ -220,10 +319,111 @@ impl Store {
 
     /// How many customers each value tier (`customers.tier`) holds.
     pub async fn tier_counts(&self) -> Result<TierCounts> {
-        let sql = "SELECT tier, count(*) AS n FROM customers GROUP BY tier";
+        self.tier_counts_in(&Segment::default()).await
+    }
+
+    /// The segments and kinds of the store's customers.
+    pub async fn segment_values(&self) -> Result<SegmentValues> {
+        let (segments, kinds): (Vec<String>, Vec<String>) = with_pool!(self, pool => {
+            (
+                sqlx::query_scalar("SELECT DISTINCT segment FROM customers WHERE segment IS NOT NULL AND segment <> '' ORDER BY segment")
+                    .fetch_all(pool)
+                    .await?,
+                sqlx::query_scalar("SELECT DISTINCT kind FROM customers WHERE kind IS NOT NULL ORDER BY kind")
+                    .fetch_all(pool)
+                    .await?,
+            )
+        });
+        Ok(SegmentValues { segments, kinds })
+    }
+
+    /// The ids of the customers in `segment`, sorted.
+    pub async fn segment_customer_ids(&self, segment: &Segment) -> Result<Vec<i64>> {
+        let sql = format!(
+            "SELECT c.id FROM customers c WHERE {} ORDER BY c.id",
+            Segment::sql(1)
+        );
+        with_pool!(self, pool => {
+            Ok(sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
+                .bind(segment.segment.as_deref())
+                .bind(segment.kind.as_deref())
+                .fetch_all(pool)
+                .await?)
+        })
+    }
+
+    /// Subscription revenue retention for the `months` months up to the one holding
+    /// `as_of` (its end taken as `as_of`), over the customers in `segment`.
+    pub async fn subscription_revenue_retention(
+        &self,
+        as_of: NaiveDate,
+        months: u32,
+        segment: &Segment,
+    ) -> Result<Vec<RevenueMonth>> {
+        use chrono::{Datelike, Months};
+        use kanta_domain::subscription::{Period, Subscription, mrr_minor};
+        let sql = format!(
+            "SELECT s.customer_id, s.amount_minor, s.period, s.started_on, s.ended_on \
+             FROM subscriptions s JOIN customers c ON c.id = s.customer_id \
+             WHERE s.started_on <= $1 AND {} ORDER BY s.customer_id",
+            Segment::sql(2)
+        );
+        type R = (i64, i64, String, NaiveDate, Option<NaiveDate>);
+        let rows: Vec<R> = with_pool!(self, pool => {
+            sqlx::query_as(AssertSqlSafe(sql))
+                .bind(as_of)
+                .bind(segment.segment.as_deref())
+                .bind(segment.kind.as_deref())
+                .fetch_all(pool)
+                .await?
+        });
+        let this_month = as_of.with_day(1).unwrap_or(as_of);
+        let firsts: Vec<NaiveDate> = (0..months)
+            .rev()
+            .filter_map(|k| this_month.checked_sub_months(Months::new(k)))
+            .collect();
+        // Boundaries: the day before each month's first day, then as_of.
+        let mut ends: Vec<NaiveDate> = firsts.iter().filter_map(|d| d.pred_opt()).collect();
+        ends.push(as_of);
+        let mut per_customer: Vec<Vec<i64>> = Vec::new();
+        let mut last: Option<i64> = None;
+        for (customer, amount, period, started_on, ended_on) in rows {
+            let sub = Subscription {
+                plan: String::new(),
+                amount_minor: amount,
+                period: Period::parse(&period).unwrap_or(Period::Month),
+                started_on,
+                ended_on,
+                renews_on: None,
+            };
+            if last != Some(customer) {
+                per_customer.push(vec![0; ends.len()]);
+                last = Some(customer);
+            }
+            if let Some(c) = per_customer.last_mut() {
+                for (i, d) in ends.iter().enumerate() {
+                    if sub.is_active(*d) {
+                        c[i] += mrr_minor(sub.amount_minor, sub.period);
+                    }
+                }
+            }
+        }
+        Ok(revenue_months(&firsts, &per_customer))
+    }
+
+    /// How many customers of `segment` each value tier (`customers.tier`) holds.
+    pub async fn tier_counts_in(&self, segment: &Segment) -> Result<TierCounts> {
+        let sql = format!(
+            "SELECT c.tier, count(*) AS n FROM customers c WHERE {} GROUP BY c.tier",
+            Segment::sql(1)
+        );
         macro_rules! rows {
             ($pool:expr) => {{
-                let rows = sqlx::query(sql).fetch_all($pool).await?;
+                let rows = sqlx::query(AssertSqlSafe(sql))
+                    .bind(segment.segment.as_deref())
+                    .bind(segment.kind.as_deref())
+                    .fetch_all($pool)
+                    .await?;
                 rows.iter()
                     .map(|r| {
                         Ok((
@@ -260,6 +460,37 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn revenue_retention_splits_expansion_contraction_and_churn() {
+        // Four customers over one month: kept flat, expanded, contracted, churned;
+        // and one new.
+        let per = vec![
+            vec![100, 100],
+            vec![100, 150],
+            vec![100, 60],
+            vec![100, 0],
+            vec![0, 80],
+        ];
+        let m = revenue_months(&[d("2024-05-01")], &per);
+        let r = m[0];
+        assert_eq!(
+            (r.starting, r.expansion, r.contraction, r.churned, r.new),
+            (400, 50, 40, 100, 80)
+        );
+        assert_eq!(r.ending, 390);
+        assert!((r.grr.unwrap() - 260.0 / 400.0).abs() < 1e-12);
+        assert!((r.nrr.unwrap() - 310.0 / 400.0).abs() < 1e-12);
+        // ending = starting + expansion - contraction - churned + new
+        assert_eq!(
+            r.ending,
+            r.starting + r.expansion - r.contraction - r.churned + r.new
+        );
+        assert_eq!(
+            revenue_months(&[d("2024-05-01")], &[vec![0, 0]])[0].grr,
+            None
+        );
     }
 
     #[test]

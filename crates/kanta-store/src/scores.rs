@@ -33,7 +33,8 @@ pub struct RevenueForecast {
 /// A run to store.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NewModelRun {
-    /// The chosen transaction model: `bgnbd`, `mbgnbd` or `pnbd`.
+    /// The chosen transaction model: `bgnbd`, `mbgnbd` or `pnbd`; `none` when the
+    /// store has subscriptions and no orders (sBG alone).
     pub model: String,
     /// `gg` when spend was modelled.
     pub spend_model: Option<String>,
@@ -69,7 +70,14 @@ pub struct ModelRun {
 
 /// One customer's scores in a run. Horizons are days (30, 90, 365) and months (12,
 /// 36); money is minor units of the run's currency.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+///
+/// A customer's value has two parts: what their purchases are expected to bring (the
+/// transaction model with Gamma-Gamma) and what their subscriptions are (sBG per
+/// plan); `clv_12_minor` and `clv_36_minor` are the parts summed, and the tier is
+/// the ABC rule over the summed 12-month value. A customer without orders has
+/// `p_alive` 1 while a subscription runs and 0 otherwise, and no expected purchases;
+/// a customer with neither orders nor subscriptions has CLV 0 and tier D.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
 pub struct CustomerScore {
     /// The customer's internal id.
     pub customer_id: i64,
@@ -85,6 +93,20 @@ pub struct CustomerScore {
     pub clv_36_minor: Option<i64>,
     /// Value tier, `A` (most valuable) to `D`.
     pub tier: char,
+    /// The purchase part of `clv_12_minor` (none without orders).
+    pub purchase_clv_12_minor: Option<i64>,
+    /// The purchase part of `clv_36_minor`.
+    pub purchase_clv_36_minor: Option<i64>,
+    /// Probability of making the next renewal (active subscribers; with several
+    /// subscriptions, the one with the most value).
+    pub renewal_probability: Option<f64>,
+    /// Expected further payments, discounted at the run's rate (DERL, Fader & Hardie
+    /// 2010), summed over the active subscriptions.
+    pub expected_remaining_periods: Option<f64>,
+    /// The subscription part of `clv_12_minor` (none without an active subscription).
+    pub subscription_clv_12_minor: Option<i64>,
+    /// The subscription part of `clv_36_minor`.
+    pub subscription_clv_36_minor: Option<i64>,
 }
 
 /// A score with the customer's external id, as lists show it.
@@ -101,7 +123,9 @@ const RUN_COLUMNS: &str = "id, created_ms, model, spend_model, as_of, calibratio
 
 const SCORE_COLUMNS: &str = "s.customer_id, s.repeat_purchases, s.p_alive, \
     s.expected_purchases_30, s.expected_purchases_90, s.expected_purchases_365, \
-    s.expected_spend_minor, s.clv_12_minor, s.clv_36_minor, s.tier";
+    s.expected_spend_minor, s.clv_12_minor, s.clv_36_minor, s.tier, \
+    s.purchase_clv_12_minor, s.purchase_clv_36_minor, s.renewal_probability, \
+    s.expected_remaining_periods, s.subscription_clv_12_minor, s.subscription_clv_36_minor";
 
 fn json_err(e: serde_json::Error) -> StoreError {
     StoreError::Db(sqlx::Error::Decode(Box::new(e)))
@@ -142,6 +166,7 @@ where
     for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
     for<'q> Option<i64>: sqlx::Decode<'q, R::Database>,
     for<'q> f64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> Option<f64>: sqlx::Decode<'q, R::Database>,
     for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
 {
     let tier: String = r.try_get("tier")?;
@@ -156,12 +181,18 @@ where
         clv_12_minor: r.try_get("clv_12_minor")?,
         clv_36_minor: r.try_get("clv_36_minor")?,
         tier: tier.chars().next().unwrap_or('D'),
+        purchase_clv_12_minor: r.try_get("purchase_clv_12_minor")?,
+        purchase_clv_36_minor: r.try_get("purchase_clv_36_minor")?,
+        renewal_probability: r.try_get("renewal_probability")?,
+        expected_remaining_periods: r.try_get("expected_remaining_periods")?,
+        subscription_clv_12_minor: r.try_get("subscription_clv_12_minor")?,
+        subscription_clv_36_minor: r.try_get("subscription_clv_36_minor")?,
     })
 }
 
-/// Score rows per SQLite INSERT statement (11 parameters each, under SQLite's
+/// Score rows per SQLite INSERT statement (17 parameters each, under SQLite's
 /// 32,766).
-const SQLITE_ROWS_PER_INSERT: usize = 2_900;
+const SQLITE_ROWS_PER_INSERT: usize = 1_900;
 /// Score rows per PostgreSQL `UNNEST` insert.
 const PG_ROWS_PER_INSERT: usize = 50_000;
 
@@ -239,7 +270,9 @@ impl Store {
                         "INSERT INTO customer_scores (run_id, customer_id, repeat_purchases, \
                          p_alive, expected_purchases_30, expected_purchases_90, \
                          expected_purchases_365, expected_spend_minor, clv_12_minor, \
-                         clv_36_minor, tier) VALUES ",
+                         clv_36_minor, tier, purchase_clv_12_minor, purchase_clv_36_minor, \
+                         renewal_probability, expected_remaining_periods, \
+                         subscription_clv_12_minor, subscription_clv_36_minor) VALUES ",
                     );
                     // Anonymous `?` parameters: SQLite looks numbered ones up in a
                     // list, which makes a statement with thousands of them quadratic.
@@ -247,7 +280,7 @@ impl Store {
                         if i > 0 {
                             sql.push(',');
                         }
-                        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?)");
+                        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
                     }
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                     for s in chunk {
@@ -262,7 +295,13 @@ impl Store {
                             .bind(s.expected_spend_minor)
                             .bind(s.clv_12_minor)
                             .bind(s.clv_36_minor)
-                            .bind(s.tier.to_string());
+                            .bind(s.tier.to_string())
+                            .bind(s.purchase_clv_12_minor)
+                            .bind(s.purchase_clv_36_minor)
+                            .bind(s.renewal_probability)
+                            .bind(s.expected_remaining_periods)
+                            .bind(s.subscription_clv_12_minor)
+                            .bind(s.subscription_clv_36_minor);
                     }
                     q.execute(&mut *tx).await?;
                 }
@@ -288,14 +327,20 @@ impl Store {
                     let colo = |f: fn(&CustomerScore) -> Option<i64>| {
                         chunk.iter().map(f).collect::<Vec<_>>()
                     };
+                    let colof = |f: fn(&CustomerScore) -> Option<f64>| {
+                        chunk.iter().map(f).collect::<Vec<_>>()
+                    };
                     sqlx::query(
                         "INSERT INTO customer_scores (run_id, customer_id, repeat_purchases, \
                          p_alive, expected_purchases_30, expected_purchases_90, \
                          expected_purchases_365, expected_spend_minor, clv_12_minor, \
-                         clv_36_minor, tier) \
+                         clv_36_minor, tier, purchase_clv_12_minor, purchase_clv_36_minor, \
+                         renewal_probability, expected_remaining_periods, \
+                         subscription_clv_12_minor, subscription_clv_36_minor) \
                          SELECT $1, * FROM UNNEST($2::int8[], $3::int8[], $4::float8[], \
                          $5::float8[], $6::float8[], $7::float8[], $8::int8[], $9::int8[], \
-                         $10::int8[], $11::text[])",
+                         $10::int8[], $11::text[], $12::int8[], $13::int8[], $14::float8[], \
+                         $15::float8[], $16::int8[], $17::int8[])",
                     )
                     .bind(id)
                     .bind(col(|s| s.customer_id))
@@ -308,6 +353,12 @@ impl Store {
                     .bind(colo(|s| s.clv_12_minor))
                     .bind(colo(|s| s.clv_36_minor))
                     .bind(chunk.iter().map(|s| s.tier.to_string()).collect::<Vec<_>>())
+                    .bind(colo(|s| s.purchase_clv_12_minor))
+                    .bind(colo(|s| s.purchase_clv_36_minor))
+                    .bind(colof(|s| s.renewal_probability))
+                    .bind(colof(|s| s.expected_remaining_periods))
+                    .bind(colo(|s| s.subscription_clv_12_minor))
+                    .bind(colo(|s| s.subscription_clv_36_minor))
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -330,6 +381,18 @@ impl Store {
     /// The newest run, if any.
     pub async fn latest_model_run(&self) -> Result<Option<ModelRun>> {
         Ok(self.model_runs(None, 1).await?.into_iter().next())
+    }
+
+    /// The run the figures of `as_of` rest on: the newest of the runs whose data end
+    /// on or before `as_of` (by their `as_of`, then the newest of a day).
+    pub async fn model_run_as_of(&self, as_of: NaiveDate) -> Result<Option<ModelRun>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM model_runs WHERE as_of <= $1 ORDER BY as_of DESC, id DESC LIMIT 1"
+        );
+        with_pool!(self, pool => {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(as_of).fetch_optional(pool).await?;
+            row.as_ref().map(run_of).transpose()
+        })
     }
 
     /// One run by id.

@@ -8,9 +8,11 @@
 //! same column, so the merge is exact. Cases and subscriptions have a second event
 //! each (resolved, ended), read the same way by their own column.
 
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use kanta_domain::Value;
-use kanta_domain::schema::{ENTITIES, Entity};
+use kanta_domain::schema::{ENTITIES, Entity, STAFF, USAGE_EVENTS};
 use kanta_domain::value::format_time;
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Postgres, Sqlite};
@@ -47,6 +49,91 @@ pub struct TimelinePage {
     pub events: Vec<TimelineEvent>,
     /// Where the next (older) page starts; `None` on the last page.
     pub next: Option<TimelineCursor>,
+    /// The names of the staff members the page's events name (`staff_id`, an
+    /// external id, to the staff member's name), read in one query.
+    pub staff: BTreeMap<String, String>,
+}
+
+/// One measured metric of a customer's usage, week by week (weeks start on Monday,
+/// UTC), up to the week of the customer's newest reading of any metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsageWeeks {
+    pub metric: String,
+    /// The Mondays of the weeks shown, oldest first.
+    pub weeks: Vec<NaiveDate>,
+    /// The mean of the week's readings, per week of `weeks`; `None` without one.
+    pub values: Vec<Option<f64>>,
+    /// The customer's own baseline: the mean of the weekly values in the
+    /// `weeks.len()` weeks before the last one shown; `None` without readings there.
+    pub baseline: Option<f64>,
+}
+
+impl UsageWeeks {
+    /// The last week's value.
+    pub fn latest(&self) -> Option<f64> {
+        self.values.last().copied().flatten()
+    }
+
+    /// The last week's value against the baseline, as a share (`0.12` = 12% more);
+    /// `None` without either or with a baseline of zero.
+    pub fn change(&self) -> Option<f64> {
+        match (self.latest(), self.baseline) {
+            (Some(v), Some(b)) if b != 0.0 => Some((v - b) / b.abs()),
+            _ => None,
+        }
+    }
+}
+
+/// Most usage readings the summary reads for one customer (the newest ones).
+const USAGE_READINGS: i64 = 50_000;
+
+/// The Monday of the week of `t` (UTC).
+fn monday(t: DateTime<Utc>) -> NaiveDate {
+    let d = t.date_naive();
+    d - TimeDelta::days(i64::from(d.weekday().num_days_from_monday()))
+}
+
+/// Weekly means per metric from `(metric, time, value)` readings: the `weeks` weeks
+/// up to the week of `last`, and the baseline from the `weeks` weeks before the last.
+pub fn usage_weeks_of(
+    readings: impl IntoIterator<Item = (String, DateTime<Utc>, f64)>,
+    last: DateTime<Utc>,
+    weeks: u32,
+) -> Vec<UsageWeeks> {
+    let weeks = weeks.max(1) as i64;
+    let last_week = monday(last);
+    // Week k (0 = the last week) of each metric: (sum, count).
+    let mut by_metric: BTreeMap<String, BTreeMap<i64, (f64, u32)>> = BTreeMap::new();
+    for (metric, at, value) in readings {
+        if !value.is_finite() {
+            continue;
+        }
+        let k = (last_week - monday(at)).num_days().div_euclid(7);
+        if !(0..2 * weeks).contains(&k) {
+            continue;
+        }
+        let w = by_metric.entry(metric).or_default().entry(k).or_default();
+        w.0 += value;
+        w.1 += 1;
+    }
+    let mean = |w: Option<&(f64, u32)>| w.filter(|w| w.1 > 0).map(|w| w.0 / f64::from(w.1));
+    by_metric
+        .into_iter()
+        .map(|(metric, w)| {
+            let shown: Vec<i64> = (0..weeks).rev().collect();
+            let before: Vec<f64> = (1..=weeks).filter_map(|k| mean(w.get(&k))).collect();
+            UsageWeeks {
+                metric,
+                weeks: shown
+                    .iter()
+                    .map(|k| last_week - TimeDelta::days(7 * k))
+                    .collect(),
+                values: shown.iter().map(|k| mean(w.get(k))).collect(),
+                baseline: (!before.is_empty())
+                    .then(|| before.iter().sum::<f64>() / before.len() as f64),
+            }
+        })
+        .collect()
 }
 
 /// The event kinds of a record: its own (at its time field) and, for cases and
@@ -85,6 +172,19 @@ impl Store {
         cursor: Option<TimelineCursor>,
         limit: u32,
     ) -> Result<TimelinePage> {
+        self.timeline_page_of(customer, None, cursor, limit).await
+    }
+
+    /// [`Store::timeline_page`] of only the events of the entities named in `only`
+    /// (`transactions`, `usage`, ...; every entity when `None`). A cursor belongs to
+    /// the filter it was made with.
+    pub async fn timeline_page_of(
+        &self,
+        customer: &Record,
+        only: Option<&[&str]>,
+        cursor: Option<TimelineCursor>,
+        limit: u32,
+    ) -> Result<TimelinePage> {
         let limit = limit.max(1);
         let want = i64::from(limit) + i64::from(cursor.map_or(0, |c| c.skip)) + 1;
         let mut events: Vec<(usize, TimelineEvent)> = Vec::new();
@@ -92,6 +192,9 @@ impl Store {
             let (Some(_), Some(time_field)) = (e.customer_field(), e.time_field) else {
                 continue;
             };
+            if only.is_some_and(|only| !only.contains(&e.name)) {
+                continue;
+            }
             let mut columns = vec![(time_field, None)];
             if let Some((end, kind)) = end_of(e) {
                 columns.push((end, Some(kind)));
@@ -150,7 +253,102 @@ impl Store {
             }
             _ => None,
         };
-        Ok(TimelinePage { events, next })
+        let staff = self.staff_names(&events).await?;
+        Ok(TimelinePage {
+            events,
+            next,
+            staff,
+        })
+    }
+
+    /// The names of the staff members `events` name, by external id.
+    async fn staff_names(&self, events: &[TimelineEvent]) -> Result<BTreeMap<String, String>> {
+        let mut ids: Vec<&str> = events
+            .iter()
+            .filter_map(|e| e.record.text("staff_id"))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT external_id, name FROM {} WHERE external_id IN ({})",
+            STAFF.table,
+            marks.join(", ")
+        );
+        let rows: Vec<(String, Option<String>)> = match &self.backend {
+            Backend::Sqlite(pool) => {
+                let mut q = sqlx::query_as::<Sqlite, (String, Option<String>)>(AssertSqlSafe(sql));
+                for id in &ids {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await?
+            }
+            Backend::Postgres(pool) => {
+                let mut q =
+                    sqlx::query_as::<Postgres, (String, Option<String>)>(AssertSqlSafe(sql));
+                for id in &ids {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, name)| {
+                name.map(|n| n.trim().to_string())
+                    .filter(|n| !n.is_empty())
+                    .map(|n| (id, n))
+            })
+            .collect())
+    }
+
+    /// The customer's usage, metric by metric, week by week: the `weeks` weeks up to
+    /// the week of their newest reading, with each metric's own baseline (see
+    /// [`UsageWeeks`]). Reads the newest readings from the `(customer_id, time)`
+    /// index, at most the `2 × weeks` weeks it needs.
+    pub async fn usage_weeks(&self, customer: &Record, weeks: u32) -> Result<Vec<UsageWeeks>> {
+        let e = &USAGE_EVENTS;
+        let Some(newest) = self
+            .newest_of_customer(e, customer.id, "occurred_at", None, 1)
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return Ok(Vec::new());
+        };
+        let Some(last) = as_time(newest.get("occurred_at")) else {
+            return Ok(Vec::new());
+        };
+        let since = monday(last) - TimeDelta::days(7 * (2 * i64::from(weeks.max(1)) - 1));
+        let since = since.and_time(chrono::NaiveTime::MIN).and_utc();
+        let rows = self
+            .newest_between(
+                e,
+                customer.id,
+                "occurred_at",
+                Some(since),
+                None,
+                USAGE_READINGS,
+            )
+            .await
+            .map(|rows| {
+                rows.into_iter()
+                    .filter_map(|r| {
+                        let at = as_time(r.get("occurred_at"))?;
+                        let value = match r.get("value") {
+                            Value::Float(v) => *v,
+                            Value::Int(v) => *v as f64,
+                            _ => return None,
+                        };
+                        Some((r.text("metric")?.to_string(), at, value))
+                    })
+                    .take_while(|(_, at, _)| *at >= since)
+                    .collect::<Vec<_>>()
+            })?;
+        Ok(usage_weeks_of(rows, last, weeks))
     }
 
     /// The customer's `limit` newest records of `e` by `column` (at or before
@@ -163,11 +361,30 @@ impl Store {
         before: Option<DateTime<Utc>>,
         limit: i64,
     ) -> Result<Vec<Record>> {
+        self.newest_between(e, customer, column, None, before, limit)
+            .await
+    }
+
+    /// The customer's `limit` newest records of `e` by `column`, at or after `since`
+    /// and at or before `before`, newest first.
+    async fn newest_between(
+        &self,
+        e: &'static Entity,
+        customer: i64,
+        column: &str,
+        since: Option<DateTime<Utc>>,
+        before: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> Result<Vec<Record>> {
         let col = e.field(column).map_or(column, |f| f.column);
-        let bound = match before {
-            Some(_) => format!(" AND t.{col} <= $2"),
-            None => String::new(),
-        };
+        let mut bound = String::new();
+        let mut n = 1;
+        for (t, op) in [(since, ">="), (before, "<=")] {
+            if t.is_some() {
+                n += 1;
+                bound.push_str(&format!(" AND t.{col} {op} ${n}"));
+            }
+        }
         let sql = format!(
             "SELECT {} FROM {} t WHERE t.customer_id = $1 AND t.{col} IS NOT NULL{bound} \
              ORDER BY t.{col} DESC, t.id DESC LIMIT {limit}",
@@ -177,8 +394,8 @@ impl Store {
         Ok(match &self.backend {
             Backend::Sqlite(pool) => {
                 let mut q = sqlx::query::<Sqlite>(AssertSqlSafe(sql)).bind(customer);
-                if let Some(t) = before {
-                    // Times and dates as SQLite keeps them: ISO text, which sorts.
+                // Times and dates as SQLite keeps them: ISO text, which sorts.
+                for t in [since, before].into_iter().flatten() {
                     q = q.bind(format_time(&t));
                 }
                 q.fetch_all(pool)
@@ -192,12 +409,14 @@ impl Store {
                     .field(column)
                     .is_some_and(|f| f.kind == kanta_domain::Kind::Date);
                 let sql = if date {
-                    sql.replace("<= $2", "<= CAST($2 AS DATE)")
+                    (2..=n).fold(sql, |sql, i| {
+                        sql.replace(&format!(" ${i}"), &format!(" CAST(${i} AS DATE)"))
+                    })
                 } else {
                     sql
                 };
                 let mut q = sqlx::query::<Postgres>(AssertSqlSafe(sql)).bind(customer);
-                if let Some(t) = before {
+                for t in [since, before].into_iter().flatten() {
                     q = q.bind(t);
                 }
                 q.fetch_all(pool)

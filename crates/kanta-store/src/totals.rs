@@ -195,10 +195,12 @@ pub(crate) fn add_batch(
         let s = sums.entry(id).or_default();
         let amount = row[a].as_int().unwrap_or(0);
         s.count += 1;
-        s.revenue += amount;
+        // Amounts are within ±10^13 (`kanta_domain::money::MAX_MINOR`), so a customer
+        // needs 900,000 of them at the bound to reach i64's end: saturate rather than wrap.
+        s.revenue = s.revenue.saturating_add(amount);
         if kind.is_some_and(|k| row[k].as_text() == Some("refund")) {
             s.refunds += 1;
-            s.refunds_minor += amount;
+            s.refunds_minor = s.refunds_minor.saturating_add(amount);
         }
         let is_order = kind.is_none_or(|k| row[k].as_text().is_none_or(|v| v == "order"));
         if is_order && let Value::Time(at) = &row[t] {

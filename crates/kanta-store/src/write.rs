@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 
 use chrono::Utc;
 use kanta_domain::Value;
-use kanta_domain::schema::{self, CUSTOMERS, Entity, Field, Kind, TRANSACTIONS};
+use kanta_domain::schema::{self, CUSTOMERS, Entity, Field, Kind, SUBSCRIPTIONS, TRANSACTIONS};
 use kanta_domain::value::{format_time, push_time};
 use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
@@ -30,7 +30,7 @@ use sqlx::{AssertSqlSafe, Executor, Postgres, Sqlite};
 pub use kanta_domain::batch::WriteBatch;
 
 use crate::audit::{self, AuditEntry};
-use crate::{Backend, Result, Store, StoreError, totals};
+use crate::{Backend, Result, Store, StoreError, subscriptions, totals};
 
 /// What a write did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -591,6 +591,12 @@ impl Writer {
         Ok(summary)
     }
 
+    /// Counts this writer's commit as a data write ([`Store::generation`]) though it
+    /// wrote no batch (a refresh of derived figures).
+    pub(crate) fn mark_written(&mut self) {
+        self.wrote_batch = true;
+    }
+
     /// Appends an entry to the audit log in this writer's transaction: it is
     /// committed with the rows it tells of, or dropped with them.
     pub async fn audit(&mut self, e: &AuditEntry) -> Result<()> {
@@ -628,6 +634,16 @@ impl Writer {
                     let sums = self.bulk_totals.take().unwrap_or_default();
                     self.tx.write_totals(&sums).await?;
                 }
+                if self.entity.name == SUBSCRIPTIONS.name {
+                    // The table was empty: every subscriber is new.
+                    let today = Utc::now().date_naive();
+                    subscriptions::refresh(
+                        &mut self.tx,
+                        Some("SELECT customer_id FROM subscriptions"),
+                        today,
+                    )
+                    .await?;
+                }
                 self.summary.inserted = self.rows;
             }
             Mode::Stage => {
@@ -645,6 +661,12 @@ impl Writer {
                         self.tx.execute(sql).await?;
                     }
                 }
+                let subs = self.entity.name == SUBSCRIPTIONS.name;
+                if subs {
+                    for sql in subscriptions::before_merge(&self.fields, pg) {
+                        self.tx.execute(sql).await?;
+                    }
+                }
                 if let Some(update) = update {
                     self.summary.updated = self.tx.execute(update).await?;
                 }
@@ -653,6 +675,15 @@ impl Writer {
                     for sql in totals::after_merge(pg) {
                         self.tx.execute(sql).await?;
                     }
+                }
+                if subs {
+                    // As of today (UTC): what the daily refresh keeps current.
+                    let today = Utc::now().date_naive();
+                    let touched = format!("SELECT customer_id FROM {}", subscriptions::TOUCHED);
+                    subscriptions::refresh(&mut self.tx, Some(&touched), today).await?;
+                    self.tx
+                        .execute(format!("DROP TABLE {}", subscriptions::TOUCHED))
+                        .await?;
                 }
                 let drop = match self.tx {
                     DbTx::Sqlite(_) => "DROP TABLE temp.kanta_stage",

@@ -3,15 +3,15 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::extract::{Form, Path, Query, RawQuery, State};
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use kanta_core::CoreError;
 use kanta_core::access::ADMIN_AREA;
-use kanta_core::accounts::{LOGIN_WINDOW_MINUTES, SignIn};
+use kanta_core::accounts::SignIn;
 use kanta_store::StoreError;
 use kanta_store::accounts::{ApiToken, Role, User};
 use serde::Deserialize;
@@ -28,10 +28,12 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/account", get(account))
         .route("/account/language", post(set_language))
+        .route("/account/time-zone", post(set_time_zone))
         .route("/account/password", post(set_password))
         .route("/admin/users", get(users).post(add_user))
         .route("/admin/users/{id}", post(change_user))
         .route("/admin/users/{id}/password", post(reset_password))
+        .route("/admin/users/{id}/unlock", post(unlock_user))
         .route("/admin/tokens", get(tokens).post(add_token))
         .route("/admin/tokens/{id}/revoke", post(revoke_token))
 }
@@ -44,12 +46,80 @@ fn private(mut r: Response, status: StatusCode) -> Response {
     r
 }
 
-/// Where to go after signing in: a path on this site, never another site.
-fn safe_next(next: Option<&str>) -> String {
+/// The longest `next` kept; a longer one goes to `/`.
+const MAX_NEXT_LEN: usize = 2048;
+
+/// Where to go after signing in: a plain path on this site, else `/`.
+///
+/// Accepted: one leading `/` not followed by `/` or `\`, then visible ASCII only (no
+/// control characters, no whitespace, no backslash, no non-ASCII), at most
+/// [`MAX_NEXT_LEN`] bytes; percent-decoded once more, it must still start with a single
+/// `/` and hold no control character or backslash (so `/%2F/host` or `/%09/host`, as
+/// the literal text of a form field, are refused too). Browsers drop tabs and newlines
+/// from a `Location` and read `\` as `/`, which would turn `/\t/host` into `//host`,
+/// another site; the value checked is the one already decoded from the query or form.
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n) if plain_path(n.as_bytes()) && harmless_decoded(&percent_decode(n)) => {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
+}
+
+/// One `/`, not followed by `/` or `\`, then visible ASCII but `\`.
+fn plain_path(n: &[u8]) -> bool {
+    n.len() <= MAX_NEXT_LEN
+        && n.first() == Some(&b'/')
+        && !matches!(n.get(1), Some(b'/' | b'\\'))
+        && n.iter().all(|&b| b.is_ascii_graphic() && b != b'\\')
+}
+
+/// Percent-decoded once more: still no second leading `/` or `\`, no control
+/// character and no `\` (an encoded space, as in `?q=a%20b`, is fine).
+fn harmless_decoded(n: &[u8]) -> bool {
+    !matches!(n.get(1), Some(b'/' | b'\\'))
+        && !n.iter().any(|&b| b.is_ascii_control() || b == b'\\')
+}
+
+/// `%XX` decoded to bytes (a `%` without two hex digits after it stays as it is).
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The `name` parameters of a query string, decoded (`+` is a space); the first of
+/// each. Never fails: what cannot be read is left out.
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        let k = String::from_utf8_lossy(&percent_decode(&k.replace('+', " "))).into_owned();
+        (k == name)
+            .then(|| String::from_utf8_lossy(&percent_decode(&v.replace('+', " "))).into_owned())
+    })
+}
+
+/// A 303 to `next` (a [`safe_next`] path), or to `/` should it not be a header value.
+fn see_other(next: &str) -> Response {
+    let to = HeaderValue::from_str(next).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    r.headers_mut().insert(header::LOCATION, to);
+    r
 }
 
 #[derive(Template)]
@@ -61,12 +131,6 @@ struct LoginPage {
     next: String,
     email: String,
     error: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct LoginQuery {
-    next: Option<String>,
-    lang: Option<String>,
 }
 
 /// Renders the login form with a fresh double-submit CSRF cookie.
@@ -99,17 +163,20 @@ fn login_page(
     r
 }
 
+/// The login page: `?next=` (kept only when [`safe_next`] accepts it) and `?lang=`.
+/// Whatever the query holds, the answer is the page or a redirect, never an error.
 async fn login_form(
     me: Option<SignedIn>,
     headers: HeaderMap,
     uri: Uri,
-    Query(q): Query<LoginQuery>,
+    RawQuery(q): RawQuery,
 ) -> Response {
-    let next = safe_next(q.next.as_deref());
+    let next = safe_next(query_param(q.as_deref(), "next").as_deref());
     if me.is_some() {
-        return Redirect::to(&next).into_response();
+        return see_other(&next);
     }
-    let tr = auth::anonymous_lang(q.lang.as_deref(), &headers);
+    let lang = query_param(q.as_deref(), "lang");
+    let tr = auth::anonymous_lang(lang.as_deref(), &headers);
     login_page(
         tr,
         &headers,
@@ -136,10 +203,8 @@ async fn login(
     uri: Uri,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let ip = request
-        .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+    let ip = auth::client_ip(&s.core, request.headers(), request.extensions())
+        .unwrap_or_else(|| "unknown".to_string());
     let Form(f) = Form::<LoginForm>::from_request(request, &s)
         .await
         .map_err(|e| ApiError::bad_request(e.body_text()))?;
@@ -160,25 +225,42 @@ async fn login(
     if sent.is_empty() || !auth::same_secret(sent, f.csrf.trim()) {
         return Ok(again(tr.t("auth.login_expired"), StatusCode::FORBIDDEN));
     }
-    // The core checks the rate limit and the password, and audits the sign-in or the
-    // failure.
+    // The core keeps the sign-in throttle, checks the password, and audits the
+    // sign-in or the failure.
     let user = match s.core.sign_in(&f.email, f.password, &ip).await? {
         SignIn::Ok(user) => user,
         SignIn::Refused => return Ok(again(tr.t("auth.bad_login"), StatusCode::UNAUTHORIZED)),
-        SignIn::TooMany => {
-            let mut r = again(tr.t("auth.too_many"), StatusCode::TOO_MANY_REQUESTS);
+        SignIn::TooMany { wait_seconds } => {
+            let text = tr
+                .t("auth.too_many")
+                .replace("{wait}", &wait_text(&tr, wait_seconds));
+            let mut r = again(&text, StatusCode::TOO_MANY_REQUESTS);
             r.headers_mut()
-                .insert(header::RETRY_AFTER, (LOGIN_WINDOW_MINUTES * 60).into());
+                .insert(header::RETRY_AFTER, wait_seconds.into());
             return Ok(r);
         }
     };
-    let mut r = Redirect::to(&next).into_response();
+    // The redirect first: the session (and its cookie) only once there is one to
+    // carry it.
+    let mut r = see_other(&next);
     start_session(&s, &user, &headers, &uri, &mut r).await?;
     r.headers_mut().append(
         header::SET_COOKIE,
         auth::set_cookie(LOGIN_CSRF_COOKIE, "", 0, auth::is_https(&headers, &uri)),
     );
     Ok(r)
+}
+
+/// A wait in whole minutes, rounded up, in the page's language: `1 minute`,
+/// `15 minuuttia`.
+fn wait_text(tr: &Tr, seconds: i64) -> String {
+    let minutes = ((seconds + 59) / 60).max(1);
+    if minutes == 1 {
+        tr.t("auth.wait_one_minute").to_string()
+    } else {
+        tr.t("auth.wait_minutes")
+            .replace("{n}", &minutes.to_string())
+    }
 }
 
 /// Starts a session for `user` and sets its cookie on `r`.
@@ -264,9 +346,41 @@ struct AccountPage {
     csrf: String,
     notice: Option<&'static str>,
     error: Option<String>,
+    /// The store's time zone, named by the "store's zone" choice when known.
+    store_zone: Option<String>,
 }
 
+/// Time zones the account page offers by name (any other is typed).
+const COMMON_ZONES: &[&str] = &[
+    "Europe/Helsinki",
+    "Europe/Stockholm",
+    "Europe/Tallinn",
+    "Europe/Oslo",
+    "Europe/Berlin",
+    "Europe/London",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "Asia/Singapore",
+    "Australia/Sydney",
+    "UTC",
+];
+
 impl AccountPage {
+    fn zone_is(&self, name: &str) -> bool {
+        self.user.time_zone.as_deref().unwrap_or("") == name
+    }
+    /// The zones to choose from: the common ones and the user's own.
+    fn zones(&self) -> Vec<&str> {
+        let mut z: Vec<&str> = COMMON_ZONES.to_vec();
+        if let Some(own) = self.user.time_zone.as_deref()
+            && !z.contains(&own)
+        {
+            z.push(own);
+        }
+        z
+    }
     fn when(&self, t: &Option<DateTime<Utc>>) -> String {
         t.as_ref()
             .map_or_else(String::new, |t| self.tr.date_time(t))
@@ -284,13 +398,33 @@ struct NoticeQuery {
     saved: Option<String>,
 }
 
-async fn account(me: SignedIn, Query(q): Query<NoticeQuery>) -> Response {
+async fn account(
+    State(s): State<AppState>,
+    me: SignedIn,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
     let notice = match q.saved.as_deref() {
         Some("language") => Some("account.saved_language"),
+        Some("time_zone") => Some("account.saved_time_zone"),
         Some("password") => Some("account.saved_password"),
         _ => None,
     };
-    account_page(&me, notice, None, StatusCode::OK)
+    render(&AccountPage {
+        store_zone: s.core.time_zone().await.ok().map(|z| z.name().to_string()),
+        ..account_view(&me, notice, None)
+    })
+}
+
+fn account_view(me: &SignedIn, notice: Option<&'static str>, error: Option<String>) -> AccountPage {
+    AccountPage {
+        tr: me.tr,
+        me: Some(me.me()),
+        user: me.user.clone(),
+        csrf: me.csrf.clone(),
+        notice,
+        error,
+        store_zone: None,
+    }
 }
 
 fn account_page(
@@ -299,16 +433,46 @@ fn account_page(
     error: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let mut r = render(&AccountPage {
-        tr: me.tr,
-        me: Some(me.me()),
-        user: me.user.clone(),
-        csrf: me.csrf.clone(),
-        notice,
-        error,
-    });
+    let mut r = render(&account_view(me, notice, error));
     *r.status_mut() = status;
     r
+}
+
+#[derive(Debug, Deserialize)]
+struct TimeZoneForm {
+    #[serde(default)]
+    csrf: String,
+    /// A zone of the list; empty: the store's.
+    #[serde(default)]
+    zone: String,
+    /// Another zone, typed; wins over the list when given.
+    #[serde(default)]
+    other: String,
+}
+
+async fn set_time_zone(
+    State(s): State<AppState>,
+    me: SignedIn,
+    Form(f): Form<TimeZoneForm>,
+) -> Result<Response, Response> {
+    me.check_csrf(&f.csrf)?;
+    let chosen = Some(f.other.trim())
+        .filter(|o| !o.is_empty())
+        .unwrap_or(f.zone.trim());
+    match s
+        .core
+        .set_user_time_zone(&me.acting(), me.user.id, Some(chosen))
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/account?saved=time_zone").into_response()),
+        Err(CoreError::Invalid(_)) => Ok(account_page(
+            &me,
+            None,
+            Some(me.tr.t("account.time_zone.invalid").to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )),
+        Err(e) => Err(core_err(&me, e)),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -430,12 +594,23 @@ struct UsersPage {
     /// A password shown once: (email, password).
     shown: Option<(String, String)>,
     error: Option<String>,
+    /// The users whose sign-ins must wait now, by email: until when (the latest).
+    locks: std::collections::HashMap<String, DateTime<Utc>>,
 }
 
 impl UsersPage {
     fn when(&self, t: &Option<DateTime<Utc>>) -> String {
         t.as_ref()
             .map_or_else(String::new, |t| self.tr.date_time(t))
+    }
+
+    /// "Locked after failed sign-ins until ..." when the user's sign-ins must wait.
+    fn lock_text(&self, u: &User) -> Option<String> {
+        self.locks.get(&u.email).map(|until| {
+            self.tr
+                .t("admin.users.locked")
+                .replace("{until}", &self.tr.date_time(until))
+        })
     }
 }
 
@@ -447,6 +622,16 @@ async fn users_page(
     status: StatusCode,
 ) -> Result<Response, Response> {
     let users = s.store.users().await.map_err(store_err)?;
+    let mut locks = std::collections::HashMap::<String, DateTime<Utc>>::new();
+    for l in s
+        .core
+        .sign_in_locks(&me.acting())
+        .await
+        .map_err(|e| core_err(me, e))?
+    {
+        let until = locks.entry(l.email).or_insert(l.until);
+        *until = (*until).max(l.until);
+    }
     let r = render(&UsersPage {
         tr: me.tr,
         me: Some(me.me()),
@@ -456,6 +641,7 @@ async fn users_page(
         roles: role_choices(&me.tr),
         shown,
         error,
+        locks,
     });
     Ok(private(r, status))
 }
@@ -585,6 +771,27 @@ async fn reset_password(
     users_page(&s, &me, Some((user.email, password)), None, StatusCode::OK).await
 }
 
+/// Lets a user whose sign-ins must wait sign in at once, from every address (audited
+/// as `unlock`).
+async fn unlock_user(
+    State(s): State<AppState>,
+    me: SignedIn,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, Response> {
+    me.require(ADMIN_AREA)?;
+    me.check_csrf(&f.csrf)?;
+    let Some(user) = s.store.user(id).await.map_err(store_err)? else {
+        return Err(ApiError::not_found(format!("no user {id}")).into_response());
+    };
+    s.core
+        .unlock_sign_ins(&me.acting(), &user.email)
+        .await
+        .map_err(|e| core_err(&me, e))?;
+    tracing::info!(by = %me.user.email, user = %user.email, "sign-ins unlocked");
+    Ok(Redirect::to("/admin/users").into_response())
+}
+
 #[derive(Template)]
 #[template(path = "admin_tokens.html")]
 struct TokensPage {
@@ -696,7 +903,7 @@ async fn revoke_token(
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{query_param, safe_next};
 
     #[test]
     fn next_stays_on_this_site() {
@@ -704,9 +911,53 @@ mod tests {
             safe_next(Some("/customers/c1?lang=fi")),
             "/customers/c1?lang=fi"
         );
-        assert_eq!(safe_next(Some("//evil.example/")), "/");
-        assert_eq!(safe_next(Some("https://evil.example/")), "/");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("/customers?q=x")), "/customers?q=x");
+        assert_eq!(
+            safe_next(Some("/customers?q=a%20b&sort=name")),
+            "/customers?q=a%20b&sort=name"
+        );
+        assert_eq!(safe_next(Some("/")), "/");
+        for bad in [
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil.example",
+            "\\/evil.example",
+            "/\n/x",
+            "/\t/evil.example/x",
+            "/x\r\nSet-Cookie: a=b",
+            "/ /evil.example",
+            "/\u{a0}/evil.example",
+            "/customers/ä",
+            "/%2F/evil.example",
+            "/%5Cevil.example",
+            "/%09/evil.example",
+            "/x%0d%0aSet-Cookie:%20a=b",
+            "customers",
+            "",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(Some(&format!("/{}", "a".repeat(4000)))), "/");
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn query_params_are_read_whatever_they_hold() {
+        assert_eq!(
+            query_param(Some("next=/%0a/x&lang=fi"), "next").as_deref(),
+            Some("/\n/x")
+        );
+        assert_eq!(
+            query_param(Some("next=/%0a/x&lang=fi"), "lang").as_deref(),
+            Some("fi")
+        );
+        assert_eq!(
+            query_param(Some("next=%ff%fe"), "next").as_deref(),
+            Some("\u{fffd}\u{fffd}")
+        );
+        assert_eq!(query_param(Some("a&next"), "next").as_deref(), Some(""));
+        assert_eq!(query_param(Some("x=1"), "next"), None);
+        assert_eq!(query_param(None, "next"), None);
     }
 }

@@ -171,6 +171,34 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// The same problem, naming the field or query parameter at fault.
+    pub fn with_field(mut self, field: &str) -> ApiError {
+        self.field = Some(field.to_string());
+        self
+    }
+}
+
+/// An API error of any status, for handlers that need one of their own: the title is
+/// the status's reason phrase (`Bad Request`), `detail` says what is wrong in one
+/// sentence. Answered as `application/problem+json` (RFC 9457: `type`, `title`,
+/// `status`, `detail`, and `field` when [`ApiError::with_field`] names one).
+/// A 500 logs `detail` and shows a safe message instead (see [`ApiError::internal`]).
+///
+/// ```ignore
+/// return Err(crate::api::problem(StatusCode::UNPROCESSABLE_ENTITY, "as_of: 'garbage' is not a date").with_field("as_of"));
+/// ```
+///
+/// The pages' counterpart is [`crate::render::error_page`].
+pub fn problem(status: StatusCode, detail: impl Into<String>) -> ApiError {
+    if status.is_server_error() {
+        return ApiError::internal(detail.into());
+    }
+    ApiError::new(
+        status,
+        status.canonical_reason().unwrap_or("Error"),
+        detail.into(),
+    )
 }
 
 /// Problems listed in one answer at most.
@@ -309,6 +337,7 @@ impl ListQuery {
             sort,
             limit,
             offset: self.offset.unwrap_or(0),
+            ..CustomerFilter::default()
         })
     }
 }

@@ -85,12 +85,33 @@ pub struct Caller {
     pub acting: Acting,
 }
 
-/// The peer's address of a request (for the audit log and the sign-in rate limit).
+/// The peer's address of a connection: the client, or a reverse proxy in front of it
+/// (see [`client_ip`]).
 pub fn peer_ip(parts: &Parts) -> Option<String> {
     parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip().to_string())
+}
+
+/// The client's address of a request (for the audit log and the sign-in throttle):
+/// the peer, unless the peer is one of the setting `serve.trusted_proxies`; then the
+/// right-most address of `X-Forwarded-For` that is not a trusted proxy
+/// (`kanta_core::proxies`). Without trusted proxies the header is never read.
+pub fn client_ip(
+    core: &kanta_core::Core,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Option<String> {
+    let peer = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    core.client_address(peer, forwarded)
+        .map(|ip| ip.to_string())
 }
 
 impl Caller {
@@ -125,7 +146,11 @@ impl FromRequestParts<AppState> for Caller {
                     ApiError::unauthorized("the API token is unknown or has been revoked")
                 })?;
             return Ok(Caller {
-                acting: Acting::token(t.id, &t.name, t.role).from_ip(peer_ip(parts)),
+                acting: Acting::token(t.id, &t.name, t.role).from_ip(client_ip(
+                    &s.core,
+                    &parts.headers,
+                    &parts.extensions,
+                )),
             });
         }
         if let Some(secret) = cookie(&parts.headers, SESSION_COOKIE)
@@ -149,7 +174,7 @@ impl FromRequestParts<AppState> for Caller {
                     session.user.role,
                     Channel::Api,
                 )
-                .from_ip(peer_ip(parts)),
+                .from_ip(client_ip(&s.core, &parts.headers, &parts.extensions)),
             });
         }
         Err(ApiError::unauthorized(
@@ -288,7 +313,7 @@ impl SignedIn {
             Some(l) => {
                 if user.lang.as_deref() != Some(l.code()) {
                     let acting = Acting::user(user.id, &user.email, user.role, Channel::Ui)
-                        .from_ip(peer_ip(parts));
+                        .from_ip(client_ip(&s.core, &parts.headers, &parts.extensions));
                     s.core
                         .set_user_language(&acting, user.id, Some(l.code()))
                         .await
@@ -303,12 +328,19 @@ impl SignedIn {
                 .and_then(Lang::parse)
                 .unwrap_or_else(|| Lang::of_request(None, &parts.headers)),
         };
+        // Times are shown in the user's own zone, else the store's.
+        let zone = s
+            .core
+            .display_zone(user.time_zone.as_deref())
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?
+            .zone();
         Ok(Some(SignedIn {
             user,
             csrf,
-            tr: Tr::new(lang),
+            tr: Tr::in_zone(lang, zone),
             session_digest,
-            ip: peer_ip(parts),
+            ip: client_ip(&s.core, &parts.headers, &parts.extensions),
         }))
     }
 }

@@ -86,9 +86,13 @@ fn step_decimals(step: f64) -> usize {
     (-(step.log10() + 1e-9).floor()).clamp(0.0, 6.0) as usize
 }
 
-/// A number as [`NumberFormat`] writes it, the Finnish way when `decimal_comma`:
-/// `12.5` → `12,5`, `84%` → `84 %` (a no-break space).
+/// A number as [`NumberFormat`] writes it, in the language's convention: thousands
+/// grouped (`1,234` in English; the Finnish way when `decimal_comma`, `1 234` with a
+/// narrow no-break space), and in Finnish a decimal comma and a no-break space before
+/// `%`: `12.5` → `12,5`, `84%` → `84 %`.
 pub fn localize(s: String, decimal_comma: bool) -> String {
+    let sep = if decimal_comma { '\u{202f}' } else { ',' };
+    let s = group_thousands(&s, sep);
     if !decimal_comma {
         return s;
     }
@@ -98,6 +102,33 @@ pub fn localize(s: String, decimal_comma: bool) -> String {
         None => s,
     }
 }
+
+/// `-1234567.5` → `-1,234,567.5` with `sep` between groups of three digits of the
+/// whole part; anything else (a sign, decimals, `%`) is kept as it is.
+fn group_thousands(s: &str, sep: char) -> String {
+    let start = s.find(|c: char| c.is_ascii_digit()).unwrap_or(s.len());
+    let end = s[start..]
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(s.len(), |i| start + i);
+    let digits = &s[start..end];
+    if digits.len() <= 3 {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + digits.len() / 3 * 3);
+    out.push_str(&s[..start]);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(sep);
+        }
+        out.push(c);
+    }
+    out.push_str(&s[end..]);
+    out
+}
+
+/// The smallest text a chart shows, in CSS pixels: an SVG is never drawn narrower
+/// than makes its text this high (it scrolls sideways inside its box instead).
+pub const MIN_TEXT_PX: f64 = 10.0;
 
 /// `{:.d}` without a `-` on a value that rounds to zero.
 fn fixed(v: f64, d: usize) -> String {
@@ -393,7 +424,7 @@ impl Svg {
         let _ = write!(
             out,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart chart-{kind}\" \
-             viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" role=\"img\" \
+             viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" style=\"min-width: {}px\" role=\"img\" \
              aria-labelledby=\"{id}-title {id}-desc\" \
              font-family=\"system-ui, -apple-system, 'Segoe UI', sans-serif\" font-size=\"{}\">\
              <title id=\"{id}-title\">{}</title><desc id=\"{id}-desc\">{}</desc>",
@@ -401,6 +432,8 @@ impl Svg {
             Coord(h),
             Coord(w),
             Coord(h),
+            // Shrunk to fit a narrow screen, the text stays at least MIN_TEXT_PX high.
+            Coord((w * MIN_TEXT_PX / font).ceil()),
             Coord(font),
             escape(&opts.title),
             escape(&desc),
@@ -597,6 +630,28 @@ fn empty_chart(opts: &ChartOptions, kind: &str) -> String {
         " fill=\"#666666\"",
     );
     svg.finish()
+}
+
+/// Room left of the plot for the y axis: its widest tick label, and the axis title
+/// (turned on its side) when there is one, so that neither touches the other.
+fn y_axis_room(opts: &ChartOptions, ticks: &Ticks, fmt: NumberFormat) -> f64 {
+    let font = opts.font();
+    let widest = ticks
+        .values
+        .iter()
+        .map(|v| {
+            text_width(
+                &localize(fmt.tick(*v, ticks.step), opts.decimal_comma),
+                font,
+            )
+        })
+        .fold(0.0, f64::max);
+    let title = if opts.y_label.is_some() {
+        font * 1.6
+    } else {
+        0.0
+    };
+    widest + 10.0 + title
 }
 
 /// Where the legend and plot go, given the legend entries.
@@ -802,7 +857,8 @@ impl LineChart {
         };
 
         let names: Vec<&str> = series.iter().map(|(_, s, _)| s.name.as_str()).collect();
-        let (plot, legend_y) = layout(&self.options, &names, 0.0);
+        let room = y_axis_room(&self.options, &y_ticks, self.options.y_format);
+        let (plot, legend_y) = layout(&self.options, &names, room);
         let n_points: usize = series.iter().map(|(_, _, p)| p.len()).sum();
         let summary = format!(
             "Line chart with {} series and {} points.",
@@ -1049,7 +1105,8 @@ impl BarChart {
         let (d0, d1) = (ticks.min(), ticks.max());
 
         let names: Vec<&str> = self.series.iter().map(|s| s.name.as_str()).collect();
-        let (plot, legend_y) = layout(&self.options, &names, 0.0);
+        let room = y_axis_room(&self.options, &ticks, self.options.y_format);
+        let (plot, legend_y) = layout(&self.options, &names, room);
         let summary = format!(
             "Bar chart of {} series over {} categories, {} bars.",
             self.series.len(),
@@ -1252,6 +1309,29 @@ impl Heatmap {
         }
     }
 
+    /// The options with the chart made wide and tall enough for every cell's text
+    /// (when cells show their values), given the room of the row labels.
+    fn fitted_options(&self, label_w: f64) -> ChartOptions {
+        let mut options = self.options.clone();
+        let Some(fmt) = self.cell_text else {
+            return options;
+        };
+        let font = options.font();
+        let (nr, nc) = (self.rows.len() as f64, self.columns.len() as f64);
+        let widest = (0..self.rows.len())
+            .flat_map(|r| (0..self.columns.len()).map(move |c| (r, c)))
+            .filter_map(|(r, c)| self.cell(r, c))
+            .map(|v| text_width(&localize(fmt.value(v), options.decimal_comma), font))
+            .fold(0.0, f64::max);
+        let (w, h) = options.dims();
+        let m = options.margin;
+        let left = m.left.max(label_w);
+        let top = (8.0 + font * 2.9 + font * 0.6).max(m.top);
+        options.width = w.max(left + nc * (widest + 6.0) + m.right);
+        options.height = h.max(top + nr * (font + 8.0) + m.bottom);
+        options
+    }
+
     pub fn render(&self) -> String {
         let (nr, nc) = (self.rows.len(), self.columns.len());
         let n_cells = (0..nr)
@@ -1268,13 +1348,15 @@ impl Heatmap {
             .map(|r| text_width(r, font))
             .fold(0.0, f64::max)
             + 10.0;
-        let (mut plot, legend_y) = layout(&self.options, &[], label_w);
+        // Wide and tall enough that every cell's text fits it ("100%" included).
+        let options = self.fitted_options(label_w);
+        let (mut plot, legend_y) = layout(&options, &[], label_w);
         // Keep room for the colour legend row.
         plot.top = plot.top.max(legend_y + font * 0.6).min(plot.bottom - 10.0);
         let summary =
             format!("Heatmap of {nr} rows and {nc} columns, {n_cells} cells with values.");
-        let mut svg = Svg::begin(&self.options, "heatmap", &summary);
-        let (_, h) = self.options.dims();
+        let mut svg = Svg::begin(&options, "heatmap", &summary);
+        let (_, h) = options.dims();
 
         let cw = plot.width() / nc as f64;
         let ch = plot.height() / nr as f64;
@@ -1285,7 +1367,7 @@ impl Heatmap {
         }
         svg.out.push_str("</g>");
         svg.x_categories(plot, &self.columns);
-        svg.x_label(plot, h, self.options.x_label.as_deref());
+        svg.x_label(plot, h, options.x_label.as_deref());
 
         svg.out.push_str("<g class=\"cells\">");
         for (r, row) in self.rows.iter().enumerate() {
@@ -1357,6 +1439,125 @@ impl Heatmap {
         svg.text(x + 4.0, legend_y, "start", &hi_text, "legend-label", "");
         svg.out.push_str("</g>");
         svg.finish()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sparkline
+// ---------------------------------------------------------------------------------------
+
+/// A small line with no axes and no text: a metric's recent values at a glance, the
+/// figures themselves written beside it. Missing values break the line; the
+/// optional baseline is a dashed level line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sparkline {
+    /// Prefix of the element ids; unique within a page.
+    pub id: String,
+    /// What the line shows (`<title>`), e.g. "Logins, last 12 weeks".
+    pub title: String,
+    pub values: Vec<Option<f64>>,
+    pub baseline: Option<f64>,
+    pub width: f64,
+    pub height: f64,
+}
+
+impl Sparkline {
+    pub fn new(id: &str, title: &str, values: Vec<Option<f64>>) -> Self {
+        Sparkline {
+            id: id.to_string(),
+            title: title.to_string(),
+            values,
+            baseline: None,
+            width: 120.0,
+            height: 28.0,
+        }
+    }
+
+    pub fn baseline(mut self, b: Option<f64>) -> Self {
+        self.baseline = b.filter(|b| b.is_finite());
+        self
+    }
+
+    pub fn render(&self) -> String {
+        let id = ChartOptions::new(&self.id, "").safe_id();
+        let (w, h) = (
+            self.width.clamp(20.0, 1000.0),
+            self.height.clamp(8.0, 200.0),
+        );
+        let pad = 3.0;
+        let mut out = String::with_capacity(1024);
+        let _ = write!(
+            out,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"sparkline\" viewBox=\"0 0 {} {}\" \
+             width=\"{}\" height=\"{}\" role=\"img\" aria-labelledby=\"{id}-title\">\
+             <title id=\"{id}-title\">{}</title>",
+            Coord(w),
+            Coord(h),
+            Coord(w),
+            Coord(h),
+            escape(&self.title)
+        );
+        let values = || {
+            self.values
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|v| v.is_finite())
+        };
+        let Some((lo, hi)) = finite_range(values().chain(self.baseline)) else {
+            out.push_str("</svg>");
+            return out;
+        };
+        let n = self.values.len().max(2) as f64 - 1.0;
+        let px = |i: usize| pad + i as f64 * (w - 2.0 * pad) / n;
+        let py = |v: f64| {
+            if hi > lo {
+                scale(v, lo, hi, h - pad, pad)
+            } else {
+                h / 2.0
+            }
+        };
+        if let Some(b) = self.baseline {
+            let y = py(b);
+            let _ = write!(
+                out,
+                "<line class=\"baseline\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#8c969e\" stroke-dasharray=\"3 2\"/>",
+                Coord(pad),
+                Coord(y),
+                Coord(w - pad),
+                Coord(y)
+            );
+        }
+        let mut run: Vec<(f64, f64)> = Vec::new();
+        let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+        for (i, v) in self.values.iter().enumerate() {
+            match v.filter(|v| v.is_finite()) {
+                Some(v) => run.push((px(i), py(v))),
+                None if !run.is_empty() => runs.push(std::mem::take(&mut run)),
+                None => {}
+            }
+        }
+        if !run.is_empty() {
+            runs.push(run);
+        }
+        for r in &runs {
+            out.push_str("<polyline class=\"line\" points=\"");
+            for (k, (x, y)) in r.iter().enumerate() {
+                let sep = if k == 0 { "" } else { " " };
+                let _ = write!(out, "{sep}{},{}", Coord(*x), Coord(*y));
+            }
+            out.push_str("\" fill=\"none\" stroke=\"#0072B2\" stroke-width=\"1.5\" stroke-linejoin=\"round\"/>");
+        }
+        if let Some(Some(v)) = self.values.last().filter(|v| v.is_some_and(f64::is_finite)) {
+            let _ = write!(
+                out,
+                "<circle class=\"latest\" cx=\"{}\" cy=\"{}\" r=\"2.5\" fill=\"#0072B2\"/>",
+                Coord(px(self.values.len() - 1)),
+                Coord(py(*v))
+            );
+        }
+        out.push_str("</svg>");
+        out
     }
 }
 
@@ -1852,6 +2053,102 @@ mod tests {
             svg.contains(">0,25</text>") && svg.contains("s: 0, 0,25"),
             "{svg}"
         );
+    }
+
+    #[test]
+    fn thousands_are_grouped_in_each_language() {
+        assert_eq!(localize("1234".into(), false), "1,234");
+        assert_eq!(localize("-1234567.50".into(), false), "-1,234,567.50");
+        assert_eq!(localize("1234".into(), true), "1\u{202f}234");
+        assert_eq!(localize("12345.5".into(), true), "12\u{202f}345,5");
+        assert_eq!(localize("999".into(), true), "999");
+        assert_eq!(localize("100%".into(), true), "100\u{a0}%");
+        let svg = BarChart::new(
+            ChartOptions::new("f", "F").y_label("Revenue (€)"),
+            ["1", "3", "12"],
+        )
+        .series(BarSeries::new("Expected", [1200.0, 30_000.0, 120_000.0]))
+        .render();
+        check(&svg);
+        assert!(svg.contains(">120,000</text>"), "{svg}");
+        assert!(svg.contains(">Revenue (€)</text>"));
+    }
+
+    /// The x where the widest y tick label starts, and the right edge of the turned
+    /// axis title: they must not meet.
+    #[test]
+    fn the_axis_title_does_not_touch_the_ticks() {
+        let svg = BarChart::new(
+            ChartOptions::new("f", "F").y_label("Revenue (€)"),
+            ["1", "3", "12"],
+        )
+        .series(BarSeries::new("Expected", [1200.0, 30_000.0, 1_200_000.0]))
+        .render();
+        check(&svg);
+        let font = 12.0;
+        let ticks = svg.split("<g class=\"axis axis-y\">").nth(1).unwrap();
+        let ticks = &ticks[..ticks.find("</g>").unwrap()];
+        let leftmost = ticks
+            .split("<text ")
+            .skip(1)
+            .map(|t| {
+                let x: f64 = attr_values(&format!(" {t}"), "x")[0].parse().unwrap();
+                let text = &t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()];
+                x - text_width(text, font)
+            })
+            .fold(f64::INFINITY, f64::min);
+        // The title's glyphs reach about 1.35 font sizes from the left edge.
+        assert!(leftmost > font * 1.35 + 2.0, "ticks start at {leftmost}");
+    }
+
+    #[test]
+    fn shrunk_charts_keep_their_text_legible() {
+        let svg = survival().render();
+        // 640 wide with 12 px text: never narrower than makes that text 10 px.
+        assert!(svg.contains("style=\"min-width: 534.00px\""), "{svg}");
+    }
+
+    #[test]
+    fn heatmap_cells_are_wide_enough_for_every_value() {
+        let values = vec![vec![Some(1.0); 24]; 24];
+        let svg = Heatmap::new(
+            ChartOptions::new("h", "H")
+                .size(760.0, 300.0)
+                .decimal_comma(true),
+            (0..24).map(|i| format!("{}/2024", i + 1)),
+            (0..24).map(|i| i.to_string()),
+            values,
+        )
+        .cell_text(NumberFormat::Percent)
+        .render();
+        check_xml(&svg).unwrap();
+        assert_eq!(
+            count(&svg, "class=\"cell-text\""),
+            24 * 24,
+            "every cell is labelled"
+        );
+        // And the colour legend's top.
+        assert_eq!(count(&svg, ">100\u{a0}%</text>"), 24 * 24 + 1);
+    }
+
+    #[test]
+    fn sparkline_draws_runs_and_the_latest_point() {
+        let svg = Sparkline::new(
+            "s",
+            "Logins <12 weeks>",
+            vec![Some(1.0), Some(3.0), None, Some(2.0), Some(5.0)],
+        )
+        .baseline(Some(2.5))
+        .render();
+        check_xml(&svg).unwrap();
+        check_coordinates(&svg, 120.0, 28.0);
+        assert_eq!(count(&svg, "<polyline"), 2);
+        assert_eq!(count(&svg, "<circle"), 1);
+        assert_eq!(count(&svg, "class=\"baseline\""), 1);
+        assert!(svg.contains("Logins &lt;12 weeks&gt;"));
+        assert!(!svg.contains("<text"), "no text to shrink");
+        let empty = Sparkline::new("e", "E", vec![None, None]).render();
+        check_xml(&empty).unwrap();
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! Finnish and English for the web UI: the texts (`i18n/fi.txt`, `i18n/en.txt`,
 //! `KEY = text` lines embedded in the binary), the choice of language, and dates and
-//! money in each language's format (31.12.2024 and 12,50 € in Finnish).
+//! money in each language's format (31.12.2024 and 12,50 € in Finnish). Times are
+//! stored in UTC and shown on the wall clock of the page's zone ([`Tr::zone`]: the
+//! user's own, else the store's), which [`Tr::zone_label`] names ("Helsinki time").
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use axum::http::HeaderMap;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use kanta_domain::time::Tz;
 use kanta_domain::{Currency, Money};
 
 /// A language of the UI.
@@ -117,15 +120,24 @@ impl Lang {
     }
 }
 
-/// Texts and formats of one language, for templates: `{{ tr.t("customers.title") }}`.
+/// Texts and formats of one language and the zone times are shown in, for
+/// templates: `{{ tr.t("customers.title") }}`, `{{ tr.date_time(t) }}`.
 #[derive(Debug, Clone, Copy)]
 pub struct Tr {
     pub lang: Lang,
+    /// The zone times are shown in: the signed-in user's own, else the store's.
+    pub zone: Tz,
 }
 
 impl Tr {
+    /// Texts of `lang`, times in UTC (pages with no signed-in user show no times).
     pub fn new(lang: Lang) -> Tr {
-        Tr { lang }
+        Tr::in_zone(lang, Tz::UTC)
+    }
+
+    /// Texts of `lang`, times on the wall clock of `zone`.
+    pub fn in_zone(lang: Lang, zone: Tz) -> Tr {
+        Tr { lang, zone }
     }
 
     /// The text for `key`; the key itself when missing (a test keeps that from
@@ -172,20 +184,49 @@ impl Tr {
         Money::new(minor, currency).display(self.lang == Lang::Fi)
     }
 
-    /// `31.12.2024` in Finnish, `2024-12-31` in English.
+    /// The local date of `t` in the page's zone: `31.12.2024` in Finnish,
+    /// `2024-12-31` in English.
     pub fn date(&self, t: &DateTime<Utc>) -> String {
+        self.day(&t.with_timezone(&self.zone).date_naive())
+    }
+
+    /// A calendar date as it is (a date has no zone): `31.12.2024`, `2024-12-31`.
+    pub fn day(&self, d: &NaiveDate) -> String {
         match self.lang {
-            Lang::Fi => t.format("%-d.%-m.%Y").to_string(),
-            Lang::En => t.format("%Y-%m-%d").to_string(),
+            Lang::Fi => d.format("%-d.%-m.%Y").to_string(),
+            Lang::En => d.format("%Y-%m-%d").to_string(),
         }
     }
 
-    /// `31.12.2024 klo 10.05` in Finnish, `2024-12-31 10:05` in English (UTC).
+    /// `t` on the wall clock of the page's zone: `31.12.2024 klo 10.05` in Finnish,
+    /// `2024-12-31 10:05` in English.
     pub fn date_time(&self, t: &DateTime<Utc>) -> String {
+        let local = t.with_timezone(&self.zone);
         match self.lang {
-            Lang::Fi => t.format("%-d.%-m.%Y klo %-H.%M").to_string(),
-            Lang::En => t.format("%Y-%m-%d %H:%M").to_string(),
+            Lang::Fi => local.format("%-d.%-m.%Y klo %-H.%M").to_string(),
+            Lang::En => local.format("%Y-%m-%d %H:%M").to_string(),
         }
+    }
+
+    /// The time of day of `t` in the page's zone: `8.30` in Finnish, `08:30` in English.
+    pub fn time(&self, t: &DateTime<Utc>) -> String {
+        let local = t.with_timezone(&self.zone);
+        match self.lang {
+            Lang::Fi => local.format("%-H.%M").to_string(),
+            Lang::En => local.format("%H:%M").to_string(),
+        }
+    }
+
+    /// Names the page's zone by the times shown: "Helsingin aikaa", "Helsinki time",
+    /// "New York time" (`zone.NAME` where the catalog has it, else `time.zone` with
+    /// the zone's city).
+    pub fn zone_label(&self) -> String {
+        let name = self.zone.name();
+        if let Some(t) = self.lookup(&format!("zone.{name}")) {
+            return t.to_string();
+        }
+        let city = name.rsplit('/').next().unwrap_or(name).replace('_', " ");
+        self.t("time.zone").replace("{zone}", &city)
     }
 }
 
@@ -309,7 +350,34 @@ mod tests {
         assert_eq!(fi.date(&t), "31.12.2024");
         assert_eq!(en.date(&t), "2024-12-31");
         assert_eq!(fi.date_time(&t), "31.12.2024 klo 10.05");
+        assert_eq!(fi.zone_label(), "UTC-aikaa");
         assert_eq!(fi.money(1250, Currency::EUR), "12,50\u{a0}€");
         assert_eq!(en.money(1250, Currency::EUR), "€12.50");
+    }
+
+    #[test]
+    fn times_are_shown_in_the_zone() {
+        let helsinki = kanta_domain::time::DEFAULT_ZONE;
+        let (fi, en) = (
+            Tr::in_zone(Lang::Fi, helsinki),
+            Tr::in_zone(Lang::En, helsinki),
+        );
+        // Summer, UTC+3.
+        let t: DateTime<Utc> = "2024-06-01T05:30:00Z".parse().unwrap();
+        assert_eq!(fi.date_time(&t), "1.6.2024 klo 8.30");
+        assert_eq!(en.date_time(&t), "2024-06-01 08:30");
+        assert_eq!((fi.time(&t), en.time(&t)), ("8.30".into(), "08:30".into()));
+        // Winter, UTC+2; the local date is the next day.
+        let t: DateTime<Utc> = "2024-12-31T22:30:00Z".parse().unwrap();
+        assert_eq!(fi.date_time(&t), "1.1.2025 klo 0.30");
+        assert_eq!(en.date(&t), "2025-01-01");
+        // A calendar date stays itself in any zone.
+        let d = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+        let ny = Tr::in_zone(Lang::En, "America/New_York".parse().unwrap());
+        assert_eq!(ny.day(&d), "2024-12-31");
+        assert_eq!(ny.date_time(&t), "2024-12-31 17:30");
+        assert_eq!(fi.zone_label(), "Helsingin aikaa");
+        assert_eq!(en.zone_label(), "Helsinki time");
+        assert_eq!(ny.zone_label(), "New York time");
     }
 }

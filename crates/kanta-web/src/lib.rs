@@ -7,6 +7,9 @@
 //!   [`auth::Caller`] (API) and [`auth::SignedIn`] (pages).
 //! - `account`: sign-in and sign-out, the user's account page, the admin's users and
 //!   API tokens pages.
+//! - `errors`: every error answer in one shape (problem+json for the API, an HTML page
+//!   in the user's language for the pages), the router's fallback; handlers use
+//!   [`api::problem`] and `render::error_page`.
 //! - `pages` renders HTML from askama templates (compile-time checked, escaping
 //!   everything a customer wrote).
 
@@ -14,6 +17,7 @@ mod account;
 pub mod api;
 pub mod auth;
 pub mod charts;
+mod errors;
 pub mod i18n;
 mod pages;
 mod render;
@@ -45,6 +49,13 @@ pub fn router(core: Core) -> Router {
         .merge(api::routes())
         .merge(account::routes())
         .merge(pages::routes())
+        .fallback(errors::fallback)
+        // Every error answer in one shape: problem+json for the API, the HTML error
+        // page in the user's language for the pages (see `errors`).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            errors::humane,
+        ))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

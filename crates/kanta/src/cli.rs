@@ -268,6 +268,14 @@ pub enum UserCommand {
     Passwd(UserPasswdArgs),
     /// List the users.
     List(JsonArg),
+    /// Let a user sign in again at once from every address, after failed sign-ins
+    /// slowed them down.
+    Unlock(UserUnlockArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserUnlockArgs {
+    pub email: String,
 }
 
 #[derive(Debug, Args)]
@@ -367,7 +375,8 @@ pub struct ImportArgs {
 pub enum CustomersCommand {
     /// A page of customers, with filters.
     List(ListArgs),
-    /// One customer: their record, figures and timeline (newest first).
+    /// One customer: their record, figures, contacts, subscriptions, newest scores and
+    /// timeline (newest first).
     Show(ShowArgs),
 }
 
@@ -376,6 +385,7 @@ pub struct ListArgs {
     /// Part of the name, email or id.
     #[arg(long, short = 's')]
     pub search: Option<String>,
+    /// Only customers of this segment (as the business names them; exact match).
     #[arg(long)]
     pub segment: Option<String>,
     /// active or ended.
@@ -384,7 +394,17 @@ pub struct ListArgs {
     /// person or company.
     #[arg(long)]
     pub kind: Option<String>,
-    /// name, id, newest, revenue or last-purchase.
+    /// Value tier: A, B, C or D.
+    #[arg(long)]
+    pub tier: Option<String>,
+    /// deficit (trust balance below zero) or credit (above zero).
+    #[arg(long)]
+    pub trust: Option<String>,
+    /// Only customers with open cases.
+    #[arg(long)]
+    pub open_cases: bool,
+    /// name, id, newest, revenue, last-purchase, clv, p-alive, renewal-probability,
+    /// trust, open-cases, mrr or renewal.
     #[arg(long, default_value = "name")]
     pub sort: String,
     /// Customers per page.
@@ -393,6 +413,7 @@ pub struct ListArgs {
     /// Page number, from 1.
     #[arg(long, default_value_t = 1)]
     pub page: u64,
+    /// Print the page as JSON (the total and each customer's figures) instead of a table.
     #[arg(long)]
     pub json: bool,
 }
@@ -404,6 +425,7 @@ pub struct ShowArgs {
     /// Events of the timeline to show, newest first.
     #[arg(long, default_value_t = 50)]
     pub events: u32,
+    /// Print the customer, figures, contacts, subscriptions, scores and timeline as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -522,7 +544,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// The core over the store the settings name.
 pub async fn core_of(config: &Config) -> anyhow::Result<Core> {
     let store = open_store(config).await?;
-    Ok(Core::with_defaults(store, config.store_defaults.clone()))
+    Ok(Core::with_defaults(store, config.store_defaults.clone())
+        .with_max_future_hours(config.store.max_future_hours)
+        .trusting_proxies(config.serve.trusted_proxies.clone()))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -560,10 +584,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::commands::customers::show(&cli, a).await
         }
         Command::Demo(a) => crate::commands::demo::run(&cli, a).await,
-        Command::Fit(a) => crate::commands::fit::fit(a),
-        Command::Predict(a) => crate::commands::fit::predict(a),
+        Command::Fit(a) => {
+            crate::commands::fit::refuse_store_flags("fit")?;
+            crate::commands::fit::fit(a)
+        }
+        Command::Predict(a) => {
+            crate::commands::fit::refuse_store_flags("predict")?;
+            crate::commands::fit::predict(a)
+        }
         Command::Summary(a) => crate::commands::summary::run(a),
-        Command::Validate(a) => crate::commands::fit::validate(a),
+        Command::Validate(a) => {
+            crate::commands::fit::refuse_store_flags("validate")?;
+            crate::commands::fit::validate(a)
+        }
         Command::Score(a) => crate::commands::score::run(&cli, a).await,
         Command::User(c) => crate::commands::users::user(&cli, c).await,
         Command::Token(c) => crate::commands::users::token(&cli, c).await,

@@ -35,6 +35,7 @@ fn request(file: &Path) -> ImportRequest {
             mapping: Mapping::default(),
             date_format: None,
             currency: Currency::EUR,
+            zone: kanta_domain::time::Tz::UTC,
         },
         skip_invalid: false,
         rejects_file: None,

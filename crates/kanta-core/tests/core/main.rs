@@ -7,5 +7,6 @@ mod mail;
 mod outbox;
 mod settings;
 mod smtp;
+mod subscriptions;
 mod support;
 mod write;

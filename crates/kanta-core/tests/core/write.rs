@@ -668,6 +668,7 @@ async fn writes_need_no_second_connection() {
             mapping: Default::default(),
             date_format: None,
             currency: kanta_domain::Currency::EUR,
+            zone: kanta_domain::time::Tz::UTC,
         },
         skip_invalid: false,
         rejects_file: None,

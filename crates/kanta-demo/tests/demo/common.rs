@@ -83,10 +83,7 @@ pub fn rows(batch: &WriteBatch) -> impl Iterator<Item = Row<'_>> {
         .map(move |values| Row { batch, values })
 }
 
-/// The end of the data: midnight UTC after `as_of`.
+/// The end of the data, the demo's "now": midnight in Helsinki after `as_of`.
 pub fn end_of(cfg: &DemoConfig) -> DateTime<Utc> {
-    (cfg.as_of + chrono::TimeDelta::days(1))
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc()
+    cfg.now()
 }

@@ -3,6 +3,7 @@
 
 mod common;
 mod determinism;
+mod local_time;
 mod models;
 mod recovery;
 mod shape;

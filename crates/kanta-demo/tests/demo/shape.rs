@@ -29,6 +29,7 @@ fn check_shape(data: &[WriteBatch]) {
     let cx = ParseContext {
         currency: eur,
         date_format: None,
+        zone: kanta_domain::time::Tz::UTC,
     };
     for (b, e) in data.iter().zip(ENTITIES) {
         assert_eq!(b.entity.name, e.name, "batches follow the schema order");
@@ -76,6 +77,11 @@ fn check_shape(data: &[WriteBatch]) {
                     (Kind::Choice(allowed), Value::Text(s)) => {
                         assert!(allowed.contains(&s.as_str()), "{what}: {s}")
                     }
+                    (Kind::Phone, Value::Text(s)) => assert_eq!(
+                        kanta_domain::value::Phone::parse(s).unwrap().as_str(),
+                        s,
+                        "{what}"
+                    ),
                     (Kind::Email, Value::Text(s)) => {
                         assert_eq!(Email::parse(s).unwrap().as_str(), s, "{what}")
                     }

@@ -3,8 +3,9 @@
 
 use crate::common::*;
 use kanta_models::FitOptions;
+use kanta_models::SbgParams;
 use kanta_models::cohort::cohort_matrix;
-use kanta_models::sbg::{self, SurvivorData};
+use kanta_models::sbg::{self, History, SurvivorData};
 use kanta_models::survival::{IntervalMethod, KmOptions, kaplan_meier};
 use serde_json::Value;
 
@@ -61,6 +62,151 @@ fn sbg_reproduces_fader_hardie_2007() {
             );
         }
     }
+}
+
+/// Each customer of a cohort's survivor counts as one history: churned at the
+/// renewal they did not make, or still active after the last year observed.
+fn histories(alive: &[f64]) -> Vec<History> {
+    let mut out = Vec::new();
+    for t in 1..alive.len() {
+        for _ in 0..(alive[t - 1] - alive[t]) as usize {
+            out.push(History {
+                renewals: t as u32 - 1,
+                churned: true,
+            });
+        }
+    }
+    for _ in 0..alive[alive.len() - 1] as usize {
+        out.push(History {
+            renewals: alive.len() as u32 - 1,
+            churned: false,
+        });
+    }
+    out
+}
+
+#[test]
+fn sbg_on_individual_histories_with_censoring_reproduces_fader_hardie_2007() {
+    // Fader & Hardie (2007), Table 1: the 1,000 customers of each cohort as
+    // individual histories, those active after year 7 right-censored there; the
+    // likelihood is the same, so the published estimates come back.
+    let fx = fixture("sbg.json");
+    for (name, alpha, beta) in [("regular", 0.704, 1.182), ("highend", 0.668, 3.806)] {
+        let alive = fs(&fx["cases"][name]["alive"]);
+        let h = histories(&alive);
+        assert_eq!(h.len(), 1000);
+        let fit = sbg::fit(
+            &SurvivorData::from_histories(&h).unwrap(),
+            &FitOptions::default(),
+        )
+        .unwrap();
+        assert!(fit.converged, "{name}");
+        assert_rounds_to(&format!("{name} alpha"), fit.params.alpha, alpha, 3);
+        assert_rounds_to(&format!("{name} beta"), fit.params.beta, beta, 3);
+        let cohort = sbg::fit(
+            &SurvivorData::from_survivors(&alive).unwrap(),
+            &FitOptions::default(),
+        )
+        .unwrap();
+        assert_rel("alpha", fit.params.alpha, cohort.params.alpha, 1e-6);
+        assert_rel(
+            "log-likelihood",
+            fit.log_likelihood,
+            cohort.log_likelihood,
+            1e-9,
+        );
+        // Kaplan-Meier on the same histories is the observed survivor share.
+        let km = SurvivorData::from_histories(&h).unwrap().kaplan_meier(7);
+        for t in 0..=7 {
+            assert!((km[t] - alive[t] / 1000.0).abs() < 1e-12, "{name} KM({t})");
+        }
+    }
+
+    // Censoring at different lengths: the regular cohort's first 1,000 observed 7
+    // years and a second cohort of the same customers' first 3 years: histories
+    // give the same fit as the two cohorts' survivor counts.
+    let alive = fs(&fx["cases"]["regular"]["alive"]);
+    let mut h = histories(&alive);
+    h.extend(histories(&alive[..4]));
+    let cohorts = SurvivorData::from_cohorts(&[alive.clone(), alive[..4].to_vec()]).unwrap();
+    let a = sbg::fit(
+        &SurvivorData::from_histories(&h).unwrap(),
+        &FitOptions::default(),
+    )
+    .unwrap();
+    let b = sbg::fit(&cohorts, &FitOptions::default()).unwrap();
+    assert_rel("alpha", a.params.alpha, b.params.alpha, 1e-6);
+    assert_rel("beta", a.params.beta, b.params.beta, 1e-6);
+    // Nobody churned: no estimate.
+    let none = [History {
+        renewals: 3,
+        churned: false,
+    }];
+    assert!(SurvivorData::from_histories(&none).is_err());
+}
+
+#[test]
+fn renewal_probability_follows_the_published_retention_rates() {
+    // r_t = (β + t − 1)/(α + β + t − 1) at the paper's estimates: a customer who
+    // made k renewals makes the next with r_{k+1}; the first renewal of a
+    // "regular" customer is 1.182 / 1.886 = 0.627, of a "high end" one 0.851.
+    let fx = fixture("sbg.json");
+    for name in ["regular", "highend"] {
+        let case = &fx["cases"][name];
+        let p = SbgParams::new(f(&case["params"]["alpha"]), f(&case["params"]["beta"])).unwrap();
+        for k in 0..12u32 {
+            assert_rel(
+                &format!("{name} r after {k} renewals"),
+                p.renewal_probability(k),
+                f(&case["retention_1_to_12"][k as usize]),
+                1e-9,
+            );
+        }
+    }
+    let regular = SbgParams::new(0.704, 1.182).unwrap();
+    assert!((regular.renewal_probability(0) - 0.627).abs() < 5e-4);
+    let high = SbgParams::new(0.668, 3.806).unwrap();
+    assert!((high.renewal_probability(0) - 0.851).abs() < 5e-4);
+    // S(k+j)/S(k) is the product of the next j renewal probabilities.
+    let prod: f64 = (4..9).map(|k| high.renewal_probability(k)).product();
+    assert_rel("S(9)/S(4)", high.survival_given(4, 5), prod, 1e-12);
+}
+
+#[test]
+fn derl_is_fader_hardie_2010_expected_discounted_renewals() {
+    // DERL(d | α, β, k renewals) = Σ_{j≥1} S(k+j)/S(k) / (1+d)^{j-1}
+    //   = (β+k)/(α+β+k) 2F1(1, β+k+1; α+β+k+1; 1/(1+d)) (Fader & Hardie 2010, eq. 6):
+    // checked against the sum taken directly to 200,000 terms and against 2F1.
+    for (alpha, beta) in [(0.704, 1.182), (0.668, 3.806)] {
+        let p = SbgParams::new(alpha, beta).unwrap();
+        for k in [0u32, 1, 4, 12] {
+            for d in [0.1f64, 0.01] {
+                let direct: f64 = (1..=200_000u32)
+                    .map(|j| p.survival_given(k, j) / (1.0 + d).powi(j as i32 - 1))
+                    .sum();
+                assert_rel("DERL direct", p.derl(k, d), direct, 1e-9);
+                let kf = f64::from(k);
+                let hyp = (beta + kf) / (alpha + beta + kf)
+                    * kanta_models::special::hyp2f1(
+                        1.0,
+                        beta + kf + 1.0,
+                        alpha + beta + kf + 1.0,
+                        1.0 / (1.0 + d),
+                    )
+                    .unwrap();
+                assert_rel("DERL 2F1", p.derl(k, d), hyp, 1e-8);
+            }
+        }
+        // More renewals made, more expected: the survivors are the loyal ones.
+        assert!(p.derl(5, 0.1) > p.derl(0, 0.1));
+        // α < 1 and no discounting: the expected lifetime is infinite.
+        assert!(p.derl(0, 0.0).is_infinite());
+    }
+    // Without heterogeneity (α, β large, θ = α/(α+β) = 0.2) DERL is the geometric
+    // (1 − θ)(1 + d)/(d + θ).
+    let p = SbgParams::new(2e5, 8e5).unwrap();
+    let want = 0.8 * 1.1 / (0.1 + 0.2);
+    assert_rel("homogeneous DERL", p.derl(3, 0.1), want, 1e-4);
 }
 
 fn telco() -> (Vec<f64>, Vec<bool>, Vec<bool>) {
@@ -181,4 +327,30 @@ fn cohort_matrix_from_transactions() {
         assert_eq!(c.retention[0], 1.0);
         assert!(c.retention[1..].iter().all(|r| *r < 0.5));
     }
+}
+
+#[test]
+fn degenerate_and_boundary_fits_are_named() {
+    use kanta_models::fit::{at_boundary, degeneracy};
+    let names = ["r", "alpha", "s", "beta"];
+    // The issue's CDNOW-as-of-today case: Pareto/NBD β = 6.9e8 ± 1.3e9 is at the
+    // boundary (no heterogeneity in dropout), its standard error meaningless there.
+    let cdnow = [0.55, 10.6, 0.6, 6.9e8];
+    assert!(at_boundary(&names, &cdnow).unwrap().contains("beta"));
+    assert!(degeneracy(&names, &cdnow, Some(&[0.05, 0.8, 40.0, 1.3e9])).is_none());
+    // Not a number, or not positive: degenerate.
+    let nan = [0.55, 10.6, 0.6, f64::NAN];
+    assert!(degeneracy(&names, &nan, None).unwrap().contains("beta"));
+    assert!(degeneracy(&names, &[0.55, 0.0, 0.6, 11.7], None).is_some());
+    // Inside the bounds, a standard error 66 times its estimate: undetermined.
+    let sound = [0.55, 10.6, 0.6, 11.7];
+    let why = degeneracy(&names, &sound, Some(&[0.05, 0.8, 40.0, 0.9])).unwrap();
+    assert!(why.starts_with("s = 0.6000"), "{why}");
+    assert!(degeneracy(&names, &sound, Some(&[0.05, 0.8, 0.2, 0.9])).is_none());
+    assert!(at_boundary(&names, &sound).is_none());
+    assert!(
+        at_boundary(&["alpha", "beta"], &[3e-8, 2e-7])
+            .unwrap()
+            .contains("alpha")
+    );
 }

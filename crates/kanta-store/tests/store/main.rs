@@ -16,6 +16,8 @@ mod purchases;
 mod retention;
 mod scores;
 mod settings;
+mod subscriptions;
+mod timeline;
 
 pub(crate) fn fields(e: &'static Entity, names: &[&str]) -> Vec<&'static schema::Field> {
     names

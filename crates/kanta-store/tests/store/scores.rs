@@ -41,6 +41,7 @@ fn score(customer_id: i64, p_alive: f64, tier: char) -> CustomerScore {
         clv_12_minor: (tier != 'D').then_some(4_000),
         clv_36_minor: Some(9_000),
         tier,
+        ..Default::default()
     }
 }
 
@@ -197,6 +198,91 @@ async fn old_runs_keep_their_figures_but_not_their_scores() {
             let n = store.run_scores(*id, None, None, 10).await.unwrap().len();
             assert_eq!(n, usize::from(i >= 2), "run {i}");
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_subscribers_run_keeps_both_parts_of_the_value_and_is_found_by_day() {
+    each_backend(|store| async move {
+        let ids = customers(&store).await;
+        // c0 buys and subscribes, c1 only subscribes, c2 has neither.
+        let both = CustomerScore {
+            purchase_clv_12_minor: Some(4_000),
+            purchase_clv_36_minor: Some(9_000),
+            renewal_probability: Some(0.875),
+            expected_remaining_periods: Some(12.5),
+            subscription_clv_12_minor: Some(30_000),
+            subscription_clv_36_minor: Some(70_000),
+            clv_12_minor: Some(34_000),
+            clv_36_minor: Some(79_000),
+            ..score(ids[0], 0.9, 'A')
+        };
+        let sub_only = CustomerScore {
+            customer_id: ids[1],
+            p_alive: 1.0,
+            renewal_probability: Some(0.5),
+            expected_remaining_periods: Some(3.25),
+            subscription_clv_12_minor: Some(10_000),
+            subscription_clv_36_minor: Some(20_000),
+            clv_12_minor: Some(10_000),
+            clv_36_minor: Some(20_000),
+            tier: 'B',
+            ..CustomerScore::default()
+        };
+        let neither = CustomerScore {
+            customer_id: ids[2],
+            clv_12_minor: Some(0),
+            clv_36_minor: Some(0),
+            tier: 'D',
+            ..CustomerScore::default()
+        };
+        let mut r = run(10);
+        r.model = "none".into(); // a subscribers-only run (migration 0010)
+        store
+            .save_model_run(&run(1), &[], &entry("model_runs", "score"))
+            .await
+            .unwrap();
+        let id = store
+            .save_model_run(
+                &r,
+                &[both, sub_only, neither],
+                &entry("model_runs", "score"),
+            )
+            .await
+            .unwrap();
+        for want in [both, sub_only, neither] {
+            let (run, got) = store
+                .customer_score(want.customer_id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(run.id, id);
+            assert_eq!(run.model, "none");
+            assert_eq!(got, want);
+        }
+        // The run a day's figures rest on: the newest whose data end by that day.
+        let day = |d| NaiveDate::from_ymd_opt(2024, 2, d).unwrap();
+        let on = |d| {
+            let store = store.clone();
+            async move {
+                store
+                    .model_run_as_of(day(d))
+                    .await
+                    .unwrap()
+                    .map(|r| r.as_of)
+            }
+        };
+        assert_eq!(on(5).await, Some(day(1)));
+        assert_eq!(on(10).await, Some(day(10)));
+        assert_eq!(on(29).await, Some(day(10)));
+        assert_eq!(
+            store
+                .model_run_as_of(NaiveDate::from_ymd_opt(2024, 1, 31).unwrap())
+                .await
+                .unwrap(),
+            None
+        );
     })
     .await;
 }

@@ -52,15 +52,16 @@ pub(super) async fn audit(
             n as u32
         }
     };
+    let zone = s.core.time_zone().await?;
     let query = AuditQuery {
         actor: text("actor"),
         entity: text("entity"),
         record_id: text("record"),
         since: text("since")
-            .map(|t| parse_moment("since", &t))
+            .map(|t| parse_moment("since", &t, zone))
             .transpose()?,
         until: text("until")
-            .map(|t| parse_moment("until", &t))
+            .map(|t| parse_moment("until", &t, zone))
             .transpose()?,
         before_id: parse_cursor(param_of(&ps, "cursor").unwrap_or(""))?,
         limit,

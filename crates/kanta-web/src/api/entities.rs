@@ -23,6 +23,7 @@ use axum::{Json, Router};
 use kanta_core::figures::CustomerFigures;
 use kanta_domain::ids::{content_digest, id_from_digest};
 use kanta_domain::schema::{CUSTOMERS, Entity, Field, Kind, TRANSACTIONS};
+use kanta_domain::time::Tz;
 use kanta_domain::value::{ParseContext, parse_field};
 use kanta_domain::{Currency, Value};
 use kanta_store::keyset::{self, Cursor, RecordQuery, Sort};
@@ -64,8 +65,47 @@ async fn list(
 ) -> Result<Response, ApiError> {
     caller.require(access(Some(e), false))?;
     let Query(pairs) = q.map_err(|r| ApiError::bad_request(r.body_text()))?;
-    let q = record_query(e, &pairs, s.core.currency().await?)?;
+    let q = record_query(
+        e,
+        &pairs,
+        s.core.currency().await?,
+        s.core.time_zone().await?,
+    )?;
     let page = s.store.list(&q).await?;
+    if std::ptr::eq(e, &CUSTOMERS) {
+        // Customers come with their figures, as one customer does: one more query for
+        // the page.
+        let ids: Vec<i64> = page.items.iter().map(|r| r.id).collect();
+        let mut rows: std::collections::HashMap<i64, kanta_store::CustomerSummary> = s
+            .store
+            .customer_summaries(&ids)
+            .await?
+            .into_iter()
+            .collect();
+        let store_currency = s.core.currency().await?;
+        let figures: Vec<CustomerFigures> = page
+            .items
+            .iter()
+            .map(|r| {
+                let summary = rows.remove(&r.id).unwrap_or_default();
+                let currency = r.text("currency").unwrap_or(store_currency.code());
+                let mut f = CustomerFigures::of_summary(&summary, currency);
+                f.trust_balance = Some(summary.trust_balance);
+                f
+            })
+            .collect();
+        let items: Vec<WithFigures<'_>> = page
+            .items
+            .iter()
+            .zip(&figures)
+            .map(|(record, figures)| WithFigures { record, figures })
+            .collect();
+        return Ok(Json(serde_json::json!({
+            "items": items,
+            "next_cursor": page.next_cursor,
+        }))
+        .into_response());
+    }
     Ok(Json(serde_json::json!({
         "items": page.items,
         "next_cursor": page.next_cursor,
@@ -73,18 +113,73 @@ async fn list(
     .into_response())
 }
 
+/// The customers list's filters on derived values: the parameter names.
+pub(crate) const CUSTOMER_DERIVED_PARAMS: &[&str] = &[
+    "trust",
+    "open_cases",
+    "clv_min",
+    "p_alive_below",
+    "renewal_below",
+];
+
+/// One of [`CUSTOMER_DERIVED_PARAMS`] read; the error names the parameter and what it
+/// takes.
+fn customer_derived(
+    name: &str,
+    v: &str,
+    currency: Currency,
+) -> Result<keyset::DerivedFilter, ApiError> {
+    use keyset::DerivedFilter as D;
+    let bad = |takes: &str| {
+        ApiError::invalid(
+            name,
+            format!(
+                "{name}: '{}' is not one of the values it takes: {takes}",
+                v.chars().take(60).collect::<String>()
+            ),
+        )
+    };
+    let prob = || {
+        crate::pages::customers::probability(v)
+            .ok_or_else(|| bad("a probability 0..1 (0.5) or 0..100% (50%)"))
+    };
+    Ok(match name {
+        "trust" => match v.trim() {
+            "deficit" => D::TrustDeficit,
+            "credit" => D::TrustCredit,
+            _ => return Err(bad("deficit, credit")),
+        },
+        "open_cases" => match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" => D::OpenCases(true),
+            "false" | "no" | "0" => D::OpenCases(false),
+            _ => return Err(bad("true, false")),
+        },
+        "clv_min" => D::ClvMin(
+            kanta_domain::Decimal::parse(v)
+                .ok()
+                .and_then(|d| d.to_minor(currency).ok())
+                .ok_or_else(|| bad("an amount in major units (1000, 1 000,50)"))?,
+        ),
+        "p_alive_below" => D::PAliveBelow(prob()?),
+        _ => D::RenewalBelow(prob()?),
+    })
+}
+
 /// Reads a list's query parameters; unknown or repeated ones are refused by name.
-/// Money filters are read in `currency` (the store's).
+/// Money filters are read in `currency` (the store's), times without an offset in
+/// `zone` (the store's).
 fn record_query(
     e: &'static Entity,
     pairs: &[(String, String)],
     currency: Currency,
+    zone: Tz,
 ) -> Result<RecordQuery, ApiError> {
     let mut q = RecordQuery::new(e);
     let mut seen: Vec<&str> = Vec::new();
     let cx = ParseContext {
         currency,
         date_format: None,
+        zone,
     };
     // The sort first: the cursor is read against it.
     let sort_text = pairs.iter().find(|(k, _)| k == "sort").map(|(_, v)| v);
@@ -134,6 +229,9 @@ fn record_query(
                 }
             }
             "search" if keyset::searchable(e) => q.search = Some(v.clone()),
+            name if std::ptr::eq(e, &CUSTOMERS) && CUSTOMER_DERIVED_PARAMS.contains(&name) => {
+                q.derived.push(customer_derived(name, v, currency)?);
+            }
             name => {
                 let Some(f) = keyset::filterable(e).find(|f| f.name == name) else {
                     return Err(ApiError::bad_field(
@@ -164,6 +262,9 @@ pub(crate) fn list_params(e: &'static Entity) -> Vec<&'static str> {
         out.push("search");
     }
     out.extend(keyset::filterable(e).map(|f| f.name));
+    if std::ptr::eq(e, &CUSTOMERS) {
+        out.extend(CUSTOMER_DERIVED_PARAMS);
+    }
     out
 }
 
@@ -213,7 +314,36 @@ impl serde::Serialize for WithFigures<'_> {
         }
         m.serialize_entry("created_at", &Value::Time(r.created_at))?;
         m.serialize_entry("updated_at", &Value::Time(r.updated_at))?;
-        m.serialize_entry("figures", self.figures)?;
+        // The figures, then the subscription block as the customer page shows it (the
+        // same figures, grouped): `figures.recurring_revenue`.
+        #[derive(serde::Serialize)]
+        struct Recurring<'a> {
+            plan: &'a Option<String>,
+            mrr_minor: i64,
+            next_renewal_on: &'a Option<chrono::NaiveDate>,
+            subscription_revenue_minor: i64,
+            currency: &'a str,
+        }
+        #[derive(serde::Serialize)]
+        struct Figures<'a> {
+            #[serde(flatten)]
+            figures: &'a CustomerFigures,
+            recurring_revenue: Recurring<'a>,
+        }
+        let f = self.figures;
+        m.serialize_entry(
+            "figures",
+            &Figures {
+                figures: f,
+                recurring_revenue: Recurring {
+                    plan: &f.plan,
+                    mrr_minor: f.mrr_minor,
+                    next_renewal_on: &f.next_renewal_on,
+                    subscription_revenue_minor: f.subscription_revenue_minor,
+                    currency: &f.currency,
+                },
+            },
+        )?;
         m.end()
     }
 }
@@ -271,7 +401,7 @@ fn expected(kind: Kind) -> &'static str {
         Kind::Bool => "true or false",
         Kind::Date => "a date text (2024-12-31 or 31.12.2024)",
         Kind::Timestamp => "a time text (2024-12-31T10:00:00Z or 31.12.2024 klo 10.00)",
-        Kind::Choice(_) | Kind::Currency | Kind::Email => "a text",
+        Kind::Choice(_) | Kind::Currency | Kind::Email | Kind::Phone => "a text",
         Kind::Text | Kind::LongText | Kind::Ref(_) => "a text",
     }
 }
@@ -283,11 +413,24 @@ fn json_field(f: &Field, v: &Json_, cx: &ParseContext<'_>) -> Result<Value, Stri
         Json_::Null => Ok(Value::Null),
         Json_::String(s) => parse_field(f.kind, s, cx).map_err(|e| e.to_string()),
         Json_::Number(n) => match f.kind {
-            Kind::Money => n.as_i64().map(Value::Int).ok_or_else(|| {
-                format!(
+            // Minor units, within the bound every amount keeps (a number too large
+            // for 64 bits is beyond it too, not "not whole").
+            Kind::Money => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) => kanta_domain::Money::bounded(i, cx.currency)
+                    .map(Value::Int)
+                    .map_err(|e| e.to_string()),
+                (None, Some(u), _) => kanta_domain::Money::bounded(u, cx.currency)
+                    .map(Value::Int)
+                    .map_err(|e| e.to_string()),
+                (None, None, Some(x)) if x.fract() == 0.0 || x.abs() >= 1e15 => {
+                    kanta_domain::Money::bounded(x.clamp(-1e30, 1e30) as i128, cx.currency)
+                        .map(Value::Int)
+                        .map_err(|e| e.to_string())
+                }
+                _ => Err(format!(
                     "{n}: a number is minor units (cents) and must be whole; write major units as text (\"12,50\")"
-                )
-            }),
+                )),
+            },
             Kind::Int { .. }
             | Kind::Float
             | Kind::Bool
@@ -319,12 +462,14 @@ impl Row {
 }
 
 /// Parses the keys of `obj` as fields of `e`, except those in `skip`. Money texts
-/// are read in the body's `currency`, else in `currency`. Every problem is listed.
+/// are read in the body's `currency`, else in `currency`; times without an offset in
+/// `zone` (the store's). Every problem is listed.
 pub(crate) fn parse_row(
     e: &'static Entity,
     obj: &Map<String, Json_>,
     skip: &[&str],
     currency: Currency,
+    zone: Tz,
 ) -> Result<Row, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut bad = |field: &str, reason: String| {
@@ -363,6 +508,7 @@ pub(crate) fn parse_row(
     let cx = ParseContext {
         currency,
         date_format: None,
+        zone,
     };
     let mut given = Vec::with_capacity(obj.len());
     for (k, v) in obj {
@@ -409,9 +555,11 @@ pub(crate) fn complete_new(
     row: &Row,
     currency: Currency,
 ) -> Result<Vec<Value>, Vec<Problem>> {
+    // Reads the schema's defaults, which hold no time of day.
     let cx = ParseContext {
         currency,
         date_format: None,
+        zone: Tz::UTC,
     };
     let mut values = Vec::with_capacity(e.fields.len());
     let mut problems = Vec::new();
@@ -480,7 +628,8 @@ async fn create(
     caller.require(access(Some(e), true))?;
     let obj = json_object(body)?;
     let currency = s.core.currency().await?;
-    let row = parse_row(e, &obj, &[], currency).map_err(ApiError::invalid_many)?;
+    let row = parse_row(e, &obj, &[], currency, s.core.time_zone().await?)
+        .map_err(ApiError::invalid_many)?;
     let values = complete_new(e, &row, currency).map_err(ApiError::invalid_many)?;
     let id = new_id(e, &row, &values, 1);
     let r = s.core.create_record(&caller.acting, e, &id, values).await?;
@@ -508,7 +657,8 @@ async fn patch(
         Some(c) => c,
         None => s.core.currency().await?,
     };
-    let row = parse_row(e, &obj, &[], currency).map_err(ApiError::invalid_many)?;
+    let row = parse_row(e, &obj, &[], currency, s.core.time_zone().await?)
+        .map_err(ApiError::invalid_many)?;
     if let Some(other) = &row.id
         && *other != id
     {
@@ -517,9 +667,11 @@ async fn patch(
             format!("is '{other}' but the path says '{id}': an id cannot change"),
         ));
     }
+    // Reads the schema's defaults, which hold no time of day.
     let cx = ParseContext {
         currency,
         date_format: None,
+        zone: Tz::UTC,
     };
     let mut problems = Vec::new();
     let mut fields = Vec::with_capacity(row.given.len());
@@ -573,6 +725,7 @@ mod tests {
             ),
             &[],
             Currency::EUR,
+            Tz::UTC,
         )
         .unwrap();
         assert_eq!(row.value("amount"), Some(&Value::Int(1250)));
@@ -601,6 +754,7 @@ mod tests {
             ),
             &[],
             Currency::EUR,
+            Tz::UTC,
         )
         .unwrap_err();
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
@@ -617,12 +771,13 @@ mod tests {
             &obj(json!({"amount": 12.5})),
             &[],
             Currency::EUR,
+            Tz::UTC,
         )
         .unwrap_err();
         assert!(money[0].reason.contains("minor units"), "{money:?}");
         let missing = complete_new(
             &TRANSACTIONS,
-            &parse_row(&TRANSACTIONS, &obj(json!({})), &[], Currency::EUR).unwrap(),
+            &parse_row(&TRANSACTIONS, &obj(json!({})), &[], Currency::EUR, Tz::UTC).unwrap(),
             Currency::EUR,
         )
         .unwrap_err();
@@ -637,6 +792,7 @@ mod tests {
             &obj(json!({"name": "Aino"})),
             &[],
             Currency::EUR,
+            Tz::UTC,
         )
         .unwrap();
         let v = complete_new(&CUSTOMERS, &row, Currency::EUR).unwrap();

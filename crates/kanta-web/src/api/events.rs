@@ -117,6 +117,7 @@ pub(super) async fn ingest(
         ));
     }
     let currency = s.core.currency().await?;
+    let zone = s.core.time_zone().await?;
     let mut typed: Vec<Typed> = TYPES
         .iter()
         .map(|(_, e)| Typed {
@@ -161,7 +162,7 @@ pub(super) async fn ingest(
             continue;
         };
         let e = TYPES[t].1;
-        let row = match parse_row(e, ev, &["type"], currency) {
+        let row = match parse_row(e, ev, &["type"], currency, zone) {
             Ok(r) => r,
             Err(list) => {
                 at(i, list, &mut problems);

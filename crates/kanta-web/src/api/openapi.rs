@@ -64,6 +64,7 @@ fn output_schema(f: &Field) -> Value {
         Kind::Text | Kind::Ref(_) => json!({"type": "string"}),
         Kind::LongText => json!({"type": "string", "maxLength": kanta_domain::value::MAX_TEXT}),
         Kind::Email => json!({"type": "string", "format": "email"}),
+        Kind::Phone => json!({"type": "string", "maxLength": 64}),
         Kind::Currency => json!({"type": "string", "pattern": "^[A-Z]{3}$"}),
         Kind::Int { min, max } => {
             let mut s = json!({"type": "integer", "format": "int64"});
@@ -76,7 +77,12 @@ fn output_schema(f: &Field) -> Value {
             s
         }
         Kind::Float => json!({"type": "number", "format": "double"}),
-        Kind::Money => json!({"type": "integer", "format": "int64"}),
+        Kind::Money => json!({
+            "type": "integer",
+            "format": "int64",
+            "minimum": -kanta_domain::money::MAX_MINOR,
+            "maximum": kanta_domain::money::MAX_MINOR,
+        }),
         Kind::Date => json!({"type": "string", "format": "date"}),
         Kind::Timestamp => json!({"type": "string", "format": "date-time"}),
         Kind::Bool => json!({"type": "boolean"}),
@@ -148,7 +154,7 @@ fn describe(f: &Field, input: bool) -> String {
         Kind::Money => d.push_str(". Integer minor units (cents) of the row's currency"),
         Kind::Date if input => d.push_str(". ISO 8601 (2024-12-31) or Finnish (31.12.2024)"),
         Kind::Timestamp if input => d.push_str(
-            ". RFC 3339 (2024-12-31T10:00:00Z), or Finnish (31.12.2024 klo 10.00, taken as UTC)",
+            ". RFC 3339 (2024-12-31T10:00:00Z), or without an offset (2024-12-31 10:00, Finnish 31.12.2024 klo 10.00), read in the store's time zone (the time_zone setting); answers are UTC",
         ),
         Kind::Timestamp => d.push_str(". RFC 3339, UTC"),
         Kind::Bool if input => d.push_str(". true/false, or yes/no, kyllä/ei, 1/0"),
@@ -241,7 +247,12 @@ fn entity_schemas(e: &'static Entity, out: &mut Map<String, Value>) {
         json!({
             "type": "object",
             "properties": {
-                "items": {"type": "array", "items": schema_ref(&name)},
+                "items": {"type": "array", "items": if std::ptr::eq(e, &kanta_domain::schema::CUSTOMERS) {
+                    // Customers come with their figures, as one customer does.
+                    schema_ref("CustomerWithFigures")
+                } else {
+                    schema_ref(&name)
+                }},
                 "next_cursor": {"type": ["string", "null"],
                     "description": "pass as `cursor` for the next page; null on the last page"},
             },
@@ -308,9 +319,42 @@ fn list_parameters(e: &'static Entity) -> Vec<Value> {
                "description": "the `next_cursor` of the previous page (with the same sort)",
                "schema": {"type": "string"}}),
         json!({"name": "sort", "in": "query",
-               "description": "the order: a field, or -field for descending; ties and the default go by insertion order",
+               "description": if std::ptr::eq(e, &kanta_domain::schema::CUSTOMERS) {
+                   "the order: a field, or -field for descending; ties and the default go by insertion order. Customers also sort by their figures: revenue (orders net of refunds plus subscriptions billed), last_purchase, mrr, next_renewal (none last), trust_balance, open_cases, and the newest scores' clv (12 months), p_alive and renewal_probability (unscored first ascending, last descending)"
+               } else {
+                   "the order: a field, or -field for descending; ties and the default go by insertion order"
+               },
                "schema": {"type": "string", "enum": sorts}}),
     ];
+    if std::ptr::eq(e, &kanta_domain::schema::CUSTOMERS) {
+        for (name, description) in [
+            (
+                "trust",
+                "deficit (trust balance below zero) or credit (above zero)",
+            ),
+            (
+                "open_cases",
+                "true: with cases not resolved; false: without",
+            ),
+            (
+                "clv_min",
+                "CLV over 12 months (newest scores) at least this amount, in major units (1000 or 1 000,50)",
+            ),
+            (
+                "p_alive_below",
+                "P(alive) (newest scores) below this: 0..1 (0.5) or a percentage (50%)",
+            ),
+            (
+                "renewal_below",
+                "renewal probability (newest scores) below this: 0..1 (0.5) or a percentage (50%)",
+            ),
+        ] {
+            ps.push(
+                json!({"name": name, "in": "query", "description": description,
+                "schema": {"type": "string"}}),
+            );
+        }
+    }
     if let Some(tf) = e.time_field.and_then(|n| e.field(n)) {
         ps.push(json!({"name": "since", "in": "query",
             "description": format!("{} at or after this", tf.name), "schema": {"type": "string"}}));
@@ -319,7 +363,7 @@ fn list_parameters(e: &'static Entity) -> Vec<Value> {
     }
     if keyset::searchable(e) {
         ps.push(json!({"name": "search", "in": "query",
-            "description": "part of the name, email or id (case ignored)", "schema": {"type": "string"}}));
+            "description": "part of the name, email or id (case ignored; %, _ and \\ are themselves)", "schema": {"type": "string"}}));
     }
     for f in keyset::filterable(e) {
         ps.push(json!({"name": f.name, "in": "query",
@@ -550,14 +594,14 @@ fn score_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>)
             "properties": {
                 "id": {"type": "integer"},
                 "created_at": {"type": "string", "format": "date-time"},
-                "model": {"type": "string", "enum": ["bgnbd", "mbgnbd", "pnbd"]},
+                "model": {"type": "string", "enum": ["bgnbd", "mbgnbd", "pnbd", "none"]},
                 "spend_model": {"type": ["string", "null"], "enum": ["gg", null]},
                 "as_of": {"type": "string", "format": "date", "description": "the day scored at"},
                 "calibration_end": {"type": ["string", "null"], "format": "date", "description": "end of the calibration period of the model choice (the holdout follows it)"},
                 "first_purchase_on": {"type": ["string", "null"], "format": "date"},
                 "customers": {"type": "integer", "description": "customers scored"},
                 "currency": {"type": ["string", "null"]},
-                "details": {"type": "object", "description": "time_unit, holdout_days, candidates [{model, params, log_likelihood, holdout {customers, actual_total, predicted_total, total_relative_error, mae, rmse, correlation}}], fit and spend {params, std_errors, log_likelihood, n, rows, converged, iterations}, clv {monthly_discount_rate, margin}, tiers {rule, counts}"},
+                "details": {"type": "object", "description": "time_unit, holdout_days, candidates [{model, params, log_likelihood, holdout {customers, actual_total, predicted_total, total_relative_error, mae, rmse, correlation}}], fit and spend {params, std_errors, log_likelihood, n, rows, converged, iterations}, clv {monthly_discount_rate, margin}, subscriptions {model, rule, subscriptions, active, plans [{plan, period, subscriptions, churned, pooled, note, params, std_errors, log_likelihood, converged, survival_sbg, survival_km, max_gap}], pools [...]}, customers {total, buyers, subscribers}, forecast_parts {purchases, subscriptions}, tiers {rule, counts}"},
                 "forecast": {"type": "array", "items": schema_ref("RevenueForecast")},
             },
             "required": ["id", "created_at", "model", "as_of", "customers", "details", "forecast"]}),
@@ -569,14 +613,20 @@ fn score_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>)
                 "customer": {"type": "string", "description": "the customer's id"},
                 "run_id": {"type": "integer"},
                 "tier": {"type": "string", "enum": ["A", "B", "C", "D"], "description": "value tier by ABC analysis of CLV over 12 months: A makes the first 50% of the total, B the next 30%, C the next 15%, D the rest"},
-                "p_alive": num("probability that the customer is still a customer"),
+                "p_alive": num("probability that the customer is still a customer (purchase model); for a customer without orders 1 while a subscription runs, else 0"),
                 "repeat_purchases": {"type": "integer", "description": "repeat purchase days the scores are based on"},
                 "expected_purchases_30": num("expected purchases in the next 30 days"),
                 "expected_purchases_90": num("expected purchases in the next 90 days"),
                 "expected_purchases_365": num("expected purchases in the next 365 days"),
                 "expected_spend_minor": money("expected spend per purchase"),
-                "clv_12_minor": money("customer lifetime value over 12 months, discounted"),
-                "clv_36_minor": money("customer lifetime value over 36 months, discounted"),
+                "clv_12_minor": money("customer lifetime value over 12 months, discounted: the purchase and subscription parts summed (0 for a customer with neither)"),
+                "clv_36_minor": money("customer lifetime value over 36 months, discounted: the parts summed"),
+                "purchase_clv_12_minor": money("the purchases' part of clv_12_minor (null without orders)"),
+                "purchase_clv_36_minor": money("the purchases' part of clv_36_minor"),
+                "renewal_probability": {"type": ["number", "null"], "description": "probability of making the next renewal (sBG per plan; the customer's most valuable active subscription); 0 when it ends before its next renewal; null without an active subscription"},
+                "expected_remaining_periods": {"type": ["number", "null"], "description": "expected further payments of the active subscriptions, discounted at the run's rate (DERL, Fader & Hardie 2010)"},
+                "subscription_clv_12_minor": money("the subscriptions' part of clv_12_minor (null without an active subscription)"),
+                "subscription_clv_36_minor": money("the subscriptions' part of clv_36_minor"),
             },
             "required": ["customer", "run_id", "tier", "p_alive", "repeat_purchases", "expected_purchases_30", "expected_purchases_90", "expected_purchases_365"]}),
     );
@@ -643,11 +693,17 @@ fn figure_schemas(out: &mut Map<String, Value>) {
     out.insert(
         "CustomerFigures".into(),
         json!({"type": "object",
-            "description": "what the customer has bought and been given back, from the totals the store keeps with the transactions",
+            "description": "what the customer has bought, been given back and been billed for their subscriptions, from the totals the store keeps with the transactions and subscriptions. Subscription revenue is billed periods: the amount at the start of each period from started_on, up to and including the period that holds today, none from ended_on on",
             "properties": {
                 "orders": int("orders (transactions of kind order)"),
                 "refunds": int("refunds (transactions of kind refund), counted apart from orders"),
-                "revenue_minor": int("revenue net of refunds, in minor units"),
+                "revenue_minor": int("revenue: orders net of refunds plus subscriptions billed, in minor units"),
+                "order_revenue_minor": int("the orders' part of revenue: orders net of refunds"),
+                "subscription_revenue_minor": int("the subscriptions' part of revenue: the periods billed to date"),
+                "plan": {"type": ["string", "null"], "description": "the active subscriptions' plans, comma-joined"},
+                "mrr_minor": int("monthly recurring revenue: the active subscriptions' amounts per month (week × 52 / 12, quarter / 3, year / 12, rounded half away from zero)"),
+                "next_renewal_on": {"type": ["string", "null"], "format": "date", "description": "the nearest renewal of a subscription that has not ended"},
+                "recurring_revenue": {"type": "object", "description": "the subscription's figures grouped as the customer page shows them: plan, mrr_minor, next_renewal_on, subscription_revenue_minor, currency"},
                 "refunded_minor": int("what the refunds gave back, a positive amount in minor units"),
                 "average_order_minor": {"type": ["integer", "null"], "format": "int64",
                     "description": "the orders' average value before refunds (null without orders)"},
@@ -656,7 +712,7 @@ fn figure_schemas(out: &mut Map<String, Value>) {
                 "last_purchase_at": time("the last order"),
                 "trust_balance": int("the trust ledger's balance (credits minus debits)"),
             },
-            "required": ["orders", "refunds", "revenue_minor", "refunded_minor", "average_order_minor", "currency", "first_purchase_at", "last_purchase_at"]}),
+            "required": ["orders", "refunds", "revenue_minor", "order_revenue_minor", "subscription_revenue_minor", "mrr_minor", "refunded_minor", "average_order_minor", "currency", "first_purchase_at", "last_purchase_at"]}),
     );
     out.insert(
         "CustomerWithFigures".into(),
@@ -792,8 +848,8 @@ fn admin_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>)
             q("actor", "who: a user's email, a token's name, or their id (exactly)"),
             q("entity", "the entity or table: customers, users, api_tokens, settings, jobs, ..."),
             q("record", "the record's id"),
-            q("since", "entries at or after this: RFC 3339, or a date (2024-12-31, 31.12.2024; its midnight UTC)"),
-            q("until", "entries before this: RFC 3339, or a date (its midnight UTC)"),
+            q("since", "entries at or after this: RFC 3339, or a date (2024-12-31, 31.12.2024; its midnight in the store's time zone)"),
+            q("until", "entries before this: RFC 3339, or a date (its midnight in the store's time zone)"),
             {"name": "limit", "in": "query", "description": "entries per page",
              "schema": {"type": "integer", "minimum": 1, "maximum": AUDIT_PAGE_MAX, "default": AUDIT_PAGE}},
             q("cursor", "the `next_cursor` of the previous page"),

@@ -48,6 +48,12 @@ pub fn score_json(customer: &str, run_id: i64, s: &CustomerScore) -> Value {
         "expected_spend_minor": s.expected_spend_minor,
         "clv_12_minor": s.clv_12_minor,
         "clv_36_minor": s.clv_36_minor,
+        "purchase_clv_12_minor": s.purchase_clv_12_minor,
+        "purchase_clv_36_minor": s.purchase_clv_36_minor,
+        "renewal_probability": s.renewal_probability,
+        "expected_remaining_periods": s.expected_remaining_periods,
+        "subscription_clv_12_minor": s.subscription_clv_12_minor,
+        "subscription_clv_36_minor": s.subscription_clv_36_minor,
     })
 }
 

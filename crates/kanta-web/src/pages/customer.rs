@@ -11,7 +11,7 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -24,7 +24,7 @@ use kanta_domain::schema::{
 use kanta_domain::{Currency, Entity, Kind, Value};
 use kanta_store::records::{Record, TimelineEvent};
 use kanta_store::scores::{CustomerScore, ModelRun};
-use kanta_store::timeline::TimelineCursor;
+use kanta_store::timeline::{TimelineCursor, UsageWeeks};
 use serde::Deserialize;
 
 use super::{
@@ -44,7 +44,86 @@ const MAX_REASON: usize = 200;
 /// The largest change one trust entry makes, either way.
 const MAX_DELTA: i64 = 1_000_000;
 /// Timeline events per page.
-pub(crate) const TIMELINE_PAGE: u32 = 50;
+pub(crate) const TIMELINE_PAGE: u32 = 30;
+/// Weeks of usage the usage block shows per metric.
+pub(crate) const USAGE_WEEKS: u32 = 12;
+
+/// What the timeline can show, each a word of `?show=` and the entities behind it;
+/// all but usage unless asked (usage is summed up week by week above the timeline).
+pub(crate) const TIMELINE_KINDS: &[(&str, &str)] = &[
+    ("orders", "transactions"),
+    ("subscriptions", "subscriptions"),
+    ("interactions", "interactions"),
+    ("cases", "cases"),
+    ("feedback", "feedback"),
+    ("usage", "usage"),
+    ("trust", "trust"),
+];
+
+/// The kinds the timeline shows: the words of `?show=` (repeated, as a form of
+/// checkboxes sends them, or comma-separated), in [`TIMELINE_KINDS`]' order; every
+/// kind but usage when none is given or none is known.
+pub(crate) fn shown_kinds(raw_query: Option<&str>) -> Vec<&'static str> {
+    let asked: Vec<String> = raw_query
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(k, _)| *k == "show")
+        .flat_map(|(_, v)| {
+            v.replace("%2C", ",")
+                .replace("%2c", ",")
+                .split(',')
+                .map(|w| w.trim().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let chosen: Vec<&'static str> = TIMELINE_KINDS
+        .iter()
+        .map(|(w, _)| *w)
+        .filter(|w| asked.iter().any(|a| a == w))
+        .collect();
+    if chosen.is_empty() {
+        default_kinds()
+    } else {
+        chosen
+    }
+}
+
+fn default_kinds() -> Vec<&'static str> {
+    TIMELINE_KINDS
+        .iter()
+        .map(|(w, _)| *w)
+        .filter(|w| *w != "usage")
+        .collect()
+}
+
+/// The `show=` part of a timeline link; empty for the default.
+fn show_param(kinds: &[&str]) -> String {
+    if kinds == default_kinds().as_slice() {
+        String::new()
+    } else {
+        format!("show={}", kinds.join(","))
+    }
+}
+
+/// One metric of the usage block.
+pub(crate) struct UsageView {
+    metric: String,
+    svg: String,
+    latest: String,
+    /// `+12 %` against the customer's own baseline.
+    change: Option<String>,
+    /// `good` when it rose, `bad` when it fell.
+    change_tone: &'static str,
+    baseline: Option<String>,
+}
+
+/// A checkbox of the timeline's filter.
+pub(crate) struct KindChoice {
+    word: &'static str,
+    label: String,
+    checked: bool,
+}
 
 /// One line of the timeline, ready to show.
 pub(crate) struct Line {
@@ -192,7 +271,7 @@ fn score_view(tr: &Tr, run: &ModelRun, s: &CustomerScore, store: Currency) -> Sc
         clv_12: s.clv_12_minor.map(|m| tr.money(m, currency)),
         clv_36: s.clv_36_minor.map(|m| tr.money(m, currency)),
         model: crate::pages::model_label(&run.model).to_string(),
-        as_of: tr.date(&run.as_of.and_time(chrono::NaiveTime::MIN).and_utc()),
+        as_of: tr.day(&run.as_of),
     }
 }
 
@@ -200,6 +279,14 @@ fn score_view(tr: &Tr, run: &ModelRun, s: &CustomerScore, store: Currency) -> Sc
 #[template(path = "customer.html")]
 pub(crate) struct CustomerView {
     tr: Tr,
+    /// The timeline's filter, as checkboxes.
+    kinds: Vec<KindChoice>,
+    /// Usage, metric by metric, the last weeks.
+    usage: Vec<UsageView>,
+    /// The timeline with usage readings, when it does not show them.
+    usage_href: Option<String>,
+    /// The first day of the usage block's last week.
+    usage_until: Option<String>,
     me: Option<Me>,
     id: String,
     name: String,
@@ -209,6 +296,9 @@ pub(crate) struct CustomerView {
     contacts: Vec<ContactView>,
     facts: Vec<(String, String)>,
     figures: Vec<Figure>,
+    /// The subscription's figures (plan, MRR, next renewal, revenue billed), when the
+    /// customer subscribes or did.
+    subscription: Vec<Figure>,
     score: Option<ScoreView>,
     open_cases: Vec<CaseView>,
     feedback: Option<FeedbackView>,
@@ -233,14 +323,92 @@ impl CustomerView {
     fn action(&self, what: &str) -> String {
         format!("/customers/{}/{what}", urlencode(&self.id))
     }
+
+    /// The customer's page.
+    fn href(&self) -> String {
+        format!("/customers/{}", urlencode(&self.id))
+    }
+
+    /// A form's label: the field's name, capitalised (`Laji`, `Suunta`).
+    fn label(&self, field: &str) -> String {
+        capitalize(&self.tr.field(field))
+    }
 }
 
-fn display(tr: &Tr, r: &Record, name: &str, v: &Value, store: Currency) -> String {
+/// `laji` → `Laji`.
+pub(crate) fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Fields whose text is a word of a small vocabulary the business uses (a channel,
+/// where a trust entry came from, a case's category, a metric).
+const WORD_FIELDS: &[&str] = &[
+    "source",
+    "channel",
+    "acquisition_channel",
+    "category",
+    "metric",
+];
+
+/// A word of such a vocabulary as the UI says it (`value.WORD`), else humanised:
+/// `cold-coffee` → `cold coffee`.
+pub(crate) fn word(tr: &Tr, w: &str) -> String {
+    tr.text_or(&format!("value.{w}"), &w.replace(['-', '_'], " "))
+}
+
+/// A number as people read it: whole numbers without decimals, others with up to
+/// two, thousands grouped, in the language's convention (`1 234,5`, `1,234.5`).
+pub(crate) fn number(tr: &Tr, v: f64) -> String {
+    let s = if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    crate::charts::localize(s, tr.lang == crate::i18n::Lang::Fi)
+}
+
+/// Consent to surveys or marketing as one line: given (on a day), or not given
+/// (since a day); `None` when the customer has no answer recorded.
+fn consent(tr: &Tr, c: &Record, field: &str) -> Option<String> {
+    let day = match c.get(&format!("{field}_at")) {
+        Value::Time(t) => Some(tr.date(t)),
+        _ => None,
+    };
+    let text = match (c.get(field), day) {
+        (Value::Bool(true), Some(d)) => tr.t("customer.consent.given-on").replace("{date}", &d),
+        (Value::Bool(true), None) => tr.t("customer.consent.given").to_string(),
+        (Value::Bool(false), Some(d)) => tr
+            .t("customer.consent.not-given-since")
+            .replace("{date}", &d),
+        (Value::Bool(false), None) => tr.t("customer.consent.not-given").to_string(),
+        _ => return None,
+    };
+    Some(text)
+}
+
+fn display(
+    tr: &Tr,
+    r: &Record,
+    name: &str,
+    v: &Value,
+    store: Currency,
+    staff: &std::collections::BTreeMap<String, String>,
+) -> String {
     let kind = r.entity.field(name).map(|f| f.kind);
     let is_money = kind == Some(Kind::Money);
     match v {
         Value::Text(t) if matches!(kind, Some(Kind::Choice(_))) => tr.value(t),
-        Value::Date(d) => tr.date(&d.and_time(chrono::NaiveTime::MIN).and_utc()),
+        Value::Text(t) if name == "staff_id" => staff.get(t).cloned().unwrap_or_else(|| t.clone()),
+        Value::Text(t) if WORD_FIELDS.contains(&name) => word(tr, t),
+        Value::Text(t) if name == "survey_ref" => tr.text_or(&format!("value.{t}"), t),
+        Value::Float(f) => number(tr, *f),
+        Value::Int(n) if !is_money => number(tr, *n as f64),
+        Value::Date(d) => tr.day(d),
         Value::Int(m) if is_money => {
             let c = r
                 .text("currency")
@@ -254,7 +422,12 @@ fn display(tr: &Tr, r: &Record, name: &str, v: &Value, store: Currency) -> Strin
     }
 }
 
-fn line(tr: &Tr, ev: &TimelineEvent, store: Currency) -> Line {
+fn line(
+    tr: &Tr,
+    ev: &TimelineEvent,
+    store: Currency,
+    staff: &std::collections::BTreeMap<String, String>,
+) -> Line {
     let r = &ev.record;
     let skip = [
         "customer_id",
@@ -286,7 +459,7 @@ fn line(tr: &Tr, ev: &TimelineEvent, store: Currency) -> Line {
             .iter()
             // A "no" (not proactive, not our fault) says little on a timeline.
             .filter(|(n, v)| !v.is_null() && *v != Value::Bool(false) && !skip.contains(n))
-            .map(|(n, v)| (tr.field(n), display(tr, r, n, v, store)))
+            .map(|(n, v)| (tr.field(n), display(tr, r, n, v, store, staff)))
             .collect(),
     }
 }
@@ -319,8 +492,19 @@ fn figures(tr: &Tr, f: &CustomerFigures, store: Currency) -> Vec<Figure> {
         tone: "",
         note: None,
     };
+    let parts = (f.subscription_revenue_minor != 0 && f.order_revenue_minor != 0).then(|| {
+        tr.t("customer.revenue-parts")
+            .replace("{orders}", &tr.money(f.order_revenue_minor, currency))
+            .replace(
+                "{subscriptions}",
+                &tr.money(f.subscription_revenue_minor, currency),
+            )
+    });
     let mut out = vec![
-        figure("customer.revenue", tr.money(f.revenue_minor, currency)),
+        Figure {
+            note: parts,
+            ..figure("customer.revenue", tr.money(f.revenue_minor, currency))
+        },
         figure("customer.orders", f.orders.to_string()),
     ];
     if f.refunds > 0 {
@@ -353,17 +537,106 @@ fn figures(tr: &Tr, f: &CustomerFigures, store: Currency) -> Vec<Figure> {
     out
 }
 
+/// The subscription block: plan, MRR, next renewal and revenue billed to date (the
+/// core's figures: revenue = billed periods); empty for a customer who never
+/// subscribed.
+fn subscription_figures(tr: &Tr, f: &CustomerFigures, store: Currency) -> Vec<Figure> {
+    if f.plan.is_none() && f.mrr_minor == 0 && f.subscription_revenue_minor == 0 {
+        return Vec::new();
+    }
+    let currency = f.currency.parse().unwrap_or(store);
+    let figure = |label, value| Figure {
+        label,
+        value,
+        tone: "",
+        note: None,
+    };
+    let mut out = vec![
+        figure(
+            "customer.plan",
+            f.plan.clone().unwrap_or_else(|| "–".into()),
+        ),
+        figure("customer.mrr", tr.money(f.mrr_minor, currency)),
+    ];
+    if let Some(d) = f.next_renewal_on {
+        out.push(figure("customer.next-renewal", tr.day(&d)));
+    }
+    out.push(figure(
+        "customer.subscription-revenue",
+        tr.money(f.subscription_revenue_minor, currency),
+    ));
+    out
+}
+
 /// Where the timeline's other pages are: the older page's link, and the newest page's
-/// when this is not it.
+/// when this is not it; both keep the timeline's filter.
 fn timeline_links(
     id: &str,
+    kinds: &[&str],
     next: Option<TimelineCursor>,
     shown_from: Option<TimelineCursor>,
 ) -> (Option<String>, Option<String>) {
     let base = format!("/customers/{}", urlencode(id));
-    let older = next.map(|c| format!("{base}?before={}#timeline", urlencode(&c.encode())));
-    let newest = shown_from.map(|_| format!("{base}#timeline"));
+    let show = show_param(kinds);
+    let older = next.map(|c| {
+        let sep = if show.is_empty() { "" } else { "&" };
+        format!(
+            "{base}?{show}{sep}before={}#timeline",
+            urlencode(&c.encode())
+        )
+    });
+    let newest = shown_from.map(|_| match show.as_str() {
+        "" => format!("{base}#timeline"),
+        s => format!("{base}?{s}#timeline"),
+    });
     (older, newest)
+}
+
+/// The usage block: per metric, the last weeks as a sparkline, the latest week's
+/// value and its change against the customer's own baseline.
+fn usage_views(tr: &Tr, usage: &[UsageWeeks]) -> Vec<UsageView> {
+    usage
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let metric = capitalize(&word(tr, &u.metric));
+            let title = format!("{metric}: {}", tr.t("customer.usage.weeks"));
+            UsageView {
+                svg: crate::charts::Sparkline::new(&format!("usage-{i}"), &title, u.values.clone())
+                    .baseline(u.baseline)
+                    .render(),
+                latest: u
+                    .latest()
+                    .map_or_else(|| "–".to_string(), |v| number(tr, round2(v))),
+                change: u.change().map(|c| {
+                    let pct = (c * 100.0).round();
+                    let sign = if pct > 0.0 {
+                        "+"
+                    } else if pct < 0.0 {
+                        "\u{2212}"
+                    } else {
+                        "±"
+                    };
+                    let n = number(tr, pct.abs());
+                    match tr.lang {
+                        crate::i18n::Lang::Fi => format!("{sign}{n}\u{a0}%"),
+                        crate::i18n::Lang::En => format!("{sign}{n}%"),
+                    }
+                }),
+                change_tone: match u.change() {
+                    Some(c) if c <= -0.005 => "bad",
+                    Some(c) if c >= 0.005 => "good",
+                    _ => "",
+                },
+                baseline: u.baseline.map(|b| number(tr, round2(b))),
+                metric,
+            }
+        })
+        .collect()
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
 }
 
 /// Everything the page shows, read from the store and the core.
@@ -374,12 +647,23 @@ async fn view(
     forms: Forms,
     saved: Option<&'static str>,
     cursor: Option<TimelineCursor>,
+    kinds: &[&'static str],
 ) -> Result<CustomerView, PageError> {
     let tr = signed.tr;
     let me = signed.me();
-    let (currency, page, contacts, cases, feedback, score) = tokio::try_join!(
+    let entities: Vec<&str> = TIMELINE_KINDS
+        .iter()
+        .filter(|(w, _)| kinds.contains(w))
+        .map(|(_, e)| *e)
+        .collect();
+    let (currency, page, usage, contacts, cases, feedback, score) = tokio::try_join!(
         store_currency(s),
-        async { Ok(s.store.timeline_page(&c, cursor, TIMELINE_PAGE).await?) },
+        async {
+            Ok(s.store
+                .timeline_page_of(&c, Some(&entities), cursor, TIMELINE_PAGE)
+                .await?)
+        },
+        async { Ok(s.store.usage_weeks(&c, USAGE_WEEKS).await?) },
         async { Ok(s.store.records_of_customer(&CONTACTS, c.id).await?) },
         async { Ok(s.store.records_of_customer(&CASES, c.id).await?) },
         async { Ok(s.store.records_of_customer(&FEEDBACK, c.id).await?) },
@@ -399,7 +683,7 @@ async fn view(
             let severity = r.text("severity").unwrap_or("medium");
             CaseView {
                 opened: tr.date(&time_of(r, "opened_at")),
-                category: r.text("category").unwrap_or("").to_string(),
+                category: word(&tr, r.text("category").unwrap_or("")),
                 severity: tr.value(severity),
                 severe: matches!(severity, "high" | "critical"),
                 summary: text_of(r, "summary"),
@@ -445,13 +729,31 @@ async fn view(
         }
     }
     let shown_elsewhere = [
-        "name", "email", "phone", "tier", "kind", "segment", "status", "currency",
+        "name",
+        "email",
+        "phone",
+        "tier",
+        "kind",
+        "segment",
+        "status",
+        "currency",
+        "survey_consent_at",
+        "marketing_consent_at",
     ];
+    let no_staff = std::collections::BTreeMap::new();
     let facts = c
         .fields
         .iter()
-        .filter(|(n, v)| !v.is_null() && !shown_elsewhere.contains(n))
-        .map(|(n, v)| (tr.field(n), display(&tr, &c, n, v, currency)))
+        .filter(|(n, _)| !shown_elsewhere.contains(n))
+        .filter_map(|(n, v)| {
+            let shown = match *n {
+                // One line each: given (on a day) or not.
+                "survey_consent" | "marketing_consent" => consent(&tr, &c, n)?,
+                _ if v.is_null() => return None,
+                _ => display(&tr, &c, n, v, currency, &no_staff),
+            };
+            Some((capitalize(&tr.field(n)), shown))
+        })
         .collect();
     let mut contacts: Vec<ContactView> = contacts
         .iter()
@@ -464,9 +766,35 @@ async fn view(
         })
         .collect();
     contacts.sort_by_key(|c| !c.primary);
-    let (older, newest) = timeline_links(&c.external_id, page.next, cursor);
+    let (older, newest) = timeline_links(&c.external_id, kinds, page.next, cursor);
+    let base = format!("/customers/{}", urlencode(&c.external_id));
+    let usage_href = (!usage.is_empty() && !kinds.contains(&"usage")).then(|| {
+        let mut with: Vec<&str> = kinds.to_vec();
+        with.push("usage");
+        let with: Vec<&str> = TIMELINE_KINDS
+            .iter()
+            .map(|(w, _)| *w)
+            .filter(|w| with.contains(w))
+            .collect();
+        format!("{base}?{}#timeline", show_param(&with))
+    });
 
     Ok(CustomerView {
+        kinds: TIMELINE_KINDS
+            .iter()
+            .map(|(w, _)| KindChoice {
+                word: w,
+                label: tr.t(&format!("customer.show.{w}")).to_string(),
+                checked: kinds.contains(w),
+            })
+            .collect(),
+        usage: usage_views(&tr, &usage),
+        usage_until: usage
+            .iter()
+            .filter_map(|u| u.weeks.last())
+            .max()
+            .map(|d| tr.date(&d.and_time(chrono::NaiveTime::MIN).and_utc())),
+        usage_href,
         can_write: me.can_record(),
         can_trust: me.role >= access(Some(&TRUST_LEDGER), true),
         csrf: signed.csrf.clone(),
@@ -479,10 +807,15 @@ async fn view(
         contacts,
         facts,
         figures: figures(&tr, &fig, currency),
+        subscription: subscription_figures(&tr, &fig, currency),
         score,
         open_cases,
         feedback,
-        lines: page.events.iter().map(|e| line(&tr, e, currency)).collect(),
+        lines: page
+            .events
+            .iter()
+            .map(|e| line(&tr, e, currency, &page.staff))
+            .collect(),
         older,
         newest,
         forms,
@@ -520,6 +853,7 @@ pub(crate) async fn page(
     signed: SignedIn,
     Path(id): Path<String>,
     Query(q): Query<ShowQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
     let c = find(&s, &signed, &id).await?;
     let saved = ACTIONS
@@ -527,7 +861,8 @@ pub(crate) async fn page(
         .find(|a| q.saved.as_deref() == Some(a.saved))
         .map(|a| a.notice);
     let cursor = q.before.as_deref().and_then(TimelineCursor::decode);
-    let v = view(&s, &signed, c, Forms::default(), saved, cursor).await?;
+    let kinds = shown_kinds(raw.as_deref());
+    let v = view(&s, &signed, c, Forms::default(), saved, cursor, &kinds).await?;
     Ok(render(&v))
 }
 
@@ -749,7 +1084,7 @@ pub(crate) async fn quick_action(
         f.errors = errors;
         let mut forms = Forms::default();
         *(action.form)(&mut forms) = f;
-        let v = view(&s, &signed, c, forms, None, None).await?;
+        let v = view(&s, &signed, c, forms, None, None, &default_kinds()).await?;
         return Ok(render_status(&v, StatusCode::UNPROCESSABLE_ENTITY));
     }
     s.core
@@ -795,7 +1130,7 @@ mod tests {
             at: "2024-05-02T08:00:00Z".parse().unwrap(),
             skip: 2,
         };
-        let (older, newest) = timeline_links("a b", Some(c), None);
+        let (older, newest) = timeline_links("a b", &default_kinds(), Some(c), None);
         let older = older.unwrap();
         assert!(
             older.starts_with("/customers/a%20b?before=2024-05-02"),
@@ -809,11 +1144,69 @@ mod tests {
         let back: String = percent_decode(enc);
         assert_eq!(TimelineCursor::decode(&back), Some(c));
         assert_eq!(newest, None);
-        let (older, newest) = timeline_links("x", None, Some(c));
+        let (older, newest) = timeline_links("x", &default_kinds(), None, Some(c));
         assert_eq!(
             (older, newest.as_deref()),
             (None, Some("/customers/x#timeline"))
         );
+        // A filter is kept on both links.
+        let (older, newest) = timeline_links("x", &["cases", "usage"], Some(c), Some(c));
+        assert!(
+            older
+                .unwrap()
+                .starts_with("/customers/x?show=cases,usage&before="),
+            "the older page keeps the filter"
+        );
+        assert_eq!(
+            newest.as_deref(),
+            Some("/customers/x?show=cases,usage#timeline")
+        );
+    }
+
+    #[test]
+    fn the_timeline_filter_reads_checkboxes_and_lists() {
+        assert_eq!(
+            shown_kinds(None),
+            [
+                "orders",
+                "subscriptions",
+                "interactions",
+                "cases",
+                "feedback",
+                "trust"
+            ]
+        );
+        assert_eq!(shown_kinds(Some("show=usage")), ["usage"]);
+        assert_eq!(
+            shown_kinds(Some("show=trust&before=x&show=cases")),
+            ["cases", "trust"]
+        );
+        assert_eq!(
+            shown_kinds(Some("show=cases%2Corders")),
+            ["orders", "cases"]
+        );
+        assert_eq!(shown_kinds(Some("show=nonsense")), default_kinds());
+        assert_eq!(show_param(&default_kinds()), "");
+    }
+
+    #[test]
+    fn words_and_numbers_as_people_read_them() {
+        let (fi, en) = (
+            Tr::new(crate::i18n::Lang::Fi),
+            Tr::new(crate::i18n::Lang::En),
+        );
+        assert_eq!(number(&fi, 116.0), "116");
+        assert_eq!(number(&en, 1234.0), "1,234");
+        assert_eq!(number(&fi, 1234.5), "1\u{202f}234,5");
+        assert_eq!(number(&en, 2.25), "2.25");
+        assert_eq!(number(&en, 2.10), "2.1");
+        assert_eq!(word(&fi, "cold-coffee"), "kylmä kahvi");
+        assert_eq!(word(&en, "cold-coffee"), "cold coffee");
+        assert_eq!(word(&fi, "counter"), "tiski");
+        assert_eq!(word(&en, "some-new_word"), "some new word");
+        assert_eq!(capitalize("laji"), "Laji");
+        assert_eq!(capitalize("äänestys"), "Äänestys");
+        assert_eq!(capitalize(""), "");
     }
 
     fn percent_decode(s: &str) -> String {

@@ -14,7 +14,7 @@
 
 mod admin;
 mod customer;
-mod customers;
+pub(crate) mod customers;
 pub(crate) mod nav;
 pub(crate) mod retention;
 

@@ -39,10 +39,33 @@ const MONTH_DAYS: f64 = 365.25 / 12.0;
 /// The survival table's rows, in months.
 const SURVIVAL_MONTHS: [u32; 6] = [1, 3, 6, 12, 24, 36];
 
-/// The page's query string: the day the figures are for (default today, UTC).
+/// The page's query string: the day the figures are for (default today, UTC), and
+/// the customers they cover (a `segment` and/or a `kind`, from the store's values).
 #[derive(Debug, Deserialize, Default)]
 pub(crate) struct Params {
     as_of: Option<String>,
+    segment: Option<String>,
+    kind: Option<String>,
+}
+
+/// One value of the segment filter's select.
+pub(crate) struct FilterChoice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+/// One month of subscription revenue retention, formatted.
+pub(crate) struct RevenueRow {
+    month: String,
+    starting: String,
+    expansion: String,
+    contraction: String,
+    churned: String,
+    new: String,
+    ending: String,
+    grr: String,
+    nrr: String,
 }
 
 /// One month of the leaky bucket, formatted.
@@ -88,6 +111,21 @@ pub(crate) struct ForecastRow {
     expected: String,
     lower: String,
     upper: String,
+    /// The subscriptions' part (billed revenue expected), with its interval.
+    subscriptions: String,
+    subscriptions_interval: String,
+}
+
+/// One sBG fit of the run (a plan, or a pool of plans by period), checked against
+/// Kaplan-Meier.
+pub(crate) struct SbgRow {
+    /// The plan and its period, or the pool.
+    name: String,
+    subscriptions: String,
+    /// `α 0,54 · β 14,92`, or why the plan was pooled or not valued.
+    fit: String,
+    /// Largest gap between the fitted survival and Kaplan-Meier, in points.
+    gap: String,
 }
 
 /// The latest model run's revenue forecast.
@@ -99,6 +137,8 @@ pub(crate) struct Forecast {
     customers: String,
     svg: String,
     rows: Vec<ForecastRow>,
+    /// The run's subscription models.
+    sbg: Vec<SbgRow>,
 }
 
 #[derive(Template)]
@@ -112,8 +152,18 @@ pub(crate) struct RetentionPage {
     as_of_text: String,
     /// The definitions with their numbers filled in.
     active_text: String,
-    /// Customers at `as_of`, won and lost in the last 12 months.
+    /// Customers active on `as_of` (by activity, not by status), won and lost in
+    /// the last 12 months.
     now: String,
+    /// The segment filter: the chosen values and the store's.
+    segment: String,
+    kind: String,
+    segments: Vec<FilterChoice>,
+    kinds: Vec<FilterChoice>,
+    filtered: bool,
+    /// Subscription revenue retention per month, and its chart.
+    revenue_svg: String,
+    revenue: Vec<RevenueRow>,
     won_12: String,
     lost_12: String,
     bucket_svg: String,
@@ -186,7 +236,7 @@ pub(crate) fn month(tr: &Tr, d: NaiveDate) -> String {
 
 /// A day: `31.12.2024` in Finnish, `2024-12-31` in English.
 pub(crate) fn day(tr: &Tr, d: NaiveDate) -> String {
-    tr.date(&d.and_time(chrono::NaiveTime::MIN).and_utc())
+    tr.day(&d)
 }
 
 fn options(tr: &Tr, id: &str, title: &str) -> ChartOptions {
@@ -341,12 +391,13 @@ fn survival(tr: &Tr, durations: &[Duration]) -> (String, Vec<SurvivalRow>, Optio
     (svg, rows, median)
 }
 
-fn tiers(tr: &Tr, counts: &TierCounts) -> (String, Vec<TierRow>) {
+/// `suffix` (`&segment=…`) keeps the dashboard's filter in the links.
+fn tiers(tr: &Tr, counts: &TierCounts, suffix: &str) -> (String, Vec<TierRow>) {
     let total: u64 = counts.tiers.iter().map(|(_, n)| n).sum::<u64>() + counts.none;
     let hrefs: Vec<String> = counts
         .tiers
         .iter()
-        .map(|(t, _)| format!("/customers?tier={}", urlencode(t)))
+        .map(|(t, _)| format!("/customers?tier={}{suffix}", urlencode(t)))
         .collect();
     let svg = BarChart::new(
         options(tr, "tiers", tr.t("retention.tiers.title"))
@@ -395,7 +446,12 @@ fn forecast(tr: &Tr, run: &ModelRun, store: Currency) -> Forecast {
     let svg = BarChart::new(
         options(tr, "forecast", tr.t("retention.forecast.title"))
             .size(420.0, 260.0)
-            .y_label(currency.symbol()),
+            // The unit in the axis title, not on the ticks.
+            .y_label(&format!(
+                "{} ({})",
+                tr.t("retention.forecast.axis"),
+                currency.symbol()
+            )),
         labels,
     )
     .series(
@@ -415,20 +471,161 @@ fn forecast(tr: &Tr, run: &ModelRun, store: Currency) -> Forecast {
         model = format!("{model} + {}", crate::pages::model_label(spend));
     }
     Forecast {
+        sbg: sbg_rows(tr, run),
         model,
         as_of: day(tr, run.as_of),
         customers: count(tr, run.customers.max(0) as u64),
         svg,
         rows: forecast
             .iter()
-            .map(|f| ForecastRow {
-                next: months(tr, f.months),
-                expected: tr.money(f.expected_minor, currency),
-                lower: tr.money(f.lower_minor, currency),
-                upper: tr.money(f.upper_minor, currency),
+            .map(|f| {
+                let sub = subscription_part(run, f.months);
+                ForecastRow {
+                    next: months(tr, f.months),
+                    expected: tr.money(f.expected_minor, currency),
+                    lower: tr.money(f.lower_minor, currency),
+                    upper: tr.money(f.upper_minor, currency),
+                    subscriptions: tr.money(sub.map_or(0, |s| s.0), currency),
+                    subscriptions_interval: sub.map_or_else(
+                        || "–".into(),
+                        |s| format!("{} – {}", tr.money(s.1, currency), tr.money(s.2, currency)),
+                    ),
+                }
             })
             .collect(),
     }
+}
+
+/// The run's sBG fits per plan and pool (its details' `subscriptions`).
+fn sbg_rows(tr: &Tr, run: &ModelRun) -> Vec<SbgRow> {
+    use serde_json::Value;
+    let Some(sub) = run.details.get("subscriptions") else {
+        return Vec::new();
+    };
+    let fit_text = |v: &Value| -> (String, String) {
+        if let Some(note) = v.get("note").and_then(Value::as_str) {
+            // The run's note is the analyst's English; the page says which case.
+            let key = if note.starts_with("pooled") {
+                "retention.sbg.pooled"
+            } else {
+                "retention.sbg.not-valued"
+            };
+            return (tr.t(key).to_string(), "–".into());
+        }
+        let p = |k: &str| v["params"][k].as_f64().unwrap_or(f64::NAN);
+        (
+            format!(
+                "α {} · β {}",
+                decimal(tr, p("alpha"), 3),
+                decimal(tr, p("beta"), 3)
+            ),
+            v.get("max_gap")
+                .and_then(Value::as_f64)
+                .map_or_else(|| "–".into(), |g| percent(tr, g, 1)),
+        )
+    };
+    let mut rows = Vec::new();
+    for v in sub["plans"].as_array().into_iter().flatten() {
+        let (fit, gap) = fit_text(v);
+        rows.push(SbgRow {
+            name: format!(
+                "{} ({})",
+                v["plan"].as_str().unwrap_or("?"),
+                tr.t(&format!(
+                    "retention.sbg.period.{}",
+                    v["period"].as_str().unwrap_or("month")
+                ))
+            ),
+            subscriptions: count(tr, v["subscriptions"].as_u64().unwrap_or(0)),
+            fit,
+            gap,
+        });
+    }
+    for v in sub["pools"].as_array().into_iter().flatten() {
+        let (fit, gap) = fit_text(v);
+        rows.push(SbgRow {
+            name: format!(
+                "{} ({})",
+                tr.t("retention.sbg.pool"),
+                tr.t(&format!(
+                    "retention.sbg.period.{}",
+                    v["period"].as_str().unwrap_or("month")
+                ))
+            ),
+            subscriptions: count(tr, v["subscriptions"].as_u64().unwrap_or(0)),
+            fit,
+            gap,
+        });
+    }
+    rows
+}
+
+/// The subscriptions' part of the run's forecast over `months`: (expected, lower,
+/// upper) in minor units, from the run's details (`forecast_parts.subscriptions`).
+fn subscription_part(run: &ModelRun, months: u32) -> Option<(i64, i64, i64)> {
+    let parts = run
+        .details
+        .get("forecast_parts")?
+        .get("subscriptions")?
+        .as_array()?;
+    let f = parts
+        .iter()
+        .find(|f| f.get("months").and_then(serde_json::Value::as_u64) == Some(u64::from(months)))?;
+    let get = |k: &str| f.get(k).and_then(serde_json::Value::as_i64);
+    Some((
+        get("expected_minor")?,
+        get("lower_minor")?,
+        get("upper_minor")?,
+    ))
+}
+
+/// Subscription revenue retention: GRR and NRR per month as a chart, and the table.
+fn revenue_retention(
+    tr: &Tr,
+    months_data: &[kanta_store::retention::RevenueMonth],
+    currency: Currency,
+) -> (String, Vec<RevenueRow>) {
+    let labels: Vec<String> = months_data.iter().map(|m| month(tr, m.month)).collect();
+    let points = |f: fn(&kanta_store::retention::RevenueMonth) -> Option<f64>| {
+        months_data
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, m)| f(m).map(|v| (i as f64, v)))
+            .collect::<Vec<_>>()
+    };
+    let svg = LineChart::new(
+        options(tr, "revenue-retention", tr.t("retention.revenue.title"))
+            .size(760.0, 300.0)
+            .y_format(NumberFormat::Percent),
+    )
+    .categories(labels.clone())
+    .series(LineSeries::new(
+        tr.t("retention.revenue.grr"),
+        points(|m| m.grr),
+    ))
+    .series(LineSeries::new(
+        tr.t("retention.revenue.nrr"),
+        points(|m| m.nrr),
+    ))
+    .render();
+    let money = |v: i64| tr.money(v, currency);
+    let rate = |v: Option<f64>| v.map_or_else(|| "–".into(), |r| percent(tr, r, 1));
+    let rows = months_data
+        .iter()
+        .zip(labels)
+        .map(|(m, label)| RevenueRow {
+            month: label,
+            starting: money(m.starting),
+            expansion: money(m.expansion),
+            contraction: money(m.contraction),
+            churned: money(m.churned),
+            new: money(m.new),
+            ending: money(m.ending),
+            grr: rate(m.grr),
+            nrr: rate(m.nrr),
+        })
+        .collect();
+    (svg, rows)
 }
 
 /// How long the dashboard reuses its per-customer activity when nothing was written
@@ -446,7 +643,7 @@ struct CachedActivity {
     as_of: NaiveDate,
     generation: u64,
     at: std::time::Instant,
-    activity: Arc<Vec<Span>>,
+    activity: Arc<Vec<kanta_store::retention::Activity>>,
 }
 
 impl ActivityCache {
@@ -454,7 +651,7 @@ impl ActivityCache {
         &self,
         store: &kanta_store::Store,
         as_of: NaiveDate,
-    ) -> kanta_store::Result<Arc<Vec<Span>>> {
+    ) -> kanta_store::Result<Arc<Vec<kanta_store::retention::Activity>>> {
         let generation = store.generation();
         if let Some(c) = self.0.lock().expect("not poisoned").as_ref()
             && c.as_of == as_of
@@ -464,17 +661,7 @@ impl ActivityCache {
             return Ok(c.activity.clone());
         }
         let at = std::time::Instant::now();
-        let activity: Arc<Vec<Span>> = Arc::new(
-            store
-                .activity(as_of)
-                .await?
-                .into_iter()
-                .map(|a| Span {
-                    first: a.first,
-                    stopped: a.stopped,
-                })
-                .collect(),
-        );
+        let activity = Arc::new(store.activity(as_of).await?);
         *self.0.lock().expect("not poisoned") = Some(CachedActivity {
             as_of,
             generation,
@@ -491,17 +678,84 @@ pub(crate) async fn page(
     Query(q): Query<Params>,
 ) -> Result<Response, PageError> {
     let tr = signed.tr;
-    let as_of = q
-        .as_of
-        .as_deref()
-        .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok())
-        .unwrap_or_else(|| Utc::now().date_naive());
-    let (activity, tier_counts, run) = tokio::try_join!(
+    let given = q.as_of.as_deref().map(str::trim).filter(|d| !d.is_empty());
+    let as_of = match given {
+        // Today and a typed date are days of the page's time zone.
+        None => Utc::now().with_timezone(&tr.zone).date_naive(),
+        Some(d) => match kanta_domain::time::parse_date_in(d, None, tr.zone) {
+            Ok(day) => day,
+            Err(e) => {
+                let message = tr
+                    .t("retention.bad-as-of")
+                    .replace("{value}", &crate::errors::short(d, 40))
+                    .replace("{reason}", &e.to_string());
+                return Err(PageError::Page(Box::new(crate::render::error_page(
+                    tr,
+                    Some(signed.me()),
+                    axum::http::StatusCode::BAD_REQUEST,
+                    &message,
+                ))));
+            }
+        },
+    };
+    let chosen = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let segment = kanta_store::retention::Segment {
+        segment: chosen(&q.segment),
+        kind: chosen(&q.kind),
+    };
+    let (all_activity, tier_counts, run, values, revenue_months) = tokio::try_join!(
         s.retention.get(&s.store, as_of),
-        s.store.tier_counts(),
-        s.store.latest_model_run()
+        s.store.tier_counts_in(&segment),
+        s.store.model_run_as_of(as_of),
+        s.store.segment_values(),
+        s.store.subscription_revenue_retention(as_of, 12, &segment),
     )?;
+    let in_segment: Option<std::collections::HashSet<i64>> = if segment.is_set() {
+        Some(
+            s.store
+                .segment_customer_ids(&segment)
+                .await?
+                .into_iter()
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let activity: Vec<Span> = all_activity
+        .iter()
+        .filter(|a| {
+            in_segment
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&a.customer_id))
+        })
+        .map(|a| Span {
+            first: a.first,
+            stopped: a.stopped,
+        })
+        .collect();
     let currency = super::store_currency(&s).await?;
+    let choices = |all: &[String], picked: &Option<String>, translate: bool| -> Vec<FilterChoice> {
+        all.iter()
+            .map(|v| {
+                let key = format!("value.{v}");
+                let label = match tr.t(&key) {
+                    l if translate && l != key => l.to_string(),
+                    _ => v.clone(),
+                };
+                FilterChoice {
+                    value: v.clone(),
+                    label,
+                    selected: picked.as_deref() == Some(v.as_str()),
+                }
+            })
+            .collect()
+    };
+    let (revenue_svg, revenue_rows) = revenue_retention(&tr, &revenue_months, currency);
 
     let flows = retention::monthly_flows(&activity, as_of, MONTHS);
     let last_12 = &flows[flows.len().saturating_sub(12)..];
@@ -510,16 +764,34 @@ pub(crate) async fn page(
         cohort_heatmap(&tr, &retention::cohorts(&activity, as_of, MONTHS));
     let (survival_svg, survival_rows, median) =
         survival(&tr, &retention::durations(&activity, as_of));
-    let (tier_svg, tier_rows) = tiers(&tr, &tier_counts);
+    // The tiers' links keep the filter.
+    let mut suffix = String::new();
+    if let Some(v) = &segment.segment {
+        suffix.push_str(&format!("&segment={}", urlencode(v)));
+    }
+    if let Some(v) = &segment.kind {
+        suffix.push_str(&format!("&kind={}", urlencode(v)));
+    }
+    let (tier_svg, tier_rows) = tiers(&tr, &tier_counts, &suffix);
 
     let view = RetentionPage {
         me: Some(signed.me()),
         as_of: as_of.format("%Y-%m-%d").to_string(),
         as_of_text: day(&tr, as_of),
-        active_text: tr
-            .t("retention.active.definition")
-            .replace("{days}", &LAPSE_DAYS.to_string()),
+        active_text: format!(
+            "{} {}",
+            tr.t("retention.active.definition"),
+            tr.t("retention.active.status-note")
+        )
+        .replace("{days}", &LAPSE_DAYS.to_string()),
         now: count(&tr, flows.last().map_or(0, |f| f.end)),
+        segments: choices(&values.segments, &segment.segment, false),
+        kinds: choices(&values.kinds, &segment.kind, true),
+        filtered: segment.is_set(),
+        segment: segment.segment.clone().unwrap_or_default(),
+        kind: segment.kind.clone().unwrap_or_default(),
+        revenue_svg,
+        revenue: revenue_rows,
         won_12: count(&tr, last_12.iter().map(|f| f.won).sum()),
         lost_12: count(&tr, last_12.iter().map(|f| f.lost).sum()),
         bucket_svg,

@@ -323,7 +323,7 @@ async fn admins_see_jobs_and_the_outbox_and_retry_a_failed_job() {
             ),
             "aino@example.fi",
             "Tervetuloa &#60;b&#62;Kantaan&#60;/b&#62;",
-            " UTC",
+            "(Helsinki time)",
         ] {
             assert!(a.body.contains(part), "{backend}: {part}:\n{}", a.body);
         }

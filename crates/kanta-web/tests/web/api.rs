@@ -425,7 +425,8 @@ async fn records_are_created_read_and_patched() {
             (a.json["kind"].as_str(), a.json["amount"].as_i64()),
             (Some("refund"), Some(-450))
         );
-        assert_eq!(a.json["occurred_at"], "2024-06-01T09:30:00.000Z");
+        // Read in the store's time zone (Helsinki, summer time UTC+3); the API answers UTC.
+        assert_eq!(a.json["occurred_at"], "2024-06-01T06:30:00.000Z");
         assert_eq!(get(&app, "/api/v1/customers/new-one").await.status, 200);
 
         // The trust ledger is append-only: no patch, no second entry with an id.

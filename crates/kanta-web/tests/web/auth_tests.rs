@@ -167,15 +167,41 @@ async fn sign_in_refuses_wrong_passwords_forged_forms_and_too_many_tries() {
         a.head
     );
 
-    // Five failures within 15 minutes lock the email, even for the right password (the
-    // sign-in above wiped the earlier failures).
+    // Five failures of this account from this address make the next try from here
+    // wait a minute, even with the right password (the sign-in above wiped the
+    // earlier failures); the wait is told in the page's language.
     for _ in 0..5 {
         assert_eq!(sign_in(&app, &email, "wrong", &[]).await.status, 401);
     }
     let a = sign_in(&app, &email, &password, &[]).await;
     assert_eq!(a.status, 429, "{}", a.body);
-    assert_eq!(a.header("retry-after").as_deref(), Some("900"));
-    assert!(a.body.contains("Too many failed sign-ins"));
+    let wait: i64 = a.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(
+        a.body
+            .contains("Too many failed sign-ins. Wait 1 minute and try again."),
+        "{}",
+        a.body
+    );
+    assert!(a.cookie("kanta_session").is_none());
+    let a = sign_in(&app, &email, &password, &["Accept-Language: fi".into()]).await;
+    assert_eq!(a.status, 429);
+    assert!(
+        a.body.contains("Odota 1 minuutti ja yritä uudelleen."),
+        "{}",
+        a.body
+    );
+    // An unknown account reads the same: nothing tells whether an account exists
+    // (one failure for it above, four more here).
+    for _ in 0..4 {
+        assert_eq!(
+            sign_in(&app, "nobody@kanta.test", "x", &[]).await.status,
+            401
+        );
+    }
+    let a = sign_in(&app, "nobody@kanta.test", "x", &[]).await;
+    assert_eq!(a.status, 429);
+    assert!(a.body.contains("Wait 1 minute"));
     // Other users are not locked out.
     let (admin, admin_pw) = login_of(Role::Admin);
     assert_eq!(sign_in(&app, &admin, &admin_pw, &[]).await.status, 303);
@@ -570,4 +596,364 @@ async fn users_set_their_language_and_password() {
     // The old session ended with the password change.
     let a = page_as(&app, Role::Viewer, "/account", &[]).await;
     assert_eq!(a.status, 303);
+}
+
+/// One HTTP/1.1 request to `addr` over a new connection from the local address `from`
+/// (any of 127.0.0.0/8 on Linux), as `crate::request` makes them.
+async fn request_from(
+    addr: std::net::SocketAddr,
+    from: &str,
+    method: &str,
+    path: &str,
+    headers: &[String],
+    body: Option<(&str, &str)>,
+) -> crate::Answer {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut s = socket.connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    match body {
+        Some((ctype, text)) => {
+            req.push_str(&format!(
+                "Content-Type: {ctype}\r\nContent-Length: {}\r\n\r\n{text}",
+                text.len()
+            ));
+        }
+        None => req.push_str("\r\n"),
+    }
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        crate::dechunk(body)
+    } else {
+        body.to_string()
+    };
+    crate::Answer {
+        status: head[9..12].parse().unwrap(),
+        head: head.to_string(),
+        body,
+    }
+}
+
+/// Signs in at `addr` from the local address `from`, with `next` in the form (the
+/// login page itself opened with `?next=` `next_query`, raw): the answer to the post.
+async fn sign_in_from(
+    addr: std::net::SocketAddr,
+    from: &str,
+    email: &str,
+    password: &str,
+    next_query: &str,
+    next: &str,
+    extra: &[String],
+) -> crate::Answer {
+    let page = request_from(
+        addr,
+        from,
+        "GET",
+        &format!("/login?next={next_query}"),
+        extra,
+        None,
+    )
+    .await;
+    assert_eq!(
+        page.status, 200,
+        "GET /login?next={next_query}: {}",
+        page.body
+    );
+    let csrf = hidden(&page.body, "csrf");
+    let mut h = vec![format!("Cookie: kanta_login_csrf={csrf}")];
+    h.extend_from_slice(extra);
+    let body = form(&[
+        ("csrf", &csrf),
+        ("next", next),
+        ("email", email),
+        ("password", password),
+    ]);
+    request_from(
+        addr,
+        from,
+        "POST",
+        "/login",
+        &h,
+        Some(("application/x-www-form-urlencoded", &body)),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn next_is_only_ever_a_plain_path_on_this_site() {
+    let app = spawn_app("sqlite").await;
+    let (email, password) = login_of(Role::Staff);
+    // (as in the address, as the form sends it)
+    let refused = [
+        ("/%0a/x", "/\n/x"),
+        ("/%09/evil.example/x", "/\t/evil.example/x"),
+        ("//evil.example", "//evil.example"),
+        ("/%5Cevil.example", "/\\evil.example"),
+        ("https://evil.example", "https://evil.example"),
+        ("/%0d%0aSet-Cookie:%20x=y", "/\r\nSet-Cookie: x=y"),
+        ("/%252F/evil.example", "/%2F/evil.example"),
+        ("/%C3%A4", "/ä"),
+    ];
+    for (raw, decoded) in refused {
+        // The login page never fails on it and keeps `/` instead.
+        let page = request(&app, "GET", &format!("/login?next={raw}"), &[], None).await;
+        assert_eq!(page.status, 200, "{raw}: {}", page.body);
+        assert_eq!(hidden(&page.body, "next"), "/", "{raw}");
+        // Signed in already, the page sends home.
+        let a = crate::page_as(&app, Role::Viewer, &format!("/login?next={raw}"), &[]).await;
+        assert_eq!(a.status, 303, "{raw}");
+        assert_eq!(a.header("location").as_deref(), Some("/"), "{raw}");
+        // Signing in with it (sent as the form's own value) goes home, with a session.
+        let a = sign_in_from(app.addr, "127.0.0.1", &email, &password, raw, decoded, &[]).await;
+        assert_eq!(a.status, 303, "{raw}: {}", a.body);
+        assert_eq!(a.header("location").as_deref(), Some("/"), "{raw}");
+        assert!(a.cookie("kanta_session").is_some(), "{raw}");
+    }
+    // A plain path, with its query, is kept.
+    let page = request(&app, "GET", "/login?next=%2Fcustomers%3Fq%3Dx", &[], None).await;
+    assert_eq!(hidden(&page.body, "next"), "/customers?q=x");
+    let a = sign_in_from(
+        app.addr,
+        "127.0.0.1",
+        &email,
+        &password,
+        "%2Fcustomers%3Fq%3Dx",
+        "/customers?q=x",
+        &[],
+    )
+    .await;
+    assert_eq!(a.status, 303);
+    assert_eq!(a.header("location").as_deref(), Some("/customers?q=x"));
+    // A broken query is no error either.
+    for q in [
+        "next=%ff%fe",
+        "next&next=/x",
+        "next=/a&next=//b",
+        "lang=xx&next=",
+    ] {
+        let page = request(&app, "GET", &format!("/login?{q}"), &[], None).await;
+        assert_eq!(page.status, 200, "{q}: {}", page.body);
+    }
+}
+
+#[tokio::test]
+async fn failed_sign_ins_slow_down_that_account_from_that_address_only() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let (a_email, a_password) = login_of(Role::Staff);
+        let (b_email, b_password) = login_of(Role::Viewer);
+        let first = "127.0.0.1";
+        let second = "127.0.0.2";
+        let sign = |email: &str, password: &str, from: &str| {
+            let (email, password, from) =
+                (email.to_string(), password.to_string(), from.to_string());
+            let addr = app.addr;
+            async move { sign_in_from(addr, &from, &email, &password, "/", "/", &[]).await }
+        };
+        // Six wrong passwords for A from one address: the sixth is told to wait.
+        for i in 0..5 {
+            assert_eq!(
+                sign(&a_email, "wrong", first).await.status,
+                401,
+                "{backend} try {i}"
+            );
+        }
+        let a = sign(&a_email, "wrong", first).await;
+        assert_eq!(a.status, 429, "{backend}: {}", a.body);
+        // A colleague at the same address signs in.
+        assert_eq!(
+            sign(&b_email, &b_password, first).await.status,
+            303,
+            "{backend}"
+        );
+        // A from another address gets in.
+        let a = sign(&a_email, &a_password, second).await;
+        assert_eq!(a.status, 303, "{backend}: {}", a.body);
+        // ...which does not lift the wait at the first address.
+        let a = sign(&a_email, &a_password, first).await;
+        assert_eq!(a.status, 429, "{backend}");
+        assert!(a.body.contains("Wait 1 minute"), "{}", a.body);
+
+        // The admin sees the lock on the users page, with an Unlock button for A only.
+        let a_user = app.store.user_by_email(&a_email).await.unwrap().unwrap();
+        let b_user = app.store.user_by_email(&b_email).await.unwrap().unwrap();
+        let page = crate::page_as(&app, Role::Admin, "/admin/users", &[]).await;
+        assert_eq!(page.status, 200);
+        let unlock_a = format!("action=\"/admin/users/{}/unlock\"", a_user.id);
+        assert!(page.body.contains(&unlock_a), "{}", page.body);
+        assert!(page.body.contains(">Unlock</button>"));
+        assert!(
+            !page
+                .body
+                .contains(&format!("/admin/users/{}/unlock", b_user.id))
+        );
+        // Not without the CSRF token, not by a manager.
+        let path = format!("/admin/users/{}/unlock", a_user.id);
+        let s = &app.sessions[&Role::Admin];
+        let r = request(
+            &app,
+            "POST",
+            &path,
+            &[format!("Cookie: {}", s.cookie())],
+            Some(("application/x-www-form-urlencoded", "csrf=forged")),
+        )
+        .await;
+        assert_eq!(r.status, 403);
+        assert_eq!(
+            post_form_as(&app, Role::Manager, &path, &[]).await.status,
+            403
+        );
+        assert_eq!(sign(&a_email, &a_password, first).await.status, 429);
+        // The button lets A in at once, and says who did it in the audit log.
+        let r = post_form_as(&app, Role::Admin, &path, &[]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert_eq!(r.header("location").as_deref(), Some("/admin/users"));
+        let a = sign(&a_email, &a_password, first).await;
+        assert_eq!(a.status, 303, "{backend}: {}", a.body);
+        let page = crate::page_as(&app, Role::Admin, "/admin/users", &[]).await;
+        assert!(!page.body.contains(&unlock_a));
+        let (entries, _) = app
+            .store
+            .audit_page(&kanta_store::audit::AuditQuery {
+                record_id: Some(a_user.id.to_string()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let unlock = entries
+            .iter()
+            .find(|e| e.entry.action == "unlock")
+            .expect("an unlock entry");
+        assert_eq!(unlock.entry.actor_name, "admin@kanta.test");
+        assert_eq!(unlock.entry.channel, "ui");
+        assert_eq!(
+            unlock.entry.details["failures_cleared"], 5,
+            "{:?}",
+            unlock.entry
+        );
+    }
+}
+
+#[tokio::test]
+async fn x_forwarded_for_counts_only_from_a_trusted_proxy() {
+    let app = spawn_app("sqlite").await;
+    let (a_email, a_password) = login_of(Role::Staff);
+    let xff = |ip: &str| vec![format!("X-Forwarded-For: {ip}")];
+    let sign = |addr, password: &str, header: Vec<String>| {
+        let (email, password) = (a_email.clone(), password.to_string());
+        async move { sign_in_from(addr, "127.0.0.1", &email, &password, "/", "/", &header).await }
+    };
+    // Without a trusted proxy, a client cannot pose as another by the header.
+    for _ in 0..5 {
+        assert_eq!(
+            sign(app.addr, "wrong", xff("203.0.113.5")).await.status,
+            401
+        );
+    }
+    let a = sign(app.addr, &a_password, xff("198.51.100.7")).await;
+    assert_eq!(a.status, 429, "the header is ignored: {}", a.body);
+    let (entries, _) = app
+        .store
+        .audit_page(&kanta_store::audit::AuditQuery {
+            actor: Some(a_email.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        entries
+            .iter()
+            .filter(|e| e.entry.action == "sign_in_failed")
+            .all(|e| e.entry.ip.as_deref() == Some("127.0.0.1")),
+        "{entries:?}"
+    );
+
+    // The same store served behind a proxy at 127.0.0.1: the header names the client.
+    let proxies = kanta_core::proxies::TrustedProxies::parse_list("127.0.0.1").unwrap();
+    let core = app.core.clone().trusting_proxies(proxies);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxied = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = kanta_web::serve(listener, core).await;
+    });
+    // The failures above came from 127.0.0.1 (the proxy's own address): clients
+    // behind it are not slowed by them.
+    let a = sign(proxied, &a_password, xff("198.51.100.7")).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    for _ in 0..5 {
+        assert_eq!(sign(proxied, "wrong", xff("203.0.113.5")).await.status, 401);
+    }
+    // What the client wrote itself, left of the proxy's entry, is not believed.
+    let a = sign(proxied, &a_password, xff("198.51.100.7, 203.0.113.5")).await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    let a = sign(proxied, &a_password, xff("198.51.100.9")).await;
+    assert_eq!(a.status, 303, "another client behind the proxy: {}", a.body);
+    let (entries, _) = app
+        .store
+        .audit_page(&kanta_store::audit::AuditQuery {
+            actor: Some(a_email.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries[0].entry.action, "sign_in");
+    assert_eq!(entries[0].entry.ip.as_deref(), Some("198.51.100.9"));
+    assert_eq!(entries[1].entry.action, "sign_in_failed");
+    assert_eq!(entries[1].entry.ip.as_deref(), Some("203.0.113.5"));
+}
+
+#[tokio::test]
+async fn an_address_spraying_passwords_over_many_accounts_must_wait() {
+    let app = spawn_app("postgres").await;
+    // 100 failures from one address, a few for each of many accounts (as a spray
+    // leaves them), within ten minutes.
+    for i in 0..100 {
+        app.store
+            .record_login_failure(&format!("user{}@kanta.test", i / 4), "127.0.0.1")
+            .await
+            .unwrap();
+    }
+    let (admin, admin_pw) = login_of(Role::Admin);
+    let a = sign_in_from(app.addr, "127.0.0.1", &admin, &admin_pw, "/", "/", &[]).await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    assert!(a.body.contains("Wait 10 minutes"), "{}", a.body);
+    let wait: i64 = a.header("retry-after").unwrap().parse().unwrap();
+    assert!((540..=600).contains(&wait), "{wait}");
+    // Another address is not held up by it.
+    let a = sign_in_from(app.addr, "127.0.0.2", &admin, &admin_pw, "/", "/", &[]).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+}
+
+#[tokio::test]
+async fn many_guesses_sent_at_once_get_no_more_than_five_checked() {
+    let app = spawn_app("sqlite").await;
+    let (email, password) = login_of(Role::Staff);
+    let guesses = (0..16).map(|i| {
+        let (email, addr) = (email.clone(), app.addr);
+        async move {
+            let guess = format!("guess-{i}");
+            sign_in_from(addr, "127.0.0.1", &email, &guess, "/", "/", &[]).await
+        }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|a| a.status == 401).count();
+    let waited = answers.iter().filter(|a| a.status == 429).count();
+    assert_eq!(checked + waited, 16);
+    assert!(checked <= 5, "{checked} guesses were checked");
+    if checked == 5 {
+        let a = sign_in_from(app.addr, "127.0.0.1", &email, &password, "/", "/", &[]).await;
+        assert_eq!(a.status, 429);
+    }
 }

@@ -4,7 +4,11 @@ mod admin_pages;
 mod api;
 mod audit;
 mod auth_tests;
+mod bad_input;
 mod browser;
+mod customer_list;
+mod customer_page;
+mod local_time;
 mod pages;
 mod retention;
 
@@ -444,13 +448,14 @@ async fn pages_speak_finnish_and_english() {
         "{body}"
     );
     assert!(body.contains("4,50\u{a0}€"), "Finnish money: {body}");
-    assert!(body.contains("2.5.2024 klo 8.00"), "Finnish time: {body}");
+    // 08:00 UTC is 11.00 in Helsinki (summer time).
+    assert!(body.contains("2.5.2024 klo 11.00"), "Finnish time: {body}");
 
     let (_, _, body) = get_with(&app, "/customers/c1", "Accept-Language: en-GB,en;q=0.9\r\n").await;
     assert!(
         body.contains("<html lang=\"en\">") && body.contains("Timeline") && body.contains("€4.50")
     );
-    assert!(body.contains("2024-05-02 08:00"), "{body}");
+    assert!(body.contains("2024-05-02 11:00"), "{body}");
 
     // ?lang= wins over the browser and becomes the user's own setting, which then
     // wins over the browser on every page.
@@ -489,6 +494,7 @@ async fn save_run(store: &Store) -> i64 {
         clv_12_minor: Some(5_060),
         clv_36_minor: Some(12_345),
         tier,
+        ..Default::default()
     };
     let scores = [
         score(id_of("c1").await, 0.734, 'A'),

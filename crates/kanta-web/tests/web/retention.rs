@@ -166,8 +166,8 @@ async fn the_dashboard_shows_the_hand_computed_figures_in_finnish_and_english() 
             fi.contains("aria-current=\"page\">Asiakaspysyvyys</a>"),
             "{fi}"
         );
-        // Four charts, no script.
-        assert_eq!(fi.matches("<svg ").count(), 4, "{backend}");
+        // Five charts (with subscription revenue retention), no script.
+        assert_eq!(fi.matches("<svg ").count(), 5, "{backend}");
         assert!(!fi.to_lowercase().contains("<script"));
         assert!(
             fi.contains("viimeisten 90 päivän aikana (päivä itse mukaan lukien)"),
@@ -196,7 +196,11 @@ async fn the_dashboard_shows_the_hand_computed_figures_in_finnish_and_english() 
             assert_eq!(n(&r[1][2]) - n(&r[1][4]), n(&r[1][5]) - n(&r[1][1]));
         }
         // Customers now, won and lost in the last 12 months.
-        assert!(fi.contains("<dt>Asiakkaita nyt</dt><dd>4</dd>"), "{fi}");
+        // (named for what it counts: activity, not the customers' status)
+        assert!(
+            fi.contains("<dt>Aktiivisia nyt (toiminnan, ei tilan mukaan)</dt><dd>4</dd>"),
+            "{fi}"
+        );
         assert!(fi.contains("<dt>Hankittu 12 kk:ssa</dt><dd>7</dd>"));
         assert!(fi.contains("<dt>Menetetty 12 kk:ssa</dt><dd>3</dd>"));
 
@@ -299,9 +303,9 @@ async fn every_role_sees_the_dashboard_and_strangers_are_sent_to_sign_in() {
         a.header("location").as_deref(),
         Some("/login?next=%2Fretention")
     );
-    // A day that is no day falls back to today rather than failing.
+    // A day that is no day is refused, not silently today.
     let a = page_as(&app, Role::Viewer, "/retention?as_of=31.2.2024", &[]).await;
-    assert_eq!(a.status, 200);
+    assert_eq!(a.status, 400);
 }
 
 #[tokio::test]
@@ -316,7 +320,10 @@ async fn an_empty_store_shows_empty_charts() {
     .await;
     assert_eq!(a.status, 200);
     assert!(a.body.contains("class=\"chart-empty\""), "{}", a.body);
-    assert!(a.body.contains("<dt>Customers now</dt><dd>0</dd>"));
+    assert!(
+        a.body
+            .contains("<dt>Active now (by activity, not status)</dt><dd>0</dd>")
+    );
     assert!(!a.body.contains("id=\"median\""));
 }
 
@@ -375,17 +382,23 @@ async fn the_latest_model_run_gives_the_expected_revenue_with_its_interval() {
                 vec![
                     "1 kk".to_string(),
                     e("123,45"),
-                    format!("{} – {}", e("120,00"), e("127,00"))
+                    format!("{} – {}", e("120,00"), e("127,00")),
+                    e("0,00"),
+                    "–".to_string()
                 ],
                 vec![
                     "3 kk".to_string(),
                     e("350,00"),
-                    format!("{} – {}", e("330,00"), e("370,00"))
+                    format!("{} – {}", e("330,00"), e("370,00")),
+                    e("0,00"),
+                    "–".to_string()
                 ],
                 vec![
                     "12 kk".to_string(),
                     e("12\u{a0}000,00"),
-                    format!("{} – {}", e("10\u{a0}000,00"), e("14\u{a0}000,50"))
+                    format!("{} – {}", e("10\u{a0}000,00"), e("14\u{a0}000,50")),
+                    e("0,00"),
+                    "–".to_string()
                 ],
             ],
             "{backend}"
@@ -398,7 +411,10 @@ async fn the_latest_model_run_gives_the_expected_revenue_with_its_interval() {
 
         let en = dashboard(&app, Role::Viewer, "en").await;
         let rows = table(&en, "forecast-table");
-        assert_eq!(rows[0], ["1 month", "€123.45", "€120.00 – €127.00"]);
+        assert_eq!(
+            rows[0],
+            ["1 month", "€123.45", "€120.00 – €127.00", "€0.00", "–"]
+        );
         assert_eq!(rows[2][1], "€12,000.00");
     }
 }
@@ -409,7 +425,10 @@ async fn the_dashboard_reuses_its_figures_until_the_data_change() {
         let app = spawn_app(backend).await;
         story(&app.store).await;
         let now = |body: &str| {
-            let after = body.split("Customers now</dt><dd>").nth(1).unwrap();
+            let after = body
+                .split("Active now (by activity, not status)</dt><dd>")
+                .nth(1)
+                .unwrap();
             after.split('<').next().unwrap().to_string()
         };
         let first = dashboard(&app, Role::Viewer, "en").await;
@@ -446,5 +465,233 @@ async fn the_dashboard_reuses_its_figures_until_the_data_change() {
         )
         .await;
         assert_eq!(now(&a.body), "3", "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn a_date_that_is_not_one_is_refused_with_a_page_that_says_so() {
+    let app = spawn_app("sqlite").await;
+    for (lang, says) in [("en", "is not a date"), ("fi", "ei ole päivämäärä")] {
+        let a = page_as(
+            &app,
+            Role::Viewer,
+            &format!("/retention?as_of=garbage&lang={lang}"),
+            &[],
+        )
+        .await;
+        assert_eq!(a.status, 400, "{}", a.body);
+        assert!(
+            a.body.contains("garbage") && a.body.contains(says),
+            "{}",
+            a.body
+        );
+        assert!(
+            a.body.contains("<nav"),
+            "the error page keeps the navigation"
+        );
+    }
+    // Finnish dates are dates; an empty one is today.
+    let a = page_as(
+        &app,
+        Role::Viewer,
+        "/retention?as_of=30.6.2024&lang=en",
+        &[],
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(a.body.contains("value=\"2024-06-30\""), "{}", a.body);
+    let a = page_as(&app, Role::Viewer, "/retention?as_of=&lang=en", &[]).await;
+    assert_eq!(a.status, 200);
+}
+
+/// The story's customers as a café (r1, r3, r4, r5: persons in segment "kahvila")
+/// and a B2B firm (r2: a company in "b2b", its subscription 20.00 a month from 1.2.;
+/// r6: a company whose 50.00 subscription ran 1.3.-15.5.2024; r7: 10.00 from 1.4.,
+/// raised to 30.00 from 1.6. as a second subscription).
+async fn segments(store: &Store) {
+    story(store).await;
+    let mut c = batch(&CUSTOMERS, &["name", "kind", "segment"]);
+    for (id, kind, segment) in [
+        ("r1", "person", "kahvila"),
+        ("r2", "company", "b2b"),
+        ("r3", "person", "kahvila"),
+        ("r4", "person", "kahvila"),
+        ("r5", "person", "kahvila"),
+        ("r6", "company", "b2b"),
+        ("r7", "company", "b2b"),
+    ] {
+        c.push(
+            id.into(),
+            [text(&format!("Asiakas {id}")), text(kind), text(segment)],
+        );
+    }
+    store.write(&c).await.unwrap();
+    let mut s = batch(
+        &SUBSCRIPTIONS,
+        &[
+            "customer_id",
+            "plan",
+            "amount",
+            "currency",
+            "started_on",
+            "ended_on",
+        ],
+    );
+    let day = |m, d| Value::Date(NaiveDate::from_ymd_opt(2024, m, d).unwrap());
+    for (id, who, amount, start, end) in [
+        ("rs6", "r6", 5000, day(3, 1), day(5, 15)),
+        ("rs7", "r7", 1000, day(4, 1), Value::Null),
+        ("rs8", "r7", 2000, day(6, 1), Value::Null),
+    ] {
+        s.push(
+            id.into(),
+            [
+                text(who),
+                text("pro"),
+                Value::Int(amount),
+                text("EUR"),
+                start,
+                end,
+            ],
+        );
+    }
+    store.write(&s).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_cafe_and_the_b2b_firm_apart_with_subscription_revenue_retention() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        segments(&app.store).await;
+        let all = dashboard(&app, Role::Viewer, "en").await;
+        // The filter offers the store's own values, none chosen.
+        assert!(all.contains("<option value=\"b2b\">b2b</option>"), "{all}");
+        assert!(all.contains("<option value=\"kahvila\">kahvila</option>"));
+        assert!(all.contains("<option value=\"company\">company</option>"));
+        assert!(!all.contains("id=\"segment-shown\""));
+
+        let a = page_as(
+            &app,
+            Role::Viewer,
+            "/retention?as_of=2024-06-30&segment=b2b&lang=en",
+            &[],
+        )
+        .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let b2b = a.body;
+        assert!(
+            b2b.contains("<option value=\"b2b\" selected>b2b</option>"),
+            "{b2b}"
+        );
+        assert!(b2b.contains("id=\"segment-shown\""));
+        // r2 and r7 run on 30.6.; r6 stopped 15.5.
+        assert!(
+            b2b.contains("<dt>Active now (by activity, not status)</dt><dd>2</dd>"),
+            "{b2b}"
+        );
+        // The tiers' links keep the filter.
+        assert!(b2b.contains("/customers?tier=A&#38;segment=b2b"), "{b2b}");
+        assert!(!b2b.contains("\"/customers?tier=A\""), "{b2b}");
+
+        // MRR per month, June 2024: r2 20.00 flat, r7 10.00 → 30.00 (expansion 20.00).
+        // May: r6's 50.00 churned (ended 15.5.), r2 flat, r7 flat: GRR (80-50)/80.
+        let rows = table(&b2b, "revenue-table");
+        let june = row(&rows, "2024-06");
+        assert_eq!(
+            june,
+            [
+                "2024-06", "€30.00", "€20.00", "€0.00", "€0.00", "€0.00", "€50.00", "100.0%",
+                "166.7%"
+            ]
+        );
+        let may = row(&rows, "2024-05");
+        assert_eq!(may[1], "€80.00");
+        assert_eq!(may[4], "€50.00");
+        assert_eq!(may[7], "37.5%");
+        assert_eq!(may[8], "37.5%");
+        // The café alone has no subscriptions: no rates.
+        let a = page_as(
+            &app,
+            Role::Viewer,
+            "/retention?as_of=2024-06-30&kind=person&lang=en",
+            &[],
+        )
+        .await;
+        let cafe = a.body;
+        assert!(
+            cafe.contains("<option value=\"person\" selected>person</option>"),
+            "{cafe}"
+        );
+        let rows = table(&cafe, "revenue-table");
+        assert_eq!(row(&rows, "2024-06")[7], "–");
+        assert!(
+            !cafe.contains("<dt>Active now (by activity, not status)</dt><dd>2</dd>"),
+            "{cafe}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_forecast_follows_the_as_of_day_and_scoring_values_every_subscriber() {
+    use kanta_core::scoring::{ScoreSettings, score_store};
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        segments(&app.store).await;
+        let settings = |as_of| ScoreSettings {
+            as_of,
+            holdout_days: 0,
+            model: None,
+            margin: 1.0,
+            monthly_discount_rate: 0.01,
+        };
+        let june = NaiveDate::from_ymd_opt(2024, 6, 30).unwrap();
+        let report = score_store(&app.store, &kanta_core::Acting::cli(), &settings(june)).await;
+        // Every customer gets a CLV: buyers, subscribers and both.
+        {
+            let r = report.unwrap();
+            for who in ["r2", "r7", "c1"] {
+                let a = crate::api_as(
+                    &app,
+                    Some(Role::Viewer),
+                    "GET",
+                    &format!("/api/v1/customers/{who}/scores"),
+                    None,
+                )
+                .await;
+                assert_eq!(a.status, 200, "{who}: {}", a.body);
+                let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+                assert!(v["clv_12_minor"].is_i64(), "{who}: {v}");
+            }
+            assert_eq!(r.customers as i64, 9, "{backend}");
+        }
+        // A page for a day before any run shows no forecast; the run's own day does,
+        // with the subscriptions' part (here 0: four subscriptions, one churned, are
+        // too few for sBG, which the run's details say).
+        let a = page_as(
+            &app,
+            Role::Viewer,
+            "/retention?as_of=2024-03-31&lang=en",
+            &[],
+        )
+        .await;
+        assert!(a.body.contains("id=\"forecast-none\""), "{}", a.body);
+        let june = dashboard(&app, Role::Viewer, "en").await;
+        let rows = table(&june, "forecast-table");
+        assert_eq!(rows[0][0], "1 month");
+        assert_eq!(rows[0].len(), 5, "{rows:?}");
+        assert!(!june.contains("id=\"forecast-none\""));
+        // The run's subscription models, where the run is shown: both plans too
+        // small, and their pool of four subscriptions with one churn not valued.
+        let sbg = table(&june, "sbg-table");
+        assert_eq!(
+            row(&sbg, "pro (monthly)"),
+            [
+                "pro (monthly)",
+                "3",
+                "Not valued: no sound fit, alone or pooled (too few churned)",
+                "–"
+            ]
+        );
+        assert_eq!(row(&sbg, "perus (monthly)")[1], "1");
     }
 }

@@ -72,6 +72,7 @@ pub fn config(cli: &Cli, c: &ConfigCommand) -> anyhow::Result<ExitCode> {
 /// `kanta audit`.
 pub async fn audit(cli: &Cli, a: &AuditArgs) -> anyhow::Result<ExitCode> {
     let core = cli.open_core().await?;
+    let zone = core.time_zone().await?;
     let q = AuditQuery {
         actor: a.actor.clone(),
         entity: a.entity.clone(),
@@ -79,12 +80,12 @@ pub async fn audit(cli: &Cli, a: &AuditArgs) -> anyhow::Result<ExitCode> {
         since: a
             .since
             .as_deref()
-            .map(|t| parse_moment("--since", t))
+            .map(|t| parse_moment("--since", t, zone))
             .transpose()?,
         until: a
             .until
             .as_deref()
-            .map(|t| parse_moment("--until", t))
+            .map(|t| parse_moment("--until", t, zone))
             .transpose()?,
         before_id: None,
         limit: a.limit,

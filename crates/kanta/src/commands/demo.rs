@@ -17,7 +17,14 @@ pub const DEMO_ADMIN: &str = "demo@kanta.local";
 pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
     let as_of = match &a.as_of {
         Some(d) => parse_date(d, None).map_err(|e| anyhow!("--as-of: {e}"))?,
-        None => chrono::Utc::now().date_naive(),
+        // Yesterday in Helsinki: the demo's "now" (midnight after `as_of`) is then
+        // not after this moment, so nothing is dated in the future.
+        None => {
+            chrono::Utc::now()
+                .with_timezone(&kanta_domain::time::DEFAULT_ZONE)
+                .date_naive()
+                - chrono::TimeDelta::days(1)
+        }
     };
     let cfg = kanta_demo::DemoConfig {
         seed: a.seed,

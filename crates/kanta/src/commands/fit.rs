@@ -397,6 +397,34 @@ fn unwrap_pnbd(p: TransactionParams) -> kanta_models::paretonbd::ParetoNbdParams
     }
 }
 
+/// The analyst's commands on files (`fit`, `predict`, `validate`) use no store: the
+/// global `--data` and `--database-url`, given on their command line, are refused
+/// rather than silently ignored (the `KANTA_DATA` and `KANTA_DATABASE_URL`
+/// variables of the environment stay harmless).
+pub fn refuse_store_flags(command: &str) -> anyhow::Result<()> {
+    refuse_store_flags_in(command, std::env::args_os().skip(1))
+}
+
+fn refuse_store_flags_in(
+    command: &str,
+    args: impl Iterator<Item = std::ffi::OsString>,
+) -> anyhow::Result<()> {
+    for arg in args {
+        let arg = arg.to_string_lossy();
+        if arg == "--" {
+            break;
+        }
+        for flag in ["--data", "--database-url"] {
+            if arg == flag || arg.starts_with(&format!("{flag}=")) {
+                bail!(
+                    "{flag}: kanta {command} works on files and uses no store; leave {flag} out (the input file is its argument)"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn fit(a: &FitArgs) -> anyhow::Result<ExitCode> {
     let kind = model_kind(&a.model)?;
     let plain = match kind {

@@ -49,6 +49,9 @@ pub async fn run(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     if !args.file.is_file() {
         bail!("{} is not a file", args.file.display());
     }
+    if let Some(f) = &args.date_format {
+        kanta_import::check_date_format(f)?;
+    }
     let core = cli.open_core().await?;
     let opts = ImportOptions {
         entity,
@@ -76,6 +79,7 @@ pub async fn run(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow!("--currency: {e}"))?,
             None => core.currency().await?,
         },
+        zone: core.time_zone().await?,
     };
     let show_progress = std::io::stderr().is_terminal() && !args.json;
     let bar = show_progress.then(|| {
@@ -119,7 +123,7 @@ pub async fn run(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "note: columns not imported (no field of {} by that name; use --map to take them): {}",
             entity.name,
-            parsed.ignored_columns.join(", ")
+            kanta_import::column_list(&parsed.ignored_columns)
         );
     }
     for e in parsed.errors.iter().take(SHOWN_ERRORS) {

@@ -9,10 +9,6 @@ pub async fn run(
     cli: &crate::Cli,
     a: &crate::cli::ScoreArgs,
 ) -> anyhow::Result<std::process::ExitCode> {
-    let as_of = match &a.as_of {
-        Some(d) => kanta_domain::time::parse_date(d, None).map_err(|e| anyhow!("--as-of: {e}"))?,
-        None => chrono::Utc::now().date_naive(),
-    };
     let model = match &a.model {
         Some(m) => {
             let kind = crate::commands::fit::model_kind(m)?;
@@ -24,7 +20,17 @@ pub async fn run(
         None => None,
     };
     let config = cli.settings(&[])?;
-    let store = crate::cli::open_store(&config).await?;
+    let core = crate::cli::core_of(&config).await?;
+    let store = core.store().clone();
+    // A date is the store's day: a time given with an offset falls on its day in the
+    // store's time zone, and today is today there.
+    let zone = core.time_zone().await?;
+    let as_of = match &a.as_of {
+        Some(d) => {
+            kanta_domain::time::parse_date_in(d, None, zone).map_err(|e| anyhow!("--as-of: {e}"))?
+        }
+        None => chrono::Utc::now().with_timezone(&zone).date_naive(),
+    };
     let report = score_store(
         &store,
         &Acting::cli(),

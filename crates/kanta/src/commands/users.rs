@@ -77,6 +77,21 @@ pub async fn user(cli: &Cli, cmd: &UserCommand) -> anyhow::Result<ExitCode> {
                 println!("{pw}");
             }
         }
+        UserCommand::Unlock(a) => {
+            let n = match core.unlock_sign_ins(&acting, &a.email).await {
+                Err(CoreError::NotFound(_)) => bail!("there is no user {}", a.email.trim()),
+                r => r?,
+            };
+            let email = a.email.trim().to_lowercase();
+            if n == 0 {
+                eprintln!("{email} had no failed sign-ins to forget; they can sign in.");
+            } else {
+                eprintln!(
+                    "Forgot {n} failed sign-in{} of {email}; they can sign in again at once.",
+                    if n == 1 { "" } else { "s" }
+                );
+            }
+        }
         UserCommand::List(a) => {
             let users = core.store().users().await?;
             if a.json {

@@ -1,15 +1,19 @@
 //! The real `kanta` binary on temporary folders and databases, as a user runs it.
 
 mod audit;
+mod bad_input;
 mod config;
+mod customer_figures;
 mod customers;
 mod helpers;
 mod import;
 mod jobs;
 mod kill;
+mod local_time;
 mod mail;
 mod models;
 mod score;
 #[path = "../../../kanta-core/tests/core/smtp.rs"]
 mod smtp;
+mod subscribers;
 mod users;

@@ -176,3 +176,121 @@ fn the_demo_prints_a_login_that_works() {
     assert!(page.contains("Demo Admin"));
     drop(server);
 }
+
+/// Signs in at `addr` through the login form, with `extra` header lines (each ending
+/// in CRLF): the raw answer.
+fn sign_in(addr: &str, email: &str, password: &str, extra: &str) -> String {
+    let page = http(
+        addr,
+        "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let csrf = set_cookie(&page, "kanta_login_csrf");
+    let body = format!(
+        "csrf={csrf}&email={}&password={}&next=%2F",
+        email.replace('@', "%40"),
+        password
+    );
+    http(
+        addr,
+        &format!(
+            "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: kanta_login_csrf={csrf}\r\n{extra}\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+fn status(answer: &str) -> &str {
+    &answer[9..12]
+}
+
+#[test]
+fn kanta_user_unlock_lets_a_slowed_down_user_in_at_once() {
+    for backend in BACKENDS {
+        let env = Env::new(backend);
+        let a = "kassa@kahvila.fi";
+        let a_password = env.ok(&["user", "add", a, "--role", "staff"]);
+        let a_password = a_password.trim();
+        let b_password = env.ok(&["user", "add", "omistaja@kahvila.fi", "--role", "admin"]);
+        let mut c = env.cmd();
+        crate::helpers::without_settings(&mut c).args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--score-every-hours",
+            "0",
+        ]);
+        let serve = crate::helpers::Serve::start(&mut c);
+        let addr = serve.addr().to_string();
+
+        // Six wrong passwords: the sixth try is told to wait; a colleague at the same
+        // address is not.
+        for _ in 0..5 {
+            assert_eq!(status(&sign_in(&addr, a, "wrong-password", "")), "401");
+        }
+        let answer = sign_in(&addr, a, a_password, "");
+        assert_eq!(status(&answer), "429", "{backend}: {answer}");
+        assert!(answer.contains("Wait 1 minute"), "{answer}");
+        let answer = sign_in(&addr, "omistaja@kahvila.fi", b_password.trim(), "");
+        assert_eq!(status(&answer), "303", "{backend}: {answer}");
+
+        // The admin's command lets A in at once, and the audit log says who did it.
+        let out = env.run(&["user", "unlock", "Kassa@Kahvila.fi"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("Forgot 5 failed sign-ins of kassa@kahvila.fi"),
+            "{}",
+            stderr(&out)
+        );
+        let answer = sign_in(&addr, a, a_password, "");
+        assert_eq!(status(&answer), "303", "{backend}: {answer}");
+        let audit = env.json(&["audit", "--entity", "users"])["items"].clone();
+        let unlock = audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "unlock")
+            .unwrap_or_else(|| panic!("no unlock in {audit}"));
+        assert_eq!(unlock["actor_kind"], "cli", "{unlock}");
+        assert_eq!(unlock["channel"], "cli", "{unlock}");
+        assert_eq!(unlock["details"]["failures_cleared"], 5, "{unlock}");
+
+        let out = env.run(&["user", "unlock", "nobody@kahvila.fi"]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("there is no user nobody@kahvila.fi"));
+        drop(serve);
+    }
+}
+
+#[test]
+fn behind_a_trusted_proxy_the_forwarded_client_is_throttled_not_the_proxy() {
+    let env = Env::new("sqlite");
+    let a = "kassa@kahvila.fi";
+    let a_password = env.ok(&["user", "add", a, "--role", "staff"]);
+    let a_password = a_password.trim();
+    let mut c = env.cmd();
+    crate::helpers::without_settings(&mut c)
+        .env("KANTA_SERVE__TRUSTED_PROXIES", "127.0.0.1, ::1")
+        .args(["serve", "--bind", "127.0.0.1:0", "--score-every-hours", "0"]);
+    let serve = crate::helpers::Serve::start(&mut c);
+    let addr = serve.addr().to_string();
+    let from = |ip: &str| format!("X-Forwarded-For: {ip}\r\n");
+    for _ in 0..5 {
+        let answer = sign_in(&addr, a, "wrong-password", &from("203.0.113.5"));
+        assert_eq!(status(&answer), "401", "{answer}");
+    }
+    let answer = sign_in(&addr, a, a_password, &from("203.0.113.5"));
+    assert_eq!(status(&answer), "429", "{answer}");
+    // Everyone else behind the proxy still gets in.
+    let answer = sign_in(&addr, a, a_password, &from("198.51.100.7"));
+    assert_eq!(status(&answer), "303", "{answer}");
+    let audit = env.json(&["audit", "--entity", "users"])["items"].clone();
+    let failed = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "sign_in_failed")
+        .unwrap();
+    assert_eq!(failed["ip"], "203.0.113.5", "{failed}");
+    drop(serve);
+}

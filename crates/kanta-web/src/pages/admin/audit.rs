@@ -92,7 +92,7 @@ fn query(tr: &Tr, p: &Params) -> Result<AuditQuery, Vec<(&'static str, String)>>
     let mut errors = Vec::new();
     let mut moment = |field: &'static str, v: &str| -> Option<DateTime<Utc>> {
         let v = text(v)?;
-        match parse_moment(field, &v) {
+        match parse_moment(field, &v, tr.zone) {
             Ok(t) if field == "until" && is_day(&v) => Some(t + chrono::Duration::days(1)),
             Ok(t) => Some(t),
             Err(_) => {

@@ -64,7 +64,8 @@ impl Frame {
     }
 }
 
-/// A moment as the admin pages show it: the language's date and time, in UTC, marked.
+/// A moment as the admin pages show it: the language's date and time on the wall
+/// clock of the page's zone, which the pages name once ([`Tr::zone_label`]).
 pub(crate) fn utc(tr: &Tr, t: &DateTime<Utc>) -> String {
-    format!("{} UTC", tr.date_time(t))
+    tr.date_time(t)
 }

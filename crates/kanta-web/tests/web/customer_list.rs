@@ -1,0 +1,339 @@
+//! The customer list and a subscriber's figures as a user meets them: the plan, MRR,
+//! next renewal and a revenue that counts what the subscription billed, on the list,
+//! the customer page and the API; the accounts in trust deficit one click away; a
+//! search for `%` that finds only the customer named with it; bad filter values
+//! refused by name, on the page (400, in the user's language) and in the API; the API
+//! list sorted by derived figures with keyset paging.
+
+use chrono::{Months, Utc};
+use kanta_core::Acting;
+use kanta_domain::schema::{CUSTOMERS, SUBSCRIPTIONS, TRUST_LEDGER};
+use kanta_domain::{Value, WriteBatch};
+use kanta_store::accounts::Role;
+use kanta_store::testing::BACKENDS;
+
+use crate::{App, api_as, page_as, spawn_app};
+
+fn fields(e: &'static kanta_domain::Entity, n: &[&str]) -> Vec<&'static kanta_domain::Field> {
+    n.iter().map(|n| e.field(n).unwrap()).collect()
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.into())
+}
+
+/// A subscriber (monthly Pro since two months, 99,00 €), a customer in trust deficit,
+/// one with a `%` in the name and one with a 120-character unbroken name.
+async fn seed(app: &App) {
+    let cli = Acting::cli();
+    let mut c = WriteBatch::new(&CUSTOMERS, fields(&CUSTOMERS, &["name", "kind"]));
+    let long = "X".repeat(120);
+    for (id, name, kind) in [
+        ("sub1", "Tilaaja Oy", "company"),
+        ("debt", "Velallinen", "person"),
+        ("pct", "Sata % Kahvi", "person"),
+        ("long", long.as_str(), "person"),
+    ] {
+        c.push(id.into(), [text(name), text(kind)]);
+    }
+    app.core.write_batch(&cli, c).await.unwrap();
+    let start = Utc::now()
+        .date_naive()
+        .checked_sub_months(Months::new(2))
+        .unwrap();
+    let mut s = WriteBatch::new(
+        &SUBSCRIPTIONS,
+        fields(
+            &SUBSCRIPTIONS,
+            &[
+                "customer_id",
+                "plan",
+                "amount",
+                "currency",
+                "period",
+                "started_on",
+            ],
+        ),
+    );
+    s.push(
+        "s1".into(),
+        [
+            text("sub1"),
+            text("Pro"),
+            Value::Int(9_900),
+            text("EUR"),
+            text("month"),
+            Value::Date(start),
+        ],
+    );
+    app.core.write_batch(&cli, s).await.unwrap();
+    let mut t = WriteBatch::new(
+        &TRUST_LEDGER,
+        fields(
+            &TRUST_LEDGER,
+            &["customer_id", "occurred_at", "delta", "reason"],
+        ),
+    );
+    t.push(
+        "tr1".into(),
+        [
+            text("debt"),
+            Value::Time(Utc::now() - chrono::Duration::days(3)),
+            Value::Int(-4),
+            text("late delivery"),
+        ],
+    );
+    app.core.write_batch(&cli, t).await.unwrap();
+}
+
+#[tokio::test]
+async fn subscribers_show_plan_mrr_renewal_and_revenue_everywhere() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        seed(&app).await;
+        // The list: the plan and the MRR in the row, revenue = 3 billed months.
+        let a = page_as(&app, Role::Viewer, "/customers?kind=company", &[]).await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.body);
+        assert!(a.body.contains("Tilaaja Oy"), "{backend}");
+        assert!(a.body.contains("<b>Pro</b>"), "{backend}: plan in the row");
+        assert!(
+            a.body.contains("99.00") || a.body.contains("99,00"),
+            "{backend}: MRR"
+        );
+        assert!(
+            a.body.contains("297.00") || a.body.contains("297,00"),
+            "{backend}: revenue counts three billed months"
+        );
+        // The customer page: the subscription block.
+        let a = page_as(
+            &app,
+            Role::Viewer,
+            "/customers/sub1",
+            &["Accept-Language: en".into()],
+        )
+        .await;
+        assert_eq!(a.status, 200, "{backend}");
+        for want in [
+            "Recurring revenue per month (MRR)",
+            "Next renewal",
+            "Subscription revenue to date",
+            "Pro",
+        ] {
+            assert!(
+                a.body.contains(want),
+                "{backend}: {want} on the customer page"
+            );
+        }
+        // The API: the customer's figures with their parts, and MRR.
+        let a = api_as(
+            &app,
+            Some(Role::Viewer),
+            "GET",
+            "/api/v1/customers/sub1",
+            None,
+        )
+        .await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.body);
+        let j = a.json();
+        let f = &j["figures"];
+        assert_eq!(f["mrr_minor"], 9_900, "{backend}: {j}");
+        assert_eq!(f["subscription_revenue_minor"], 3 * 9_900);
+        assert_eq!(f["order_revenue_minor"], 0);
+        assert_eq!(f["revenue_minor"], 3 * 9_900);
+        assert_eq!(f["plan"], "Pro");
+        assert!(f["next_renewal_on"].is_string(), "{j}");
+        assert_eq!(f["recurring_revenue"]["mrr_minor"], 9_900);
+        // The API's list items carry the same figures.
+        let a = api_as(
+            &app,
+            Some(Role::Viewer),
+            "GET",
+            "/api/v1/customers?kind=company",
+            None,
+        )
+        .await;
+        let j = a.json();
+        assert_eq!(
+            j["items"][0]["figures"]["mrr_minor"], 9_900,
+            "{backend}: {j}"
+        );
+        app.store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn the_list_filters_by_trust_in_one_click_and_searches_literally() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        seed(&app).await;
+        let en = ["Accept-Language: en".to_string()];
+        let a = page_as(&app, Role::Viewer, "/customers", &en).await;
+        assert_eq!(a.status, 200);
+        assert!(
+            a.body
+                .contains("href=\"/customers?trust=deficit&#38;sort=trust\""),
+            "{backend}: the one-click link: {}",
+            &a.body[a.body.find("quick-filters").unwrap_or(0)..][..300]
+        );
+        assert!(a.body.contains("Accounts in trust deficit"));
+        let a = page_as(
+            &app,
+            Role::Viewer,
+            "/customers?trust=deficit&sort=trust",
+            &en,
+        )
+        .await;
+        assert_eq!(a.status, 200);
+        assert!(a.body.contains("Velallinen"), "{backend}");
+        assert!(
+            !a.body.contains("Tilaaja Oy"),
+            "{backend}: only the deficit"
+        );
+        // `%` is a character: only the customer named with it.
+        let a = page_as(&app, Role::Viewer, "/customers?search=%25", &en).await;
+        assert_eq!(a.status, 200);
+        assert!(a.body.contains("Sata % Kahvi"), "{backend}");
+        assert!(
+            !a.body.contains("Velallinen"),
+            "{backend}: % is no wildcard"
+        );
+        assert!(!a.body.contains("Tilaaja Oy"), "{backend}");
+        // The API's search alike.
+        let a = api_as(
+            &app,
+            Some(Role::Viewer),
+            "GET",
+            "/api/v1/customers?search=%25",
+            None,
+        )
+        .await;
+        let ids: Vec<String> = a.json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids, ["pct"], "{backend}");
+        app.store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn bad_filter_values_are_refused_by_name() {
+    let app = spawn_app("sqlite").await;
+    seed(&app).await;
+    for (query, param) in [
+        ("tier=Z", "tier"),
+        ("status=sleeping", "status"),
+        ("kind=robot", "kind"),
+        ("sort=colour", "sort"),
+        ("offset=-1", "offset"),
+        ("trust=maybe", "trust"),
+        ("p_alive_below=2", "p_alive_below"),
+    ] {
+        let a = page_as(
+            &app,
+            Role::Viewer,
+            &format!("/customers?{query}"),
+            &["Accept-Language: en".into()],
+        )
+        .await;
+        assert_eq!(a.status, 400, "{query}: {}", a.body);
+        assert!(
+            a.header("content-type")
+                .unwrap_or_default()
+                .starts_with("text/html"),
+            "{query}"
+        );
+        assert!(a.body.contains(param), "{query}: names the parameter");
+        assert!(
+            a.body
+                .contains("filter or sort has a value it does not take"),
+            "{query}: {}",
+            a.body
+        );
+    }
+    let a = page_as(
+        &app,
+        Role::Viewer,
+        "/customers?tier=Z",
+        &["Accept-Language: fi".into()],
+    )
+    .await;
+    assert_eq!(a.status, 400);
+    assert!(a.body.contains("A, B, C, D"), "the values it takes");
+    assert!(
+        a.body.contains("Sallitut arvot") || a.body.contains("Allowed"),
+        "{}",
+        a.body
+    );
+    // The API: problem+json naming the parameter and what it takes.
+    for (query, param, takes) in [
+        ("sort=colour", "sort", "trust_balance"),
+        ("tier=Z", "tier", "A"),
+        ("trust=maybe", "trust", "deficit, credit"),
+    ] {
+        let a = api_as(
+            &app,
+            Some(Role::Viewer),
+            "GET",
+            &format!("/api/v1/customers?{query}"),
+            None,
+        )
+        .await;
+        assert!(matches!(a.status, 400 | 422), "{query}: {}", a.body);
+        let j = a.json();
+        assert_eq!(j["field"], param, "{query}: {j}");
+        assert!(
+            j["detail"].as_str().unwrap().contains(takes),
+            "{query}: {j}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_api_sorts_customers_by_figures_and_pages_them_once() {
+    let app = spawn_app("sqlite").await;
+    seed(&app).await;
+    for sort in [
+        "-trust_balance",
+        "trust_balance",
+        "-revenue",
+        "-mrr",
+        "clv",
+        "name",
+    ] {
+        let mut seen: Vec<String> = Vec::new();
+        let mut cursor = String::new();
+        for _ in 0..20 {
+            let a = api_as(
+                &app,
+                Some(Role::Viewer),
+                "GET",
+                &format!("/api/v1/customers?sort={sort}&limit=2&cursor={cursor}"),
+                None,
+            )
+            .await;
+            assert_eq!(a.status, 200, "{sort}: {}", a.body);
+            let j = a.json();
+            for c in j["items"].as_array().unwrap() {
+                seen.push(c["id"].as_str().unwrap().to_string());
+            }
+            match j["next_cursor"].as_str() {
+                Some(c) => cursor = c.to_string(),
+                None => break,
+            }
+        }
+        let mut all = seen.clone();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), seen.len(), "{sort}: no customer twice: {seen:?}");
+        assert_eq!(all.len(), 6, "{sort}: every customer: {seen:?}");
+        if sort == "trust_balance" {
+            assert_eq!(seen[0], "debt");
+        }
+        if sort == "-revenue" || sort == "-mrr" {
+            assert_eq!(seen[0], "sub1", "{sort}: {seen:?}");
+        }
+    }
+}
