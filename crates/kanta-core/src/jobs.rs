@@ -109,11 +109,11 @@ pub async fn run_job(s: &Services, job: &Job) -> Outcome {
         MAIL_SEND => mail_job(s, job).await,
         SUBSCRIPTIONS_REFRESH => {
             let acting = Acting::job(SUBSCRIPTIONS_REFRESH);
-            match s
-                .core
-                .refresh_subscriptions(&acting, Utc::now().date_naive())
-                .await
-            {
+            let today = match s.core.today().await {
+                Ok(d) => d,
+                Err(e) => return Outcome::Retry(e.to_string()),
+            };
+            match s.core.refresh_subscriptions(&acting, today).await {
                 Ok(n) => {
                     tracing::info!("subscription figures refreshed ({n} customers changed)");
                     Outcome::Done
@@ -139,12 +139,17 @@ async fn score_job(s: &Services) -> Outcome {
             return Outcome::Done;
         }
     }
+    let (as_of, zone) = match (s.core.today().await, s.core.time_zone().await) {
+        (Ok(d), Ok(z)) => (d, z),
+        (Err(e), _) | (_, Err(e)) => return Outcome::Retry(e.to_string()),
+    };
     let settings = ScoreSettings {
-        as_of: Utc::now().date_naive(),
+        as_of,
         holdout_days: s.settings.holdout_days,
         model: None,
         margin: s.settings.margin,
         monthly_discount_rate: s.settings.discount_rate,
+        zone,
     };
     match score_store(store, &Acting::job(SCORE), &settings).await {
         Ok(r) => {

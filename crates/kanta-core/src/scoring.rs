@@ -17,8 +17,18 @@
 //! 5. **Forecast:** the revenue expected from these customers over the next 1, 3
 //!    and 12 months, with a 90% interval from the parameters' estimation
 //!    uncertainty ([`forecast`]).
-//! 6. The run and its scores are stored in one transaction, with each customer's
+//! 6. **Subscribers** (`scoring/subscriptions.rs`): sBG per plan on each subscription's
+//!    renewals, checked against Kaplan-Meier; renewal probability, DERL and CLV per
+//!    active subscriber, and their billed revenue in the forecast.
+//! 7. **Every customer** is scored: the purchase and subscription parts of CLV summed
+//!    (both stored), one ABC rule over the sum; a customer with neither has CLV 0,
+//!    tier D.
+//! 8. The run and its scores are stored in one transaction, with each customer's
 //!    `customers.tier` ([`Store::save_model_run`]).
+//!
+//! Nothing is stored when the newest order is older than the holdout (or
+//! [`STALE_DAYS`]) before `as_of`, when the holdout has no purchases, when no
+//! candidate is sound, or when the fits expect no revenue at all.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -80,6 +90,8 @@ pub struct ScoreSettings {
     pub margin: f64,
     /// Monthly discount rate for CLV.
     pub monthly_discount_rate: f64,
+    /// The store's time zone: purchase days are its days (`as_of` is one of them).
+    pub zone: kanta_domain::time::Tz,
 }
 
 /// One candidate's figures in the model choice.
@@ -453,7 +465,7 @@ pub async fn score_store(
 
     // One pass gives both the calibration split and the whole data.
     let calibration_end = as_of - s.holdout_days as i32;
-    let windows = store.purchase_windows(calibration_end, as_of).await?;
+    let windows = store.purchase_windows_in(s.zone, calibration_end, as_of).await?;
     let (days, cal): (Vec<PurchaseDays>, Vec<PurchaseDays>) = (
         windows.iter().map(|w| w.whole).collect(),
         windows.iter().filter_map(|w| w.calibration).collect(),

@@ -239,6 +239,12 @@ impl Core {
         Ok(zone_or_default(&self.store_settings().await?.time_zone))
     }
 
+    /// Today's date in the store's time zone (what "today" means for billing,
+    /// scoring's default as-of and the jobs that run by day).
+    pub async fn today(&self) -> Result<chrono::NaiveDate> {
+        Ok(Utc::now().with_timezone(&self.time_zone().await?).date_naive())
+    }
+
     /// The zone times are shown in: `user_zone` (a user's own) when the database
     /// knows it, else the store's.
     pub async fn display_zone(&self, user_zone: Option<&str>) -> Result<DisplayZone> {

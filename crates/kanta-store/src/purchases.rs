@@ -4,10 +4,15 @@
 //! instead of reading every row into Rust.
 //!
 //! Conventions are `lifetimes`' (and `kanta_models::summary`'s): orders are grouped
-//! by calendar day in UTC, several on one day count once with their amounts summed;
-//! refunds are not purchases. Days are numbered from 1970-01-01.
+//! by calendar day, several on one day count once with their amounts summed;
+//! refunds are not purchases. Days are numbered from 1970-01-01. The day is the
+//! store's local day ([`Store::purchase_windows_in`]: a café's order at 00.30 in
+//! Helsinki, 22.30 UTC the day before, is on the Helsinki day; a date imported
+//! without a time, read as local midnight, stays on its own date), or the UTC day
+//! ([`Store::purchase_windows`]).
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Duration, NaiveDate, Offset, TimeZone, Utc};
+use kanta_domain::time::Tz;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 
@@ -157,14 +162,24 @@ impl Store {
         calibration_end: i32,
         end: i32,
     ) -> Result<Vec<PurchaseWindows>> {
+        self.purchase_windows_in(Tz::UTC, calibration_end, end)
+            .await
+    }
+
+    /// [`Store::purchase_windows`] with purchase days counted in `zone`, and
+    /// `calibration_end` and `end` days of that zone.
+    pub async fn purchase_windows_in(
+        &self,
+        zone: Tz,
+        calibration_end: i32,
+        end: i32,
+    ) -> Result<Vec<PurchaseWindows>> {
         let day = match self.backend {
-            // Times are fixed-width RFC 3339 text in UTC: the date is the first ten.
-            Backend::Sqlite(_) => {
-                "CAST(julianday(substr(t.occurred_at, 1, 10)) - 2440587.5 AS INTEGER)"
-            }
-            Backend::Postgres(_) => {
-                "((t.occurred_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01')"
-            }
+            Backend::Sqlite(_) => sqlite_local_day("t.occurred_at", zone, end),
+            Backend::Postgres(_) => format!(
+                "((t.occurred_at AT TIME ZONE '{}')::date - DATE '1970-01-01')",
+                zone.name().replace('\'', "''")
+            ),
         };
         let sql = format!(
             "WITH d AS ( \
@@ -233,5 +248,88 @@ impl Store {
         with_pool!(self, pool => {
             Ok(sqlx::query_as::<_, (String, i64)>(sql).fetch_all(pool).await?)
         })
+    }
+}
+
+/// The SQLite expression of the day number (since 1970-01-01) of `column`, a
+/// fixed-width RFC 3339 text in UTC, in `zone`. SQLite knows no time zones, so the
+/// zone's UTC offsets are written into the expression: one `CASE` arm per change of
+/// offset from 1970 to the year after `end_day`, newest first (recent rows, the most,
+/// stop at the first arms).
+fn sqlite_local_day(column: &str, zone: Tz, end_day: i32) -> String {
+    let epoch = DateTime::<Utc>::UNIX_EPOCH;
+    let until = epoch + Duration::days(i64::from(end_day.max(0)) + 400);
+    let changes = offset_changes(zone, epoch, until);
+    let seconds = |s: i32| format!("'{s:+} seconds'");
+    let modifier = if changes.len() == 1 {
+        seconds(changes[0].1)
+    } else {
+        let mut arms = String::from("CASE");
+        for (from, offset) in changes.iter().skip(1).rev() {
+            arms.push_str(&format!(
+                " WHEN {column} >= '{}' THEN {}",
+                from.format("%Y-%m-%dT%H:%M:%S"),
+                seconds(*offset)
+            ));
+        }
+        arms.push_str(&format!(" ELSE {} END", seconds(changes[0].1)));
+        arms
+    };
+    format!("CAST(julianday(date({column}, {modifier})) - 2440587.5 AS INTEGER)")
+}
+
+/// The instants in `[from, until)` at which `zone`'s UTC offset changes, each with
+/// the offset (seconds east of UTC) from then on; the first entry is `from` itself.
+fn offset_changes(zone: Tz, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<(DateTime<Utc>, i32)> {
+    let offset = |t: DateTime<Utc>| {
+        zone.offset_from_utc_datetime(&t.naive_utc())
+            .fix()
+            .local_minus_utc()
+    };
+    let mut out = vec![(from, offset(from))];
+    let mut t = from;
+    while t < until {
+        let next = t + Duration::days(1);
+        if offset(next) != out.last().map_or(0, |c| c.1) {
+            // The change is within (t, next]: find its hour, then its minute.
+            let mut lo = t;
+            let mut step = Duration::hours(1);
+            while step >= Duration::minutes(1) {
+                while offset(lo + step) == offset(lo) {
+                    lo += step;
+                }
+                step = if step == Duration::hours(1) {
+                    Duration::minutes(1)
+                } else {
+                    Duration::zero()
+                };
+            }
+            let at = lo + Duration::minutes(1);
+            out.push((at, offset(at)));
+        }
+        t = next;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helsinki_changes_offset_at_the_eu_times() {
+        let from = "2024-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let until = "2025-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let c = offset_changes(kanta_domain::time::DEFAULT_ZONE, from, until);
+        let shown: Vec<_> = c.iter().map(|(t, o)| (t.to_rfc3339(), *o)).collect();
+        assert_eq!(
+            shown,
+            vec![
+                ("2024-01-01T00:00:00+00:00".to_string(), 7200),
+                ("2024-03-31T01:00:00+00:00".to_string(), 10800),
+                ("2024-10-27T01:00:00+00:00".to_string(), 7200),
+            ]
+        );
+        assert_eq!(offset_changes(Tz::UTC, from, until).len(), 1);
     }
 }

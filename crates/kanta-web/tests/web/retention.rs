@@ -643,6 +643,7 @@ async fn the_forecast_follows_the_as_of_day_and_scoring_values_every_subscriber(
             model: None,
             margin: 1.0,
             monthly_discount_rate: 0.01,
+            zone: kanta_domain::time::DEFAULT_ZONE,
         };
         let june = NaiveDate::from_ymd_opt(2024, 6, 30).unwrap();
         let report = score_store(&app.store, &kanta_core::Acting::cli(), &settings(june)).await;

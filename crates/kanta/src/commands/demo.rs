@@ -59,6 +59,7 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
             model: None,
             margin: 1.0,
             monthly_discount_rate: 0.01,
+            zone: core.time_zone().await?,
         },
     )
     .await

@@ -40,6 +40,7 @@ pub async fn run(
             model,
             margin: a.margin.unwrap_or(config.scoring.margin),
             monthly_discount_rate: a.discount_rate.unwrap_or(config.scoring.discount_rate),
+            zone,
         },
     )
     .await?;
