@@ -28,6 +28,7 @@ tx="$work/transactions.csv"
 customers="$work/customers.csv"
 [ -f "$tx" ] || python3 benches/gen_transactions.py 1000000 "$tx"
 [ -f "$customers" ] || python3 benches/gen_customers.py "$customers"
+[ -f "$work/trust.csv" ] || python3 benches/gen_accounts.py "$work"
 
 port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
 server=
@@ -37,6 +38,12 @@ pages=()
 for sort in name id newest revenue last-purchase; do
   for offset in 0 50000 99950; do pages+=("sort=$sort&offset=$offset"); done
 done
+# Issue 10: sorts by value, risk and relationship (scores of a run, trust, cases,
+# subscriptions), and the one-click trust deficit.
+for sort in clv p-alive renewal-probability trust open-cases mrr; do
+  for offset in 0 50000; do pages+=("sort=$sort&offset=$offset"); done
+done
+pages+=("trust=deficit&sort=trust" "cases=open&sort=clv")
 pages+=("segment=yritys&sort=revenue" "tier=A&sort=last-purchase" "kind=company&sort=revenue&offset=5000"
         "status=ended&sort=name" "search=virtanen&sort=revenue" "search=c012345" "tier=B&status=active&sort=last-purchase&offset=8000")
 
@@ -47,8 +54,13 @@ bench() {
   t0=$(date +%s.%N)
   "$kanta" "$@" import customers "$customers" >/dev/null
   "$kanta" "$@" import transactions "$tx" >/dev/null
+  "$kanta" "$@" import trust "$work/trust.csv" >/dev/null
+  "$kanta" "$@" import cases "$work/cases.csv" >/dev/null
+  "$kanta" "$@" import subscriptions "$work/subscriptions.csv" >/dev/null
+  # Scores (CLV, P(alive), renewal) as of the data's end: the transactions run to 2023.
+  "$kanta" "$@" score --as-of 2023-12-31 >/dev/null
   t1=$(date +%s.%N)
-  echo "$name: imported 100,000 customers and 1,000,000 transactions in $(python3 -c "print(f'{$t1-$t0:.1f}')") s"
+  echo "$name: imported 100,000 customers, 1,000,000 transactions, 300,000 trust entries, 30,000 cases and 20,000 subscriptions, and scored them, in $(python3 -c "print(f'{$t1-$t0:.1f}')") s"
   echo "bench-password-123" | "$kanta" "$@" user add bench@kanta.test --role viewer --password-stdin >/dev/null
   "$kanta" "$@" serve --bind "127.0.0.1:$port" 2>/dev/null &
   server=$!
@@ -83,7 +95,7 @@ for line in open(path):
     key = sort if all(kv.split("=")[0] in ("sort", "offset") for kv in p.split("&")) else "filtered"
     by[key].append(t); allt.append(t)
     by[p].append(t)
-for k in ["name", "id", "newest", "revenue", "last-purchase", "filtered"]:
+for k in ["name", "id", "newest", "revenue", "last-purchase", "clv", "p-alive", "renewal-probability", "trust", "open-cases", "mrr", "filtered"]:
     v = by[k]
     print(f"  {k:14} median {statistics.median(v):6.1f} ms  max {max(v):6.1f} ms  ({len(v)} requests)")
 worst = max((max(v), p) for p, v in by.items() if "=" in p)

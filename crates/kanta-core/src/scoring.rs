@@ -465,7 +465,9 @@ pub async fn score_store(
 
     // One pass gives both the calibration split and the whole data.
     let calibration_end = as_of - s.holdout_days as i32;
-    let windows = store.purchase_windows_in(s.zone, calibration_end, as_of).await?;
+    let windows = store
+        .purchase_windows_in(s.zone, calibration_end, as_of)
+        .await?;
     let (days, cal): (Vec<PurchaseDays>, Vec<PurchaseDays>) = (
         windows.iter().map(|w| w.whole).collect(),
         windows.iter().filter_map(|w| w.calibration).collect(),

@@ -242,7 +242,9 @@ impl Core {
     /// Today's date in the store's time zone (what "today" means for billing,
     /// scoring's default as-of and the jobs that run by day).
     pub async fn today(&self) -> Result<chrono::NaiveDate> {
-        Ok(Utc::now().with_timezone(&self.time_zone().await?).date_naive())
+        Ok(Utc::now()
+            .with_timezone(&self.time_zone().await?)
+            .date_naive())
     }
 
     /// The zone times are shown in: `user_zone` (a user's own) when the database

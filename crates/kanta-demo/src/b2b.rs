@@ -7,7 +7,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::DemoConfig;
-use crate::clock::{Window, add_months, helsinki, midnight, office_time};
+use crate::clock::{Window, add_months, helsinki, midnight, office_at_or_after, office_time};
 use crate::draw::{self, beta, exponential, lognormal, normal, poisson, uniform, weighted};
 use crate::names::{self, Emails};
 use crate::params::{B2B, PLANS, Sbg, TIERS, TRUST};
@@ -692,8 +692,11 @@ fn account(
             Some(e) => Some(e.max(c.at) + TimeDelta::minutes(rng.random_range(10..120))),
             None if rng.random_bool(0.02) => None,
             None => {
+                // Put right by the support team, in office hours (outages above are
+                // fixed when the incident ends, at any hour).
                 let hours = lognormal(rng, RESOLVE_HOURS[sev], 0.9);
-                Some(c.at + TimeDelta::minutes((hours * 60.0).round() as i64 + 5))
+                let done = c.at + TimeDelta::minutes((hours * 60.0).round() as i64 + 5);
+                Some(office_at_or_after(done, rng.random_range(5 * 60..90 * 60)))
             }
         }
         .filter(|r| *r < w.end);

@@ -280,7 +280,11 @@ fn sqlite_local_day(column: &str, zone: Tz, end_day: i32) -> String {
 
 /// The instants in `[from, until)` at which `zone`'s UTC offset changes, each with
 /// the offset (seconds east of UTC) from then on; the first entry is `from` itself.
-fn offset_changes(zone: Tz, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<(DateTime<Utc>, i32)> {
+fn offset_changes(
+    zone: Tz,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, i32)> {
     let offset = |t: DateTime<Utc>| {
         zone.offset_from_utc_datetime(&t.naive_utc())
             .fix()

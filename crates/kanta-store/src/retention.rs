@@ -126,6 +126,18 @@ pub struct RevenueMonth {
     pub nrr: Option<f64>,
 }
 
+/// A model run's stored scores summed over the customers of a segment, in minor
+/// units (see [`Store::forecast_sums`]).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct ForecastSums {
+    /// Customers of the segment the run scored.
+    pub customers: i64,
+    /// Expected purchases over 30, 90 and 365 days times the expected spend, summed.
+    pub purchases: [f64; 3],
+    /// The subscription part of the 12-month CLV, summed.
+    pub subscription_clv_12: f64,
+}
+
 /// Revenue retention per month from each customer's MRR at the month boundaries:
 /// `mrr(customer, day)` for the days `ends[0..]` (the end of the month before the
 /// first, then each month's end).
@@ -409,6 +421,45 @@ impl Store {
             }
         }
         Ok(revenue_months(&firsts, &per_customer))
+    }
+
+    /// What a model run's stored scores expect from the customers of `segment`, for
+    /// splitting the run's forecast by segment: per customer, the expected purchases
+    /// over 30, 90 and 365 days times the expected spend, and the subscription part
+    /// of the 12-month CLV, each summed over the customers (see [`ForecastSums`]).
+    /// `None` when the run has no stored scores (pruned, or no such run).
+    pub async fn forecast_sums(
+        &self,
+        run_id: i64,
+        segment: &Segment,
+    ) -> Result<Option<ForecastSums>> {
+        let sql = format!(
+            "SELECT count(*) AS n, \
+             CAST(sum(s.expected_purchases_30 * COALESCE(s.expected_spend_minor, 0)) AS DOUBLE PRECISION) AS p30, \
+             CAST(sum(s.expected_purchases_90 * COALESCE(s.expected_spend_minor, 0)) AS DOUBLE PRECISION) AS p90, \
+             CAST(sum(s.expected_purchases_365 * COALESCE(s.expected_spend_minor, 0)) AS DOUBLE PRECISION) AS p365, \
+             CAST(sum(COALESCE(s.subscription_clv_12_minor, 0)) AS DOUBLE PRECISION) AS sub12 \
+             FROM customer_scores s JOIN customers c ON c.id = s.customer_id \
+             WHERE s.run_id = $1 AND {}",
+            Segment::sql(2)
+        );
+        type R = (i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+        let (n, p30, p90, p365, sub12): R = with_pool!(self, pool => {
+            sqlx::query_as(AssertSqlSafe(sql))
+                .bind(run_id)
+                .bind(segment.segment.as_deref())
+                .bind(segment.kind.as_deref())
+                .fetch_one(pool)
+                .await?
+        });
+        if n == 0 && !segment.is_set() {
+            return Ok(None);
+        }
+        Ok(Some(ForecastSums {
+            customers: n,
+            purchases: [p30.unwrap_or(0.0), p90.unwrap_or(0.0), p365.unwrap_or(0.0)],
+            subscription_clv_12: sub12.unwrap_or(0.0),
+        }))
     }
 
     /// How many customers of `segment` each value tier (`customers.tier`) holds.

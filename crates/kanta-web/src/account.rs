@@ -60,7 +60,11 @@ const MAX_NEXT_LEN: usize = 2048;
 /// another site; the value checked is the one already decoded from the query or form.
 pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if plain_path(n.as_bytes()) && harmless_decoded(&percent_decode(n)) => {
+        Some(n)
+            if plain_path(n.as_bytes())
+                && harmless_decoded(&percent_decode(n))
+                && no_dot_segments(&percent_decode(n)) =>
+        {
             n.to_string()
         }
         _ => "/".to_string(),
@@ -80,6 +84,18 @@ fn plain_path(n: &[u8]) -> bool {
 fn harmless_decoded(n: &[u8]) -> bool {
     !matches!(n.get(1), Some(b'/' | b'\\'))
         && !n.iter().any(|&b| b.is_ascii_control() || b == b'\\')
+}
+
+/// No `.` or `..` segment in the path (before `?` or `#`): `/.//host` is resolved
+/// by browsers to the path `//host`, which is not the plain path it looks like.
+fn no_dot_segments(n: &[u8]) -> bool {
+    let end = n
+        .iter()
+        .position(|&b| b == b'?' || b == b'#')
+        .unwrap_or(n.len());
+    n[..end]
+        .split(|&b| b == b'/')
+        .all(|seg| seg != b"." && seg != b"..")
 }
 
 /// `%XX` decoded to bytes (a `%` without two hex digits after it stays as it is).
@@ -935,6 +951,9 @@ mod tests {
             "customers",
             "",
             "javascript:alert(1)",
+            "/.//evil.example",
+            "/%2e//evil.example",
+            "/a/../..//evil.example",
         ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
         }

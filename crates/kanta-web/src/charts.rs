@@ -1561,6 +1561,26 @@ impl Sparkline {
     }
 }
 
+/// Restyles series `series` (0-based) of a rendered [`LineChart`]: its line drawn
+/// with the SVG dash pattern `dash` (e.g. `"7 5"`) and its markers with radius
+/// `radius`, so that two lines which coincide both stay visible (a wide marker under
+/// a dashed line). The series is found by its palette colour.
+pub fn restyle_line_series(svg: &str, series: usize, dash: Option<&str>, radius: f64) -> String {
+    let color = series_color(series);
+    let line = format!("stroke=\"{color}\" stroke-width=\"2\" stroke-linejoin=\"round\"/>");
+    let dashed = match dash {
+        Some(d) => format!(
+            "stroke=\"{color}\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-dasharray=\"{}\"/>",
+            escape(d)
+        ),
+        None => line.clone(),
+    };
+    svg.replace(&line, &dashed).replace(
+        &format!("r=\"3\" fill=\"{color}\""),
+        &format!("r=\"{}\" fill=\"{color}\"", Coord(radius)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,6 +56,8 @@ pub fn router(core: Core) -> Router {
             state.clone(),
             errors::humane,
         ))
+        // The page's query, for the language switch (`pages::nav::lang_href`).
+        .layer(axum::middleware::from_fn(pages::nav::keep_query))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

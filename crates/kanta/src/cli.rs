@@ -435,7 +435,8 @@ pub struct DemoArgs {
     /// Seed of the generator: the same seed and date give the same data.
     #[arg(long, default_value_t = 2024)]
     pub seed: u64,
-    /// The demo's "today" (YYYY-MM-DD or 31.12.2024); default: today (UTC).
+    /// The demo's last day (YYYY-MM-DD or 31.12.2024); default: yesterday in Helsinki, so
+    /// that nothing in the demo is dated after now.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
     /// Only build the store; do not serve it.

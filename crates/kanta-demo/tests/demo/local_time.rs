@@ -64,6 +64,34 @@ fn b2b_meetings_and_calls_happen_in_office_hours() {
 }
 
 #[test]
+fn b2b_cases_are_put_right_in_office_hours_but_outages_when_they_end() {
+    let data = default_data();
+    let (mut office, mut outages) = (0, 0);
+    for r in rows(batch(data, "cases")) {
+        let Some(done) = r.time("resolved_at") else {
+            continue;
+        };
+        if !r.text("customer_id").unwrap().starts_with("b2b-") {
+            continue;
+        }
+        if r.text("category") == Some("outage") {
+            outages += 1;
+            continue;
+        }
+        let local = done.with_timezone(&Helsinki);
+        assert!(
+            (8..17).contains(&local.hour())
+                && !matches!(local.weekday(), Weekday::Sat | Weekday::Sun),
+            "{} resolved at {local} (Helsinki)",
+            r.id()
+        );
+        office += 1;
+    }
+    assert!(office > 100, "{office} cases resolved in office hours");
+    assert!(outages > 0, "no outage in the demo");
+}
+
+#[test]
 fn nothing_is_dated_after_the_demos_now() {
     // The default (winter), a summer day, and a Saturday (accounts won that weekend
     // sign on their day, not on the Monday after "now").

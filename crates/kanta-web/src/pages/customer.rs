@@ -19,7 +19,7 @@ use kanta_core::access::access;
 use kanta_core::figures::CustomerFigures;
 use kanta_domain::schema::{
     CASES, CONTACTS, DIRECTIONS, FEEDBACK, INTERACTION_KINDS, INTERACTIONS, OUTCOMES, SEVERITIES,
-    TRUST_LEDGER,
+    SUBSCRIPTIONS, TRUST_LEDGER,
 };
 use kanta_domain::{Currency, Entity, Kind, Value};
 use kanta_store::records::{Record, TimelineEvent};
@@ -212,18 +212,30 @@ pub(crate) struct Forms {
     trust: FormInput,
 }
 
-/// The customer's scores from the newest model run that scored them.
+/// The customer's scores from the newest model run that scored them: the purchase
+/// part (P(alive), expected purchases and spend) when the customer buys, the
+/// subscription part (renewal probability, expected remaining periods) when they
+/// subscribe, and the CLV of both.
 pub(crate) struct ScoreView {
     tier: String,
     tier_href: String,
-    /// P(alive) as text, and as a whole percent for the meter.
-    p_alive: String,
-    p_alive_pct: u32,
-    /// (i18n key, expected purchases) for 30, 90 and 365 days.
+    /// P(alive) as text, and as a whole percent for the meter; none for a customer
+    /// the purchase model did not value (a subscriber with no orders).
+    p_alive: Option<(String, u32)>,
+    /// (i18n key, expected purchases) for 30, 90 and 365 days; empty without a
+    /// purchase part.
     purchases: Vec<(&'static str, String)>,
     spend: Option<String>,
+    /// The probability of making the next renewal as text, and as a whole percent.
+    renewal: Option<(String, u32)>,
+    /// Expected further payments of the subscriptions.
+    remaining_periods: Option<String>,
     clv_12: Option<String>,
     clv_36: Option<String>,
+    /// "purchases €A + subscription €B" under a CLV, when it has both parts.
+    clv_12_parts: Option<String>,
+    clv_36_parts: Option<String>,
+    /// The models that valued the customer: "BG/NBD", "sBG (plan Pro)", or both.
     model: String,
     as_of: String,
 }
@@ -238,39 +250,117 @@ fn decimal(tr: &Tr, v: f64, digits: usize) -> String {
     }
 }
 
-fn score_view(tr: &Tr, run: &ModelRun, s: &CustomerScore, store: Currency) -> ScoreView {
+/// A probability as a whole percent: the text (`73 %` in Finnish, `73%` in English)
+/// and the number for a meter.
+fn percent(tr: &Tr, p: f64) -> (String, u32) {
+    let pct = (p * 100.0).round().clamp(0.0, 100.0) as u32;
+    let text = match tr.lang {
+        crate::i18n::Lang::Fi => format!("{pct}\u{a0}%"),
+        crate::i18n::Lang::En => format!("{pct}%"),
+    };
+    (text, pct)
+}
+
+/// The sBG fits that valued the customer's running subscriptions: "sBG (plan X)"
+/// when the run fitted that plan and billing period on its own, else "sBG" (plans
+/// pooled by period).
+fn subscription_model(tr: &Tr, run: &ModelRun, subscriptions: &[Record]) -> String {
+    let fitted_alone = |plan: &str, period: &str| {
+        run.details
+            .pointer("/subscriptions/plans")
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|ps| {
+                ps.iter().any(|p| {
+                    let text = |k| p.get(k).and_then(serde_json::Value::as_str);
+                    text("plan") == Some(plan)
+                        && text("period").is_none_or(|x| x == period)
+                        && p.get("pooled") == Some(&serde_json::Value::Bool(false))
+                })
+            })
+    };
+    let mut named: Vec<String> = subscriptions
+        .iter()
+        .filter(|r| match r.get("ended_on") {
+            Value::Date(d) => *d > run.as_of,
+            _ => true,
+        })
+        .filter_map(|r| {
+            let plan = text_of(r, "plan")?;
+            let period = r.text("period").unwrap_or("month");
+            fitted_alone(&plan, period).then_some(plan)
+        })
+        .collect();
+    named.sort();
+    named.dedup();
+    if named.is_empty() {
+        "sBG".to_string()
+    } else {
+        format!("sBG ({} {})", tr.t("customer.score.plan"), named.join(", "))
+    }
+}
+
+fn score_view(
+    tr: &Tr,
+    run: &ModelRun,
+    s: &CustomerScore,
+    store: Currency,
+    subscriptions: &[Record],
+) -> ScoreView {
     let currency = run
         .currency
         .as_deref()
         .and_then(|c| c.parse().ok())
         .unwrap_or(store);
-    let pct = (s.p_alive * 100.0).round().clamp(0.0, 100.0) as u32;
+    let subscribes = s.subscription_clv_12_minor.is_some() || s.renewal_probability.is_some();
+    // A run that valued subscribers gives buyers a purchase part; one from before
+    // has only the purchase part.
+    let values_subscribers = run.details.get("subscriptions").is_some();
+    let buys = s.purchase_clv_12_minor.is_some() || (!values_subscribers && !subscribes);
+    let money = |m: i64| tr.money(m, currency);
+    let parts = |p: Option<i64>, q: Option<i64>| match (p, q) {
+        (Some(p), Some(q)) if buys && subscribes => Some(
+            tr.t("customer.score.clv-parts")
+                .replace("{purchases}", &money(p))
+                .replace("{subscriptions}", &money(q)),
+        ),
+        _ => None,
+    };
+    let mut models = Vec::new();
+    if buys {
+        models.push(crate::pages::model_label(&run.model).to_string());
+    }
+    if subscribes {
+        models.push(subscription_model(tr, run, subscriptions));
+    }
     ScoreView {
         tier: s.tier.to_string(),
         tier_href: format!("/customers?tier={}", s.tier),
-        p_alive: match tr.lang {
-            crate::i18n::Lang::Fi => format!("{pct}\u{a0}%"),
-            crate::i18n::Lang::En => format!("{pct}%"),
+        p_alive: buys.then(|| percent(tr, s.p_alive)),
+        purchases: if buys {
+            [
+                ("customer.score.next-30", s.expected_purchases_30),
+                ("customer.score.next-90", s.expected_purchases_90),
+                ("customer.score.next-365", s.expected_purchases_365),
+            ]
+            .into_iter()
+            .map(|(key, v)| (key, decimal(tr, v, 2)))
+            .collect()
+        } else {
+            Vec::new()
         },
-        p_alive_pct: pct,
-        purchases: vec![
-            (
-                "customer.score.next-30",
-                decimal(tr, s.expected_purchases_30, 2),
-            ),
-            (
-                "customer.score.next-90",
-                decimal(tr, s.expected_purchases_90, 2),
-            ),
-            (
-                "customer.score.next-365",
-                decimal(tr, s.expected_purchases_365, 1),
-            ),
-        ],
-        spend: s.expected_spend_minor.map(|m| tr.money(m, currency)),
-        clv_12: s.clv_12_minor.map(|m| tr.money(m, currency)),
-        clv_36: s.clv_36_minor.map(|m| tr.money(m, currency)),
-        model: crate::pages::model_label(&run.model).to_string(),
+        spend: s.expected_spend_minor.filter(|_| buys).map(money),
+        renewal: s.renewal_probability.map(|p| percent(tr, p)),
+        remaining_periods: s.expected_remaining_periods.map(|v| decimal(tr, v, 2)),
+        clv_12: s.clv_12_minor.map(money),
+        clv_36: s.clv_36_minor.map(money),
+        clv_12_parts: parts(s.purchase_clv_12_minor, s.subscription_clv_12_minor),
+        clv_36_parts: parts(s.purchase_clv_36_minor, s.subscription_clv_36_minor),
+        model: if models.is_empty() {
+            // No orders and no running subscription: CLV 0 by the rule, no model.
+            tr.t("customer.score.no-model").to_string()
+        } else {
+            models.join(" + ")
+        },
         as_of: tr.day(&run.as_of),
     }
 }
@@ -539,9 +629,19 @@ fn figures(tr: &Tr, f: &CustomerFigures, store: Currency) -> Vec<Figure> {
 
 /// The subscription block: plan, MRR, next renewal and revenue billed to date (the
 /// core's figures: revenue = billed periods); empty for a customer who never
-/// subscribed.
-fn subscription_figures(tr: &Tr, f: &CustomerFigures, store: Currency) -> Vec<Figure> {
-    if f.plan.is_none() && f.mrr_minor == 0 && f.subscription_revenue_minor == 0 {
+/// subscribed. Without an active subscription the plan is the last one the customer
+/// had, "(ended DATE)".
+fn subscription_figures(
+    tr: &Tr,
+    f: &CustomerFigures,
+    subscriptions: &[Record],
+    store: Currency,
+) -> Vec<Figure> {
+    if f.plan.is_none()
+        && f.mrr_minor == 0
+        && f.subscription_revenue_minor == 0
+        && subscriptions.is_empty()
+    {
         return Vec::new();
     }
     let currency = f.currency.parse().unwrap_or(store);
@@ -551,11 +651,22 @@ fn subscription_figures(tr: &Tr, f: &CustomerFigures, store: Currency) -> Vec<Fi
         tone: "",
         note: None,
     };
+    let plan = match &f.plan {
+        Some(p) => figure("customer.plan", p.clone()),
+        None => match last_plan(subscriptions) {
+            Some((plan, Some(ended))) => Figure {
+                note: Some(
+                    tr.t("customer.plan-ended")
+                        .replace("{date}", &tr.day(&ended)),
+                ),
+                ..figure("customer.plan", plan)
+            },
+            Some((plan, None)) => figure("customer.plan", plan),
+            None => figure("customer.plan", "–".into()),
+        },
+    };
     let mut out = vec![
-        figure(
-            "customer.plan",
-            f.plan.clone().unwrap_or_else(|| "–".into()),
-        ),
+        plan,
         figure("customer.mrr", tr.money(f.mrr_minor, currency)),
     ];
     if let Some(d) = f.next_renewal_on {
@@ -566,6 +677,24 @@ fn subscription_figures(tr: &Tr, f: &CustomerFigures, store: Currency) -> Vec<Fi
         tr.money(f.subscription_revenue_minor, currency),
     ));
     out
+}
+
+/// The plan of the customer's latest subscription (the one that ended last, or
+/// started last among equals) and the day it ended.
+fn last_plan(subscriptions: &[Record]) -> Option<(String, Option<chrono::NaiveDate>)> {
+    let date = |r: &Record, field: &str| match r.get(field) {
+        Value::Date(d) => Some(*d),
+        _ => None,
+    };
+    subscriptions
+        .iter()
+        .filter_map(|r| Some((text_of(r, "plan")?, r)))
+        .max_by_key(|(_, r)| {
+            // A running one (no end) counts as the latest.
+            let end = date(r, "ended_on").unwrap_or(chrono::NaiveDate::MAX);
+            (end, date(r, "started_on"), r.id)
+        })
+        .map(|(plan, r)| (plan, date(r, "ended_on")))
 }
 
 /// Where the timeline's other pages are: the older page's link, and the newest page's
@@ -656,7 +785,7 @@ async fn view(
         .filter(|(w, _)| kinds.contains(w))
         .map(|(_, e)| *e)
         .collect();
-    let (currency, page, usage, contacts, cases, feedback, score) = tokio::try_join!(
+    let (currency, page, usage, contacts, cases, feedback, score, subscriptions) = tokio::try_join!(
         store_currency(s),
         async {
             Ok(s.store
@@ -668,9 +797,10 @@ async fn view(
         async { Ok(s.store.records_of_customer(&CASES, c.id).await?) },
         async { Ok(s.store.records_of_customer(&FEEDBACK, c.id).await?) },
         async { Ok::<_, PageError>(s.store.customer_score(c.id).await?) },
+        async { Ok(s.store.records_of_customer(&SUBSCRIPTIONS, c.id).await?) },
     )?;
 
-    let score = score.map(|(run, sc)| score_view(&tr, &run, &sc, currency));
+    let score = score.map(|(run, sc)| score_view(&tr, &run, &sc, currency, &subscriptions));
 
     let mut open: Vec<&Record> = cases
         .iter()
@@ -807,7 +937,7 @@ async fn view(
         contacts,
         facts,
         figures: figures(&tr, &fig, currency),
-        subscription: subscription_figures(&tr, &fig, currency),
+        subscription: subscription_figures(&tr, &fig, &subscriptions, currency),
         score,
         open_cases,
         feedback,

@@ -67,6 +67,49 @@ pub const AREAS: &[Area] = &[
     },
 ];
 
+tokio::task_local! {
+    /// The query of the page being answered (a GET's; none for a form's POST), for
+    /// the language switch.
+    static PAGE_QUERY: Option<String>;
+}
+
+/// Middleware: remembers the request's query while the page is answered, so that
+/// [`lang_href`] keeps the page's filters (`?kind=company&sort=mrr`, `?show=`).
+pub async fn keep_query(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::Method;
+    let query = matches!(*req.method(), Method::GET | Method::HEAD)
+        .then(|| req.uri().query().map(str::to_string))
+        .flatten();
+    PAGE_QUERY.scope(query, next.run(req)).await
+}
+
+/// The language switch's link: the same page with the same query, only `lang`
+/// replaced (and a one-time `saved` notice left out). A relative reference (`?…`),
+/// so it always stays on this site and this path; the template escapes it.
+pub fn lang_href(lang: crate::i18n::Lang) -> String {
+    let query = PAGE_QUERY.try_with(|q| q.clone()).ok().flatten();
+    with_lang(query.as_deref(), lang)
+}
+
+/// `query` (as sent, percent-encoded) with `lang=CODE` in place of any `lang`.
+fn with_lang(query: Option<&str>, lang: crate::i18n::Lang) -> String {
+    let mut out = String::from("?");
+    for pair in query.unwrap_or("").split('&') {
+        let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+        if pair.is_empty() || key == "lang" || key == "saved" {
+            continue;
+        }
+        out.push_str(pair);
+        out.push('&');
+    }
+    out.push_str("lang=");
+    out.push_str(lang.code());
+    out
+}
+
 /// One link of the navigation, ready to show.
 pub struct NavLink {
     pub href: &'static str,
@@ -99,6 +142,23 @@ mod tests {
             role,
             csrf: String::new(),
         }
+    }
+
+    #[test]
+    fn the_language_switch_keeps_the_query() {
+        assert_eq!(with_lang(None, Lang::Fi), "?lang=fi");
+        assert_eq!(
+            with_lang(Some("kind=company&lang=en&sort=mrr"), Lang::Fi),
+            "?kind=company&sort=mrr&lang=fi"
+        );
+        assert_eq!(
+            with_lang(Some("show=cases&show=trust&saved=note"), Lang::En),
+            "?show=cases&show=trust&lang=en"
+        );
+        assert_eq!(
+            with_lang(Some("q=%3Cb%3E&&"), Lang::En),
+            "?q=%3Cb%3E&lang=en"
+        );
     }
 
     #[test]

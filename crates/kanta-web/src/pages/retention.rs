@@ -19,7 +19,7 @@ use kanta_domain::Currency;
 use kanta_models::retention::{self, Cohort, Duration, MonthFlow, Span};
 use kanta_models::survival::{KaplanMeier, KmOptions, KmPoint, kaplan_meier};
 use kanta_store::retention::{LAPSE_DAYS, TierCounts};
-use kanta_store::scores::ModelRun;
+use kanta_store::scores::{ModelRun, RevenueForecast};
 use serde::Deserialize;
 
 use super::{PageError, render, urlencode};
@@ -139,6 +139,39 @@ pub(crate) struct Forecast {
     rows: Vec<ForecastRow>,
     /// The run's subscription models.
     sbg: Vec<SbgRow>,
+    /// The figures are the filtered customers' share of the run's forecast.
+    split: bool,
+    /// The filtered customers the run scored.
+    segment_customers: String,
+}
+
+/// (expected, lower, upper) in minor units.
+type Part = (i64, i64, i64);
+
+/// The horizons of a run's forecast (months) and the stored per-customer expected
+/// purchases (days) that stand for them.
+const FORECAST_HORIZONS: [(u32, usize); 3] = [(1, 0), (3, 1), (12, 2)];
+
+/// The share of a run's forecast that falls to a segment, per horizon: (purchases,
+/// subscriptions), from the run's stored scores summed over the segment and over
+/// every customer.
+fn segment_shares(
+    seg: &kanta_store::retention::ForecastSums,
+    all: &kanta_store::retention::ForecastSums,
+    months: u32,
+) -> Option<(f64, f64)> {
+    let (_, h) = FORECAST_HORIZONS.iter().find(|(m, _)| *m == months)?;
+    let share = |a: f64, b: f64| {
+        if b > 0.0 {
+            (a / b).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    };
+    Some((
+        share(seg.purchases[*h], all.purchases[*h]),
+        share(seg.subscription_clv_12, all.subscription_clv_12),
+    ))
 }
 
 #[derive(Template)]
@@ -162,8 +195,11 @@ pub(crate) struct RetentionPage {
     kinds: Vec<FilterChoice>,
     filtered: bool,
     /// Subscription revenue retention per month, and its chart.
-    revenue_svg: String,
-    revenue: Vec<RevenueRow>,
+    revenue: RevenueRetention,
+    /// The kind filter's value in the page's language.
+    kind_label: String,
+    /// What "(so far)" on the current month means.
+    so_far_note: String,
     won_12: String,
     lost_12: String,
     bucket_svg: String,
@@ -234,6 +270,20 @@ pub(crate) fn month(tr: &Tr, d: NaiveDate) -> String {
     }
 }
 
+/// A month's label in the tables and charts: the month holding `as_of` is not over
+/// unless `as_of` is its last day, and says so: `12/2026 (kesken)`, `2026-12 (so far)`.
+pub(crate) fn month_of(tr: &Tr, d: NaiveDate, as_of: NaiveDate) -> String {
+    use chrono::Datelike;
+    let partial = d.year() == as_of.year()
+        && d.month() == as_of.month()
+        && as_of.succ_opt().is_some_and(|n| n.month() == as_of.month());
+    if partial {
+        format!("{} {}", month(tr, d), tr.t("retention.so-far"))
+    } else {
+        month(tr, d)
+    }
+}
+
 /// A day: `31.12.2024` in Finnish, `2024-12-31` in English.
 pub(crate) fn day(tr: &Tr, d: NaiveDate) -> String {
     tr.day(&d)
@@ -245,8 +295,8 @@ fn options(tr: &Tr, id: &str, title: &str) -> ChartOptions {
         .empty_text(tr.t("retention.no-data"))
 }
 
-fn bucket(tr: &Tr, flows: &[MonthFlow]) -> (String, Vec<FlowRow>) {
-    let labels: Vec<String> = flows.iter().map(|f| month(tr, f.month)).collect();
+fn bucket(tr: &Tr, flows: &[MonthFlow], as_of: NaiveDate) -> (String, Vec<FlowRow>) {
+    let labels: Vec<String> = flows.iter().map(|f| month_of(tr, f.month, as_of)).collect();
     let svg = BarChart::new(
         options(tr, "bucket", tr.t("retention.bucket.title"))
             .size(760.0, 340.0)
@@ -286,10 +336,17 @@ fn bucket(tr: &Tr, flows: &[MonthFlow]) -> (String, Vec<FlowRow>) {
     (svg, rows)
 }
 
-fn cohort_heatmap(tr: &Tr, cohorts: &[Cohort]) -> (String, Vec<u32>, Vec<CohortRow>) {
+fn cohort_heatmap(
+    tr: &Tr,
+    cohorts: &[Cohort],
+    as_of: NaiveDate,
+) -> (String, Vec<u32>, Vec<CohortRow>) {
     let ages = cohorts.iter().map(|c| c.active.len()).max().unwrap_or(0);
     let columns: Vec<u32> = (0..ages as u32).collect();
-    let labels: Vec<String> = cohorts.iter().map(|c| month(tr, c.month)).collect();
+    let labels: Vec<String> = cohorts
+        .iter()
+        .map(|c| month_of(tr, c.month, as_of))
+        .collect();
     let values: Vec<Vec<Option<f64>>> = cohorts
         .iter()
         .map(|c| (0..c.active.len()).map(|k| c.share(k)).collect())
@@ -431,8 +488,21 @@ fn tiers(tr: &Tr, counts: &TierCounts, suffix: &str) -> (String, Vec<TierRow>) {
     (svg, rows)
 }
 
-/// The latest run's forecast, in the run's currency (else the store's).
-fn forecast(tr: &Tr, run: &ModelRun, store: Currency) -> Forecast {
+/// The latest run's forecast, in the run's currency (else the store's); with `split`
+/// (the run's scores summed over the filtered customers and over all), the filtered
+/// customers' part of it: the purchase part times their share of the expected
+/// purchases times spend at that horizon, plus the subscription part times their
+/// share of the subscriptions' 12-month value. The interval is scaled the same way
+/// (the run's relative interval; the run computes it as a ratio over all customers).
+fn forecast(
+    tr: &Tr,
+    run: &ModelRun,
+    store: Currency,
+    split: Option<(
+        kanta_store::retention::ForecastSums,
+        kanta_store::retention::ForecastSums,
+    )>,
+) -> Forecast {
     let currency = run
         .currency
         .as_deref()
@@ -442,7 +512,35 @@ fn forecast(tr: &Tr, run: &ModelRun, store: Currency) -> Forecast {
     let major = |minor: i64| minor as f64 / unit;
     let mut forecast = run.forecast.clone();
     forecast.sort_by_key(|f| f.months);
-    let labels: Vec<String> = forecast.iter().map(|f| months(tr, f.months)).collect();
+    // (the figure, its subscriptions' part), split when asked.
+    let forecast: Vec<(RevenueForecast, Option<Part>)> = forecast
+        .into_iter()
+        .filter_map(|f| {
+            let sub = forecast_part(run, "subscriptions", f.months);
+            let Some((seg, all)) = &split else {
+                return Some((f, sub));
+            };
+            let (ps, ss) = segment_shares(seg, all, f.months)?;
+            let (se, sl, su) = sub.unwrap_or((0, 0, 0));
+            let (pe, pl, pu) = forecast_part(run, "purchases", f.months).unwrap_or((
+                f.expected_minor - se,
+                f.lower_minor - sl,
+                f.upper_minor - su,
+            ));
+            let mix = |p: i64, s: i64| (p as f64 * ps + s as f64 * ss).round() as i64;
+            let scale = |s: i64| (s as f64 * ss).round() as i64;
+            Some((
+                RevenueForecast {
+                    months: f.months,
+                    expected_minor: mix(pe, se),
+                    lower_minor: mix(pl, sl),
+                    upper_minor: mix(pu, su),
+                },
+                sub.map(|(e, l, u)| (scale(e), scale(l), scale(u))),
+            ))
+        })
+        .collect();
+    let labels: Vec<String> = forecast.iter().map(|(f, _)| months(tr, f.months)).collect();
     let svg = BarChart::new(
         options(tr, "forecast", tr.t("retention.forecast.title"))
             .size(420.0, 260.0)
@@ -457,12 +555,12 @@ fn forecast(tr: &Tr, run: &ModelRun, store: Currency) -> Forecast {
     .series(
         BarSeries::new(
             tr.t("retention.forecast.expected"),
-            forecast.iter().map(|f| major(f.expected_minor)),
+            forecast.iter().map(|(f, _)| major(f.expected_minor)),
         )
         .intervals(
             forecast
                 .iter()
-                .map(|f| Some((major(f.lower_minor), major(f.upper_minor)))),
+                .map(|(f, _)| Some((major(f.lower_minor), major(f.upper_minor)))),
         ),
     )
     .render();
@@ -471,6 +569,8 @@ fn forecast(tr: &Tr, run: &ModelRun, store: Currency) -> Forecast {
         model = format!("{model} + {}", crate::pages::model_label(spend));
     }
     Forecast {
+        split: split.is_some(),
+        segment_customers: count(tr, split.map_or(0, |(seg, _)| seg.customers.max(0) as u64)),
         sbg: sbg_rows(tr, run),
         model,
         as_of: day(tr, run.as_of),
@@ -478,8 +578,8 @@ fn forecast(tr: &Tr, run: &ModelRun, store: Currency) -> Forecast {
         svg,
         rows: forecast
             .iter()
-            .map(|f| {
-                let sub = subscription_part(run, f.months);
+            .map(|(f, sub)| {
+                let sub = *sub;
                 ForecastRow {
                     next: months(tr, f.months),
                     expected: tr.money(f.expected_minor, currency),
@@ -560,14 +660,11 @@ fn sbg_rows(tr: &Tr, run: &ModelRun) -> Vec<SbgRow> {
     rows
 }
 
-/// The subscriptions' part of the run's forecast over `months`: (expected, lower,
-/// upper) in minor units, from the run's details (`forecast_parts.subscriptions`).
-fn subscription_part(run: &ModelRun, months: u32) -> Option<(i64, i64, i64)> {
-    let parts = run
-        .details
-        .get("forecast_parts")?
-        .get("subscriptions")?
-        .as_array()?;
+/// A part (`purchases`, `subscriptions`) of the run's forecast over `months`:
+/// (expected, lower, upper) in minor units, from the run's details
+/// (`forecast_parts`).
+fn forecast_part(run: &ModelRun, part: &str, months: u32) -> Option<(i64, i64, i64)> {
+    let parts = run.details.get("forecast_parts")?.get(part)?.as_array()?;
     let f = parts
         .iter()
         .find(|f| f.get("months").and_then(serde_json::Value::as_u64) == Some(u64::from(months)))?;
@@ -579,13 +676,33 @@ fn subscription_part(run: &ModelRun, months: u32) -> Option<(i64, i64, i64)> {
     ))
 }
 
+/// Subscription revenue retention per month: the chart, the table's rows, and how
+/// the chart tells GRR from NRR.
+pub(crate) struct RevenueRetention {
+    svg: String,
+    rows: Vec<RevenueRow>,
+    /// The customers had subscription revenue in some month shown.
+    any: bool,
+    /// The chart's legend: which line is which, and whether they coincide.
+    legend: String,
+}
+
 /// Subscription revenue retention: GRR and NRR per month as a chart, and the table.
+/// GRR is a solid line with wide markers, NRR a dashed line with small ones drawn
+/// over it, so both show when they coincide (no expansion).
 fn revenue_retention(
     tr: &Tr,
     months_data: &[kanta_store::retention::RevenueMonth],
     currency: Currency,
-) -> (String, Vec<RevenueRow>) {
-    let labels: Vec<String> = months_data.iter().map(|m| month(tr, m.month)).collect();
+    as_of: NaiveDate,
+) -> RevenueRetention {
+    let any = months_data
+        .iter()
+        .any(|m| m.starting != 0 || m.ending != 0 || m.new != 0 || m.churned != 0);
+    let labels: Vec<String> = months_data
+        .iter()
+        .map(|m| month_of(tr, m.month, as_of))
+        .collect();
     let points = |f: fn(&kanta_store::retention::RevenueMonth) -> Option<f64>| {
         months_data
             .iter()
@@ -600,14 +717,40 @@ fn revenue_retention(
     )
     .categories(labels.clone())
     .series(LineSeries::new(
-        tr.t("retention.revenue.grr"),
+        &format!(
+            "{} ({})",
+            tr.t("retention.revenue.grr"),
+            tr.t("retention.revenue.grr-style")
+        ),
         points(|m| m.grr),
     ))
     .series(LineSeries::new(
-        tr.t("retention.revenue.nrr"),
+        &format!(
+            "{} ({})",
+            tr.t("retention.revenue.nrr"),
+            tr.t("retention.revenue.nrr-style")
+        ),
         points(|m| m.nrr),
     ))
     .render();
+    let svg = crate::charts::restyle_line_series(&svg, 0, None, 6.0);
+    let svg = crate::charts::restyle_line_series(&svg, 1, Some("7 5"), 2.5);
+    let rated: Vec<(f64, f64)> = months_data
+        .iter()
+        .filter_map(|m| Some((m.grr?, m.nrr?)))
+        .collect();
+    let coincide = !rated.is_empty() && rated.iter().all(|(g, n)| (g - n).abs() < 1e-12);
+    let legend = format!(
+        "{} {}",
+        tr.t("retention.revenue.legend"),
+        if coincide {
+            tr.t("retention.revenue.coincide")
+        } else {
+            ""
+        }
+    )
+    .trim()
+    .to_string();
     let money = |v: i64| tr.money(v, currency);
     let rate = |v: Option<f64>| v.map_or_else(|| "–".into(), |r| percent(tr, r, 1));
     let rows = months_data
@@ -625,7 +768,12 @@ fn revenue_retention(
             nrr: rate(m.nrr),
         })
         .collect();
-    (svg, rows)
+    RevenueRetention {
+        svg,
+        rows,
+        any,
+        legend,
+    }
 }
 
 /// How long the dashboard reuses its per-customer activity when nothing was written
@@ -708,13 +856,75 @@ pub(crate) async fn page(
         segment: chosen(&q.segment),
         kind: chosen(&q.kind),
     };
-    let (all_activity, tier_counts, run, values, revenue_months) = tokio::try_join!(
+    // A filter value the store's customers cannot have is refused, as the customer
+    // list does, naming the parameter and the values it takes.
+    let values = s.store.segment_values().await?;
+    let kind_text = |k: &str| {
+        let key = format!("value.{k}");
+        match tr.t(&key) {
+            l if l != key => l.to_string(),
+            _ => k.to_string(),
+        }
+    };
+    let refused = if let Some(k) = segment
+        .kind
+        .as_deref()
+        .filter(|k| !kanta_domain::schema::CUSTOMER_KINDS.contains(k))
+    {
+        let allowed: Vec<String> = kanta_domain::schema::CUSTOMER_KINDS
+            .iter()
+            .map(|k| match kind_text(k) {
+                t if t == *k => t,
+                t => format!("{k} ({t})"),
+            })
+            .collect();
+        Some(("kind", k, allowed.join(", ")))
+    } else if let Some(v) = segment
+        .segment
+        .as_deref()
+        .filter(|v| !values.segments.iter().any(|s| s == v))
+    {
+        let allowed = if values.segments.is_empty() {
+            tr.t("retention.filter.no-segments").to_string()
+        } else {
+            values.segments.join(", ")
+        };
+        Some(("segment", v, allowed))
+    } else {
+        None
+    };
+    if let Some((param, value, allowed)) = refused {
+        let detail = format!(
+            "{param}: '{}'. {}: {allowed}",
+            crate::errors::short(value, 60),
+            tr.t("customers.bad-filter.allowed"),
+        );
+        return Err(PageError::Page(Box::new(crate::render::error_page_with(
+            tr,
+            Some(signed.me()),
+            axum::http::StatusCode::BAD_REQUEST,
+            tr.t("retention.bad-filter"),
+            Some(&detail),
+        ))));
+    }
+    let (all_activity, tier_counts, run, revenue_months) = tokio::try_join!(
         s.retention.get(&s.store, as_of),
         s.store.tier_counts_in(&segment),
         s.store.model_run_as_of(as_of),
-        s.store.segment_values(),
         s.store.subscription_revenue_retention(as_of, 12, &segment),
     )?;
+    // The filtered customers' part of the forecast, from the run's stored scores.
+    let split = match &run {
+        Some(r) if segment.is_set() => {
+            let everyone = kanta_store::retention::Segment::default();
+            let (seg, all) = tokio::try_join!(
+                s.store.forecast_sums(r.id, &segment),
+                s.store.forecast_sums(r.id, &everyone),
+            )?;
+            seg.zip(all)
+        }
+        _ => None,
+    };
     let in_segment: Option<std::collections::HashSet<i64>> = if segment.is_set() {
         Some(
             s.store
@@ -755,13 +965,13 @@ pub(crate) async fn page(
             })
             .collect()
     };
-    let (revenue_svg, revenue_rows) = revenue_retention(&tr, &revenue_months, currency);
+    let revenue = revenue_retention(&tr, &revenue_months, currency, as_of);
 
     let flows = retention::monthly_flows(&activity, as_of, MONTHS);
     let last_12 = &flows[flows.len().saturating_sub(12)..];
-    let (bucket_svg, flow_rows) = bucket(&tr, &flows);
+    let (bucket_svg, flow_rows) = bucket(&tr, &flows, as_of);
     let (cohort_svg, cohort_columns, cohort_rows) =
-        cohort_heatmap(&tr, &retention::cohorts(&activity, as_of, MONTHS));
+        cohort_heatmap(&tr, &retention::cohorts(&activity, as_of, MONTHS), as_of);
     let (survival_svg, survival_rows, median) =
         survival(&tr, &retention::durations(&activity, as_of));
     // The tiers' links keep the filter.
@@ -790,8 +1000,12 @@ pub(crate) async fn page(
         filtered: segment.is_set(),
         segment: segment.segment.clone().unwrap_or_default(),
         kind: segment.kind.clone().unwrap_or_default(),
-        revenue_svg,
-        revenue: revenue_rows,
+        kind_label: segment.kind.as_deref().map(kind_text).unwrap_or_default(),
+        so_far_note: tr
+            .t("retention.so-far.note")
+            .replace("{so_far}", tr.t("retention.so-far"))
+            .replace("{day}", &day(&tr, as_of)),
+        revenue,
         won_12: count(&tr, last_12.iter().map(|f| f.won).sum()),
         lost_12: count(&tr, last_12.iter().map(|f| f.lost).sum()),
         bucket_svg,
@@ -805,7 +1019,7 @@ pub(crate) async fn page(
         tier_svg,
         tiers: tier_rows,
         untiered: count(&tr, tier_counts.none),
-        forecast: run.as_ref().map(|r| forecast(&tr, r, currency)),
+        forecast: run.as_ref().map(|r| forecast(&tr, r, currency, split)),
         tr,
     };
     Ok(render(&view))

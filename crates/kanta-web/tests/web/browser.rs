@@ -835,6 +835,59 @@ async fn charts_and_customer_pages_are_legible_on_a_phone() {
                 _ => {}
             }
         }
+        // The customer list on a desktop: the table fits its box, and the name
+        // column stays readable (names never break a few letters a line), with the
+        // long unbroken name among the rows.
+        for width in [1280, 1920] {
+            resize(&d, &session, width, 900).await;
+            for path in [
+                "/customers?sort=revenue",
+                "/customers?kind=company&sort=mrr",
+            ] {
+                open(&format!("{path}&lang={lang}")).await;
+                let m = call(
+                    &d,
+                    "POST",
+                    &format!("/session/{session}/execute/sync"),
+                    Some(
+                        json!({"script": "const t = document.querySelector('table.list'); \
+                        const names = Array.from(t.querySelectorAll('tbody td:first-child')); \
+                        const e = document.documentElement; \
+                        return [Math.min(...names.map(c => c.getBoundingClientRect().width)), \
+                            t.getBoundingClientRect().width, t.parentElement.clientWidth, \
+                            e.scrollWidth - e.clientWidth];", "args": []}),
+                    ),
+                )
+                .await;
+                let m: Vec<f64> = m
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect();
+                eprintln!(
+                    "{lang} {width} px {path}: name column {:.0} px, table {:.0} px in {:.0} px",
+                    m[0], m[1], m[2]
+                );
+                assert!(m[0] >= 120.0, "{lang} {width} px {path}: name column {m:?}");
+                assert!(
+                    m[1] <= m[2] + 1.0,
+                    "{lang} {width} px {path}: table wider than its box {m:?}"
+                );
+                assert!(
+                    m[3] <= 0.0,
+                    "{lang} {width} px {path}: the page scrolls sideways {m:?}"
+                );
+                if path.contains("revenue") {
+                    screenshot(
+                        &d,
+                        &session,
+                        &shots.join(format!("customers-{lang}-{width}.png")),
+                    )
+                    .await;
+                }
+            }
+        }
     }
     call(&d, "DELETE", &format!("/session/{session}"), None).await;
 }

@@ -337,3 +337,268 @@ async fn the_api_sorts_customers_by_figures_and_pages_them_once() {
         }
     }
 }
+
+/// A model run as `kanta score` stores it after valuing subscribers: `sub1` (no
+/// orders, monthly Pro fitted on its own) has only the subscription part; `pct` has
+/// both parts; `debt` neither.
+async fn save_subscriber_run(app: &App) {
+    use kanta_store::scores::{CustomerScore, NewModelRun};
+    let id_of = async |ext: &str| app.store.customer(ext).await.unwrap().unwrap().id;
+    let subscriber = CustomerScore {
+        customer_id: id_of("sub1").await,
+        p_alive: 1.0,
+        clv_12_minor: Some(95_000),
+        clv_36_minor: Some(210_000),
+        tier: 'A',
+        renewal_probability: Some(0.8712),
+        expected_remaining_periods: Some(14.256),
+        subscription_clv_12_minor: Some(95_000),
+        subscription_clv_36_minor: Some(210_000),
+        ..Default::default()
+    };
+    let both = CustomerScore {
+        customer_id: id_of("pct").await,
+        repeat_purchases: 2,
+        p_alive: 0.5,
+        expected_purchases_30: 0.1234,
+        expected_purchases_90: 0.3,
+        expected_purchases_365: 1.0,
+        expected_spend_minor: Some(500),
+        clv_12_minor: Some(4_200),
+        clv_36_minor: Some(9_000),
+        tier: 'B',
+        purchase_clv_12_minor: Some(1_200),
+        purchase_clv_36_minor: Some(3_000),
+        renewal_probability: Some(0.5),
+        expected_remaining_periods: Some(2.0),
+        subscription_clv_12_minor: Some(3_000),
+        subscription_clv_36_minor: Some(6_000),
+    };
+    let run = NewModelRun {
+        model: "bgnbd".into(),
+        spend_model: Some("gg".into()),
+        as_of: Utc::now().date_naive(),
+        calibration_end: None,
+        first_purchase_on: None,
+        currency: Some("EUR".into()),
+        details: serde_json::json!({"subscriptions": {"model": "sbg", "plans": [
+            {"plan": "Pro", "period": "month", "pooled": false},
+            {"plan": "Tiny", "period": "month", "pooled": true}
+        ]}}),
+        forecast: Vec::new(),
+    };
+    app.store
+        .save_model_run(
+            &run,
+            &[
+                subscriber,
+                both,
+                // Neither orders nor a running subscription: CLV 0, tier D.
+                CustomerScore {
+                    customer_id: id_of("debt").await,
+                    clv_12_minor: Some(0),
+                    clv_36_minor: Some(0),
+                    tier: 'D',
+                    ..Default::default()
+                },
+            ],
+            &Acting::cli().audit("model_runs", None, "score"),
+        )
+        .await
+        .unwrap();
+}
+
+/// The value card of a customer page.
+fn value_card(body: &str) -> &str {
+    body.split("id=\"value\"")
+        .nth(1)
+        .and_then(|s| s.split("</section>").next())
+        .unwrap_or("")
+}
+
+#[tokio::test]
+async fn a_subscriber_page_shows_renewal_probability_clv_parts_and_the_models() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        seed(&app).await;
+        save_subscriber_run(&app).await;
+
+        // A subscriber without orders: the renewal side, named by its plan's sBG fit,
+        // and no purchase rows.
+        let a = page_as(&app, Role::Viewer, "/customers/sub1?lang=en", &[]).await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.body);
+        let card = value_card(&a.body);
+        for want in [
+            "Renewal probability at the next renewal",
+            "value=\"87\"",
+            ">87%</b>",
+            "Expected remaining periods (payments)</dt><dd>14.26</dd>",
+            "Customer lifetime value, 12 months</dt><dd>€950.00</dd>",
+            "Customer lifetime value, 36 months</dt><dd>€2,100.00</dd>",
+            "Model sBG (plan Pro),",
+        ] {
+            assert!(card.contains(want), "{backend}: {want} missing:\n{card}");
+        }
+        for not in ["BG/NBD", "Expected purchases", "P alive", "purchases €"] {
+            assert!(!card.contains(not), "{backend}: {not} shown:\n{card}");
+        }
+        let fi = page_as(&app, Role::Viewer, "/customers/sub1?lang=fi", &[]).await;
+        let card = value_card(&fi.body);
+        for want in [
+            ">87\u{a0}%</b>",
+            "Odotetut jäljellä olevat jaksot (maksut)</dt><dd>14,26</dd>",
+            "Malli sBG (paketti Pro),",
+        ] {
+            assert!(card.contains(want), "{backend}: {want} missing:\n{card}");
+        }
+
+        // A customer with both parts: both models, the CLV's parts, and expected
+        // purchases all with two decimals.
+        let a = page_as(&app, Role::Viewer, "/customers/pct?lang=en", &[]).await;
+        let card = value_card(&a.body);
+        for want in [
+            ">50%</b>",
+            "Expected purchases, next 30 days</dt><dd>0.12</dd>",
+            "Expected purchases, next 90 days</dt><dd>0.30</dd>",
+            "Expected purchases, next 365 days</dt><dd>1.00</dd>",
+            "€42.00<small class=\"parts\">purchases €12.00 + subscription €30.00</small>",
+            "€90.00<small class=\"parts\">purchases €30.00 + subscription €60.00</small>",
+            "Model BG/NBD + sBG,",
+        ] {
+            assert!(card.contains(want), "{backend}: {want} missing:\n{card}");
+        }
+        // Neither: no model named, no purchase rows.
+        let a = page_as(&app, Role::Viewer, "/customers/debt?lang=en", &[]).await;
+        let card = value_card(&a.body);
+        assert!(
+            card.contains("Model none (no orders and no running subscription: value 0),"),
+            "{backend}: {card}"
+        );
+        for not in ["BG/NBD", "sBG", "Expected purchases", "P alive", "Renewal"] {
+            assert!(!card.contains(not), "{backend}: {not} shown:\n{card}");
+        }
+        let fi = page_as(&app, Role::Viewer, "/customers/pct?lang=fi", &[]).await;
+        let card = value_card(&fi.body);
+        for want in [
+            "Odotetut ostot, seuraavat 30 päivää</dt><dd>0,12</dd>",
+            "Odotetut ostot, seuraavat 365 päivää</dt><dd>1,00</dd>",
+            "ostot 12,00\u{a0}€ + tilaus 30,00\u{a0}€",
+        ] {
+            assert!(card.contains(want), "{backend}: {want} missing:\n{card}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_ended_account_shows_its_last_plan_and_when_it_ended() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        let cli = Acting::cli();
+        let mut c = WriteBatch::new(&CUSTOMERS, fields(&CUSTOMERS, &["name", "kind"]));
+        c.push("gone".into(), [text("Entinen Oy"), text("company")]);
+        app.core.write_batch(&cli, c).await.unwrap();
+        let mut s = WriteBatch::new(
+            &SUBSCRIPTIONS,
+            fields(
+                &SUBSCRIPTIONS,
+                &[
+                    "customer_id",
+                    "plan",
+                    "amount",
+                    "currency",
+                    "started_on",
+                    "ended_on",
+                ],
+            ),
+        );
+        let day = |y, m, d| Value::Date(chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap());
+        for (id, plan, start, end) in [
+            ("g1", "Basic", day(2023, 1, 1), day(2024, 1, 1)),
+            ("g2", "Team", day(2024, 1, 1), day(2025, 3, 31)),
+        ] {
+            s.push(
+                id.into(),
+                [
+                    text("gone"),
+                    text(plan),
+                    Value::Int(4_900),
+                    text("EUR"),
+                    start,
+                    end,
+                ],
+            );
+        }
+        app.core.write_batch(&cli, s).await.unwrap();
+        let a = page_as(&app, Role::Viewer, "/customers/gone?lang=en", &[]).await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.body);
+        let block = a
+            .body
+            .split("class=\"figures subscription\"")
+            .nth(1)
+            .and_then(|s| s.split("</section>").next())
+            .unwrap_or("");
+        assert!(
+            block.contains("<b>Team</b> <small class=\"note\">(ended 2025-03-31)</small>"),
+            "{backend}: the last plan and its end:\n{block}"
+        );
+        assert!(!block.contains("<b>–</b>"), "{backend}: {block}");
+        let a = page_as(&app, Role::Viewer, "/customers/gone?lang=fi", &[]).await;
+        assert!(
+            a.body.contains("(päättyi 31.3.2025)"),
+            "{backend}: in Finnish too"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_language_switch_keeps_the_page_and_its_filters() {
+    let app = spawn_app("sqlite").await;
+    seed(&app).await;
+    let switch = |body: &str| {
+        body.split("class=\"lang\" href=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or("")
+            .replace("&#38;", "&")
+            .replace("&amp;", "&")
+    };
+    for (path, want) in [
+        (
+            "/customers?kind=company&sort=mrr&lang=en",
+            "?kind=company&sort=mrr&lang=fi",
+        ),
+        ("/customers?lang=fi&kind=company", "?kind=company&lang=en"),
+        (
+            "/customers/sub1?show=cases&show=trust",
+            "?show=cases&show=trust&lang=en",
+        ),
+        ("/customers/sub1?saved=note&lang=en", "?lang=fi"),
+        ("/retention?kind=company&lang=en", "?kind=company&lang=fi"),
+        // The language last chosen is the user's setting (English here).
+        ("/customers", "?lang=fi"),
+    ] {
+        let a = page_as(&app, Role::Viewer, path, &["Accept-Language: fi".into()]).await;
+        assert_eq!(a.status, 200, "{path}: {}", a.body);
+        assert_eq!(switch(&a.body), want, "{path}");
+    }
+    // Following it shows the same filtered list in the other language.
+    let a = page_as(
+        &app,
+        Role::Viewer,
+        "/customers?kind=company&sort=mrr&lang=fi",
+        &[],
+    )
+    .await;
+    assert!(a.body.contains("Tilaaja Oy") && !a.body.contains("Velallinen"));
+    assert!(a.body.contains("<html lang=\"fi\">"));
+    // What a user typed into the query stays encoded and escaped.
+    let a = page_as(
+        &app,
+        Role::Viewer,
+        "/customers?search=%22%3E%3Cscript%3Ex&lang=en",
+        &[],
+    )
+    .await;
+    assert_eq!(switch(&a.body), "?search=%22%3E%3Cscript%3Ex&lang=fi");
+    assert!(!a.body.contains("<script>x"));
+}

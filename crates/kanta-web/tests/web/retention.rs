@@ -622,8 +622,12 @@ async fn the_cafe_and_the_b2b_firm_apart_with_subscription_revenue_retention() {
             cafe.contains("<option value=\"person\" selected>person</option>"),
             "{cafe}"
         );
-        let rows = table(&cafe, "revenue-table");
-        assert_eq!(row(&rows, "2024-06")[7], "–");
+        // No rows of zeros: the page says they have no subscriptions.
+        assert!(!cafe.contains("id=\"revenue-table\""), "{cafe}");
+        assert!(
+            cafe.contains("These customers have no subscriptions in these 12 months"),
+            "{cafe}"
+        );
         assert!(
             !cafe.contains("<dt>Active now (by activity, not status)</dt><dd>2</dd>"),
             "{cafe}"
@@ -694,5 +698,258 @@ async fn the_forecast_follows_the_as_of_day_and_scoring_values_every_subscriber(
             ]
         );
         assert_eq!(row(&sbg, "perus (monthly)")[1], "1");
+
+        // Split by kind: each part is the customers' own share, said on the page,
+        // and persons plus companies make the whole store's forecast (to the cent,
+        // each part rounded on its own).
+        let cents = |s: &str| -> i64 {
+            s.trim_start_matches('€')
+                .replace([',', '.'], "")
+                .parse()
+                .unwrap_or_else(|e| panic!("{s}: {e}"))
+        };
+        let all = table(&june, "forecast-table");
+        let mut parts = Vec::new();
+        for kind in ["person", "company"] {
+            let a = page_as(
+                &app,
+                Role::Viewer,
+                &format!("/retention?as_of=2024-06-30&kind={kind}&lang=en"),
+                &[],
+            )
+            .await;
+            assert_eq!(a.status, 200, "{}", a.body);
+            assert!(
+                paragraph(&a.body, "forecast-segment").contains("The forecast for these customers"),
+                "{}",
+                a.body
+            );
+            assert!(!a.body.contains("id=\"forecast-all\""));
+            parts.push(table(&a.body, "forecast-table"));
+        }
+        for (h, whole) in all.iter().enumerate() {
+            let (p, c) = (cents(&parts[0][h][1]), cents(&parts[1][h][1]));
+            assert!(
+                (p + c - cents(&whole[1])).abs() <= 1,
+                "{backend} {}: {p} + {c} vs {}",
+                whole[0],
+                whole[1]
+            );
+            assert!(
+                p > 0,
+                "the café's purchases are expected to bring something"
+            );
+        }
+        // The firm has no purchases and here no valued subscriptions: nothing, not
+        // the café's figures.
+        let forecast_of = |segment: &'static str| {
+            let app = &app;
+            async move {
+                let a = page_as(
+                    app,
+                    Role::Viewer,
+                    &format!("/retention?as_of=2024-06-30&segment={segment}&lang=en"),
+                    &[],
+                )
+                .await;
+                assert_eq!(a.status, 200, "{}", a.body);
+                table(&a.body, "forecast-table")
+            }
+        };
+        let b2b = forecast_of("b2b").await;
+        assert_eq!(cents(&b2b[2][1]), 0, "{b2b:?} vs {all:?}");
+        // r4, a repeat buyer, moves to the firm: the firm's forecast is r4's part,
+        // the café's the rest, and the two make the whole.
+        let mut c = batch(&CUSTOMERS, &["segment"]);
+        c.push("r4".into(), [text("b2b")]);
+        app.store.write(&c).await.unwrap();
+        let (cafe, b2b) = (forecast_of("kahvila").await, forecast_of("b2b").await);
+        for (h, whole) in all.iter().enumerate() {
+            let (a, b) = (cents(&cafe[h][1]), cents(&b2b[h][1]));
+            assert!(a > 0 && b > 0, "{backend}: {cafe:?} {b2b:?}");
+            assert!(
+                (a + b - cents(&whole[1])).abs() <= 1,
+                "{cafe:?} + {b2b:?} vs {all:?}"
+            );
+        }
+    }
+}
+
+/// A body's text between `<p ... id="{id}">` and its `</p>`.
+fn paragraph(body: &str, id: &str) -> String {
+    let start = body
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in {body}"));
+    let rest = &body[start..];
+    let rest = &rest[rest.find('>').unwrap() + 1..];
+    strip(&rest[..rest.find("</p>").unwrap()])
+}
+
+#[tokio::test]
+async fn a_segment_without_subscriptions_says_so_and_bad_filters_are_refused() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        segments(&app.store).await;
+        // The café has no subscriptions: said in words, in both languages, without
+        // a chart or a table of zeros.
+        for (lang, says) in [
+            (
+                "en",
+                "These customers have no subscriptions in these 12 months",
+            ),
+            (
+                "fi",
+                "Näillä asiakkailla ei ole tilauksia näiden 12 kuukauden aikana",
+            ),
+        ] {
+            let a = page_as(
+                &app,
+                Role::Viewer,
+                &format!("/retention?as_of=2024-06-30&segment=kahvila&lang={lang}"),
+                &[],
+            )
+            .await;
+            assert_eq!(a.status, 200, "{backend}: {}", a.body);
+            assert!(
+                paragraph(&a.body, "revenue-none").contains(says),
+                "{}",
+                a.body
+            );
+            assert!(!a.body.contains("id=\"revenue-table\""));
+            assert!(!a.body.contains("id=\"revenue-retention-title\""));
+            // The other charts stay.
+            assert_eq!(a.body.matches("<svg ").count(), 4, "{backend}");
+        }
+        // A kind or segment no customer can have: 400, an HTML page in the user's
+        // language naming the parameter, the value and the values it takes.
+        for (query, lang, says, allowed) in [
+            (
+                "kind=robot",
+                "en",
+                "a filter has a value it does not take",
+                "kind: 'robot'. Allowed: person, company",
+            ),
+            (
+                "kind=robot",
+                "fi",
+                "suodattimessa on arvo, jota se ei hyväksy",
+                "kind: 'robot'. Sallitut arvot: person (henkilö), company (yritys)",
+            ),
+            (
+                "segment=nope",
+                "en",
+                "a filter has a value it does not take",
+                "segment: 'nope'. Allowed: b2b, kahvila",
+            ),
+        ] {
+            let a = page_as(
+                &app,
+                Role::Viewer,
+                &format!("/retention?as_of=2024-06-30&{query}&lang={lang}"),
+                &[],
+            )
+            .await;
+            assert_eq!(a.status, 400, "{backend} {query}: {}", a.body);
+            assert!(a.body.contains(&format!("<html lang=\"{lang}\">")));
+            let text = strip(&a.body).replace("&#39;", "'").replace("&#x27;", "'");
+            assert!(text.contains(says), "{text}");
+            assert!(text.contains(allowed), "{text}");
+            assert!(
+                a.body.contains("<nav"),
+                "the error page keeps the navigation"
+            );
+        }
+        // The filter line names the kind in the page's language.
+        let a = page_as(
+            &app,
+            Role::Viewer,
+            "/retention?as_of=2024-06-30&kind=company&lang=fi",
+            &[],
+        )
+        .await;
+        assert_eq!(a.status, 200);
+        let shown = paragraph(&a.body, "segment-shown");
+        assert!(shown.contains("Laji: yritys"), "{shown}");
+        assert!(!shown.contains("company"), "{shown}");
+        let a = page_as(
+            &app,
+            Role::Viewer,
+            "/retention?as_of=2024-06-30&kind=person&lang=en",
+            &[],
+        )
+        .await;
+        assert!(paragraph(&a.body, "segment-shown").contains("Kind: person"));
+    }
+}
+
+#[tokio::test]
+async fn grr_and_nrr_are_both_visible_and_the_month_under_way_is_labelled() {
+    let app = spawn_app("sqlite").await;
+    segments(&app.store).await;
+    // Up to May the firm had no expansion: GRR and NRR coincide, and the page
+    // says so; the lines differ in dash and marker size.
+    let a = page_as(
+        &app,
+        Role::Viewer,
+        "/retention?as_of=2024-05-31&segment=b2b&lang=en",
+        &[],
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let legend = paragraph(&a.body, "revenue-legend");
+    assert!(
+        legend.contains("GRR is the solid line with large dots, NRR the dashed line"),
+        "{legend}"
+    );
+    assert!(legend.contains("lie on top of each other"), "{legend}");
+    let chart = &a.body[a.body.find("id=\"revenue-retention-title\"").unwrap()..];
+    let chart = &chart[..chart.find("</svg>").unwrap()];
+    assert_eq!(
+        chart.matches("stroke-dasharray=\"7 5\"").count(),
+        1,
+        "{chart}"
+    );
+    assert!(chart.contains("r=\"6.00\""), "{chart}");
+    assert!(chart.contains("GRR (solid line, large dots)"), "{chart}");
+    // In June r7 expanded: the lines part, and the legend no longer says they meet.
+    let a = page_as(
+        &app,
+        Role::Viewer,
+        "/retention?as_of=2024-06-30&segment=b2b&lang=fi",
+        &[],
+    )
+    .await;
+    let legend = paragraph(&a.body, "revenue-legend");
+    assert!(legend.contains("NRR katkoviiva"), "{legend}");
+    assert!(!legend.contains("päällekkäin"), "{legend}");
+    // 15.6. is not the end of June: June is labelled as under way wherever a month
+    // is shown, and the page says what that means; May is a whole month.
+    for (lang, june, may, note) in [
+        (
+            "en",
+            "2024-06 (so far)",
+            "2024-05",
+            "its figures run only to 2024-06-15",
+        ),
+        ("fi", "6/2024 (kesken)", "5/2024", "päivään 15.6.2024"),
+    ] {
+        let a = page_as(
+            &app,
+            Role::Viewer,
+            &format!("/retention?as_of=2024-06-15&lang={lang}"),
+            &[],
+        )
+        .await;
+        assert_eq!(a.status, 200);
+        for t in ["bucket-table", "revenue-table"] {
+            let rows = table(&a.body, t);
+            assert_eq!(rows.last().unwrap()[0], june, "{t}");
+            row(&rows, may);
+        }
+        assert!(
+            paragraph(&a.body, "so-far-note").contains(note),
+            "{}",
+            a.body
+        );
     }
 }

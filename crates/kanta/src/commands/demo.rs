@@ -83,14 +83,18 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
     let password = new_password();
     core.ensure_user(&acting, DEMO_ADMIN, "Demo Admin", Role::Admin, &password)
         .await?;
+    if a.no_serve {
+        eprintln!(
+            "Sign in as {DEMO_ADMIN} with the password {password} once `kanta serve` runs (http://{}).",
+            config.serve.bind
+        );
+        store.close().await;
+        return Ok(ExitCode::SUCCESS);
+    }
     eprintln!(
         "Sign in at http://{} as {DEMO_ADMIN} with the password {password}",
         config.serve.bind
     );
-    if a.no_serve {
-        store.close().await;
-        return Ok(ExitCode::SUCCESS);
-    }
     crate::cli::serve(core, &config).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -190,7 +190,7 @@ fn entry(tr: &Tr, r: &AuditRecord) -> EntryView {
         actor: e.actor_name.clone(),
         actor_kind: tr.text_or(&format!("audit.kind.{}", e.actor_kind), &e.actor_kind),
         channel: tr.text_or(&format!("audit.channel.{}", e.channel), &e.channel),
-        entity: e.entity.clone(),
+        entity: tr.text_or(&format!("audit.entity.{}", e.entity), &e.entity),
         record: e.record_id.clone(),
         record_href: e
             .record_id
@@ -198,7 +198,13 @@ fn entry(tr: &Tr, r: &AuditRecord) -> EntryView {
             .filter(|_| e.entity == "customers")
             .map(|id| format!("/customers/{}", urlencode(id))),
         action: tr.text_or(&format!("audit.action.{}", e.action), &e.action),
-        changes: changes(&e.changes),
+        changes: changes(&e.changes)
+            .into_iter()
+            .map(|c| ChangeView {
+                field: tr.text_or(&format!("audit.field.{}", c.field), &c.field),
+                ..c
+            })
+            .collect(),
         details,
         ip: e.ip.clone(),
     }
