@@ -122,10 +122,8 @@ fn base64(s: &str) -> Vec<u8> {
     out
 }
 
-#[tokio::test]
-async fn a_person_finds_a_customer_and_reads_the_timeline_in_both_languages() {
-    let app = spawn_app("sqlite").await;
-    let d = start_driver().await;
+/// A new headless Chromium session (1280 × 900) on the driver; its id.
+async fn new_session(d: &Driver) -> String {
     let caps = json!({"capabilities": {"alwaysMatch": {
         "browserName": "chrome",
         "goog:chromeOptions": {
@@ -135,12 +133,25 @@ async fn a_person_finds_a_customer_and_reads_the_timeline_in_both_languages() {
                      "--window-size=1280,900"]
         }
     }}});
-    let session = call(&d, "POST", "/session", Some(caps)).await["sessionId"]
+    call(d, "POST", "/session", Some(caps)).await["sessionId"]
         .as_str()
         .unwrap()
-        .to_string();
+        .to_string()
+}
+
+/// `target/screenshots`, made if missing: where the browser tests save what they saw.
+fn screenshots_dir() -> std::path::PathBuf {
     let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
+    shots
+}
+
+#[tokio::test]
+async fn a_person_finds_a_customer_and_reads_the_timeline_in_both_languages() {
+    let app = spawn_app("sqlite").await;
+    let d = start_driver().await;
+    let session = new_session(&d).await;
+    let shots = screenshots_dir();
     let base = format!("http://{}", app.addr);
 
     // Sign in through the login form, as a person does.
@@ -667,21 +678,8 @@ async fn charts_and_customer_pages_are_legible_on_a_phone() {
     let demo = crate::customer_page::write_demo(&app).await;
     long_words(&app).await;
     let d = start_driver().await;
-    let caps = json!({"capabilities": {"alwaysMatch": {
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--window-size=1280,900"]
-        }
-    }}});
-    let session = call(&d, "POST", "/session", Some(caps)).await["sessionId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let session = new_session(&d).await;
+    let shots = screenshots_dir();
     let base = format!("http://{}", app.addr);
     let open = async |path: &str| {
         call(
