@@ -288,7 +288,10 @@ impl Core {
         entity: &'static Entity,
         fields: Vec<&'static Field>,
     ) -> Result<WriteTx> {
-        let writer = self.store.writer(entity, fields).await?;
+        // Read before the transaction holds the write lock (see above).
+        let today = self.today().await?;
+        let mut writer = self.store.writer(entity, fields).await?;
+        writer.set_today(today);
         Ok(WriteTx {
             _turn: turn,
             writer,

@@ -4,7 +4,7 @@
 //!
 //! The [`Writer`](crate::Writer) recomputes them, in its transaction, for the customers
 //! whose subscriptions a write touches (the staged rows' customers, and the former
-//! customers of rows moved to another), as of today (UTC); a bulk load recomputes every
+//! customers of rows moved to another), as of today (the store's day when the core sets it, else UTC); a bulk load recomputes every
 //! subscriber. Because billed periods and renewals move with the calendar,
 //! [`Writer::refresh_subscription_figures`] recomputes every subscriber's (the daily
 //! `subscriptions.refresh` job in kanta-core). Billing periods are computed in Rust,

@@ -344,6 +344,10 @@ pub struct Writer {
     bulk_totals: Option<totals::TotalsByCustomer>,
     /// The store, to count the write when it commits.
     store: Store,
+    /// The day subscriptions' figures are computed as of (billed periods, next
+    /// renewal): today in UTC unless the caller knows the store's day
+    /// ([`Writer::set_today`]).
+    today: chrono::NaiveDate,
 }
 
 /// Internal ids of referenced records, by field name and external id.
@@ -369,6 +373,7 @@ impl Store {
             pending: None,
             bulk_totals: None,
             store: self.clone(),
+            today: Utc::now().date_naive(),
         })
     }
 
@@ -422,6 +427,12 @@ impl Store {
 }
 
 impl Writer {
+    /// Computes subscriptions' figures as of `today` (the store's day, which the
+    /// core knows) instead of today in UTC.
+    pub fn set_today(&mut self, today: chrono::NaiveDate) {
+        self.today = today;
+    }
+
     /// The external ids among `ids` that exist as records of `target` (within this
     /// transaction, so customers created by earlier batches count).
     pub async fn known(
@@ -636,11 +647,10 @@ impl Writer {
                 }
                 if self.entity.name == SUBSCRIPTIONS.name {
                     // The table was empty: every subscriber is new.
-                    let today = Utc::now().date_naive();
                     subscriptions::refresh(
                         &mut self.tx,
                         Some("SELECT customer_id FROM subscriptions"),
-                        today,
+                        self.today,
                     )
                     .await?;
                 }
@@ -677,10 +687,9 @@ impl Writer {
                     }
                 }
                 if subs {
-                    // As of today (UTC): what the daily refresh keeps current.
-                    let today = Utc::now().date_naive();
+                    // As of today: what the daily refresh keeps current.
                     let touched = format!("SELECT customer_id FROM {}", subscriptions::TOUCHED);
-                    subscriptions::refresh(&mut self.tx, Some(&touched), today).await?;
+                    subscriptions::refresh(&mut self.tx, Some(&touched), self.today).await?;
                     self.tx
                         .execute(format!("DROP TABLE {}", subscriptions::TOUCHED))
                         .await?;
