@@ -261,6 +261,16 @@ impl CustomerSort {
             .unwrap_or("name")
     }
 
+    /// Whether the sort's value is computed per customer ([`Derived`]) rather than
+    /// read from an index of the customers' own columns.
+    fn is_derived(self) -> bool {
+        use CustomerSort::*;
+        matches!(
+            self,
+            Clv | PAlive | RenewalProbability | TrustBalance | OpenCases
+        )
+    }
+
     /// The ORDER BY of this sort, forwards or backwards, in each dialect: always a
     /// total order ending in a unique column. The sorts of the customers' own columns
     /// are the order of one of the table's indexes, so a page is a walk along it; the
@@ -906,6 +916,16 @@ impl Store {
                 "WITH m AS MATERIALIZED (SELECT {columns} FROM customers c WHERE {list_where}) \
                  SELECT * FROM m c ORDER BY {} LIMIT {lim} OFFSET {off}",
                 f.sort.order_by(postgres, false, &d)
+            )
+        } else if f.sort.is_derived() {
+            // Sorted by a value computed per customer (a score, the trust balance, the
+            // open cases): choose the page's customers computing only that value, then
+            // compute the row's other values for the page alone, not for every customer.
+            let order = f.sort.order_by(postgres, backwards, &d);
+            format!(
+                "WITH p AS (SELECT c.id FROM customers c WHERE {list_where} \
+                 ORDER BY {order} LIMIT {lim} OFFSET {off}) \
+                 SELECT {columns} FROM p JOIN customers c ON c.id = p.id ORDER BY {order}"
             )
         } else {
             format!(
