@@ -411,9 +411,8 @@ fn newest_score(column: &str, alias: &str) -> String {
 }
 
 impl Derived {
-    /// The expressions over `alias`; `renewal_column` is the column of
-    /// `customer_scores` holding the renewal probability, when the schema has one.
-    pub(crate) fn new(alias: &str, renewal_column: Option<&str>) -> Derived {
+    /// The expressions over `alias`.
+    pub(crate) fn new(alias: &str) -> Derived {
         Derived {
             trust: format!(
                 "(SELECT CAST(coalesce(sum(l.delta), 0) AS BIGINT) FROM trust_entries l WHERE l.customer_id = {alias}.id)"
@@ -423,10 +422,7 @@ impl Derived {
             ),
             clv: newest_score("clv_12_minor", alias),
             p_alive: newest_score("p_alive", alias),
-            renewal: match renewal_column {
-                Some(col) => newest_score(col, alias),
-                None => "CAST(NULL AS DOUBLE PRECISION)".into(),
-            },
+            renewal: newest_score("renewal_probability", alias),
         }
     }
 
@@ -439,10 +435,6 @@ impl Derived {
         )
     }
 }
-
-/// Names the column of `customer_scores` that may hold a subscriber's renewal
-/// probability (scoring adds it; a store without it shows none).
-const RENEWAL_COLUMNS: &[&str] = &["renewal_probability", "p_renewal"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CustomerPage {
@@ -538,7 +530,7 @@ impl Store {
     ) -> Result<Option<CustomerWithTotals>> {
         // The same text every time (built once per schema): the statement cache finds it.
         static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let derived = self.derived("t").await?;
+        let derived = Derived::new("t");
         let sql = SQL.get_or_init(|| {
             format!(
                 "SELECT {}, t.transactions_count, t.revenue_minor, t.refunds_count, t.refunds_minor, \
@@ -709,7 +701,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let d = self.derived("c").await?;
+        let d = Derived::new("c");
         let columns = format!("{SUMMARY_COLUMNS}, {}", d.columns());
         macro_rules! rows_with_ids {
             ($rows:expr) => {{
@@ -745,24 +737,6 @@ impl Store {
                 )
             }
         })
-    }
-
-    /// The derived values' expressions over `alias` for this store's schema (whether
-    /// the model runs' scores carry a renewal probability is read once).
-    pub(crate) async fn derived(&self, alias: &str) -> Result<Derived> {
-        static RENEWAL: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
-        let col = match RENEWAL.get() {
-            Some(c) => *c,
-            None => {
-                let cols = self.columns("customer_scores").await?;
-                let found = RENEWAL_COLUMNS
-                    .iter()
-                    .copied()
-                    .find(|c| cols.iter().any(|x| x == c));
-                *RENEWAL.get_or_init(|| found)
-            }
-        };
-        Ok(Derived::new(alias, col))
     }
 }
 
@@ -889,7 +863,7 @@ impl Store {
             .map(like_pattern);
         let has_search = search.is_some();
         let postgres = matches!(self.backend, Backend::Postgres(_));
-        let d = self.derived("c").await?;
+        let d = Derived::new("c");
         let (list_where, params) = list_where(f, search, postgres, &d);
         let count_sql = format!("SELECT count(*) FROM customers c WHERE {list_where}");
         let total: i64 = crate::with_pool!(self, pool =>

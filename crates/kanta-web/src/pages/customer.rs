@@ -253,12 +253,9 @@ fn decimal(tr: &Tr, v: f64, digits: usize) -> String {
 /// A probability as a whole percent: the text (`73 %` in Finnish, `73%` in English)
 /// and the number for a meter.
 fn percent(tr: &Tr, p: f64) -> (String, u32) {
-    let pct = (p * 100.0).round().clamp(0.0, 100.0) as u32;
-    let text = match tr.lang {
-        crate::i18n::Lang::Fi => format!("{pct}\u{a0}%"),
-        crate::i18n::Lang::En => format!("{pct}%"),
-    };
-    (text, pct)
+    let p = p.clamp(0.0, 1.0);
+    let pct = (p * 100.0).round() as u32;
+    (crate::pages::retention::percent(tr, p, 0), pct)
 }
 
 /// The sBG fits that valued the customer's running subscriptions: "sBG (plan X)"

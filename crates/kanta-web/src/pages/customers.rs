@@ -162,13 +162,9 @@ pub(crate) struct Choice {
     selected: bool,
 }
 
-/// A share as the language writes it (`50 %` in Finnish, `50%` in English).
+/// A share as a whole percent (`50 %` in Finnish, `50%` in English).
 fn percent(tr: &Tr, v: f64) -> String {
-    let pct = (v * 100.0).round().clamp(0.0, 100.0) as u32;
-    match tr.lang {
-        crate::i18n::Lang::Fi => format!("{pct}\u{a0}%"),
-        crate::i18n::Lang::En => format!("{pct}%"),
-    }
+    crate::pages::retention::percent(tr, v.clamp(0.0, 1.0), 0)
 }
 
 /// The probability thresholds as choices (`< 50 %`).

@@ -217,21 +217,10 @@ pub(crate) struct RetentionPage {
     forecast: Option<Forecast>,
 }
 
-/// `12 345` in Finnish (a no-break space), `12,345` in English.
+/// `12 345` in Finnish (a narrow no-break space, as the charts write it), `12,345` in
+/// English.
 pub(crate) fn count(tr: &Tr, n: u64) -> String {
-    let digits = n.to_string();
-    let sep = match tr.lang {
-        Lang::Fi => '\u{a0}',
-        Lang::En => ',',
-    };
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(sep);
-        }
-        out.push(c);
-    }
-    out
+    crate::charts::localize(n.to_string(), tr.lang == Lang::Fi)
 }
 
 /// `12,5` in Finnish, `12.5` in English.
@@ -1032,7 +1021,7 @@ mod tests {
     #[test]
     fn numbers_in_each_language() {
         let (fi, en) = (Tr::new(Lang::Fi), Tr::new(Lang::En));
-        assert_eq!(count(&fi, 1234567), "1\u{a0}234\u{a0}567");
+        assert_eq!(count(&fi, 1234567), "1\u{202f}234\u{202f}567");
         assert_eq!(count(&en, 1234567), "1,234,567");
         assert_eq!(count(&en, 123), "123");
         assert_eq!(count(&en, 0), "0");
