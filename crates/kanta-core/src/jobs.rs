@@ -12,7 +12,7 @@
 //! an admin can retry them.
 //!
 //! Recurring jobs are enqueued with a unique key per kind and period (`score:<period>`,
-//! `subscriptions.refresh` by day), so two instances never schedule the same period
+//! `subscriptions.refresh` by day, `cases.sla` by 5 minutes), so two instances never schedule the same period
 //! twice.
 //!
 //! **Why our own module and not `apalis`:** a job must be enqueued in the same
@@ -39,8 +39,11 @@ pub const SCORE: &str = "score";
 pub const MAIL_SEND: &str = "mail.send";
 /// Recomputes every subscriber's subscription figures as of today (daily).
 pub const SUBSCRIPTIONS_REFRESH: &str = crate::subscriptions::REFRESH;
+/// Warns of cases' SLA targets and tells managers of breaches (every 5 minutes while
+/// cases are open).
+pub const CASES_SLA: &str = crate::cases::SLA_JOB;
 /// Every kind a worker runs.
-pub const KINDS: [&str; 3] = [SCORE, MAIL_SEND, SUBSCRIPTIONS_REFRESH];
+pub const KINDS: [&str; 4] = [SCORE, MAIL_SEND, SUBSCRIPTIONS_REFRESH, CASES_SLA];
 
 /// How workers run jobs (from the settings' `jobs.*` and `serve.*`).
 #[derive(Debug, Clone)]
@@ -121,6 +124,20 @@ pub async fn run_job(s: &Services, job: &Job) -> Outcome {
                 Err(e) => Outcome::Retry(e.to_string()),
             }
         }
+        CASES_SLA => match s.core.run_sla_check(Utc::now()).await {
+            Ok(r) => {
+                if r.warned + r.breached > 0 {
+                    tracing::info!(
+                        "SLA check: {} warnings, {} breaches, {} mails",
+                        r.warned,
+                        r.breached,
+                        r.mails
+                    );
+                }
+                Outcome::Done
+            }
+            Err(e) => Outcome::Retry(e.to_string()),
+        },
         other => Outcome::Fail(format!("no worker knows jobs of kind '{other}'")),
     }
 }
@@ -228,6 +245,20 @@ pub async fn schedule_recurring(s: &Services, now: DateTime<Utc>) -> Result<()> 
                 kind: SUBSCRIPTIONS_REFRESH.into(),
                 payload: json!({}),
                 unique_key: Some(format!("day:{}", now.date_naive().format("%Y-%m-%d"))),
+                run_at: now,
+                max_attempts: s.settings.max_attempts.min(3) as i32,
+            })
+            .await?;
+    }
+    // Cases' SLA targets: every 5 minutes while any case is open.
+    if s.core.store().has_open_cases().await? {
+        let period = now.timestamp().div_euclid(300);
+        s.core
+            .store()
+            .enqueue(&NewJob {
+                kind: CASES_SLA.into(),
+                payload: json!({}),
+                unique_key: Some(format!("5m:{period}")),
                 run_at: now,
                 max_attempts: s.settings.max_attempts.min(3) as i32,
             })

@@ -19,12 +19,17 @@
 //!   from one place; [`subscriptions`]: the daily refresh of the subscriptions' figures.
 //! - [`scoring`]: `score_store` (model choice, fits, tiers, forecast).
 //! - [`jobs`]: background jobs and their workers; [`mail`]: the mailer and the outbox.
+//! - Service recovery: [`cases`] (life cycle, SLA timers and job), [`claims`] (the
+//!   small-claim rule), [`trust`] (the ledger's rules, escalation), [`recovery`] (how
+//!   customers fare after a case), [`rules`] (their settings as one snapshot).
 
 pub mod access;
 pub mod accounts;
 pub mod actor;
 pub mod admin;
 pub mod audit;
+pub mod cases;
+pub mod claims;
 pub mod config;
 pub mod customer_records;
 pub mod figures;
@@ -33,10 +38,13 @@ pub mod jobs;
 pub mod mail;
 pub mod outbox;
 pub mod proxies;
+pub mod recovery;
+pub mod rules;
 pub mod scoring;
 pub mod secrets;
 pub mod settings;
 pub mod subscriptions;
+pub mod trust;
 pub mod write;
 
 use std::sync::Arc;

@@ -48,7 +48,72 @@ pub const STORE_SETTINGS: &[StoreSettingDef] = &[
         description: "When the business serves customers, e.g. mon-fri 08:00-16:00 (service-level timers count these hours)",
         parse: parse_business_hours,
     },
+    StoreSettingDef {
+        key: "holidays",
+        description: "Days the business is closed, skipped by service-level timers in business hours: fi (Finnish public holidays, computed for every year), extra dates (2026-12-31 or 31.12.2026, comma-separated, with or without fi), or none (default fi)",
+        parse: parse_holidays,
+    },
+    StoreSettingDef {
+        key: "sla_low",
+        description: "Service-level targets of low-severity cases: first response / resolution in business or calendar hours, e.g. 16h/80h business (Finnish 16h/80h työaika; default 16h/80h business)",
+        parse: parse_sla_policy,
+    },
+    StoreSettingDef {
+        key: "sla_normal",
+        description: "Service-level targets of normal-severity cases: first response / resolution, e.g. 8h/40h business (default 8h/40h business)",
+        parse: parse_sla_policy,
+    },
+    StoreSettingDef {
+        key: "sla_high",
+        description: "Service-level targets of high-severity cases: first response / resolution, e.g. 4h/16h business (default 4h/16h business)",
+        parse: parse_sla_policy,
+    },
+    StoreSettingDef {
+        key: "sla_critical",
+        description: "Service-level targets of critical cases: first response / resolution, e.g. 1h/8h calendar (Finnish 1h/8h kalenteri; default 1h/8h calendar)",
+        parse: parse_sla_policy,
+    },
+    StoreSettingDef {
+        key: "sla_warn_hours",
+        description: "Hours before a service-level target when the case's owner is warned (mail and the cases list's due-soon filter; default 4)",
+        parse: parse_sla_warn_hours,
+    },
+    StoreSettingDef {
+        key: "small_claim_limit",
+        description: "The small-claim rule: compensation claims up to and including this amount (in the store's currency, e.g. 50,00) are approved at once by any staff member, no questions asked; larger ones wait for a manager",
+        parse: parse_small_claim_limit,
+    },
+    StoreSettingDef {
+        key: "repeat_claims",
+        description: "Claims in 12 months that flag a customer on the repeat-claim view (default 3); it informs managers and never changes the small-claim rule",
+        parse: parse_repeat_claims,
+    },
+    StoreSettingDef {
+        key: "trust_good_job",
+        description: "The trust ledger's credit for a good job (a positive interaction, a case resolved within its SLA, a promoter's answer): a whole number, 1 or more (default 1)",
+        parse: parse_trust_good_job,
+    },
+    StoreSettingDef {
+        key: "trust_mistake",
+        description: "The trust ledger's debit for a mistake (a case that was our fault, a breached SLA, a detractor's answer): a negative whole number (default -10, ten good jobs)",
+        parse: parse_trust_mistake,
+    },
 ];
+
+/// `holidays`: `fi`, `none`, dates, or `fi` and dates ([`kanta_domain::sla::Holidays`]).
+fn parse_holidays(s: &str) -> std::result::Result<String, String> {
+    crate::cases::parse_holidays(s)
+}
+
+/// `sla_<severity>`: `8h/40h business`, `1h/8h kalenteri` ([`kanta_domain::sla::SlaPolicy`]).
+fn parse_sla_policy(s: &str) -> std::result::Result<String, String> {
+    crate::cases::parse_sla_policy(s)
+}
+
+/// `sla_warn_hours`: 0 to 168 hours.
+fn parse_sla_warn_hours(s: &str) -> std::result::Result<String, String> {
+    crate::cases::parse_warn_hours(s)
+}
 
 /// Business hours before a manager sets them.
 pub const DEFAULT_BUSINESS_HOURS: &str = "mon-fri 08:00-16:00";
@@ -60,6 +125,16 @@ pub struct StoreSettings {
     pub time_zone: String,
     pub language: String,
     pub business_hours: String,
+    /// Every setting the store holds, as stored (JSON strings unquoted), by key: the
+    /// service rules ([`crate::rules`]) read theirs from here with their defaults.
+    pub stored: std::collections::BTreeMap<String, String>,
+}
+
+impl StoreSettings {
+    /// A stored setting's value, `None` when the default applies.
+    pub fn value(&self, key: &str) -> Option<&str> {
+        self.stored.get(key).map(String::as_str)
+    }
 }
 
 /// One setting as the settings page shows it.
@@ -135,6 +210,83 @@ fn parse_business_hours(s: &str) -> std::result::Result<String, String> {
         "{}-{} {:02}:{:02}-{:02}:{:02}",
         DAYS[d0], DAYS[d1], open.0, open.1, close.0, close.1
     ))
+}
+
+/// The small-claim threshold as typed (`50`, `50,00`, `50.00 €`, `EUR 50`), normalised
+/// to a plain decimal (`50.00`): an amount in the store's currency, zero or more.
+pub fn parse_small_claim_limit(s: &str) -> std::result::Result<String, String> {
+    let bad = || {
+        format!(
+            "'{}' is not an amount like 50,00 (in the store's currency)",
+            s.trim()
+        )
+    };
+    let d = kanta_domain::money::Decimal::parse(s).map_err(|_| bad())?;
+    if d.is_negative() {
+        return Err(format!(
+            "'{}' is below zero: the small-claim limit is an amount of 0 or more",
+            s.trim()
+        ));
+    }
+    // Within the bounds of every amount (two decimals is the common case).
+    let cents = d.to_units(2).map_err(|_| bad())?;
+    if cents > kanta_domain::money::MAX_MINOR {
+        return Err(bad());
+    }
+    Ok(kanta_domain::money::Decimal {
+        mantissa: i128::from(cents),
+        scale: 2,
+    }
+    .to_string())
+}
+
+/// A whole number as typed: `10`, `+10`, `-10`, `−10` (the typographic minus), with
+/// `points`/`pistettä` and the like after it.
+fn whole_number(s: &str) -> Option<i64> {
+    let first = s.split_whitespace().next()?;
+    let t = first.replace(['\u{2212}', '\u{2013}'], "-");
+    t.strip_prefix('+').unwrap_or(&t).parse().ok()
+}
+
+/// The trust ledger's credit for a good job: a whole number from 1 to 1000.
+pub fn parse_trust_good_job(s: &str) -> std::result::Result<String, String> {
+    match whole_number(s) {
+        Some(n) if (1..=1000).contains(&n) => Ok(n.to_string()),
+        Some(n) if n <= 0 => Err(format!(
+            "{n} is not a credit: a good job adds to the balance, so give a whole number from 1 to 1000 (default 1)"
+        )),
+        _ => Err(format!(
+            "'{}' is not a whole number from 1 to 1000 (default 1)",
+            s.trim()
+        )),
+    }
+}
+
+/// The trust ledger's debit for a mistake: a negative whole number from -1 to -100000.
+pub fn parse_trust_mistake(s: &str) -> std::result::Result<String, String> {
+    match whole_number(s) {
+        Some(n) if (-100_000..=-1).contains(&n) => Ok(n.to_string()),
+        Some(n) if n >= 0 => Err(format!(
+            "{n} is not a debit: a mistake takes from the balance, so give a negative whole number such as -10 (default -10)"
+        )),
+        _ => Err(format!(
+            "'{}' is not a whole number from -1 to -100000 (default -10)",
+            s.trim()
+        )),
+    }
+}
+
+/// Claims in 12 months that flag a customer: a whole number, 1 or more (`3`, `3 claims`,
+/// `3 korvausta`).
+pub fn parse_repeat_claims(s: &str) -> std::result::Result<String, String> {
+    let first = s.split_whitespace().next().unwrap_or("");
+    match first.parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n.to_string()),
+        _ => Err(format!(
+            "'{}' is not a number of claims: a whole number, 1 or more",
+            s.trim()
+        )),
+    }
 }
 
 /// Times as a person reads them: on the wall clock of one zone (the store's, or a
@@ -224,6 +376,13 @@ impl Core {
             language: get("language").unwrap_or_else(|| d.language.code().to_string()),
             business_hours: get("business_hours")
                 .unwrap_or_else(|| DEFAULT_BUSINESS_HOURS.to_string()),
+            stored: stored
+                .iter()
+                .map(|(k, v)| {
+                    let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                    (k.clone(), v)
+                })
+                .collect(),
         })
     }
 

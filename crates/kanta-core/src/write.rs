@@ -261,6 +261,8 @@ pub struct WriteTx {
     entity: &'static Entity,
     /// How far ahead of now a time may lie ([`row_problem`]).
     max_future: chrono::Duration,
+    /// The service rules in force, read before the transaction began.
+    rules: crate::rules::Rules,
 }
 
 impl Core {
@@ -290,6 +292,7 @@ impl Core {
     ) -> Result<WriteTx> {
         // Read before the transaction holds the write lock (see above).
         let today = self.today().await?;
+        let rules = self.rules().await?;
         let mut writer = self.store.writer(entity, fields).await?;
         writer.set_today(today);
         Ok(WriteTx {
@@ -298,6 +301,7 @@ impl Core {
             acting: acting.clone(),
             entity,
             max_future: self.max_future,
+            rules,
         })
     }
 
@@ -493,12 +497,39 @@ impl WriteTx {
     /// Writes a batch of the current entity (see [`check_refs`] for its references).
     /// Refused whole (422, each row's index) when a row has a value no write takes
     /// ([`row_problem`]: a time far ahead of now, an amount beyond the bound).
+    ///
+    /// After the rows are merged, the rules of what was written run in the same
+    /// transaction: a case's SLA due times, events and trust entries ([`crate::cases`],
+    /// [`crate::trust`]), a claim's small-claim rule ([`crate::claims`]), the trust
+    /// entries of interactions and feedback.
     pub async fn write(&mut self, batch: WriteBatch) -> Result<()> {
         let problems = value_problems(&batch, self.latest_time(), self.max_future);
         if !problems.is_empty() {
             return Err(CoreError::Invalid(problems));
         }
-        Ok(self.writer.write(batch).await?)
+        let entity = batch.entity.name;
+        let hooked = matches!(entity, "cases" | "claims" | "interactions" | "feedback");
+        let ids: Vec<String> = if hooked {
+            batch.ids().map(str::to_string).collect()
+        } else {
+            Vec::new()
+        };
+        self.writer.write(batch).await?;
+        if hooked {
+            // The rules read and join the rows just written.
+            self.writer.merge_written().await?;
+        }
+        match entity {
+            "cases" => crate::cases::after_write(self, &ids).await,
+            "claims" => crate::claims::after_write(self, &ids).await,
+            "interactions" | "feedback" => crate::trust::after_write(self, &ids).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// The service rules in force for this write (read before it began).
+    pub fn rules(&self) -> &crate::rules::Rules {
+        &self.rules
     }
 
     /// The latest time this write accepts ([`row_problem`]).

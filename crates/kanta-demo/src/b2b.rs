@@ -7,10 +7,11 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::DemoConfig;
-use crate::clock::{Window, add_months, helsinki, midnight, office_at_or_after, office_time};
+use crate::clock::{Window, add_months, helsinki, midnight, office_time};
 use crate::draw::{self, beta, exponential, lognormal, normal, poisson, uniform, weighted};
 use crate::names::{self, Emails};
-use crate::params::{B2B, PLANS, Sbg, TIERS, TRUST};
+use crate::params::{B2B, PLANS, SLA_POLICIES, Sbg, TIERS};
+use crate::service::{self, Outcome};
 use crate::tables::Tables;
 use crate::texts::{self, B2B_CATEGORIES, B2bCategory, CHURN_REASONS, fill, pick_say, say};
 
@@ -121,11 +122,6 @@ const INCIDENT_CASE_SHARE: [f64; 3] = [0.15, 0.35, 0.7];
 /// Account managers' own contacts and the customers' contacts, per day, by tier.
 const PROACTIVE_PER_DAY: [f64; 3] = [1.0 / 90.0, 1.0 / 35.0, 1.0 / 14.0];
 const REACTIVE_PER_DAY: [f64; 3] = [1.0 / 120.0, 1.0 / 60.0, 1.0 / 30.0];
-/// Hours within which a case counts as put right quickly, by severity.
-const SLA_HOURS: [i64; 4] = [72, 24, 8, 4];
-/// Median hours to resolve, by severity.
-const RESOLVE_HOURS: [f64; 4] = [60.0, 30.0, 10.0, 3.0];
-const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 
 fn staff_id(i: usize) -> String {
     format!("b2b-staff-{:02}", i + 1)
@@ -202,8 +198,12 @@ pub(crate) fn draws(cfg: &DemoConfig, w: &Window) -> Vec<Draw> {
         .collect()
 }
 
+/// Share of accounts with one entry a manager wrote by hand in the trust ledger.
+const MANUAL_TRUST_SHARE: f64 = 0.05;
+
 struct Counters {
     case: u32,
+    claim: u32,
     interaction: u32,
     feedback: u32,
     trust: u32,
@@ -245,6 +245,7 @@ pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
     let mut companies = std::collections::HashSet::new();
     let mut n = Counters {
         case: 0,
+        claim: 0,
         interaction: 0,
         feedback: 0,
         trust: 0,
@@ -341,6 +342,24 @@ fn account(
     } else {
         helsinki(started_on, 15 * 3600)
     };
+    // Who looks after the account: a manager at work when it was won, and after they
+    // leave, a successor.
+    let managers = at_work(Role::Manager, d.start_day as f64, horizon);
+    let manager = draw::pick(rng, &managers);
+    let manager_until = if STAFF[manager].5 >= 1.0 {
+        f64::INFINITY
+    } else {
+        STAFF[manager].5 * horizon
+    };
+    let successors = at_work(Role::Manager, manager_until.min(horizon - 1.0), horizon);
+    let successor = draw::pick(rng, &successors);
+    let manager_on = |day: f64| {
+        if day < manager_until {
+            manager
+        } else {
+            successor
+        }
+    };
     t.customers
         .row(aid.clone())
         .set("kind", "company")
@@ -370,6 +389,7 @@ fn account(
         )
         .set("ended_on", ended_on)
         .set("end_reason", end_reason)
+        .set("owner_id", staff_id(manager_on(stop_day as f64 - 1.0)))
         .push();
 
     let contacts = match tier {
@@ -410,24 +430,6 @@ fn account(
         .set("end_reason", end_reason)
         .push();
 
-    // Who looks after the account: a manager at work when it was won, and after they
-    // leave, a successor.
-    let managers = at_work(Role::Manager, d.start_day as f64, horizon);
-    let manager = draw::pick(rng, &managers);
-    let manager_until = if STAFF[manager].5 >= 1.0 {
-        f64::INFINITY
-    } else {
-        STAFF[manager].5 * horizon
-    };
-    let successors = at_work(Role::Manager, manager_until.min(horizon - 1.0), horizon);
-    let successor = draw::pick(rng, &successors);
-    let manager_on = |day: f64| {
-        if day < manager_until {
-            manager
-        } else {
-            successor
-        }
-    };
     let support_on = |rng: &mut ChaCha8Rng, day: f64| {
         let here = at_work(Role::Support, day, horizon);
         draw::pick(rng, &here)
@@ -483,16 +485,6 @@ fn account(
         monday += TimeDelta::days(7);
     }
 
-    let mut trust = |t: &mut Tables, at, delta: i64, reason: String, source: &str| {
-        t.trust
-            .row(next(&mut n.trust, "b2b-trust"))
-            .set("customer_id", aid.as_str())
-            .set("occurred_at", at)
-            .set("delta", delta)
-            .set("reason", reason)
-            .set("source", source)
-            .push();
-    };
     let in_service = |at: chrono::DateTime<chrono::Utc>| at < w.end && at < midnight(stop);
 
     // Contacts: kick-off, managers' own check-ins, customers' questions, yearly
@@ -599,15 +591,6 @@ fn account(
             .set("proactive", proactive)
             .set("note", if notice { notice_text.as_str() } else { note })
             .push();
-        if outcome == "positive" {
-            trust(
-                t,
-                at,
-                TRUST.credit,
-                say(texts::TRUST_CONTACT, english).to_string(),
-                "interaction",
-            );
-        }
     }
 
     // Cases: everyday problems (more of them before leaving for bad support),
@@ -668,6 +651,7 @@ fn account(
     }
     new_cases.sort_by_key(|c| c.at);
     let mut our_faults: Vec<chrono::DateTime<chrono::Utc>> = Vec::new();
+    let mut claims_in_last_year = 0;
     for c in new_cases {
         if !in_service(c.at) {
             continue;
@@ -687,70 +671,114 @@ fn account(
         } else {
             sev
         };
-        let our_fault = rng.random_bool(cat.our_fault);
-        let resolved = match c.incident_end {
-            Some(e) => Some(e.max(c.at) + TimeDelta::minutes(rng.random_range(10..120))),
-            None if rng.random_bool(0.02) => None,
-            None => {
-                // Put right by the support team, in office hours (outages above are
-                // fixed when the incident ends, at any hour).
-                let hours = lognormal(rng, RESOLVE_HOURS[sev], 0.9);
-                let done = c.at + TimeDelta::minutes((hours * 60.0).round() as i64 + 5);
-                Some(office_at_or_after(done, rng.random_range(5 * 60..90 * 60)))
+        let our_fault = if cat.our_fault <= 0.0 || cat.our_fault >= 1.0 {
+            Some(cat.our_fault >= 1.0)
+        } else if rng.random_bool(0.1) {
+            None
+        } else {
+            Some(rng.random_bool(cat.our_fault))
+        };
+        let channel = if c.incident_end.is_some() {
+            weighted(rng, &[("phone", 0.5), ("web", 0.3), ("email", 0.2)])
+        } else {
+            weighted(
+                rng,
+                &[
+                    ("email", 0.45),
+                    ("phone", 0.25),
+                    ("web", 0.2),
+                    ("chat", 0.1),
+                ],
+            )
+        };
+        let life = match c.incident_end {
+            // Outages are put right when the incident ends, at any hour.
+            Some(e) => {
+                let first = c.at + TimeDelta::minutes(rng.random_range(5..30));
+                let fixed = e.max(c.at) + TimeDelta::minutes(rng.random_range(10..120));
+                service::life_at(rng, c.at, sev, Some(first), Some(fixed), w.end)
             }
-        }
-        .filter(|r| *r < w.end);
-        let compensation = match cat.code {
-            "outage" if tier == 2 || sev == 3 => Some(monthly_fee / 10),
-            "billing" if our_fault && rng.random_bool(0.5) => Some(monthly_fee / 5),
-            "bug" if our_fault && sev == 3 => Some(monthly_fee / 20),
-            _ => None,
-        }
-        .filter(|m| *m > 0);
+            None => {
+                let recent = w.end - c.at < TimeDelta::days(30);
+                let shares = if recent {
+                    [0.5, 0.1, 0.4]
+                } else {
+                    [0.7, 0.2, 0.1]
+                };
+                let outcome = weighted(
+                    rng,
+                    &[
+                        (Outcome::Within, shares[0]),
+                        (Outcome::Late, shares[1]),
+                        (Outcome::Unresolved, shares[2]),
+                    ],
+                );
+                service::life(rng, c.at, sev, outcome, None, w.end)
+            }
+        };
         let day = w.day(c.at.date_naive()) as f64;
         let handler = match cat.code {
             "billing" | "onboarding" => manager_on(day),
             _ => support_on(rng, day),
         };
+        let resolved = life.resolved_at.is_some();
+        let apology =
+            resolved.then(|| rng.random_bool(if our_fault == Some(true) { 0.8 } else { 0.2 }));
+        let resolution = resolved.then(|| pick_say(rng, texts::resolutions(cat.code), english));
+        let in_presence = resolved.then(|| cat.code == "onboarding" && rng.random_bool(0.5));
+        let case_id = next(&mut n.case, "b2b-case");
         t.cases
-            .row(next(&mut n.case, "b2b-case"))
+            .row(case_id.clone())
             .set("customer_id", aid.as_str())
             .set("opened_at", c.at)
             .set("category", cat.code)
-            .set("severity", SEVERITIES[sev])
+            .set("severity", SLA_POLICIES[sev].severity)
+            .set("status", life.status)
+            .set("channel", channel)
             .set("our_fault", our_fault)
             .set("summary", pick_say(rng, cat.summaries, english))
-            .set("resolved_at", resolved)
-            .set("compensation", compensation)
-            .set("currency", "EUR")
+            .set("first_response_at", life.first_response_at)
+            .set("resolved_at", life.resolved_at)
+            .set("closed_at", life.closed_at)
+            .set("resolution", resolution)
+            .set("apology", apology)
+            .set("fixed_in_presence", in_presence)
             .set("staff_id", staff_id(handler))
             .push();
-        let label = say(cat.label, english);
-        if our_fault {
+        let mine = our_fault == Some(true);
+        if mine {
             our_faults.push(c.at);
-            trust(
-                t,
-                c.at,
-                TRUST.debit,
-                fill(say(texts::TRUST_MISTAKE, english), label),
-                "case",
-            );
         }
-        let Some(r) = resolved else { continue };
-        let fast = r - c.at <= TimeDelta::hours(SLA_HOURS[sev]);
-        if fast {
-            trust(
-                t,
-                r,
-                TRUST.credit,
-                fill(say(texts::TRUST_RECOVERED, english), label),
-                "case",
-            );
+        // Compensation claimed: service credits for outages, billing errors and
+        // critical bugs; an enterprise account asks for more after a late fix.
+        let claim = match cat.code {
+            "outage" if tier == 2 || sev == 3 => Some((monthly_fee / 10, "refund")),
+            "billing" if mine && rng.random_bool(0.5) => Some((monthly_fee / 5, "refund")),
+            "bug" if mine && sev == 3 => Some((monthly_fee / 20, "refund")),
+            _ if mine && tier == 2 && life.outcome == Outcome::Late => {
+                Some((monthly_fee / 4, "voucher"))
+            }
+            _ => None,
         }
+        .filter(|(m, _)| *m > 0);
+        // At most two claims in the last 12 months (only the café's repeat claimants
+        // have more).
+        let this_year = w.end - c.at < TimeDelta::days(365);
+        if let Some((amount, kind)) = claim.filter(|_| !this_year || claims_in_last_year < 2) {
+            let claimed_at = c.at + TimeDelta::minutes(rng.random_range(30..2880));
+            if claimed_at < w.end {
+                claims_in_last_year += usize::from(this_year);
+                let id = next(&mut n.claim, "b2b-claim");
+                let cl = service::claim(rng, id, case_id, claimed_at, amount, kind, english);
+                t.claim_drafts.push(cl);
+            }
+        }
+        let Some(r) = life.resolved_at else { continue };
+        let fast = life.outcome == Outcome::Within;
         // A short satisfaction survey after the case is closed.
         let answered = r + TimeDelta::minutes(rng.random_range(60..2880));
         if survey_consent && rng.random_bool(0.35) && answered < w.end {
-            let mean = 4.3 - if fast { 0.0 } else { 1.2 } - if our_fault { 0.4 } else { 0.0 };
+            let mean = 4.3 - if fast { 0.0 } else { 1.2 } - if mine { 0.4 } else { 0.0 };
             let csat = normal(rng, mean, 0.8).round().clamp(1.0, 5.0) as i64;
             let ces = rng.random_bool(0.5).then(|| {
                 normal(rng, if fast { 5.6 } else { 4.1 }, 1.0)
@@ -862,31 +890,17 @@ fn account(
                 .set("language", locale)
                 .set("staff_id", kudos.map(staff_id))
                 .push();
-            if nps >= 9 {
-                let reason = fill(say(texts::TRUST_PROMOTER, english), &nps.to_string());
-                trust(t, answered, TRUST.credit, reason, "survey");
-            }
         }
     }
 
-    // Each full month of service without a mistake of ours is a job done well.
-    let mut k = 0;
-    loop {
-        let from = add_months(started_on, k);
-        let to = add_months(started_on, k + 1);
-        let at = midnight(to) + TimeDelta::hours(2);
-        if to > stop || at >= w.end {
-            break;
+    // Now and then a manager's own entry in the trust ledger.
+    if rng.random_bool(MANUAL_TRUST_SHARE) {
+        let day = uniform(rng, d.start_day as f64, stop_day as f64);
+        let at = office_time(rng, w.date(day as i64));
+        if in_service(at) {
+            let id = next(&mut n.trust, "b2b-trust");
+            service::manual_trust(rng, t, id, &aid, at, english);
         }
-        let clean = !our_faults
-            .iter()
-            .any(|m| m.date_naive() >= from && m.date_naive() < to);
-        if clean {
-            let reason = say(texts::TRUST_SERVICE_MONTH, english)
-                .replace("{m}", &format!("{}-{:02}", from.year(), from.month()));
-            trust(t, at, TRUST.credit, reason, "service");
-        }
-        k += 1;
     }
 }
 

@@ -1,15 +1,18 @@
 //! The café: customers, purchases (BG/NBD), spend (Gamma-Gamma), complaints,
 //! conversations at the counter, survey answers and the trust ledger.
 
-use chrono::{DateTime, Datelike, TimeDelta, Utc};
+use std::collections::HashMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::DemoConfig;
-use crate::clock::{Window, cafe_wall, midnight};
+use crate::clock::{Window, cafe_wall};
 use crate::draw::{self, beta, exponential, gamma, lognormal, normal, uniform, weighted};
 use crate::names::{self, Emails};
-use crate::params::{CAFE, CafeParams, TRUST};
+use crate::params::{CAFE, CafeParams, RECOVERY, SLA_POLICIES, SMALL_CLAIM_LIMIT};
+use crate::service::{self, Outcome};
 use crate::tables::Tables;
 use crate::texts::{self, CAFE_CATEGORIES, fill, pick_say, say};
 
@@ -110,8 +113,16 @@ pub(crate) fn customer_id(i: usize) -> String {
     format!("cafe-{:05}", i + 1)
 }
 
+/// Cases opened in the last this many days are more often still open.
+const RECENT_DAYS: i64 = 30;
+/// The window of the built-in repurchase effect, days.
+const RECOVERY_DAYS: f64 = 180.0;
+/// Share of customers with one entry a manager wrote by hand in the trust ledger.
+const MANUAL_TRUST_SHARE: f64 = 0.004;
+
 struct Ids {
     case: u32,
+    claim: u32,
     interaction: u32,
     feedback: u32,
     trust: u32,
@@ -158,13 +169,15 @@ pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
     let mut emails = Emails::default();
     let mut ids = Ids {
         case: 0,
+        claim: 0,
         interaction: 0,
         feedback: 0,
         trust: 0,
     };
     let p = &CAFE;
-    let sla = TimeDelta::hours(p.sla_hours);
-    for (i, d) in draws(cfg, w).into_iter().enumerate() {
+    let draws = draws(cfg, w);
+    let claimants = repeat_claimants(cfg, &draws, horizon);
+    for (i, d) in draws.into_iter().enumerate() {
         let cid = customer_id(i);
         let english = rng.random_bool(p.english_share);
         let locale = if english { "en" } else { "fi" };
@@ -199,7 +212,6 @@ pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
             "friend" | "student-event" => Some(350),
             _ => None,
         };
-        let claimant = rng.random_bool(p.claimant_share);
         let mobile_share = if email.is_some() {
             beta(&mut rng, 1.0, 4.0)
         } else {
@@ -225,21 +237,23 @@ pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
             .set("status", "active")
             .push();
 
-        let mut trust = |t: &mut Tables, at: DateTime<Utc>, delta: i64, reason: String, src| {
-            t.trust
-                .row(Ids::next(&mut ids.trust, "cafe-trust"))
-                .set("customer_id", cid.as_str())
-                .set("occurred_at", at)
-                .set("delta", delta)
-                .set("reason", reason)
-                .set("source", src)
-                .push();
-        };
+        if rng.random_bool(MANUAL_TRUST_SHARE) {
+            let k = rng.random_range(0..d.visits.len());
+            let at = cafe_wall(w, d.visits[k].u) + TimeDelta::hours(rng.random_range(2..72));
+            if at < w.end {
+                let id = Ids::next(&mut ids.trust, "cafe-trust");
+                service::manual_trust(&mut rng, t, id, &cid, at, english);
+            }
+        }
         let mut last_case: Option<LastCase> = None;
         let mut last_survey = f64::NEG_INFINITY;
-        // Visits per calendar month without a complaint: (year, month, count).
-        let mut good_months: Vec<(i32, u32, i64)> = Vec::new();
-        for (k, v) in d.visits.iter().enumerate() {
+        let repeat_claims = claimants.get(&i);
+        let mut first_case = true;
+        let mut claims_in_last_year = 0;
+        let mut visits = d.visits.clone();
+        let mut k = 0;
+        while k < visits.len() {
+            let v = visits[k];
             let at = cafe_wall(w, v.u);
             t.transactions
                 .row(format!("{cid}-t{:04}", k + 1))
@@ -263,15 +277,13 @@ pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
                 .set("kind", "order")
                 .push();
             let barista = on_shift(&mut rng, v.u);
-            let mut complained = false;
-
-            let complaint_rate = if claimant {
-                p.claimant_complaint_per_visit
-            } else {
-                p.complaint_per_visit
+            let complaint = match repeat_claims {
+                Some(at_visits) => at_visits.contains(&k),
+                None => rng.random_bool(p.complaint_per_visit),
             };
-            if rng.random_bool(complaint_rate) {
-                let opened = at + TimeDelta::seconds(rng.random_range(60..1200));
+            let opened = at + TimeDelta::seconds(rng.random_range(60..1200));
+            if complaint && opened < w.end {
+                let claimant = repeat_claims.is_some();
                 let c = weighted(
                     &mut rng,
                     &CAFE_CATEGORIES
@@ -281,92 +293,170 @@ pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
                         .collect::<Vec<_>>(),
                 );
                 let cat = &CAFE_CATEGORIES[c];
-                let our_fault = rng.random_bool(if claimant { 0.3 } else { cat.our_fault });
-                let severity =
-                    weighted(&mut rng, &[("low", 0.72), ("medium", 0.24), ("high", 0.04)]);
-                let x = rng.random::<f64>();
-                let minutes = if x < 0.75 {
-                    Some(lognormal(&mut rng, 8.0, 0.6))
-                } else if x < 0.95 {
-                    Some(lognormal(&mut rng, 240.0, 1.0))
-                } else {
+                let our_fault = if claimant {
+                    weighted(
+                        &mut rng,
+                        &[(Some(false), 0.4), (None, 0.5), (Some(true), 0.1)],
+                    )
+                } else if rng.random_bool(0.08) {
                     None
+                } else {
+                    Some(rng.random_bool(cat.our_fault))
                 };
-                let resolved = minutes
-                    .map(|m| opened + TimeDelta::seconds((m * 60.0).round() as i64 + 30))
-                    .filter(|r| *r < w.end);
-                let compensation = if our_fault {
+                let severity = if claimant {
+                    0
+                } else {
+                    weighted(&mut rng, &[(0, 0.6), (1, 0.3), (2, 0.08), (3, 0.02)])
+                };
+                let channel = if claimant {
+                    "visit"
+                } else if email.is_some() {
                     weighted(
                         &mut rng,
                         &[
-                            (Some(350), 0.55),
-                            (Some(420), 0.15),
-                            (Some(v.cents), 0.15),
-                            (None, 0.15),
+                            ("visit", 0.7),
+                            ("email", 0.15),
+                            ("web", 0.1),
+                            ("phone", 0.05),
                         ],
                     )
-                } else if rng.random_bool(if claimant { 0.8 } else { 0.3 }) {
-                    Some(350)
                 } else {
-                    None
+                    weighted(&mut rng, &[("visit", 0.85), ("web", 0.1), ("phone", 0.05)])
                 };
-                if opened < w.end {
-                    complained = true;
-                    t.cases
-                        .row(Ids::next(&mut ids.case, "cafe-case"))
-                        .set("customer_id", cid.as_str())
-                        .set("opened_at", opened)
-                        .set("category", cat.code)
-                        .set("severity", severity)
-                        .set("our_fault", our_fault)
-                        .set("summary", pick_say(&mut rng, cat.summaries, english))
-                        .set("resolved_at", resolved)
-                        .set("compensation", compensation)
-                        .set("currency", "EUR")
-                        .set("staff_id", staff_id(barista))
-                        .push();
-                    let label = say(cat.label, english);
-                    if our_fault {
-                        trust(
-                            t,
-                            opened,
-                            TRUST.debit,
-                            fill(say(texts::TRUST_MISTAKE, english), label),
-                            "case",
-                        );
-                    }
-                    let fast = resolved.is_some_and(|r| r - opened <= sla);
-                    if let (true, Some(r)) = (fast, resolved) {
-                        trust(
-                            t,
-                            r,
-                            TRUST.credit,
-                            fill(say(texts::TRUST_RECOVERED, english), label),
-                            "case",
-                        );
-                    }
-                    if let (true, true, Some(r)) = (our_fault, email.is_some(), resolved) {
-                        let sent = r + TimeDelta::minutes(rng.random_range(60..1200));
-                        if rng.random_bool(0.25) && sent < w.end {
-                            t.interactions
-                                .row(Ids::next(&mut ids.interaction, "cafe-int"))
-                                .set("customer_id", cid.as_str())
-                                .set("occurred_at", sent)
-                                .set("kind", "email")
-                                .set("direction", "outbound")
-                                .set("staff_id", staff_id(0))
-                                .set("outcome", "positive")
-                                .set("proactive", false)
-                                .set("note", say(texts::CAFE_APOLOGY, english))
-                                .push();
-                        }
-                    }
-                    last_case = Some(LastCase {
-                        at: opened,
-                        category: c,
-                        handled_fast: fast,
+                let recent = w.end - opened < TimeDelta::days(RECENT_DAYS);
+                let outcome = if claimant {
+                    Outcome::Within
+                } else if recent {
+                    weighted(
+                        &mut rng,
+                        &[
+                            (Outcome::Within, 0.45),
+                            (Outcome::Late, 0.1),
+                            (Outcome::Unresolved, 0.45),
+                        ],
+                    )
+                } else {
+                    let s = RECOVERY.outcome_shares;
+                    weighted(
+                        &mut rng,
+                        &[
+                            (Outcome::Within, s[0]),
+                            (Outcome::Late, s[1]),
+                            (Outcome::Unresolved, s[2]),
+                        ],
+                    )
+                };
+                let on_spot = (outcome == Outcome::Within && (claimant || rng.random_bool(0.7)))
+                    .then(|| {
+                        TimeDelta::seconds(
+                            (lognormal(&mut rng, 8.0, 0.6) * 60.0).round() as i64 + 30,
+                        )
                     });
+                let life = service::life(&mut rng, opened, severity, outcome, on_spot, w.end);
+                let resolved = life.resolved_at.is_some();
+                let apology = resolved
+                    .then(|| rng.random_bool(if our_fault == Some(true) { 0.9 } else { 0.4 }));
+                let resolution =
+                    resolved.then(|| pick_say(&mut rng, texts::resolutions(cat.code), english));
+                let owner = if severity >= 2 {
+                    rng.random_range(0..2)
+                } else {
+                    barista
+                };
+                let case_id = Ids::next(&mut ids.case, "cafe-case");
+                t.cases
+                    .row(case_id.clone())
+                    .set("customer_id", cid.as_str())
+                    .set("opened_at", opened)
+                    .set("category", cat.code)
+                    .set("severity", SLA_POLICIES[severity].severity)
+                    .set("status", life.status)
+                    .set("channel", channel)
+                    .set("our_fault", our_fault)
+                    .set("summary", pick_say(&mut rng, cat.summaries, english))
+                    .set("first_response_at", life.first_response_at)
+                    .set("resolved_at", life.resolved_at)
+                    .set("closed_at", life.closed_at)
+                    .set("resolution", resolution)
+                    .set("apology", apology)
+                    .set("fixed_in_presence", resolved.then_some(on_spot.is_some()))
+                    .set("staff_id", staff_id(owner))
+                    .push();
+
+                // A claim: small money, the customer is right; at most two a year for
+                // everybody but the repeat claimants.
+                let claim_p = match (claimant, our_fault) {
+                    (true, _) => 1.0,
+                    (false, Some(true)) => 0.7,
+                    (false, None) => 0.4,
+                    (false, Some(false)) => 0.2,
+                };
+                let this_year = w.end - opened < TimeDelta::days(365);
+                let capped = !claimant && this_year && claims_in_last_year >= 2;
+                if rng.random_bool(claim_p) && !capped {
+                    let (amount, kind) = if claimant {
+                        weighted(
+                            &mut rng,
+                            &[
+                                ((350, "replacement"), 0.5),
+                                ((420, "replacement"), 0.2),
+                                ((v.cents.min(SMALL_CLAIM_LIMIT), "refund"), 0.3),
+                            ],
+                        )
+                    } else {
+                        // Now and then a catering order gone wrong: above the limit.
+                        let catering = rng.random_range(60..160) * 100;
+                        weighted(
+                            &mut rng,
+                            &[
+                                ((350, "replacement"), 0.45),
+                                ((420, "replacement"), 0.15),
+                                ((v.cents, "refund"), 0.2),
+                                ((1_000, "voucher"), 0.15),
+                                ((catering, "refund"), 0.05),
+                            ],
+                        )
+                    };
+                    let claimed_at = opened + TimeDelta::seconds(rng.random_range(60..600));
+                    if claimed_at < w.end {
+                        claims_in_last_year += usize::from(this_year);
+                        let id = Ids::next(&mut ids.claim, "cafe-claim");
+                        let c = service::claim(
+                            &mut rng, id, case_id, claimed_at, amount, kind, english,
+                        );
+                        t.claim_drafts.push(c);
+                    }
                 }
+                if let (Some(true), true, Some(r)) = (our_fault, email.is_some(), life.resolved_at)
+                {
+                    let sent = r + TimeDelta::minutes(rng.random_range(60..1200));
+                    if rng.random_bool(0.25) && sent < w.end {
+                        t.interactions
+                            .row(Ids::next(&mut ids.interaction, "cafe-int"))
+                            .set("customer_id", cid.as_str())
+                            .set("occurred_at", sent)
+                            .set("kind", "email")
+                            .set("direction", "outbound")
+                            .set("staff_id", staff_id(0))
+                            .set("outcome", "positive")
+                            .set("proactive", false)
+                            .set("note", say(texts::CAFE_APOLOGY, english))
+                            .push();
+                    }
+                }
+                last_case = Some(LastCase {
+                    at: opened,
+                    category: c,
+                    handled_fast: life.outcome == Outcome::Within,
+                });
+                // The built-in recovery effect: how the first case ends decides whether
+                // the customer comes back within 180 days (repeat claimants always do).
+                if first_case && !claimant {
+                    let q = RECOVERY.repurchase_180[life.outcome as usize];
+                    let natural = visits.split_off(k + 1);
+                    visits.extend(after_case(&mut rng, &d, &natural, v.u, horizon, q));
+                }
+                first_case = false;
             }
 
             if rng.random_bool(0.012) {
@@ -397,10 +487,6 @@ pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
                         .set("proactive", false)
                         .set("note", note)
                         .push();
-                    if outcome == "positive" {
-                        let reason = say(texts::TRUST_CONTACT, english).to_string();
-                        trust(t, when, TRUST.credit, reason, "interaction");
-                    }
                 }
             }
             if k >= 10 && rng.random_bool(0.015) {
@@ -423,10 +509,6 @@ pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
                         .set("proactive", true)
                         .set("note", note)
                         .push();
-                    if outcome == "positive" {
-                        let reason = say(texts::TRUST_CONTACT, english).to_string();
-                        trust(t, when, TRUST.credit, reason, "interaction");
-                    }
                 }
             }
 
@@ -491,41 +573,79 @@ pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
                         .set("language", locale)
                         .set("staff_id", kudos.map(staff_id))
                         .push();
-                    if nps >= 9 {
-                        let reason = fill(say(texts::TRUST_PROMOTER, english), &nps.to_string());
-                        trust(t, answered, TRUST.credit, reason, "survey");
-                    }
                 }
             }
 
-            let date = at.date_naive();
-            let key = (date.year(), date.month());
-            match good_months.last_mut() {
-                Some((y, m, n)) if (*y, *m) == key => *n += i64::from(!complained),
-                _ => good_months.push((key.0, key.1, i64::from(!complained))),
-            }
-        }
-
-        // A nightly job credits last month's visits that went without a complaint.
-        for (y, m, n) in good_months {
-            let next = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-            let Some(first_of_next) = chrono::NaiveDate::from_ymd_opt(next.0, next.1, 1) else {
-                continue;
-            };
-            let at = midnight(first_of_next) + TimeDelta::hours(1);
-            if n > 0 && at < w.end {
-                let template = if n == 1 {
-                    texts::TRUST_VISIT
-                } else {
-                    texts::TRUST_VISITS
-                };
-                let reason = say(template, english)
-                    .replace("{n}", &n.to_string())
-                    .replace("{m}", &format!("{y}-{m:02}"));
-                trust(t, at, n * TRUST.credit, reason, "visits");
-            }
+            k += 1;
         }
     }
+}
+
+/// The purchases after a customer's first case: with probability `q` the customer
+/// comes back within 180 days (their own next purchase when it falls within them, else
+/// one drawn from their purchase rate truncated to 180 days, and BG/NBD from there);
+/// otherwise they never buy again.
+fn after_case(
+    rng: &mut ChaCha8Rng,
+    d: &Draw,
+    natural: &[Visit],
+    u: f64,
+    horizon: f64,
+    q: f64,
+) -> Vec<Visit> {
+    if !rng.random_bool(q) {
+        return Vec::new();
+    }
+    if natural.first().is_some_and(|n| n.u - u <= RECOVERY_DAYS) {
+        return natural.to_vec();
+    }
+    let per_day = d.lambda / 7.0;
+    let reach = -(-per_day * RECOVERY_DAYS).exp_m1();
+    let x = rng.random::<f64>();
+    let mut t = u - (-x * reach).ln_1p() / per_day;
+    let mut out = Vec::new();
+    let g = CAFE.spend;
+    while t < horizon {
+        let euros = gamma(rng, g.p, d.nu);
+        out.push(Visit {
+            u: t,
+            cents: ((euros * 100.0).round() as i64).max(1),
+        });
+        if rng.random::<f64>() < d.p {
+            break;
+        }
+        t += 7.0 * exponential(rng, d.lambda);
+    }
+    out
+}
+
+/// Repeat claimants: among customers with at least 12 purchases in the last 365 days,
+/// `CAFE.repeat_claimants` chosen at random, each with 4 to 6 of those purchases (not in
+/// the last three days) leading to a small claim. Keyed by customer index: the visits.
+fn repeat_claimants(cfg: &DemoConfig, draws: &[Draw], horizon: f64) -> HashMap<usize, Vec<usize>> {
+    let mut rng = draw::stream(cfg.seed, draw::CAFE_CLAIMANTS);
+    let in_year = |d: &Draw| -> Vec<usize> {
+        (0..d.visits.len())
+            .filter(|&k| (horizon - 365.0..horizon - 3.0).contains(&d.visits[k].u))
+            .collect()
+    };
+    let eligible: Vec<usize> = (0..draws.len())
+        .filter(|&i| in_year(&draws[i]).len() >= 12)
+        .collect();
+    let n = CAFE.repeat_claimants.min(eligible.len());
+    let mut out = HashMap::new();
+    for pick in rand::seq::index::sample(&mut rng, eligible.len(), n) {
+        let i = eligible[pick];
+        let visits = in_year(&draws[i]);
+        let claims = rng.random_range(4..=6);
+        let mut at: Vec<usize> = rand::seq::index::sample(&mut rng, visits.len(), claims)
+            .into_iter()
+            .map(|j| visits[j])
+            .collect();
+        at.sort_unstable();
+        out.insert(i, at);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -116,24 +116,6 @@ pub(crate) fn office_time(rng: &mut impl Rng, d: NaiveDate) -> DateTime<Utc> {
     helsinki(d, secs)
 }
 
-/// `t` when it falls in office hours (08-17 Helsinki, Monday to Friday), else the
-/// next opening (08.00 of the next weekday) plus `late` seconds: when work done
-/// outside office hours is finished.
-pub(crate) fn office_at_or_after(t: DateTime<Utc>, late: i64) -> DateTime<Utc> {
-    let local = t.with_timezone(&HELSINKI);
-    let (d, h) = (local.date_naive(), local.hour());
-    let weekday = !matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
-    if weekday && (8..17).contains(&h) {
-        return t;
-    }
-    let day = if weekday && h < 8 {
-        d
-    } else {
-        next_weekday(d + TimeDelta::days(1))
-    };
-    helsinki(day, 8 * 3600 + late)
-}
-
 pub(crate) fn next_weekday(mut d: NaiveDate) -> NaiveDate {
     while matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
         d += TimeDelta::days(1);

@@ -3,9 +3,10 @@
 //! [`generate`] turns a [`DemoConfig`] (seed, the date the data end, sizes) into one
 //! [`WriteBatch`] per entity, in the order the store must write them
 //! ([`kanta_domain::schema::ENTITIES`]: staff, customers, contacts, transactions,
-//! subscriptions, interactions, cases, feedback, usage, trust). It does no I/O and
-//! reads no clock: the same seed and `as_of` give the same rows, value for value.
-//! `kanta demo` writes the batches with the store's writer.
+//! subscriptions, interactions, cases, claims, feedback, usage, trust). It does no I/O
+//! and reads no clock: the same seed and `as_of` give the same rows, value for value.
+//! `kanta demo` writes the batches through the core's one write path, whose hooks add
+//! the SLA due times, case events and automatic trust entries.
 //!
 //! # The café (segment `kahvila`, ids `cafe-00001`, ...)
 //!
@@ -16,8 +17,11 @@
 //! `r = 0.9, alpha = 2.5, a = 0.6, b = 3.5`; every purchase (the first one too) is
 //! worth a **Gamma-Gamma** draw ([`GammaGamma`], euros) with [`CAFE`]`.spend` =
 //! `p = 6, q = 4, gamma = 4` (mean 8.00 € a visit), stored as cents in EUR. Around
-//! the purchases: complaints (cases) with small compensations, conversations at the
-//! counter, short NPS answers in Finnish or English, and the trust ledger.
+//! the purchases: complaints (cases) over their life cycle against the default SLA
+//! policies ([`SLA_POLICIES`]) with claims under the small-claim rule, a few repeat
+//! claimants, conversations at the counter, short NPS answers in Finnish or English,
+//! and a few manual trust entries (the core writes the automatic ones). How a
+//! customer's first case ends decides whether they buy again ([`RECOVERY`]).
 //!
 //! The process runs in continuous time; [`CafeClock`] maps it onto the café's opening
 //! hours without moving any purchase to another day, so day-level summaries
@@ -33,7 +37,8 @@
 //! `alpha = 1, beta = 15` per month and [`B2B`]`.yearly` = `alpha = 1, beta = 4` per
 //! year. Around them: contacts, weekly usage (`active_users`, `logins`) that falls
 //! before many accounts leave, account managers' meetings and calls, support cases,
-//! company-wide incidents, NPS and CSAT answers, kudos, and the trust ledger.
+//! company-wide incidents, claims, NPS and CSAT answers, kudos, each account's owner
+//! (its account manager), and a few manual trust entries.
 //!
 //! `docs/demo.md` in the repository states every parameter and every draw, for the
 //! tests that fit the models on this data and check that they recover the parameters.
@@ -44,6 +49,7 @@ mod clock;
 mod draw;
 mod names;
 mod params;
+mod service;
 mod tables;
 mod texts;
 
@@ -51,7 +57,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use kanta_domain::WriteBatch;
 
 pub use params::{
-    B2B, B2bParams, BgNbd, CAFE, CafeParams, GammaGamma, PLANS, Sbg, TIERS, TRUST, TrustParams,
+    B2B, B2bParams, BgNbd, CAFE, CafeParams, GammaGamma, PLANS, RECOVERY, RecoveryParams,
+    SLA_POLICIES, SMALL_CLAIM_LIMIT, Sbg, SlaPolicy, TIERS, TRUST, TrustParams,
 };
 
 /// What to generate.
@@ -105,7 +112,25 @@ pub fn generate(cfg: &DemoConfig) -> Vec<WriteBatch> {
     let mut t = tables::Tables::new();
     cafe::generate(cfg, &w, &mut t);
     b2b::generate(cfg, &w, &mut t);
+    let claims = std::mem::take(&mut t.claim_drafts);
+    let mut rng = draw::stream(cfg.seed, draw::CLAIMS);
+    service::write_claims(&mut rng, claims, w.end, &mut t);
     t.into_batches()
+}
+
+/// When a case of `severity` (low, normal, high, critical) opened at `opened` is due to
+/// be put right under the store's default SLA policies ([`SLA_POLICIES`]: business
+/// hours Mon-Fri 08-16 Helsinki without Finnish public holidays, or calendar hours), or
+/// `None` for an unknown severity.
+pub fn resolution_due(opened: DateTime<Utc>, severity: &str) -> Option<DateTime<Utc>> {
+    let p = SLA_POLICIES.iter().find(|p| p.severity == severity)?;
+    Some(service::due(opened, p.resolution_hours, p.business))
+}
+
+/// The same for the first response.
+pub fn first_response_due(opened: DateTime<Utc>, severity: &str) -> Option<DateTime<Utc>> {
+    let p = SLA_POLICIES.iter().find(|p| p.severity == severity)?;
+    Some(service::due(opened, p.first_response_hours, p.business))
 }
 
 /// The café's clock: converts between wall-clock times of café events and the

@@ -122,16 +122,13 @@ pub struct CafeParams {
     pub marketing_consent_share: f64,
     /// Probability that a visit leads to a complaint (a case).
     pub complaint_per_visit: f64,
-    /// Share of customers who complain often (seed 001's rare 1%).
-    pub claimant_share: f64,
-    /// Probability that a visit of such a customer leads to a complaint.
-    pub claimant_complaint_per_visit: f64,
+    /// Customers who claim compensation again and again (seed 001's rare 1 %): each
+    /// has 4 to 6 small claims in the last 12 months.
+    pub repeat_claimants: usize,
     /// Probability that a visit of a consenting customer yields a survey answer.
     pub survey_answer_per_visit: f64,
     /// At most one survey answer per customer in this many days.
     pub survey_min_gap_days: i64,
-    /// A complaint resolved within this many hours earns a recovery credit.
-    pub sla_hours: i64,
 }
 
 /// The B2B firm's generating parameters.
@@ -178,12 +175,10 @@ pub const CAFE: CafeParams = CafeParams {
     phone_share: 0.30,
     survey_consent_share: 0.65,
     marketing_consent_share: 0.40,
-    complaint_per_visit: 0.005,
-    claimant_share: 0.01,
-    claimant_complaint_per_visit: 0.08,
+    complaint_per_visit: 0.012,
+    repeat_claimants: 5,
     survey_answer_per_visit: 0.04,
     survey_min_gap_days: 30,
-    sla_hours: 24,
 };
 
 /// The B2B service firm: about 300 accounts on subscriptions.
@@ -210,6 +205,72 @@ pub const B2B: B2bParams = B2bParams {
 pub const TRUST: TrustParams = TrustParams {
     credit: 1,
     debit: -10,
+};
+
+/// An SLA policy: a first-response and a resolution target, in business hours (Mon-Fri
+/// 08-16 Helsinki, Finnish public holidays off) or calendar hours.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SlaPolicy {
+    pub severity: &'static str,
+    pub first_response_hours: f64,
+    pub resolution_hours: f64,
+    pub business: bool,
+}
+
+/// The store's default SLA policies (settings `sla_low` ... `sla_critical`), by severity
+/// from the least: the demo's cases are put right within or after these targets.
+pub const SLA_POLICIES: [SlaPolicy; 4] = [
+    SlaPolicy {
+        severity: "low",
+        first_response_hours: 16.0,
+        resolution_hours: 80.0,
+        business: true,
+    },
+    SlaPolicy {
+        severity: "normal",
+        first_response_hours: 8.0,
+        resolution_hours: 40.0,
+        business: true,
+    },
+    SlaPolicy {
+        severity: "high",
+        first_response_hours: 4.0,
+        resolution_hours: 16.0,
+        business: true,
+    },
+    SlaPolicy {
+        severity: "critical",
+        first_response_hours: 1.0,
+        resolution_hours: 8.0,
+        business: false,
+    },
+];
+
+/// The small-claim rule's default threshold (setting `small_claim_limit`), cents:
+/// claims up to it are approved at once.
+pub const SMALL_CLAIM_LIMIT: i64 = 5_000;
+
+/// The built-in recovery effect (café): how a customer's first case ends decides
+/// whether they buy again within 180 days of it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RecoveryParams {
+    /// Share of first cases (opened more than 30 days before `as_of`) put right within
+    /// the targets, late, and never (the rest of the recent ones stay open).
+    pub outcome_shares: [f64; 3],
+    /// Probability of a purchase within 180 days of the first case, by its outcome:
+    /// within the targets, late, never put right.
+    pub repurchase_180: [f64; 3],
+    /// The same for customers who never had a case, from their first purchase (what
+    /// BG/NBD gives: `1 − (α/(α + 180/7))^r` = 0.887, a little lower among those
+    /// without a case, who buy less often).
+    pub never_repurchase_180: f64,
+}
+
+/// The café's built-in recovery effect (see `docs/demo.md`).
+pub const RECOVERY: RecoveryParams = RecoveryParams {
+    outcome_shares: [0.5, 0.25, 0.25],
+    repurchase_180: [0.92, 0.65, 0.30],
+    never_repurchase_180: 0.87,
 };
 
 /// Plan names, in the order of [`B2bParams::plan_prices`].

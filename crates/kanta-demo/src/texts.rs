@@ -15,10 +15,9 @@ pub(crate) fn pick_say(rng: &mut impl Rng, list: &[Text], english: bool) -> &'st
     say(pick(rng, list), english)
 }
 
-/// A café complaint category: code, label, how often, how likely our fault, summaries.
+/// A café complaint category: code, how often, how likely our fault, summaries.
 pub(crate) struct CafeCategory {
     pub code: &'static str,
-    pub label: Text,
     pub weight: f64,
     pub our_fault: f64,
     pub summaries: &'static [Text],
@@ -29,7 +28,6 @@ pub(crate) struct CafeCategory {
 pub(crate) const CAFE_CATEGORIES: &[CafeCategory] = &[
     CafeCategory {
         code: "cold-coffee",
-        label: ("kylmä kahvi", "cold coffee"),
         weight: 22.0,
         our_fault: 0.9,
         summaries: &[
@@ -46,7 +44,6 @@ pub(crate) const CAFE_CATEGORIES: &[CafeCategory] = &[
     },
     CafeCategory {
         code: "wrong-order",
-        label: ("väärä tilaus", "wrong order"),
         weight: 25.0,
         our_fault: 0.9,
         summaries: &[
@@ -67,7 +64,6 @@ pub(crate) const CAFE_CATEGORIES: &[CafeCategory] = &[
     },
     CafeCategory {
         code: "long-queue",
-        label: ("pitkä jono", "long queue"),
         weight: 18.0,
         our_fault: 0.85,
         summaries: &[
@@ -87,7 +83,6 @@ pub(crate) const CAFE_CATEGORIES: &[CafeCategory] = &[
     },
     CafeCategory {
         code: "stale-pastry",
-        label: ("vanha leivonnainen", "stale pastry"),
         weight: 8.0,
         our_fault: 0.9,
         summaries: &[
@@ -101,7 +96,6 @@ pub(crate) const CAFE_CATEGORIES: &[CafeCategory] = &[
     },
     CafeCategory {
         code: "cleanliness",
-        label: ("siisteys", "cleanliness"),
         weight: 8.0,
         our_fault: 0.9,
         summaries: &[
@@ -118,7 +112,6 @@ pub(crate) const CAFE_CATEGORIES: &[CafeCategory] = &[
     },
     CafeCategory {
         code: "rude-service",
-        label: ("tyly palvelu", "curt service"),
         weight: 6.0,
         our_fault: 0.75,
         summaries: &[
@@ -138,7 +131,6 @@ pub(crate) const CAFE_CATEGORIES: &[CafeCategory] = &[
     },
     CafeCategory {
         code: "card-payment",
-        label: ("korttimaksu", "card payment"),
         weight: 6.0,
         our_fault: 0.8,
         summaries: &[
@@ -152,7 +144,6 @@ pub(crate) const CAFE_CATEGORIES: &[CafeCategory] = &[
     },
     CafeCategory {
         code: "price",
-        label: ("hinta", "price"),
         weight: 7.0,
         our_fault: 0.1,
         summaries: &[
@@ -275,11 +266,10 @@ pub(crate) const CAFE_DO_BETTER: &[Text] = &[
     ("Musiikki liian kovalla", "Music too loud"),
 ];
 
-/// A B2B case category: code, label, weight among everyday cases, our fault,
-/// severities (low, medium, high, critical), summaries.
+/// A B2B case category: code, weight among everyday cases, our fault,
+/// severities (low, normal, high, critical), summaries.
 pub(crate) struct B2bCategory {
     pub code: &'static str,
-    pub label: Text,
     pub weight: f64,
     pub our_fault: f64,
     pub severity: [f64; 4],
@@ -289,7 +279,6 @@ pub(crate) struct B2bCategory {
 pub(crate) const B2B_CATEGORIES: &[B2bCategory] = &[
     B2bCategory {
         code: "bug",
-        label: ("vika", "bug"),
         weight: 40.0,
         our_fault: 0.9,
         severity: [0.2, 0.5, 0.25, 0.05],
@@ -314,7 +303,6 @@ pub(crate) const B2B_CATEGORIES: &[B2bCategory] = &[
     },
     B2bCategory {
         code: "billing",
-        label: ("laskutus", "billing"),
         weight: 25.0,
         our_fault: 0.5,
         severity: [0.5, 0.45, 0.05, 0.0],
@@ -335,7 +323,6 @@ pub(crate) const B2B_CATEGORIES: &[B2bCategory] = &[
     },
     B2bCategory {
         code: "integration",
-        label: ("integraatio", "integration"),
         weight: 15.0,
         our_fault: 0.4,
         severity: [0.2, 0.5, 0.25, 0.05],
@@ -352,7 +339,6 @@ pub(crate) const B2B_CATEGORIES: &[B2bCategory] = &[
     },
     B2bCategory {
         code: "access",
-        label: ("käyttöoikeudet", "access"),
         weight: 10.0,
         our_fault: 0.2,
         severity: [0.5, 0.4, 0.1, 0.0],
@@ -366,7 +352,6 @@ pub(crate) const B2B_CATEGORIES: &[B2bCategory] = &[
     },
     B2bCategory {
         code: "question",
-        label: ("kysymys", "question"),
         weight: 10.0,
         our_fault: 0.0,
         severity: [0.8, 0.2, 0.0, 0.0],
@@ -385,7 +370,6 @@ pub(crate) const B2B_CATEGORIES: &[B2bCategory] = &[
 
 pub(crate) const ONBOARDING: B2bCategory = B2bCategory {
     code: "onboarding",
-    label: ("käyttöönotto", "onboarding"),
     weight: 0.0,
     our_fault: 0.35,
     severity: [0.3, 0.55, 0.15, 0.0],
@@ -404,7 +388,6 @@ pub(crate) const ONBOARDING: B2bCategory = B2bCategory {
 
 pub(crate) const OUTAGE: B2bCategory = B2bCategory {
     code: "outage",
-    label: ("käyttökatko", "outage"),
     weight: 0.0,
     our_fault: 1.0,
     severity: [0.0, 0.0, 0.7, 0.3],
@@ -581,22 +564,141 @@ pub(crate) const CSAT_BAD: &[Text] = &[
     ),
 ];
 
-pub(crate) const TRUST_MISTAKE: Text = ("Virhe: {}", "Mistake: {}");
-pub(crate) const TRUST_RECOVERED: Text = ("Korjattu nopeasti: {}", "Put right quickly: {}");
-pub(crate) const TRUST_PROMOTER: Text = ("Suosittelija (NPS {})", "Promoter (NPS {})");
-pub(crate) const TRUST_CONTACT: Text = ("Onnistunut yhteydenotto", "A contact that went well");
-pub(crate) const TRUST_VISITS: Text = (
-    "{n} käyntiä ilman huomautettavaa ({m})",
-    "{n} visits without a complaint ({m})",
-);
-pub(crate) const TRUST_VISIT: Text = (
-    "1 käynti ilman huomautettavaa ({m})",
-    "1 visit without a complaint ({m})",
-);
-pub(crate) const TRUST_SERVICE_MONTH: Text = (
-    "Palvelukuukausi ilman virheitämme ({m})",
-    "A month of service without a mistake of ours ({m})",
-);
+/// Why a manager approved a claim above the small-claim limit.
+pub(crate) const CLAIM_APPROVED: &[Text] = &[
+    (
+        "Virhe oli meidän, hyvitys kohtuullinen.",
+        "The mistake was ours; the amount is fair.",
+    ),
+    (
+        "Pitkäaikainen asiakas, korvataan kokonaan.",
+        "A long-standing customer; refunded in full.",
+    ),
+    (
+        "Tilaus meni pieleen, korvataan tilauksen hinta.",
+        "The order went wrong; we refund its price.",
+    ),
+];
+
+/// Why a manager refused a claim above the small-claim limit.
+pub(crate) const CLAIM_REFUSED: &[Text] = &[
+    (
+        "Vahinko ei johtunut meistä; tarjottu lahjakortti tilalle.",
+        "The damage was not caused by us; offered a voucher instead.",
+    ),
+    (
+        "Sama lasku hyvitettiin jo aiemmin.",
+        "The same invoice was already credited.",
+    ),
+    (
+        "Summa ylittää sopimuksen vastuurajan; käyty läpi asiakkaan kanssa.",
+        "The amount exceeds the contract's liability cap; talked through with the customer.",
+    ),
+];
+
+/// Entries a manager adds by hand: delta and reason.
+pub(crate) const TRUST_MANUAL: &[(i64, Text)] = &[
+    (
+        5,
+        (
+            "Auttoi meitä tapahtuman järjestelyissä",
+            "Helped us organise an event",
+        ),
+    ),
+    (
+        2,
+        (
+            "Hyvitys pitkästä odotuksesta puhelimessa",
+            "Goodwill for a long wait on the phone",
+        ),
+    ),
+    (
+        3,
+        (
+            "Suositteli meitä ystävilleen",
+            "Recommended us to their friends",
+        ),
+    ),
+    (
+        -5,
+        (
+            "Lupasimme soittaa takaisin, emme soittaneet",
+            "We promised to call back and did not",
+        ),
+    ),
+];
+
+/// What was done to put a case right, by category code.
+pub(crate) fn resolutions(code: &str) -> &'static [Text] {
+    match code {
+        "cold-coffee" | "wrong-order" | "stale-pastry" => &[
+            (
+                "Tehtiin uusi tilalle heti.",
+                "Made a fresh one straight away.",
+            ),
+            (
+                "Vaihdettiin tuote ja pyydettiin anteeksi.",
+                "Replaced it and apologised.",
+            ),
+        ],
+        "long-queue" => &[
+            (
+                "Lisättiin aamuvuoroon toinen barista.",
+                "Added a second barista to the morning shift.",
+            ),
+            (
+                "Tarjottiin kahvi odottamisesta.",
+                "Offered a coffee for the wait.",
+            ),
+        ],
+        "cleanliness" => &[(
+            "Siivottiin pöydät ja tarkistettiin siivouslista.",
+            "Cleaned the tables and checked the cleaning rota.",
+        )],
+        "price" => &[(
+            "Selitettiin hinnoittelu ja korjattiin hintalappu.",
+            "Explained the prices and fixed the price tag.",
+        )],
+        "rude-service" => &[(
+            "Keskusteltiin asiasta vuorossa olleen kanssa ja pyydettiin anteeksi.",
+            "Talked it through with the staff on shift and apologised.",
+        )],
+        "card-payment" => &[(
+            "Maksupääte käynnistettiin uudelleen ja veloitus tarkistettiin.",
+            "Restarted the card terminal and checked the charge.",
+        )],
+        "billing" => &[
+            ("Lähetettiin korjattu lasku.", "Sent a corrected invoice."),
+            (
+                "Hyvitettiin ylimääräinen veloitus.",
+                "Credited the extra charge.",
+            ),
+        ],
+        "outage" => &[(
+            "Palvelu palautettiin ja häiriöraportti lähetettiin.",
+            "Service restored and the incident report sent.",
+        )],
+        "onboarding" => &[(
+            "Käytiin asetukset läpi yhdessä etäpalaverissa.",
+            "Went through the settings together in a video call.",
+        )],
+        "question" => &[(
+            "Vastattiin ja lähetettiin ohjeen linkki.",
+            "Answered and sent a link to the guide.",
+        )],
+        "access" => &[("Käyttöoikeudet palautettiin.", "Access restored.")],
+        _ => &[
+            (
+                "Vika korjattiin ja korjaus julkaistiin.",
+                "Fixed the fault and released the fix.",
+            ),
+            (
+                "Korjattu asetus, toimii taas.",
+                "Corrected the setting; it works again.",
+            ),
+        ],
+    }
+}
 
 /// `template` with its `{}` replaced by `value`.
 pub(crate) fn fill(template: &str, value: &str) -> String {

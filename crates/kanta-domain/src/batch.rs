@@ -50,6 +50,13 @@ impl WriteBatch {
         self.values.is_empty()
     }
 
+    /// The rows' external ids, in order.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.values
+            .chunks(self.stride())
+            .filter_map(|row| row[0].as_text())
+    }
+
     /// Appends a row; `values` must follow `fields`.
     pub fn push(&mut self, external_id: String, values: impl IntoIterator<Item = Value>) {
         let before = self.values.len();

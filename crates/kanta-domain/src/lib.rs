@@ -16,6 +16,7 @@ pub mod batch;
 pub mod ids;
 pub mod money;
 pub mod schema;
+pub mod sla;
 pub mod subscription;
 pub mod time;
 pub mod value;

@@ -87,10 +87,11 @@ impl Entity {
     /// Columns the table has beyond `id`, `external_id`, the timestamps and the
     /// fields: derived values the store keeps (see [`CUSTOMER_TOTALS_COLUMNS`]).
     pub fn derived_columns(&self) -> &'static [&'static str] {
-        if self.name == "customers" {
-            CUSTOMER_TOTALS_COLUMNS
-        } else {
-            &[]
+        match self.name {
+            "customers" => CUSTOMER_TOTALS_COLUMNS,
+            "cases" => CASE_DERIVED_COLUMNS,
+            "claims" => CLAIM_DERIVED_COLUMNS,
+            _ => &[],
         }
     }
 
@@ -207,7 +208,36 @@ pub const CUSTOMER_TOTALS_COLUMNS: &[&str] = &[
 ];
 pub const DIRECTIONS: &[&str] = &["inbound", "outbound"];
 pub const OUTCOMES: &[&str] = &["positive", "neutral", "negative"];
-pub const SEVERITIES: &[&str] = &["low", "medium", "high", "critical"];
+/// How bad a case is, least first. Files written before `normal` say `medium`: the
+/// value parser reads it as `normal` ([`choice_synonym`]).
+pub const SEVERITIES: &[&str] = &["low", "normal", "high", "critical"];
+/// A case's life cycle, in order: a reopened case is `open` again.
+pub const CASE_STATUSES: &[&str] = &["open", "in_progress", "waiting", "resolved", "closed"];
+/// How a case reached us.
+pub const CASE_CHANNELS: &[&str] = &["phone", "email", "chat", "visit", "web", "survey", "other"];
+/// What a compensation claim asks for.
+pub const CLAIM_KINDS: &[&str] = &["refund", "replacement", "voucher", "other"];
+/// Where a claim stands: waiting on a manager, or decided.
+pub const CLAIM_STATUSES: &[&str] = &["pending", "approved", "refused"];
+/// Columns of `cases` that no file or form writes: the SLA due times the core computes
+/// from the case's severity policy (business or calendar hours), and the trust ledger
+/// entry whose mistake opened an escalation case.
+pub const CASE_DERIVED_COLUMNS: &[&str] =
+    &["first_response_due_at", "resolution_due_at", "escalation_of"];
+/// Columns of `claims` that no file or form writes: the case's customer, whether the
+/// small-claim rule approved it, and who claimed, decided and paid it.
+pub const CLAIM_DERIVED_COLUMNS: &[&str] = &[
+    "customer_id",
+    "auto_approved",
+    "claimed_by",
+    "decided_by",
+    "paid_by",
+];
+
+/// An older spelling of a choice's value that still reads as the current one.
+pub fn choice_synonym(allowed: &[&str], given: &str) -> Option<&'static str> {
+    (std::ptr::eq(allowed, SEVERITIES) && given.eq_ignore_ascii_case("medium")).then_some("normal")
+}
 pub const CURRENCY: Field = f(
     "currency",
     Kind::Currency,
@@ -272,6 +302,14 @@ pub static CUSTOMERS: Entity = Entity {
         ),
         f("ended_on", Kind::Date, "date the relationship ended"),
         f("end_reason", Kind::Text, "why it ended"),
+        Field {
+            name: "owner_id",
+            column: "owner_id",
+            kind: Kind::Ref("staff"),
+            required: false,
+            default: None,
+            doc: "the staff member who owns the customer (their external id)",
+        },
     ],
     time_field: None,
     append_only: false,
@@ -407,22 +445,94 @@ pub static CASES: Entity = Entity {
         dflt(
             "severity",
             Kind::Choice(SEVERITIES),
-            "medium",
-            "low, medium, high or critical (default medium)",
+            "normal",
+            "low, normal, high or critical (default normal; medium reads as normal)",
         ),
-        f("our_fault", Kind::Bool, "the mistake was ours"),
-        f("summary", Kind::LongText, "what happened"),
+        dflt(
+            "status",
+            Kind::Choice(CASE_STATUSES),
+            "open",
+            "open, in_progress, waiting (on the customer), resolved or closed (default open)",
+        ),
+        f(
+            "channel",
+            Kind::Choice(CASE_CHANNELS),
+            "how it reached us: phone, email, chat, visit, web, survey or other",
+        ),
+        f(
+            "our_fault",
+            Kind::Bool,
+            "the mistake was ours (empty: not known)",
+        ),
+        f("summary", Kind::LongText, "what happened, as described"),
+        f(
+            "first_response_at",
+            Kind::Timestamp,
+            "when we first answered the customer",
+        ),
         f("resolved_at", Kind::Timestamp, "when it was put right"),
+        f("closed_at", Kind::Timestamp, "when the case was closed"),
+        f("resolution", Kind::LongText, "what was fixed"),
+        f("apology", Kind::Bool, "we apologised"),
+        f(
+            "fixed_in_presence",
+            Kind::Bool,
+            "it was fixed while the customer was there",
+        ),
         money(
             "compensation",
             "compensation_minor",
             false,
-            "compensation given",
+            "compensation given (before claims were recorded one by one)",
         ),
         CURRENCY,
-        staff_ref("staff_id"),
+        Field {
+            doc: "the owner: the staff member's external id",
+            ..staff_ref("staff_id")
+        },
     ],
     time_field: Some("opened_at"),
+    append_only: false,
+    creates_customers: false,
+};
+
+pub static CLAIMS: Entity = Entity {
+    name: "claims",
+    aliases: &["claim", "compensations"],
+    table: "claims",
+    fields: &[
+        Field {
+            name: "case_id",
+            column: "case_id",
+            kind: Kind::Ref("cases"),
+            required: true,
+            default: None,
+            doc: "the case's external id",
+        },
+        req("claimed_at", Kind::Timestamp, "when the customer claimed it"),
+        money("amount", "amount_minor", true, "the amount claimed"),
+        CURRENCY,
+        dflt(
+            "kind",
+            Kind::Choice(CLAIM_KINDS),
+            "refund",
+            "refund, replacement, voucher or other (default refund)",
+        ),
+        dflt(
+            "status",
+            Kind::Choice(CLAIM_STATUSES),
+            "pending",
+            "pending, approved or refused (default pending)",
+        ),
+        f("decided_at", Kind::Timestamp, "when it was approved or refused"),
+        f(
+            "decision_reason",
+            Kind::Text,
+            "why a manager approved or refused it",
+        ),
+        f("paid_at", Kind::Timestamp, "when it was paid"),
+    ],
+    time_field: Some("claimed_at"),
     append_only: false,
     creates_customers: false,
 };
@@ -516,7 +626,12 @@ pub static TRUST_LEDGER: Entity = Entity {
             "source",
             Kind::Text,
             "import",
-            "where the entry came from (case, survey, manual, import)",
+            "where the entry came from (case, interaction, feedback, manual, import)",
+        ),
+        f(
+            "source_id",
+            Kind::Text,
+            "the external id of the record it came from (a case's id)",
         ),
     ],
     time_field: Some("occurred_at"),
@@ -533,6 +648,7 @@ pub static ENTITIES: &[&Entity] = &[
     &SUBSCRIPTIONS,
     &INTERACTIONS,
     &CASES,
+    &CLAIMS,
     &FEEDBACK,
     &USAGE_EVENTS,
     &TRUST_LEDGER,

@@ -227,9 +227,11 @@ pub fn parse_field(kind: Kind, text: &str, cx: &ParseContext<'_>) -> Result<Valu
             let found = allowed
                 .iter()
                 .find(|a| **a == lower)
-                .or_else(|| allowed.iter().find(|a| a.to_lowercase() == lower));
+                .or_else(|| allowed.iter().find(|a| a.to_lowercase() == lower))
+                .copied()
+                .or_else(|| crate::schema::choice_synonym(allowed, &lower));
             match found {
-                Some(a) => Value::Text((*a).to_string()),
+                Some(a) => Value::Text(a.to_string()),
                 None => {
                     return Err(FieldError::Choice {
                         value: excerpt(t),

@@ -32,12 +32,15 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod cases;
+pub mod claims;
 pub mod jobs;
 pub mod keyset;
 mod migrate;
 pub mod outbox;
 pub mod purchases;
 pub mod records;
+pub mod recovery;
 pub mod retention;
 pub mod scores;
 pub mod settings;
@@ -46,6 +49,7 @@ pub mod subscriptions;
 pub mod testing;
 pub mod timeline;
 mod totals;
+pub mod trust;
 pub mod write;
 
 use std::str::FromStr;

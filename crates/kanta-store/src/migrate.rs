@@ -60,6 +60,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "subscriber scores",
         include_str!("../migrations/sqlite/0010_subscriber_scores.sql"),
     ),
+    (
+        11,
+        "service recovery",
+        include_str!("../migrations/sqlite/0011_service_recovery.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -111,6 +116,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         10,
         "subscriber scores",
         include_str!("../migrations/postgres/0010_subscriber_scores.sql"),
+    ),
+    (
+        11,
+        "service recovery",
+        include_str!("../migrations/postgres/0011_service_recovery.sql"),
     ),
 ];
 

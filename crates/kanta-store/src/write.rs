@@ -333,6 +333,8 @@ pub struct Writer {
     /// Shared with the thread rendering the next batch; changed only between batches.
     refs: std::sync::Arc<RefIds>,
     rows: u64,
+    /// Of `rows`, those merged already by [`Writer::merge_written`].
+    merged_rows: u64,
     /// Whether any batch was written (a writer may carry only audit entries, jobs,
     /// mail).
     wrote_batch: bool,
@@ -368,6 +370,7 @@ impl Store {
             mode: Mode::Undecided,
             refs: Default::default(),
             rows: 0,
+            merged_rows: 0,
             wrote_batch: false,
             summary: WriteSummary::default(),
             pending: None,
@@ -632,8 +635,38 @@ impl Writer {
         Ok(summary)
     }
 
+    /// Merges the rows written so far into their table, in this transaction, so that
+    /// what runs next in it sees them (the core's rules after a write of cases,
+    /// claims, interactions or feedback). The counts add up into the write's summary;
+    /// the run is logged once, when the write finishes or turns to another entity.
+    pub async fn merge_written(&mut self) -> Result<()> {
+        self.merge_rows().await?;
+        self.merged_rows = self.rows;
+        Ok(())
+    }
+
     /// Merges the rows written since the last merge into their table and logs the run.
     async fn merge(&mut self, run: &RunInfo) -> Result<WriteSummary> {
+        self.merge_rows().await?;
+        self.summary.unchanged = self
+            .rows
+            .saturating_sub(self.summary.inserted + self.summary.updated);
+        let nothing = self.rows == 0
+            && self.summary == WriteSummary::default()
+            && run.source.is_empty()
+            && run.rows_read == 0
+            && run.rejected == 0;
+        if !nothing {
+            self.tx.log_run(self.entity, run, &self.summary).await?;
+        }
+        self.rows = 0;
+        self.merged_rows = 0;
+        Ok(std::mem::take(&mut self.summary))
+    }
+
+    /// Moves the rows written since the last merge from the stage (or the bulk load)
+    /// into their table, adding to the summary's counts.
+    async fn merge_rows(&mut self) -> Result<()> {
         self.flush_pending().await?;
         match std::mem::replace(&mut self.mode, Mode::Undecided) {
             Mode::Undecided => {}
@@ -654,7 +687,7 @@ impl Writer {
                     )
                     .await?;
                 }
-                self.summary.inserted = self.rows;
+                self.summary.inserted += self.rows - self.merged_rows;
             }
             Mode::Stage => {
                 let now = self.tx.now();
@@ -678,9 +711,9 @@ impl Writer {
                     }
                 }
                 if let Some(update) = update {
-                    self.summary.updated = self.tx.execute(update).await?;
+                    self.summary.updated += self.tx.execute(update).await?;
                 }
-                self.summary.inserted = self.tx.execute(insert).await?;
+                self.summary.inserted += self.tx.execute(insert).await?;
                 if totals {
                     for sql in totals::after_merge(pg) {
                         self.tx.execute(sql).await?;
@@ -702,19 +735,7 @@ impl Writer {
                 self.tx.execute(drop.into()).await?;
             }
         }
-        self.summary.unchanged = self
-            .rows
-            .saturating_sub(self.summary.inserted + self.summary.updated);
-        let nothing = self.rows == 0
-            && self.summary == WriteSummary::default()
-            && run.source.is_empty()
-            && run.rows_read == 0
-            && run.rejected == 0;
-        if !nothing {
-            self.tx.log_run(self.entity, run, &self.summary).await?;
-        }
-        self.rows = 0;
-        Ok(std::mem::take(&mut self.summary))
+        Ok(())
     }
 
     /// Looks up the batch's references not seen before; all must exist.

@@ -8,15 +8,22 @@
 //! - `audit`: the audit log (admins); `jobs`: background jobs and the outbox
 //!   (admins); `settings`: the store's settings (read: everyone; change: managers).
 //!   Each calls its use case in `kanta-core`.
+//! - `service`: SLA attainment and the small-claim rule's effect
+//!   (`GET /api/v1/service`), recovery measured (`GET /api/v1/reports/recovery`).
+//! - `cases`: cases with their SLA state, events and timers, claims (the small-claim
+//!   rule, decisions, payment, repeat claimants) and customers' trust ledgers, each
+//!   through its use case in `kanta-core`.
 //! - `openapi`: the OpenAPI 3.1 document of all of it, generated from the schema
 //!   ([`openapi_json`]; committed as `docs/openapi.json`).
 
 mod audit;
+mod cases;
 mod entities;
 mod events;
 mod jobs;
 mod openapi;
 mod scores;
+mod service;
 mod settings;
 
 use axum::extract::{Path, State};
@@ -51,7 +58,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/jobs/{id}/retry", post(jobs::retry))
         .route("/api/v1/settings", get(settings::list))
         .route("/api/v1/settings/{key}", put(settings::put))
-        .merge(scores::routes());
+        .merge(scores::routes())
+        .merge(cases::routes())
+        .merge(service::routes());
     for e in ENTITIES {
         r = r.merge(entities::routes(e));
     }

@@ -82,6 +82,29 @@ pub enum Command {
     /// Mail: send a test message through the outbox.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Reports on the store's customers.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Customers who had a case, by how their first case ended (within SLA, late,
+    /// not resolved; our fault or not), against customers who never had one:
+    /// retention, repurchase within 90 and 180 days and revenue in the 12 months
+    /// after, with 95% intervals.
+    Recovery(RecoveryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RecoveryArgs {
+    /// The report's day (YYYY-MM-DD or 31.12.2024); later data are ignored. Default:
+    /// today in the store's time zone.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Print the report as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -605,6 +628,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(a) => crate::commands::admin::audit(&cli, a).await,
         Command::Jobs(a) => crate::commands::admin::jobs(&cli, a).await,
         Command::Mail(c) => crate::commands::admin::mail(&cli, c).await,
+        Command::Report(c) => crate::commands::report::run(&cli, c).await,
         Command::Serve(a) => {
             let mut flags = Vec::new();
             if let Some(b) = a.bind {

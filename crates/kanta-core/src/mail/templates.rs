@@ -86,11 +86,26 @@ macro_rules! templates {
         /// - `test` (`kanta mail test`): `site` (the instance's name), `time` (when sent).
         /// - `job_failed` (to admins, when a background job failed for good): `site`,
         ///   `kind` (the job's kind), `id` (the job's id), `error` (its last error).
+        /// - `escalation` (to a customer's owner, else the managers, when a mistake lands
+        ///   on a customer in trust deficit): `customer` (name, else id), `customer_id`,
+        ///   `reason` (the mistake), `when` (its time in the store's zone), `balance`
+        ///   (with the mistake), `case` (the escalation case's id).
+        /// - `sla_warning` (to a case's owner, else the managers, before a target) and
+        ///   `sla_breach` (to the managers, after one): `site`, `case` (its id),
+        ///   `customer` (name, else id), `category`, `severity`, `step` (first response
+        ///   or resolution, in the message's language), `due` (in the store's zone),
+        ///   `owner` (the owner's name, else `-`).
         pub const TEMPLATES: &[&str] = &[$($name),*];
     };
 }
 
-templates!("test", "job_failed");
+templates!(
+    "test",
+    "job_failed",
+    "escalation",
+    "sla_warning",
+    "sla_breach"
+);
 
 /// Renders the template `template` in `lang` with the values `vars` (name, value).
 /// Values no placeholder uses are ignored; a placeholder without a value is an error.

@@ -1,3 +1,5 @@
+mod cases;
+mod claims;
 mod config;
 mod deps;
 mod figures;
@@ -5,8 +7,10 @@ mod import;
 mod jobs;
 mod mail;
 mod outbox;
+mod recovery;
 mod settings;
 mod smtp;
 mod subscriptions;
 mod support;
+mod trust;
 mod write;

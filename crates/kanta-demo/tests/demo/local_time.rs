@@ -78,6 +78,10 @@ fn b2b_cases_are_put_right_in_office_hours_but_outages_when_they_end() {
             outages += 1;
             continue;
         }
+        // Critical cases run on calendar hours, around the clock.
+        if r.text("severity") == Some("critical") {
+            continue;
+        }
         let local = done.with_timezone(&Helsinki);
         assert!(
             (8..17).contains(&local.hour())

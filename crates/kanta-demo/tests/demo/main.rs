@@ -6,5 +6,6 @@ mod determinism;
 mod local_time;
 mod models;
 mod recovery;
+mod service;
 mod shape;
 mod store;

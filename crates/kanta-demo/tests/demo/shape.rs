@@ -250,15 +250,26 @@ fn sizes_are_near_the_targets() {
     for e in ["interactions", "cases", "feedback"] {
         assert!((500..=20_000).contains(&n(e)), "{e}: {}", n(e));
     }
-    assert!(n("trust") > 10_000, "{}", n("trust"));
+    assert!((10..=100).contains(&n("trust")), "{}", n("trust"));
+    assert!((200..=2_000).contains(&n("claims")), "{}", n("claims"));
     let total: usize = data.iter().map(|b| b.len()).sum();
-    assert!((100_000..=300_000).contains(&total), "{total} rows");
+    for b in data {
+        eprintln!("{}: {}", b.entity.name, b.len());
+    }
+    eprintln!("total: {total}");
+    assert!((80_000..=300_000).contains(&total), "{total} rows");
     for prefix in ["cafe-", "b2b-"] {
-        for e in ["cases", "interactions", "feedback", "trust"] {
+        for e in ["cases", "interactions", "feedback"] {
             let k = rows(batch(data, e))
                 .filter(|r| r.id().starts_with(prefix))
                 .count();
             assert!(k >= 100, "{prefix} {e}: {k}");
+        }
+        for e in ["claims", "trust"] {
+            let k = rows(batch(data, e))
+                .filter(|r| r.id().starts_with(prefix))
+                .count();
+            assert!(k >= 5, "{prefix} {e}: {k}");
         }
     }
 }
@@ -335,25 +346,16 @@ fn accounts_end_when_their_subscription_ends() {
     assert!((60..=200).contains(&ended), "{ended} of 300 accounts ended");
 }
 
+/// The core writes the trust ledger's automatic entries (a mistake −10, a job done
+/// well +1) when the demo's cases, interactions and answers are written; the demo
+/// itself writes only a few entries a manager made by hand.
 #[test]
-fn a_mistake_costs_ten_jobs_done_well() {
+fn the_demo_leaves_the_automatic_trust_entries_to_the_core() {
     let data = default_data();
-    let our_fault = rows(batch(data, "cases"))
-        .filter(|r| r.bool("our_fault") == Some(true))
-        .count();
-    let mut debits = 0;
     for r in rows(batch(data, "trust")) {
-        let delta = r.int("delta").unwrap();
-        assert!(delta != 0);
-        if delta < 0 {
-            debits += 1;
-            assert_eq!(delta, TRUST.debit);
-            assert_eq!(r.text("source"), Some("case"));
-        } else if r.text("source") != Some("visits") {
-            assert_eq!(delta, TRUST.credit, "{}", r.id());
-        }
+        assert_eq!(r.text("source"), Some("manual"), "{}", r.id());
+        assert!(r.int("delta").unwrap() != 0);
     }
-    assert_eq!(debits, our_fault);
     assert_eq!(TRUST.debit, -10 * TRUST.credit);
 }
 

@@ -9,6 +9,8 @@ use kanta_store::testing::{BACKENDS, TestDb};
 use kanta_store::{Store, StoreError, WriteBatch};
 
 mod audit;
+mod cases;
+mod claims;
 mod customer_list;
 mod jobs;
 mod outbox;
@@ -18,6 +20,7 @@ mod scores;
 mod settings;
 mod subscriptions;
 mod timeline;
+mod trust;
 
 pub(crate) fn fields(e: &'static Entity, names: &[&str]) -> Vec<&'static schema::Field> {
     names

@@ -18,7 +18,6 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Json, Router};
 use kanta_core::figures::CustomerFigures;
 use kanta_domain::ids::{content_digest, id_from_digest};
@@ -44,9 +43,18 @@ pub(crate) const READ_ONLY: &[&str] = &["created_at", "updated_at"];
 
 /// The routes of one entity.
 pub(super) fn routes(e: &'static Entity) -> Router<AppState> {
-    let collection = get(move |c: Caller, s: State<AppState>, q| list(e, c, s, q))
-        .post(move |c: Caller, s: State<AppState>, b| create(e, c, s, b));
-    let mut item = get(move |c: Caller, s: State<AppState>, p| get_one(e, c, s, p));
+    // The cases' GETs and the claims' list are `api::cases`'s (with SLA state and
+    // the approval queue); their writes stay here.
+    let (list_get, item_get) = super::cases::generic_get(e);
+    let mut collection =
+        axum::routing::post(move |c: Caller, s: State<AppState>, b| create(e, c, s, b));
+    if list_get {
+        collection = collection.get(move |c: Caller, s: State<AppState>, q| list(e, c, s, q));
+    }
+    let mut item = axum::routing::MethodRouter::new();
+    if item_get {
+        item = item.get(move |c: Caller, s: State<AppState>, p| get_one(e, c, s, p));
+    }
     if !e.append_only {
         item = item.patch(move |c: Caller, s: State<AppState>, p, b| patch(e, c, s, p, b));
     }
@@ -57,7 +65,7 @@ pub(super) fn routes(e: &'static Entity) -> Router<AppState> {
 
 // ---------------------------------------------------------------- list
 
-async fn list(
+pub(super) async fn list(
     e: &'static Entity,
     caller: Caller,
     State(s): State<AppState>,

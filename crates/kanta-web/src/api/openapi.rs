@@ -45,11 +45,11 @@ fn pascal(e: &Entity) -> String {
         .collect()
 }
 
-fn schema_ref(name: &str) -> Value {
+pub(super) fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-fn response_ref(name: &str) -> Value {
+pub(super) fn response_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/responses/{name}") })
 }
 
@@ -273,7 +273,7 @@ fn with_parameters(parameters: Vec<Value>, mut op: Map<String, Value>) -> Map<St
 
 /// An operation with its required role and the problems every authenticated route
 /// may answer.
-fn operation(
+pub(super) fn operation(
     id: String,
     tag: &str,
     summary: String,
@@ -298,11 +298,11 @@ fn operation(
     op
 }
 
-fn ok(schema: Value, description: &str) -> Value {
+pub(super) fn ok(schema: Value, description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": schema}}})
 }
 
-fn body(schema: Value) -> Value {
+pub(super) fn body(schema: Value) -> Value {
     json!({"required": true, "content": {"application/json": {"schema": schema}}})
 }
 
@@ -378,7 +378,7 @@ fn id_parameter(e: &Entity) -> Value {
            "description": format!("the {}'s id", noun(e)), "schema": {"type": "string"}})
 }
 
-fn responses(list: &[(&str, Value)]) -> Map<String, Value> {
+pub(super) fn responses(list: &[(&str, Value)]) -> Map<String, Value> {
     list.iter()
         .map(|(k, v)| ((*k).to_string(), v.clone()))
         .collect()
@@ -915,6 +915,114 @@ fn admin_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>)
     );
 }
 
+/// The service figures and the recovery report (`api/service.rs`).
+fn service_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>) {
+    let viewer = access(None, false);
+    let count = |d: &str| json!({"type": "integer", "minimum": 0, "description": d});
+    let opt_num = |d: &str| json!({"type": ["number", "null"], "description": d});
+    schemas.insert(
+        "AttainmentRow".into(),
+        json!({"type": "object",
+            "description": "SLA attainment of one month (YYYY-MM, by the month of resolution), category or owner (the staff member's name; empty for no owner)",
+            "properties": {
+                "key": {"type": "string"},
+                "resolved": count("cases resolved"),
+                "within": count("of them resolved within their resolution target"),
+                "late": count("of them resolved after it"),
+                "open_breaching": count("cases not resolved and past a target"),
+                "percent": opt_num("the share resolved within target (null without resolved cases)"),
+            },
+            "required": ["key", "resolved", "within", "late", "open_breaching", "percent"]}),
+    );
+    schemas.insert(
+        "ServiceFigures".into(),
+        json!({"type": "object", "properties": {
+            "months": {"type": "integer", "description": "the months covered, the current one included"},
+            "attainment": {"type": "object", "properties": {
+                "by_month": {"type": "array", "items": schema_ref("AttainmentRow")},
+                "by_category": {"type": "array", "items": schema_ref("AttainmentRow")},
+                "by_owner": {"type": "array", "items": schema_ref("AttainmentRow")},
+                "total": schema_ref("AttainmentRow")},
+                "required": ["by_month", "by_category", "by_owner", "total"]},
+            "small_claims": {"type": "object", "description": "the small-claim rule's effect: claims up to the limit are approved at once",
+                "properties": {
+                    "limit_minor": {"type": "integer", "description": "the small-claim limit, minor units"},
+                    "currency": {"type": "string"},
+                    "approved_at_once": count("claims approved at once"),
+                    "approved_at_once_minor": {"type": "integer", "description": "their total, minor units"},
+                    "large": count("claims above the limit"),
+                    "large_approved": count("of them approved by a manager"),
+                    "large_refused": count("of them refused"),
+                    "pending": count("of them waiting"),
+                    "median_hours_small": opt_num("median hours from claim to approval, small claims"),
+                    "median_hours_large": opt_num("median hours from claim to decision, larger claims"),
+                },
+                "required": ["limit_minor", "currency", "approved_at_once", "approved_at_once_minor", "large", "large_approved", "large_refused", "pending", "median_hours_small", "median_hours_large"]}},
+            "required": ["months", "attainment", "small_claims"]}),
+    );
+    let interval = json!({"type": "object", "description": "an estimate with its 95% interval",
+        "properties": {"value": {"type": ["number", "null"]}, "lo": {"type": ["number", "null"]},
+                       "hi": {"type": ["number", "null"]}, "n": {"type": "integer"}},
+        "required": ["value", "lo", "hi", "n"]});
+    let rate = json!({"type": "object", "description": "k of n, the share p with its Wilson 95% interval",
+        "properties": {"k": {"type": "integer"}, "n": {"type": "integer"}, "p": {"type": ["number", "null"]},
+                       "lo": {"type": ["number", "null"]}, "hi": {"type": ["number", "null"]}},
+        "required": ["k", "n", "p", "lo", "hi"]});
+    let groups = kanta_core::recovery::GROUPS;
+    schemas.insert(
+        "RecoveryReport".into(),
+        json!({"type": "object",
+            "description": "customers who had a case, by its outcome, against customers who never had one: Kaplan-Meier retention after the case with 95% bands, repurchase within 90 and 180 days, revenue per customer in the 12 months after, and each group compared with the customers without a case",
+            "properties": {
+                "as_of": {"type": "string", "format": "date"},
+                "groups": {"type": "array", "items": {"type": "object", "properties": {
+                    "key": {"type": "string", "enum": groups},
+                    "customers": {"type": "integer"},
+                    "survival": {"type": "array", "items": {"type": "object", "properties": {
+                        "day": {"type": "number"}, "s": {"type": "number"}, "lo": {"type": "number"},
+                        "hi": {"type": "number"}, "at_risk": {"type": "integer"}},
+                        "required": ["day", "s", "lo", "hi", "at_risk"]},
+                        "description": "the Kaplan-Meier curve: days after the case, share still a customer, its 95% band, customers followed"},
+                    "retained_365": {"anyOf": [interval.clone(), {"type": "null"}]},
+                    "repurchase_90": rate.clone(),
+                    "repurchase_180": rate,
+                    "revenue_12m": interval},
+                    "required": ["key", "customers", "survival", "retained_365", "repurchase_90", "repurchase_180", "revenue_12m"]}},
+                "comparisons": {"type": "array", "items": {"type": "object", "properties": {
+                    "group": {"type": "string", "enum": groups},
+                    "against": {"type": "string", "enum": groups},
+                    "measure": {"type": "string"},
+                    "difference": {"type": ["number", "null"]},
+                    "lo": {"type": ["number", "null"]},
+                    "hi": {"type": ["number", "null"]},
+                    "verdict": {"type": "string", "enum": ["better", "worse", "cannot tell", "too few"]}},
+                    "required": ["group", "against", "measure", "difference", "lo", "hi", "verdict"]}},
+                "note": {"type": ["string", "null"], "description": "said when the groups are too small to tell apart"},
+            },
+            "required": ["as_of", "groups", "comparisons", "note"]}),
+    );
+    paths.insert(
+        "/api/v1/service".into(),
+        json!({"get": with_parameters(vec![json!({"name": "months", "in": "query",
+                "description": "months covered, the current one included",
+                "schema": {"type": "integer", "minimum": 1, "maximum": super::service::MAX_MONTHS, "default": super::service::MONTHS}})],
+            operation("service_figures".into(), "service",
+                "SLA attainment per month, category and owner, and the small-claim rule's effect".into(), viewer,
+                responses(&[("200", ok(schema_ref("ServiceFigures"), "the figures")),
+                            ("422", response_ref("Invalid"))])))}),
+    );
+    paths.insert(
+        "/api/v1/reports/recovery".into(),
+        json!({"get": with_parameters(vec![json!({"name": "as_of", "in": "query",
+                "description": "the day the report is for (2024-12-31 or 31.12.2024; default today)",
+                "schema": {"type": "string"}})],
+            operation("recovery_report".into(), "service",
+                "Recovery measured: retention, repurchase and revenue after a case, by outcome, against customers without a case".into(), viewer,
+                responses(&[("200", ok(schema_ref("RecoveryReport"), "the report")),
+                            ("422", response_ref("Invalid"))])))}),
+    );
+}
+
 fn document() -> Value {
     let mut schemas = Map::new();
     problem_schemas(&mut schemas);
@@ -987,6 +1095,8 @@ fn document() -> Value {
     score_paths(&mut paths, &mut schemas);
     figure_schemas(&mut schemas);
     admin_paths(&mut paths, &mut schemas);
+    super::cases::openapi(&mut paths, &mut schemas);
+    service_paths(&mut paths, &mut schemas);
     paths.insert(
         "/api/v1/stats".into(),
         json!({"get": operation("stats".into(), "meta", "Records per entity".into(), viewer,
@@ -1021,6 +1131,7 @@ fn document() -> Value {
         json!({"name": "admin", "description": "the audit log and background jobs (admins)"}),
     );
     tags.push(json!({"name": "settings", "description": "the store's settings: currency, time zone, language, business hours"}));
+    tags.push(json!({"name": "service", "description": "SLA attainment, the small-claim rule's effect, recovery measured"}));
     tags.push(json!({"name": "meta", "description": "health, counts and this document"}));
 
     json!({

@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 use kanta_core::access::access;
 use kanta_core::figures::CustomerFigures;
 use kanta_domain::schema::{
-    CASES, CONTACTS, DIRECTIONS, FEEDBACK, INTERACTION_KINDS, INTERACTIONS, OUTCOMES, SEVERITIES,
-    SUBSCRIPTIONS, TRUST_LEDGER,
+    CASE_CHANNELS, CASES, CLAIM_KINDS, CONTACTS, DIRECTIONS, FEEDBACK, INTERACTION_KINDS,
+    INTERACTIONS, OUTCOMES, SEVERITIES, SUBSCRIPTIONS, TRUST_LEDGER,
 };
 use kanta_domain::{Currency, Entity, Kind, Value};
 use kanta_store::records::{Record, TimelineEvent};
@@ -43,6 +43,10 @@ const MAX_SHORT: usize = 100;
 const MAX_REASON: usize = 200;
 /// The largest change one trust entry makes, either way.
 const MAX_DELTA: i64 = 1_000_000;
+/// Open cases the page lists at most.
+const OPEN_CASES: u32 = 20;
+/// Trust entries the page lists.
+const TRUST_ENTRIES: usize = 8;
 /// Timeline events per page.
 pub(crate) const TIMELINE_PAGE: u32 = 30;
 /// Weeks of usage the usage block shows per metric.
@@ -152,12 +156,38 @@ pub(crate) struct ContactView {
 }
 
 pub(crate) struct CaseView {
+    href: String,
     opened: String,
     category: String,
     severity: String,
     severe: bool,
     summary: Option<String>,
     our_fault: bool,
+    status: String,
+    /// The next SLA target's time left or overdue, in words.
+    timer: String,
+    timer_tone: &'static str,
+}
+
+/// The trust block: the balance, its history as a small chart and the newest
+/// entries explaining it.
+pub(crate) struct TrustView {
+    balance: String,
+    tone: &'static str,
+    in_deficit: bool,
+    svg: Option<String>,
+    entries: Vec<TrustLine>,
+    /// The ratio in force: "a mistake costs as much as 10 good jobs".
+    rule: Option<String>,
+}
+
+pub(crate) struct TrustLine {
+    at: String,
+    delta: String,
+    tone: &'static str,
+    reason: String,
+    /// The case (or other record) the entry came from, when it has a page.
+    href: Option<String>,
 }
 
 pub(crate) struct FeedbackView {
@@ -182,6 +212,10 @@ pub(crate) struct FormInput {
     severity: String,
     summary: String,
     our_fault: Option<String>,
+    channel: String,
+    owner: String,
+    amount: String,
+    claim_kind: String,
     delta: String,
     reason: String,
     csrf: String,
@@ -388,6 +422,9 @@ pub(crate) struct CustomerView {
     subscription: Vec<Figure>,
     score: Option<ScoreView>,
     open_cases: Vec<CaseView>,
+    /// More open cases than the page lists: the cases list of the customer.
+    more_cases: Option<String>,
+    trust: Option<TrustView>,
     feedback: Option<FeedbackView>,
     lines: Vec<Line>,
     /// The next (older) page of the timeline, when there is one.
@@ -399,6 +436,13 @@ pub(crate) struct CustomerView {
     directions: Vec<(&'static str, String)>,
     outcomes: Vec<(&'static str, String)>,
     severities: Vec<(&'static str, String)>,
+    channels: Vec<(&'static str, String)>,
+    claim_kinds: Vec<(&'static str, String)>,
+    staff: Vec<(String, String)>,
+    /// The owner the case form offers first: the signed-in user's staff member.
+    my_staff: String,
+    /// The store's currency code, beside the claim's amount.
+    currency_code: String,
     can_write: bool,
     /// The user may add trust entries (the role the core asks for the ledger).
     can_trust: bool,
@@ -407,6 +451,15 @@ pub(crate) struct CustomerView {
 }
 
 impl CustomerView {
+    /// Whether the case form's owner select picks this staff member.
+    fn owner_selected(&self, id: &str) -> bool {
+        if self.forms.case.owner.is_empty() && !self.forms.case.has_errors() {
+            id == self.my_staff
+        } else {
+            id == self.forms.case.owner
+        }
+    }
+
     fn action(&self, what: &str) -> String {
         format!("/customers/{}/{what}", urlencode(&self.id))
     }
@@ -490,7 +543,9 @@ fn display(
     let is_money = kind == Some(Kind::Money);
     match v {
         Value::Text(t) if matches!(kind, Some(Kind::Choice(_))) => tr.value(t),
-        Value::Text(t) if name == "staff_id" => staff.get(t).cloned().unwrap_or_else(|| t.clone()),
+        Value::Text(t) if name == "staff_id" || name == "owner_id" => {
+            staff.get(t).cloned().unwrap_or_else(|| t.clone())
+        }
         Value::Text(t) if WORD_FIELDS.contains(&name) => word(tr, t),
         Value::Text(t) if name == "survey_ref" => tr.text_or(&format!("value.{t}"), t),
         Value::Float(f) => number(tr, *f),
@@ -765,6 +820,76 @@ fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
+/// The trust block from the customer's ledger.
+fn trust_view(
+    tr: &Tr,
+    h: &kanta_core::trust::TrustHistory,
+    rules: Option<&kanta_core::rules::Rules>,
+) -> TrustView {
+    let svg = (h.points.len() >= 2).then(|| {
+        let title = tr.t("trust.chart");
+        crate::charts::Sparkline::new(
+            "trust",
+            title,
+            h.points.iter().map(|(_, b)| Some(*b as f64)).collect(),
+        )
+        .baseline(Some(0.0))
+        .render()
+    });
+    let entries = h
+        .entries
+        .iter()
+        .take(TRUST_ENTRIES)
+        .map(|e| TrustLine {
+            at: tr.date(&e.at),
+            delta: format!("{:+}", e.delta).replace('-', "\u{2212}"),
+            tone: if e.delta < 0 { "bad" } else { "good" },
+            reason: trust_reason(tr, e),
+            href: match (e.source.as_str(), &e.source_id) {
+                ("case", Some(id)) => Some(format!("/cases/{}", urlencode(id))),
+                _ => None,
+            },
+        })
+        .collect();
+    TrustView {
+        balance: format!("{:+}", h.balance).replace('-', "\u{2212}"),
+        tone: match h.balance {
+            ..0 => "bad",
+            0 => "",
+            _ => "good",
+        },
+        in_deficit: h.in_deficit,
+        svg,
+        entries,
+        rule: rules.map(|r| {
+            let (good, mistake) = (r.trust.good_job, r.trust.mistake);
+            let ratio = if good != 0 {
+                (mistake / good).abs()
+            } else {
+                mistake.abs()
+            };
+            tr.t("trust.rule")
+                .replace("{good}", &format!("{good:+}"))
+                .replace(
+                    "{mistake}",
+                    &format!("{mistake:+}").replace('-', "\u{2212}"),
+                )
+                .replace("{ratio}", &ratio.to_string())
+        }),
+    }
+}
+
+/// A trust entry's reason in the page's language where the page knows the rule
+/// that wrote it (`trust.reason.SOURCE.RULE`), else as written.
+fn trust_reason(tr: &Tr, e: &kanta_core::trust::TrustEntry) -> String {
+    match (&e.rule, e.kind) {
+        (Some(rule), "good_job" | "mistake") => {
+            tr.text_or(&format!("trust.reason.{}.{rule}", e.source), &e.reason)
+        }
+        _ => e.reason.clone(),
+    }
+}
+
 /// Everything the page shows, read from the store and the core.
 async fn view(
     s: &AppState,
@@ -782,7 +907,46 @@ async fn view(
         .filter(|(w, _)| kinds.contains(w))
         .map(|(_, e)| *e)
         .collect();
-    let (currency, page, usage, contacts, cases, feedback, score, subscriptions) = tokio::try_join!(
+    let acting = signed.acting();
+    let case_filter = kanta_core::cases::CaseFilter {
+        status: Some("open".into()),
+        sla: None,
+        mine: false,
+        owner: None,
+        customer: Some(c.external_id.clone()),
+        category: None,
+        severity: None,
+        escalations: false,
+        after: None,
+        limit: OPEN_CASES,
+    };
+    let (open, trust, staff, my_staff) = tokio::try_join!(
+        async {
+            s.core
+                .cases_page(&acting, &case_filter)
+                .await
+                .map_err(PageError::from)
+        },
+        async {
+            // A role that may not read the ledger sees the figure only.
+            match s.core.trust_history(&acting, &c.external_id).await {
+                Ok(h) => Ok(Some(h)),
+                Err(kanta_core::CoreError::Forbidden(_)) => Ok(None),
+                Err(e) => Err(PageError::from(e)),
+            }
+        },
+        super::cases::staff_choices(s),
+        async {
+            Ok::<_, PageError>(
+                s.store
+                    .staff_for_email(&signed.user.email)
+                    .await?
+                    .unwrap_or_default(),
+            )
+        },
+    )?;
+    let rules = s.core.rules().await.ok();
+    let (currency, page, usage, contacts, feedback, score, subscriptions) = tokio::try_join!(
         store_currency(s),
         async {
             Ok(s.store
@@ -791,7 +955,6 @@ async fn view(
         },
         async { Ok(s.store.usage_weeks(&c, USAGE_WEEKS).await?) },
         async { Ok(s.store.records_of_customer(&CONTACTS, c.id).await?) },
-        async { Ok(s.store.records_of_customer(&CASES, c.id).await?) },
         async { Ok(s.store.records_of_customer(&FEEDBACK, c.id).await?) },
         async { Ok::<_, PageError>(s.store.customer_score(c.id).await?) },
         async { Ok(s.store.records_of_customer(&SUBSCRIPTIONS, c.id).await?) },
@@ -799,25 +962,40 @@ async fn view(
 
     let score = score.map(|(run, sc)| score_view(&tr, &run, &sc, currency, &subscriptions));
 
-    let mut open: Vec<&Record> = cases
-        .iter()
-        .filter(|r| r.get("resolved_at").is_null())
-        .collect();
-    open.sort_by_key(|r| std::cmp::Reverse((time_of(r, "opened_at"), r.id)));
+    let now = Utc::now();
     let open_cases: Vec<CaseView> = open
-        .into_iter()
+        .rows
+        .iter()
         .map(|r| {
-            let severity = r.text("severity").unwrap_or("medium");
+            let (timer, timer_tone) = match r.sla_due_at {
+                Some(due) => {
+                    let left = (due - now).num_seconds();
+                    (
+                        super::cases::left_words(&tr, left),
+                        if left < 0 || r.breached { "bad" } else { "" },
+                    )
+                }
+                None => (String::new(), ""),
+            };
             CaseView {
-                opened: tr.date(&time_of(r, "opened_at")),
-                category: word(&tr, r.text("category").unwrap_or("")),
-                severity: tr.value(severity),
-                severe: matches!(severity, "high" | "critical"),
-                summary: text_of(r, "summary"),
-                our_fault: r.get("our_fault") == &Value::Bool(true),
+                href: format!("/cases/{}", urlencode(&r.id)),
+                opened: tr.date(&r.opened_at),
+                category: word(&tr, &r.category),
+                severity: tr.value(&r.severity),
+                severe: matches!(r.severity.as_str(), "high" | "critical"),
+                summary: r.summary.clone(),
+                our_fault: r.our_fault == Some(true),
+                status: tr.text_or(&format!("case.status.{}", r.status), &r.status),
+                timer,
+                timer_tone,
             }
         })
         .collect();
+    let more_cases = open
+        .next
+        .as_ref()
+        .map(|_| format!("/cases?customer={}", urlencode(&c.external_id)));
+    let trust = trust.map(|h| trust_view(&tr, &h, rules.as_ref()));
 
     let feedback = feedback
         .iter()
@@ -867,7 +1045,8 @@ async fn view(
         "survey_consent_at",
         "marketing_consent_at",
     ];
-    let no_staff = std::collections::BTreeMap::new();
+    // The customer's owner by name.
+    let staff_names: std::collections::BTreeMap<String, String> = staff.iter().cloned().collect();
     let facts = c
         .fields
         .iter()
@@ -877,7 +1056,7 @@ async fn view(
                 // One line each: given (on a day) or not.
                 "survey_consent" | "marketing_consent" => consent(&tr, &c, n)?,
                 _ if v.is_null() => return None,
-                _ => display(&tr, &c, n, v, currency, &no_staff),
+                _ => display(&tr, &c, n, v, currency, &staff_names),
             };
             Some((capitalize(&tr.field(n)), shown))
         })
@@ -937,6 +1116,8 @@ async fn view(
         subscription: subscription_figures(&tr, &fig, &subscriptions, currency),
         score,
         open_cases,
+        more_cases,
+        trust,
         feedback,
         lines: page
             .events
@@ -950,6 +1131,11 @@ async fn view(
         directions: labelled(&tr, DIRECTIONS),
         outcomes: labelled(&tr, OUTCOMES),
         severities: labelled(&tr, SEVERITIES),
+        channels: super::cases::channels(&tr),
+        claim_kinds: super::cases::claim_kinds(&tr),
+        staff,
+        my_staff,
+        currency_code: currency.code().to_string(),
         saved,
         tr,
     })
@@ -1096,6 +1282,22 @@ fn read_interaction(tr: &Tr, f: &FormInput, e: &mut Errors) -> Vec<(&'static str
 }
 
 fn read_case(tr: &Tr, f: &FormInput, e: &mut Errors) -> Vec<(&'static str, Value)> {
+    let fault = f
+        .our_fault
+        .as_deref()
+        .and_then(super::cases::parse_fault)
+        .map_or(Value::Null, Value::Bool);
+    // The claim is checked here (any amount above zero; the currency's decimals when
+    // it is written) and given to the core apart from the case's fields.
+    if !f.amount.trim().is_empty() {
+        if let Err(key) = super::cases::parse_amount(&f.amount, Currency::EUR) {
+            e.push(("amount", tr.t(key).to_string()));
+        }
+        if !f.claim_kind.trim().is_empty() {
+            choice(e, tr, "claim_kind", &f.claim_kind, CLAIM_KINDS, false);
+        }
+    }
+    let owner = f.owner.trim();
     vec![
         (
             "category",
@@ -1105,8 +1307,20 @@ fn read_case(tr: &Tr, f: &FormInput, e: &mut Errors) -> Vec<(&'static str, Value
             "severity",
             choice(e, tr, "severity", &f.severity, SEVERITIES, false),
         ),
-        ("our_fault", Value::Bool(checked(&f.our_fault))),
+        (
+            "channel",
+            choice(e, tr, "channel", &f.channel, CASE_CHANNELS, true),
+        ),
+        ("our_fault", fault),
         ("summary", optional_text(e, tr, "summary", &f.summary)),
+        (
+            "staff_id",
+            if owner.is_empty() {
+                Value::Null
+            } else {
+                Value::Text(owner.to_string())
+            },
+        ),
     ]
 }
 
@@ -1214,15 +1428,96 @@ pub(crate) async fn quick_action(
         let v = view(&s, &signed, c, forms, None, None, &default_kinds()).await?;
         return Ok(render_status(&v, StatusCode::UNPROCESSABLE_ENTITY));
     }
-    s.core
-        .record_for_customer(&signed.acting(), action.entity, &c.0.external_id, &given)
-        .await
-        .map_err(core_error(&signed))?;
+    let written = if std::ptr::eq(action.entity, &CASES) {
+        open_case(&s, &signed, &c.0.external_id, &f, &given).await
+    } else {
+        s.core
+            .record_for_customer(&signed.acting(), action.entity, &c.0.external_id, &given)
+            .await
+            .map(|_| ())
+    };
+    if let Err(e) = written {
+        let kanta_core::CoreError::Invalid(problems) = e else {
+            return Err(core_error(&signed)(e));
+        };
+        // The core's refusal of a value: the form comes back with it by its field.
+        f.errors = problems
+            .into_iter()
+            .map(|p| {
+                (
+                    form_field(&p.field),
+                    format!("{}: {}", tr_field(&signed.tr, &p.field), p.reason),
+                )
+            })
+            .collect();
+        let mut forms = Forms::default();
+        *(action.form)(&mut forms) = f;
+        let v = view(&s, &signed, c, forms, None, None, &default_kinds()).await?;
+        return Ok(render_status(&v, StatusCode::UNPROCESSABLE_ENTITY));
+    }
     Ok(see_other(format!(
         "/customers/{}?saved={}",
         urlencode(&c.0.external_id),
         action.saved
     )))
+}
+
+/// Opens a case (with its claim, when the form has an amount) through the core's
+/// use case: the SLA dues, the small-claim rule and the trust rules apply.
+async fn open_case(
+    s: &AppState,
+    signed: &SignedIn,
+    customer: &str,
+    f: &FormInput,
+    given: &[(&'static str, Value)],
+) -> Result<(), kanta_core::CoreError> {
+    let currency = s.core.currency().await?;
+    let claim = if f.amount.trim().is_empty() {
+        None
+    } else {
+        let amount_minor = super::cases::parse_amount(&f.amount, currency).map_err(|key| {
+            kanta_core::CoreError::Invalid(vec![kanta_core::Problem {
+                index: None,
+                field: "amount".into(),
+                reason: signed.tr.t(key).to_string(),
+            }])
+        })?;
+        let kind = f.claim_kind.trim();
+        Some(kanta_core::claims::NewClaim {
+            amount_minor,
+            currency,
+            kind: if kind.is_empty() { "refund" } else { kind }.to_string(),
+        })
+    };
+    let new = super::cases::new_case(customer, given, claim);
+    s.core.open_case(&signed.acting(), new).await.map(|_| ())
+}
+
+/// The form field a core problem names (the case form's owner is `staff_id`).
+fn form_field(field: &str) -> &'static str {
+    const FIELDS: &[&str] = &[
+        "category",
+        "severity",
+        "channel",
+        "our_fault",
+        "summary",
+        "amount",
+        "kind",
+        "note",
+        "direction",
+        "outcome",
+        "delta",
+        "reason",
+    ];
+    match field {
+        "staff_id" | "owner" | "owner_id" => "owner",
+        "claim_kind" => "claim_kind",
+        f => FIELDS.iter().find(|x| **x == f).copied().unwrap_or("form"),
+    }
+}
+
+fn tr_field(tr: &Tr, field: &str) -> String {
+    capitalize(&tr.field(field))
 }
 
 #[cfg(test)]

@@ -8,15 +8,23 @@
 //! - `customers`: the customer list (search, filters, sort, pages).
 //! - `customer`: one customer on one screen, its timeline a page at a time, and its
 //!   quick actions (forms that POST and redirect back), one handler driven by a table.
+//! - `cases`: the cases list (filters, SLA timers) and one case (its timers, its own
+//!   timeline, the forms that move it, its claims).
 //! - `retention`: the retention dashboard (leaky bucket, cohorts, survival, tiers).
+//! - `service`: the service page (SLA attainment, the small-claim rule's effect,
+//!   recovery measured); `claims`: the managers' approval queue and the repeat
+//!   claimants.
 //! - `admin`: the admin area's pages: the audit log, the jobs and the outbox, the
 //!   store settings; `admin::Guarded` is the one guard and render of each.
 
 mod admin;
+pub(crate) mod cases;
+mod claims;
 mod customer;
 pub(crate) mod customers;
 pub(crate) mod nav;
 pub(crate) mod retention;
+mod service;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -40,6 +48,19 @@ pub fn routes() -> Router<AppState> {
         .route("/customers", get(customers::list))
         .route("/customers/{id}", get(customer::page))
         .route("/retention", get(retention::page))
+        .route("/cases", get(cases::list))
+        .route("/cases/{id}", get(cases::page))
+        .route("/cases/{id}/transition", post(cases::transition))
+        .route("/cases/{id}/resolve", post(cases::resolve))
+        .route("/cases/{id}/assign", post(cases::assign))
+        .route("/cases/{id}/note", post(cases::note))
+        .route("/cases/{id}/claims", post(cases::claim))
+        .route("/cases/{id}/claims/{claim}/decide", post(cases::decide))
+        .route("/cases/{id}/claims/{claim}/pay", post(cases::pay))
+        .route("/service", get(service::page))
+        .route("/claims", get(claims::list))
+        .route("/claims/repeat", get(claims::repeat))
+        .route("/claims/{id}/decision", post(claims::decide))
         .route("/assets/kanta.css", get(css));
     for action in customer::ACTIONS {
         r = r.route(

@@ -30,10 +30,28 @@ pub const AREAS: &[Area] = &[
         min_role: Role::Viewer,
     },
     Area {
+        id: "cases",
+        href: "/cases",
+        label: "nav.cases",
+        min_role: Role::Viewer,
+    },
+    Area {
         id: "retention",
         href: "/retention",
         label: "nav.retention",
         min_role: Role::Viewer,
+    },
+    Area {
+        id: "service",
+        href: "/service",
+        label: "nav.service",
+        min_role: Role::Viewer,
+    },
+    Area {
+        id: "claims",
+        href: "/claims",
+        label: "nav.claims",
+        min_role: Role::Manager,
     },
     Area {
         id: "settings",
@@ -170,17 +188,28 @@ mod tests {
                 .map(|l| l.href)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(hrefs(Role::Viewer), ["/customers", "/retention"]);
-        assert_eq!(hrefs(Role::Staff), ["/customers", "/retention"]);
+        let everyone = ["/customers", "/cases", "/retention", "/service"];
+        assert_eq!(hrefs(Role::Viewer), everyone);
+        assert_eq!(hrefs(Role::Staff), everyone);
         assert_eq!(
             hrefs(Role::Manager),
-            ["/customers", "/retention", "/admin/settings"]
+            [
+                "/customers",
+                "/cases",
+                "/retention",
+                "/service",
+                "/claims",
+                "/admin/settings"
+            ]
         );
         assert_eq!(
             hrefs(Role::Admin),
             [
                 "/customers",
+                "/cases",
                 "/retention",
+                "/service",
+                "/claims",
                 "/admin/settings",
                 "/admin/users",
                 "/admin/tokens",
@@ -189,7 +218,7 @@ mod tests {
             ]
         );
         let l = links(&tr, &me(Role::Admin), "users");
-        assert!(l[3].current && !l[0].current);
+        assert!(l[6].current && !l[0].current);
         for lang in [Lang::Fi, Lang::En] {
             for a in AREAS {
                 assert_ne!(Tr::new(lang).t(a.label), a.label, "{} has no text", a.label);

@@ -638,6 +638,16 @@ async fn openapi_lists_every_route_and_matches_the_committed_copy() {
         ("/api/v1/jobs/{id}/retry", "post"),
         ("/api/v1/settings", "get"),
         ("/api/v1/settings/{key}", "put"),
+        ("/api/v1/service", "get"),
+        ("/api/v1/reports/recovery", "get"),
+        ("/api/v1/cases/{id}/transition", "post"),
+        ("/api/v1/cases/{id}/resolve", "post"),
+        ("/api/v1/cases/{id}/claims", "post"),
+        ("/api/v1/claims/{id}/decision", "post"),
+        ("/api/v1/claims/{id}/pay", "post"),
+        ("/api/v1/claims/repeat", "get"),
+        ("/api/v1/customers/{id}/trust", "get"),
+        ("/api/v1/customers/{id}/trust", "post"),
     ];
     let mut names = Vec::new();
     for e in kanta_domain::schema::ENTITIES {

@@ -6,11 +6,13 @@ mod audit;
 mod auth_tests;
 mod bad_input;
 mod browser;
+mod cases;
 mod customer_list;
 mod customer_page;
 mod local_time;
 mod pages;
 mod retention;
+mod service;
 
 use kanta_core::{Acting, Core};
 use kanta_domain::Value;

@@ -2,7 +2,8 @@
 //! calls the core (or, for the analyst's file commands, `kanta-models`), and prints.
 //!
 //! - `import`, `customers`, `demo`, `score`, `users` (users and tokens), `admin`
-//!   (config, audit, jobs, mail): the store's commands, through `kanta-core`.
+//!   (config, audit, jobs, mail), `report` (recovery): the store's commands, through
+//!   `kanta-core`.
 //! - `fit` (fit, predict, validate) and `summary`: the analyst's commands on files,
 //!   which need no store.
 
@@ -11,6 +12,7 @@ pub mod customers;
 pub mod demo;
 pub mod fit;
 pub mod import;
+pub mod report;
 pub mod score;
 pub mod summary;
 pub mod users;

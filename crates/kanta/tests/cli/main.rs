@@ -12,6 +12,7 @@ mod kill;
 mod local_time;
 mod mail;
 mod models;
+mod report;
 mod score;
 #[path = "../../../kanta-core/tests/core/smtp.rs"]
 mod smtp;
