@@ -115,6 +115,23 @@ fn parse_sla_warn_hours(s: &str) -> std::result::Result<String, String> {
     crate::cases::parse_warn_hours(s)
 }
 
+/// The value a service rule's setting has while the store holds none (the rules'
+/// own defaults, in the form the setting is typed).
+fn default_value(key: &str) -> String {
+    match key {
+        "holidays" => "fi".into(),
+        "sla_warn_hours" => crate::cases::DEFAULT_WARN_HOURS.to_string(),
+        "small_claim_limit" => crate::claims::DEFAULT_SMALL_CLAIM_LIMIT.into(),
+        "repeat_claims" => crate::claims::DEFAULT_REPEAT_CLAIMS.to_string(),
+        "trust_good_job" => crate::trust::DEFAULT_GOOD_JOB.to_string(),
+        "trust_mistake" => crate::trust::DEFAULT_MISTAKE.to_string(),
+        k => match k.strip_prefix("sla_") {
+            Some(severity) => kanta_domain::sla::SlaPolicy::default_for(severity).normalised(),
+            None => String::new(),
+        },
+    }
+}
+
 /// Business hours before a manager sets them.
 pub const DEFAULT_BUSINESS_HOURS: &str = "mon-fri 08:00-16:00";
 
@@ -428,7 +445,10 @@ impl Core {
             "currency" => now.currency.to_string(),
             "time_zone" => now.time_zone.clone(),
             "language" => now.language.clone(),
-            _ => now.business_hours.clone(),
+            "business_hours" => now.business_hours.clone(),
+            _ => now
+                .value(k)
+                .map_or_else(|| default_value(k), str::to_string),
         };
         Ok(STORE_SETTINGS
             .iter()

@@ -85,6 +85,17 @@ pub enum Command {
     /// Reports on the store's customers.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Cases: run the SLA check now (what `kanta serve` does every 5 minutes).
+    #[command(subcommand)]
+    Cases(CasesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CasesCommand {
+    /// Give cases written without SLA due times theirs, warn owners of targets near
+    /// and managers of breaches (once per case and step, by mail through the outbox),
+    /// as the `cases.sla` job does; prints what it did.
+    SlaCheck(JsonArg),
 }
 
 #[derive(Debug, Subcommand)]
@@ -629,6 +640,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Jobs(a) => crate::commands::admin::jobs(&cli, a).await,
         Command::Mail(c) => crate::commands::admin::mail(&cli, c).await,
         Command::Report(c) => crate::commands::report::run(&cli, c).await,
+        Command::Cases(CasesCommand::SlaCheck(a)) => crate::commands::cases::sla_check(&cli, a).await,
         Command::Serve(a) => {
             let mut flags = Vec::new();
             if let Some(b) = a.bind {
