@@ -86,7 +86,8 @@ def main():
                 status, decided, reason = "pending", "", ""
             else:
                 status = "approved" if rnd.random() < 0.7 else "refused"
-                decided, reason = iso(at + dt.timedelta(hours=rnd.expovariate(1 / 20))), "bench decision"
+                decided = min(at + dt.timedelta(hours=rnd.expovariate(1 / 20)), now - dt.timedelta(minutes=1))
+                decided, reason = iso(max(decided, at)), "bench decision"
             paid = iso(at + dt.timedelta(days=1)) if status == "approved" and at + dt.timedelta(days=1) < now else ""
             f.write(
                 f"cl{n},k{i},{iso(at)},{amount // 100}.{amount % 100:02d},EUR,"

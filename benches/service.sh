@@ -85,7 +85,7 @@ bench() {
     urls+=("/cases?$q")
     # The page after the first: the list's own "next" link.
     local next
-    next=$(curl -sf -b "$jar" "http://127.0.0.1:$port/cases?$q" | grep -o 'href="/cases?[^"]*after=[^"]*"' | head -1 | sed 's/^href="//; s/"$//; s/&amp;/\&/g' || true)
+    next=$(curl -sf -b "$jar" "http://127.0.0.1:$port/cases?$q" | grep -o 'href="/cases?[^"]*after=[^"]*"' | head -1 | sed 's/^href="//; s/"$//; s/&amp;/\&/g; s/&#38;/\&/g' || true)
     [ -n "$next" ] && urls+=("$next")
   done
   urls+=("/claims" "/claims/repeat" "/cases/k284000" "/cases/k299999" "/api/v1/cases?sla=breaching" "/api/v1/cases?status=open" "/service")

@@ -340,8 +340,64 @@ fn check_choice(field: &str, allowed: &[&'static str], given: &str) -> Result<&'
         })
 }
 
+/// Who acts, as the timeline and the claims name them: a signed-in user by their
+/// display name (the users table's `name`, else the email), an import by its file
+/// (else "import"), the SLA job as "SLA check" in the store's language.
+#[derive(Debug, Clone)]
+pub(crate) struct Who {
+    pub name: String,
+    pub user_id: Option<i64>,
+}
+
+/// [`Who`] acts in this write, read through the write's transaction.
+pub(crate) async fn who(tx: &mut WriteTx) -> Result<Who> {
+    let acting = tx.acting().clone();
+    let fi = tx.rules().trust.finnish();
+    let name = match &acting.actor {
+        Actor::User { id, email, .. } => tx
+            .writer_mut()
+            .user_display_name(*id)
+            .await?
+            .unwrap_or_else(|| email.clone()),
+        _ => actor_word(&acting, fi),
+    };
+    Ok(Who {
+        name,
+        user_id: acting.user_id(),
+    })
+}
+
+/// The name of an actor that is not a signed-in user, in the store's language
+/// (Finnish when `fi`): never "unknown".
+pub fn actor_word(acting: &Acting, fi: bool) -> String {
+    let import = || if fi { "tuonti" } else { "import" }.to_string();
+    let known = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty() && !s.eq_ignore_ascii_case("unknown")).then(|| s.to_string())
+    };
+    match &acting.actor {
+        Actor::User { email, .. } => email.clone(),
+        Actor::Token { name, .. } => known(name).unwrap_or_else(|| "API".into()),
+        // The command line writes the demo data and other bulk records.
+        Actor::Cli { os_user } => known(os_user).unwrap_or_else(import),
+        Actor::Import { file, .. } => known(file)
+            .map(|f| {
+                std::path::Path::new(&f)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or(f)
+            })
+            .unwrap_or_else(import),
+        Actor::Job { kind } if kind == SLA_JOB => {
+            if fi { "SLA-tarkistus" } else { "SLA check" }.to_string()
+        }
+        Actor::Job { kind } => kind.clone(),
+        Actor::Anonymous { name } => known(name).unwrap_or_else(import),
+    }
+}
+
 fn event(
-    tx: &WriteTx,
+    who: &Who,
     case_id: i64,
     at: DateTime<Utc>,
     kind: &str,
@@ -356,8 +412,8 @@ fn event(
         from: from.map(str::to_string),
         to: to.map(str::to_string),
         note: note.map(str::to_string),
-        actor: tx.acting().audit_names().2,
-        user_id: tx.acting().user_id(),
+        actor: who.name.clone(),
+        user_id: who.user_id,
     }
 }
 
@@ -385,6 +441,7 @@ pub(crate) async fn apply_sla(tx: &mut WriteTx, ids: &[String]) -> Result<()> {
     tx.writer_mut().merge_written().await?;
     let rules = tx.rules().sla.clone();
     let states = tx.writer_mut().cases_by_external_ids(ids).await?;
+    let who = who(tx).await?;
     let mut dues = Vec::new();
     let mut events = Vec::new();
     for c in &states {
@@ -394,7 +451,7 @@ pub(crate) async fn apply_sla(tx: &mut WriteTx, ids: &[String]) -> Result<()> {
         }
         if !c.has_opened_event {
             events.push(event(
-                tx,
+                &who,
                 c.id,
                 c.opened_at,
                 "opened",
@@ -403,13 +460,13 @@ pub(crate) async fn apply_sla(tx: &mut WriteTx, ids: &[String]) -> Result<()> {
                 None,
             ));
             if let Some(t) = c.first_response_at {
-                events.push(event(tx, c.id, t, "responded", None, None, None));
+                events.push(event(&who, c.id, t, "responded", None, None, None));
             }
             if let Some(t) = c.resolved_at {
-                events.push(event(tx, c.id, t, "resolved", None, None, None));
+                events.push(event(&who, c.id, t, "resolved", None, None, None));
             }
             if let Some(t) = c.closed_at {
-                events.push(event(tx, c.id, t, "closed", None, None, None));
+                events.push(event(&who, c.id, t, "closed", None, None, None));
             }
         }
     }
@@ -757,8 +814,9 @@ impl Core {
             (_, "open") => "reopened",
             _ => "status",
         };
+        let who = who(&mut tx).await?;
         let mut events = vec![event(
-            &tx,
+            &who,
             c.id,
             now,
             kind,
@@ -767,7 +825,7 @@ impl Core {
             note.as_deref(),
         )];
         if responded {
-            events.push(event(&tx, c.id, now, "responded", None, None, None));
+            events.push(event(&who, c.id, now, "responded", None, None, None));
         }
         tx.writer_mut().insert_case_events(&events).await?;
         let mut entry = tx.acting().audit(CASES.name, Some(id), "status");
@@ -850,12 +908,13 @@ impl Core {
             ],
         );
         tx.write(batch).await.map_err(strip)?;
+        let who = who(&mut tx).await?;
         let mut events = Vec::new();
         if responded {
-            events.push(event(&tx, c.id, now, "responded", None, None, None));
+            events.push(event(&who, c.id, now, "responded", None, None, None));
         }
         events.push(event(
-            &tx,
+            &who,
             c.id,
             now,
             "resolved",
@@ -934,8 +993,9 @@ impl Core {
         }
         tx.write(batch).await.map_err(strip)?;
         let now = Utc::now();
+        let who = who(&mut tx).await?;
         let ev = event(
-            &tx,
+            &who,
             c.id,
             now,
             "owner",
@@ -966,7 +1026,8 @@ impl Core {
             .ok_or_else(|| CoreError::invalid("note", "is empty: write the note"))?;
         let mut tx = self.begin_write(acting, &CASES, Vec::new()).await?;
         let c = case_in(&mut tx, id).await?;
-        let ev = event(&tx, c.id, Utc::now(), "note", None, None, Some(&note));
+        let who = who(&mut tx).await?;
+        let ev = event(&who, c.id, Utc::now(), "note", None, None, Some(&note));
         tx.writer_mut().insert_case_events(&[ev]).await?;
         let mut entry = tx.acting().audit(CASES.name, Some(id), "note");
         entry.details = json!({ "note": note });
@@ -1091,6 +1152,7 @@ impl Core {
                 break;
             }
         }
+        let who = who(&mut tx).await?;
         let mut out = SlaCheck::default();
         let mut breaches: Vec<(String, String, DateTime<Utc>)> = Vec::new();
         for _round in 0..100 {
@@ -1130,7 +1192,7 @@ impl Core {
                     zone.name()
                 );
                 events.push(event(
-                    &tx,
+                    &who,
                     d.case_id,
                     now,
                     kind,
@@ -1160,12 +1222,14 @@ impl Core {
                         .clone()
                         .unwrap_or_else(|| d.customer_id.clone());
                     let owner = d.owner_name.clone().unwrap_or_else(|| "-".into());
+                    let path = format!("/cases/{}", path_segment(&d.case_external_id));
                     let vars = [
                         ("site", site.as_str()),
                         ("case", d.case_external_id.as_str()),
                         ("customer", customer.as_str()),
                         ("category", d.category.as_str()),
-                        ("severity", d.severity.as_str()),
+                        ("severity", severity_words(&d.severity, lang)),
+                        ("path", path.as_str()),
                         ("step", step),
                         ("due", due_text.as_str()),
                         ("owner", owner.as_str()),
@@ -1214,6 +1278,31 @@ impl Core {
     }
 }
 
+/// A record id as one segment of a path (`/cases/{id}`): percent-encoded where it
+/// is not a letter, digit, `-`, `_`, `.` or `~`.
+pub fn path_segment(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A severity's name in a message.
+fn severity_words(severity: &str, lang: Lang) -> &str {
+    match (severity, lang) {
+        ("low", Lang::Fi) => "matala",
+        ("normal", Lang::Fi) => "normaali",
+        ("high", Lang::Fi) => "korkea",
+        ("critical", Lang::Fi) => "kriittinen",
+        (s, _) => s,
+    }
+}
+
 /// A step's name in a message.
 fn step_words(step: &str, lang: Lang) -> &'static str {
     match (step, lang) {
@@ -1258,5 +1347,35 @@ fn strip(e: CoreError) -> CoreError {
             CoreError::Invalid(p)
         }
         e => e,
+    }
+}
+
+impl Core {
+    /// How the audit log names its user actors: `Name (email)` for each user acting on
+    /// `items` (a page of the log), keyed by the entry's `actor_id`; one query for the
+    /// page. Other actors keep their stored name.
+    pub async fn audit_user_labels(
+        &self,
+        items: &[crate::audit::AuditRecord],
+    ) -> Result<std::collections::HashMap<String, String>> {
+        let mut ids: Vec<i64> = items
+            .iter()
+            .filter(|r| r.entry.actor_kind == "user")
+            .filter_map(|r| r.entry.actor_id.as_deref()?.parse().ok())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let labels = self.store().user_labels(&ids).await?;
+        Ok(labels
+            .into_iter()
+            .map(|(id, (name, email))| {
+                let label = if name.trim().is_empty() {
+                    email
+                } else {
+                    format!("{} ({email})", name.trim())
+                };
+                (id.to_string(), label)
+            })
+            .collect())
     }
 }

@@ -139,6 +139,8 @@ pub struct RepeatClaimants {
     pub total_claims: u64,
     /// The sum of all claims in the window (those in the store's currency).
     pub total_minor: i64,
+    /// The sum of the approved claims among them.
+    pub total_approved_minor: i64,
     pub currency: String,
     /// The top customers, by number of claims, then sum.
     pub rows: Vec<RepeatRow>,
@@ -150,7 +152,10 @@ pub struct RepeatRow {
     pub customer_id: String,
     pub name: Option<String>,
     pub claims: u64,
+    /// The sum of all their claims (refused and pending too).
     pub sum_minor: i64,
+    /// The sum of their approved claims: what they were actually granted.
+    pub approved_minor: i64,
     /// Their share of all claims in the window (0..=1).
     pub share_of_claims: f64,
     /// Their share of the sum of all claims (0..=1).
@@ -256,7 +261,7 @@ pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String]) -> Result<()> 
             )));
         }
     }
-    let (_, _, actor) = acting.audit_names();
+    let actor = crate::cases::who(tx).await?.name;
     tx.writer_mut()
         .claims_after_write(ids, rules.limit_minor, rules.currency.code(), &actor)
         .await?;
@@ -316,6 +321,22 @@ impl Core {
         else {
             return Err(CoreError::NotFound(format!("no case with id '{case_id}'")));
         };
+        // A closed case takes no new claims (a resolved one still does: the
+        // compensation often follows the fix).
+        let closed = tx
+            .writer_mut()
+            .cases_by_external_ids(&[case_id.to_string()])
+            .await?
+            .iter()
+            .any(|c| c.status == "closed");
+        if closed {
+            return Err(CoreError::Conflict {
+                field: Some("case_id".into()),
+                message: format!(
+                    "case '{case_id}' is closed: reopen the case first to add a claim"
+                ),
+            });
+        }
         let rules = tx.rules().claims.clone();
         let at_once = rules.approves_at_once(c.amount_minor, c.currency);
         let now = Utc::now();
@@ -343,7 +364,7 @@ impl Core {
         let mut batch = WriteBatch::new(&CLAIMS, fields(&names));
         batch.push(id.clone(), values);
         tx.write(batch).await?;
-        let (_, _, actor) = acting.audit_names();
+        let actor = crate::cases::who(&mut tx).await?.name;
         let user_id = acting.user_id();
         let amount = amount_text(c.amount_minor, c.currency);
         let w = tx.writer_mut();
@@ -444,7 +465,7 @@ impl Core {
         let mut batch = WriteBatch::new(&CLAIMS, fields(&names));
         batch.push(claim_id.to_string(), values);
         tx.write(batch).await?;
-        let (_, _, actor) = acting.audit_names();
+        let actor = crate::cases::who(&mut tx).await?.name;
         let w = tx.writer_mut();
         w.stamp_claim(
             claim_id,
@@ -522,7 +543,7 @@ impl Core {
         let mut batch = WriteBatch::new(&CLAIMS, fields(&names));
         batch.push(claim_id.to_string(), vec![Value::Time(now)]);
         tx.write(batch).await?;
-        let (_, _, actor) = acting.audit_names();
+        let actor = crate::cases::who(&mut tx).await?.name;
         let currency = before
             .currency
             .as_deref()
@@ -614,7 +635,8 @@ impl Core {
         acting: &Acting,
         as_of: DateTime<Utc>,
     ) -> Result<RepeatClaimants> {
-        require(acting, Role::Manager)?;
+        // Every signed-in role reads it (it informs; it changes nothing).
+        require(acting, access(Some(&CLAIMS), false))?;
         let rules = self.rules().await?.claims;
         let from = as_of - Duration::days(365);
         let t = self
@@ -642,6 +664,7 @@ impl Core {
                     name: r.name,
                     claims,
                     sum_minor: r.sum_minor,
+                    approved_minor: r.approved_minor,
                     revenue_minor: r.revenue_minor,
                 }
             })
@@ -650,6 +673,7 @@ impl Core {
             flag_at: rules.repeat_claims,
             total_claims,
             total_minor: t.total_minor,
+            total_approved_minor: t.total_approved_minor,
             currency: rules.currency.to_string(),
             rows,
         })
@@ -662,9 +686,44 @@ impl Core {
         let rules = self.rules().await?.claims;
         let months = months.clamp(1, 120);
         let since = Utc::now() - Duration::hours(i64::from(months) * 730);
-        let rows = self.store().claim_decision_hours(since).await?;
-        Ok(effect_of(&rules, &rows))
+        let figures = self.store().claim_effect_figures(since).await?;
+        Ok(effect_of_figures(&rules, &figures))
     }
+}
+
+/// The effect figures of the groups and medians the store computed (the same as
+/// [`effect_of`] over the window's claims one by one).
+pub fn effect_of_figures(
+    rules: &ClaimRules,
+    f: &kanta_store::claims::ClaimEffectFigures,
+) -> ClaimEffect {
+    let mut e = ClaimEffect {
+        limit_minor: rules.limit_minor,
+        currency: rules.currency.to_string(),
+        approved_at_once: 0,
+        approved_at_once_minor: 0,
+        large: 0,
+        large_approved: 0,
+        large_refused: 0,
+        pending: 0,
+        median_hours_small: f.median_hours_small,
+        median_hours_large: f.median_hours_large,
+    };
+    for g in &f.groups {
+        let n = u64::try_from(g.claims).unwrap_or(0);
+        if g.auto_approved {
+            e.approved_at_once += n;
+            e.approved_at_once_minor = e.approved_at_once_minor.saturating_add(g.amount_minor);
+            continue;
+        }
+        e.large += n;
+        match g.status.as_str() {
+            "approved" => e.large_approved += n,
+            "refused" => e.large_refused += n,
+            _ => e.pending += n,
+        }
+    }
+    e
 }
 
 /// The effect figures of `rows` (see [`Core::small_claim_effect`]).

@@ -12,9 +12,18 @@
 //!   case's outcome), and `our_fault` / `not_our_fault` (every case customer, by the
 //!   first case's "our fault"; unknown counts as not our fault);
 //! - **retention after the index**: a Kaplan-Meier curve over the customers active on
-//!   their index day, from that day to the day they stopped (an event) or to the
-//!   report's day (censored), with Greenwood 95% bands (log-log), and its value at 365
-//!   days when someone was followed that long;
+//!   their index day (the retention dashboard's activity: an order within the last
+//!   90 days, or a running subscription), from that day to their **last contact** (their
+//!   last order, or the end of the subscription that kept them active; the index day
+//!   when that came before it) for a customer who has since stopped (an event: no
+//!   order for 90 days by the report's day), or to the report's day for one still
+//!   active (censored: their last order lies within 90 days of it, or a subscription
+//!   runs), with Greenwood 95% bands (log-log), and its value at 365 days when
+//!   someone was followed that long. A customer who never came back after their index
+//!   therefore stops at day 0, whichever group they are in: the stop is counted where
+//!   the customer was last seen, not at the end of the 90 days the dashboard waits
+//!   before calling them gone, so the curves of customers indexed at a purchase (a
+//!   case) and at an arbitrary day (no case) measure the same thing;
 //! - **repurchase within 90 and 180 days**: an order after the index time within that
 //!   many days, over the customers whose index lies at least that long before the end
 //!   of the report's day (so every one of them had the whole window), with Wilson 95%
@@ -25,9 +34,11 @@
 //! - **comparisons** of each case group with `never`: differences of repurchase rates
 //!   (Newcombe's hybrid score interval), of mean revenue (Welch's normal interval), and
 //!   of retention at 365 days (Greenwood, plain scale) with the log-rank test of the
-//!   whole curves. The verdict is "better" or "worse" when the 95% interval excludes
-//!   no difference (for retention: when the log-rank test gives p < 0.05, unless the
-//!   difference at 365 days points the other way), "cannot tell" otherwise, and "too few" when either group has fewer than [`MIN_CUSTOMERS`]
+//!   whole curves. Each verdict is that of the measure whose interval is shown:
+//!   "better" or "worse" when the 95% interval of the difference excludes zero,
+//!   "cannot tell" otherwise; for retention the verdict is the log-rank test's alone
+//!   (p < 0.05, its side by observed against expected stops), and the interval at 365
+//!   days keeps its own reading ([`Comparison::at_365`]); "too few" when either group has fewer than [`MIN_CUSTOMERS`]
 //!   customers in the measure or both together fewer than [`MIN_EVENTS`] events
 //!   (repurchases; stops), so that small groups are said to be too small rather than
 //!   compared.
@@ -39,6 +50,7 @@
 use chrono::{Duration, NaiveDate};
 use kanta_models::survival::{KmOptions, kaplan_meier, log_rank};
 use kanta_store::recovery::{CaseOutcome, RecoveryRow};
+pub use kanta_store::retention::Segment;
 use serde::Serialize;
 
 use crate::access::{Role, require};
@@ -82,6 +94,9 @@ pub struct RecoveryReport {
     pub index_delay_days: Option<i64>,
     /// The currency of the revenue figures (the store's).
     pub currency: String,
+    /// The customers compared: only this `segment` / `kind` when set.
+    pub segment: Option<String>,
+    pub kind: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -139,8 +154,12 @@ pub struct Comparison {
     pub hi: Option<f64>,
     /// The log-rank test's p-value (retention only).
     pub p: Option<f64>,
-    /// "better", "worse", "cannot tell" or "too few".
+    /// "better", "worse", "cannot tell" or "too few": for retention the log-rank
+    /// test's verdict on the whole curves, otherwise the difference interval's.
     pub verdict: &'static str,
+    /// Retention only: the reading of the difference at 365 days by its own interval
+    /// ("better", "worse", "cannot tell"; `None` without an interval).
+    pub at_365: Option<&'static str>,
 }
 
 impl Rate {
@@ -252,7 +271,12 @@ fn figures(key: &'static str, rows: &[&RecoveryRow], as_of: NaiveDate) -> Figure
             && a.first <= index_day
             && a.stopped.is_none_or(|s| s > index_day)
         {
-            let until = a.stopped.unwrap_or(as_of);
+            // Stopped: at the last contact (the index day at the earliest); still
+            // active: censored at the report's day.
+            let until = r
+                .last_contact
+                .filter(|_| a.stopped.is_some())
+                .unwrap_or(as_of);
             durations
                 .days
                 .push((until - index_day).num_days().max(0) as f64);
@@ -346,6 +370,7 @@ fn compare(g: &Figures, never: &Figures) -> Vec<Comparison> {
         hi: None,
         p: None,
         verdict: "too few",
+        at_365: None,
     };
     let mut out = Vec::with_capacity(MEASURES.len());
 
@@ -355,6 +380,7 @@ fn compare(g: &Figures, never: &Figures) -> Vec<Comparison> {
         let d = s1 - s2;
         let half = Z95 * (v1 + v2).sqrt();
         (c.difference, c.lo, c.hi) = (Some(d), Some(d - half), Some(d + half));
+        c.at_365 = Some(by_interval(c.lo, c.hi));
     }
     let (n1, n2) = (
         g.durations.days.len() as u64,
@@ -378,14 +404,12 @@ fn compare(g: &Figures, never: &Figures) -> Vec<Comparison> {
     {
         c.p = Some(lr.p);
         if n1 >= MIN_CUSTOMERS && n2 >= MIN_CUSTOMERS && stops >= MIN_EVENTS {
-            // The log-rank test decides; a difference at 365 days whose interval
-            // says the opposite makes it "cannot tell".
-            let side = by_interval(c.lo, c.hi);
+            // The log-rank test decides on the whole curves; the difference at 365
+            // days keeps its own reading (`at_365`).
             c.verdict = match (lr.p < 0.05, lr.observed_a > lr.expected_a) {
                 (false, _) => "cannot tell",
-                (true, true) if side != "better" => "worse",
-                (true, false) if side != "worse" => "better",
-                _ => "cannot tell",
+                (true, true) => "worse",
+                (true, false) => "better",
             };
         }
     }
@@ -481,7 +505,7 @@ pub fn report(data: &kanta_store::recovery::RecoveryData, currency: &str) -> Rec
             None => "Customers with a case are followed from their first case; customers who never had one from their first active day.".to_string(),
         });
         note.push(
-            "Repurchase counts the customers followed for the whole 90 or 180 days; revenue (orders net of refunds plus subscription periods) the customers followed for a whole year. Retention's verdict is the log-rank test of the whole curves; its difference is the one at 365 days.".to_string(),
+            "Retention follows the customers active on the day they are followed from (an order in the 90 days before it, or a running subscription): a customer who has since gone 90 days without an order stops at their last purchase (day 0 if they never came back), one still active is followed to the report's day. Repurchase counts the customers followed for the whole 90 or 180 days; revenue (orders net of refunds plus subscription periods) the customers followed for a whole year. Retention's verdict is the log-rank test of the whole curves; its difference at 365 days has its own interval.".to_string(),
         );
         let too_few: Vec<&str> = figs[1..]
             .iter()
@@ -515,28 +539,41 @@ pub fn report(data: &kanta_store::recovery::RecoveryData, currency: &str) -> Rec
         note: Some(note.join(" ")),
         index_delay_days: data.median_delay_days,
         currency: currency.to_string(),
+        segment: None,
+        kind: None,
     }
 }
 
 impl Core {
     /// Customers who had a case, by outcome, against customers who never had one, as
-    /// of `as_of` (default today in the store's time zone). Any signed-in role may
-    /// read it.
+    /// of `as_of` (default today in the store's time zone), among the customers of
+    /// `segment` (the retention dashboard's filter: customer `segment` and/or `kind`;
+    /// the default is every customer). Any signed-in role may read it.
     pub async fn recovery_report(
         &self,
         acting: &Acting,
         as_of: Option<NaiveDate>,
+        segment: &Segment,
     ) -> Result<RecoveryReport> {
         require(acting, Role::Viewer)?;
-        let as_of = match as_of {
-            Some(d) => d,
-            None => self.today().await?,
-        };
+        let today = self.today().await?;
+        let as_of = as_of.unwrap_or(today);
+        if as_of > today {
+            return Err(CoreError::invalid(
+                "as_of",
+                format!(
+                    "{as_of} is after today ({today} in the store's time zone): the report can only look back"
+                ),
+            ));
+        }
         if chrono::Datelike::year(&as_of) > 9999 {
             return Err(CoreError::invalid("as_of", "must be a year up to 9999"));
         }
         let currency = self.currency().await?;
-        let data = self.store().recovery_data(as_of).await?;
-        Ok(report(&data, currency.code()))
+        let data = self.store().recovery_data(as_of, segment).await?;
+        let mut r = report(&data, currency.code());
+        r.segment.clone_from(&segment.segment);
+        r.kind.clone_from(&segment.kind);
+        Ok(r)
     }
 }

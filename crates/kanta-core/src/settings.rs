@@ -232,29 +232,25 @@ fn parse_business_hours(s: &str) -> std::result::Result<String, String> {
 /// The small-claim threshold as typed (`50`, `50,00`, `50.00 €`, `EUR 50`), normalised
 /// to a plain decimal (`50.00`): an amount in the store's currency, zero or more.
 pub fn parse_small_claim_limit(s: &str) -> std::result::Result<String, String> {
-    let bad = || {
-        format!(
-            "'{}' is not an amount like 50,00 (in the store's currency)",
-            s.trim()
-        )
-    };
-    let d = kanta_domain::money::Decimal::parse(s).map_err(|_| bad())?;
-    if d.is_negative() {
+    // As a claim's amount is typed: at most 2 decimals (the minor digits of the
+    // common currencies), no exponent, within the bounds of every amount.
+    let m = kanta_domain::money::Money::parse_strict(s, kanta_domain::money::Currency::EUR)
+        .map_err(|e| match e {
+            kanta_domain::money::MoneyError::Empty
+            | kanta_domain::money::MoneyError::NotANumber(_)
+            | kanta_domain::money::MoneyError::BadCurrency(_) => format!(
+                "'{}' is not an amount like 50,00 (in the store's currency)",
+                kanta_domain::value::excerpt(s.trim())
+            ),
+            e => e.to_string(),
+        })?;
+    if m.minor < 0 {
         return Err(format!(
             "'{}' is below zero: the small-claim limit is an amount of 0 or more",
             s.trim()
         ));
     }
-    // Within the bounds of every amount (two decimals is the common case).
-    let cents = d.to_units(2).map_err(|_| bad())?;
-    if cents > kanta_domain::money::MAX_MINOR {
-        return Err(bad());
-    }
-    Ok(kanta_domain::money::Decimal {
-        mantissa: i128::from(cents),
-        scale: 2,
-    }
-    .to_string())
+    Ok(m.plain())
 }
 
 /// A whole number as typed: `10`, `+10`, `-10`, `−10` (the typographic minus), with

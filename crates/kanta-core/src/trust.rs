@@ -125,6 +125,11 @@ impl TrustRules {
         self.mistake.abs() as f64 / self.good_job.max(1) as f64
     }
 
+    /// Whether the store writes in Finnish (its `language`; Finnish unless `en`).
+    pub fn finnish(&self) -> bool {
+        Lang::parse(&self.language).unwrap_or(Lang::Fi) == Lang::Fi
+    }
+
     fn credits(&self) -> Credits {
         Credits {
             good_job: self.good_job,
@@ -158,7 +163,11 @@ pub(crate) async fn breach_entries(
         return Ok(0);
     }
     let mistake = tx.rules().trust.mistake;
-    let applied = tx.writer_mut().trust_breaches(breaches, mistake).await?;
+    let fi = tx.rules().trust.finnish();
+    let applied = tx
+        .writer_mut()
+        .trust_breaches_in(breaches, mistake, fi)
+        .await?;
     escalate(tx, &applied.mistakes).await?;
     Ok(applied.entries)
 }
@@ -168,9 +177,10 @@ async fn apply(tx: &mut WriteTx, entity: &str, ids: &[String]) -> Result<()> {
         return Ok(());
     }
     let credits = tx.rules().trust.credits();
+    let fi = tx.rules().trust.finnish();
     let applied = tx
         .writer_mut()
-        .apply_trust_rules(entity, ids, credits)
+        .apply_trust_rules_in(entity, ids, credits, fi)
         .await?;
     escalate(tx, &applied.mistakes).await
 }
@@ -183,10 +193,11 @@ async fn escalate(tx: &mut WriteTx, mistakes: &[i64]) -> Result<()> {
     }
     let since = Utc::now() - chrono::Duration::days(ESCALATION_DAYS);
     let acting = tx.acting().clone();
-    let actor = acting.audit_names().2;
+    let actor = crate::cases::who(tx).await?.name;
+    let fi = tx.rules().trust.finnish();
     let opened = tx
         .writer_mut()
-        .escalate_mistakes(mistakes, since, &actor)
+        .escalate_mistakes_in(mistakes, since, &actor, fi)
         .await?;
     if opened.is_empty() {
         return Ok(());
@@ -202,6 +213,8 @@ async fn escalate(tx: &mut WriteTx, mistakes: &[i64]) -> Result<()> {
     };
     let store_lang = Lang::parse(&rules.language).unwrap_or(Lang::Fi);
     let zone = DisplayZone(zone_or_default(&rules.time_zone));
+    // Escalations with nobody to mail (no owner, no manager yet): one line for all.
+    let mut untold = 0usize;
     for e in &opened {
         let mut entry = acting.audit("cases", Some(&e.case_external_id), "escalate");
         entry.details = json!({
@@ -228,16 +241,47 @@ async fn escalate(tx: &mut WriteTx, mistakes: &[i64]) -> Result<()> {
                 .collect(),
         };
         if recipients.is_empty() {
-            tracing::warn!(
-                "escalation case {} opened; no owner or manager with an email to tell",
-                e.case_external_id
-            );
+            untold += 1;
         }
         for (key, to, lang) in recipients {
             queue_escalation_mail(tx, &acting, e, &key, &to, lang, zone).await?;
         }
     }
+    if untold > 0 {
+        tracing::warn!(
+            "{untold} escalation cases opened with no owner or manager with an email to tell; they are in the cases list under the category escalation"
+        );
+    }
     Ok(())
+}
+
+/// The rule of an automatic ledger entry (`our_fault`, `breach_resolution`, ...) from
+/// its external id `auto:<source>:<record>:<rule>[:n]`.
+pub fn rule_of(external_id: &str, source: &str, source_id: Option<&str>) -> Option<String> {
+    let sid = source_id?;
+    let rest = external_id.strip_prefix(&format!("auto:{source}:{sid}:"))?;
+    Some(rest.split(':').next().unwrap_or(rest).to_string())
+}
+
+/// An escalated mistake in words of `lang`, from its rule; an entry no rule wrote
+/// keeps its stored reason.
+pub fn mistake_words(e: &Escalation, lang: Lang) -> String {
+    let rule = rule_of(&e.entry_external_id, &e.source, e.source_id.as_deref());
+    let src = e.source_id.as_deref().unwrap_or_default();
+    let fi = lang == Lang::Fi;
+    match rule.as_deref() {
+        Some("our_fault") if fi => format!("tapaus {src} oli meidän vikamme"),
+        Some("our_fault") => format!("case {src} was our fault"),
+        Some("breach_first_response") if fi => {
+            format!("tapauksen {src} ensivastauksen tavoiteaika ylittyi")
+        }
+        Some("breach_first_response") => format!("case {src} missed its first response target"),
+        Some("breach_resolution") if fi => format!("tapauksen {src} ratkaisun tavoiteaika ylittyi"),
+        Some("breach_resolution") => format!("case {src} missed its resolution target"),
+        Some("detractor") if fi => format!("arvostelijan vastaus ({src})"),
+        Some("detractor") => format!("a detractor's answer ({src})"),
+        _ => e.reason.clone(),
+    }
 }
 
 async fn queue_escalation_mail(
@@ -252,10 +296,15 @@ async fn queue_escalation_mail(
     let customer = e.customer_name.as_deref().unwrap_or(&e.customer_id);
     let when = zone.date_time(e.occurred_at);
     let balance = e.balance.to_string();
+    // The mistake in the mail's language, from the rule that wrote it (the stored
+    // reason is in the store's language).
+    let mistake = mistake_words(e, lang);
+    let path = format!("/cases/{}", crate::cases::path_segment(&e.case_external_id));
     let vars = [
         ("customer", customer),
         ("customer_id", e.customer_id.as_str()),
-        ("reason", e.reason.as_str()),
+        ("reason", mistake.as_str()),
+        ("path", path.as_str()),
         ("when", when.as_str()),
         ("balance", balance.as_str()),
         ("case", e.case_external_id.as_str()),

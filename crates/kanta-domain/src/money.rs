@@ -28,6 +28,15 @@ pub enum MoneyError {
     Beyond { amount: String, max: String },
     #[error("'{0}' is not a currency code (use three letters, such as EUR)")]
     BadCurrency(String),
+    /// A typed amount with more decimals than the currency has (`12,505`).
+    #[error("'{text}' has too many decimals: write at most {digits} decimals")]
+    TooManyDecimals { text: String, digits: u32 },
+    /// A typed amount in scientific notation (`1e5`).
+    #[error("'{0}' has an exponent: write the amount in digits, such as 12,50")]
+    Exponent(String),
+    /// A typed amount beyond [`MAX_MINOR`].
+    #[error("'{text}' is too large: at most {max}")]
+    TooLargeAtMost { text: String, max: String },
 }
 
 /// An ISO 4217 currency code, upper case, three ASCII letters.
@@ -283,6 +292,35 @@ impl Decimal {
         })
     }
 
+    /// As [`Decimal::parse`], for an amount a person types (a claim, a limit): no
+    /// exponent (`1e5`) and at most `max_decimals` decimals (`12,505` is refused, not
+    /// rounded; the imports' rounding is [`Decimal::parse`]'s).
+    pub fn parse_strict(text: &str, max_decimals: u32) -> Result<Decimal, MoneyError> {
+        let raw = text.trim();
+        if raw.contains(['e', 'E'])
+            && raw
+                .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+                .contains(['e', 'E'])
+        {
+            return Err(MoneyError::Exponent(excerpt(raw)));
+        }
+        let d = Decimal::parse(raw).map_err(|e| match e {
+            MoneyError::TooLarge(t) => MoneyError::TooLargeAtMost {
+                text: t,
+                max: max_text(Currency::EUR),
+            },
+            e => e,
+        })?;
+        if d.scale > max_decimals {
+            return Err(MoneyError::TooManyDecimals {
+                text: excerpt(raw),
+                digits: max_decimals,
+            });
+        }
+        Ok(d)
+    }
+
     pub fn is_negative(&self) -> bool {
         self.mantissa < 0
     }
@@ -364,6 +402,17 @@ impl fmt::Display for Decimal {
     }
 }
 
+/// [`MAX_MINOR`] in `currency`, the English display without the symbol:
+/// `100,000,000,000.00`.
+fn max_text(currency: Currency) -> String {
+    Money::new(MAX_MINOR, currency)
+        .display(false)
+        .trim_start_matches(currency.symbol())
+        .trim_end_matches(currency.symbol())
+        .trim()
+        .to_string()
+}
+
 /// An amount of money: integer minor units (cents) and a currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Money {
@@ -386,6 +435,29 @@ impl Money {
         })
     }
 
+    /// Parses an amount a person types (a claim, a limit) strictly: at most the
+    /// currency's minor digits of decimals, no exponent, within ±[`MAX_MINOR`], each
+    /// refusal saying why (`'12,505' has too many decimals: write at most 2
+    /// decimals`, `'1e5' has an exponent ...`, `'99999999999999999999' is too large:
+    /// at most 100,000,000,000.00`). Files keep [`Money::parse`]'s rounding.
+    pub fn parse_strict(text: &str, currency: Currency) -> Result<Money, MoneyError> {
+        let d = Decimal::parse_strict(text, currency.minor_digits())?;
+        let too_large = || MoneyError::TooLargeAtMost {
+            text: excerpt(text.trim()),
+            max: max_text(currency),
+        };
+        let units = d
+            .units_i128(currency.minor_digits())
+            .map_err(|_| too_large())?;
+        if units.unsigned_abs() > MAX_MINOR as u128 {
+            return Err(too_large());
+        }
+        Ok(Money {
+            minor: units as i64,
+            currency,
+        })
+    }
+
     /// `minor` units of `currency` when within ±[`MAX_MINOR`]; else the error that
     /// shows the amount in major units (`92233720368547758.07 is beyond the largest
     /// amount Kanta accepts, ±100,000,000,000.00`). Every amount that enters the store
@@ -396,13 +468,7 @@ impl Money {
             return Ok(minor as i64);
         }
         let digits = currency.minor_digits();
-        let max = Money::new(MAX_MINOR, currency).display(false);
-        // The English display without the symbol: 100,000,000,000.00.
-        let max = max
-            .trim_start_matches(currency.symbol())
-            .trim_end_matches(currency.symbol())
-            .trim()
-            .to_string();
+        let max = max_text(currency);
         Err(MoneyError::Beyond {
             amount: excerpt(
                 &Decimal {
@@ -470,6 +536,31 @@ fn group_thousands(mut n: u64, sep: char) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strict_parse_refuses_what_a_person_did_not_mean() {
+        let eur = Currency::EUR;
+        assert_eq!(Money::parse_strict("12,50", eur).unwrap().minor, 1250);
+        assert_eq!(
+            Money::parse_strict(" 1 200,5 € ", eur).unwrap().minor,
+            120_050
+        );
+        assert_eq!(Money::parse_strict("EUR 50", eur).unwrap().minor, 5000);
+        let e = Money::parse_strict("12,505", eur).unwrap_err().to_string();
+        assert!(e.contains("at most 2 decimals"), "{e}");
+        let e = Money::parse_strict("1e5", eur).unwrap_err().to_string();
+        assert!(e.contains("exponent"), "{e}");
+        let e = Money::parse_strict("99999999999999999999", eur)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("too large: at most 100,000,000,000.00"), "{e}");
+        let e = Money::parse_strict("1".repeat(40).as_str(), eur)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("too large: at most"), "{e}");
+        // Files keep their rounding.
+        assert_eq!(Money::parse("12,505", eur).unwrap().minor, 1251);
+    }
     use proptest::prelude::*;
 
     fn minor(s: &str) -> i64 {

@@ -413,6 +413,22 @@ impl Store {
         })
     }
 
+    /// The categories cases have (at most 500), sorted: the cases list's filter.
+    pub async fn case_categories(&self) -> Result<Vec<String>> {
+        // A loose index scan of `cases_category_idx`: one index seek per distinct
+        // category, however many cases share it (a DISTINCT would read them all).
+        let sql = "WITH RECURSIVE c(category) AS ( \
+                       SELECT MIN(category) FROM cases \
+                       UNION ALL \
+                       SELECT (SELECT MIN(k.category) FROM cases k WHERE k.category > c.category) \
+                       FROM c WHERE c.category IS NOT NULL) \
+                   SELECT category FROM c WHERE category IS NOT NULL LIMIT 500";
+        with_pool!(self, pool => {
+            let rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(pool).await?;
+            Ok(rows)
+        })
+    }
+
     /// Whether any case is open (the SLA job is scheduled only then).
     pub async fn has_open_cases(&self) -> Result<bool> {
         let sql = format!("SELECT 1 FROM cases WHERE status IN {OPEN_STATUSES} LIMIT 1");
@@ -425,7 +441,8 @@ impl Store {
     /// The SLA attainment figures: cases resolved from `since` on, grouped by the
     /// month of their resolution (`months`: each month's key and its first instant,
     /// oldest first), category and owner; and the open cases past a target as of
-    /// `now`, in the month `current`. One pass over the cases.
+    /// `now`, in the month `current`. Two index walks (the resolved ones by
+    /// `cases_resolved_at_idx`, the open ones by status), the owners joined per group.
     pub async fn sla_attainment(
         &self,
         months: &[(String, DateTime<Utc>)],
@@ -436,7 +453,7 @@ impl Store {
             return Ok(Vec::new());
         };
         let mut params: Vec<P> = vec![P::Time(*since), P::Time(now), P::Text(current.into())];
-        let mut month = String::from("CASE WHEN c.resolved_at IS NULL THEN $3");
+        let mut month = String::from("CASE");
         for (key, start) in months.iter().rev() {
             params.push(P::Time(*start));
             let t = params.len();
@@ -447,15 +464,27 @@ impl Store {
         month.push_str(" END");
         let breaching = breaching_sql("$2");
         let within = "(c.resolution_due_at IS NULL OR c.resolved_at <= c.resolution_due_at)";
+        // Two parts, each served by its index (an OR of the two defeats them): the
+        // resolved cases by `cases_resolved_at_idx`, the open ones by their status;
+        // each grouped by the owner's id, the staff joined only to the groups.
         let sql = format!(
-            "SELECT {month} AS month, c.category AS category, s.name AS owner, \
-             SUM(CASE WHEN c.resolved_at IS NOT NULL THEN 1 ELSE 0 END) AS resolved, \
-             SUM(CASE WHEN c.resolved_at IS NOT NULL AND {within} THEN 1 ELSE 0 END) AS within, \
-             SUM(CASE WHEN c.resolved_at IS NOT NULL AND NOT {within} THEN 1 ELSE 0 END) AS late, \
-             SUM(CASE WHEN c.resolved_at IS NULL THEN 1 ELSE 0 END) AS open_breaching \
-             FROM cases c LEFT JOIN staff s ON s.id = c.staff_id \
-             WHERE (c.resolved_at >= $1) OR (c.resolved_at IS NULL AND c.status IN {OPEN_STATUSES} AND {breaching}) \
-             GROUP BY 1, 2, 3"
+            "SELECT g.month AS month, g.category AS category, s.name AS owner, \
+             CAST(SUM(g.resolved) AS BIGINT) AS resolved, CAST(SUM(g.within) AS BIGINT) AS within, \
+             CAST(SUM(g.late) AS BIGINT) AS late, CAST(SUM(g.open_breaching) AS BIGINT) AS open_breaching \
+             FROM (\
+             SELECT {month} AS month, c.category AS category, c.staff_id AS staff_id, \
+             COUNT(*) AS resolved, \
+             SUM(CASE WHEN {within} THEN 1 ELSE 0 END) AS within, \
+             SUM(CASE WHEN {within} THEN 0 ELSE 1 END) AS late, \
+             0 AS open_breaching \
+             FROM cases c WHERE c.resolved_at >= $1 GROUP BY 1, 2, 3 \
+             UNION ALL \
+             SELECT $3 AS month, c.category AS category, c.staff_id AS staff_id, \
+             0 AS resolved, 0 AS within, 0 AS late, COUNT(*) AS open_breaching \
+             FROM cases c WHERE c.status IN {OPEN_STATUSES} AND c.resolved_at IS NULL AND {breaching} \
+             GROUP BY c.category, c.staff_id\
+             ) g LEFT JOIN staff s ON s.id = g.staff_id \
+             GROUP BY g.month, g.category, s.name"
         );
         macro_rules! groups {
             ($rows:expr) => {
@@ -990,5 +1019,62 @@ impl Writer {
                 dues!(rows)
             }
         }
+    }
+}
+
+impl Writer {
+    /// The display name of user `id` (the users table's `name`), read through the
+    /// write's transaction; `None` when no such user or the name is blank.
+    pub async fn user_display_name(&mut self, id: i64) -> Result<Option<String>> {
+        let sql = "SELECT name FROM users WHERE id = $1";
+        let name: Option<String> = match &mut self.tx {
+            DbTx::Sqlite(tx) => {
+                sqlx::query_scalar::<Sqlite, String>(sql)
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+            DbTx::Postgres(tx) => {
+                sqlx::query_scalar::<Postgres, String>(sql)
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+        };
+        Ok(name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()))
+    }
+}
+
+impl Store {
+    /// The display names and emails of the users `ids` (the actors named on a page of
+    /// the audit log), in one query: id → (name, email).
+    pub async fn user_labels(
+        &self,
+        ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, (String, String)>> {
+        let mut out = std::collections::HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let rows: Vec<(i64, String, String)> = match &self.backend {
+            crate::Backend::Sqlite(pool) => sqlx::query_as::<Sqlite, (i64, String, String)>(
+                "SELECT id, name, email FROM users WHERE id IN (SELECT value FROM json_each($1))",
+            )
+            .bind(serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()))
+            .fetch_all(pool)
+            .await?,
+            crate::Backend::Postgres(pool) => {
+                sqlx::query_as::<Postgres, (i64, String, String)>(
+                    "SELECT id::BIGINT, name, email FROM users WHERE id = ANY($1::BIGINT[])",
+                )
+                .bind(ids)
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        for (id, name, email) in rows {
+            out.insert(id, (name, email));
+        }
+        Ok(out)
     }
 }

@@ -10,8 +10,9 @@
 //!   `Writer::insert_case_events`, `cases.rs`).
 //! - [`Store::pending_claims`]: the managers' approval queue, oldest first, by keyset
 //!   on `claims (status, claimed_at, id)`; [`Store::claims_of_case`]: one case's claims.
-//! - [`Store::claim_tallies`], [`Store::claim_decision_hours`]: the figures of the
-//!   repeat-claim view and of the small-claim rule's effect, grouped in SQL.
+//! - [`Store::claim_tallies`], [`Store::claim_effect_figures`]: the figures of the
+//!   repeat-claim view and of the small-claim rule's effect, grouped in SQL (medians
+//!   by window functions); [`Store::claim_decision_hours`]: the effect's claims one by one.
 //!
 //! Times are bound as text: SQLite keeps them as [`format_time`]'s text (which sorts
 //! as time does), PostgreSQL reads the same text as `timestamptz`.
@@ -123,6 +124,8 @@ pub struct ClaimTally {
     pub claims: i64,
     /// The sum of the claims in the currency asked for (others count, not add).
     pub sum_minor: i64,
+    /// The sum of their approved claims (in the currency asked for).
+    pub approved_minor: i64,
     /// The customer's revenue: purchases plus subscriptions billed.
     pub revenue_minor: i64,
 }
@@ -132,6 +135,8 @@ pub struct ClaimTally {
 pub struct ClaimTallies {
     pub total_claims: i64,
     pub total_minor: i64,
+    /// The sum of the approved claims.
+    pub total_approved_minor: i64,
     pub rows: Vec<ClaimTally>,
 }
 
@@ -143,6 +148,27 @@ pub struct ClaimDecision {
     pub amount_minor: i64,
     /// Hours from claim to decision; `None` while pending.
     pub hours: Option<f64>,
+}
+
+/// Claims in a window with the same (auto-approved, status): the small-claim
+/// rule's effect, grouped in SQL.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClaimEffectGroup {
+    pub auto_approved: bool,
+    pub status: String,
+    pub claims: i64,
+    /// The sum of their amounts (whatever their currency, as the claims are).
+    pub amount_minor: i64,
+}
+
+/// The small-claim rule's effect in a window (see [`Store::claim_effect_figures`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClaimEffectFigures {
+    pub groups: Vec<ClaimEffectGroup>,
+    /// Median hours from claim to decision of the auto-approved claims.
+    pub median_hours_small: Option<f64>,
+    /// Median hours from claim to decision of the others (decided ones only).
+    pub median_hours_large: Option<f64>,
 }
 
 impl Store {
@@ -232,14 +258,17 @@ impl Store {
         );
         let in_currency =
             "CASE WHEN cl.currency IS NULL OR cl.currency = $3 THEN cl.amount_minor ELSE 0 END";
+        let approved = "CASE WHEN cl.status = 'approved' AND (cl.currency IS NULL OR cl.currency = $3) THEN cl.amount_minor ELSE 0 END";
         let totals_sql = format!(
-            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM({in_currency}), 0) AS BIGINT) AS s FROM claims cl WHERE {window}"
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM({in_currency}), 0) AS BIGINT) AS s, \
+             CAST(COALESCE(SUM({approved}), 0) AS BIGINT) AS a FROM claims cl WHERE {window}"
         );
         let top_sql = format!(
-            "SELECT cu.external_id AS customer_ext, cu.name AS name, t.n AS n, t.s AS s, \
+            "SELECT cu.external_id AS customer_ext, cu.name AS name, t.n AS n, t.s AS s, t.a AS a, \
              CAST(COALESCE(cu.revenue_minor, 0) + COALESCE(cu.subscription_revenue_minor, 0) AS BIGINT) AS revenue \
              FROM (SELECT cl.customer_id AS customer_id, COUNT(*) AS n, \
-                   CAST(COALESCE(SUM({in_currency}), 0) AS BIGINT) AS s \
+                   CAST(COALESCE(SUM({in_currency}), 0) AS BIGINT) AS s, \
+                   CAST(COALESCE(SUM({approved}), 0) AS BIGINT) AS a \
                    FROM claims cl WHERE {window} AND cl.customer_id IS NOT NULL \
                    GROUP BY cl.customer_id ORDER BY n DESC, s DESC, cl.customer_id LIMIT $4) t \
              JOIN customers cu ON cu.id = t.customer_id \
@@ -263,6 +292,7 @@ impl Store {
             Ok(ClaimTallies {
                 total_claims: tot.try_get("n")?,
                 total_minor: tot.try_get("s")?,
+                total_approved_minor: tot.try_get("a")?,
                 rows: rows
                     .iter()
                     .map(|r| {
@@ -271,6 +301,7 @@ impl Store {
                             name: r.try_get("name")?,
                             claims: r.try_get("n")?,
                             sum_minor: r.try_get("s")?,
+                            approved_minor: r.try_get("a")?,
                             revenue_minor: r.try_get("revenue")?,
                         })
                     })
@@ -303,6 +334,64 @@ impl Store {
                     })
                 })
                 .collect()
+        })
+    }
+}
+
+impl Store {
+    /// The small-claim rule's effect on the claims made since `since`, grouped in
+    /// SQL: the claims and their sum per (auto-approved, status), and the median
+    /// hours from claim to decision of the decided claims, auto-approved or not
+    /// (negative spans count as 0; the mean of the two middle values when even).
+    /// Reads only the window's rows, by `claims_claimed_at_idx`.
+    pub async fn claim_effect_figures(&self, since: DateTime<Utc>) -> Result<ClaimEffectFigures> {
+        let pg = matches!(self.backend, crate::Backend::Postgres(_));
+        let window = format!("cl.claimed_at >= {}", ts(pg, 1));
+        let groups_sql = format!(
+            "SELECT cl.auto_approved AS auto, cl.status AS status, COUNT(*) AS n, \
+             CAST(COALESCE(SUM(cl.amount_minor), 0) AS BIGINT) AS amount \
+             FROM claims cl WHERE {window} GROUP BY cl.auto_approved, cl.status"
+        );
+        let medians_sql = format!(
+            "WITH d AS (SELECT cl.auto_approved AS auto, {h} AS h FROM claims cl \
+             WHERE {window} AND cl.decided_at IS NOT NULL), \
+             r AS (SELECT auto, CASE WHEN h < 0 THEN 0.0 ELSE h END AS h, \
+             ROW_NUMBER() OVER (PARTITION BY auto ORDER BY CASE WHEN h < 0 THEN 0.0 ELSE h END) AS rn, \
+             COUNT(*) OVER (PARTITION BY auto) AS n FROM d) \
+             SELECT auto, CAST(AVG(h) AS DOUBLE PRECISION) AS median FROM r \
+             WHERE rn = (n + 1) / 2 OR rn = (n + 2) / 2 GROUP BY auto",
+            h = hours_between(pg, "cl.claimed_at", "cl.decided_at"),
+        );
+        let since = format_time(&since);
+        with_pool!(self, pool => {
+            let rows = sqlx::query(AssertSqlSafe(groups_sql)).bind(&since).fetch_all(pool).await?;
+            let groups = rows
+                .iter()
+                .map(|r| {
+                    Ok(ClaimEffectGroup {
+                        auto_approved: r.try_get("auto")?,
+                        status: r.try_get("status")?,
+                        claims: r.try_get("n")?,
+                        amount_minor: r.try_get("amount")?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let mut figures = ClaimEffectFigures {
+                groups,
+                median_hours_small: None,
+                median_hours_large: None,
+            };
+            let rows = sqlx::query(AssertSqlSafe(medians_sql)).bind(&since).fetch_all(pool).await?;
+            for r in &rows {
+                let auto: bool = r.try_get("auto")?;
+                let median: Option<f64> = r.try_get("median")?;
+                if auto {
+                    figures.median_hours_small = median;
+                } else {
+                    figures.median_hours_large = median;
+                }
+            }
+            Ok(figures)
         })
     }
 }

@@ -18,30 +18,44 @@
 //!   customers who were active before their case, capped at `as_of`. Customers of
 //!   both kinds are thus looked at as far into their life as a case typically comes;
 //!   a never-case customer without activity has no index and is left out.
+//! - **Who counts**: every customer, or only those of a [`Segment`] (customer
+//!   `segment` and/or `kind`, the retention dashboard's filter); the median delay is
+//!   then taken over the segment's case customers, so the index is the segment's own.
 //! - **Activity** is [`Store::activity`]'s (an order keeps a customer active for
-//!   [`crate::retention::LAPSE_DAYS`] days, a subscription while it runs).
+//!   [`crate::retention::LAPSE_DAYS`] days, a subscription while it runs). The
+//!   **last contact** of a customer who stopped is the day their activity last had a
+//!   cause: the end of the subscription that kept them active when one ended on their
+//!   stop day, else their last order's day (the stop day less
+//!   [`crate::retention::LAPSE_DAYS`]). The recovery report counts a stop there, not
+//!   90 days later, so a customer who never came back stops on the day of their index.
 //! - **After the index**: the first order (`kind = 'order'`) strictly after the index
-//!   time, within 365 days and on or before `as_of`; the **revenue of the 12 months after** is the
+//!   time, within 365 days and on or before `as_of` (looked up only for customers whose
+//!   index is at least 90 days before the end of `as_of`: the others are in no
+//!   repurchase or revenue figure); the **revenue of the 12 months after** is the
 //!   orders net of refunds in `(index, index + 365 days]` plus the subscription periods
 //!   that start in the 365 days after the index day (`kanta_domain::subscription`'s
 //!   billed periods), in minor units of the store's currency (amounts are summed as
 //!   recorded, whatever their currency).
 //!
-//! One grouped pass over the cases (the first per customer, by the
-//! `(customer_id, opened_at)` index) beside [`Store::activity`], then one grouped
+//! One pass for the cases (the first per customer, by the `(customer_id, opened_at)`
+//! index: a seek per customer on SQLite, `DISTINCT ON` on PostgreSQL)
+//! beside [`Store::activity`], then one grouped
 //! pass over each customer's transactions of the year after their index time (a
 //! range of the `(customer_id, occurred_at)` index; the index times go in as one
 //! parameter: a JSON array on SQLite, arrays on PostgreSQL), and the subscriptions
-//! once. 100,000 customers and 300,000 cases take well under a second on either
-//! backend.
+//! once. A segment is one lookup of its customers' ids by the `segment` or `kind`
+//! index; the rows of other customers are dropped before the pass over the
+//! transactions. 100,000 customers and 300,000 cases take well under a second on
+//! either backend.
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
-use crate::retention::Activity;
+use crate::retention::{Activity, Segment};
 use crate::{Backend, Result, Store, with_pool};
+use kanta_domain::subscription::{Period, Subscription, revenue_to_date};
 
 /// How a customer's first case ended, as of the report's day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -73,9 +87,14 @@ pub struct RecoveryRow {
     pub case: Option<FirstCase>,
     /// Their activity, `None` when they were never active by `as_of`.
     pub activity: Option<Activity>,
+    /// For a customer who stopped by `as_of`: the day of their last contact (their
+    /// last order, or the end of the subscription that kept them active); `None`
+    /// while they are active.
+    pub last_contact: Option<NaiveDate>,
     /// The case's opening, or the comparable time of a never-case customer.
     pub index_at: DateTime<Utc>,
-    /// The first order after the index time, within 365 days and up to `as_of`.
+    /// The first order after the index time, within 365 days and up to `as_of` (only
+    /// looked up when the index is at least 90 days before the end of `as_of`).
     pub next_order_at: Option<DateTime<Utc>>,
     /// Orders net of refunds in the 365 days after the index time, plus the
     /// subscription periods starting then, in minor units.
@@ -119,37 +138,51 @@ type CaseRowTuple = (
 );
 
 impl Store {
-    /// Every customer with a case or with activity by `as_of`, seen from their index
-    /// time (see the module documentation).
-    pub async fn recovery_data(&self, as_of: NaiveDate) -> Result<RecoveryData> {
+    /// Every customer of `segment` with a case or with activity by `as_of`, seen from
+    /// their index time (see the module documentation). The median delay that sets
+    /// the never-case customers' index is taken over the segment's case customers.
+    pub async fn recovery_data(&self, as_of: NaiveDate, segment: &Segment) -> Result<RecoveryData> {
         let bound = end_of(as_of);
-        // The first case per customer: the earliest opening by the (customer_id,
-        // opened_at) index (a covering scan), joined back to its case; a tie keeps the
-        // lowest id.
-        let cases_sql = "WITH f AS (SELECT customer_id, min(opened_at) AS first FROM cases \
-                WHERE opened_at < $1 GROUP BY customer_id) \
-             SELECT c.customer_id, c.opened_at, c.resolved_at, c.resolution_due_at, c.our_fault \
-             FROM f JOIN cases c ON c.customer_id = f.customer_id AND c.opened_at = f.first \
-             ORDER BY c.customer_id, c.id";
+        // The first case per customer (a tie keeps the lowest id): on SQLite one seek
+        // per customer into the (customer_id, opened_at) index (covering: it holds the
+        // id), then the case by its id; PostgreSQL's DISTINCT ON in one pass.
         let cases = async {
             let rows: Vec<CaseRowTuple> = match &self.backend {
                 Backend::Sqlite(pool) => {
-                    sqlx::query_as(cases_sql)
-                        .bind(sqlite_text(bound))
-                        .fetch_all(pool)
-                        .await?
+                    sqlx::query_as(
+                        "SELECT c.customer_id, c.opened_at, c.resolved_at, \
+                                c.resolution_due_at, c.our_fault \
+                             FROM customers k CROSS JOIN cases c ON c.id = \
+                                (SELECT x.id FROM cases x WHERE x.customer_id = k.id \
+                                 AND x.opened_at < $1 ORDER BY x.opened_at, x.id LIMIT 1)",
+                    )
+                    .bind(sqlite_text(bound))
+                    .fetch_all(pool)
+                    .await?
                 }
                 Backend::Postgres(pool) => {
-                    sqlx::query_as(cases_sql)
-                        .bind(bound)
-                        .fetch_all(pool)
-                        .await?
+                    sqlx::query_as(
+                        "SELECT DISTINCT ON (customer_id) customer_id, opened_at, resolved_at, \
+                            resolution_due_at, our_fault FROM cases WHERE opened_at < $1 \
+                         ORDER BY customer_id, opened_at, id",
+                    )
+                    .bind(bound)
+                    .fetch_all(pool)
+                    .await?
                 }
             };
             Ok::<_, crate::StoreError>(rows)
         };
-        let (mut cases, activity) = tokio::try_join!(cases, self.activity(as_of))?;
+        let (mut cases, mut activity, in_segment) = tokio::try_join!(
+            cases,
+            self.activity(as_of),
+            self.recovery_segment_ids(segment)
+        )?;
         cases.dedup_by_key(|c| c.0);
+        if let Some(ids) = &in_segment {
+            cases.retain(|c| ids.contains(&c.0));
+            activity.retain(|a| ids.contains(&a.customer_id));
+        }
         let by_customer: FxHashMap<i64, Activity> =
             activity.iter().map(|a| (a.customer_id, *a)).collect();
 
@@ -178,6 +211,7 @@ impl Store {
                     our_fault,
                 }),
                 activity: act,
+                last_contact: None,
                 index_at: opened_at,
                 next_order_at: None,
                 revenue_12m_minor: 0,
@@ -207,14 +241,22 @@ impl Store {
                 customer_id: a.customer_id,
                 case: None,
                 activity: Some(*a),
+                last_contact: None,
                 index_at: start_of(day).min(as_of_start),
                 next_order_at: None,
                 revenue_12m_minor: 0,
             });
         }
 
-        self.purchases_after(&mut rows, bound).await?;
-        self.subscription_revenue_after(&mut rows).await?;
+        let (purchases, subscriptions) =
+            tokio::join!(self.purchases_after(&rows, bound), self.subscriptions());
+        for (n, next, revenue) in purchases? {
+            if let Some(r) = rows.get_mut(n) {
+                r.next_order_at = next;
+                r.revenue_12m_minor = revenue;
+            }
+        }
+        subscription_revenue_after(&mut rows, &subscriptions?);
         Ok(RecoveryData {
             as_of,
             rows,
@@ -222,12 +264,53 @@ impl Store {
         })
     }
 
-    /// Sets each row's next order and the orders' part of its 12 months' revenue.
-    async fn purchases_after(&self, rows: &mut [RecoveryRow], bound: DateTime<Utc>) -> Result<()> {
-        if rows.is_empty() {
-            return Ok(());
+    /// The ids of the customers in `segment`, `None` when it is every customer: an
+    /// equality on `segment` and/or `kind`, each served by its index.
+    async fn recovery_segment_ids(
+        &self,
+        segment: &Segment,
+    ) -> Result<Option<rustc_hash::FxHashSet<i64>>> {
+        if !segment.is_set() {
+            return Ok(None);
         }
+        let mut sql = String::from("SELECT id FROM customers WHERE ");
+        let mut binds: Vec<&str> = Vec::new();
+        for (column, value) in [("segment", &segment.segment), ("kind", &segment.kind)] {
+            if let Some(v) = value {
+                if !binds.is_empty() {
+                    sql.push_str(" AND ");
+                }
+                binds.push(v);
+                sql.push_str(&format!("{column} = ${}", binds.len()));
+            }
+        }
+        let ids: Vec<i64> = with_pool!(self, pool => {
+            let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql));
+            for b in &binds {
+                q = q.bind(*b);
+            }
+            q.fetch_all(pool).await?
+        });
+        Ok(Some(ids.into_iter().collect()))
+    }
+
+    /// Per row followed at least 90 days (the others are in no repurchase or revenue
+    /// figure): its index in `rows`, its next order and the orders' part of its 12
+    /// months' revenue.
+    async fn purchases_after(
+        &self,
+        rows: &[RecoveryRow],
+        bound: DateTime<Utc>,
+    ) -> Result<Vec<(usize, Option<DateTime<Utc>>, i64)>> {
         let year = chrono::Duration::days(365);
+        let short = chrono::Duration::days(90);
+        let wanted: Vec<usize> = (0..rows.len())
+            .filter(|n| rows[*n].index_at + short <= bound)
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::with_capacity(wanted.len());
         // One range scan of the customer's transactions in the year after the index.
         let body = |input: &str, bound_sql: &str| {
             format!(
@@ -241,21 +324,14 @@ impl Store {
                  GROUP BY i.n"
             )
         };
-        let decode =
-            |rows: &mut [RecoveryRow], n: i64, next: Option<DateTime<Utc>>, revenue: i64| {
-                if let Some(r) = usize::try_from(n).ok().and_then(|n| rows.get_mut(n)) {
-                    r.next_order_at = next;
-                    r.revenue_12m_minor = revenue;
-                }
-            };
         match &self.backend {
             Backend::Sqlite(pool) => {
                 // [[n, customer_id, at, until], ...]; two halves on two connections.
-                let json = |range: std::ops::Range<usize>| {
+                let json = |part: &[usize]| {
                     use std::fmt::Write as _;
-                    let mut j = String::with_capacity(range.len() * 72 + 2);
+                    let mut j = String::with_capacity(part.len() * 72 + 2);
                     j.push('[');
-                    for n in range {
+                    for &n in part {
                         let r = &rows[n];
                         if j.len() > 1 {
                             j.push(',');
@@ -274,15 +350,12 @@ impl Store {
                 let sql = format!(
                     "SELECT json_group_array(json_array(n, next_order, revenue)) FROM ({})",
                     body(
-                        "SELECT CAST(json_extract(value, '$[0]') AS INTEGER) AS n, \
-                            CAST(json_extract(value, '$[1]') AS INTEGER) AS customer_id, \
-                            json_extract(value, '$[2]') AS at, json_extract(value, '$[3]') AS until \
-                         FROM json_each($1)",
+                        "SELECT value ->> 0 AS n, value ->> 1 AS customer_id, \
+                            value ->> 2 AS at, value ->> 3 AS until FROM json_each($1)",
                         "$2",
                     )
                 );
-                let mid = rows.len() / 2;
-                let (a, b) = (json(0..mid), json(mid..rows.len()));
+                let (a, b) = wanted.split_at(wanted.len() / 2);
                 let q = |j: String| {
                     sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.clone()))
                         .bind(j)
@@ -290,9 +363,9 @@ impl Store {
                         .fetch_one(pool)
                 };
                 // One JSON array per half: [[n, next order, revenue], ...].
-                let (ra, rb) = tokio::try_join!(q(a), q(b))?;
+                let (ra, rb) = tokio::try_join!(q(json(a)), q(json(b)))?;
                 for text in [ra, rb] {
-                    let found: Vec<(i64, Option<String>, i64)> =
+                    let found: Vec<(usize, Option<String>, i64)> =
                         serde_json::from_str(&text).map_err(crate::json_err)?;
                     for (n, next, revenue) in found {
                         let next = next.and_then(|s| {
@@ -300,45 +373,44 @@ impl Store {
                                 .ok()
                                 .map(|t| t.with_timezone(&Utc))
                         });
-                        decode(rows, n, next, revenue);
+                        out.push((n, next, revenue));
                     }
                 }
             }
             Backend::Postgres(pool) => {
-                let n: Vec<i64> = (0..rows.len() as i64).collect();
-                let ids: Vec<i64> = rows.iter().map(|r| r.customer_id).collect();
-                let at: Vec<DateTime<Utc>> = rows.iter().map(|r| r.index_at).collect();
-                let until: Vec<DateTime<Utc>> = rows.iter().map(|r| r.index_at + year).collect();
                 let sql = body(
-                    "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::timestamptz[]) \
-                     AS u(n, customer_id, at, until)",
-                    "$5",
+                    "SELECT n, customer_id, at, at + interval '365 days' AS until \
+                     FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS u(n, customer_id, at)",
+                    "$4",
                 );
-                let found = sqlx::query(AssertSqlSafe(sql))
+                // Two halves on two connections (each a backend process of its own).
+                let q = |part: &[usize]| {
+                    let n: Vec<i64> = part.iter().map(|n| *n as i64).collect();
+                    let ids: Vec<i64> = part.iter().map(|n| rows[*n].customer_id).collect();
+                    let at: Vec<DateTime<Utc>> = part.iter().map(|n| rows[*n].index_at).collect();
+                    sqlx::query_as::<_, (i64, Option<DateTime<Utc>>, Option<i64>)>(AssertSqlSafe(
+                        sql.clone(),
+                    ))
                     .bind(n)
                     .bind(ids)
                     .bind(at)
-                    .bind(until)
                     .bind(bound)
                     .fetch_all(pool)
-                    .await?;
-                for r in &found {
-                    decode(
-                        rows,
-                        r.try_get("n")?,
-                        r.try_get("next_order")?,
-                        r.try_get("revenue")?,
-                    );
+                };
+                let (a, b) = wanted.split_at(wanted.len() / 2);
+                let (fa, fb) = tokio::try_join!(q(a), q(b))?;
+                for (n, next, revenue) in fa.into_iter().chain(fb) {
+                    if let Ok(n) = usize::try_from(n) {
+                        out.push((n, next, revenue.unwrap_or(0)));
+                    }
                 }
             }
         }
-        Ok(())
+        Ok(out)
     }
 
-    /// Adds to each row's revenue the subscription periods that start in the 365 days
-    /// after its index day.
-    async fn subscription_revenue_after(&self, rows: &mut [RecoveryRow]) -> Result<()> {
-        use kanta_domain::subscription::{Period, Subscription, revenue_to_date};
+    /// Every subscription, by customer.
+    async fn subscriptions(&self) -> Result<FxHashMap<i64, Vec<Subscription>>> {
         type R = (i64, i64, String, NaiveDate, Option<NaiveDate>);
         let subs: Vec<R> = with_pool!(self, pool => {
             sqlx::query_as(
@@ -347,9 +419,6 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        if subs.is_empty() {
-            return Ok(());
-        }
         let mut by_customer: FxHashMap<i64, Vec<Subscription>> = FxHashMap::default();
         for (customer_id, amount_minor, period, started_on, ended_on) in subs {
             let Some(period) = Period::parse(&period) else {
@@ -367,18 +436,33 @@ impl Store {
                     renews_on: None,
                 });
         }
-        for r in rows.iter_mut() {
-            let Some(subs) = by_customer.get(&r.customer_id) else {
-                continue;
-            };
-            let from = r.index_at.date_naive();
-            let to = from.checked_add_days(Days::new(365)).unwrap_or(from);
-            for s in subs {
-                r.revenue_12m_minor = r
-                    .revenue_12m_minor
-                    .saturating_add(revenue_to_date(s, to) - revenue_to_date(s, from));
-            }
+        Ok(by_customer)
+    }
+}
+
+/// Sets each stopped row's last contact (see the module documentation) and adds to
+/// each row's revenue the subscription periods that start in the 365 days after its
+/// index day.
+fn subscription_revenue_after(
+    rows: &mut [RecoveryRow],
+    by_customer: &FxHashMap<i64, Vec<Subscription>>,
+) {
+    let none = Vec::new();
+    for r in rows.iter_mut() {
+        let subs = by_customer.get(&r.customer_id).unwrap_or(&none);
+        if let Some(stop) = r.activity.and_then(|a| a.stopped) {
+            r.last_contact = Some(if subs.iter().any(|s| s.ended_on == Some(stop)) {
+                stop
+            } else {
+                stop - chrono::Duration::days(crate::retention::LAPSE_DAYS)
+            });
         }
-        Ok(())
+        let from = r.index_at.date_naive();
+        let to = from.checked_add_days(Days::new(365)).unwrap_or(from);
+        for s in subs {
+            r.revenue_12m_minor = r
+                .revenue_12m_minor
+                .saturating_add(revenue_to_date(s, to) - revenue_to_date(s, from));
+        }
     }
 }

@@ -50,6 +50,9 @@ struct Rule {
     /// The reason of the entry it earns, and of the entry that takes it back (SQL text).
     reason_on: &'static str,
     reason_off: &'static str,
+    /// The same in Finnish (a store whose `language` is `fi`).
+    reason_on_fi: &'static str,
+    reason_off_fi: &'static str,
     /// Once earned, never taken back (a breach).
     sticky: bool,
 }
@@ -64,6 +67,8 @@ const CASE_RULES: &[Rule] = &[
         at: "r.opened_at",
         reason_on: "'Mistake: case ' || r.external_id || ' (' || r.category || ') was our fault'",
         reason_off: "'Correction: case ' || r.external_id || ' is no longer marked our fault'",
+        reason_on_fi: "'Virhe: tapaus ' || r.external_id || ' (' || r.category || ') oli meidän vikamme'",
+        reason_off_fi: "'Korjaus: tapausta ' || r.external_id || ' ei enää merkitty meidän viaksemme'",
         sticky: false,
     },
     Rule {
@@ -71,11 +76,17 @@ const CASE_RULES: &[Rule] = &[
         table: "cases",
         tag: "within_sla",
         mistake: false,
+        // Both targets met; a case resolved with no first response recorded was
+        // first answered at its resolution (as the list's breaching filter counts).
         cond: "r.status IN ('resolved', 'closed') AND r.resolved_at IS NOT NULL \
-               AND r.resolution_due_at IS NOT NULL AND r.resolved_at <= r.resolution_due_at",
+               AND r.resolution_due_at IS NOT NULL AND r.resolved_at <= r.resolution_due_at \
+               AND (r.first_response_due_at IS NULL \
+                    OR COALESCE(r.first_response_at, r.resolved_at) <= r.first_response_due_at)",
         at: "r.resolved_at",
         reason_on: "'Good job: case ' || r.external_id || ' (' || r.category || ') resolved within its SLA'",
         reason_off: "'Correction: case ' || r.external_id || ' is no longer resolved within its SLA'",
+        reason_on_fi: "'Hyvä työ: tapaus ' || r.external_id || ' (' || r.category || ') ratkaistiin tavoiteajassa'",
+        reason_off_fi: "'Korjaus: tapaus ' || r.external_id || ' ei ole enää ratkaistu tavoiteajassa'",
         sticky: false,
     },
     Rule {
@@ -83,11 +94,15 @@ const CASE_RULES: &[Rule] = &[
         table: "cases",
         tag: "breach_first_response",
         mistake: true,
-        cond: "r.first_response_at IS NOT NULL AND r.first_response_due_at IS NOT NULL \
-               AND r.first_response_at > r.first_response_due_at",
+        // Met late; with no first response recorded, met at the resolution (or the
+        // closing) as the list's breaching filter counts it.
+        cond: "r.first_response_due_at IS NOT NULL \
+               AND COALESCE(r.first_response_at, r.resolved_at, r.closed_at) > r.first_response_due_at",
         at: "r.first_response_due_at",
         reason_on: "'Mistake: case ' || r.external_id || ' (' || r.category || ') missed its first response target'",
         reason_off: "''",
+        reason_on_fi: "'Virhe: tapauksen ' || r.external_id || ' (' || r.category || ') ensivastauksen tavoiteaika ylittyi'",
+        reason_off_fi: "''",
         sticky: true,
     },
     Rule {
@@ -100,6 +115,8 @@ const CASE_RULES: &[Rule] = &[
         at: "r.resolution_due_at",
         reason_on: "'Mistake: case ' || r.external_id || ' (' || r.category || ') missed its resolution target'",
         reason_off: "''",
+        reason_on_fi: "'Virhe: tapauksen ' || r.external_id || ' (' || r.category || ') ratkaisun tavoiteaika ylittyi'",
+        reason_off_fi: "''",
         sticky: true,
     },
 ];
@@ -113,6 +130,8 @@ const INTERACTION_RULES: &[Rule] = &[Rule {
     at: "r.occurred_at",
     reason_on: "'Good job: ' || r.kind || ' with a positive outcome'",
     reason_off: "'Correction: interaction ' || r.external_id || ' no longer has a positive outcome'",
+    reason_on_fi: "'Hyvä työ: yhteydenotto (' || r.kind || '), lopputulos myönteinen'",
+    reason_off_fi: "'Korjaus: yhteydenoton ' || r.external_id || ' lopputulos ei ole enää myönteinen'",
     sticky: false,
 }];
 
@@ -126,6 +145,8 @@ const FEEDBACK_RULES: &[Rule] = &[
         at: "r.answered_at",
         reason_on: "'Mistake: a detractor''s answer (would recommend us ' || CAST(r.nps AS TEXT) || '/10)'",
         reason_off: "'Correction: answer ' || r.external_id || ' is no longer a detractor''s'",
+        reason_on_fi: "'Virhe: arvostelijan vastaus (suosittelisi meitä ' || CAST(r.nps AS TEXT) || '/10)'",
+        reason_off_fi: "'Korjaus: vastaus ' || r.external_id || ' ei ole enää arvostelijan'",
         sticky: false,
     },
     Rule {
@@ -137,6 +158,8 @@ const FEEDBACK_RULES: &[Rule] = &[
         at: "r.answered_at",
         reason_on: "'Good job: a promoter''s answer (would recommend us ' || CAST(r.nps AS TEXT) || '/10)'",
         reason_off: "'Correction: answer ' || r.external_id || ' is no longer a promoter''s'",
+        reason_on_fi: "'Hyvä työ: suosittelijan vastaus (suosittelisi meitä ' || CAST(r.nps AS TEXT) || '/10)'",
+        reason_off_fi: "'Korjaus: vastaus ' || r.external_id || ' ei ole enää suosittelijan'",
         sticky: false,
     },
 ];
@@ -191,6 +214,11 @@ pub struct Escalation {
     /// The customer's owner (staff register), when they have one and are active.
     pub owner_name: Option<String>,
     pub owner_email: Option<String>,
+    /// The mistake's ledger entry: external id (`auto:<source>:<record>:<rule>`),
+    /// source and source record, from which a message names the rule in any language.
+    pub entry_external_id: String,
+    pub source: String,
+    pub source_id: Option<String>,
 }
 
 /// A user who hears of escalations when a customer has no owner to tell.
@@ -219,7 +247,7 @@ const INSERT_INTO: &str = "INSERT INTO trust_entries \
 
 /// The statement that applies `rule` to the records whose external ids are bound at
 /// `$1`, returning each entry written (id, delta).
-fn rule_sql(tx: &DbTx, rule: &Rule, credit: i64) -> String {
+fn rule_sql(tx: &DbTx, rule: &Rule, credit: i64, fi: bool) -> String {
     let now = tx.now();
     let Rule {
         source,
@@ -229,9 +257,16 @@ fn rule_sql(tx: &DbTx, rule: &Rule, credit: i64) -> String {
         at,
         reason_on,
         reason_off,
+        reason_on_fi,
+        reason_off_fi,
         sticky,
         ..
     } = rule;
+    let (reason_on, reason_off) = if fi {
+        (reason_on_fi, reason_off_fi)
+    } else {
+        (reason_on, reason_off)
+    };
     let ids = in_list(tx, "r.external_id", 1);
     let off = if *sticky {
         String::new()
@@ -276,6 +311,18 @@ impl Writer {
         ids: &[String],
         credits: Credits,
     ) -> Result<Applied> {
+        self.apply_trust_rules_in(entity, ids, credits, false).await
+    }
+
+    /// As [`Writer::apply_trust_rules`], the reasons in Finnish when `fi` (the store's
+    /// `language`), else in English.
+    pub async fn apply_trust_rules_in(
+        &mut self,
+        entity: &str,
+        ids: &[String],
+        credits: Credits,
+        fi: bool,
+    ) -> Result<Applied> {
         let mut applied = Applied::default();
         let rules = rules_of(entity);
         if let (Some(rule), DbTx::Postgres(c)) = (rules.first(), &mut self.tx)
@@ -296,7 +343,7 @@ impl Writer {
             } else {
                 credits.good_job
             };
-            let sql = rule_sql(&self.tx, rule, credit);
+            let sql = rule_sql(&self.tx, rule, credit, fi);
             for chunk in ids.chunks(CHUNK) {
                 let rows: Vec<(i64, i64)> = match &mut self.tx {
                     DbTx::Sqlite(c) => {
@@ -330,6 +377,16 @@ impl Writer {
         breaches: &[(String, String, DateTime<Utc>)],
         mistake: i64,
     ) -> Result<Applied> {
+        self.trust_breaches_in(breaches, mistake, false).await
+    }
+
+    /// As [`Writer::trust_breaches`], the reasons in Finnish when `fi`.
+    pub async fn trust_breaches_in(
+        &mut self,
+        breaches: &[(String, String, DateTime<Utc>)],
+        mistake: i64,
+        fi: bool,
+    ) -> Result<Applied> {
         let now = self.tx.now();
         let input = match self.tx {
             DbTx::Sqlite(_) => {
@@ -339,17 +396,28 @@ impl Writer {
                 "UNNEST($1::text[], $2::text[], $3::timestamptz[]) AS x(xid, step, at)"
             }
         };
+        let (words, reason) = if fi {
+            (
+                "CASE x.step WHEN 'first_response' THEN 'ensivastauksen' ELSE 'ratkaisun' END",
+                "'Virhe: tapauksen ' || b.xid || ' (' || b.category || ') ' || b.words || ' tavoiteaika ylittyi'",
+            )
+        } else {
+            (
+                "CASE x.step WHEN 'first_response' THEN 'first response' ELSE 'resolution' END",
+                "'Mistake: case ' || b.xid || ' (' || b.category || ') missed its ' || b.words || ' target'",
+            )
+        };
         let sql = format!(
             "WITH b AS (\
                 SELECT c.external_id AS xid, c.customer_id AS cid, x.at AS at, c.category AS category, \
-                CASE x.step WHEN 'first_response' THEN 'first response' ELSE 'resolution' END AS words, \
+                {words} AS words, \
                 'auto:case:' || c.external_id || ':breach_' || x.step AS base \
                 FROM {input} JOIN cases c ON c.external_id = x.xid \
                 WHERE x.step IN ('first_response', 'resolution')\
              ) \
              {INSERT_INTO} \
              SELECT b.base, b.cid, b.at, {mistake}, \
-                'Mistake: case ' || b.xid || ' (' || b.category || ') missed its ' || b.words || ' target', \
+                {reason}, \
                 'case', b.xid, {now}, {now} \
              FROM b WHERE NOT EXISTS (SELECT 1 FROM trust_entries t WHERE t.external_id = b.base) \
              ON CONFLICT (external_id) DO NOTHING RETURNING id, delta"
@@ -397,6 +465,18 @@ impl Writer {
         since: DateTime<Utc>,
         actor: &str,
     ) -> Result<Vec<Escalation>> {
+        self.escalate_mistakes_in(entries, since, actor, false)
+            .await
+    }
+
+    /// As [`Writer::escalate_mistakes`], the case's summary in Finnish when `fi`.
+    pub async fn escalate_mistakes_in(
+        &mut self,
+        entries: &[i64],
+        since: DateTime<Utc>,
+        actor: &str,
+        fi: bool,
+    ) -> Result<Vec<Escalation>> {
         let mut out = Vec::new();
         if entries.is_empty() {
             return Ok(out);
@@ -404,11 +484,19 @@ impl Writer {
         let now = self.tx.now();
         let ids = in_list(&self.tx, "e.id", 1);
         let earlier = "FROM trust_entries p WHERE p.customer_id = e.customer_id AND p.id < e.id";
+        // The mistake's reason without its own "Mistake: " (or "Virhe: ").
+        let reason = "CASE WHEN e.reason LIKE 'Mistake: %' THEN substr(e.reason, 10) \
+                      WHEN e.reason LIKE 'Virhe: %' THEN substr(e.reason, 8) ELSE e.reason END";
+        let summary = if fi {
+            "'Virhe asiakkaalle, jonka luottamussaldo on jo miinuksella: '"
+        } else {
+            "'A mistake on a customer already in trust deficit: '"
+        };
         let open = format!(
             "INSERT INTO cases (external_id, customer_id, opened_at, category, severity, status, \
                 summary, staff_id, escalation_of, created_at, updated_at) \
              SELECT 'escalation-' || CAST(e.id AS TEXT), e.customer_id, {now}, 'escalation', 'high', 'open', \
-                'A mistake on a customer already in trust deficit: ' || e.reason, c.owner_id, e.id, {now}, {now} \
+                {summary} || {reason}, c.owner_id, e.id, {now}, {now} \
              FROM trust_entries e JOIN customers c ON c.id = e.customer_id \
              WHERE {ids} AND e.delta < 0 AND e.occurred_at >= $2 \
                 AND EXISTS (SELECT 1 {earlier}) \
@@ -447,7 +535,8 @@ impl Writer {
             "SELECT k.id, k.external_id, e.id, e.reason, e.occurred_at, c.external_id, c.name, \
                 (SELECT CAST(coalesce(sum(p.delta), 0) AS BIGINT) FROM trust_entries p \
                  WHERE p.customer_id = e.customer_id AND p.id <= e.id), \
-                s.name, CASE WHEN s.active IS NOT FALSE THEN s.email END \
+                s.name, CASE WHEN s.active IS NOT FALSE THEN s.email END, \
+                e.external_id, e.source, e.source_id \
              FROM cases k JOIN trust_entries e ON e.id = k.escalation_of \
              JOIN customers c ON c.id = k.customer_id LEFT JOIN staff s ON s.id = c.owner_id \
              WHERE {k_ids} ORDER BY k.id"
@@ -462,6 +551,9 @@ impl Writer {
             Option<String>,
             i64,
             Option<String>,
+            Option<String>,
+            String,
+            String,
             Option<String>,
         );
         for chunk in opened.chunks(CHUNK) {
@@ -501,6 +593,9 @@ impl Writer {
                     balance,
                     owner_name,
                     owner_email,
+                    entry_external_id,
+                    source,
+                    source_id,
                 )| {
                     Escalation {
                         case_id,
@@ -513,6 +608,9 @@ impl Writer {
                         balance,
                         owner_name,
                         owner_email: owner_email.filter(|e| !e.trim().is_empty()),
+                        entry_external_id,
+                        source,
+                        source_id,
                     }
                 },
             ));

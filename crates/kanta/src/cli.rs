@@ -113,6 +113,12 @@ pub struct RecoveryArgs {
     /// today in the store's time zone.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
+    /// Only customers of this segment (`customers.segment`, e.g. kahvila).
+    #[arg(long, value_name = "SEGMENT")]
+    pub segment: Option<String>,
+    /// Only customers of this kind: person or company.
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
     /// Print the report as JSON instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -368,7 +374,7 @@ pub struct JsonArg {
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// What the file holds: customers, contacts, transactions, subscriptions,
-    /// interactions, cases, feedback, usage, staff or trust.
+    /// interactions, cases, claims, feedback, usage, staff or trust.
     pub entity: String,
     /// The file to import.
     pub file: PathBuf,
@@ -640,7 +646,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Jobs(a) => crate::commands::admin::jobs(&cli, a).await,
         Command::Mail(c) => crate::commands::admin::mail(&cli, c).await,
         Command::Report(c) => crate::commands::report::run(&cli, c).await,
-        Command::Cases(CasesCommand::SlaCheck(a)) => crate::commands::cases::sla_check(&cli, a).await,
+        Command::Cases(CasesCommand::SlaCheck(a)) => {
+            crate::commands::cases::sla_check(&cli, a).await
+        }
         Command::Serve(a) => {
             let mut flags = Vec::new();
             if let Some(b) = a.bind {

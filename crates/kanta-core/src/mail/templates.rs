@@ -89,12 +89,13 @@ macro_rules! templates {
         /// - `escalation` (to a customer's owner, else the managers, when a mistake lands
         ///   on a customer in trust deficit): `customer` (name, else id), `customer_id`,
         ///   `reason` (the mistake), `when` (its time in the store's zone), `balance`
-        ///   (with the mistake), `case` (the escalation case's id).
+        ///   (with the mistake), `case` (the escalation case's id), `path` (its page,
+        ///   `/cases/<id>`).
         /// - `sla_warning` (to a case's owner, else the managers, before a target) and
         ///   `sla_breach` (to the managers, after one): `site`, `case` (its id),
         ///   `customer` (name, else id), `category`, `severity`, `step` (first response
         ///   or resolution, in the message's language), `due` (in the store's zone),
-        ///   `owner` (the owner's name, else `-`).
+        ///   `owner` (the owner's name, else `-`), `path` (the case's page, `/cases/<id>`).
         pub const TEMPLATES: &[&str] = &[$($name),*];
     };
 }

@@ -132,8 +132,9 @@ async fn a_case_that_was_our_fault_costs_ten_good_jobs_once_and_a_flip_back_is_c
             (-10, "case", Some("k1"), "mistake"),
             "{backend}"
         );
+        // In the store's language (Finnish by default).
         assert!(
-            e.reason.contains("k1") && e.reason.contains("our fault"),
+            e.reason.contains("k1") && e.reason.contains("meidän vikamme"),
             "{e:?}"
         );
         assert_eq!(
@@ -165,6 +166,11 @@ async fn a_case_that_was_our_fault_costs_ten_good_jobs_once_and_a_flip_back_is_c
             "{backend}"
         );
         assert_eq!((h.entries[0].delta, h.entries[0].kind), (10, "correction"));
+        assert!(
+            h.entries[0].reason.starts_with("Korjaus: tapausta k1"),
+            "{:?}",
+            h.entries[0]
+        );
         assert_eq!(h.entries[0].source_id.as_deref(), Some("k1"));
         assert_eq!(h.entries[1].delta, -10, "the first entry stands");
         rewrite(&core, &CASES, "k1", case("c2", opened, Some(false))).await;
@@ -248,7 +254,7 @@ async fn good_jobs_and_survey_answers_move_the_balance() {
             ("feedback", Some("f1"), "mistake")
         );
         assert!(
-            h.entries[0].reason.contains("detractor"),
+            h.entries[0].reason.contains("arvostelijan vastaus"),
             "{:?}",
             h.entries[0]
         );
@@ -304,7 +310,9 @@ async fn a_mistake_on_a_customer_in_deficit_escalates_once_with_one_mail_to_the_
             "owned by the customer's owner"
         );
         assert!(
-            k.text("summary").is_some_and(|s| s.contains("detractor")),
+            k.text("summary").is_some_and(|s| s
+                == "Virhe asiakkaalle, jonka luottamussaldo on jo miinuksella: \
+                    arvostelijan vastaus (suosittelisi meitä 2/10)"),
             "names the mistake: {k:?}"
         );
         let h = history(&core, "c1").await;
@@ -322,6 +330,15 @@ async fn a_mistake_on_a_customer_in_deficit_escalates_once_with_one_mail_to_the_
             m.text
         );
         assert!(m.text.contains(&k.external_id), "{}", m.text);
+        // The mail names the mistake in its own language, from the rule, and the
+        // case's page.
+        assert!(
+            m.text.contains("Virhe: arvostelijan vastaus (f1)")
+                && !m.text.contains("Mistake")
+                && m.text.contains(&format!("/cases/{}", k.external_id)),
+            "{}",
+            m.text
+        );
         let audited = audit_of(store, "escalate").await;
         assert_eq!(audited.len(), 1, "{backend}");
         assert_eq!(
@@ -758,7 +775,7 @@ async fn sla_outcomes_move_the_balance() {
             ("good_job", Some("within_sla"), Some("k1"))
         );
         assert_eq!(e.at.timestamp_millis(), resolved.timestamp_millis());
-        assert!(e.reason.contains("within its SLA"), "{e:?}");
+        assert!(e.reason.contains("ratkaistiin tavoiteajassa"), "{e:?}");
         // Reopened: taken back.
         set_case(
             &core,
@@ -829,6 +846,156 @@ async fn sla_outcomes_move_the_balance() {
         )
         .await;
         assert_eq!(history(&core, "c1").await.total, 2, "{backend}");
+    })
+    .await;
+}
+
+/// The new user's import: `x1,k1,2024-02-01 09:00,billing,high,true,2024-02-01 15:00`
+/// (id, customer, opened, category, severity, our fault, resolved at; no first
+/// response). High is 4 h / 16 h in business hours (Mon-Fri 8-16): resolved 6
+/// business hours after opening, the first response counts as given at the
+/// resolution, 2 h past its target; the resolution is within its own.
+#[tokio::test]
+async fn a_resolved_import_without_a_first_response_breached_it_at_resolution() {
+    each_core(|backend, core| async move {
+        setup(&core).await;
+        let zone = kanta_domain::time::DEFAULT_ZONE;
+        let local = |s: &str| {
+            use chrono::TimeZone;
+            let t = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+            zone.from_local_datetime(&t).unwrap().with_timezone(&Utc)
+        };
+        let names = [
+            "customer_id",
+            "opened_at",
+            "category",
+            "severity",
+            "status",
+            "our_fault",
+            "resolved_at",
+        ];
+        let mut b = WriteBatch::new(&CASES, fields(&CASES, &names));
+        b.push(
+            "x1".into(),
+            [
+                text("c2"),
+                Value::Time(local("2024-02-01 09:00")),
+                text("billing"),
+                text("high"),
+                text("resolved"),
+                Value::Bool(false),
+                Value::Time(local("2024-02-01 15:00")),
+            ],
+        );
+        core.write_batch(&Acting::import("/tmp/cases.csv"), b)
+            .await
+            .unwrap();
+        let h = history(&core, "c2").await;
+        let got: Vec<(Option<&str>, i64)> = h
+            .entries
+            .iter()
+            .map(|e| (e.rule.as_deref(), e.delta))
+            .collect();
+        assert_eq!(
+            got,
+            [(Some("breach_first_response"), -10)],
+            "{backend}: one first-response breach, no good job"
+        );
+        assert_eq!(
+            h.entries[0].at.timestamp_millis(),
+            local("2024-02-01 13:00").timestamp_millis(),
+            "at the target that passed"
+        );
+        assert!(
+            h.entries[0]
+                .reason
+                .contains("ensivastauksen tavoiteaika ylittyi"),
+            "{:?}",
+            h.entries[0]
+        );
+        // The case shows it breached, as the ledger says; the timeline names the file.
+        let d = core.case_detail(&staff(), "x1").await.unwrap();
+        assert!(d.case.breached, "{backend}");
+        assert!(
+            d.events.iter().all(|e| e.actor == "cases.csv"),
+            "{:?}",
+            d.events
+        );
+        // The SLA job sees nothing more to write.
+        core.run_sla_check(Utc::now()).await.unwrap();
+        assert_eq!(history(&core, "c2").await.total, 1, "{backend}");
+
+        // Answered in time (first response at 10:00): a good job, no breach.
+        let mut b = WriteBatch::new(
+            &CASES,
+            fields(&CASES, &[&names[..], &["first_response_at"]].concat()),
+        );
+        b.push(
+            "x2".into(),
+            [
+                text("c3"),
+                Value::Time(local("2024-02-01 09:00")),
+                text("billing"),
+                text("high"),
+                text("resolved"),
+                Value::Bool(false),
+                Value::Time(local("2024-02-01 15:00")),
+                Value::Time(local("2024-02-01 10:00")),
+            ],
+        );
+        core.write_batch(&Acting::import("/tmp/cases.csv"), b)
+            .await
+            .unwrap();
+        let h = history(&core, "c3").await;
+        let got: Vec<(Option<&str>, i64)> = h
+            .entries
+            .iter()
+            .map(|e| (e.rule.as_deref(), e.delta))
+            .collect();
+        assert_eq!(got, [(Some("within_sla"), 1)], "{backend}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_english_store_writes_its_reasons_in_english() {
+    each_core(|backend, core| async move {
+        setup(&core).await;
+        core.set_store_setting(&Acting::cli(), "language", "en")
+            .await
+            .unwrap();
+        core.create_record(&staff(), &CASES, "k1", case("c1", ago(30), Some(true)))
+            .await
+            .unwrap();
+        core.create_record(&staff(), &FEEDBACK, "f1", answer("c1", ago(2), 2))
+            .await
+            .unwrap();
+        let h = history(&core, "c1").await;
+        let reasons: Vec<&str> = h.entries.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "Mistake: a detractor's answer (would recommend us 2/10)",
+                "Mistake: case k1 (delivery) was our fault",
+            ],
+            "{backend}"
+        );
+        let esc = escalations(&core).await;
+        assert_eq!(
+            esc[0].text("summary"),
+            Some(
+                "A mistake on a customer already in trust deficit: \
+                 a detractor's answer (would recommend us 2/10)"
+            ),
+            "{backend}"
+        );
+        let mails = core.store().outbox(10).await.unwrap();
+        assert!(
+            mails[0].text.contains("Mistake: a detractor's answer (f1)")
+                && mails[0].text.contains("/cases/escalation-"),
+            "{}",
+            mails[0].text
+        );
     })
     .await;
 }

@@ -42,6 +42,7 @@ CREATE INDEX cases_status_first_response_due_idx ON cases (status, first_respons
 CREATE INDEX cases_staff_id_status_idx ON cases (staff_id, status, id);
 CREATE INDEX cases_opened_at_idx ON cases (opened_at, id);
 CREATE INDEX cases_resolved_at_idx ON cases (resolved_at);
+CREATE INDEX cases_category_idx ON cases (category);
 CREATE UNIQUE INDEX cases_escalation_of_key ON cases (escalation_of) WHERE escalation_of IS NOT NULL;
 
 CREATE TABLE claims (

@@ -1,5 +1,6 @@
 //! Claims: the derived columns kept in a write's transaction, the approval queue's
-//! pages (and their speed at 300,000 cases), the repeat-claim tallies.
+//! pages (and their speed at 300,000 cases), the repeat-claim tallies, the small-claim
+//! effect's figures grouped in SQL.
 
 use std::time::{Duration, Instant};
 
@@ -200,6 +201,123 @@ async fn the_queue_pages_oldest_first_and_tallies_group_by_customer() {
         let decisions = store.claim_decision_hours(from).await.unwrap();
         assert_eq!(decisions.len(), 9);
         assert!(decisions.iter().all(|d| d.hours.is_none()), "no decided_at written");
+    })
+    .await;
+}
+
+/// The median of `v` as the one-by-one effect computes it (negatives as 0).
+fn median_of(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.iter_mut().for_each(|h| *h = h.max(0.0));
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// The small-claim effect grouped in SQL (counts, sums, medians by window
+/// functions) gives what the window's claims one by one give: odd and even counts,
+/// a decision before its claim (counts as 0 hours), pending ones, one outside the
+/// window.
+#[tokio::test]
+async fn the_effect_figures_match_the_claims_one_by_one() {
+    each_backend(|store| async move {
+        customers_and_cases(&store, 2, 2).await;
+        let mut f = CLAIM_FIELDS.to_vec();
+        f.push("decided_at");
+        let mut b = WriteBatch::new(&CLAIMS, fields(&CLAIMS, &f));
+        let hour = |day: u32, h: i64| {
+            Value::Time(
+                Utc.with_ymd_and_hms(2024, 1, day, 12, 0, 0).unwrap() + chrono::Duration::hours(h),
+            )
+        };
+        // (id, day, amount, status, decided hours after the claim)
+        let rows: &[(&str, u32, i64, &str, Option<i64>)] = &[
+            ("s1", 3, 1000, "approved", Some(0)),
+            ("s2", 4, 1500, "approved", Some(5)),
+            ("s3", 5, 2000, "approved", Some(2)),
+            ("s4", 6, 2500, "approved", Some(-3)),
+            ("l1", 3, 9000, "approved", Some(30)),
+            ("l2", 4, 9500, "refused", Some(7)),
+            ("l3", 5, 8000, "refused", Some(50)),
+            ("l4", 6, 7000, "pending", None),
+            ("l5", 7, 7500, "pending", None),
+            ("old", 1, 1000, "approved", Some(1000)),
+        ];
+        for (id, day, amount, status, h) in rows {
+            let mut v = claim("k0", *day, *amount, "EUR", status);
+            v.push(h.map_or(Value::Null, |h| hour(*day, h)));
+            b.push((*id).into(), v);
+        }
+        store.write(&b).await.unwrap();
+        raw_execute(
+            &store,
+            "UPDATE claims SET auto_approved = (amount_minor < 5000 AND status = 'approved')",
+        )
+        .await
+        .unwrap();
+        let from = Utc.with_ymd_and_hms(2024, 1, 2, 0, 0, 0).unwrap();
+        let one_by_one = store.claim_decision_hours(from).await.unwrap();
+        let figures = store.claim_effect_figures(from).await.unwrap();
+        let mut groups: Vec<(bool, String, i64, i64)> = figures
+            .groups
+            .iter()
+            .map(|g| (g.auto_approved, g.status.clone(), g.claims, g.amount_minor))
+            .collect();
+        groups.sort();
+        let mut expected: Vec<(bool, String, i64, i64)> = Vec::new();
+        for d in &one_by_one {
+            match expected
+                .iter_mut()
+                .find(|e| e.0 == d.auto_approved && e.1 == d.status)
+            {
+                Some(e) => {
+                    e.2 += 1;
+                    e.3 += d.amount_minor;
+                }
+                None => expected.push((d.auto_approved, d.status.clone(), 1, d.amount_minor)),
+            }
+        }
+        expected.sort();
+        assert_eq!(groups, expected);
+        assert_eq!(
+            groups,
+            [
+                (false, "approved".to_string(), 1, 9000),
+                (false, "pending".to_string(), 2, 14500),
+                (false, "refused".to_string(), 2, 17500),
+                (true, "approved".to_string(), 4, 7000),
+            ]
+        );
+        let hours = |auto: bool| -> Vec<f64> {
+            one_by_one
+                .iter()
+                .filter(|d| d.auto_approved == auto)
+                .filter_map(|d| d.hours)
+                .collect()
+        };
+        let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => (a - b).abs() < 1e-6,
+            (a, b) => a == b,
+        };
+        // Small: 0, 5, 2, -3 (as 0): the mean of 0 and 2. Large: 30, 7, 50: 30.
+        assert!(close(figures.median_hours_small, Some(1.0)), "{figures:?}");
+        assert!(close(figures.median_hours_small, median_of(hours(true))));
+        assert!(close(figures.median_hours_large, Some(30.0)), "{figures:?}");
+        assert!(close(figures.median_hours_large, median_of(hours(false))));
+
+        let later = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+        let none = store.claim_effect_figures(later).await.unwrap();
+        assert!(none.groups.is_empty());
+        assert_eq!(
+            (none.median_hours_small, none.median_hours_large),
+            (None, None)
+        );
     })
     .await;
 }

@@ -425,18 +425,29 @@ async fn add_claim(
     };
     // As the record API: a number is minor units, a text major units (`"12,50"`).
     let amount_minor = match obj.get("amount") {
-        Some(Value::Number(n)) => n.as_i64().filter(|m| *m > 0).ok_or_else(|| {
-            ApiError::invalid(
-                "amount",
-                format!("amount: {n} is not a whole number of minor units above 0"),
-            )
-        })?,
-        Some(Value::String(t)) => crate::pages::cases::parse_amount(t, currency).map_err(|_| {
-            ApiError::invalid(
-                "amount",
-                format!("amount: '{t}' is not an amount above 0 (12,50)"),
-            )
-        })?,
+        Some(Value::Number(n)) => {
+            let m = n.as_i64().filter(|m| *m > 0).ok_or_else(|| {
+                ApiError::invalid(
+                    "amount",
+                    format!("amount: {n} is not a whole number of minor units above 0"),
+                )
+            })?;
+            kanta_domain::money::Money::bounded(m, currency)
+                .map_err(|e| ApiError::invalid("amount", format!("amount: {e}")))?
+        }
+        // Typed as a person types it: at most the currency's decimals, no exponent,
+        // within the bounds; the error says which.
+        Some(Value::String(t)) => {
+            let m = kanta_domain::money::Money::parse_strict(t, currency)
+                .map_err(|e| ApiError::invalid("amount", format!("amount: {e}")))?;
+            if m.minor <= 0 {
+                return Err(ApiError::invalid(
+                    "amount",
+                    format!("amount: '{}' is not above 0", t.trim()),
+                ));
+            }
+            m.minor
+        }
         _ => {
             return Err(ApiError::invalid(
                 "amount",
@@ -503,16 +514,17 @@ async fn list_claims(
 }
 
 async fn repeat(caller: Caller, State(s): State<AppState>) -> Result<Response, ApiError> {
-    caller.require(Role::Manager)?;
+    // Every role reads it (the core checks); it changes nothing.
     let r = s.core.repeat_claimants(&caller.acting, Utc::now()).await?;
     Ok(Json(json!({
         "flag_at": r.flag_at,
         "total_claims": r.total_claims,
         "total": r.total_minor,
+        "total_approved": r.total_approved_minor,
         "currency": r.currency,
         "items": r.rows.iter().map(|x| json!({
             "customer_id": x.customer_id, "name": x.name, "claims": x.claims,
-            "sum": x.sum_minor, "share_of_claims": x.share_of_claims,
+            "sum": x.sum_minor, "approved": x.approved_minor, "share_of_claims": x.share_of_claims,
             "share_of_sum": x.share_of_sum, "revenue": x.revenue_minor, "flagged": x.flagged,
         })).collect::<Vec<_>>(),
     }))
@@ -872,14 +884,17 @@ pub(super) fn openapi(paths: &mut Map<String, Value>, schemas: &mut Map<String, 
     paths.insert(
         "/api/v1/claims/repeat".into(),
         json!({"get": operation("repeat_claimants".into(), "claims",
-            "Customers by their claims in the last 12 months, flagged above the repeat-claims setting (managers); informs, never blocks".into(),
-            Role::Manager,
+            "Customers by their claims in the last 12 months, flagged above the repeat-claims setting; every role reads it; informs, never blocks".into(),
+            Role::Viewer,
             responses(&[("200", ok(json!({"type": "object", "properties": {
                 "flag_at": {"type": "integer"}, "total_claims": {"type": "integer"},
-                "total": {"type": "integer", "description": "minor units"}, "currency": {"type": "string"},
+                "total": {"type": "integer", "description": "minor units"},
+                "total_approved": {"type": "integer", "description": "approved claims' sum, minor units"},
+                "currency": {"type": "string"},
                 "items": {"type": "array", "items": {"type": "object", "properties": {
                     "customer_id": {"type": "string"}, "name": {"type": ["string", "null"]},
                     "claims": {"type": "integer"}, "sum": {"type": "integer"},
+                    "approved": {"type": "integer", "description": "approved claims' sum, minor units"},
                     "share_of_claims": {"type": "number"}, "share_of_sum": {"type": "number"},
                     "revenue": {"type": "integer"}, "flagged": {"type": "boolean"}}}}}}), "the repeat claimants"))]))}),
     );

@@ -3,9 +3,10 @@
 //! - `GET /api/v1/service?months=12`: SLA attainment per month, category and owner
 //!   (`kanta_core::cases::SlaAttainment`) and the small-claim rule's effect
 //!   (`kanta_core::claims::ClaimEffect`) over the last `months` months;
-//! - `GET /api/v1/reports/recovery?as_of=DATE`: recovery measured
+//! - `GET /api/v1/reports/recovery?as_of=DATE&segment=&kind=`: recovery measured
 //!   (`kanta_core::recovery::RecoveryReport`): customers who had a case, by outcome,
-//!   against customers who never had one.
+//!   against customers who never had one, among the customers of a segment and/or
+//!   kind (the retention dashboard's filter; none: every customer).
 //!
 //! Both are computed by the core; this module only reads the query and writes JSON.
 
@@ -75,7 +76,8 @@ async fn service(
     .into_response())
 }
 
-/// `GET /api/v1/reports/recovery?as_of=DATE`.
+/// `GET /api/v1/reports/recovery?as_of=DATE&segment=&kind=`: `segment` and `kind`
+/// choose the customers compared (the retention dashboard's filter; empty is all).
 async fn recovery(
     caller: Caller,
     State(s): State<AppState>,
@@ -83,14 +85,47 @@ async fn recovery(
 ) -> Result<Response, ApiError> {
     caller.require(access(None, false))?;
     let mut as_of = None;
-    for (k, v) in params(&q, &["as_of"])? {
-        if k == "as_of" {
-            as_of =
-                Some(kanta_domain::time::parse_date(v.trim(), None).map_err(|e| {
+    let mut segment = kanta_core::recovery::Segment::default();
+    for (k, v) in params(&q, &["as_of", "segment", "kind"])? {
+        let value = Some(v.trim()).filter(|v| !v.is_empty()).map(str::to_string);
+        match k {
+            "as_of" => {
+                as_of = Some(kanta_domain::time::parse_date(v.trim(), None).map_err(|e| {
                     ApiError::invalid("as_of", format!("'{v}' is not a date: {e}"))
                 })?);
+            }
+            "segment" => segment.segment = value,
+            _ => segment.kind = value,
         }
     }
-    let report = s.core.recovery_report(&caller.acting, as_of).await?;
+    if let Some(k) = segment
+        .kind
+        .as_deref()
+        .filter(|k| !kanta_domain::schema::CUSTOMER_KINDS.contains(k))
+    {
+        return Err(ApiError::invalid(
+            "kind",
+            format!(
+                "'{k}' is not a customer kind; one of: {}",
+                kanta_domain::schema::CUSTOMER_KINDS.join(", ")
+            ),
+        ));
+    }
+    if let Some(v) = segment.segment.as_deref() {
+        let values = s.store.segment_values().await?;
+        if !values.segments.iter().any(|s| s == v) {
+            return Err(ApiError::invalid(
+                "segment",
+                format!(
+                    "no customer has segment '{v}'; the segments are: {}",
+                    values.segments.join(", ")
+                ),
+            ));
+        }
+    }
+    let report = s
+        .core
+        .recovery_report(&caller.acting, as_of, &segment)
+        .await?;
     Ok(Json(recovery_json(&report)?).into_response())
 }

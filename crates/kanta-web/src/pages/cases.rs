@@ -198,15 +198,63 @@ pub(crate) async fn staff_choices(s: &AppState) -> Result<Vec<(String, String)>,
 /// A core refusal of a form's values as the form's errors (field, reason); anything
 /// else stays an error of the page.
 fn invalid_or(signed: &SignedIn, e: CoreError) -> Result<Vec<(String, String)>, PageError> {
+    let tr = signed.tr;
     match e {
-        CoreError::Invalid(problems) => {
-            Ok(problems.into_iter().map(|p| (p.field, p.reason)).collect())
-        }
-        CoreError::Conflict { field, message } => {
-            Ok(vec![(field.unwrap_or_else(|| "form".into()), message)])
-        }
+        CoreError::Invalid(problems) => Ok(problems
+            .into_iter()
+            .map(|p| {
+                let text = refusal(&tr, &p.reason);
+                (p.field, text)
+            })
+            .collect()),
+        CoreError::Conflict { field, message } => Ok(vec![(
+            field.unwrap_or_else(|| "form".into()),
+            refusal(&tr, &message),
+        )]),
         other => Err(core_error(signed)(other)),
     }
+}
+
+/// The core's refusals the pages know, by a phrase of the core's (English) text, and
+/// the i18n key that says it in the page's language.
+const REFUSALS: &[(&str, &str)] = &[
+    (
+        "resolved before it is closed",
+        "case.refused.close-unresolved",
+    ),
+    (
+        "only a resolved or closed case is reopened",
+        "case.refused.reopen-open",
+    ),
+    ("reopen it first", "case.refused.reopen-first"),
+    (
+        "not a step of a case's life cycle",
+        "case.refused.not-a-step",
+    ),
+    (
+        "already: only pending claims are decided",
+        "case.refused.decided-already",
+    ),
+    (
+        "only approved claims are paid",
+        "case.refused.pay-not-approved",
+    ),
+    ("was paid already", "case.refused.paid-already"),
+    ("a reason is required", "case.refused.reason"),
+    ("to add a claim", "case.refused.claim-closed"),
+];
+
+/// A refusal of the core in the page's language where the page knows it, else the
+/// core's own words.
+pub(crate) fn refusal(tr: &Tr, message: &str) -> String {
+    if let Some((_, key)) = REFUSALS.iter().find(|(p, _)| message.contains(p)) {
+        return tr.t(key).to_string();
+    }
+    // "the case is waiting already"
+    if message.starts_with("the case is ") && message.ends_with(" already") {
+        return tr.t("case.refused.same").to_string();
+    }
+    message.to_string()
 }
 
 // ---------------------------------------------------------------- the list
@@ -260,7 +308,7 @@ pub(crate) struct CasesView {
     severities: Vec<Choice>,
     owners: Vec<Choice>,
     mine: bool,
-    category: String,
+    categories: Vec<Choice>,
     customer: String,
     rows: Vec<RowView>,
     next: Option<String>,
@@ -305,13 +353,33 @@ pub(crate) async fn list(
 ) -> Result<Response, PageError> {
     let tr = signed.tr;
     let status = nonempty(&q.status).unwrap_or_else(|| "open".into());
+    let statuses_allowed: Vec<&str> = ["open", "all"]
+        .into_iter()
+        .chain(CASE_STATUSES.iter().copied())
+        .collect();
+    if !statuses_allowed.contains(&status.as_str()) {
+        return Err(bad_filter(&signed, "status", &status, &statuses_allowed));
+    }
     let sla = match q.sla.trim() {
+        "" => None,
         "breaching" => Some(SlaFilter::Breaching),
         "due_soon" => Some(SlaFilter::DueSoon),
-        _ => None,
+        other => {
+            return Err(bad_filter(
+                &signed,
+                "sla",
+                other,
+                &["breaching", "due_soon"],
+            ));
+        }
     };
     let mine = checked(&Some(q.mine.clone()));
-    let severity = nonempty(&q.severity).filter(|v| SEVERITIES.contains(&v.as_str()));
+    let severity = nonempty(&q.severity);
+    if let Some(v) = &severity
+        && !SEVERITIES.contains(&v.as_str())
+    {
+        return Err(bad_filter(&signed, "severity", v, SEVERITIES));
+    }
     let filter = CaseFilter {
         status: Some(status.clone()),
         sla,
@@ -324,7 +392,7 @@ pub(crate) async fn list(
         after: nonempty(&q.after),
         limit: PAGE,
     };
-    let (page, staff) = tokio::try_join!(
+    let (page, staff, categories) = tokio::try_join!(
         async {
             s.core
                 .cases_page(&signed.acting(), &filter)
@@ -332,6 +400,7 @@ pub(crate) async fn list(
                 .map_err(core_error(&signed))
         },
         staff_choices(&s),
+        async { Ok::<_, PageError>(s.store.case_categories().await?) },
     )?;
     let warn_hours = s
         .core
@@ -417,7 +486,19 @@ pub(crate) async fn list(
             })
             .collect(),
         mine,
-        category: q.category.trim().to_string(),
+        categories: {
+            let chosen = q.category.trim();
+            let mut c: Vec<Choice> = categories
+                .iter()
+                .map(|k| choice(k, capitalize(&word(&tr, k)), chosen == k))
+                .collect();
+            // A category typed into the address that no case has (yet) stays chosen.
+            if !chosen.is_empty() && !categories.iter().any(|k| k == chosen) {
+                c.push(choice(chosen, capitalize(&word(&tr, chosen)), true));
+            }
+            c.sort_by_key(|c| c.label.to_lowercase());
+            c
+        },
         customer: q.customer.trim().to_string(),
         filtered: !params.is_empty(),
         rows,
@@ -428,6 +509,45 @@ pub(crate) async fn list(
         tr,
     };
     Ok(render(&v))
+}
+
+/// A filter of the list with a value it does not take: a 422 page naming the filter
+/// and the values it takes, in the user's language.
+fn bad_filter(signed: &SignedIn, filter: &str, value: &str, allowed: &[&str]) -> PageError {
+    let tr = signed.tr;
+    let label = tr.t(&format!("cases.{filter}")).to_string();
+    let words: Vec<String> = allowed
+        .iter()
+        .map(|w| {
+            let said = match filter {
+                "status" if *w == "open" || *w == "all" => {
+                    tr.t(&format!("cases.status.{w}")).to_string()
+                }
+                "status" => tr.t(&format!("case.status.{w}")).to_string(),
+                "sla" => tr
+                    .t(&format!("cases.sla.{}", w.replace('_', "-")))
+                    .replace("{hours}", "N"),
+                _ => tr.value(w),
+            };
+            format!("{w} ({said})")
+        })
+        .collect();
+    let value: String = value.chars().take(40).collect();
+    let text = tr
+        .t("cases.bad-filter")
+        .replace("{filter}", &label)
+        .replace("{value}", &value)
+        .replace("{allowed}", &words.join(", "));
+    let page = crate::auth::MessagePage {
+        tr,
+        me: Some(signed.me()),
+        title: tr.t("cases.bad-filter.title"),
+        text: &text,
+    };
+    PageError::Page(Box::new(render_status(
+        &page,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )))
 }
 
 // ---------------------------------------------------------------- one case
@@ -448,6 +568,7 @@ pub(crate) struct CaseForm {
     kind: String,
     approve: String,
     reason: String,
+    severity: String,
     /// Where to go afterwards: `claims` for the managers' approval queue.
     back: String,
     #[serde(skip)]
@@ -480,7 +601,7 @@ impl CaseForm {
         self.errors
             .iter()
             .filter(|(f, _)| !fields.split(',').any(|x| x == f))
-            .map(|(f, e)| format!("{f}: {e}"))
+            .map(|(_, e)| e.clone())
             .collect()
     }
 
@@ -545,6 +666,11 @@ pub(crate) struct CaseView {
     moves: Vec<(&'static str, String)>,
     can_resolve: bool,
     can_write: bool,
+    can_claim: bool,
+    /// Staff may change "our fault" and the severity of a case not yet resolved.
+    can_edit: bool,
+    severities: Vec<(&'static str, String)>,
+    severity_key: String,
     staff: Vec<(String, String)>,
     kinds: Vec<(&'static str, String)>,
     currency: String,
@@ -570,9 +696,9 @@ impl CaseView {
 /// The steps a case in `status` may take, as buttons (resolving has its own form).
 fn moves(tr: &Tr, status: &str) -> Vec<(&'static str, String)> {
     let to: &[&'static str] = match status {
-        "open" => &["in_progress", "waiting", "closed"],
-        "in_progress" => &["waiting", "closed"],
-        "waiting" => &["in_progress", "closed"],
+        "open" => &["in_progress", "waiting"],
+        "in_progress" => &["waiting"],
+        "waiting" => &["in_progress"],
         "resolved" => &["closed", "open"],
         "closed" => &["open"],
         _ => &[],
@@ -582,36 +708,123 @@ fn moves(tr: &Tr, status: &str) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-fn event_view(tr: &Tr, e: &kanta_core::cases::CaseEvent, currency: Currency) -> EventView {
-    let status_word = |s: &str| tr.text_or(&format!("case.status.{s}"), s);
+/// Who did a step, as people say it: a user by their name, the SLA job as "SLA
+/// check", an import by its file; "imported" when nothing better is known.
+pub(crate) fn actor_words(tr: &Tr, actor: &str, users: &Users) -> String {
+    let a = actor.trim();
+    if let Some(name) = users.get(&a.to_lowercase()) {
+        return name.clone();
+    }
+    match a {
+        "" | "unknown" => tr.t("case.actor.imported").to_string(),
+        kanta_core::cases::SLA_JOB => tr.t("case.actor.sla").to_string(),
+        _ if is_file_name(a) => tr.t("case.actor.import").replace("{file}", a),
+        _ => tr.text_or(&format!("case.actor.{a}"), a),
+    }
+}
+
+fn is_file_name(a: &str) -> bool {
+    let l = a.to_ascii_lowercase();
+    [".csv", ".json", ".jsonl", ".xlsx", ".tsv", ".txt"]
+        .iter()
+        .any(|e| l.ends_with(e))
+}
+
+/// The signed-in users by email (lower case) and by id: their names.
+pub(crate) type Users = std::collections::HashMap<String, String>;
+
+pub(crate) async fn users(s: &AppState) -> Result<Users, PageError> {
+    let list = s.store.users().await?;
+    let mut out = Users::new();
+    for u in list {
+        out.insert(u.id.to_string(), u.name.clone());
+        out.insert(u.email.to_lowercase(), u.name);
+    }
+    Ok(out)
+}
+
+/// An amount as the core writes it on a timeline (`50.00 EUR`) in the page's money
+/// format; anything else as it is.
+fn money_text(tr: &Tr, t: &str, store: Currency) -> String {
+    let parsed = t.trim().split_once(' ').and_then(|(n, c)| {
+        let currency: Currency = c.trim().parse().ok()?;
+        let d = kanta_domain::Decimal::parse(n.trim()).ok()?;
+        d.to_minor(currency).ok().map(|m| tr.money(m, currency))
+    });
+    parsed.unwrap_or_else(|| {
+        t.parse::<i64>()
+            .map_or_else(|_| t.to_string(), |m| tr.money(m, store))
+    })
+}
+
+/// A time as the SLA job writes it (`2026-11-09 14:17 (Europe/Helsinki)`) in the
+/// page's date format; `None` when it is not one.
+fn zoned_text(tr: &Tr, t: &str) -> Option<String> {
+    let (local, zone) = t.trim().split_once(" (")?;
+    let zone: kanta_domain::time::Tz = zone.trim_end_matches(')').parse().ok()?;
+    let naive = chrono::NaiveDateTime::parse_from_str(local.trim(), "%Y-%m-%d %H:%M").ok()?;
+    let at = chrono::TimeZone::from_local_datetime(&zone, &naive).earliest()?;
+    Some(tr.date_time(&at.with_timezone(&Utc)))
+}
+
+/// A word the core writes on a timeline (a status, a claim's kind or status) in the
+/// page's language.
+fn step_word(tr: &Tr, w: &str) -> String {
+    if CASE_STATUSES.contains(&w) {
+        return tr.t(&format!("case.status.{w}")).to_string();
+    }
+    if w == "pending" {
+        return tr.t("case.claim.pending").to_string();
+    }
+    word(tr, w)
+}
+
+fn event_view(
+    tr: &Tr,
+    e: &kanta_core::cases::CaseEvent,
+    currency: Currency,
+    users: &Users,
+) -> EventView {
+    let sw = |s: &str| step_word(tr, s);
     let detail = match e.kind.as_str() {
-        "status" | "reopened" | "resolved" | "closed" => match (&e.from, &e.to) {
-            (Some(f), Some(t)) => Some(format!("{} → {}", status_word(f), status_word(t))),
-            (None, Some(t)) => Some(status_word(t)),
+        "status" | "reopened" | "resolved" | "closed" | "opened" => match (&e.from, &e.to) {
+            (Some(f), Some(t)) => Some(format!("{} → {}", sw(f), sw(t))),
+            (None, Some(t)) => Some(sw(t)),
             _ => None,
         },
-        "owner" => Some(format!(
-            "{} → {}",
-            e.from.clone().unwrap_or_else(|| "–".into()),
-            e.to.clone().unwrap_or_else(|| "–".into())
-        )),
-        "claim" | "claim_approved" | "claim_refused" | "claim_paid" => e.to.as_ref().map(|t| {
-            // The core writes a claim's amount in minor units when it has one.
-            t.parse::<i64>()
-                .map_or_else(|_| t.clone(), |m| tr.money(m, currency))
-        }),
+        // Owners are staff ids: by their names where the register has them.
+        "owner" => {
+            let name = |v: &Option<String>| match v {
+                Some(id) => users.get(id).cloned().unwrap_or_else(|| id.clone()),
+                None => "–".into(),
+            };
+            Some(format!("{} → {}", name(&e.from), name(&e.to)))
+        }
+        "claim" | "claim_paid" => e.to.as_ref().map(|t| money_text(tr, t, currency)),
+        "claim_approved" | "claim_refused" => e.to.as_ref().map(|t| sw(t)),
         "sla_warning" | "sla_breach" => {
             e.to.as_ref()
                 .map(|s| tr.text_or(&format!("case.step.{s}"), s))
         }
-        _ => e.to.clone(),
+        _ => e.to.as_ref().map(|t| sw(t)),
     };
+    let note = e
+        .note
+        .as_ref()
+        .map(|n| match (e.kind.as_str(), n.as_str()) {
+            ("claim", k) if CLAIM_KINDS.contains(&k) => tr.value(k),
+            (_, kanta_core::claims::AT_ONCE) => tr.t("case.claim.at-once").to_string(),
+            (_, kanta_core::claims::WAITS) => tr.t("case.claim.pending").to_string(),
+            ("sla_warning" | "sla_breach", t) => zoned_text(tr, t)
+                .map_or_else(|| t.to_string(), |d| format!("{} {d}", tr.t("case.due"))),
+            (_, t) => t.to_string(),
+        });
     EventView {
         at: tr.date_time(&e.at),
         what: tr.text_or(&format!("case.event.{}", e.kind), &e.kind.replace('_', " ")),
         detail,
-        note: e.note.clone(),
-        actor: e.actor.clone(),
+        note,
+        actor: actor_words(tr, &e.actor, users),
         tone: match e.kind.as_str() {
             "sla_breach" | "escalated" | "claim_refused" => "bad",
             "resolved" | "claim_approved" | "claim_paid" => "good",
@@ -621,13 +834,20 @@ fn event_view(tr: &Tr, e: &kanta_core::cases::CaseEvent, currency: Currency) -> 
     }
 }
 
-fn claim_view(tr: &Tr, c: &Claim, manager: bool, staff: bool, store: Currency) -> ClaimView {
+fn claim_view(
+    tr: &Tr,
+    c: &Claim,
+    manager: bool,
+    staff: bool,
+    store: Currency,
+    users: &Users,
+) -> ClaimView {
     let currency = c.currency.parse().unwrap_or(store);
     ClaimView {
         id: c.id.clone(),
         at: tr.date_time(&c.claimed_at),
         amount: tr.money(c.amount_minor, currency),
-        kind: tr.value(&c.kind),
+        kind: word(tr, &c.kind),
         status_word: if c.paid_at.is_some() {
             tr.t("case.claim.paid").to_string()
         } else {
@@ -635,12 +855,20 @@ fn claim_view(tr: &Tr, c: &Claim, manager: bool, staff: bool, store: Currency) -
         },
         auto: c.auto_approved,
         decided: c.decided_at.map(|t| {
-            let who = c.decided_by.clone().unwrap_or_default();
+            let who = c
+                .decided_by
+                .as_deref()
+                .map(|a| actor_words(tr, a, users))
+                .unwrap_or_default();
             format!("{} {who}", tr.date_time(&t)).trim().to_string()
         }),
         reason: c.decision_reason.clone(),
         paid: c.paid_at.map(|t| {
-            let who = c.paid_by.clone().unwrap_or_default();
+            let who = c
+                .paid_by
+                .as_deref()
+                .map(|a| actor_words(tr, a, users))
+                .unwrap_or_default();
             format!("{} {who}", tr.date_time(&t)).trim().to_string()
         }),
         can_decide: manager && c.status == "pending",
@@ -664,6 +892,7 @@ const NOTICES: &[&str] = &[
     "claim",
     "decision",
     "pay",
+    "edit",
 ];
 
 async fn case_view(
@@ -674,7 +903,7 @@ async fn case_view(
     saved: Option<String>,
 ) -> Result<CaseView, PageError> {
     let tr = signed.tr;
-    let (d, staff, currency) = tokio::try_join!(
+    let (d, staff, currency, users) = tokio::try_join!(
         async {
             s.core
                 .case_detail(&signed.acting(), id)
@@ -686,22 +915,33 @@ async fn case_view(
         },
         staff_choices(s),
         super::store_currency(s),
+        users(s),
     )?;
-    Ok(detail_view(tr, signed, d, staff, currency, f, saved))
+    Ok(detail_view(
+        tr, signed, d, staff, currency, &users, f, saved,
+    ))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn detail_view(
     tr: Tr,
     signed: &SignedIn,
     d: CaseDetail,
     staff: Vec<(String, String)>,
     currency: Currency,
+    users: &Users,
     f: CaseForm,
     saved: Option<String>,
 ) -> CaseView {
     let role = signed.user.role;
     let (staff_role, manager) = (role >= Role::Staff, role >= Role::Manager);
     let c = &d.case;
+    // The staff register's ids by name too, for the owner's steps on the timeline.
+    let mut names = users.clone();
+    for (id, name) in &staff {
+        names.entry(id.clone()).or_insert_with(|| name.clone());
+    }
+    let users = &names;
     let yes_no = |b: Option<bool>| b.map(|b| tr.value(if b { "yes" } else { "no" }));
     CaseView {
         id: c.id.clone(),
@@ -733,12 +973,12 @@ fn detail_view(
             .events
             .iter()
             .rev()
-            .map(|e| event_view(&tr, e, currency))
+            .map(|e| event_view(&tr, e, currency, users))
             .collect(),
         claims: d
             .claims
             .iter()
-            .map(|k| claim_view(&tr, k, manager, staff_role, currency))
+            .map(|k| claim_view(&tr, k, manager, staff_role, currency, users))
             .collect(),
         moves: if staff_role {
             moves(&tr, &c.status)
@@ -747,6 +987,11 @@ fn detail_view(
         },
         can_resolve: staff_role && matches!(c.status.as_str(), "open" | "in_progress" | "waiting"),
         can_write: staff_role,
+        // The core refuses claims on a closed case: no form for one.
+        can_claim: staff_role && c.status != "closed",
+        can_edit: staff_role && !matches!(c.status.as_str(), "resolved" | "closed"),
+        severities: SEVERITIES.iter().map(|w| (*w, tr.value(w))).collect(),
+        severity_key: c.severity.clone(),
         staff,
         kinds: CLAIM_KINDS.iter().map(|k| (*k, tr.value(k))).collect(),
         currency: currency.code().to_string(),
@@ -1032,6 +1277,44 @@ pub(crate) async fn pay(
     )
 }
 
+/// Changes "our fault" (yes, no, not known) and the severity of a case through the
+/// one write path: the SLA dues follow the severity and the trust rules run in the
+/// write's hook (a flip to "our fault" writes its mistake entry).
+pub(crate) async fn edit(
+    State(s): State<AppState>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    Form(mut f): Form<CaseForm>,
+) -> Result<Response, PageError> {
+    let tr = signed.tr;
+    let severity = f.severity.trim().to_string();
+    if !SEVERITIES.contains(&severity.as_str()) {
+        f.errors
+            .push(("severity".into(), tr.t("form.choose").into()));
+    }
+    let fault = parse_fault(&f.our_fault);
+    let fields: Vec<&'static kanta_domain::schema::Field> = ["our_fault", "severity"]
+        .iter()
+        .filter_map(|n| kanta_domain::schema::CASES.field(n))
+        .collect();
+    let values = vec![
+        fault.map_or(Value::Null, Value::Bool),
+        Value::Text(severity),
+    ];
+    let acting = signed.acting();
+    run_form!(
+        s,
+        signed,
+        id,
+        f,
+        "edit",
+        Role::Staff,
+        "edit",
+        s.core
+            .update_record(&acting, &kanta_domain::schema::CASES, &id, fields, values)
+    )
+}
+
 /// Opens a case from a customer page's form (see `customer::quick_action`).
 pub(crate) fn new_case(
     customer_id: &str,
@@ -1107,6 +1390,35 @@ mod tests {
         assert_eq!(parse_amount("-5", eur), Err("form.amount"));
         assert_eq!(parse_amount("12,505", eur), Err("form.amount"));
         assert_eq!(parse_amount("abc", eur), Err("form.amount"));
+    }
+
+    #[test]
+    fn timeline_values_in_the_pages_words() {
+        let fi = Tr::new(Lang::Fi);
+        assert_eq!(money_text(&fi, "50.00 EUR", Currency::EUR), "50,00\u{a0}€");
+        assert_eq!(money_text(&fi, "1250", Currency::EUR), "12,50\u{a0}€");
+        assert_eq!(money_text(&fi, "soon", Currency::EUR), "soon");
+        let zoned = zoned_text(&fi, "2026-11-09 14:17 (Europe/Helsinki)").unwrap();
+        assert!(zoned.contains("9.11.2026"), "{zoned}");
+        assert_eq!(zoned_text(&fi, "whenever"), None);
+        let mut users = Users::new();
+        users.insert("staff@kanta.test".into(), "Sanna".into());
+        assert_eq!(actor_words(&fi, "Staff@Kanta.test", &users), "Sanna");
+        assert_eq!(actor_words(&fi, "cases.sla", &users), "SLA-valvonta");
+        assert_eq!(actor_words(&fi, "unknown", &users), "tuotu");
+        assert_eq!(
+            actor_words(&fi, "cases.csv", &users),
+            "tuonti tiedostosta cases.csv"
+        );
+        assert_eq!(step_word(&fi, "in_progress"), "Työn alla");
+        assert_eq!(
+            refusal(
+                &fi,
+                "a case cannot move from open to closed: a case is resolved before it is closed"
+            ),
+            fi.t("case.refused.close-unresolved")
+        );
+        assert_eq!(refusal(&fi, "something new"), "something new");
     }
 
     #[test]

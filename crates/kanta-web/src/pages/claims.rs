@@ -6,7 +6,7 @@
 //!   claim they filed waiting); only managers get the approve and refuse forms, and a
 //!   decision from anyone else is refused with the 403 page. A decision needs a
 //!   reason (the core keeps it with the claim and in the audit log).
-//! - Repeat claimants: managers only. It informs; it never blocks the small-claim
+//! - Repeat claimants: every signed-in role reads it. It informs; it never blocks the small-claim
 //!   rule, and the page says so.
 
 use askama::Template;
@@ -98,7 +98,13 @@ pub(crate) fn waited(tr: &Tr, since: DateTime<Utc>, now: DateTime<Utc>) -> Strin
     }
 }
 
-fn queue_row(tr: &Tr, c: &Claim, store: Currency, now: DateTime<Utc>) -> QueueRow {
+fn queue_row(
+    tr: &Tr,
+    c: &Claim,
+    store: Currency,
+    now: DateTime<Utc>,
+    users: &super::cases::Users,
+) -> QueueRow {
     let currency = c.currency.parse::<Currency>().unwrap_or(store);
     QueueRow {
         id: c.id.clone(),
@@ -112,7 +118,10 @@ fn queue_row(tr: &Tr, c: &Claim, store: Currency, now: DateTime<Utc>) -> QueueRo
         case_href: format!("/cases/{}", urlencode(&c.case_id)),
         amount: tr.money(c.amount_minor, currency),
         kind: tr.text_or(&format!("claims.kind.{}", c.kind), &c.kind),
-        claimed_by: c.claimed_by.clone().unwrap_or_else(|| "–".into()),
+        claimed_by: c
+            .claimed_by
+            .as_deref()
+            .map_or_else(|| "–".into(), |a| super::cases::actor_words(tr, a, users)),
         claimed_at: tr.date_time(&c.claimed_at),
         waiting: waited(tr, c.claimed_at, now),
         reason: String::new(),
@@ -130,17 +139,19 @@ async fn queue(
 ) -> Result<QueuePage, PageError> {
     let tr = signed.tr;
     let acting = signed.acting();
-    let (page, currency) = tokio::join!(
+    let (page, currency, users) = tokio::join!(
         s.core.pending_claims(&acting, after.clone(), PAGE),
-        s.core.currency()
+        s.core.currency(),
+        super::cases::users(s)
     );
     let page = page.map_err(core_error(signed))?;
+    let users = users?;
     let store = currency?;
     let now = Utc::now();
     let mut rows: Vec<QueueRow> = page
         .rows
         .iter()
-        .map(|c| queue_row(&tr, c, store, now))
+        .map(|c| queue_row(&tr, c, store, now, &users))
         .collect();
     let mut error = None;
     if let Some((id, reason, message)) = sent {
@@ -240,12 +251,20 @@ pub(crate) async fn decide(
         Err(CoreError::Invalid(problems)) => {
             let message = problems
                 .iter()
-                .map(|p| format!("{}: {}", tr.field(&p.field), p.reason))
+                .map(|p| {
+                    format!(
+                        "{}: {}",
+                        tr.field(&p.field),
+                        super::cases::refusal(&tr, &p.reason)
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; ");
             send_back(message).await
         }
-        Err(CoreError::Conflict { message, .. }) => send_back(message).await,
+        Err(CoreError::Conflict { message, .. }) => {
+            send_back(super::cases::refusal(&tr, &message)).await
+        }
         Err(CoreError::NotFound(_)) => {
             let message = tr.t("claims.error.not-found").replace("{claim}", &id);
             Err(PageError::Page(Box::new(crate::render::error_page(
@@ -265,6 +284,7 @@ pub(crate) struct RepeatRowView {
     name: String,
     claims: String,
     sum: String,
+    approved: String,
     share_of_claims: String,
     share_of_sum: String,
     revenue: String,
@@ -279,16 +299,17 @@ pub(crate) struct RepeatPage {
     flag_at: String,
     total_claims: String,
     total_sum: String,
+    total_approved: String,
     rows: Vec<RepeatRowView>,
     flagged: String,
 }
 
-/// `GET /claims/repeat`: customers by claims in the last 12 months (managers).
+/// `GET /claims/repeat`: customers by claims in the last 12 months (every signed-in
+/// role reads it; it changes nothing).
 pub(crate) async fn repeat(
     State(s): State<AppState>,
     signed: SignedIn,
 ) -> Result<Response, PageError> {
-    signed.require(DECIDES)?;
     let tr = signed.tr;
     let acting = signed.acting();
     let (r, currency) = tokio::join!(
@@ -305,6 +326,7 @@ pub(crate) async fn repeat(
             name: row.name.clone().unwrap_or_else(|| row.customer_id.clone()),
             claims: count(&tr, row.claims),
             sum: tr.money(row.sum_minor, currency),
+            approved: tr.money(row.approved_minor, currency),
             share_of_claims: percent(&tr, row.share_of_claims, 1),
             share_of_sum: percent(&tr, row.share_of_sum, 1),
             revenue: tr.money(row.revenue_minor, currency),
@@ -318,6 +340,7 @@ pub(crate) async fn repeat(
         flag_at: count(&tr, u64::from(r.flag_at)),
         total_claims: count(&tr, r.total_claims),
         total_sum: tr.money(r.total_minor, currency),
+        total_approved: tr.money(r.total_approved_minor, currency),
         rows,
         flagged: count(&tr, flagged),
     };

@@ -176,6 +176,8 @@ pub(crate) struct TrustView {
     tone: &'static str,
     in_deficit: bool,
     svg: Option<String>,
+    /// The chart's figures (date, balance after), newest first, for screen readers.
+    points: Vec<(String, String)>,
     entries: Vec<TrustLine>,
     /// The ratio in force: "a mistake costs as much as 10 good jobs".
     rule: Option<String>,
@@ -209,6 +211,8 @@ pub(crate) struct FormInput {
     proactive: Option<String>,
     note: String,
     category: String,
+    /// A category none of the cases has yet, typed beside the list.
+    category_other: String,
     severity: String,
     summary: String,
     our_fault: Option<String>,
@@ -448,6 +452,17 @@ pub(crate) struct CustomerView {
     can_trust: bool,
     csrf: String,
     saved: Option<&'static str>,
+    /// The categories cases have: (key, label), by label.
+    case_categories: Vec<(String, String)>,
+    /// After a case was opened here: the notice that links to it and says what
+    /// became of its claim.
+    case_notice: Option<CaseNotice>,
+}
+
+pub(crate) struct CaseNotice {
+    href: String,
+    text: String,
+    claim: Option<String>,
 }
 
 impl CustomerView {
@@ -826,16 +841,44 @@ fn trust_view(
     h: &kanta_core::trust::TrustHistory,
     rules: Option<&kanta_core::rules::Rules>,
 ) -> TrustView {
+    // A small line chart with its axes (the same chart code as /retention's): the
+    // balance after each entry, by date, and a dashed zero line.
     let svg = (h.points.len() >= 2).then(|| {
-        let title = tr.t("trust.chart");
-        crate::charts::Sparkline::new(
-            "trust",
-            title,
-            h.points.iter().map(|(_, b)| Some(*b as f64)).collect(),
+        use crate::charts::{ChartOptions, LineChart, LineSeries, restyle_line_series};
+        let n = h.points.len();
+        let labels: Vec<String> = h.points.iter().map(|(at, _)| tr.date(at)).collect();
+        let svg = LineChart::new(
+            ChartOptions::new("trust-chart", tr.t("trust.chart"))
+                .decimal_comma(tr.lang == crate::i18n::Lang::Fi)
+                .size(420.0, 240.0)
+                .x_label(tr.t("trust.axis.time"))
+                .y_label(tr.t("trust.axis.balance")),
         )
-        .baseline(Some(0.0))
-        .render()
+        .categories(labels)
+        .step(true)
+        .markers(n <= 30)
+        .include_zero(true)
+        .series(LineSeries::new(
+            tr.t("trust.balance"),
+            h.points
+                .iter()
+                .enumerate()
+                .map(|(i, (_, b))| (i as f64, *b as f64)),
+        ))
+        .series(LineSeries::new(
+            tr.t("trust.zero"),
+            [(0.0, 0.0), ((n - 1) as f64, 0.0)],
+        ))
+        .render();
+        restyle_line_series(&svg, 1, Some("4 3"), 0.0)
     });
+    let points = h
+        .points
+        .iter()
+        .rev()
+        .take(TRUST_ENTRIES)
+        .map(|(at, b)| (tr.date(at), format!("{b:+}").replace('-', "\u{2212}")))
+        .collect();
     let entries = h
         .entries
         .iter()
@@ -860,6 +903,7 @@ fn trust_view(
         },
         in_deficit: h.in_deficit,
         svg,
+        points,
         entries,
         rule: rules.map(|r| {
             let (good, mistake) = (r.trust.good_job, r.trust.mistake);
@@ -920,7 +964,7 @@ async fn view(
         after: None,
         limit: OPEN_CASES,
     };
-    let (open, trust, staff, my_staff) = tokio::try_join!(
+    let (open, trust, staff, my_staff, case_categories) = tokio::try_join!(
         async {
             s.core
                 .cases_page(&acting, &case_filter)
@@ -944,6 +988,7 @@ async fn view(
                     .unwrap_or_default(),
             )
         },
+        async { Ok::<_, PageError>(s.store.case_categories().await?) },
     )?;
     let rules = s.core.rules().await.ok();
     let (currency, page, usage, contacts, feedback, score, subscriptions) = tokio::try_join!(
@@ -1135,7 +1180,19 @@ async fn view(
         claim_kinds: super::cases::claim_kinds(&tr),
         staff,
         my_staff,
+        case_categories: {
+            let mut c: Vec<(String, String)> = case_categories
+                .into_iter()
+                .map(|k| {
+                    let l = capitalize(&word(&tr, &k));
+                    (k, l)
+                })
+                .collect();
+            c.sort_by_key(|(_, l)| l.to_lowercase());
+            c
+        },
         currency_code: currency.code().to_string(),
+        case_notice: None,
         saved,
         tr,
     })
@@ -1144,6 +1201,8 @@ async fn view(
 #[derive(Debug, Deserialize)]
 pub(crate) struct ShowQuery {
     saved: Option<String>,
+    /// After a case was opened: its id (the notice links to it).
+    case: Option<String>,
     /// Where the timeline's page starts (`TimelineCursor::encode`); a bad one is
     /// ignored (the newest page).
     before: Option<String>,
@@ -1175,8 +1234,54 @@ pub(crate) async fn page(
         .map(|a| a.notice);
     let cursor = q.before.as_deref().and_then(TimelineCursor::decode);
     let kinds = shown_kinds(raw.as_deref());
-    let v = view(&s, &signed, c, Forms::default(), saved, cursor, &kinds).await?;
+    let mut v = view(&s, &signed, c, Forms::default(), saved, cursor, &kinds).await?;
+    if saved == Some("customer.saved.case")
+        && let Some(case) = q.case.as_deref().filter(|c| !c.trim().is_empty())
+    {
+        v.case_notice = case_notice(&s, &signed, &v.id, case).await;
+        if v.case_notice.is_some() {
+            v.saved = None;
+        }
+    }
     Ok(render(&v))
+}
+
+/// The notice after a case was opened: "The case ... is open", a link to it, and
+/// whether its claim was approved at once or waits for a manager (read back from the
+/// core, so the words are what happened).
+async fn case_notice(
+    s: &AppState,
+    signed: &SignedIn,
+    customer: &str,
+    case: &str,
+) -> Option<CaseNotice> {
+    let tr = signed.tr;
+    let d = s.core.case_detail(&signed.acting(), case).await.ok()?;
+    if d.case.customer_id != customer {
+        return None;
+    }
+    let store = s.core.currency().await.unwrap_or(Currency::EUR);
+    let claim = d.claims.first().map(|k| {
+        let amount = tr.money(k.amount_minor, k.currency.parse().unwrap_or(store));
+        let key = if k.status == "pending" {
+            "customer.saved.case-pending"
+        } else {
+            "customer.saved.case-approved"
+        };
+        tr.t(key).replace("{amount}", &amount)
+    });
+    Some(CaseNotice {
+        href: format!("/cases/{}", urlencode(case)),
+        text: tr.t("customer.saved.case-open").replace(
+            "{case}",
+            &format!(
+                "{} ({})",
+                capitalize(&word(&tr, &d.case.category)),
+                d.case.id
+            ),
+        ),
+        claim,
+    })
 }
 
 // ---- quick actions ----
@@ -1298,10 +1403,18 @@ fn read_case(tr: &Tr, f: &FormInput, e: &mut Errors) -> Vec<(&'static str, Value
         }
     }
     let owner = f.owner.trim();
+    // A new category typed beside the list wins over the list; it is written as a
+    // key (`Cold coffee` -> `cold-coffee`), as the stored ones are.
+    let other = category_key(&f.category_other);
+    let category = if other.is_empty() {
+        f.category.trim().to_string()
+    } else {
+        other
+    };
     vec![
         (
             "category",
-            Value::Text(required(e, tr, "category", &f.category, MAX_SHORT)),
+            Value::Text(required(e, tr, "category", &category, MAX_SHORT)),
         ),
         (
             "severity",
@@ -1322,6 +1435,15 @@ fn read_case(tr: &Tr, f: &FormInput, e: &mut Errors) -> Vec<(&'static str, Value
             },
         ),
     ]
+}
+
+/// A category as a key: trimmed, lower case, spaces (and underscores) to hyphens.
+pub(crate) fn category_key(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join("-")
+        .replace('_', "-")
+        .to_lowercase()
 }
 
 fn read_note(tr: &Tr, f: &FormInput, e: &mut Errors) -> Vec<(&'static str, Value)> {
@@ -1429,13 +1551,16 @@ pub(crate) async fn quick_action(
         return Ok(render_status(&v, StatusCode::UNPROCESSABLE_ENTITY));
     }
     let written = if std::ptr::eq(action.entity, &CASES) {
-        open_case(&s, &signed, &c.0.external_id, &f, &given).await
+        open_case(&s, &signed, &c.0.external_id, &f, &given)
+            .await
+            .map(Some)
     } else {
         s.core
             .record_for_customer(&signed.acting(), action.entity, &c.0.external_id, &given)
             .await
-            .map(|_| ())
+            .map(|_| None)
     };
+    let opened = written.as_ref().ok().cloned().flatten();
     if let Err(e) = written {
         let kanta_core::CoreError::Invalid(problems) = e else {
             return Err(core_error(&signed)(e));
@@ -1455,8 +1580,11 @@ pub(crate) async fn quick_action(
         let v = view(&s, &signed, c, forms, None, None, &default_kinds()).await?;
         return Ok(render_status(&v, StatusCode::UNPROCESSABLE_ENTITY));
     }
+    let case = opened
+        .map(|id| format!("&case={}", urlencode(&id)))
+        .unwrap_or_default();
     Ok(see_other(format!(
-        "/customers/{}?saved={}",
+        "/customers/{}?saved={}{case}",
         urlencode(&c.0.external_id),
         action.saved
     )))
@@ -1470,7 +1598,7 @@ async fn open_case(
     customer: &str,
     f: &FormInput,
     given: &[(&'static str, Value)],
-) -> Result<(), kanta_core::CoreError> {
+) -> Result<String, kanta_core::CoreError> {
     let currency = s.core.currency().await?;
     let claim = if f.amount.trim().is_empty() {
         None
@@ -1490,7 +1618,7 @@ async fn open_case(
         })
     };
     let new = super::cases::new_case(customer, given, claim);
-    s.core.open_case(&signed.acting(), new).await.map(|_| ())
+    s.core.open_case(&signed.acting(), new).await
 }
 
 /// The form field a core problem names (the case form's owner is `staff_id`).

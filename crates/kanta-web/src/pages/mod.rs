@@ -54,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .route("/cases/{id}/resolve", post(cases::resolve))
         .route("/cases/{id}/assign", post(cases::assign))
         .route("/cases/{id}/note", post(cases::note))
+        .route("/cases/{id}/edit", post(cases::edit))
         .route("/cases/{id}/claims", post(cases::claim))
         .route("/cases/{id}/claims/{claim}/decide", post(cases::decide))
         .route("/cases/{id}/claims/{claim}/pay", post(cases::pay))

@@ -14,7 +14,7 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use kanta_core::cases::AttainmentRow;
 use kanta_core::claims::ClaimEffect;
-use kanta_core::recovery::{Comparison, Interval, Rate, RecoveryGroup, RecoveryReport};
+use kanta_core::recovery::{Comparison, Interval, Rate, RecoveryGroup, RecoveryReport, Segment};
 use kanta_domain::Currency;
 use serde::Deserialize;
 
@@ -41,6 +41,17 @@ const FAULT_GROUPS: [&str; 3] = ["never", "our_fault", "not_our_fault"];
 pub(crate) struct Params {
     months: Option<String>,
     as_of: Option<String>,
+    /// The recovery comparison's customers: customer `segment` and/or `kind` (the
+    /// retention dashboard's filter).
+    segment: Option<String>,
+    kind: Option<String>,
+}
+
+/// One value of the segment or kind filter's select.
+pub(crate) struct FilterChoice {
+    value: String,
+    label: String,
+    selected: bool,
 }
 
 /// One choice of the period's select.
@@ -102,6 +113,9 @@ pub(crate) struct Verdict {
     /// `better`, `worse`, `cannot-tell`, `too-few` (a CSS class).
     class: &'static str,
     text: String,
+    /// The case group and the measure (empty: every measure), for scripts and tests.
+    group: &'static str,
+    measure: &'static str,
 }
 
 #[derive(Template)]
@@ -131,6 +145,15 @@ pub(crate) struct ServicePage {
     no_cases: bool,
     /// How the customers without a case are followed.
     index_text: String,
+    /// The recovery filter: the values offered and those chosen (empty: all).
+    segments: Vec<FilterChoice>,
+    kinds: Vec<FilterChoice>,
+    filtered: bool,
+    segment: String,
+    kind: String,
+    kind_label: String,
+    /// The period's value, kept by the recovery filter's form.
+    months: u32,
 }
 
 pub(crate) async fn page(
@@ -164,15 +187,96 @@ pub(crate) async fn page(
         None => None,
         Some(d) => match kanta_domain::time::parse_date_in(d, None, tr.zone) {
             Ok(day) => Some(day),
-            Err(e) => return Err(bad("service.bad-as-of", d, e.to_string())),
+            Err(_) => return Err(bad("service.bad-as-of", d, String::new())),
         },
     };
+    if let Some(day) = as_of {
+        let today = s.core.today().await.map_err(core_error(&signed))?;
+        if day > today {
+            let message = tr
+                .t("service.future-as-of")
+                .replace("{value}", &tr.day(&day))
+                .replace("{today}", &tr.day(&today));
+            return Err(PageError::Page(Box::new(crate::render::error_page(
+                tr,
+                Some(signed.me()),
+                StatusCode::BAD_REQUEST,
+                &message,
+            ))));
+        }
+    }
+    let chosen = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let segment = Segment {
+        segment: chosen(&q.segment),
+        kind: chosen(&q.kind),
+    };
+    let kind_text = |k: &str| tr.text_or(&format!("value.{k}"), k);
+    // A filter value the store's customers cannot have is refused, as /retention
+    // does, naming the parameter and the values it takes.
+    let values = s.store.segment_values().await?;
+    let refused = if let Some(k) = segment
+        .kind
+        .as_deref()
+        .filter(|k| !kanta_domain::schema::CUSTOMER_KINDS.contains(k))
+    {
+        let allowed: Vec<String> = kanta_domain::schema::CUSTOMER_KINDS
+            .iter()
+            .map(|k| match kind_text(k) {
+                t if t == *k => t,
+                t => format!("{k} ({t})"),
+            })
+            .collect();
+        Some(("kind", k, allowed.join(", ")))
+    } else if let Some(v) = segment
+        .segment
+        .as_deref()
+        .filter(|v| !values.segments.iter().any(|s| s == v))
+    {
+        let allowed = if values.segments.is_empty() {
+            tr.t("retention.filter.no-segments").to_string()
+        } else {
+            values.segments.join(", ")
+        };
+        Some(("segment", v, allowed))
+    } else {
+        None
+    };
+    if let Some((param, value, allowed)) = refused {
+        let detail = format!(
+            "{param}: '{}'. {}: {allowed}",
+            crate::errors::short(value, 60),
+            tr.t("customers.bad-filter.allowed"),
+        );
+        return Err(PageError::Page(Box::new(crate::render::error_page_with(
+            tr,
+            Some(signed.me()),
+            StatusCode::BAD_REQUEST,
+            tr.t("retention.bad-filter"),
+            Some(&detail),
+        ))));
+    }
+    let choices = |all: &[String], picked: &Option<String>, translate: bool| -> Vec<FilterChoice> {
+        all.iter()
+            .map(|v| FilterChoice {
+                value: v.clone(),
+                label: if translate { kind_text(v) } else { v.clone() },
+                selected: picked.as_deref() == Some(v.as_str()),
+            })
+            .collect()
+    };
+    let segments = choices(&values.segments, &segment.segment, false);
+    let kinds = choices(&values.kinds, &segment.kind, true);
     let acting = signed.acting();
     // The three figures are independent: asked at once, each computed once.
     let (attainment, effect, report, currency) = tokio::join!(
         s.core.sla_attainment(&acting, months),
         s.core.small_claim_effect(&acting, months),
-        s.core.recovery_report(&acting, as_of),
+        s.core.recovery_report(&acting, as_of, &segment),
         s.core.currency(),
     );
     let attainment = attainment.map_err(core_error(&signed))?;
@@ -280,6 +384,13 @@ pub(crate) async fn page(
             Some(d) => tr.t("recovery.index").replace("{days}", &d.to_string()),
             None => tr.t("recovery.index-plain").to_string(),
         },
+        segments,
+        kinds,
+        filtered: segment.is_set(),
+        kind_label: segment.kind.as_deref().map(kind_text).unwrap_or_default(),
+        segment: segment.segment.clone().unwrap_or_default(),
+        kind: segment.kind.clone().unwrap_or_default(),
+        months,
     };
     Ok(render(&view))
 }
@@ -440,9 +551,9 @@ fn weekly(points: &[kanta_core::recovery::SurvivalPoint]) -> Vec<(f64, f64, f64,
         return Vec::new();
     };
     let mut out = Vec::new();
-    // Everyone is still a customer on the day of the case: the curve starts at 100 %
-    // even when its first point is a later day.
-    if points[0].day > 0.0 {
+    // Everyone is still a customer on the day of the case: the curve starts at 100 %,
+    // and those who never came back drop at once (a step at day 0).
+    if points[0].day > 0.0 || points[0].s < 1.0 {
         out.push((0.0, 1.0, 1.0, 1.0));
     }
     let mut i = 0;
@@ -511,6 +622,21 @@ fn difference(tr: &Tr, measure: &str, v: f64, currency: Currency) -> String {
     }
 }
 
+/// A p-value in a shop owner's words: how often a gap this large would turn up by
+/// chance alone ("about 33 times in 100" for p = 0.33).
+pub(crate) fn chance(tr: &Tr, p: f64) -> String {
+    let per_100 = (p * 100.0).round();
+    if p >= 0.01 {
+        tr.t("recovery.chance.per-100")
+            .replace("{k}", &format!("{per_100:.0}"))
+    } else if p >= 0.001 {
+        tr.t("recovery.chance.per-1000")
+            .replace("{k}", &format!("{:.0}", (p * 1000.0).round()))
+    } else {
+        tr.t("recovery.chance.rare").to_string()
+    }
+}
+
 fn verdict(tr: &Tr, c: &Comparison, report: &RecoveryReport, currency: Currency) -> Verdict {
     let n = |key: &str| {
         report
@@ -519,11 +645,23 @@ fn verdict(tr: &Tr, c: &Comparison, report: &RecoveryReport, currency: Currency)
             .find(|g| g.key == key)
             .map_or(0, |g| g.customers)
     };
-    let (class, key) = match c.verdict {
-        "better" => ("better", "recovery.verdict.better"),
-        "worse" => ("worse", "recovery.verdict.worse"),
-        "too few" => ("too-few", "recovery.verdict.too-few"),
-        _ => ("cannot-tell", "recovery.verdict.cannot-tell"),
+    // Retention's verdict is the log-rank test's (its p in words); the difference at
+    // a year keeps its own reading. Every other verdict is its interval's.
+    let retention = c.measure == "retention" && c.verdict != "too few";
+    let (class, key) = match (c.verdict, retention) {
+        ("better", false) => ("better", "recovery.verdict.better"),
+        ("worse", false) => ("worse", "recovery.verdict.worse"),
+        ("too few", _) => ("too-few", "recovery.verdict.too-few"),
+        (_, false) => ("cannot-tell", "recovery.verdict.cannot-tell"),
+        ("better", true) => ("better", "recovery.verdict.retention.better"),
+        ("worse", true) => ("worse", "recovery.verdict.retention.worse"),
+        (_, true) => ("cannot-tell", "recovery.verdict.retention.cannot-tell"),
+    };
+    let at_365 = match c.at_365 {
+        Some("better") => tr.t("recovery.at-365.better").to_string(),
+        Some("worse") => tr.t("recovery.at-365.worse").to_string(),
+        Some(_) => tr.t("recovery.at-365.cannot-tell").to_string(),
+        None => String::new(),
     };
     let diff = c
         .difference
@@ -543,9 +681,30 @@ fn verdict(tr: &Tr, c: &Comparison, report: &RecoveryReport, currency: Currency)
         .replace("{measure}", &measure_label(tr, c.measure))
         .replace("{difference}", &diff)
         .replace("{interval}", &interval)
+        .replace("{at365}", &at_365)
+        .replace(
+            "{chance}",
+            &c.p.map_or_else(|| "–".into(), |p| chance(tr, p)),
+        )
+        .replace(
+            "{p}",
+            &c.p.map_or_else(
+                || "–".into(),
+                |p| match p {
+                    p if p < 0.001 => format!("< {}", decimal(tr, 0.001, 3)),
+                    p if p < 0.01 => decimal(tr, p, 3),
+                    p => decimal(tr, p, 2),
+                },
+            ),
+        )
         .replace("{n}", &count(tr, n(c.group)))
         .replace("{m}", &count(tr, n(c.against)));
-    Verdict { class, text }
+    Verdict {
+        class,
+        text,
+        group: c.group,
+        measure: c.measure,
+    }
 }
 
 /// The comparisons in words: per case group with customers, one sentence per
@@ -576,6 +735,8 @@ fn verdicts(tr: &Tr, report: &RecoveryReport, currency: Currency) -> Vec<Verdict
                     .replace("{against}", &group_label(tr, against))
                     .replace("{n}", &count(tr, g.customers))
                     .replace("{m}", &count(tr, m)),
+                group: g.key,
+                measure: "",
             });
             continue;
         }

@@ -76,7 +76,7 @@ async fn case_json(app: &App, id: &str) -> serde_json::Value {
 }
 
 /// Opens a case from the customer page's form as staff; 303 back to the page.
-async fn open_from_customer_page(app: &App, customer: &str, pairs: &[(&str, &str)]) {
+async fn open_from_customer_page(app: &App, customer: &str, pairs: &[(&str, &str)]) -> String {
     let a = post_form_as(
         app,
         Role::Staff,
@@ -85,10 +85,12 @@ async fn open_from_customer_page(app: &App, customer: &str, pairs: &[(&str, &str
     )
     .await;
     assert_eq!(a.status, 303, "{}", a.body);
-    assert_eq!(
-        a.header("location").as_deref(),
-        Some(format!("/customers/{customer}?saved=case").as_str())
+    let to = a.header("location").unwrap_or_default();
+    assert!(
+        to.starts_with(&format!("/customers/{customer}?saved=case&case=case-")),
+        "{to}"
     );
+    to
 }
 
 #[tokio::test]
@@ -478,5 +480,286 @@ async fn what_a_customer_wrote_is_text_on_both_pages_and_finnish_reads_finnish()
         assert!(page.body.contains("Tapaukset") && page.body.contains("Vain omat tapaukseni"));
         let page = page_as(&app, Role::Staff, "/customers/evil?lang=fi", &[]).await;
         assert!(page.body.contains("Kanava") && page.body.contains("Korvauksen laji"));
+    }
+}
+
+/// The problems a new user met on the cases pages, tried as they met them: the
+/// notice after opening a case, only the steps the life cycle allows (and a refusal
+/// in the page's language), the timeline in Finnish, category labels and the filter
+/// of existing categories, a bad filter answered by name, our fault changed on an
+/// open case, the claim form gone from a closed case, a refused payment explained.
+#[tokio::test]
+async fn a_new_users_trial_of_the_case_pages() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        add_staff(&app).await;
+        // A new category typed beside the list is written as a key.
+        let to = open_from_customer_page(
+            &app,
+            "c1",
+            &[
+                ("category", ""),
+                ("category_other", " Cold   Coffee "),
+                ("severity", "normal"),
+                ("summary", "Small one"),
+                ("amount", "30"),
+                ("claim_kind", "refund"),
+            ],
+        )
+        .await;
+        let small = case_with(&app, "c1", "Small one").await;
+        assert_eq!(case_json(&app, &small).await["category"], "cold-coffee");
+        let page = page_as(&app, Role::Staff, &format!("{to}&lang=en"), &[]).await;
+        let notice = page
+            .body
+            .split("id=\"case-opened\"")
+            .nth(1)
+            .expect("the notice of the opened case")
+            .split("</p>")
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(
+            notice.contains(&format!("href=\"/cases/{small}\""))
+                && notice.contains("approved at once")
+                && notice.contains("€30.00"),
+            "{backend}: {notice}"
+        );
+        // The form offers the categories cases have, by their labels.
+        assert!(
+            page.body
+                .contains("<option value=\"cold-coffee\">Cold coffee</option>"),
+            "{backend}: the case form's categories"
+        );
+        let to = open_from_customer_page(
+            &app,
+            "c1",
+            &[
+                ("category", "cold-coffee"),
+                ("severity", "normal"),
+                ("summary", "Large one"),
+                ("amount", "120"),
+            ],
+        )
+        .await;
+        let large = case_with(&app, "c1", "Large one").await;
+        let page = page_as(&app, Role::Staff, &format!("{to}&lang=fi"), &[]).await;
+        assert!(
+            page.body.contains("odottaa esihenkilön päätöstä")
+                && page.body.contains("120,00\u{a0}€"),
+            "{backend}: the large claim waits"
+        );
+
+        // Only the steps an open case may take; closing it is not offered.
+        let page = page_as(&app, Role::Staff, &format!("/cases/{small}?lang=fi"), &[]).await;
+        assert!(page.body.contains("name=\"to\" value=\"in_progress\""));
+        assert!(page.body.contains("name=\"to\" value=\"waiting\""));
+        assert!(
+            !page.body.contains("name=\"to\" value=\"closed\""),
+            "{backend}"
+        );
+        // Sent anyway (an old page), the refusal is in Finnish by the buttons.
+        let a = post_form_as(
+            &app,
+            Role::Staff,
+            &format!("/cases/{small}/transition?lang=fi"),
+            &[("to", "closed")],
+        )
+        .await;
+        assert_eq!(a.status, 422, "{}", a.body);
+        assert!(
+            a.body.contains("Ratkaise tapaus ensin"),
+            "{backend}: {}",
+            a.body
+        );
+        assert!(!a.body.contains("cannot move from"));
+
+        // The timeline in Finnish: no English words, raw values or emails.
+        let page = page_as(&app, Role::Staff, &format!("/cases/{small}?lang=fi"), &[]).await;
+        let timeline = page.body.split("id=\"events\"").nth(1).unwrap().to_string();
+        for raw in [
+            "approved at once by the small-claim rule",
+            ">refund<",
+            "30.00 EUR",
+            "approved",
+            "staff@kanta.test",
+            "unknown",
+        ] {
+            assert!(!timeline.contains(raw), "{backend}: '{raw}' in {timeline}");
+        }
+        for fi in ["30,00\u{a0}€", "hyvitys", "hyväksytty heti", "Test staff"] {
+            assert!(timeline.contains(fi), "{backend}: no '{fi}' in {timeline}");
+        }
+
+        // The list: categories by label in a select of the existing ones; a bad
+        // filter value is a 422 page naming the filter and what it takes.
+        let page = page_as(&app, Role::Staff, "/cases?lang=en", &[]).await;
+        assert!(page.body.contains("<select id=\"f-category\""));
+        assert!(
+            page.body
+                .contains("<option value=\"cold-coffee\">Cold coffee</option>")
+        );
+        assert!(!page.body.contains(">cold-coffee<"));
+        for (q, words) in [
+            ("severity=bogus", ["Vakavuus", "critical"]),
+            ("sla=bogus", ["Palvelutaso", "due_soon"]),
+        ] {
+            let a = page_as(&app, Role::Staff, &format!("/cases?{q}&lang=fi"), &[]).await;
+            assert_eq!(a.status, 422, "{backend}: {q}");
+            for w in words {
+                assert!(a.body.contains(w), "{backend}: {q}: no '{w}'");
+            }
+            assert!(a.body.contains("bogus"));
+        }
+
+        // Our fault and severity changed on an open case: the trust rule runs.
+        let a = post_form_as(
+            &app,
+            Role::Staff,
+            &format!("/cases/{large}/edit"),
+            &[("our_fault", "yes"), ("severity", "high")],
+        )
+        .await;
+        assert_eq!(a.status, 303, "{}", a.body);
+        let c = case_json(&app, &large).await;
+        assert_eq!(
+            (c["our_fault"].as_bool(), c["severity"].as_str()),
+            (Some(true), Some("high"))
+        );
+        let t = api_as(
+            &app,
+            Some(Role::Viewer),
+            "GET",
+            "/api/v1/customers/c1/trust",
+            None,
+        )
+        .await
+        .json();
+        assert_eq!(t["balance"], -10, "{backend}: {t}");
+
+        // Paying a claim that waits for a manager: 422 with the reason on the page.
+        let claim = c["claims"][0]["id"].as_str().unwrap().to_string();
+        let a = post_form_as(
+            &app,
+            Role::Staff,
+            &format!("/cases/{large}/claims/{claim}/pay?lang=en"),
+            &[],
+        )
+        .await;
+        assert_eq!(a.status, 422, "{}", a.body);
+        assert!(
+            a.body
+                .contains("Only an approved claim can be recorded as paid."),
+            "{backend}: {}",
+            a.body
+        );
+
+        // Resolved, then closed: no claim form on a closed case.
+        let a = post_form_as(
+            &app,
+            Role::Staff,
+            &format!("/cases/{small}/resolve"),
+            &[("resolution", "New coffee"), ("our_fault", "no")],
+        )
+        .await;
+        assert_eq!(a.status, 303, "{}", a.body);
+        let page = page_as(&app, Role::Staff, &format!("/cases/{small}?lang=en"), &[]).await;
+        assert!(page.body.contains("name=\"to\" value=\"closed\""));
+        assert!(
+            page.body
+                .contains(&format!("action=\"/cases/{small}/claims\""))
+        );
+        let a = post_form_as(
+            &app,
+            Role::Staff,
+            &format!("/cases/{small}/transition"),
+            &[("to", "closed")],
+        )
+        .await;
+        assert_eq!(a.status, 303, "{}", a.body);
+        let page = page_as(&app, Role::Staff, &format!("/cases/{small}?lang=en"), &[]).await;
+        assert!(
+            !page
+                .body
+                .contains(&format!("action=\"/cases/{small}/claims\""))
+        );
+        assert!(page.body.contains("name=\"to\" value=\"open\""));
+        // A claim sent to the closed case anyway is refused in the page's language.
+        let a = post_form_as(
+            &app,
+            Role::Staff,
+            &format!("/cases/{small}/claims?lang=fi"),
+            &[("amount", "5"), ("kind", "refund")],
+        )
+        .await;
+        assert_eq!(a.status, 422, "{}", a.body);
+        assert!(
+            a.body.contains("Tapaus on suljettu"),
+            "{backend}: {}",
+            a.body
+        );
+    }
+}
+
+/// Repeat claimants are read by every signed-in role, the viewer too.
+#[tokio::test]
+async fn every_role_reads_the_repeat_claimants() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        open_from_customer_page(
+            &app,
+            "c1",
+            &[
+                ("category", "cold-coffee"),
+                ("severity", "normal"),
+                ("amount", "30"),
+            ],
+        )
+        .await;
+        for role in [Role::Viewer, Role::Staff, Role::Manager] {
+            let a = page_as(&app, role, "/claims/repeat?lang=en", &[]).await;
+            assert_eq!(a.status, 200, "{backend}: {role}");
+            assert!(a.body.contains("Repeat claimants"));
+            // Both the sum claimed and the sum approved.
+            assert!(a.body.contains("Sum claimed") && a.body.contains("Sum approved"));
+            assert!(
+                a.body.matches("€30.00").count() >= 4,
+                "{backend}: {}",
+                a.body
+            );
+        }
+    }
+}
+
+/// The trust block draws the balance as a line chart with axes and a zero line, and
+/// gives its figures as a table.
+#[tokio::test]
+async fn the_trust_chart_has_axes_a_zero_line_and_its_figures() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        for delta in ["+3", "-10", "+1"] {
+            let a = post_form_as(
+                &app,
+                Role::Manager,
+                "/customers/c1/trust",
+                &[("delta", delta), ("reason", "Test")],
+            )
+            .await;
+            assert_eq!(a.status, 303, "{}", a.body);
+        }
+        let page = page_as(&app, Role::Staff, "/customers/c1?lang=en", &[]).await;
+        let block = page.body.split("id=\"trust\"").nth(1).unwrap();
+        let block = block.split("</section>").next().unwrap();
+        assert!(block.contains("<svg"), "{backend}: {block}");
+        assert!(
+            block.contains(">Balance<") && block.contains(">Time<"),
+            "{block}"
+        );
+        assert!(block.contains("stroke-dasharray=\"4 3\""), "the zero line");
+        assert!(block.contains("The balance after each entry"));
+        assert!(
+            block.contains("\u{2212}6") && block.contains("+3"),
+            "{block}"
+        );
     }
 }

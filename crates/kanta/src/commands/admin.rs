@@ -91,6 +91,11 @@ pub async fn audit(cli: &Cli, a: &AuditArgs) -> anyhow::Result<ExitCode> {
         limit: a.limit,
     };
     let page = core.audit_page(&Acting::cli(), &q).await?;
+    // Users by "Name (email)", looked up for the page in one query.
+    let labels = core
+        .audit_user_labels(&page.items)
+        .await
+        .unwrap_or_default();
     core.store().close().await;
     if a.json {
         output::print_json(&page)?;
@@ -114,7 +119,15 @@ pub async fn audit(cli: &Cli, a: &AuditArgs) -> anyhow::Result<ExitCode> {
             };
             vec![
                 r.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-                format!("{} ({})", e.actor_name, e.actor_kind),
+                format!(
+                    "{} ({})",
+                    e.actor_id
+                        .as_ref()
+                        .filter(|_| e.actor_kind == "user")
+                        .and_then(|id| labels.get(id))
+                        .unwrap_or(&e.actor_name),
+                    e.actor_kind
+                ),
                 e.channel.clone(),
                 format!("{} {}", e.entity, e.record_id.as_deref().unwrap_or(""))
                     .trim()

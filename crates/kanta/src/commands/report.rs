@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 use kanta_core::Acting;
-use kanta_core::recovery::{Comparison, Interval, Rate, RecoveryReport};
+use kanta_core::recovery::{Comparison, Interval, Rate, RecoveryReport, Segment};
 use kanta_domain::{Currency, Money};
 
 use crate::cli::{Cli, RecoveryArgs, ReportCommand};
@@ -28,7 +28,54 @@ async fn recovery(cli: &Cli, a: &RecoveryArgs) -> anyhow::Result<ExitCode> {
         ),
         None => None,
     };
-    let report = core.recovery_report(&Acting::cli(), as_of).await;
+    if let Some(d) = as_of {
+        let today = core.today().await?;
+        if d > today {
+            anyhow::bail!(
+                "--as-of: {d} is after today ({today} in the store's time zone): the report can only look back"
+            );
+        }
+    }
+    let chosen = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let segment = Segment {
+        segment: chosen(&a.segment),
+        kind: chosen(&a.kind),
+    };
+    if let Some(k) = segment
+        .kind
+        .as_deref()
+        .filter(|k| !kanta_domain::schema::CUSTOMER_KINDS.contains(k))
+    {
+        core.store().close().await;
+        return Err(anyhow!(
+            "--kind: '{k}' is not a customer kind; use one of: {}",
+            kanta_domain::schema::CUSTOMER_KINDS.join(", ")
+        ));
+    }
+    if let Some(v) = segment.segment.as_deref() {
+        let values = core.store().segment_values().await;
+        let known = values
+            .as_ref()
+            .is_ok_and(|s| s.segments.iter().any(|s| s == v));
+        if !known {
+            core.store().close().await;
+            let listed = values.map(|s| s.segments.join(", ")).unwrap_or_default();
+            return Err(anyhow!(
+                "--segment: no customer has segment '{v}'; the segments are: {}",
+                if listed.is_empty() {
+                    "none yet"
+                } else {
+                    &listed
+                }
+            ));
+        }
+    }
+    let report = core.recovery_report(&Acting::cli(), as_of, &segment).await;
     core.store().close().await;
     let report = report?;
     if a.json {
@@ -133,6 +180,13 @@ fn print_tables(r: &RecoveryReport) {
         "Recovery as of {}: customers who had a case, by how their first case ended, against customers who never had one (95% intervals).",
         r.as_of
     );
+    let filter: Vec<String> = [("segment", &r.segment), ("kind", &r.kind)]
+        .into_iter()
+        .filter_map(|(name, v)| v.as_ref().map(|v| format!("{name} {v}")))
+        .collect();
+    if !filter.is_empty() {
+        println!("Only customers of {}.", filter.join(", "));
+    }
     println!();
     let rows: Vec<Vec<String>> = r
         .groups

@@ -1,5 +1,7 @@
 //! `kanta report recovery` on the demo: the tables in English and the same report as
-//! valid JSON, on both backends; a bad date is refused with the flag named.
+//! valid JSON, on both backends; for the café's customers (`--segment kahvila`) the
+//! demo's built-in effect as docs/demo.md states it; a bad date, kind or segment is
+//! refused with the flag named.
 
 use crate::helpers::{BACKENDS, Env, stderr};
 
@@ -69,6 +71,67 @@ fn recovery_report_prints_tables_and_json_on_the_demo() {
         assert!(r["note"].as_str().unwrap().len() > 20, "{backend}: {r}");
         assert_eq!(r["currency"], "EUR", "{backend}");
 
+        // The café's customers: the demo's built-in effect as docs/demo.md states it,
+        // each stated figure inside its group's 95% interval, and "worse" for never
+        // put right against never had a case.
+        let cafe = env.json(&[
+            "report",
+            "recovery",
+            "--as-of",
+            AS_OF,
+            "--segment",
+            "kahvila",
+        ]);
+        assert_eq!(cafe["segment"], "kahvila", "{backend}");
+        let cafe_groups = cafe["groups"].as_array().unwrap();
+        let all_customers: u64 = ["never", "within_sla", "late", "unresolved"]
+            .iter()
+            .map(|k| {
+                cafe_groups.iter().find(|g| g["key"] == *k).unwrap()["customers"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .sum();
+        assert_eq!(all_customers, 5_000, "{backend}: the café's customers only");
+        for (key, stated) in stated_repurchase_180() {
+            let g = cafe_groups.iter().find(|g| g["key"] == key).unwrap();
+            let rate = &g["repurchase_180"];
+            let (lo, hi) = (rate["lo"].as_f64().unwrap(), rate["hi"].as_f64().unwrap());
+            assert!(
+                rate["n"].as_u64().unwrap() >= 80 && lo <= stated && stated <= hi,
+                "{backend}: {key}: stated {stated}, measured {rate}"
+            );
+        }
+        let verdict = |group: &str| {
+            cafe["comparisons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["group"] == group && c["measure"] == "repurchase_180")
+                .unwrap()["verdict"]
+                .clone()
+        };
+        assert_eq!(verdict("unresolved"), "worse", "{backend}: {cafe}");
+        // Companies only: no café customer among them.
+        let b2b = env.json(&["report", "recovery", "--as-of", AS_OF, "--kind", "company"]);
+        let never = &b2b["groups"][0];
+        assert!(
+            never["customers"].as_u64().unwrap() <= 300,
+            "{backend}: {never}"
+        );
+        let text = env.ok(&[
+            "report",
+            "recovery",
+            "--as-of",
+            AS_OF,
+            "--segment",
+            "kahvila",
+        ]);
+        assert!(
+            text.contains("Only customers of segment kahvila."),
+            "{text}"
+        );
+
         // Finnish dates too; table headers are printed in capitals.
         let text = env
             .ok(&["report", "recovery", "--as-of", "1.11.2026"])
@@ -87,6 +150,38 @@ fn recovery_report_prints_tables_and_json_on_the_demo() {
     }
 }
 
+/// The 180-day repurchase docs/demo.md states per group for the café (its table in
+/// "The built-in recovery effect"), as shares, by the report's group keys.
+fn stated_repurchase_180() -> Vec<(&'static str, f64)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/demo.md");
+    let docs = std::fs::read_to_string(path).expect("docs/demo.md");
+    let section = &docs[docs
+        .find("### The built-in recovery effect (café)")
+        .expect("the recovery section")..];
+    [
+        ("never", "| never had a case |"),
+        ("within_sla", "| resolved within SLA |"),
+        ("late", "| resolved late |"),
+        ("unresolved", "| never put right |"),
+    ]
+    .into_iter()
+    .map(|(key, row)| {
+        let line = section
+            .lines()
+            .find(|l| l.starts_with(row))
+            .unwrap_or_else(|| panic!("no row '{row}' in docs/demo.md"));
+        // | group | q | stated | ... : the third cell, "50 %".
+        let stated = line.split('|').nth(3).unwrap().trim();
+        let pct: f64 = stated
+            .trim_end_matches('%')
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("'{stated}' in '{line}'"));
+        (key, pct / 100.0)
+    })
+    .collect()
+}
+
 #[test]
 fn recovery_report_refuses_a_bad_date() {
     let env = Env::new(BACKENDS[0]);
@@ -98,6 +193,23 @@ fn recovery_report_refuses_a_bad_date() {
         err.contains("--as-of") && err.contains("31.13.2024"),
         "{err}"
     );
+    // A day after today is refused, the flag named, not computed silently.
+    let out = env.run(&["report", "recovery", "--as-of", "2099-01-01"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("--as-of") && err.contains("2099-01-01") && err.contains("after today"),
+        "{err}"
+    );
+    // A kind or a segment no customer can have is refused, the flag named.
+    let out = env.run(&["report", "recovery", "--kind", "robot"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("--kind") && err.contains("person"), "{err}");
+    let out = env.run(&["report", "recovery", "--segment", "nobody"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("--segment") && err.contains("nobody"), "{err}");
     // An empty store says there is nothing to compare.
     let text = env.ok(&["report", "recovery", "--as-of", "2024-12-31"]);
     assert!(text.contains("nothing to compare"), "{text}");

@@ -176,7 +176,12 @@ fn changes(v: &Json) -> Vec<ChangeView> {
         .collect()
 }
 
-fn entry(tr: &Tr, r: &AuditRecord) -> EntryView {
+/// An entry as shown; `labels` names user actors `Name (email)` (by actor id).
+fn entry(
+    tr: &Tr,
+    r: &AuditRecord,
+    labels: &std::collections::HashMap<String, String>,
+) -> EntryView {
     let e = &r.entry;
     let details = match &e.details {
         Json::Object(o) => o
@@ -187,7 +192,13 @@ fn entry(tr: &Tr, r: &AuditRecord) -> EntryView {
     };
     EntryView {
         at: utc(tr, &r.at),
-        actor: e.actor_name.clone(),
+        actor: e
+            .actor_id
+            .as_ref()
+            .filter(|_| e.actor_kind == "user")
+            .and_then(|id| labels.get(id))
+            .cloned()
+            .unwrap_or_else(|| e.actor_name.clone()),
         actor_kind: tr.text_or(&format!("audit.kind.{}", e.actor_kind), &e.actor_kind),
         channel: tr.text_or(&format!("audit.channel.{}", e.channel), &e.channel),
         entity: tr.text_or(&format!("audit.entity.{}", e.entity), &e.entity),
@@ -273,7 +284,13 @@ pub(crate) async fn page(
         }
         Err(e) => return Err(core_error(&signed)(e)),
     };
-    view.entries = page.items.iter().map(|r| entry(&tr, r)).collect();
+    // The users named on the page, in one query (a failed look-up keeps the emails).
+    let labels = s
+        .core
+        .audit_user_labels(&page.items)
+        .await
+        .unwrap_or_default();
+    view.entries = page.items.iter().map(|r| entry(&tr, r, &labels)).collect();
     view.older = page
         .next_cursor
         .as_deref()
@@ -327,6 +344,41 @@ mod tests {
             "/admin/audit?actor=a%40b.fi&entity=customers&before=41"
         );
         assert_eq!(Params::default().link(None), "/admin/audit");
+    }
+
+    #[test]
+    fn a_user_is_shown_by_name_and_email() {
+        let tr = Tr::new(Lang::En);
+        let record = |kind: &str, id: &str, name: &str| AuditRecord {
+            id: 1,
+            at: Utc::now(),
+            entry: kanta_store::audit::AuditEntry {
+                actor_kind: kind.into(),
+                actor_id: Some(id.into()),
+                actor_name: name.into(),
+                channel: "ui".into(),
+                entity: "claims".into(),
+                record_id: Some("claim-1".into()),
+                action: "approve".into(),
+                changes: serde_json::json!({}),
+                details: serde_json::json!({}),
+                ip: None,
+            },
+        };
+        let labels = std::collections::HashMap::from([(
+            "3".to_string(),
+            "Maija Manager (maija@cafe.example)".to_string(),
+        )]);
+        let user = record("user", "3", "maija@cafe.example");
+        assert_eq!(
+            entry(&tr, &user, &labels).actor,
+            "Maija Manager (maija@cafe.example)"
+        );
+        // A user no longer there keeps the stored email; other actors their name.
+        let gone = record("user", "9", "old@cafe.example");
+        assert_eq!(entry(&tr, &gone, &labels).actor, "old@cafe.example");
+        let job = record("job", "3", "cases.sla");
+        assert_eq!(entry(&tr, &job, &labels).actor, "cases.sla");
     }
 
     #[test]
