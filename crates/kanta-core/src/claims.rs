@@ -691,8 +691,7 @@ impl Core {
     }
 }
 
-/// The effect figures of the groups and medians the store computed (the same as
-/// [`effect_of`] over the window's claims one by one).
+/// The effect figures of the groups and medians the store computed.
 pub fn effect_of_figures(
     rules: &ClaimRules,
     f: &kanta_store::claims::ClaimEffectFigures,
@@ -726,55 +725,6 @@ pub fn effect_of_figures(
     e
 }
 
-/// The effect figures of `rows` (see [`Core::small_claim_effect`]).
-pub fn effect_of(rules: &ClaimRules, rows: &[kanta_store::claims::ClaimDecision]) -> ClaimEffect {
-    let mut e = ClaimEffect {
-        limit_minor: rules.limit_minor,
-        currency: rules.currency.to_string(),
-        approved_at_once: 0,
-        approved_at_once_minor: 0,
-        large: 0,
-        large_approved: 0,
-        large_refused: 0,
-        pending: 0,
-        median_hours_small: None,
-        median_hours_large: None,
-    };
-    let mut small_hours = Vec::new();
-    let mut large_hours = Vec::new();
-    for r in rows {
-        if r.auto_approved {
-            e.approved_at_once += 1;
-            e.approved_at_once_minor = e.approved_at_once_minor.saturating_add(r.amount_minor);
-            small_hours.extend(r.hours.map(|h| h.max(0.0)));
-            continue;
-        }
-        e.large += 1;
-        match r.status.as_str() {
-            "approved" => e.large_approved += 1,
-            "refused" => e.large_refused += 1,
-            _ => e.pending += 1,
-        }
-        large_hours.extend(r.hours.map(|h| h.max(0.0)));
-    }
-    e.median_hours_small = median(&mut small_hours);
-    e.median_hours_large = median(&mut large_hours);
-    e
-}
-
-fn median(v: &mut [f64]) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
-}
-
 /// The approval queue's cursor: `<claimed_at>~<key>`.
 fn encode_cursor(at: DateTime<Utc>, key: i64) -> String {
     format!("{}~{key}", kanta_domain::value::format_time(&at))
@@ -799,12 +749,5 @@ mod tests {
         assert_eq!(key, 42);
         assert!((at - t).num_milliseconds().abs() <= 1);
         assert!(decode_cursor("nonsense").is_none());
-    }
-
-    #[test]
-    fn medians() {
-        assert_eq!(median(&mut []), None);
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
     }
 }

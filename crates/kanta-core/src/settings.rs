@@ -186,47 +186,10 @@ fn parse_language(s: &str) -> std::result::Result<String, String> {
     }
 }
 
-const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-const DAYS_FI: [&str; 7] = ["ma", "ti", "ke", "to", "pe", "la", "su"];
-
-fn day(s: &str) -> Option<usize> {
-    let s = s.trim().to_ascii_lowercase();
-    DAYS.iter()
-        .position(|d| *d == s)
-        .or_else(|| DAYS_FI.iter().position(|d| *d == s))
-}
-
-fn clock(s: &str) -> Option<(u32, u32)> {
-    let s = s.trim().replace('.', ":");
-    let (h, m) = s.split_once(':').unwrap_or((&s, "0"));
-    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-    (h <= 24 && m < 60 && !(h == 24 && m > 0)).then_some((h, m))
-}
-
 /// `mon-fri 08:00-16:00` (also Finnish `ma-pe 8.00-16.00`), normalised to the
-/// English form.
+/// English form (the rule is the SLA calendar's own, `kanta_domain::sla::WeeklyHours`).
 fn parse_business_hours(s: &str) -> std::result::Result<String, String> {
-    let bad = || {
-        format!(
-            "'{}' is not business hours like mon-fri 08:00-16:00 (or ma-pe 8.00-16.00)",
-            s.trim()
-        )
-    };
-    let (days, hours) = s.trim().split_once(char::is_whitespace).ok_or_else(bad)?;
-    let (d0, d1) = days.split_once('-').unwrap_or((days, days));
-    let (d0, d1) = (day(d0).ok_or_else(bad)?, day(d1).ok_or_else(bad)?);
-    let (h0, h1) = hours.trim().split_once('-').ok_or_else(bad)?;
-    let (open, close) = (clock(h0).ok_or_else(bad)?, clock(h1).ok_or_else(bad)?);
-    if d1 < d0 {
-        return Err(format!("{}: the first day comes after the last", bad()));
-    }
-    if close <= open {
-        return Err(format!("{}: closing comes before opening", bad()));
-    }
-    Ok(format!(
-        "{}-{} {:02}:{:02}-{:02}:{:02}",
-        DAYS[d0], DAYS[d1], open.0, open.1, close.0, close.1
-    ))
+    kanta_domain::sla::WeeklyHours::parse(s).map(|h| h.normalised())
 }
 
 /// The small-claim threshold as typed (`50`, `50,00`, `50.00 €`, `EUR 50`), normalised

@@ -166,7 +166,7 @@ pub(crate) async fn breach_entries(
     let fi = tx.rules().trust.finnish();
     let applied = tx
         .writer_mut()
-        .trust_breaches_in(breaches, mistake, fi)
+        .trust_breaches(breaches, mistake, fi)
         .await?;
     escalate(tx, &applied.mistakes).await?;
     Ok(applied.entries)
@@ -180,7 +180,7 @@ async fn apply(tx: &mut WriteTx, entity: &str, ids: &[String]) -> Result<()> {
     let fi = tx.rules().trust.finnish();
     let applied = tx
         .writer_mut()
-        .apply_trust_rules_in(entity, ids, credits, fi)
+        .apply_trust_rules(entity, ids, credits, fi)
         .await?;
     escalate(tx, &applied.mistakes).await
 }
@@ -197,7 +197,7 @@ async fn escalate(tx: &mut WriteTx, mistakes: &[i64]) -> Result<()> {
     let fi = tx.rules().trust.finnish();
     let opened = tx
         .writer_mut()
-        .escalate_mistakes_in(mistakes, since, &actor, fi)
+        .escalate_mistakes(mistakes, since, &actor, fi)
         .await?;
     if opened.is_empty() {
         return Ok(());

@@ -2,11 +2,10 @@
 //! 08-16 Helsinki with Finnish public holidays, or calendar hours), a case's life cycle
 //! from its outcome, and compensation claims under the small-claim rule.
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Timelike, Utc, Weekday};
-use kanta_domain::time::DEFAULT_ZONE as HELSINKI;
+use chrono::{DateTime, TimeDelta, Utc};
+use kanta_domain::sla::BusinessCalendar;
 use rand::Rng;
 
-use crate::clock::helsinki;
 use crate::draw::{uniform, weighted};
 use crate::params::{SLA_POLICIES, SMALL_CLAIM_LIMIT, SlaPolicy};
 use crate::tables::Tables;
@@ -17,80 +16,10 @@ pub(crate) fn policy(severity: usize) -> SlaPolicy {
     SLA_POLICIES[severity]
 }
 
-/// Easter Sunday (the anonymous Gregorian algorithm).
-fn easter(year: i32) -> NaiveDate {
-    let a = year % 19;
-    let b = year / 100;
-    let c = year % 100;
-    let d = b / 4;
-    let e = b % 4;
-    let f = (b + 8) / 25;
-    let g = (b - f + 1) / 3;
-    let h = (19 * a + b - d - g + 15) % 30;
-    let i = c / 4;
-    let k = c % 4;
-    let l = (32 + 2 * e + 2 * i - h - k) % 7;
-    let m = (a + 11 * h + 22 * l) / 451;
-    let month = (h + l - 7 * m + 114) / 31;
-    let day = (h + l - 7 * m + 114) % 31 + 1;
-    NaiveDate::from_ymd_opt(year, month as u32, day as u32).expect("Easter is a date")
-}
-
-/// Finnish public holidays that fall on weekdays matter for business hours: New Year,
-/// Epiphany, Good Friday, Easter Monday, May Day, Ascension, Midsummer Eve (the Friday
-/// between 19 and 25 June), Independence Day, Christmas Eve, Christmas, Boxing Day.
-pub(crate) fn is_holiday(d: NaiveDate) -> bool {
-    let (m, day) = (d.month(), d.day());
-    if matches!(
-        (m, day),
-        (1, 1) | (1, 6) | (5, 1) | (12, 6) | (12, 24) | (12, 25) | (12, 26)
-    ) {
-        return true;
-    }
-    if m == 6 && (19..=25).contains(&day) && d.weekday() == Weekday::Fri {
-        return true;
-    }
-    let e = easter(d.year());
-    d == e - TimeDelta::days(2) || d == e + TimeDelta::days(1) || d == e + TimeDelta::days(39)
-}
-
-fn business_day(d: NaiveDate) -> bool {
-    !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !is_holiday(d)
-}
-
-const OPENS: i64 = 8 * 3600;
-const CLOSES: i64 = 16 * 3600;
-
-/// `hours` of business time after `start` (Mon-Fri 08-16 Helsinki, not on holidays),
-/// counted on the local wall clock; a start outside hours begins at the next opening.
-pub(crate) fn add_business_hours(start: DateTime<Utc>, hours: f64) -> DateTime<Utc> {
-    let local = start.with_timezone(&HELSINKI);
-    let mut d = local.date_naive();
-    let mut secs = i64::from(local.num_seconds_from_midnight());
-    let mut left = (hours * 3600.0).round() as i64;
-    loop {
-        if business_day(d) {
-            let from = secs.max(OPENS);
-            if from < CLOSES || (from == CLOSES && left == 0) {
-                let avail = CLOSES - from;
-                if left <= avail {
-                    return helsinki(d, from + left);
-                }
-                left -= avail;
-            }
-        }
-        d += TimeDelta::days(1);
-        secs = 0;
-    }
-}
-
-/// The moment `hours` of the policy's clock after `start`.
+/// The moment `hours` of the policy's clock after `start`, on the store's default
+/// calendar (Mon-Fri 08-16 Helsinki, Finnish public holidays): the core's own rule.
 pub(crate) fn due(start: DateTime<Utc>, hours: f64, business: bool) -> DateTime<Utc> {
-    if business {
-        add_business_hours(start, hours)
-    } else {
-        start + TimeDelta::seconds((hours * 3600.0).round() as i64)
-    }
+    kanta_domain::sla::due(&BusinessCalendar::default(), start, hours, business)
 }
 
 /// How a case ends up, as the recovery comparison groups it.
@@ -293,7 +222,7 @@ pub(crate) fn write_claims(
         } else if pending.contains(&k) {
             None
         } else {
-            Some(add_business_hours(c.claimed_at, c.decide_after_hours)).filter(|d| *d < end)
+            Some(due(c.claimed_at, c.decide_after_hours, true)).filter(|d| *d < end)
         };
         let (status, reason) = match decided {
             None => ("pending", None),
@@ -348,47 +277,4 @@ pub(crate) fn manual_trust(
         .set("reason", say(reason, english))
         .set("source", "manual")
         .push();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hki(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
-        helsinki(
-            NaiveDate::from_ymd_opt(y, m, d).unwrap(),
-            i64::from(h * 3600 + min * 60),
-        )
-    }
-
-    #[test]
-    fn business_hours_skip_nights_weekends_and_holidays() {
-        // Friday 15:00 + 8 h -> Monday 15:00.
-        assert_eq!(
-            add_business_hours(hki(2026, 11, 13, 15, 0), 8.0),
-            hki(2026, 11, 16, 15, 0)
-        );
-        // Saturday -> begins Monday 08:00.
-        assert_eq!(
-            add_business_hours(hki(2026, 11, 14, 10, 0), 1.0),
-            hki(2026, 11, 16, 9, 0)
-        );
-        // Independence Day (Sunday in 2026) and Christmas: 23.12.2026 Wed 15:00 + 2 h
-        // -> 24, 25 (holidays), 26, 27 (weekend) -> Monday 28.12 09:00.
-        assert_eq!(
-            add_business_hours(hki(2026, 12, 23, 15, 0), 2.0),
-            hki(2026, 12, 28, 9, 0)
-        );
-        // Easter 2026 is 5 April: Good Friday 3.4 and Monday 6.4 are holidays.
-        assert_eq!(easter(2026), NaiveDate::from_ymd_opt(2026, 4, 5).unwrap());
-        assert_eq!(
-            add_business_hours(hki(2026, 4, 2, 15, 0), 2.0),
-            hki(2026, 4, 7, 9, 0)
-        );
-        // Across the change to summer time (29.3.2026): still wall-clock hours.
-        assert_eq!(
-            add_business_hours(hki(2026, 3, 27, 12, 0), 8.0),
-            hki(2026, 3, 30, 12, 0)
-        );
-    }
 }

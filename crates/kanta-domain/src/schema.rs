@@ -222,8 +222,11 @@ pub const CLAIM_STATUSES: &[&str] = &["pending", "approved", "refused"];
 /// Columns of `cases` that no file or form writes: the SLA due times the core computes
 /// from the case's severity policy (business or calendar hours), and the trust ledger
 /// entry whose mistake opened an escalation case.
-pub const CASE_DERIVED_COLUMNS: &[&str] =
-    &["first_response_due_at", "resolution_due_at", "escalation_of"];
+pub const CASE_DERIVED_COLUMNS: &[&str] = &[
+    "first_response_due_at",
+    "resolution_due_at",
+    "escalation_of",
+];
 /// Columns of `claims` that no file or form writes: the case's customer, whether the
 /// small-claim rule approved it, and who claimed, decided and paid it.
 pub const CLAIM_DERIVED_COLUMNS: &[&str] = &[
@@ -509,7 +512,11 @@ pub static CLAIMS: Entity = Entity {
             default: None,
             doc: "the case's external id",
         },
-        req("claimed_at", Kind::Timestamp, "when the customer claimed it"),
+        req(
+            "claimed_at",
+            Kind::Timestamp,
+            "when the customer claimed it",
+        ),
         money("amount", "amount_minor", true, "the amount claimed"),
         CURRENCY,
         dflt(
@@ -524,7 +531,11 @@ pub static CLAIMS: Entity = Entity {
             "pending",
             "pending, approved or refused (default pending)",
         ),
-        f("decided_at", Kind::Timestamp, "when it was approved or refused"),
+        f(
+            "decided_at",
+            Kind::Timestamp,
+            "when it was approved or refused",
+        ),
         f(
             "decision_reason",
             Kind::Text,

@@ -85,6 +85,19 @@ impl WeeklyHours {
         })
     }
 
+    /// The normal form, in English: `mon-fri 08:00-16:00`.
+    pub fn normalised(&self) -> String {
+        format!(
+            "{}-{} {:02}:{:02}-{:02}:{:02}",
+            DAYS[self.first_day as usize],
+            DAYS[self.last_day as usize],
+            self.open / 60,
+            self.open % 60,
+            self.close / 60,
+            self.close % 60
+        )
+    }
+
     fn is_open_day(&self, d: NaiveDate) -> bool {
         let w = d.weekday().num_days_from_monday();
         (self.first_day..=self.last_day).contains(&w)

@@ -305,18 +305,8 @@ impl Writer {
     /// other has none) to its records `ids` (external ids, merged already in this
     /// transaction): writes the entries they earn and the corrections of those they
     /// no longer earn. Records without a customer earn nothing.
+    /// The reasons are in Finnish when `fi` (the store's `language`), else in English.
     pub async fn apply_trust_rules(
-        &mut self,
-        entity: &str,
-        ids: &[String],
-        credits: Credits,
-    ) -> Result<Applied> {
-        self.apply_trust_rules_in(entity, ids, credits, false).await
-    }
-
-    /// As [`Writer::apply_trust_rules`], the reasons in Finnish when `fi` (the store's
-    /// `language`), else in English.
-    pub async fn apply_trust_rules_in(
         &mut self,
         entity: &str,
         ids: &[String],
@@ -372,16 +362,8 @@ impl Writer {
     /// target passed)`, step `first_response` or `resolution`. Once per case and step,
     /// whoever sees the breach first (the SLA job, or a write of the case that met
     /// the target late); cases that do not exist and unknown steps are skipped.
+    /// The reasons are in Finnish when `fi`.
     pub async fn trust_breaches(
-        &mut self,
-        breaches: &[(String, String, DateTime<Utc>)],
-        mistake: i64,
-    ) -> Result<Applied> {
-        self.trust_breaches_in(breaches, mistake, false).await
-    }
-
-    /// As [`Writer::trust_breaches`], the reasons in Finnish when `fi`.
-    pub async fn trust_breaches_in(
         &mut self,
         breaches: &[(String, String, DateTime<Utc>)],
         mistake: i64,
@@ -459,18 +441,8 @@ impl Writer {
     /// `escalation_of` the entry, id `escalation-<entry id>`) is opened once per
     /// mistake (a unique index), with an `escalated` event naming `actor`. Returns the
     /// cases opened now.
+    /// The case's summary is in Finnish when `fi`.
     pub async fn escalate_mistakes(
-        &mut self,
-        entries: &[i64],
-        since: DateTime<Utc>,
-        actor: &str,
-    ) -> Result<Vec<Escalation>> {
-        self.escalate_mistakes_in(entries, since, actor, false)
-            .await
-    }
-
-    /// As [`Writer::escalate_mistakes`], the case's summary in Finnish when `fi`.
-    pub async fn escalate_mistakes_in(
         &mut self,
         entries: &[i64],
         since: DateTime<Utc>,

@@ -49,7 +49,7 @@ async fn interactions(store: &Store, rows: &[(&str, &str, &str)]) -> u64 {
     w.merge_written().await.unwrap();
     let ids: Vec<String> = rows.iter().map(|r| r.0.to_string()).collect();
     let applied = w
-        .apply_trust_rules("interactions", &ids, CREDITS)
+        .apply_trust_rules("interactions", &ids, CREDITS, false)
         .await
         .unwrap();
     assert!(applied.mistakes.is_empty(), "good jobs are no mistakes");
@@ -124,7 +124,7 @@ async fn answers_without_a_customer_earn_nothing() {
         w.merge_written().await.unwrap();
         let ids = ["f1", "f2", "f3"].map(String::from);
         let applied = w
-            .apply_trust_rules("feedback", &ids, CREDITS)
+            .apply_trust_rules("feedback", &ids, CREDITS, false)
             .await
             .unwrap();
         assert_eq!(applied.entries, 2);
@@ -157,14 +157,20 @@ async fn breaches_once_per_case_and_step_and_escalations_once_per_mistake() {
             ("ghost".to_string(), "resolution".to_string(), ago(22)),
         ];
         let mut w = store.writer(&CASES, Vec::new()).await.unwrap();
-        let applied = w.trust_breaches(&breaches, -10).await.unwrap();
+        let applied = w.trust_breaches(&breaches, -10, false).await.unwrap();
         assert_eq!(applied.entries, 2, "unknown steps and cases skipped");
         assert_eq!(applied.mistakes.len(), 2);
-        assert_eq!(w.trust_breaches(&breaches, -10).await.unwrap().entries, 0);
+        assert_eq!(
+            w.trust_breaches(&breaches, -10, false)
+                .await
+                .unwrap()
+                .entries,
+            0
+        );
         // The first breach landed on a customer with no entries, the second on -10:
         // only the second escalates, and only once.
         let esc = w
-            .escalate_mistakes(&applied.mistakes, ago(24 * 14), "cases.sla")
+            .escalate_mistakes(&applied.mistakes, ago(24 * 14), "cases.sla", false)
             .await
             .unwrap();
         assert_eq!(esc.len(), 1, "{esc:?}");
@@ -186,7 +192,7 @@ async fn breaches_once_per_case_and_step_and_escalations_once_per_mistake() {
             "{e:?}"
         );
         let again = w
-            .escalate_mistakes(&applied.mistakes, ago(24 * 14), "cases.sla")
+            .escalate_mistakes(&applied.mistakes, ago(24 * 14), "cases.sla", false)
             .await
             .unwrap();
         assert!(again.is_empty());
@@ -195,6 +201,7 @@ async fn breaches_once_per_case_and_step_and_escalations_once_per_mistake() {
             .trust_breaches(
                 &[("k1".to_string(), "resolution".to_string(), ago(24 * 20))],
                 -10,
+                false,
             )
             .await
             .unwrap();

@@ -691,9 +691,9 @@ fn verdict(tr: &Tr, c: &Comparison, report: &RecoveryReport, currency: Currency)
             &c.p.map_or_else(
                 || "–".into(),
                 |p| match p {
-                    p if p < 0.001 => format!("< {}", decimal(tr, 0.001, 3)),
-                    p if p < 0.01 => decimal(tr, p, 3),
-                    p => decimal(tr, p, 2),
+                    p if p < 0.001 => format!("p < {}", decimal(tr, 0.001, 3)),
+                    p if p < 0.01 => format!("p = {}", decimal(tr, p, 3)),
+                    p => format!("p = {}", decimal(tr, p, 2)),
                 },
             ),
         )
@@ -818,6 +818,71 @@ mod tests {
         let w = weekly(&[p(10.0, 0.8)]);
         assert_eq!(w[0], (0.0, 1.0, 1.0, 1.0));
         assert_eq!(w.last().unwrap().1, 0.8);
+    }
+
+    #[test]
+    fn a_p_value_reads_as_how_often_chance_would_do_it() {
+        let en = Tr::new(Lang::En);
+        let fi = Tr::new(Lang::Fi);
+        assert_eq!(chance(&en, 0.33), "about 33 times in 100");
+        assert_eq!(chance(&fi, 0.33), "noin 33 kertaa sadasta");
+        assert_eq!(chance(&en, 0.004), "about 4 times in 1,000");
+        assert_eq!(chance(&en, 0.0001), "less than once in 1,000");
+    }
+
+    /// The retention sentence states the log-rank verdict and, separately, what the
+    /// interval at a year says: "cannot tell" with an interval excluding zero does
+    /// not say the interval includes zero.
+    #[test]
+    fn a_retention_sentence_states_each_measure_s_own_verdict() {
+        let en = Tr::new(Lang::En);
+        let report = RecoveryReport {
+            as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            groups: Vec::new(),
+            comparisons: Vec::new(),
+            note: None,
+            index_delay_days: None,
+            currency: "EUR".into(),
+            segment: None,
+            kind: None,
+        };
+        let c = Comparison {
+            group: "unresolved",
+            against: "never",
+            measure: "retention",
+            difference: Some(-0.143),
+            lo: Some(-0.217),
+            hi: Some(-0.068),
+            p: Some(0.33),
+            verdict: "cannot tell",
+            at_365: Some("worse"),
+        };
+        let v = verdict(&en, &c, &report, Currency::EUR);
+        assert_eq!(v.class, "cannot-tell");
+        assert!(v.text.contains("about 33 times in 100"), "{}", v.text);
+        assert!(v.text.contains("p = 0.33"), "{}", v.text);
+        assert!(
+            v.text
+                .contains("fewer of them are still customers than chance"),
+            "{}",
+            v.text
+        );
+        assert!(!v.text.contains("includes zero"), "{}", v.text);
+        // A rate's sentence is its interval's.
+        let c = Comparison {
+            measure: "repurchase_180",
+            p: None,
+            verdict: "worse",
+            at_365: None,
+            ..c
+        };
+        let v = verdict(&en, &c, &report, Currency::EUR);
+        assert_eq!(v.class, "worse");
+        assert!(
+            v.text.contains("−21.7") || v.text.contains("-21.7"),
+            "{}",
+            v.text
+        );
     }
 
     #[test]

@@ -871,6 +871,10 @@ async fn the_service_page_recovers_the_demo_effect_for_the_cafe() {
                     let p = c["p"].as_f64().unwrap();
                     assert_eq!(v == "cannot tell", p >= 0.05, "{backend}: {c}");
                     assert!(li.contains("log-rank"), "{backend} {lang}: {li}");
+                    assert!(
+                        li.contains("p = ") || li.contains("p &lt; ") || li.contains("p &#60; "),
+                        "{backend} {lang}: {li}"
+                    );
                 } else {
                     let (lo, hi) = (c["lo"].as_f64().unwrap(), c["hi"].as_f64().unwrap());
                     let by = if lo > 0.0 {
