@@ -480,7 +480,7 @@ async fn a_manager_approves_a_large_claim_from_the_queue() {
         )
         .await;
         assert_eq!(a.status, 422, "{}", a.body);
-        assert!(a.body.contains("approved already"), "{}", a.body);
+        assert!(a.body.contains("decided already"), "{}", a.body);
     }
 }
 
@@ -549,7 +549,8 @@ async fn repeat_claimants_show_with_the_rule_still_applying() {
         assert!(rows[0][0].starts_with("Aino Virtanen"), "{rows:?}");
         assert_eq!(rows[0][1], "1");
         assert_eq!(rows[0][2], "€120.00");
-        assert_eq!(rows[0][3], "100.0%");
+        assert_eq!(rows[0][3], "€0.00", "claimed, not yet approved");
+        assert_eq!(rows[0][4], "100.0%");
         let r = page_as(
             &app,
             Role::Manager,
