@@ -809,52 +809,16 @@ impl ActivityCache {
     }
 }
 
-pub(crate) async fn page(
-    State(s): State<AppState>,
-    signed: SignedIn,
-    Query(q): Query<Params>,
-) -> Result<Response, PageError> {
-    let tr = signed.tr;
-    let given = q.as_of.as_deref().map(str::trim).filter(|d| !d.is_empty());
-    let as_of = match given {
-        // Today and a typed date are days of the page's time zone.
-        None => Utc::now().with_timezone(&tr.zone).date_naive(),
-        Some(d) => match kanta_domain::time::parse_date_in(d, None, tr.zone) {
-            Ok(day) => day,
-            Err(e) => {
-                let message = tr
-                    .t("retention.bad-as-of")
-                    .replace("{value}", &crate::errors::short(d, 40))
-                    .replace("{reason}", &e.to_string());
-                return Err(PageError::Page(Box::new(crate::render::error_page(
-                    tr,
-                    Some(signed.me()),
-                    axum::http::StatusCode::BAD_REQUEST,
-                    &message,
-                ))));
-            }
-        },
-    };
-    let chosen = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-    };
-    let segment = kanta_store::retention::Segment {
-        segment: chosen(&q.segment),
-        kind: chosen(&q.kind),
-    };
-    // A filter value the store's customers cannot have is refused, as the customer
-    // list does, naming the parameter and the values it takes.
-    let values = s.store.segment_values().await?;
-    let kind_text = |k: &str| {
-        let key = format!("value.{k}");
-        match tr.t(&key) {
-            l if l != key => l.to_string(),
-            _ => k.to_string(),
-        }
-    };
+/// Refuses a segment filter the store's customers cannot have (an unknown `kind`, a
+/// `segment` no customer has) with a 400 page naming the parameter and the values it
+/// takes: /retention's and /service's filters alike.
+pub(crate) fn refuse_unknown_segment(
+    tr: Tr,
+    signed: &SignedIn,
+    segment: &kanta_store::retention::Segment,
+    values: &kanta_store::retention::SegmentValues,
+) -> Result<(), PageError> {
+    let kind_text = |k: &str| tr.text_or(&format!("value.{k}"), k);
     let refused = if let Some(k) = segment
         .kind
         .as_deref()
@@ -896,6 +860,50 @@ pub(crate) async fn page(
             Some(&detail),
         ))));
     }
+    Ok(())
+}
+
+pub(crate) async fn page(
+    State(s): State<AppState>,
+    signed: SignedIn,
+    Query(q): Query<Params>,
+) -> Result<Response, PageError> {
+    let tr = signed.tr;
+    let given = q.as_of.as_deref().map(str::trim).filter(|d| !d.is_empty());
+    let as_of = match given {
+        // Today and a typed date are days of the page's time zone.
+        None => Utc::now().with_timezone(&tr.zone).date_naive(),
+        Some(d) => match kanta_domain::time::parse_date_in(d, None, tr.zone) {
+            Ok(day) => day,
+            Err(e) => {
+                let message = tr
+                    .t("retention.bad-as-of")
+                    .replace("{value}", &crate::errors::short(d, 40))
+                    .replace("{reason}", &e.to_string());
+                return Err(PageError::Page(Box::new(crate::render::error_page(
+                    tr,
+                    Some(signed.me()),
+                    axum::http::StatusCode::BAD_REQUEST,
+                    &message,
+                ))));
+            }
+        },
+    };
+    let chosen = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let segment = kanta_store::retention::Segment {
+        segment: chosen(&q.segment),
+        kind: chosen(&q.kind),
+    };
+    // A filter value the store's customers cannot have is refused, as the customer
+    // list does, naming the parameter and the values it takes.
+    let values = s.store.segment_values().await?;
+    let kind_text = |k: &str| tr.text_or(&format!("value.{k}"), k);
+    refuse_unknown_segment(tr, &signed, &segment, &values)?;
     let (all_activity, tier_counts, run, revenue_months) = tokio::try_join!(
         s.retention.get(&s.store, as_of),
         s.store.tier_counts_in(&segment),

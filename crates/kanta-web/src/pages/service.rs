@@ -217,49 +217,9 @@ pub(crate) async fn page(
     };
     let kind_text = |k: &str| tr.text_or(&format!("value.{k}"), k);
     // A filter value the store's customers cannot have is refused, as /retention
-    // does, naming the parameter and the values it takes.
+    // does.
     let values = s.store.segment_values().await?;
-    let refused = if let Some(k) = segment
-        .kind
-        .as_deref()
-        .filter(|k| !kanta_domain::schema::CUSTOMER_KINDS.contains(k))
-    {
-        let allowed: Vec<String> = kanta_domain::schema::CUSTOMER_KINDS
-            .iter()
-            .map(|k| match kind_text(k) {
-                t if t == *k => t,
-                t => format!("{k} ({t})"),
-            })
-            .collect();
-        Some(("kind", k, allowed.join(", ")))
-    } else if let Some(v) = segment
-        .segment
-        .as_deref()
-        .filter(|v| !values.segments.iter().any(|s| s == v))
-    {
-        let allowed = if values.segments.is_empty() {
-            tr.t("retention.filter.no-segments").to_string()
-        } else {
-            values.segments.join(", ")
-        };
-        Some(("segment", v, allowed))
-    } else {
-        None
-    };
-    if let Some((param, value, allowed)) = refused {
-        let detail = format!(
-            "{param}: '{}'. {}: {allowed}",
-            crate::errors::short(value, 60),
-            tr.t("customers.bad-filter.allowed"),
-        );
-        return Err(PageError::Page(Box::new(crate::render::error_page_with(
-            tr,
-            Some(signed.me()),
-            StatusCode::BAD_REQUEST,
-            tr.t("retention.bad-filter"),
-            Some(&detail),
-        ))));
-    }
+    super::retention::refuse_unknown_segment(tr, &signed, &segment, &values)?;
     let choices = |all: &[String], picked: &Option<String>, translate: bool| -> Vec<FilterChoice> {
         all.iter()
             .map(|v| FilterChoice {
