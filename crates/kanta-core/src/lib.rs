@@ -22,6 +22,8 @@
 //! - Service recovery: [`cases`] (life cycle, SLA timers and job), [`claims`] (the
 //!   small-claim rule), [`trust`] (the ledger's rules, escalation), [`recovery`] (how
 //!   customers fare after a case), [`rules`] (their settings as one snapshot).
+//! - Whom to contact today: [`health`] (the learned health score), [`queue`] (the
+//!   daily contact queue and its reasons), [`owners`], [`onboarding`], [`goals`].
 
 pub mod access;
 pub mod accounts;
@@ -33,11 +35,16 @@ pub mod claims;
 pub mod config;
 pub mod customer_records;
 pub mod figures;
+pub mod goals;
+pub mod health;
 pub mod import;
 pub mod jobs;
 pub mod mail;
+pub mod onboarding;
 pub mod outbox;
+pub mod owners;
 pub mod proxies;
+pub mod queue;
 pub mod recovery;
 pub mod rules;
 pub mod scoring;

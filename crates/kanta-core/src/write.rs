@@ -156,6 +156,13 @@ pub fn noun(e: &Entity) -> &'static str {
         "usage" => "usage event",
         "staff" => "staff member",
         "trust" => "trust ledger entry",
+        "claims" => "claim",
+        "onboarding_templates" => "onboarding template",
+        "onboarding_steps" => "onboarding step",
+        "onboardings" => "onboarding",
+        "onboarding_tasks" => "onboarding task",
+        "goals" => "goal",
+        "goal_notes" => "goal note",
         _ => "record",
     }
 }
@@ -508,7 +515,18 @@ impl WriteTx {
             return Err(CoreError::Invalid(problems));
         }
         let entity = batch.entity.name;
-        let hooked = matches!(entity, "cases" | "claims" | "interactions" | "feedback");
+        let hooked = matches!(
+            entity,
+            "cases"
+                | "claims"
+                | "interactions"
+                | "feedback"
+                | "customers"
+                | "subscriptions"
+                | "trust"
+                | "goals"
+                | "onboarding_tasks"
+        );
         let ids: Vec<String> = if hooked {
             batch.ids().map(str::to_string).collect()
         } else {
@@ -520,11 +538,28 @@ impl WriteTx {
             self.writer.merge_written().await?;
         }
         match entity {
-            "cases" => crate::cases::after_write(self, &ids).await,
-            "claims" => crate::claims::after_write(self, &ids).await,
-            "interactions" | "feedback" => crate::trust::after_write(self, &ids).await,
-            _ => Ok(()),
+            "cases" => crate::cases::after_write(self, &ids).await?,
+            "claims" => crate::claims::after_write(self, &ids).await?,
+            "interactions" | "feedback" => crate::trust::after_write(self, &ids).await?,
+            "customers" => {
+                crate::owners::after_write(self, &ids).await?;
+                crate::onboarding::after_write(self, &ids).await?;
+            }
+            "subscriptions" => crate::onboarding::after_write(self, &ids).await?,
+            _ => {}
         }
+        if matches!(
+            entity,
+            "cases"
+                | "interactions"
+                | "feedback"
+                | "trust"
+                | "goals"
+                | "onboarding_tasks"
+        ) {
+            crate::queue::after_write(self, &ids).await?;
+        }
+        Ok(())
     }
 
     /// The service rules in force for this write (read before it began).

@@ -191,6 +191,8 @@ pub const TIERS: &[&str] = &["A", "B", "C", "D"];
 /// transactions, kept by the store's writer in the same transaction as the rows they
 /// sum, so the customer list sorts by revenue and last purchase through an index.
 /// `refunds_count` and `refunds_minor` are the refunds among the transactions.
+/// `health_score` (0-100), `health_probability` (churn in the next 90 days) and
+/// `health_change_30` (points since 30 days ago) are the daily health job's newest.
 /// `mrr_minor`, `subscription_revenue_minor`, `next_renewal_on` and `plan` are the
 /// customer's subscriptions' figures ([`crate::subscription::figures`]) as of the day
 /// the writer or the daily refresh computed them.
@@ -205,7 +207,20 @@ pub const CUSTOMER_TOTALS_COLUMNS: &[&str] = &[
     "subscription_revenue_minor",
     "next_renewal_on",
     "plan",
+    "health_score",
+    "health_probability",
+    "health_change_30",
 ];
+/// What a contact was about. A proactive contact whose purpose is not `sales` or
+/// `renewal` (or not given) counts for the contact cadence.
+pub const INTERACTION_PURPOSES: &[&str] =
+    &["check_in", "service", "sales", "renewal", "onboarding", "other"];
+/// The purposes that are selling, not keeping in touch.
+pub const SALES_PURPOSES: &[&str] = &["sales", "renewal"];
+/// Where a customer's onboarding stands.
+pub const ONBOARDING_STATUSES: &[&str] = &["active", "completed", "cancelled"];
+/// Where a goal agreed with the customer stands.
+pub const GOAL_STATUSES: &[&str] = &["on_track", "at_risk", "achieved", "missed"];
 pub const DIRECTIONS: &[&str] = &["inbound", "outbound"];
 pub const OUTCOMES: &[&str] = &["positive", "neutral", "negative"];
 /// How bad a case is, least first. Files written before `normal` say `medium`: the
@@ -430,6 +445,11 @@ pub static INTERACTIONS: Entity = Entity {
             Kind::Bool,
             "we reached out without being asked",
         ),
+        f(
+            "purpose",
+            Kind::Choice(INTERACTION_PURPOSES),
+            "what it was about: check_in, service, sales, renewal, onboarding or other",
+        ),
         f("note", Kind::LongText, "what was said or done"),
     ],
     time_field: Some("occurred_at"),
@@ -617,6 +637,193 @@ pub static STAFF: Entity = Entity {
     creates_customers: false,
 };
 
+pub static ONBOARDING_TEMPLATES: Entity = Entity {
+    name: "onboarding_templates",
+    aliases: &["onboarding-templates", "onboarding_template"],
+    table: "onboarding_templates",
+    fields: &[
+        req("name", Kind::Text, "the checklist's name"),
+        f(
+            "segment",
+            Kind::Text,
+            "new customers of this segment start it (empty: any)",
+        ),
+        f(
+            "plan",
+            Kind::Text,
+            "new subscribers of this plan start it (empty: any)",
+        ),
+        dflt(
+            "auto_start",
+            Kind::Bool,
+            "true",
+            "started for matching new customers automatically (default yes)",
+        ),
+        dflt("active", Kind::Bool, "true", "in use (default yes)"),
+    ],
+    time_field: None,
+    append_only: false,
+    creates_customers: false,
+};
+
+pub static ONBOARDING_STEPS: Entity = Entity {
+    name: "onboarding_steps",
+    aliases: &["onboarding-steps", "onboarding_step"],
+    table: "onboarding_steps",
+    fields: &[
+        Field {
+            name: "template_id",
+            column: "template_id",
+            kind: Kind::Ref("onboarding_templates"),
+            required: true,
+            default: None,
+            doc: "the template's external id",
+        },
+        req(
+            "position",
+            Kind::Int { min: 0, max: 1000 },
+            "the step's place in the checklist",
+        ),
+        req("title", Kind::Text, "what is done"),
+        req(
+            "due_days",
+            Kind::Int { min: 0, max: 3650 },
+            "due this many days after the start",
+        ),
+        f(
+            "owner_role",
+            Kind::Text,
+            "who does it (account manager, support, the customer, ...)",
+        ),
+        f(
+            "customer_text",
+            Kind::LongText,
+            "what the customer is told about the step",
+        ),
+    ],
+    time_field: None,
+    append_only: false,
+    creates_customers: false,
+};
+
+pub static ONBOARDINGS: Entity = Entity {
+    name: "onboardings",
+    aliases: &["onboarding"],
+    table: "onboardings",
+    fields: &[
+        customer_ref(true),
+        Field {
+            name: "template_id",
+            column: "template_id",
+            kind: Kind::Ref("onboarding_templates"),
+            required: true,
+            default: None,
+            doc: "the template's external id",
+        },
+        req("started_on", Kind::Date, "the day onboarding started"),
+        dflt(
+            "status",
+            Kind::Choice(ONBOARDING_STATUSES),
+            "active",
+            "active, completed or cancelled (default active)",
+        ),
+        f("completed_on", Kind::Date, "the day the last step was done"),
+    ],
+    time_field: Some("started_on"),
+    append_only: false,
+    creates_customers: false,
+};
+
+pub static ONBOARDING_TASKS: Entity = Entity {
+    name: "onboarding_tasks",
+    aliases: &["onboarding-tasks", "onboarding_task"],
+    table: "onboarding_tasks",
+    fields: &[
+        Field {
+            name: "onboarding_id",
+            column: "onboarding_id",
+            kind: Kind::Ref("onboardings"),
+            required: true,
+            default: None,
+            doc: "the onboarding's external id",
+        },
+        Field {
+            name: "step_id",
+            column: "step_id",
+            kind: Kind::Ref("onboarding_steps"),
+            required: true,
+            default: None,
+            doc: "the template step's external id",
+        },
+        req("due_on", Kind::Date, "the day the step is due"),
+        f("done_at", Kind::Timestamp, "when it was done"),
+        Field {
+            doc: "who did it: the staff member's external id",
+            ..staff_ref("staff_id")
+        },
+        f("note", Kind::Text, "a note on the step"),
+    ],
+    time_field: None,
+    append_only: false,
+    creates_customers: false,
+};
+
+pub static GOALS: Entity = Entity {
+    name: "goals",
+    aliases: &["goal"],
+    table: "goals",
+    fields: &[
+        customer_ref(true),
+        req("agreed_on", Kind::Date, "the day it was agreed with the customer"),
+        req("title", Kind::Text, "the goal, in the customer's words"),
+        f(
+            "measure",
+            Kind::Text,
+            "how progress is measured (orders a month, hours saved, ...)",
+        ),
+        f("baseline", Kind::Float, "the measure when the goal was agreed"),
+        f("target", Kind::Float, "the measure to reach"),
+        f("current", Kind::Float, "the measure now"),
+        f("due_on", Kind::Date, "the day it is due"),
+        dflt(
+            "status",
+            Kind::Choice(GOAL_STATUSES),
+            "on_track",
+            "on_track, at_risk, achieved or missed (default on_track)",
+        ),
+        Field {
+            doc: "who looks after it: the staff member's external id",
+            ..staff_ref("staff_id")
+        },
+    ],
+    time_field: Some("agreed_on"),
+    append_only: false,
+    creates_customers: false,
+};
+
+pub static GOAL_NOTES: Entity = Entity {
+    name: "goal_notes",
+    aliases: &["goal-notes", "goal_note"],
+    table: "goal_notes",
+    fields: &[
+        Field {
+            name: "goal_id",
+            column: "goal_id",
+            kind: Kind::Ref("goals"),
+            required: true,
+            default: None,
+            doc: "the goal's external id",
+        },
+        req("noted_on", Kind::Date, "the day of the progress note"),
+        f("value", Kind::Float, "the measure on that day"),
+        req("note", Kind::LongText, "the progress, in words the customer reads"),
+        staff_ref("staff_id"),
+    ],
+    time_field: None,
+    append_only: false,
+    creates_customers: false,
+};
+
 pub static TRUST_LEDGER: Entity = Entity {
     name: "trust",
     aliases: &["trust-ledger", "trust_ledger", "trust_entries"],
@@ -662,6 +869,12 @@ pub static ENTITIES: &[&Entity] = &[
     &CLAIMS,
     &FEEDBACK,
     &USAGE_EVENTS,
+    &ONBOARDING_TEMPLATES,
+    &ONBOARDING_STEPS,
+    &ONBOARDINGS,
+    &ONBOARDING_TASKS,
+    &GOALS,
+    &GOAL_NOTES,
     &TRUST_LEDGER,
 ];
 
