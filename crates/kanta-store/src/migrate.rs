@@ -65,6 +65,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "service recovery",
         include_str!("../migrations/sqlite/0011_service_recovery.sql"),
     ),
+    (
+        12,
+        "contact queue",
+        include_str!("../migrations/sqlite/0012_contact_queue.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -121,6 +126,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         11,
         "service recovery",
         include_str!("../migrations/postgres/0011_service_recovery.sql"),
+    ),
+    (
+        12,
+        "contact queue",
+        include_str!("../migrations/postgres/0012_contact_queue.sql"),
     ),
 ];
 
