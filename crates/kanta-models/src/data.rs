@@ -4,6 +4,11 @@
 //! share it), so the cost of a likelihood evaluation grows with the number of
 //! *distinct* rows, not customers. Each type validates once on construction; the
 //! models can then trust it.
+//!
+//! Collapsing ranks each column's values (by hashing where a column has few
+//! distinct values, by a bucket sort where it has many, as recency and T in
+//! continuous time), packs the three ranks into one integer and radix-sorts those:
+//! about 0.1 s for a million rows whether they collapse or not.
 
 use std::cmp::Ordering;
 
@@ -143,6 +148,15 @@ fn total_order_bits(v: f64) -> u64 {
     if b >> 63 == 1 { !b } else { b | (1 << 63) }
 }
 
+/// The inverse of [`total_order_bits`].
+fn from_total_order_bits(b: u64) -> f64 {
+    f64::from_bits(if b >> 63 == 1 { b & !(1 << 63) } else { !b })
+}
+
+/// A column with more distinct values than this is ranked by sorting instead of
+/// hashing: a hash table that outgrows the caches costs more than a radix sort.
+const HASHED_RANKS_MAX: usize = 1 << 16;
+
 /// One column's distinct values, sorted by [`f64::total_cmp`], and each row's rank
 /// among them.
 struct Ranks {
@@ -152,20 +166,28 @@ struct Ranks {
 
 impl Ranks {
     fn of(rows: &[RfmRow], column: impl Fn(&RfmRow) -> f64) -> Ranks {
-        // Number the distinct values as they come (a column has few of them), then
-        // renumber by order.
+        Self::by_hashing(rows, &column).unwrap_or_else(|| Self::by_sorting(rows, &column))
+    }
+
+    /// Number the distinct values as they come (a column of whole numbers or dates
+    /// has few of them), then renumber by order. `None` once there are more than
+    /// [`HASHED_RANKS_MAX`].
+    fn by_hashing(rows: &[RfmRow], column: impl Fn(&RfmRow) -> f64) -> Option<Ranks> {
         let mut first_seen: FxHashMap<u64, u32> = FxHashMap::default();
         let mut seen: Vec<u64> = Vec::new();
-        let mut rank: Vec<u32> = rows
-            .iter()
-            .map(|r| {
-                let k = total_order_bits(column(r));
-                *first_seen.entry(k).or_insert_with(|| {
-                    seen.push(k);
-                    (seen.len() - 1) as u32
-                })
-            })
-            .collect();
+        let mut rank: Vec<u32> = Vec::with_capacity(rows.len());
+        for r in rows {
+            let k = total_order_bits(column(r));
+            let next = seen.len() as u32;
+            let id = *first_seen.entry(k).or_insert(next);
+            if id == next {
+                seen.push(k);
+                if seen.len() > HASHED_RANKS_MAX {
+                    return None;
+                }
+            }
+            rank.push(id);
+        }
         let mut order: Vec<u32> = (0..seen.len() as u32).collect();
         order.sort_unstable_by_key(|&i| seen[i as usize]);
         let mut renumber = vec![0u32; seen.len()];
@@ -177,11 +199,58 @@ impl Ranks {
         }
         let values = order
             .iter()
-            .map(|&i| {
-                let b = seen[i as usize];
-                f64::from_bits(if b >> 63 == 1 { b & !(1 << 63) } else { !b })
-            })
+            .map(|&i| from_total_order_bits(seen[i as usize]))
             .collect();
+        Some(Ranks { values, rank })
+    }
+
+    /// Sort the values with their row numbers and number them in that order: for
+    /// columns whose values are nearly all distinct, as recency and T in
+    /// continuous time. A bucket sort: the range of the values is cut into about
+    /// `n / 4` equal buckets (a monotone map, so the buckets come in order), the
+    /// pairs are scattered into them and each bucket is sorted by
+    /// [`f64::total_cmp`] and then row (a handful of pairs each for data spread
+    /// over its range; skewed data only makes some buckets larger).
+    fn by_sorting(rows: &[RfmRow], column: impl Fn(&RfmRow) -> f64) -> Ranks {
+        let n = rows.len();
+        let (lo, hi) = rows
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
+                let v = column(r);
+                (lo.min(v), hi.max(v))
+            });
+        let buckets = (n / 4).max(1);
+        let scale = buckets as f64 / (hi - lo);
+        let scale = if scale.is_finite() { scale } else { 0.0 };
+        // Truncation saturates; the values are finite and >= lo.
+        let bucket = |v: f64| (((v - lo) * scale) as usize).min(buckets - 1);
+        let mut start = vec![0u32; buckets + 1];
+        for r in rows {
+            start[bucket(column(r)) + 1] += 1;
+        }
+        for b in 0..buckets {
+            start[b + 1] += start[b];
+        }
+        let mut fill = start.clone();
+        let mut pairs = vec![(0.0f64, 0u32); n];
+        for (i, r) in rows.iter().enumerate() {
+            let v = column(r);
+            let b = bucket(v);
+            pairs[fill[b] as usize] = (v, i as u32);
+            fill[b] += 1;
+        }
+        let mut rank = vec![0u32; n];
+        let mut values: Vec<f64> = Vec::new();
+        for b in 0..buckets {
+            let part = &mut pairs[start[b] as usize..start[b + 1] as usize];
+            part.sort_unstable_by(|p, q| p.0.total_cmp(&q.0).then(p.1.cmp(&q.1)));
+            for &(v, i) in part.iter() {
+                if values.last().is_none_or(|l| l.total_cmp(&v).is_ne()) {
+                    values.push(v);
+                }
+                rank[i as usize] = (values.len() - 1) as u32;
+            }
+        }
         Ranks { values, rank }
     }
 
@@ -190,6 +259,13 @@ impl Ranks {
         u32::BITS - (self.values.len() as u32).saturating_sub(1).leading_zeros()
     }
 }
+
+/// Largest `max T` in grid steps that [`RfmData::on_grid`] handles.
+const GRID_MAX_STEPS: f64 = 4096.0;
+
+/// Largest dense array of grid cells (frequencies × recency × T) that
+/// [`RfmData::on_grid`] allocates: 128 MB.
+const GRID_MAX_CELLS: usize = 1 << 24;
 
 /// Bits per radix-sort pass: 2048 counters, which stay in the L1 cache.
 const RADIX_BITS: u32 = 11;
@@ -322,14 +398,11 @@ impl RfmData {
     /// equal rows add their weights in input order). The ranks are then the index
     /// tables. `None` when the ranks do not fit in 64 bits.
     fn build_by_ranks(rows: &[RfmRow], weights: Option<&[f64]>) -> Option<Self> {
-        let ((x, tx), t) = rayon::join(
-            || {
-                rayon::join(
-                    || Ranks::of(rows, |r| r.frequency),
-                    || Ranks::of(rows, |r| r.recency),
-                )
-            },
-            || Ranks::of(rows, |r| r.t),
+        // Frequency has few values and ranks fast; recency and T may have a
+        // million each: one of them on each core.
+        let ((x, t), tx) = rayon::join(
+            || (Ranks::of(rows, |r| r.frequency), Ranks::of(rows, |r| r.t)),
+            || Ranks::of(rows, |r| r.recency),
         );
         let (bx, btx, bt) = (x.bits(), tx.bits(), t.bits());
         if bx + btx + bt > 64 || btx + bt >= 64 {
@@ -346,22 +419,23 @@ impl RfmData {
             })
             .collect();
         radix_sort(&mut keys, bx + btx + bt);
-        let mut merged: Vec<(u64, f64)> = Vec::with_capacity(keys.len().min(1 << 16));
-        for (k, w) in keys {
-            match merged.last_mut() {
-                Some(last) if last.0 == k => last.1 += w,
-                _ => merged.push((k, w)),
-            }
-        }
+        // Equal keys are adjacent now: count the distinct ones, then fill the
+        // columns, adding the weights of equal rows in input order.
+        let n = 1 + keys.windows(2).filter(|p| p[0].0 != p[1].0).count();
         let low = |k: u64, bits: u32| (k & ((1u64 << bits) - 1)) as u32;
-        let n = merged.len();
         let (mut out_rows, mut out_weights) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let (mut x_idx, mut tx_idx, mut t_idx) = (
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
-        for (k, w) in merged {
+        let mut last = None;
+        for (k, w) in keys {
+            if last == Some(k) {
+                *out_weights.last_mut().expect("a row before") += w;
+                continue;
+            }
+            last = Some(k);
             let (i, j, l) = ((k >> (btx + bt)) as u32, low(k >> bt, btx), low(k, bt));
             out_rows.push(RfmRow::new(
                 x.values[i as usize],
@@ -415,6 +489,86 @@ impl RfmData {
     /// Largest T.
     pub fn max_t(&self) -> f64 {
         self.t_values.last().copied().unwrap_or(0.0)
+    }
+
+    /// The data with recency and T rounded to the grid of step `1/g`
+    /// (`(v g).round() / g`), identical rows merged: what
+    /// [`RfmData::from_weighted_rows`] makes of the rounded rows, built by adding
+    /// the weights into a dense array of grid cells per frequency, in one pass
+    /// over the rows. `None` where that array would be large (time far beyond
+    /// `1`, many distinct frequencies) or a rounded time is `-0`.
+    pub(crate) fn on_grid(&self, g: f64) -> Option<RfmData> {
+        let cell = |v: f64| (v * g).round();
+        let k_max = cell(self.max_t());
+        if !(0.0..=GRID_MAX_STEPS).contains(&k_max) {
+            return None;
+        }
+        let side = k_max as usize + 1;
+        let cells = self.x_values.len().checked_mul(side * side)?;
+        if cells > GRID_MAX_CELLS {
+            return None;
+        }
+        let mut weight = vec![0.0f64; cells];
+        for ((r, w), &xi) in self.rows.iter().zip(&self.weights).zip(&self.x_idx) {
+            let (ktx, kt) = (cell(r.recency), cell(r.t));
+            if ktx.is_sign_negative() || kt.is_sign_negative() {
+                return None;
+            }
+            weight[(xi as usize * side + ktx as usize) * side + kt as usize] += w;
+        }
+        // Which grid values occur, as recency and as T, and their ranks.
+        let (mut tx_seen, mut t_seen) = (vec![false; side], vec![false; side]);
+        for (c, w) in weight.iter().enumerate() {
+            if *w != 0.0 {
+                tx_seen[(c / side) % side] = true;
+                t_seen[c % side] = true;
+            }
+        }
+        let ranks = |seen: &[bool]| {
+            let mut values = Vec::new();
+            let rank: Vec<u32> = seen
+                .iter()
+                .enumerate()
+                .map(|(k, &s)| {
+                    if s {
+                        values.push(k as f64 / g);
+                    }
+                    values.len().saturating_sub(1) as u32
+                })
+                .collect();
+            (values, rank)
+        };
+        let ((tx_values, tx_rank), (t_values, t_rank)) = (ranks(&tx_seen), ranks(&t_seen));
+        let n = weight.iter().filter(|w| **w != 0.0).count();
+        let mut out = RfmData {
+            rows: Vec::with_capacity(n),
+            weights: Vec::with_capacity(n),
+            total_weight: 0.0,
+            x_values: self.x_values.clone(),
+            x_idx: Vec::with_capacity(n),
+            tx_values,
+            tx_idx: Vec::with_capacity(n),
+            t_values,
+            t_idx: Vec::with_capacity(n),
+        };
+        for (c, w) in weight.into_iter().enumerate() {
+            if w == 0.0 {
+                continue;
+            }
+            let (xi, ktx, kt) = (c / (side * side), (c / side) % side, c % side);
+            let (j, l) = (tx_rank[ktx], t_rank[kt]);
+            out.rows.push(RfmRow::new(
+                self.x_values[xi],
+                out.tx_values[j as usize],
+                out.t_values[l as usize],
+            ));
+            out.weights.push(w);
+            out.x_idx.push(xi as u32);
+            out.tx_idx.push(j);
+            out.t_idx.push(l);
+        }
+        out.total_weight = out.weights.iter().sum();
+        Some(out)
     }
 
     /// The same data with time multiplied by `c` (recency and T).
@@ -752,6 +906,61 @@ mod tests {
         assert_eq!((a.x_values, a.x_idx), (b.x_values, b.x_idx));
         assert_eq!((a.tx_values, a.tx_idx), (b.tx_values, b.tx_idx));
         assert_eq!((a.t_values, a.t_idx), (b.t_values, b.t_idx));
+    }
+
+    #[test]
+    fn distinct_columns_rank_as_by_sorting_and_grids_as_rounded_rows() {
+        // Continuous time: nearly every value distinct, so recency and T are
+        // ranked by sorting; a few exact duplicates and a -0 among them.
+        let mut state = 11u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut rows: Vec<RfmRow> = (0..HASHED_RANKS_MAX + 5_000)
+            .map(|_| {
+                let t = 20.0 + 58.0 * next();
+                let x = (next() * 5.0).floor();
+                let tx = if x > 0.0 { t * next() } else { 0.0 };
+                RfmRow::new(x, tx, t)
+            })
+            .collect();
+        rows.extend_from_within(..300);
+        rows.push(RfmRow::new(0.0, -0.0, 31.5));
+        let weights: Vec<f64> = (0..rows.len())
+            .map(|i| 1.0 + (i % 3) as f64 / 4.0)
+            .collect();
+        let a = RfmData::build_by_ranks(&rows, Some(&weights)).unwrap();
+        let b = RfmData::build_by_sorting(&rows, Some(&weights));
+        assert_eq!(a.len(), rows.len() - 300);
+        assert_eq!(a.rows, b.rows);
+        assert_eq!(a.weights, b.weights);
+        assert_eq!((&a.tx_values, &a.tx_idx), (&b.tx_values, &b.tx_idx));
+        assert_eq!((&a.t_values, &a.t_idx), (&b.t_values, &b.t_idx));
+
+        // A rounded -0 would be a row of its own: the grid declines.
+        let g = 100.0;
+        assert!(a.on_grid(g / a.max_t()).is_none());
+        let n = rows.len() - 1;
+        let a = RfmData::build_by_ranks(&rows[..n], Some(&weights[..n])).unwrap();
+        let scaled = a.scaled(1.0 / a.max_t());
+        let grid = scaled.on_grid(g).unwrap();
+        let round = |v: f64| (v * g).round() / g;
+        let rounded: Vec<RfmRow> = scaled
+            .rows()
+            .iter()
+            .map(|r| RfmRow::new(r.frequency, round(r.recency), round(r.t)))
+            .collect();
+        let c = RfmData::from_weighted_rows(&rounded, scaled.weights()).unwrap();
+        assert!(grid.len() < scaled.len());
+        assert_eq!(grid.rows, c.rows);
+        assert_eq!(grid.weights, c.weights);
+        assert_eq!(grid.total_weight, c.total_weight);
+        assert_eq!((grid.x_values, grid.x_idx), (c.x_values, c.x_idx));
+        assert_eq!((grid.tx_values, grid.tx_idx), (c.tx_values, c.tx_idx));
+        assert_eq!((grid.t_values, grid.t_idx), (c.t_values, c.t_idx));
     }
 
     #[test]

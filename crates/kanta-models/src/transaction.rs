@@ -245,6 +245,9 @@ impl TimeScaled {
         }
         // Internal time runs to 1. Rounding is monotone, so recency <= T holds.
         let g = prec::WARM_START_GRID;
+        if let Some(d) = self.data.on_grid(g) {
+            return Some(d);
+        }
         let round = |v: f64| (v * g).round() / g;
         let rows: Vec<RfmRow> = self
             .data
