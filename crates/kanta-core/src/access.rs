@@ -13,7 +13,9 @@ use crate::actor::Acting;
 pub fn access(entity: Option<&Entity>, write: bool) -> Role {
     match (entity.map(|e| e.name), write) {
         (_, false) => Role::Viewer,
-        (Some("staff" | "trust" | "onboarding_templates" | "onboarding_steps"), true) => Role::Manager,
+        (Some("staff" | "trust" | "onboarding_templates" | "onboarding_steps"), true) => {
+            Role::Manager
+        }
         (_, true) => Role::Staff,
     }
 }

@@ -12,7 +12,8 @@
 //! an admin can retry them.
 //!
 //! Recurring jobs are enqueued with a unique key per kind and period (`score:<period>`,
-//! `subscriptions.refresh` by day, `cases.sla` by 5 minutes), so two instances never schedule the same period
+//! `subscriptions.refresh` by day, `health.daily` as `health:<date>` of the store's day,
+//! `cases.sla` by 5 minutes), so two instances never schedule the same period
 //! twice.
 //!
 //! **Why our own module and not `apalis`:** a job must be enqueued in the same
@@ -23,7 +24,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use kanta_store::jobs::{Job, NewJob};
 use serde_json::json;
 use tokio::sync::watch;
@@ -42,8 +43,22 @@ pub const SUBSCRIPTIONS_REFRESH: &str = crate::subscriptions::REFRESH;
 /// Warns of cases' SLA targets and tells managers of breaches (every 5 minutes while
 /// cases are open).
 pub const CASES_SLA: &str = crate::cases::SLA_JOB;
+/// Mails each owner their week's contact queue (weekly, Monday 07:00 store time).
+pub const QUEUE_DIGEST: &str = crate::owners::DIGEST_JOB;
+/// Scores every customer's health and then refreshes the contact queue (daily).
+pub const HEALTH_DAILY: &str = crate::health::JOB;
+/// Recomputes the contact queue rows of the customers a write touched (or all).
+pub const QUEUE_REFRESH: &str = crate::queue::REFRESH_JOB;
 /// Every kind a worker runs.
-pub const KINDS: [&str; 4] = [SCORE, MAIL_SEND, SUBSCRIPTIONS_REFRESH, CASES_SLA];
+pub const KINDS: [&str; 7] = [
+    SCORE,
+    MAIL_SEND,
+    SUBSCRIPTIONS_REFRESH,
+    CASES_SLA,
+    QUEUE_DIGEST,
+    HEALTH_DAILY,
+    QUEUE_REFRESH,
+];
 
 /// How workers run jobs (from the settings' `jobs.*` and `serve.*`).
 #[derive(Debug, Clone)]
@@ -138,7 +153,40 @@ pub async fn run_job(s: &Services, job: &Job) -> Outcome {
             }
             Err(e) => Outcome::Retry(e.to_string()),
         },
+        QUEUE_DIGEST => match s.core.run_digest(Utc::now()).await {
+            Ok(r) => {
+                tracing::info!("weekly digest: {} mails queued", r.mails);
+                Outcome::Done
+            }
+            Err(e) => Outcome::Retry(e.to_string()),
+        },
+        HEALTH_DAILY => health_job(s).await,
+        QUEUE_REFRESH => crate::queue::run_refresh_job(&s.core, job).await,
         other => Outcome::Fail(format!("no worker knows jobs of kind '{other}'")),
+    }
+}
+
+/// The daily health job: every customer's health score as of the store's today,
+/// then the whole contact queue on those scores.
+async fn health_job(s: &Services) -> Outcome {
+    let acting = Acting::job(HEALTH_DAILY);
+    let today = match s.core.today().await {
+        Ok(d) => d,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    match s.core.refresh_health_daily(&acting, today).await {
+        Ok(r) => tracing::info!(
+            "health scored: {} customers with {} weights in {:.1} s (model {})",
+            r.customers,
+            r.method,
+            r.seconds,
+            r.model_id
+        ),
+        Err(e) => return Outcome::Retry(e.to_string()),
+    }
+    match s.core.refresh_queue(&acting, today).await {
+        Ok(_) => Outcome::Done,
+        Err(e) => Outcome::Retry(e.to_string()),
     }
 }
 
@@ -259,6 +307,36 @@ pub async fn schedule_recurring(s: &Services, now: DateTime<Utc>) -> Result<()> 
                 kind: CASES_SLA.into(),
                 payload: json!({}),
                 unique_key: Some(format!("5m:{period}")),
+                run_at: now,
+                max_attempts: s.settings.max_attempts.min(3) as i32,
+            })
+            .await?;
+    }
+    // The weekly digest: on Mondays (store time), run at 07:00, once per ISO week.
+    let zone = s.core.time_zone().await?;
+    if now.with_timezone(&zone).weekday() == chrono::Weekday::Mon {
+        let (week, at) = crate::owners::digest_time(&zone, now);
+        s.core
+            .store()
+            .enqueue(&NewJob {
+                kind: QUEUE_DIGEST.into(),
+                payload: json!({}),
+                unique_key: Some(format!("digest:{week}")),
+                run_at: at,
+                max_attempts: s.settings.max_attempts.min(3) as i32,
+            })
+            .await?;
+    }
+    // The health score and the contact queue: once a day (the store's day), when
+    // there are customers.
+    if s.core.store().has_customers().await? {
+        let today = now.with_timezone(&zone).date_naive();
+        s.core
+            .store()
+            .enqueue(&NewJob {
+                kind: HEALTH_DAILY.into(),
+                payload: json!({}),
+                unique_key: Some(format!("health:{}", today.format("%Y-%m-%d"))),
                 run_at: now,
                 max_attempts: s.settings.max_attempts.min(3) as i32,
             })

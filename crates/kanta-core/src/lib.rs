@@ -45,6 +45,7 @@ pub mod outbox;
 pub mod owners;
 pub mod proxies;
 pub mod queue;
+pub mod queue_words;
 pub mod recovery;
 pub mod rules;
 pub mod scoring;

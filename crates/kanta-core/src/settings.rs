@@ -98,6 +98,61 @@ pub const STORE_SETTINGS: &[StoreSettingDef] = &[
         description: "The trust ledger's debit for a mistake (a case that was our fault, a breached SLA, a detractor's answer): a negative whole number (default -10, ten good jobs)",
         parse: parse_trust_mistake,
     },
+    StoreSettingDef {
+        key: "owner_rule",
+        description: "Who owns a new customer that comes without an owner: none (nobody, the default), round_robin (staff members who sign in, in turn) or least_value (the one whose customers are worth least)",
+        parse: crate::owners::parse_owner_rule,
+    },
+    StoreSettingDef {
+        key: "health_min_events",
+        description: "Churn events the health score must have seen in the store's own history before it learns its weights; with fewer, documented expert weights are used (a whole number, 10 or more; default 50)",
+        parse: crate::health::parse_min_events,
+    },
+    StoreSettingDef {
+        key: "cadence_a",
+        description: "Contact cadence of tier A customers: days without a proactive contact (not sales or renewal) before they enter the contact queue, or none (default 30)",
+        parse: crate::queue::parse_cadence,
+    },
+    StoreSettingDef {
+        key: "cadence_b",
+        description: "Contact cadence of tier B customers: days, or none (default 60)",
+        parse: crate::queue::parse_cadence,
+    },
+    StoreSettingDef {
+        key: "cadence_c",
+        description: "Contact cadence of tier C customers and customers without a tier: days, or none (default 120)",
+        parse: crate::queue::parse_cadence,
+    },
+    StoreSettingDef {
+        key: "cadence_d",
+        description: "Contact cadence of tier D customers: days, or none (default none: no cadence)",
+        parse: crate::queue::parse_cadence,
+    },
+    StoreSettingDef {
+        key: "p_alive_floor",
+        description: "A repeat customer whose P(alive) falls below this probability enters the contact queue (0 to 1, e.g. 0,3; default 0.3)",
+        parse: crate::queue::parse_p_alive_floor,
+    },
+    StoreSettingDef {
+        key: "health_drop_points",
+        description: "A customer whose health score fell by this many points or more in 30 days enters the contact queue (default 15)",
+        parse: crate::queue::parse_health_drop_points,
+    },
+    StoreSettingDef {
+        key: "onboarding_stall_days",
+        description: "Days an onboarding task may be overdue before it is stalled and its customer enters the contact queue (default 7)",
+        parse: crate::queue::parse_stall_days,
+    },
+    StoreSettingDef {
+        key: "renewal_days",
+        description: "A customer whose subscription renews within this many days enters the contact queue (default 60)",
+        parse: crate::queue::parse_renewal_days,
+    },
+    StoreSettingDef {
+        key: "usage_drop_min",
+        description: "The least fall of usage, in % of the customer's own 12-week baseline, that counts as a usage drop when it is also beyond the week-to-week noise (default 30)",
+        parse: crate::queue::parse_usage_drop_min,
+    },
 ];
 
 /// `holidays`: `fi`, `none`, dates, or `fi` and dates ([`kanta_domain::sla::Holidays`]).
@@ -125,6 +180,11 @@ fn default_value(key: &str) -> String {
         "repeat_claims" => crate::claims::DEFAULT_REPEAT_CLAIMS.to_string(),
         "trust_good_job" => crate::trust::DEFAULT_GOOD_JOB.to_string(),
         "trust_mistake" => crate::trust::DEFAULT_MISTAKE.to_string(),
+        "owner_rule" => "none".into(),
+        "health_min_events" => crate::health::DEFAULT_MIN_EVENTS.to_string(),
+        k if crate::queue::default_setting(k).is_some() => {
+            crate::queue::default_setting(k).unwrap_or_default().into()
+        }
         k => match k.strip_prefix("sla_") {
             Some(severity) => kanta_domain::sla::SlaPolicy::default_for(severity).normalised(),
             None => String::new(),

@@ -550,12 +550,7 @@ impl WriteTx {
         }
         if matches!(
             entity,
-            "cases"
-                | "interactions"
-                | "feedback"
-                | "trust"
-                | "goals"
-                | "onboarding_tasks"
+            "cases" | "interactions" | "feedback" | "trust" | "goals" | "onboarding_tasks"
         ) {
             crate::queue::after_write(self, &ids).await?;
         }

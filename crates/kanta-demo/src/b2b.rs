@@ -7,11 +7,12 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::DemoConfig;
-use crate::clock::{Window, add_months, helsinki, midnight, office_time};
+use crate::clock::{Window, add_months, helsinki, midnight, office_time, prev_weekday};
 use crate::draw::{self, beta, exponential, lognormal, normal, poisson, uniform, weighted};
 use crate::names::{self, Emails};
-use crate::params::{B2B, PLANS, SLA_POLICIES, Sbg, TIERS};
+use crate::params::{B2B, CHURN_FACTORS, ONBOARDING, PLANS, PLANTED, SLA_POLICIES, Sbg, TIERS};
 use crate::service::{self, Outcome};
+use crate::success;
 use crate::tables::Tables;
 use crate::texts::{self, B2B_CATEGORIES, B2bCategory, CHURN_REASONS, fill, pick_say, say};
 
@@ -119,6 +120,11 @@ const CASES_PER_WEEK: [f64; 3] = [0.012, 0.025, 0.05];
 const ONBOARDING_CASES: f64 = 0.4;
 /// Share of active accounts that open a case in an incident, by tier.
 const INCIDENT_CASE_SHARE: [f64; 3] = [0.15, 0.35, 0.7];
+/// Offers of more users or a higher plan (purpose `sales`), per day, by tier.
+const SALES_PER_DAY: [f64; 3] = [1.0 / 365.0, 1.0 / 180.0, 1.0 / 120.0];
+/// The account manager who signs in to the demo ([`crate::ACCOUNT_MANAGER`]), by
+/// index in [`STAFF`].
+const ACCOUNT_MANAGER_INDEX: usize = 2;
 /// Account managers' own contacts and the customers' contacts, per day, by tier.
 const PROACTIVE_PER_DAY: [f64; 3] = [1.0 / 90.0, 1.0 / 35.0, 1.0 / 14.0];
 const REACTIVE_PER_DAY: [f64; 3] = [1.0 / 120.0, 1.0 / 60.0, 1.0 / 30.0];
@@ -141,11 +147,41 @@ pub(crate) struct Draw {
     /// The renewal at which the account leaves, when that falls before the end of
     /// the window plus [`LOOKAHEAD_DAYS`] (later churn is never decided).
     pub churn_at: Option<u32>,
+    /// Every renewal decided (up to the departure or the end of the lookahead), with
+    /// the warning signs drawn for it ([`CHURN_FACTORS`]).
+    pub renewals: Vec<Renewal>,
+    /// For an account won in the last [`ONBOARDING`]`.recent_days`: whether every due
+    /// onboarding step is done on time.
+    pub on_time: Option<bool>,
+    /// Index in [`PLANTED`] of a planted account.
+    pub plant: Option<usize>,
+}
+
+/// A renewal and the warning signs before it (stream 7, drawn given whether the
+/// account leaves there; see [`CHURN_FACTORS`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Renewal {
+    pub on: NaiveDate,
+    pub leaves: bool,
+    /// Which of [`CHURN_FACTORS`] show before it.
+    pub signs: [bool; 4],
+    /// Usage: the fall starts this many days before the renewal ...
+    pub usage_lead_days: f64,
+    /// ... and reaches `1 - depth` of the level at the renewal.
+    pub usage_depth: f64,
+    /// Detractor: days before the renewal of the answer, and its score (0-6).
+    pub nps_days: f64,
+    pub nps: i64,
+    /// Mistakes: days before the renewal of the two our-fault cases.
+    pub mistake_days: [f64; 2],
 }
 
 /// Churn after the window is drawn this far ahead, so that accounts about to leave
 /// already show it (falling usage, unhappy contacts) before `as_of`.
 pub(crate) const LOOKAHEAD_DAYS: i64 = 180;
+
+/// How long before a renewal no proactive contact happens when the sign shows.
+pub(crate) const NEGLECT_DAYS: f64 = 150.0;
 
 impl Draw {
     pub(crate) fn model(&self) -> Sbg {
@@ -161,11 +197,20 @@ impl Draw {
     }
 }
 
+/// Where the planted accounts start (days before `as_of`), their tier and period.
+const PLANTED_DRAWS: [(i64, usize, bool); 4] = [
+    (600, 1, false),
+    (500, 2, false),
+    (700, 1, false),
+    (610, 1, true),
+];
+
 pub(crate) fn draws(cfg: &DemoConfig, w: &Window) -> Vec<Draw> {
     let mut rng = draw::stream(cfg.seed, draw::B2B_PROCESS);
+    let mut signs_rng = draw::stream(cfg.seed, draw::B2B_FACTORS);
     let horizon = w.as_of + TimeDelta::days(LOOKAHEAD_DAYS);
     (0..cfg.b2b_accounts)
-        .map(|_| {
+        .map(|i| {
             let start_day = rng.random_range(0..w.days);
             let tier = weighted(
                 &mut rng,
@@ -182,6 +227,9 @@ pub(crate) fn draws(cfg: &DemoConfig, w: &Window) -> Vec<Draw> {
                 yearly,
                 theta: 0.0,
                 churn_at: None,
+                renewals: Vec::new(),
+                on_time: None,
+                plant: None,
             };
             let m = d.model();
             d.theta = beta(&mut rng, m.alpha, m.beta);
@@ -193,8 +241,106 @@ pub(crate) fn draws(cfg: &DemoConfig, w: &Window) -> Vec<Draw> {
                 }
                 k += 1;
             }
+            if i < PLANTED.len() {
+                // Planted: the same draws are spent (later accounts do not move),
+                // then replaced by a fixed account that stays.
+                let (before, tier, yearly) = PLANTED_DRAWS[i];
+                d = Draw {
+                    start_day: (w.days - 1 - before).max(0),
+                    tier,
+                    yearly,
+                    theta: 0.0,
+                    churn_at: None,
+                    renewals: Vec::new(),
+                    on_time: None,
+                    plant: Some(i),
+                };
+                return d;
+            }
+            // The warning signs before each decided renewal, given its outcome.
+            let mut k = 1;
+            while d.renewal(w, k) <= horizon {
+                let leaves = d.churn_at == Some(k);
+                let mut signs = [false; 4];
+                for (s, f) in signs.iter_mut().zip(CHURN_FACTORS) {
+                    let p = match (leaves, d.yearly) {
+                        (true, _) => f.leave,
+                        (false, false) => f.stay_monthly,
+                        (false, true) => f.stay_yearly,
+                    };
+                    *s = signs_rng.random_bool(p);
+                }
+                d.renewals.push(Renewal {
+                    on: d.renewal(w, k),
+                    leaves,
+                    signs,
+                    usage_lead_days: 7.0 * uniform(&mut signs_rng, 4.0, 12.0),
+                    usage_depth: uniform(&mut signs_rng, 0.5, 0.85),
+                    nps_days: uniform(&mut signs_rng, 15.0, 90.0),
+                    nps: signs_rng.random_range(0..=6),
+                    mistake_days: [
+                        uniform(&mut signs_rng, 15.0, 75.0),
+                        uniform(&mut signs_rng, 15.0, 75.0),
+                    ],
+                });
+                if leaves {
+                    break;
+                }
+                k += 1;
+            }
+            if d.start_day >= w.days - ONBOARDING.recent_days {
+                let start = w.date(d.start_day);
+                let early = d
+                    .churn_at
+                    .is_some_and(|k| d.renewal(w, k) <= start + TimeDelta::days(180));
+                let p = if early {
+                    ONBOARDING.on_time_leave
+                } else {
+                    ONBOARDING.on_time_stay
+                };
+                d.on_time = Some(signs_rng.random_bool(p));
+            }
             d
         })
+        .collect()
+}
+
+/// The accounts at risk at `as_of` by construction: still served, and either leaving
+/// within [`LOOKAHEAD_DAYS`] or showing a churn factor's sign now (usage falling or
+/// not yet recovered, a pulse detractor's answer in the last 30 days, one of our
+/// mistakes in the last 90, no proactive contact in a neglect window), plus the
+/// planted accounts but the healthy one.
+pub(crate) fn at_risk(cfg: &DemoConfig, w: &Window) -> Vec<String> {
+    let today = w.as_of;
+    draws(cfg, w)
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| match d.plant {
+            Some(k) => PLANTED[k].1 != "healthy",
+            None => {
+                let leave = d.churn_at.map(|k| d.renewal(w, k));
+                let served = leave.is_none_or(|e| e > today);
+                let shows = d.renewals.iter().any(|r| {
+                    let days = |n: f64| TimeDelta::days(n as i64);
+                    let usage = r.signs[0]
+                        && today >= r.on - days(r.usage_lead_days)
+                        && (r.leaves || today < r.on + days(42.0));
+                    let nps = r.signs[1] && {
+                        let at = r.on - days(r.nps_days);
+                        at <= today && today - at <= TimeDelta::days(30)
+                    };
+                    let mistake = r.signs[2]
+                        && r.mistake_days.iter().any(|m| {
+                            let at = r.on - days(*m);
+                            at <= today && today - at <= TimeDelta::days(90)
+                        });
+                    let neglect = r.signs[3] && today >= r.on - days(NEGLECT_DAYS) && today < r.on;
+                    usage || nps || mistake || neglect
+                });
+                served && (leave.is_some() || shows)
+            }
+        })
+        .map(|(i, _)| account_id(i))
         .collect()
 }
 
@@ -250,8 +396,12 @@ pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
         feedback: 0,
         trust: 0,
     };
+    let mut success_rng = draw::stream(cfg.seed, draw::B2B_SUCCESS);
+    if cfg.b2b_accounts > 0 {
+        success::templates(t);
+    }
     for (i, d) in draws(cfg, w).iter().enumerate() {
-        account(
+        let served = account(
             &mut rng,
             w,
             horizon,
@@ -262,7 +412,27 @@ pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
             &mut n,
             t,
         );
+        success::account(&mut success_rng, w, &served, t);
     }
+}
+
+/// What the onboarding and the goals of an account need to know about it.
+pub(crate) struct Served {
+    pub id: String,
+    pub tier: usize,
+    pub english: bool,
+    pub started_on: NaiveDate,
+    /// The day it left, on or before `as_of`.
+    pub ended_on: Option<NaiveDate>,
+    /// The day it leaves, also after `as_of` (within the lookahead).
+    pub leave_on: Option<NaiveDate>,
+    /// Its account manager at the start and now (or at its end).
+    pub manager_at_start: String,
+    pub manager_now: String,
+    /// A support engineer at work when it started.
+    pub support: String,
+    pub on_time: Option<bool>,
+    pub plant: Option<&'static str>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -276,7 +446,8 @@ fn account(
     companies: &mut std::collections::HashSet<String>,
     n: &mut Counters,
     t: &mut Tables,
-) {
+) -> Served {
+    let plant = d.plant.map(|k| PLANTED[k].1);
     let aid = account_id(i);
     let tier = d.tier;
     let english = rng.random_bool(B2B.english_share);
@@ -315,6 +486,12 @@ fn account(
     } else {
         0.0
     };
+    // Planted accounts: Pro, or Enterprise at list price.
+    let (plan, discount) = if plant.is_some() {
+        (tier.max(1), 0.0)
+    } else {
+        (plan, discount)
+    };
     let months_charged = if d.yearly { B2B.yearly_price_months } else { 1 };
     let amount = ((B2B.plan_prices[plan] * months_charged) as f64 * (1.0 - discount) / 100.0)
         .round() as i64
@@ -332,7 +509,7 @@ fn account(
     );
     let cac_median = [600.0, 3000.0, 12000.0][tier];
     let acquisition_cost = (lognormal(rng, cac_median, 0.5) * 100.0).round() as i64;
-    let survey_consent = rng.random_bool(0.9);
+    let survey_consent = rng.random_bool(0.9) || plant.is_some();
     let marketing_consent = rng.random_bool(0.5);
     // Signed in office hours; an account won on the last weekend signed on its day,
     // in the afternoon, rather than after the demo's "now".
@@ -353,6 +530,12 @@ fn account(
     };
     let successors = at_work(Role::Manager, manager_until.min(horizon - 1.0), horizon);
     let successor = draw::pick(rng, &successors);
+    // The planted accounts are the signed-in account manager's, from the start.
+    let (manager, manager_until, successor) = if plant.is_some() {
+        (ACCOUNT_MANAGER_INDEX, f64::INFINITY, ACCOUNT_MANAGER_INDEX)
+    } else {
+        (manager, manager_until, successor)
+    };
     let manager_on = |day: f64| {
         if day < manager_until {
             manager
@@ -435,10 +618,10 @@ fn account(
         draw::pick(rng, &here)
     };
 
-    // Unhappy before leaving: usage falls, contacts turn sour (many churners).
-    let drops = leave_on.is_some() && rng.random_bool(B2B.usage_drop_share);
-    let drop_weeks = uniform(rng, B2B.usage_drop_weeks.0, B2B.usage_drop_weeks.1);
-    let drop_depth = uniform(rng, 0.5, 0.85);
+    // Unhappy before leaving: usage falls (the first of the churn factors, drawn with
+    // the renewal), contacts turn sour.
+    let departure = d.renewals.last().filter(|r| r.leaves);
+    let drops = departure.is_some_and(|r| r.signs[0]);
     let leave_day = leave_on.map(|e| w.day(e));
     let souring = |day: i64| drops && leave_day.is_some_and(|e| day >= e - 90 && day < e);
 
@@ -459,17 +642,28 @@ fn account(
         let trend = (growth * age).exp();
         let week = monday.iso_week().week();
         let season = match week {
+            _ if plant == Some("healthy") => 1.0,
             28..=31 => 0.6,
             52 | 53 | 1 => 0.55,
             _ => 1.0,
         };
-        let fall = match leave_on {
-            Some(e) if drops => {
-                let into = (monday - e).num_days() as f64 / 7.0 + drop_weeks;
-                1.0 - drop_depth * (into / drop_weeks).clamp(0.0, 1.0)
-            }
-            _ => 1.0,
-        };
+        let mut fall = 1.0;
+        for r in d.renewals.iter().filter(|r| r.signs[0]) {
+            // Falls linearly from `lead` days before the renewal to `1 - depth` at
+            // it; an account that renews recovers over the six weeks after.
+            let since = (monday - r.on).num_days() as f64;
+            let down = if since <= 0.0 {
+                ((since + r.usage_lead_days) / r.usage_lead_days).clamp(0.0, 1.0)
+            } else if r.leaves {
+                1.0
+            } else {
+                (1.0 - since / 42.0).clamp(0.0, 1.0)
+            };
+            fall *= 1.0 - r.usage_depth * down;
+        }
+        if plant == Some("usage_drop") && monday > w.as_of - TimeDelta::days(28) {
+            fall = 0.5;
+        }
         let users = (baseline * ramp * trend * season * fall * lognormal(rng, 1.0, 0.12)).round();
         let logins = (users * logins_per_user * lognormal(rng, 1.0, 0.15)).round();
         let at = midnight(monday) + TimeDelta::hours(4);
@@ -489,13 +683,14 @@ fn account(
 
     // Contacts: kick-off, managers' own check-ins, customers' questions, yearly
     // renewal talks, and warnings and notice before leaving.
-    let mut contacts: Vec<(f64, &str, &str, bool, &str)> = Vec::new();
+    let mut contacts: Vec<(f64, &str, &str, bool, &str, &str)> = Vec::new();
     let kickoff = d.start_day as f64 + uniform(rng, 1.0, 7.0);
     contacts.push((
         kickoff,
         "meeting",
         "outbound",
         true,
+        "onboarding",
         say(texts::B2B_KICKOFF, english),
     ));
     for (rate, proactive) in [
@@ -517,9 +712,24 @@ fn account(
                     pick_say(rng, texts::B2B_REACTIVE_NOTES, english),
                 )
             };
-            contacts.push((x, kind, direction, proactive, note));
+            let purpose = if proactive { "check_in" } else { "service" };
+            contacts.push((x, kind, direction, proactive, purpose, note));
             x += exponential(rng, rate);
         }
+    }
+    // Selling: an offer of more users or a higher plan now and then (proactive, but
+    // not a check-in: it does not count for the contact cadence).
+    let mut x = d.start_day as f64 + 60.0 + exponential(rng, SALES_PER_DAY[tier]);
+    while x < stop_day as f64 {
+        let kind = weighted(rng, &[("call", 0.5), ("email", 0.3), ("meeting", 0.2)]);
+        let note = pick_say(rng, texts::B2B_SALES_NOTES, english);
+        contacts.push((x, kind, "outbound", true, "sales", note));
+        x += exponential(rng, SALES_PER_DAY[tier]);
+    }
+    if plant == Some("healthy") {
+        let day = w.day(prev_weekday(w.as_of - TimeDelta::days(3))) as f64;
+        let note = say(texts::B2B_PROACTIVE_NOTES[1], english);
+        contacts.push((day, "call", "outbound", true, "check_in", note));
     }
     if d.yearly {
         let mut k = 1;
@@ -532,6 +742,7 @@ fn account(
                     kind,
                     "outbound",
                     true,
+                    "renewal",
                     say(texts::B2B_RENEWAL, english),
                 ));
             }
@@ -548,18 +759,32 @@ fn account(
                 kind,
                 "inbound",
                 false,
+                "service",
                 pick_say(rng, texts::B2B_WARNING, english),
             ));
         }
         if rng.random_bool(0.8) {
             notice_text = fill(say(texts::B2B_NOTICE, english), say(why, english));
             let day = leave as f64 - uniform(rng, 7.0, 30.0);
-            contacts.push((day, "call", "inbound", false, ""));
+            contacts.push((day, "call", "inbound", false, "other", ""));
         }
     }
     contacts.sort_by(|a, b| a.0.total_cmp(&b.0));
-    for (day, kind, direction, proactive, note) in contacts {
+    // No proactive contact before a renewal whose "neglect" sign shows.
+    let neglected = |day: f64| {
+        d.renewals.iter().any(|r| {
+            let on = w.day(r.on) as f64;
+            r.signs[3] && day >= on - NEGLECT_DAYS && day < on
+        })
+    };
+    // The planted detractor's answer (yesterday) is the last word: nothing since.
+    let quiet_from = (plant == Some("detractor")).then(|| (w.days - 2) as f64);
+    for (day, kind, direction, proactive, purpose, note) in contacts {
         if day < d.start_day as f64 || day >= stop_day as f64 {
+            continue;
+        }
+        let cadence = proactive && purpose != "sales" && purpose != "renewal";
+        if (cadence && neglected(day)) || quiet_from.is_some_and(|q| day >= q) {
             continue;
         }
         let at = office_time(rng, w.date(day as i64));
@@ -589,6 +814,7 @@ fn account(
             .set("staff_id", staff_id(manager_on(day)))
             .set("outcome", outcome)
             .set("proactive", proactive)
+            .set("purpose", purpose)
             .set("note", if notice { notice_text.as_str() } else { note })
             .push();
     }
@@ -599,6 +825,9 @@ fn account(
         at: chrono::DateTime<chrono::Utc>,
         category: &'static B2bCategory,
         incident_end: Option<chrono::DateTime<chrono::Utc>>,
+        /// One of our mistakes before a renewal (a churn factor): a high-severity
+        /// bug, our fault, put right late.
+        mistake: bool,
     }
     let mut new_cases: Vec<NewCase> = Vec::new();
     let bad_support = matches!(reason, Some(("support", _)));
@@ -623,6 +852,7 @@ fn account(
                 at,
                 category: &B2B_CATEGORIES[c],
                 incident_end: None,
+                mistake: false,
             });
         }
         x += exponential(rng, max_rate);
@@ -634,6 +864,7 @@ fn account(
             at,
             category: &texts::ONBOARDING,
             incident_end: None,
+            mistake: false,
         });
     }
     for (share, start_min, minutes) in INCIDENTS {
@@ -646,8 +877,44 @@ fn account(
                 at,
                 category: &texts::OUTAGE,
                 incident_end: Some(begins + TimeDelta::minutes(*minutes)),
+                mistake: false,
             });
         }
+    }
+    let bug = B2B_CATEGORIES
+        .iter()
+        .find(|c| c.code == "bug")
+        .expect("a bug category");
+    for r in d.renewals.iter().filter(|r| r.signs[2]) {
+        for before in r.mistake_days {
+            let day = w.day(r.on) - before as i64;
+            if day < d.start_day {
+                continue;
+            }
+            new_cases.push(NewCase {
+                at: office_time(rng, w.date(day)),
+                category: bug,
+                incident_end: None,
+                mistake: true,
+            });
+        }
+    }
+    match plant {
+        // The planted trust deficit: three mistakes in the last two months.
+        Some("trust_deficit") => {
+            for before in [50, 30, 12] {
+                let day = prev_weekday(w.as_of - TimeDelta::days(before));
+                new_cases.push(NewCase {
+                    at: office_time(rng, day),
+                    category: bug,
+                    incident_end: None,
+                    mistake: true,
+                });
+            }
+        }
+        // The planted healthy account has had no problems at all.
+        Some("healthy") => new_cases.clear(),
+        _ => {}
     }
     new_cases.sort_by_key(|c| c.at);
     let mut our_faults: Vec<chrono::DateTime<chrono::Utc>> = Vec::new();
@@ -668,10 +935,14 @@ fn account(
         );
         let sev = if c.incident_end.is_some() && tier == 2 {
             3
+        } else if c.mistake {
+            2
         } else {
             sev
         };
-        let our_fault = if cat.our_fault <= 0.0 || cat.our_fault >= 1.0 {
+        let our_fault = if c.mistake {
+            Some(true)
+        } else if cat.our_fault <= 0.0 || cat.our_fault >= 1.0 {
             Some(cat.our_fault >= 1.0)
         } else if rng.random_bool(0.1) {
             None
@@ -713,6 +984,7 @@ fn account(
                         (Outcome::Unresolved, shares[2]),
                     ],
                 );
+                let outcome = if c.mistake { Outcome::Late } else { outcome };
                 service::life(rng, c.at, sev, outcome, None, w.end)
             }
         };
@@ -817,6 +1089,11 @@ fn account(
 
     // Relationship NPS twice a year (February and September).
     let account_mood = normal(rng, 0.0, 1.0);
+    let account_mood = if plant == Some("healthy") {
+        2.0
+    } else {
+        account_mood
+    };
     for year in w.start.year()..=w.as_of.year() {
         for (month, day, half) in [(2, 12, "h1"), (9, 10, "h2")] {
             let Some(sent) = NaiveDate::from_ymd_opt(year, month, day) else {
@@ -893,14 +1170,64 @@ fn account(
         }
     }
 
+    // A detractor's answer to a pulse survey before a renewal (a churn factor), and
+    // the planted detractor's answer yesterday.
+    let mut pulses: Vec<(chrono::DateTime<chrono::Utc>, i64)> = d
+        .renewals
+        .iter()
+        .filter(|r| r.signs[1])
+        .map(|r| {
+            let day = w.day(r.on) - r.nps_days as i64;
+            (office_time(rng, w.date(day)), r.nps)
+        })
+        .collect();
+    if plant == Some("detractor") {
+        pulses.push((helsinki(w.as_of - TimeDelta::days(1), 10 * 3600 + 900), 3));
+    }
+    for (answered, nps) in pulses {
+        if !(survey_consent && in_service(answered) && answered >= signed_at) {
+            continue;
+        }
+        let do_better = match reason {
+            Some(("support", _)) => say(texts::B2B_DO_BETTER[1], english),
+            Some(("price", _)) => say(texts::B2B_DO_BETTER[0], english),
+            _ => pick_say(rng, texts::B2B_DO_BETTER, english),
+        };
+        t.feedback
+            .row(next(&mut n.feedback, "b2b-fb"))
+            .set("customer_id", aid.as_str())
+            .set("answered_at", answered)
+            .set("survey_ref", "nps-pulse")
+            .set("nps", nps)
+            .set("did_well", None::<String>)
+            .set("do_better", do_better)
+            .set("language", locale)
+            .set("staff_id", None::<String>)
+            .push();
+    }
+
     // Now and then a manager's own entry in the trust ledger.
-    if rng.random_bool(MANUAL_TRUST_SHARE) {
+    if rng.random_bool(MANUAL_TRUST_SHARE) && plant.is_none() {
         let day = uniform(rng, d.start_day as f64, stop_day as f64);
         let at = office_time(rng, w.date(day as i64));
         if in_service(at) {
             let id = next(&mut n.trust, "b2b-trust");
             service::manual_trust(rng, t, id, &aid, at, english);
         }
+    }
+    let first_support = at_work(Role::Support, d.start_day as f64, horizon);
+    Served {
+        id: aid,
+        tier,
+        english,
+        started_on,
+        ended_on,
+        leave_on,
+        manager_at_start: staff_id(manager),
+        manager_now: staff_id(manager_on(stop_day as f64 - 1.0)),
+        support: staff_id(first_support[0]),
+        on_time: d.on_time,
+        plant,
     }
 }
 

@@ -113,6 +113,11 @@ pub(crate) fn customer_id(i: usize) -> String {
     format!("cafe-{:05}", i + 1)
 }
 
+/// A regular buys at least this often in the last 365 days ...
+const REGULAR_VISITS: usize = 12;
+/// ... and has an owner with this probability.
+const OWNED_REGULAR_SHARE: f64 = 0.5;
+
 /// Cases opened in the last this many days are more often still open.
 const RECENT_DAYS: i64 = 30;
 /// The window of the built-in repurchase effect, days.
@@ -177,6 +182,8 @@ pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
     let p = &CAFE;
     let draws = draws(cfg, w);
     let claimants = repeat_claimants(cfg, &draws, horizon);
+    // Purchases in the last 365 days, per customer (for the owners below).
+    let mut last_year = vec![0usize; draws.len()];
     for (i, d) in draws.into_iter().enumerate() {
         let cid = customer_id(i);
         let english = rng.random_bool(p.english_share);
@@ -255,6 +262,7 @@ pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
         while k < visits.len() {
             let v = visits[k];
             let at = cafe_wall(w, v.u);
+            last_year[i] += usize::from(v.u >= horizon - 365.0);
             t.transactions
                 .row(format!("{cid}-t{:04}", k + 1))
                 .set("customer_id", cid.as_str())
@@ -440,6 +448,7 @@ pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
                             .set("staff_id", staff_id(0))
                             .set("outcome", "positive")
                             .set("proactive", false)
+                            .set("purpose", "service")
                             .set("note", say(texts::CAFE_APOLOGY, english))
                             .push();
                     }
@@ -485,6 +494,7 @@ pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
                         .set("staff_id", staff_id(barista))
                         .set("outcome", outcome)
                         .set("proactive", false)
+                        .set("purpose", "other")
                         .set("note", note)
                         .push();
                 }
@@ -507,6 +517,7 @@ pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
                         .set("staff_id", staff_id(barista))
                         .set("outcome", outcome)
                         .set("proactive", true)
+                        .set("purpose", "check_in")
                         .set("note", note)
                         .push();
                 }
@@ -579,6 +590,27 @@ pub(crate) fn generate(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
             k += 1;
         }
     }
+    set_owners(cfg, &last_year, t);
+}
+
+/// Regulars (at least [`REGULAR_VISITS`] purchases in the last 365 days) have an owner
+/// with probability [`OWNED_REGULAR_SHARE`]: the café's owner or its shift lead, half
+/// and half (stream 8, so nothing else moves).
+fn set_owners(cfg: &DemoConfig, last_year: &[usize], t: &mut Tables) {
+    let mut rng = draw::stream(cfg.seed, draw::CAFE_OWNERS);
+    let owners: HashMap<String, String> = last_year
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n >= REGULAR_VISITS)
+        .filter_map(|(i, _)| {
+            let owned = rng.random_bool(OWNED_REGULAR_SHARE);
+            let who = staff_id(rng.random_range(0..2));
+            owned.then(|| (customer_id(i), who))
+        })
+        .collect();
+    t.customers.set_where("owner_id", |id| {
+        owners.get(id).map(|s| kanta_domain::Value::Text(s.clone()))
+    });
 }
 
 /// The purchases after a customer's first case: with probability `q` the customer

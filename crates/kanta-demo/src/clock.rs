@@ -123,6 +123,13 @@ pub(crate) fn next_weekday(mut d: NaiveDate) -> NaiveDate {
     d
 }
 
+pub(crate) fn prev_weekday(mut d: NaiveDate) -> NaiveDate {
+    while matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
+        d -= TimeDelta::days(1);
+    }
+    d
+}
+
 /// `start` plus `n` months, clamped to the end of a shorter month (Jan 31 + 1 month
 /// is Feb 28 or 29); always counted from `start`, so renewals do not drift.
 pub(crate) fn add_months(start: NaiveDate, n: u32) -> NaiveDate {

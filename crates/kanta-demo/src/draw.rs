@@ -22,6 +22,9 @@ pub(crate) const B2B_PROCESS: u64 = 3;
 pub(crate) const B2B_DETAIL: u64 = 4;
 pub(crate) const CLAIMS: u64 = 5;
 pub(crate) const CAFE_CLAIMANTS: u64 = 6;
+pub(crate) const B2B_FACTORS: u64 = 7;
+pub(crate) const CAFE_OWNERS: u64 = 8;
+pub(crate) const B2B_SUCCESS: u64 = 9;
 
 pub(crate) fn pick<T: Copy>(rng: &mut impl Rng, items: &[T]) -> T {
     items[rng.random_range(0..items.len())]

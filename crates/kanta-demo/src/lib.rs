@@ -50,6 +50,7 @@ mod draw;
 mod names;
 mod params;
 mod service;
+mod success;
 mod tables;
 mod texts;
 
@@ -57,7 +58,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use kanta_domain::WriteBatch;
 
 pub use params::{
-    B2B, B2bParams, BgNbd, CAFE, CafeParams, GammaGamma, PLANS, RECOVERY, RecoveryParams,
+    ACCOUNT_MANAGER, B2B, B2bParams, BgNbd, CAFE, CHURN_FACTORS, CafeParams, ChurnFactor, DemoUser,
+    GammaGamma, ONBOARDING, OnboardingParams, PLANS, PLANTED, RECOVERY, RecoveryParams,
     SLA_POLICIES, SMALL_CLAIM_LIMIT, Sbg, SlaPolicy, TIERS, TRUST, TrustParams,
 };
 
@@ -116,6 +118,15 @@ pub fn generate(cfg: &DemoConfig) -> Vec<WriteBatch> {
     let mut rng = draw::stream(cfg.seed, draw::CLAIMS);
     service::write_claims(&mut rng, claims, w.end, &mut t);
     t.into_batches()
+}
+
+/// The B2B accounts at risk at `as_of` by construction (external ids): still served,
+/// and either leaving within the 180 days after `as_of` (decided, not yet visible but
+/// through its signs) or showing one of the stated churn factors ([`CHURN_FACTORS`])
+/// now, plus the planted accounts but the healthy one ([`PLANTED`]). The contact queue
+/// should rank these first.
+pub fn accounts_at_risk(cfg: &DemoConfig) -> Vec<String> {
+    b2b::at_risk(cfg, &clock::Window::new(cfg.as_of, cfg.years))
 }
 
 /// When a case of `severity` (low, normal, high, critical) opened at `opened` is due to

@@ -201,6 +201,133 @@ pub const B2B: B2bParams = B2bParams {
     active_users_median: [6.0, 30.0, 150.0],
 };
 
+/// One stated churn factor of the B2B accounts: how often its warning sign shows
+/// before a renewal at which the account leaves, and before one it renews at (per
+/// plan period). By Bayes' rule the sign multiplies the odds of leaving at that
+/// renewal by `leave / stay` when it shows and by `(1 − leave) / (1 − stay)` when it
+/// does not (see [`ChurnFactor::odds_ratio`] and `docs/demo.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ChurnFactor {
+    /// The factor's key, as the health model names its feature.
+    pub key: &'static str,
+    /// P(sign | the account leaves at the renewal).
+    pub leave: f64,
+    /// P(sign | the account renews), monthly plans.
+    pub stay_monthly: f64,
+    /// P(sign | the account renews), yearly plans.
+    pub stay_yearly: f64,
+}
+
+impl ChurnFactor {
+    /// How the sign (or its absence) multiplies the odds of leaving at a renewal.
+    pub fn odds_ratio(&self, shows: bool, yearly: bool) -> f64 {
+        let stay = if yearly {
+            self.stay_yearly
+        } else {
+            self.stay_monthly
+        };
+        if shows {
+            self.leave / stay
+        } else {
+            (1.0 - self.leave) / (1.0 - stay)
+        }
+    }
+
+    /// The probability of leaving at a renewal for an account whose sBG churn
+    /// probability is `theta`, given which signs show: the odds `θ / (1 − θ)` times
+    /// every factor's odds ratio.
+    pub fn leave_probability(theta: f64, yearly: bool, signs: &[(ChurnFactor, bool)]) -> f64 {
+        let odds = signs.iter().fold(theta / (1.0 - theta), |o, (f, shows)| {
+            o * f.odds_ratio(*shows, yearly)
+        });
+        odds / (1.0 + odds)
+    }
+}
+
+/// The stated churn factors of the B2B accounts, in the order of the flags in the
+/// generator: falling usage, a detractor's answer, our mistakes, no proactive contact.
+///
+/// - `usage_trend`: usage falls from 4-12 weeks before the renewal to 15-50 % of its
+///   level at the renewal (an account that renews recovers over the 6 weeks after).
+/// - `last_nps_group`: a pulse NPS answer of 0-6, 15-90 days before the renewal.
+/// - `trust_balance`: two cases that were our fault, 15-75 days before the renewal,
+///   both put right late (four debits of the trust ledger).
+/// - `days_since_proactive`: no proactive contact (check-in, kick-off) in the 150 days
+///   before the renewal.
+pub const CHURN_FACTORS: [ChurnFactor; 4] = [
+    ChurnFactor {
+        key: "usage_trend",
+        leave: 0.7,
+        stay_monthly: 0.03,
+        stay_yearly: 0.15,
+    },
+    ChurnFactor {
+        key: "last_nps_group",
+        leave: 0.5,
+        stay_monthly: 0.02,
+        stay_yearly: 0.1,
+    },
+    ChurnFactor {
+        key: "trust_balance",
+        leave: 0.35,
+        stay_monthly: 0.02,
+        stay_yearly: 0.1,
+    },
+    ChurnFactor {
+        key: "days_since_proactive",
+        leave: 0.5,
+        stay_monthly: 0.03,
+        stay_yearly: 0.15,
+    },
+];
+
+/// Onboarding (accounts won in the last [`ONBOARDING.recent_days`] days): the share
+/// whose every due step was done on time, among accounts that leave at a renewal in
+/// their first 180 days and among the others. A completed onboarding lowers the odds
+/// of leaving in the first 180 days by `on_time_leave / on_time_stay` (0.35).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct OnboardingParams {
+    /// Accounts won this many days before `as_of` or later have an onboarding.
+    pub recent_days: i64,
+    /// P(every due step done on time | leaves within 180 days of the start).
+    pub on_time_leave: f64,
+    /// P(every due step done on time | stays beyond 180 days).
+    pub on_time_stay: f64,
+}
+
+/// The demo's onboarding draws.
+pub const ONBOARDING: OnboardingParams = OnboardingParams {
+    recent_days: 270,
+    on_time_leave: 0.3,
+    on_time_stay: 0.85,
+};
+
+/// A demo user who signs in: `kanta demo` creates it, with the admin's password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DemoUser {
+    pub email: &'static str,
+    pub name: &'static str,
+    /// The staff row with the same email (`kanta_store` matches "my customers" by it).
+    pub staff_id: &'static str,
+}
+
+/// The B2B firm's account manager who signs in to the demo (role staff) and owns the
+/// [`PLANTED`] accounts among others.
+pub const ACCOUNT_MANAGER: DemoUser = DemoUser {
+    email: "laura.salonen@pilvitaito.example",
+    name: "Laura Salonen",
+    staff_id: "b2b-staff-03",
+};
+
+/// The accounts planted for the contact queue (the first four accounts, when there
+/// are that many), each with what it shows: the queue's reason key, or `healthy`.
+pub const PLANTED: [(&str, &str); 4] = [
+    ("b2b-001", "usage_drop"),
+    ("b2b-002", "detractor"),
+    ("b2b-003", "trust_deficit"),
+    ("b2b-004", "healthy"),
+];
+
 /// The trust ledger of both businesses: +1 per job done well, −10 per mistake.
 pub const TRUST: TrustParams = TrustParams {
     credit: 1,

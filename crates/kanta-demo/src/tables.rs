@@ -81,6 +81,24 @@ impl Table {
         Table { batch }
     }
 
+    /// Sets `field` of the rows already pushed whose external id `pick` returns a
+    /// value for (the café's owners, decided once every purchase is known).
+    pub(crate) fn set_where(&mut self, field: &str, mut pick: impl FnMut(&str) -> Option<Value>) {
+        let stride = self.batch.stride();
+        let k = 1 + self
+            .batch
+            .fields
+            .iter()
+            .position(|f| f.name == field)
+            .unwrap_or_else(|| panic!("{} has no field {field}", self.batch.entity.name));
+        for row in self.batch.values.chunks_mut(stride) {
+            let Some(id) = row[0].as_text() else { continue };
+            if let Some(v) = pick(id) {
+                row[k] = v;
+            }
+        }
+    }
+
     /// Starts a row; unset fields stay null. Finish it with [`Row::push`].
     pub(crate) fn row(&mut self, external_id: impl Into<String>) -> Row<'_> {
         let mut values = Vec::with_capacity(self.batch.stride());
@@ -131,6 +149,12 @@ pub(crate) struct Tables {
     pub claim_drafts: Vec<crate::service::Claim>,
     pub feedback: Table,
     pub usage: Table,
+    pub onboarding_templates: Table,
+    pub onboarding_steps: Table,
+    pub onboardings: Table,
+    pub onboarding_tasks: Table,
+    pub goals: Table,
+    pub goal_notes: Table,
     pub trust: Table,
 }
 
@@ -210,6 +234,7 @@ impl Tables {
                     "staff_id",
                     "outcome",
                     "proactive",
+                    "purpose",
                     "note",
                 ],
             ),
@@ -268,6 +293,61 @@ impl Tables {
                 &USAGE_EVENTS,
                 &["customer_id", "occurred_at", "metric", "value"],
             ),
+            onboarding_templates: Table::new(
+                &ONBOARDING_TEMPLATES,
+                &["name", "segment", "plan", "auto_start", "active"],
+            ),
+            onboarding_steps: Table::new(
+                &ONBOARDING_STEPS,
+                &[
+                    "template_id",
+                    "position",
+                    "title",
+                    "due_days",
+                    "owner_role",
+                    "customer_text",
+                ],
+            ),
+            onboardings: Table::new(
+                &ONBOARDINGS,
+                &[
+                    "customer_id",
+                    "template_id",
+                    "started_on",
+                    "status",
+                    "completed_on",
+                ],
+            ),
+            onboarding_tasks: Table::new(
+                &ONBOARDING_TASKS,
+                &[
+                    "onboarding_id",
+                    "step_id",
+                    "due_on",
+                    "done_at",
+                    "staff_id",
+                    "note",
+                ],
+            ),
+            goals: Table::new(
+                &GOALS,
+                &[
+                    "customer_id",
+                    "agreed_on",
+                    "title",
+                    "measure",
+                    "baseline",
+                    "target",
+                    "current",
+                    "due_on",
+                    "status",
+                    "staff_id",
+                ],
+            ),
+            goal_notes: Table::new(
+                &GOAL_NOTES,
+                &["goal_id", "noted_on", "value", "note", "staff_id"],
+            ),
             trust: Table::new(
                 &TRUST_LEDGER,
                 &["customer_id", "occurred_at", "delta", "reason", "source"],
@@ -289,6 +369,12 @@ impl Tables {
             self.claims,
             self.feedback,
             self.usage,
+            self.onboarding_templates,
+            self.onboarding_steps,
+            self.onboardings,
+            self.onboarding_tasks,
+            self.goals,
+            self.goal_notes,
             self.trust,
         ]
         .into_iter()
@@ -298,9 +384,11 @@ impl Tables {
             b.rows_read = b.len() as u64;
         }
         debug_assert!(
-            out.iter()
-                .zip(schema::ENTITIES)
-                .all(|(b, e)| std::ptr::eq(b.entity, *e))
+            out.len() == schema::ENTITIES.len()
+                && out
+                    .iter()
+                    .zip(schema::ENTITIES)
+                    .all(|(b, e)| std::ptr::eq(b.entity, *e))
         );
         out
     }

@@ -430,6 +430,21 @@ pub(crate) const B2B_PROACTIVE_NOTES: &[Text] = &[
     ),
 ];
 
+pub(crate) const B2B_SALES_NOTES: &[Text] = &[
+    (
+        "Tarjottiin lisäkäyttäjiä ensi vuoden alusta.",
+        "Offered more user licences from the start of next year.",
+    ),
+    (
+        "Esiteltiin ylemmän paketin ominaisuudet ja hinta.",
+        "Presented the features and price of the higher plan.",
+    ),
+    (
+        "Lähetettiin tarjous integraatiopaketista.",
+        "Sent an offer for the integration package.",
+    ),
+];
+
 pub(crate) const B2B_REACTIVE_NOTES: &[Text] = &[
     (
         "Asiakas pyysi eriteltyä laskua.",

@@ -213,8 +213,14 @@ pub const CUSTOMER_TOTALS_COLUMNS: &[&str] = &[
 ];
 /// What a contact was about. A proactive contact whose purpose is not `sales` or
 /// `renewal` (or not given) counts for the contact cadence.
-pub const INTERACTION_PURPOSES: &[&str] =
-    &["check_in", "service", "sales", "renewal", "onboarding", "other"];
+pub const INTERACTION_PURPOSES: &[&str] = &[
+    "check_in",
+    "service",
+    "sales",
+    "renewal",
+    "onboarding",
+    "other",
+];
 /// The purposes that are selling, not keeping in touch.
 pub const SALES_PURPOSES: &[&str] = &["sales", "renewal"];
 /// Where a customer's onboarding stands.
@@ -774,14 +780,22 @@ pub static GOALS: Entity = Entity {
     table: "goals",
     fields: &[
         customer_ref(true),
-        req("agreed_on", Kind::Date, "the day it was agreed with the customer"),
+        req(
+            "agreed_on",
+            Kind::Date,
+            "the day it was agreed with the customer",
+        ),
         req("title", Kind::Text, "the goal, in the customer's words"),
         f(
             "measure",
             Kind::Text,
             "how progress is measured (orders a month, hours saved, ...)",
         ),
-        f("baseline", Kind::Float, "the measure when the goal was agreed"),
+        f(
+            "baseline",
+            Kind::Float,
+            "the measure when the goal was agreed",
+        ),
         f("target", Kind::Float, "the measure to reach"),
         f("current", Kind::Float, "the measure now"),
         f("due_on", Kind::Date, "the day it is due"),
@@ -816,7 +830,11 @@ pub static GOAL_NOTES: Entity = Entity {
         },
         req("noted_on", Kind::Date, "the day of the progress note"),
         f("value", Kind::Float, "the measure on that day"),
-        req("note", Kind::LongText, "the progress, in words the customer reads"),
+        req(
+            "note",
+            Kind::LongText,
+            "the progress, in words the customer reads",
+        ),
         staff_ref("staff_id"),
     ],
     time_field: None,

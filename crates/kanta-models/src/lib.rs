@@ -96,6 +96,7 @@ pub mod retention;
 pub mod rfm;
 pub mod sbg;
 pub mod score;
+pub mod scorecard;
 pub mod special;
 pub mod summary;
 pub mod survival;

@@ -138,6 +138,8 @@ pub struct CustomerFilter {
     pub p_alive_below: Option<f64>,
     /// Renewal probability (newest model run) below this (0..1).
     pub renewal_below: Option<f64>,
+    /// The customer's owner (`customers.owner_id`, owners.rs).
+    pub owner: Option<OwnerFilter>,
     pub sort: CustomerSort,
     pub limit: u32,
     pub offset: u64,
@@ -171,6 +173,16 @@ impl TrustFilter {
     }
 }
 
+/// Customers by their owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerFilter {
+    /// Owned by the staff member with this external id (an id no staff row has, such
+    /// as `""`, matches nobody: "my customers" of a user without a staff row).
+    Staff(String),
+    /// Owned by nobody.
+    Unowned,
+}
+
 impl Default for CustomerFilter {
     fn default() -> Self {
         CustomerFilter {
@@ -184,6 +196,7 @@ impl Default for CustomerFilter {
             clv_min_minor: None,
             p_alive_below: None,
             renewal_below: None,
+            owner: None,
             sort: CustomerSort::Name,
             limit: 50,
             offset: 0,
@@ -215,6 +228,8 @@ pub enum CustomerSort {
     Mrr,
     /// Nearest renewal first (none last).
     Renewal,
+    /// Lowest health score first (unscored last; `customers_health_score_idx`).
+    Health,
 }
 
 impl CustomerSort {
@@ -231,6 +246,7 @@ impl CustomerSort {
         "open-cases",
         "mrr",
         "renewal",
+        "health",
     ];
 
     pub fn parse(s: &str) -> Option<CustomerSort> {
@@ -247,6 +263,7 @@ impl CustomerSort {
             "open-cases" | "open_cases" => CustomerSort::OpenCases,
             "mrr" => CustomerSort::Mrr,
             "renewal" | "next-renewal" | "next_renewal" => CustomerSort::Renewal,
+            "health" | "health-score" | "health_score" => CustomerSort::Health,
             _ => return None,
         })
     }
@@ -303,6 +320,14 @@ impl CustomerSort {
                 ("c.id".into(), false),
             ],
             Renewal => vec![("c.next_renewal_on".into(), false), ("c.id".into(), false)],
+            // SQLite puts NULL first ascending: unscored customers moved last by a term.
+            Health if !postgres => vec![
+                ("c.health_score IS NULL".into(), false),
+                ("c.health_score".into(), false),
+                ("c.id".into(), false),
+            ],
+            // PostgreSQL: NULL last ascending, the order of (health_score, id).
+            Health => vec![("c.health_score".into(), false), ("c.id".into(), false)],
             _ => return self.indexed_order_by(postgres, backwards).to_string(),
         };
         terms
@@ -387,6 +412,14 @@ pub struct CustomerSummary {
     /// The newest model run's probability that the subscription renews, when the run
     /// gives one.
     pub renewal_probability: Option<f64>,
+    /// The owner (a staff member's external id and name), when the customer has one
+    /// (the list's rows only).
+    pub owner_id: Option<String>,
+    pub owner_name: Option<String>,
+    /// The newest health score (0-100) and its change over 30 days, in points (the
+    /// list's rows only).
+    pub health_score: Option<i64>,
+    pub health_change_30: Option<i64>,
 }
 
 /// SQL expressions of the values the customer list derives per customer, over the
@@ -459,7 +492,10 @@ pub struct TimelineEvent {
 const SUMMARY_COLUMNS: &str = "c.id, c.external_id, c.name, c.email, c.kind, c.segment, c.status, c.tier, \
      c.transactions_count, c.revenue_minor, c.refunds_count, c.refunds_minor, \
      c.first_purchase_at, c.last_purchase_at, \
-     c.mrr_minor, c.subscription_revenue_minor, c.next_renewal_on, c.plan";
+     c.mrr_minor, c.subscription_revenue_minor, c.next_renewal_on, c.plan, \
+     CAST(c.health_score AS BIGINT) AS health_score, CAST(c.health_change_30 AS BIGINT) AS health_change_30, \
+     (SELECT o.external_id FROM staff o WHERE o.id = c.owner_id) AS owner_ext, \
+     (SELECT o.name FROM staff o WHERE o.id = c.owner_id) AS owner_name";
 
 /// The figures of a customer row beyond the record's fields (totals, subscriptions,
 /// derived values), filled into a [`CustomerSummary`].
@@ -504,6 +540,10 @@ macro_rules! decode_summaries {
                     segment: r.try_get("segment")?,
                     status: r.try_get("status")?,
                     tier: r.try_get("tier")?,
+                    owner_id: r.try_get("owner_ext")?,
+                    owner_name: r.try_get("owner_name")?,
+                    health_score: r.try_get("health_score")?,
+                    health_change_30: r.try_get("health_change_30")?,
                     ..CustomerSummary::default()
                 };
                 Ok(summary_figures!(r, base))
@@ -670,6 +710,17 @@ fn list_where(
     if let Some(below) = f.renewal_below {
         let p = param(ListParam::Float(below));
         conds.push(format!("{} < {p}", d.renewal));
+    }
+    match &f.owner {
+        // One staff row by its unique key, then `customers_owner_id_idx`.
+        Some(OwnerFilter::Staff(id)) => {
+            let p = param(ListParam::Text(id.clone()));
+            conds.push(format!(
+                "c.owner_id = (SELECT o.id FROM staff o WHERE o.external_id = {p})"
+            ));
+        }
+        Some(OwnerFilter::Unowned) => conds.push("c.owner_id IS NULL".into()),
+        None => {}
     }
     let sql = if conds.is_empty() {
         "true".to_string()

@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account/language", post(set_language))
         .route("/account/time-zone", post(set_time_zone))
         .route("/account/password", post(set_password))
+        .route("/account/digest", post(set_digest))
         .route("/admin/users", get(users).post(add_user))
         .route("/admin/users/{id}", post(change_user))
         .route("/admin/users/{id}/password", post(reset_password))
@@ -364,6 +365,8 @@ struct AccountPage {
     error: Option<String>,
     /// The store's time zone, named by the "store's zone" choice when known.
     store_zone: Option<String>,
+    /// Whether the weekly digest mail is on (staff and above; `None`: not shown).
+    weekly_digest: Option<bool>,
 }
 
 /// Time zones the account page offers by name (any other is typed).
@@ -423,10 +426,17 @@ async fn account(
         Some("language") => Some("account.saved_language"),
         Some("time_zone") => Some("account.saved_time_zone"),
         Some("password") => Some("account.saved_password"),
+        Some("digest") => Some("owners.digest.saved"),
         _ => None,
+    };
+    let weekly_digest = if me.user.role >= kanta_core::access::Role::Staff {
+        s.core.weekly_digest(me.user.id).await.ok()
+    } else {
+        None
     };
     render(&AccountPage {
         store_zone: s.core.time_zone().await.ok().map(|z| z.name().to_string()),
+        weekly_digest,
         ..account_view(&me, notice, None)
     })
 }
@@ -440,6 +450,7 @@ fn account_view(me: &SignedIn, notice: Option<&'static str>, error: Option<Strin
         notice,
         error,
         store_zone: None,
+        weekly_digest: None,
     }
 }
 
@@ -489,6 +500,29 @@ async fn set_time_zone(
         )),
         Err(e) => Err(core_err(&me, e)),
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct DigestForm {
+    #[serde(default)]
+    csrf: String,
+    /// Present (a checked box): the weekly digest on.
+    #[serde(default)]
+    digest: Option<String>,
+}
+
+/// `POST /account/digest`: the weekly digest mail on or off (audited by the core).
+async fn set_digest(
+    State(s): State<AppState>,
+    me: SignedIn,
+    Form(f): Form<DigestForm>,
+) -> Result<Response, Response> {
+    me.check_csrf(&f.csrf)?;
+    s.core
+        .set_weekly_digest(&me.acting(), me.user.id, f.digest.is_some())
+        .await
+        .map_err(|e| core_err(&me, e))?;
+    Ok(Redirect::to("/account?saved=digest").into_response())
 }
 
 #[derive(Debug, Deserialize)]

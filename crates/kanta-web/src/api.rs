@@ -10,6 +10,8 @@
 //!   Each calls its use case in `kanta-core`.
 //! - `service`: SLA attainment and the small-claim rule's effect
 //!   (`GET /api/v1/service`), recovery measured (`GET /api/v1/reports/recovery`).
+//! - `health`: the health model in use (`GET /api/v1/health/model`) and a customer's
+//!   score with its factors (`GET /api/v1/customers/{id}/health`).
 //! - `cases`: cases with their SLA state, events and timers, claims (the small-claim
 //!   rule, decisions, payment, repeat claimants) and customers' trust ledgers, each
 //!   through its use case in `kanta-core`.
@@ -20,8 +22,10 @@ mod audit;
 mod cases;
 mod entities;
 mod events;
+mod health;
 mod jobs;
 mod openapi;
+mod queue;
 mod scores;
 mod service;
 mod settings;
@@ -60,7 +64,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/settings/{key}", put(settings::put))
         .merge(scores::routes())
         .merge(cases::routes())
-        .merge(service::routes());
+        .merge(service::routes())
+        .merge(health::routes())
+        .merge(queue::routes());
     for e in ENTITIES {
         r = r.merge(entities::routes(e));
     }

@@ -88,6 +88,102 @@ pub enum Command {
     /// Cases: run the SLA check now (what `kanta serve` does every 5 minutes).
     #[command(subcommand)]
     Cases(CasesCommand),
+    /// The health scorecard on a CSV file: fit it with a holdout report, or score rows
+    /// with a saved one.
+    #[command(subcommand)]
+    Health(HealthCommand),
+    /// Whom to contact today, and why: the contact queue by value at risk (`kanta
+    /// queue refresh` recomputes it).
+    Queue(crate::commands::queue::QueueArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HealthCommand {
+    /// Fit a scorecard (binned logistic regression) of a yes/no column on the other
+    /// columns; print holdout AUC, Brier, log-loss, calibration and every feature's
+    /// bins and weights.
+    Fit(HealthFitArgs),
+    /// Score each row of a file with a saved scorecard: probability, health score
+    /// 0-100 and the factors that move it most.
+    Predict(HealthPredictArgs),
+    /// Score every customer of the store's health now (what the daily job does): the
+    /// weights learned from the store's own history, or expert weights while churn
+    /// events are few; prints the method, why, and the holdout's AUC and Brier score.
+    Refresh(HealthRefreshArgs),
+    /// Print the health model in use: method and why, validation and every feature's
+    /// bins with their points.
+    Model(JsonArg),
+}
+
+#[derive(Debug, Args)]
+pub struct HealthRefreshArgs {
+    /// The day to score as of (YYYY-MM-DD or 31.12.2024). Default: today in the
+    /// store's time zone.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthFitArgs {
+    /// A CSV file with a header: the target column and any numeric and categorical
+    /// columns (blank cells are missing values).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// The yes/no column to predict (Yes/No, 1/0, true/false, kyllä/ei).
+    #[arg(long, value_name = "COLUMN")]
+    pub target: String,
+    /// A column that names the row (not a feature).
+    #[arg(long, value_name = "COLUMN")]
+    pub id: Option<String>,
+    /// Columns that identify rather than describe (row numbers, names): not features.
+    #[arg(long, value_name = "COL,...", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Share of rows held out for validation (stratified random split).
+    #[arg(long, default_value_t = 0.3)]
+    pub holdout: f64,
+    /// Seed of the split and the cross-validation folds.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// At most this many bins per numeric column.
+    #[arg(long, default_value_t = 10)]
+    pub max_bins: usize,
+    /// The L2 penalty; chosen by cross-validation when absent.
+    #[arg(long)]
+    pub l2: Option<f64>,
+    /// Write the held-out rows' ids (the --id column, else 1-based row numbers), one
+    /// per line under a header line, e.g. to validate another model on the same split.
+    #[arg(long, value_name = "FILE")]
+    pub split_out: Option<PathBuf>,
+    /// Save the fitted scorecard (JSON) for kanta health predict.
+    #[arg(long, value_name = "MODEL.json")]
+    pub save: Option<PathBuf>,
+    /// Print one JSON object (auc first, then brier, log_loss, n_train, n_holdout,
+    /// events, calibration, features, ...).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthPredictArgs {
+    /// A scorecard saved by kanta health fit --save.
+    #[arg(long, value_name = "MODEL.json")]
+    pub model: PathBuf,
+    /// A CSV file with the model's columns.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// The column that names each row (default: the model's --id when the file has
+    /// it, else row numbers).
+    #[arg(long, value_name = "COLUMN")]
+    pub id: Option<String>,
+    /// How many factors to show per row.
+    #[arg(long, default_value_t = 3)]
+    pub top: usize,
+    /// Print JSON instead of CSV.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +201,19 @@ pub enum ReportCommand {
     /// retention, repurchase within 90 and 180 days and revenue in the 12 months
     /// after, with 95% intervals.
     Recovery(RecoveryArgs),
+    /// Contacts per staff member and month (store time zone) and the share of them
+    /// that were proactive and not about sales or renewal, with 95% intervals.
+    Contacts(ContactsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ContactsArgs {
+    /// Months back, this one included (1-36).
+    #[arg(long, default_value_t = 12)]
+    pub months: u32,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -646,6 +755,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Jobs(a) => crate::commands::admin::jobs(&cli, a).await,
         Command::Mail(c) => crate::commands::admin::mail(&cli, c).await,
         Command::Report(c) => crate::commands::report::run(&cli, c).await,
+        Command::Health(c) => match c {
+            // The store's health score.
+            HealthCommand::Refresh(a) => crate::commands::health_store::refresh(&cli, a).await,
+            HealthCommand::Model(a) => crate::commands::health_store::model(&cli, a).await,
+            // The analyst's scorecard on a file, which uses no store.
+            HealthCommand::Fit(a) => {
+                crate::commands::fit::refuse_store_flags("health")?;
+                crate::commands::health::fit(a)
+            }
+            HealthCommand::Predict(a) => {
+                crate::commands::fit::refuse_store_flags("health")?;
+                crate::commands::health::predict(a)
+            }
+        },
+        Command::Queue(a) => crate::commands::queue::run(&cli, a).await,
         Command::Cases(CasesCommand::SlaCheck(a)) => {
             crate::commands::cases::sla_check(&cli, a).await
         }

@@ -96,6 +96,10 @@ macro_rules! templates {
         ///   `customer` (name, else id), `category`, `severity`, `step` (first response
         ///   or resolution, in the message's language), `due` (in the store's zone),
         ///   `owner` (the owner's name, else `-`), `path` (the case's page, `/cases/<id>`).
+        /// - `queue_digest` (weekly, to each owner with the digest on): `site`, `name` (the
+        ///   user's), `week` (`2026-W49`), `total` (their rows in the contact queue),
+        ///   `shown` (rows listed), `rows` (one line per customer with the reasons in
+        ///   words), `path` (`/today`).
         pub const TEMPLATES: &[&str] = &[$($name),*];
     };
 }
@@ -105,7 +109,8 @@ templates!(
     "job_failed",
     "escalation",
     "sla_warning",
-    "sla_breach"
+    "sla_breach",
+    "queue_digest"
 );
 
 /// Renders the template `template` in `lang` with the values `vars` (name, value).

@@ -1,12 +1,17 @@
 mod cases;
 mod claims;
 mod config;
+mod demo_queue;
 mod deps;
 mod figures;
+mod health;
 mod import;
 mod jobs;
 mod mail;
+mod onboarding_goals;
 mod outbox;
+mod owners;
+mod queue;
 mod recovery;
 mod settings;
 mod smtp;

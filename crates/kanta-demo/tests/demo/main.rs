@@ -9,3 +9,4 @@ mod recovery;
 mod service;
 mod shape;
 mod store;
+mod success;

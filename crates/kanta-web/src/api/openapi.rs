@@ -1105,6 +1105,8 @@ fn document() -> Value {
     admin_paths(&mut paths, &mut schemas);
     super::cases::openapi(&mut paths, &mut schemas);
     service_paths(&mut paths, &mut schemas);
+    super::health::openapi(&mut paths, &mut schemas);
+    super::queue::openapi(&mut paths, &mut schemas);
     paths.insert(
         "/api/v1/stats".into(),
         json!({"get": operation("stats".into(), "meta", "Records per entity".into(), viewer,
@@ -1140,6 +1142,8 @@ fn document() -> Value {
     );
     tags.push(json!({"name": "settings", "description": "the store's settings: currency, time zone, language, business hours"}));
     tags.push(json!({"name": "service", "description": "SLA attainment, the small-claim rule's effect, recovery measured"}));
+    tags.push(json!({"name": "health", "description": "the health score: the model in use and each customer's score with its reasons"}));
+    tags.push(json!({"name": "queue", "description": "whom to contact today: the contact queue and the actions from its rows"}));
     tags.push(json!({"name": "meta", "description": "health, counts and this document"}));
 
     json!({

@@ -7,6 +7,12 @@
 //! (`CustomerFigures::of_summary`), the same as the customer page's, in the store's
 //! currency. A filter value the list does not know is refused with a 400 page naming
 //! the parameter and the values it takes.
+//!
+//! Owners (issue 12): `owner=me` shows "my customers" (the staff row of the signed-in
+//! user's email; a user without one owns nobody), `owner=none` those without an owner,
+//! `owner=<staff id>` one staff member's; each row names its owner and shows the
+//! health score with its change over 30 days; `sort=health` puts the least healthy
+//! first (`customers_health_score_idx`).
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -15,7 +21,9 @@ use axum::response::Response;
 use kanta_core::figures::CustomerFigures;
 use kanta_domain::schema::{CUSTOMER_KINDS, CUSTOMER_STATUSES, TIERS};
 use kanta_domain::{Currency, Decimal};
-use kanta_store::records::{CustomerFilter, CustomerSort, CustomerSummary, TrustFilter};
+use kanta_store::records::{
+    CustomerFilter, CustomerSort, CustomerSummary, OwnerFilter, TrustFilter,
+};
 use serde::Deserialize;
 
 use super::{PageError, render, store_currency, urlencode};
@@ -39,6 +47,8 @@ pub(crate) struct ListParams {
     clv_min: Option<String>,
     p_alive_below: Option<String>,
     renewal_below: Option<String>,
+    /// `me`, `none`, a staff member's id; empty or `all`: anyone's.
+    owner: Option<String>,
     sort: Option<String>,
     offset: Option<String>,
 }
@@ -101,6 +111,17 @@ impl ListParams {
         }
     }
 
+    /// The owner filter: `me` is `my_staff` (the signed-in user's staff row; `None`
+    /// when they have none, so the list is empty).
+    fn owner(&self, my_staff: Option<&str>) -> Option<OwnerFilter> {
+        match Self::get(&self.owner) {
+            "" | "all" => None,
+            "me" => Some(OwnerFilter::Staff(my_staff.unwrap_or("").to_string())),
+            "none" => Some(OwnerFilter::Unowned),
+            id => Some(OwnerFilter::Staff(id.to_string())),
+        }
+    }
+
     fn filter(&self, currency: Currency) -> Result<CustomerFilter, BadParam> {
         let text = |v: &Option<String>| Some(Self::get(v).to_string()).filter(|s| !s.is_empty());
         let sort = match Self::get(&self.sort) {
@@ -148,6 +169,7 @@ impl ListParams {
             clv_min_minor,
             p_alive_below: prob(&self.p_alive_below, "p_alive_below")?,
             renewal_below: prob(&self.renewal_below, "renewal_below")?,
+            owner: None,
             sort,
             limit: PAGE,
             offset,
@@ -212,6 +234,11 @@ pub(crate) struct CustomersPage {
     p_alive_below: Vec<Choice>,
     renewal_below: Vec<Choice>,
     clv_min: String,
+    /// The owner filter: "my customers", "no owner", each staff member.
+    owners: Vec<OwnerChoice>,
+    /// The signed-in user owns nobody (no staff row of their email) while the list
+    /// shows "mine".
+    mine_without_staff: bool,
     /// The accounts in trust deficit, deepest first: one click.
     deficit_href: &'static str,
     /// This list is that one.
@@ -228,6 +255,13 @@ pub(crate) struct CustomersPage {
     filtered: bool,
 }
 
+/// One choice of the owner filter.
+pub(crate) struct OwnerChoice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
 /// One customer of the list with their figures.
 pub(crate) struct Row {
     c: CustomerSummary,
@@ -242,6 +276,10 @@ pub(crate) struct Row {
     clv: Option<String>,
     p_alive: Option<String>,
     renewal_probability: Option<String>,
+    /// The health score's change over 30 days: `▲ 5`, `▼ 12` (none when 0 or unknown),
+    /// and whether it fell.
+    health_change: Option<String>,
+    health_fell: bool,
 }
 
 fn row(tr: &Tr, c: CustomerSummary, currency: Currency) -> Row {
@@ -256,6 +294,14 @@ fn row(tr: &Tr, c: CustomerSummary, currency: Currency) -> Row {
         clv: c.clv_12_minor.map(|v| tr.money(v, currency)),
         p_alive: c.p_alive.map(|p| percent(tr, p)),
         renewal_probability: c.renewal_probability.map(|p| percent(tr, p)),
+        health_change: c.health_change_30.filter(|d| *d != 0).map(|d| {
+            if d > 0 {
+                format!("▲ {d}")
+            } else {
+                format!("▼ {}", d.abs())
+            }
+        }),
+        health_fell: c.health_change_30.is_some_and(|d| d < 0),
         c,
     }
 }
@@ -282,7 +328,7 @@ fn bad_param(signed: &SignedIn, b: &BadParam) -> PageError {
 
 /// The query string of the same list at another offset.
 /// `clv_min` is the amount as the user wrote it.
-fn link(f: &CustomerFilter, sort: &str, offset: u64, clv_min: &str) -> String {
+fn link(f: &CustomerFilter, sort: &str, offset: u64, clv_min: &str, owner: &str) -> String {
     let mut s = format!("/customers?offset={offset}");
     let trust = f.trust.map(|t| t.name().to_string());
     let cases = f
@@ -302,6 +348,7 @@ fn link(f: &CustomerFilter, sort: &str, offset: u64, clv_min: &str) -> String {
         ("clv_min", &clv),
         ("p_alive_below", &p_alive),
         ("renewal_below", &renewal),
+        ("owner", &Some(owner.to_string()).filter(|o| !o.is_empty())),
     ] {
         if let Some(v) = v {
             s.push_str(&format!("&{k}={}", urlencode(v)));
@@ -320,15 +367,61 @@ pub(crate) async fn list(
 ) -> Result<Response, PageError> {
     let tr = signed.tr;
     let currency = store_currency(&s).await?;
-    let filter = q.filter(currency).map_err(|b| bad_param(&signed, &b))?;
+    let mut filter = q.filter(currency).map_err(|b| bad_param(&signed, &b))?;
+    let owner_param = ListParams::get(&q.owner);
+    let my_staff = if owner_param == "me" {
+        s.store.staff_for_email(&signed.user.email).await?
+    } else {
+        None
+    };
+    let staff = s.store.staff_choices().await?;
+    if !matches!(owner_param, "" | "all" | "me" | "none")
+        && !staff.iter().any(|(id, _)| id == owner_param)
+    {
+        return Err(bad_param(
+            &signed,
+            &BadParam::new("owner", owner_param, "me, none, all or a staff member's id"),
+        ));
+    }
+    filter.owner = q.owner(my_staff.as_deref());
     let page = s.store.customers(&filter).await?;
     let sort = filter.sort.name();
     let limit = u64::from(filter.limit);
     let clv = ListParams::get(&q.clv_min);
-    let prev =
-        (filter.offset > 0).then(|| link(&filter, sort, filter.offset.saturating_sub(limit), clv));
+    let prev = (filter.offset > 0).then(|| {
+        link(
+            &filter,
+            sort,
+            filter.offset.saturating_sub(limit),
+            clv,
+            owner_param,
+        )
+    });
     let next = (filter.offset + limit < page.total)
-        .then(|| link(&filter, sort, filter.offset + limit, clv));
+        .then(|| link(&filter, sort, filter.offset + limit, clv, owner_param));
+    let mut owners = vec![
+        OwnerChoice {
+            value: "me".into(),
+            label: tr.t("owners.filter.me").to_string(),
+            selected: owner_param == "me",
+        },
+        OwnerChoice {
+            value: "none".into(),
+            label: tr.t("owners.filter.none").to_string(),
+            selected: owner_param == "none",
+        },
+    ];
+    owners.extend(staff.into_iter().map(|(id, name)| OwnerChoice {
+        selected: id == owner_param,
+        value: id,
+        label: name,
+    }));
+    let mut sorts = choices(&tr, CustomerSort::NAMES, Some(sort), "customers.sort.");
+    for c in &mut sorts {
+        if c.value == "health" {
+            c.label = tr.t("owners.sort.health").to_string();
+        }
+    }
     let shown = page.customers.len() as u64;
     let view = CustomersPage {
         me: Some(signed.me()),
@@ -354,7 +447,9 @@ pub(crate) async fn list(
         clv_min: ListParams::get(&q.clv_min).to_string(),
         deficit_href: "/customers?trust=deficit&sort=trust",
         deficit_shown: filter.trust == Some(TrustFilter::Deficit),
-        sorts: choices(&tr, CustomerSort::NAMES, Some(sort), "customers.sort."),
+        sorts,
+        owners,
+        mine_without_staff: owner_param == "me" && my_staff.is_none(),
         first: if shown == 0 { 0 } else { filter.offset + 1 },
         last: filter.offset + shown,
         filtered: filter.search.is_some()
@@ -366,7 +461,8 @@ pub(crate) async fn list(
             || filter.open_cases.is_some()
             || filter.clv_min_minor.is_some()
             || filter.p_alive_below.is_some()
-            || filter.renewal_below.is_some(),
+            || filter.renewal_below.is_some()
+            || filter.owner.is_some(),
         total: page.total,
         rows: page
             .customers

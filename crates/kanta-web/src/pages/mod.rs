@@ -14,6 +14,8 @@
 //! - `service`: the service page (SLA attainment, the small-claim rule's effect,
 //!   recovery measured); `claims`: the managers' approval queue and the repeat
 //!   claimants.
+//! - `owners`: the owners, their proactive share per month, bulk assignment.
+//! - `health`: the health score's model page and the customer page's health card.
 //! - `admin`: the admin area's pages: the audit log, the jobs and the outbox, the
 //!   store settings; `admin::Guarded` is the one guard and render of each.
 
@@ -22,9 +24,14 @@ pub(crate) mod cases;
 mod claims;
 mod customer;
 pub(crate) mod customers;
+mod goals;
+pub(crate) mod health;
 pub(crate) mod nav;
+mod onboarding;
+mod owners;
 pub(crate) mod retention;
 mod service;
+pub(crate) mod today;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -44,7 +51,13 @@ const CSS: &str = include_str!("../../assets/kanta.css");
 
 pub fn routes() -> Router<AppState> {
     let mut r = Router::new()
-        .route("/", get(customers::list))
+        .route("/", get(today::home))
+        .route("/today", get(today::today))
+        .route("/today/{id}/{action}", post(today::action))
+        .route(
+            "/customers/{id}/next/{action}",
+            post(today::customer_action),
+        )
         .route("/customers", get(customers::list))
         .route("/customers/{id}", get(customer::page))
         .route("/retention", get(retention::page))
@@ -59,9 +72,31 @@ pub fn routes() -> Router<AppState> {
         .route("/cases/{id}/claims/{claim}/decide", post(cases::decide))
         .route("/cases/{id}/claims/{claim}/pay", post(cases::pay))
         .route("/service", get(service::page))
+        .route("/health", get(health::page))
+        .route("/health/refresh", post(health::refresh))
         .route("/claims", get(claims::list))
         .route("/claims/repeat", get(claims::repeat))
         .route("/claims/{id}/decision", post(claims::decide))
+        .route("/owners", get(owners::list))
+        .route("/owners/assign", post(owners::assign))
+        .route("/onboarding", get(onboarding::page))
+        .route("/onboarding/templates", post(onboarding::save_template))
+        .route("/onboarding/templates/new", get(onboarding::new_template))
+        .route("/onboarding/templates/{id}", get(onboarding::edit_template))
+        .route("/customers/{id}/onboarding/start", post(onboarding::start))
+        .route(
+            "/customers/{id}/onboarding/tasks/{task}/done",
+            post(onboarding::task_done),
+        )
+        .route("/customers/{id}/goals", post(goals::add))
+        .route("/customers/{id}/goals/{goal}/notes", post(goals::note))
+        .route("/customers/{id}/goals/{goal}/status", post(goals::status))
+        .route("/customers/{id}/goal-links", post(goals::create_link))
+        .route(
+            "/customers/{id}/goal-links/{link}/revoke",
+            post(goals::revoke_link),
+        )
+        .route("/g/{token}", get(goals::public))
         .route("/assets/kanta.css", get(css));
     for action in customer::ACTIONS {
         r = r.route(

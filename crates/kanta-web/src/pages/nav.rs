@@ -24,6 +24,12 @@ pub struct Area {
 /// one line (contact queue, retention, value, feedback, cases, surveys, settings).
 pub const AREAS: &[Area] = &[
     Area {
+        id: "today",
+        href: "/today",
+        label: "nav.today",
+        min_role: Role::Viewer,
+    },
+    Area {
         id: "customers",
         href: "/customers",
         label: "nav.customers",
@@ -36,9 +42,27 @@ pub const AREAS: &[Area] = &[
         min_role: Role::Viewer,
     },
     Area {
+        id: "onboarding",
+        href: "/onboarding",
+        label: "nav.onboarding",
+        min_role: Role::Viewer,
+    },
+    Area {
         id: "retention",
         href: "/retention",
         label: "nav.retention",
+        min_role: Role::Viewer,
+    },
+    Area {
+        id: "owners",
+        href: "/owners",
+        label: "nav.owners",
+        min_role: Role::Viewer,
+    },
+    Area {
+        id: "health",
+        href: "/health",
+        label: "nav.health",
         min_role: Role::Viewer,
     },
     Area {
@@ -188,15 +212,28 @@ mod tests {
                 .map(|l| l.href)
                 .collect::<Vec<_>>()
         };
-        let everyone = ["/customers", "/cases", "/retention", "/service"];
+        let everyone = [
+            "/today",
+            "/customers",
+            "/cases",
+            "/onboarding",
+            "/retention",
+            "/owners",
+            "/health",
+            "/service",
+        ];
         assert_eq!(hrefs(Role::Viewer), everyone);
         assert_eq!(hrefs(Role::Staff), everyone);
         assert_eq!(
             hrefs(Role::Manager),
             [
+                "/today",
                 "/customers",
                 "/cases",
+                "/onboarding",
                 "/retention",
+                "/owners",
+                "/health",
                 "/service",
                 "/claims",
                 "/admin/settings"
@@ -205,9 +242,13 @@ mod tests {
         assert_eq!(
             hrefs(Role::Admin),
             [
+                "/today",
                 "/customers",
                 "/cases",
+                "/onboarding",
                 "/retention",
+                "/owners",
+                "/health",
                 "/service",
                 "/claims",
                 "/admin/settings",
@@ -218,7 +259,8 @@ mod tests {
             ]
         );
         let l = links(&tr, &me(Role::Admin), "users");
-        assert!(l[6].current && !l[0].current);
+        let users = l.iter().find(|x| x.href == "/admin/users").unwrap();
+        assert!(users.current && !l[0].current);
         for lang in [Lang::Fi, Lang::En] {
             for a in AREAS {
                 assert_ne!(Tr::new(lang).t(a.label), a.label, "{} has no text", a.label);

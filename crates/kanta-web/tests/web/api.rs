@@ -648,6 +648,12 @@ async fn openapi_lists_every_route_and_matches_the_committed_copy() {
         ("/api/v1/claims/repeat", "get"),
         ("/api/v1/customers/{id}/trust", "get"),
         ("/api/v1/customers/{id}/trust", "post"),
+        ("/api/v1/health/model", "get"),
+        ("/api/v1/customers/{id}/health", "get"),
+        ("/api/v1/queue", "get"),
+        ("/api/v1/queue/{id}/contact", "post"),
+        ("/api/v1/queue/{id}/snooze", "post"),
+        ("/api/v1/queue/{id}/dismiss", "post"),
     ];
     let mut names = Vec::new();
     for e in kanta_domain::schema::ENTITIES {

@@ -9,10 +9,14 @@ mod browser;
 mod cases;
 mod customer_list;
 mod customer_page;
+mod health;
 mod local_time;
+mod onboarding_goals;
+mod owners;
 mod pages;
 mod retention;
 mod service;
+mod today;
 
 use kanta_core::{Acting, Core};
 use kanta_domain::Value;
@@ -374,7 +378,7 @@ async fn get_with(app: &App, path: &str, extra: &str) -> (u16, String, String) {
 async fn pages_and_api_answer_on_both_backends() {
     for backend in BACKENDS {
         let app = spawn_app(backend).await;
-        let (status, ctype, body) = get(&app, "/").await;
+        let (status, ctype, body) = get(&app, "/customers").await;
         assert_eq!(status, 200, "{backend}");
         assert!(ctype.starts_with("text/html"), "{ctype}");
         assert!(
@@ -461,9 +465,9 @@ async fn pages_speak_finnish_and_english() {
 
     // ?lang= wins over the browser and becomes the user's own setting, which then
     // wins over the browser on every page.
-    let (_, _, body) = get_with(&app, "/?lang=fi", "Accept-Language: en\r\n").await;
+    let (_, _, body) = get_with(&app, "/customers?lang=fi", "Accept-Language: en\r\n").await;
     assert!(body.contains("Asiakkaat") && body.contains("nimi, sähköposti tai tunnus"));
-    let (_, _, body) = get_with(&app, "/", "Accept-Language: en\r\n").await;
+    let (_, _, body) = get_with(&app, "/customers", "Accept-Language: en\r\n").await;
     assert!(
         body.contains("<h1>Asiakkaat</h1>"),
         "the user's setting keeps Finnish"
@@ -476,7 +480,13 @@ async fn pages_speak_finnish_and_english() {
         .unwrap();
     assert_eq!(admin.lang.as_deref(), Some("fi"));
     // Other users still follow their browsers.
-    let a = page_as(&app, Role::Viewer, "/", &["Accept-Language: en".into()]).await;
+    let a = page_as(
+        &app,
+        Role::Viewer,
+        "/customers",
+        &["Accept-Language: en".into()],
+    )
+    .await;
     assert!(a.body.contains("<h1>Customers</h1>"), "{}", a.body);
 }
 

@@ -1,4 +1,11 @@
 //! `kanta demo`: build the demo store, then serve it.
+//!
+//! After the demo's rows are written through the core's one write path, the store is
+//! scored (`kanta score`), the health score computed and the contact queue filled,
+//! so that the account manager who signs in finds `/today` ready. Two users: the
+//! admin and the B2B firm's account manager ([`kanta_demo::ACCOUNT_MANAGER`], role
+//! staff, the owner of the accounts planted for the queue), with one new password
+//! for both on every run.
 
 use std::process::ExitCode;
 
@@ -64,6 +71,15 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
     )
     .await
     .context("cannot score the demo's customers")?;
+    // The health score and the contact queue, as the daily job would make them.
+    let health = core
+        .refresh_health(&acting, as_of)
+        .await
+        .context("cannot compute the demo's health scores")?;
+    let queue = core
+        .refresh_queue(&acting, as_of)
+        .await
+        .context("cannot fill the demo's contact queue")?;
     if a.json {
         let counts = store.counts().await?;
         let map: serde_json::Map<String, serde_json::Value> = counts
@@ -78,21 +94,33 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
             a.seed
         );
         eprint!("{}", describe(&report));
+        eprintln!(
+            "Health scores for {} customers ({} model); {} customers to contact in the queue.",
+            health.customers, health.method, queue.queued
+        );
     }
     // A demo admin with a new password on every run, printed for the person trying Kanta.
     let password = new_password();
     core.ensure_user(&acting, DEMO_ADMIN, "Demo Admin", Role::Admin, &password)
         .await?;
+    // The account manager whose customers the queue's planted accounts are.
+    let manager = kanta_demo::ACCOUNT_MANAGER;
+    core.ensure_user(&acting, manager.email, manager.name, Role::Staff, &password)
+        .await?;
+    let also = format!(
+        "(or as the account manager {}, the same password)",
+        manager.email
+    );
     if a.no_serve {
         eprintln!(
-            "Sign in as {DEMO_ADMIN} with the password {password} once `kanta serve` runs (http://{}).",
+            "Sign in as {DEMO_ADMIN} with the password {password} once `kanta serve` runs (http://{}) {also}.",
             config.serve.bind
         );
         store.close().await;
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!(
-        "Sign in at http://{} as {DEMO_ADMIN} with the password {password}",
+        "Sign in at http://{} as {DEMO_ADMIN} with the password {password} {also}",
         config.serve.bind
     );
     crate::cli::serve(core, &config).await?;

@@ -2,17 +2,21 @@
 //! calls the core (or, for the analyst's file commands, `kanta-models`), and prints.
 //!
 //! - `import`, `customers`, `demo`, `score`, `users` (users and tokens), `admin`
-//!   (config, audit, jobs, mail), `report` (recovery), `cases` (the SLA check): the
+//!   (config, audit, jobs, mail), `report` (recovery), `cases` (the SLA check),
+//!   `health_store` (`kanta health refresh|model`: the store's health score): the
 //!   store's commands, through `kanta-core`.
-//! - `fit` (fit, predict, validate) and `summary`: the analyst's commands on files,
-//!   which need no store.
+//! - `fit` (fit, predict, validate), `summary` and `health` (the health scorecard
+//!   on a CSV: fit, predict): the analyst's commands on files, which need no store.
 
 pub mod admin;
 pub mod cases;
 pub mod customers;
 pub mod demo;
 pub mod fit;
+pub mod health;
+pub mod health_store;
 pub mod import;
+pub mod queue;
 pub mod report;
 pub mod score;
 pub mod summary;

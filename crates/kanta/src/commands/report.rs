@@ -1,5 +1,7 @@
 //! `kanta report recovery`: customers who had a case, by outcome, against customers
 //! who never had one (`kanta_core::recovery`), as tables or as JSON.
+//! `kanta report contacts`: contacts per staff member and month and the proactive,
+//! non-sales share (`kanta_core::owners`).
 
 use std::process::ExitCode;
 
@@ -8,13 +10,62 @@ use kanta_core::Acting;
 use kanta_core::recovery::{Comparison, Interval, Rate, RecoveryReport, Segment};
 use kanta_domain::{Currency, Money};
 
-use crate::cli::{Cli, RecoveryArgs, ReportCommand};
+use crate::cli::{Cli, ContactsArgs, RecoveryArgs, ReportCommand};
 use crate::output;
 
 pub async fn run(cli: &Cli, c: &ReportCommand) -> anyhow::Result<ExitCode> {
     match c {
         ReportCommand::Recovery(a) => recovery(cli, a).await,
+        ReportCommand::Contacts(a) => contacts(cli, a).await,
     }
+}
+
+async fn contacts(cli: &Cli, a: &ContactsArgs) -> anyhow::Result<ExitCode> {
+    let core = cli.open_core().await?;
+    let report = core.proactive_share(&Acting::cli(), a.months).await;
+    core.store().close().await;
+    let report = report.map_err(|e| anyhow!("--months: {e}"))?;
+    if a.json {
+        output::print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "Contacts per staff member and month ({}), and the proactive ones not about sales or renewal: share (95% interval) proactive/all.",
+        report.time_zone
+    );
+    println!();
+    let mut rows: Vec<Vec<String>> = report
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.month.clone(),
+                r.name.clone(),
+                r.staff_id.clone(),
+                r.contacts.to_string(),
+                rate(&r.share),
+            ]
+        })
+        .collect();
+    for t in &report.totals {
+        rows.push(vec![
+            "all months".into(),
+            t.name.clone(),
+            t.staff_id.clone(),
+            t.contacts.to_string(),
+            rate(&t.share),
+        ]);
+    }
+    if rows.is_empty() {
+        println!("No contacts recorded by staff in these months.");
+    } else {
+        output::table(
+            &["month", "staff member", "id", "contacts", "proactive share"],
+            &rows,
+            &[false, false, false, true, false],
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn recovery(cli: &Cli, a: &RecoveryArgs) -> anyhow::Result<ExitCode> {

@@ -3,8 +3,10 @@
 mod audit;
 mod bad_input;
 mod config;
+mod contacts_report;
 mod customer_figures;
 mod customers;
+mod health;
 mod helpers;
 mod import;
 mod jobs;
@@ -12,6 +14,7 @@ mod kill;
 mod local_time;
 mod mail;
 mod models;
+mod queue;
 mod report;
 mod score;
 #[path = "../../../kanta-core/tests/core/smtp.rs"]

@@ -1,0 +1,464 @@
+//! The daily contact queue through the core, on both backends: an account whose usage
+//! was halved four weeks ago, one with a detractor's answer yesterday and one in trust
+//! deficit are queued with that reason, a healthy account contacted lately is not, a
+//! small customer's quiet weeks are no usage drop, rows come by value at risk, and a
+//! contact logged, a snooze and a dismissal each take the row out at once, audited (the
+//! contact an interaction on the customer's timeline); a snooze ends on its date.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use kanta_core::queue::{ContactInput, OwnerFilter, QueueEntry, QueueFilter};
+use kanta_core::{Acting, Channel, Core, CoreError};
+use kanta_domain::schema::{CUSTOMERS, FEEDBACK, INTERACTIONS, STAFF, TRUST_LEDGER, USAGE_EVENTS};
+use kanta_domain::{Value, WriteBatch};
+use kanta_store::accounts::Role;
+use kanta_store::audit::AuditEntry;
+use kanta_store::jobs::JobStatus;
+use kanta_store::scores::{CustomerScore, NewModelRun};
+
+use crate::support::{audit_of, each_core, fields, text};
+
+fn sanna() -> Acting {
+    Acting::user(3, "sanna@example.fi", Role::Staff, Channel::Ui)
+}
+
+fn viewer() -> Acting {
+    Acting::user(4, "ville@example.fi", Role::Viewer, Channel::Ui)
+}
+
+/// The moment `days` days (and some hours) before the end of `as_of`.
+fn before(as_of: NaiveDate, days: f64) -> DateTime<Utc> {
+    kanta_store::queue::cut_of(as_of) - Duration::minutes((days * 24.0 * 60.0) as i64)
+}
+
+/// The store of the tests: staff member Sanna; customers
+/// - `u1` (Sanna's): logins 100 a week for 12 weeks, 50 a week for the last 4;
+/// - `d1` (Sanna's): a detractor's answer yesterday;
+/// - `t1`: a trust deficit of -20;
+/// - `h1`: won two years ago, called five days ago (proactive, check-in);
+/// - `n1`: won two years ago, never contacted (tier A: the cadence is 30 days);
+/// - `s1`: logins 2 a week, then 2 in 4 weeks (a quiet month of a small customer);
+///
+/// and a model run giving each a 12-month CLV and P(alive) 0.5, all tier A.
+async fn setup(core: &Core, as_of: NaiveDate) {
+    let cli = Acting::cli();
+    let mut s = WriteBatch::new(&STAFF, fields(&STAFF, &["name", "email"]));
+    s.push(
+        "s1".into(),
+        [text("Sanna Virtanen"), text("sanna@example.fi")],
+    );
+    core.write_batch(&cli, s).await.unwrap();
+    let won = Value::Date(as_of - Duration::days(730));
+    let mut c = WriteBatch::new(
+        &CUSTOMERS,
+        fields(&CUSTOMERS, &["name", "owner_id", "acquired_on"]),
+    );
+    c.push("u1".into(), [text("Usva Oy"), text("s1"), Value::Null]);
+    c.push("d1".into(), [text("Dora Oy"), text("s1"), Value::Null]);
+    c.push("t1".into(), [text("Tiina Oy"), Value::Null, Value::Null]);
+    c.push("h1".into(), [text("Helena Oy"), Value::Null, won.clone()]);
+    c.push("n1".into(), [text("Niilo Oy"), Value::Null, won]);
+    c.push("s1".into(), [text("Pieni Oy"), Value::Null, Value::Null]);
+    core.write_batch(&cli, c).await.unwrap();
+
+    let mut u = WriteBatch::new(
+        &USAGE_EVENTS,
+        fields(
+            &USAGE_EVENTS,
+            &["customer_id", "occurred_at", "metric", "value"],
+        ),
+    );
+    for w in 0..16 {
+        let at = Value::Time(before(as_of, 7.0 * w as f64 + 3.5));
+        let big = if w < 4 { 50.0 } else { 100.0 };
+        u.push(
+            format!("u1-{w}"),
+            [text("u1"), at.clone(), text("logins"), Value::Float(big)],
+        );
+        if w >= 4 || w == 2 {
+            u.push(
+                format!("s1-{w}"),
+                [text("s1"), at, text("logins"), Value::Float(2.0)],
+            );
+        }
+    }
+    core.write_batch(&cli, u).await.unwrap();
+
+    let mut f = WriteBatch::new(
+        &FEEDBACK,
+        fields(&FEEDBACK, &["customer_id", "answered_at", "nps"]),
+    );
+    f.push(
+        "f1".into(),
+        [text("d1"), Value::Time(before(as_of, 1.5)), Value::Int(3)],
+    );
+    core.write_batch(&cli, f).await.unwrap();
+
+    let mut t = WriteBatch::new(
+        &TRUST_LEDGER,
+        fields(
+            &TRUST_LEDGER,
+            &["customer_id", "occurred_at", "delta", "reason"],
+        ),
+    );
+    t.push(
+        "m1".into(),
+        [
+            text("t1"),
+            Value::Time(before(as_of, 10.0)),
+            Value::Int(-20),
+            text("wrong delivery twice"),
+        ],
+    );
+    core.write_batch(&cli, t).await.unwrap();
+
+    let mut i = WriteBatch::new(
+        &INTERACTIONS,
+        fields(
+            &INTERACTIONS,
+            &["customer_id", "occurred_at", "kind", "proactive", "purpose"],
+        ),
+    );
+    i.push(
+        "i1".into(),
+        [
+            text("h1"),
+            Value::Time(before(as_of, 5.0)),
+            text("call"),
+            Value::Bool(true),
+            text("check_in"),
+        ],
+    );
+    core.write_batch(&cli, i).await.unwrap();
+
+    let store = core.store();
+    let keys = store
+        .customer_keys(&["u1", "d1", "t1", "h1", "n1", "s1"].map(String::from))
+        .await
+        .unwrap();
+    let clv = |id: &str| match id {
+        "t1" => 200_000,
+        "u1" => 100_000,
+        "d1" => 50_000,
+        "n1" => 10,
+        _ => 1_000,
+    };
+    let scores: Vec<CustomerScore> = keys
+        .iter()
+        .map(|(id, k)| CustomerScore {
+            customer_id: *k,
+            p_alive: 0.5,
+            clv_12_minor: Some(clv(id)),
+            tier: 'A',
+            ..CustomerScore::default()
+        })
+        .collect();
+    let entry = AuditEntry {
+        ..Acting::cli().audit("model_runs", None, "score")
+    };
+    store
+        .save_model_run(
+            &NewModelRun {
+                model: "bgnbd".into(),
+                spend_model: None,
+                as_of,
+                calibration_end: None,
+                first_purchase_on: None,
+                currency: Some("EUR".into()),
+                details: serde_json::json!({}),
+                forecast: Vec::new(),
+            },
+            &scores,
+            &entry,
+        )
+        .await
+        .unwrap();
+}
+
+async fn page(core: &Core, acting: &Acting, f: QueueFilter) -> Vec<QueueEntry> {
+    core.queue_page(acting, &f).await.expect("queue page").items
+}
+
+async fn all(core: &Core) -> Vec<QueueEntry> {
+    page(core, &Acting::cli(), QueueFilter::default()).await
+}
+
+fn ids(q: &[QueueEntry]) -> Vec<&str> {
+    q.iter().map(|e| e.customer_id.as_str()).collect()
+}
+
+fn keys(q: &[QueueEntry], id: &str) -> Vec<String> {
+    q.iter()
+        .find(|e| e.customer_id == id)
+        .map(|e| e.reasons.iter().map(|r| r.key.clone()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reasons_order_and_actions() {
+    each_core(|backend, core| async move {
+        let as_of = core.today().await.unwrap();
+        setup(&core, as_of).await;
+        // Every write of feedback, trust, interactions enqueued a refresh of its customers.
+        let jobs = core
+            .store()
+            .jobs(Some(JobStatus::Queued), 100)
+            .await
+            .unwrap();
+        assert!(
+            jobs.iter()
+                .any(|j| j.kind == "queue.refresh" && j.payload["customers"].is_array()),
+            "{backend}: {jobs:?}"
+        );
+
+        let r = core.refresh_queue(&Acting::cli(), as_of).await.unwrap();
+        assert_eq!(r.customers, 6, "{backend}");
+        let q = all(&core).await;
+        // By value at risk: CLV × (1 - P(alive)).
+        assert_eq!(ids(&q), ["t1", "u1", "d1", "n1"], "{backend}: {q:#?}");
+        assert_eq!(q[0].value_at_risk_minor, 100_000, "{backend}");
+        assert_eq!(q[0].currency, "EUR");
+        assert!(
+            keys(&q, "u1").contains(&"usage_drop".to_string()),
+            "{backend}: {q:#?}"
+        );
+        let drop = q[1].reasons.iter().find(|r| r.key == "usage_drop").unwrap();
+        assert_eq!(drop.arg("metric"), "logins");
+        assert_eq!(drop.arg("drop_pct"), "50", "{backend}");
+        assert!(
+            keys(&q, "d1").contains(&"detractor".to_string()),
+            "{backend}"
+        );
+        let det = q.iter().find(|e| e.customer_id == "d1").unwrap();
+        assert_eq!(
+            det.reasons
+                .iter()
+                .find(|r| r.key == "detractor")
+                .unwrap()
+                .arg("nps"),
+            "3"
+        );
+        assert_eq!(keys(&q, "t1"), ["trust_deficit"], "{backend}");
+        let bal = &q[0].reasons[0];
+        assert_eq!(bal.arg("balance"), "-20");
+        assert_eq!(keys(&q, "n1"), ["cadence"], "{backend}");
+        assert!(q[3].reasons[0].args["never"].as_bool().unwrap());
+        // The healthy one contacted lately, and the small customer's quiet month: not queued.
+        assert!(!ids(&q).contains(&"h1"), "{backend}");
+        assert!(!ids(&q).contains(&"s1"), "{backend}");
+
+        // Filters: Sanna's own customers, by reason, by tier; paging.
+        let mine = page(
+            &core,
+            &sanna(),
+            QueueFilter {
+                owner: OwnerFilter::Me,
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(ids(&mine), ["u1", "d1"], "{backend}");
+        let by = page(
+            &core,
+            &sanna(),
+            QueueFilter {
+                reason: Some("cadence".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(ids(&by), ["n1"], "{backend}");
+        let b = page(
+            &core,
+            &sanna(),
+            QueueFilter {
+                tier: Some("b".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert!(b.is_empty());
+        let p1 = core
+            .queue_page(
+                &viewer(),
+                &QueueFilter {
+                    limit: 2,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(ids(&p1.items), ["t1", "u1"]);
+        assert_eq!(p1.total, 4);
+        let p2 = core
+            .queue_page(
+                &viewer(),
+                &QueueFilter {
+                    limit: 2,
+                    cursor: p1.next_cursor.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(ids(&p2.items), ["d1", "n1"]);
+        assert!(p2.next_cursor.is_none());
+        let bad = core
+            .queue_page(
+                &viewer(),
+                &QueueFilter {
+                    reason: Some("vibes".into()),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert!(
+            matches!(bad, Err(CoreError::Invalid(ref p)) if p[0].field == "reason"),
+            "{bad:?}"
+        );
+        // A viewer reads but does not act.
+        let refused = core.queue_dismiss(&viewer(), "t1", "no").await;
+        assert!(
+            matches!(refused, Err(CoreError::Forbidden(_))),
+            "{refused:?}"
+        );
+
+        // A call logged from the row: gone at once, an interaction by Sanna on the timeline.
+        let done = core
+            .queue_contacted(
+                &sanna(),
+                "u1",
+                ContactInput {
+                    kind: "call".into(),
+                    outcome: Some("positive".into()),
+                    note: Some("asked about the logins".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(done.reason_keys, "usage_drop");
+        assert!(!ids(&all(&core).await).contains(&"u1"), "{backend}");
+        let customer = core.store().get(&CUSTOMERS, "u1").await.unwrap().unwrap();
+        let tl = core
+            .store()
+            .timeline_page(&customer, None, 20)
+            .await
+            .unwrap();
+        let call = tl
+            .events
+            .iter()
+            .find(|e| e.entity == "interactions")
+            .expect("the call on the timeline");
+        assert_eq!(call.record.get("staff_id"), &text("s1"));
+        assert_eq!(call.record.get("proactive"), &Value::Bool(true));
+        assert_eq!(call.record.get("purpose"), &text("check_in"));
+        assert_eq!(call.record.get("note"), &text("asked about the logins"));
+        let bad = core
+            .queue_contacted(
+                &sanna(),
+                "u1",
+                ContactInput {
+                    kind: "pigeon".into(),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert!(
+            matches!(bad, Err(CoreError::Invalid(ref p)) if p[0].field == "kind"),
+            "{bad:?}"
+        );
+
+        // Snoozed until three days from now, dismissed with a reason (one is required).
+        let until = as_of + Duration::days(3);
+        core.queue_snooze(&sanna(), "d1", until, None)
+            .await
+            .unwrap();
+        let e = core.queue_dismiss(&sanna(), "t1", "  ").await;
+        assert!(
+            matches!(e, Err(CoreError::Invalid(ref p)) if p[0].field == "reason"),
+            "{e:?}"
+        );
+        core.queue_dismiss(&sanna(), "t1", "agreed with their CFO")
+            .await
+            .unwrap();
+        let e = core.queue_snooze(&sanna(), "n1", as_of, None).await;
+        assert!(
+            matches!(e, Err(CoreError::Invalid(ref p)) if p[0].field == "until"),
+            "{e:?}"
+        );
+        assert_eq!(ids(&all(&core).await), ["n1"], "{backend}");
+        for (action, record) in [("contacted", "u1"), ("snoozed", "d1"), ("dismissed", "t1")] {
+            let a = audit_of(core.store(), action).await;
+            assert_eq!(a.len(), 1, "{backend}: {action}");
+            assert_eq!(a[0].entry.record_id.as_deref(), Some(record));
+            assert_eq!(a[0].entry.actor_name, "sanna@example.fi");
+        }
+
+        // A refresh keeps them out; the snooze ends on its date.
+        core.refresh_queue(&Acting::cli(), as_of).await.unwrap();
+        assert_eq!(ids(&all(&core).await), ["n1"], "{backend}");
+        core.refresh_queue(&Acting::cli(), until).await.unwrap();
+        let later = all(&core).await;
+        assert!(ids(&later).contains(&"d1"), "{backend}: {later:#?}");
+        assert!(!ids(&later).contains(&"t1"), "{backend}");
+        assert!(!ids(&later).contains(&"u1"), "{backend}");
+
+        // The customer page's view.
+        let cq = core.customer_queue_reasons(&viewer(), "d1").await.unwrap();
+        assert!(
+            cq.entry
+                .is_some_and(|e| e.reasons.iter().any(|r| r.key == "detractor"))
+        );
+        let cq = core.customer_queue_reasons(&viewer(), "t1").await.unwrap();
+        assert!(cq.entry.is_none());
+        assert_eq!(cq.last_action.map(|a| a.0), Some("dismissed".to_string()));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refresh_of_some_customers_leaves_the_others() {
+    each_core(|backend, core| async move {
+        let as_of = core.today().await.unwrap();
+        setup(&core, as_of).await;
+        core.refresh_queue(&Acting::cli(), as_of).await.unwrap();
+        let before = all(&core).await.len();
+        let r = core
+            .refresh_queue_for(&Acting::cli(), as_of, &["t1".to_string()])
+            .await
+            .unwrap();
+        assert_eq!((r.customers, r.queued), (1, 1), "{backend}");
+        assert_eq!(all(&core).await.len(), before, "{backend}");
+        // The job of a write: a new detractor answer from n1 reaches the queue.
+        let mut f = WriteBatch::new(
+            &FEEDBACK,
+            fields(&FEEDBACK, &["customer_id", "answered_at", "nps"]),
+        );
+        f.push(
+            "f2".into(),
+            [text("n1"), Value::Time(before_now()), Value::Int(2)],
+        );
+        core.write_batch(&Acting::cli(), f).await.unwrap();
+        let job = core
+            .store()
+            .jobs(Some(JobStatus::Queued), 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|j| j.kind == "queue.refresh")
+            .expect("a refresh job");
+        match kanta_core::queue::run_refresh_job(&core, &job).await {
+            kanta_core::jobs::Outcome::Done => {}
+            other => panic!("{backend}: {other:?}"),
+        }
+        assert!(
+            keys(&all(&core).await, "n1").contains(&"detractor".to_string()),
+            "{backend}"
+        );
+    })
+    .await;
+}
+
+fn before_now() -> DateTime<Utc> {
+    Utc::now() - Duration::hours(2)
+}

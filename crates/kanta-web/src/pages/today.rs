@@ -1,0 +1,550 @@
+//! `/today`: the signed-in user's home page, whom to contact today and why.
+//!
+//! - The contact queue (`Core::queue_page`) ordered by value at risk, each row with
+//!   the customer (a link), tier, owner, value at risk (the store's money format in
+//!   the page's language), health score, and every reason as a sentence in the user's
+//!   language (`today.reason.<key>[.<variant>]` with the reason's arguments).
+//! - Per row three small forms (staff and above; viewers read): log a contact (kind,
+//!   outcome, note), snooze until a date (`31.12.2026` or `2026-12-31`), dismiss with a
+//!   reason. Each POSTs, calls the core and 303s back; the row is gone at once. The
+//!   customer page's next-actions card ([`next_actions`], `parts/next_actions.html`)
+//!   posts the same forms to `/customers/{id}/next/{action}`, which go back there.
+//! - Filters (GET, no JavaScript): mine (the default when the user owns customers) or
+//!   the team, a reason, a tier; keyset pages. The empty state says why: never
+//!   computed, nothing to do, the filters, or no staff record with the user's email.
+//! - `/` for a signed-in user is this page.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use kanta_core::CoreError;
+use kanta_core::queue::{
+    ContactInput, CustomerQueue, OwnerFilter, QueueEntry, QueueFilter, REASON_KEYS, Reason,
+};
+use kanta_domain::schema::{INTERACTION_KINDS, OUTCOMES, TIERS};
+use kanta_store::accounts::Role;
+use serde::Deserialize;
+
+use super::{PageError, core_error, form_allowed, render, render_status, see_other, urlencode};
+use crate::AppState;
+use crate::auth::{Me, SignedIn};
+use crate::i18n::{Lang, Tr};
+
+/// The least role that acts from the queue.
+pub(crate) const ACTS: Role = Role::Staff;
+
+#[derive(Debug, Deserialize, Default)]
+pub(crate) struct TodayParams {
+    owner: Option<String>,
+    reason: Option<String>,
+    tier: Option<String>,
+    cursor: Option<String>,
+    /// After an action: what was done (`contacted`, `snoozed`, `dismissed`).
+    done: Option<String>,
+}
+
+/// An action's form (the fields of all three; each form sends its own).
+#[derive(Debug, Deserialize, Default, Clone)]
+pub(crate) struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    until: String,
+    #[serde(default)]
+    reason: String,
+    /// The list's query to go back to (`owner=me&reason=...`).
+    #[serde(default)]
+    back: String,
+}
+
+/// A choice of a select.
+pub(crate) struct Opt {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+/// One row of the queue as the page shows it.
+pub(crate) struct Row {
+    /// The customer's id in a path.
+    path: String,
+    name: String,
+    tier: String,
+    owner: String,
+    value: String,
+    health: String,
+    reasons: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "today.html")]
+pub(crate) struct TodayPage {
+    tr: Tr,
+    me: Option<Me>,
+    csrf: String,
+    can_act: bool,
+    rows: Vec<Row>,
+    owners: Vec<Opt>,
+    reasons: Vec<Opt>,
+    tiers: Vec<Opt>,
+    kinds: Vec<Opt>,
+    outcomes: Vec<Opt>,
+    /// The list's query, kept by the forms.
+    back: String,
+    next: Option<String>,
+    total: String,
+    empty: Option<String>,
+    notice: Option<String>,
+    error: Option<String>,
+    refreshed: Option<String>,
+}
+
+/// The customer page's card: this customer's reasons and the three forms. The
+/// customer page includes `parts/next_actions.html` with this as `next_actions`
+/// (and its `tr`).
+pub(crate) struct NextActions {
+    pub csrf: String,
+    pub can_act: bool,
+    /// The customer's id in a path.
+    pub path: String,
+    pub reasons: Vec<String>,
+    pub value: Option<String>,
+    /// The newest action taken for the customer, in words.
+    pub last_action: Option<String>,
+    pub kinds: Vec<Opt>,
+    pub outcomes: Vec<Opt>,
+}
+
+/// The card alone (what the customer page includes), for tests and to check the part.
+#[derive(Template)]
+#[template(source = "{% include \"parts/next_actions.html\" %}", ext = "html")]
+pub(crate) struct NextActionsCard {
+    pub tr: Tr,
+    pub next_actions: NextActions,
+}
+
+/// A number as the language writes it (`12,5` in Finnish).
+fn number(tr: &Tr, v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => i.to_string(),
+            None => {
+                let x = (n.as_f64().unwrap_or(0.0) * 10.0).round() / 10.0;
+                let s = format!("{x}");
+                if tr.lang == Lang::Fi {
+                    s.replace('.', ",")
+                } else {
+                    s
+                }
+            }
+        },
+        serde_json::Value::String(s) => {
+            // Dates as the language writes them.
+            match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                Ok(d) => tr.day(&d),
+                Err(_) => match chrono::DateTime::parse_from_rfc3339(s) {
+                    Ok(t) => tr.date_time(&t.with_timezone(&chrono::Utc)),
+                    Err(_) => s.clone(),
+                },
+            }
+        }
+        serde_json::Value::Bool(b) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// One reason as a sentence in the page's language.
+pub(crate) fn sentence(tr: &Tr, r: &Reason) -> String {
+    let has = |k: &str| r.args.get(k).is_some_and(|v| !v.is_null());
+    let variant = match r.key.as_str() {
+        "cadence" if r.args.get("never").and_then(|v| v.as_bool()) == Some(true) => "cadence.never",
+        "detractor" if has("nps") => "detractor.nps",
+        "detractor" => "detractor.csat",
+        "case" => match r.arg("state").as_str() {
+            "escalation" => "case.escalation",
+            "breached" => "case.breached",
+            _ => "case.due_soon",
+        },
+        "goal" if r.arg("status") == "at_risk" => "goal.at_risk",
+        "goal" => "goal.due",
+        k => k,
+    };
+    let key = format!("today.reason.{variant}");
+    let mut text = tr.text_or(&key, &r.key.replace('_', " "));
+    for (name, v) in &r.args {
+        let pat = format!("{{{name}}}");
+        if text.contains(&pat) {
+            text = text.replace(&pat, &number(tr, v));
+        }
+    }
+    text
+}
+
+fn opts(tr: &Tr, words: &[&str], selected: &str, prefix: Option<&str>) -> Vec<Opt> {
+    words
+        .iter()
+        .map(|w| Opt {
+            value: w.to_string(),
+            label: match prefix {
+                Some(p) => tr.t(&format!("{p}{w}")).to_string(),
+                None => tr.value(w),
+            },
+            selected: *w == selected,
+        })
+        .collect()
+}
+
+fn entry_row(tr: &Tr, e: &QueueEntry) -> Row {
+    let currency = e.currency.parse().unwrap_or(kanta_domain::Currency::EUR);
+    Row {
+        path: urlencode(&e.customer_id),
+        name: e.name.clone().unwrap_or_else(|| e.customer_id.clone()),
+        tier: e.tier.clone().unwrap_or_default(),
+        owner: e.owner_name.clone().unwrap_or_default(),
+        value: tr.money(e.value_at_risk_minor, currency),
+        health: e.health_score.map(|h| h.to_string()).unwrap_or_default(),
+        reasons: e.reasons.iter().map(|r| sentence(tr, r)).collect(),
+    }
+}
+
+/// The customer page's next-actions card for a customer (the customer page includes
+/// it).
+#[allow(dead_code)] // wired into the customer page by its owner
+pub(crate) async fn next_actions(
+    s: &AppState,
+    signed: &SignedIn,
+    customer: &str,
+) -> Result<NextActions, PageError> {
+    let tr = signed.tr;
+    let q: CustomerQueue = s
+        .core
+        .customer_queue_reasons(&signed.acting(), customer)
+        .await
+        .map_err(core_error(signed))?;
+    let value = q.entry.as_ref().map(|e| entry_row(&tr, e).value);
+    let reasons = q
+        .entry
+        .as_ref()
+        .map(|e| e.reasons.iter().map(|r| sentence(&tr, r)).collect())
+        .unwrap_or_default();
+    let last_action = q.last_action.map(|(action, until, day)| {
+        let t = tr.text_or(&format!("today.last.{action}"), &action);
+        t.replace("{day}", &tr.day(&day))
+            .replace("{until}", &until.map(|u| tr.day(&u)).unwrap_or_default())
+    });
+    Ok(NextActions {
+        csrf: signed.csrf.clone(),
+        can_act: signed.user.role >= ACTS,
+        path: urlencode(customer),
+        reasons,
+        value,
+        last_action,
+        kinds: opts(&tr, INTERACTION_KINDS, "call", None),
+        outcomes: opts(&tr, OUTCOMES, "", None),
+    })
+}
+
+async fn page(
+    s: &AppState,
+    signed: &SignedIn,
+    q: &TodayParams,
+    error: Option<String>,
+) -> Result<TodayPage, PageError> {
+    let tr = signed.tr;
+    let acting = signed.acting();
+    let owner_word = match q.owner.as_deref().map(str::trim) {
+        Some(o) if !o.is_empty() => o.to_lowercase(),
+        _ => {
+            if s.core
+                .owns_customers(&acting)
+                .await
+                .map_err(core_error(signed))?
+            {
+                "me".into()
+            } else {
+                "all".into()
+            }
+        }
+    };
+    let owner = if owner_word == "me" {
+        OwnerFilter::Me
+    } else {
+        OwnerFilter::All
+    };
+    let reason = q
+        .reason
+        .clone()
+        .filter(|r| REASON_KEYS.contains(&r.as_str()));
+    let tier = q
+        .tier
+        .clone()
+        .map(|t| t.trim().to_uppercase())
+        .filter(|t| TIERS.contains(&t.as_str()));
+    let filter = QueueFilter {
+        owner: owner.clone(),
+        reason: reason.clone(),
+        tier: tier.clone(),
+        cursor: q.cursor.clone().filter(|c| !c.is_empty()),
+        limit: 50,
+    };
+    let list = s
+        .core
+        .queue_page(&acting, &filter)
+        .await
+        .map_err(core_error(signed))?;
+    let mut query = format!("owner={owner_word}");
+    if let Some(r) = &reason {
+        query.push_str(&format!("&reason={r}"));
+    }
+    if let Some(t) = &tier {
+        query.push_str(&format!("&tier={t}"));
+    }
+    let next = list
+        .next_cursor
+        .as_ref()
+        .map(|c| format!("/today?{query}&cursor={}", urlencode(c)));
+    let empty = list.items.is_empty().then(|| {
+        if list.no_staff_row {
+            tr.t("today.empty.no-staff")
+                .replace("{email}", &signed.user.email)
+        } else if list.refreshed_at.is_none() && list.queue_total == 0 {
+            tr.t("today.empty.never").to_string()
+        } else if list.queue_total == 0 {
+            tr.t("today.empty.none").to_string()
+        } else if matches!(owner, OwnerFilter::Me) && reason.is_none() && tier.is_none() {
+            tr.t("today.empty.mine")
+                .replace("{n}", &list.queue_total.to_string())
+        } else {
+            tr.t("today.empty.filters")
+                .replace("{n}", &list.queue_total.to_string())
+        }
+    });
+    let notice = q
+        .done
+        .as_deref()
+        .filter(|d| matches!(*d, "contacted" | "snoozed" | "dismissed"))
+        .map(|d| tr.t(&format!("today.done.{d}")).to_string());
+    let mut reasons = vec![Opt {
+        value: String::new(),
+        label: tr.t("today.filter.any").to_string(),
+        selected: reason.is_none(),
+    }];
+    reasons.extend(opts(
+        &tr,
+        &REASON_KEYS,
+        reason.as_deref().unwrap_or(""),
+        Some("today.key."),
+    ));
+    let mut tiers = vec![Opt {
+        value: String::new(),
+        label: tr.t("today.filter.any").to_string(),
+        selected: tier.is_none(),
+    }];
+    tiers.extend(TIERS.iter().map(|t| Opt {
+        value: t.to_string(),
+        label: t.to_string(),
+        selected: tier.as_deref() == Some(t),
+    }));
+    Ok(TodayPage {
+        me: Some(signed.me()),
+        csrf: signed.csrf.clone(),
+        can_act: signed.user.role >= ACTS,
+        rows: list.items.iter().map(|e| entry_row(&tr, e)).collect(),
+        owners: opts(&tr, &["me", "all"], &owner_word, Some("today.owner.")),
+        reasons,
+        tiers,
+        kinds: opts(&tr, INTERACTION_KINDS, "call", None),
+        outcomes: opts(&tr, OUTCOMES, "", None),
+        back: query,
+        next,
+        total: list.total.to_string(),
+        empty,
+        notice,
+        error,
+        refreshed: list.refreshed_at.map(|t| tr.date_time(&t)),
+        tr,
+    })
+}
+
+/// `GET /today`.
+pub(crate) async fn today(
+    State(s): State<AppState>,
+    signed: SignedIn,
+    Query(q): Query<TodayParams>,
+) -> Result<Response, PageError> {
+    let view = page(&s, &signed, &q, None).await?;
+    Ok(render(&view))
+}
+
+/// `GET /`: the signed-in user's home is today's queue (the language asked kept).
+pub(crate) async fn home(signed: SignedIn, uri: axum::http::Uri) -> Result<Response, PageError> {
+    let _ = signed;
+    Ok(see_other(match uri.query() {
+        Some(q) if !q.is_empty() => format!("/today?{q}"),
+        _ => "/today".to_string(),
+    }))
+}
+
+/// The field of a problem in the page's language.
+fn problem_text(tr: &Tr, e: &CoreError) -> Option<String> {
+    match e {
+        CoreError::Invalid(p) => Some(
+            p.iter()
+                .map(|p| {
+                    let field = tr.text_or(&format!("today.field.{}", p.field), &p.field);
+                    let reason = tr.text_or(&format!("today.error.{}", p.field), &p.reason);
+                    format!("{field}: {reason}")
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        _ => None,
+    }
+}
+
+/// Runs one action of a form on a customer.
+async fn act(
+    s: &AppState,
+    signed: &SignedIn,
+    customer: &str,
+    action: &str,
+    f: &ActionForm,
+) -> Result<(), CoreError> {
+    let acting = signed.acting();
+    match action {
+        "contact" => {
+            let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+            s.core
+                .queue_contacted(
+                    &acting,
+                    customer,
+                    ContactInput {
+                        kind: f.kind.clone(),
+                        outcome: opt(&f.outcome),
+                        purpose: None,
+                        note: opt(&f.note),
+                        at: None,
+                    },
+                )
+                .await
+                .map(|_| ())
+        }
+        "snooze" => {
+            let zone = s.core.time_zone().await?;
+            let until = kanta_domain::time::parse_date_in(&f.until, None, zone).map_err(|_| {
+                CoreError::invalid(
+                    "until",
+                    if f.until.trim().is_empty() {
+                        "required: a date such as 31.12.2026".to_string()
+                    } else {
+                        format!(
+                            "'{}' is not a date such as 31.12.2026",
+                            kanta_domain::value::excerpt(f.until.trim())
+                        )
+                    },
+                )
+            })?;
+            let reason = Some(f.reason.as_str()).filter(|r| !r.trim().is_empty());
+            s.core
+                .queue_snooze(&acting, customer, until, reason)
+                .await
+                .map(|_| ())
+        }
+        "dismiss" => s
+            .core
+            .queue_dismiss(&acting, customer, &f.reason)
+            .await
+            .map(|_| ()),
+        _ => Err(CoreError::NotFound(format!("no action '{action}'"))),
+    }
+}
+
+fn done_word(action: &str) -> &'static str {
+    match action {
+        "contact" => "contacted",
+        "snooze" => "snoozed",
+        _ => "dismissed",
+    }
+}
+
+/// `POST /today/{id}/{action}` (`contact`, `snooze`, `dismiss`): back to the list.
+pub(crate) async fn action(
+    State(s): State<AppState>,
+    signed: SignedIn,
+    Path((id, action)): Path<(String, String)>,
+    axum::Form(f): axum::Form<ActionForm>,
+) -> Result<Response, PageError> {
+    form_allowed(&signed, ACTS, &f.csrf)?;
+    let back: String = f
+        .back
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "=&_-.%".contains(*c))
+        .collect();
+    match act(&s, &signed, &id, &action, &f).await {
+        Ok(()) => Ok(see_other(format!(
+            "/today?{back}{}done={}",
+            if back.is_empty() { "" } else { "&" },
+            done_word(&action)
+        ))),
+        Err(e) => match problem_text(&signed.tr, &e) {
+            Some(message) => {
+                let q = params_of(&back);
+                let view = page(&s, &signed, &q, Some(message)).await?;
+                Ok(render_status(&view, StatusCode::UNPROCESSABLE_ENTITY))
+            }
+            None => Err(core_error(&signed)(e)),
+        },
+    }
+}
+
+/// The list's filters from the query a form kept.
+fn params_of(back: &str) -> TodayParams {
+    let mut q = TodayParams::default();
+    for (k, v) in back.split('&').filter_map(|kv| kv.split_once('=')) {
+        let v = Some(v.to_string());
+        match k {
+            "owner" => q.owner = v,
+            "reason" => q.reason = v,
+            "tier" => q.tier = v,
+            _ => {}
+        }
+    }
+    q
+}
+
+/// `POST /customers/{id}/next/{action}`: the customer page's card; back to the page.
+pub(crate) async fn customer_action(
+    State(s): State<AppState>,
+    signed: SignedIn,
+    Path((id, action)): Path<(String, String)>,
+    axum::Form(f): axum::Form<ActionForm>,
+) -> Result<Response, PageError> {
+    form_allowed(&signed, ACTS, &f.csrf)?;
+    match act(&s, &signed, &id, &action, &f).await {
+        Ok(()) => Ok(see_other(format!(
+            "/customers/{}?done={}#next-actions",
+            urlencode(&id),
+            done_word(&action)
+        ))),
+        Err(e) => match problem_text(&signed.tr, &e) {
+            Some(message) => {
+                let tr = signed.tr;
+                let page = crate::auth::MessagePage {
+                    tr,
+                    me: Some(signed.me()),
+                    title: tr.t("today.error.title"),
+                    text: &message,
+                };
+                Ok(render_status(&page, StatusCode::UNPROCESSABLE_ENTITY))
+            }
+            None => Err(core_error(&signed)(e)),
+        },
+    }
+}

@@ -1,0 +1,280 @@
+//! `/today` and `GET/POST /api/v1/queue` as a user meets them, on both backends: the
+//! queue in Finnish and English with every reason in words, logging a call from a
+//! row takes it out, `/` is the home page, and the API's list and actions (422 by
+//! field, 403 for a viewer's action).
+
+use chrono::{Duration, Utc};
+use kanta_core::Acting;
+use kanta_domain::schema::{CUSTOMERS, FEEDBACK, STAFF, TRUST_LEDGER};
+use kanta_domain::{Value, WriteBatch};
+use kanta_store::accounts::Role;
+use kanta_store::testing::BACKENDS;
+
+use crate::{App, api_as, page_as, post_form_as, spawn_app};
+
+fn fields(e: &'static kanta_domain::Entity, n: &[&str]) -> Vec<&'static kanta_domain::Field> {
+    n.iter().map(|n| e.field(n).unwrap()).collect()
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.into())
+}
+
+/// q1 (the staff user's) answered 2/10 yesterday; q2 is in trust deficit.
+async fn seed(app: &App) {
+    let cli = Acting::cli();
+    let mut s = WriteBatch::new(&STAFF, fields(&STAFF, &["name", "email"]));
+    s.push("s1".into(), [text("Sanna Staff"), text("staff@kanta.test")]);
+    app.core.write_batch(&cli, s).await.unwrap();
+    let mut c = WriteBatch::new(&CUSTOMERS, fields(&CUSTOMERS, &["name", "owner_id"]));
+    c.push("q1".into(), [text("Jono Oy"), text("s1")]);
+    c.push("q2".into(), [text("Luotto Oy"), Value::Null]);
+    app.core.write_batch(&cli, c).await.unwrap();
+    let mut f = WriteBatch::new(
+        &FEEDBACK,
+        fields(&FEEDBACK, &["customer_id", "answered_at", "nps"]),
+    );
+    f.push(
+        "f1".into(),
+        [
+            text("q1"),
+            Value::Time(Utc::now() - Duration::hours(20)),
+            Value::Int(2),
+        ],
+    );
+    app.core.write_batch(&cli, f).await.unwrap();
+    let mut t = WriteBatch::new(
+        &TRUST_LEDGER,
+        fields(
+            &TRUST_LEDGER,
+            &["customer_id", "occurred_at", "delta", "reason"],
+        ),
+    );
+    t.push(
+        "t1".into(),
+        [
+            text("q2"),
+            Value::Time(Utc::now() - Duration::days(3)),
+            Value::Int(-20),
+            text("two late deliveries"),
+        ],
+    );
+    app.core.write_batch(&cli, t).await.unwrap();
+    let today = app.core.today().await.unwrap();
+    app.core.refresh_queue(&cli, today).await.unwrap();
+}
+
+#[tokio::test]
+async fn today_in_finnish_and_english_and_a_call_logged_from_a_row() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        seed(&app).await;
+        // Home: `/` is today's list.
+        let a = page_as(&app, Role::Staff, "/", &[]).await;
+        assert_eq!(a.status, 303, "{backend}");
+        assert_eq!(a.header("location").as_deref(), Some("/today"));
+
+        let a = page_as(&app, Role::Staff, "/today?lang=fi", &[]).await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.body);
+        assert!(a.body.contains("Kehen ottaa yhteyttä tänään"), "{}", a.body);
+        // Mine by default: the staff user owns q1.
+        assert!(a.body.contains("href=\"/customers/q1\""), "{}", a.body);
+        assert!(!a.body.contains("href=\"/customers/q2\""), "{}", a.body);
+        assert!(
+            a.body
+                .contains("Antoi suositteluhalukkuudelle arvosanan 2/10"),
+            "{}",
+            a.body
+        );
+        let a = page_as(&app, Role::Staff, "/today?owner=all", &[]).await;
+        assert!(
+            a.body.contains("Luottamustili on miinuksella: -20"),
+            "{}",
+            a.body
+        );
+        assert!(a.body.contains("href=\"/customers/q2\""), "{}", a.body);
+
+        // A viewer with no staff row: the team's list by default, in English, no forms.
+        let a = page_as(&app, Role::Viewer, "/today?lang=en", &[]).await;
+        assert_eq!(a.status, 200, "{backend}");
+        assert!(a.body.contains("Whom to contact today"), "{}", a.body);
+        assert!(
+            a.body
+                .contains("Answered 2/10 to \"would you recommend us\"")
+                || a.body
+                    .contains("Answered 2/10 to &quot;would you recommend us&quot;")
+                || a.body
+                    .contains("Answered 2/10 to &#34;would you recommend us&#34;"),
+            "{}",
+            a.body
+        );
+        assert!(
+            a.body.contains("The trust balance is in deficit: -20"),
+            "{}",
+            a.body
+        );
+        assert!(!a.body.contains("/today/q1/contact"), "{}", a.body);
+        // The reason filter.
+        let a = page_as(&app, Role::Viewer, "/today?owner=all&reason=detractor", &[]).await;
+        assert!(
+            a.body.contains("href=\"/customers/q1\"") && !a.body.contains("href=\"/customers/q2\"")
+        );
+
+        // A call logged from q1's row: gone at once, on the timeline.
+        let a = post_form_as(
+            &app,
+            Role::Staff,
+            "/today/q1/contact",
+            &[
+                ("kind", "call"),
+                ("outcome", "positive"),
+                ("note", "Soitin ja pahoittelin"),
+                ("back", "owner=all"),
+            ],
+        )
+        .await;
+        assert_eq!(a.status, 303, "{backend}: {}", a.body);
+        assert_eq!(
+            a.header("location").as_deref(),
+            Some("/today?owner=all&done=contacted")
+        );
+        let a = page_as(&app, Role::Staff, "/today?owner=all", &[]).await;
+        assert!(!a.body.contains("href=\"/customers/q1\""), "{}", a.body);
+        assert!(a.body.contains("href=\"/customers/q2\""), "{}", a.body);
+        let a = page_as(&app, Role::Staff, "/customers/q1", &[]).await;
+        assert!(a.body.contains("Soitin ja pahoittelin"), "{}", a.body);
+        // A dismissal needs a reason: the page says which field.
+        let a = post_form_as(
+            &app,
+            Role::Staff,
+            "/today/q2/dismiss",
+            &[("reason", " "), ("back", "owner=all")],
+        )
+        .await;
+        assert_eq!(a.status, 422, "{backend}");
+        assert!(a.body.contains("id=\"today-error\""), "{}", a.body);
+        let a = post_form_as(
+            &app,
+            Role::Staff,
+            "/today/q2/snooze",
+            &[("until", "31.12.2099"), ("back", "owner=all")],
+        )
+        .await;
+        assert_eq!(a.status, 422, "{backend}: a year at most");
+        let until = (app.core.today().await.unwrap() + Duration::days(7))
+            .format("%-d.%-m.%Y")
+            .to_string();
+        let a = post_form_as(
+            &app,
+            Role::Staff,
+            "/today/q2/snooze",
+            &[("until", &until), ("back", "owner=all")],
+        )
+        .await;
+        assert_eq!(a.status, 303, "{backend}: {}", a.body);
+        let a = page_as(&app, Role::Staff, "/today?owner=all", &[]).await;
+        assert!(!a.body.contains("href=\"/customers/q2\""), "{}", a.body);
+    }
+}
+
+#[tokio::test]
+async fn the_queue_api() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        seed(&app).await;
+        let a = api_as(
+            &app,
+            Some(Role::Viewer),
+            "GET",
+            "/api/v1/queue?owner=all&limit=10",
+            None,
+        )
+        .await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.body);
+        let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+        let items = v["items"].as_array().unwrap();
+        // q1 and q2, and the app's own customers never contacted (the cadence).
+        assert!(items.len() >= 2, "{}", a.body);
+        let q2 = items.iter().find(|i| i["customer_id"] == "q2").unwrap();
+        assert_eq!(q2["reasons"][0]["key"], "trust_deficit");
+        assert_eq!(q2["reasons"][0]["args"]["balance"], -20);
+        let a = api_as(
+            &app,
+            Some(Role::Viewer),
+            "GET",
+            "/api/v1/queue?reason=vibes",
+            None,
+        )
+        .await;
+        assert_eq!(a.status, 422, "{}", a.body);
+        assert!(a.body.contains("reason"), "{}", a.body);
+        // Actions: a viewer may not; a dismissal without a reason is a 422 naming it.
+        let a = api_as(
+            &app,
+            Some(Role::Viewer),
+            "POST",
+            "/api/v1/queue/q2/dismiss",
+            Some(r#"{"reason":"ok"}"#),
+        )
+        .await;
+        assert_eq!(a.status, 403, "{}", a.body);
+        let a = api_as(
+            &app,
+            Some(Role::Staff),
+            "POST",
+            "/api/v1/queue/q2/dismiss",
+            Some("{}"),
+        )
+        .await;
+        assert_eq!(a.status, 422, "{}", a.body);
+        assert!(a.body.contains("\"reason\""), "{}", a.body);
+        let a = api_as(
+            &app,
+            Some(Role::Staff),
+            "POST",
+            "/api/v1/queue/q2/contact",
+            Some(r#"{"kind":"pigeon"}"#),
+        )
+        .await;
+        assert_eq!(a.status, 422, "{}", a.body);
+        assert!(a.body.contains("\"kind\""), "{}", a.body);
+        let a = api_as(
+            &app,
+            Some(Role::Staff),
+            "POST",
+            "/api/v1/queue/q2/dismiss",
+            Some(r#"{"reason":"agreed on the phone"}"#),
+        )
+        .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let a = api_as(
+            &app,
+            Some(Role::Staff),
+            "POST",
+            "/api/v1/queue/q1/contact",
+            Some(r#"{"kind":"email","outcome":"neutral"}"#),
+        )
+        .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(v["action"], "contacted");
+        let a = api_as(&app, Some(Role::Viewer), "GET", "/api/v1/queue", None).await;
+        let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+        let left: Vec<&str> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["customer_id"].as_str().unwrap())
+            .collect();
+        assert!(!left.contains(&"q1") && !left.contains(&"q2"), "{}", a.body);
+        let a = api_as(
+            &app,
+            Some(Role::Staff),
+            "POST",
+            "/api/v1/queue/nobody/dismiss",
+            Some(r#"{"reason":"x"}"#),
+        )
+        .await;
+        assert_eq!(a.status, 404, "{}", a.body);
+    }
+}
