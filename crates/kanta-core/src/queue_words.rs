@@ -3,7 +3,8 @@
 //! (`today.reason.*`). A reason is a key and its arguments (`contact_queue.reasons`:
 //! `{"key": "...", "args": {..}}`, see the design of the queue); an argument a
 //! sentence wants but the reason lacks is left out of the sentence rather than
-//! guessed.
+//! guessed. A usage metric is said in words (`active_users` → "aktiiviset käyttäjät",
+//! an unknown one humanised), never as its key.
 //!
 //! Arguments read, by key: `cadence`: `days_overdue`, `cadence_days`; `detractor`:
 //! `nps` or `csat`; `usage_drop`: `metric`, `drop_pct`; `trust_deficit`: `balance`;
@@ -39,6 +40,18 @@ fn num(args: &Json, name: &str) -> Option<f64> {
     }
 }
 
+/// A usage metric in words: the demo's and the common ones in `lang`, any other
+/// humanised (`api_calls` → `api calls`) rather than shown as a key.
+fn metric_word(metric: &str, lang: Lang) -> String {
+    let fi = lang == Lang::Fi;
+    match (metric, fi) {
+        ("active_users", true) => "aktiiviset käyttäjät".into(),
+        ("active_users", false) => "active users".into(),
+        ("logins", true) => "kirjautumiset".into(),
+        (m, _) => m.replace(['_', '-'], " "),
+    }
+}
+
 /// One reason in words, in `lang`. An unknown key reads as the key itself.
 pub fn reason_sentence(key: &str, args: &Json, lang: Lang) -> String {
     let fi = lang == Lang::Fi;
@@ -69,7 +82,7 @@ pub fn reason_sentence(key: &str, args: &Json, lang: Lang) -> String {
             (None, None, false) => "gave a detractor answer, no contact since".into(),
         },
         "usage_drop" => {
-            let metric = a("metric");
+            let metric = a("metric").map(|m| metric_word(&m, lang));
             let pct = num(args, "drop_pct").map(|p| format!("{:.0}", p.abs()));
             match (metric, pct, fi) {
                 (Some(m), Some(p), true) => {
@@ -193,7 +206,21 @@ mod tests {
         );
         assert_eq!(
             reason_sentence("usage_drop", &a, Lang::Fi),
-            "käyttö (logins) laski 45 % omasta 12 viikon tasostaan"
+            "käyttö (kirjautumiset) laski 45 % omasta 12 viikon tasostaan"
+        );
+        let a = json!({"metric": "active_users", "drop_pct": 50});
+        assert_eq!(
+            reason_sentence("usage_drop", &a, Lang::Fi),
+            "käyttö (aktiiviset käyttäjät) laski 50 % omasta 12 viikon tasostaan"
+        );
+        assert_eq!(
+            reason_sentence("usage_drop", &a, Lang::En),
+            "usage of active users down 50% against own 12-week baseline"
+        );
+        let a = json!({"metric": "api_calls", "drop_pct": 31});
+        assert_eq!(
+            reason_sentence("usage_drop", &a, Lang::En),
+            "usage of api calls down 31% against own 12-week baseline"
         );
         assert_eq!(
             reason_sentence("cadence", &json!({"days_overdue": 12}), Lang::En),

@@ -100,8 +100,9 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum HealthCommand {
     /// Fit a scorecard (binned logistic regression) of a yes/no column on the other
-    /// columns; print holdout AUC, Brier, log-loss, calibration and every feature's
-    /// bins and weights.
+    /// columns; print the mean holdout AUC, Brier and log-loss over repeated
+    /// stratified holdouts (10 by default), calibration, and every feature's bins and
+    /// weights of the scorecard fitted on all rows.
     Fit(HealthFitArgs),
     /// Score each row of a file with a saved scorecard: probability, health score
     /// 0-100 and the factors that move it most.
@@ -144,24 +145,33 @@ pub struct HealthFitArgs {
     /// Share of rows held out for validation (stratified random split).
     #[arg(long, default_value_t = 0.3)]
     pub holdout: f64,
-    /// Seed of the split and the cross-validation folds.
+    /// Seed of the first split and the cross-validation folds; split k (from 0) of
+    /// --repeats uses seed + k.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Validate on this many stratified holdouts (seeds seed, seed+1, ...) and report
+    /// the mean AUC, Brier and log-loss with the AUC's sd, min and max; 1 is a single
+    /// split. The penalty is chosen by cross-validation on the first split's training
+    /// rows and reused for the others and the final fit on all rows.
+    #[arg(long, default_value_t = 10)]
+    pub repeats: usize,
     /// At most this many bins per numeric column.
     #[arg(long, default_value_t = 10)]
     pub max_bins: usize,
     /// The L2 penalty; chosen by cross-validation when absent.
     #[arg(long)]
     pub l2: Option<f64>,
-    /// Write the held-out rows' ids (the --id column, else 1-based row numbers), one
-    /// per line under a header line, e.g. to validate another model on the same split.
+    /// Write the first split's held-out rows' ids (the --id column, else 1-based row
+    /// numbers), one per line under a header line, e.g. to validate another model on
+    /// the same split (the split of --seed; --repeats 1 makes it the whole report's).
     #[arg(long, value_name = "FILE")]
     pub split_out: Option<PathBuf>,
-    /// Save the fitted scorecard (JSON) for kanta health predict.
+    /// Save the scorecard fitted on all rows (JSON) for kanta health predict.
     #[arg(long, value_name = "MODEL.json")]
     pub save: Option<PathBuf>,
-    /// Print one JSON object (auc first, then brier, log_loss, n_train, n_holdout,
-    /// events, calibration, features, ...).
+    /// Print one JSON object (auc, the mean holdout AUC, first; then auc_sd, auc_min,
+    /// auc_max, brier, log_loss, repeats, splits, n_train, n_holdout, events,
+    /// calibration, features, ...).
     #[arg(long)]
     pub json: bool,
 }

@@ -3,14 +3,18 @@
 //! - The contact queue (`Core::queue_page`) ordered by value at risk, each row with
 //!   the customer (a link), tier, owner, value at risk (the store's money format in
 //!   the page's language), health score, and every reason as a sentence in the user's
-//!   language (`today.reason.<key>[.<variant>]` with the reason's arguments).
+//!   language (`today.reason.<key>[.<variant>]` with the reason's arguments; a
+//!   metric or a case's category is a vocabulary word, `value.*` else humanised, so
+//!   `active_users` reads "aktiiviset käyttäjät" on a Finnish page).
 //! - Per row three small forms (staff and above; viewers read): log a contact (kind,
 //!   outcome, note), snooze until a date (`31.12.2026` or `2026-12-31`), dismiss with a
 //!   reason. Each POSTs, calls the core and 303s back; the row is gone at once. The
 //!   customer page's next-actions card ([`next_actions`], `parts/next_actions.html`)
 //!   posts the same forms to `/customers/{id}/next/{action}`, which go back there.
 //! - Filters (GET, no JavaScript): mine (the default when the user owns customers) or
-//!   the team, a reason, a tier; keyset pages. The empty state says why: never
+//!   the team (or a staff member's email), a reason, a tier; keyset pages. A value a
+//!   filter does not take is a 400 page naming it and the values it takes, as the API
+//!   and `kanta queue` refuse it. The empty state says why: never
 //!   computed, nothing to do, the filters, or no staff record with the user's email.
 //! - `/` for a signed-in user is this page.
 
@@ -26,6 +30,7 @@ use kanta_domain::schema::{INTERACTION_KINDS, OUTCOMES, TIERS};
 use kanta_store::accounts::Role;
 use serde::Deserialize;
 
+use super::customer::word;
 use super::{PageError, core_error, form_allowed, render, render_status, see_other, urlencode};
 use crate::AppState;
 use crate::auth::{Me, SignedIn};
@@ -66,9 +71,9 @@ pub(crate) struct ActionForm {
 
 /// A choice of a select.
 pub(crate) struct Opt {
-    value: String,
-    label: String,
-    selected: bool,
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
 }
 
 /// One row of the queue as the page shows it.
@@ -167,6 +172,10 @@ pub(crate) fn sentence(tr: &Tr, r: &Reason) -> String {
         "cadence" if r.args.get("never").and_then(|v| v.as_bool()) == Some(true) => "cadence.never",
         "detractor" if has("nps") => "detractor.nps",
         "detractor" => "detractor.csat",
+        // An escalation's case has our own category `escalation`: said once.
+        "case" if r.arg("state") == "escalation" && r.arg("category") == "escalation" => {
+            "case.escalation.only"
+        }
         "case" => match r.arg("state").as_str() {
             "escalation" => "case.escalation",
             "breached" => "case.breached",
@@ -181,7 +190,13 @@ pub(crate) fn sentence(tr: &Tr, r: &Reason) -> String {
     for (name, v) in &r.args {
         let pat = format!("{{{name}}}");
         if text.contains(&pat) {
-            text = text.replace(&pat, &number(tr, v));
+            let said = match (name.as_str(), v) {
+                // Words of the business's vocabularies (`value.*`, else humanised):
+                // `active_users` is "aktiiviset käyttäjät" on a Finnish page.
+                ("metric" | "category", serde_json::Value::String(w)) => word(tr, w),
+                _ => number(tr, v),
+            };
+            text = text.replace(&pat, &said);
         }
     }
     text
@@ -216,7 +231,6 @@ fn entry_row(tr: &Tr, e: &QueueEntry) -> Row {
 
 /// The customer page's next-actions card for a customer (the customer page includes
 /// it).
-#[allow(dead_code)] // wired into the customer page by its owner
 pub(crate) async fn next_actions(
     s: &AppState,
     signed: &SignedIn,
@@ -259,34 +273,52 @@ async fn page(
 ) -> Result<TodayPage, PageError> {
     let tr = signed.tr;
     let acting = signed.acting();
-    let owner_word = match q.owner.as_deref().map(str::trim) {
-        Some(o) if !o.is_empty() => o.to_lowercase(),
-        _ => {
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    // A filter value the list does not take is refused by name, as the API and
+    // `kanta queue` refuse it, rather than quietly showing the whole list.
+    let owner = match given(&q.owner) {
+        Some(o) => OwnerFilter::parse(&o).map_err(|_| {
+            let email = tr.t("today.bad-filter.email");
+            bad_filter(signed, "owner", &o, format!("me, all, {email}"))
+        })?,
+        None => {
             if s.core
                 .owns_customers(&acting)
                 .await
                 .map_err(core_error(signed))?
             {
-                "me".into()
+                OwnerFilter::Me
             } else {
-                "all".into()
+                OwnerFilter::All
             }
         }
     };
-    let owner = if owner_word == "me" {
-        OwnerFilter::Me
-    } else {
-        OwnerFilter::All
+    let owner_word = match &owner {
+        OwnerFilter::Me => "me".to_string(),
+        OwnerFilter::All => "all".to_string(),
+        OwnerFilter::Email(e) => e.clone(),
     };
-    let reason = q
-        .reason
-        .clone()
-        .filter(|r| REASON_KEYS.contains(&r.as_str()));
-    let tier = q
-        .tier
-        .clone()
-        .map(|t| t.trim().to_uppercase())
-        .filter(|t| TIERS.contains(&t.as_str()));
+    let reason = match given(&q.reason) {
+        Some(r) if !REASON_KEYS.contains(&r.as_str()) => {
+            let allowed: Vec<String> = REASON_KEYS
+                .iter()
+                .map(|k| format!("{k} ({})", tr.t(&format!("today.key.{k}"))))
+                .collect();
+            return Err(bad_filter(signed, "reason", &r, allowed.join(", ")));
+        }
+        r => r,
+    };
+    let tier = match given(&q.tier).map(|t| t.to_uppercase()) {
+        Some(t) if !TIERS.contains(&t.as_str()) => {
+            return Err(bad_filter(signed, "tier", &t, TIERS.join(", ")));
+        }
+        t => t,
+    };
     let filter = QueueFilter {
         owner: owner.clone(),
         reason: reason.clone(),
@@ -299,7 +331,7 @@ async fn page(
         .queue_page(&acting, &filter)
         .await
         .map_err(core_error(signed))?;
-    let mut query = format!("owner={owner_word}");
+    let mut query = format!("owner={}", urlencode(&owner_word));
     if let Some(r) = &reason {
         query.push_str(&format!("&reason={r}"));
     }
@@ -357,7 +389,17 @@ async fn page(
         csrf: signed.csrf.clone(),
         can_act: signed.user.role >= ACTS,
         rows: list.items.iter().map(|e| entry_row(&tr, e)).collect(),
-        owners: opts(&tr, &["me", "all"], &owner_word, Some("today.owner.")),
+        owners: {
+            let mut o = opts(&tr, &["me", "all"], &owner_word, Some("today.owner."));
+            if let OwnerFilter::Email(e) = &owner {
+                o.push(Opt {
+                    value: e.clone(),
+                    label: e.clone(),
+                    selected: true,
+                });
+            }
+            o
+        },
         reasons,
         tiers,
         kinds: opts(&tr, INTERACTION_KINDS, "call", None),
@@ -504,19 +546,38 @@ pub(crate) async fn action(
     }
 }
 
-/// The list's filters from the query a form kept.
+/// The list's filters from the query a form kept (percent-encoded, as the page
+/// wrote it).
 fn params_of(back: &str) -> TodayParams {
-    let mut q = TodayParams::default();
-    for (k, v) in back.split('&').filter_map(|kv| kv.split_once('=')) {
-        let v = Some(v.to_string());
-        match k {
-            "owner" => q.owner = v,
-            "reason" => q.reason = v,
-            "tier" => q.tier = v,
-            _ => {}
-        }
-    }
-    q
+    format!("/today?{back}")
+        .parse::<axum::http::Uri>()
+        .ok()
+        .and_then(|u| Query::<TodayParams>::try_from_uri(&u).ok())
+        .map(|Query(mut q)| {
+            q.cursor = None;
+            q.done = None;
+            q
+        })
+        .unwrap_or_default()
+}
+
+/// The 400 page of a filter value the list does not take, in the user's language,
+/// naming the parameter and the values it takes (as `/customers` and `/retention`
+/// answer theirs).
+fn bad_filter(signed: &SignedIn, param: &str, value: &str, allowed: String) -> PageError {
+    let tr = signed.tr;
+    let detail = format!(
+        "{param}: '{}'. {}: {allowed}",
+        crate::errors::short(value, 60),
+        tr.t("customers.bad-filter.allowed"),
+    );
+    PageError::Page(Box::new(crate::render::error_page_with(
+        tr,
+        Some(signed.me()),
+        StatusCode::BAD_REQUEST,
+        tr.t("today.bad-filter"),
+        Some(&detail),
+    )))
 }
 
 /// `POST /customers/{id}/next/{action}`: the customer page's card; back to the page.
@@ -546,5 +607,55 @@ pub(crate) async fn customer_action(
             }
             None => Err(core_error(&signed)(e)),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+    use serde_json::json;
+
+    fn reason(key: &str, args: serde_json::Value) -> Reason {
+        serde_json::from_value(json!({ "key": key, "args": args })).unwrap()
+    }
+
+    #[test]
+    fn metrics_and_categories_in_the_page_language() {
+        let (fi, en) = (Tr::new(Lang::Fi), Tr::new(Lang::En));
+        let drop = |m: &str| {
+            reason(
+                "usage_drop",
+                json!({"metric": m, "drop_pct": 50, "recent_per_week": 5.5,
+                       "baseline_per_week": 11}),
+            )
+        };
+        let s = sentence(&fi, &drop("logins"));
+        assert!(s.contains("(kirjautumiset)") && s.contains("5,5"), "{s}");
+        let s = sentence(&fi, &drop("active_users"));
+        assert!(s.contains("(aktiiviset käyttäjät)"), "{s}");
+        let s = sentence(&en, &drop("active_users"));
+        assert!(s.contains("(active users)"), "{s}");
+        let s = sentence(&en, &drop("api_calls"));
+        assert!(s.contains("(api calls)") && !s.contains('_'), "{s}");
+        // A case: a known category in words; an escalation's own category said once.
+        let case = |category: &str, state: &str| {
+            reason(
+                "case",
+                json!({"case_id": "c1", "category": category, "state": state}),
+            )
+        };
+        assert_eq!(
+            sentence(&fi, &case("bug", "breached")),
+            "Tapaus c1 (ohjelmavirhe) on ylittänyt tavoiteaikansa"
+        );
+        assert_eq!(
+            sentence(&fi, &case("escalation", "escalation")),
+            "Eskaloitu tapaus c1 on auki"
+        );
+        assert_eq!(
+            sentence(&en, &case("Kassajono", "escalation")),
+            "Escalated case c1 (Kassajono) is open"
+        );
     }
 }

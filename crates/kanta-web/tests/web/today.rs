@@ -5,7 +5,7 @@
 
 use chrono::{Duration, Utc};
 use kanta_core::Acting;
-use kanta_domain::schema::{CUSTOMERS, FEEDBACK, STAFF, TRUST_LEDGER};
+use kanta_domain::schema::{CUSTOMERS, FEEDBACK, STAFF, TRUST_LEDGER, USAGE_EVENTS};
 use kanta_domain::{Value, WriteBatch};
 use kanta_store::accounts::Role;
 use kanta_store::testing::BACKENDS;
@@ -276,5 +276,97 @@ async fn the_queue_api() {
         )
         .await;
         assert_eq!(a.status, 404, "{}", a.body);
+    }
+}
+
+/// A usage drop's metric and a case's reason are said in words in the page's
+/// language, and a filter value the list does not take is a 400 page naming it and
+/// the values it takes, as the API and `kanta queue` refuse it.
+#[tokio::test]
+async fn reasons_in_words_and_bad_filters_refused() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        seed(&app).await;
+        // q1: logins and active users 100 a week for 12 weeks, 50 a week for the last 4.
+        let mut u = WriteBatch::new(
+            &USAGE_EVENTS,
+            fields(
+                &USAGE_EVENTS,
+                &["customer_id", "occurred_at", "metric", "value"],
+            ),
+        );
+        for w in 0..16i64 {
+            let at = Value::Time(Utc::now() - Duration::hours(24 * 7 * w + 84));
+            let n = if w < 4 { 50.0 } else { 100.0 };
+            for m in ["logins", "active_users"] {
+                u.push(
+                    format!("{m}-{w}"),
+                    [text("q1"), at.clone(), text(m), Value::Float(n)],
+                );
+            }
+        }
+        app.core.write_batch(&Acting::cli(), u).await.unwrap();
+        let today = app.core.today().await.unwrap();
+        app.core.refresh_queue(&Acting::cli(), today).await.unwrap();
+
+        let a = page_as(&app, Role::Staff, "/today?lang=fi&owner=all", &[]).await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.body);
+        assert!(
+            a.body.contains("Käyttö laski 50 %"),
+            "{backend}: {}",
+            a.body
+        );
+        assert!(a.body.contains("(kirjautumiset)"), "{}", a.body);
+        assert!(a.body.contains("(aktiiviset käyttäjät)"), "{}", a.body);
+        for raw in ["(logins)", "(active_users)", "(escalation)", "(bug)"] {
+            assert!(!a.body.contains(raw), "{backend}: {raw} in {}", a.body);
+        }
+        let a = page_as(&app, Role::Staff, "/today?lang=en&owner=all", &[]).await;
+        assert!(a.body.contains("(logins)"), "{}", a.body);
+        assert!(a.body.contains("(active users)"), "{}", a.body);
+        assert!(!a.body.contains("active_users"), "{}", a.body);
+        // The customer page's card says the same.
+        let a = page_as(&app, Role::Staff, "/customers/q1?lang=fi", &[]).await;
+        assert!(a.body.contains("(aktiiviset käyttäjät)"), "{}", a.body);
+
+        // Bad filter values: 400, naming the parameter, the value and what it takes.
+        for (query, param, takes) in [
+            ("reason=nonsense", "reason", "detractor"),
+            ("tier=Z", "tier", "A, B, C, D"),
+            ("owner=bogus", "owner", "me, all"),
+        ] {
+            let a = page_as(&app, Role::Staff, &format!("/today?lang=en&{query}"), &[]).await;
+            assert_eq!(a.status, 400, "{backend} {query}: {}", a.body);
+            assert!(
+                a.body.contains("Today&#39;s list cannot be shown")
+                    || a.body.contains("Today&#x27;s list cannot be shown")
+                    || a.body.contains("Today's list cannot be shown"),
+                "{query}: {}",
+                a.body
+            );
+            assert!(
+                a.body.contains(&format!("{param}: ")),
+                "{query}: {}",
+                a.body
+            );
+            assert!(a.body.contains(takes), "{query}: {}", a.body);
+            assert!(!a.body.contains("id=\"today-queue\""), "{}", a.body);
+        }
+        let a = page_as(&app, Role::Staff, "/today?lang=fi&tier=Z", &[]).await;
+        assert_eq!(a.status, 400);
+        assert!(
+            a.body.contains("Päivän listaa ei voi näyttää"),
+            "{}",
+            a.body
+        );
+        assert!(a.body.contains("Sallitut arvot"), "{}", a.body);
+        // What the list takes still works: a lower-case tier, an owner's email.
+        let a = page_as(&app, Role::Staff, "/today?tier=a&owner=all", &[]).await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.body);
+        let a = page_as(&app, Role::Staff, "/today?owner=staff%40kanta.test", &[]).await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.body);
+        assert!(a.body.contains("href=\"/customers/q1\""), "{}", a.body);
+        assert!(!a.body.contains("href=\"/customers/q2\""), "{}", a.body);
+        assert!(a.body.contains("owner=staff%40kanta.test"), "{}", a.body);
     }
 }
