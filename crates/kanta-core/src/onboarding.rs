@@ -5,8 +5,8 @@
 //!   offset in days from the start, an owner role and optional text for the customer.
 //!   Managers write templates ([`Core::save_template`]); everyone signed in reads them.
 //! - [`after_write`] runs in the transaction of every write of customers and
-//!   subscriptions: customers just created (and new subscribers) without an onboarding
-//!   start the active auto-start template that matches them best (segment and plan,
+//!   subscriptions: customers this write inserted (and the subscribers of
+//!   subscriptions it inserted) without an onboarding start the active auto-start template that matches them best (segment and plan,
 //!   then segment, then plan, then a template for everyone), with one task per step due
 //!   `started_on + due_days`. It is set-based (one statement per step for up to 10,000
 //!   ids) and costs one query when no auto-start template exists, so an import of a
@@ -39,13 +39,12 @@ use crate::{Core, CoreError, Problem, Result};
 /// `onboarding_stall_days` setting.
 pub const DEFAULT_STALL_DAYS: u32 = 7;
 
-/// How long after its creation a customer (or subscription) counts as new for
-/// [`after_write`]: the write that created it, and its repeats the same day.
-const NEW_FOR_HOURS: i64 = 24;
-
 /// Runs in the transaction of every write of customers and subscriptions: starts the
-/// matching auto-start template for customers that have no onboarding yet.
-pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String]) -> Result<()> {
+/// matching auto-start template for the customers this write inserted (customers: a
+/// customer id above `new_after_id`; subscriptions: a subscription id above it, the
+/// greatest id before the write, see [`WriteTx::write`]) that have no onboarding yet.
+/// Existing customers and subscriptions written again start nothing.
+pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String], new_after_id: i64) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -64,12 +63,7 @@ pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String]) -> Result<()> 
     let now = Utc::now();
     let today = now.with_timezone(&zone).date_naive();
     let started = w
-        .start_onboardings(
-            ids,
-            subscriptions,
-            today,
-            now - Duration::hours(NEW_FOR_HOURS),
-        )
+        .start_onboardings(ids, subscriptions, today, new_after_id)
         .await?;
     if started > 0 {
         let mut entry = acting.audit(ONBOARDINGS.name, None, "auto_start");

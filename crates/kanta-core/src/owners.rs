@@ -88,7 +88,7 @@ pub fn parse_owner_rule(s: &str) -> std::result::Result<String, String> {
 
 /// Runs in the transaction of every write of customers: gives new customers without
 /// an owner one by the `owner_rule` setting.
-pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String]) -> Result<()> {
+pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String], new_after_id: i64) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -101,11 +101,8 @@ pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String]) -> Result<()> 
     if rule == OwnerRule::None {
         return Ok(());
     }
-    // SQLite cannot tell this transaction's rows by time alone (see the store): rows
-    // created in the last hour and never changed since count as this write's.
-    let new = w
-        .new_unowned_customers(ids, Utc::now() - Duration::hours(1))
-        .await?;
+    // This write's rows: an id above the greatest before it ([`WriteTx::write`]).
+    let new = w.new_unowned_customers(ids, new_after_id).await?;
     if new.is_empty() {
         return Ok(());
     }

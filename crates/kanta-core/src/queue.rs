@@ -8,8 +8,15 @@
 //! [`after_write`] enqueues in the transaction of every write of cases, interactions,
 //! feedback, trust entries, goals and onboarding tasks) read every reason's facts in
 //! one grouped pass per table (`kanta_store::queue`), make the reasons here
-//! ([`reasons_of`]), and replace the customers' rows of `contact_queue` in one write
-//! transaction with one audit entry. Thresholds are store settings ([`QueueRules`]).
+//! ([`reasons_of`]), and bring the customers' rows of `contact_queue` up to date in one
+//! write transaction with one audit entry, writing only the rows that changed (a
+//! daily refresh of an unchanged queue writes nothing but its audit entry, so the
+//! table does not bloat on PostgreSQL). Thresholds are store settings ([`QueueRules`]).
+//!
+//! **Renewal.** A renewal worth a call is a contract's: the `renewal` reason is raised
+//! by the nearest renewal of a quarterly or yearly subscription that has not ended,
+//! within `renewal_days` (default 60). Monthly and weekly subscriptions renew all the
+//! time and raise no reason (else nearly every subscriber would be queued).
 //!
 //! **Usage drop.** Per customer and metric, the last 4 weeks' sum against the 12
 //! weeks before: the weekly sums are treated as counts, and given their total, the
@@ -793,13 +800,15 @@ impl Core {
             "as_of": ymd(as_of),
             "scope": if keys.is_some() { "customers" } else { "all" },
             "customers": facts.customers.len(),
-            "queued": written,
+            "queued": written.queued,
+            "changed": written.changed,
+            "removed": written.removed,
             "held_back": held,
         });
         tx.finish(&RunInfo::default(), vec![entry]).await?;
         Ok(QueueRefresh {
             customers: facts.customers.len() as u64,
-            queued: written,
+            queued: written.queued,
             held_back: held,
         })
     }

@@ -145,7 +145,7 @@ pub const STORE_SETTINGS: &[StoreSettingDef] = &[
     },
     StoreSettingDef {
         key: "renewal_days",
-        description: "A customer whose subscription renews within this many days enters the contact queue (default 60)",
+        description: "A customer whose quarterly or yearly subscription renews within this many days enters the contact queue (default 60)",
         parse: crate::queue::parse_renewal_days,
     },
     StoreSettingDef {

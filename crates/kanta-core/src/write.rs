@@ -532,6 +532,14 @@ impl WriteTx {
         } else {
             Vec::new()
         };
+        // Rows of customers and subscriptions with a greater id than this are the ones
+        // this write inserts (the process holds the write turn; ids only grow, a bulk
+        // load into an empty table included): what the owner rule and auto-start
+        // onboarding act on, not the existing rows written again.
+        let new_after_id = match entity {
+            "customers" | "subscriptions" => self.writer.max_id(batch.entity.table).await?,
+            _ => 0,
+        };
         self.writer.write(batch).await?;
         if hooked {
             // The rules read and join the rows just written.
@@ -542,10 +550,10 @@ impl WriteTx {
             "claims" => crate::claims::after_write(self, &ids).await?,
             "interactions" | "feedback" => crate::trust::after_write(self, &ids).await?,
             "customers" => {
-                crate::owners::after_write(self, &ids).await?;
-                crate::onboarding::after_write(self, &ids).await?;
+                crate::owners::after_write(self, &ids, new_after_id).await?;
+                crate::onboarding::after_write(self, &ids, new_after_id).await?;
             }
-            "subscriptions" => crate::onboarding::after_write(self, &ids).await?,
+            "subscriptions" => crate::onboarding::after_write(self, &ids, new_after_id).await?,
             _ => {}
         }
         if matches!(

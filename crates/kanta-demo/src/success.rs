@@ -145,10 +145,11 @@ pub(crate) fn templates(t: &mut Tables) {
             .set("name", name)
             .set("segment", segment)
             .set("plan", None::<String>)
-            // Not started automatically: the core starts an auto-start template for
-            // every customer written the day it was created, which a second `kanta
-            // demo` run the same day would be; the demo writes its onboardings itself.
-            .set("auto_start", false)
+            // Started automatically for customers added later. The demo's own
+            // customers are written before the templates and get the onboardings the
+            // demo writes itself; a second `kanta demo` run re-writes existing
+            // customers, which start nothing (the core acts only on inserted rows).
+            .set("auto_start", true)
             .set("active", true)
             .push();
         for (k, (_, title, due_days, role, text)) in steps.iter().enumerate() {

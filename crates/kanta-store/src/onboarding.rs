@@ -9,7 +9,6 @@
 //! serves both backends.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use kanta_domain::value::format_time;
 use sqlx::{AssertSqlSafe, Postgres, Sqlite};
 
 use crate::write::DbTx;
@@ -217,7 +216,8 @@ impl Writer {
     /// Starts the best matching active auto-start template, on `started_on`, for the
     /// customers (`subscriptions` false: `ids` are customers' external ids) or the
     /// subscribers (`subscriptions` true: `ids` are subscriptions' external ids) that
-    /// were created since `created_since` and have no onboarding: one `onboardings` row
+    /// this write inserted (an id above `new_after_id`, the table's greatest id before
+    /// the write) and have no onboarding: one `onboardings` row
     /// each and one `onboarding_tasks` row per step, due `started_on + due_days`. A
     /// template matches when its segment is empty or the customer's, and its plan empty
     /// or the customer's (the new subscription's); the most specific wins (segment and
@@ -228,7 +228,7 @@ impl Writer {
         ids: &[String],
         subscriptions: bool,
         started_on: NaiveDate,
-        created_since: DateTime<Utc>,
+        new_after_id: i64,
     ) -> Result<u64> {
         let pg = self.tx.is_postgres();
         let now = self.tx.now();
@@ -237,13 +237,13 @@ impl Writer {
             format!(
                 "SELECT c.id AS cid, c.external_id AS cext, c.segment AS seg, MIN(s.plan) AS plan \
                  FROM subscriptions s JOIN customers c ON c.id = s.customer_id \
-                 WHERE s.external_id IN {list} AND s.created_at >= $3 \
+                 WHERE s.external_id IN {list} AND s.id > $3 \
                  GROUP BY c.id, c.external_id, c.segment"
             )
         } else {
             format!(
                 "SELECT c.id AS cid, c.external_id AS cext, c.segment AS seg, c.plan AS plan \
-                 FROM customers c WHERE c.external_id IN {list} AND c.created_at >= $3"
+                 FROM customers c WHERE c.external_id IN {list} AND c.id > $3"
             )
         };
         let insert = format!(
@@ -285,7 +285,7 @@ impl Writer {
                     started += sqlx::query::<Sqlite>(AssertSqlSafe(insert.clone()))
                         .bind(&json)
                         .bind(started_on)
-                        .bind(format_time(&created_since))
+                        .bind(new_after_id)
                         .execute(&mut **tx)
                         .await?
                         .rows_affected();
@@ -298,7 +298,7 @@ impl Writer {
                     started += sqlx::query::<Postgres>(AssertSqlSafe(insert.clone()))
                         .bind(chunk)
                         .bind(started_on)
-                        .bind(created_since)
+                        .bind(new_after_id)
                         .execute(&mut **tx)
                         .await?
                         .rows_affected();

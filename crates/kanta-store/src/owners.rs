@@ -138,23 +138,24 @@ impl Writer {
     }
 
     /// Of the customers with these external ids, the internal ids of those this
-    /// write's transaction inserted and that have no owner, in insertion order.
-    /// PostgreSQL: created at the transaction's own time (`now()`); SQLite, which has
-    /// no such time: never changed since created, created at or after `since` (when the
-    /// write began, give or take).
+    /// write's transaction inserted and that have no owner, in insertion order: those
+    /// with an id above `new_after_id`, the greatest id before the write (the same
+    /// test on both backends; an existing customer written again is not new, whenever
+    /// it was created).
     pub async fn new_unowned_customers(
         &mut self,
         ids: &[String],
-        since: DateTime<Utc>,
+        new_after_id: i64,
     ) -> Result<Vec<i64>> {
         let mut out = Vec::new();
         match &mut self.tx {
             DbTx::Postgres(c) => {
                 let sql = "SELECT c.id FROM unnest($1::text[]) AS w(id) \
                            JOIN customers c ON c.external_id = w.id \
-                           WHERE c.owner_id IS NULL AND c.created_at = now() ORDER BY c.id";
+                           WHERE c.owner_id IS NULL AND c.id > $2 ORDER BY c.id";
                 let rows: Vec<i64> = sqlx::query_scalar(sql)
                     .bind(ids)
+                    .bind(new_after_id)
                     .fetch_all(&mut **c)
                     .await?;
                 out.extend(rows);
@@ -162,13 +163,12 @@ impl Writer {
             DbTx::Sqlite(c) => {
                 let sql = "SELECT c.id FROM customers c WHERE c.external_id IN \
                            (SELECT value FROM json_each($1)) AND c.owner_id IS NULL \
-                           AND c.created_at = c.updated_at AND c.created_at >= $2 ORDER BY c.id";
-                let since = format_time(&since);
+                           AND c.id > $2 ORDER BY c.id";
                 for chunk in ids.chunks(100_000) {
                     let json = serde_json::to_string(chunk).map_err(crate::json_err)?;
                     let rows: Vec<i64> = sqlx::query_scalar(sql)
                         .bind(json)
-                        .bind(&since)
+                        .bind(new_after_id)
                         .fetch_all(&mut **c)
                         .await?;
                     out.extend(rows);

@@ -6,8 +6,10 @@
 //!
 //! [`Store::queue_facts`] reads, for every active customer (or a given set of internal
 //! ids) as of one day, the raw facts of every reason in one grouped pass per table,
-//! the passes run at once: the customer row (tier, owner, when they began, the next
-//! renewal, the health columns, the newest model run's score), the last proactive
+//! the passes run at once: the customer row (tier, owner, when they began, the health
+//! columns, the newest model run's score), the nearest renewal of a contract (a
+//! quarterly or yearly subscription not ended, by the one renewal rule of
+//! `kanta_domain::subscription`; monthly and weekly ones are left out), the last proactive
 //! contact that is not sales (index `(customer_id, proactive, occurred_at)`), the
 //! detractor answers of the last 30 days with no interaction since, the trust balance
 //! when in deficit, open cases escalated or past (or near) an SLA target, stalled
@@ -20,22 +22,31 @@
 //!
 //! # Writing the queue
 //!
-//! [`Writer::replace_queue`] replaces the rows of a set of customers (or all) in the
-//! caller's write transaction: one `DELETE` of the set, then one `INSERT ... SELECT`
-//! per 10,000 rows (JSON through `json_each` on SQLite, arrays through `UNNEST` on
-//! PostgreSQL), leaving out customers acted on since the facts were read (a contact
-//! logged meanwhile is not undone by a refresh that read before it).
+//! [`Writer::replace_queue`] brings the rows of a set of customers (or all) to the
+//! computed ones in the caller's write transaction, writing only what changed, so that
+//! refreshing an unchanged queue leaves no dead rows behind on PostgreSQL: customers
+//! acted on since the facts were read are left out (a contact logged meanwhile is not
+//! undone by a refresh that read before it); the set's customers who left the queue
+//! are deleted (by id, 10,000 a statement); then one upsert per 10,000 rows (JSON
+//! through `json_each` on SQLite, arrays through `UNNEST` on PostgreSQL) inserts new
+//! rows and updates rows whose values differ (`ON CONFLICT (customer_id) DO UPDATE ...
+//! WHERE` a column is distinct; unchanged rows are skipped before the insert, and are
+//! not written: their `computed_at` stays the moment their values were last computed
+//! as different). When the whole queue was last refreshed is its audit entry's time
+//! ([`Store::last_queue_refresh`]), not a column rewritten on every row.
 //! [`Writer::insert_queue_action`] records an action and removes the customer's row.
 //!
 //! # Reading the queue
 //!
 //! [`Store::queue_page`] walks `contact_queue` in the order of its indexes
 //! (`value_at_risk_minor DESC, customer_id`, or with the owner first), a keyset page
-//! at a time, joined to the customer and the owner's name.
+//! at a time, joined to the customer and the owner's name; the page's two counts (rows
+//! matching the filters, rows in the whole queue) are one statement, run alongside.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use kanta_domain::subscription::{Period, Subscription, next_renewal};
 use kanta_domain::value::format_time;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Postgres, Row, Sqlite};
@@ -138,6 +149,8 @@ pub struct QueueFacts {
     pub owner_id: Option<i64>,
     /// `acquired_on`, else the first purchase's day, else the day the record was made.
     pub began: Option<NaiveDate>,
+    /// The nearest renewal of a contract: a quarterly or yearly subscription not
+    /// ended (a monthly or weekly one renews all the time and is no reason to call).
     pub next_renewal_on: Option<NaiveDate>,
     pub health_probability: Option<f64>,
     pub health_change_30: Option<i64>,
@@ -178,6 +191,17 @@ pub struct QueueRow {
     /// `[{"key": .., "args": {..}}, ..]`.
     pub reasons: serde_json::Value,
     pub reason_keys: String,
+}
+
+/// What [`Writer::replace_queue`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueWrite {
+    /// Rows of the scope in the queue afterwards.
+    pub queued: u64,
+    /// Rows inserted or changed (unchanged rows are not written).
+    pub changed: u64,
+    /// Rows deleted: customers of the scope who left the queue.
+    pub removed: u64,
 }
 
 /// An action to record.
@@ -372,7 +396,7 @@ impl Store {
         let run_id = run.as_ref().map_or(-1, |r| r.0);
 
         let customers_sql = format!(
-            "SELECT c.id, c.tier, c.owner_id, {acq}, {first}, {created}, {renewal}, \
+            "SELECT c.id, c.tier, c.owner_id, {acq}, {first}, {created}, \
              CAST(c.health_probability AS DOUBLE PRECISION), CAST(c.health_change_30 AS BIGINT), \
              CAST(s.p_alive AS DOUBLE PRECISION), CAST(s.repeat_purchases AS BIGINT), \
              CAST(s.clv_12_minor AS BIGINT) \
@@ -381,8 +405,17 @@ impl Store {
             acq = d.date_text("c.acquired_on"),
             first = d.time_day("c.first_purchase_at"),
             created = d.time_day("c.created_at"),
-            renewal = d.date_text("c.next_renewal_on"),
             scope = scope("c.id", &q.customers),
+        );
+        // Contract renewals only: a monthly or weekly subscription renews all the time.
+        let renewals_sql = format!(
+            "SELECT customer_id, period, {started}, {ended}, {renews} FROM subscriptions \
+             WHERE period IN ('quarter', 'year') AND (ended_on IS NULL OR ended_on > {day}){scope}",
+            started = d.date_text("started_on"),
+            ended = d.date_text("ended_on"),
+            renews = d.date_text("renews_on"),
+            day = d.date(q.as_of),
+            scope = scope("customer_id", &q.customers),
         );
         let contacts_sql = format!(
             "SELECT customer_id, {last} FROM interactions WHERE proactive = true \
@@ -479,14 +512,32 @@ impl Store {
                     tier: r.try_get(1)?,
                     owner_id: r.try_get(2)?,
                     began,
-                    next_renewal_on: day_opt(r.try_get(6)?),
-                    health_probability: r.try_get(7)?,
-                    health_change_30: r.try_get(8)?,
-                    p_alive: r.try_get(9)?,
-                    repeat_purchases: r.try_get(10)?,
-                    clv_12_minor: r.try_get(11)?,
+                    health_probability: r.try_get(6)?,
+                    health_change_30: r.try_get(7)?,
+                    p_alive: r.try_get(8)?,
+                    repeat_purchases: r.try_get(9)?,
+                    clv_12_minor: r.try_get(10)?,
                     ..QueueFacts::default()
                 }
+            }))
+        };
+        let renewals = async {
+            Ok::<_, crate::StoreError>(fetch_rows!(self, renewals_sql, |r| {
+                let id: i64 = r.try_get(0)?;
+                let period: String = r.try_get(1)?;
+                let started: Option<String> = r.try_get(2)?;
+                let sub = match (Period::parse(&period), day_opt(started)) {
+                    (Some(period), Some(started_on)) => Some(Subscription {
+                        plan: String::new(),
+                        amount_minor: 0,
+                        period,
+                        started_on,
+                        ended_on: day_opt(r.try_get(3)?),
+                        renews_on: day_opt(r.try_get(4)?),
+                    }),
+                    _ => None,
+                };
+                (id, sub.and_then(|s| next_renewal(&s, q.as_of)))
             }))
         };
         let contacts = async {
@@ -592,13 +643,20 @@ impl Store {
                 )
             }))
         };
-        let (customers, usage, contacts) = tokio::try_join!(customers, usage, contacts)?;
+        let (customers, usage, contacts, renewals) =
+            tokio::try_join!(customers, usage, contacts, renewals)?;
         let (detractors, trust, cases, tasks, goals, actions) =
             tokio::try_join!(detractors, trust, cases, tasks, goals, actions)?;
 
         let mut out = customers;
         let index: HashMap<i64, usize> = out.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
         let at = |id: i64| index.get(&id).copied();
+        for (id, next) in renewals {
+            if let (Some(i), Some(next)) = (at(id), next) {
+                let r = &mut out[i].next_renewal_on;
+                *r = Some(r.map_or(next, |m| m.min(next)));
+            }
+        }
         for (id, last) in contacts {
             if let Some(i) = at(id) {
                 out[i].last_proactive = last;
@@ -693,11 +751,6 @@ impl Store {
                 cond.push("1 = 0".into());
             }
         }
-        let filter = if cond.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", cond.join(" AND "))
-        };
         let mut page_cond = cond.clone();
         if let Some((v, id)) = q.after {
             page_cond.push(format!(
@@ -725,11 +778,20 @@ impl Store {
             computed = d.time_text("q.computed_at"),
             n = limit + 1,
         );
-        let count_sql = format!("SELECT count(*) FROM contact_queue q{filter}");
+        // Both counts in one pass over the table, run alongside the page's rows.
+        let count_sql = if cond.is_empty() {
+            "SELECT count(*), count(*) FROM contact_queue q".to_string()
+        } else {
+            format!(
+                "SELECT count(CASE WHEN {} THEN 1 END), count(*) FROM contact_queue q",
+                cond.join(" AND ")
+            )
+        };
         let (rows, total, queue_total) = with_pool!(self, pool => {
-            let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(pool).await?;
-            let total: i64 = sqlx::query_scalar(AssertSqlSafe(count_sql)).fetch_one(pool).await?;
-            let queue_total: i64 = sqlx::query_scalar("SELECT count(*) FROM contact_queue").fetch_one(pool).await?;
+            let (rows, (total, queue_total)) = tokio::try_join!(
+                sqlx::query(AssertSqlSafe(sql)).fetch_all(pool),
+                sqlx::query_as::<_, (i64, i64)>(AssertSqlSafe(count_sql)).fetch_one(pool),
+            )?;
             let mut items = Vec::with_capacity(rows.len());
             for r in &rows {
                 let reasons: String = r.try_get(11)?;
@@ -908,37 +970,60 @@ impl Writer {
         Ok(out)
     }
 
-    /// Replaces the queue rows of `scope` (internal customer ids; `None`: the whole
-    /// queue) by `rows`, leaving out customers with a queue action at or after
-    /// `read_at` (see the module documentation). Returns the rows written.
+    /// Brings the queue rows of `scope` (internal customer ids; `None`: the whole
+    /// queue) to `rows`, writing only what changed (see the module documentation):
+    /// customers with a queue action at or after `read_at` get no row, rows whose
+    /// values are the same are left alone (their `computed_at` too), changed and new
+    /// ones are upserted, and the scope's customers without a row now lose theirs.
     pub async fn replace_queue(
         &mut self,
         scope: Option<&[i64]>,
         rows: &[QueueRow],
         read_at: DateTime<Utc>,
-    ) -> Result<u64> {
+    ) -> Result<QueueWrite> {
         let now = Utc::now();
-        match scope {
-            None => {
-                on_tx_exec(&mut self.tx, "DELETE FROM contact_queue".to_string()).await?;
-            }
-            Some(ids) => {
-                for chunk in ids.chunks(CHUNK) {
-                    let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
-                    on_tx_exec(
-                        &mut self.tx,
-                        format!(
-                            "DELETE FROM contact_queue WHERE customer_id IN ({})",
-                            list.join(",")
-                        ),
-                    )
-                    .await?;
-                }
-            }
+        let d = Dialect {
+            pg: matches!(self.tx, DbTx::Postgres(_)),
+        };
+        // A contact logged (or a snooze) after the facts were read is not undone.
+        let acted: HashSet<i64> = on_tx_ids(
+            &mut self.tx,
+            format!(
+                "SELECT DISTINCT customer_id FROM queue_actions WHERE acted_at >= {}",
+                d.time(read_at)
+            ),
+        )
+        .await?
+        .into_iter()
+        .collect();
+        let kept: Vec<&QueueRow> = rows
+            .iter()
+            .filter(|r| !acted.contains(&r.customer_id))
+            .collect();
+        let kept_ids: HashSet<i64> = kept.iter().map(|r| r.customer_id).collect();
+        let candidates = match scope {
+            None => on_tx_ids(&mut self.tx, "SELECT customer_id FROM contact_queue".into()).await?,
+            Some(ids) => ids.to_vec(),
+        };
+        let stale: Vec<i64> = candidates
+            .into_iter()
+            .filter(|id| !kept_ids.contains(id))
+            .collect();
+        let mut removed = 0;
+        for chunk in stale.chunks(CHUNK) {
+            let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
+            removed += on_tx_exec(
+                &mut self.tx,
+                format!(
+                    "DELETE FROM contact_queue WHERE customer_id IN ({})",
+                    list.join(",")
+                ),
+            )
+            .await?;
         }
-        let mut written = 0;
-        for chunk in rows.chunks(CHUNK) {
-            written += match &mut self.tx {
+        let mut changed = 0;
+        for chunk in kept.chunks(CHUNK) {
+            changed += match &mut self.tx {
                 DbTx::Sqlite(tx) => {
                     let json: Vec<serde_json::Value> = chunk
                         .iter()
@@ -955,17 +1040,34 @@ impl Writer {
                             ])
                         })
                         .collect();
+                    // `IS` / `IS NOT` are SQLite's NULL-safe comparisons. The SELECT
+                    // has a WHERE, as SQLite's upsert after a SELECT needs.
                     sqlx::query::<Sqlite>(
                         "INSERT INTO contact_queue (customer_id, owner_id, tier, value_at_risk_minor, \
                          currency, churn_probability, reasons, reason_keys, computed_at) \
-                         SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
-                         value->>6, value->>7, $2 FROM json_each($1) j \
-                         WHERE NOT EXISTS (SELECT 1 FROM queue_actions a \
-                             WHERE a.customer_id = j.value->>0 AND a.acted_at >= $3)",
+                         SELECT n.c, n.o, n.t, n.v, n.cur, n.p, n.r, n.k, $2 \
+                         FROM (SELECT value->>0 AS c, value->>1 AS o, value->>2 AS t, value->>3 AS v, \
+                               value->>4 AS cur, value->>5 AS p, value->>6 AS r, value->>7 AS k \
+                               FROM json_each($1)) n \
+                         WHERE NOT EXISTS (SELECT 1 FROM contact_queue q WHERE q.customer_id = n.c \
+                             AND q.owner_id IS n.o AND q.tier IS n.t AND q.value_at_risk_minor IS n.v \
+                             AND q.currency IS n.cur AND q.churn_probability IS n.p \
+                             AND q.reasons IS n.r AND q.reason_keys IS n.k) \
+                         ON CONFLICT (customer_id) DO UPDATE SET owner_id = excluded.owner_id, \
+                         tier = excluded.tier, value_at_risk_minor = excluded.value_at_risk_minor, \
+                         currency = excluded.currency, churn_probability = excluded.churn_probability, \
+                         reasons = excluded.reasons, reason_keys = excluded.reason_keys, \
+                         computed_at = excluded.computed_at \
+                         WHERE contact_queue.owner_id IS NOT excluded.owner_id \
+                         OR contact_queue.tier IS NOT excluded.tier \
+                         OR contact_queue.value_at_risk_minor IS NOT excluded.value_at_risk_minor \
+                         OR contact_queue.currency IS NOT excluded.currency \
+                         OR contact_queue.churn_probability IS NOT excluded.churn_probability \
+                         OR contact_queue.reasons IS NOT excluded.reasons \
+                         OR contact_queue.reason_keys IS NOT excluded.reason_keys",
                     )
                     .bind(serde_json::Value::Array(json).to_string())
                     .bind(format_time(&now))
-                    .bind(format_time(&read_at))
                     .execute(&mut **tx)
                     .await?
                     .rows_affected()
@@ -984,11 +1086,27 @@ impl Writer {
                     sqlx::query::<Postgres>(
                         "INSERT INTO contact_queue (customer_id, owner_id, tier, value_at_risk_minor, \
                          currency, churn_probability, reasons, reason_keys, computed_at) \
-                         SELECT a.c, a.o, a.t, a.v, a.cur, a.p, CAST(a.r AS JSONB), a.k, $9 \
-                         FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], \
-                              $6::float8[], $7::text[], $8::text[]) AS a(c, o, t, v, cur, p, r, k) \
-                         WHERE NOT EXISTS (SELECT 1 FROM queue_actions x \
-                             WHERE x.customer_id = a.c AND x.acted_at >= $10)",
+                         SELECT a.c, a.o, a.t, a.v, a.cur, a.p, a.r, a.k, $9 \
+                         FROM (SELECT u.c, u.o, u.t, u.v, u.cur, u.p, CAST(u.r AS JSONB) AS r, u.k \
+                               FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], \
+                               $5::text[], $6::float8[], $7::text[], $8::text[]) \
+                               AS u(c, o, t, v, cur, p, r, k)) a \
+                         WHERE NOT EXISTS (SELECT 1 FROM contact_queue q WHERE q.customer_id = a.c \
+                             AND (q.owner_id, q.tier, q.value_at_risk_minor, q.currency, \
+                                  q.churn_probability, q.reasons, q.reason_keys) \
+                             IS NOT DISTINCT FROM (a.o, a.t, a.v, a.cur, a.p, a.r, a.k)) \
+                         ON CONFLICT (customer_id) DO UPDATE SET owner_id = EXCLUDED.owner_id, \
+                         tier = EXCLUDED.tier, value_at_risk_minor = EXCLUDED.value_at_risk_minor, \
+                         currency = EXCLUDED.currency, churn_probability = EXCLUDED.churn_probability, \
+                         reasons = EXCLUDED.reasons, reason_keys = EXCLUDED.reason_keys, \
+                         computed_at = EXCLUDED.computed_at \
+                         WHERE (contact_queue.owner_id, contact_queue.tier, \
+                                contact_queue.value_at_risk_minor, contact_queue.currency, \
+                                contact_queue.churn_probability, contact_queue.reasons, \
+                                contact_queue.reason_keys) \
+                         IS DISTINCT FROM (EXCLUDED.owner_id, EXCLUDED.tier, \
+                                EXCLUDED.value_at_risk_minor, EXCLUDED.currency, \
+                                EXCLUDED.churn_probability, EXCLUDED.reasons, EXCLUDED.reason_keys)",
                     )
                     .bind(c)
                     .bind(o)
@@ -999,14 +1117,17 @@ impl Writer {
                     .bind(reasons)
                     .bind(keys)
                     .bind(now)
-                    .bind(read_at)
                     .execute(&mut **tx)
                     .await?
                     .rows_affected()
                 }
             };
         }
-        Ok(written)
+        Ok(QueueWrite {
+            queued: kept.len() as u64,
+            changed,
+            removed,
+        })
     }
 
     /// Records an action taken from the queue and takes the customer's row out of it.
@@ -1061,6 +1182,21 @@ impl Writer {
         };
         Ok(id)
     }
+}
+
+async fn on_tx_ids(tx: &mut DbTx, sql: String) -> Result<Vec<i64>> {
+    Ok(match tx {
+        DbTx::Sqlite(tx) => {
+            sqlx::query_scalar::<Sqlite, i64>(AssertSqlSafe(sql))
+                .fetch_all(&mut **tx)
+                .await?
+        }
+        DbTx::Postgres(tx) => {
+            sqlx::query_scalar::<Postgres, i64>(AssertSqlSafe(sql))
+                .fetch_all(&mut **tx)
+                .await?
+        }
+    })
 }
 
 async fn on_tx_exec(tx: &mut DbTx, sql: String) -> Result<u64> {

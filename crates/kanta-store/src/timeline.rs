@@ -84,8 +84,19 @@ impl UsageWeeks {
     }
 }
 
-/// Most usage readings the summary reads for one customer (the newest ones).
-const USAGE_READINGS: i64 = 50_000;
+/// The entities whose records are events of the timeline. Goals and onboardings
+/// (dated, of a customer) are not: the customer page shows them in cards of their
+/// own, and a timeline page that counted them would not add up to the pages its
+/// filter pages through.
+pub const TIMELINE_ENTITIES: &[&str] = &[
+    "transactions",
+    "subscriptions",
+    "interactions",
+    "cases",
+    "feedback",
+    "usage",
+    "trust",
+];
 
 /// The Monday of the week of `t` (UTC).
 fn monday(t: DateTime<Utc>) -> NaiveDate {
@@ -100,23 +111,38 @@ pub fn usage_weeks_of(
     last: DateTime<Utc>,
     weeks: u32,
 ) -> Vec<UsageWeeks> {
+    let sums = readings
+        .into_iter()
+        .filter(|(_, _, value)| value.is_finite())
+        .map(|(metric, at, value)| (metric, monday(at), value, 1));
+    usage_weeks_of_sums(sums, last, weeks)
+}
+
+/// [`usage_weeks_of`] from readings already summed per metric and week:
+/// `(metric, Monday of the week, sum, count)`; a metric and week may come more than
+/// once (their sums and counts add up).
+pub fn usage_weeks_of_sums(
+    sums: impl IntoIterator<Item = (String, NaiveDate, f64, u64)>,
+    last: DateTime<Utc>,
+    weeks: u32,
+) -> Vec<UsageWeeks> {
     let weeks = weeks.max(1) as i64;
     let last_week = monday(last);
     // Week k (0 = the last week) of each metric: (sum, count).
-    let mut by_metric: BTreeMap<String, BTreeMap<i64, (f64, u32)>> = BTreeMap::new();
-    for (metric, at, value) in readings {
-        if !value.is_finite() {
+    let mut by_metric: BTreeMap<String, BTreeMap<i64, (f64, u64)>> = BTreeMap::new();
+    for (metric, week, sum, count) in sums {
+        if !sum.is_finite() {
             continue;
         }
-        let k = (last_week - monday(at)).num_days().div_euclid(7);
+        let k = (last_week - week).num_days().div_euclid(7);
         if !(0..2 * weeks).contains(&k) {
             continue;
         }
         let w = by_metric.entry(metric).or_default().entry(k).or_default();
-        w.0 += value;
-        w.1 += 1;
+        w.0 += sum;
+        w.1 += count;
     }
-    let mean = |w: Option<&(f64, u32)>| w.filter(|w| w.1 > 0).map(|w| w.0 / f64::from(w.1));
+    let mean = |w: Option<&(f64, u64)>| w.filter(|w| w.1 > 0).map(|w| w.0 / w.1 as f64);
     by_metric
         .into_iter()
         .map(|(metric, w)| {
@@ -192,7 +218,9 @@ impl Store {
             let (Some(_), Some(time_field)) = (e.customer_field(), e.time_field) else {
                 continue;
             };
-            if only.is_some_and(|only| !only.contains(&e.name)) {
+            if !TIMELINE_ENTITIES.contains(&e.name)
+                || only.is_some_and(|only| !only.contains(&e.name))
+            {
                 continue;
             }
             let mut columns = vec![(time_field, None)];
@@ -307,8 +335,10 @@ impl Store {
 
     /// The customer's usage, metric by metric, week by week: the `weeks` weeks up to
     /// the week of their newest reading, with each metric's own baseline (see
-    /// [`UsageWeeks`]). Reads the newest readings from the `(customer_id, time)`
-    /// index, at most the `2 × weeks` weeks it needs.
+    /// [`UsageWeeks`]). The newest reading comes from the `(customer_id, occurred_at,
+    /// id)` index; the database sums and counts the readings per metric and UTC week
+    /// of the `2 × weeks` weeks it needs, so at most that many rows per metric come
+    /// back however many readings the customer has.
     pub async fn usage_weeks(&self, customer: &Record, weeks: u32) -> Result<Vec<UsageWeeks>> {
         let e = &USAGE_EVENTS;
         let Some(newest) = self
@@ -324,31 +354,49 @@ impl Store {
         };
         let since = monday(last) - TimeDelta::days(7 * (2 * i64::from(weeks.max(1)) - 1));
         let since = since.and_time(chrono::NaiveTime::MIN).and_utc();
-        let rows = self
-            .newest_between(
-                e,
-                customer.id,
-                "occurred_at",
-                Some(since),
-                None,
-                USAGE_READINGS,
-            )
-            .await
-            .map(|rows| {
+        let sums: Vec<(String, NaiveDate, f64, u64)> = match &self.backend {
+            Backend::Sqlite(pool) => {
+                // Times are RFC 3339 UTC text: the first 10 characters are the UTC
+                // day; back 6 days, then on to the next Monday (or the day itself),
+                // is the Monday of its week. SQLite keeps no NaN or infinity in REAL.
+                let rows: Vec<(String, String, f64, i64)> = sqlx::query_as(
+                    "SELECT metric, date(substr(occurred_at, 1, 10), '-6 days', 'weekday 1') AS week, \
+                     SUM(value), COUNT(*) FROM usage_events \
+                     WHERE customer_id = $1 AND occurred_at >= $2 \
+                     GROUP BY metric, week",
+                )
+                .bind(customer.id)
+                .bind(format_time(&since))
+                .fetch_all(pool)
+                .await?;
                 rows.into_iter()
-                    .filter_map(|r| {
-                        let at = as_time(r.get("occurred_at"))?;
-                        let value = match r.get("value") {
-                            Value::Float(v) => *v,
-                            Value::Int(v) => *v as f64,
-                            _ => return None,
-                        };
-                        Some((r.text("metric")?.to_string(), at, value))
+                    .filter_map(|(metric, week, sum, count)| {
+                        let week = NaiveDate::parse_from_str(&week, "%Y-%m-%d").ok()?;
+                        Some((metric, week, sum, u64::try_from(count).ok()?))
                     })
-                    .take_while(|(_, at, _)| *at >= since)
-                    .collect::<Vec<_>>()
-            })?;
-        Ok(usage_weeks_of(rows, last, weeks))
+                    .collect()
+            }
+            Backend::Postgres(pool) => {
+                // A NaN or infinite reading is left out (as `usage_weeks_of` does).
+                let rows: Vec<(String, NaiveDate, f64, i64)> = sqlx::query_as(
+                    "SELECT metric, CAST(date_trunc('week', occurred_at AT TIME ZONE 'UTC') AS DATE) AS week, \
+                     SUM(value), COUNT(*) FROM usage_events \
+                     WHERE customer_id = $1 AND occurred_at >= $2 \
+                     AND value NOT IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8) \
+                     GROUP BY metric, week",
+                )
+                .bind(customer.id)
+                .bind(since)
+                .fetch_all(pool)
+                .await?;
+                rows.into_iter()
+                    .filter_map(|(metric, week, sum, count)| {
+                        Some((metric, week, sum, u64::try_from(count).ok()?))
+                    })
+                    .collect()
+            }
+        };
+        Ok(usage_weeks_of_sums(sums, last, weeks))
     }
 
     /// The customer's `limit` newest records of `e` by `column` (at or before

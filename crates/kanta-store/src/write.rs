@@ -450,6 +450,18 @@ impl Writer {
         Ok(out)
     }
 
+    /// The greatest id in `table` (0 when empty), within this transaction: taken
+    /// before a write, the rows with a greater id afterwards are those it inserted.
+    /// One index lookup.
+    pub async fn max_id(&mut self, table: &str) -> Result<i64> {
+        let sql = format!("SELECT CAST(COALESCE(max(id), 0) AS BIGINT) FROM {table}");
+        Ok(
+            on_tx!(&mut self.tx, tx => sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
+            .fetch_one(&mut **tx)
+            .await?),
+        )
+    }
+
     /// Writes a batch (its fields must be the writer's).
     pub async fn write(&mut self, batch: WriteBatch) -> Result<()> {
         debug_assert_eq!(batch.fields.len(), self.fields.len());

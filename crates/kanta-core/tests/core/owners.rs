@@ -496,7 +496,7 @@ async fn the_weekly_digest_mails_each_owner_their_queue_once_with_the_opt_out_re
         let first = body.find("Toimisto Oy").unwrap();
         let second = body.find("Kahvila <Åkerlund>").unwrap();
         assert!(first < second, "{body}");
-        assert!(body.contains("käyttö (logins) laski 45 %"), "{body}");
+        assert!(body.contains("käyttö (kirjautumiset) laski 45 %"), "{body}");
         assert!(body.contains("luottamustili miinuksella (-10)"), "{body}");
         assert!(body.contains("/today"), "{body}");
         let html = mail.body("text/html").unwrap();
@@ -507,6 +507,74 @@ async fn the_weekly_digest_mails_each_owner_their_queue_once_with_the_opt_out_re
         while work_once(&services, "w1").await.unwrap() {}
         assert_eq!(server.received().len(), 1);
         assert_eq!(audit_of(store, "digest").await.len(), 1);
+    })
+    .await;
+}
+
+/// Only customers a write inserts get an owner and an onboarding: an existing customer
+/// without either, written again unchanged right after its creation (which the old
+/// guesses by creation time took for new), gets neither; a new one in the same file
+/// gets both. A second import of the same file starts nothing more.
+#[tokio::test]
+async fn a_customer_written_again_right_after_creation_is_not_new() {
+    use kanta_core::onboarding::{StepInput, TemplateInput};
+    use kanta_domain::schema::ONBOARDINGS;
+    each_core(|backend, core| async move {
+        people(&core).await;
+        let dir = tempfile::tempdir().unwrap();
+        // Created with no owner rule and no auto-start template.
+        import_customers(&core, &csv(dir.path(), "a.csv", "c0,Zero,kahvila\n")).await;
+        core.set_store_setting(&manager(), "owner_rule", "round_robin")
+            .await
+            .unwrap();
+        core.save_template(
+            &manager(),
+            TemplateInput {
+                id: None,
+                name: "Start".into(),
+                segment: None,
+                plan: None,
+                auto_start: true,
+                active: true,
+                steps: vec![StepInput {
+                    id: None,
+                    title: "Call".into(),
+                    due_days: 2,
+                    owner_role: None,
+                    customer_text: None,
+                }],
+            },
+        )
+        .await
+        .unwrap();
+        let both = csv(dir.path(), "b.csv", "c0,Zero,kahvila\nc1,One,kahvila\n");
+        import_customers(&core, &both).await;
+        assert_eq!(
+            owners(&core).await,
+            owned(&[("c0", None), ("c1", Some("s1"))]),
+            "{backend}"
+        );
+        let viewer = Acting::user(3, "cid@example.fi", Role::Viewer, Channel::Ui);
+        let c0 = core.customer_onboarding(&viewer, "c0").await.unwrap();
+        assert!(c0.is_none(), "{backend}: c0 was not new: {c0:?}");
+        let c1 = core
+            .customer_onboarding(&viewer, "c1")
+            .await
+            .unwrap()
+            .expect("c1 is new and starts the auto-start template");
+        assert_eq!(c1.tasks.len(), 1, "{backend}");
+        // The same file again, the same day: nobody is new.
+        import_customers(&core, &both).await;
+        assert_eq!(
+            owners(&core).await,
+            owned(&[("c0", None), ("c1", Some("s1"))]),
+            "{backend}"
+        );
+        assert_eq!(
+            crate::support::count(core.store(), &ONBOARDINGS).await,
+            1,
+            "{backend}"
+        );
     })
     .await;
 }

@@ -8,7 +8,9 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use kanta_core::queue::{ContactInput, OwnerFilter, QueueEntry, QueueFilter};
 use kanta_core::{Acting, Channel, Core, CoreError};
-use kanta_domain::schema::{CUSTOMERS, FEEDBACK, INTERACTIONS, STAFF, TRUST_LEDGER, USAGE_EVENTS};
+use kanta_domain::schema::{
+    CUSTOMERS, FEEDBACK, INTERACTIONS, STAFF, SUBSCRIPTIONS, TRUST_LEDGER, USAGE_EVENTS,
+};
 use kanta_domain::{Value, WriteBatch};
 use kanta_store::accounts::Role;
 use kanta_store::audit::AuditEntry;
@@ -461,4 +463,158 @@ async fn refresh_of_some_customers_leaves_the_others() {
 
 fn before_now() -> DateTime<Utc> {
     Utc::now() - Duration::hours(2)
+}
+
+/// `r1` pays monthly and renews in 10 days; `r2` pays yearly and renews in 30 days.
+/// Neither has another reason (both were made today, without scores).
+async fn renewals(core: &Core, as_of: NaiveDate) {
+    let cli = Acting::cli();
+    let mut c = WriteBatch::new(&CUSTOMERS, fields(&CUSTOMERS, &["name"]));
+    c.push("r1".into(), [text("Kuukausi Oy")]);
+    c.push("r2".into(), [text("Vuosi Oy")]);
+    core.write_batch(&cli, c).await.unwrap();
+    let mut s = WriteBatch::new(
+        &SUBSCRIPTIONS,
+        fields(
+            &SUBSCRIPTIONS,
+            &[
+                "customer_id",
+                "plan",
+                "amount",
+                "currency",
+                "period",
+                "started_on",
+                "renews_on",
+            ],
+        ),
+    );
+    s.push(
+        "sub-r1".into(),
+        [
+            text("r1"),
+            text("Pro"),
+            Value::Int(9_900),
+            text("EUR"),
+            text("month"),
+            Value::Date(as_of - Duration::days(20)),
+            Value::Date(as_of + Duration::days(10)),
+        ],
+    );
+    s.push(
+        "sub-r2".into(),
+        [
+            text("r2"),
+            text("Pro"),
+            Value::Int(99_000),
+            text("EUR"),
+            text("year"),
+            Value::Date(as_of - Duration::days(335)),
+            Value::Date(as_of + Duration::days(30)),
+        ],
+    );
+    core.write_batch(&cli, s).await.unwrap();
+}
+
+/// The queue refreshes' audit details, oldest first.
+async fn refreshes(core: &Core) -> Vec<serde_json::Value> {
+    audit_of(core.store(), "refresh")
+        .await
+        .into_iter()
+        .filter(|r| r.entry.entity == "contact_queue")
+        .map(|r| r.entry.details)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_contract_renewal_is_a_reason_a_monthly_one_is_not() {
+    each_core(|backend, core| async move {
+        let as_of = core.today().await.unwrap();
+        renewals(&core, as_of).await;
+        core.refresh_queue(&Acting::cli(), as_of).await.unwrap();
+        let q = all(&core).await;
+        assert!(!ids(&q).contains(&"r1"), "{backend}: {q:#?}");
+        assert_eq!(keys(&q, "r2"), ["renewal"], "{backend}: {q:#?}");
+        let r = &q.iter().find(|e| e.customer_id == "r2").unwrap().reasons[0];
+        assert_eq!(r.arg("days"), "30", "{backend}");
+        let renews = (as_of + Duration::days(30)).format("%Y-%m-%d").to_string();
+        assert_eq!(r.arg("renews_on"), renews, "{backend}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refresh_writes_only_what_changed() {
+    each_core(|backend, core| async move {
+        let as_of = core.today().await.unwrap();
+        setup(&core, as_of).await;
+        renewals(&core, as_of).await;
+        let first = core.refresh_queue(&Acting::cli(), as_of).await.unwrap();
+        let q1 = all(&core).await;
+        assert_eq!(ids(&q1), ["t1", "u1", "d1", "n1", "r2"], "{backend}");
+        assert_eq!(first.queued, 5, "{backend}");
+
+        // The same facts again: the same rows, none written (the rows' times stay).
+        let again = core.refresh_queue(&Acting::cli(), as_of).await.unwrap();
+        assert_eq!(again.queued, 5, "{backend}");
+        let q2 = all(&core).await;
+        assert_eq!(q1, q2, "{backend}");
+        let a = refreshes(&core).await;
+        let last = a.last().unwrap();
+        assert_eq!(
+            (
+                last["queued"].as_i64(),
+                last["changed"].as_i64(),
+                last["removed"].as_i64()
+            ),
+            (Some(5), Some(0), Some(0)),
+            "{backend}: {a:#?}"
+        );
+
+        // A day later r2's renewal is a day nearer, d1's answer a day older and n1 a
+        // day more overdue: those three rows are rewritten, t1's and u1's are not.
+        let next = as_of + Duration::days(1);
+        core.refresh_queue(&Acting::cli(), next).await.unwrap();
+        let q3 = all(&core).await;
+        let a = refreshes(&core).await;
+        assert_eq!(
+            a.last().unwrap()["changed"].as_i64(),
+            Some(3),
+            "{backend}: {a:#?}"
+        );
+        let at = |q: &[QueueEntry], id: &str| {
+            q.iter().find(|e| e.customer_id == id).unwrap().computed_at
+        };
+        for id in ["t1", "u1"] {
+            assert_eq!(at(&q3, id), at(&q1, id), "{backend}: {id}");
+        }
+        for id in ["d1", "n1", "r2"] {
+            assert!(at(&q3, id) > at(&q1, id), "{backend}: {id}");
+        }
+        let r2 = q3.iter().find(|e| e.customer_id == "r2").unwrap();
+        assert_eq!(r2.reasons[0].arg("days"), "29", "{backend}");
+
+        // Renewals within 20 days only: r2 leaves the queue, deleted; no other row moves.
+        core.set_store_setting(
+            &Acting::user(1, "admin@example.fi", Role::Admin, Channel::Ui),
+            "renewal_days",
+            "20",
+        )
+        .await
+        .unwrap();
+        core.refresh_queue(&Acting::cli(), next).await.unwrap();
+        let q4 = all(&core).await;
+        assert_eq!(ids(&q4), ["t1", "u1", "d1", "n1"], "{backend}");
+        let a = refreshes(&core).await;
+        let last = a.last().unwrap();
+        assert_eq!(
+            (
+                last["queued"].as_i64(),
+                last["changed"].as_i64(),
+                last["removed"].as_i64()
+            ),
+            (Some(4), Some(0), Some(1)),
+            "{backend}: {a:#?}"
+        );
+    })
+    .await;
 }

@@ -185,3 +185,7 @@ CREATE TABLE queue_actions (
 );
 CREATE INDEX queue_actions_customer_idx ON queue_actions (customer_id, acted_at);
 CREATE INDEX queue_actions_acted_at_idx ON queue_actions (acted_at);
+
+-- usage_events by customer and time: the customer page finds the newest reading and
+-- sums the last weeks from it without sorting all of a customer's readings.
+CREATE INDEX usage_events_customer_occurred_idx ON usage_events (customer_id, occurred_at, id);

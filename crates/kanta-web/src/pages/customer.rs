@@ -457,6 +457,14 @@ pub(crate) struct CustomerView {
     /// After a case was opened here: the notice that links to it and says what
     /// became of its claim.
     case_notice: Option<CaseNotice>,
+    /// The customer's owner (staff member) by name, when they have one.
+    owner: Option<String>,
+    /// The health score and its reasons, after the first health refresh.
+    health: Option<crate::pages::health::HealthCardView>,
+    /// Why to contact the customer now, and the forms to act on it.
+    next_actions: crate::pages::today::NextActions,
+    onboarding_card: super::onboarding::OnboardingCard,
+    goals_card: super::goals::GoalsCard,
 }
 
 pub(crate) struct CaseNotice {
@@ -991,7 +999,19 @@ async fn view(
         async { Ok::<_, PageError>(s.store.case_categories().await?) },
     )?;
     let rules = s.core.rules().await.ok();
-    let (currency, page, usage, contacts, feedback, score, subscriptions) = tokio::try_join!(
+    let (
+        currency,
+        page,
+        usage,
+        contacts,
+        feedback,
+        score,
+        subscriptions,
+        health,
+        next_actions,
+        onboarding_card,
+        goals_card,
+    ) = tokio::try_join!(
         store_currency(s),
         async {
             Ok(s.store
@@ -1003,6 +1023,17 @@ async fn view(
         async { Ok(s.store.records_of_customer(&FEEDBACK, c.id).await?) },
         async { Ok::<_, PageError>(s.store.customer_score(c.id).await?) },
         async { Ok(s.store.records_of_customer(&SUBSCRIPTIONS, c.id).await?) },
+        async {
+            Ok::<_, PageError>(
+                s.core
+                    .customer_health(&acting, &c.external_id)
+                    .await?
+                    .map(|h| crate::pages::health::health_card(&tr, &h)),
+            )
+        },
+        crate::pages::today::next_actions(s, signed, &c.external_id),
+        super::onboarding::onboarding_card(s, signed, &c.external_id),
+        super::goals::goals_card(s, signed, &c.external_id),
     )?;
 
     let score = score.map(|(run, sc)| score_view(&tr, &run, &sc, currency, &subscriptions));
@@ -1087,6 +1118,7 @@ async fn view(
         "segment",
         "status",
         "currency",
+        "owner_id",
         "survey_consent_at",
         "marketing_consent_at",
     ];
@@ -1193,6 +1225,13 @@ async fn view(
         },
         currency_code: currency.code().to_string(),
         case_notice: None,
+        owner: c
+            .text("owner_id")
+            .map(|o| staff_names.get(o).cloned().unwrap_or_else(|| o.to_string())),
+        health,
+        next_actions,
+        onboarding_card,
+        goals_card,
         saved,
         tr,
     })
@@ -1231,7 +1270,12 @@ pub(crate) async fn page(
     let saved = ACTIONS
         .iter()
         .find(|a| q.saved.as_deref() == Some(a.saved))
-        .map(|a| a.notice);
+        .map(|a| a.notice)
+        .or_else(|| {
+            q.saved.as_deref().and_then(|k| {
+                super::onboarding::saved_notice(k).or_else(|| super::goals::saved_notice(k))
+            })
+        });
     let cursor = q.before.as_deref().and_then(TimelineCursor::decode);
     let kinds = shown_kinds(raw.as_deref());
     let mut v = view(&s, &signed, c, Forms::default(), saved, cursor, &kinds).await?;

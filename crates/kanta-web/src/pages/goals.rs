@@ -31,7 +31,6 @@ use crate::auth::{Me, SignedIn};
 use crate::i18n::{Lang, Tr};
 
 /// The customer page's notice for `?saved=` of this card's forms.
-#[allow(dead_code)] // read by the customer page, which the lead wires (see the module doc)
 pub(crate) fn saved_notice(saved: &str) -> Option<&'static str> {
     match saved {
         "goal" => Some("goals.saved.goal"),
@@ -92,7 +91,6 @@ pub(crate) struct NoteView {
 }
 
 /// One goal on the card (and the public page).
-#[allow(dead_code)] // read by the customer page, which the lead wires (see the module doc)
 pub(crate) struct GoalView {
     pub id: String,
     pub title: String,
@@ -111,7 +109,6 @@ pub(crate) struct GoalView {
 }
 
 /// One active link on the card.
-#[allow(dead_code)] // read by the customer page, which the lead wires (see the module doc)
 pub(crate) struct LinkView {
     pub id: i64,
     pub created: String,
@@ -119,7 +116,6 @@ pub(crate) struct LinkView {
 }
 
 /// The customer page's goals card (`parts/goals_card.html`).
-#[allow(dead_code)] // read by the customer page, which the lead wires (see the module doc)
 pub(crate) struct GoalsCard {
     pub customer_id: String,
     pub csrf: String,
@@ -161,7 +157,6 @@ fn goal_view(tr: &Tr, g: GoalRow) -> GoalView {
     }
 }
 
-#[allow(dead_code)] // read by the customer page, which the lead wires (see the module doc)
 fn statuses(tr: &Tr) -> Vec<(&'static str, String)> {
     GOAL_STATUSES
         .iter()
@@ -171,7 +166,6 @@ fn statuses(tr: &Tr) -> Vec<(&'static str, String)> {
 
 /// The goals card of customer `customer` for the signed-in user (the customer page's
 /// part).
-#[allow(dead_code)] // read by the customer page, which the lead wires (see the module doc)
 pub(crate) async fn goals_card(
     s: &AppState,
     signed: &SignedIn,

@@ -37,7 +37,6 @@ use crate::i18n::Tr;
 pub(crate) const REFRESHES: Role = Role::Manager;
 
 /// Factors the card names one by one; the rest are summed in one line.
-#[allow(dead_code)] // the card is wired into the customer page by its owner
 const CARD_FACTORS: usize = 6;
 
 #[derive(Debug, Deserialize, Default)]
@@ -334,7 +333,6 @@ pub(crate) async fn refresh(
 
 /// A factor's sentence in the page's language, from its feature key and value:
 /// "usage down 45% against own 12-week baseline".
-#[allow(dead_code)] // the customer page's owner wires the card in
 pub(crate) fn factor_text(tr: &Tr, f: &Factor) -> String {
     let key = format!("health.factor.{}", f.feature);
     let num = f.value.as_f64();
@@ -404,7 +402,6 @@ pub(crate) fn factor_text(tr: &Tr, f: &Factor) -> String {
 
 /// Whole points for parts that add up to `total` exactly (largest remainders): what a
 /// card shows sums visibly.
-#[allow(dead_code)] // the customer page's owner wires the card in
 pub(crate) fn whole_points(parts: &[f64], total: i64) -> Vec<i64> {
     let mut out: Vec<i64> = parts.iter().map(|p| p.floor() as i64).collect();
     let mut rest: Vec<(usize, f64)> = parts
@@ -463,7 +460,6 @@ pub(crate) struct HealthCardPart {
 }
 
 /// The card of a customer's health.
-#[allow(dead_code)] // the customer page's owner wires the card in
 pub(crate) fn health_card(tr: &Tr, h: &CustomerHealth) -> HealthCardView {
     let band = match h.score {
         s if s <= 50 => "red",

@@ -32,7 +32,6 @@ use crate::i18n::Tr;
 const NEW_STEP_ROWS: usize = 3;
 
 /// The customer page's notice for `?saved=` of this card's forms.
-#[allow(dead_code)] // read by the customer page, which the lead wires (see the module doc)
 pub(crate) fn saved_notice(saved: &str) -> Option<&'static str> {
     match saved {
         "onboarding-started" => Some("onboarding.saved.started"),
@@ -519,7 +518,6 @@ pub(crate) async fn task_done(
 }
 
 /// One task on the card.
-#[allow(dead_code)] // read by the customer page, which the lead wires (see the module doc)
 pub(crate) struct TaskView {
     pub id: String,
     pub title: String,
@@ -535,7 +533,6 @@ pub(crate) struct TaskView {
 }
 
 /// The customer page's onboarding card (`parts/onboarding_card.html`).
-#[allow(dead_code)] // read by the customer page, which the lead wires (see the module doc)
 pub(crate) struct OnboardingCard {
     pub customer_id: String,
     pub csrf: String,
@@ -548,7 +545,6 @@ pub(crate) struct OnboardingCard {
     pub under_way: bool,
 }
 
-#[allow(dead_code)] // read by the customer page, which the lead wires (see the module doc)
 pub(crate) struct OnboardingView {
     pub template_name: String,
     pub status: String,
@@ -563,7 +559,6 @@ pub(crate) struct OnboardingView {
     pub tasks: Vec<TaskView>,
 }
 
-#[allow(dead_code)] // read by the customer page, which the lead wires (see the module doc)
 fn card_view(
     tr: &Tr,
     customer: &str,
@@ -621,7 +616,6 @@ fn card_view(
 
 /// The onboarding card of customer `customer` for the signed-in user (the customer
 /// page's part).
-#[allow(dead_code)] // read by the customer page, which the lead wires (see the module doc)
 pub(crate) async fn onboarding_card(
     s: &AppState,
     signed: &SignedIn,

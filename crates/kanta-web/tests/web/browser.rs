@@ -193,7 +193,7 @@ async fn a_person_finds_a_customer_and_reads_the_timeline_in_both_languages() {
             &d,
             "POST",
             &format!("/session/{session}/url"),
-            Some(json!({"url": format!("{base}/?lang={lang}")})),
+            Some(json!({"url": format!("{base}/customers?lang={lang}")})),
         )
         .await;
         assert!(

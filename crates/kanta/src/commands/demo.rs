@@ -108,21 +108,23 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
     core.ensure_user(&acting, manager.email, manager.name, Role::Staff, &password)
         .await?;
     let also = format!(
-        "(or as the account manager {}, the same password)",
+        "The account manager {} signs in with the same password: her /today lists whom to contact.",
         manager.email
     );
     if a.no_serve {
         eprintln!(
-            "Sign in as {DEMO_ADMIN} with the password {password} once `kanta serve` runs (http://{}) {also}.",
+            "Sign in as {DEMO_ADMIN} with the password {password} once `kanta serve` runs (http://{}).",
             config.serve.bind
         );
+        eprintln!("{also}");
         store.close().await;
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!(
-        "Sign in at http://{} as {DEMO_ADMIN} with the password {password} {also}",
+        "Sign in at http://{} as {DEMO_ADMIN} with the password {password}",
         config.serve.bind
     );
+    eprintln!("{also}");
     crate::cli::serve(core, &config).await?;
     Ok(ExitCode::SUCCESS)
 }
