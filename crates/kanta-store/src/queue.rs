@@ -256,6 +256,40 @@ pub struct QueueItem {
     pub computed_at: DateTime<Utc>,
 }
 
+/// A queue row as the page and the one-customer read select it: internal id, external
+/// id, name, segment, tier, owner id and name, value at risk, currency, churn
+/// probability, health score, reasons (JSON text), reason keys, computed at (text).
+fn queue_item_of<R: Row>(r: &R) -> Result<QueueItem>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> f64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> Option<String>: sqlx::Decode<'q, R::Database>,
+    for<'q> Option<i64>: sqlx::Decode<'q, R::Database>,
+{
+    let reasons: String = r.try_get(11)?;
+    let computed: String = r.try_get(13)?;
+    Ok(QueueItem {
+        key: r.try_get(0)?,
+        customer_id: r.try_get(1)?,
+        name: r.try_get(2)?,
+        segment: r.try_get(3)?,
+        tier: r.try_get(4)?,
+        owner_id: r.try_get(5)?,
+        owner_name: r.try_get(6)?,
+        value_at_risk_minor: r.try_get(7)?,
+        currency: r.try_get(8)?,
+        churn_probability: r.try_get(9)?,
+        health_score: r.try_get(10)?,
+        reasons: serde_json::from_str(&reasons).map_err(json_err)?,
+        reason_keys: r.try_get(12)?,
+        computed_at: DateTime::parse_from_rfc3339(&computed)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default(),
+    })
+}
+
 /// A page of the queue.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueueItems {
@@ -794,26 +828,7 @@ impl Store {
             )?;
             let mut items = Vec::with_capacity(rows.len());
             for r in &rows {
-                let reasons: String = r.try_get(11)?;
-                let computed: String = r.try_get(13)?;
-                items.push(QueueItem {
-                    key: r.try_get(0)?,
-                    customer_id: r.try_get(1)?,
-                    name: r.try_get(2)?,
-                    segment: r.try_get(3)?,
-                    tier: r.try_get(4)?,
-                    owner_id: r.try_get(5)?,
-                    owner_name: r.try_get(6)?,
-                    value_at_risk_minor: r.try_get(7)?,
-                    currency: r.try_get(8)?,
-                    churn_probability: r.try_get(9)?,
-                    health_score: r.try_get(10)?,
-                    reasons: serde_json::from_str(&reasons).map_err(json_err)?,
-                    reason_keys: r.try_get(12)?,
-                    computed_at: DateTime::parse_from_rfc3339(&computed)
-                        .map(|t| t.with_timezone(&Utc))
-                        .unwrap_or_default(),
-                });
+                items.push(queue_item_of(r)?);
             }
             (items, total, queue_total)
         });
@@ -848,26 +863,7 @@ impl Store {
             let Some(r) = sqlx::query(AssertSqlSafe(sql)).bind(customer).fetch_optional(pool).await? else {
                 return Ok(None);
             };
-            let reasons: String = r.try_get(11)?;
-            let computed: String = r.try_get(13)?;
-            Ok(Some(QueueItem {
-                key: r.try_get(0)?,
-                customer_id: r.try_get(1)?,
-                name: r.try_get(2)?,
-                segment: r.try_get(3)?,
-                tier: r.try_get(4)?,
-                owner_id: r.try_get(5)?,
-                owner_name: r.try_get(6)?,
-                value_at_risk_minor: r.try_get(7)?,
-                currency: r.try_get(8)?,
-                churn_probability: r.try_get(9)?,
-                health_score: r.try_get(10)?,
-                reasons: serde_json::from_str(&reasons).map_err(json_err)?,
-                reason_keys: r.try_get(12)?,
-                computed_at: DateTime::parse_from_rfc3339(&computed)
-                    .map(|t| t.with_timezone(&Utc))
-                    .unwrap_or_default(),
-            }))
+            Ok(Some(queue_item_of(&r)?))
         })
     }
 

@@ -309,19 +309,35 @@ fn row(tr: &Tr, c: CustomerSummary, currency: Currency) -> Row {
 /// The 400 page of a filter value the list does not take, in the user's language,
 /// naming the parameter and the values it takes.
 fn bad_param(signed: &SignedIn, b: &BadParam) -> PageError {
+    bad_filter_page(
+        signed,
+        "customers.bad-filter",
+        b.param,
+        &b.value,
+        &b.allowed,
+    )
+}
+
+/// The 400 page of a list's filter value it does not take: the list's title key, the
+/// parameter, the value as given (shortened) and the values it takes.
+pub(crate) fn bad_filter_page(
+    signed: &SignedIn,
+    title_key: &str,
+    param: &str,
+    value: &str,
+    allowed: &str,
+) -> PageError {
     let tr = signed.tr;
     let detail = format!(
-        "{}: '{}'. {}: {}",
-        b.param,
-        b.value,
+        "{param}: '{}'. {}: {allowed}",
+        crate::errors::short(value, 60),
         tr.t("customers.bad-filter.allowed"),
-        b.allowed
     );
     PageError::Page(Box::new(crate::render::error_page_with(
         tr,
         Some(signed.me()),
         StatusCode::BAD_REQUEST,
-        tr.t("customers.bad-filter"),
+        tr.t(title_key),
         Some(&detail),
     )))
 }

@@ -565,19 +565,7 @@ fn params_of(back: &str) -> TodayParams {
 /// naming the parameter and the values it takes (as `/customers` and `/retention`
 /// answer theirs).
 fn bad_filter(signed: &SignedIn, param: &str, value: &str, allowed: String) -> PageError {
-    let tr = signed.tr;
-    let detail = format!(
-        "{param}: '{}'. {}: {allowed}",
-        crate::errors::short(value, 60),
-        tr.t("customers.bad-filter.allowed"),
-    );
-    PageError::Page(Box::new(crate::render::error_page_with(
-        tr,
-        Some(signed.me()),
-        StatusCode::BAD_REQUEST,
-        tr.t("today.bad-filter"),
-        Some(&detail),
-    )))
+    super::customers::bad_filter_page(signed, "today.bad-filter", param, value, &allowed)
 }
 
 /// `POST /customers/{id}/next/{action}`: the customer page's card; back to the page.
