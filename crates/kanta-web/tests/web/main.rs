@@ -417,7 +417,7 @@ async fn pages_and_api_answer_on_both_backends() {
 #[tokio::test]
 async fn what_customers_write_shows_as_text() {
     let app = spawn_app("sqlite").await;
-    for path in ["/", "/customers?search=script", "/customers/evil"] {
+    for path in ["/today", "/customers?search=script", "/customers/evil"] {
         let (status, _, body) = get(&app, path).await;
         assert_eq!(status, 200, "{path}");
         assert!(
