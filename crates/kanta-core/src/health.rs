@@ -71,7 +71,7 @@ use kanta_domain::schema::CUSTOMERS;
 use kanta_domain::subscription::{Period, Subscription, next_renewal};
 use kanta_models::scorecard::{
     Bin, BinRule, Cells, Column, Dataset, Feature, FeatureKind, FitOptions, Scorecard, Validation,
-    validate,
+    range_label, sigmoid, validate,
 };
 use kanta_store::health::{HealthInputs, HealthScore, NewHealthModel};
 use kanta_store::write::RunInfo;
@@ -319,10 +319,6 @@ fn add_days(d: NaiveDate, n: u64) -> NaiveDate {
     d.checked_add_days(Days::new(n)).unwrap_or(d)
 }
 
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
-}
-
 /// The columns of rows, in [`FEATURES`] order.
 fn dataset(rows: &[Row], target: Vec<bool>) -> Dataset {
     let columns = FEATURES
@@ -428,18 +424,51 @@ impl Snapshot<'_> {
 }
 
 /// A feature's bins from `(label, rule, weight)`.
-fn expert_feature(name: &str, categorical: bool, bins: Vec<(&str, BinRule, f64)>) -> Feature {
+/// A numeric expert feature: bins cut at `cuts` (ascending: `≤ c1`, `(c1, c2]`, ...,
+/// `> ck`) weighing `weights` (one more than the cuts), and a missing bin weighing
+/// `missing` when given (else a missing value falls in no bin and weighs 0).
+fn expert_numeric(name: &str, cuts: &[f64], weights: &[f64], missing: Option<f64>) -> Feature {
+    debug_assert_eq!(weights.len(), cuts.len() + 1, "{name}");
+    let bounds = |i: usize| (i.checked_sub(1).map(|j| cuts[j]), cuts.get(i).copied());
+    let bins = weights.iter().enumerate().map(|(i, &w)| {
+        let (lo, hi) = bounds(i);
+        (range_label(lo, hi), BinRule::Range { lo, hi }, w)
+    });
+    expert_feature(name, FeatureKind::Numeric, bins, missing)
+}
+
+/// A categorical expert feature: each level's weight; other levels weigh 0, and a
+/// missing value weighs `missing` when given.
+fn expert_levels(name: &str, levels: &[(&str, f64)], missing: Option<f64>) -> Feature {
+    let bins = levels
+        .iter()
+        .map(|&(l, w)| {
+            (
+                l.to_string(),
+                BinRule::Levels {
+                    levels: vec![l.to_string()],
+                },
+                w,
+            )
+        })
+        .chain([("other".to_string(), BinRule::Other, 0.0)]);
+    expert_feature(name, FeatureKind::Categorical, bins, missing)
+}
+
+fn expert_feature(
+    name: &str,
+    kind: FeatureKind,
+    bins: impl Iterator<Item = (String, BinRule, f64)>,
+    missing: Option<f64>,
+) -> Feature {
+    let missing = missing.map(|w| ("missing".to_string(), BinRule::Missing, w));
     Feature {
         name: name.to_string(),
-        kind: if categorical {
-            FeatureKind::Categorical
-        } else {
-            FeatureKind::Numeric
-        },
+        kind,
         bins: bins
-            .into_iter()
+            .chain(missing)
             .map(|(label, rule, weight)| Bin {
-                label: label.to_string(),
+                label,
                 rule,
                 weight,
                 count: 0,
@@ -450,198 +479,64 @@ fn expert_feature(name: &str, categorical: bool, bins: Vec<(&str, BinRule, f64)>
     }
 }
 
-fn range(lo: Option<f64>, hi: Option<f64>) -> BinRule {
-    BinRule::Range { lo, hi }
-}
-
-fn levels(l: &[&str]) -> BinRule {
-    BinRule::Levels {
-        levels: l.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
 /// The expert weights (see the module documentation), in churn-logit units.
 pub fn expert_scorecard() -> Scorecard {
-    use BinRule::{Missing, Other};
-    let n = None;
-    let features = vec![
-        expert_feature(
-            "usage_trend",
-            false,
-            vec![
-                ("≤ 0.5", range(n, Some(0.5)), 1.2),
-                ("(0.5, 0.8]", range(Some(0.5), Some(0.8)), 0.6),
-                ("(0.8, 1.2]", range(Some(0.8), Some(1.2)), 0.0),
-                ("> 1.2", range(Some(1.2), n), -0.3),
-                ("missing", Missing, 0.0),
-            ],
-        ),
-        expert_feature(
-            "recency_days",
-            false,
-            vec![
-                ("≤ 30", range(n, Some(30.0)), -0.4),
-                ("(30, 90]", range(Some(30.0), Some(90.0)), 0.0),
-                ("(90, 180]", range(Some(90.0), Some(180.0)), 0.6),
-                ("> 180", range(Some(180.0), n), 1.2),
-                ("missing", Missing, 0.0),
-            ],
-        ),
-        expert_feature(
-            "frequency_12m",
-            false,
-            vec![
-                ("≤ 1", range(n, Some(1.0)), 0.4),
-                ("(1, 4]", range(Some(1.0), Some(4.0)), 0.0),
-                ("> 4", range(Some(4.0), n), -0.4),
-            ],
-        ),
-        expert_feature(
-            "p_alive",
-            false,
-            vec![
-                ("≤ 0.3", range(n, Some(0.3)), 1.0),
-                ("(0.3, 0.6]", range(Some(0.3), Some(0.6)), 0.4),
-                ("> 0.6", range(Some(0.6), n), -0.2),
-                ("missing", Missing, 0.0),
-            ],
-        ),
-        expert_feature(
-            "tier",
-            true,
-            vec![
-                ("A", levels(&["A"]), -0.3),
-                ("B", levels(&["B"]), -0.1),
-                ("C", levels(&["C"]), 0.0),
-                ("D", levels(&["D"]), 0.2),
-                ("other", Other, 0.0),
-                ("missing", Missing, 0.0),
-            ],
-        ),
-        expert_feature(
-            "trust_balance",
-            false,
-            vec![
-                ("≤ -10", range(n, Some(-10.0)), 0.8),
-                ("(-10, -1]", range(Some(-10.0), Some(-1.0)), 0.4),
-                ("(-1, 5]", range(Some(-1.0), Some(5.0)), 0.0),
-                ("> 5", range(Some(5.0), n), -0.2),
-            ],
-        ),
-        expert_feature(
-            "trust_trend_90",
-            false,
-            vec![
-                ("≤ -10", range(n, Some(-10.0)), 0.5),
-                ("> -10", range(Some(-10.0), n), 0.0),
-            ],
-        ),
-        expert_feature(
-            "open_cases",
-            false,
-            vec![
-                ("0", range(n, Some(0.0)), 0.0),
-                ("(0, 2]", range(Some(0.0), Some(2.0)), 0.3),
-                ("> 2", range(Some(2.0), n), 0.7),
-            ],
-        ),
-        expert_feature(
-            "breached_cases_90",
-            false,
-            vec![
-                ("0", range(n, Some(0.0)), 0.0),
-                ("> 0", range(Some(0.0), n), 0.6),
-            ],
-        ),
-        expert_feature(
-            "last_nps_group",
-            true,
-            vec![
-                ("detractor", levels(&["detractor"]), 0.8),
-                ("passive", levels(&["passive"]), 0.1),
-                ("promoter", levels(&["promoter"]), -0.5),
-                ("none", levels(&["none"]), 0.0),
-                ("other", Other, 0.0),
-            ],
-        ),
-        expert_feature(
-            "last_csat",
-            false,
-            vec![
-                ("≤ 2", range(n, Some(2.0)), 0.6),
-                ("(2, 3]", range(Some(2.0), Some(3.0)), 0.2),
-                ("> 3", range(Some(3.0), n), -0.2),
-                ("missing", Missing, 0.0),
-            ],
-        ),
-        expert_feature(
-            "tenure_days",
-            false,
-            vec![
-                ("≤ 90", range(n, Some(90.0)), 0.3),
-                ("(90, 365]", range(Some(90.0), Some(365.0)), 0.1),
-                ("> 365", range(Some(365.0), n), -0.2),
-                ("missing", Missing, 0.0),
-            ],
-        ),
-        expert_feature(
-            "days_since_proactive",
-            false,
-            vec![
-                ("≤ 60", range(n, Some(60.0)), -0.2),
-                ("(60, 180]", range(Some(60.0), Some(180.0)), 0.0),
-                ("> 180", range(Some(180.0), n), 0.3),
-                ("missing", Missing, 0.3),
-            ],
-        ),
-        expert_feature(
-            "onboarding_progress",
-            false,
-            vec![
-                ("≤ 0.5", range(n, Some(0.5)), 0.6),
-                ("(0.5, 0.99]", range(Some(0.5), Some(0.99)), 0.2),
-                ("> 0.99", range(Some(0.99), n), -0.2),
-                ("missing", Missing, 0.0),
-            ],
-        ),
-        expert_feature(
-            "goals_at_risk",
-            false,
-            vec![
-                ("0", range(n, Some(0.0)), 0.0),
-                ("> 0", range(Some(0.0), n), 0.5),
-            ],
-        ),
-        expert_feature(
-            "days_to_renewal",
-            false,
-            vec![
-                ("≤ 30", range(n, Some(30.0)), 0.2),
-                ("> 30", range(Some(30.0), n), 0.0),
-                ("missing", Missing, 0.0),
-            ],
-        ),
-        expert_feature(
-            "contractual",
-            true,
-            vec![
-                ("yes", levels(&["yes"]), -0.2),
-                ("no", levels(&["no"]), 0.0),
-                ("other", Other, 0.0),
-            ],
-        ),
-    ];
-    // Through JSON, so fields the engine adds later take their defaults.
-    let value = json!({ "intercept": EXPERT_INTERCEPT, "features": features });
-    serde_json::from_value(value).unwrap_or_else(|_| Scorecard {
+    let z = Some(0.0);
+    Scorecard {
         intercept: EXPERT_INTERCEPT,
-        features: Vec::new(),
+        features: vec![
+            expert_numeric("usage_trend", &[0.5, 0.8, 1.2], &[1.2, 0.6, 0.0, -0.3], z),
+            expert_numeric(
+                "recency_days",
+                &[30.0, 90.0, 180.0],
+                &[-0.4, 0.0, 0.6, 1.2],
+                z,
+            ),
+            expert_numeric("frequency_12m", &[1.0, 4.0], &[0.4, 0.0, -0.4], None),
+            expert_numeric("p_alive", &[0.3, 0.6], &[1.0, 0.4, -0.2], z),
+            expert_levels(
+                "tier",
+                &[("A", -0.3), ("B", -0.1), ("C", 0.0), ("D", 0.2)],
+                z,
+            ),
+            expert_numeric(
+                "trust_balance",
+                &[-10.0, -1.0, 5.0],
+                &[0.8, 0.4, 0.0, -0.2],
+                None,
+            ),
+            expert_numeric("trust_trend_90", &[-10.0], &[0.5, 0.0], None),
+            expert_numeric("open_cases", &[0.0, 2.0], &[0.0, 0.3, 0.7], None),
+            expert_numeric("breached_cases_90", &[0.0], &[0.0, 0.6], None),
+            expert_levels(
+                "last_nps_group",
+                &[
+                    ("detractor", 0.8),
+                    ("passive", 0.1),
+                    ("promoter", -0.5),
+                    ("none", 0.0),
+                ],
+                None,
+            ),
+            expert_numeric("last_csat", &[2.0, 3.0], &[0.6, 0.2, -0.2], z),
+            expert_numeric("tenure_days", &[90.0, 365.0], &[0.3, 0.1, -0.2], z),
+            expert_numeric(
+                "days_since_proactive",
+                &[60.0, 180.0],
+                &[-0.2, 0.0, 0.3],
+                Some(0.3),
+            ),
+            expert_numeric("onboarding_progress", &[0.5, 0.99], &[0.6, 0.2, -0.2], z),
+            expert_numeric("goals_at_risk", &[0.0], &[0.0, 0.5], None),
+            expert_numeric("days_to_renewal", &[30.0], &[0.2, 0.0], z),
+            expert_levels("contractual", &[("yes", -0.2), ("no", 0.0)], None),
+        ],
         l2: 0.0,
         smoothness: 0.0,
         rows: 0,
         events: 0,
         cv: Vec::new(),
-    })
+    }
 }
 
 /// A deterministic share of customers (by id) that keeps training rows under

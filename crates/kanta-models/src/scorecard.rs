@@ -486,6 +486,16 @@ fn fmt_bound(v: f64) -> String {
     }
 }
 
+/// A numeric bin's label from its bounds: `≤ 5`, `(5, 12]`, `> 12`, or `all`.
+pub fn range_label(lo: Option<f64>, hi: Option<f64>) -> String {
+    match (lo, hi) {
+        (None, Some(h)) => format!("≤ {}", fmt_bound(h)),
+        (Some(l), None) => format!("> {}", fmt_bound(l)),
+        (Some(l), Some(h)) => format!("({}, {}]", fmt_bound(l), fmt_bound(h)),
+        (None, None) => "all".to_string(),
+    }
+}
+
 /// Quantile bins of the non-missing values: (hi, min, max, count, events) per bin.
 fn numeric_bins(
     values: &[Option<f64>],
@@ -573,12 +583,7 @@ fn numeric_bins(
             let label = if min == max {
                 fmt_bound(min)
             } else {
-                match (lo, hi) {
-                    (None, Some(h)) => format!("≤ {}", fmt_bound(h)),
-                    (Some(l), None) => format!("> {}", fmt_bound(l)),
-                    (Some(l), Some(h)) => format!("({}, {}]", fmt_bound(l), fmt_bound(h)),
-                    (None, None) => "all".to_string(),
-                }
+                range_label(lo, hi)
             };
             Bin {
                 label,
@@ -681,7 +686,8 @@ struct Design {
 
 const NONE: u32 = u32::MAX;
 
-fn sigmoid(x: f64) -> f64 {
+/// The logistic function, 1 / (1 + e^-x), stable for large |x|.
+pub fn sigmoid(x: f64) -> f64 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())
     } else {
