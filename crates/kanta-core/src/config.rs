@@ -284,6 +284,8 @@ settings! {
         score_every_hours: f64 = "24", check = at_least(0.0);
         /// Reverse proxies (IP addresses or ranges like 10.0.0.0/8) whose X-Forwarded-For names the client; empty = the header is never believed
         trusted_proxies: TrustedProxies = "";
+        /// The address customers reach this Kanta at, for links in mail and QR codes (e.g. https://kanta.example.fi)
+        public_url: String = "http://127.0.0.1:8080", check = check_public_url;
     }
 
     /// `[scoring]`: `kanta score` and the scheduled scoring.
@@ -1103,6 +1105,19 @@ fn check_discount_rate(v: &f64) -> Result<(), String> {
     } else {
         Err(format!(
             "'{v}' is not a monthly rate: at least 0, below 1 (0.01 is 1 %)"
+        ))
+    }
+}
+
+fn check_public_url(v: &String) -> Result<(), String> {
+    let ok = (v.starts_with("http://") || v.starts_with("https://"))
+        && v.len() > "https://".len()
+        && !v.chars().any(char::is_whitespace);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{v}' is not an address customers can open: write it as https://kanta.example.fi"
         ))
     }
 }

@@ -34,11 +34,16 @@ pub mod cases;
 pub mod claims;
 pub mod config;
 pub mod customer_records;
+pub mod feedback;
+pub mod feedback_settings;
+pub mod feedback_stats;
 pub mod figures;
 pub mod goals;
 pub mod health;
+pub mod ideas;
 pub mod import;
 pub mod jobs;
+pub mod kudos;
 pub mod mail;
 pub mod onboarding;
 pub mod outbox;
@@ -52,6 +57,9 @@ pub mod scoring;
 pub mod secrets;
 pub mod settings;
 pub mod subscriptions;
+pub mod survey_send;
+pub mod surveys;
+pub mod themes;
 pub mod trust;
 pub mod write;
 
@@ -132,6 +140,27 @@ pub struct Core {
     /// How far ahead of now a written time may lie (`store.max_future_hours`; see
     /// [`write::value_problems`]).
     max_future: chrono::Duration,
+    /// Where customers reach Kanta and the key that signs their links (see
+    /// [`Core::with_links`]).
+    links: Arc<Links>,
+}
+
+/// Where customers reach Kanta (`serve.public_url`, for links in mail and QR codes)
+/// and the configured key for signed links (`security.secret_key`; without one the
+/// survey code keeps a random key in the store).
+#[derive(Debug, Clone)]
+pub struct Links {
+    pub public_url: String,
+    pub secret_key: Option<config::Secret>,
+}
+
+impl Default for Links {
+    fn default() -> Self {
+        Links {
+            public_url: "http://127.0.0.1:8080".into(),
+            secret_key: None,
+        }
+    }
 }
 
 type SettingsCache = Arc<std::sync::Mutex<Option<(std::time::Instant, settings::StoreSettings)>>>;
@@ -151,7 +180,22 @@ impl Core {
             settings_cache: Default::default(),
             trusted_proxies: Default::default(),
             max_future: chrono::Duration::hours(24),
+            links: Default::default(),
         }
+    }
+
+    /// The core with the public address and the signing key of links.
+    pub fn with_links(mut self, public_url: &str, secret_key: Option<config::Secret>) -> Core {
+        self.links = Arc::new(Links {
+            public_url: public_url.trim_end_matches('/').to_string(),
+            secret_key,
+        });
+        self
+    }
+
+    /// The public address and signing key of links.
+    pub fn links(&self) -> &Links {
+        &self.links
     }
 
     /// The core that refuses times more than `hours` ahead of now

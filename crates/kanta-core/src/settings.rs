@@ -153,6 +153,66 @@ pub const STORE_SETTINGS: &[StoreSettingDef] = &[
         description: "The least fall of usage, in % of the customer's own 12-week baseline, that counts as a usage drop when it is also beyond the week-to-week noise (default 30)",
         parse: crate::queue::parse_usage_drop_min,
     },
+    StoreSettingDef {
+        key: "survey_cooldown_days",
+        description: "Days between two survey invitations to the same customer, across all surveys (0: no limit; default 90)",
+        parse: crate::feedback_settings::parse_survey_cooldown_days,
+    },
+    StoreSettingDef {
+        key: "survey_link_days",
+        description: "Days a personal survey link stays valid (default 30)",
+        parse: crate::feedback_settings::parse_survey_link_days,
+    },
+    StoreSettingDef {
+        key: "survey_reminder_days",
+        description: "Days after an unanswered invitation its one reminder goes (0: no reminder; default 7)",
+        parse: crate::feedback_settings::parse_survey_reminder_days,
+    },
+    StoreSettingDef {
+        key: "survey_skip_critical",
+        description: "Invite no customer with an open critical case (yes or no; default yes)",
+        parse: crate::feedback_settings::parse_survey_skip_critical,
+    },
+    StoreSettingDef {
+        key: "survey_quiet_hours",
+        description: "Hours of the store's clock in which no invitation is mailed, e.g. 21-08 (none: any time; default 21-08)",
+        parse: crate::feedback_settings::parse_survey_quiet_hours,
+    },
+    StoreSettingDef {
+        key: "survey_rate_limit",
+        description: "Answers and page loads per minute that one address may make on the public survey pages (default 30)",
+        parse: crate::feedback_settings::parse_survey_rate_limit,
+    },
+    StoreSettingDef {
+        key: "detractor_nps_max",
+        description: "The highest NPS answer that counts as a detractor's (default 6)",
+        parse: crate::feedback_settings::parse_detractor_nps_max,
+    },
+    StoreSettingDef {
+        key: "detractor_csat_max",
+        description: "The highest CSAT answer that counts as a detractor's (default 2)",
+        parse: crate::feedback_settings::parse_detractor_csat_max,
+    },
+    StoreSettingDef {
+        key: "detractor_opens_case",
+        description: "A detractor's answer opens a case (yes or no; default no)",
+        parse: crate::feedback_settings::parse_detractor_opens_case,
+    },
+    StoreSettingDef {
+        key: "feedback_min_answers",
+        description: "Answers a period needs before its NPS, CSAT or CES is shown; fewer show as not enough answers (default 30)",
+        parse: crate::feedback_settings::parse_feedback_min_answers,
+    },
+    StoreSettingDef {
+        key: "exposure_promoter",
+        description: "People a satisfied customer tells (default 3)",
+        parse: crate::feedback_settings::parse_exposure_promoter,
+    },
+    StoreSettingDef {
+        key: "exposure_detractor",
+        description: "People a dissatisfied customer tells (default 11)",
+        parse: crate::feedback_settings::parse_exposure_detractor,
+    },
 ];
 
 /// `holidays`: `fi`, `none`, dates, or `fi` and dates ([`kanta_domain::sla::Holidays`]).
@@ -182,6 +242,11 @@ fn default_value(key: &str) -> String {
         "trust_mistake" => crate::trust::DEFAULT_MISTAKE.to_string(),
         "owner_rule" => "none".into(),
         "health_min_events" => crate::health::DEFAULT_MIN_EVENTS.to_string(),
+        k if crate::feedback_settings::default_setting(k).is_some() => {
+            crate::feedback_settings::default_setting(k)
+                .unwrap_or_default()
+                .into()
+        }
         k if crate::queue::default_setting(k).is_some() => {
             crate::queue::default_setting(k).unwrap_or_default().into()
         }

@@ -153,6 +153,7 @@ pub fn noun(e: &Entity) -> &'static str {
         "interactions" => "interaction",
         "cases" => "case",
         "feedback" => "feedback answer",
+        "surveys" => "survey",
         "usage" => "usage event",
         "staff" => "staff member",
         "trust" => "trust ledger entry",
@@ -526,6 +527,7 @@ impl WriteTx {
                 | "trust"
                 | "goals"
                 | "onboarding_tasks"
+                | "surveys"
         );
         let ids: Vec<String> = if hooked {
             batch.ids().map(str::to_string).collect()
@@ -554,7 +556,12 @@ impl WriteTx {
                 crate::onboarding::after_write(self, &ids, new_after_id).await?;
             }
             "subscriptions" => crate::onboarding::after_write(self, &ids, new_after_id).await?,
+            "surveys" => crate::surveys::after_write(self, &ids).await?,
             _ => {}
+        }
+        if entity == "feedback" {
+            crate::feedback::after_write(self, &ids).await?;
+            crate::kudos::after_write(self, &ids).await?;
         }
         if matches!(
             entity,

@@ -147,6 +147,7 @@ pub(crate) struct Tables {
     pub claims: Table,
     /// Claims of both businesses, written last by [`crate::service::write_claims`].
     pub claim_drafts: Vec<crate::service::Claim>,
+    pub surveys: Table,
     pub feedback: Table,
     pub usage: Table,
     pub onboarding_templates: Table,
@@ -273,6 +274,17 @@ impl Tables {
                 ],
             ),
             claim_drafts: Vec::new(),
+            surveys: Table::new(
+                &SURVEYS,
+                &[
+                    "name",
+                    "status",
+                    "questions",
+                    "send_after",
+                    "send_after_days",
+                    "anonymous_asks",
+                ],
+            ),
             feedback: Table::new(
                 &FEEDBACK,
                 &[
@@ -367,6 +379,7 @@ impl Tables {
             self.interactions,
             self.cases,
             self.claims,
+            self.surveys,
             self.feedback,
             self.usage,
             self.onboarding_templates,

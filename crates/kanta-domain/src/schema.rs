@@ -574,6 +574,76 @@ pub static CLAIMS: Entity = Entity {
     creates_customers: false,
 };
 
+/// What a survey's question writes: the feedback column its answer goes to.
+pub const SURVEY_FIELDS: &[&str] = &[
+    "nps",
+    "csat",
+    "ces",
+    "yes_no",
+    "did_well",
+    "do_better",
+    "comment",
+];
+pub const SURVEY_STATUSES: &[&str] = &["draft", "active", "closed"];
+/// What sends a survey by itself: nothing, an order, a resolved case, the end of an
+/// onboarding (each `send_after_days` later).
+pub const SURVEY_SEND_AFTER: &[&str] = &["none", "order", "case_resolved", "onboarding_done"];
+/// What the anonymous (QR code) page asks to tie an answer to a customer.
+pub const SURVEY_ANONYMOUS_ASKS: &[&str] = &["none", "loyalty", "email"];
+/// How an answer came in.
+pub const FEEDBACK_CHANNELS: &[&str] = &["email", "link", "qr", "api", "import", "page"];
+
+pub static SURVEYS: Entity = Entity {
+    name: "surveys",
+    aliases: &["survey"],
+    table: "surveys",
+    fields: &[
+        req("name", Kind::Text, "the survey's name (for staff)"),
+        dflt(
+            "status",
+            Kind::Choice(SURVEY_STATUSES),
+            "draft",
+            "draft, active or closed (default draft)",
+        ),
+        req(
+            "questions",
+            Kind::LongText,
+            "one to three questions as JSON: [{\"field\": \"nps\", \"fi\": \"...\", \"en\": \"...\"}], \
+             field one of nps, csat, ces, yes_no, did_well, do_better, comment",
+        ),
+        dflt(
+            "version",
+            Kind::Int {
+                min: 1,
+                max: 1_000_000,
+            },
+            "1",
+            "the questions' version (raised by every change of them)",
+        ),
+        dflt(
+            "send_after",
+            Kind::Choice(SURVEY_SEND_AFTER),
+            "none",
+            "sent by itself after: none, order, case_resolved, onboarding_done",
+        ),
+        dflt(
+            "send_after_days",
+            Kind::Int { min: 0, max: 365 },
+            "0",
+            "days after the event the invitation goes (default 0)",
+        ),
+        dflt(
+            "anonymous_asks",
+            Kind::Choice(SURVEY_ANONYMOUS_ASKS),
+            "none",
+            "what the QR code's page asks to know who answered: none, loyalty, email",
+        ),
+    ],
+    time_field: None,
+    append_only: false,
+    creates_customers: false,
+};
+
 pub static FEEDBACK: Entity = Entity {
     name: "feedback",
     aliases: &["answers"],
@@ -598,6 +668,28 @@ pub static FEEDBACK: Entity = Entity {
             "language of the answer: fi or en",
         ),
         staff_ref("staff_id"),
+        Field {
+            name: "survey_id",
+            column: "survey_id",
+            kind: Kind::Ref("surveys"),
+            required: false,
+            default: None,
+            doc: "the survey's external id (Kanta's own surveys)",
+        },
+        f(
+            "survey_version",
+            Kind::Int {
+                min: 1,
+                max: 1_000_000,
+            },
+            "the version of the survey's questions answered",
+        ),
+        f("yes_no", Kind::Bool, "the answer to a yes/no question"),
+        f(
+            "channel",
+            Kind::Choice(FEEDBACK_CHANNELS),
+            "how the answer came in: email, link, qr, api, import, page",
+        ),
     ],
     time_field: Some("answered_at"),
     append_only: false,
@@ -885,6 +977,7 @@ pub static ENTITIES: &[&Entity] = &[
     &INTERACTIONS,
     &CASES,
     &CLAIMS,
+    &SURVEYS,
     &FEEDBACK,
     &USAGE_EVENTS,
     &ONBOARDING_TEMPLATES,

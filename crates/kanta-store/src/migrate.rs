@@ -70,6 +70,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "contact queue",
         include_str!("../migrations/sqlite/0012_contact_queue.sql"),
     ),
+    (
+        13,
+        "surveys",
+        include_str!("../migrations/sqlite/0013_surveys.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -131,6 +136,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         12,
         "contact queue",
         include_str!("../migrations/postgres/0012_contact_queue.sql"),
+    ),
+    (
+        13,
+        "surveys",
+        include_str!("../migrations/postgres/0013_surveys.sql"),
     ),
 ];
 

@@ -22,13 +22,18 @@ mod audit;
 mod cases;
 mod entities;
 mod events;
+mod feedback;
 mod health;
+mod ideas;
 mod jobs;
 mod openapi;
 mod queue;
 mod scores;
 mod service;
 mod settings;
+mod survey_waves;
+mod surveys;
+mod themes;
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -66,7 +71,12 @@ pub fn routes() -> Router<AppState> {
         .merge(cases::routes())
         .merge(service::routes())
         .merge(health::routes())
-        .merge(queue::routes());
+        .merge(queue::routes())
+        .merge(surveys::routes())
+        .merge(survey_waves::routes())
+        .merge(feedback::routes())
+        .merge(themes::routes())
+        .merge(ideas::routes());
     for e in ENTITIES {
         r = r.merge(entities::routes(e));
     }

@@ -95,6 +95,12 @@ pub enum Command {
     /// Whom to contact today, and why: the contact queue by value at risk (`kanta
     /// queue refresh` recomputes it).
     Queue(crate::commands::queue::QueueArgs),
+    /// Surveys: list, show, create, activate, close, links, waves and the invitation log.
+    #[command(subcommand)]
+    Survey(crate::commands::survey::SurveyCommand),
+    /// Themes in the free-text answers: find them now, list, rename, merge, split.
+    #[command(subcommand)]
+    Themes(crate::commands::themes::ThemesCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,6 +220,9 @@ pub enum ReportCommand {
     /// Contacts per staff member and month (store time zone) and the share of them
     /// that were proactive and not about sales or renewal, with 95% intervals.
     Contacts(ContactsArgs),
+    /// Feedback: NPS, CSAT and CES by month or quarter with 95% intervals, response
+    /// rates, themes with their answers' ids, detractor drivers and word-of-mouth reach.
+    Feedback(crate::commands::feedback_report::FeedbackReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -706,7 +715,8 @@ pub async fn core_of(config: &Config) -> anyhow::Result<Core> {
     let store = open_store(config).await?;
     Ok(Core::with_defaults(store, config.store_defaults.clone())
         .with_max_future_hours(config.store.max_future_hours)
-        .trusting_proxies(config.serve.trusted_proxies.clone()))
+        .trusting_proxies(config.serve.trusted_proxies.clone())
+        .with_links(&config.serve.public_url, config.security.secret_key.clone()))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -780,6 +790,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         },
         Command::Queue(a) => crate::commands::queue::run(&cli, a).await,
+        Command::Survey(c) => crate::commands::survey::run(&cli, c).await,
+        Command::Themes(c) => crate::commands::themes::run(&cli, c).await,
         Command::Cases(CasesCommand::SlaCheck(a)) => {
             crate::commands::cases::sla_check(&cli, a).await
         }

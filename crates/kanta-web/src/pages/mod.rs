@@ -24,13 +24,20 @@ pub(crate) mod cases;
 mod claims;
 mod customer;
 pub(crate) mod customers;
+mod feedback;
 mod goals;
 pub(crate) mod health;
+mod ideas;
+mod kudos;
 pub(crate) mod nav;
 mod onboarding;
 mod owners;
 pub(crate) mod retention;
 mod service;
+mod survey_public;
+mod survey_waves;
+mod surveys;
+mod themes;
 pub(crate) mod today;
 
 use axum::Router;
@@ -112,6 +119,13 @@ pub fn routes() -> Router<AppState> {
         );
     }
     r.merge(admin::routes())
+        .merge(surveys::routes())
+        .merge(survey_public::routes())
+        .merge(survey_waves::routes())
+        .merge(feedback::routes())
+        .merge(themes::routes())
+        .merge(kudos::routes())
+        .merge(ideas::routes())
 }
 
 async fn css() -> Response {

@@ -17,6 +17,7 @@ pub async fn run(cli: &Cli, c: &ReportCommand) -> anyhow::Result<ExitCode> {
     match c {
         ReportCommand::Recovery(a) => recovery(cli, a).await,
         ReportCommand::Contacts(a) => contacts(cli, a).await,
+        ReportCommand::Feedback(a) => crate::commands::feedback_report::run(cli, a).await,
     }
 }
 

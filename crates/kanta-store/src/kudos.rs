@@ -1,0 +1,1 @@
+//! Issue 13: see kanta-core's module of the same name.
