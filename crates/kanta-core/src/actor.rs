@@ -22,6 +22,10 @@ pub enum Actor {
     Job { kind: String },
     /// Someone not signed in (a failed sign-in, by the email tried).
     Anonymous { name: String },
+    /// A customer on a public page (a survey link, the QR code's page), by what let
+    /// them in: writes only what the core's public use cases write for them (their
+    /// answer, their unsubscribe).
+    Public { via: String },
 }
 
 /// Through what the actor came.
@@ -141,6 +145,17 @@ impl Acting {
         }
     }
 
+    /// A customer on a public page, let in by `via` ("survey link", "survey qr").
+    pub fn public(via: &str, channel: Channel) -> Acting {
+        Acting {
+            actor: Actor::Public {
+                via: via.to_string(),
+            },
+            channel,
+            ip: None,
+        }
+    }
+
     /// From this peer address.
     pub fn from_ip(mut self, ip: Option<String>) -> Acting {
         self.ip = ip;
@@ -155,6 +170,10 @@ impl Acting {
             Actor::User { role, .. } | Actor::Token { role, .. } => *role,
             Actor::Cli { .. } | Actor::Import { .. } | Actor::Job { .. } => Role::Admin,
             Actor::Anonymous { .. } => Role::Viewer,
+            // The public use cases write a customer's own answer through the write
+            // path, with its rules (trust, queue) running as for staff's writes; the
+            // actor is made only by those use cases, never from a request's claim.
+            Actor::Public { .. } => Role::Staff,
         }
     }
 
@@ -175,6 +194,9 @@ impl Acting {
             Actor::Import { file, os_user } => ("import", Some(os_user.clone()), file.clone()),
             Actor::Job { kind } => ("job", Some(kind.clone()), kind.clone()),
             Actor::Anonymous { name } => ("system", None, name.clone()),
+            // The audit log's kinds are fixed: a customer on a public page is the
+            // system's, named by what let them in.
+            Actor::Public { via } => ("system", Some("public".into()), via.clone()),
         }
     }
 

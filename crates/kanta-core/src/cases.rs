@@ -393,6 +393,7 @@ pub fn actor_word(acting: &Acting, fi: bool) -> String {
         }
         Actor::Job { kind } => kind.clone(),
         Actor::Anonymous { name } => known(name).unwrap_or_else(import),
+        Actor::Public { via } => via.clone(),
     }
 }
 

@@ -13,8 +13,14 @@
 //!
 //! Recurring jobs are enqueued with a unique key per kind and period (`score:<period>`,
 //! `subscriptions.refresh` by day, `health.daily` as `health:<date>` of the store's day,
-//! `cases.sla` by 5 minutes), so two instances never schedule the same period
-//! twice.
+//! `cases.sla` by 5 minutes, `survey.reminders` by hour while invitations are open,
+//! `survey.triggers` by 15 minutes while an active survey has a trigger), so two
+//! instances never schedule the same period twice.
+//!
+//! The mail job sends each message at most once, also across instances and
+//! `kill -9`: it claims the message (`outbox.sending_ms`) before handing it over,
+//! and a message found claimed and unfinished is failed as "may have been sent",
+//! never sent again (`kanta_store::outbox`).
 //!
 //! **Why our own module and not `apalis`:** a job must be enqueued in the same
 //! transaction as whatever caused it (a mail in the outbox, later a case's SLA timer),
@@ -49,8 +55,16 @@ pub const QUEUE_DIGEST: &str = crate::owners::DIGEST_JOB;
 pub const HEALTH_DAILY: &str = crate::health::JOB;
 /// Recomputes the contact queue rows of the customers a write touched (or all).
 pub const QUEUE_REFRESH: &str = crate::queue::REFRESH_JOB;
+/// Mails each staff member the thanks customers gave them last week (weekly, Monday
+/// 08:00 store time).
+pub const KUDOS_WEEKLY: &str = crate::kudos::WEEKLY_JOB;
+/// Queues survey invitations' one reminder (hourly while invitations are open).
+pub const SURVEY_REMINDERS: &str = crate::survey_send::REMINDERS_JOB;
+/// Invites after orders, resolved cases and finished onboardings (every 15 minutes
+/// while an active survey has a trigger).
+pub const SURVEY_TRIGGERS: &str = crate::survey_send::TRIGGERS_JOB;
 /// Every kind a worker runs.
-pub const KINDS: [&str; 7] = [
+pub const KINDS: [&str; 10] = [
     SCORE,
     MAIL_SEND,
     SUBSCRIPTIONS_REFRESH,
@@ -58,6 +72,9 @@ pub const KINDS: [&str; 7] = [
     QUEUE_DIGEST,
     HEALTH_DAILY,
     QUEUE_REFRESH,
+    KUDOS_WEEKLY,
+    SURVEY_REMINDERS,
+    SURVEY_TRIGGERS,
 ];
 
 /// How workers run jobs (from the settings' `jobs.*` and `serve.*`).
@@ -160,8 +177,44 @@ pub async fn run_job(s: &Services, job: &Job) -> Outcome {
             }
             Err(e) => Outcome::Retry(e.to_string()),
         },
+        KUDOS_WEEKLY => match s.core.run_kudos_weekly(Utc::now()).await {
+            Ok(r) => {
+                tracing::info!("weekly thanks: {} mails queued for {}", r.mails, r.week);
+                Outcome::Done
+            }
+            Err(e) => Outcome::Retry(e.to_string()),
+        },
         HEALTH_DAILY => health_job(s).await,
         QUEUE_REFRESH => crate::queue::run_refresh_job(&s.core, job).await,
+        SURVEY_REMINDERS => match s.core.run_survey_reminders(Utc::now()).await {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!("survey reminders: {n} queued");
+                }
+                Outcome::Done
+            }
+            Err(e) => Outcome::Retry(e.to_string()),
+        },
+        SURVEY_TRIGGERS => match s.core.run_survey_triggers(Utc::now()).await {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!("survey triggers: {n} invited");
+                }
+                Outcome::Done
+            }
+            Err(e) => Outcome::Retry(e.to_string()),
+        },
+        crate::themes::JOB => match s.core.run_themes(&Acting::job(crate::themes::JOB)).await {
+            Ok(r) => {
+                tracing::info!(
+                    "feedback themes: {} themes from {} texts",
+                    r.themes,
+                    r.texts
+                );
+                Outcome::Done
+            }
+            Err(e) => Outcome::Retry(e.to_string()),
+        },
         other => Outcome::Fail(format!("no worker knows jobs of kind '{other}'")),
     }
 }
@@ -235,23 +288,43 @@ async fn score_job(s: &Services) -> Outcome {
     }
 }
 
+/// Sends one message of the outbox, at most once (see `kanta_store::outbox`): the
+/// message is claimed (`sending_ms`) before it is handed to the mail server; a message
+/// found claimed and unfinished (its sender died while sending) is failed as "may have
+/// been sent" and never sent again; a failure before the hand-over (no connection, a
+/// 4xx reply) releases the claim and retries. Survey mail carries its one-click
+/// unsubscribe URL in the `List-Unsubscribe` header.
 async fn mail_job(s: &Services, job: &Job) -> Outcome {
+    use kanta_store::outbox::MailClaim;
     let Some(id) = job.payload.get("mail_id").and_then(|v| v.as_i64()) else {
         return Outcome::Fail("the job names no mail_id".into());
     };
     let store = s.core.store();
-    let mail = match store.mail(id).await {
-        Ok(Some(m)) => m,
-        Ok(None) => return Outcome::Fail(format!("no message {id} in the outbox")),
-        Err(e) => return Outcome::Retry(e.to_string()),
-    };
-    if mail.status == "sent" {
-        return Outcome::Done;
-    }
     let Some(mailer) = &s.mailer else {
         let why = "mail is off: set mail.smtp_url";
-        let _ = store.mark_mail_attempt_failed(id, why, false).await;
-        return Outcome::Retry(why.into());
+        return match store.mail(id).await {
+            Ok(Some(m)) if m.status != "queued" => Outcome::Done,
+            Ok(None) => Outcome::Fail(format!("no message {id} in the outbox")),
+            _ => {
+                let _ = store.mark_mail_attempt_failed(id, why, false).await;
+                Outcome::Retry(why.into())
+            }
+        };
+    };
+    let mail = match store.claim_mail(id).await {
+        Ok(MailClaim::Claimed(m)) => m,
+        Ok(MailClaim::Finished(_)) => return Outcome::Done,
+        Ok(MailClaim::Missing) => return Outcome::Fail(format!("no message {id} in the outbox")),
+        Ok(MailClaim::InDoubt(m)) => {
+            let _ = store.abandon_mail(id).await;
+            tracing::warn!(
+                mail = id,
+                to = %m.to,
+                "a sender stopped while sending this message: it may have been sent; not sent again"
+            );
+            return Outcome::Fail(kanta_store::outbox::MAY_HAVE_BEEN_SENT.into());
+        }
+        Err(e) => return Outcome::Retry(e.to_string()),
     };
     let message = Message {
         to: mail.to.clone(),
@@ -259,10 +332,22 @@ async fn mail_job(s: &Services, job: &Job) -> Outcome {
         text: mail.text.clone(),
         html: mail.html.clone(),
     };
-    match mailer.send(&message).await {
+    let unsubscribe = match crate::survey_send::unsubscribe_url_of_mail(&s.core, &mail.key).await {
+        Ok(u) => u,
+        Err(e) => {
+            let _ = store
+                .mark_mail_attempt_failed(id, &e.to_string(), false)
+                .await;
+            return Outcome::Retry(e.to_string());
+        }
+    };
+    match mailer
+        .send_unsubscribable(&message, unsubscribe.as_deref())
+        .await
+    {
         Ok(()) => match store.mark_mail_sent(id).await {
             Ok(_) => Outcome::Done,
-            // Sent, but not recorded: do not send again.
+            // Sent, but not recorded: the claim stays, so it is not sent again.
             Err(e) => Outcome::Fail(format!("sent, but could not record it: {e}")),
         },
         Err(e) => {
@@ -326,6 +411,18 @@ pub async fn schedule_recurring(s: &Services, now: DateTime<Utc>) -> Result<()> 
                 max_attempts: s.settings.max_attempts.min(3) as i32,
             })
             .await?;
+        // The weekly thanks mail (last week's kudos): Mondays at 08:00, once a week.
+        let (week, at) = crate::kudos::weekly_time(&zone, now);
+        s.core
+            .store()
+            .enqueue(&NewJob {
+                kind: KUDOS_WEEKLY.into(),
+                payload: json!({}),
+                unique_key: Some(format!("kudos:{week}")),
+                run_at: at,
+                max_attempts: s.settings.max_attempts.min(3) as i32,
+            })
+            .await?;
     }
     // The health score and the contact queue: once a day (the store's day), when
     // there are customers.
@@ -337,6 +434,52 @@ pub async fn schedule_recurring(s: &Services, now: DateTime<Utc>) -> Result<()> 
                 kind: HEALTH_DAILY.into(),
                 payload: json!({}),
                 unique_key: Some(format!("health:{}", today.format("%Y-%m-%d"))),
+                run_at: now,
+                max_attempts: s.settings.max_attempts.min(3) as i32,
+            })
+            .await?;
+    }
+    // Themes in the free-text answers: once a day (the store's day), when any.
+    if s.core.store().has_answer_texts().await? {
+        let today = now.with_timezone(&zone).date_naive();
+        s.core
+            .store()
+            .enqueue(&NewJob {
+                kind: crate::themes::JOB.into(),
+                payload: json!({}),
+                unique_key: Some(format!("themes:{}", today.format("%Y-%m-%d"))),
+                run_at: now,
+                max_attempts: s.settings.max_attempts.min(3) as i32,
+            })
+            .await?;
+    }
+    // Survey reminders: hourly while an email invitation may still get one.
+    if s.core
+        .store()
+        .has_open_invitations(now.timestamp_millis())
+        .await?
+    {
+        let period = now.timestamp().div_euclid(3600);
+        s.core
+            .store()
+            .enqueue(&NewJob {
+                kind: SURVEY_REMINDERS.into(),
+                payload: json!({}),
+                unique_key: Some(format!("1h:{period}")),
+                run_at: now,
+                max_attempts: s.settings.max_attempts.min(3) as i32,
+            })
+            .await?;
+    }
+    // Survey triggers: every 15 minutes while an active survey has one.
+    if s.core.store().has_triggered_surveys().await? {
+        let period = now.timestamp().div_euclid(900);
+        s.core
+            .store()
+            .enqueue(&NewJob {
+                kind: SURVEY_TRIGGERS.into(),
+                payload: json!({}),
+                unique_key: Some(format!("15m:{period}")),
                 run_at: now,
                 max_attempts: s.settings.max_attempts.min(3) as i32,
             })
@@ -397,8 +540,8 @@ pub async fn run_now(s: &Services, id: i64, worker: &str) -> Result<Option<Job>>
 /// Runs claimed jobs one after another, extending the leases of all of them while
 /// any runs, and records how each ended: failures at once, the jobs that succeeded
 /// together at the end. (A worker that dies between a job's success and that record
-/// leaves it to be run again after its lease; the mail job finds its message sent
-/// and sends nothing twice.)
+/// leaves it to be run again after its lease; the mail job finds its message sent, or
+/// claimed and unfinished, and sends nothing twice.)
 async fn execute(s: &Services, worker: &str, jobs: Vec<Job>) -> Result<()> {
     let store = s.core.store();
     let (stop_tx, mut stop_rx) = watch::channel(false);

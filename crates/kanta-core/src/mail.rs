@@ -102,6 +102,18 @@ pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), MailError>> + S
 pub trait Mailer: Send + Sync {
     /// Delivers one message; `Ok` once the server has accepted it.
     fn send<'a>(&'a self, m: &'a Message) -> SendFuture<'a>;
+
+    /// As [`Mailer::send`], with an RFC 8058 one-click unsubscribe URL
+    /// (`List-Unsubscribe` and `List-Unsubscribe-Post` headers; survey mail). A mailer
+    /// without headers sends the message as it is.
+    fn send_unsubscribable<'a>(
+        &'a self,
+        m: &'a Message,
+        unsubscribe: Option<&'a str>,
+    ) -> SendFuture<'a> {
+        let _ = unsubscribe;
+        self.send(m)
+    }
 }
 
 /// How the connection to the server is secured.
@@ -382,8 +394,8 @@ impl SmtpMailer {
         &self.from
     }
 
-    async fn deliver(&self, m: &Message) -> Result<(), MailError> {
-        let email = self.build(m)?;
+    async fn deliver(&self, m: &Message, unsubscribe: Option<&str>) -> Result<(), MailError> {
+        let email = self.build(m, unsubscribe)?;
         match tokio::time::timeout(self.timeout, self.transport.send(email)).await {
             Ok(Ok(_)) => {
                 tracing::debug!(server = %self.server, "mail delivered");
@@ -401,7 +413,7 @@ impl SmtpMailer {
         }
     }
 
-    fn build(&self, m: &Message) -> Result<lettre::Message, MailError> {
+    fn build(&self, m: &Message, unsubscribe: Option<&str>) -> Result<lettre::Message, MailError> {
         let address_error = |reason: String| MailError::Address {
             address: m.to.clone(),
             reason,
@@ -415,6 +427,22 @@ impl SmtpMailer {
             .to(to)
             .subject(m.subject.clone())
             .message_id(None);
+        let builder = match unsubscribe {
+            Some(url) => {
+                use lettre::message::header::{HeaderName, HeaderValue};
+                let url: String = url.chars().filter(|c| !c.is_control()).collect();
+                builder
+                    .raw_header(HeaderValue::new(
+                        HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                        format!("<{url}>"),
+                    ))
+                    .raw_header(HeaderValue::new(
+                        HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                        "List-Unsubscribe=One-Click".into(),
+                    ))
+            }
+            None => builder,
+        };
         let built = match &m.html {
             Some(html) => builder.multipart(MultiPart::alternative_plain_html(
                 m.text.clone(),
@@ -445,6 +473,14 @@ impl SmtpMailer {
 
 impl Mailer for SmtpMailer {
     fn send<'a>(&'a self, m: &'a Message) -> SendFuture<'a> {
-        Box::pin(self.deliver(m))
+        Box::pin(self.deliver(m, None))
+    }
+
+    fn send_unsubscribable<'a>(
+        &'a self,
+        m: &'a Message,
+        unsubscribe: Option<&'a str>,
+    ) -> SendFuture<'a> {
+        Box::pin(self.deliver(m, unsubscribe))
     }
 }

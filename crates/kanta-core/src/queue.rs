@@ -739,6 +739,8 @@ impl Core {
     ) -> Result<QueueRefresh> {
         require(acting, Role::Staff)?;
         let rules = self.queue_rules().await?;
+        let answers =
+            crate::feedback_settings::FeedbackRules::from_settings(&self.store_settings().await?);
         let currency = self.currency().await?.to_string();
         let read_at = Utc::now();
         let today = self.today().await?;
@@ -756,6 +758,8 @@ impl Core {
                 stall_days: rules.stall_days,
                 goal_days: GOAL_DAYS,
                 detractor_days: DETRACTOR_DAYS,
+                detractor_nps_max: answers.detractor_nps_max,
+                detractor_csat_max: answers.detractor_csat_max,
                 action_days: DISMISS_DAYS.max(CONTACT_COVERS_DAYS),
                 customers: keys.clone(),
             })

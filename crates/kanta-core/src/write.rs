@@ -287,6 +287,21 @@ impl Core {
         self.begin_write_in(turn, acting, entity, fields).await
     }
 
+    /// Begins a write of plain tables only (no rows of `entity` are written; it names
+    /// the transaction's writer) that an actor of role `min` may make: an idea handed in
+    /// by any signed-in user (`crate::ideas`). Audit entries go in with
+    /// [`WriteTx::finish`] as for any write.
+    pub(crate) async fn begin_plain_write(
+        &self,
+        acting: &Acting,
+        min: crate::access::Role,
+        entity: &'static Entity,
+    ) -> Result<WriteTx> {
+        require(acting, min)?;
+        let turn = self.writes.clone().lock_owned().await;
+        self.begin_write_in(turn, acting, entity, Vec::new()).await
+    }
+
     /// As [`Core::begin_write`] in a write turn taken already (to read what the write
     /// needs from the store before its transaction holds the database's write lock:
     /// inside it, every read must go through the transaction, or a SQLite pool whose

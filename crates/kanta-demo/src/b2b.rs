@@ -133,6 +133,12 @@ fn staff_id(i: usize) -> String {
     format!("b2b-staff-{:02}", i + 1)
 }
 
+/// The first name of the staff member with external id `id`, if one of this business.
+pub(crate) fn staff_first_name(id: &str) -> Option<&'static str> {
+    let i: usize = id.strip_prefix("b2b-staff-")?.parse().ok()?;
+    STAFF.get(i.checked_sub(1)?).map(|s| s.0)
+}
+
 pub(crate) fn account_id(i: usize) -> String {
     format!("b2b-{:03}", i + 1)
 }

@@ -35,6 +35,12 @@ fn staff_id(i: usize) -> String {
     format!("cafe-staff-{:02}", i + 1)
 }
 
+/// The first name of the staff member with external id `id`, if one of this business.
+pub(crate) fn staff_first_name(id: &str) -> Option<&'static str> {
+    let i: usize = id.strip_prefix("cafe-staff-")?.parse().ok()?;
+    STAFF.get(i.checked_sub(1)?).map(|s| s.0)
+}
+
 /// One purchase: process time in days since the window starts, and its value.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Visit {

@@ -51,11 +51,17 @@ mod names;
 mod params;
 mod service;
 mod success;
+mod surveys;
 mod tables;
 mod texts;
 
 use chrono::{DateTime, NaiveDate, Utc};
 pub use kanta_domain::WriteBatch;
+
+pub use surveys::{
+    ANONYMOUS_ENGLISH, ANONYMOUS_PER_DAY, ANSWER_THEMES, AnswerTheme, B2B_THANKS, CAFE_THANKS,
+    DEMO_SURVEYS, OLD_SURVEY_DAYS, THEME_MIX, inflect, planted_theme,
+};
 
 pub use params::{
     ACCOUNT_MANAGER, B2B, B2bParams, BgNbd, CAFE, CHURN_FACTORS, CafeParams, ChurnFactor, DemoUser,
@@ -114,6 +120,9 @@ pub fn generate(cfg: &DemoConfig) -> Vec<WriteBatch> {
     let mut t = tables::Tables::new();
     cafe::generate(cfg, &w, &mut t);
     b2b::generate(cfg, &w, &mut t);
+    surveys::write_surveys(&mut t);
+    surveys::anonymous_answers(cfg, &w, &mut t);
+    surveys::word_answers(cfg, &w, &mut t);
     let claims = std::mem::take(&mut t.claim_drafts);
     let mut rng = draw::stream(cfg.seed, draw::CLAIMS);
     service::write_claims(&mut rng, claims, w.end, &mut t);

@@ -99,6 +99,19 @@ impl Table {
         }
     }
 
+    /// Calls `f` on every row pushed so far, to read and change its fields by name
+    /// (the surveys' links and the wording of the answers, decided after the rows).
+    pub(crate) fn update(&mut self, mut f: impl FnMut(&mut RowMut<'_>)) {
+        let stride = self.batch.stride();
+        let fields: Vec<&'static str> = self.batch.fields.iter().map(|f| f.name).collect();
+        for values in self.batch.values.chunks_mut(stride) {
+            f(&mut RowMut {
+                fields: &fields,
+                values,
+            });
+        }
+    }
+
     /// Starts a row; unset fields stay null. Finish it with [`Row::push`].
     pub(crate) fn row(&mut self, external_id: impl Into<String>) -> Row<'_> {
         let mut values = Vec::with_capacity(self.batch.stride());
@@ -108,6 +121,35 @@ impl Table {
             batch: &mut self.batch,
             values,
         }
+    }
+}
+
+/// A row already pushed, seen by [`Table::update`].
+pub(crate) struct RowMut<'a> {
+    fields: &'a [&'static str],
+    values: &'a mut [Value],
+}
+
+impl RowMut<'_> {
+    fn index(&self, field: &str) -> usize {
+        1 + self
+            .fields
+            .iter()
+            .position(|f| *f == field)
+            .unwrap_or_else(|| panic!("no field {field}"))
+    }
+
+    pub(crate) fn id(&self) -> &str {
+        self.values[0].as_text().unwrap_or("")
+    }
+
+    pub(crate) fn get(&self, field: &str) -> &Value {
+        &self.values[self.index(field)]
+    }
+
+    pub(crate) fn set(&mut self, field: &str, value: impl IntoValue) {
+        let k = self.index(field);
+        self.values[k] = value.into_value();
     }
 }
 
@@ -299,6 +341,9 @@ impl Tables {
                     "comment",
                     "language",
                     "staff_id",
+                    "survey_id",
+                    "survey_version",
+                    "channel",
                 ],
             ),
             usage: Table::new(

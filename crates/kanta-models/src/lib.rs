@@ -100,6 +100,7 @@ pub mod scorecard;
 pub mod special;
 pub mod summary;
 pub mod survival;
+pub mod text;
 pub mod transaction;
 pub mod validation;
 

@@ -34,6 +34,7 @@ pub mod accounts;
 pub mod audit;
 pub mod cases;
 pub mod claims;
+pub mod feedback;
 pub mod feedback_stats;
 pub mod goals;
 pub mod health;

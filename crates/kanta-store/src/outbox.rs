@@ -4,9 +4,17 @@
 //! [`Writer::queue_mail`](crate::Writer::queue_mail) inserts the message and, in the
 //! same transaction, enqueues its [`MAIL_JOB`] job (payload `{"mail_id": id}`, unique
 //! key `mail-{id}`): the mail and its job are committed together or not at all. A
-//! message's key makes queuing idempotent (a message is queued at most once), and
-//! [`Store::mark_mail_sent`] succeeds once, so a sender that checks it sends a message
-//! at most once.
+//! message's key makes queuing idempotent (a message is queued at most once).
+//!
+//! **Sent at most once.** Before handing a message to the mail server the sender
+//! claims it ([`Store::claim_mail`]: `UPDATE outbox SET sending_ms = now WHERE id = $1
+//! AND status = 'queued' AND sending_ms IS NULL`, migration 0013). Only the one whose
+//! update changed the row sends. A message found claimed but neither sent nor failed
+//! was begun by a sender that died (`kill -9`, a lost machine) somewhere between its
+//! claim and its record: it may have reached the server, so it is marked failed
+//! ("may have been sent; not sent again", [`Store::abandon_mail`]) and never sent
+//! again. A failure known to be before the hand-over (no connection, a 4xx reply)
+//! clears the claim ([`Store::mark_mail_attempt_failed`]) so the retry may send.
 //!
 //! Times are milliseconds since the Unix epoch, UTC, as in [`auth`](crate::accounts).
 
@@ -52,10 +60,29 @@ pub struct Mail {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// When a sender claimed it to send (and has not released it).
+    pub sending_at: Option<DateTime<Utc>>,
+}
+
+/// The last error of a message whose sender died while sending it.
+pub const MAY_HAVE_BEEN_SENT: &str =
+    "its sender stopped while sending it: it may have been sent; not sent again";
+
+/// What [`Store::claim_mail`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MailClaim {
+    /// This caller claimed it: send it, then record the outcome.
+    Claimed(Mail),
+    /// Sent, or failed for good, already: nothing to do.
+    Finished(Mail),
+    /// Claimed before and never finished: a sender died while sending it.
+    InDoubt(Mail),
+    /// No such message.
+    Missing,
 }
 
 const COLUMNS: &str = "id, unique_key, to_addr, subject, body_text, body_html, status, attempts, \
-    last_error, created_ms, sent_ms";
+    last_error, created_ms, sent_ms, sending_ms";
 
 fn mail_of<R: Row>(r: &R) -> Result<Mail>
 where
@@ -78,6 +105,7 @@ where
         last_error: r.try_get("last_error")?,
         created_at: from_ms(r.try_get("created_ms")?),
         sent_at: r.try_get::<Option<i64>, _>("sent_ms")?.map(from_ms),
+        sending_at: r.try_get::<Option<i64>, _>("sending_ms")?.map(from_ms),
     })
 }
 
@@ -138,6 +166,48 @@ impl Store {
         })
     }
 
+    /// Claims a queued message for sending (see the module documentation): the one
+    /// caller whose claim changes the row gets [`MailClaim::Claimed`].
+    pub async fn claim_mail(&self, id: i64) -> Result<MailClaim> {
+        let claim = format!(
+            "UPDATE outbox SET sending_ms = $2 WHERE id = $1 AND status = 'queued' \
+             AND sending_ms IS NULL RETURNING {COLUMNS}"
+        );
+        let claimed = with_pool!(self, pool => {
+            let row = sqlx::query(AssertSqlSafe(claim))
+                .bind(id)
+                .bind(to_ms(Utc::now()))
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(mail_of).transpose()?
+        });
+        if let Some(m) = claimed {
+            return Ok(MailClaim::Claimed(m));
+        }
+        Ok(match self.mail(id).await? {
+            None => MailClaim::Missing,
+            Some(m) if m.status == "queued" && m.sending_at.is_some() => MailClaim::InDoubt(m),
+            // Not queued (sent or failed), or released between the two statements
+            // (another sender's transient failure): that one's retry sends it.
+            Some(m) => MailClaim::Finished(m),
+        })
+    }
+
+    /// Marks a message found claimed and unfinished failed for good with
+    /// [`MAY_HAVE_BEEN_SENT`] (its claim kept, so it is never sent again); false when
+    /// it was not in that state.
+    pub async fn abandon_mail(&self, id: i64) -> Result<bool> {
+        let sql = "UPDATE outbox SET status = 'failed', last_error = $2 \
+                   WHERE id = $1 AND status = 'queued' AND sending_ms IS NOT NULL";
+        let n = with_pool!(self, pool => sqlx::query(sql)
+            .bind(id)
+            .bind(MAY_HAVE_BEEN_SENT)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(n > 0)
+    }
+
     /// Marks a message sent, counting the attempt; false when it was sent already
     /// (whoever gets true is the one sender).
     pub async fn mark_mail_sent(&self, id: i64) -> Result<bool> {
@@ -153,8 +223,9 @@ impl Store {
     }
 
     /// Records a failed attempt to send a message: its error, and with
-    /// `final_failure` its end (`failed`); otherwise it stays (or is again) queued.
-    /// A message sent already is left as it is.
+    /// `final_failure` its end (`failed`); otherwise it stays (or is again) queued and
+    /// its claim is released (`sending_ms` cleared: the failure was before the
+    /// hand-over, so a retry may send). A message sent already is left as it is.
     pub async fn mark_mail_attempt_failed(
         &self,
         id: i64,
@@ -162,7 +233,8 @@ impl Store {
         final_failure: bool,
     ) -> Result<()> {
         let sql = "UPDATE outbox SET attempts = attempts + 1, last_error = $2, \
-                   status = CASE WHEN $3 THEN 'failed' ELSE 'queued' END \
+                   status = CASE WHEN $3 THEN 'failed' ELSE 'queued' END, \
+                   sending_ms = CASE WHEN $3 THEN sending_ms ELSE NULL END \
                    WHERE id = $1 AND status <> 'sent'";
         with_pool!(self, pool => {
             sqlx::query(sql)
@@ -173,6 +245,18 @@ impl Store {
                 .await?;
         });
         Ok(())
+    }
+
+    /// How many messages there are per status (`queued`, `sent`, `failed`), and of
+    /// the failed how many as [`MAY_HAVE_BEEN_SENT`] (key `may_have_been_sent`).
+    pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>> {
+        let sql = "SELECT status, CAST(count(*) AS BIGINT) FROM outbox GROUP BY status \
+                   UNION ALL SELECT 'may_have_been_sent', CAST(count(*) AS BIGINT) FROM outbox \
+                   WHERE status = 'failed' AND last_error = $1";
+        Ok(with_pool!(self, pool => sqlx::query_as(sql)
+            .bind(MAY_HAVE_BEEN_SENT)
+            .fetch_all(pool)
+            .await?))
     }
 
     /// Messages, newest first.

@@ -75,6 +75,10 @@ pub struct FactsQuery {
     pub goal_days: i64,
     /// Detractor answers of the last this many days (30).
     pub detractor_days: i64,
+    /// The highest NPS answer that is a detractor's (`detractor_nps_max`, 6), and the
+    /// highest CSAT answer that is one when there is no NPS (`detractor_csat_max`, 2).
+    pub detractor_nps_max: i64,
+    pub detractor_csat_max: i64,
     /// Queue actions of the last this many days are read (90).
     pub action_days: i64,
     /// Only these customers (internal ids); `None`: every customer.
@@ -462,12 +466,14 @@ impl Store {
         let detractors_sql = format!(
             "SELECT f.customer_id, {answered}, CAST(f.nps AS BIGINT), CAST(f.csat AS BIGINT) FROM feedback f \
              WHERE f.customer_id IS NOT NULL AND f.answered_at >= {from} AND f.answered_at < {cut} \
-             AND (f.nps <= 6 OR f.csat <= 2){scope} \
+             AND (f.nps <= {nps_max} OR (f.nps IS NULL AND f.csat <= {csat_max})){scope} \
              AND NOT EXISTS (SELECT 1 FROM interactions i WHERE i.customer_id = f.customer_id \
                  AND i.occurred_at > f.answered_at AND i.occurred_at < {cut}) \
              ORDER BY f.answered_at",
             answered = d.time_day("f.answered_at"),
             from = d.time(cut - Duration::days(q.detractor_days)),
+            nps_max = q.detractor_nps_max,
+            csat_max = q.detractor_csat_max,
             cut = d.time(cut),
             scope = scope("f.customer_id", &q.customers),
         );

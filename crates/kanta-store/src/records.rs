@@ -81,9 +81,13 @@ macro_rules! decode_record_fn {
             for f in e.fields {
                 let c = f.column;
                 let v = match f.kind {
-                    Kind::Int { .. } | Kind::Money => {
-                        row.try_get::<Option<i64>, _>(c)?.map(Value::Int)
+                    Kind::Int { .. } | Kind::Money => match row.try_get::<Option<i64>, _>(c) {
+                        Ok(v) => v,
+                        // INTEGER columns (int4 on PostgreSQL: surveys.version,
+                        // feedback.survey_version, ...).
+                        Err(_) => row.try_get::<Option<i32>, _>(c)?.map(i64::from),
                     }
+                    .map(Value::Int),
                     Kind::Float => row.try_get::<Option<f64>, _>(c)?.map(Value::Float),
                     Kind::Bool => row.try_get::<Option<bool>, _>(c)?.map(Value::Bool),
                     Kind::Date => row.try_get::<Option<NaiveDate>, _>(c)?.map(Value::Date),

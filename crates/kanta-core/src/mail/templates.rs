@@ -100,6 +100,15 @@ macro_rules! templates {
         ///   user's), `week` (`2026-W49`), `total` (their rows in the contact queue),
         ///   `shown` (rows listed), `rows` (one line per customer with the reasons in
         ///   words), `path` (`/today`).
+        /// - `survey_invite` (a survey wave's or trigger's invitation, to a customer in
+        ///   their language) and `survey_reminder` (its one reminder): `name` (the
+        ///   customer's name, else a polite stand-in), `survey` (the survey's name),
+        ///   `link` (the personal signed link), `expires` (the link's last day, in the
+        ///   store's zone), `unsubscribe` (the one-click unsubscribe page).
+        /// - `kudos_weekly` (Mondays, to each staff member customers named the week
+        ///   before): `site`, `name` (their first name), `week` (`2026-W48`), `count`
+        ///   (their kudos that week), `items` (one line per answer: its day and words),
+        ///   `path` (`/thanks`).
         pub const TEMPLATES: &[&str] = &[$($name),*];
     };
 }
@@ -110,7 +119,10 @@ templates!(
     "escalation",
     "sla_warning",
     "sla_breach",
-    "queue_digest"
+    "queue_digest",
+    "survey_invite",
+    "survey_reminder",
+    "kudos_weekly"
 );
 
 /// Renders the template `template` in `lang` with the values `vars` (name, value).

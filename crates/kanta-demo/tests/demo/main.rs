@@ -10,3 +10,4 @@ mod service;
 mod shape;
 mod store;
 mod success;
+mod surveys;

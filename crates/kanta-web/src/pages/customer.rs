@@ -9,6 +9,8 @@
 //! ([`ACTIONS`]): each action names its path, the entity it writes, how it reads its
 //! form and which form shows its errors.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, RawQuery, State};
@@ -192,13 +194,44 @@ pub(crate) struct TrustLine {
     href: Option<String>,
 }
 
+/// The feedback card: every answer of the customer, newest first
+/// (`parts/feedback_card.html`).
+pub(crate) struct FeedbackCard {
+    pub items: Vec<FeedbackView>,
+    /// How many the card lists ([`FEEDBACK_SHOWN`], or all with `?answers=all`).
+    pub shown: usize,
+    /// The page with every answer, when there are more than shown.
+    pub more: Option<String>,
+}
+
+impl FeedbackCard {
+    /// The answers the card lists.
+    pub fn listed(&self) -> &[FeedbackView] {
+        &self.items[..self.shown.min(self.items.len())]
+    }
+}
+
+/// Answers the customer page lists before "all answers".
+pub(crate) const FEEDBACK_SHOWN: usize = 5;
+
 pub(crate) struct FeedbackView {
-    at: String,
-    nps: Option<i64>,
-    /// promoter, passive or detractor.
-    nps_group: &'static str,
-    scores: Vec<(String, String)>,
-    texts: Vec<(String, String)>,
+    pub id: String,
+    /// The answer's date in the store's zone.
+    pub at: String,
+    /// The survey's name (Kanta's own survey) or its reference (imports).
+    pub survey: Option<String>,
+    pub nps: Option<i64>,
+    /// promoter, passive or detractor (by NPS).
+    pub nps_group: &'static str,
+    /// CSAT, CES and yes/no: (label, value).
+    pub scores: Vec<(String, String)>,
+    /// Free text: (question, text), escaped by the template.
+    pub texts: Vec<(String, String)>,
+    /// How it came in, in words.
+    pub channel: Option<String>,
+    /// `detractor` or `promoter` by the settings, else empty.
+    pub badge: &'static str,
+    pub language: Option<String>,
 }
 
 /// What a form sent back, and what was wrong with it.
@@ -429,7 +462,7 @@ pub(crate) struct CustomerView {
     /// More open cases than the page lists: the cases list of the customer.
     more_cases: Option<String>,
     trust: Option<TrustView>,
-    feedback: Option<FeedbackView>,
+    feedback_card: FeedbackCard,
     lines: Vec<Line>,
     /// The next (older) page of the timeline, when there is one.
     older: Option<String>,
@@ -931,6 +964,100 @@ fn trust_view(
     }
 }
 
+/// The feedback card of a customer's answers: newest first, each with its survey,
+/// scores, words, channel and a detractor or promoter badge by the settings.
+async fn feedback_card(
+    s: &AppState,
+    tr: &Tr,
+    customer: &str,
+    mut answers: Vec<Record>,
+    rules: Option<&kanta_core::feedback_settings::FeedbackRules>,
+) -> Result<FeedbackCard, PageError> {
+    answers.sort_by_key(|r| std::cmp::Reverse((time_of(r, "answered_at"), r.id)));
+    let mut surveys: HashMap<String, Option<String>> = HashMap::new();
+    for r in &answers {
+        if let Some(id) = r.text("survey_id")
+            && !surveys.contains_key(id)
+        {
+            let name = s
+                .store
+                .get(&kanta_domain::schema::SURVEYS, id)
+                .await?
+                .and_then(|x| text_of(&x, "name"));
+            surveys.insert(id.to_string(), name);
+        }
+    }
+    let default_rules = kanta_core::feedback_settings::FeedbackRules::default();
+    let rules = rules.unwrap_or(&default_rules);
+    let items: Vec<FeedbackView> = answers
+        .iter()
+        .map(|r| {
+            let nps = r.get("nps").as_int();
+            let csat = r.get("csat").as_int();
+            let survey = r
+                .text("survey_id")
+                .map(|id| {
+                    surveys
+                        .get(id)
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_else(|| id.to_string())
+                })
+                .or_else(|| text_of(r, "survey_ref"));
+            let mut scores: Vec<(String, String)> = ["csat", "ces"]
+                .iter()
+                .filter_map(|f| r.get(f).as_int().map(|v| (tr.field(f), v.to_string())))
+                .collect();
+            if let Value::Bool(b) = r.get("yes_no") {
+                scores.push((
+                    tr.t("feedback.card.yes-no").to_string(),
+                    tr.t(if *b {
+                        "feedback.card.yes"
+                    } else {
+                        "feedback.card.no"
+                    })
+                    .to_string(),
+                ));
+            }
+            FeedbackView {
+                id: r.external_id.clone(),
+                at: tr.date(&time_of(r, "answered_at")),
+                survey,
+                nps,
+                nps_group: match nps {
+                    Some(0..=6) => "detractor",
+                    Some(7..=8) => "passive",
+                    Some(_) => "promoter",
+                    None => "",
+                },
+                scores,
+                texts: ["did_well", "do_better", "comment"]
+                    .iter()
+                    .filter_map(|f| text_of(r, f).map(|t| (tr.field(f), t)))
+                    .collect(),
+                channel: r
+                    .text("channel")
+                    .map(|c| tr.text_or(&format!("feedback.card.channel.{c}"), c)),
+                badge: if rules.is_detractor(nps, csat) {
+                    "detractor"
+                } else if rules.is_promoter(nps, csat) {
+                    "promoter"
+                } else {
+                    ""
+                },
+                language: text_of(r, "language"),
+            }
+        })
+        .collect();
+    let more = (items.len() > FEEDBACK_SHOWN)
+        .then(|| format!("/customers/{}?answers=all#fb", urlencode(customer)));
+    Ok(FeedbackCard {
+        shown: items.len().min(FEEDBACK_SHOWN),
+        items,
+        more,
+    })
+}
+
 /// A trust entry's reason in the page's language where the page knows the rule
 /// that wrote it (`trust.reason.SOURCE.RULE`), else as written.
 fn trust_reason(tr: &Tr, e: &kanta_core::trust::TrustEntry) -> String {
@@ -999,6 +1126,12 @@ async fn view(
         async { Ok::<_, PageError>(s.store.case_categories().await?) },
     )?;
     let rules = s.core.rules().await.ok();
+    let settings = s
+        .core
+        .store_settings()
+        .await
+        .ok()
+        .map(|st| kanta_core::feedback_settings::FeedbackRules::from_settings(&st));
     let (
         currency,
         page,
@@ -1073,30 +1206,7 @@ async fn view(
         .map(|_| format!("/cases?customer={}", urlencode(&c.external_id)));
     let trust = trust.map(|h| trust_view(&tr, &h, rules.as_ref()));
 
-    let feedback = feedback
-        .iter()
-        .max_by_key(|r| (time_of(r, "answered_at"), r.id))
-        .map(|r| {
-            let nps = r.get("nps").as_int();
-            FeedbackView {
-                at: tr.date(&time_of(r, "answered_at")),
-                nps,
-                nps_group: match nps {
-                    Some(0..=6) => "detractor",
-                    Some(7..=8) => "passive",
-                    Some(_) => "promoter",
-                    None => "",
-                },
-                scores: ["csat", "ces"]
-                    .iter()
-                    .filter_map(|f| r.get(f).as_int().map(|v| (tr.field(f), v.to_string())))
-                    .collect(),
-                texts: ["did_well", "do_better", "comment"]
-                    .iter()
-                    .filter_map(|f| text_of(r, f).map(|t| (tr.field(f), t)))
-                    .collect(),
-            }
-        });
+    let feedback_card = feedback_card(s, &tr, &c.external_id, feedback, settings.as_ref()).await?;
 
     let mut badges = Vec::new();
     for f in ["tier", "kind", "segment", "status"] {
@@ -1195,7 +1305,7 @@ async fn view(
         open_cases,
         more_cases,
         trust,
-        feedback,
+        feedback_card,
         lines: page
             .events
             .iter()
@@ -1245,6 +1355,8 @@ pub(crate) struct ShowQuery {
     /// Where the timeline's page starts (`TimelineCursor::encode`); a bad one is
     /// ignored (the newest page).
     before: Option<String>,
+    /// `all`: the feedback card lists every answer.
+    answers: Option<String>,
 }
 
 /// The customer with their figures, read in one query; the 404 page when there is none.
@@ -1279,6 +1391,10 @@ pub(crate) async fn page(
     let cursor = q.before.as_deref().and_then(TimelineCursor::decode);
     let kinds = shown_kinds(raw.as_deref());
     let mut v = view(&s, &signed, c, Forms::default(), saved, cursor, &kinds).await?;
+    if q.answers.as_deref() == Some("all") {
+        v.feedback_card.shown = v.feedback_card.items.len();
+        v.feedback_card.more = None;
+    }
     if saved == Some("customer.saved.case")
         && let Some(case) = q.case.as_deref().filter(|c| !c.trim().is_empty())
     {

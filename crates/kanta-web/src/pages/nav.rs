@@ -72,9 +72,39 @@ pub const AREAS: &[Area] = &[
         min_role: Role::Viewer,
     },
     Area {
+        id: "feedback",
+        href: "/feedback",
+        label: "nav.feedback",
+        min_role: Role::Viewer,
+    },
+    Area {
+        id: "surveys",
+        href: "/surveys",
+        label: "nav.surveys",
+        min_role: Role::Viewer,
+    },
+    Area {
+        id: "thanks",
+        href: "/thanks",
+        label: "nav.thanks",
+        min_role: Role::Viewer,
+    },
+    Area {
+        id: "ideas",
+        href: "/ideas",
+        label: "nav.ideas",
+        min_role: Role::Viewer,
+    },
+    Area {
         id: "claims",
         href: "/claims",
         label: "nav.claims",
+        min_role: Role::Manager,
+    },
+    Area {
+        id: "kudos",
+        href: "/kudos",
+        label: "nav.kudos",
         min_role: Role::Manager,
     },
     Area {
@@ -221,6 +251,9 @@ mod tests {
             "/owners",
             "/health",
             "/service",
+            "/feedback",
+            "/thanks",
+            "/ideas",
         ];
         assert_eq!(hrefs(Role::Viewer), everyone);
         assert_eq!(hrefs(Role::Staff), everyone);
@@ -235,7 +268,11 @@ mod tests {
                 "/owners",
                 "/health",
                 "/service",
+                "/feedback",
+                "/thanks",
+                "/ideas",
                 "/claims",
+                "/kudos",
                 "/admin/settings"
             ]
         );
@@ -250,7 +287,11 @@ mod tests {
                 "/owners",
                 "/health",
                 "/service",
+                "/feedback",
+                "/thanks",
+                "/ideas",
                 "/claims",
+                "/kudos",
                 "/admin/settings",
                 "/admin/users",
                 "/admin/tokens",

@@ -654,6 +654,10 @@ async fn openapi_lists_every_route_and_matches_the_committed_copy() {
         ("/api/v1/queue/{id}/contact", "post"),
         ("/api/v1/queue/{id}/snooze", "post"),
         ("/api/v1/queue/{id}/dismiss", "post"),
+        ("/api/v1/ideas", "get"),
+        ("/api/v1/ideas", "post"),
+        ("/api/v1/ideas/{id}/status", "post"),
+        ("/api/v1/kudos", "get"),
     ];
     let mut names = Vec::new();
     for e in kanta_domain::schema::ENTITIES {

@@ -298,3 +298,127 @@ async fn the_finnish_page_shows_words_not_raw_values() {
     );
     assert!(en.contains(">Kind</label>") && en.contains(">Direction</label>"));
 }
+
+/// The feedback card: every answer newest first with its survey, scores, words and
+/// channel, a detractor's badge, what the customer wrote escaped, "all answers"
+/// beyond the first five; Finnish and English.
+#[tokio::test]
+async fn the_feedback_card_shows_every_answer_escaped() {
+    use kanta_domain::schema::{CUSTOMERS, FEEDBACK, SURVEYS};
+    use kanta_domain::{Value, WriteBatch};
+    let app = crate::spawn_app("sqlite").await;
+    let cli = Acting::cli();
+    let fields = |e: &'static kanta_domain::Entity, names: &[&str]| {
+        names
+            .iter()
+            .map(|n| e.field(n).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let text = |s: &str| Value::Text(s.to_string());
+    let mut c = WriteBatch::new(&CUSTOMERS, fields(&CUSTOMERS, &["name"]));
+    c.push("c1".into(), [text("Aino Asiakas")]);
+    app.core.write_batch(&cli, c).await.unwrap();
+    let mut s = WriteBatch::new(&SURVEYS, fields(&SURVEYS, &["name", "status", "questions"]));
+    s.push(
+        "sv1".into(),
+        [
+            text("Käynnin jälkeen"),
+            text("active"),
+            text(
+                r#"[{"field":"nps","fi":"Suosittelisitko?","en":"Would you recommend us?"},{"field":"do_better","fi":"Mitä voisimme tehdä paremmin?","en":"What should we do better?"}]"#,
+            ),
+        ],
+    );
+    app.core.write_batch(&cli, s).await.unwrap();
+    let now = chrono::Utc::now();
+    let mut f = WriteBatch::new(
+        &FEEDBACK,
+        fields(
+            &FEEDBACK,
+            &[
+                "customer_id",
+                "answered_at",
+                "nps",
+                "do_better",
+                "survey_id",
+                "survey_version",
+                "channel",
+            ],
+        ),
+    );
+    // Eleven older answers, then the newest: a detractor's with markup in it.
+    for i in 1..=11 {
+        f.push(
+            format!("f{i:02}"),
+            [
+                text("c1"),
+                Value::Time(now - chrono::Duration::days(40 - i)),
+                Value::Int(9),
+                text(&format!("Vastaus {i}")),
+                text("sv1"),
+                Value::Int(1),
+                text("email"),
+            ],
+        );
+    }
+    f.push(
+        "f12".into(),
+        [
+            text("c1"),
+            Value::Time(now - chrono::Duration::hours(3)),
+            Value::Int(2),
+            text("<script>alert('x')</script> Jono oli pitkä"),
+            text("sv1"),
+            Value::Int(1),
+            text("qr"),
+        ],
+    );
+    app.core.write_batch(&cli, f).await.unwrap();
+
+    let (status, _, en) = get(&app, "/customers/c1?lang=en").await;
+    assert_eq!(status, 200);
+    let card = en
+        .split("id=\"answers\"")
+        .nth(1)
+        .expect("the feedback card")
+        .split("</section>")
+        .next()
+        .unwrap();
+    assert!(!card.contains("<script>"), "{card}");
+    let shown = card
+        .replace("&#60;", "&lt;")
+        .replace("&#62;", "&gt;")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'");
+    assert!(
+        shown.contains("&lt;script&gt;alert('x')&lt;/script&gt; Jono oli pitkä"),
+        "escaped: {card}"
+    );
+    assert!(
+        card.contains("NPS 2") && card.contains("Detractor"),
+        "{card}"
+    );
+    assert!(card.contains("Käynnin jälkeen") && card.contains("QR code"));
+    assert!(card.contains("Promoter") && card.contains("by email"));
+    // Newest first, five of twelve, then a link to all.
+    let first = card.find("answer-f12").unwrap();
+    assert!(first < card.find("answer-f11").unwrap());
+    assert_eq!(card.matches("<li id=\"answer-").count(), 10);
+    assert!(
+        !card.contains("answer-f01\""),
+        "the oldest two are behind the link"
+    );
+    assert!(
+        card.contains("href=\"/customers/c1?answers=all#fb\""),
+        "{card}"
+    );
+    assert!(card.contains("All 12 answers"));
+    let (_, _, all) = get(&app, "/customers/c1?answers=all&lang=en").await;
+    assert_eq!(all.matches("<li id=\"answer-").count(), 12);
+    assert!(!all.contains("All 12 answers"));
+
+    let (_, _, fi) = get(&app, "/customers/c1?lang=fi").await;
+    assert!(fi.contains("Arvostelija") && fi.contains("QR-koodilla"));
+    assert!(fi.contains("Kaikki 12 vastausta"));
+    assert!(!fi.contains("<script>alert"));
+}

@@ -9,13 +9,17 @@ mod browser;
 mod cases;
 mod customer_list;
 mod customer_page;
+mod feedback;
 mod health;
+mod kudos_ideas;
 mod local_time;
 mod onboarding_goals;
 mod owners;
 mod pages;
 mod retention;
 mod service;
+mod survey_waves;
+mod surveys;
 mod today;
 
 use kanta_core::{Acting, Core};

@@ -6,6 +6,7 @@ mod config;
 mod contacts_report;
 mod customer_figures;
 mod customers;
+mod feedback_report;
 mod health;
 mod helpers;
 mod import;
@@ -20,4 +21,5 @@ mod score;
 #[path = "../../../kanta-core/tests/core/smtp.rs"]
 mod smtp;
 mod subscribers;
+mod survey_send;
 mod users;
