@@ -9,13 +9,15 @@ use crate::actor::Acting;
 /// The role needed to read (`write` false) or write records of `entity`: every read
 /// needs a signed-in caller (viewer or higher); writes of customers' records and
 /// events need staff; the staff register and the trust ledger, which pay out goodwill,
-/// need a manager. `entity` is `None` for actions that belong to none (events, stats).
+/// need a manager, and so do surveys (what customers are asked). `entity` is `None`
+/// for actions that belong to none (events, stats).
 pub fn access(entity: Option<&Entity>, write: bool) -> Role {
     match (entity.map(|e| e.name), write) {
         (_, false) => Role::Viewer,
-        (Some("staff" | "trust" | "onboarding_templates" | "onboarding_steps"), true) => {
-            Role::Manager
-        }
+        (
+            Some("staff" | "trust" | "onboarding_templates" | "onboarding_steps" | "surveys"),
+            true,
+        ) => Role::Manager,
         (_, true) => Role::Staff,
     }
 }

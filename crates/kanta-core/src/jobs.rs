@@ -293,7 +293,9 @@ async fn score_job(s: &Services) -> Outcome {
 /// found claimed and unfinished (its sender died while sending) is failed as "may have
 /// been sent" and never sent again; a failure before the hand-over (no connection, a
 /// 4xx reply) releases the claim and retries. Survey mail carries its one-click
-/// unsubscribe URL in the `List-Unsubscribe` header.
+/// unsubscribe URL in the `List-Unsubscribe` header (from the job's payload member
+/// `unsubscribe`). Per message: one statement claims and reads it, one records it
+/// sent; the SMTP connection is the mailer's pooled one.
 async fn mail_job(s: &Services, job: &Job) -> Outcome {
     use kanta_store::outbox::MailClaim;
     let Some(id) = job.payload.get("mail_id").and_then(|v| v.as_i64()) else {
@@ -332,14 +334,19 @@ async fn mail_job(s: &Services, job: &Job) -> Outcome {
         text: mail.text.clone(),
         html: mail.html.clone(),
     };
-    let unsubscribe = match crate::survey_send::unsubscribe_url_of_mail(&s.core, &mail.key).await {
-        Ok(u) => u,
-        Err(e) => {
-            let _ = store
-                .mark_mail_attempt_failed(id, &e.to_string(), false)
-                .await;
-            return Outcome::Retry(e.to_string());
-        }
+    // Survey mail carries its unsubscribe URL in the job (queued with it); a job
+    // without the member (queued by an older version) looks it up.
+    let unsubscribe = match job.payload.get("unsubscribe") {
+        Some(u) => u.as_str().map(str::to_string),
+        None => match crate::survey_send::unsubscribe_url_of_mail(&s.core, &mail.key).await {
+            Ok(u) => u,
+            Err(e) => {
+                let _ = store
+                    .mark_mail_attempt_failed(id, &e.to_string(), false)
+                    .await;
+                return Outcome::Retry(e.to_string());
+            }
+        },
     };
     match mailer
         .send_unsubscribable(&message, unsubscribe.as_deref())

@@ -34,6 +34,7 @@ pub mod cases;
 pub mod claims;
 pub mod config;
 pub mod customer_records;
+pub mod exposure;
 pub mod feedback;
 pub mod feedback_settings;
 pub mod feedback_stats;

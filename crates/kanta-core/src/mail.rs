@@ -3,7 +3,10 @@
 //! - [`Message`]: one message to one address, a text body and an optional HTML body
 //!   (sent as `multipart/alternative`; text alone is `text/plain; charset=utf-8`).
 //! - [`Mailer`]: what the outbox and `kanta mail test` call; [`SmtpMailer`] is the real
-//!   one (lettre on tokio, a new connection per message). Tests hand the core their own.
+//!   one (lettre on tokio with its connection pool: connections are kept open and
+//!   reused, at most [`POOL_IDLE_CONNECTIONS`] idle ones for [`POOL_IDLE_SECONDS`]; a
+//!   reused connection is checked with `NOOP` first, a connection that failed is
+//!   closed). Tests hand the core their own.
 //! - [`SmtpMailer::from_url`] takes one URL:
 //!   - `smtp://host:port`: plain SMTP, what a local relay offers (port 25 by default);
 //!   - `smtp://user:password@host:port`: AUTH PLAIN or LOGIN over that plain
@@ -27,9 +30,12 @@ use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::AsyncSmtpTransportBuilder;
+use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -134,9 +140,18 @@ impl Security {
     }
 }
 
+/// Idle SMTP connections an [`SmtpMailer`] keeps open for the next messages (each
+/// worker sending at once uses one; more are opened when more send at once).
+pub const POOL_IDLE_CONNECTIONS: u32 = 8;
+/// How long an idle SMTP connection is kept open.
+pub const POOL_IDLE_SECONDS: u64 = 30;
+
 /// Delivers over SMTP; see the [module documentation](self) for the URL forms.
 pub struct SmtpMailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// What the transport is built from: the pooled transport spawns its pool's
+    /// cleaning task, so it is built at the first delivery, inside the runtime.
+    builder: AsyncSmtpTransportBuilder,
+    transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
     timeout: Duration,
     /// `host:port`, for errors.
@@ -365,17 +380,27 @@ impl SmtpMailer {
                 }
             }
         };
+        // Each step's own timeout is shorter than the whole delivery's, so a server
+        // that stops answering fails the step (and its connection is closed, not
+        // pooled) before the whole delivery is given up.
+        let step = (timeout * 2 / 3).max(Duration::from_millis(1));
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
             .port(port)
             .tls(tls)
-            .timeout(Some(timeout));
+            .timeout(Some(step))
+            .pool_config(
+                PoolConfig::new()
+                    .max_size(POOL_IDLE_CONNECTIONS)
+                    .idle_timeout(Duration::from_secs(POOL_IDLE_SECONDS)),
+            );
         if let Some((user, password)) = login {
             builder = builder
                 .credentials(Credentials::new(user, password))
                 .authentication(vec![Mechanism::Plain, Mechanism::Login]);
         }
         Ok(SmtpMailer {
-            transport: builder.build(),
+            builder,
+            transport: OnceLock::new(),
             from,
             timeout,
             server,
@@ -396,7 +421,8 @@ impl SmtpMailer {
 
     async fn deliver(&self, m: &Message, unsubscribe: Option<&str>) -> Result<(), MailError> {
         let email = self.build(m, unsubscribe)?;
-        match tokio::time::timeout(self.timeout, self.transport.send(email)).await {
+        let transport = self.transport.get_or_init(|| self.builder.clone().build());
+        match tokio::time::timeout(self.timeout, transport.send(email)).await {
             Ok(Ok(_)) => {
                 tracing::debug!(server = %self.server, "mail delivered");
                 Ok(())
@@ -467,6 +493,19 @@ impl SmtpMailer {
         } else {
             // Connection refused or lost, network and timeout errors, a garbled reply.
             MailError::Connection { server, reason }
+        }
+    }
+}
+
+impl Drop for SmtpMailer {
+    fn drop(&mut self) {
+        // The pool closes its connections in a task it spawns when dropped, which
+        // needs a runtime: without one (a mailer dropped after its runtime ended),
+        // the process is ending and the connections close with it.
+        if let Some(t) = self.transport.take()
+            && tokio::runtime::Handle::try_current().is_err()
+        {
+            std::mem::forget(t);
         }
     }
 }

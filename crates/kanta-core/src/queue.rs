@@ -27,6 +27,12 @@
 //! swing. A drop is a reason when the one-sided p < 0.01 and the fall is at least
 //! `usage_drop_min` % (default 30): a small customer's quiet week is neither.
 //!
+//! **Detractor.** A detractor's answer of the last [`DETRACTOR_DAYS`] days with no
+//! interaction since (NPS up to `detractor_nps_max`, else CSAT up to
+//! `detractor_csat_max`) is a reason with the score and what the customer wrote
+//! (`text`: the answer's "what should we do better?", else its comment, else "what did
+//! we do well?", shortened by [`answer_words`]).
+//!
 //! **Value at risk** = the newest model run's 12-month CLV × the churn probability
 //! (the health score's, else 1 − P(alive), else 0.5).
 //!
@@ -93,6 +99,32 @@ pub const RECENT_WEEKS: f64 = 4.0;
 pub const BASELINE_WEEKS: f64 = 12.0;
 /// At most this many reasons of one key per row (cases, goals, metrics).
 const PER_KEY: usize = 3;
+/// The most characters of a detractor's own words a reason quotes.
+pub const ANSWER_CHARS: usize = 80;
+
+/// A customer's words for a reason: on one line, at most [`ANSWER_CHARS`] characters,
+/// cut after a whole word (mid-word only when the first word alone is longer) with
+/// "…".
+pub fn answer_words(text: &str) -> String {
+    let one = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() <= ANSWER_CHARS {
+        return one;
+    }
+    // The room for the words, leaving one character for the ellipsis.
+    let room = ANSWER_CHARS - 1;
+    let end = one.char_indices().nth(room).map_or(one.len(), |(at, _)| at);
+    let head = &one[..end];
+    // Cut at the last space when the cut falls inside a word.
+    let cut = if one[end..].starts_with(' ') {
+        head
+    } else {
+        match head.rfind(' ') {
+            Some(sp) if sp > 0 => &head[..sp],
+            _ => head,
+        }
+    };
+    format!("{}…", cut.trim_end_matches([' ', ',', '.', ';', ':', '-']))
+}
 
 /// The store settings of the queue with their defaults, as typed.
 pub const SETTINGS: [(&str, &str); 9] = [
@@ -439,11 +471,20 @@ pub fn reasons_of(
         ));
     }
     if let Some(d) = &f.detractor {
-        out.push(Reason::new(
+        let mut r = Reason::new(
             "detractor",
             json!({ "nps": d.nps, "csat": d.csat, "answered_on": ymd(d.answered_on),
                     "days_ago": (as_of - d.answered_on).num_days() }),
-        ));
+        );
+        if let Some(t) = d
+            .text
+            .as_deref()
+            .map(answer_words)
+            .filter(|t| !t.is_empty())
+        {
+            r.args.insert("text".into(), Json::String(t));
+        }
+        out.push(r);
     }
     let mut drops: Vec<(f64, &str, UsageTest)> = f
         .usage

@@ -7,7 +7,7 @@
 //! an unknown one humanised), never as its key.
 //!
 //! Arguments read, by key: `cadence`: `days_overdue`, `cadence_days`; `detractor`:
-//! `nps` or `csat`; `usage_drop`: `metric`, `drop_pct`; `trust_deficit`: `balance`;
+//! `nps` or `csat`, and `text` (what the customer wrote, quoted); `usage_drop`: `metric`, `drop_pct`; `trust_deficit`: `balance`;
 //! `case`: `case`, `breached` (bool); `onboarding_stalled`: `step`, `days_overdue`;
 //! `goal`: `title`, `due`, `status`; `renewal`: `date` (or `due`), `days`;
 //! `p_alive`: `p_alive` (0-1); `health_drop`: `points` (or `change`).
@@ -69,18 +69,29 @@ pub fn reason_sentence(key: &str, args: &Json, lang: Lang) -> String {
             (None, _, true) => "ennakoiva yhteydenotto on myöhässä".into(),
             (None, _, false) => "a proactive contact is overdue".into(),
         },
-        "detractor" => match (a("nps"), a("csat"), fi) {
-            (Some(n), _, true) => {
-                format!("arvosteli suositteluhalukkuuden {n}/10 eikä ole kuultu sen jälkeen")
+        "detractor" => {
+            let said = match (a("nps"), a("csat"), fi) {
+                (Some(n), _, true) => {
+                    format!("arvosteli suositteluhalukkuuden {n}/10 eikä ole kuultu sen jälkeen")
+                }
+                (Some(n), _, false) => format!("gave an NPS answer of {n}/10, no contact since"),
+                (None, Some(c), true) => {
+                    format!("antoi tyytyväisyydelle arvion {c}/5 eikä ole kuultu sen jälkeen")
+                }
+                (None, Some(c), false) => {
+                    format!("gave a CSAT answer of {c}/5, no contact since")
+                }
+                (None, None, true) => {
+                    "antoi kielteisen palautteen eikä ole kuultu sen jälkeen".into()
+                }
+                (None, None, false) => "gave a detractor answer, no contact since".into(),
+            };
+            match (a("text"), fi) {
+                (Some(t), true) => format!("{said}: ”{t}”"),
+                (Some(t), false) => format!("{said}: “{t}”"),
+                (None, _) => said,
             }
-            (Some(n), _, false) => format!("gave an NPS answer of {n}/10, no contact since"),
-            (None, Some(c), true) => {
-                format!("antoi tyytyväisyydelle arvion {c}/5 eikä ole kuultu sen jälkeen")
-            }
-            (None, Some(c), false) => format!("gave a CSAT answer of {c}/5, no contact since"),
-            (None, None, true) => "antoi kielteisen palautteen eikä ole kuultu sen jälkeen".into(),
-            (None, None, false) => "gave a detractor answer, no contact since".into(),
-        },
+        }
         "usage_drop" => {
             let metric = a("metric").map(|m| metric_word(&m, lang));
             let pct = num(args, "drop_pct").map(|p| format!("{:.0}", p.abs()));
@@ -225,6 +236,20 @@ mod tests {
         assert_eq!(
             reason_sentence("cadence", &json!({"days_overdue": 12}), Lang::En),
             "no proactive contact: 12 days overdue"
+        );
+        let a = json!({"nps": 2, "csat": null, "text": "Jono oli pitkä"});
+        assert_eq!(
+            reason_sentence("detractor", &a, Lang::Fi),
+            "arvosteli suositteluhalukkuuden 2/10 eikä ole kuultu sen jälkeen: ”Jono oli pitkä”"
+        );
+        let a = json!({"nps": null, "csat": 1, "text": "Slow queue"});
+        assert_eq!(
+            reason_sentence("detractor", &a, Lang::En),
+            "gave a CSAT answer of 1/5, no contact since: “Slow queue”"
+        );
+        assert_eq!(
+            reason_sentence("detractor", &json!({"nps": 3}), Lang::En),
+            "gave an NPS answer of 3/10, no contact since"
         );
         let s = reason_sentences(
             r#"[{"key":"trust_deficit","args":{"balance":-10}},{"key":"renewal","args":{}}]"#,

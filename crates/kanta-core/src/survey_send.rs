@@ -26,7 +26,7 @@
 //!   again from its invitation when the `mail.send` job sends it.
 
 use chrono::{DateTime, Duration, TimeZone, Timelike, Utc};
-use kanta_domain::schema::SURVEYS;
+use kanta_domain::schema::{SURVEYS, TIERS};
 use kanta_domain::time::Tz;
 use kanta_store::survey_send::{
     Fatigue, Invitation, Invited, NewWave, SurveyMail, TriggerKind, Wave, invitation_of_key,
@@ -112,6 +112,37 @@ pub struct WaveResult {
     pub dry_run: bool,
 }
 
+/// The tier a wave names (`A`-`D`, any case), or `None` when it is not one.
+pub fn parse_tier(t: &str) -> Option<&'static str> {
+    let t = t.trim();
+    TIERS.iter().copied().find(|x| x.eq_ignore_ascii_case(t))
+}
+
+/// Why a tier is refused: `'Z' is not one of A, B, C, D`.
+pub fn unknown_tier_message(t: &str) -> String {
+    format!("'{}' is not one of {}", t.trim(), TIERS.join(", "))
+}
+
+/// Why a wave to an audience without customers is refused (the reason of the
+/// `audience` problem [`Core::send_wave`] returns): `no customers match segment 'x'`.
+pub fn no_customers_message(a: &Audience) -> String {
+    match a {
+        Audience::All => "there are no customers".into(),
+        Audience::Segment(s) => format!("no customers match segment '{s}'"),
+        Audience::Tier(t) => format!("no customers match tier '{t}'"),
+        Audience::Customers(c) => format!(
+            "no customers match the ids given ({})",
+            c.iter()
+                .take(5)
+                .map(|x| format!("'{x}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+                + if c.len() > 5 { ", ..." } else { "" }
+        ),
+        Audience::Queue => "no customers are on the contact queue".into(),
+    }
+}
+
 /// The first moment at or after `now` outside the quiet hours (store time).
 pub fn after_quiet_hours(rules: &FeedbackRules, zone: &Tz, now: DateTime<Utc>) -> DateTime<Utc> {
     let Some((_, end)) = rules.quiet_hours else {
@@ -156,7 +187,11 @@ struct Renderer<'a> {
 
 impl Renderer<'_> {
     fn link(&self, inv: &Invited) -> String {
-        let token = sign_link(
+        self.core.survey_url(&self.token(inv))
+    }
+
+    fn token(&self, inv: &Invited) -> String {
+        sign_link(
             &self.key,
             &LinkClaims {
                 survey_id: inv.survey_id,
@@ -164,14 +199,14 @@ impl Renderer<'_> {
                 token_id: inv.token_id.clone(),
                 expires_ms: inv.expires_ms,
             },
-        );
-        self.core.survey_url(&token)
+        )
     }
 
     fn mail(&self, template: &str, key: String, inv: &Invited, survey: &str) -> Result<SurveyMail> {
         let lang = Lang::parse(&inv.language).unwrap_or(Lang::Fi);
-        let link = self.link(inv);
-        let unsubscribe = format!("{link}/unsubscribe"); // = core.survey_unsubscribe_url(token)
+        let token = self.token(inv);
+        let link = self.core.survey_url(&token);
+        let unsubscribe = self.core.survey_unsubscribe_url(&token);
         let name = match inv.name.as_deref().map(str::trim) {
             Some(n) if !n.is_empty() => n.to_string(),
             _ => match lang {
@@ -198,6 +233,7 @@ impl Renderer<'_> {
             subject: r.subject,
             text: r.text,
             html: r.html,
+            unsubscribe: Some(unsubscribe),
         })
     }
 }
@@ -245,15 +281,19 @@ impl Core {
                 format!("survey '{survey}' is {status}: activate it before sending"),
             ));
         }
-        match &audience {
+        let audience = match audience {
             Audience::Segment(s) | Audience::Tier(s) if s.trim().is_empty() => {
                 return Err(invalid("audience", "name a segment or tier".into()));
             }
             Audience::Customers(c) if c.is_empty() => {
                 return Err(invalid("customers", "name at least one customer".into()));
             }
-            _ => {}
-        }
+            Audience::Tier(t) => match parse_tier(&t) {
+                Some(tier) => Audience::Tier(tier.to_string()),
+                None => return Err(invalid("tier", unknown_tier_message(&t))),
+            },
+            a => a,
+        };
         let settings = self.store_settings().await?;
         let rules = FeedbackRules::from_settings(&settings);
         let zone = self.time_zone().await?;
@@ -282,6 +322,10 @@ impl Core {
                 fatigue: f,
             })
             .await?;
+        if counts.considered == 0 {
+            // Dropped unfinished: the wave row is not kept.
+            return Err(invalid("audience", no_customers_message(&audience)));
+        }
         let by_reason = tx.writer_mut().wave_reasons(counts.wave_id).await?;
         let reasons: Vec<(String, i64)> = REASONS
             .iter()

@@ -248,37 +248,139 @@ pub fn parse_questions(text: &str) -> std::result::Result<Vec<Question>, String>
     check_questions(qs)
 }
 
+/// Why a survey's questions are refused: each kind has an English text (its
+/// `Display`, what the API and the command line say) and a key for the pages
+/// ([`QuestionError::key`], `surveys.error.*`, with `{n}`, `{field}` and `{max}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuestionError {
+    /// No question at all.
+    NoQuestion,
+    /// More than three.
+    TooMany(usize),
+    /// Question `n` (1-based) asks for no field of [`SURVEY_FIELDS`].
+    NotAField { n: usize, field: String },
+    /// Question `n` asks for a field an earlier one asks for.
+    Twice { n: usize, field: String },
+    /// Question `n` has no wording in `lang` (`fi` or `en`).
+    NoWording {
+        n: usize,
+        field: String,
+        lang: &'static str,
+    },
+    /// Question `n`'s wording in `lang` is longer than [`MAX_QUESTION_CHARS`].
+    TooLong {
+        n: usize,
+        field: String,
+        lang: &'static str,
+    },
+}
+
+fn language_name(lang: &str) -> &'static str {
+    if lang == "fi" { "Finnish" } else { "English" }
+}
+
+impl std::fmt::Display for QuestionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QuestionError::NoQuestion => write!(f, "choose at least one question"),
+            QuestionError::TooMany(k) => {
+                write!(f, "a survey asks one to three questions, not {k}")
+            }
+            QuestionError::NotAField { n, field } if field.is_empty() => {
+                write!(
+                    f,
+                    "question {n}: choose what it asks; the fields are {}",
+                    SURVEY_FIELDS.join(", ")
+                )
+            }
+            QuestionError::NotAField { n, field } => write!(
+                f,
+                "question {n}: '{}' is not a survey field; the fields are {}",
+                kanta_domain::value::excerpt(field),
+                SURVEY_FIELDS.join(", ")
+            ),
+            QuestionError::Twice { n, field } => {
+                write!(f, "question {n}: '{field}' is asked twice")
+            }
+            QuestionError::NoWording { n, field, lang } => write!(
+                f,
+                "question {n} ('{field}') has no {} wording",
+                language_name(lang)
+            ),
+            QuestionError::TooLong { n, field, lang } => write!(
+                f,
+                "question {n} ('{field}'): the {} wording is longer than {MAX_QUESTION_CHARS} characters",
+                language_name(lang)
+            ),
+        }
+    }
+}
+
+impl QuestionError {
+    /// The pages' text key (`surveys.error.*`; its `{n}`, `{field}` and `{max}` are
+    /// [`QuestionError::args`]).
+    pub fn key(&self) -> &'static str {
+        match self {
+            QuestionError::NoQuestion => "surveys.error.no-question",
+            QuestionError::TooMany(_) => "surveys.error.too-many",
+            QuestionError::NotAField { field, .. } if field.is_empty() => "surveys.error.no-field",
+            QuestionError::NotAField { .. } => "surveys.error.not-a-field",
+            QuestionError::Twice { .. } => "surveys.error.twice",
+            QuestionError::NoWording { lang: "fi", .. } => "surveys.error.no-fi",
+            QuestionError::NoWording { .. } => "surveys.error.no-en",
+            QuestionError::TooLong { lang: "fi", .. } => "surveys.error.long-fi",
+            QuestionError::TooLong { .. } => "surveys.error.long-en",
+        }
+    }
+
+    /// The values of the key's placeholders.
+    pub fn args(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![("max", MAX_QUESTION_CHARS.to_string())];
+        match self {
+            QuestionError::NoQuestion => {}
+            QuestionError::TooMany(k) => out.push(("n", k.to_string())),
+            QuestionError::NotAField { n, field }
+            | QuestionError::Twice { n, field }
+            | QuestionError::NoWording { n, field, .. }
+            | QuestionError::TooLong { n, field, .. } => {
+                out.push(("n", n.to_string()));
+                out.push(("field", kanta_domain::value::excerpt(field)));
+            }
+        }
+        out
+    }
+}
+
 /// [`parse_questions`] for questions already read: trimmed and checked.
 pub fn check_questions(qs: Vec<Question>) -> std::result::Result<Vec<Question>, String> {
-    if qs.is_empty() || qs.len() > 3 {
-        return Err(format!(
-            "a survey asks one to three questions, not {}",
-            qs.len()
-        ));
+    checked_questions(qs).map_err(|e| e.to_string())
+}
+
+/// [`check_questions`] with the reason as a [`QuestionError`].
+pub fn checked_questions(qs: Vec<Question>) -> std::result::Result<Vec<Question>, QuestionError> {
+    if qs.is_empty() {
+        return Err(QuestionError::NoQuestion);
+    }
+    if qs.len() > 3 {
+        return Err(QuestionError::TooMany(qs.len()));
     }
     let mut out: Vec<Question> = Vec::with_capacity(qs.len());
     for (i, q) in qs.into_iter().enumerate() {
         let n = i + 1;
         let field = q.field.trim().to_lowercase();
         if !SURVEY_FIELDS.contains(&field.as_str()) {
-            return Err(format!(
-                "question {n}: '{}' is not a survey field; the fields are {}",
-                kanta_domain::value::excerpt(&field),
-                SURVEY_FIELDS.join(", ")
-            ));
+            return Err(QuestionError::NotAField { n, field });
         }
         if out.iter().any(|o| o.field == field) {
-            return Err(format!("question {n}: '{field}' is asked twice"));
+            return Err(QuestionError::Twice { n, field });
         }
         let (fi, en) = (q.fi.trim().to_string(), q.en.trim().to_string());
-        for (text, lang) in [(&fi, "Finnish"), (&en, "English")] {
+        for (text, lang) in [(&fi, "fi"), (&en, "en")] {
             if text.is_empty() {
-                return Err(format!("question {n} ('{field}') has no {lang} wording"));
+                return Err(QuestionError::NoWording { n, field, lang });
             }
             if text.chars().count() > MAX_QUESTION_CHARS {
-                return Err(format!(
-                    "question {n} ('{field}'): the {lang} wording is longer than {MAX_QUESTION_CHARS} characters"
-                ));
+                return Err(QuestionError::TooLong { n, field, lang });
             }
         }
         out.push(Question { field, fi, en });
@@ -403,6 +505,8 @@ pub enum Gate {
     Used,
     /// The survey is not active (a draft or closed) or no longer exists.
     Closed,
+    /// There is no survey by that id (the QR page of a mistyped address).
+    Unknown,
 }
 
 /// What a public page shows of a survey.
@@ -839,7 +943,7 @@ impl Core {
     /// What the QR code's anonymous page of survey `id` shows (no actor).
     pub async fn open_survey_qr(&self, id: &str) -> Result<PublicView> {
         let Some(s) = self.store.survey(id).await? else {
-            return Ok(PublicView::gate(Gate::Closed));
+            return Ok(PublicView::gate(Gate::Unknown));
         };
         let gate = if s.status == "active" {
             Gate::Open

@@ -10,7 +10,10 @@
 //! sorted top stems of the run that made it; the pair sharing most stems first, at
 //! least two, or one when either has no more than two): a matched theme keeps its id
 //! and key, so edits stay with it; an unmatched cluster becomes a new theme; a stored
-//! theme no cluster matches is made inactive (and can be matched again by a later run).
+//! theme no cluster matches keeps the answers in no theme ("other") that still write
+//! its key words when there are at least [`KEEP_MIN`], else it is made inactive (and
+//! can be matched again by a later run). Answers in no theme are stored in none: the
+//! "other / muut" bucket is not a theme and is never ranked.
 //! Managers' edits survive the run:
 //! - rename: `manual_label` keeps the manager's label;
 //! - merge B into A: `B.merged_into = A`; the answers of B's cluster go to A;
@@ -43,6 +46,10 @@ use crate::{Core, CoreError, Result};
 
 /// The daily job's kind.
 pub const JOB: &str = "feedback.themes";
+
+/// A stored theme no cluster matches stays active while at least this many answers
+/// in no theme still write its key words.
+pub const KEEP_MIN: usize = 10;
 
 /// One theme as pages, the API and reports show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -313,6 +320,38 @@ impl Core {
             active.insert(id);
             cluster_theme.push(id);
         }
+        // A stored theme no cluster matched stays while its key words still occur in
+        // at least KEEP_MIN answers that are in no theme: they become its members.
+        let mut free: Vec<usize> = found.other.clone();
+        let mut kept: Vec<(i64, usize)> = Vec::new();
+        let mut unmatched: Vec<&ThemeRow> = auto
+            .iter()
+            .filter(|r| r.merged_into.is_none() && !active.contains(&r.id))
+            .copied()
+            .collect();
+        unmatched.sort_by_key(|r| r.id);
+        for r in unmatched {
+            let key: HashSet<&str> = r
+                .theme_key
+                .split(' ')
+                .filter(|w| !w.starts_with('#'))
+                .collect();
+            let need = if key.len() <= 2 { 1 } else { 2 };
+            let (take, rest): (Vec<usize>, Vec<usize>) = free.iter().partition(|&&i| {
+                found.stems[i]
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|s| key.contains(s))
+                    .collect::<HashSet<_>>()
+                    .len()
+                    >= need
+            });
+            if take.len() >= KEEP_MIN {
+                active.insert(r.id);
+                kept.extend(take.iter().map(|&i| (r.id, i)));
+                free = rest;
+            }
+        }
         // Splits stay active while their parent is; merged themes stay as they are.
         for r in rows.values_mut() {
             if r.split_from.is_none() {
@@ -352,6 +391,11 @@ impl Core {
                 );
                 members.push((doc.feedback_id, doc.field, theme, w));
             }
+        }
+        for &(id, i) in &kept {
+            let doc = &texts[i];
+            let theme = resolve(id, &found.stems[i], &doc.text, &rows, &splits);
+            members.push((doc.feedback_id, doc.field, theme, 0.0));
         }
         let w = tx.writer_mut();
         let mut ids: Vec<i64> = rows.keys().copied().collect();
@@ -476,7 +520,7 @@ impl Core {
             .await?
             .into_iter()
             .find(|r| r.id == id)
-            .ok_or_else(|| CoreError::NotFound(format!("no theme with id {id}")))
+            .ok_or_else(|| CoreError::NotFound(format!("no theme {id}")))
     }
 
     /// Renames a theme; later runs keep the label. Managers.
@@ -508,10 +552,10 @@ impl Core {
         let by: HashMap<i64, &ThemeRow> = rows.iter().map(|r| (r.id, r)).collect();
         let a = by
             .get(&into)
-            .ok_or_else(|| CoreError::NotFound(format!("no theme with id {into}")))?;
+            .ok_or_else(|| CoreError::NotFound(format!("no theme {into}")))?;
         let b = by
             .get(&from)
-            .ok_or_else(|| CoreError::NotFound(format!("no theme with id {from}")))?;
+            .ok_or_else(|| CoreError::NotFound(format!("no theme {from}")))?;
         // No cycles: `into` must not already end up in `from`.
         let mut t = a.merged_into;
         let mut hops = 0;
@@ -562,6 +606,12 @@ impl Core {
             })
             .map(|m| (m.feedback_id, m.field.clone()))
             .collect();
+        if taken.is_empty() {
+            return Err(CoreError::invalid(
+                "word",
+                format!("no answer of theme {id} contains '{word}'"),
+            ));
+        }
         let mut stem_key: Vec<&String> = wanted.iter().collect();
         stem_key.sort();
         let key = format!("split:{id}:{}", stem_key.first().map_or("", |s| s.as_str()));

@@ -11,7 +11,8 @@
 //! quarterly or yearly subscription not ended, by the one renewal rule of
 //! `kanta_domain::subscription`; monthly and weekly ones are left out), the last proactive
 //! contact that is not sales (index `(customer_id, proactive, occurred_at)`), the
-//! detractor answers of the last 30 days with no interaction since, the trust balance
+//! detractor answers of the last 30 days with no interaction since (with what the
+//! customer wrote), the trust balance
 //! when in deficit, open cases escalated or past (or near) an SLA target, stalled
 //! onboarding tasks (the partial index of open tasks by due day), goals at risk or
 //! due soon, the usage per customer and metric summed by week over the last 16 weeks
@@ -103,6 +104,9 @@ pub struct DetractorFacts {
     pub answered_on: NaiveDate,
     pub nps: Option<i64>,
     pub csat: Option<i64>,
+    /// What the customer wrote: the answer's `do_better`, else its `comment`, else
+    /// its `did_well` (the first not blank), whole; the core shortens it.
+    pub text: Option<String>,
 }
 
 /// An open case that raises the `case` reason.
@@ -464,7 +468,9 @@ impl Store {
             scope = scope("customer_id", &q.customers),
         );
         let detractors_sql = format!(
-            "SELECT f.customer_id, {answered}, CAST(f.nps AS BIGINT), CAST(f.csat AS BIGINT) FROM feedback f \
+            "SELECT f.customer_id, {answered}, CAST(f.nps AS BIGINT), CAST(f.csat AS BIGINT), \
+             COALESCE(NULLIF(TRIM(f.do_better), ''), NULLIF(TRIM(f.comment), ''), NULLIF(TRIM(f.did_well), '')) \
+             FROM feedback f \
              WHERE f.customer_id IS NOT NULL AND f.answered_at >= {from} AND f.answered_at < {cut} \
              AND (f.nps <= {nps_max} OR (f.nps IS NULL AND f.csat <= {csat_max})){scope} \
              AND NOT EXISTS (SELECT 1 FROM interactions i WHERE i.customer_id = f.customer_id \
@@ -596,6 +602,7 @@ impl Store {
                         answered_on: day_opt(answered).unwrap_or(q.as_of),
                         nps: r.try_get(2)?,
                         csat: r.try_get(3)?,
+                        text: r.try_get(4)?,
                     },
                 )
             }))

@@ -10,7 +10,8 @@
 //! invitation per event keyed `{kind}:{event id}:{survey id}`. The caller renders the
 //! mails of the invited rows (a signed link each) and [`Writer::queue_survey_mails`]
 //! inserts them into the outbox with their `mail.send` jobs, in bulk (one JSON
-//! parameter: `json_each` on SQLite, `jsonb_to_recordset` on PostgreSQL).
+//! parameter: `json_each` on SQLite, `jsonb_to_recordset` on PostgreSQL); each job's
+//! payload carries its mail's one-click unsubscribe URL.
 //! [`Writer::due_reminders`] marks the invitations due for their one reminder.
 //!
 //! Times are epoch milliseconds.
@@ -111,6 +112,10 @@ pub struct SurveyMail {
     pub text: String,
     #[serde(rename = "h")]
     pub html: String,
+    /// The one-click unsubscribe URL (`List-Unsubscribe`), carried in the `mail.send`
+    /// job's payload (`unsubscribe`) so the sender needs no lookup.
+    #[serde(rename = "u")]
+    pub unsubscribe: Option<String>,
 }
 
 /// The outbox key of an invitation's first mail.
@@ -509,20 +514,21 @@ impl crate::Writer {
             let json = serde_json::to_string(chunk).map_err(json_err)?;
             let keys: Vec<&str> = chunk.iter().map(|m| m.key.as_str()).collect();
             let keys = serde_json::to_string(&keys).map_err(json_err)?;
-            let (source, in_keys, payload) = if pg {
+            let (source, keyed, payload) = if pg {
                 (
                     "SELECT k, t, s, x, h FROM jsonb_to_recordset(CAST($1 AS JSONB)) \
                      AS r(k TEXT, t TEXT, s TEXT, x TEXT, h TEXT)",
-                    "o.unique_key IN (SELECT jsonb_array_elements_text(CAST($1 AS JSONB)))",
-                    "jsonb_build_object('mail_id', o.id)",
+                    "(SELECT k, u FROM jsonb_to_recordset(CAST($1 AS JSONB)) AS r(k TEXT, u TEXT))",
+                    "jsonb_build_object('mail_id', o.id, 'unsubscribe', q.u)",
                 )
             } else {
                 (
                     "SELECT json_extract(value, '$.k'), json_extract(value, '$.t'), \
                      json_extract(value, '$.s'), json_extract(value, '$.x'), \
                      json_extract(value, '$.h') FROM json_each($1) WHERE true",
-                    "o.unique_key IN (SELECT value FROM json_each($1))",
-                    "json_object('mail_id', o.id)",
+                    "(SELECT json_extract(value, '$.k') AS k, json_extract(value, '$.u') AS u \
+                     FROM json_each($1))",
+                    "json_object('mail_id', o.id, 'unsubscribe', q.u)",
                 )
             };
             let insert = format!(
@@ -534,7 +540,8 @@ impl crate::Writer {
                 "INSERT INTO jobs (kind, status, payload, unique_key, run_at_ms, attempts, \
                  max_attempts, created_ms, updated_ms) \
                  SELECT '{MAIL_JOB}', 'queued', {payload}, 'mail-' || CAST(o.id AS TEXT), $2, 0, $3, $4, $4 \
-                 FROM outbox o WHERE {in_keys} ORDER BY o.id ON CONFLICT (kind, unique_key) DO NOTHING"
+                 FROM {keyed} q JOIN outbox o ON o.unique_key = q.k WHERE true \
+                 ORDER BY o.id ON CONFLICT (kind, unique_key) DO NOTHING"
             );
             let link = if pg {
                 "UPDATE survey_invitations SET mail_id = o.id FROM outbox o \
@@ -547,13 +554,13 @@ impl crate::Writer {
             };
             let n = on_tx!(&mut self.tx, tx => {
                 let n = sqlx::query(AssertSqlSafe(insert))
-                    .bind(json)
+                    .bind(&json)
                     .bind(now)
                     .execute(&mut **tx)
                     .await?
                     .rows_affected();
                 sqlx::query(AssertSqlSafe(jobs))
-                    .bind(&keys)
+                    .bind(&json)
                     .bind(run_at_ms)
                     .bind(MAIL_MAX_ATTEMPTS)
                     .bind(now)

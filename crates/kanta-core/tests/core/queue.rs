@@ -618,3 +618,134 @@ async fn a_refresh_writes_only_what_changed() {
     })
     .await;
 }
+
+/// A detractor's reason carries what the customer wrote: "what should we do better?",
+/// else the comment, else "what did we do well?", on one line and at most 80
+/// characters cut after a word; a CSAT answer is the reason when there was no NPS.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_detractor_reason_quotes_what_the_customer_wrote() {
+    each_core(|backend, core| async move {
+        let as_of = core.today().await.unwrap();
+        let cli = Acting::cli();
+        let mut c = WriteBatch::new(&CUSTOMERS, fields(&CUSTOMERS, &["name"]));
+        for id in ["q1", "q2", "q3", "q4"] {
+            c.push(id.into(), [text(id)]);
+        }
+        core.write_batch(&cli, c).await.unwrap();
+        let mut f = WriteBatch::new(
+            &FEEDBACK,
+            fields(
+                &FEEDBACK,
+                &[
+                    "customer_id",
+                    "answered_at",
+                    "nps",
+                    "csat",
+                    "did_well",
+                    "do_better",
+                    "comment",
+                ],
+            ),
+        );
+        let at = Value::Time(before(as_of, 1.5));
+        let long = "Jono   oli\npitkä ja kahvi oli kylmää, eikä kukaan pahoitellut mitään vaikka \
+                    odotin kaksikymmentä minuuttia tiskillä";
+        f.push(
+            "qa1".into(),
+            [
+                text("q1"),
+                at.clone(),
+                Value::Int(2),
+                Value::Null,
+                text("Leipä oli hyvää"),
+                text(long),
+                text("kommentti"),
+            ],
+        );
+        f.push(
+            "qa2".into(),
+            [
+                text("q2"),
+                at.clone(),
+                Value::Null,
+                Value::Int(1),
+                Value::Null,
+                text("   "),
+                text("<script>alert(1)</script>"),
+            ],
+        );
+        f.push(
+            "qa3".into(),
+            [
+                text("q3"),
+                at.clone(),
+                Value::Int(0),
+                Value::Null,
+                text("Vain tämä"),
+                Value::Null,
+                Value::Null,
+            ],
+        );
+        f.push(
+            "qa4".into(),
+            [
+                text("q4"),
+                at,
+                Value::Int(1),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ],
+        );
+        core.write_batch(&cli, f).await.unwrap();
+        core.refresh_queue(&cli, as_of).await.unwrap();
+        let q = all(&core).await;
+        let det = |id: &str| {
+            q.iter()
+                .find(|e| e.customer_id == id)
+                .and_then(|e| e.reasons.iter().find(|r| r.key == "detractor"))
+                .cloned()
+                .unwrap_or_else(|| panic!("{backend}: no detractor reason of {id}: {q:#?}"))
+        };
+        let d1 = det("q1");
+        assert_eq!(d1.arg("nps"), "2", "{backend}");
+        let t = d1.arg("text");
+        assert_eq!(
+            t, "Jono oli pitkä ja kahvi oli kylmää, eikä kukaan pahoitellut mitään vaikka…",
+            "{backend}"
+        );
+        assert!(t.chars().count() <= 80, "{backend}: {t}");
+        let d2 = det("q2");
+        assert_eq!(d2.arg("nps"), "", "{backend}");
+        assert_eq!(d2.arg("csat"), "1", "{backend}");
+        assert_eq!(d2.arg("text"), "<script>alert(1)</script>", "{backend}");
+        assert_eq!(det("q3").arg("text"), "Vain tämä", "{backend}");
+        assert!(!det("q4").args.contains_key("text"), "{backend}");
+        // The digest's sentences quote it.
+        assert_eq!(
+            kanta_core::queue_words::reason_sentence(
+                "detractor",
+                &serde_json::Value::Object(det("q3").args),
+                kanta_core::mail::Lang::Fi
+            ),
+            "arvosteli suositteluhalukkuuden 0/10 eikä ole kuultu sen jälkeen: ”Vain tämä”"
+        );
+    })
+    .await;
+}
+
+#[test]
+fn answer_words_cut_after_a_word() {
+    use kanta_core::queue::answer_words;
+    assert_eq!(answer_words("  lyhyt\n teksti "), "lyhyt teksti");
+    let s = "a".repeat(100);
+    let cut = answer_words(&s);
+    assert_eq!(cut.chars().count(), 80);
+    assert!(cut.ends_with('…'));
+    let words = "sana ".repeat(30);
+    let cut = answer_words(&words);
+    assert!(cut.chars().count() <= 80, "{cut}");
+    assert!(cut.ends_with("sana…"), "{cut}");
+    assert_eq!(answer_words(&"x".repeat(80)), "x".repeat(80));
+}

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use kanta_core::access::Role;
 use kanta_core::surveys::{
-    Gate, LinkClaims, Question, SurveyInput, default_questions, new_token_id, sign_link,
-    verify_link,
+    Gate, LinkClaims, Question, QuestionError, SurveyInput, checked_questions, default_questions,
+    new_token_id, sign_link, verify_link,
 };
 use kanta_core::{Acting, Channel, Core, CoreError};
 use kanta_domain::schema::{CUSTOMERS, FEEDBACK, SURVEYS};
@@ -474,7 +474,7 @@ async fn the_qr_page_answers_anonymously_or_for_a_customer() {
         assert_eq!(who, [text("c1"), Value::Null, Value::Null], "{backend}");
         assert_eq!(
             core.open_survey_qr("nope").await.unwrap().gate,
-            Gate::Closed
+            Gate::Unknown
         );
     })
     .await;
@@ -517,4 +517,62 @@ async fn unsubscribing_through_a_link_withdraws_consent() {
         assert_eq!(n, 1, "{backend}");
     })
     .await;
+}
+
+#[tokio::test]
+async fn staff_cannot_write_surveys_by_any_path() {
+    each_core(|backend, core| async move {
+        core.create_survey(
+            &manager(),
+            Some("s1"),
+            SurveyInput {
+                name: Some("Kahvila".into()),
+                ..SurveyInput::default()
+            },
+        )
+        .await
+        .unwrap();
+        let name = SURVEYS.field("name").unwrap();
+        // The generic write path (the API's, the importer's) wants a manager too.
+        let e = core
+            .update_record(&staff(), &SURVEYS, "s1", vec![name], vec![text("Changed")])
+            .await
+            .unwrap_err();
+        assert!(matches!(e, CoreError::Forbidden(_)), "{backend}: {e:?}");
+        let mut b = WriteBatch::new(&SURVEYS, fields(&SURVEYS, &["name"]));
+        b.push("s2".into(), vec![text("Imported")]);
+        let e = core.write_batch(&staff(), b).await.unwrap_err();
+        assert!(matches!(e, CoreError::Forbidden(_)), "{backend}: {e:?}");
+        core.update_record(
+            &manager(),
+            &SURVEYS,
+            "s1",
+            vec![name],
+            vec![text("Changed")],
+        )
+        .await
+        .unwrap();
+    })
+    .await;
+}
+
+#[test]
+fn question_errors_have_a_kind_and_an_english_text() {
+    let none = checked_questions(vec![]).unwrap_err();
+    assert_eq!(none, QuestionError::NoQuestion);
+    assert_eq!(none.to_string(), "choose at least one question");
+    assert_eq!(none.key(), "surveys.error.no-question");
+    let e = checked_questions(vec![q("", "a", "b")]).unwrap_err();
+    assert_eq!(e.key(), "surveys.error.no-field");
+    assert!(
+        e.to_string().starts_with("question 1: choose what it asks"),
+        "{e}"
+    );
+    let e = checked_questions(vec![q("nps", "", "b")]).unwrap_err();
+    assert_eq!(e.to_string(), "question 1 ('nps') has no Finnish wording");
+    assert_eq!(e.key(), "surveys.error.no-fi");
+    assert!(e.args().contains(&("field", "nps".to_string())));
+    let e = checked_questions(vec![q("nps", "a", "b"), q("nps", "c", "d")]).unwrap_err();
+    assert_eq!(e.key(), "surveys.error.twice");
+    assert!(e.args().contains(&("n", "2".to_string())));
 }

@@ -264,6 +264,25 @@ async fn themes_are_found_and_edits_survive_a_rerun() {
             core.split_theme(&boss, waiting.id, "queue").await,
             Err(CoreError::Conflict { .. })
         ));
+        // A word no answer of the theme writes, and a theme that does not exist.
+        let none = core
+            .split_theme(&boss, waiting.id, "zzzznotaword")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            none.contains(&format!(
+                "no answer of theme {} contains 'zzzznotaword'",
+                waiting.id
+            )),
+            "{backend}: {none}"
+        );
+        let missing = core
+            .split_theme(&boss, 999_999, "x")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("no theme 999999"), "{backend}: {missing}");
 
         for round in 0..2 {
             if round == 1 {

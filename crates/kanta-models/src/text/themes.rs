@@ -2,7 +2,8 @@
 //!
 //! 1. Each answer is tokenized, its language guessed ([`Analyzer::guess`]; the
 //!    recorded language breaks ties), stop words and fillers dropped and the rest
-//!    stemmed (Snowball Finnish or English).
+//!    stemmed (Snowball Finnish or English). Each language's answers are clustered
+//!    on their own (steps 2-6), in the order given (callers sort by id).
 //! 2. Features: each stem, plus the written word's first four letters at half weight
 //!    (so forms the stemmer leaves apart, "hinta" / "hintoja", "jono" / "jonotus" /
 //!    "jonottaa", meet),
@@ -17,6 +18,9 @@
 //!    answers are clustered from the sample's centroids.
 //! 4. Clusters smaller than `min_share` of the answers, and answers whose similarity
 //!    to their centroid is below `min_similarity`, belong to no theme.
+//!    Coherence: a member must write one of its cluster's top three key words, and a
+//!    cluster where fewer than `min_coherence` of the answers do is no theme; these
+//!    answers are [`Themes::other`] ("other / muut", not a theme).
 //! 5. Key words by c-TF-IDF (BERTopic's weighting): `W(t, c) = tf(t, c) / N(c) ·
 //!    ln(1 + A / f(t))`, with `N(c)` the words of cluster `c`, `A` the average words
 //!    per cluster and `f(t)` the word's count over all clusters. The theme's key is
@@ -66,6 +70,9 @@ pub struct ThemeOptions {
     pub min_similarity: f64,
     /// Clusters whose centroids are at least this alike (cosine) are merged.
     pub merge_similarity: f64,
+    /// The least share of a cluster's answers that write one of its top three key
+    /// words for it to be a theme (else its answers go to [`Themes::other`]).
+    pub min_coherence: f64,
 }
 
 impl Default for ThemeOptions {
@@ -82,6 +89,7 @@ impl Default for ThemeOptions {
             min_share: 0.01,
             min_similarity: 0.05,
             merge_similarity: 0.08,
+            min_coherence: 0.6,
         }
     }
 }
@@ -120,6 +128,10 @@ pub struct Themes {
     pub k: usize,
     /// The simplified silhouette of the chosen k.
     pub silhouette: f64,
+    /// Answers with words that belong to no theme ("other / muut": too far from
+    /// every centroid, in a small or incoherent cluster, or writing none of their
+    /// cluster's key words), ascending.
+    pub other: Vec<usize>,
     /// Each answer's language guess.
     pub langs: Vec<Lang>,
     /// Each answer's stems (in order, repeats kept).
@@ -333,7 +345,8 @@ fn prefix(word: &str) -> Option<String> {
     (p.chars().count() == 4).then(|| format!("~{p}"))
 }
 
-/// Finds the themes of `docs` (see the module documentation).
+/// Finds the themes of `docs` (see the module documentation): each language's
+/// answers are clustered on their own.
 pub fn find_themes(docs: &[Document<'_>], opts: &ThemeOptions) -> Themes {
     let analyzer = Analyzer::new();
     let analysed: Vec<(Lang, Vec<Term>)> = docs
@@ -341,13 +354,67 @@ pub fn find_themes(docs: &[Document<'_>], opts: &ThemeOptions) -> Themes {
         .map(|d| analyzer.terms(d.text, d.lang))
         .collect();
     let n = docs.len();
+    let langs: Vec<Lang> = analysed.iter().map(|a| a.0).collect();
+    let stems: Vec<Vec<String>> = analysed
+        .iter()
+        .map(|a| a.1.iter().map(|t| t.stem.clone()).collect())
+        .collect();
+    let mut out = Themes {
+        themes: Vec::new(),
+        documents: n,
+        clustered: 0,
+        vocabulary: 0,
+        k: 0,
+        silhouette: 0.0,
+        other: Vec::new(),
+        langs,
+        stems,
+    };
+    let mut weighted_sil = 0.0;
+    for lang in [Lang::Fi, Lang::En] {
+        let subset: Vec<usize> = (0..n).filter(|&i| out.langs[i] == lang).collect();
+        if subset.is_empty() {
+            continue;
+        }
+        let part = cluster_subset(docs, &analysed, &subset, opts);
+        weighted_sil += part.silhouette * part.clustered as f64;
+        out.clustered += part.clustered;
+        out.vocabulary += part.vocabulary;
+        out.k += part.k;
+        out.themes.extend(part.themes);
+        out.other.extend(part.other);
+    }
+    out.silhouette = if out.clustered > 0 {
+        weighted_sil / out.clustered as f64
+    } else {
+        0.0
+    };
+    out.other.sort_unstable();
+    out.themes.sort_by(|a, b| {
+        b.members
+            .len()
+            .cmp(&a.members.len())
+            .then(a.key.cmp(&b.key))
+    });
+    out
+}
+
+/// Clusters the answers `subset` (global indices into `docs`, one language).
+fn cluster_subset(
+    docs: &[Document<'_>],
+    analysed: &[(Lang, Vec<Term>)],
+    subset: &[usize],
+    opts: &ThemeOptions,
+) -> Themes {
+    let n = subset.len();
 
     // Features and their document frequencies.
     let mut feature_id: HashMap<String, u32> = HashMap::default();
     let mut names: Vec<String> = Vec::new();
     let mut df: Vec<u32> = Vec::new();
     let mut doc_feats: Vec<Vec<(u32, f32)>> = Vec::with_capacity(n);
-    for (_, terms) in &analysed {
+    for &g in subset {
+        let terms = &analysed[g].1;
         let mut counts: HashMap<u32, f32> = HashMap::default();
         for t in terms {
             let mut add = |name: String, w: f32| {
@@ -411,22 +478,18 @@ pub fn find_themes(docs: &[Document<'_>], opts: &ThemeOptions) -> Themes {
     }
     let vectors = Vectors { start, idx, val };
     let langs: Vec<Lang> = analysed.iter().map(|a| a.0).collect();
-    let stems: Vec<Vec<String>> = analysed
-        .iter()
-        .map(|a| a.1.iter().map(|t| t.stem.clone()).collect())
-        .collect();
-    let empty = |k: usize| Themes {
-        themes: Vec::new(),
-        documents: n,
-        clustered: rows.len(),
-        vocabulary: kept as usize,
-        k,
-        silhouette: 0.0,
-        langs: langs.clone(),
-        stems: stems.clone(),
-    };
     if rows.len() < 4 || kept == 0 {
-        return empty(0);
+        return Themes {
+            themes: Vec::new(),
+            documents: n,
+            clustered: rows.len(),
+            vocabulary: kept as usize,
+            k: 0,
+            silhouette: 0.0,
+            other: rows.iter().map(|&i| subset[i]).collect(),
+            langs: Vec::new(),
+            stems: Vec::new(),
+        };
     }
 
     // Choose k on a sample.
@@ -552,9 +615,17 @@ pub fn find_themes(docs: &[Document<'_>], opts: &ThemeOptions) -> Themes {
     // Members.
     let min_size = ((opts.min_share * rows.len() as f64).ceil() as usize).max(2);
     let mut members: Vec<Vec<(usize, f64)>> = vec![Vec::new(); k];
+    let mut other: Vec<usize> = Vec::new();
     for (&i, &(c, s, _)) in rows.iter().zip(&assign) {
         if s as f64 >= opts.min_similarity {
-            members[c].push((i, s as f64));
+            members[c].push((subset[i], s as f64));
+        } else {
+            other.push(subset[i]);
+        }
+    }
+    for m in members.iter_mut() {
+        if m.len() < min_size {
+            other.extend(m.drain(..).map(|x| x.0));
         }
     }
 
@@ -601,6 +672,24 @@ pub fn find_themes(docs: &[Document<'_>], opts: &ThemeOptions) -> Themes {
         };
         let words: Vec<String> = top.iter().map(|s| form(s)).collect();
         let mut m = std::mem::take(&mut members[c]);
+        // Coherence: a member must write one of the top key words; a cluster where
+        // too few do is no theme (its answers go to "other").
+        let key3: Vec<&str> = top.iter().take(3).map(String::as_str).collect();
+        let has_key = |i: usize| {
+            analysed[i]
+                .1
+                .iter()
+                .any(|t| key3.contains(&t.stem.as_str()))
+        };
+        let before = m.len();
+        let (keep_m, drop_m): (Vec<_>, Vec<_>) = m.into_iter().partition(|x| has_key(x.0));
+        other.extend(drop_m.iter().map(|x| x.0));
+        m = keep_m;
+        let coherence = m.len() as f64 / before.max(1) as f64;
+        if coherence < opts.min_coherence || m.len() < min_size {
+            other.extend(m.iter().map(|x| x.0));
+            continue;
+        }
         m.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let label = label(&analysed, &m, &top, &words);
         let mut examples = Vec::new();
@@ -630,12 +719,6 @@ pub fn find_themes(docs: &[Document<'_>], opts: &ThemeOptions) -> Themes {
             examples,
         });
     }
-    themes.sort_by(|a, b| {
-        b.members
-            .len()
-            .cmp(&a.members.len())
-            .then(a.key.cmp(&b.key))
-    });
     Themes {
         themes,
         documents: n,
@@ -643,8 +726,9 @@ pub fn find_themes(docs: &[Document<'_>], opts: &ThemeOptions) -> Themes {
         vocabulary: kept as usize,
         k,
         silhouette: sil,
-        langs,
-        stems,
+        other,
+        langs: Vec::new(),
+        stems: Vec::new(),
     }
 }
 

@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use kanta_core::survey_send::{Audience, REASONS, SendChannel};
+use kanta_core::survey_send::{Audience, REASONS, SendChannel, parse_tier, unknown_tier_message};
 use kanta_core::{CoreError, Problem};
 use kanta_store::accounts::Role;
 use serde_json::{Map, Value, json};
@@ -114,7 +114,13 @@ async fn send(
         "all" => Some(Audience::All),
         "queue" => Some(Audience::Queue),
         "segment" => need(&mut problems, "segment").map(Audience::Segment),
-        "tier" => need(&mut problems, "tier").map(|t| Audience::Tier(t.to_uppercase())),
+        "tier" => need(&mut problems, "tier").and_then(|t| match parse_tier(&t) {
+            Some(t) => Some(Audience::Tier(t.to_string())),
+            None => {
+                problems.push(Problem::new("tier", unknown_tier_message(&t)));
+                None
+            }
+        }),
         "customers" => {
             if customers.is_empty() {
                 problems.push(Problem::new(

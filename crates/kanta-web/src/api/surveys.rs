@@ -126,6 +126,11 @@ async fn answer(
         ),
         Gate::Expired => (StatusCode::GONE, "the link has expired", "Gone"),
         Gate::Closed => (StatusCode::GONE, "the survey is not taking answers", "Gone"),
+        Gate::Unknown => (
+            StatusCode::NOT_FOUND,
+            "there is no such survey",
+            "Not found",
+        ),
         Gate::Altered | Gate::Malformed => (
             StatusCode::BAD_REQUEST,
             "the link is not valid (altered or cut short)",

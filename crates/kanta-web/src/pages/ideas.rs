@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use kanta_core::CoreError;
-use kanta_core::ideas::{DECIDES, IDEA_STATUSES, IdeaFilter, IdeaInput, IdeaRow};
+use kanta_core::ideas::{DECIDES, IDEA_STATUSES, IdeaFilter, IdeaInput, IdeaRow, MAX_TEXT};
 use kanta_store::accounts::Role;
 use serde::Deserialize;
 
@@ -219,16 +219,60 @@ async fn page(
     Ok(render(&v))
 }
 
-/// A core refusal of bad input in words for the form.
-fn problems_text(tr: &Tr, e: &CoreError) -> Option<String> {
+/// What the user typed that a refusal may be about: the idea form's fields or the
+/// status form's.
+#[derive(Default)]
+struct Typed<'a> {
+    body: &'a str,
+    customer_id: &'a str,
+    status: &'a str,
+    reply: &'a str,
+}
+
+/// A core refusal of bad input in words for the form, in the page's language: each
+/// problem as "field: reason" (`ideas.field.*`, `ideas.error.*`), the core's words
+/// only for a problem this page does not know.
+fn problems_text(tr: &Tr, e: &CoreError, typed: &Typed<'_>) -> Option<String> {
+    let too_long = |s: &str| {
+        tr.t("ideas.error.too-long")
+            .replace("{max}", &MAX_TEXT.to_string())
+            .replace("{n}", &s.trim().chars().count().to_string())
+    };
     match e {
         CoreError::Invalid(p) => Some(
             p.iter()
                 .map(|p| {
+                    let reason = match p.field.as_str() {
+                        "body" if typed.body.trim().is_empty() => {
+                            tr.t("ideas.error.body-empty").to_string()
+                        }
+                        "body" => too_long(typed.body),
+                        "reply" => too_long(typed.reply),
+                        "customer_id" => tr.t("ideas.error.customer").replace(
+                            "{id}",
+                            &kanta_domain::value::excerpt(typed.customer_id.trim()),
+                        ),
+                        "theme_id" => tr.t("ideas.error.theme-missing").to_string(),
+                        "status" => tr
+                            .t("ideas.error.status")
+                            .replace(
+                                "{value}",
+                                &kanta_domain::value::excerpt(typed.status.trim()),
+                            )
+                            .replace(
+                                "{list}",
+                                &IDEA_STATUSES
+                                    .iter()
+                                    .map(|s| status_label(tr, s))
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                            ),
+                        _ => p.reason.clone(),
+                    };
                     format!(
                         "{}: {}",
                         tr.text_or(&format!("ideas.field.{}", p.field), &p.field),
-                        p.reason
+                        reason
                     )
                 })
                 .collect::<Vec<_>>()
@@ -268,7 +312,15 @@ async fn submit(
     };
     match s.core.submit_idea(&signed.acting(), input).await {
         Ok(_) => Ok(see_other("/ideas?saved=idea".into())),
-        Err(e) => match problems_text(&tr, &e) {
+        Err(e) => match problems_text(
+            &tr,
+            &e,
+            &Typed {
+                body: &f.body,
+                customer_id: &f.customer_id,
+                ..Default::default()
+            },
+        ) {
             Some(msg) => {
                 let v = view(&s, &signed, None, None, Some((f.clone(), msg))).await?;
                 Ok(render_status(&v, StatusCode::UNPROCESSABLE_ENTITY))
@@ -293,7 +345,15 @@ async fn set_status(
         .await
     {
         Ok(_) => Ok(see_other("/ideas?saved=status".into())),
-        Err(e) => match problems_text(&tr, &e) {
+        Err(e) => match problems_text(
+            &tr,
+            &e,
+            &Typed {
+                status: &f.status,
+                reply: &f.reply,
+                ..Default::default()
+            },
+        ) {
             Some(msg) => {
                 let v = view(&s, &signed, None, None, Some((IdeaForm::default(), msg))).await?;
                 Ok(render_status(&v, StatusCode::UNPROCESSABLE_ENTITY))

@@ -12,9 +12,12 @@
 //! Server-rendered, no JavaScript, mobile first (fits 375 px), every input labelled,
 //! Finnish or English by the customer's language with a switch (`?lang=`). Every
 //! answer carries `Cache-Control: no-store`, `Referrer-Policy: no-referrer` and
-//! `X-Robots-Tag: noindex`. Requests are limited per address and per link to the
-//! setting `survey_rate_limit` a minute (a small fixed-window counter in this process;
-//! over it, a 429 page).
+//! `X-Robots-Tag: noindex`. Requests are limited by the setting `survey_rate_limit` a
+//! minute (a small fixed-window counter in this process; over it, a 429 page): an
+//! answer sent, to the setting per address and per link and ten times it per survey;
+//! opening a page, ten times the setting per address (customers of a café share one)
+//! and the setting per link; unsubscribing counts apart (ten times the setting per
+//! address), so answering never blocks it.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -68,8 +71,9 @@ fn limiter() -> &'static Mutex<Limiter> {
     })
 }
 
-/// Counts a request of each key; false when one of them is over `limit` this minute.
-fn allowed(keys: &[String], limit: u32) -> bool {
+/// Counts a request of each key; false when one of them is over its limit this
+/// minute.
+fn allowed(keys: &[(String, u32)]) -> bool {
     let minute = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() / 60);
@@ -79,35 +83,74 @@ fn allowed(keys: &[String], limit: u32) -> bool {
         l.counts.clear();
     }
     let mut ok = true;
-    for k in keys {
+    for (k, limit) in keys {
         let n = l.counts.entry(k.clone()).or_insert(0);
         *n = n.saturating_add(1);
-        if *n > limit {
+        if *n > *limit {
             ok = false;
         }
     }
     ok
 }
 
-async fn rate_ok(s: &AppState, ip: Option<&str>, token: Option<&str>) -> bool {
+/// What a request does, for the rate limit: each kind counts in buckets of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// Opening an answer page (`GET /s/`, `/q/`): ten times the setting per address
+    /// (a café's customers share one), the setting per link.
+    View,
+    /// Sending an answer (`POST /s/`, `/q/`): the setting per address and per link,
+    /// ten times the setting per survey.
+    Answer,
+    /// The unsubscribe page and its button: ten times the setting per address, never
+    /// blocked by answering.
+    Unsubscribe,
+}
+
+/// Whether this request is within the limits of `survey_rate_limit` a minute (see
+/// [`Use`]): per address, per link (`token`) and per survey (the QR page's).
+async fn rate_ok(
+    s: &AppState,
+    what: Use,
+    ip: Option<&str>,
+    token: Option<&str>,
+    survey: Option<&str>,
+) -> bool {
     let limit = match s.core.store_settings().await {
         Ok(st) => FeedbackRules::from_settings(&st).rate_limit,
         Err(_) => FeedbackRules::default().rate_limit,
     };
+    let many = limit.saturating_mul(10);
     // Keyed by the store too: apps over different stores in one process (tests)
     // count apart.
     let store = s.store.url();
-    let mut keys = Vec::with_capacity(2);
+    let kind = match what {
+        Use::View => "v",
+        Use::Answer => "p",
+        Use::Unsubscribe => "u",
+    };
+    let mut keys = Vec::with_capacity(3);
     if let Some(ip) = ip {
-        keys.push(format!("{store} a:{ip}"));
+        let per_address = if what == Use::Answer { limit } else { many };
+        keys.push((format!("{store} {kind}a:{ip}"), per_address));
     }
     if let Some(t) = token {
         // The signature part identifies the link; no need to keep the whole token.
         let sig = t.rsplit('.').next().unwrap_or(t);
         let sig = sig.get(..sig.len().min(24)).unwrap_or(sig);
-        keys.push(format!("{store} t:{sig}"));
+        let per_link = if what == Use::Unsubscribe {
+            many
+        } else {
+            limit
+        };
+        keys.push((format!("{store} {kind}t:{sig}"), per_link));
     }
-    allowed(&keys, limit)
+    if let Some(id) = survey
+        && what == Use::Answer
+    {
+        keys.push((format!("{store} {kind}s:{id}"), many));
+    }
+    allowed(&keys)
 }
 
 /// The headers of every public survey page.
@@ -324,6 +367,11 @@ fn gate_page(lang: Lang, path: &str, gate: Gate) -> Response {
             "surveys.public.closed",
             StatusCode::GONE,
         ),
+        Gate::Unknown => (
+            "surveys.public.unknown-title",
+            "surveys.public.unknown",
+            StatusCode::NOT_FOUND,
+        ),
         Gate::Open | Gate::Answered => (
             "surveys.public.thanks-title",
             "surveys.public.thanks",
@@ -425,7 +473,7 @@ async fn link_page(
 ) -> Response {
     let path = link_path(&token);
     let ip = ip_of(&s, &headers, &ext);
-    if !rate_ok(&s, ip.as_deref(), Some(&token)).await {
+    if !rate_ok(&s, Use::View, ip.as_deref(), Some(&token), None).await {
         return too_many(request_lang(&q, &headers), &path);
     }
     match s.core.open_survey_link(&token).await {
@@ -466,7 +514,7 @@ async fn link_answer(
 ) -> Response {
     let path = link_path(&token);
     let ip = ip_of(&s, &headers, &ext);
-    if !rate_ok(&s, ip.as_deref(), Some(&token)).await {
+    if !rate_ok(&s, Use::Answer, ip.as_deref(), Some(&token), None).await {
         return too_many(request_lang(&q, &headers), &path);
     }
     let lang = q.lang.as_deref().and_then(Lang::parse).unwrap_or(Lang::Fi);
@@ -529,7 +577,7 @@ async fn unsubscribe_page(
 ) -> Response {
     let path = format!("/s/{token}/unsubscribe");
     let ip = ip_of(&s, &headers, &ext);
-    if !rate_ok(&s, ip.as_deref(), Some(&token)).await {
+    if !rate_ok(&s, Use::Unsubscribe, ip.as_deref(), Some(&token), None).await {
         return too_many(request_lang(&q, &headers), &path);
     }
     match s.core.open_survey_unsubscribe(&token).await {
@@ -575,7 +623,7 @@ async fn unsubscribe(
 ) -> Response {
     let path = format!("/s/{token}/unsubscribe");
     let ip = ip_of(&s, &headers, &ext);
-    if !rate_ok(&s, ip.as_deref(), Some(&token)).await {
+    if !rate_ok(&s, Use::Unsubscribe, ip.as_deref(), Some(&token), None).await {
         return too_many(request_lang(&q, &headers), &path);
     }
     match s
@@ -616,7 +664,7 @@ async fn qr_page(
     let path = qr_path(&survey);
     let lang = request_lang(&q, &headers);
     let ip = ip_of(&s, &headers, &ext);
-    if !rate_ok(&s, ip.as_deref(), None).await {
+    if !rate_ok(&s, Use::View, ip.as_deref(), None, None).await {
         return too_many(lang, &path);
     }
     match s.core.open_survey_qr(&survey).await {
@@ -655,7 +703,7 @@ async fn qr_answer(
     let path = qr_path(&survey);
     let lang = request_lang(&q, &headers);
     let ip = ip_of(&s, &headers, &ext);
-    if !rate_ok(&s, ip.as_deref(), None).await {
+    if !rate_ok(&s, Use::Answer, ip.as_deref(), None, Some(&survey)).await {
         return too_many(lang, &path);
     }
     let given = answers_of(&form);

@@ -21,7 +21,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{TimeZone, Utc};
 use kanta_core::CoreError;
-use kanta_core::survey_send::{Audience, REASONS, SendChannel, WaveResult};
+use kanta_core::survey_send::{
+    Audience, REASONS, SendChannel, WaveResult, no_customers_message, parse_tier,
+};
 use kanta_store::accounts::Role;
 use serde::Deserialize;
 
@@ -224,15 +226,28 @@ async fn waves(
     }
 }
 
-fn audience_of(f: &SendForm) -> Result<Audience, (&'static str, &'static str)> {
+/// The audience of the form, or the message (field and reason, in the page's
+/// language) saying what is wrong with it.
+fn audience_of(tr: &Tr, f: &SendForm) -> Result<Audience, String> {
     let v = f.value.trim().to_string();
+    let problem = |field: &str, key: &str| {
+        format!("{}: {}", tr.t(&format!("waves.field.{field}")), tr.t(key))
+    };
     match f.audience.as_str() {
         "all" | "" => Ok(Audience::All),
         "queue" => Ok(Audience::Queue),
-        "segment" if v.is_empty() => Err(("value", "waves.error.segment")),
+        "segment" if v.is_empty() => Err(problem("value", "waves.error.segment")),
         "segment" => Ok(Audience::Segment(v)),
-        "tier" if v.is_empty() => Err(("value", "waves.error.tier")),
-        "tier" => Ok(Audience::Tier(v.to_uppercase())),
+        "tier" if v.is_empty() => Err(problem("value", "waves.error.tier")),
+        "tier" => match parse_tier(&v) {
+            Some(t) => Ok(Audience::Tier(t.to_string())),
+            None => Err(format!(
+                "{}: {}",
+                tr.t("waves.field.tier"),
+                tr.t("waves.error.tier-unknown")
+                    .replace("{value}", &format!("'{v}'"))
+            )),
+        },
         "customers" => {
             let ids: Vec<String> = v
                 .split([',', ' ', '\n', '\r', ';'])
@@ -241,13 +256,36 @@ fn audience_of(f: &SendForm) -> Result<Audience, (&'static str, &'static str)> {
                 .map(str::to_string)
                 .collect();
             if ids.is_empty() {
-                Err(("value", "waves.error.customers"))
+                Err(problem("value", "waves.error.customers"))
             } else {
                 Ok(Audience::Customers(ids))
             }
         }
-        _ => Err(("audience", "waves.error.audience")),
+        _ => Err(problem("audience", "waves.error.audience")),
     }
+}
+
+/// "No customers match ..." in the page's language.
+fn no_customers(tr: &Tr, a: &Audience) -> String {
+    let (key, value) = match a {
+        Audience::All => ("waves.error.nobody.all", String::new()),
+        Audience::Segment(s) => ("waves.error.nobody.segment", format!("'{s}'")),
+        Audience::Tier(t) => ("waves.error.nobody.tier", format!("'{t}'")),
+        Audience::Customers(c) => (
+            "waves.error.nobody.customers",
+            c.iter()
+                .take(5)
+                .map(|x| format!("'{x}'"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        Audience::Queue => ("waves.error.nobody.queue", String::new()),
+    };
+    format!(
+        "{}: {}",
+        tr.t("waves.field.audience"),
+        tr.t(key).replace("{value}", &value)
+    )
 }
 
 fn outcome_of(tr: &Tr, survey: &str, r: &WaveResult) -> Outcome {
@@ -304,17 +342,12 @@ async fn send(
             }
         }
     };
-    let audience = match audience_of(&f) {
+    let audience = match audience_of(&tr, &f) {
         Ok(a) => a,
-        Err((field, key)) => {
-            return back(format!(
-                "{}: {}",
-                tr.t(&format!("waves.field.{field}")),
-                tr.t(key)
-            ))
-            .await;
-        }
+        Err(msg) => return back(msg).await,
     };
+    let nobody = no_customers_message(&audience);
+    let nobody_text = no_customers(&tr, &audience);
     let Some(channel) = SendChannel::parse(if f.channel.is_empty() {
         "email"
     } else {
@@ -344,6 +377,11 @@ async fn send(
                 Some(v) => Ok(render(&v)),
                 None => Err(missing(&signed)),
             }
+        }
+        Err(CoreError::Invalid(p))
+            if p.len() == 1 && p[0].field == "audience" && p[0].reason == nobody =>
+        {
+            back(nobody_text).await
         }
         Err(CoreError::Invalid(p)) => {
             let msg = p

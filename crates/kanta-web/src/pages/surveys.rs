@@ -13,7 +13,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kanta_core::CoreError;
-use kanta_core::surveys::{AnswerInput, Question, SurveyInput, SurveyView};
+use kanta_core::surveys::{
+    AnswerInput, Question, QuestionError, SurveyInput, SurveyView, checked_questions,
+};
 use kanta_domain::schema::{SURVEY_ANONYMOUS_ASKS, SURVEY_FIELDS};
 use kanta_store::accounts::Role;
 use serde::Deserialize;
@@ -283,9 +285,10 @@ fn form_rows(form: &[(String, String)]) -> Vec<QuestionForm> {
 fn input_of(form: &[(String, String)], rows: &[QuestionForm]) -> SurveyInput {
     SurveyInput {
         name: Some(get_field(form, "name").to_string()),
+        // A row whose kind is left empty is a row not needed.
         questions: Some(
             rows.iter()
-                .filter(|r| !(r.field.is_empty() && r.fi.is_empty() && r.en.is_empty()))
+                .filter(|r| !r.field.is_empty())
                 .map(|r| Question {
                     field: r.field.clone(),
                     fi: r.fi.clone(),
@@ -299,15 +302,34 @@ fn input_of(form: &[(String, String)], rows: &[QuestionForm]) -> SurveyInput {
     }
 }
 
-fn problems_of(tr: &Tr, e: CoreError) -> Result<Vec<String>, CoreError> {
+/// A refusal of the questions in the page's language.
+pub(crate) fn question_error(tr: &Tr, e: &QuestionError) -> String {
+    let mut text = tr.t(e.key()).to_string();
+    for (k, v) in e.args() {
+        text = text.replace(&format!("{{{k}}}"), &v);
+    }
+    text
+}
+
+/// The problems of a refused save in the page's language (the questions' from
+/// [`checked_questions`] on what the form gave; the core's text where no key fits).
+fn problems_of(tr: &Tr, e: CoreError, input: &SurveyInput) -> Result<Vec<String>, CoreError> {
     match e {
         CoreError::Invalid(p) => Ok(p
             .into_iter()
             .map(|p| {
+                let reason = match p.field.as_str() {
+                    "questions" => input
+                        .questions
+                        .clone()
+                        .and_then(|q| checked_questions(q).err())
+                        .map_or(p.reason, |qe| question_error(tr, &qe)),
+                    "name" => tr.t("surveys.error.name").to_string(),
+                    _ => p.reason,
+                };
                 format!(
-                    "{}: {}",
+                    "{}: {reason}",
                     tr.text_or(&format!("surveys.field.{}", p.field), &p.field),
-                    p.reason
                 )
             })
             .collect()),
@@ -331,7 +353,7 @@ async fn create(
         .create_survey(
             &signed.acting(),
             Some(&id).filter(|i| !i.is_empty()).map(|x| x.as_str()),
-            input,
+            input.clone(),
         )
         .await
     {
@@ -340,7 +362,7 @@ async fn create(
             urlencode(&id)
         ))),
         Err(e) => {
-            let errors = problems_of(&signed.tr, e).map_err(core_error(&signed))?;
+            let errors = problems_of(&signed.tr, e, &input).map_err(core_error(&signed))?;
             let page = survey_page(
                 &signed,
                 None,
@@ -368,14 +390,18 @@ async fn save(
     form_allowed(&signed, Role::Manager, get_field(&form, "csrf"))?;
     let rows = form_rows(&form);
     let input = input_of(&form, &rows);
-    match s.core.update_survey(&signed.acting(), &id, input).await {
+    match s
+        .core
+        .update_survey(&signed.acting(), &id, input.clone())
+        .await
+    {
         Ok(()) => Ok(see_other(format!(
             "/surveys/{}?saved=saved",
             urlencode(&id)
         ))),
         Err(CoreError::NotFound(_)) => Err(not_found(&signed)),
         Err(e) => {
-            let errors = problems_of(&signed.tr, e).map_err(core_error(&signed))?;
+            let errors = problems_of(&signed.tr, e, &input).map_err(core_error(&signed))?;
             let (view, versions) = load(&s, &signed, &id).await?;
             let page = survey_page(
                 &signed,

@@ -425,9 +425,10 @@ fn card(tr: &Tr, d: &Data, v: &ThemeView, others: &[(i64, String)]) -> Card {
             .iter()
             .map(|(f, text)| Example {
                 text: text.clone(),
-                customer: d.customers.get(f).map(|(id, name)| {
-                    (format!("/customers/{}", urlencode(id)), name.clone())
-                }),
+                customer: d
+                    .customers
+                    .get(f)
+                    .map(|(id, name)| (format!("/customers/{}", urlencode(id)), name.clone())),
             })
             .collect(),
         merged,
@@ -613,16 +614,14 @@ async fn theme_view(
         trend.iter().map(|(k, _)| month_label(&tr, k)),
     )
     .series(
-        BarSeries::new(
-            tr.t("themes.answers"),
-            trend.iter().map(|(_, n)| *n as f64),
-        )
-        .links(trend.iter().map(|(k, _)| {
-            Some(format!(
-                "/feedback/answers?theme={id}&period={}",
-                urlencode(k)
-            ))
-        })),
+        BarSeries::new(tr.t("themes.answers"), trend.iter().map(|(_, n)| *n as f64)).links(
+            trend.iter().map(|(k, _)| {
+                Some(format!(
+                    "/feedback/answers?theme={id}&period={}",
+                    urlencode(k)
+                ))
+            }),
+        ),
     )
     .render();
     let changes = s

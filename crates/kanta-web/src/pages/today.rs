@@ -16,6 +16,11 @@
 //!   filter does not take is a 400 page naming it and the values it takes, as the API
 //!   and `kanta queue` refuse it. The empty state says why: never
 //!   computed, nothing to do, the filters, or no staff record with the user's email.
+//! - A small card of the reputation exposure (seed 000: good service is told to about
+//!   3 people, bad to about 11; `Core::feedback_exposure`): the last
+//!   [`HOME_MONTHS`] months' people told of good and of bad service as a two-series
+//!   bar chart (the charts of `/feedback`), the sums in a sentence, and a link to
+//!   `/feedback`. Every role that sees the page sees it.
 //! - `/` for a signed-in user is this page.
 
 use askama::Template;
@@ -23,6 +28,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kanta_core::CoreError;
+use kanta_core::exposure::{ExposureSummary, HOME_MONTHS};
 use kanta_core::queue::{
     ContactInput, CustomerQueue, OwnerFilter, QueueEntry, QueueFilter, REASON_KEYS, Reason,
 };
@@ -31,9 +37,12 @@ use kanta_store::accounts::Role;
 use serde::Deserialize;
 
 use super::customer::word;
+use super::feedback::period_label;
+use super::retention::count;
 use super::{PageError, core_error, form_allowed, render, render_status, see_other, urlencode};
 use crate::AppState;
 use crate::auth::{Me, SignedIn};
+use crate::charts::{BarChart, BarSeries, ChartOptions};
 use crate::i18n::{Lang, Tr};
 
 /// The least role that acts from the queue.
@@ -109,6 +118,63 @@ pub(crate) struct TodayPage {
     notice: Option<String>,
     error: Option<String>,
     refreshed: Option<String>,
+    exposure: ExposureCard,
+}
+
+/// The reputation exposure card.
+pub(crate) struct ExposureCard {
+    /// "Last 6 months: good service told to about 120 people, bad to about 44."
+    text: String,
+    /// The chart (our own SVG, its texts escaped by the chart code); empty when no
+    /// answer of the months was a promoter's or a detractor's.
+    svg: String,
+}
+
+/// The card of the last months' exposure: the sums in words and the chart.
+fn exposure_card(tr: &Tr, e: &ExposureSummary) -> ExposureCard {
+    let months = HOME_MONTHS.to_string();
+    if e.promoters == 0 && e.detractors == 0 {
+        return ExposureCard {
+            text: tr.t("today.exposure.none").replace("{months}", &months),
+            svg: String::new(),
+        };
+    }
+    let text = tr
+        .t("today.exposure.text")
+        .replace("{months}", &months)
+        .replace("{good}", &count(tr, e.told_good))
+        .replace("{bad}", &count(tr, e.told_bad))
+        .replace("{promoters}", &count(tr, e.promoters))
+        .replace("{detractors}", &count(tr, e.detractors))
+        .replace("{k_good}", &e.exposure_promoter.to_string())
+        .replace("{k_bad}", &e.exposure_detractor.to_string());
+    let labels: Vec<String> = e.months.iter().map(|m| period_label(tr, &m.key)).collect();
+    let good = tr
+        .t("feedback.exposure.good")
+        .replace("{k}", &e.exposure_promoter.to_string());
+    let bad = tr
+        .t("feedback.exposure.bad")
+        .replace("{k}", &e.exposure_detractor.to_string());
+    // 360 px wide: the chart keeps its text readable and still fits a 375 px screen.
+    let svg = BarChart::new(
+        ChartOptions::new("today-exposure-chart", tr.t("today.exposure.title"))
+            .decimal_comma(tr.lang == Lang::Fi)
+            .empty_text(tr.t("feedback.no-answers"))
+            .size(360.0, 220.0)
+            .y_label(tr.t("feedback.exposure.people"))
+            .description(&text),
+        labels,
+    )
+    .series(BarSeries::new(
+        &good,
+        e.months.iter().map(|m| m.told_good as f64),
+    ))
+    .series(BarSeries::new(
+        &bad,
+        e.months.iter().map(|m| m.told_bad as f64),
+    ))
+    .render();
+    ExposureCard { text, svg }
 }
 
 /// The customer page's card: this customer's reasons and the three forms. The
@@ -170,7 +236,10 @@ pub(crate) fn sentence(tr: &Tr, r: &Reason) -> String {
     let has = |k: &str| r.args.get(k).is_some_and(|v| !v.is_null());
     let variant = match r.key.as_str() {
         "cadence" if r.args.get("never").and_then(|v| v.as_bool()) == Some(true) => "cadence.never",
+        // With what the customer wrote, quoted, when the answer has words.
+        "detractor" if has("nps") && has("text") => "detractor.nps.text",
         "detractor" if has("nps") => "detractor.nps",
+        "detractor" if has("text") => "detractor.csat.text",
         "detractor" => "detractor.csat",
         // An escalation's case has our own category `escalation`: said once.
         "case" if r.arg("state") == "escalation" && r.arg("category") == "escalation" => {
@@ -194,6 +263,8 @@ pub(crate) fn sentence(tr: &Tr, r: &Reason) -> String {
                 // Words of the business's vocabularies (`value.*`, else humanised):
                 // `active_users` is "aktiiviset käyttäjät" on a Finnish page.
                 ("metric" | "category", serde_json::Value::String(w)) => word(tr, w),
+                // The customer's own words, as written (the template escapes them).
+                ("text", serde_json::Value::String(w)) => w.clone(),
                 _ => number(tr, v),
             };
             text = text.replace(&pat, &said);
@@ -384,7 +455,13 @@ async fn page(
         label: t.to_string(),
         selected: tier.as_deref() == Some(t),
     }));
+    let exposure = s
+        .core
+        .feedback_exposure(&acting, HOME_MONTHS)
+        .await
+        .map_err(core_error(signed))?;
     Ok(TodayPage {
+        exposure: exposure_card(&tr, &exposure),
         me: Some(signed.me()),
         csrf: signed.csrf.clone(),
         can_act: signed.user.role >= ACTS,

@@ -658,6 +658,22 @@ async fn openapi_lists_every_route_and_matches_the_committed_copy() {
         ("/api/v1/ideas", "post"),
         ("/api/v1/ideas/{id}/status", "post"),
         ("/api/v1/kudos", "get"),
+        ("/api/v1/surveys/{id}/activate", "post"),
+        ("/api/v1/surveys/{id}/close", "post"),
+        ("/api/v1/surveys/{id}/versions", "get"),
+        ("/api/v1/answers/{token}", "post"),
+        ("/api/v1/surveys/{id}/waves", "get"),
+        ("/api/v1/surveys/{id}/waves", "post"),
+        ("/api/v1/surveys/{id}/invitations", "get"),
+        ("/api/v1/feedback/report", "get"),
+        ("/api/v1/feedback/answers", "get"),
+        ("/api/v1/feedback/themes", "get"),
+        ("/api/v1/feedback/themes/run", "post"),
+        ("/api/v1/feedback/themes/{id}/rename", "post"),
+        ("/api/v1/feedback/themes/{id}/merge", "post"),
+        ("/api/v1/feedback/themes/{id}/split", "post"),
+        ("/api/v1/feedback/themes/{id}/changes", "get"),
+        ("/api/v1/feedback/themes/{id}/changes", "post"),
     ];
     let mut names = Vec::new();
     for e in kanta_domain::schema::ENTITIES {
@@ -693,7 +709,10 @@ async fn openapi_lists_every_route_and_matches_the_committed_copy() {
                 op["responses"].is_object() && op["operationId"].is_string(),
                 "{path}"
             );
-            let url = path.replace("{id}", "c1").replace("{key}", "currency");
+            let url = path
+                .replace("{id}", "c1")
+                .replace("{key}", "currency")
+                .replace("{token}", "not-a-token");
             let body = (method != "get").then_some("{}");
             let a = call(&app, &method.to_uppercase(), &url, body).await;
             assert_ne!(
@@ -738,10 +757,21 @@ async fn every_endpoint_wants_its_role() {
                 if method == "parameters" {
                     continue;
                 }
-                let url = path.replace("{id}", "c1").replace("{key}", "currency");
+                let url = path
+                    .replace("{id}", "c1")
+                    .replace("{key}", "currency")
+                    .replace("{token}", "not-a-token");
                 let m = method.to_uppercase();
                 let body = (m != "GET").then_some("{}");
                 let Some(role) = op["x-required-role"].as_str() else {
+                    // A customer's answer by their link: the signed token is the
+                    // permission (this one is no token: 400).
+                    if path == "/api/v1/answers/{token}" {
+                        let a = call_as(&app, None, &m, &url, body).await;
+                        assert_eq!(a.status, 400, "{backend}: {m} {path}: {}", a.text);
+                        a.problem();
+                        continue;
+                    }
                     assert_eq!(path, "/healthz", "{m} {path} states no role");
                     assert_eq!(call_as(&app, None, &m, &url, body).await.status, 200);
                     continue;
@@ -787,6 +817,10 @@ async fn every_endpoint_wants_its_role() {
         assert_eq!(role_of("/api/v1/staff", "post"), "manager");
         assert_eq!(role_of("/api/v1/staff/{id}", "patch"), "manager");
         assert_eq!(role_of("/api/v1/trust", "post"), "manager");
+        // Surveys (what customers are asked) are the managers'.
+        assert_eq!(role_of("/api/v1/surveys", "post"), "manager");
+        assert_eq!(role_of("/api/v1/surveys/{id}", "patch"), "manager");
+        assert_eq!(role_of("/api/v1/surveys/{id}/activate", "post"), "manager");
         // The audit log and the jobs are the admins'; the settings the managers'.
         assert_eq!(role_of("/api/v1/audit", "get"), "admin");
         assert_eq!(role_of("/api/v1/jobs", "get"), "admin");

@@ -204,8 +204,31 @@ async fn any_user_hands_in_ideas_and_only_managers_decide() {
         )
         .await;
         assert_eq!(a.status, 422, "{}", a.body);
-        assert!(a.body.contains("no customer with id"), "{}", a.body);
+        assert!(a.body.contains("no customer &#39;nope&#39;"), "{}", a.body);
         assert!(a.body.contains("Idea &#60;b&#62;"), "{}", a.body);
+        // An unknown customer on the Finnish page: refused in Finnish, nothing stored.
+        let a = post_form_as(
+            &app,
+            Role::Viewer,
+            "/ideas?lang=fi",
+            &[("body", "Parempi jono"), ("customer_id", "nosuch")],
+        )
+        .await;
+        assert_eq!(a.status, 422, "{}", a.body);
+        assert!(
+            a.body.contains("Asiakasta &#39;nosuch&#39; ei ole"),
+            "{}",
+            a.body
+        );
+        assert!(a.body.contains("Parempi jono"), "{}", a.body);
+        let a = post_form_as(&app, Role::Viewer, "/ideas?lang=fi", &[("body", " ")]).await;
+        assert_eq!(a.status, 422, "{}", a.body);
+        assert!(
+            a.body.contains("Ideasi: kirjoita idea (kenttä on tyhjä)"),
+            "{}",
+            a.body
+        );
+        assert!(!a.body.contains("write the idea"), "{}", a.body);
         // Without the CSRF token: refused.
         let s = &app.sessions[&Role::Viewer];
         let a = request(
@@ -246,6 +269,20 @@ async fn any_user_hands_in_ideas_and_only_managers_decide() {
         )
         .await;
         assert_eq!(a.status, 303, "{}", a.body);
+        let a = post_form_as(
+            &app,
+            Role::Manager,
+            &format!("{path}?lang=fi"),
+            &[("status", "bogus"), ("reply", "")],
+        )
+        .await;
+        assert_eq!(a.status, 422, "{}", a.body);
+        assert!(
+            a.body
+                .contains("Tila: &#39;bogus&#39; ei ole tila: valitse uusi, harkinnassa"),
+            "{}",
+            a.body
+        );
         let a = page_as(&app, Role::Viewer, "/ideas?lang=fi", &[]).await;
         assert!(a.body.contains("harkinnassa"), "{}", a.body);
         assert!(
@@ -334,6 +371,23 @@ async fn any_user_hands_in_ideas_and_only_managers_decide() {
         .await;
         assert_eq!(a.status, 422, "{}", a.body);
         assert!(a.body.contains("theme_id"), "{}", a.body);
+        let a = request(
+            &app,
+            "POST",
+            "/api/v1/ideas",
+            &h,
+            Some((
+                "application/json",
+                r#"{"body":"API idea","customer_id":"nosuch"}"#,
+            )),
+        )
+        .await;
+        assert_eq!(a.status, 422, "{}", a.body);
+        assert!(
+            a.body.contains("customer_id") && a.body.contains("nosuch"),
+            "{}",
+            a.body
+        );
         let a = request(
             &app,
             "POST",

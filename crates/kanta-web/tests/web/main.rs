@@ -20,6 +20,7 @@ mod retention;
 mod service;
 mod survey_waves;
 mod surveys;
+mod themes;
 mod today;
 
 use kanta_core::{Acting, Core};

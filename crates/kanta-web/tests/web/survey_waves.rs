@@ -292,3 +292,159 @@ async fn the_api_sends_a_wave_and_lists_the_log() {
         assert_eq!(a.status, 422);
     }
 }
+
+/// The number of waves of the survey `cafe`.
+async fn wave_count(app: &App) -> usize {
+    let id = app
+        .core
+        .store()
+        .survey_by_external_id("cafe")
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
+    app.core.store().survey_waves(id, 100).await.unwrap().len()
+}
+
+#[tokio::test]
+async fn a_wave_to_nobody_is_refused_and_not_written() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        seed(&app).await;
+        // The page: a tier not in A-D, a segment without customers; fi and en.
+        let p = post_form_as(
+            &app,
+            Role::Manager,
+            "/surveys/cafe/waves?lang=en",
+            &[("audience", "tier"), ("value", "Z"), ("channel", "email")],
+        )
+        .await;
+        assert_eq!(p.status, 422, "{backend}: {}", p.body);
+        assert!(
+            p.body
+                .contains("Tier: &#39;Z&#39; is not one of A, B, C, D"),
+            "{}",
+            p.body
+        );
+        let p = post_form_as(
+            &app,
+            Role::Manager,
+            "/surveys/cafe/waves?lang=en",
+            &[
+                ("audience", "segment"),
+                ("value", "nosuch"),
+                ("channel", "email"),
+            ],
+        )
+        .await;
+        assert_eq!(p.status, 422, "{backend}: {}", p.body);
+        assert!(
+            p.body
+                .contains("no customers match segment &#39;nosuch&#39;"),
+            "{}",
+            p.body
+        );
+        assert!(p.body.contains("id=\"waves-error\""));
+        let p = post_form_as(
+            &app,
+            Role::Manager,
+            "/surveys/cafe/waves?lang=fi",
+            &[
+                ("audience", "segment"),
+                ("value", "nosuch"),
+                ("channel", "link"),
+            ],
+        )
+        .await;
+        assert_eq!(p.status, 422, "{backend}: {}", p.body);
+        assert!(
+            p.body
+                .contains("segmentissä &#39;nosuch&#39; ei ole yhtään asiakasta"),
+            "{}",
+            p.body
+        );
+        let p = post_form_as(
+            &app,
+            Role::Manager,
+            "/surveys/cafe/waves?lang=fi",
+            &[("audience", "tier"), ("value", "z"), ("channel", "email")],
+        )
+        .await;
+        assert_eq!(p.status, 422, "{backend}: {}", p.body);
+        assert!(
+            p.body
+                .contains("Luokka: &#39;z&#39; ei ole mikään luokista A, B, C, D"),
+            "{}",
+            p.body
+        );
+        // The API: 422 naming the field and reason.
+        let a = api_as(
+            &app,
+            Some(Role::Manager),
+            "POST",
+            "/api/v1/surveys/cafe/waves",
+            Some(r#"{"audience": "tier", "value": "Z"}"#),
+        )
+        .await;
+        assert_eq!(a.status, 422, "{backend}: {}", a.body);
+        assert!(
+            a.body.contains("'Z' is not one of A, B, C, D") && a.body.contains("tier"),
+            "{}",
+            a.body
+        );
+        let a = api_as(
+            &app,
+            Some(Role::Manager),
+            "POST",
+            "/api/v1/surveys/cafe/waves",
+            Some(r#"{"audience": "segment", "value": "nosuch"}"#),
+        )
+        .await;
+        assert_eq!(a.status, 422, "{backend}: {}", a.body);
+        assert!(
+            a.body.contains("no customers match segment 'nosuch'"),
+            "{}",
+            a.body
+        );
+        let a = api_as(
+            &app,
+            Some(Role::Manager),
+            "POST",
+            "/api/v1/surveys/cafe/waves",
+            Some(r#"{"audience": "customers", "customers": ["nobody"], "dry_run": true}"#),
+        )
+        .await;
+        assert_eq!(a.status, 422, "{backend}: {}", a.body);
+        let a = api_as(
+            &app,
+            Some(Role::Manager),
+            "POST",
+            "/api/v1/surveys/cafe/waves",
+            Some(r#"{"audience": "queue"}"#),
+        )
+        .await;
+        assert_eq!(a.status, 422, "{backend}: {}", a.body);
+        assert!(a.body.contains("contact queue"), "{}", a.body);
+        assert_eq!(wave_count(&app).await, 0, "{backend}: no wave written");
+        let a = api_as(
+            &app,
+            Some(Role::Viewer),
+            "GET",
+            "/api/v1/surveys/cafe/invitations",
+            None,
+        )
+        .await;
+        assert_eq!(a.json()["items"].as_array().unwrap().len(), 0, "{backend}");
+        // A tier in lower case is a tier; a segment with customers goes out.
+        let a = api_as(
+            &app,
+            Some(Role::Manager),
+            "POST",
+            "/api/v1/surveys/cafe/waves",
+            Some(r#"{"audience": "segment", "value": "kahvila", "channel": "link"}"#),
+        )
+        .await;
+        assert_eq!(a.status, 201, "{backend}: {}", a.body);
+        assert_eq!(wave_count(&app).await, 1, "{backend}");
+    }
+}

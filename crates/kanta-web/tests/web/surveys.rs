@@ -11,7 +11,7 @@ use kanta_domain::Value;
 use kanta_domain::schema::{CUSTOMERS, FEEDBACK};
 use kanta_store::accounts::Role;
 
-use crate::{App, form, request, spawn_app};
+use crate::{App, api_as, form, page_as, post_form_as, request, spawn_app};
 
 const PHONE: &str =
     "User-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1";
@@ -244,8 +244,269 @@ async fn the_qr_page_takes_anonymous_answers() {
         let a = post(&app, "/q/kahvila?lang=en", &[]).await;
         assert_eq!(a.status, 422, "{backend}");
         assert!(a.body.contains("Please answer at least one question."));
-        assert_eq!(get(&app, "/q/nothing").await.status, 410);
+        let a = get(&app, "/q/nothing?lang=en").await;
+        assert_eq!(a.status, 404, "{backend}: {}", a.body);
+        assert!(a.body.contains("No such survey"), "{}", a.body);
+        app.core
+            .set_survey_status(&manager(), "kahvila", "closed")
+            .await
+            .unwrap();
+        assert_eq!(get(&app, "/q/kahvila").await.status, 410);
         let s = app.store.survey("kahvila").await.unwrap().unwrap();
         assert_eq!(s.answers, 2, "{backend}");
     }
+}
+
+/// A GET as `role` whose body is bytes (an image): (status, head, body).
+async fn bytes_as(app: &App, role: Role, path: &str) -> (u16, String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nCookie: {}\r\nConnection: close\r\n\r\n",
+        app.sessions[&role].cookie()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let at = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(buf[..at].to_vec()).unwrap();
+    (head[9..12].parse().unwrap(), head, buf[at + 4..].to_vec())
+}
+
+#[tokio::test]
+async fn a_manager_makes_previews_and_activates_a_survey() {
+    for backend in ["sqlite", "postgres"] {
+        let app = spawn_app(backend).await;
+        let a = page_as(&app, Role::Manager, "/surveys/new?lang=fi", &[]).await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.body);
+        // No question chosen: said so, in the page's language.
+        let none = [
+            ("name", "Kahvila"),
+            ("q0_field", ""),
+            ("q0_fi", "Mitä teimme hyvin?"),
+            ("q0_en", "What did we do well?"),
+        ];
+        let a = post_form_as(&app, Role::Manager, "/surveys?lang=fi", &none).await;
+        assert_eq!(a.status, 422, "{backend}: {}", a.body);
+        assert!(
+            a.body.contains("valitse vähintään yksi kysymys"),
+            "{}",
+            a.body
+        );
+        assert!(!a.body.contains("is not a survey field"), "{}", a.body);
+        let a = post_form_as(&app, Role::Manager, "/surveys?lang=en", &none).await;
+        assert!(
+            a.body.contains("choose at least one question"),
+            "{}",
+            a.body
+        );
+        // A wording missing: Finnish on a Finnish page, English on an English one.
+        let no_fi = [
+            ("name", "Kahvila"),
+            ("q0_field", "nps"),
+            ("q0_fi", ""),
+            ("q0_en", "Would you recommend us?"),
+        ];
+        let a = post_form_as(&app, Role::Manager, "/surveys?lang=fi", &no_fi).await;
+        assert_eq!(a.status, 422, "{backend}");
+        assert!(
+            a.body
+                .contains("kysymykseltä 1 (nps) puuttuu suomenkielinen muotoilu"),
+            "{}",
+            a.body
+        );
+        assert!(!a.body.contains("has no Finnish wording"), "{}", a.body);
+        let a = post_form_as(&app, Role::Manager, "/surveys?lang=en", &no_fi).await;
+        assert!(
+            a.body.contains("question 1 (nps) has no Finnish wording"),
+            "{}",
+            a.body
+        );
+        // Staff cannot make one.
+        let good = [
+            ("id", "cafe"),
+            ("name", "Café <b>counter</b>"),
+            ("anonymous_asks", "none"),
+            ("q0_field", "nps"),
+            ("q0_fi", "Suosittelisitko meitä?"),
+            ("q0_en", "Would you recommend us?"),
+            ("q1_field", "did_well"),
+            ("q1_fi", "Mikä oli hyvää?"),
+            ("q1_en", "What was good?"),
+            ("q2_field", ""),
+            ("q2_fi", ""),
+            ("q2_en", ""),
+        ];
+        let a = post_form_as(&app, Role::Staff, "/surveys", &good).await;
+        assert_eq!(a.status, 403, "{backend}");
+        let a = post_form_as(&app, Role::Manager, "/surveys?lang=en", &good).await;
+        assert_eq!(a.status, 303, "{backend}: {}", a.body);
+        assert_eq!(
+            a.header("location").as_deref(),
+            Some("/surveys/cafe?saved=created")
+        );
+        // The preview in both languages; the name escaped.
+        let a = page_as(&app, Role::Manager, "/surveys/cafe?saved=created", &[]).await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.body);
+        for text in [
+            "Suosittelisitko meitä?",
+            "Would you recommend us?",
+            "Mikä oli hyvää?",
+            "What was good?",
+        ] {
+            assert!(a.body.contains(text), "{text}: {}", a.body);
+        }
+        assert!(!a.body.contains("<b>counter</b>"), "escaped");
+        // Not answerable before it is active.
+        assert_eq!(get(&app, "/q/cafe").await.status, 410);
+        let a = post_form_as(
+            &app,
+            Role::Staff,
+            "/surveys/cafe/status",
+            &[("status", "active")],
+        )
+        .await;
+        assert_eq!(a.status, 403, "{backend}");
+        let a = post_form_as(
+            &app,
+            Role::Manager,
+            "/surveys/cafe/status",
+            &[("status", "active")],
+        )
+        .await;
+        assert_eq!(a.status, 303, "{backend}: {}", a.body);
+        let s = app.store.survey("cafe").await.unwrap().unwrap();
+        assert_eq!((s.status.as_str(), s.version), ("active", 1), "{backend}");
+        let a = get(&app, "/q/cafe?lang=en").await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.body);
+        assert!(a.body.contains("Would you recommend us?"));
+        // The QR code as SVG and PNG, and the printable page (everyone signed in).
+        let (status, head, body) = bytes_as(&app, Role::Viewer, "/surveys/cafe/qr.svg").await;
+        assert_eq!(status, 200, "{backend}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: image/svg+xml")
+        );
+        let svg = String::from_utf8(body).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("</svg>"), "{svg}");
+        let (status, head, body) = bytes_as(&app, Role::Viewer, "/surveys/cafe/qr.png").await;
+        assert_eq!(status, 200, "{backend}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: image/png")
+        );
+        assert!(body.starts_with(b"\x89PNG\r\n\x1a\n"), "PNG signature");
+        assert!(body.len() > 200);
+        let a = page_as(&app, Role::Viewer, "/surveys/cafe/print", &[]).await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.body);
+        assert!(a.body.contains("/q/cafe"), "{}", a.body);
+        assert_eq!(
+            bytes_as(&app, Role::Viewer, "/surveys/nosuch/qr.png")
+                .await
+                .0,
+            404
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_api_takes_questions_as_json_and_wants_a_manager() {
+    for backend in ["sqlite", "postgres"] {
+        let app = spawn_app(backend).await;
+        let body = r#"{"id": "api1", "name": "By API", "status": "draft",
+            "questions": [{"field": "nps", "fi": "Suosittelisitko?", "en": "Recommend?"}]}"#;
+        let a = api_as(
+            &app,
+            Some(Role::Staff),
+            "POST",
+            "/api/v1/surveys",
+            Some(body),
+        )
+        .await;
+        assert_eq!(a.status, 403, "{backend}: {}", a.body);
+        let a = api_as(
+            &app,
+            Some(Role::Manager),
+            "POST",
+            "/api/v1/surveys",
+            Some(body),
+        )
+        .await;
+        assert_eq!(a.status, 201, "{backend}: {}", a.body);
+        let s = app.store.survey("api1").await.unwrap().unwrap();
+        assert_eq!(s.version, 1);
+        assert!(s.questions.contains("Suosittelisitko?"), "{}", s.questions);
+        // Questions as a JSON text still do; bad ones are named.
+        let bad = r#"{"questions": [{"field": "nps", "fi": "", "en": "Recommend?"}]}"#;
+        let a = api_as(
+            &app,
+            Some(Role::Manager),
+            "PATCH",
+            "/api/v1/surveys/api1",
+            Some(bad),
+        )
+        .await;
+        assert_eq!(a.status, 422, "{backend}: {}", a.body);
+        assert!(a.body.contains("has no Finnish wording"), "{}", a.body);
+        // Staff cannot change a survey through the generic routes.
+        let patch = r#"{"name": "Changed by staff"}"#;
+        let a = api_as(
+            &app,
+            Some(Role::Staff),
+            "PATCH",
+            "/api/v1/surveys/api1",
+            Some(patch),
+        )
+        .await;
+        assert_eq!(a.status, 403, "{backend}: {}", a.body);
+        let a = api_as(
+            &app,
+            Some(Role::Manager),
+            "PATCH",
+            "/api/v1/surveys/api1",
+            Some(r#"{"questions": [{"field": "csat", "fi": "Tyytyväinen?", "en": "Satisfied?"}]}"#),
+        )
+        .await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.body);
+        let s = app.store.survey("api1").await.unwrap().unwrap();
+        assert_eq!(s.version, 2, "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn viewing_and_unsubscribing_are_not_blocked_by_the_answer_limit() {
+    let app = spawn_app("sqlite").await;
+    setup(&app, "none").await;
+    app.core
+        .set_store_setting(&manager(), "survey_rate_limit", "3")
+        .await
+        .unwrap();
+    // Three answers from one address, the fourth refused...
+    for _ in 0..3 {
+        let a = post(&app, "/q/kahvila?lang=en", &[("nps", "9")]).await;
+        assert_eq!(a.status, 303, "{}", a.body);
+    }
+    let a = post(&app, "/q/kahvila?lang=en", &[("nps", "9")]).await;
+    assert_eq!(a.status, 429);
+    // ...while the page still opens for the next customer at the same address (ten
+    // times the setting), and a link's unsubscribe works.
+    for _ in 0..25 {
+        assert_eq!(get(&app, "/q/kahvila").await.status, 200);
+    }
+    let path = link(&app).await;
+    let a = post(
+        &app,
+        &format!("{path}/unsubscribe"),
+        &[("List-Unsubscribe", "One-Click")],
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let c = app.store.get(&CUSTOMERS, "c1").await.unwrap().unwrap();
+    assert_eq!(c.get("survey_consent"), &Value::Bool(false));
+    // Opening the page is limited too, at ten times the setting.
+    let mut last = 200;
+    for _ in 0..10 {
+        last = get(&app, "/q/kahvila").await.status;
+    }
+    assert_eq!(last, 429);
 }

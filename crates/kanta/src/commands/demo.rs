@@ -80,6 +80,11 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
         .refresh_queue(&acting, as_of)
         .await
         .context("cannot fill the demo's contact queue")?;
+    // The themes of the free-text answers, as the daily job would find them.
+    let themes = core
+        .run_themes(&acting)
+        .await
+        .context("cannot find the demo's feedback themes")?;
     if a.json {
         let counts = store.counts().await?;
         let map: serde_json::Map<String, serde_json::Value> = counts
@@ -97,6 +102,10 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "Health scores for {} customers ({} model); {} customers to contact in the queue.",
             health.customers, health.method, queue.queued
+        );
+        eprintln!(
+            "{} feedback themes from {} answer texts.",
+            themes.themes, themes.texts
         );
     }
     // A demo admin with a new password on every run, printed for the person trying Kanta.

@@ -82,7 +82,7 @@ pub async fn send(cli: &Cli, a: &SendArgs) -> anyhow::Result<ExitCode> {
         if t.trim().is_empty() {
             anyhow::bail!("--tier: name the tier (A, B, C or D)");
         }
-        Audience::Tier(t.trim().to_uppercase())
+        Audience::Tier(t.trim().to_string())
     } else if let Some(c) = &a.customers {
         let ids: Vec<String> = c
             .iter()

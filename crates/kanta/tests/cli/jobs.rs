@@ -1,6 +1,8 @@
 //! Background jobs with real `kanta serve` processes: two servers on one PostgreSQL
-//! database score once; a server killed (`kill -9`) while sending a message hands it
-//! over to another when its lease ends, and the message arrives once; a job that failed
+//! database score once; a server killed (`kill -9`) while sending a message hands its
+//! jobs over to another when its lease ends: the message it had begun ends failed as
+//! "may have been sent" and is never sent again, the one it had not begun arrives
+//! once; a job that failed
 //! for good is shown by `kanta jobs` and queued again by `kanta jobs retry`, audited.
 
 use std::fmt::Write as _;
@@ -96,15 +98,20 @@ fn two_servers_on_one_postgres_score_once() {
     assert_eq!(scores[0]["status"], "done", "{scores:?}");
 }
 
-#[test]
-fn a_message_held_by_a_killed_server_is_sent_once_by_another() {
-    let env = Env::new("postgres");
-    let rt = runtime();
-    let smtp = rt.block_on(SmtpServer::start());
-    let tarpit = Tarpit::start();
-    let address = "someone@example.fi";
+/// The outbox's messages by id, as the store has them (the claim included).
+fn outbox_mails(env: &Env, rt: &tokio::runtime::Runtime) -> Vec<kanta_store::outbox::Mail> {
+    rt.block_on(async {
+        let store = kanta_store::Store::open(&env.db.url).await.expect("open");
+        let mut m = store.outbox(100).await.expect("outbox");
+        store.close().await;
+        m.sort_by_key(|m| m.id);
+        m
+    })
+}
 
-    // Queued while no mail server answers: retried a second later.
+/// `kanta mail test ADDRESS` while no mail server answers: the message stays queued
+/// (unclaimed) and its job retries a second later.
+fn queue_unsent(env: &Env, address: &str) {
     let mut c = env.cmd();
     without_settings(&mut c)
         .env(
@@ -120,25 +127,79 @@ fn a_message_held_by_a_killed_server_is_sent_once_by_another() {
         "{}",
         stderr(&out)
     );
+}
 
-    // Server A takes it to a mail server that never answers.
+/// At most once: server A claims two messages' jobs and begins sending the first to a
+/// mail server that never answers; it is killed (`kill -9`) there. Server B takes both
+/// jobs over when A's lease ends: the message A had begun may have reached the server,
+/// so it ends failed as "may have been sent" and is never sent again; the one A had
+/// not begun is sent by B, once.
+#[test]
+fn a_message_begun_by_a_killed_server_is_never_sent_again_and_the_rest_once() {
+    let env = Env::new("postgres");
+    let rt = runtime();
+    let smtp = rt.block_on(SmtpServer::start());
+    let tarpit = Tarpit::start();
+    let (first, second) = ("someone@example.fi", "another@example.fi");
+    queue_unsent(&env, first);
+    queue_unsent(&env, second);
+    // Both jobs due before A looks, so its one worker claims them together.
+    std::thread::sleep(Duration::from_millis(1500));
+    let queued = outbox_mails(&env, &rt);
+    assert_eq!(queued.len(), 2);
+    assert!(
+        queued
+            .iter()
+            .all(|m| m.status == "queued" && m.sending_at.is_none()),
+        "{queued:?}"
+    );
+
+    // Server A (one worker) takes them to a mail server that never answers.
     let mut a = Serve::start(
         serve_cmd(&env)
             .args(["--score-every-hours", "0"])
+            .env("KANTA_SERVE__WORKERS", "1")
             .env("KANTA_MAIL__SMTP_URL", format!("smtp://{}", tarpit.addr))
             .env("KANTA_MAIL__TIMEOUT_SECONDS", "120")
             .env("KANTA_JOBS__LEASE_SECONDS", "3")
             .env("KANTA_JOBS__RETRY_SECONDS", "1"),
     );
     let a_pid = format!(":{}:", a.pid());
-    let held = wait_for("server A to hold the job", Duration::from_secs(30), || {
-        let job = mail_jobs(&env.json(&["jobs"])).into_iter().next()?;
-        (job["status"] == "running" && job["locked_by"].as_str()?.contains(&a_pid)).then_some(job)
+    let held = wait_for(
+        "server A to hold both jobs",
+        Duration::from_secs(30),
+        || {
+            let jobs = mail_jobs(&env.json(&["jobs"]));
+            (jobs.len() == 2
+                && jobs.iter().all(|j| {
+                    j["status"] == "running"
+                        && j["locked_by"].as_str().is_some_and(|l| l.contains(&a_pid))
+                }))
+            .then_some(jobs)
+        },
+    );
+    // A has begun one message (claimed, stuck at the tarpit), not the other.
+    let begun = wait_for("A to begin a message", Duration::from_secs(15), || {
+        let m = outbox_mails(&env, &rt);
+        let claimed: Vec<_> = m.iter().filter(|m| m.sending_at.is_some()).collect();
+        (claimed.len() == 1).then(|| claimed[0].clone())
     });
     a.kill();
+    let not_begun = outbox_mails(&env, &rt)
+        .into_iter()
+        .find(|m| m.id != begun.id)
+        .unwrap();
+    assert!(not_begun.sending_at.is_none() && not_begun.status == "queued");
+    let job_of = |mail: i64| {
+        held.iter()
+            .find(|j| j["payload"]["mail_id"] == mail)
+            .unwrap_or_else(|| panic!("no job for message {mail}: {held:?}"))["id"]
+            .clone()
+    };
+    let (begun_job, other_job) = (job_of(begun.id), job_of(not_begun.id));
     let killed = Instant::now();
 
-    // Server B, with a mail server that answers, takes it over when A's lease ends.
+    // Server B, with a mail server that answers, takes both over when A's lease ends.
     let b = Serve::start(
         serve_cmd(&env)
             .args(["--score-every-hours", "0"])
@@ -146,23 +207,58 @@ fn a_message_held_by_a_killed_server_is_sent_once_by_another() {
             .env("KANTA_JOBS__LEASE_SECONDS", "3")
             .env("KANTA_JOBS__RETRY_SECONDS", "1"),
     );
-    let to_us = || smtp.received().iter().filter(|m| m.to == [address]).count();
-    wait_for(
-        "the message at the SMTP server",
-        Duration::from_secs(15),
-        || (to_us() >= 1).then_some(()),
-    );
-    let arrived = killed.elapsed();
-    std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(to_us(), 1, "exactly once\n{}", b.log());
-    let job = wait_for("the job done", Duration::from_secs(10), || {
-        let job = mail_jobs(&env.json(&["jobs"])).into_iter().next()?;
-        (job["status"] == "done").then_some(job)
+    let to = |address: &str| smtp.received().iter().filter(|m| m.to == [address]).count();
+    let settled = wait_for("both jobs settled", Duration::from_secs(20), || {
+        let jobs = mail_jobs(&env.json(&["jobs"]));
+        jobs.iter()
+            .all(|j| j["status"] == "done" || j["status"] == "failed")
+            .then_some(jobs)
     });
-    assert_eq!(job["id"], held["id"]);
-    assert!(job["attempts"].as_i64().unwrap() >= 2, "{job}");
-    assert_eq!(env.json(&["jobs"])["outbox"][0]["status"], "sent");
-    assert!(arrived < Duration::from_secs(15), "{arrived:?}");
+    let took = killed.elapsed();
+    std::thread::sleep(Duration::from_secs(3));
+
+    // The one not begun: sent by B, once.
+    assert_eq!(to(&not_begun.to), 1, "exactly once\n{}", b.log());
+    // The one begun: never sent again, failed as "may have been sent".
+    assert_eq!(to(&begun.to), 0, "never again\n{}", b.log());
+    let mails = outbox_mails(&env, &rt);
+    let find = |id: i64| mails.iter().find(|m| m.id == id).unwrap();
+    assert_eq!(find(not_begun.id).status, "sent", "{mails:?}");
+    let doubt = find(begun.id);
+    assert_eq!(doubt.status, "failed", "{mails:?}");
+    assert!(
+        doubt
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("may have been sent")),
+        "{doubt:?}"
+    );
+    let job = |id: &Value| settled.iter().find(|j| j["id"] == *id).unwrap().clone();
+    let failed = job(&begun_job);
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(
+        failed["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("may have been sent")),
+        "{failed}"
+    );
+    let done = job(&other_job);
+    assert_eq!(done["status"], "done", "{done}");
+    assert!(done["attempts"].as_i64().unwrap() >= 2, "{done}");
+    // The overview shows the same.
+    let outbox = env.json(&["jobs"])["outbox"].clone();
+    let row = |id: i64| {
+        outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row(begun.id)["status"], "failed");
+    assert_eq!(row(not_begun.id)["status"], "sent");
+    assert!(took < Duration::from_secs(20), "{took:?}");
     drop((b, tarpit));
 }
 

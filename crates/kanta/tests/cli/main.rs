@@ -21,5 +21,7 @@ mod score;
 #[path = "../../../kanta-core/tests/core/smtp.rs"]
 mod smtp;
 mod subscribers;
+mod survey;
 mod survey_send;
+mod themes;
 mod users;

@@ -169,3 +169,58 @@ fn two_servers_killed_mid_wave_send_no_invitation_twice() {
     assert!(doubt <= 4, "{doubt} in doubt");
     drop(b);
 }
+
+/// A wave to nobody is refused (exit 1, the reason named) and no wave is written: a
+/// tier not in A-D, a segment no customer is in, listed ids that match no one.
+#[test]
+fn a_wave_to_nobody_is_refused() {
+    for backend in crate::helpers::BACKENDS {
+        let env = Env::new(backend);
+        let rt = runtime();
+        rt.block_on(setup(&env.db.url, 20));
+        for (args, says) in [
+            (
+                vec!["survey", "send", "wave", "--tier", "Z"],
+                "tier: 'Z' is not one of A, B, C, D",
+            ),
+            (
+                vec!["survey", "send", "wave", "--segment", "nosuch"],
+                "no customers match segment 'nosuch'",
+            ),
+            (
+                vec!["survey", "send", "wave", "--customers", "x1,x2"],
+                "no customers match the ids given",
+            ),
+        ] {
+            let out = env.run(&args);
+            assert_eq!(out.status.code(), Some(1), "{backend} {args:?}");
+            let err = crate::helpers::stderr(&out);
+            assert!(err.contains(says), "{backend} {args:?}: {err}");
+        }
+        // Tiers in any case are accepted; nobody is in tier b, so it is refused too.
+        let out = env.run(&["survey", "send", "wave", "--tier", "b", "--dry-run"]);
+        let err = crate::helpers::stderr(&out);
+        assert!(
+            err.contains("no customers match tier 'B'"),
+            "{backend}: {err}"
+        );
+        let waves: i64 = rt.block_on(async {
+            let store = Store::open(&env.db.url).await.expect("open");
+            let id = store
+                .survey_by_external_id("wave")
+                .await
+                .unwrap()
+                .unwrap()
+                .0;
+            let n = store.survey_waves(id, 10).await.unwrap().len() as i64;
+            store.close().await;
+            n
+        });
+        assert_eq!(waves, 0, "{backend}: no wave row written");
+        let log = env.json(&["survey", "invitations", "wave"]);
+        assert_eq!(log["items"].as_array().unwrap().len(), 0, "{backend}");
+        // A real audience still goes out.
+        let wave = env.json(&["survey", "send", "wave", "--channel", "link"]);
+        assert_eq!(wave["considered"], 20, "{backend}: {wave}");
+    }
+}
