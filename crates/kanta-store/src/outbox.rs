@@ -168,10 +168,14 @@ impl Store {
 
     /// Claims a queued message for sending (see the module documentation): the one
     /// caller whose claim changes the row gets [`MailClaim::Claimed`].
+    ///
+    /// A message that failed with an answer from the mail server (its claim released) is
+    /// claimed again when an admin retries its job; one abandoned as "may have been
+    /// sent" keeps its claim and is never claimed again.
     pub async fn claim_mail(&self, id: i64) -> Result<MailClaim> {
         let claim = format!(
-            "UPDATE outbox SET sending_ms = $2 WHERE id = $1 AND status = 'queued' \
-             AND sending_ms IS NULL RETURNING {COLUMNS}"
+            "UPDATE outbox SET sending_ms = $2, status = 'queued' WHERE id = $1 \
+             AND status IN ('queued', 'failed') AND sending_ms IS NULL RETURNING {COLUMNS}"
         );
         let claimed = with_pool!(self, pool => {
             let row = sqlx::query(AssertSqlSafe(claim))
@@ -234,7 +238,7 @@ impl Store {
     ) -> Result<()> {
         let sql = "UPDATE outbox SET attempts = attempts + 1, last_error = $2, \
                    status = CASE WHEN $3 THEN 'failed' ELSE 'queued' END, \
-                   sending_ms = CASE WHEN $3 THEN sending_ms ELSE NULL END \
+                   sending_ms = NULL \
                    WHERE id = $1 AND status <> 'sent'";
         with_pool!(self, pool => {
             sqlx::query(sql)

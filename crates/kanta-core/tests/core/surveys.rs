@@ -156,7 +156,7 @@ async fn questions_are_checked_and_each_change_is_a_version() {
 
         // Bad questions, through the core's use case and through the generic write.
         let bad = [
-            (vec![], "one to three"),
+            (vec![], "choose at least one question"),
             (
                 vec![q("nps", "a", "a"), q("csat", "b", "b"), q("ces", "c", "c"), q("comment", "d", "d")],
                 "one to three",

@@ -252,6 +252,7 @@ mod tests {
             "/health",
             "/service",
             "/feedback",
+            "/surveys",
             "/thanks",
             "/ideas",
         ];
@@ -269,6 +270,7 @@ mod tests {
                 "/health",
                 "/service",
                 "/feedback",
+                "/surveys",
                 "/thanks",
                 "/ideas",
                 "/claims",
@@ -288,6 +290,7 @@ mod tests {
                 "/health",
                 "/service",
                 "/feedback",
+                "/surveys",
                 "/thanks",
                 "/ideas",
                 "/claims",

