@@ -367,7 +367,7 @@ fn first_month(today: NaiveDate, months: u32, by: Period) -> NaiveDate {
         first = first_of_month(first - Duration::days(1));
     }
     if by == Period::Quarter {
-        while (first.month() - 1) % 3 != 0 {
+        while !(first.month() - 1).is_multiple_of(3) {
             first = first_of_month(first - Duration::days(1));
         }
     }

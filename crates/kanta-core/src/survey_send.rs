@@ -400,6 +400,7 @@ impl Core {
 
     /// The invitation log of a survey (external id), newest first, filtered by status
     /// and reason (any signed-in role).
+    #[allow(clippy::too_many_arguments)] // the log's filters and page, as the API and CLI pass them
     pub async fn survey_invitations(
         &self,
         acting: &Acting,

@@ -469,13 +469,21 @@ pub const B2B_THANKS: &[Text] = &[
     ),
 ];
 
+/// A planted theme's row: business, language, theme, and its share per answer group.
+pub type ThemeMixRow = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, f64)],
+);
+
 /// How an answer's free text is drawn: `(business, kind, group, [(theme key,
 /// probability)])`; kind `well` for "what did we do well" and good comments (CSAT
 /// 4-5), `better` for "what should we do better" and other comments; group by the
 /// answer's NPS (0-6 detractor, 7-8 passive, 9-10 promoter) or, without one, its CSAT
 /// (1-2, 3, 4-5). Thanks naming a staff member come before this draw (where the
 /// business wrote one) and count in `friendly` / `expertise`.
-pub const THEME_MIX: &[(&str, &str, &str, &[(&str, f64)])] = &[
+pub const THEME_MIX: &[ThemeMixRow] = &[
     (
         "cafe",
         "better",

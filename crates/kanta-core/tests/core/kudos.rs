@@ -84,7 +84,10 @@ fn user(id: i64, email: &str, role: Role) -> Acting {
 }
 
 /// Writes answers `(id, customer, day of November 2026, did_well, comment)`.
-async fn answers(core: &Core, rows: &[(&str, &str, u32, Option<&str>, Option<&str>)]) {
+/// An answer to write: id, customer, day, and two of its free texts.
+type AnswerRow<'a> = (&'a str, &'a str, u32, Option<&'a str>, Option<&'a str>);
+
+async fn answers(core: &Core, rows: &[AnswerRow<'_>]) {
     let mut b = WriteBatch::new(
         &FEEDBACK,
         fields(

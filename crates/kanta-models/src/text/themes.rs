@@ -691,7 +691,7 @@ fn cluster_subset(
             continue;
         }
         m.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let label = label(&analysed, &m, &top, &words);
+        let label = label(analysed, &m, &top, &words);
         let mut examples = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for &(i, _) in &m {

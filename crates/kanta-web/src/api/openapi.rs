@@ -1149,8 +1149,6 @@ fn document() -> Value {
     tags.push(json!({"name": "service", "description": "SLA attainment, the small-claim rule's effect, recovery measured"}));
     tags.push(json!({"name": "health", "description": "the health score: the model in use and each customer's score with its reasons"}));
     tags.push(json!({"name": "queue", "description": "whom to contact today: the contact queue and the actions from its rows"}));
-    tags.push(json!({"name": "surveys", "description": "surveys, their waves and invitation log, and answers by personal link"}));
-    tags.push(json!({"name": "feedback", "description": "NPS, CSAT and CES with intervals, themes, detractor drivers, \"you said, we did\""}));
     tags.push(json!({"name": "ideas", "description": "the staff's ideas box and kudos"}));
     tags.push(json!({"name": "meta", "description": "health, counts and this document"}));
 
