@@ -4,7 +4,8 @@
 # CSAT on 60 %, CES on 30 %, segments, tiers, five channels, free text on two in
 # three) imported into SQLite and PostgreSQL, themes found (`kanta themes run`),
 # then `kanta serve` and GET /feedback asked over loopback with curl, signed in as a
-# viewer; also GET /api/v1/feedback/report with an API token, and
+# viewer (and /today, whose word-of-mouth card reads the last six months' answers);
+# also GET /api/v1/feedback/report with an API token, and
 # `kanta report feedback --json` (a process of its own).
 #
 #   bash benches/feedback_page.sh [REPEATS] [N]   (default 5 requests, 100000 answers)
@@ -94,7 +95,7 @@ bench() {
     --data-urlencode "password=bench-password-123" "http://127.0.0.1:$port/login"
   grep -q kanta_session "$jar" || { echo "sign-in failed" >&2; exit 1; }
   local path first ts c0 c1
-  for path in "/feedback" "/feedback?by=quarter"; do
+  for path in "/feedback" "/feedback?by=quarter" "/today"; do
     first=$(curl -sf -b "$jar" -o "$work/$name.html" -w '%{time_total}' "http://127.0.0.1:$port$path")
     ts=(); c0=$(cpu "$server")
     for _ in $(seq 1 "$repeats"); do

@@ -9,6 +9,7 @@
 
 use serde::Serialize;
 
+use crate::queue::whole_in;
 use crate::settings::StoreSettings;
 
 /// `(key, default, description)` of every survey and feedback setting.
@@ -130,29 +131,11 @@ parser! {
     parse_exposure_detractor => "exposure_detractor",
 }
 
-fn whole_in(
-    s: &str,
-    lo: i64,
-    hi: i64,
-    what: &str,
-    default: &str,
-) -> std::result::Result<String, String> {
-    let t = s.trim();
-    let first = t.split_whitespace().next().unwrap_or("");
-    match first.parse::<i64>() {
-        Ok(n) if (lo..=hi).contains(&n) => Ok(n.to_string()),
-        _ => Err(format!(
-            "'{}' is not {what}: a whole number from {lo} to {hi} (default {default})",
-            kanta_domain::value::excerpt(t)
-        )),
-    }
-}
-
 fn yes_no(s: &str) -> std::result::Result<String, String> {
-    match s.trim().to_lowercase().as_str() {
-        "yes" | "y" | "true" | "1" | "on" | "kyllä" | "k" => Ok("yes".into()),
-        "no" | "n" | "false" | "0" | "off" | "ei" | "e" => Ok("no".into()),
-        _ => Err(format!(
+    match kanta_domain::value::parse_bool(s.trim()) {
+        Ok(true) => Ok("yes".into()),
+        Ok(false) => Ok("no".into()),
+        Err(_) => Err(format!(
             "'{}' is not yes or no (kyllä or ei)",
             kanta_domain::value::excerpt(s.trim())
         )),

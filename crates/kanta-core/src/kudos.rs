@@ -47,7 +47,7 @@ use serde_json::json;
 use crate::access::{Role, require};
 use crate::actor::{Acting, Actor};
 use crate::mail::{Lang, render};
-use crate::write::{WriteTx, run_info};
+use crate::write::WriteTx;
 use crate::{Core, CoreError, Result};
 
 /// The job kind of the weekly thanks mail.
@@ -717,32 +717,18 @@ impl Core {
             let key = format!("kudos:{week}:{}", p.email.trim().to_lowercase());
             mails.push((key, m.to(p.email.trim().to_string())));
         }
-        let mut tx = self
-            .begin_write(&acting, &kanta_domain::schema::CUSTOMERS, Vec::new())
-            .await?;
-        for (key, m) in mails {
-            let queued = tx
-                .writer_mut()
-                .queue_mail(&kanta_store::outbox::NewMail {
-                    key,
-                    to: m.to,
-                    subject: m.subject,
-                    text: m.text,
-                    html: m.html,
+        let recipients = run.recipients;
+        let queued = self
+            .queue_mail_batch(&acting, mails, |queued| {
+                (queued > 0).then(|| {
+                    let mut entry = acting.audit("kudos", None, "weekly_mail");
+                    entry.details =
+                        json!({ "week": week, "recipients": recipients, "mails": queued });
+                    entry
                 })
-                .await?;
-            if queued.is_some() {
-                run.mails += 1;
-            }
-        }
-        let mut audit = Vec::new();
-        if run.mails > 0 {
-            let mut entry = acting.audit("kudos", None, "weekly_mail");
-            entry.details =
-                json!({ "week": week, "recipients": run.recipients, "mails": run.mails });
-            audit.push(entry);
-        }
-        tx.finish(&run_info("", 0), audit).await?;
+            })
+            .await?;
+        run.mails = queued;
         Ok(run)
     }
 }

@@ -37,4 +37,35 @@ impl Core {
             .await?;
         Ok(id)
     }
+
+    /// Queues a batch of messages, each under its key, in one transaction with one
+    /// audit entry: `audit(queued)` (none when it gives `None`, e.g. when nothing was
+    /// queued because every key had been used). Messages whose key was used before are
+    /// not queued again. Returns how many were queued. The weekly mails (the queue
+    /// digest, the thanks) go this way.
+    pub async fn queue_mail_batch(
+        &self,
+        acting: &Acting,
+        mails: Vec<(String, Message)>,
+        audit: impl FnOnce(u64) -> Option<kanta_store::audit::AuditEntry>,
+    ) -> Result<u64> {
+        let mut tx = self.begin_write(acting, &CUSTOMERS, Vec::new()).await?;
+        let mut queued = 0u64;
+        for (key, m) in mails {
+            let id = tx
+                .writer_mut()
+                .queue_mail(&NewMail {
+                    key,
+                    to: m.to,
+                    subject: m.subject,
+                    text: m.text,
+                    html: m.html,
+                })
+                .await?;
+            queued += u64::from(id.is_some());
+        }
+        tx.finish(&Default::default(), audit(queued).into_iter().collect())
+            .await?;
+        Ok(queued)
+    }
 }

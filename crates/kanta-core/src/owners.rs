@@ -528,30 +528,18 @@ impl Core {
             let key = format!("digest:{week_key}:{}", r.email.to_lowercase());
             mails.push((key, m.to(r.email.clone())));
         }
-        let mut tx = self.begin_write(&acting, &CUSTOMERS, Vec::new()).await?;
-        for (key, m) in mails {
-            let queued = tx
-                .writer_mut()
-                .queue_mail(&kanta_store::outbox::NewMail {
-                    key,
-                    to: m.to,
-                    subject: m.subject,
-                    text: m.text,
-                    html: m.html,
+        let recipients = run.recipients;
+        let queued = self
+            .queue_mail_batch(&acting, mails, |queued| {
+                (queued > 0).then(|| {
+                    let mut entry = acting.audit("users", None, "digest");
+                    entry.details =
+                        json!({ "week": week_key, "recipients": recipients, "mails": queued });
+                    entry
                 })
-                .await?;
-            if queued.is_some() {
-                run.mails += 1;
-            }
-        }
-        let mut audit = Vec::new();
-        if run.mails > 0 {
-            let mut entry = acting.audit("users", None, "digest");
-            entry.details =
-                json!({ "week": week_key, "recipients": run.recipients, "mails": run.mails });
-            audit.push(entry);
-        }
-        tx.finish(&run_info("", 0), audit).await?;
+            })
+            .await?;
+        run.mails = queued;
         Ok(run)
     }
 }

@@ -192,7 +192,9 @@ pub fn parse_p_alive_floor(s: &str) -> std::result::Result<String, String> {
     }
 }
 
-fn whole_in(
+/// A whole number from `lo` to `hi` typed for a setting (a `%` after it is allowed),
+/// or the reason it is not, naming `what` and the `default`.
+pub(crate) fn whole_in(
     s: &str,
     lo: i64,
     hi: i64,

@@ -605,10 +605,9 @@ pub fn answer_value(field: &str, raw: &str) -> Result<Option<Value>> {
         };
     }
     if field == "yes_no" {
-        return match t.to_lowercase().as_str() {
-            "yes" | "kyllä" | "true" | "1" | "y" | "k" => Ok(Some(Value::Bool(true))),
-            "no" | "ei" | "false" | "0" | "n" | "e" => Ok(Some(Value::Bool(false))),
-            _ => Err(CoreError::invalid(
+        return match kanta_domain::value::parse_bool(t) {
+            Ok(b) => Ok(Some(Value::Bool(b))),
+            Err(_) => Err(CoreError::invalid(
                 field,
                 format!("'{}' is not yes or no", kanta_domain::value::excerpt(t)),
             )),
@@ -818,6 +817,33 @@ impl Core {
                 .timestamp_millis(),
         };
         Ok(self.survey_url(&sign_link(&self.survey_key().await?, &claims)))
+    }
+
+    /// [`Core::survey_link`] for a customer who has consented to surveys (staff). A
+    /// customer whose `survey_consent` is not yes (withdrawn, declined or never asked)
+    /// is refused ([`CoreError::Conflict`] on `customer`) unless `ignore_consent`: a
+    /// link handed over in person, which the customer chooses to open.
+    pub async fn consented_survey_link(
+        &self,
+        acting: &Acting,
+        id: &str,
+        customer: &str,
+        ignore_consent: bool,
+    ) -> Result<String> {
+        require(acting, Role::Staff)?;
+        if !ignore_consent
+            && let Some(r) = self.store.customer(customer).await?
+            && r.get("survey_consent") != &Value::Bool(true)
+        {
+            return Err(CoreError::Conflict {
+                field: Some("customer".into()),
+                message: format!(
+                    "customer {customer} has not consented to surveys; pass --ignore-consent \
+                     to make a link to hand over in person"
+                ),
+            });
+        }
+        self.survey_link(acting, id, customer).await
     }
 
     /// What the page of a personal link shows, for no actor: its gate (open, expired,

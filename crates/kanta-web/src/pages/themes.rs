@@ -56,10 +56,22 @@ pub fn routes() -> Router<AppState> {
         .route("/feedback/themes", get(list))
         .route("/feedback/themes/run", post(run))
         .route("/feedback/themes/{id}", get(detail))
-        .route("/feedback/themes/{id}/rename", post(rename))
-        .route("/feedback/themes/{id}/merge", post(merge))
-        .route("/feedback/themes/{id}/split", post(split))
-        .route("/feedback/themes/{id}/changes", post(change))
+        .route(
+            "/feedback/themes/{id}/rename",
+            post(|s, signed, Path(id): Path<String>, f| edit(s, signed, id, "rename", f)),
+        )
+        .route(
+            "/feedback/themes/{id}/merge",
+            post(|s, signed, Path(id): Path<String>, f| edit(s, signed, id, "merge", f)),
+        )
+        .route(
+            "/feedback/themes/{id}/split",
+            post(|s, signed, Path(id): Path<String>, f| edit(s, signed, id, "split", f)),
+        )
+        .route(
+            "/feedback/themes/{id}/changes",
+            post(|s, signed, Path(id): Path<String>, f| edit(s, signed, id, "change", f)),
+        )
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -827,14 +839,15 @@ fn precheck(tr: &Tr, form: &str, f: &EditForm) -> Option<String> {
     }
 }
 
-/// One edit of a theme: the gate, the page's checks, the core's write; 303 back, or
+/// `POST /feedback/themes/{id}/rename|merge|split|changes`: one edit of a theme: the
+/// gate, the page's checks, the core's write; 303 back, or
 /// the sending page again with the problem (422).
 async fn edit(
-    s: AppState,
+    State(s): State<AppState>,
     signed: SignedIn,
     id: String,
     form: &'static str,
-    f: EditForm,
+    axum::Form(f): axum::Form<EditForm>,
 ) -> Result<Response, PageError> {
     form_allowed(&signed, EDITS, &f.csrf)?;
     let tr = signed.tr;
@@ -905,42 +918,6 @@ async fn edit(
             }
         }
     }
-}
-
-async fn rename(
-    State(s): State<AppState>,
-    signed: SignedIn,
-    Path(id): Path<String>,
-    axum::Form(f): axum::Form<EditForm>,
-) -> Result<Response, PageError> {
-    edit(s, signed, id, "rename", f).await
-}
-
-async fn merge(
-    State(s): State<AppState>,
-    signed: SignedIn,
-    Path(id): Path<String>,
-    axum::Form(f): axum::Form<EditForm>,
-) -> Result<Response, PageError> {
-    edit(s, signed, id, "merge", f).await
-}
-
-async fn split(
-    State(s): State<AppState>,
-    signed: SignedIn,
-    Path(id): Path<String>,
-    axum::Form(f): axum::Form<EditForm>,
-) -> Result<Response, PageError> {
-    edit(s, signed, id, "split", f).await
-}
-
-async fn change(
-    State(s): State<AppState>,
-    signed: SignedIn,
-    Path(id): Path<String>,
-    axum::Form(f): axum::Form<EditForm>,
-) -> Result<Response, PageError> {
-    edit(s, signed, id, "change", f).await
 }
 
 #[cfg(test)]
