@@ -10,8 +10,9 @@
 //!    kept when they occur in at least `min_df` answers and in at most half of them.
 //!    TF-IDF weights (`tf · (ln((1 + n) / (1 + df)) + 1)`), each answer scaled to
 //!    unit length: sparse vectors.
-//! 3. Spherical k-means (cosine similarity, k-means++ seeding from a seeded
-//!    generator: the same answers give the same themes). k is chosen from
+//! 3. Spherical k-means (cosine similarity, k-means++ seeding whose draws come from
+//!    each answer's text and the seed, not its position: the same answers give the
+//!    same themes, and a few added answers leave the other draws as they were). k is chosen from
 //!    `k_min..=k_max` on a sample of at most `sample` answers by the simplified
 //!    silhouette (`(b − a) / max(a, b)` with `a` the distance to the answer's own
 //!    centroid and `b` to the nearest other), each k tried in parallel; then all
@@ -149,10 +150,25 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
+}
 
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+/// A 64-bit key of an answer's text: the draws made for an answer depend on its
+/// words, not on its position or on how many answers there are, so adding a few
+/// answers leaves the other draws as they were.
+fn text_key(text: &str) -> u64 {
+    // FNV-1a, then splitmix's finaliser.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.trim().to_lowercase().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01B3);
     }
+    Rng(h).next()
+}
+
+/// A uniform draw in (0, 1] for an answer's key, a seed and a step.
+fn draw(key: u64, seed: u64, step: u64) -> f64 {
+    let mut r = Rng(key ^ seed.wrapping_mul(0xA24B_AED4_963E_E407) ^ step.rotate_left(32));
+    ((r.next() >> 11) as f64 + 1.0) / (1u64 << 53) as f64
 }
 
 /// Sparse unit vectors in one flat store.
@@ -161,6 +177,8 @@ struct Vectors {
     start: Vec<usize>,
     idx: Vec<u32>,
     val: Vec<f32>,
+    /// Each answer's [`text_key`].
+    key: Vec<u64>,
 }
 
 impl Vectors {
@@ -281,12 +299,25 @@ fn kmeans(
     (cents, assign)
 }
 
-/// k-means++ seeding (cosine distance), deterministic from `seed`.
+/// k-means++ seeding (cosine distance), deterministic from `seed`. Each pick is a
+/// weighted draw by exponential keys (the answer with the largest `ln(u) / w`, `u`
+/// drawn from the answer's text key and `w` its squared distance to the nearest
+/// centroid so far): the same draw as k-means++, but one that a few added answers
+/// change only when one of them wins.
 fn plus_plus(v: &Vectors, rows: &[usize], k: usize, dim: usize, seed: u64) -> Centroids {
-    let mut rng = Rng(seed);
     let mut c = vec![0f32; k * dim];
     let mut best_sim = vec![f32::NEG_INFINITY; rows.len()];
-    let mut pick = (rng.next() % rows.len().max(1) as u64) as usize;
+    let pick_by = |w: &dyn Fn(usize) -> f64, step: u64| -> Option<usize> {
+        rows.iter()
+            .enumerate()
+            .filter_map(|(r, &i)| {
+                let w = w(r);
+                (w > 0.0).then(|| (r, draw(v.key[i], seed, step).ln() / w))
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|x| x.0)
+    };
+    let mut pick = pick_by(&|_| 1.0, 0).unwrap_or(0);
     for j in 0..k {
         let (ix, val) = v.row(rows[pick]);
         let cj = &mut c[j * dim..(j + 1) * dim];
@@ -299,24 +330,11 @@ fn plus_plus(v: &Vectors, rows: &[usize], k: usize, dim: usize, seed: u64) -> Ce
             .zip(rows.par_iter())
             .for_each(|(b, &i)| *b = b.max(v.dot(i, cj)));
         // Next: with probability proportional to the squared distance.
-        let w: Vec<f64> = best_sim
-            .iter()
-            .map(|&s| ((1.0 - s as f64).max(0.0)).powi(2))
-            .collect();
-        let total: f64 = w.iter().sum();
-        if total <= 0.0 {
-            pick = (rng.next() % rows.len().max(1) as u64) as usize;
-            continue;
-        }
-        let mut r = rng.unit() * total;
-        pick = w.len() - 1;
-        for (i, x) in w.iter().enumerate() {
-            if r < *x {
-                pick = i;
-                break;
-            }
-            r -= x;
-        }
+        let w = |r: usize| ((1.0 - best_sim[r] as f64).max(0.0)).powi(2);
+        pick = match pick_by(&w, j as u64 + 1) {
+            Some(p) => p,
+            None => pick_by(&|_| 1.0, j as u64 + 1).unwrap_or(0),
+        };
     }
     Centroids { k, dim, c }
 }
@@ -476,7 +494,13 @@ fn cluster_subset(
         }
         start.push(idx.len());
     }
-    let vectors = Vectors { start, idx, val };
+    let key: Vec<u64> = subset.iter().map(|&g| text_key(docs[g].text)).collect();
+    let vectors = Vectors {
+        start,
+        idx,
+        val,
+        key,
+    };
     let langs: Vec<Lang> = analysed.iter().map(|a| a.0).collect();
     if rows.len() < 4 || kept == 0 {
         return Themes {
@@ -496,12 +520,10 @@ fn cluster_subset(
     let sample: Vec<usize> = if rows.len() <= opts.sample {
         rows.clone()
     } else {
-        let mut rng = Rng(opts.seed ^ 0x5EED);
+        // The answers whose draws are smallest: a sample a few added answers change
+        // by at most those answers.
         let mut r = rows.clone();
-        for i in 0..opts.sample {
-            let j = i + (rng.next() % (r.len() - i) as u64) as usize;
-            r.swap(i, j);
-        }
+        r.sort_by_cached_key(|&i| (Rng(vectors.key[i] ^ opts.seed ^ 0x5EED).next(), i));
         r.truncate(opts.sample);
         r.sort_unstable();
         r
