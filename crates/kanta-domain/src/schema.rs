@@ -174,6 +174,20 @@ const fn staff_ref(name: &'static str) -> Field {
 
 pub const CUSTOMER_KINDS: &[&str] = &["person", "company"];
 pub const CUSTOMER_STATUSES: &[&str] = &["active", "ended"];
+/// Why a relationship ended (seed 002): the reason codes of the "end cleanly" workflow.
+pub const END_REASONS: &[&str] = &[
+    "unprofitable",
+    "breaks_agreements",
+    "abusive",
+    "moved_away",
+    "other",
+];
+/// How an offer reaches its offer group: by mail through the outbox, by staff by
+/// hand, or not at all (an A/A check: nobody is told).
+pub const OFFER_CHANNELS: &[&str] = &["email", "manual", "none"];
+/// Whom an offer goes to (the control group is drawn from the same customers).
+pub const OFFER_AUDIENCES: &[&str] = &["everyone", "segment", "tier", "list", "queue"];
+pub const OFFER_STATUSES: &[&str] = &["draft", "sent", "closed"];
 pub const LOCALES: &[&str] = &["fi", "en"];
 pub const TRANSACTION_KINDS: &[&str] = &["order", "refund"];
 
@@ -326,6 +340,17 @@ pub static CUSTOMERS: Entity = Entity {
         ),
         f("ended_on", Kind::Date, "date the relationship ended"),
         f("end_reason", Kind::Text, "why it ended"),
+        f(
+            "end_reason_code",
+            Kind::Choice(END_REASONS),
+            "why it ended, as a code: unprofitable, breaks_agreements, abusive, moved_away, other",
+        ),
+        dflt(
+            "let_lapse",
+            Kind::Bool,
+            "false",
+            "let lapse: the contact cadence stops, without notice (default no)",
+        ),
         Field {
             name: "owner_id",
             column: "owner_id",
@@ -377,6 +402,11 @@ pub static TRANSACTIONS: Entity = Entity {
         CURRENCY,
         money("cost", "cost_minor", false, "cost of goods sold"),
         f("channel", Kind::Text, "sales channel"),
+        f(
+            "offer_code",
+            Kind::Text,
+            "the offer code the order used (redeems the offer)",
+        ),
         f(
             "order_id",
             Kind::Text,
@@ -638,6 +668,74 @@ pub static SURVEYS: Entity = Entity {
             "none",
             "what the QR code's page asks to know who answered: none, loyalty, email",
         ),
+    ],
+    time_field: None,
+    append_only: false,
+    creates_customers: false,
+};
+
+pub static OFFERS: Entity = Entity {
+    name: "offers",
+    aliases: &["offer"],
+    table: "offers",
+    fields: &[
+        req("name", Kind::Text, "the offer's name (for staff)"),
+        f("text_fi", Kind::LongText, "what the customer is offered, in Finnish"),
+        f("text_en", Kind::LongText, "what the customer is offered, in English"),
+        dflt(
+            "channel",
+            Kind::Choice(OFFER_CHANNELS),
+            "email",
+            "email (through the outbox), manual (staff tell) or none (an A/A check: nobody is told)",
+        ),
+        dflt(
+            "audience",
+            Kind::Choice(OFFER_AUDIENCES),
+            "everyone",
+            "whom it goes to: everyone, segment, tier, list or queue",
+        ),
+        f(
+            "audience_value",
+            Kind::Text,
+            "the segment's name, the tier (A-D) or the customers' external ids separated by commas",
+        ),
+        req("valid_from", Kind::Date, "first day the offer can be redeemed"),
+        req("valid_until", Kind::Date, "last day the offer can be redeemed"),
+        money(
+            "cost_per_redemption",
+            "cost_per_redemption_minor",
+            false,
+            "what one redemption costs the business",
+        ),
+        CURRENCY,
+        f("code", Kind::Text, "the code orders carry when they redeem it"),
+        dflt(
+            "control_percent",
+            Kind::Int { min: 0, max: 90 },
+            "20",
+            "the share of the audience drawn at random into the control group, in percent (default 20)",
+        ),
+        dflt(
+            "hoped_points",
+            Kind::Float,
+            "5",
+            "the rise in the purchase rate hoped for, in percentage points (sizes the groups; default 5)",
+        ),
+        f(
+            "seed",
+            Kind::Int {
+                min: 0,
+                max: i64::MAX,
+            },
+            "the seed of the control group's draw (set when sent)",
+        ),
+        dflt(
+            "status",
+            Kind::Choice(OFFER_STATUSES),
+            "draft",
+            "draft, sent or closed (default draft)",
+        ),
+        f("sent_at", Kind::Timestamp, "when the groups were drawn and the offer sent"),
     ],
     time_field: None,
     append_only: false,
@@ -978,6 +1076,7 @@ pub static ENTITIES: &[&Entity] = &[
     &CASES,
     &CLAIMS,
     &SURVEYS,
+    &OFFERS,
     &FEEDBACK,
     &USAGE_EVENTS,
     &ONBOARDING_TEMPLATES,

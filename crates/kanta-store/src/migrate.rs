@@ -75,6 +75,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "surveys",
         include_str!("../migrations/sqlite/0013_surveys.sql"),
     ),
+    (
+        14,
+        "value",
+        include_str!("../migrations/sqlite/0014_value.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -141,6 +146,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         13,
         "surveys",
         include_str!("../migrations/postgres/0013_surveys.sql"),
+    ),
+    (
+        14,
+        "value",
+        include_str!("../migrations/postgres/0014_value.sql"),
     ),
 ];
 
