@@ -190,6 +190,8 @@ pub(crate) struct Tables {
     /// Claims of both businesses, written last by [`crate::service::write_claims`].
     pub claim_drafts: Vec<crate::service::Claim>,
     pub surveys: Table,
+    /// Offers (issue 14; `crate::offers` fills it).
+    pub offers: Table,
     pub feedback: Table,
     pub usage: Table,
     pub onboarding_templates: Table,
@@ -199,6 +201,9 @@ pub(crate) struct Tables {
     pub goals: Table,
     pub goal_notes: Table,
     pub trust: Table,
+    /// The relationship survey's waves with their invitation logs, by the answers'
+    /// `survey_ref` (`nps-2025-h1`, ...): plain tables, not batches.
+    pub waves: std::collections::BTreeMap<String, crate::surveys::DemoWave>,
 }
 
 impl Tables {
@@ -327,6 +332,26 @@ impl Tables {
                     "anonymous_asks",
                 ],
             ),
+            offers: Table::new(
+                &OFFERS,
+                &[
+                    "name",
+                    "text_fi",
+                    "text_en",
+                    "channel",
+                    "audience",
+                    "audience_value",
+                    "valid_from",
+                    "valid_until",
+                    "cost_per_redemption",
+                    "currency",
+                    "code",
+                    "control_percent",
+                    "hoped_points",
+                    "seed",
+                    "status",
+                ],
+            ),
             feedback: Table::new(
                 &FEEDBACK,
                 &[
@@ -409,12 +434,15 @@ impl Tables {
                 &TRUST_LEDGER,
                 &["customer_id", "occurred_at", "delta", "reason", "source"],
             ),
+            waves: Default::default(),
         }
     }
 
     /// The batches in the order of [`schema::ENTITIES`], each with `rows_read` set to
-    /// its number of rows.
-    pub(crate) fn into_batches(self) -> Vec<WriteBatch> {
+    /// its number of rows, and the survey waves, oldest first.
+    pub(crate) fn into_parts(self) -> (Vec<WriteBatch>, Vec<crate::surveys::DemoWave>) {
+        let mut waves: Vec<crate::surveys::DemoWave> = self.waves.into_values().collect();
+        waves.sort_by_key(|w| w.sent_at);
         let mut out: Vec<WriteBatch> = [
             self.staff,
             self.customers,
@@ -425,6 +453,7 @@ impl Tables {
             self.cases,
             self.claims,
             self.surveys,
+            self.offers,
             self.feedback,
             self.usage,
             self.onboarding_templates,
@@ -448,6 +477,6 @@ impl Tables {
                     .zip(schema::ENTITIES)
                     .all(|(b, e)| std::ptr::eq(b.entity, *e))
         );
-        out
+        (out, waves)
     }
 }
