@@ -95,7 +95,7 @@ for backend in $backends; do
   kill -9 "$cfg"; wait "$cfg" 2>/dev/null || true
 
   echo "== $backend: $n customers =="
-  "$kanta" survey send wave | head -1
+  "$kanta" survey send wave | sed -n 1p
 
   python3 "$sink" --port "$sink_port" --stats "$dir/sink.json" & pids+=($!)
   sleep 0.5

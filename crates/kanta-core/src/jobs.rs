@@ -63,8 +63,12 @@ pub const SURVEY_REMINDERS: &str = crate::survey_send::REMINDERS_JOB;
 /// Invites after orders, resolved cases and finished onboardings (every 15 minutes
 /// while an active survey has a trigger).
 pub const SURVEY_TRIGGERS: &str = crate::survey_send::TRIGGERS_JOB;
+/// Ends the customers whose approved end date has come (daily, while endings wait).
+pub const ENDINGS_DUE: &str = crate::endings::DUE_JOB;
+/// The daily profitability pass (cost to serve, margin, the unprofitable list).
+pub const VALUE_PROFIT: &str = crate::profit::JOB;
 /// Every kind a worker runs.
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 12] = [
     SCORE,
     MAIL_SEND,
     SUBSCRIPTIONS_REFRESH,
@@ -75,6 +79,8 @@ pub const KINDS: [&str; 10] = [
     KUDOS_WEEKLY,
     SURVEY_REMINDERS,
     SURVEY_TRIGGERS,
+    ENDINGS_DUE,
+    VALUE_PROFIT,
 ];
 
 /// How workers run jobs (from the settings' `jobs.*` and `serve.*`).
@@ -210,6 +216,22 @@ pub async fn run_job(s: &Services, job: &Job) -> Outcome {
                     "feedback themes: {} themes from {} texts",
                     r.themes,
                     r.texts
+                );
+                Outcome::Done
+            }
+            Err(e) => Outcome::Retry(e.to_string()),
+        },
+        ENDINGS_DUE => crate::endings::run_due_job(&s.core).await,
+        VALUE_PROFIT => match s
+            .core
+            .run_profitability(&Acting::job(VALUE_PROFIT), None)
+            .await
+        {
+            Ok(r) => {
+                tracing::info!(
+                    "profitability: {} customers, {} unprofitable",
+                    r.customers,
+                    r.unprofitable
                 );
                 Outcome::Done
             }
@@ -446,6 +468,34 @@ pub async fn schedule_recurring(s: &Services, now: DateTime<Utc>) -> Result<()> 
             })
             .await?;
     }
+    // Approved endings whose date comes: once a day (the store's day), while any wait.
+    if s.core.store().has_approved_endings().await? {
+        let today = now.with_timezone(&zone).date_naive();
+        s.core
+            .store()
+            .enqueue(&NewJob {
+                kind: ENDINGS_DUE.into(),
+                payload: json!({}),
+                unique_key: Some(format!("endings:{}", today.format("%Y-%m-%d"))),
+                run_at: now,
+                max_attempts: s.settings.max_attempts.min(3) as i32,
+            })
+            .await?;
+    }
+    // Profitability: once a day (the store's day), when there are customers.
+    if s.core.store().has_customers().await? {
+        let today = now.with_timezone(&zone).date_naive();
+        s.core
+            .store()
+            .enqueue(&NewJob {
+                kind: VALUE_PROFIT.into(),
+                payload: json!({}),
+                unique_key: Some(format!("profit:{}", today.format("%Y-%m-%d"))),
+                run_at: now,
+                max_attempts: s.settings.max_attempts.min(3) as i32,
+            })
+            .await?;
+    }
     // Themes in the free-text answers: once a day (the store's day), when any.
     if s.core.store().has_answer_texts().await? {
         let today = now.with_timezone(&zone).date_naive();
@@ -514,6 +564,10 @@ pub async fn schedule_recurring(s: &Services, now: DateTime<Utc>) -> Result<()> 
 /// time costs three commits a job, which a busy queue on PostgreSQL feels).
 pub const CLAIM_BATCH: u32 = 16;
 
+/// Mail jobs of one claimed batch sent at the same time (at most; the SMTP pool keeps
+/// [`crate::mail::POOL_IDLE_CONNECTIONS`] connections open between batches).
+pub const MAIL_PARALLEL: usize = 8;
+
 /// Claims up to [`CLAIM_BATCH`] due jobs as `worker` and runs them one after another,
 /// extending their leases while they run. Returns whether there was any.
 pub async fn work_once(s: &Services, worker: &str) -> Result<bool> {
@@ -544,9 +598,10 @@ pub async fn run_now(s: &Services, id: i64, worker: &str) -> Result<Option<Job>>
     Ok(store.job(id).await?)
 }
 
-/// Runs claimed jobs one after another, extending the leases of all of them while
-/// any runs, and records how each ended: failures at once, the jobs that succeeded
-/// together at the end. (A worker that dies between a job's success and that record
+/// Runs claimed jobs (mail jobs up to [`MAIL_PARALLEL`] at a time, the others one
+/// after another), extending the leases of all of them while any runs, and records
+/// how each ended: each failure on its own, the jobs that succeeded together at the
+/// end. (A worker that dies between a job's success and that record
 /// leaves it to be run again after its lease; the mail job finds its message sent, or
 /// claimed and unfinished, and sends nothing twice.)
 async fn execute(s: &Services, worker: &str, jobs: Vec<Job>) -> Result<()> {
@@ -571,10 +626,20 @@ async fn execute(s: &Services, worker: &str, jobs: Vec<Job>) -> Result<()> {
             }
         })
     };
+    // Mail jobs run side by side (each on its own pooled SMTP connection: a message's
+    // time is mostly waiting for the server), the other jobs one after another.
+    let (mail, other): (Vec<&Job>, Vec<&Job>) = jobs.iter().partition(|j| j.kind == MAIL_SEND);
+    let mut outcomes: Vec<(&Job, Outcome)> = Vec::with_capacity(jobs.len());
+    for chunk in mail.chunks(MAIL_PARALLEL) {
+        let ended = futures_util::future::join_all(chunk.iter().map(|job| run_job(s, job))).await;
+        outcomes.extend(chunk.iter().copied().zip(ended));
+    }
+    for job in other {
+        outcomes.push((job, run_job(s, job).await));
+    }
     let mut done = Vec::new();
     let mut result = Ok(());
-    for job in &jobs {
-        let outcome = run_job(s, job).await;
+    for (job, outcome) in outcomes {
         let recorded = match outcome {
             Outcome::Done => {
                 done.push(job.id);
