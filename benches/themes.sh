@@ -46,6 +46,6 @@ for backend in ${BACKENDS:-sqlite postgres}; do
     t0=$(date +%s.%N)
     out=$("$kanta" themes run "${store[@]}" --json)
     t1=$(date +%s.%N)
-    echo "== $backend run $run: wall $(echo "$t1 - $t0" | bc) s (process start to exit), job $(echo "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(f"{r[\"millis\"]/1000:.2f} s, {r[\"texts\"]} texts, {r[\"themes\"]} themes, {r[\"matched\"]} matched, {r[\"created\"]} new")')"
+    echo "== $backend run $run: wall $(echo "$t1 - $t0" | bc) s (process start to exit), job $(echo "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.2f s, %d texts, %d themes, %d matched, %d new" % (r["millis"]/1000, r["texts"], r["themes"], r["matched"], r["created"]))')"
   done
 done
