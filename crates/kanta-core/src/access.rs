@@ -9,13 +9,21 @@ use crate::actor::Acting;
 /// The role needed to read (`write` false) or write records of `entity`: every read
 /// needs a signed-in caller (viewer or higher); writes of customers' records and
 /// events need staff; the staff register and the trust ledger, which pay out goodwill,
-/// need a manager, and so do surveys (what customers are asked). `entity` is `None`
+/// need a manager, and so do surveys (what customers are asked) and offers (what
+/// customers are offered, and whom the control group leaves out). `entity` is `None`
 /// for actions that belong to none (events, stats).
 pub fn access(entity: Option<&Entity>, write: bool) -> Role {
     match (entity.map(|e| e.name), write) {
         (_, false) => Role::Viewer,
         (
-            Some("staff" | "trust" | "onboarding_templates" | "onboarding_steps" | "surveys"),
+            Some(
+                "staff"
+                | "trust"
+                | "onboarding_templates"
+                | "onboarding_steps"
+                | "surveys"
+                | "offers",
+            ),
             true,
         ) => Role::Manager,
         (_, true) => Role::Staff,

@@ -16,6 +16,7 @@
 
 use chrono::{Duration, Utc};
 use kanta_store::feedback::DetractorAnswer;
+use kanta_store::trust::Detractor;
 use serde_json::json;
 
 use crate::Result;
@@ -40,11 +41,7 @@ pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String]) -> Result<()> 
     if !opens {
         return Ok(());
     }
-    let nps_max: i64 = setting(tx, "detractor_nps_max").await?.parse().unwrap_or(6);
-    let csat_max: i64 = setting(tx, "detractor_csat_max")
-        .await?
-        .parse()
-        .unwrap_or(2);
+    let Detractor { nps_max, csat_max } = detractor_rule(tx).await?;
     let since = Utc::now() - Duration::days(DETRACTOR_CASE_DAYS);
     let answers = tx
         .writer_mut()
@@ -82,6 +79,22 @@ pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String]) -> Result<()> 
 }
 
 /// A setting's stored value when it reads, else its default.
+/// What makes an answer a detractor's, from the settings `detractor_nps_max` and
+/// `detractor_csat_max` as this write sees them (the trust ledger and the case agree).
+pub(crate) async fn detractor_rule(tx: &mut WriteTx) -> Result<Detractor> {
+    let d = Detractor::default();
+    Ok(Detractor {
+        nps_max: setting(tx, "detractor_nps_max")
+            .await?
+            .parse()
+            .unwrap_or(d.nps_max),
+        csat_max: setting(tx, "detractor_csat_max")
+            .await?
+            .parse()
+            .unwrap_or(d.csat_max),
+    })
+}
+
 async fn setting(tx: &mut WriteTx, key: &str) -> Result<String> {
     let stored = tx.writer_mut().setting_text(key).await?;
     Ok(stored

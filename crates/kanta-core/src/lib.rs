@@ -34,6 +34,8 @@ pub mod cases;
 pub mod claims;
 pub mod config;
 pub mod customer_records;
+pub mod economics;
+pub mod endings;
 pub mod exposure;
 pub mod feedback;
 pub mod feedback_settings;
@@ -46,9 +48,11 @@ pub mod import;
 pub mod jobs;
 pub mod kudos;
 pub mod mail;
+pub mod offers;
 pub mod onboarding;
 pub mod outbox;
 pub mod owners;
+pub mod profit;
 pub mod proxies;
 pub mod queue;
 pub mod queue_words;
@@ -62,6 +66,7 @@ pub mod survey_send;
 pub mod surveys;
 pub mod themes;
 pub mod trust;
+pub mod value_settings;
 pub mod write;
 
 use std::sync::Arc;
@@ -144,6 +149,9 @@ pub struct Core {
     /// Where customers reach Kanta and the key that signs their links (see
     /// [`Core::with_links`]).
     links: Arc<Links>,
+    /// The newest model run's "+5 points of retention" figure, by run id (see
+    /// [`economics`]): it rests on the run alone and takes seconds to compute.
+    five_points_cache: economics::FivePointsCache,
 }
 
 /// Where customers reach Kanta (`serve.public_url`, for links in mail and QR codes)
@@ -182,6 +190,7 @@ impl Core {
             trusted_proxies: Default::default(),
             max_future: chrono::Duration::hours(24),
             links: Default::default(),
+            five_points_cache: Default::default(),
         }
     }
 

@@ -501,6 +501,12 @@ pub fn reasons_of(
         })
         .collect();
     drops.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    // "Let lapse": the cadence and the proactive reminders (usage, renewal, health,
+    // P(alive)) stop; what the customer raised themselves (cases, answers) stays.
+    let lapse = f.let_lapse;
+    if lapse {
+        drops.clear();
+    }
     for (_, metric, t) in drops.into_iter().take(PER_KEY) {
         out.push(Reason::new(
             "usage_drop",
@@ -529,7 +535,7 @@ pub fn reasons_of(
                     "days_left": g.due_on.map(|d| (d - as_of).num_days()) }),
         ));
     }
-    if let Some(r) = f.next_renewal_on {
+    if let Some(r) = f.next_renewal_on.filter(|_| !lapse) {
         let days = (r - as_of).num_days();
         if (0..=rules.renewal_days).contains(&days) {
             out.push(Reason::new(
@@ -539,12 +545,14 @@ pub fn reasons_of(
         }
     }
     if let Some(c) = f.health_change_30
+        && !lapse
         && c <= -rules.health_drop_points
     {
         out.push(Reason::new("health_drop", json!({ "points": -c })));
     }
     if let (Some(p), Some(n)) = (f.p_alive, f.repeat_purchases)
         && n > 0
+        && !lapse
         && p < rules.p_alive_floor
     {
         out.push(Reason::new(
@@ -553,7 +561,7 @@ pub fn reasons_of(
                     "floor_pct": (rules.p_alive_floor * 100.0).round() as i64 }),
         ));
     }
-    if let Some(days) = rules.cadence_of(f.tier.as_deref())
+    if let Some(days) = rules.cadence_of(f.tier.as_deref()).filter(|_| !lapse)
         && let Some(last) = f.last_proactive.or(f.began)
     {
         let since = (as_of - last).num_days();

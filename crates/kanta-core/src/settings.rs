@@ -213,6 +213,41 @@ pub const STORE_SETTINGS: &[StoreSettingDef] = &[
         description: "People a dissatisfied customer tells (default 11)",
         parse: crate::feedback_settings::parse_exposure_detractor,
     },
+    StoreSettingDef {
+        key: "ending_notice_fi",
+        description: "The notice mailed in Finnish when a relationship is ended with notice: text with {name}, {end_date} and {business}; a line break is written \\n",
+        parse: crate::endings::parse_notice_template,
+    },
+    StoreSettingDef {
+        key: "ending_notice_en",
+        description: "The notice mailed in English when a relationship is ended with notice: text with {name}, {end_date} and {business}; a line break is written \\n",
+        parse: crate::endings::parse_notice_template,
+    },
+    StoreSettingDef {
+        key: "business_name",
+        description: "The business's name as its customers know it, signed under notices to customers (empty: customer service)",
+        parse: crate::endings::parse_business_name,
+    },
+    StoreSettingDef {
+        key: "cost_hourly",
+        description: "What an hour of staff time costs, in the store's currency (e.g. 40,00; default 40.00): interactions and cases given in minutes cost their share of it",
+        parse: crate::value_settings::parse_cost_hourly,
+    },
+    StoreSettingDef {
+        key: "interaction_costs",
+        description: "What each kind of interaction costs: minutes of staff time or a fixed amount, e.g. call 10min, meeting 60min, visit 12,50 (default call 10min, meeting 60min, email 5min, visit 45min, chat 5min, note 0min, other 10min)",
+        parse: crate::value_settings::parse_interaction_costs,
+    },
+    StoreSettingDef {
+        key: "case_costs",
+        description: "What a case costs by severity: minutes of staff time or a fixed amount, e.g. low 15min, high 2h (default low 15min, normal 30min, high 120min, critical 240min)",
+        parse: crate::value_settings::parse_case_costs,
+    },
+    StoreSettingDef {
+        key: "goods_margin",
+        description: "The share of revenue that is gross margin where an order has no cost recorded, and of subscriptions' revenue (0 to 100 %, default 40%)",
+        parse: crate::value_settings::parse_goods_margin,
+    },
 ];
 
 /// `holidays`: `fi`, `none`, dates, or `fi` and dates ([`kanta_domain::sla::Holidays`]).
@@ -247,6 +282,14 @@ fn default_value(key: &str) -> String {
                 .unwrap_or_default()
                 .into()
         }
+        k if crate::value_settings::default_setting(k).is_some() => {
+            crate::value_settings::default_setting(k)
+                .unwrap_or_default()
+                .into()
+        }
+        k if crate::endings::default_setting(k).is_some() => crate::endings::default_setting(k)
+            .unwrap_or_default()
+            .into(),
         k if crate::queue::default_setting(k).is_some() => {
             crate::queue::default_setting(k).unwrap_or_default().into()
         }

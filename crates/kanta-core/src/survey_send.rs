@@ -23,7 +23,10 @@
 //!   historical imports included, never trigger), one invitation per event keyed
 //!   `{kind}:{event}:{survey}`, the same fatigue rules.
 //! - [`unsubscribe_url_of_mail`]: the `List-Unsubscribe` URL of a survey mail, signed
-//!   again from its invitation when the `mail.send` job sends it.
+//!   again from its invitation when the `mail.send` job sends it;
+//!   [`Core::signed_unsubscribe_url`]: the one URL every survey-consent mail carries.
+//! - [`Core::record_past_waves`]: waves of the past with their invitation logs (the
+//!   demo's), so that response rates have history.
 
 use chrono::{DateTime, Duration, TimeZone, Timelike, Utc};
 use kanta_domain::schema::{SURVEYS, TIERS};
@@ -35,7 +38,7 @@ use kanta_store::survey_send::{
 use serde::Serialize;
 use serde_json::json;
 
-pub use kanta_store::survey_send::Audience;
+pub use kanta_store::survey_send::{Audience, PastInvitation, PastWave};
 
 use crate::access::{Role, require};
 use crate::actor::Acting;
@@ -606,7 +609,7 @@ pub async fn unsubscribe_url_of_mail(core: &Core, key: &str) -> Result<Option<St
     let Some(parts) = core.store().invitation_link(inv).await? else {
         return Ok(None);
     };
-    let token = sign_link(
+    Ok(Some(core.signed_unsubscribe_url(
         &core.survey_key().await?,
         &LinkClaims {
             survey_id: parts.survey_id,
@@ -614,6 +617,47 @@ pub async fn unsubscribe_url_of_mail(core: &Core, key: &str) -> Result<Option<St
             token_id: parts.token_id,
             expires_ms: parts.expires_ms,
         },
-    );
-    Ok(Some(core.survey_unsubscribe_url(&token)))
+    )))
+}
+
+impl Core {
+    /// Writes waves sent in the past with their invitation logs (the demo's history;
+    /// see [`PastWave`]) in one transaction with one audit entry (`survey_waves`,
+    /// `import`, the counts). Managers. A wave written before is not written again,
+    /// and a past invitation has no link, so it is never reminded. Returns the waves
+    /// and the invitations written.
+    pub async fn record_past_waves(
+        &self,
+        acting: &Acting,
+        waves: &[PastWave],
+    ) -> Result<(u64, u64)> {
+        require(acting, Role::Manager)?;
+        let mut tx = self.begin_write(acting, &SURVEYS, Vec::new()).await?;
+        let (mut written, mut invitations) = (0u64, 0u64);
+        for w in waves {
+            if let Some(n) = tx.writer_mut().insert_past_wave(w).await? {
+                written += 1;
+                invitations += n;
+            }
+        }
+        let entries = if written == 0 {
+            Vec::new()
+        } else {
+            let mut entry = acting.audit("survey_waves", None, "import");
+            entry.details = json!({ "waves": written, "invitations": invitations });
+            vec![entry]
+        };
+        tx.finish(&run_info("past survey waves", invitations), entries)
+            .await?;
+        Ok((written, invitations))
+    }
+
+    /// The one-click unsubscribe URL (`{public_url}/s/{token}/unsubscribe`, also the
+    /// mail's `List-Unsubscribe`) of the personal link `claims` signed with `key`
+    /// ([`Core::survey_key`]): what every mail to a customer under their survey consent
+    /// carries (invitations, reminders, the "you said, we did" mail). The page
+    /// unsubscribes whatever the link's expiry or use.
+    pub fn signed_unsubscribe_url(&self, key: &[u8], claims: &LinkClaims) -> String {
+        self.survey_unsubscribe_url(&sign_link(key, claims))
+    }
 }

@@ -27,14 +27,19 @@
 //! A manager records a change (title, description, date) linked to a theme; the page
 //! shows the theme's answers per month before and after. With `notify`, each customer
 //! who raised the theme (an answer in it) and has survey consent and an email gets one
-//! mail (key `change:{id}:{customer}`, their language), queued in the same transaction.
+//! mail (key `change:{id}:{customer}`, their language), queued in the same transaction,
+//! with the one-click unsubscribe from surveys of the invitations (in the text and the
+//! HTML, and as `List-Unsubscribe` carried in the mail job:
+//! [`Core::signed_unsubscribe_url`] over a link of the newest survey for the customer
+//! that expired as it was made, so it only unsubscribes; a store without surveys
+//! sends the mail without one). Customers without survey consent get none.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{NaiveDate, Utc};
 use kanta_domain::schema::FEEDBACK;
 use kanta_models::text::{Analyzer, Document, Lang, ThemeOptions, Themes, find_themes, tokenize};
-use kanta_store::outbox::NewMail;
+use kanta_store::survey_send::SurveyMail;
 use kanta_store::themes::{NewMember, ThemeRow, ThemeWrite};
 use kanta_store::write::RunInfo;
 use serde::Serialize;
@@ -42,6 +47,7 @@ use serde_json::json;
 
 use crate::access::{Role, require};
 use crate::actor::Acting;
+use crate::surveys::LinkClaims;
 use crate::{Core, CoreError, Result};
 
 /// The daily job's kind.
@@ -65,8 +71,9 @@ pub struct ThemeView {
     pub count: u64,
     /// The most central answers: (feedback id, text).
     pub examples: Vec<(i64, String)>,
-    /// Every answer's feedback id (internal), ascending.
-    pub answer_ids: Vec<i64>,
+    /// Every answer's external id (the id it was imported with, or the one the API
+    /// or a survey gave it), in the order the answers were stored.
+    pub answer_ids: Vec<String>,
     /// Answers per month (`YYYY-MM`, store time zone), oldest first.
     pub trend: Vec<(String, u64)>,
     /// A manager renamed it.
@@ -470,7 +477,10 @@ impl Core {
             .filter(|t| t.active && t.merged_into.is_none())
             .map(|t| {
                 let ms = by_theme.get(&t.id).map_or(&[][..], Vec::as_slice);
-                let mut ids: Vec<i64> = ms.iter().map(|m| m.feedback_id).collect();
+                let mut ids: Vec<(i64, &str)> = ms
+                    .iter()
+                    .map(|m| (m.feedback_id, m.external_id.as_str()))
+                    .collect();
                 ids.sort_unstable();
                 ids.dedup();
                 let mut examples = Vec::new();
@@ -499,7 +509,7 @@ impl Core {
                     words: words_of(t),
                     count: ids.len() as u64,
                     examples,
-                    answer_ids: ids,
+                    answer_ids: ids.into_iter().map(|(_, e)| e.to_string()).collect(),
                     trend: months
                         .into_iter()
                         .map(|(k, v)| (k, v.len() as u64))
@@ -674,6 +684,17 @@ impl Core {
         };
         let settings = self.store_settings().await?;
         let store_lang = settings.value("language").unwrap_or("fi").to_string();
+        // The one-click unsubscribe from surveys (withdrawing the consent these mails
+        // need): a personal link of the newest survey that expired as it was made, so
+        // it answers nothing and only unsubscribes (no survey: no link).
+        let unsubscribe_key = if customers.is_empty() {
+            None
+        } else {
+            match self.store().surveys().await?.iter().map(|s| s.id).max() {
+                Some(survey) => Some((self.survey_key().await?, survey)),
+                None => None,
+            }
+        };
         let description = c
             .description
             .as_deref()
@@ -695,7 +716,7 @@ impl Core {
                 now,
             )
             .await?;
-        let mut mails = 0usize;
+        let mut queued = Vec::with_capacity(customers.len());
         for cu in &customers {
             let fi = cu.locale.as_deref().and_then(Lang::from_code).unwrap_or(
                 if store_lang.starts_with("en") {
@@ -704,19 +725,28 @@ impl Core {
                     Lang::Fi
                 },
             ) == Lang::Fi;
-            let m = change_mail(
+            let unsubscribe = unsubscribe_key.as_ref().map(|(key, survey)| {
+                self.signed_unsubscribe_url(
+                    key,
+                    &LinkClaims {
+                        survey_id: *survey,
+                        customer_id: Some(cu.customer_id),
+                        token_id: format!("change-{id}-{}", cu.customer_id),
+                        expires_ms: now,
+                    },
+                )
+            });
+            queued.push(change_mail(
                 fi,
                 &cu.email,
                 cu.name.as_deref(),
                 &title,
                 description,
-                id,
-                cu.customer_id,
-            );
-            if tx.writer_mut().queue_mail(&m).await?.is_some() {
-                mails += 1;
-            }
+                unsubscribe,
+                (id, cu.customer_id),
+            ));
         }
+        let mails = tx.writer_mut().queue_survey_mails(&queued, now).await? as usize;
         if c.notify {
             tx.writer_mut().mark_change_notified(id).await?;
         }
@@ -797,33 +827,37 @@ pub fn parse_day(s: &str) -> Result<NaiveDate> {
         })
 }
 
-/// The mail telling a customer what was changed because of what they said.
+/// The mail telling a customer what was changed because of what they said, with the
+/// one-click unsubscribe from surveys (`unsubscribe`, also its `List-Unsubscribe`)
+/// in the text and the HTML, as survey invitations have it.
 fn change_mail(
     fi: bool,
     to: &str,
     name: Option<&str>,
     title: &str,
     description: Option<&str>,
-    change: i64,
-    customer: i64,
-) -> NewMail {
+    unsubscribe: Option<String>,
+    (change, customer): (i64, i64),
+) -> SurveyMail {
     let greeting = match (fi, name) {
         (true, Some(n)) => format!("Hei {n},"),
         (true, None) => "Hei,".to_string(),
         (false, Some(n)) => format!("Hello {n},"),
         (false, None) => "Hello,".to_string(),
     };
-    let (subject, intro, outro) = if fi {
+    let (subject, intro, outro, opt_out) = if fi {
         (
             format!("Kuuntelimme palautettasi: {title}"),
             "kiitos palautteestasi. Sen ansiosta teimme muutoksen:",
             "Kiitos, että kerroit meille.",
+            "Jos et halua enää kyselyjä etkä näitä viestejä meiltä, peru ne tästä:",
         )
     } else {
         (
             format!("You said, we did: {title}"),
             "thank you for your feedback. Because of it we made a change:",
             "Thank you for telling us.",
+            "If you do not want any more surveys or messages like this from us, unsubscribe here:",
         )
     };
     let mut text = format!("{greeting}\n\n{intro}\n\n{title}\n");
@@ -831,6 +865,9 @@ fn change_mail(
         text.push_str(&format!("{d}\n"));
     }
     text.push_str(&format!("\n{outro}\n"));
+    if let Some(u) = &unsubscribe {
+        text.push_str(&format!("\n{opt_out} {u}\n"));
+    }
     let esc = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
@@ -848,11 +885,19 @@ fn change_mail(
         html.push_str(&format!("<p>{}</p>", esc(d)));
     }
     html.push_str(&format!("<p>{}</p>", esc(outro)));
-    NewMail {
+    if let Some(u) = &unsubscribe {
+        html.push_str(&format!(
+            "<p style=\"font-size:14px;color:#52606d\">{} <a href=\"{u}\" style=\"color:#1f5fa8\">{u}</a></p>",
+            esc(opt_out),
+            u = esc(u)
+        ));
+    }
+    SurveyMail {
         key: format!("change:{change}:{customer}"),
         to: to.to_string(),
         subject,
         text,
-        html: Some(html),
+        html,
+        unsubscribe,
     }
 }

@@ -178,9 +178,14 @@ async fn apply(tx: &mut WriteTx, entity: &str, ids: &[String]) -> Result<()> {
     }
     let credits = tx.rules().trust.credits();
     let fi = tx.rules().trust.finnish();
+    let detractor = if entity == "feedback" {
+        crate::feedback::detractor_rule(tx).await?
+    } else {
+        kanta_store::trust::Detractor::default()
+    };
     let applied = tx
         .writer_mut()
-        .apply_trust_rules(entity, ids, credits, fi)
+        .apply_trust_rules(entity, ids, credits, fi, detractor)
         .await?;
     escalate(tx, &applied.mistakes).await
 }

@@ -154,6 +154,7 @@ pub fn noun(e: &Entity) -> &'static str {
         "cases" => "case",
         "feedback" => "feedback answer",
         "surveys" => "survey",
+        "offers" => "offer",
         "usage" => "usage event",
         "staff" => "staff member",
         "trust" => "trust ledger entry",
@@ -543,6 +544,7 @@ impl WriteTx {
                 | "goals"
                 | "onboarding_tasks"
                 | "surveys"
+                | "offers"
         );
         let ids: Vec<String> = if hooked {
             batch.ids().map(str::to_string).collect()
@@ -553,6 +555,12 @@ impl WriteTx {
         // this write inserts (the process holds the write turn; ids only grow, a bulk
         // load into an empty table included): what the owner rule and auto-start
         // onboarding act on, not the existing rows written again.
+        // A page's or the API's change of `let_lapse` or `status` changes the queue.
+        let lapse_or_status = entity == "customers"
+            && batch
+                .fields
+                .iter()
+                .any(|f| matches!(f.name, "let_lapse" | "status"));
         let new_after_id = match entity {
             "customers" | "subscriptions" => self.writer.max_id(batch.entity.table).await?,
             _ => 0,
@@ -569,9 +577,13 @@ impl WriteTx {
             "customers" => {
                 crate::owners::after_write(self, &ids, new_after_id).await?;
                 crate::onboarding::after_write(self, &ids, new_after_id).await?;
+                if lapse_or_status {
+                    crate::endings::after_customers_write(self, &ids).await?;
+                }
             }
             "subscriptions" => crate::onboarding::after_write(self, &ids, new_after_id).await?,
             "surveys" => crate::surveys::after_write(self, &ids).await?,
+            "offers" => crate::offers::after_write(self, &ids).await?,
             _ => {}
         }
         if entity == "feedback" {

@@ -1106,15 +1106,29 @@ fn account(
                 continue;
             };
             let sent_day = w.day(sent);
-            let eligible = sent >= w.start
+            // The wave's audience: the accounts served for 30 days or more.
+            let considered = sent >= w.start
                 && sent <= w.as_of
                 && sent_day >= d.start_day + 30
-                && sent_day < stop_day
-                && survey_consent;
+                && sent_day < stop_day;
+            let eligible = considered && survey_consent;
             let answers = rng.random_bool([0.4, 0.5, 0.6][tier]);
             let delay = exponential(rng, 1.0 / 3.0).floor() as i64;
             let answered = office_time(rng, sent + TimeDelta::days(delay));
+            let wave = format!("nps-{year}-{half}");
             if !(eligible && answers && in_service(answered)) {
+                if considered {
+                    // Invited and not answered, or skipped without survey consent.
+                    crate::surveys::invitation(
+                        t,
+                        &wave,
+                        sent,
+                        &aid,
+                        locale,
+                        (!survey_consent).then_some("no_consent"),
+                        None,
+                    );
+                }
                 continue;
             }
             let recent_mistakes = our_faults
@@ -1162,11 +1176,21 @@ fn account(
                 }
                 _ => pick_say(rng, texts::B2B_DO_BETTER, english),
             });
+            let fid = next(&mut n.feedback, "b2b-fb");
+            crate::surveys::invitation(
+                t,
+                &wave,
+                sent,
+                &aid,
+                locale,
+                None,
+                Some((fid.clone(), answered)),
+            );
             t.feedback
-                .row(next(&mut n.feedback, "b2b-fb"))
+                .row(fid)
                 .set("customer_id", aid.as_str())
                 .set("answered_at", answered)
-                .set("survey_ref", format!("nps-{year}-{half}"))
+                .set("survey_ref", wave)
                 .set("nps", nps)
                 .set("did_well", did_well)
                 .set("do_better", do_better)

@@ -46,8 +46,11 @@
 mod b2b;
 mod cafe;
 mod clock;
+mod costs;
 mod draw;
+pub mod endings;
 mod names;
+pub mod offers;
 mod params;
 mod service;
 mod success;
@@ -56,11 +59,13 @@ mod tables;
 mod texts;
 
 use chrono::{DateTime, NaiveDate, Utc};
+pub use costs::{Costly, UNPROFITABLE};
 pub use kanta_domain::WriteBatch;
 
 pub use surveys::{
     ANONYMOUS_ENGLISH, ANONYMOUS_PER_DAY, ANSWER_THEMES, AnswerTheme, B2B_THANKS, CAFE_THANKS,
-    DEMO_SURVEYS, OLD_SURVEY_DAYS, THEME_MIX, inflect, planted_theme,
+    DEMO_SURVEYS, DemoInvitation, DemoWave, OLD_SURVEY_DAYS, THEME_MIX, WAVE_AUDIENCE,
+    WAVE_LINK_DAYS, inflect, planted_theme,
 };
 
 pub use params::{
@@ -116,6 +121,14 @@ impl DemoConfig {
 /// fields it leaves out keep the database's defaults). References hold external ids
 /// of rows in earlier batches.
 pub fn generate(cfg: &DemoConfig) -> Vec<WriteBatch> {
+    generate_with_waves(cfg).0
+}
+
+/// [`generate`]'s batches and the survey waves with their invitation logs
+/// ([`DemoWave`]: the B2B relationship survey's waves, oldest first), which are no
+/// entity's batch: `kanta demo` writes them through the core after the batches.
+/// The batches are the same as [`generate`]'s, value for value.
+pub fn generate_with_waves(cfg: &DemoConfig) -> (Vec<WriteBatch>, Vec<DemoWave>) {
     let w = clock::Window::new(cfg.as_of, cfg.years);
     let mut t = tables::Tables::new();
     cafe::generate(cfg, &w, &mut t);
@@ -126,7 +139,10 @@ pub fn generate(cfg: &DemoConfig) -> Vec<WriteBatch> {
     let claims = std::mem::take(&mut t.claim_drafts);
     let mut rng = draw::stream(cfg.seed, draw::CLAIMS);
     service::write_claims(&mut rng, claims, w.end, &mut t);
-    t.into_batches()
+    costs::generate(&w, &mut t);
+    endings::generate(&w, &mut t);
+    offers::generate(&w, &mut t);
+    t.into_parts()
 }
 
 /// The B2B accounts at risk at `as_of` by construction (external ids): still served,

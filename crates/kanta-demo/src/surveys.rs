@@ -14,6 +14,7 @@
 //! answer that thanks a staff member (the row's `staff_id`) names them by first name
 //! in a Finnish case form ("Kiitos Mikolle", "Lauralta", "Joonaksen").
 
+use chrono::{DateTime, Utc};
 use rand_chacha::ChaCha8Rng;
 
 use rand::Rng;
@@ -668,6 +669,77 @@ pub(crate) fn anonymous_answers(cfg: &DemoConfig, w: &Window, t: &mut Tables) {
                 .push();
         }
     }
+}
+
+/// The audience the relationship survey's waves name.
+pub const WAVE_AUDIENCE: &str = "B2B accounts served for 30 days or more";
+/// Days a wave's personal links stayed answerable (the setting `survey_link_days`'s
+/// default).
+pub const WAVE_LINK_DAYS: i64 = 30;
+
+/// A wave of the B2B relationship survey (`b2b-survey-relationship`, by email, at
+/// 8.00 Helsinki time on its day, as the offices open, so before every answer) with
+/// its invitation log: every account of its audience ([`WAVE_AUDIENCE`]) invited, or
+/// skipped with the reason `no_consent` when it has not consented to surveys; the
+/// invited accounts that answered carry their answer. Written by `kanta demo` through
+/// the core (plain tables, no batch).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoWave {
+    /// The answers' `survey_ref`: `nps-2025-h1`, ...
+    pub key: String,
+    /// The survey's external id.
+    pub survey: &'static str,
+    /// `email`.
+    pub channel: &'static str,
+    pub sent_at: DateTime<Utc>,
+    /// One per account considered, in the order the accounts were made.
+    pub invitations: Vec<DemoInvitation>,
+}
+
+/// One row of a wave's invitation log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoInvitation {
+    /// The customer's external id.
+    pub customer: String,
+    /// `answered`, `invited` (not answered) or `skipped`.
+    pub status: &'static str,
+    /// Why a skipped customer was not invited (`no_consent`).
+    pub reason: Option<&'static str>,
+    /// The mail's language (the account's locale).
+    pub language: &'static str,
+    /// The answer's external id and time, when answered.
+    pub answer: Option<(String, DateTime<Utc>)>,
+}
+
+/// Logs `customer` in the wave `key` sent on `sent` (the wave made on first use):
+/// skipped with `reason`, else answered with `answer`, else invited.
+pub(crate) fn invitation(
+    t: &mut Tables,
+    key: &str,
+    sent: chrono::NaiveDate,
+    customer: &str,
+    language: &'static str,
+    reason: Option<&'static str>,
+    answer: Option<(String, DateTime<Utc>)>,
+) {
+    let wave = t.waves.entry(key.to_string()).or_insert_with(|| DemoWave {
+        key: key.to_string(),
+        survey: "b2b-survey-relationship",
+        channel: "email",
+        sent_at: helsinki(sent, 8 * 3600),
+        invitations: Vec::new(),
+    });
+    wave.invitations.push(DemoInvitation {
+        customer: customer.to_string(),
+        status: match (reason, &answer) {
+            (Some(_), _) => "skipped",
+            (None, Some(_)) => "answered",
+            (None, None) => "invited",
+        },
+        reason,
+        language,
+        answer,
+    });
 }
 
 /// Adds the demo's surveys ([`DEMO_SURVEYS`]).

@@ -13,6 +13,7 @@
 //! **Architecture invariant:** this crate does no I/O.
 
 pub mod batch;
+pub mod draw;
 pub mod ids;
 pub mod money;
 pub mod schema;

@@ -680,8 +680,16 @@ pub static OFFERS: Entity = Entity {
     table: "offers",
     fields: &[
         req("name", Kind::Text, "the offer's name (for staff)"),
-        f("text_fi", Kind::LongText, "what the customer is offered, in Finnish"),
-        f("text_en", Kind::LongText, "what the customer is offered, in English"),
+        f(
+            "text_fi",
+            Kind::LongText,
+            "what the customer is offered, in Finnish",
+        ),
+        f(
+            "text_en",
+            Kind::LongText,
+            "what the customer is offered, in English",
+        ),
         dflt(
             "channel",
             Kind::Choice(OFFER_CHANNELS),
@@ -699,8 +707,16 @@ pub static OFFERS: Entity = Entity {
             Kind::Text,
             "the segment's name, the tier (A-D) or the customers' external ids separated by commas",
         ),
-        req("valid_from", Kind::Date, "first day the offer can be redeemed"),
-        req("valid_until", Kind::Date, "last day the offer can be redeemed"),
+        req(
+            "valid_from",
+            Kind::Date,
+            "first day the offer can be redeemed",
+        ),
+        req(
+            "valid_until",
+            Kind::Date,
+            "last day the offer can be redeemed",
+        ),
         money(
             "cost_per_redemption",
             "cost_per_redemption_minor",
@@ -708,7 +724,11 @@ pub static OFFERS: Entity = Entity {
             "what one redemption costs the business",
         ),
         CURRENCY,
-        f("code", Kind::Text, "the code orders carry when they redeem it"),
+        f(
+            "code",
+            Kind::Text,
+            "the code orders carry when they redeem it",
+        ),
         dflt(
             "control_percent",
             Kind::Int { min: 0, max: 90 },
@@ -735,7 +755,11 @@ pub static OFFERS: Entity = Entity {
             "draft",
             "draft, sent or closed (default draft)",
         ),
-        f("sent_at", Kind::Timestamp, "when the groups were drawn and the offer sent"),
+        f(
+            "sent_at",
+            Kind::Timestamp,
+            "when the groups were drawn and the offer sent",
+        ),
     ],
     time_field: None,
     append_only: false,

@@ -86,6 +86,7 @@ pub mod clv;
 pub mod cohort;
 pub mod data;
 pub mod dual;
+pub mod economics;
 pub mod error;
 pub mod fit;
 pub mod gammagamma;
@@ -102,6 +103,7 @@ pub mod summary;
 pub mod survival;
 pub mod text;
 pub mod transaction;
+pub mod uplift;
 pub mod validation;
 
 pub use bgbb::BgBbParams;

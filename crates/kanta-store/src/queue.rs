@@ -176,6 +176,8 @@ pub struct QueueFacts {
     pub goals: Vec<GoalFacts>,
     pub usage: Vec<UsageFacts>,
     pub actions: Vec<ActionFacts>,
+    /// "Let lapse" (`customers.let_lapse`): no cadence and no proactive reminders.
+    pub let_lapse: bool,
 }
 
 /// Every customer's facts, and the newest model run's currency.
@@ -441,7 +443,7 @@ impl Store {
             "SELECT c.id, c.tier, c.owner_id, {acq}, {first}, {created}, \
              CAST(c.health_probability AS DOUBLE PRECISION), CAST(c.health_change_30 AS BIGINT), \
              CAST(s.p_alive AS DOUBLE PRECISION), CAST(s.repeat_purchases AS BIGINT), \
-             CAST(s.clv_12_minor AS BIGINT) \
+             CAST(s.clv_12_minor AS BIGINT), c.let_lapse \
              FROM customers c LEFT JOIN customer_scores s ON s.customer_id = c.id AND s.run_id = {run_id} \
              WHERE c.status = 'active'{scope} ORDER BY c.id",
             acq = d.date_text("c.acquired_on"),
@@ -563,6 +565,7 @@ impl Store {
                     p_alive: r.try_get(8)?,
                     repeat_purchases: r.try_get(9)?,
                     clv_12_minor: r.try_get(10)?,
+                    let_lapse: r.try_get(11)?,
                     ..QueueFacts::default()
                 }
             }))
@@ -945,6 +948,7 @@ impl Writer {
             "cases" | "interactions" | "feedback" | "trust_entries" | "goals" => {
                 format!("SELECT DISTINCT r.customer_id FROM {table} r")
             }
+            "customers" => "SELECT r.id FROM customers r".to_string(),
             "onboarding_tasks" => "SELECT DISTINCT o.customer_id FROM onboarding_tasks r \
                                    JOIN onboardings o ON o.id = r.onboarding_id"
                 .to_string(),

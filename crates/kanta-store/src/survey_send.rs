@@ -50,6 +50,37 @@ impl Audience {
     }
 }
 
+/// The `WHERE` condition on `customers c` that selects an audience, and the value to
+/// bind as parameter `param` (always bound, `NULL` when the audience needs none): the
+/// one audience rule of survey waves and offers.
+pub fn audience_filter(
+    audience: &Audience,
+    pg: bool,
+    param: &str,
+) -> Result<(String, Option<String>)> {
+    Ok(match audience {
+        Audience::All => (format!("CAST({param} AS TEXT) IS NULL"), None),
+        Audience::Queue => (
+            format!(
+                "CAST({param} AS TEXT) IS NULL AND c.id IN (SELECT customer_id FROM contact_queue)"
+            ),
+            None,
+        ),
+        Audience::Segment(s) => (format!("c.segment = {param}"), Some(s.clone())),
+        Audience::Tier(t) => (format!("c.tier = {param}"), Some(t.clone())),
+        Audience::Customers(ids) => (
+            if pg {
+                format!(
+                    "c.external_id IN (SELECT jsonb_array_elements_text(CAST({param} AS JSONB)))"
+                )
+            } else {
+                format!("c.external_id IN (SELECT value FROM json_each({param}))")
+            },
+            Some(serde_json::to_string(ids).map_err(json_err)?),
+        ),
+    })
+}
+
 /// The fatigue rules of one sending.
 #[derive(Debug, Clone)]
 pub struct Fatigue {
@@ -274,7 +305,103 @@ impl DbTx {
     }
 }
 
+/// A wave sent in the past, with its invitation log, its references by external id
+/// (the demo's history), for [`crate::Writer::insert_past_wave`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PastWave {
+    /// The survey's external id.
+    pub survey: String,
+    /// `email` or `link`.
+    pub channel: String,
+    pub audience: String,
+    /// When it was sent, and when its links stopped being answerable (ms).
+    pub sent_ms: i64,
+    pub expires_ms: i64,
+    pub invitations: Vec<PastInvitation>,
+}
+
+/// One customer of a [`PastWave`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PastInvitation {
+    /// The customer's external id.
+    pub customer: String,
+    /// `invited`, `answered` or `skipped`.
+    pub status: String,
+    /// Why a skipped customer was not invited (a code of the invitation log).
+    pub reason: Option<String>,
+    pub language: Option<String>,
+    /// The answer's external id and when it was given (ms).
+    pub answer: Option<(String, i64)>,
+}
+
 impl crate::Writer {
+    /// Writes a past wave and its invitation log in this transaction: the wave's row
+    /// with its counts, one invitation per customer found (without a link: a past
+    /// invitation gets no reminder), an answered one linked to its answer. Returns the
+    /// invitations written, or `None` when the survey is unknown or the same wave
+    /// (survey, audience, time) was written before (a second run writes nothing).
+    pub async fn insert_past_wave(&mut self, w: &PastWave) -> Result<Option<u64>> {
+        let survey: Option<i64> = on_tx!(&mut self.tx, tx => sqlx::query_scalar(
+            "SELECT s.id FROM surveys s WHERE s.external_id = $1 AND NOT EXISTS \
+             (SELECT 1 FROM survey_waves w WHERE w.survey_id = s.id AND w.audience = $2 \
+              AND w.created_ms = $3)")
+            .bind(&w.survey)
+            .bind(&w.audience)
+            .bind(w.sent_ms)
+            .fetch_optional(&mut **tx)
+            .await?);
+        let Some(survey) = survey else {
+            return Ok(None);
+        };
+        let skipped = w
+            .invitations
+            .iter()
+            .filter(|i| i.status == "skipped")
+            .count() as i64;
+        let considered = w.invitations.len() as i64;
+        let wave: i64 = on_tx!(&mut self.tx, tx => sqlx::query_scalar(
+            "INSERT INTO survey_waves (survey_id, channel, audience, considered, invited, \
+             skipped, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+            .bind(survey)
+            .bind(&w.channel)
+            .bind(&w.audience)
+            .bind(considered)
+            .bind(considered - skipped)
+            .bind(skipped)
+            .bind(w.sent_ms)
+            .fetch_one(&mut **tx)
+            .await?);
+        let sql = "INSERT INTO survey_invitations (survey_id, customer_id, wave_id, channel, \
+                   status, reason, language, created_ms, expires_ms, answered_ms, feedback_id) \
+                   SELECT $1, c.id, $2, $3, $4, $5, $6, $7, $8, $9, \
+                   (SELECT f.id FROM feedback f WHERE f.external_id = $10) \
+                   FROM customers c WHERE c.external_id = $11";
+        let mut written = 0u64;
+        for i in &w.invitations {
+            let expires = (i.status != "skipped").then_some(w.expires_ms);
+            let (answer, answered_ms) = match &i.answer {
+                Some((id, at)) => (Some(id.as_str()), Some(*at)),
+                None => (None, None),
+            };
+            written += on_tx!(&mut self.tx, tx => sqlx::query(sql)
+                .bind(survey)
+                .bind(wave)
+                .bind(&w.channel)
+                .bind(&i.status)
+                .bind(&i.reason)
+                .bind(&i.language)
+                .bind(w.sent_ms)
+                .bind(expires)
+                .bind(answered_ms)
+                .bind(answer)
+                .bind(&i.customer)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected());
+        }
+        Ok(Some(written))
+    }
+
     /// Inserts a wave and its invitation log (one row per customer of the audience,
     /// invited or skipped with the reason) in this transaction; returns its counts and
     /// the invited rows.
@@ -291,25 +418,7 @@ impl crate::Writer {
             .bind(f.now_ms)
             .fetch_one(&mut **tx)
             .await?);
-        let (filter, value): (String, Option<String>) = match &w.audience {
-            Audience::All => ("CAST($10 AS TEXT) IS NULL".into(), None),
-            Audience::Queue => (
-                "CAST($10 AS TEXT) IS NULL AND c.id IN (SELECT customer_id FROM contact_queue)"
-                    .into(),
-                None,
-            ),
-            Audience::Segment(s) => ("c.segment = $10".into(), Some(s.clone())),
-            Audience::Tier(t) => ("c.tier = $10".into(), Some(t.clone())),
-            Audience::Customers(ids) => (
-                if pg {
-                    "c.external_id IN (SELECT jsonb_array_elements_text(CAST($10 AS JSONB)))"
-                } else {
-                    "c.external_id IN (SELECT value FROM json_each($10))"
-                }
-                .into(),
-                Some(serde_json::to_string(ids).map_err(json_err)?),
-            ),
-        };
+        let (filter, value) = audience_filter(&w.audience, pg, "$10")?;
         let token = token_sql(pg);
         let sql = format!(
             "INSERT INTO survey_invitations (survey_id, customer_id, wave_id, channel, status, \

@@ -72,6 +72,8 @@ pub struct MemberRow {
     pub answered_at: DateTime<Utc>,
     pub customer_id: Option<i64>,
     pub text: String,
+    /// The answer's external id (as imported, or as the API or a survey gave it).
+    pub external_id: String,
 }
 
 /// A member to write: (feedback id, field, theme id, weight).
@@ -197,7 +199,7 @@ impl Store {
         let sql = format!(
             "SELECT m.theme_id, m.feedback_id, m.field, m.weight, {at} AS at, f.customer_id, \
                     CASE m.field WHEN 'did_well' THEN f.did_well WHEN 'do_better' THEN f.do_better \
-                    ELSE f.comment END AS text \
+                    ELSE f.comment END AS text, f.external_id \
              FROM feedback_theme_members m JOIN feedback f ON f.id = m.feedback_id {filter} \
              ORDER BY m.theme_id, m.weight DESC, m.feedback_id, m.field",
             at = time_col(pg, "f.answered_at"),
@@ -217,6 +219,7 @@ impl Store {
                     answered_at: parse_time(&at).unwrap_or_default(),
                     customer_id: r.try_get(5)?,
                     text: r.try_get::<Option<String>, _>(6)?.unwrap_or_default(),
+                    external_id: r.try_get(7)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?);

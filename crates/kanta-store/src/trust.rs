@@ -35,6 +35,25 @@ pub struct Credits {
     pub mistake: i64,
 }
 
+/// What makes an answer a detractor's for the ledger (the settings
+/// `detractor_nps_max` and `detractor_csat_max`): NPS up to `nps_max`, or with no NPS
+/// a CSAT up to `csat_max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Detractor {
+    pub nps_max: i64,
+    pub csat_max: i64,
+}
+
+impl Default for Detractor {
+    /// NPS 0-6, CSAT 1-2.
+    fn default() -> Self {
+        Detractor {
+            nps_max: 6,
+            csat_max: 2,
+        }
+    }
+}
+
 /// One rule: when it holds for a record, the record earns `good_job` or `mistake`.
 struct Rule {
     /// The entry's `source`.
@@ -141,11 +160,17 @@ const FEEDBACK_RULES: &[Rule] = &[
         table: "feedback",
         tag: "detractor",
         mistake: true,
-        cond: "r.nps IS NOT NULL AND r.nps <= 6",
+        // `{nps_max}` and `{csat_max}` are the settings' whole numbers (`Detractor`).
+        cond: "(r.nps IS NOT NULL AND r.nps <= {nps_max}) \
+               OR (r.nps IS NULL AND r.csat IS NOT NULL AND r.csat <= {csat_max})",
         at: "r.answered_at",
-        reason_on: "'Mistake: a detractor''s answer (would recommend us ' || CAST(r.nps AS TEXT) || '/10)'",
+        reason_on: "'Mistake: a detractor''s answer (' || CASE WHEN r.nps IS NOT NULL \
+                    THEN 'would recommend us ' || CAST(r.nps AS TEXT) || '/10' \
+                    ELSE 'satisfaction ' || CAST(r.csat AS TEXT) || '/5' END || ')'",
         reason_off: "'Correction: answer ' || r.external_id || ' is no longer a detractor''s'",
-        reason_on_fi: "'Virhe: arvostelijan vastaus (suosittelisi meitä ' || CAST(r.nps AS TEXT) || '/10)'",
+        reason_on_fi: "'Virhe: arvostelijan vastaus (' || CASE WHEN r.nps IS NOT NULL \
+                       THEN 'suosittelisi meitä ' || CAST(r.nps AS TEXT) || '/10' \
+                       ELSE 'tyytyväisyys ' || CAST(r.csat AS TEXT) || '/5' END || ')'",
         reason_off_fi: "'Korjaus: vastaus ' || r.external_id || ' ei ole enää arvostelijan'",
         sticky: false,
     },
@@ -247,7 +272,7 @@ const INSERT_INTO: &str = "INSERT INTO trust_entries \
 
 /// The statement that applies `rule` to the records whose external ids are bound at
 /// `$1`, returning each entry written (id, delta).
-fn rule_sql(tx: &DbTx, rule: &Rule, credit: i64, fi: bool) -> String {
+fn rule_sql(tx: &DbTx, rule: &Rule, credit: i64, fi: bool, d: Detractor) -> String {
     let now = tx.now();
     let Rule {
         source,
@@ -267,6 +292,9 @@ fn rule_sql(tx: &DbTx, rule: &Rule, credit: i64, fi: bool) -> String {
     } else {
         (reason_on, reason_off)
     };
+    let cond = cond
+        .replace("{nps_max}", &d.nps_max.to_string())
+        .replace("{csat_max}", &d.csat_max.to_string());
     let ids = in_list(tx, "r.external_id", 1);
     let off = if *sticky {
         String::new()
@@ -312,6 +340,7 @@ impl Writer {
         ids: &[String],
         credits: Credits,
         fi: bool,
+        detractor: Detractor,
     ) -> Result<Applied> {
         let mut applied = Applied::default();
         let rules = rules_of(entity);
@@ -333,7 +362,7 @@ impl Writer {
             } else {
                 credits.good_job
             };
-            let sql = rule_sql(&self.tx, rule, credit, fi);
+            let sql = rule_sql(&self.tx, rule, credit, fi, detractor);
             for chunk in ids.chunks(CHUNK) {
                 let rows: Vec<(i64, i64)> = match &mut self.tx {
                     DbTx::Sqlite(c) => {

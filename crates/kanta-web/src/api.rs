@@ -20,12 +20,15 @@
 
 mod audit;
 mod cases;
+mod economics;
+mod endings;
 mod entities;
 mod events;
 mod feedback;
 mod health;
 mod ideas;
 mod jobs;
+mod offers;
 mod openapi;
 mod queue;
 mod scores;
@@ -34,6 +37,7 @@ mod settings;
 mod survey_waves;
 mod surveys;
 mod themes;
+mod value;
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -70,13 +74,17 @@ pub fn routes() -> Router<AppState> {
         .merge(scores::routes())
         .merge(cases::routes())
         .merge(service::routes())
+        .merge(economics::routes())
         .merge(health::routes())
         .merge(queue::routes())
         .merge(surveys::routes())
         .merge(survey_waves::routes())
         .merge(feedback::routes())
         .merge(themes::routes())
-        .merge(ideas::routes());
+        .merge(ideas::routes())
+        .merge(endings::routes())
+        .merge(value::routes())
+        .merge(offers::routes());
     for e in ENTITIES {
         r = r.merge(entities::routes(e));
     }

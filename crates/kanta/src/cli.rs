@@ -98,9 +98,15 @@ pub enum Command {
     /// Surveys: list, show, create, activate, close, links, waves and the invitation log.
     #[command(subcommand)]
     Survey(crate::commands::survey::SurveyCommand),
+    /// Ending customer relationships cleanly: propose, approve, refuse, cancel, list, due.
+    #[command(subcommand)]
+    Ending(crate::commands::ending::EndingCommand),
     /// Themes in the free-text answers: find them now, list, rename, merge, split.
     #[command(subcommand)]
     Themes(crate::commands::themes::ThemesCommand),
+    /// Offers with a control group: list, send (`kanta report offer ID` for the uplift).
+    #[command(subcommand)]
+    Offer(crate::commands::offer::OfferCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,6 +229,18 @@ pub enum ReportCommand {
     /// Feedback: NPS, CSAT and CES by month or quarter with 95% intervals, response
     /// rates, themes with their answers' ids, detractor drivers and word-of-mouth reach.
     Feedback(crate::commands::feedback_report::FeedbackReportArgs),
+    /// Retention economics: what five more points of 12-month retention are worth
+    /// (from the newest model run, with a 95% interval), the costs of winning and of
+    /// keeping a customer, and churn reasons by journey stage.
+    Economics(crate::commands::economics::EconomicsArgs),
+    /// Profitability: revenue, gross margin, cost to serve by component and margin
+    /// after it per customer over 12 months, the margin distribution and the
+    /// unprofitable customers with their reasons (--refresh runs the pass first).
+    Value(crate::commands::value::ValueArgs),
+    /// An offer's uplift: purchase rate, orders and revenue per customer in the offer
+    /// group against the control group, absolute (Welch) and relative (delta method)
+    /// with 95% intervals, net of the offer's cost, or "not enough data yet".
+    Offer(crate::commands::offer::ReportOfferArgs),
 }
 
 #[derive(Debug, Args)]
@@ -791,7 +809,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Queue(a) => crate::commands::queue::run(&cli, a).await,
         Command::Survey(c) => crate::commands::survey::run(&cli, c).await,
+        Command::Ending(c) => crate::commands::ending::run(&cli, c).await,
         Command::Themes(c) => crate::commands::themes::run(&cli, c).await,
+        Command::Offer(c) => crate::commands::offer::run(&cli, c).await,
         Command::Cases(CasesCommand::SlaCheck(a)) => {
             crate::commands::cases::sla_check(&cli, a).await
         }

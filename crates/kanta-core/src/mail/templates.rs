@@ -109,6 +109,10 @@ macro_rules! templates {
         ///   before): `site`, `name` (their first name), `week` (`2026-W48`), `count`
         ///   (their kudos that week), `items` (one line per answer: its day and words),
         ///   `path` (`/thanks`).
+        /// - `offer` (an offer's mail to its offer group, in the customer's language):
+        ///   `name` (the customer's name, else a polite stand-in), `offer` (its name),
+        ///   `text` (the offer's text), `code` (`Koodi: X` / `Code: X`, or empty),
+        ///   `valid_until` (its last day).
         pub const TEMPLATES: &[&str] = &[$($name),*];
     };
 }
@@ -122,7 +126,8 @@ templates!(
     "queue_digest",
     "survey_invite",
     "survey_reminder",
-    "kudos_weekly"
+    "kudos_weekly",
+    "offer"
 );
 
 /// Renders the template `template` in `lang` with the values `vars` (name, value).

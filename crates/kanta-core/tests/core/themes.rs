@@ -175,7 +175,8 @@ async fn external(core: &Core) -> HashMap<i64, String> {
         .collect()
 }
 
-/// The label most of a theme's answers carry, and its share.
+/// The label most of a theme's answers carry, and its share. A theme lists its
+/// answers by their external ids (`f0`, ...), never the store's row ids.
 fn majority(
     t: &ThemeView,
     ext: &HashMap<i64, String>,
@@ -183,7 +184,11 @@ fn majority(
 ) -> (&'static str, f64) {
     let mut c: HashMap<&str, usize> = HashMap::new();
     for id in &t.answer_ids {
-        *c.entry(labels[&ext[id]]).or_default() += 1;
+        assert!(
+            ext.values().any(|e| e == id),
+            "{id} is not an answer's external id"
+        );
+        *c.entry(labels[id]).or_default() += 1;
     }
     let (l, n) = c.into_iter().max_by_key(|x| (x.1, x.0)).unwrap_or(("", 0));
     (l, n as f64 / t.answer_ids.len().max(1) as f64)
@@ -316,7 +321,7 @@ async fn themes_are_found_and_edits_survive_a_rerun() {
                 let text = &ANSWERS
                     .iter()
                     .flat_map(|a| a.1.iter())
-                    .nth(ext[id][1..].parse().unwrap())
+                    .nth(id[1..].parse().unwrap())
                     .unwrap();
                 assert!(text.to_lowercase().contains("queue"), "{text}");
             }
@@ -398,6 +403,150 @@ async fn themes_are_found_and_edits_survive_a_rerun() {
                 .await
                 .iter()
                 .all(|a| a.entry.entity != "feedback_changes")
+        );
+    })
+    .await;
+}
+
+/// The "you said, we did" mail carries the one-click unsubscribe from surveys that
+/// invitations carry: the link in the text and the HTML and as `List-Unsubscribe`
+/// (with `List-Unsubscribe-Post`) when the mail job sends it to a real SMTP server;
+/// the link withdraws the customer's survey consent, after which they are not mailed
+/// again, and a customer who never consented (c3) is never mailed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_mail_has_the_one_click_unsubscribe_and_needs_consent() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use kanta_core::jobs::{JobSettings, Services, Workers};
+    use kanta_core::mail::{Mailer, SmtpMailer};
+    use kanta_core::surveys::SurveyInput;
+
+    use crate::smtp::{SmtpServer, parse};
+    use crate::support::{each_backend, eventually};
+
+    each_backend(|backend, store| async move {
+        let core = Core::new(store.clone()).with_links("https://kahvila.example.fi", None);
+        let labels = seed(&core).await;
+        let boss = manager();
+        core.run_themes(&boss).await.unwrap();
+        core.create_survey(
+            &boss,
+            Some("kahvila"),
+            SurveyInput {
+                name: Some("Kahvila".into()),
+                ..SurveyInput::default()
+            },
+        )
+        .await
+        .unwrap();
+        core.set_survey_status(&boss, "kahvila", "active")
+            .await
+            .unwrap();
+        // A Finnish theme: its answers are c1's (consents) and c3's (refused).
+        let ext = external(&core).await;
+        let themes = core.feedback_themes(&boss).await.unwrap();
+        let jono = themes
+            .iter()
+            .filter(|t| majority(t, &ext, &labels).0 == "jonotus")
+            .max_by_key(|t| t.count)
+            .unwrap_or_else(|| panic!("{backend}: no queueing theme: {themes:#?}"))
+            .clone();
+        let change = |title: &str| NewChange {
+            theme_id: jono.id,
+            title: title.into(),
+            description: Some("Kaksi kassaa aamuisin".into()),
+            changed_on: "1.10.2026".into(),
+            notify: true,
+        };
+        let (_, mails) = core
+            .record_change(&boss, &change("Lisää kassoja"))
+            .await
+            .unwrap();
+        assert_eq!(mails, 1, "{backend}: c1 only (c3 has not consented)");
+        let outbox = store.outbox(100).await.unwrap();
+        assert_eq!(outbox.len(), 1, "{backend}");
+        assert_eq!(outbox[0].to, "aino@example.fi");
+
+        // Sent by the mail job to a real SMTP server.
+        let server = SmtpServer::start().await;
+        let mailer: Arc<dyn Mailer> = Arc::new(
+            SmtpMailer::from_url(
+                &server.url(),
+                "Kahvila <kahvila@example.fi>",
+                Duration::from_secs(10),
+            )
+            .unwrap(),
+        );
+        let workers = Workers::start(
+            Services {
+                core: core.clone(),
+                settings: JobSettings {
+                    poll: Duration::from_millis(20),
+                    score_every: None,
+                    ..JobSettings::default()
+                },
+                mailer: Some(mailer),
+            },
+            1,
+        );
+        eventually(Duration::from_secs(60), "the mail sent", || {
+            let server = &server;
+            async move { (!server.received().is_empty()).then_some(()) }
+        })
+        .await;
+        workers.stop().await;
+        let received = server.received();
+        assert_eq!(received.len(), 1, "{backend}");
+        assert_eq!(received[0].to, ["aino@example.fi"]);
+        let m = parse(&received[0].data);
+        assert!(m.subject().contains("Lisää kassoja"), "{}", m.subject());
+        let header = m.header("List-Unsubscribe").expect("List-Unsubscribe");
+        let url = header
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_string();
+        assert!(
+            url.starts_with("https://kahvila.example.fi/s/") && url.ends_with("/unsubscribe"),
+            "{backend}: {header}"
+        );
+        assert_eq!(
+            m.header("List-Unsubscribe-Post"),
+            Some("List-Unsubscribe=One-Click")
+        );
+        let text = m.body("text/plain").unwrap();
+        assert!(
+            text.contains(&format!("peru ne tästä: {url}")),
+            "{backend}: {text}"
+        );
+        let html = m.body("text/html").unwrap();
+        assert!(
+            html.contains(&format!("href=\"{url}\"")),
+            "{backend}: {html}"
+        );
+
+        // One click: consent withdrawn, and the next change mails no one.
+        let token = url
+            .trim_start_matches("https://kahvila.example.fi/s/")
+            .trim_end_matches("/unsubscribe")
+            .to_string();
+        let v = core
+            .unsubscribe_survey_link(&token, Channel::Ui, None)
+            .await
+            .unwrap();
+        assert_eq!(v.gate, kanta_core::surveys::Gate::Answered, "{backend}");
+        let c1 = store.customer("c1").await.unwrap().unwrap();
+        assert_eq!(c1.get("survey_consent"), &Value::Bool(false), "{backend}");
+        let (_, mails) = core
+            .record_change(&boss, &change("Kolmas kassa"))
+            .await
+            .unwrap();
+        assert_eq!(mails, 0, "{backend}: nobody left who consents");
+        // The link answers nothing: it expired as it was made.
+        assert_eq!(
+            core.open_survey_link(&token).await.unwrap().gate,
+            kanta_core::surveys::Gate::Expired,
+            "{backend}"
         );
     })
     .await;

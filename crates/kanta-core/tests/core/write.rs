@@ -23,6 +23,7 @@ fn customer(name: &str, email: &str) -> Vec<Value> {
             ("acquisition_cost", Value::Int(1250)),
             ("currency", text("EUR")),
             ("status", text("active")),
+            ("let_lapse", Value::Bool(false)),
         ],
     )
 }
@@ -96,6 +97,7 @@ async fn a_created_record_is_audited_with_its_fields_and_actor() {
                 "acquisition_cost": created(json!(1250)),
                 "currency": created(json!("EUR")),
                 "status": created(json!("active")),
+                "let_lapse": created(json!(false)),
             }),
             "{backend}: every field given, none left null"
         );

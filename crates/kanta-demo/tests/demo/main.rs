@@ -3,6 +3,7 @@
 
 mod common;
 mod determinism;
+mod endings;
 mod local_time;
 mod models;
 mod recovery;

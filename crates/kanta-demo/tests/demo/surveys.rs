@@ -317,3 +317,59 @@ fn the_theme_step_finds_the_planted_themes() {
     }
     assert!(failed.is_empty(), "{failed:#?}\n{reports}");
 }
+
+/// The relationship survey's answers come from waves: every `nps-YYYY-hN` answer is
+/// the answered invitation of its wave (same account, same time), each wave also
+/// invites accounts that do not answer and skips those without survey consent, and
+/// the batches are `generate`'s, value for value.
+#[test]
+fn relationship_answers_come_from_waves() {
+    let cfg = DemoConfig::default();
+    let (batches, waves) = kanta_demo::generate_with_waves(&cfg);
+    let data = default_data();
+    assert_eq!(batches.len(), data.len());
+    for (a, b) in batches.iter().zip(data) {
+        assert_eq!(a.entity.name, b.entity.name);
+        assert!(a.values == b.values, "{}: other values", a.entity.name);
+    }
+    let consent: HashMap<&str, bool> = rows(batch(data, "customers"))
+        .map(|r| (r.id(), r.bool("survey_consent") == Some(true)))
+        .collect();
+    let answers: HashMap<&str, _> = rows(batch(data, "feedback"))
+        .filter(|r| {
+            r.text("survey_ref")
+                .is_some_and(|s| s.starts_with("nps-20"))
+        })
+        .map(|r| (r.id(), r))
+        .collect();
+    assert!(waves.len() >= 4, "{} waves", waves.len());
+    let mut answered = 0;
+    for w in &waves {
+        assert_eq!(w.survey, "b2b-survey-relationship");
+        assert_eq!(w.channel, "email");
+        let count = |s: &str| w.invitations.iter().filter(|i| i.status == s).count();
+        assert!(count("invited") > 0 && count("answered") > 0, "{}", w.key);
+        assert!(
+            count("skipped") > 0,
+            "{}: no account without consent",
+            w.key
+        );
+        for i in &w.invitations {
+            assert_eq!(i.status == "skipped", i.reason == Some("no_consent"));
+            assert_eq!(i.status != "skipped", consent[i.customer.as_str()], "{i:?}");
+            if let Some((id, at)) = &i.answer {
+                let a = &answers[id.as_str()];
+                assert_eq!(a.text("customer_id"), Some(i.customer.as_str()));
+                assert_eq!(a.text("survey_ref"), Some(w.key.as_str()));
+                assert_eq!(a.time("answered_at"), Some(*at));
+                assert!(*at >= w.sent_at);
+                answered += 1;
+            }
+        }
+    }
+    assert_eq!(
+        answered,
+        answers.len(),
+        "every relationship answer has its wave"
+    );
+}

@@ -256,7 +256,10 @@ fn two_more_answers_keep_the_themes() {
     let first = run(&texts);
     // Several pairs of added answers: on topic, off topic, and in between.
     let additions: &[[&str; 2]] = &[
-        ["Jonotin yli kymmenen minuuttia", "Great coffee, friendly staff"],
+        [
+            "Jonotin yli kymmenen minuuttia",
+            "Great coffee, friendly staff",
+        ],
         ["Hinnat ovat kohtuulliset", "The queue was short today"],
         ["Ihan ok", "Nice place"],
         ["Kahvi loppui kesken", "Too expensive for students"],

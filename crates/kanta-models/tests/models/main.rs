@@ -6,8 +6,10 @@
 mod bgbb;
 mod common;
 mod contractual;
+mod economics;
 mod scoring;
 mod special;
 mod spend;
 mod summaries;
 mod transaction;
+mod uplift;

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use kanta_domain::Value;
 use kanta_domain::schema::{CASES, CUSTOMERS, FEEDBACK, INTERACTIONS, STAFF};
-use kanta_store::trust::Credits;
+use kanta_store::trust::{Credits, Detractor};
 use kanta_store::{RunInfo, Store, WriteBatch};
 
 use crate::{each_backend, fields, text};
@@ -49,7 +49,7 @@ async fn interactions(store: &Store, rows: &[(&str, &str, &str)]) -> u64 {
     w.merge_written().await.unwrap();
     let ids: Vec<String> = rows.iter().map(|r| r.0.to_string()).collect();
     let applied = w
-        .apply_trust_rules("interactions", &ids, CREDITS, false)
+        .apply_trust_rules("interactions", &ids, CREDITS, false, Detractor::default())
         .await
         .unwrap();
     assert!(applied.mistakes.is_empty(), "good jobs are no mistakes");
@@ -124,7 +124,7 @@ async fn answers_without_a_customer_earn_nothing() {
         w.merge_written().await.unwrap();
         let ids = ["f1", "f2", "f3"].map(String::from);
         let applied = w
-            .apply_trust_rules("feedback", &ids, CREDITS, false)
+            .apply_trust_rules("feedback", &ids, CREDITS, false, Detractor::default())
             .await
             .unwrap();
         assert_eq!(applied.entries, 2);
@@ -133,6 +133,60 @@ async fn answers_without_a_customer_earn_nothing() {
         assert_eq!(
             store.trust_ledger("c2", 10).await.unwrap().unwrap().balance,
             -9
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_detractor_rule_follows_the_thresholds_and_counts_csat_without_nps() {
+    each_backend(|store| async move {
+        customers(&store).await;
+        let f = fields(&FEEDBACK, &["customer_id", "answered_at", "nps", "csat"]);
+        let mut w = store.writer(&FEEDBACK, f.clone()).await.unwrap();
+        let mut b = WriteBatch::new(&FEEDBACK, f);
+        // NPS 5: a detractor by the default (0-6), not with nps_max 4.
+        b.push(
+            "g1".into(),
+            [text("c2"), Value::Time(ago(3)), Value::Int(5), Value::Null],
+        );
+        // No NPS, CSAT 2: a detractor by the default (1-2), and by csat_max 2.
+        b.push(
+            "g2".into(),
+            [text("c2"), Value::Time(ago(3)), Value::Null, Value::Int(2)],
+        );
+        // NPS 8 and CSAT 1: the NPS decides, not a detractor.
+        b.push(
+            "g3".into(),
+            [
+                text("c2"),
+                Value::Time(ago(3)),
+                Value::Int(8),
+                Value::Int(1),
+            ],
+        );
+        w.write(b).await.unwrap();
+        w.merge_written().await.unwrap();
+        let ids = ["g1", "g2", "g3"].map(String::from);
+        let strict = Detractor {
+            nps_max: 4,
+            csat_max: 2,
+        };
+        let applied = w
+            .apply_trust_rules("feedback", &ids, CREDITS, false, strict)
+            .await
+            .unwrap();
+        assert_eq!(applied.mistakes.len(), 1, "only the CSAT answer");
+        w.finish(&RunInfo::default()).await.unwrap();
+        let ledger = store.trust_ledger("c2", 10).await.unwrap().unwrap();
+        assert_eq!(ledger.balance, CREDITS.mistake, "one mistake, no good job");
+        assert!(
+            ledger
+                .entries
+                .iter()
+                .any(|e| e.reason.contains("satisfaction 2/5")),
+            "{:?}",
+            ledger.entries
         );
     })
     .await;

@@ -181,7 +181,7 @@ pub fn openapi(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>)
                         "words": {"type": "array", "items": {"type": "string"}},
                         "count": {"type": "integer"},
                         "examples": {"type": "array", "items": {"type": "array", "description": "[answer id, text]"}},
-                        "answer_ids": {"type": "array", "items": {"type": "integer"}, "description": "the feedback ids (internal) of the theme's answers"},
+                        "answer_ids": {"type": "array", "items": {"type": "string"}, "description": "the external ids of the theme's answers (as imported, or as the API or a survey gave them)"},
                         "trend": {"type": "array", "items": {"type": "array", "description": "[month, answers]"}},
                         "manual": {"type": "boolean"}},
                     "required": ["id", "label", "words", "count", "answer_ids"]}});

@@ -1105,6 +1105,8 @@ fn document() -> Value {
     admin_paths(&mut paths, &mut schemas);
     super::cases::openapi(&mut paths, &mut schemas);
     service_paths(&mut paths, &mut schemas);
+    super::economics::openapi(&mut paths, &mut schemas);
+    super::value::openapi(&mut paths, &mut schemas);
     super::health::openapi(&mut paths, &mut schemas);
     super::queue::openapi(&mut paths, &mut schemas);
     super::surveys::openapi(&mut paths, &mut schemas);
@@ -1112,6 +1114,8 @@ fn document() -> Value {
     super::feedback::openapi(&mut paths, &mut schemas);
     super::themes::openapi(&mut paths, &mut schemas);
     super::ideas::openapi(&mut paths, &mut schemas);
+    super::endings::openapi(&mut paths, &mut schemas);
+    super::offers::openapi(&mut paths, &mut schemas);
     paths.insert(
         "/api/v1/stats".into(),
         json!({"get": operation("stats".into(), "meta", "Records per entity".into(), viewer,
@@ -1150,6 +1154,7 @@ fn document() -> Value {
     tags.push(json!({"name": "health", "description": "the health score: the model in use and each customer's score with its reasons"}));
     tags.push(json!({"name": "queue", "description": "whom to contact today: the contact queue and the actions from its rows"}));
     tags.push(json!({"name": "ideas", "description": "the staff's ideas box and kudos"}));
+    tags.push(json!({"name": "value", "description": "customer value: profitability and cost to serve, offers' uplift, retention economics"}));
     tags.push(json!({"name": "meta", "description": "health, counts and this document"}));
 
     json!({

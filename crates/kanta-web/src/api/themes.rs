@@ -219,7 +219,7 @@ pub fn openapi(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>)
                 "words": {"type": "array", "items": {"type": "string"}},
                 "count": {"type": "integer", "description": "answers in the theme"},
                 "examples": {"type": "array", "items": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}]}},
-                "answer_ids": {"type": "array", "items": {"type": "integer"}},
+                "answer_ids": {"type": "array", "items": {"type": "string"}, "description": "the external ids of the theme's answers (as imported, or as the API or a survey gave them)"},
                 "trend": {"type": "array", "items": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}]}},
                 "manual": {"type": "boolean", "description": "renamed by a manager"}},
             "required": ["id", "key", "label", "words", "count", "examples", "answer_ids", "trend", "manual"]}),

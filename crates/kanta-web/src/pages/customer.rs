@@ -498,6 +498,8 @@ pub(crate) struct CustomerView {
     next_actions: crate::pages::today::NextActions,
     onboarding_card: super::onboarding::OnboardingCard,
     goals_card: super::goals::GoalsCard,
+    /// "End the relationship" and "let lapse".
+    ending_card: super::endings::EndingCard,
 }
 
 pub(crate) struct CaseNotice {
@@ -1272,7 +1274,9 @@ async fn view(
         format!("{base}?{}#timeline", show_param(&with))
     });
 
+    let ending_card = super::endings::card(&c);
     Ok(CustomerView {
+        ending_card,
         kinds: TIMELINE_KINDS
             .iter()
             .map(|(w, _)| KindChoice {

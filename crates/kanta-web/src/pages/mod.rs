@@ -24,12 +24,14 @@ pub(crate) mod cases;
 mod claims;
 mod customer;
 pub(crate) mod customers;
+pub(crate) mod endings;
 mod feedback;
 mod goals;
 pub(crate) mod health;
 mod ideas;
 mod kudos;
 pub(crate) mod nav;
+pub mod offers;
 mod onboarding;
 mod owners;
 pub(crate) mod retention;
@@ -39,6 +41,8 @@ mod survey_waves;
 mod surveys;
 mod themes;
 pub(crate) mod today;
+pub(crate) mod value;
+pub(crate) mod value_economics;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -126,6 +130,9 @@ pub fn routes() -> Router<AppState> {
         .merge(themes::routes())
         .merge(kudos::routes())
         .merge(ideas::routes())
+        .merge(endings::routes())
+        .merge(value::routes())
+        .merge(offers::routes())
 }
 
 async fn css() -> Response {

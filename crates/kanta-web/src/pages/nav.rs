@@ -54,6 +54,18 @@ pub const AREAS: &[Area] = &[
         min_role: Role::Viewer,
     },
     Area {
+        id: "value",
+        href: "/value",
+        label: "nav.value",
+        min_role: Role::Viewer,
+    },
+    Area {
+        id: "offers",
+        href: "/offers",
+        label: "nav.offers",
+        min_role: Role::Viewer,
+    },
+    Area {
         id: "owners",
         href: "/owners",
         label: "nav.owners",
@@ -64,6 +76,12 @@ pub const AREAS: &[Area] = &[
         href: "/health",
         label: "nav.health",
         min_role: Role::Viewer,
+    },
+    Area {
+        id: "endings",
+        href: "/endings",
+        label: "nav.endings",
+        min_role: Role::Staff,
     },
     Area {
         id: "service",
@@ -194,6 +212,8 @@ pub fn links(tr: &Tr, me: &Me, current: &str) -> Vec<NavLink> {
     AREAS
         .iter()
         .filter(|a| me.role >= a.min_role)
+        // The value figures are for managers, admins and viewers (analysts), not staff.
+        .filter(|a| !(a.id == "value" && me.role == Role::Staff))
         .map(|a| NavLink {
             href: a.href,
             label: tr.t(a.label),
@@ -242,12 +262,14 @@ mod tests {
                 .map(|l| l.href)
                 .collect::<Vec<_>>()
         };
-        let everyone = [
+        let mut viewer = vec![
             "/today",
             "/customers",
             "/cases",
             "/onboarding",
             "/retention",
+            "/value",
+            "/offers",
             "/owners",
             "/health",
             "/service",
@@ -256,52 +278,38 @@ mod tests {
             "/thanks",
             "/ideas",
         ];
-        assert_eq!(hrefs(Role::Viewer), everyone);
-        assert_eq!(hrefs(Role::Staff), everyone);
-        assert_eq!(
-            hrefs(Role::Manager),
-            [
-                "/today",
-                "/customers",
-                "/cases",
-                "/onboarding",
-                "/retention",
-                "/owners",
-                "/health",
-                "/service",
-                "/feedback",
-                "/surveys",
-                "/thanks",
-                "/ideas",
-                "/claims",
-                "/kudos",
-                "/admin/settings"
-            ]
-        );
-        assert_eq!(
-            hrefs(Role::Admin),
-            [
-                "/today",
-                "/customers",
-                "/cases",
-                "/onboarding",
-                "/retention",
-                "/owners",
-                "/health",
-                "/service",
-                "/feedback",
-                "/surveys",
-                "/thanks",
-                "/ideas",
-                "/claims",
-                "/kudos",
-                "/admin/settings",
-                "/admin/users",
-                "/admin/tokens",
-                "/admin/audit",
-                "/admin/jobs"
-            ]
-        );
+        assert_eq!(hrefs(Role::Viewer), viewer);
+        // Staff propose endings; the value figures are not theirs.
+        let staff: Vec<&str> = [
+            "/today",
+            "/customers",
+            "/cases",
+            "/onboarding",
+            "/retention",
+            "/offers",
+            "/owners",
+            "/health",
+            "/endings",
+            "/service",
+            "/feedback",
+            "/surveys",
+            "/thanks",
+            "/ideas",
+        ]
+        .to_vec();
+        assert_eq!(hrefs(Role::Staff), staff);
+        viewer.insert(9, "/endings");
+        let mut manager = viewer.clone();
+        manager.extend(["/claims", "/kudos", "/admin/settings"]);
+        assert_eq!(hrefs(Role::Manager), manager);
+        let mut admin = manager.clone();
+        admin.extend([
+            "/admin/users",
+            "/admin/tokens",
+            "/admin/audit",
+            "/admin/jobs",
+        ]);
+        assert_eq!(hrefs(Role::Admin), admin);
         let l = links(&tr, &me(Role::Admin), "users");
         let users = l.iter().find(|x| x.href == "/admin/users").unwrap();
         assert!(users.current && !l[0].current);

@@ -535,3 +535,59 @@ async fn the_admin_pages_speak_finnish_and_english() {
         }
     }
 }
+
+/// A survey link's days that are no whole number from 1 to 365, sent from the
+/// Finnish settings page, come back (422) with a Finnish reason by the field and
+/// what was typed; nothing of the form is saved (the other change neither), nothing
+/// audited.
+#[tokio::test]
+async fn a_bad_survey_link_days_is_refused_in_finnish_and_nothing_is_saved() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        for bad in ["0", "abc", "-3", "366"] {
+            let a = save_settings(
+                &app,
+                Role::Manager,
+                "fi",
+                &[("survey_link_days", bad), ("exposure_promoter", "5")],
+            )
+            .await;
+            assert_eq!(a.status, 422, "{backend} {bad}: {}", a.body);
+            assert!(a.body.contains("<html lang=\"fi\">"), "{backend}");
+            assert!(
+                a.body.contains(
+                    "id=\"s-survey_link_days-error\">Kirjoita päivien määrä väliltä 1–365.</p>"
+                ),
+                "{backend} {bad}: the Finnish reason by the field:\n{}",
+                a.body
+            );
+            assert!(
+                a.body.contains(&format!(
+                    "id=\"s-survey_link_days\" name=\"survey_link_days\" value=\"{bad}\" \
+                     aria-describedby=\"s-survey_link_days-help s-survey_link_days-error\" \
+                     aria-invalid=\"true\""
+                )),
+                "{backend} {bad}: what was typed stays, marked invalid:\n{}",
+                a.body
+            );
+            for english in ["is not a number of days", "a whole number from"] {
+                assert!(
+                    !a.body.contains(english),
+                    "{backend} {bad}: English: {english}"
+                );
+            }
+            let settings = app.core.store_settings().await.unwrap();
+            assert_eq!(settings.value("survey_link_days"), None, "{backend} {bad}");
+            assert_eq!(settings.value("exposure_promoter"), None, "{backend} {bad}");
+        }
+        assert!(
+            audit_of_entity(&app, "settings").await.is_empty(),
+            "{backend}: nothing audited"
+        );
+        // A good value is saved.
+        let a = save_settings(&app, Role::Manager, "fi", &[("survey_link_days", "14")]).await;
+        assert_eq!(a.status, 303, "{backend}: {}", a.body);
+        let settings = app.core.store_settings().await.unwrap();
+        assert_eq!(settings.value("survey_link_days"), Some("14"), "{backend}");
+    }
+}

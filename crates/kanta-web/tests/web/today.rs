@@ -1,7 +1,9 @@
 //! `/today` and `GET/POST /api/v1/queue` as a user meets them, on both backends: the
 //! queue in Finnish and English with every reason in words, logging a call from a
 //! row takes it out, `/` is the home page, and the API's list and actions (422 by
-//! field, 403 for a viewer's action).
+//! field, 403 for a viewer's action); the word-of-mouth card (promoters × 3,
+//! detractors × 11, following the settings) and a detractor's words escaped on the
+//! page and the customer page.
 
 use chrono::{Duration, Utc};
 use kanta_core::Acting;
@@ -368,5 +370,189 @@ async fn reasons_in_words_and_bad_filters_refused() {
         assert!(a.body.contains("href=\"/customers/q1\""), "{}", a.body);
         assert!(!a.body.contains("href=\"/customers/q2\""), "{}", a.body);
         assert!(a.body.contains("owner=staff%40kanta.test"), "{}", a.body);
+    }
+}
+
+/// `text` as the page must show it: escaped, by names or by numbers.
+fn shown_escaped(body: &str, text: &str) -> bool {
+    let by = |lt: &str, gt: &str, amp: &str, quot: &str, apos: &[&str]| {
+        apos.iter().any(|a| {
+            body.contains(
+                &text
+                    .replace('&', amp)
+                    .replace('<', lt)
+                    .replace('>', gt)
+                    .replace('"', quot)
+                    .replace('\'', a),
+            )
+        })
+    };
+    by("&#60;", "&#62;", "&#38;", "&#34;", &["&#39;", "&#x27;"])
+        || by(
+            "&lt;",
+            "&gt;",
+            "&amp;",
+            "&quot;",
+            &["&#39;", "&#x27;", "&apos;"],
+        )
+}
+
+/// Three promoters and two detractors this week (written through the core, as an
+/// import or the API writes them); `w1`'s detractor answer carries markup.
+async fn word_of_mouth(app: &App) {
+    let cli = Acting::cli();
+    let mut c = WriteBatch::new(&CUSTOMERS, fields(&CUSTOMERS, &["name"]));
+    for (id, name) in [
+        ("w1", "Kriittinen Kalle"),
+        ("w2", "Tyytyväinen Tiina"),
+        ("w3", "Iloinen Ilkka"),
+        ("w4", "Suosittelija Sari"),
+        ("w5", "Nuiva Niilo"),
+    ] {
+        c.push(id.into(), [text(name)]);
+    }
+    app.core.write_batch(&cli, c).await.unwrap();
+    let mut f = WriteBatch::new(
+        &FEEDBACK,
+        fields(
+            &FEEDBACK,
+            &["customer_id", "answered_at", "nps", "do_better"],
+        ),
+    );
+    let at = Value::Time(Utc::now() - Duration::hours(2));
+    for (id, customer, nps, better) in [
+        (
+            "wf1",
+            "w1",
+            2,
+            Value::Text("<script>alert(1)</script> \"&' jono".into()),
+        ),
+        ("wf2", "w2", 10, Value::Null),
+        ("wf3", "w3", 9, Value::Null),
+        ("wf4", "w4", 10, Value::Null),
+        ("wf5", "w5", 5, Value::Null),
+    ] {
+        f.push(
+            id.into(),
+            [text(customer), at.clone(), Value::Int(nps), better],
+        );
+    }
+    app.core.write_batch(&cli, f).await.unwrap();
+    let today = app.core.today().await.unwrap();
+    app.core.refresh_queue(&cli, today).await.unwrap();
+}
+
+/// The card's sentence (`#today-exposure-text`).
+fn exposure_text(body: &str) -> &str {
+    body.split("id=\"today-exposure-text\">")
+        .nth(1)
+        .and_then(|s| s.split("</p>").next())
+        .unwrap_or_else(|| panic!("no exposure card: {body}"))
+}
+
+/// The word-of-mouth card on `/today` shows promoters × 3 and detractors × 11 in
+/// both languages, follows a manager's change of a factor on the settings page, and
+/// draws the chart.
+#[tokio::test]
+async fn the_word_of_mouth_card_shows_promoters_times_3_and_detractors_times_11() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        // No answers in the last six months yet (the app's one answer is from 2024).
+        let a = page_as(&app, Role::Viewer, "/today?lang=en", &[]).await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.body);
+        let none = exposure_text(&a.body);
+        assert!(
+            none.starts_with("No promoter") && none.ends_with("answers in the last 6 months."),
+            "{backend}: {none}"
+        );
+        assert!(
+            !a.body.contains("id=\"today-exposure-chart-title\""),
+            "{backend}"
+        );
+
+        word_of_mouth(&app).await;
+        let a = page_as(&app, Role::Viewer, "/today?lang=en", &[]).await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.body);
+        assert_eq!(
+            exposure_text(&a.body),
+            "In the last 6 months about 9 people have heard of good service (3 promoters × 3) \
+             and about 22 of bad service (2 detractors × 11).",
+            "{backend}"
+        );
+        assert!(
+            a.body.contains("id=\"today-exposure-chart-title\""),
+            "{backend}"
+        );
+        assert!(a.body.contains("href=\"/feedback#exposure\""));
+        let a = page_as(&app, Role::Staff, "/today?lang=fi", &[]).await;
+        assert_eq!(
+            exposure_text(&a.body),
+            "Viimeisen 6 kuukauden aikana noin 9 ihmistä on kuullut hyvästä palvelusta \
+             (3 suosittelijaa × 3) ja noin 22 huonosta (2 arvostelijaa × 11).",
+            "{backend}"
+        );
+
+        // A manager says a dissatisfied customer tells 7 people: 2 × 7 = 14.
+        let a = post_form_as(
+            &app,
+            Role::Manager,
+            "/admin/settings?lang=en",
+            &[("exposure_detractor", "7")],
+        )
+        .await;
+        assert_eq!(a.status, 303, "{backend}: {}", a.body);
+        let a = page_as(&app, Role::Viewer, "/today?lang=en", &[]).await;
+        assert_eq!(
+            exposure_text(&a.body),
+            "In the last 6 months about 9 people have heard of good service (3 promoters × 3) \
+             and about 14 of bad service (2 detractors × 7).",
+            "{backend}"
+        );
+    }
+}
+
+/// What a detractor wrote (`<script>`, quotes, ampersand) is text on `/today` (the
+/// queue's reason) and on the customer page, never markup.
+#[tokio::test]
+async fn a_detractors_words_are_escaped_on_today_and_the_customer_page() {
+    for backend in BACKENDS {
+        let app = spawn_app(backend).await;
+        word_of_mouth(&app).await;
+        let words = "<script>alert(1)</script> \"&' jono";
+        for lang in ["en", "fi"] {
+            let a = page_as(
+                &app,
+                Role::Staff,
+                &format!("/today?owner=all&reason=detractor&lang={lang}"),
+                &[],
+            )
+            .await;
+            assert_eq!(a.status, 200, "{backend}: {}", a.body);
+            assert!(
+                a.body.contains("href=\"/customers/w1\""),
+                "{backend}: {}",
+                a.body
+            );
+            assert!(
+                shown_escaped(&a.body, words),
+                "{backend} {lang}: the reason quotes the words escaped: {}",
+                a.body
+            );
+            assert!(
+                !a.body.contains("<script>alert(1)"),
+                "{backend}: {}",
+                a.body
+            );
+            assert!(!a.body.contains("\"&'"), "{backend}");
+        }
+        let a = page_as(&app, Role::Staff, "/customers/w1?lang=en", &[]).await;
+        assert_eq!(a.status, 200, "{backend}: {}", a.body);
+        assert!(
+            shown_escaped(&a.body, words),
+            "{backend}: the answer on the customer page: {}",
+            a.body
+        );
+        assert!(!a.body.contains("<script>alert(1)"), "{backend}");
+        assert!(!a.body.contains("\"&'"), "{backend}");
     }
 }

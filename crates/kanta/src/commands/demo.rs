@@ -1,6 +1,7 @@
 //! `kanta demo`: build the demo store, then serve it.
 //!
-//! After the demo's rows are written through the core's one write path, the store is
+//! After the demo's rows are written through the core's one write path (and the B2B
+//! relationship survey's waves with their invitation logs), the store is
 //! scored (`kanta score`), the health score computed and the contact queue filled,
 //! so that the account manager who signs in finds `/today` ready. Two users: the
 //! admin and the B2B firm's account manager ([`kanta_demo::ACCOUNT_MANAGER`], role
@@ -13,6 +14,7 @@ use anyhow::{Context, anyhow};
 use kanta_core::Acting;
 use kanta_core::scoring::{ScoreSettings, describe, score_store};
 use kanta_core::secrets::new_password;
+use kanta_core::survey_send::{PastInvitation, PastWave};
 use kanta_domain::time::parse_date;
 use kanta_store::accounts::Role;
 
@@ -46,15 +48,45 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
     let core = crate::cli::core_of(&config).await?;
     let store = core.store().clone();
     let acting = Acting::cli();
-    let batches = tokio::task::spawn_blocking(move || kanta_demo::generate(&cfg)).await?;
+    let (batches, waves) =
+        tokio::task::spawn_blocking(move || kanta_demo::generate_with_waves(&cfg)).await?;
+    // A second run keeps the demo offer as sent (its draw and members stay).
+    let offer_sent = core
+        .offers_list(&acting)
+        .await?
+        .iter()
+        .any(|o| o.external_id == kanta_demo::offers::OFFER_ID && o.status != "draft");
     let mut total = 0u64;
+    let mut offer_written = false;
     for b in batches {
+        if b.entity.name == "offers" {
+            if offer_sent {
+                continue;
+            }
+            offer_written = !b.is_empty();
+        }
         let name = b.entity.name;
         let s = core
             .write_batch(&acting, b)
             .await
             .with_context(|| format!("cannot write the demo's {name}"))?;
         total += s.inserted + s.updated + s.unchanged;
+    }
+    // The relationship survey's waves and their invitation logs (plain tables), so
+    // that /feedback shows response rates per wave and channel.
+    core.record_past_waves(&acting, &past_waves(&waves))
+        .await
+        .context("cannot write the demo's survey waves")?;
+    // The demo offer, sent on its first day before scoring (every tier still `-`),
+    // so the recorded draw is the one kanta_demo::offers used for the true uplift.
+    if offer_written {
+        core.send_offer(
+            &acting,
+            kanta_demo::offers::OFFER_ID,
+            Some(kanta_demo::offers::send_at(as_of)),
+        )
+        .await
+        .context("cannot send the demo's offer")?;
     }
     // Scores, value tiers and the forecast, as `kanta score` would make them.
     let report = score_store(
@@ -80,6 +112,13 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
         .refresh_queue(&acting, as_of)
         .await
         .context("cannot fill the demo's contact queue")?;
+    // Profitability (cost to serve, the unprofitable list), as the daily job would.
+    let profit = core
+        .run_profitability(&acting, Some(as_of))
+        .await
+        .context("cannot compute the demo's profitability")?;
+    // The value page's "+5 points of retention", ready before the first page asks.
+    core.warm_retention_economics().await;
     // The themes of the free-text answers, as the daily job would find them.
     let themes = core
         .run_themes(&acting)
@@ -102,6 +141,10 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "Health scores for {} customers ({} model); {} customers to contact in the queue.",
             health.customers, health.method, queue.queued
+        );
+        eprintln!(
+            "Profitability for {} customers: {} unprofitable (kanta report value).",
+            profit.customers, profit.unprofitable
         );
         eprintln!(
             "{} feedback themes from {} answer texts.",
@@ -136,4 +179,30 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
     eprintln!("{also}");
     crate::cli::serve(core, &config).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's waves as the core writes them.
+fn past_waves(waves: &[kanta_demo::DemoWave]) -> Vec<PastWave> {
+    let ms = |t: chrono::DateTime<chrono::Utc>| t.timestamp_millis();
+    waves
+        .iter()
+        .map(|w| PastWave {
+            survey: w.survey.to_string(),
+            channel: w.channel.to_string(),
+            audience: kanta_demo::WAVE_AUDIENCE.to_string(),
+            sent_ms: ms(w.sent_at),
+            expires_ms: ms(w.sent_at + chrono::TimeDelta::days(kanta_demo::WAVE_LINK_DAYS)),
+            invitations: w
+                .invitations
+                .iter()
+                .map(|i| PastInvitation {
+                    customer: i.customer.clone(),
+                    status: i.status.to_string(),
+                    reason: i.reason.map(str::to_string),
+                    language: Some(i.language.to_string()),
+                    answer: i.answer.as_ref().map(|(id, at)| (id.clone(), ms(*at))),
+                })
+                .collect(),
+        })
+        .collect()
 }

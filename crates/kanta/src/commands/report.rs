@@ -18,6 +18,9 @@ pub async fn run(cli: &Cli, c: &ReportCommand) -> anyhow::Result<ExitCode> {
         ReportCommand::Recovery(a) => recovery(cli, a).await,
         ReportCommand::Contacts(a) => contacts(cli, a).await,
         ReportCommand::Feedback(a) => crate::commands::feedback_report::run(cli, a).await,
+        ReportCommand::Economics(a) => crate::commands::economics::run(cli, a).await,
+        ReportCommand::Value(a) => crate::commands::value::run(cli, a).await,
+        ReportCommand::Offer(a) => crate::commands::offer::report(cli, a).await,
     }
 }
 

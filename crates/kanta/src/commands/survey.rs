@@ -1,5 +1,5 @@
 //! `kanta survey ...` (issue 13): `list`, `show ID`, `create --name ... [--questions-file
-//! F]`, `activate ID`, `close ID`, `link ID --customer C` over `kanta_core::surveys`;
+//! F]`, `activate ID`, `close ID`, `link ID --customer C [--ignore-consent]` (refused for a customer without survey consent unless the flag is given) over `kanta_core::surveys`;
 //! `send` and `invitations` are in `survey_send`.
 
 use std::process::ExitCode;
@@ -77,6 +77,10 @@ pub struct LinkArgs {
     /// The customer's id.
     #[arg(long)]
     pub customer: String,
+    /// Make the link although the customer has not consented to surveys (a link to
+    /// hand over in person).
+    #[arg(long)]
+    pub ignore_consent: bool,
 }
 
 pub async fn run(cli: &Cli, c: &SurveyCommand) -> anyhow::Result<ExitCode> {
@@ -191,7 +195,9 @@ async fn status(cli: &Cli, id: &str, status: &str) -> anyhow::Result<ExitCode> {
 
 async fn link(cli: &Cli, a: &LinkArgs) -> anyhow::Result<ExitCode> {
     let core = cli.open_core().await?;
-    let url = core.survey_link(&Acting::cli(), &a.id, &a.customer).await?;
+    let url = core
+        .consented_survey_link(&Acting::cli(), &a.id, &a.customer, a.ignore_consent)
+        .await?;
     println!("{url}");
     Ok(ExitCode::SUCCESS)
 }

@@ -263,17 +263,28 @@ fn feedback_report_gives_periods_with_intervals_and_themes_with_their_answers() 
         assert!(themes.len() >= 2, "{backend}: {themes:?}");
         let mut found = HashSet::new();
         for t in themes {
+            // The ids the answers were imported with (`fb00`, ...), never the store's
+            // own row ids.
             let members: Vec<&str> = t["answer_ids"]
                 .as_array()
                 .expect("answer_ids")
                 .iter()
                 .map(|id| {
-                    let id = id.as_i64().expect("an id");
-                    ids.get(&id)
-                        .unwrap_or_else(|| panic!("{backend}: {id} is no answer"))
+                    let id = id
                         .as_str()
+                        .unwrap_or_else(|| panic!("{backend}: {id} is not an imported id"));
+                    assert!(
+                        answers.iter().any(|a| a.id == id),
+                        "{backend}: {id} is no imported answer"
+                    );
+                    id
                 })
                 .collect();
+            let internal: HashSet<String> = ids.keys().map(i64::to_string).collect();
+            assert!(
+                members.iter().all(|m| !internal.contains(*m)),
+                "{backend}: internal ids listed: {members:?}"
+            );
             assert_eq!(members.len() as u64, t["count"].as_u64().unwrap(), "{t}");
             assert!(!members.is_empty());
             for planted in ["price", "queue"] {
@@ -340,5 +351,63 @@ fn feedback_report_gives_periods_with_intervals_and_themes_with_their_answers() 
             }
             assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
         }
+    }
+}
+
+/// On the demo the relationship survey's answers come from waves: `kanta report
+/// feedback` gives a response rate for every wave (answered of invited, with its
+/// interval) and for the email channel, the accounts without survey consent skipped,
+/// and a second `kanta demo` writes no wave again.
+#[test]
+fn the_demo_has_response_rates_per_wave_and_channel() {
+    for backend in BACKENDS {
+        let env = Env::new(backend);
+        env.ok(&["demo", "--no-serve", "--as-of", "2026-11-01"]);
+        let r = env.json(&["report", "feedback"]);
+        let waves = r["waves"].as_array().expect("waves");
+        // Three years to 2026-11-01: February and September of 2024-2026, the first
+        // ones once accounts have been served 30 days.
+        assert!(
+            (4..=6).contains(&waves.len()),
+            "{backend}: {} waves: {waves:?}",
+            waves.len()
+        );
+        let mut skipped = 0;
+        for w in waves {
+            assert!(w["wave_id"].as_i64().is_some(), "{backend}: {w}");
+            assert_eq!(w["survey"], "b2b-survey-relationship", "{backend}");
+            assert_eq!(w["channel"], "email");
+            let (k, n) = (
+                w["rate"]["k"].as_u64().unwrap(),
+                w["rate"]["n"].as_u64().unwrap(),
+            );
+            assert!(n > 0 && k > 0 && k < n, "{backend}: {w}");
+            let p = w["rate"]["p"].as_f64().unwrap();
+            assert!((p - k as f64 / n as f64).abs() < 1e-12, "{backend}: {w}");
+            assert!(w["rate"]["lo"].as_f64().unwrap() < p);
+            assert!(w["rate"]["hi"].as_f64().unwrap() > p);
+            skipped += w["skipped"].as_u64().unwrap();
+        }
+        assert!(skipped > 0, "{backend}: accounts without consent skipped");
+        let channels = r["invitation_channels"].as_array().unwrap();
+        assert_eq!(channels.len(), 1, "{backend}: {channels:?}");
+        assert_eq!(channels[0]["channel"], "email");
+        assert!(
+            channels[0]["rate"]["n"].as_u64().unwrap() > 100,
+            "{backend}"
+        );
+        // 40 / 50 / 60 % of the invited accounts answer by tier (docs/demo.md).
+        let p = channels[0]["rate"]["p"].as_f64().unwrap();
+        assert!((0.35..0.65).contains(&p), "{backend}: {channels:?}");
+        // The table says the same.
+        let table = env.ok(&["report", "feedback"]);
+        assert!(
+            table.contains("Asiakassuhdekysely") && !table.contains("no invitations sent"),
+            "{backend}: {table}"
+        );
+        // Once: a second run adds no wave.
+        env.ok(&["demo", "--no-serve", "--as-of", "2026-11-01"]);
+        let again = env.json(&["report", "feedback"]);
+        assert_eq!(again["waves"], r["waves"], "{backend}");
     }
 }

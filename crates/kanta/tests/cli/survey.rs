@@ -1,6 +1,7 @@
 //! `kanta survey` with the real binary, on both backends: `create` (seed 001's
 //! questions, or a questions file), `list`, `show`, `activate`, `link` (a signed
-//! personal link that opens the survey), and a bad `--questions-file` refused with a
+//! personal link that opens the survey; refused for a customer without survey consent
+//! unless `--ignore-consent`), and a bad `--questions-file` refused with a
 //! clear message naming the file or the question, exit code 1.
 
 use crate::helpers::{BACKENDS, Env, stderr};
@@ -11,7 +12,10 @@ fn surveys_are_made_listed_shown_and_linked() {
         let env = Env::new(backend);
         let customers = env.file(
             "customers.csv",
-            "id,name,email,locale\nc1,Sanna Saarinen,sanna@example.fi,fi\n",
+            "id,name,email,locale,survey_consent\n\
+             c1,Sanna Saarinen,sanna@example.fi,fi,yes\n\
+             c2,Ville Virta,ville@example.fi,fi,no\n\
+             c3,Outi Ojala,outi@example.fi,fi,\n",
         );
         env.ok(&["import", "customers", customers.to_str().unwrap()]);
 
@@ -71,6 +75,32 @@ fn surveys_are_made_listed_shown_and_linked() {
         let out = env.run(&["survey", "link", "kahvila", "--customer", "nobody"]);
         assert_eq!(out.status.code(), Some(1), "{backend}");
         assert!(stderr(&out).contains("nobody"), "{}", stderr(&out));
+
+        // No link for a customer who declined surveys (c2) or was never asked (c3):
+        // exit 1, the reason and what to do, nothing on stdout.
+        for c in ["c2", "c3"] {
+            let out = env.run(&["survey", "link", "kahvila", "--customer", c]);
+            assert_eq!(out.status.code(), Some(1), "{backend} {c}");
+            assert!(out.stdout.is_empty(), "{backend} {c}: a link printed");
+            let err = stderr(&out);
+            assert!(
+                err.contains(&format!(
+                    "customer {c} has not consented to surveys; pass --ignore-consent to make a \
+                     link to hand over in person"
+                )),
+                "{backend}: {err}"
+            );
+        }
+        // With --ignore-consent: a link to hand over in person.
+        let url = env.ok(&[
+            "survey",
+            "link",
+            "kahvila",
+            "--customer",
+            "c2",
+            "--ignore-consent",
+        ]);
+        assert!(url.trim().contains("/s/"), "{backend}: {url}");
     }
 }
 
