@@ -704,7 +704,8 @@ pub static OFFERS: Entity = Entity {
         ),
         f(
             "audience_value",
-            Kind::Text,
+            // A list audience names its customers: longer than a short text allows.
+            Kind::LongText,
             "the segment's name, the tier (A-D) or the customers' external ids separated by commas",
         ),
         req(
