@@ -1,30 +1,31 @@
 //! Costs to serve (issue 14): a few customers who cost far more to serve than they
 //! bring in, so the value page's unprofitable list has clear cases to name.
 //!
-//! [`UNPROFITABLE`]: three café regulars and three B2B firms buying one-off, each with
-//! small orders through the last year (the latest a few weeks before `as_of`, so
-//! the models keep them alive), five high-severity cases (resolved the same day, so
+//! [`UNPROFITABLE`]: three café regulars, each with four small orders through the last
+//! year (the latest a few weeks before `as_of`, so the models keep them alive), and
+//! three B2B firms on the cheapest plan (Perus, 49,00 € a month, owned by
+//! `b2b-staff-01`, one primary contact each). Each has five high-severity cases
+//! (resolved the same day with a resolution and no apology, as none was our fault, so
 //! no SLA is breached), eight calls and three meetings, and two small compensations
 //! paid. At the default costs (40,00 €/h; a call 10 min, a meeting 60 min, a
 //! high-severity case 120 min) each costs about 620 € a year to serve against a
 //! margin of at most a few tens of euros: negative now and in expectation.
 //! Deterministic: no random draws, days counted back from `as_of`.
 
-use chrono::{NaiveDate, TimeDelta};
+use chrono::{Months, NaiveDate, TimeDelta};
 
 use crate::clock::{Window, helsinki, prev_weekday};
+use crate::params::PLANS;
 use crate::tables::Tables;
 
-/// A planted unprofitable customer: external id, name, kind, segment, order amount
-/// (cents), the order's cost (cents; none for the café's, which the goods margin
-/// prices).
+/// A planted unprofitable customer: external id, name, kind, segment, and the amount
+/// (cents) of each order (a café regular's) or of each month's subscription (a firm's).
 pub struct Costly {
     pub id: &'static str,
     pub name: &'static str,
     pub kind: &'static str,
     pub segment: &'static str,
-    pub order_cents: i64,
-    pub order_cost_cents: Option<i64>,
+    pub cents: i64,
 }
 
 /// The planted unprofitable customers (documented in docs/demo.md).
@@ -34,49 +35,50 @@ pub const UNPROFITABLE: [Costly; 6] = [
         name: "Raimo Reklamoija",
         kind: "person",
         segment: "kahvila",
-        order_cents: 450,
-        order_cost_cents: None,
+        cents: 450,
     },
     Costly {
         id: "cafe-costly-2",
         name: "Kerttu Kantelija",
         kind: "person",
         segment: "kahvila",
-        order_cents: 520,
-        order_cost_cents: None,
+        cents: 520,
     },
     Costly {
         id: "cafe-costly-3",
         name: "Olli Odottaja",
         kind: "person",
         segment: "kahvila",
-        order_cents: 380,
-        order_cost_cents: None,
+        cents: 380,
     },
     Costly {
         id: "b2b-costly-1",
         name: "Vaativa Oy",
         kind: "company",
         segment: "b2b-small",
-        order_cents: 9_000,
-        order_cost_cents: Some(6_300),
+        cents: 4_900,
     },
     Costly {
         id: "b2b-costly-2",
         name: "Hankala Ky",
         kind: "company",
         segment: "b2b-small",
-        order_cents: 12_000,
-        order_cost_cents: Some(8_400),
+        cents: 4_900,
     },
     Costly {
         id: "b2b-costly-3",
         name: "Kiireinen Tmi",
         kind: "company",
         segment: "b2b-small",
-        order_cents: 7_500,
-        order_cost_cents: Some(5_250),
+        cents: 4_900,
     },
+];
+
+/// The firms' primary contacts: name and email, in the order of [`UNPROFITABLE`]'s firms.
+const CONTACTS: [(&str, &str); 3] = [
+    ("Veikko Vaara", "veikko.vaara@vaativa.example"),
+    ("Hanna Hankala", "hanna.hankala@hankala.example"),
+    ("Kimmo Kiire", "kimmo.kiire@kiireinen.example"),
 ];
 
 /// Days before `as_of` of the orders, cases, calls, meetings and paid claims.
@@ -109,20 +111,51 @@ pub(crate) fn generate(w: &Window, t: &mut Tables) {
             .set("segment", c.segment)
             .set("locale", "fi")
             .set("acquired_on", first)
-            .set("acquisition_channel", "walk-in")
+            .set(
+                "acquisition_channel",
+                if cafe { "walk-in" } else { "referral" },
+            )
             .set("currency", "EUR")
             .set("status", "active")
+            .set("owner_id", (!cafe).then_some(staff))
             .push();
-        for (i, n) in ORDERS.iter().enumerate() {
-            t.transactions
-                .row(format!("{}-t{}", c.id, i + 1))
+        if cafe {
+            for (i, n) in ORDERS.iter().enumerate() {
+                t.transactions
+                    .row(format!("{}-t{}", c.id, i + 1))
+                    .set("customer_id", c.id)
+                    .set("occurred_at", at(*n, 9 + k as i64))
+                    .set("amount", c.cents)
+                    .set("currency", "EUR")
+                    .set("cost", c.cents * 31 / 100)
+                    .set("channel", "counter")
+                    .set("quantity", 1_i64)
+                    .set("kind", "order")
+                    .push();
+            }
+        } else {
+            let (name, email) = CONTACTS[k - 3];
+            t.contacts
+                .row(format!("{}-c1", c.id))
                 .set("customer_id", c.id)
-                .set("occurred_at", at(*n, 9 + k as i64))
-                .set("amount", c.order_cents)
+                .set("name", name)
+                .set("email", email)
+                .set("title", "Toimitusjohtaja")
+                .set("is_primary", true)
+                .push();
+            // Monthly from the day they were won; the next renewal is after `as_of`.
+            let renews_on = (1..)
+                .filter_map(|m| first.checked_add_months(Months::new(m)))
+                .find(|d| *d > w.as_of);
+            t.subscriptions
+                .row(format!("{}-s1", c.id))
+                .set("customer_id", c.id)
+                .set("plan", PLANS[0])
+                .set("amount", c.cents)
                 .set("currency", "EUR")
-                .set("cost", c.order_cost_cents)
-                .set("channel", "counter")
-                .set("kind", "order")
+                .set("period", "month")
+                .set("started_on", first)
+                .set("renews_on", renews_on)
                 .push();
         }
         for (i, n) in CASES.iter().enumerate() {
@@ -142,6 +175,7 @@ pub(crate) fn generate(w: &Window, t: &mut Tables) {
                 .set("resolved_at", opened + TimeDelta::hours(3))
                 .set("closed_at", opened + TimeDelta::days(1))
                 .set("resolution", "Käyty läpi asiakkaan kanssa")
+                .set("apology", false)
                 .set("staff_id", staff)
                 .push();
             if let Some((j, (_, cents))) = CLAIMS.iter().enumerate().find(|(_, (d, _))| d == n) {

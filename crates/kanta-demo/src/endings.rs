@@ -117,6 +117,8 @@ pub(crate) fn generate(w: &Window, t: &mut Tables) {
                 .set("occurred_at", helsinki(day(n), (8 + k as i64) * 3600))
                 .set("amount", 480_i64)
                 .set("currency", "EUR")
+                .set("cost", 150_i64)
+                .set("quantity", 1_i64)
                 .set("channel", "counter")
                 .set("kind", "order")
                 .push();

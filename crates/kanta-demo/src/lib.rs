@@ -145,6 +145,14 @@ pub fn generate_with_waves(cfg: &DemoConfig) -> (Vec<WriteBatch>, Vec<DemoWave>)
     t.into_parts()
 }
 
+/// Whether `id` is a customer planted outside the generated populations: the
+/// unprofitable ones ([`UNPROFITABLE`]) and the café customers the business ended
+/// ([`endings::ENDED_BY_US`]). They follow none of the models (BG/NBD, sBG), so the
+/// tests that check the models on the data leave them out; docs/demo.md counts them.
+pub fn is_planted(id: &str) -> bool {
+    UNPROFITABLE.iter().any(|c| c.id == id) || endings::ENDED_BY_US.iter().any(|e| e.id == id)
+}
+
 /// The B2B accounts at risk at `as_of` by construction (external ids): still served,
 /// and either leaving within the 180 days after `as_of` (decided, not yet visible but
 /// through its signs) or showing one of the stated churn factors ([`CHURN_FACTORS`])

@@ -53,7 +53,7 @@ fn another_seed_other_data() {
         .zip(names(&other))
         .filter(|(a, b)| **a == *b)
         .count();
-    assert!(same < 100, "{same} of 5300 names equal");
+    assert!(same < 100, "{same} of 5311 names equal");
     assert_ne!(
         batch(default_data(), "transactions").len(),
         batch(&other, "transactions").len()

@@ -111,7 +111,9 @@ fn cafe_customers() -> Vec<Customer> {
     let cfg = DemoConfig::default();
     let clock = CafeClock::new(&cfg);
     let mut by: HashMap<&str, Vec<(f64, NaiveDate, f64)>> = HashMap::new();
-    for r in rows(batch(default_data(), "transactions")) {
+    // The demo offer's extra orders are its stated effect, not the BG/NBD process.
+    for r in rows(batch(default_data(), "transactions")).filter(|r| r.text("offer_code").is_none())
+    {
         let t = r.time("occurred_at").unwrap();
         by.entry(r.text("customer_id").unwrap()).or_default().push((
             clock.weeks(t).unwrap(),
@@ -120,7 +122,7 @@ fn cafe_customers() -> Vec<Customer> {
         ));
     }
     let ids: Vec<&str> = rows(batch(default_data(), "customers"))
-        .filter(|r| r.text("segment") == Some(CAFE.segment))
+        .filter(|r| r.text("segment") == Some(CAFE.segment) && !kanta_demo::is_planted(r.id()))
         .map(|r| r.id())
         .collect();
     ids.iter()
@@ -236,8 +238,11 @@ fn renewals_follow_the_shifted_beta_geometric() {
     // (churned - hazard) has mean 0 and variance E Σ h (1 - h).
     let mut tally: HashMap<&str, (f64, f64, f64, usize)> = HashMap::new();
     // The planted accounts are set by hand, not drawn from the sBG.
-    let planted = |id: &str| kanta_demo::PLANTED.iter().any(|(p, _)| id.starts_with(p));
-    for s in rows(batch(data, "subscriptions")).filter(|s| !planted(s.id())) {
+    let planted = |s: &crate::common::Row| {
+        let id = s.text("customer_id").unwrap();
+        kanta_demo::PLANTED.iter().any(|(p, _)| id == *p) || kanta_demo::is_planted(id)
+    };
+    for s in rows(batch(data, "subscriptions")).filter(|s| !planted(s)) {
         let period = s.text("period").unwrap();
         let (model, months): (Sbg, u32) = match period {
             "month" => (B2B.monthly, 1),
@@ -296,7 +301,10 @@ fn usage_falls_before_many_accounts_leave() {
         (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
     };
     let (mut churners, mut falling) = (0, 0);
-    for c in rows(batch(data, "customers")).filter(|c| c.text("status") == Some("ended")) {
+    // Accounts report usage; the café's customers the business ended do not.
+    for c in rows(batch(data, "customers"))
+        .filter(|c| c.text("status") == Some("ended") && c.text("kind") == Some("company"))
+    {
         let end = c.date("ended_on").unwrap();
         if (end - c.date("acquired_on").unwrap()).num_weeks() < 40 {
             continue;

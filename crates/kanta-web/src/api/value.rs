@@ -82,7 +82,7 @@ async fn summary(
     let mut fi = false;
     for (k, v) in params(&q, &["lang"])? {
         if k == "lang" {
-            fi = lang_of(&v)?;
+            fi = lang_of(v)?;
         }
     }
     let v = s.core.value_summary(&caller.acting).await?;
@@ -109,8 +109,8 @@ async fn customers(
     let mut fi = false;
     for (k, v) in params(&q, &["show", "sort", "page", "lang"])? {
         match k {
-            "show" => query.filter = parse_filter(&v, cur)?,
-            "sort" => query.sort = parse_sort(&v)?,
+            "show" => query.filter = parse_filter(v, cur)?,
+            "sort" => query.sort = parse_sort(v)?,
             "page" => {
                 query.page = v
                     .trim()
@@ -121,7 +121,7 @@ async fn customers(
                         ApiError::invalid("page", format!("'{v}' is not a page number from 0"))
                     })?
             }
-            _ => fi = lang_of(&v)?,
+            _ => fi = lang_of(v)?,
         }
     }
     let p = s.core.profit_customers(&caller.acting, &query).await?;

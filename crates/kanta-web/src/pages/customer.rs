@@ -1245,6 +1245,8 @@ async fn view(
                 // One line each: given (on a day) or not.
                 "survey_consent" | "marketing_consent" => consent(&tr, &c, n)?,
                 _ if v.is_null() => return None,
+                // Said only when set: the endings page shows and changes it.
+                "let_lapse" if *v == Value::Bool(false) => return None,
                 _ => display(&tr, &c, n, v, currency, &staff_names),
             };
             Some((capitalize(&tr.field(n)), shown))

@@ -50,8 +50,8 @@ fn demo_builds_the_same_store_on_both_backends_and_again() {
         let env = Env::new(backend);
         let first = env.json(&["demo", "--no-serve", "--as-of", "2026-11-01"]);
         assert_eq!(
-            first["customers"], 5300,
-            "{backend}: 5,000 café customers and 300 accounts"
+            first["customers"], 5311,
+            "{backend}: 5,000 café customers, 300 accounts and 11 planted (docs/demo.md)"
         );
         assert!(
             first["transactions"].as_i64().unwrap() > 40_000,
