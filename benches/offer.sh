@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Offer uplift benchmark (issue 14): an offer with 20,000 members over about
-# 1,000,000 orders. Reuses benches/gen_value.py's customers and orders (100,000
+# Offer uplift benchmark (issue 14): an offer to a whole segment over about 1,000,000
+# orders. Reuses benches/gen_value.py's customers and orders (100,000
 # customers, 1,000,000 orders; made afresh for the current UTC day, shared with
 # benches/value.sh in bench-data/value), imports them into a fresh SQLite store (and
-# PostgreSQL database), imports one offer (channel manual, audience `list` of the
-# first MEMBERS customers, 20 % control, valid the 30 days before yesterday, code
-# BENCH), sends it (`kanta offer send`), then times:
+# PostgreSQL database), imports one offer (channel manual, audience the segment
+# SEGMENT: `kanta`, the 90,000 people, or `yritys`, the 10,000 companies; 20 % control,
+# valid the 30 days before yesterday, code BENCH), sends it (`kanta offer send`), then
+# times:
 #   kanta report offer bench-offer --json        (the whole process, REPEATS times)
 #   GET /api/v1/offers/bench-offer/report        (curl, viewer API token: first, then REPEATS)
 #
-#   bash benches/offer.sh [REPEATS] [CUSTOMERS] [MEMBERS]   (defaults 10, 100000, 20000)
+#   bash benches/offer.sh [REPEATS] [CUSTOMERS] [SEGMENT]   (defaults 10, 100000, kanta)
 #   KANTA_BIN=PATH bash benches/offer.sh                     (default target/release/kanta; never builds)
 #   BACKENDS=sqlite bash benches/offer.sh                    (one backend: sqlite or postgres)
 #
@@ -18,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repeats=${1:-10}
 customers=${2:-100000}
-members=${3:-20000}
+segment=${3:-kanta}
 kanta=${KANTA_BIN:-target/release/kanta}
 "$kanta" offer --help >/dev/null 2>&1 || { echo "$kanta has no 'kanta offer' (build it first)" >&2; exit 2; }
 work=bench-data/offer
@@ -33,21 +34,13 @@ csv=$data/csv-$today-$customers
 if [ ! -f "$csv/transactions.csv" ]; then
   python3 benches/gen_value.py "$csv" "$today" "$customers"
 fi
-# The offer: the first MEMBERS customers as a list.
+# The offer: every customer of the segment.
 from=$(date -u -d "$today - 31 days" +%F)
 until=$(date -u -d "$today - 2 days" +%F)
-python3 - "$csv/customers.csv" "$work/offers.csv" "$members" "$from" "$until" <<'PY'
-import csv, sys
-src, out, n, frm, until = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
-with open(src) as f:
-    ids = [r["id"] for _, r in zip(range(n), csv.DictReader(f))]
-with open(out, "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["id", "name", "text_fi", "text_en", "channel", "audience", "audience_value",
-                "valid_from", "valid_until", "code", "cost_per_redemption", "control_percent", "seed"])
-    w.writerow(["bench-offer", "Bench offer", "Etu", "Offer", "manual", "list", ",".join(ids),
-                frm, until, "BENCH", "1.00", "20", "42"])
-PY
+{
+  echo "id,name,text_fi,text_en,channel,audience,audience_value,valid_from,valid_until,code,cost_per_redemption,control_percent,seed"
+  echo "bench-offer,Bench offer,Etu,Offer,manual,segment,$segment,$from,$until,BENCH,1.00,20,42"
+} > "$work/offers.csv"
 port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
 server=
 cleanup() {
@@ -111,7 +104,7 @@ bench() {
   server=
 }
 
-echo "Offer uplift benchmark: $members members, $customers customers on $(nproc) cores, $(date -u +%FT%TZ), $kanta"
+echo "Offer uplift benchmark: segment $segment, $customers customers on $(nproc) cores, $(date -u +%FT%TZ), $kanta"
 for backend in $backends; do
   case $backend in
     sqlite) rm -rf "$work/sqlite"; bench sqlite --data "$work/sqlite" ;;

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, Utc};
 use kanta_store::jobs::{Job, NewJob};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::actor::Acting;
@@ -400,160 +400,79 @@ async fn mail_job(s: &Services, job: &Job) -> Outcome {
 /// Enqueues the recurring jobs of the current period (idempotent: the unique key per
 /// kind and period makes a second call, or a second instance, enqueue nothing).
 pub async fn schedule_recurring(s: &Services, now: DateTime<Utc>) -> Result<()> {
+    let store = s.core.store();
+    let zone = s.core.time_zone().await?;
+    // The store's day, for the daily jobs.
+    let today = now.with_timezone(&zone).date_naive().format("%Y-%m-%d");
+    let every = |secs: i64| now.timestamp().div_euclid(secs);
+    // (kind, payload, unique key of the period, when to run) of each job due now.
+    let mut due: Vec<(&str, Value, String, DateTime<Utc>)> = Vec::new();
     // Subscriptions bill and renew by the calendar: their figures once a day (UTC),
     // when there are any.
-    if s.core.store().has_subscriptions().await? {
-        s.core
-            .store()
-            .enqueue(&NewJob {
-                kind: SUBSCRIPTIONS_REFRESH.into(),
-                payload: json!({}),
-                unique_key: Some(format!("day:{}", now.date_naive().format("%Y-%m-%d"))),
-                run_at: now,
-                max_attempts: s.settings.max_attempts.min(3) as i32,
-            })
-            .await?;
+    if store.has_subscriptions().await? {
+        let day = now.date_naive().format("%Y-%m-%d");
+        due.push((SUBSCRIPTIONS_REFRESH, json!({}), format!("day:{day}"), now));
     }
     // Cases' SLA targets: every 5 minutes while any case is open.
-    if s.core.store().has_open_cases().await? {
-        let period = now.timestamp().div_euclid(300);
-        s.core
-            .store()
-            .enqueue(&NewJob {
-                kind: CASES_SLA.into(),
-                payload: json!({}),
-                unique_key: Some(format!("5m:{period}")),
-                run_at: now,
-                max_attempts: s.settings.max_attempts.min(3) as i32,
-            })
-            .await?;
+    if store.has_open_cases().await? {
+        due.push((CASES_SLA, json!({}), format!("5m:{}", every(300)), now));
     }
-    // The weekly digest: on Mondays (store time), run at 07:00, once per ISO week.
-    let zone = s.core.time_zone().await?;
+    // The weekly digest (07:00) and the weekly thanks mail of last week's kudos
+    // (08:00): on Mondays (store time), once per ISO week.
     if now.with_timezone(&zone).weekday() == chrono::Weekday::Mon {
         let (week, at) = crate::owners::digest_time(&zone, now);
-        s.core
-            .store()
-            .enqueue(&NewJob {
-                kind: QUEUE_DIGEST.into(),
-                payload: json!({}),
-                unique_key: Some(format!("digest:{week}")),
-                run_at: at,
-                max_attempts: s.settings.max_attempts.min(3) as i32,
-            })
-            .await?;
-        // The weekly thanks mail (last week's kudos): Mondays at 08:00, once a week.
+        due.push((QUEUE_DIGEST, json!({}), format!("digest:{week}"), at));
         let (week, at) = crate::kudos::weekly_time(&zone, now);
-        s.core
-            .store()
-            .enqueue(&NewJob {
-                kind: KUDOS_WEEKLY.into(),
-                payload: json!({}),
-                unique_key: Some(format!("kudos:{week}")),
-                run_at: at,
-                max_attempts: s.settings.max_attempts.min(3) as i32,
-            })
-            .await?;
+        due.push((KUDOS_WEEKLY, json!({}), format!("kudos:{week}"), at));
     }
-    // The health score and the contact queue: once a day (the store's day), when
-    // there are customers.
-    if s.core.store().has_customers().await? {
-        let today = now.with_timezone(&zone).date_naive();
-        s.core
-            .store()
-            .enqueue(&NewJob {
-                kind: HEALTH_DAILY.into(),
-                payload: json!({}),
-                unique_key: Some(format!("health:{}", today.format("%Y-%m-%d"))),
-                run_at: now,
-                max_attempts: s.settings.max_attempts.min(3) as i32,
-            })
-            .await?;
+    // Once a day (the store's day), when there is something to do: the health score
+    // and the contact queue, profitability, approved endings whose date comes, and
+    // the themes of the free-text answers.
+    if store.has_customers().await? {
+        due.push((HEALTH_DAILY, json!({}), format!("health:{today}"), now));
+        due.push((VALUE_PROFIT, json!({}), format!("profit:{today}"), now));
     }
-    // Approved endings whose date comes: once a day (the store's day), while any wait.
-    if s.core.store().has_approved_endings().await? {
-        let today = now.with_timezone(&zone).date_naive();
-        s.core
-            .store()
-            .enqueue(&NewJob {
-                kind: ENDINGS_DUE.into(),
-                payload: json!({}),
-                unique_key: Some(format!("endings:{}", today.format("%Y-%m-%d"))),
-                run_at: now,
-                max_attempts: s.settings.max_attempts.min(3) as i32,
-            })
-            .await?;
+    if store.has_approved_endings().await? {
+        due.push((ENDINGS_DUE, json!({}), format!("endings:{today}"), now));
     }
-    // Profitability: once a day (the store's day), when there are customers.
-    if s.core.store().has_customers().await? {
-        let today = now.with_timezone(&zone).date_naive();
-        s.core
-            .store()
-            .enqueue(&NewJob {
-                kind: VALUE_PROFIT.into(),
-                payload: json!({}),
-                unique_key: Some(format!("profit:{}", today.format("%Y-%m-%d"))),
-                run_at: now,
-                max_attempts: s.settings.max_attempts.min(3) as i32,
-            })
-            .await?;
-    }
-    // Themes in the free-text answers: once a day (the store's day), when any.
-    if s.core.store().has_answer_texts().await? {
-        let today = now.with_timezone(&zone).date_naive();
-        s.core
-            .store()
-            .enqueue(&NewJob {
-                kind: crate::themes::JOB.into(),
-                payload: json!({}),
-                unique_key: Some(format!("themes:{}", today.format("%Y-%m-%d"))),
-                run_at: now,
-                max_attempts: s.settings.max_attempts.min(3) as i32,
-            })
-            .await?;
+    if store.has_answer_texts().await? {
+        due.push((
+            crate::themes::JOB,
+            json!({}),
+            format!("themes:{today}"),
+            now,
+        ));
     }
     // Survey reminders: hourly while an email invitation may still get one.
-    if s.core
-        .store()
-        .has_open_invitations(now.timestamp_millis())
-        .await?
-    {
-        let period = now.timestamp().div_euclid(3600);
-        s.core
-            .store()
-            .enqueue(&NewJob {
-                kind: SURVEY_REMINDERS.into(),
-                payload: json!({}),
-                unique_key: Some(format!("1h:{period}")),
-                run_at: now,
-                max_attempts: s.settings.max_attempts.min(3) as i32,
-            })
-            .await?;
+    if store.has_open_invitations(now.timestamp_millis()).await? {
+        due.push((
+            SURVEY_REMINDERS,
+            json!({}),
+            format!("1h:{}", every(3600)),
+            now,
+        ));
     }
     // Survey triggers: every 15 minutes while an active survey has one.
-    if s.core.store().has_triggered_surveys().await? {
-        let period = now.timestamp().div_euclid(900);
-        s.core
-            .store()
-            .enqueue(&NewJob {
-                kind: SURVEY_TRIGGERS.into(),
-                payload: json!({}),
-                unique_key: Some(format!("15m:{period}")),
-                run_at: now,
-                max_attempts: s.settings.max_attempts.min(3) as i32,
-            })
-            .await?;
+    if store.has_triggered_surveys().await? {
+        due.push((
+            SURVEY_TRIGGERS,
+            json!({}),
+            format!("15m:{}", every(900)),
+            now,
+        ));
     }
-    if let Some(every) = s.settings.score_every {
-        let secs = every.as_secs().max(60) as i64;
-        let period = now.timestamp().div_euclid(secs);
-        s.core
-            .store()
+    if let Some(period) = s.settings.score_every {
+        let secs = period.as_secs().max(60) as i64;
+        let payload = json!({ "period_seconds": secs });
+        due.push((SCORE, payload, format!("{secs}s:{}", every(secs)), now));
+    }
+    for (kind, payload, key, run_at) in due {
+        store
             .enqueue(&NewJob {
-                kind: SCORE.into(),
-                payload: json!({ "period_seconds": secs }),
-                unique_key: Some(format!("{secs}s:{period}")),
-                run_at: now,
+                kind: kind.into(),
+                payload,
+                unique_key: Some(key),
+                run_at,
                 max_attempts: s.settings.max_attempts.min(3) as i32,
             })
             .await?;

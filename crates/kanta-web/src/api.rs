@@ -19,6 +19,7 @@
 //!   ([`openapi_json`]; committed as `docs/openapi.json`).
 
 mod audit;
+mod body;
 mod cases;
 mod economics;
 mod endings;

@@ -33,7 +33,7 @@ use kanta_domain::schema::{CASES, CLAIMS, TRUST_LEDGER};
 use kanta_store::accounts::Role;
 use serde_json::{Map, Value, json};
 
-use super::entities::json_object;
+use super::body::body_of;
 use super::{ApiError, access};
 use crate::AppState;
 use crate::auth::Caller;
@@ -298,24 +298,6 @@ async fn one_case(
     caller.require(access(Some(&CASES), false))?;
     let d = s.core.case_detail(&caller.acting, &id).await?;
     Ok(Json(detail_json(&d)).into_response())
-}
-
-/// The body's members as a map; members other than `allowed` are refused by name.
-fn body_of(
-    body: Result<Bytes, BytesRejection>,
-    allowed: &[&str],
-) -> Result<Map<String, Value>, ApiError> {
-    let obj = json_object(body)?;
-    if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::bad_field(
-            k,
-            format!(
-                "'{k}' is not a member of the body: send {}",
-                allowed.join(", ")
-            ),
-        ));
-    }
-    Ok(obj)
 }
 
 fn text_member(

@@ -22,7 +22,7 @@ use kanta_store::accounts::Role;
 use serde_json::{Map, Value, json};
 
 use super::ApiError;
-use super::entities::json_object;
+use super::body::{body_of, text};
 use crate::AppState;
 use crate::auth::Caller;
 
@@ -78,34 +78,6 @@ async fn list(
     }
     let ideas = s.core.ideas(&caller.acting, &f).await?;
     Ok(Json(json!({ "items": ideas })).into_response())
-}
-
-fn body_of(
-    body: Result<Bytes, BytesRejection>,
-    allowed: &[&str],
-) -> Result<Map<String, Value>, ApiError> {
-    let obj = json_object(body)?;
-    if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::bad_field(
-            k,
-            format!(
-                "'{k}' is not a member of the body: send {}",
-                allowed.join(", ")
-            ),
-        ));
-    }
-    Ok(obj)
-}
-
-fn text(obj: &Map<String, Value>, name: &str, problems: &mut Vec<Problem>) -> Option<String> {
-    match obj.get(name) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(other) => {
-            problems.push(Problem::new(name, format!("must be a text, not {other}")));
-            None
-        }
-    }
 }
 
 /// `POST /api/v1/ideas`.

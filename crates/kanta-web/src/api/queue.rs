@@ -21,7 +21,7 @@ use kanta_store::accounts::Role;
 use serde_json::{Map, Value, json};
 
 use super::ApiError;
-use super::entities::json_object;
+use super::body::body_of;
 use crate::AppState;
 use crate::auth::Caller;
 
@@ -93,23 +93,6 @@ async fn list(
         "refreshed_at": page.refreshed_at,
     }))
     .into_response())
-}
-
-fn body_of(
-    body: Result<Bytes, BytesRejection>,
-    allowed: &[&str],
-) -> Result<Map<String, Value>, ApiError> {
-    let obj = json_object(body)?;
-    if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::bad_field(
-            k,
-            format!(
-                "'{k}' is not a member of the body: send {}",
-                allowed.join(", ")
-            ),
-        ));
-    }
-    Ok(obj)
 }
 
 /// A text member; every problem is collected by field.

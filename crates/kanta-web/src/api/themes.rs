@@ -24,7 +24,7 @@ use kanta_store::accounts::Role;
 use serde_json::{Map, Value, json};
 
 use super::ApiError;
-use super::entities::json_object;
+use super::body::body_of;
 use crate::AppState;
 use crate::auth::Caller;
 
@@ -39,23 +39,6 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/feedback/themes/{id}/changes",
             get(changes).post(record),
         )
-}
-
-fn body_of(
-    body: Result<Bytes, BytesRejection>,
-    allowed: &[&str],
-) -> Result<Map<String, Value>, ApiError> {
-    let obj = json_object(body)?;
-    if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::bad_field(
-            k,
-            format!(
-                "'{k}' is not a member of the body: send {}",
-                allowed.join(", ")
-            ),
-        ));
-    }
-    Ok(obj)
 }
 
 fn theme_id(id: &str) -> Result<i64, ApiError> {

@@ -216,59 +216,71 @@ pub(crate) async fn page(
         .map_err(core_error(&signed))?;
     let cur: Currency = v.currency.parse().unwrap_or(Currency::EUR);
     let t = &v.totals;
-    let link = |show: &str, sort: &str| format!("/value/customers?show={show}&sort={sort}");
     let figures = if v.run.is_some() {
-        vec![
-            Figure {
-                id: "revenue",
-                label: tr.t("value.revenue").into(),
-                value: money(&tr, t.revenue_minor, cur),
-                href: link("all", "revenue"),
-                negative: false,
-            },
-            Figure {
-                id: "gross-margin",
-                label: tr.t("value.gross-margin").into(),
-                value: money(&tr, t.gross_margin_minor, cur),
-                href: link("goods", "revenue"),
-                negative: t.gross_margin_minor < 0,
-            },
-            Figure {
-                id: "cost-to-serve",
-                label: tr.t("value.cost-to-serve").into(),
-                value: money(&tr, t.cost_to_serve_minor, cur),
-                href: link("all", "cost"),
-                negative: false,
-            },
-            Figure {
-                id: "margin-after",
-                label: tr.t("value.margin-after").into(),
-                value: money(&tr, t.margin_after_minor, cur),
-                href: link("all", "margin"),
-                negative: t.margin_after_minor < 0,
-            },
-            Figure {
-                id: "negative",
-                label: tr.t("value.negative-count").into(),
-                value: count(&tr, t.negative_margin.max(0) as u64),
-                href: link("negative", "margin"),
-                negative: false,
-            },
-            Figure {
-                id: "expected",
-                label: tr.t("value.expected").into(),
-                value: money(&tr, t.expected_margin_minor, cur),
-                href: link("all", "margin"),
-                negative: t.expected_margin_minor < 0,
-            },
-            Figure {
-                id: "unprofitable-count",
-                label: tr.t("value.unprofitable-count").into(),
-                value: count(&tr, t.unprofitable.max(0) as u64),
-                href: link("unprofitable", "margin"),
-                negative: t.unprofitable > 0,
-            },
+        let m = |minor: i64| (money(&tr, minor, cur), minor < 0);
+        let n = |k: i64, alarm: bool| (count(&tr, k.max(0) as u64), alarm && k > 0);
+        // (id, label key, (value, shown as negative), show, sort) of each figure; each
+        // links to the customers behind it.
+        [
+            (
+                "revenue",
+                "value.revenue",
+                (m(t.revenue_minor).0, false),
+                "all",
+                "revenue",
+            ),
+            (
+                "gross-margin",
+                "value.gross-margin",
+                m(t.gross_margin_minor),
+                "goods",
+                "revenue",
+            ),
+            (
+                "cost-to-serve",
+                "value.cost-to-serve",
+                (m(t.cost_to_serve_minor).0, false),
+                "all",
+                "cost",
+            ),
+            (
+                "margin-after",
+                "value.margin-after",
+                m(t.margin_after_minor),
+                "all",
+                "margin",
+            ),
+            (
+                "negative",
+                "value.negative-count",
+                n(t.negative_margin, false),
+                "negative",
+                "margin",
+            ),
+            (
+                "expected",
+                "value.expected",
+                m(t.expected_margin_minor),
+                "all",
+                "margin",
+            ),
+            (
+                "unprofitable-count",
+                "value.unprofitable-count",
+                n(t.unprofitable, true),
+                "unprofitable",
+                "margin",
+            ),
         ]
+        .into_iter()
+        .map(|(id, key, (value, negative), show, sort)| Figure {
+            id,
+            label: tr.t(key).into(),
+            value,
+            href: format!("/value/customers?show={show}&sort={sort}"),
+            negative,
+        })
+        .collect()
     } else {
         Vec::new()
     };

@@ -196,7 +196,11 @@ async fn the_audit_page_filters_by_entity_and_actor_and_pages() {
         assert!(!entries(&a.body).is_empty());
 
         // Time filters: a day as "until" takes the whole day; a bad date is refused.
-        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        // The day in the store's zone (Helsinki), as the page reads a date.
+        let today = chrono::Utc::now()
+            .with_timezone(&kanta_domain::time::DEFAULT_ZONE)
+            .format("%Y-%m-%d")
+            .to_string();
         let a = page_as(
             &app,
             Role::Admin,

@@ -83,9 +83,11 @@ fn imports_tokens_and_api_writes_are_in_the_audit_log() {
             !serde_json::to_string(&all).unwrap().contains(&staff),
             "never the token itself"
         );
+        // The server's own daily jobs (health, profitability) may write entries of
+        // their own as soon as it starts; the request's is the one not made by a job.
         let patch = all
             .iter()
-            .find(|e| e["action"] == "update")
+            .find(|e| e["action"] == "update" && e["actor_kind"] != "job")
             .unwrap_or_else(|| panic!("{backend}: no update in {all:?}"));
         assert_eq!(
             (
@@ -109,7 +111,8 @@ fn imports_tokens_and_api_writes_are_in_the_audit_log() {
             json!({"segment": {"before": "kahvila", "after": "kanta-asiakas"}}),
             "{patch}"
         );
-        assert_eq!(all[0], *patch, "newest first");
+        let requested: Vec<&Value> = all.iter().filter(|e| e["actor_kind"] != "job").collect();
+        assert_eq!(requested[0], patch, "newest first");
 
         // Filters.
         let customers = audit(&env, &["--entity", "customers"]);
