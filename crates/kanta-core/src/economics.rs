@@ -47,12 +47,15 @@ use kanta_store::scores::ModelRun;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::access::{Role, require};
 use crate::actor::Acting;
 use crate::{Core, CoreError, Result};
+
+/// The member of a model run's details that keeps its "+5 points" figure.
+pub const FIVE_POINTS_DETAIL: &str = "five_points";
 
 /// Parameter draws behind the interval.
 pub const DRAWS: usize = 100;
@@ -74,7 +77,7 @@ pub struct RunRef {
 }
 
 /// One part of the base (buyers or subscribers) under the scenario.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartFigures {
     /// The model: `bgnbd`, `mbgnbd`, `pnbd` or `sbg`.
     pub model: String,
@@ -98,7 +101,7 @@ pub(crate) type FivePointsCache =
     std::sync::Arc<std::sync::Mutex<Option<(i64, std::result::Result<FivePoints, String>)>>>;
 
 /// What five more points of 12-month retention are worth.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FivePoints {
     /// The points (0.05).
     pub points: f64,
@@ -327,13 +330,38 @@ impl Core {
         {
             return f.clone();
         }
-        let f = self.five_points(run).await;
+        // Kept with the run once computed: a restarted server reads it back at once.
+        let kept = run
+            .details
+            .get(FIVE_POINTS_DETAIL)
+            .and_then(|v| serde_json::from_value::<FivePoints>(v.clone()).ok());
+        let f = match kept {
+            Some(f) => Ok(f),
+            None => {
+                let f = self.five_points(run).await;
+                if let Ok(figure) = &f {
+                    let kept = match serde_json::to_value(figure) {
+                        Ok(v) => self
+                            .store()
+                            .set_model_run_detail(run.id, FIVE_POINTS_DETAIL, &v)
+                            .await
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    if let Err(e) = kept {
+                        tracing::warn!("cannot keep the +5 points figure with run {}: {e}", run.id);
+                    }
+                }
+                f
+            }
+        };
         *self.five_points_cache.lock().expect("cache lock") = Some((run.id, f.clone()));
         f
     }
 
-    /// Computes the newest run's figure ahead of a page asking for it (after the
-    /// profitability pass and the demo); problems are only logged.
+    /// Computes the newest run's figure ahead of a page asking for it (after scoring,
+    /// the profitability pass and the demo) and keeps it with the run; problems are
+    /// only logged.
     pub async fn warm_retention_economics(&self) {
         match self.store().latest_model_run().await {
             Ok(Some(run)) => {

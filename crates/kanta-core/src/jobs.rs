@@ -302,6 +302,9 @@ async fn score_job(s: &Services) -> Outcome {
                 r.seconds,
                 r.run_id
             );
+            // The value page's "+5 points" rests on the run: computed now, not when
+            // someone first opens the page.
+            s.core.warm_retention_economics().await;
             Outcome::Done
         }
         // No data to fit is no failure of the job: the next period tries again.

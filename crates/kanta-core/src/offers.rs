@@ -14,7 +14,9 @@
 //!   so it knows the groups in advance), else random; it is recorded on the offer. The
 //!   draw is [`kanta_domain::draw::draw_control`] (stratified by tier). Members are
 //!   written; for email the offer arm's mails (template `offer`, the customer's
-//!   language) are queued in the outbox with their jobs; the offer becomes `sent`;
+//!   language, each with its signed one-click unsubscribe link: RFC 8058
+//!   `List-Unsubscribe`, [`Core::unsubscribe_offer_link`] turns marketing consent off)
+//!   are queued in the outbox with their jobs; the offer becomes `sent`;
 //!   one audit entry. A second send is refused.
 //! - [`Core::offer_report`]: per member their orders, revenue (net of refunds) and
 //!   redemptions in the window `valid_from ..= valid_until` (store time), one grouped
@@ -23,6 +25,8 @@
 //!   intervals, net of the offer's cost, and "not enough data yet" with the sample
 //!   size the hoped effect needs.
 //! - [`Core::offers_overview`]: every sent offer's headline figures (the value page).
+//! - [`Core::save_offer`] (managers): a draft offer made or changed from texts (the
+//!   offers page's form): every rule checked and named by field.
 //! - [`after_write`]: the write hook: `valid_from <= valid_until`, a text in at least
 //!   one language unless the channel is `none`, and `sent` only by sending.
 
@@ -365,6 +369,13 @@ impl Core {
         let seed = v.seed.map(|s| s as u64).unwrap_or_else(random_seed);
         let email = v.channel == "email";
         let zone = self.time_zone().await?;
+        // The key that signs the mails' unsubscribe links, read before the write's
+        // transaction (its first use stores it).
+        let key = if email && !preview {
+            Some(self.survey_key().await?)
+        } else {
+            None
+        };
         let mut tx = self.begin_write(acting, &OFFERS, Vec::new()).await?;
         let candidates = tx.writer_mut().offer_candidates(&audience, email).await?;
         let considered = candidates.len() as i64;
@@ -462,7 +473,12 @@ impl Core {
                         .and_then(Lang::parse)
                         .or_else(|| Lang::parse(&settings.language))
                         .unwrap_or(Lang::Fi);
-                    mails.push(offer_mail(&v, c, lang, &zone, offer_id)?);
+                    let unsubscribe = self.offer_unsubscribe_url(
+                        key.as_deref().unwrap_or_default(),
+                        offer_id,
+                        &c.external_id,
+                    );
+                    mails.push(offer_mail(&v, c, lang, &zone, offer_id, unsubscribe)?);
                 }
                 result.mails = tx
                     .writer_mut()
@@ -618,6 +634,7 @@ fn offer_mail(
     lang: Lang,
     zone: &Tz,
     offer_id: i64,
+    unsubscribe: String,
 ) -> Result<SurveyMail> {
     let text = match lang {
         Lang::Fi => v.text_fi.as_deref().or(v.text_en.as_deref()),
@@ -650,6 +667,7 @@ fn offer_mail(
             ("text", text),
             ("code", &code),
             ("valid_until", &until),
+            ("unsubscribe", &unsubscribe),
         ],
     )
     .map_err(|e| CoreError::Other(anyhow::anyhow!(e)))?;
@@ -659,7 +677,7 @@ fn offer_mail(
         subject: r.subject,
         text: r.text,
         html: r.html,
-        unsubscribe: None,
+        unsubscribe: Some(unsubscribe),
     })
 }
 
@@ -717,5 +735,484 @@ pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String]) -> Result<()> 
         Ok(())
     } else {
         Err(CoreError::Invalid(problems))
+    }
+}
+
+// ---------------------------------------------------------------- the offer form
+
+/// An offer as a form (or any caller with texts) gives it: every field as typed.
+/// Money in major units (`12,50`), dates ISO or Finnish (`31.12.2026`), through the
+/// schema's [`kanta_domain::value::parse_field`] as the API reads texts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct OfferInput {
+    pub name: String,
+    pub text_fi: String,
+    pub text_en: String,
+    /// `email`, `manual` or `none`.
+    pub channel: String,
+    /// `everyone`, `segment`, `tier`, `list` or `queue`.
+    pub audience: String,
+    /// The segment's name, the tier (A-D) or customers' ids separated by commas.
+    pub audience_value: String,
+    pub valid_from: String,
+    pub valid_until: String,
+    pub cost_per_redemption: String,
+    pub code: String,
+    /// Percent, 0-90; blank is 20.
+    pub control_percent: String,
+    /// Percentage points; blank is 5.
+    pub hoped_points: String,
+    /// Blank: one is drawn and recorded.
+    pub seed: String,
+}
+
+impl OfferInput {
+    /// The form of an offer as it is (to edit it).
+    pub fn of_view(v: &OfferView) -> OfferInput {
+        let currency: kanta_domain::Currency =
+            v.currency.parse().unwrap_or(kanta_domain::Currency::EUR);
+        OfferInput {
+            name: v.name.clone(),
+            text_fi: v.text_fi.clone().unwrap_or_default(),
+            text_en: v.text_en.clone().unwrap_or_default(),
+            channel: v.channel.clone(),
+            audience: v.audience.clone(),
+            audience_value: v.audience_value.clone().unwrap_or_default(),
+            valid_from: v.valid_from.format("%Y-%m-%d").to_string(),
+            valid_until: v.valid_until.format("%Y-%m-%d").to_string(),
+            cost_per_redemption: v
+                .cost_per_redemption_minor
+                .map(|m| major_text(m, currency.minor_digits()))
+                .unwrap_or_default(),
+            code: v.code.clone().unwrap_or_default(),
+            control_percent: v.control_percent.to_string(),
+            hoped_points: format!("{}", v.hoped_points),
+            seed: v.seed.map(|s| s.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+/// Minor units as a Finnish major-unit text: `1250` → `12,50`.
+fn major_text(minor: i64, digits: u32) -> String {
+    if digits == 0 {
+        return minor.to_string();
+    }
+    let div = 10i64.pow(digits);
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs() as i64;
+    format!(
+        "{sign}{},{:0width$}",
+        abs / div,
+        abs % div,
+        width = digits as usize
+    )
+}
+
+/// A readable id for a new offer from its name: `kevaan-kahvi`.
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.trim().to_lowercase().chars() {
+        let c = match c {
+            'ä' | 'å' | 'á' | 'à' => 'a',
+            'ö' | 'ó' | 'ò' => 'o',
+            'é' | 'è' => 'e',
+            'ü' => 'u',
+            c => c,
+        };
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+        if out.len() >= 40 {
+            break;
+        }
+    }
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() { "offer".into() } else { out }
+}
+
+impl Core {
+    /// Makes a new draft offer (`id` `None`: its id is made from its name) or changes
+    /// the draft offer `id`, from texts (the offers page's form): every rule checked
+    /// and every problem named by field (`CoreError::Invalid`): a name; days in order;
+    /// a control share 0-90; the audience's value for a segment, tier (A-D) or list
+    /// (whose ids must be customers: the unknown ones are named); a text unless the
+    /// channel is `none`. A blank seed is drawn now and recorded, so the draw can be
+    /// repeated. A sent offer cannot be changed (`Conflict`). Written through the one
+    /// write path (audit entry with each change; the offers' write hook runs).
+    /// Managers.
+    pub async fn save_offer(
+        &self,
+        acting: &Acting,
+        id: Option<&str>,
+        input: &OfferInput,
+    ) -> Result<OfferView> {
+        use kanta_domain::schema::CUSTOMERS;
+        use kanta_domain::value::{ParseContext, parse_field};
+        require(acting, Role::Manager)?;
+        let existing = match id {
+            Some(id) => {
+                let (_, v) = self.offer_record(id).await?;
+                if v.status != "draft" {
+                    return Err(CoreError::Conflict {
+                        field: Some("status".into()),
+                        message: format!(
+                            "offer '{id}' was sent already: a sent offer cannot be edited"
+                        ),
+                    });
+                }
+                Some(v)
+            }
+            None => None,
+        };
+        let currency = match &existing {
+            Some(v) => v.currency.parse().unwrap_or(self.currency().await?),
+            None => self.currency().await?,
+        };
+        let cx = ParseContext {
+            currency,
+            date_format: None,
+            zone: self.time_zone().await?,
+        };
+        let mut problems: Vec<Problem> = Vec::new();
+        let mut values: Vec<(&'static str, Value)> = Vec::new();
+        let field = |n: &str| OFFERS.field(n).expect("offers field");
+        let parse = |name: &'static str,
+                     text: &str,
+                     values: &mut Vec<(&'static str, Value)>,
+                     problems: &mut Vec<Problem>| {
+            match parse_field(field(name).kind, text, &cx) {
+                Ok(v) => {
+                    values.push((name, v.clone()));
+                    v
+                }
+                Err(e) => {
+                    problems.push(Problem::new(name, e.to_string()));
+                    Value::Null
+                }
+            }
+        };
+        let name = parse("name", &input.name, &mut values, &mut problems);
+        if name.is_null() && !problems.iter().any(|p| p.field == "name") {
+            problems.push(Problem::new("name", "is required: give the offer a name"));
+        }
+        let text_fi = parse("text_fi", &input.text_fi, &mut values, &mut problems);
+        let text_en = parse("text_en", &input.text_en, &mut values, &mut problems);
+        let channel = if input.channel.trim().is_empty() {
+            "email"
+        } else {
+            input.channel.trim()
+        };
+        parse("channel", channel, &mut values, &mut problems);
+        if channel != "none"
+            && text_fi.is_null()
+            && text_en.is_null()
+            && !problems.iter().any(|p| p.field == "text_fi")
+        {
+            problems.push(Problem::new(
+                "text_fi",
+                format!(
+                    "the channel '{channel}' tells customers: write the offer's text in Finnish or English"
+                ),
+            ));
+        }
+        let audience = if input.audience.trim().is_empty() {
+            "everyone"
+        } else {
+            input.audience.trim()
+        };
+        let audience_ok = parse("audience", audience, &mut values, &mut problems);
+        let value = input.audience_value.trim();
+        if !audience_ok.is_null() {
+            let need = |what: &str| {
+                Problem::new(
+                    "audience_value",
+                    format!("the audience '{audience}' needs {what}"),
+                )
+            };
+            match audience {
+                "segment" if value.is_empty() => problems.push(need("a segment's name")),
+                "tier" if value.is_empty() => problems.push(need("a tier (A-D)")),
+                "tier" => match parse_tier(value) {
+                    Some(t) => {
+                        values.push(("audience_value", Value::Text(t.into())));
+                    }
+                    None => problems.push(Problem::new(
+                        "audience_value",
+                        crate::survey_send::unknown_tier_message(value),
+                    )),
+                },
+                "list" => {
+                    let ids: Vec<String> = value
+                        .split([',', '\n', ';'])
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect();
+                    if ids.is_empty() {
+                        problems.push(need("customers' ids separated by commas"));
+                    } else {
+                        let known = self.store().existing_ids(&CUSTOMERS, &ids).await?;
+                        let unknown: Vec<&str> = ids
+                            .iter()
+                            .filter(|i| !known.contains_key(*i))
+                            .map(String::as_str)
+                            .collect();
+                        if unknown.is_empty() {
+                            values.push(("audience_value", Value::Text(ids.join(", "))));
+                        } else {
+                            let shown: Vec<String> = unknown
+                                .iter()
+                                .take(20)
+                                .map(|i| kanta_domain::value::excerpt(i))
+                                .collect();
+                            problems.push(Problem::new(
+                                "audience_value",
+                                format!(
+                                    "no customer with the id{} {}{}",
+                                    if unknown.len() == 1 { "" } else { "s" },
+                                    shown.join(", "),
+                                    if unknown.len() > 20 {
+                                        format!(" (and {} more)", unknown.len() - 20)
+                                    } else {
+                                        String::new()
+                                    }
+                                ),
+                            ));
+                        }
+                    }
+                }
+                "everyone" | "queue" => values.push(("audience_value", Value::Null)),
+                _ => {
+                    parse("audience_value", value, &mut values, &mut problems);
+                }
+            }
+        }
+        let from = parse("valid_from", &input.valid_from, &mut values, &mut problems);
+        let until = parse(
+            "valid_until",
+            &input.valid_until,
+            &mut values,
+            &mut problems,
+        );
+        for (n, v) in [("valid_from", &from), ("valid_until", &until)] {
+            if v.is_null() && !problems.iter().any(|p| p.field == n) {
+                problems.push(Problem::new(n, "is required: a day such as 31.12.2026"));
+            }
+        }
+        if let (Some(f), Some(u)) = (date_of(&from), date_of(&until))
+            && u < f
+        {
+            problems.push(Problem::new(
+                "valid_until",
+                format!("the last day {u} is before the first day {f}"),
+            ));
+        }
+        parse(
+            "cost_per_redemption",
+            &input.cost_per_redemption,
+            &mut values,
+            &mut problems,
+        );
+        values.push(("currency", Value::Text(currency.code().to_string())));
+        parse("code", &input.code, &mut values, &mut problems);
+        let control = if input.control_percent.trim().is_empty() {
+            "20"
+        } else {
+            input.control_percent.trim()
+        };
+        parse("control_percent", control, &mut values, &mut problems);
+        let hoped = if input.hoped_points.trim().is_empty() {
+            "5"
+        } else {
+            input.hoped_points.trim()
+        };
+        if let Value::Float(x) = parse("hoped_points", hoped, &mut values, &mut problems)
+            && !(x > 0.0 && x <= 100.0)
+        {
+            problems.push(Problem::new(
+                "hoped_points",
+                "must be more than 0 and at most 100 percentage points",
+            ));
+        }
+        if input.seed.trim().is_empty() {
+            values.push(("seed", Value::Int(random_seed() as i64)));
+        } else {
+            parse("seed", &input.seed, &mut values, &mut problems);
+        }
+        if !problems.is_empty() {
+            return Err(CoreError::Invalid(problems));
+        }
+        // The last value given for a field counts (the audience's normalised value).
+        let value_of = |n: &str| values.iter().rev().find(|(f, _)| *f == n).map(|(_, v)| v);
+        let record = match (id, &existing) {
+            (Some(id), Some(_)) => {
+                let mut fields = Vec::new();
+                let mut vals = Vec::new();
+                for f in OFFERS.fields {
+                    if let Some(v) = value_of(f.name) {
+                        fields.push(f);
+                        vals.push(v.clone());
+                    }
+                }
+                self.update_record(acting, &OFFERS, id, fields, vals)
+                    .await?
+            }
+            _ => {
+                let defaults = ParseContext {
+                    currency,
+                    date_format: None,
+                    zone: Tz::UTC,
+                };
+                let row: Vec<Value> = OFFERS
+                    .fields
+                    .iter()
+                    .map(|f| match value_of(f.name) {
+                        Some(v) if !v.is_null() => v.clone(),
+                        _ => f
+                            .default
+                            .and_then(|d| parse_field(f.kind, d, &defaults).ok())
+                            .unwrap_or(Value::Null),
+                    })
+                    .collect();
+                let base = slug(input.name.as_str());
+                let mut new_id = base.clone();
+                let mut n = 2;
+                while self.store().get(&OFFERS, &new_id).await?.is_some() {
+                    new_id = format!("{base}-{n}");
+                    n += 1;
+                }
+                self.create_record(acting, &OFFERS, &new_id, row).await?
+            }
+        };
+        view_of(&record, currency.code())
+    }
+}
+
+// ---------------------------------------------------------------- unsubscribing
+
+/// The version tag of an offer mail's unsubscribe token.
+const OFFER_LINK_VERSION: &str = "o1";
+/// What the token's MAC covers besides its payload: a survey link's signature never
+/// holds for an offer link, and the other way round.
+const OFFER_LINK_DOMAIN: &[u8] = b"kanta offer unsubscribe\n";
+
+fn offer_link_mac(key: &[u8], payload: &str) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::Mac;
+    let mut m = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
+        .expect("HMAC takes a key of any length");
+    m.update(OFFER_LINK_DOMAIN);
+    m.update(payload.as_bytes());
+    m
+}
+
+/// The signed token of an offer mail's one-click unsubscribe: the offer (internal id)
+/// and the customer (external id), HMAC-SHA256 under `key` ([`Core::survey_key`]).
+pub fn sign_offer_link(key: &[u8], offer_id: i64, customer: &str) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::Mac;
+    let payload =
+        URL_SAFE_NO_PAD.encode(format!("{OFFER_LINK_VERSION}:{offer_id}:{customer}").as_bytes());
+    let sig = URL_SAFE_NO_PAD.encode(offer_link_mac(key, &payload).finalize().into_bytes());
+    format!("{payload}.{sig}")
+}
+
+/// The offer and customer of a token [`sign_offer_link`] made under `key`; `None`
+/// when it is altered, made elsewhere or no token at all.
+pub fn verify_offer_link(key: &[u8], token: &str) -> Option<(i64, String)> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::Mac;
+    let token = token.trim();
+    if token.len() > 1024 {
+        return None;
+    }
+    let (payload, sig) = token.split_once('.')?;
+    let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
+    offer_link_mac(key, payload).verify_slice(&sig).ok()?;
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    let mut parts = text.splitn(3, ':');
+    if parts.next()? != OFFER_LINK_VERSION {
+        return None;
+    }
+    let offer = parts.next()?.parse().ok()?;
+    let customer = parts.next()?.to_string();
+    (!customer.is_empty()).then_some((offer, customer))
+}
+
+/// What an offer mail's unsubscribe page knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum OfferUnsubscribe {
+    /// The link holds: the customer's language (`fi`, `en`) if known, and whether
+    /// their marketing consent is off already.
+    Valid { locale: Option<String>, done: bool },
+    /// Altered, made elsewhere, or its customer is gone.
+    Invalid,
+}
+
+impl Core {
+    /// The one-click unsubscribe URL of an offer mail:
+    /// `{public_url}/o/{token}/unsubscribe` (also its `List-Unsubscribe`).
+    pub fn offer_unsubscribe_url(&self, key: &[u8], offer_id: i64, customer: &str) -> String {
+        format!(
+            "{}/o/{}/unsubscribe",
+            self.links().public_url,
+            sign_offer_link(key, offer_id, customer)
+        )
+    }
+
+    /// What the unsubscribe page of an offer mail's link shows (changes nothing).
+    pub async fn open_offer_unsubscribe(&self, token: &str) -> Result<OfferUnsubscribe> {
+        use kanta_domain::schema::CUSTOMERS;
+        let key = self.survey_key().await?;
+        let Some((_, customer)) = verify_offer_link(&key, token) else {
+            return Ok(OfferUnsubscribe::Invalid);
+        };
+        let Some(c) = self.store().get(&CUSTOMERS, &customer).await? else {
+            return Ok(OfferUnsubscribe::Invalid);
+        };
+        Ok(OfferUnsubscribe::Valid {
+            locale: c.text("locale").map(str::to_string),
+            done: c.get("marketing_consent") == &Value::Bool(false),
+        })
+    }
+
+    /// One-click unsubscribe from offers (RFC 8058) through an offer mail's link: the
+    /// customer's `marketing_consent` set to false and `marketing_consent_at` to now
+    /// (survey consent untouched), through the write path as
+    /// `Acting::public("offer link")`, audited. Again is a no-op.
+    pub async fn unsubscribe_offer_link(
+        &self,
+        token: &str,
+        channel: crate::Channel,
+        ip: Option<String>,
+    ) -> Result<OfferUnsubscribe> {
+        use kanta_domain::schema::CUSTOMERS;
+        let key = self.survey_key().await?;
+        let Some((_, customer)) = verify_offer_link(&key, token) else {
+            return Ok(OfferUnsubscribe::Invalid);
+        };
+        let Some(c) = self.store().get(&CUSTOMERS, &customer).await? else {
+            return Ok(OfferUnsubscribe::Invalid);
+        };
+        if c.get("marketing_consent") != &Value::Bool(false) {
+            let acting = Acting::public("offer link", channel).from_ip(ip);
+            let f = |n: &str| CUSTOMERS.field(n).expect("schema");
+            self.update_record(
+                &acting,
+                &CUSTOMERS,
+                &customer,
+                vec![f("marketing_consent"), f("marketing_consent_at")],
+                vec![Value::Bool(false), Value::Time(Utc::now())],
+            )
+            .await?;
+        }
+        Ok(OfferUnsubscribe::Valid {
+            locale: c.text("locale").map(str::to_string),
+            done: true,
+        })
     }
 }

@@ -378,6 +378,40 @@ impl Store {
         Ok(id)
     }
 
+    /// Sets the member `key` of run `id`'s details to `value` (a figure derived from the
+    /// run alone and kept with it, such as the retention economics' "+5 points").
+    pub async fn set_model_run_detail(
+        &self,
+        id: i64,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<()> {
+        let text = value.to_string();
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                sqlx::query(
+                    "UPDATE model_runs SET details = json_set(details, '$.' || $1, json($2)) WHERE id = $3",
+                )
+                .bind(key)
+                .bind(text)
+                .bind(id)
+                .execute(pool)
+                .await?;
+            }
+            Backend::Postgres(pool) => {
+                sqlx::query(
+                    "UPDATE model_runs SET details = jsonb_set(details, ARRAY[$1::text], $2::jsonb) WHERE id = $3",
+                )
+                .bind(key)
+                .bind(text)
+                .bind(id)
+                .execute(pool)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The newest run, if any.
     pub async fn latest_model_run(&self) -> Result<Option<ModelRun>> {
         Ok(self.model_runs(None, 1).await?.into_iter().next())

@@ -112,7 +112,8 @@ macro_rules! templates {
         /// - `offer` (an offer's mail to its offer group, in the customer's language):
         ///   `name` (the customer's name, else a polite stand-in), `offer` (its name),
         ///   `text` (the offer's text), `code` (`Koodi: X` / `Code: X`, or empty),
-        ///   `valid_until` (its last day).
+        ///   `valid_until` (its last day), `unsubscribe` (the signed one-click page that
+        ///   turns marketing consent off).
         pub const TEMPLATES: &[&str] = &[$($name),*];
     };
 }

@@ -101,6 +101,16 @@ async fn five_points_on_the_demo() {
         assert!(seconds < 30.0, "{backend}: {seconds} s");
         // The run's base: the stored scores' 36-month CLV agrees with today's value.
         assert_eq!(e.run.as_ref().map(|r| r.as_of), Some(cfg.as_of));
+        // The figure is kept with its run, so a restarted server shows it at once: a
+        // new core over the same store reads it back, value for value.
+        let run = core.store().latest_model_run().await.unwrap().unwrap();
+        let kept = &run.details[kanta_core::economics::FIVE_POINTS_DETAIL];
+        assert_eq!(kept["gain_minor"][1], f.gain_minor[1], "{backend}: {kept}");
+        let again = Core::new(core.store().clone())
+            .retention_economics(&Acting::cli())
+            .await
+            .unwrap();
+        assert_eq!(again.five_points.as_ref(), Some(f), "{backend}");
     })
     .await;
 }

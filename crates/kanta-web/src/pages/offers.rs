@@ -8,24 +8,30 @@
 //! - `GET /offers/{id}/send` (managers): the confirmation with the groups' sizes
 //!   (the core's preview); `POST` sends (CSRF checked), 303 to the offer.
 //! - `GET /offers/{id}/customers?arm=offer|control`: the customers behind a figure.
+//! - `GET /offers/new` and `GET /offers/{id}/edit` (managers): the offer's form, every
+//!   field labelled with its help (the audience a select, its value explained); `POST`
+//!   (CSRF checked) saves a draft through `Core::save_offer` (Finnish money and dates,
+//!   every rule of the core), 303 to the offer, or the form again with the input kept
+//!   and each problem by its field (422). A sent offer cannot be edited (409).
 //! - [`value_section`]: the value page's offers section (the lead places it).
 //!
-//! Offers are made and edited through the generic entity API or import (the core's
-//! write hook checks them); a form for new offers on this page is still to come.
+//! Offers are also made and edited through the generic entity API or import (the
+//! core's write hook checks them).
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
-use kanta_core::offers::{OfferReport, OfferSent, OfferSummary};
+use kanta_core::CoreError;
+use kanta_core::offers::{OfferInput, OfferReport, OfferSent, OfferSummary};
 use kanta_domain::Currency;
 use kanta_models::uplift::{Interval, MetricComparison, NotYet};
 use kanta_store::accounts::Role;
 use serde::Deserialize;
 
 use super::retention::{count, decimal, percent};
-use super::{PageError, core_error, form_allowed, render, see_other};
+use super::{PageError, core_error, form_allowed, render, render_status, see_other};
 use crate::AppState;
 use crate::auth::{Me, SignedIn};
 use crate::i18n::Tr;
@@ -33,7 +39,9 @@ use crate::i18n::Tr;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/offers", get(list))
+        .route("/offers/new", get(new_form).post(create))
         .route("/offers/{id}", get(show))
+        .route("/offers/{id}/edit", get(edit_form).post(update))
         .route("/offers/{id}/send", get(confirm).post(send))
         .route("/offers/{id}/customers", get(customers))
 }
@@ -463,4 +471,258 @@ pub fn value_section(tr: &Tr, offers: &[OfferSummary]) -> String {
         })
         .collect();
     ValueSection { tr, rows }.render().unwrap_or_default()
+}
+
+// ---------------------------------------------------------------- the form
+
+/// One field of the offer form.
+pub(crate) struct FormField {
+    key: &'static str,
+    label: String,
+    help: String,
+    /// `text`, `textarea` or `select`.
+    kind: &'static str,
+    inputmode: &'static str,
+    value: String,
+    choices: Vec<(String, String)>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "offer_form.html")]
+pub(crate) struct OfferFormPage {
+    tr: Tr,
+    me: Option<Me>,
+    csrf: String,
+    title: String,
+    back: String,
+    back_label: String,
+    action: String,
+    locked: bool,
+    fields: Vec<FormField>,
+    /// Every problem (any shown by its field too).
+    errors: Vec<String>,
+    /// Problems of no field of the form.
+    general: Vec<String>,
+}
+
+/// The form's fields in order: (key, kind, inputmode).
+const FORM_FIELDS: &[(&str, &str, &str)] = &[
+    ("name", "text", "text"),
+    ("text_fi", "textarea", "text"),
+    ("text_en", "textarea", "text"),
+    ("channel", "select", "text"),
+    ("audience", "select", "text"),
+    ("audience_value", "textarea", "text"),
+    ("valid_from", "text", "numeric"),
+    ("valid_until", "text", "numeric"),
+    ("cost_per_redemption", "text", "decimal"),
+    ("code", "text", "text"),
+    ("control_percent", "text", "numeric"),
+    ("hoped_points", "text", "decimal"),
+    ("seed", "text", "numeric"),
+];
+
+fn input_value<'a>(i: &'a OfferInput, key: &str) -> &'a str {
+    match key {
+        "name" => &i.name,
+        "text_fi" => &i.text_fi,
+        "text_en" => &i.text_en,
+        "channel" => &i.channel,
+        "audience" => &i.audience,
+        "audience_value" => &i.audience_value,
+        "valid_from" => &i.valid_from,
+        "valid_until" => &i.valid_until,
+        "cost_per_redemption" => &i.cost_per_redemption,
+        "code" => &i.code,
+        "control_percent" => &i.control_percent,
+        "hoped_points" => &i.hoped_points,
+        _ => &i.seed,
+    }
+}
+
+/// The form's texts as the core takes them (unknown names ignored).
+fn input_of(form: &std::collections::HashMap<String, String>) -> OfferInput {
+    let g = |k: &str| form.get(k).cloned().unwrap_or_default();
+    OfferInput {
+        name: g("name"),
+        text_fi: g("text_fi"),
+        text_en: g("text_en"),
+        channel: g("channel"),
+        audience: g("audience"),
+        audience_value: g("audience_value"),
+        valid_from: g("valid_from"),
+        valid_until: g("valid_until"),
+        cost_per_redemption: g("cost_per_redemption"),
+        code: g("code"),
+        control_percent: g("control_percent"),
+        hoped_points: g("hoped_points"),
+        seed: g("seed"),
+    }
+}
+
+fn form_page(
+    signed: &SignedIn,
+    id: Option<&str>,
+    input: &OfferInput,
+    problems: &[kanta_core::Problem],
+    locked: bool,
+) -> OfferFormPage {
+    let tr = signed.tr;
+    let error_of = |key: &str| {
+        let reasons: Vec<&str> = problems
+            .iter()
+            .filter(|p| p.field == key)
+            .map(|p| p.reason.as_str())
+            .collect();
+        (!reasons.is_empty()).then(|| reasons.join("; "))
+    };
+    let choices = |key: &str| -> Vec<(String, String)> {
+        match key {
+            "channel" => kanta_domain::schema::OFFER_CHANNELS
+                .iter()
+                .map(|c| (c.to_string(), word(&tr, "value.offers.channel", c)))
+                .collect(),
+            "audience" => kanta_domain::schema::OFFER_AUDIENCES
+                .iter()
+                .map(|c| (c.to_string(), word(&tr, "offers.audience", c)))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let fields = FORM_FIELDS
+        .iter()
+        .map(|(key, kind, inputmode)| FormField {
+            key,
+            label: tr.t(&format!("offers.field.{key}")).to_string(),
+            help: tr.t(&format!("offers.field.{key}.help")).to_string(),
+            kind,
+            inputmode,
+            value: input_value(input, key).to_string(),
+            choices: choices(key),
+            error: error_of(key),
+        })
+        .collect();
+    let general = problems
+        .iter()
+        .filter(|p| !FORM_FIELDS.iter().any(|(k, _, _)| *k == p.field))
+        .map(|p| format!("{}: {}", p.field, p.reason))
+        .collect();
+    let (title, back, back_label, action) = match id {
+        Some(id) => (
+            tr.t("offers.form.edit-title").to_string(),
+            format!("/offers/{}", url_escape(id)),
+            input.name.clone(),
+            format!("/offers/{}/edit", url_escape(id)),
+        ),
+        None => (
+            tr.t("offers.form.new-title").to_string(),
+            "/offers".to_string(),
+            tr.t("offers.title").to_string(),
+            "/offers/new".to_string(),
+        ),
+    };
+    OfferFormPage {
+        me: Some(signed.me()),
+        csrf: signed.csrf.clone(),
+        title,
+        back,
+        back_label,
+        action,
+        locked,
+        fields,
+        errors: problems.iter().map(|p| p.reason.clone()).collect(),
+        general,
+        tr,
+    }
+}
+
+/// After `Core::save_offer`: 303 to the offer, or the form again (422 with the
+/// problems, 409 when the offer was sent).
+fn saved(
+    signed: &SignedIn,
+    id: Option<&str>,
+    input: &OfferInput,
+    r: Result<kanta_core::offers::OfferView, CoreError>,
+) -> Result<Response, PageError> {
+    match r {
+        Ok(v) => Ok(see_other(format!("/offers/{}", url_escape(&v.id)))),
+        Err(CoreError::Invalid(problems)) => Ok(render_status(
+            &form_page(signed, id, input, &problems, false),
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        )),
+        Err(CoreError::Conflict { .. }) => Ok(render_status(
+            &form_page(signed, id, input, &[], true),
+            axum::http::StatusCode::CONFLICT,
+        )),
+        Err(e) => Err(core_error(signed)(e)),
+    }
+}
+
+/// `GET /offers/new`: an empty form (control share 20, hoped effect 5 points).
+async fn new_form(signed: SignedIn) -> Result<Response, PageError> {
+    signed.require(Role::Manager)?;
+    let input = OfferInput {
+        channel: "email".into(),
+        audience: "everyone".into(),
+        control_percent: "20".into(),
+        hoped_points: "5".into(),
+        ..Default::default()
+    };
+    Ok(render(&form_page(&signed, None, &input, &[], false)))
+}
+
+/// `POST /offers/new`.
+async fn create(
+    State(s): State<AppState>,
+    signed: SignedIn,
+    axum::Form(f): axum::Form<std::collections::HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    form_allowed(
+        &signed,
+        Role::Manager,
+        f.get("csrf").map(String::as_str).unwrap_or(""),
+    )?;
+    let input = input_of(&f);
+    let r = s.core.save_offer(&signed.acting(), None, &input).await;
+    saved(&signed, None, &input, r)
+}
+
+/// `GET /offers/{id}/edit`: the draft's form (a sent offer: 409, it cannot be edited).
+async fn edit_form(
+    State(s): State<AppState>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    signed.require(Role::Manager)?;
+    let v = s
+        .core
+        .offer(&signed.acting(), &id)
+        .await
+        .map_err(core_error(&signed))?;
+    let input = OfferInput::of_view(&v);
+    if v.status != "draft" {
+        return Ok(render_status(
+            &form_page(&signed, Some(&id), &input, &[], true),
+            axum::http::StatusCode::CONFLICT,
+        ));
+    }
+    Ok(render(&form_page(&signed, Some(&id), &input, &[], false)))
+}
+
+/// `POST /offers/{id}/edit`.
+async fn update(
+    State(s): State<AppState>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<std::collections::HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    form_allowed(
+        &signed,
+        Role::Manager,
+        f.get("csrf").map(String::as_str).unwrap_or(""),
+    )?;
+    let input = input_of(&f);
+    let r = s.core.save_offer(&signed.acting(), Some(&id), &input).await;
+    saved(&signed, Some(&id), &input, r)
 }

@@ -6,6 +6,9 @@
 //! - `/s/{token}/unsubscribe`: one click from surveys (GET shows the button, POST
 //!   records it through the core; also the mail's RFC 8058 `List-Unsubscribe`, so a
 //!   POST with `List-Unsubscribe=One-Click` is enough).
+//! - `/o/{token}/unsubscribe`: one click from offers by email (marketing consent off;
+//!   GET shows the button in the customer's language, POST records it through the
+//!   core, also as RFC 8058's one-click POST); an altered link is a 400 page.
 //! - `/q/{survey}`: the QR code's anonymous page, asking for a loyalty number or an
 //!   email when the survey says so.
 //!
@@ -29,6 +32,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use kanta_core::feedback_settings::FeedbackRules;
+use kanta_core::offers::OfferUnsubscribe;
 use kanta_core::surveys::{AnswerInput, Gate, PublicSurvey, PublicView, Question};
 use kanta_core::{Channel, CoreError};
 use serde::Deserialize;
@@ -44,6 +48,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/s/{token}/unsubscribe",
             get(unsubscribe_page).post(unsubscribe),
+        )
+        .route(
+            "/o/{token}/unsubscribe",
+            get(offer_unsubscribe_page).post(offer_unsubscribe),
         )
         .route("/q/{survey}", get(qr_page).post(qr_answer))
         .route("/q/{survey}/thanks", get(qr_thanks))
@@ -645,6 +653,97 @@ async fn unsubscribe(
             let lang = lang_of(&s, &q, v.survey.as_ref()).await;
             gate_page(lang, &path, v.gate)
         }
+        Err(e) => unavailable(request_lang(&q, &headers), &path, &e),
+    }
+}
+
+/// The page language of an offer mail's link: `?lang=`, else the customer's, else
+/// the store's.
+async fn offer_lang(s: &AppState, q: &LangQuery, locale: Option<&str>) -> Lang {
+    if let Some(l) = q.lang.as_deref().or(locale).and_then(Lang::parse) {
+        return l;
+    }
+    lang_of(s, q, None).await
+}
+
+/// The answer of an offer link: the button, "done", or the altered link's page.
+async fn offer_unsubscribe_answer(
+    s: &AppState,
+    q: &LangQuery,
+    token: &str,
+    v: OfferUnsubscribe,
+) -> Response {
+    let path = format!("/o/{token}/unsubscribe");
+    match v {
+        OfferUnsubscribe::Valid { locale, done } => {
+            let lang = offer_lang(s, q, locale.as_deref()).await;
+            let tr = Tr::new(lang);
+            let (switch_url, switch_label) = switch(&path, lang);
+            let page = MessagePage {
+                title: tr.t("offers.unsubscribe.title"),
+                text: tr.t(if done {
+                    "offers.unsubscribe.done"
+                } else {
+                    "offers.unsubscribe.text"
+                }),
+                button: (!done).then(|| {
+                    (
+                        format!("{path}?lang={}", lang.code()),
+                        tr.t("offers.unsubscribe.button"),
+                    )
+                }),
+                switch_url,
+                switch_label,
+                tr,
+            };
+            private(render(&page))
+        }
+        OfferUnsubscribe::Invalid => message(
+            offer_lang(s, q, None).await,
+            &path,
+            "offers.unsubscribe.invalid-title",
+            "offers.unsubscribe.invalid",
+            StatusCode::BAD_REQUEST,
+        ),
+    }
+}
+
+/// `GET /o/{token}/unsubscribe`: the button that unsubscribes from offers (a GET
+/// changes nothing: mail scanners open links).
+async fn offer_unsubscribe_page(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+    ext: axum::http::Extensions,
+) -> Response {
+    let path = format!("/o/{token}/unsubscribe");
+    let ip = ip_of(&s, &headers, &ext);
+    if !rate_ok(&s, Use::Unsubscribe, ip.as_deref(), Some(&token), None).await {
+        return too_many(request_lang(&q, &headers), &path);
+    }
+    match s.core.open_offer_unsubscribe(&token).await {
+        Ok(v) => offer_unsubscribe_answer(&s, &q, &token, v).await,
+        Err(e) => unavailable(request_lang(&q, &headers), &path, &e),
+    }
+}
+
+/// `POST /o/{token}/unsubscribe`: marketing consent off (also RFC 8058's one-click
+/// POST).
+async fn offer_unsubscribe(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+    ext: axum::http::Extensions,
+) -> Response {
+    let path = format!("/o/{token}/unsubscribe");
+    let ip = ip_of(&s, &headers, &ext);
+    if !rate_ok(&s, Use::Unsubscribe, ip.as_deref(), Some(&token), None).await {
+        return too_many(request_lang(&q, &headers), &path);
+    }
+    match s.core.unsubscribe_offer_link(&token, Channel::Ui, ip).await {
+        Ok(v) => offer_unsubscribe_answer(&s, &q, &token, v).await,
         Err(e) => unavailable(request_lang(&q, &headers), &path, &e),
     }
 }

@@ -15,6 +15,7 @@ mod feedback;
 mod health;
 mod kudos_ideas;
 mod local_time;
+mod offer_form;
 mod offers;
 mod onboarding_goals;
 mod owners;

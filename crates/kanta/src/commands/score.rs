@@ -44,6 +44,9 @@ pub async fn run(
         },
     )
     .await?;
+    // The retention economics' "+5 points" of the new run, kept with it for the value
+    // page.
+    core.warm_retention_economics().await;
     store.close().await;
     if a.json {
         crate::output::print_json(&report)?;
