@@ -321,9 +321,9 @@ impl Core {
     }
 
     /// The five-points figure of a run; `Err` says why there is none.
-    /// [`Core::five_points`] of `run`, computed once per run and process (the figure
-    /// rests on the run's parameters and scores alone; the profitability job and
-    /// `kanta demo` ask for it first, so a page rarely waits).
+    /// [`Core::five_points`] of `run`, computed once per run (the figure rests on the
+    /// run's parameters and scores alone) and kept in its details: whoever scores asks
+    /// for it first ([`Core::warm_retention_economics`]), so a page reads it back.
     async fn five_points_of(&self, run: &ModelRun) -> std::result::Result<FivePoints, String> {
         if let Some((id, f)) = self.five_points_cache.lock().expect("cache lock").as_ref()
             && *id == run.id
@@ -359,8 +359,8 @@ impl Core {
         f
     }
 
-    /// Computes the newest run's figure ahead of a page asking for it (after scoring,
-    /// the profitability pass and the demo) and keeps it with the run; problems are
+    /// Computes the newest run's figure ahead of a page asking for it (after scoring:
+    /// the score job, `kanta score`, the demo) and keeps it with the run; problems are
     /// only logged.
     pub async fn warm_retention_economics(&self) {
         match self.store().latest_model_run().await {

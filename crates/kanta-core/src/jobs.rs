@@ -233,8 +233,6 @@ pub async fn run_job(s: &Services, job: &Job) -> Outcome {
                     r.customers,
                     r.unprofitable
                 );
-                // The value page's "+5 points" figure, ready before a page asks.
-                s.core.warm_retention_economics().await;
                 Outcome::Done
             }
             Err(e) => Outcome::Retry(e.to_string()),

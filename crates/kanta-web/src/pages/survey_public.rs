@@ -591,27 +591,14 @@ async fn unsubscribe_page(
     match s.core.open_survey_unsubscribe(&token).await {
         Ok(v) if v.gate == Gate::Open => {
             let lang = lang_of(&s, &q, v.survey.as_ref()).await;
-            let tr = Tr::new(lang);
             let done = v.survey.as_ref().is_some_and(|s| s.unsubscribed);
-            let (switch_url, switch_label) = switch(&path, lang);
-            let page = MessagePage {
-                title: tr.t("surveys.public.unsubscribe-title"),
-                text: tr.t(if done {
-                    "surveys.public.unsubscribed"
-                } else {
-                    "surveys.public.unsubscribe"
-                }),
-                button: (!done).then(|| {
-                    (
-                        format!("{path}?lang={}", lang.code()),
-                        tr.t("surveys.public.unsubscribe-button"),
-                    )
-                }),
-                switch_url,
-                switch_label,
-                tr,
-            };
-            private(render(&page))
+            let keys = [
+                "surveys.public.unsubscribe-title",
+                "surveys.public.unsubscribe",
+                "surveys.public.unsubscribed",
+                "surveys.public.unsubscribe-button",
+            ];
+            unsubscribe_confirmation(lang, &path, keys, done)
         }
         Ok(v) => {
             let lang = lang_of(&s, &q, v.survey.as_ref()).await;
@@ -619,6 +606,29 @@ async fn unsubscribe_page(
         }
         Err(e) => unavailable(request_lang(&q, &headers), &path, &e),
     }
+}
+
+/// The confirmation page of an unsubscribe link: the one button that does it (its
+/// form posts back to `path`), or, once `done`, that it is done. `keys` are the
+/// texts' keys: title, the question, "done", the button.
+fn unsubscribe_confirmation(
+    lang: Lang,
+    path: &str,
+    keys: [&'static str; 4],
+    done: bool,
+) -> Response {
+    let tr = Tr::new(lang);
+    let [title, text, done_text, button] = keys;
+    let (switch_url, switch_label) = switch(path, lang);
+    let page = MessagePage {
+        title: tr.t(title),
+        text: tr.t(if done { done_text } else { text }),
+        button: (!done).then(|| (format!("{path}?lang={}", lang.code()), tr.t(button))),
+        switch_url,
+        switch_label,
+        tr,
+    };
+    private(render(&page))
 }
 
 /// `POST /s/{token}/unsubscribe`: records it (also RFC 8058's one-click POST).
@@ -677,26 +687,13 @@ async fn offer_unsubscribe_answer(
     match v {
         OfferUnsubscribe::Valid { locale, done } => {
             let lang = offer_lang(s, q, locale.as_deref()).await;
-            let tr = Tr::new(lang);
-            let (switch_url, switch_label) = switch(&path, lang);
-            let page = MessagePage {
-                title: tr.t("offers.unsubscribe.title"),
-                text: tr.t(if done {
-                    "offers.unsubscribe.done"
-                } else {
-                    "offers.unsubscribe.text"
-                }),
-                button: (!done).then(|| {
-                    (
-                        format!("{path}?lang={}", lang.code()),
-                        tr.t("offers.unsubscribe.button"),
-                    )
-                }),
-                switch_url,
-                switch_label,
-                tr,
-            };
-            private(render(&page))
+            let keys = [
+                "offers.unsubscribe.title",
+                "offers.unsubscribe.text",
+                "offers.unsubscribe.done",
+                "offers.unsubscribe.button",
+            ];
+            unsubscribe_confirmation(lang, &path, keys, done)
         }
         OfferUnsubscribe::Invalid => message(
             offer_lang(s, q, None).await,

@@ -117,7 +117,7 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
         .run_profitability(&acting, Some(as_of))
         .await
         .context("cannot compute the demo's profitability")?;
-    // The value page's "+5 points of retention", ready before the first page asks.
+    // The value page's "+5 points of retention" of the demo's model run, kept with it.
     core.warm_retention_economics().await;
     // The themes of the free-text answers, as the daily job would find them.
     let themes = core
