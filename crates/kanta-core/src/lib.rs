@@ -52,6 +52,7 @@ pub mod offers;
 pub mod onboarding;
 pub mod outbox;
 pub mod owners;
+pub mod privacy;
 pub mod profit;
 pub mod proxies;
 pub mod queue;

@@ -319,6 +319,12 @@ impl Core {
         let rules = self.rules().await?;
         let mut writer = self.store.writer(entity, fields).await?;
         writer.set_today(today);
+        if entity.name == kanta_domain::schema::CUSTOMERS.name {
+            // Changes of consent are recorded with where they came from.
+            writer
+                .set_context(&crate::privacy::context_of(acting))
+                .await?;
+        }
         Ok(WriteTx {
             _turn: turn,
             writer,

@@ -209,7 +209,8 @@ pub const TIERS: &[&str] = &["A", "B", "C", "D"];
 /// `health_change_30` (points since 30 days ago) are the daily health job's newest.
 /// `mrr_minor`, `subscription_revenue_minor`, `next_renewal_on` and `plan` are the
 /// customer's subscriptions' figures ([`crate::subscription::figures`]) as of the day
-/// the writer or the daily refresh computed them.
+/// the writer or the daily refresh computed them. `erased_at` is when the customer's
+/// personal data was erased (the core's erasure; the row stays, anonymised).
 pub const CUSTOMER_TOTALS_COLUMNS: &[&str] = &[
     "transactions_count",
     "revenue_minor",
@@ -224,6 +225,7 @@ pub const CUSTOMER_TOTALS_COLUMNS: &[&str] = &[
     "health_score",
     "health_probability",
     "health_change_30",
+    "erased_at",
 ];
 /// What a contact was about. A proactive contact whose purpose is not `sales` or
 /// `renewal` (or not given) counts for the contact cadence.
@@ -318,6 +320,12 @@ pub static CUSTOMERS: Entity = Entity {
             "marketing_consent_at",
             Kind::Timestamp,
             "when marketing consent was given or withdrawn",
+        ),
+        dflt(
+            "do_not_contact",
+            Kind::Bool,
+            "false",
+            "do not contact at all, apart from both consents (default no)",
         ),
         f("acquired_on", Kind::Date, "date the customer was won"),
         f(

@@ -49,6 +49,7 @@ pub mod offers;
 pub mod onboarding;
 pub mod outbox;
 pub mod owners;
+pub mod privacy;
 pub mod profit;
 pub mod purchases;
 pub mod queue;

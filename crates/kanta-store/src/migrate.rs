@@ -80,6 +80,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "value",
         include_str!("../migrations/sqlite/0014_value.sql"),
     ),
+    (
+        15,
+        "privacy",
+        include_str!("../migrations/sqlite/0015_privacy.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -151,6 +156,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         14,
         "value",
         include_str!("../migrations/postgres/0014_value.sql"),
+    ),
+    (
+        15,
+        "privacy",
+        include_str!("../migrations/postgres/0015_privacy.sql"),
     ),
 ];
 

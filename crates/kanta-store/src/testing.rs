@@ -101,3 +101,100 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// Makes deleted data unreadable the way an administrator would check it: SQLite's
+/// WAL checkpointed into the file and the file vacuumed; PostgreSQL's tables rewritten
+/// by `VACUUM FULL` (dead row versions gone).
+pub async fn vacuum(store: &crate::Store) {
+    match &store.backend {
+        crate::Backend::Sqlite(pool) => {
+            for sql in ["PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM"] {
+                sqlx::query(sql).execute(pool).await.expect(sql);
+            }
+        }
+        crate::Backend::Postgres(pool) => {
+            sqlx::query("VACUUM FULL")
+                .execute(pool)
+                .await
+                .expect("VACUUM FULL");
+        }
+    }
+}
+
+/// The tables (of every table in the store) with a row whose text holds `needle`,
+/// each with one such row as text.
+pub async fn tables_containing(store: &crate::Store, needle: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    match &store.backend {
+        crate::Backend::Sqlite(pool) => {
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            for t in tables {
+                let cols: Vec<String> =
+                    sqlx::query_scalar("SELECT name FROM pragma_table_info($1)")
+                        .bind(&t)
+                        .fetch_all(pool)
+                        .await
+                        .unwrap();
+                let row = cols
+                    .iter()
+                    .map(|c| format!("coalesce(CAST(\"{c}\" AS TEXT), '')"))
+                    .collect::<Vec<_>>()
+                    .join(" || '|' || ");
+                let found: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT r FROM (SELECT {row} AS r FROM \"{t}\") WHERE instr(r, $1) > 0 LIMIT 1"
+                )))
+                .bind(needle)
+                .fetch_optional(pool)
+                .await
+                .unwrap();
+                if let Some(r) = found {
+                    out.push((t, r));
+                }
+            }
+        }
+        crate::Backend::Postgres(pool) => {
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            for t in tables {
+                let found: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT x::text FROM \"{t}\" x WHERE strpos(x::text, $1) > 0 LIMIT 1"
+                )))
+                .bind(needle)
+                .fetch_optional(pool)
+                .await
+                .unwrap();
+                if let Some(r) = found {
+                    out.push((t, r));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every byte of a SQLite store's files (the database, its WAL and shared memory).
+pub fn sqlite_file_bytes(url: &str) -> Vec<u8> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .unwrap_or(url)
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut out = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        if let Ok(b) = std::fs::read(format!("{path}{suffix}")) {
+            out.extend(b);
+        }
+    }
+    out
+}

@@ -350,6 +350,9 @@ pub struct Writer {
     /// renewal): today in UTC unless the caller knows the store's day
     /// ([`Writer::set_today`]).
     today: chrono::NaiveDate,
+    /// Whether this transaction holds a `write_context` row
+    /// ([`Writer::set_context`](crate::privacy)), removed before it commits.
+    pub(crate) context_set: bool,
 }
 
 /// Internal ids of referenced records, by field name and external id.
@@ -377,6 +380,7 @@ impl Store {
             bulk_totals: None,
             store: self.clone(),
             today: Utc::now().date_naive(),
+            context_set: false,
         })
     }
 
@@ -591,6 +595,7 @@ impl Writer {
     /// with no fields and finishes it.
     pub async fn finish(mut self, run: &RunInfo) -> Result<WriteSummary> {
         let summary = self.merge(run).await?;
+        self.clear_context().await?;
         self.tx.commit().await?;
         if self.wrote_batch {
             self.store.wrote();
@@ -610,6 +615,7 @@ impl Writer {
         for e in audit(&summary) {
             self.tx.audit(&e).await?;
         }
+        self.clear_context().await?;
         self.tx.commit().await?;
         if self.wrote_batch {
             self.store.wrote();

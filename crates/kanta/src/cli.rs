@@ -107,6 +107,15 @@ pub enum Command {
     /// Offers with a control group: list, send (`kanta report offer ID` for the uplift).
     #[command(subcommand)]
     Offer(crate::commands::offer::OfferCommand),
+    /// Everything Kanta holds about one customer (GDPR access and portability), as
+    /// JSON or, with --out FILE.zip, a zip of CSVs with a summary in their language.
+    ExportCustomer(crate::commands::privacy::ExportArgs),
+    /// Erase one customer's personal data everywhere (GDPR erasure); their orders still
+    /// count in the figures, under a random id.
+    EraseCustomer(crate::commands::privacy::EraseArgs),
+    /// A customer's consent ledger: every change of consent, with its source, wording
+    /// version and address.
+    Consent(crate::commands::privacy::ConsentArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -812,6 +821,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ending(c) => crate::commands::ending::run(&cli, c).await,
         Command::Themes(c) => crate::commands::themes::run(&cli, c).await,
         Command::Offer(c) => crate::commands::offer::run(&cli, c).await,
+        Command::ExportCustomer(a) => crate::commands::privacy::export(&cli, a).await,
+        Command::EraseCustomer(a) => crate::commands::privacy::erase(&cli, a).await,
+        Command::Consent(a) => crate::commands::privacy::consent(&cli, a).await,
         Command::Cases(CasesCommand::SlaCheck(a)) => {
             crate::commands::cases::sla_check(&cli, a).await
         }

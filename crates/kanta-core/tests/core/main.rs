@@ -17,6 +17,7 @@ mod offers;
 mod onboarding_goals;
 mod outbox;
 mod owners;
+mod privacy;
 mod profit;
 mod queue;
 mod recovery;

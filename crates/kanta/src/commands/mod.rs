@@ -20,6 +20,7 @@ pub mod health;
 pub mod health_store;
 pub mod import;
 pub mod offer;
+pub mod privacy;
 pub mod queue;
 pub mod report;
 pub mod score;
