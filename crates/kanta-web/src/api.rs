@@ -31,6 +31,7 @@ mod ideas;
 mod jobs;
 mod offers;
 mod openapi;
+mod privacy;
 mod queue;
 mod scores;
 mod service;
@@ -85,7 +86,8 @@ pub fn routes() -> Router<AppState> {
         .merge(ideas::routes())
         .merge(endings::routes())
         .merge(value::routes())
-        .merge(offers::routes());
+        .merge(offers::routes())
+        .merge(privacy::routes());
     for e in ENTITIES {
         r = r.merge(entities::routes(e));
     }

@@ -24,6 +24,7 @@ fn customer(name: &str, email: &str) -> Vec<Value> {
             ("currency", text("EUR")),
             ("status", text("active")),
             ("let_lapse", Value::Bool(false)),
+            ("do_not_contact", Value::Bool(false)),
         ],
     )
 }
@@ -98,6 +99,7 @@ async fn a_created_record_is_audited_with_its_fields_and_actor() {
                 "currency": created(json!("EUR")),
                 "status": created(json!("active")),
                 "let_lapse": created(json!(false)),
+                "do_not_contact": created(json!(false)),
             }),
             "{backend}: every field given, none left null"
         );

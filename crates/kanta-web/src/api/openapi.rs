@@ -1116,6 +1116,7 @@ fn document() -> Value {
     super::ideas::openapi(&mut paths, &mut schemas);
     super::endings::openapi(&mut paths, &mut schemas);
     super::offers::openapi(&mut paths, &mut schemas);
+    super::privacy::openapi(&mut paths, &mut schemas);
     paths.insert(
         "/api/v1/stats".into(),
         json!({"get": operation("stats".into(), "meta", "Records per entity".into(), viewer,

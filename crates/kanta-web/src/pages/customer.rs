@@ -500,6 +500,8 @@ pub(crate) struct CustomerView {
     goals_card: super::goals::GoalsCard,
     /// "End the relationship" and "let lapse".
     ending_card: super::endings::EndingCard,
+    /// Consent and its ledger; the privacy page's link for admins.
+    consent_card: super::privacy::ConsentCard,
 }
 
 pub(crate) struct CaseNotice {
@@ -1246,7 +1248,7 @@ async fn view(
                 "survey_consent" | "marketing_consent" => consent(&tr, &c, n)?,
                 _ if v.is_null() => return None,
                 // Said only when set: the endings page shows and changes it.
-                "let_lapse" if *v == Value::Bool(false) => return None,
+                "let_lapse" | "do_not_contact" if *v == Value::Bool(false) => return None,
                 _ => display(&tr, &c, n, v, currency, &staff_names),
             };
             Some((capitalize(&tr.field(n)), shown))
@@ -1277,8 +1279,10 @@ async fn view(
     });
 
     let ending_card = super::endings::card(&c);
+    let consent_card = super::privacy::card(s, signed, &c).await?;
     Ok(CustomerView {
         ending_card,
+        consent_card,
         kinds: TIMELINE_KINDS
             .iter()
             .map(|(w, _)| KindChoice {

@@ -34,6 +34,7 @@ pub(crate) mod nav;
 pub mod offers;
 mod onboarding;
 mod owners;
+pub(crate) mod privacy;
 pub(crate) mod retention;
 mod service;
 mod survey_public;
@@ -133,6 +134,7 @@ pub fn routes() -> Router<AppState> {
         .merge(endings::routes())
         .merge(value::routes())
         .merge(offers::routes())
+        .merge(privacy::routes())
 }
 
 async fn css() -> Response {

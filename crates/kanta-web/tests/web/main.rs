@@ -20,6 +20,7 @@ mod offers;
 mod onboarding_goals;
 mod owners;
 mod pages;
+mod privacy;
 mod retention;
 mod service;
 mod survey_waves;
