@@ -59,8 +59,9 @@ pub const TRIGGER_LOOKBACK_HOURS: i64 = 48;
 const REMINDERS_PER_RUN: i64 = 20_000;
 
 /// The reason codes of skipped invitations, in the order the rules apply.
-pub const REASONS: [&str; 6] = [
+pub const REASONS: [&str; 7] = [
     "ended",
+    "do_not_contact",
     "no_consent",
     "no_email",
     "already_invited",

@@ -113,7 +113,8 @@ impl crate::Writer {
             "SELECT c.id, c.external_id, COALESCE(c.tier, '-'), c.name, c.email, c.locale, \
              CASE WHEN c.status = 'ended' THEN 'ended' \
                   WHEN COALESCE(c.let_lapse, FALSE) = TRUE THEN 'let_lapse' \
-                  WHEN $1 AND COALESCE(c.marketing_consent, FALSE) <> TRUE THEN 'no_consent' \
+                  WHEN $1 AND (COALESCE(c.marketing_consent, FALSE) <> TRUE \
+                      OR c.do_not_contact = TRUE) THEN 'no_consent' \
                   WHEN $1 AND (c.email IS NULL OR c.email = '') THEN 'no_email' END \
              FROM customers c WHERE {filter} ORDER BY c.id"
         );

@@ -242,6 +242,7 @@ impl TriggerKind {
 /// $3 cooldown since, $4 skip critical, $5 needs email.
 const REASON: &str = "CASE \
     WHEN c.status = 'ended' THEN 'ended' \
+    WHEN c.do_not_contact = TRUE THEN 'do_not_contact' \
     WHEN COALESCE(c.survey_consent, FALSE) <> TRUE THEN 'no_consent' \
     WHEN $5 AND (c.email IS NULL OR c.email = '') THEN 'no_email' \
     WHEN EXISTS (SELECT 1 FROM survey_invitations p WHERE p.customer_id = c.id \

@@ -379,6 +379,31 @@ async fn the_consent_ledger_records_every_change_with_its_source() {
         );
         assert_eq!(on_page.actor.as_deref(), Some("admin@example.fi"));
         assert!(h[0].actor.as_deref().unwrap().ends_with("customers.csv"));
+
+        // Surveys obey "do not contact" though survey consent is given.
+        core.create_survey(
+            &manager(),
+            Some("kysely"),
+            SurveyInput {
+                name: Some("Kysely".into()),
+                ..SurveyInput::default()
+            },
+        )
+        .await
+        .unwrap();
+        core.set_survey_status(&manager(), "kysely", "active")
+            .await
+            .unwrap();
+        let w = core
+            .send_wave(&manager(), "kysely", Audience::All, SendChannel::Email, false)
+            .await
+            .unwrap();
+        assert_eq!(w.invited, 0, "{backend}: {w:?}");
+        assert!(
+            w.reasons.contains(&("do_not_contact".to_string(), 1)),
+            "{backend}: {:?}",
+            w.reasons
+        );
     })
     .await;
 }
