@@ -320,6 +320,16 @@ settings! {
         timeout_seconds: u64 = "10", check = at_least(1);
     }
 
+    /// `[backup]`: scheduled copies of the store (`kanta serve` takes them).
+    [backup] BackupConfig {
+        /// Folder for scheduled backups; empty = none (kanta backup FILE still works)
+        dir: String = "";
+        /// Hours between scheduled backups
+        every_hours: f64 = "24", check = at_least(0.1);
+        /// Scheduled backups kept; older ones are deleted
+        keep: u32 = "7", check = between(1, 10_000);
+    }
+
     /// `[security]`: keys.
     [security] SecurityConfig {
         /// Key for signed links, at least 32 characters (openssl rand -hex 32 makes one)

@@ -67,8 +67,10 @@ pub const SURVEY_TRIGGERS: &str = crate::survey_send::TRIGGERS_JOB;
 pub const ENDINGS_DUE: &str = crate::endings::DUE_JOB;
 /// The daily profitability pass (cost to serve, margin, the unprofitable list).
 pub const VALUE_PROFIT: &str = crate::profit::JOB;
+/// A copy of the store into `backup.dir` (every `backup.every_hours`, when set).
+pub const STORE_BACKUP: &str = crate::backup::JOB;
 /// Every kind a worker runs.
-pub const KINDS: [&str; 12] = [
+pub const KINDS: [&str; 13] = [
     SCORE,
     MAIL_SEND,
     SUBSCRIPTIONS_REFRESH,
@@ -81,6 +83,7 @@ pub const KINDS: [&str; 12] = [
     SURVEY_TRIGGERS,
     ENDINGS_DUE,
     VALUE_PROFIT,
+    STORE_BACKUP,
 ];
 
 /// How workers run jobs (from the settings' `jobs.*` and `serve.*`).
@@ -101,6 +104,12 @@ pub struct JobSettings {
     pub holdout_days: u32,
     pub margin: f64,
     pub discount_rate: f64,
+    /// Scheduled backups go here (`None`: none).
+    pub backup_dir: Option<std::path::PathBuf>,
+    /// How often.
+    pub backup_every: Duration,
+    /// How many scheduled copies are kept.
+    pub backup_keep: u32,
 }
 
 impl Default for JobSettings {
@@ -114,6 +123,9 @@ impl Default for JobSettings {
             holdout_days: 91,
             margin: 1.0,
             discount_rate: 0.01,
+            backup_dir: None,
+            backup_every: Duration::from_secs(24 * 3600),
+            backup_keep: 7,
         }
     }
 }
@@ -222,6 +234,7 @@ pub async fn run_job(s: &Services, job: &Job) -> Outcome {
             Err(e) => Outcome::Retry(e.to_string()),
         },
         ENDINGS_DUE => crate::endings::run_due_job(&s.core).await,
+        STORE_BACKUP => crate::backup::run_job(s).await,
         VALUE_PROFIT => match s
             .core
             .run_profitability(&Acting::job(VALUE_PROFIT), None)
@@ -459,6 +472,15 @@ pub async fn schedule_recurring(s: &Services, now: DateTime<Utc>) -> Result<()> 
             SURVEY_TRIGGERS,
             json!({}),
             format!("15m:{}", every(900)),
+            now,
+        ));
+    }
+    if s.settings.backup_dir.is_some() {
+        let secs = s.settings.backup_every.as_secs().max(60) as i64;
+        due.push((
+            STORE_BACKUP,
+            json!({}),
+            format!("{secs}s:{}", every(secs)),
             now,
         ));
     }

@@ -30,6 +30,7 @@ pub mod accounts;
 pub mod actor;
 pub mod admin;
 pub mod audit;
+pub mod backup;
 pub mod cases;
 pub mod claims;
 pub mod config;

@@ -32,6 +32,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod backup;
 pub mod cases;
 pub mod churn_stages;
 pub mod claims;
@@ -109,6 +110,9 @@ pub enum StoreError {
     Exists(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// A backup or restore that could not be made, in words.
+    #[error("{0}")]
+    Backup(String),
 }
 
 impl StoreError {
@@ -136,6 +140,9 @@ pub(crate) enum Backend {
 pub struct Store {
     pub(crate) backend: Backend,
     url: String,
+    /// The URL as given (with any password), for the backup tools (`pg_dump`,
+    /// `pg_restore`); never printed.
+    tool_url: ToolUrl,
     /// Counts the data writes this process committed through the store (writers and
     /// model runs), so a reader can cache what it derived from the data and know when
     /// it is out of date ([`Store::generation`]).
@@ -231,6 +238,7 @@ impl Store {
         let store = Store {
             backend,
             url: redact(url),
+            tool_url: ToolUrl(url.to_string()),
             generation: Default::default(),
         };
         migrate::run(&store).await?;
@@ -248,6 +256,16 @@ impl Store {
             Backend::Sqlite(p) => p.close().await,
             Backend::Postgres(p) => p.close().await,
         }
+    }
+}
+
+/// A database URL that may hold a password: its `Debug` shows it redacted.
+#[derive(Clone)]
+pub(crate) struct ToolUrl(pub(crate) String);
+
+impl std::fmt::Debug for ToolUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact(&self.0))
     }
 }
 

@@ -180,6 +180,11 @@ fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> Migrator {
     )
 }
 
+/// The newest migration this program knows.
+pub(crate) fn newest_version() -> i64 {
+    SQLITE.iter().map(|m| m.0).max().unwrap_or(0)
+}
+
 pub(crate) async fn run(store: &Store) -> Result<()> {
     match &store.backend {
         Backend::Sqlite(pool) => migrator(SQLITE).run(pool).await?,

@@ -116,6 +116,11 @@ pub enum Command {
     /// A customer's consent ledger: every change of consent, with its source, wording
     /// version and address.
     Consent(crate::commands::privacy::ConsentArgs),
+    /// Write a consistent copy of the whole store to FILE while it keeps serving
+    /// (SQLite: VACUUM INTO; PostgreSQL: pg_dump).
+    Backup(crate::commands::privacy::BackupArgs),
+    /// Replace the store's contents by a backup (stop `kanta serve` first).
+    Restore(crate::commands::privacy::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -824,6 +829,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ExportCustomer(a) => crate::commands::privacy::export(&cli, a).await,
         Command::EraseCustomer(a) => crate::commands::privacy::erase(&cli, a).await,
         Command::Consent(a) => crate::commands::privacy::consent(&cli, a).await,
+        Command::Backup(a) => crate::commands::privacy::backup(&cli, a).await,
+        Command::Restore(a) => crate::commands::privacy::restore(&cli, a).await,
         Command::Cases(CasesCommand::SlaCheck(a)) => {
             crate::commands::cases::sla_check(&cli, a).await
         }

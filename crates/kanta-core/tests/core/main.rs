@@ -1,3 +1,4 @@
+mod backup;
 mod cases;
 mod claims;
 mod config;

@@ -395,7 +395,13 @@ async fn the_consent_ledger_records_every_change_with_its_source() {
             .await
             .unwrap();
         let w = core
-            .send_wave(&manager(), "kysely", Audience::All, SendChannel::Email, false)
+            .send_wave(
+                &manager(),
+                "kysely",
+                Audience::All,
+                SendChannel::Email,
+                false,
+            )
             .await
             .unwrap();
         assert_eq!(w.invited, 0, "{backend}: {w:?}");

@@ -38,6 +38,11 @@ pub fn job_services(core: &Core, config: &Config) -> anyhow::Result<Services> {
             holdout_days: config.scoring.holdout_days,
             margin: config.scoring.margin,
             discount_rate: config.scoring.discount_rate,
+            backup_dir: Some(config.backup.dir.trim())
+                .filter(|d| !d.is_empty())
+                .map(std::path::PathBuf::from),
+            backup_every: Duration::from_secs_f64(config.backup.every_hours * 3600.0),
+            backup_keep: config.backup.keep,
         },
         mailer,
     })

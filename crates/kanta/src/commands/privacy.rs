@@ -158,3 +158,55 @@ pub async fn consent(cli: &Cli, a: &ConsentArgs) -> anyhow::Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The file to write (SQLite: a database file; PostgreSQL: a pg_dump archive).
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A file `kanta backup` wrote, of the same backend. The store's contents are
+    /// replaced; stop `kanta serve` first.
+    pub file: PathBuf,
+}
+
+/// `kanta backup FILE`: a consistent copy while the store keeps serving.
+pub async fn backup(cli: &Cli, a: &BackupArgs) -> anyhow::Result<ExitCode> {
+    let core = cli.open_core().await?;
+    let started = std::time::Instant::now();
+    let f = core.backup(&Acting::cli(), &a.file).await?;
+    println!(
+        "Backup written: {} ({} bytes, {}, {:.1} s).",
+        f.path.display(),
+        f.bytes,
+        f.format,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kanta restore FILE`: the store replaced by a backup.
+pub async fn restore(cli: &Cli, a: &RestoreArgs) -> anyhow::Result<ExitCode> {
+    let url = cli.url()?;
+    let store = kanta_core::backup::restore(&url, &a.file, &Acting::cli()).await?;
+    let counts = store.counts().await?;
+    let summary: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(e, n)| format!("{e} {n}"))
+        .collect();
+    println!(
+        "Restored {} from {}: {}.",
+        kanta_store::redact(&url),
+        a.file.display(),
+        if summary.is_empty() {
+            "empty".to_string()
+        } else {
+            summary.join(", ")
+        }
+    );
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
