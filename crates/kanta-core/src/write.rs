@@ -420,12 +420,12 @@ impl Core {
         }
         tx.write(batch).await.map_err(|e| match e {
             CoreError::Invalid(p) => CoreError::Invalid(strip_index(p)),
-            e => e,
+            e => not_null(e),
         })?;
         let mut entry = tx.acting.audit(e.name, Some(id), action);
         entry.changes = Json::Object(changes);
         let run = run_info(tx.acting.channel.as_str(), 1);
-        tx.finish(&run, vec![entry]).await?;
+        tx.finish(&run, vec![entry]).await.map_err(not_null)?;
         self.found(e, id).await
     }
 
@@ -474,6 +474,26 @@ impl Core {
             .get(e, id)
             .await?
             .ok_or_else(|| CoreError::NotFound(format!("no {} with id '{id}'", noun(e))))
+    }
+}
+
+/// A column the database keeps non-empty, emptied by a write (SQLite: "NOT NULL
+/// constraint failed: table.column"; PostgreSQL: "null value in column \"column\""),
+/// as the field's problem rather than a server error.
+fn not_null(e: CoreError) -> CoreError {
+    let text = e.to_string();
+    let column = text
+        .split_once("NOT NULL constraint failed: ")
+        .and_then(|(_, rest)| rest.split(['.', ' ', ')', '"']).nth(1))
+        .or_else(|| {
+            text.split_once("null value in column \"")
+                .and_then(|(_, rest)| rest.split('"').next())
+        });
+    match column {
+        Some(c) if !c.is_empty() => {
+            CoreError::Invalid(vec![Problem::new(c, "cannot be empty: give a value")])
+        }
+        _ => e,
     }
 }
 

@@ -412,6 +412,23 @@ async fn a_transaction_creates_its_missing_customer() {
         let s = core.write_batch(&acting, b).await.unwrap();
         assert_eq!((s.inserted, s.customers_created), (2, 1), "{backend}");
         assert_eq!(count(store, &CUSTOMERS).await, 2);
+
+        // Emptying a column the store keeps non-empty is the field's problem.
+        let e = core
+            .update_record(
+                &acting,
+                &TRANSACTIONS,
+                "o1",
+                fields(&TRANSACTIONS, &["currency"]),
+                vec![Value::Null],
+            )
+            .await;
+        match e {
+            Err(CoreError::Invalid(p)) => {
+                assert_eq!(p[0].field, "currency", "{backend}: {p:?}");
+            }
+            other => panic!("{backend}: {other:?}"),
+        }
     })
     .await;
 }

@@ -277,7 +277,7 @@ pub fn openapi(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>)
                 "customer_name": opt("string"),
                 "channel": {"type": "string", "enum": ["email", "link"]},
                 "status": {"type": "string", "enum": ["invited", "skipped", "answered"]},
-                "reason": {"type": ["string", "null"], "enum": [null, "ended", "no_consent", "no_email", "already_invited", "cooldown", "open_critical_case"]},
+                "reason": {"type": ["string", "null"], "enum": [null, "ended", "do_not_contact", "no_consent", "no_email", "already_invited", "cooldown", "open_critical_case"]},
                 "language": opt("string"),
                 "mail_status": {"type": ["string", "null"], "enum": [null, "queued", "sent", "failed"]},
                 "created_ms": {"type": "integer"}, "expires_ms": opt("integer"),
