@@ -69,8 +69,10 @@ pub const ENDINGS_DUE: &str = crate::endings::DUE_JOB;
 pub const VALUE_PROFIT: &str = crate::profit::JOB;
 /// A copy of the store into `backup.dir` (every `backup.every_hours`, when set).
 pub const STORE_BACKUP: &str = crate::backup::JOB;
+/// Applies the retention schedules (daily, when one is set).
+pub const PRIVACY_RETENTION: &str = crate::retention::JOB;
 /// Every kind a worker runs.
-pub const KINDS: [&str; 13] = [
+pub const KINDS: [&str; 14] = [
     SCORE,
     MAIL_SEND,
     SUBSCRIPTIONS_REFRESH,
@@ -84,6 +86,7 @@ pub const KINDS: [&str; 13] = [
     ENDINGS_DUE,
     VALUE_PROFIT,
     STORE_BACKUP,
+    PRIVACY_RETENTION,
 ];
 
 /// How workers run jobs (from the settings' `jobs.*` and `serve.*`).
@@ -235,6 +238,7 @@ pub async fn run_job(s: &Services, job: &Job) -> Outcome {
         },
         ENDINGS_DUE => crate::endings::run_due_job(&s.core).await,
         STORE_BACKUP => crate::backup::run_job(s).await,
+        PRIVACY_RETENTION => crate::retention::run_job(&s.core).await,
         VALUE_PROFIT => match s
             .core
             .run_profitability(&Acting::job(VALUE_PROFIT), None)
@@ -472,6 +476,14 @@ pub async fn schedule_recurring(s: &Services, now: DateTime<Utc>) -> Result<()> 
             SURVEY_TRIGGERS,
             json!({}),
             format!("15m:{}", every(900)),
+            now,
+        ));
+    }
+    if s.core.retention_set().await? {
+        due.push((
+            PRIVACY_RETENTION,
+            json!({}),
+            format!("retention:{today}"),
             now,
         ));
     }

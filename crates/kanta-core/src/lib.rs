@@ -59,6 +59,7 @@ pub mod proxies;
 pub mod queue;
 pub mod queue_words;
 pub mod recovery;
+pub mod retention;
 pub mod rules;
 pub mod scoring;
 pub mod secrets;

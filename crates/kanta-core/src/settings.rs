@@ -248,6 +248,26 @@ pub const STORE_SETTINGS: &[StoreSettingDef] = &[
         description: "The share of revenue that is gross margin where an order has no cost recorded, and of subscriptions' revenue (0 to 100 %, default 40%)",
         parse: crate::value_settings::parse_goods_margin,
     },
+    StoreSettingDef {
+        key: "retention_answer_text_years",
+        description: "Years the free text of answers is kept; older text is deleted daily, the scores stay (0 = kept forever, the default)",
+        parse: crate::retention::parse_years,
+    },
+    StoreSettingDef {
+        key: "retention_inactive_customer_years",
+        description: "Years a customer with no order, contact, answer or case (and no running subscription) is kept; then their personal data is erased, their figures kept (0 = kept forever, the default)",
+        parse: crate::retention::parse_years,
+    },
+    StoreSettingDef {
+        key: "retention_audit_years",
+        description: "Years audit log entries are kept; older ones are deleted daily (0 = kept forever, the default)",
+        parse: crate::retention::parse_years,
+    },
+    StoreSettingDef {
+        key: "retention_closed_case_years",
+        description: "Years the summary and resolution of closed cases are kept; then they are deleted, the case's dates and figures stay (0 = kept forever, the default)",
+        parse: crate::retention::parse_years,
+    },
 ];
 
 /// `holidays`: `fi`, `none`, dates, or `fi` and dates ([`kanta_domain::sla::Holidays`]).

@@ -918,3 +918,160 @@ fn parse_row(text: &str) -> Option<Map<String, Json>> {
     }
     Some(m)
 }
+
+/// When each retention schedule's data is old enough to go (`None`: kept forever).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionCutoffs {
+    /// Free text of answers given before this.
+    pub answer_text: Option<chrono::DateTime<chrono::Utc>>,
+    /// Customers with no activity since this are erased.
+    pub inactive_customers: Option<chrono::DateTime<chrono::Utc>>,
+    /// Audit entries before this are deleted.
+    pub audit: Option<chrono::DateTime<chrono::Utc>>,
+    /// Closed cases closed before this lose their text.
+    pub closed_cases: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `(kind, the SQL that counts what would go)`, `$1` = the cutoff as the backend keeps
+/// times (text on SQLite, a time on PostgreSQL; `audit` compares milliseconds).
+const RETENTION_COUNTS: &[(&str, &str)] = &[
+    (
+        "answer_text",
+        "SELECT count(*) FROM feedback WHERE answered_at < $1 \
+         AND (comment IS NOT NULL OR did_well IS NOT NULL OR do_better IS NOT NULL)",
+    ),
+    (
+        "closed_cases",
+        "SELECT count(*) FROM cases WHERE closed_at < $1 \
+         AND (summary IS NOT NULL OR resolution IS NOT NULL)",
+    ),
+];
+
+/// Customers with no order, contact, answer or case since `$1`, no subscription running
+/// then (`$2`, a date), not erased yet. Without orders, the day they were won (else the
+/// day they came into Kanta) is their last activity.
+const INACTIVE: &str = "SELECT c.id FROM customers c WHERE c.erased_at IS NULL \
+    AND coalesce(c.last_purchase_at, c.acquired_on, c.created_at) < $1 \
+    AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.customer_id = c.id \
+        AND (s.ended_on IS NULL OR s.ended_on >= $2)) \
+    AND NOT EXISTS (SELECT 1 FROM interactions i WHERE i.customer_id = c.id AND i.occurred_at >= $1) \
+    AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.customer_id = c.id AND f.answered_at >= $1) \
+    AND NOT EXISTS (SELECT 1 FROM cases k WHERE k.customer_id = c.id AND k.opened_at >= $1) \
+    ORDER BY c.id";
+
+impl Writer {
+    /// What the retention schedules would remove (`apply` false) or remove now, in this
+    /// transaction (which must carry an unlocking context to delete audit entries).
+    /// Returns the count per kind: `answer_text`, `closed_cases`,
+    /// `inactive_customers`, `audit_entries`.
+    pub async fn retention(
+        &mut self,
+        cut: &RetentionCutoffs,
+        apply: bool,
+    ) -> Result<BTreeMap<String, u64>> {
+        let pg = self.tx.is_postgres();
+        let mut out = BTreeMap::new();
+        for (kind, sql) in RETENTION_COUNTS {
+            let Some(at) = (match *kind {
+                "answer_text" => cut.answer_text,
+                _ => cut.closed_cases,
+            }) else {
+                continue;
+            };
+            let n = self.count_before(sql, at, pg).await?;
+            out.insert(kind.to_string(), n);
+            if apply && n > 0 {
+                let sql = match *kind {
+                    "answer_text" => {
+                        "UPDATE feedback SET comment = NULL, did_well = NULL, do_better = NULL \
+                         WHERE answered_at < $1 \
+                         AND (comment IS NOT NULL OR did_well IS NOT NULL OR do_better IS NOT NULL)"
+                    }
+                    _ => {
+                        "UPDATE cases SET summary = NULL, resolution = NULL WHERE closed_at < $1 \
+                         AND (summary IS NOT NULL OR resolution IS NOT NULL)"
+                    }
+                };
+                self.count_before(sql, at, pg).await?;
+                if *kind == "answer_text" {
+                    let members = "DELETE FROM feedback_theme_members WHERE feedback_id IN \
+                         (SELECT id FROM feedback WHERE answered_at < $1)";
+                    self.count_before(members, at, pg).await?;
+                }
+            }
+        }
+        if let Some(at) = cut.inactive_customers {
+            let day = at.date_naive();
+            let ids: Vec<i64> = if pg {
+                on_tx!(&mut self.tx, t => sqlx::query_scalar::<_, i64>(INACTIVE)
+                    .bind(at)
+                    .bind(day)
+                    .fetch_all(&mut **t)
+                    .await?)
+            } else {
+                on_tx!(&mut self.tx, t => sqlx::query_scalar::<_, i64>(INACTIVE)
+                    .bind(kanta_domain::value::format_time(&at))
+                    .bind(day.format("%Y-%m-%d").to_string())
+                    .fetch_all(&mut **t)
+                    .await?)
+            };
+            out.insert("inactive_customers".into(), ids.len() as u64);
+            if apply {
+                for id in ids {
+                    let new_id = format!("erased-r{id}-{}", chrono::Utc::now().timestamp_millis());
+                    self.erase_customer(id, &new_id).await?;
+                }
+            }
+        }
+        if let Some(at) = cut.audit {
+            let ms = at.timestamp_millis();
+            let n: i64 = on_tx!(&mut self.tx, t => sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM audit_log WHERE at_ms < $1")
+                .bind(ms)
+                .fetch_one(&mut **t)
+                .await?);
+            out.insert("audit_entries".into(), n as u64);
+            if apply && n > 0 {
+                on_tx!(&mut self.tx, t => {
+                    sqlx::query("DELETE FROM audit_log WHERE at_ms < $1")
+                        .bind(ms)
+                        .execute(&mut **t)
+                        .await?;
+                });
+            }
+        }
+        if apply {
+            self.mark_written();
+        }
+        Ok(out)
+    }
+
+    /// Runs `sql` with the cutoff `at` as the backend keeps times: the count it
+    /// selects, or the rows it changed.
+    async fn count_before(
+        &mut self,
+        sql: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        pg: bool,
+    ) -> Result<u64> {
+        let counting = sql.starts_with("SELECT");
+        Ok(if pg {
+            on_tx!(&mut self.tx, t => if counting {
+                sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.to_string()))
+                    .bind(at).fetch_one(&mut **t).await? as u64
+            } else {
+                sqlx::query(AssertSqlSafe(sql.to_string()))
+                    .bind(at).execute(&mut **t).await?.rows_affected()
+            })
+        } else {
+            let at = kanta_domain::value::format_time(&at);
+            on_tx!(&mut self.tx, t => if counting {
+                sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.to_string()))
+                    .bind(&at).fetch_one(&mut **t).await? as u64
+            } else {
+                sqlx::query(AssertSqlSafe(sql.to_string()))
+                    .bind(&at).execute(&mut **t).await?.rows_affected()
+            })
+        })
+    }
+}

@@ -121,6 +121,8 @@ pub enum Command {
     Backup(crate::commands::privacy::BackupArgs),
     /// Replace the store's contents by a backup (stop `kanta serve` first).
     Restore(crate::commands::privacy::RestoreArgs),
+    /// Apply the retention schedules now, or with --dry-run list what they would remove.
+    Retention(crate::commands::privacy::RetentionArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -831,6 +833,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Consent(a) => crate::commands::privacy::consent(&cli, a).await,
         Command::Backup(a) => crate::commands::privacy::backup(&cli, a).await,
         Command::Restore(a) => crate::commands::privacy::restore(&cli, a).await,
+        Command::Retention(a) => crate::commands::privacy::retention(&cli, a).await,
         Command::Cases(CasesCommand::SlaCheck(a)) => {
             crate::commands::cases::sla_check(&cli, a).await
         }

@@ -413,3 +413,93 @@ async fn the_consent_ledger_records_every_change_with_its_source() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn retention_schedules_report_then_remove_what_is_old() {
+    each_core(|backend, core| async move {
+        let dir = tempfile::tempdir().unwrap();
+        import(
+            &core,
+            dir.path(),
+            &CUSTOMERS,
+            "id,name,email\nOLD,Olli Vanha,olli@example.fi\nNEW,Noora Uusi,noora@example.fi\n",
+        )
+        .await;
+        import(
+            &core,
+            dir.path(),
+            &TRANSACTIONS,
+            "id,customer_id,occurred_at,amount,currency\n\
+             o1,OLD,2015-01-05,10.00,EUR\nn1,NEW,2026-01-05,20.00,EUR\n",
+        )
+        .await;
+        import(
+            &core,
+            dir.path(),
+            &FEEDBACK,
+            "id,customer_id,answered_at,nps,comment\n\
+             f-old,NEW,2018-02-01,9,Vanha kommentti\nf-new,NEW,2026-02-01,10,Uusi kommentti\n",
+        )
+        .await;
+        let admin = admin();
+        let now = chrono::Utc::now();
+        // Nothing set: nothing goes.
+        let r = core.run_retention(&admin, now, true).await.unwrap();
+        assert!(r.items.iter().all(|i| i.count == 0), "{backend}: {r:?}");
+        core.set_store_setting(&admin, "retention_inactive_customer_years", "5")
+            .await
+            .unwrap();
+        core.set_store_setting(&admin, "retention_answer_text_years", "3 years")
+            .await
+            .unwrap();
+        assert!(
+            core.set_store_setting(&admin, "retention_audit_years", "ever")
+                .await
+                .is_err()
+        );
+
+        let dry = core.run_retention(&admin, now, true).await.unwrap();
+        let n = |r: &kanta_core::retention::RetentionReport, k: &str| {
+            r.items.iter().find(|i| i.kind == k).unwrap().count
+        };
+        assert_eq!(n(&dry, "inactive_customers"), 1, "{backend}: {dry:?}");
+        assert_eq!(n(&dry, "answer_text"), 1, "{backend}");
+        assert!(
+            core.export_customer(&admin, "OLD").await.is_ok(),
+            "dry run changes nothing"
+        );
+        assert!(audit_of(core.store(), "retention").await.is_empty());
+        assert!(matches!(
+            core.run_retention(&manager(), now, true).await,
+            Err(CoreError::Forbidden(_))
+        ));
+
+        let done = core.run_retention(&admin, now, false).await.unwrap();
+        assert_eq!(n(&done, "inactive_customers"), 1, "{backend}");
+        assert!(matches!(
+            core.export_customer(&admin, "OLD").await,
+            Err(CoreError::NotFound(_))
+        ));
+        let kept = core.export_customer(&admin, "NEW").await.unwrap();
+        let fb = kept.tables.iter().find(|t| t.table == "feedback").unwrap();
+        let comment = |id: &str| {
+            fb.rows
+                .iter()
+                .find(|r| r["external_id"] == id)
+                .map(|r| r["comment"].clone())
+                .unwrap()
+        };
+        assert!(comment("f-old").is_null(), "{backend}: old text gone");
+        assert_eq!(comment("f-new"), "Uusi kommentti", "{backend}");
+        let entries = audit_of(core.store(), "retention").await;
+        assert_eq!(entries.len(), 1, "{backend}");
+        assert_eq!(entries[0].entry.details["removed"]["answer_text"], 1);
+        // Run again: nothing more.
+        let again = core.run_retention(&admin, now, true).await.unwrap();
+        assert!(
+            again.items.iter().all(|i| i.count == 0),
+            "{backend}: {again:?}"
+        );
+    })
+    .await;
+}

@@ -210,3 +210,61 @@ pub async fn restore(cli: &Cli, a: &RestoreArgs) -> anyhow::Result<ExitCode> {
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// Only report what the schedules would remove.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `kanta retention [--dry-run]`: the retention schedules now (what the daily job does).
+pub async fn retention(cli: &Cli, a: &RetentionArgs) -> anyhow::Result<ExitCode> {
+    let core = cli.open_core().await?;
+    let r = core
+        .run_retention(&Acting::cli(), chrono::Utc::now(), a.dry_run)
+        .await?;
+    if a.json {
+        output::print_json(&r)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let zone = core.display_zone(None).await?;
+    let rows: Vec<Vec<String>> = r
+        .items
+        .iter()
+        .map(|i| {
+            vec![
+                i.kind.replace('_', " "),
+                if i.years == 0 {
+                    "kept forever".into()
+                } else {
+                    format!("{} years", i.years)
+                },
+                i.before.map(|b| zone.date(b)).unwrap_or_default(),
+                i.count.to_string(),
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        if a.dry_run {
+            "What the retention schedules would remove now (nothing was changed):"
+        } else {
+            "Removed by the retention schedules (recorded in the audit log):"
+        }
+    );
+    output::table(
+        &["data", "kept", "older than", "rows"],
+        &rows,
+        &[false, false, false, true],
+    );
+    if r.items.iter().all(|i| i.years == 0) {
+        println!(
+            "No schedule is set: the store settings retention_*_years set them (the settings page /admin/settings, or PUT /api/v1/settings/KEY)."
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
