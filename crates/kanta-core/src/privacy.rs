@@ -361,3 +361,193 @@ fn to_csv(rows: &[Map<String, Json>]) -> Result<Vec<u8>> {
     w.into_inner()
         .map_err(|e| CoreError::Other(anyhow::anyhow!("cannot write a CSV: {e}")))
 }
+
+/// Days a double opt-in link stays valid.
+pub const OPT_IN_DAYS: i64 = 14;
+
+/// What a double opt-in link finds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum OptIn {
+    /// No such link (altered, or its customer erased).
+    Invalid,
+    /// Too old: ask for a new one.
+    Expired { locale: Option<String> },
+    /// A request to confirm, or confirmed (`done`).
+    Open { locale: Option<String>, done: bool },
+}
+
+impl Core {
+    /// Mails the customer a link that gives marketing consent when they confirm it
+    /// (double opt-in; staff and above). Refused without an email address, for a
+    /// customer marked "do not contact", and when consent is given already. Returns
+    /// the request's id.
+    pub async fn request_marketing_consent(&self, acting: &Acting, customer: &str) -> Result<i64> {
+        use kanta_domain::Value;
+        require(acting, Role::Staff)?;
+        let c = self
+            .store()
+            .get(&CUSTOMERS, customer)
+            .await?
+            .ok_or_else(|| not_found(customer))?;
+        let email = c
+            .text("email")
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .ok_or_else(|| CoreError::invalid("email", "the customer has no email address"))?
+            .to_string();
+        if c.get("do_not_contact") == &Value::Bool(true) {
+            return Err(CoreError::Conflict {
+                field: Some("do_not_contact".into()),
+                message: "the customer is marked do not contact".into(),
+            });
+        }
+        if c.get("marketing_consent") == &Value::Bool(true) {
+            return Err(CoreError::Conflict {
+                field: Some("marketing_consent".into()),
+                message: "the customer has given marketing consent already".into(),
+            });
+        }
+        let fi = match c.text("locale") {
+            Some(l) => l == "fi",
+            None => self.store_settings().await?.language != "en",
+        };
+        let token = crate::secrets::new_secret();
+        let link = format!(
+            "{}/c/{token}",
+            self.links().public_url.trim_end_matches('/')
+        );
+        let name = c.text("name").unwrap_or("").to_string();
+        let (subject, text) = if fi {
+            (
+                "Vahvista, että haluat tarjouksemme".to_string(),
+                format!(
+                    "Hei {name},\n\nhaluatko saada meiltä tarjouksia ja uutisia sähköpostiin? \
+                     Vahvista se tästä linkistä {OPT_IN_DAYS} päivän kuluessa:\n\n{link}\n\n\
+                     Jos et pyytänyt tätä, voit jättää viestin huomiotta: emme lähetä \
+                     markkinointia ilman vahvistustasi.\n"
+                ),
+            )
+        } else {
+            (
+                "Please confirm you'd like our offers".to_string(),
+                format!(
+                    "Hello {name},\n\nwould you like our offers and news by email? \
+                     Confirm it with this link within {OPT_IN_DAYS} days:\n\n{link}\n\n\
+                     If you did not ask for this, ignore this message: we send no \
+                     marketing without your confirmation.\n"
+                ),
+            )
+        };
+        let mut tx = self
+            .begin_plain_write(acting, Role::Staff, &CUSTOMERS)
+            .await?;
+        let w = tx.writer_mut();
+        let id = w
+            .customer_id_of(customer)
+            .await?
+            .ok_or_else(|| not_found(customer))?;
+        let now = Utc::now().timestamp_millis();
+        let request = w
+            .add_consent_request(
+                id,
+                &crate::secrets::digest(&token),
+                CONSENT_WORDING,
+                acting.ip.as_deref(),
+                now,
+                now + OPT_IN_DAYS * 86_400_000,
+            )
+            .await?;
+        w.queue_mail(&kanta_store::outbox::NewMail {
+            key: format!("opt-in-{request}"),
+            to: email,
+            subject,
+            text,
+            html: None,
+        })
+        .await?;
+        let mut entry = tx
+            .acting()
+            .audit("customers", Some(customer), "consent_request");
+        entry.details = json!({ "purpose": "marketing", "request": request });
+        tx.finish(&run_info("", 0), vec![entry]).await?;
+        Ok(request)
+    }
+
+    /// What a double opt-in link finds (a GET: changes nothing).
+    pub async fn open_opt_in(&self, token: &str) -> Result<OptIn> {
+        let Some(r) = self
+            .store()
+            .consent_request(&crate::secrets::digest(token.trim()))
+            .await?
+        else {
+            return Ok(OptIn::Invalid);
+        };
+        if r.confirmed_ms.is_some() {
+            return Ok(OptIn::Open {
+                locale: r.locale,
+                done: true,
+            });
+        }
+        if r.expires_ms < Utc::now().timestamp_millis() {
+            return Ok(OptIn::Expired { locale: r.locale });
+        }
+        Ok(OptIn::Open {
+            locale: r.locale,
+            done: false,
+        })
+    }
+
+    /// Confirms a double opt-in link: marketing consent given, through the write path
+    /// as `Acting::public("double opt-in")` from `ip` (the ledger records the source,
+    /// the wording version and the address), the request marked confirmed in the same
+    /// transaction. Again is a no-op.
+    pub async fn confirm_opt_in(
+        &self,
+        token: &str,
+        channel: Channel,
+        ip: Option<String>,
+    ) -> Result<OptIn> {
+        use kanta_domain::{Value, WriteBatch};
+        let state = self.open_opt_in(token).await?;
+        let OptIn::Open {
+            locale,
+            done: false,
+        } = state
+        else {
+            return Ok(state);
+        };
+        let Some(r) = self
+            .store()
+            .consent_request(&crate::secrets::digest(token.trim()))
+            .await?
+        else {
+            return Ok(OptIn::Invalid);
+        };
+        let acting = Acting::public("double opt-in link", channel).from_ip(ip);
+        let f = |n: &str| CUSTOMERS.field(n).expect("schema");
+        let fields = vec![f("marketing_consent"), f("marketing_consent_at")];
+        let now = Utc::now();
+        let mut tx = self
+            .begin_write(&acting, &CUSTOMERS, fields.clone())
+            .await?;
+        if !tx
+            .writer_mut()
+            .confirm_consent_request(r.id, now.timestamp_millis())
+            .await?
+        {
+            return Ok(OptIn::Open { locale, done: true });
+        }
+        let mut batch = WriteBatch::new(&CUSTOMERS, fields);
+        batch.push(
+            r.customer.clone(),
+            vec![Value::Bool(true), Value::Time(now)],
+        );
+        tx.write(batch).await?;
+        let mut entry = acting.audit("customers", Some(&r.customer), "update");
+        entry.changes = json!({ "marketing_consent": { "before": null, "after": true } });
+        entry.details = json!({ "via": "double opt-in", "request": r.id });
+        tx.finish(&run_info("double opt-in", 1), vec![entry])
+            .await?;
+        Ok(OptIn::Open { locale, done: true })
+    }
+}

@@ -1075,3 +1075,74 @@ impl Writer {
         })
     }
 }
+
+/// A double opt-in request as its link finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRequest {
+    pub id: i64,
+    /// The customer's external id.
+    pub customer: String,
+    pub locale: Option<String>,
+    pub expires_ms: i64,
+    pub confirmed_ms: Option<i64>,
+}
+
+impl Writer {
+    /// Records a double opt-in request for customer `customer_id` (internal), its
+    /// link's token kept only as `digest`; returns its id.
+    pub async fn add_consent_request(
+        &mut self,
+        customer_id: i64,
+        digest: &str,
+        wording: &str,
+        address: Option<&str>,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> Result<i64> {
+        Ok(on_tx!(&mut self.tx, t => sqlx::query_scalar::<_, i64>(
+            "INSERT INTO consent_requests (customer_id, purpose, token_digest, wording, address, \
+             created_ms, expires_ms) VALUES ($1, 'marketing', $2, $3, $4, $5, $6) RETURNING id")
+            .bind(customer_id)
+            .bind(digest)
+            .bind(wording)
+            .bind(address)
+            .bind(now_ms)
+            .bind(expires_ms)
+            .fetch_one(&mut **t)
+            .await?))
+    }
+
+    /// Marks request `id` confirmed at `now_ms`, once: false when it was already.
+    pub async fn confirm_consent_request(&mut self, id: i64, now_ms: i64) -> Result<bool> {
+        Ok(on_tx!(&mut self.tx, t => sqlx::query(
+            "UPDATE consent_requests SET confirmed_ms = $2 WHERE id = $1 AND confirmed_ms IS NULL")
+            .bind(id)
+            .bind(now_ms)
+            .execute(&mut **t)
+            .await?
+            .rows_affected())
+            == 1)
+    }
+}
+
+impl Store {
+    /// The double opt-in request whose token has this digest.
+    pub async fn consent_request(&self, digest: &str) -> Result<Option<ConsentRequest>> {
+        let row = with_pool!(self, pool => sqlx::query_as::<_, (i64, String, Option<String>, i64, Option<i64>)>(
+            "SELECT r.id, c.external_id, c.locale, r.expires_ms, r.confirmed_ms \
+             FROM consent_requests r JOIN customers c ON c.id = r.customer_id \
+             WHERE r.token_digest = $1")
+            .bind(digest)
+            .fetch_optional(pool)
+            .await?);
+        Ok(row.map(
+            |(id, customer, locale, expires_ms, confirmed_ms)| ConsentRequest {
+                id,
+                customer,
+                locale,
+                expires_ms,
+                confirmed_ms,
+            },
+        ))
+    }
+}

@@ -503,3 +503,87 @@ async fn retention_schedules_report_then_remove_what_is_old() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn double_opt_in_gives_marketing_consent_when_the_customer_confirms() {
+    each_core(|backend, core| async move {
+        let dir = tempfile::tempdir().unwrap();
+        import(
+            &core,
+            dir.path(),
+            &CUSTOMERS,
+            "id,name,email,locale,marketing_consent\n\
+             M1,Maija,maija@example.fi,fi,false\nY1,Yes Already,y@example.fi,en,true\n\
+             N1,No Mail,,fi,false\n",
+        )
+        .await;
+        let staff = Acting::user(3, "sanna@example.fi", Role::Staff, Channel::Ui);
+        assert!(matches!(
+            core.request_marketing_consent(&staff, "Y1").await,
+            Err(CoreError::Conflict { .. })
+        ));
+        assert!(matches!(
+            core.request_marketing_consent(&staff, "N1").await,
+            Err(CoreError::Invalid(_))
+        ));
+        core.request_marketing_consent(&staff, "M1").await.unwrap();
+        // The mail, in Finnish, with the link.
+        let mails = core.store().outbox(50).await.unwrap();
+        let mail = mails
+            .iter()
+            .find(|m| m.to == "maija@example.fi")
+            .expect("mailed");
+        assert!(mail.subject.starts_with("Vahvista"), "{}", mail.subject);
+        let token = mail
+            .text
+            .split("/c/")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .expect("a link")
+            .to_string();
+
+        use kanta_core::privacy::OptIn;
+        assert_eq!(
+            core.open_opt_in(&token).await.unwrap(),
+            OptIn::Open {
+                locale: Some("fi".into()),
+                done: false
+            }
+        );
+        assert_eq!(core.open_opt_in("forged").await.unwrap(), OptIn::Invalid);
+        let before = core.consent_history(&staff, "M1").await.unwrap().len();
+        let done = core
+            .confirm_opt_in(&token, Channel::Ui, Some("198.51.100.4".into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            done,
+            OptIn::Open {
+                locale: Some("fi".into()),
+                done: true
+            }
+        );
+        let h = core.consent_history(&staff, "M1").await.unwrap();
+        assert_eq!(h.len(), before + 1, "{backend}: {h:?}");
+        let last = h.last().unwrap();
+        assert_eq!(
+            (last.purpose.as_str(), last.value, last.source.as_str()),
+            ("marketing", Some(true), "double_opt_in"),
+            "{backend}"
+        );
+        assert_eq!(last.address.as_deref(), Some("198.51.100.4"));
+        assert_eq!(
+            last.wording.as_deref(),
+            Some(kanta_core::privacy::CONSENT_WORDING)
+        );
+        // Again: nothing more.
+        core.confirm_opt_in(&token, Channel::Ui, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            core.consent_history(&staff, "M1").await.unwrap().len(),
+            h.len()
+        );
+    })
+    .await;
+}

@@ -694,8 +694,8 @@ pub(super) fn openapi(paths: &mut Map<String, Value>, schemas: &mut Map<String, 
             (
                 "200",
                 ok(
-                    page_of("CaseItem"),
-                    "a page of cases, the most urgent first",
+                    json!({"anyOf": [page_of("CaseItem"), schema_ref("CasePage")]}),
+                    "a page of cases, the most urgent first, with their SLA state; with a general list parameter (sort, a field's filter), the cases' plain records",
                 ),
             ),
             ("422", response_ref("Invalid")),
@@ -763,7 +763,13 @@ pub(super) fn openapi(paths: &mut Map<String, Value>, schemas: &mut Map<String, 
         "List claims; status=pending is the managers' approval queue, oldest first".into(),
         access(Some(&CLAIMS), false),
         responses(&[
-            ("200", ok(page_of("ClaimItem"), "a page of claims")),
+            (
+                "200",
+                ok(
+                    json!({"anyOf": [page_of("ClaimItem"), schema_ref("ClaimPage")]}),
+                    "a page of claims: pending ones (status=pending, with cursor and limit only) as claims with their customer; with any other parameter, the claims' plain records",
+                ),
+            ),
             ("422", response_ref("Invalid")),
         ]),
     );

@@ -28,6 +28,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/customers/{id}/export", get(export))
         .route("/api/v1/customers/{id}/erase", post(erase))
         .route("/api/v1/customers/{id}/consent", get(consent))
+        .route(
+            "/api/v1/customers/{id}/consent-request",
+            post(consent_request),
+        )
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,6 +127,24 @@ async fn consent(
     caller.require(Role::Viewer)?;
     let entries = s.core.consent_history(&caller.acting, &id).await?;
     Ok(Json(json!({ "items": entries })).into_response())
+}
+
+/// `POST /api/v1/customers/{id}/consent-request`: a double opt-in mail for marketing.
+async fn consent_request(
+    caller: Caller,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Staff)?;
+    let request = s
+        .core
+        .request_marketing_consent(&caller.acting, &id)
+        .await?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(json!({ "request": request, "purpose": "marketing" })),
+    )
+        .into_response())
 }
 
 pub fn openapi(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>) {
@@ -222,6 +244,25 @@ pub fn openapi(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>)
     );
     paths.insert(
         "/api/v1/customers/{id}/consent".into(),
-        json!({"parameters": [id_param], "get": consent}),
+        json!({"parameters": [id_param.clone()], "get": consent}),
+    );
+    let request = operation(
+        "customer_consent_request".into(),
+        "customers",
+        "Mail the customer a link that gives marketing consent when they confirm it (double opt-in)".into(),
+        Role::Staff,
+        responses(&[
+            ("202", ok(json!({"type": "object", "required": ["request", "purpose"],
+                "properties": {"request": {"type": "integer"}, "purpose": {"type": "string", "const": "marketing"}}}),
+                "the request; the mail is queued")),
+            ("403", response_ref("Forbidden")),
+            ("404", response_ref("NotFound")),
+            ("409", response_ref("Conflict")),
+            ("422", response_ref("Invalid")),
+        ]),
+    );
+    paths.insert(
+        "/api/v1/customers/{id}/consent-request".into(),
+        json!({"parameters": [id_param], "post": request}),
     );
 }

@@ -1401,6 +1401,7 @@ pub(crate) async fn page(
     let cursor = q.before.as_deref().and_then(TimelineCursor::decode);
     let kinds = shown_kinds(raw.as_deref());
     let mut v = view(&s, &signed, c, Forms::default(), saved, cursor, &kinds).await?;
+    v.consent_card.requested = q.saved.as_deref() == Some("consent-request");
     if q.answers.as_deref() == Some("all") {
         v.feedback_card.shown = v.feedback_card.items.len();
         v.feedback_card.more = None;

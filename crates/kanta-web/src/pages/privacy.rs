@@ -25,6 +25,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/customers/{id}/export.zip", get(export_zip))
         .route("/customers/{id}/export.json", get(export_json))
         .route("/customers/{id}/erase", post(erase))
+        .route("/customers/{id}/consent-request", post(consent_request))
 }
 
 /// Entries of the consent ledger the customer page lists, newest first.
@@ -51,6 +52,12 @@ pub(crate) struct ConsentCard {
     pub erased: Option<String>,
     /// The user may open the privacy page (admins).
     pub admin: bool,
+    /// The user may mail a double opt-in request (staff and above), and the
+    /// customer can get one (an email, no consent yet, not "do not contact").
+    pub can_request: bool,
+    pub csrf: String,
+    /// After a request was mailed.
+    pub requested: bool,
 }
 
 fn line(tr: &Tr, e: &kanta_store::privacy::ConsentEntry) -> ConsentLine {
@@ -105,6 +112,12 @@ pub(crate) async fn card(
             _ => None,
         },
         admin: signed.me().role >= Role::Admin,
+        can_request: signed.me().role >= Role::Staff
+            && c.text("email").is_some_and(|e| !e.trim().is_empty())
+            && !matches!(c.get("do_not_contact"), kanta_domain::Value::Bool(true))
+            && !matches!(c.get("marketing_consent"), kanta_domain::Value::Bool(true)),
+        csrf: signed.csrf.clone(),
+        requested: false,
     })
 }
 
@@ -286,4 +299,32 @@ pub(crate) struct ErasedPage {
     me: Option<Me>,
     new_id: String,
     href: String,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub(crate) struct RequestForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Mails the customer a double opt-in link for marketing, then 303 back to their page.
+pub(crate) async fn consent_request(
+    State(s): State<AppState>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    Form(f): Form<RequestForm>,
+) -> Result<Response, PageError> {
+    form_allowed(&signed, Role::Staff, &f.csrf)?;
+    match s
+        .core
+        .request_marketing_consent(&signed.acting(), &id)
+        .await
+    {
+        Ok(_) => Ok(crate::pages::see_other(format!(
+            "/customers/{}?saved=consent-request#consent-card",
+            urlencode(&id)
+        ))),
+        Err(CoreError::NotFound(_)) => Err(not_found(signed.tr, Some(signed.me()))),
+        Err(e) => Err(core_error(&signed)(e)),
+    }
 }

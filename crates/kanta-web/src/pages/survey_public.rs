@@ -33,6 +33,7 @@ use axum::response::Response;
 use axum::routing::get;
 use kanta_core::feedback_settings::FeedbackRules;
 use kanta_core::offers::OfferUnsubscribe;
+use kanta_core::privacy::OptIn;
 use kanta_core::surveys::{AnswerInput, Gate, PublicSurvey, PublicView, Question};
 use kanta_core::{Channel, CoreError};
 use serde::Deserialize;
@@ -53,6 +54,7 @@ pub fn routes() -> Router<AppState> {
             "/o/{token}/unsubscribe",
             get(offer_unsubscribe_page).post(offer_unsubscribe),
         )
+        .route("/c/{token}", get(opt_in_page).post(opt_in_confirm))
         .route("/q/{survey}", get(qr_page).post(qr_answer))
         .route("/q/{survey}/thanks", get(qr_thanks))
 }
@@ -741,6 +743,77 @@ async fn offer_unsubscribe(
     }
     match s.core.unsubscribe_offer_link(&token, Channel::Ui, ip).await {
         Ok(v) => offer_unsubscribe_answer(&s, &q, &token, v).await,
+        Err(e) => unavailable(request_lang(&q, &headers), &path, &e),
+    }
+}
+
+/// The answer of a double opt-in link: the button, "done", expired, or unknown.
+async fn opt_in_answer(s: &AppState, q: &LangQuery, token: &str, v: OptIn) -> Response {
+    let path = format!("/c/{token}");
+    match v {
+        OptIn::Open { locale, done } => {
+            let lang = offer_lang(s, q, locale.as_deref()).await;
+            let keys = [
+                "privacy.optin.title",
+                "privacy.optin.text",
+                "privacy.optin.done",
+                "privacy.optin.button",
+            ];
+            unsubscribe_confirmation(lang, &path, keys, done)
+        }
+        OptIn::Expired { locale } => message(
+            offer_lang(s, q, locale.as_deref()).await,
+            &path,
+            "privacy.optin.title",
+            "privacy.optin.expired",
+            StatusCode::GONE,
+        ),
+        OptIn::Invalid => message(
+            offer_lang(s, q, None).await,
+            &path,
+            "privacy.optin.title",
+            "privacy.optin.invalid",
+            StatusCode::BAD_REQUEST,
+        ),
+    }
+}
+
+/// `GET /c/{token}`: the button that gives marketing consent (a GET changes nothing:
+/// mail scanners open links).
+async fn opt_in_page(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+    ext: axum::http::Extensions,
+) -> Response {
+    let path = format!("/c/{token}");
+    let ip = ip_of(&s, &headers, &ext);
+    if !rate_ok(&s, Use::Unsubscribe, ip.as_deref(), Some(&token), None).await {
+        return too_many(request_lang(&q, &headers), &path);
+    }
+    match s.core.open_opt_in(&token).await {
+        Ok(v) => opt_in_answer(&s, &q, &token, v).await,
+        Err(e) => unavailable(request_lang(&q, &headers), &path, &e),
+    }
+}
+
+/// `POST /c/{token}`: marketing consent given (double opt-in), recorded in the
+/// consent ledger with the address and the wording version.
+async fn opt_in_confirm(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+    ext: axum::http::Extensions,
+) -> Response {
+    let path = format!("/c/{token}");
+    let ip = ip_of(&s, &headers, &ext);
+    if !rate_ok(&s, Use::Unsubscribe, ip.as_deref(), Some(&token), None).await {
+        return too_many(request_lang(&q, &headers), &path);
+    }
+    match s.core.confirm_opt_in(&token, Channel::Ui, ip).await {
+        Ok(v) => opt_in_answer(&s, &q, &token, v).await,
         Err(e) => unavailable(request_lang(&q, &headers), &path, &e),
     }
 }

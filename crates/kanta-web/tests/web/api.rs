@@ -664,6 +664,7 @@ async fn openapi_lists_every_route_and_matches_the_committed_copy() {
         ("/api/v1/customers/{id}/export", "get"),
         ("/api/v1/customers/{id}/erase", "post"),
         ("/api/v1/customers/{id}/consent", "get"),
+        ("/api/v1/customers/{id}/consent-request", "post"),
         ("/api/v1/value", "get"),
         ("/api/v1/value/customers", "get"),
         ("/api/v1/value/refresh", "post"),

@@ -30,6 +30,56 @@ async fn admins_export_and_erase_a_customer_on_the_pages_and_the_api() {
             admin.body
         );
 
+        // Double opt-in: staff ask by mail; the customer's link gives consent on POST.
+        let a = api_as(
+            &app,
+            Some(Role::Staff),
+            "POST",
+            "/api/v1/customers/c1/consent-request",
+            None,
+        )
+        .await;
+        assert_eq!(a.status, 202, "{backend}: {}", a.body);
+        let mails = app.store.outbox(20).await.unwrap();
+        let mail = mails
+            .iter()
+            .find(|m| m.to == "aino@example.fi")
+            .expect("mailed");
+        let token = mail
+            .text
+            .split("/c/")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap()
+            .to_string();
+        let page = crate::request(&app, "GET", &format!("/c/{token}?lang=en"), &[], None).await;
+        assert_eq!(page.status, 200, "{backend}: {}", page.body);
+        assert!(page.body.contains("Yes, send me offers"), "{}", page.body);
+        let done = crate::request(
+            &app,
+            "POST",
+            &format!("/c/{token}?lang=en"),
+            &[],
+            Some(("application/x-www-form-urlencoded", "")),
+        )
+        .await;
+        assert_eq!(done.status, 200, "{backend}: {}", done.body);
+        assert!(
+            done.body.contains("your consent is recorded"),
+            "{}",
+            done.body
+        );
+        let c = app.store.get(&CUSTOMERS, "c1").await.unwrap().unwrap();
+        assert_eq!(c.get("marketing_consent"), &kanta_domain::Value::Bool(true));
+        let forged = crate::request(&app, "GET", "/c/forged", &[], None).await;
+        assert_eq!(forged.status, 400, "{backend}");
+        let card = page_as(&app, Role::Staff, "/customers/c1?lang=en", &[]).await;
+        assert!(
+            card.body.contains("confirmation link (double opt-in)"),
+            "{}",
+            card.body
+        );
+
         for role in [Role::Staff, Role::Manager] {
             let p = page_as(&app, role, "/customers/c1/privacy", &[]).await;
             assert_eq!(p.status, 403, "{backend} {role}");
