@@ -173,6 +173,12 @@ async fn setup(core: &Core, dir: &Path, p: &Person) {
     .await
     .unwrap();
     // A survey mailed to them: an invitation with its token and a message in the outbox.
+    let w = mail_a_survey(core).await;
+    assert_eq!(w.invited, 2, "{w:?}");
+}
+
+/// An active survey "kysely" mailed to every customer (a wave by the manager).
+async fn mail_a_survey(core: &Core) -> kanta_core::survey_send::WaveResult {
     core.create_survey(
         &manager(),
         Some("kysely"),
@@ -186,17 +192,15 @@ async fn setup(core: &Core, dir: &Path, p: &Person) {
     core.set_survey_status(&manager(), "kysely", "active")
         .await
         .unwrap();
-    let w = core
-        .send_wave(
-            &manager(),
-            "kysely",
-            Audience::All,
-            SendChannel::Email,
-            false,
-        )
-        .await
-        .unwrap();
-    assert_eq!(w.invited, 2, "{w:?}");
+    core.send_wave(
+        &manager(),
+        "kysely",
+        Audience::All,
+        SendChannel::Email,
+        false,
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -381,29 +385,7 @@ async fn the_consent_ledger_records_every_change_with_its_source() {
         assert!(h[0].actor.as_deref().unwrap().ends_with("customers.csv"));
 
         // Surveys obey "do not contact" though survey consent is given.
-        core.create_survey(
-            &manager(),
-            Some("kysely"),
-            SurveyInput {
-                name: Some("Kysely".into()),
-                ..SurveyInput::default()
-            },
-        )
-        .await
-        .unwrap();
-        core.set_survey_status(&manager(), "kysely", "active")
-            .await
-            .unwrap();
-        let w = core
-            .send_wave(
-                &manager(),
-                "kysely",
-                Audience::All,
-                SendChannel::Email,
-                false,
-            )
-            .await
-            .unwrap();
+        let w = mail_a_survey(&core).await;
         assert_eq!(w.invited, 0, "{backend}: {w:?}");
         assert!(
             w.reasons.contains(&("do_not_contact".to_string(), 1)),
