@@ -475,26 +475,33 @@ impl Core {
 
     /// What a double opt-in link finds (a GET: changes nothing).
     pub async fn open_opt_in(&self, token: &str) -> Result<OptIn> {
+        Ok(self.opt_in_request(token).await?.1)
+    }
+
+    /// The request of a double opt-in link, and what the link finds.
+    async fn opt_in_request(
+        &self,
+        token: &str,
+    ) -> Result<(Option<kanta_store::privacy::ConsentRequest>, OptIn)> {
         let Some(r) = self
             .store()
             .consent_request(&crate::secrets::digest(token.trim()))
             .await?
         else {
-            return Ok(OptIn::Invalid);
+            return Ok((None, OptIn::Invalid));
         };
-        if r.confirmed_ms.is_some() {
-            return Ok(OptIn::Open {
-                locale: r.locale,
-                done: true,
-            });
-        }
-        if r.expires_ms < Utc::now().timestamp_millis() {
-            return Ok(OptIn::Expired { locale: r.locale });
-        }
-        Ok(OptIn::Open {
-            locale: r.locale,
-            done: false,
-        })
+        let locale = r.locale.clone();
+        let state = if r.confirmed_ms.is_some() {
+            OptIn::Open { locale, done: true }
+        } else if r.expires_ms < Utc::now().timestamp_millis() {
+            OptIn::Expired { locale }
+        } else {
+            OptIn::Open {
+                locale,
+                done: false,
+            }
+        };
+        Ok((Some(r), state))
     }
 
     /// Confirms a double opt-in link: marketing consent given, through the write path
@@ -508,21 +515,18 @@ impl Core {
         ip: Option<String>,
     ) -> Result<OptIn> {
         use kanta_domain::{Value, WriteBatch};
-        let state = self.open_opt_in(token).await?;
-        let OptIn::Open {
-            locale,
-            done: false,
-        } = state
+        let (request, state) = self.opt_in_request(token).await?;
+        let (
+            Some(r),
+            OptIn::Open {
+                locale,
+                done: false,
+            },
+        ) = (request, &state)
         else {
             return Ok(state);
         };
-        let Some(r) = self
-            .store()
-            .consent_request(&crate::secrets::digest(token.trim()))
-            .await?
-        else {
-            return Ok(OptIn::Invalid);
-        };
+        let locale = locale.clone();
         let acting = Acting::public("double opt-in link", channel).from_ip(ip);
         let f = |n: &str| CUSTOMERS.field(n).expect("schema");
         let fields = vec![f("marketing_consent"), f("marketing_consent_at")];

@@ -380,11 +380,12 @@ impl Writer {
                 "did_well = NULL, do_better = NULL, comment = NULL",
                 "customer_id = $1",
             ),
-            ("usage_events", "metric = metric", "customer_id = $1"),
+            ("usage_events", "", "customer_id = $1"),
         ];
         for (table, set, cond) in anonymise {
+            let sep = if set.is_empty() { "" } else { ", " };
             let sql = format!(
-                "UPDATE {table} SET external_id = {}, {set} WHERE {cond}",
+                "UPDATE {table} SET external_id = {}{sep}{set} WHERE {cond}",
                 concat(table)
             );
             let n = on_tx!(&mut *tx, t => sqlx::query(AssertSqlSafe(sql))

@@ -586,9 +586,8 @@ async fn unsubscribe_page(
     ext: axum::http::Extensions,
 ) -> Response {
     let path = format!("/s/{token}/unsubscribe");
-    let ip = ip_of(&s, &headers, &ext);
-    if !rate_ok(&s, Use::Unsubscribe, ip.as_deref(), Some(&token), None).await {
-        return too_many(request_lang(&q, &headers), &path);
+    if let Err(r) = link_gate(&s, &q, &headers, &ext, &token, &path).await {
+        return r;
     }
     match s.core.open_survey_unsubscribe(&token).await {
         Ok(v) if v.gate == Gate::Open => {
@@ -642,10 +641,10 @@ async fn unsubscribe(
     ext: axum::http::Extensions,
 ) -> Response {
     let path = format!("/s/{token}/unsubscribe");
-    let ip = ip_of(&s, &headers, &ext);
-    if !rate_ok(&s, Use::Unsubscribe, ip.as_deref(), Some(&token), None).await {
-        return too_many(request_lang(&q, &headers), &path);
-    }
+    let ip = match link_gate(&s, &q, &headers, &ext, &token, &path).await {
+        Ok(ip) => ip,
+        Err(r) => return r,
+    };
     match s
         .core
         .unsubscribe_survey_link(&token, Channel::Ui, ip)
@@ -717,9 +716,8 @@ async fn offer_unsubscribe_page(
     ext: axum::http::Extensions,
 ) -> Response {
     let path = format!("/o/{token}/unsubscribe");
-    let ip = ip_of(&s, &headers, &ext);
-    if !rate_ok(&s, Use::Unsubscribe, ip.as_deref(), Some(&token), None).await {
-        return too_many(request_lang(&q, &headers), &path);
+    if let Err(r) = link_gate(&s, &q, &headers, &ext, &token, &path).await {
+        return r;
     }
     match s.core.open_offer_unsubscribe(&token).await {
         Ok(v) => offer_unsubscribe_answer(&s, &q, &token, v).await,
@@ -737,14 +735,31 @@ async fn offer_unsubscribe(
     ext: axum::http::Extensions,
 ) -> Response {
     let path = format!("/o/{token}/unsubscribe");
-    let ip = ip_of(&s, &headers, &ext);
-    if !rate_ok(&s, Use::Unsubscribe, ip.as_deref(), Some(&token), None).await {
-        return too_many(request_lang(&q, &headers), &path);
-    }
+    let ip = match link_gate(&s, &q, &headers, &ext, &token, &path).await {
+        Ok(ip) => ip,
+        Err(r) => return r,
+    };
     match s.core.unsubscribe_offer_link(&token, Channel::Ui, ip).await {
         Ok(v) => offer_unsubscribe_answer(&s, &q, &token, v).await,
         Err(e) => unavailable(request_lang(&q, &headers), &path, &e),
     }
+}
+
+/// The start of a mail link's handler (unsubscribe, double opt-in): the client's
+/// address, or the 429 page when it or the link went over the limit.
+async fn link_gate(
+    s: &AppState,
+    q: &LangQuery,
+    headers: &HeaderMap,
+    ext: &axum::http::Extensions,
+    token: &str,
+    path: &str,
+) -> Result<Option<String>, Response> {
+    let ip = ip_of(s, headers, ext);
+    if !rate_ok(s, Use::Unsubscribe, ip.as_deref(), Some(token), None).await {
+        return Err(too_many(request_lang(q, headers), path));
+    }
+    Ok(ip)
 }
 
 /// The answer of a double opt-in link: the button, "done", expired, or unknown.
@@ -788,9 +803,8 @@ async fn opt_in_page(
     ext: axum::http::Extensions,
 ) -> Response {
     let path = format!("/c/{token}");
-    let ip = ip_of(&s, &headers, &ext);
-    if !rate_ok(&s, Use::Unsubscribe, ip.as_deref(), Some(&token), None).await {
-        return too_many(request_lang(&q, &headers), &path);
+    if let Err(r) = link_gate(&s, &q, &headers, &ext, &token, &path).await {
+        return r;
     }
     match s.core.open_opt_in(&token).await {
         Ok(v) => opt_in_answer(&s, &q, &token, v).await,
@@ -808,10 +822,10 @@ async fn opt_in_confirm(
     ext: axum::http::Extensions,
 ) -> Response {
     let path = format!("/c/{token}");
-    let ip = ip_of(&s, &headers, &ext);
-    if !rate_ok(&s, Use::Unsubscribe, ip.as_deref(), Some(&token), None).await {
-        return too_many(request_lang(&q, &headers), &path);
-    }
+    let ip = match link_gate(&s, &q, &headers, &ext, &token, &path).await {
+        Ok(ip) => ip,
+        Err(r) => return r,
+    };
     match s.core.confirm_opt_in(&token, Channel::Ui, ip).await {
         Ok(v) => opt_in_answer(&s, &q, &token, v).await,
         Err(e) => unavailable(request_lang(&q, &headers), &path, &e),
