@@ -107,6 +107,10 @@ pub enum SignIn {
     /// overall: try again after this many seconds (at least 1). Says nothing of
     /// whether the account exists.
     TooMany { wait_seconds: i64 },
+    /// The password was right, and a second step is needed before a session: a code
+    /// (or, with `enrol`, setting two-factor sign-in up first). `secret` is the
+    /// browser's handle on the waiting sign-in ([`crate::two_factor`]).
+    SecondStep { secret: String, enrol: bool },
 }
 
 impl Core {
@@ -139,20 +143,40 @@ impl Core {
             tracing::info!(email = %email.trim().to_lowercase(), %ip, "sign-in refused");
             return Ok(SignIn::Refused);
         };
-        self.store.clear_login_failures(&user.email, &key).await?;
+        if let Some(purpose) = self.second_step_needed(&user).await? {
+            // The pair's earlier failures stay counted until the second step passes:
+            // the right password alone does not reset the throttle on codes.
+            self.store.forget_login_failure(attempt).await?;
+            return self.start_challenge(&user, purpose, ip).await;
+        }
+        self.finish_sign_in(user, &key, ip, None).await
+    }
+
+    /// A sign-in that passed every step: the pair's failures forgotten, the last
+    /// sign-in set, audited (with the second factor used, if any).
+    pub(crate) async fn finish_sign_in(
+        &self,
+        user: User,
+        key: &str,
+        ip: &str,
+        second_factor: Option<&str>,
+    ) -> Result<SignIn> {
+        self.store.clear_login_failures(&user.email, key).await?;
         self.store.touch_login(user.id).await?;
         let acting =
             Acting::user(user.id, &user.email, user.role, Channel::Ui).from_ip(Some(ip.into()));
-        self.store
-            .record_audit(&acting.audit("users", Some(&user.id.to_string()), "sign_in"))
-            .await?;
-        tracing::info!(user = %user.email, "signed in");
+        let mut e = acting.audit("users", Some(&user.id.to_string()), "sign_in");
+        if let Some(f) = second_factor {
+            e.details = serde_json::json!({ "second_factor": f });
+        }
+        self.store.record_audit(&e).await?;
+        tracing::info!(user = %user.email, ?second_factor, "signed in");
         Ok(SignIn::Ok(user))
     }
 
     /// Until when a sign-in of `email` from `ip` (a [`throttle_address`]) must wait, if
     /// it must now, counting the failures before the try `attempt`.
-    async fn sign_in_wait(
+    pub(crate) async fn sign_in_wait(
         &self,
         email: &str,
         ip: &str,

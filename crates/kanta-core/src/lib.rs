@@ -63,12 +63,14 @@ pub mod retention;
 pub mod rules;
 pub mod scoring;
 pub mod secrets;
+pub mod security;
 pub mod settings;
 pub mod subscriptions;
 pub mod survey_send;
 pub mod surveys;
 pub mod themes;
 pub mod trust;
+pub mod two_factor;
 pub mod value_settings;
 pub mod write;
 

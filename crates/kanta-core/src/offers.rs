@@ -18,9 +18,10 @@
 //!   `List-Unsubscribe`, [`Core::unsubscribe_offer_link`] turns marketing consent off)
 //!   are queued in the outbox with their jobs; the offer becomes `sent`;
 //!   one audit entry. A second send is refused.
-//! - [`Core::offer_report`]: per member their orders, revenue (net of refunds) and
-//!   redemptions in the window `valid_from ..= valid_until` (store time), one grouped
-//!   SQL pass, then [`kanta_models::uplift::analyse`]: purchase rate, orders and
+//! - [`Core::offer_report`]: the arms' sizes per tier, and the orders, revenue (net of
+//!   refunds) and redemptions in the window `valid_from ..= valid_until` (store time)
+//!   of the members who bought or were refunded in it (the rest count as zeros), then
+//!   [`kanta_models::uplift::analyse_arms`]: purchase rate, orders and
 //!   revenue per customer, absolute (Welch) and relative (delta method) with 95%
 //!   intervals, net of the offer's cost, and "not enough data yet" with the sample
 //!   size the hoped effect needs.
@@ -255,14 +256,15 @@ fn random_seed() -> u64 {
     h.finish() & (i64::MAX as u64)
 }
 
-fn splits(rows: impl Iterator<Item = (String, bool)>) -> Vec<TierSplit> {
+/// Members per tier and arm from (tier, control group, members) groups.
+fn splits(rows: impl Iterator<Item = (String, bool, i64)>) -> Vec<TierSplit> {
     let mut map: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
-    for (tier, control) in rows {
+    for (tier, control, n) in rows {
         let e = map.entry(tier).or_default();
         if control {
-            e.1 += 1;
+            e.1 += n;
         } else {
-            e.0 += 1;
+            e.0 += n;
         }
     }
     map.into_iter()
@@ -416,7 +418,7 @@ impl Core {
             drawn
                 .iter()
                 .zip(&control)
-                .map(|(c, k)| (c.tier.clone(), *k)),
+                .map(|(c, k)| (c.tier.clone(), *k, 1)),
         );
         let control_arm = control.iter().filter(|k| **k).count() as i64;
         let offer_arm = drawn.len() as i64 - control_arm;
@@ -549,14 +551,32 @@ impl Core {
         );
         let rows = rows?;
         report.excluded = excluded?;
-        report.tiers = splits(rows.iter().map(|r| (r.tier.clone(), r.control)));
-        report.told = rows.iter().filter(|r| r.told && !r.control).count() as i64;
+        report.tiers = splits(
+            rows.groups
+                .iter()
+                .map(|g| (g.tier.clone(), g.control, g.members)),
+        );
+        report.told = rows
+            .groups
+            .iter()
+            .filter(|g| !g.control)
+            .map(|g| g.told)
+            .sum();
         report.redemptions = rows
+            .active
             .iter()
             .filter(|r| !r.control)
             .map(|r| r.redemptions)
             .sum();
-        let outcomes: Vec<MemberOutcome> = rows
+        let arm = |control: bool| -> u64 {
+            rows.groups
+                .iter()
+                .filter(|g| g.control == control)
+                .map(|g| g.members.max(0) as u64)
+                .sum()
+        };
+        let active: Vec<MemberOutcome> = rows
+            .active
             .iter()
             .map(|r| MemberOutcome {
                 control: r.control,
@@ -564,8 +584,10 @@ impl Core {
                 revenue_minor: r.revenue_minor,
             })
             .collect();
-        report.uplift = Some(uplift::analyse(
-            &outcomes,
+        report.uplift = Some(uplift::analyse_arms(
+            arm(false),
+            arm(true),
+            &active,
             &UpliftInputs {
                 redemptions: report.redemptions.max(0) as u64,
                 cost_per_redemption_minor: report.offer.cost_per_redemption_minor.unwrap_or(0),

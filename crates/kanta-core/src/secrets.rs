@@ -53,6 +53,15 @@ pub fn new_password() -> String {
     out
 }
 
+/// Compares two secrets in time that does not depend on where they differ.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 /// SHA-256 of a secret, as hex: what the store keeps of sessions and tokens.
 pub fn digest(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))

@@ -12,6 +12,7 @@ use serde_json::{Value as Json, json};
 use crate::access::{SETTINGS, require};
 use crate::actor::Acting;
 use crate::{Core, CoreError, Result};
+use kanta_store::accounts::Role;
 
 /// How long the store settings read are reused.
 pub const SETTINGS_REUSE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -264,6 +265,21 @@ pub const STORE_SETTINGS: &[StoreSettingDef] = &[
         parse: crate::retention::parse_years,
     },
     StoreSettingDef {
+        key: "two_factor_admins",
+        description: "Whether admins must sign in with a code from an authenticator app as well as their password (required or optional; default optional). Admins only",
+        parse: crate::security::parse_two_factor_admins,
+    },
+    StoreSettingDef {
+        key: "sign_in_rate_limit",
+        description: "Requests a minute one address may make to the sign-in forms; more answer 429 (default 20). Admins only",
+        parse: crate::security::parse_sign_in_rate_limit,
+    },
+    StoreSettingDef {
+        key: "api_rate_limit",
+        description: "Requests a minute one API token (or session, or address) may make to the API; more answer 429 (default 6000). Admins only",
+        parse: crate::security::parse_api_rate_limit,
+    },
+    StoreSettingDef {
         key: "retention_closed_case_years",
         description: "Years the summary and resolution of closed cases are kept; then they are deleted, the case's dates and figures stay (0 = kept forever, the default)",
         parse: crate::retention::parse_years,
@@ -308,6 +324,9 @@ fn default_value(key: &str) -> String {
                 .into()
         }
         k if crate::endings::default_setting(k).is_some() => crate::endings::default_setting(k)
+            .unwrap_or_default()
+            .into(),
+        k if crate::security::default_setting(k).is_some() => crate::security::default_setting(k)
             .unwrap_or_default()
             .into(),
         k if crate::queue::default_setting(k).is_some() => {
@@ -608,7 +627,8 @@ impl Core {
             .collect())
     }
 
-    /// Changes one store setting (managers and above), audited with its value before
+    /// Changes one store setting (managers and above; those of
+    /// [`crate::security::ADMIN_ONLY`] admins only), audited with its value before
     /// and after in the same transaction. Returns the value as stored.
     pub async fn set_store_setting(
         &self,
@@ -617,6 +637,9 @@ impl Core {
         text: &str,
     ) -> Result<String> {
         require(acting, SETTINGS)?;
+        if crate::security::ADMIN_ONLY.contains(&key) {
+            require(acting, Role::Admin)?;
+        }
         let d = def(key)?;
         let value = (d.parse)(text).map_err(|reason| CoreError::invalid(key, reason))?;
         let before = self

@@ -206,10 +206,15 @@ impl Decimal {
                     }
                 } else {
                     Decimal {
-                        mantissa: d
-                            .mantissa
-                            .checked_mul(10i128.pow(e - d.scale))
-                            .ok_or_else(too_large)?,
+                        // 10^39 and 10^40 do not fit an i128 (found by fuzzing).
+                        mantissa: if d.mantissa == 0 {
+                            0
+                        } else {
+                            10i128
+                                .checked_pow(e - d.scale)
+                                .and_then(|p| d.mantissa.checked_mul(p))
+                                .ok_or_else(too_large)?
+                        },
                         scale: 0,
                     }
                 }
@@ -231,7 +236,7 @@ impl Decimal {
                     }
                 }
             };
-            if out.mantissa > 10i128.pow(30) {
+            if out.mantissa.unsigned_abs() > 10u128.pow(30) {
                 return Err(too_large());
             }
             if negative {
@@ -620,6 +625,16 @@ mod tests {
             Decimal::parse("1e300"),
             Err(MoneyError::TooLarge(_))
         ));
+        // Found by fuzzing (fuzz/regressions/money_date): 10^39 and 10^40 overflow an
+        // i128, which panicked in debug builds and wrapped to a negative amount in
+        // release builds.
+        for text in ["1e39", "5e40", "0.1e40", "-1e39"] {
+            assert!(
+                matches!(Decimal::parse(text), Err(MoneyError::TooLarge(_))),
+                "{text}"
+            );
+        }
+        assert_eq!(Decimal::parse("0e39").unwrap().mantissa, 0);
     }
 
     #[test]

@@ -19,7 +19,8 @@
 //!   percentage points in the purchase rate from `p1` at 80 % power, two-sided
 //!   alpha 0.05: `n = (z.975 + z.8)² (p1 q1 + p2 q2) / d²`, rounded up (25 % → 20 %
 //!   needs 1,091 per arm).
-//! - [`analyse`]: an offer's members and outcomes to an [`Uplift`]: the three
+//! - [`analyse`] / [`analyse_arms`]: an offer's members and outcomes (or the arms'
+//!   sizes and the outcomes of those who bought anything) to an [`Uplift`]: the three
 //!   metrics, net revenue per customer after the offer's cost (redemptions × cost per
 //!   redemption / offer-arm size, taken off the revenue difference), and the "not
 //!   enough data yet" verdict (window not ended, or an arm smaller than the sample
@@ -50,21 +51,24 @@ pub struct Moments {
 impl Moments {
     /// The moments of `values` (two passes, so large sums lose no precision).
     pub fn of(values: &[f64]) -> Moments {
-        let n = values.len();
+        Moments::with_zeros(values, 0)
+    }
+
+    /// The moments of `values` and `zeros` more values that are 0 (an arm whose
+    /// members mostly bought nothing, read without a row for each of them).
+    pub fn with_zeros(values: &[f64], zeros: u64) -> Moments {
+        let n = values.len() as u64 + zeros;
         if n == 0 {
             return Moments::default();
         }
         let mean = values.iter().sum::<f64>() / n as f64;
         let var = if n > 1 {
-            values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64
+            (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() + zeros as f64 * mean * mean)
+                / (n - 1) as f64
         } else {
             0.0
         };
-        Moments {
-            n: n as u64,
-            mean,
-            var,
-        }
+        Moments { n, mean, var }
     }
 }
 
@@ -290,6 +294,19 @@ pub struct Uplift {
 
 /// Computes an offer's uplift from its members' outcomes.
 pub fn analyse(members: &[MemberOutcome], inputs: &UpliftInputs) -> Uplift {
+    let n_control = members.iter().filter(|m| m.control).count() as u64;
+    analyse_arms(members.len() as u64 - n_control, n_control, members, inputs)
+}
+
+/// [`analyse`] for arms of `n_offer` and `n_control` members of whom only those in
+/// `active` bought or were refunded anything: every other member counts as 0 orders
+/// and 0 revenue. `active` must not hold more members of an arm than its size.
+pub fn analyse_arms(
+    n_offer: u64,
+    n_control: u64,
+    active: &[MemberOutcome],
+    inputs: &UpliftInputs,
+) -> Uplift {
     let (mut pt, mut pc, mut ot, mut oc, mut rt, mut rc) = (
         Vec::new(),
         Vec::new(),
@@ -298,7 +315,7 @@ pub fn analyse(members: &[MemberOutcome], inputs: &UpliftInputs) -> Uplift {
         Vec::new(),
         Vec::new(),
     );
-    for m in members {
+    for m in active {
         let (p, o, r) = if m.control {
             (&mut pc, &mut oc, &mut rc)
         } else {
@@ -308,11 +325,17 @@ pub fn analyse(members: &[MemberOutcome], inputs: &UpliftInputs) -> Uplift {
         o.push(f64::from(m.orders));
         r.push(m.revenue_minor as f64);
     }
-    let purchase = compare(&pt, &pc);
-    let orders = compare(&ot, &oc);
-    let revenue = compare(&rt, &rc);
-    let n_offer = pt.len() as u64;
-    let n_control = pc.len() as u64;
+    let n_offer = n_offer.max(pt.len() as u64);
+    let n_control = n_control.max(pc.len() as u64);
+    let arms = |t: &[f64], c: &[f64]| {
+        compare_moments(
+            Moments::with_zeros(t, n_offer - t.len() as u64),
+            Moments::with_zeros(c, n_control - c.len() as u64),
+        )
+    };
+    let purchase = arms(&pt, &pc);
+    let orders = arms(&ot, &oc);
+    let revenue = arms(&rt, &rc);
     let cost_per_member_minor = if n_offer > 0 {
         inputs.redemptions as f64 * inputs.cost_per_redemption_minor as f64 / n_offer as f64
     } else {
@@ -368,5 +391,58 @@ mod tests {
         c2.reverse();
         assert_eq!(c, c2);
         assert_ne!(c, draw_control(&members, 20, 8));
+    }
+
+    /// The arms' sizes and the active members only give the same uplift as every
+    /// member's row (the report reads no row for members who bought nothing).
+    #[test]
+    fn arms_without_the_zero_rows() {
+        use super::*;
+        let mut all = Vec::new();
+        for i in 0..1000u32 {
+            let control = i % 5 == 0;
+            let (orders, revenue_minor) = match i % 7 {
+                0 => (1, 1250 + i64::from(i)),
+                3 => (2, 4000),
+                5 => (0, -500), // only a refund
+                _ => (0, 0),
+            };
+            all.push(MemberOutcome {
+                control,
+                orders,
+                revenue_minor,
+            });
+        }
+        let inputs = UpliftInputs {
+            redemptions: 10,
+            cost_per_redemption_minor: 100,
+            hoped_points: 5.0,
+            window_ended: true,
+        };
+        let full = analyse(&all, &inputs);
+        let active: Vec<MemberOutcome> = all
+            .iter()
+            .copied()
+            .filter(|m| m.orders > 0 || m.revenue_minor != 0)
+            .collect();
+        assert!(active.len() < 600);
+        let sparse = analyse_arms(800, 200, &active, &inputs);
+        let close = |a: &Moments, b: &Moments| {
+            assert_eq!(a.n, b.n);
+            assert!((a.mean - b.mean).abs() < 1e-9 * a.mean.abs().max(1.0));
+            assert!((a.var - b.var).abs() < 1e-9 * a.var.abs().max(1.0));
+        };
+        for (a, b) in [
+            (&full.purchase, &sparse.purchase),
+            (&full.orders, &sparse.orders),
+            (&full.revenue, &sparse.revenue),
+        ] {
+            close(&a.offer, &b.offer);
+            close(&a.control, &b.control);
+        }
+        assert_eq!(full.not_yet, sparse.not_yet);
+        assert_eq!(full.needed_per_arm, sparse.needed_per_arm);
+        let (f, s) = (full.net_revenue.unwrap(), sparse.net_revenue.unwrap());
+        assert!((f.low - s.low).abs() < 1e-6 && (f.high - s.high).abs() < 1e-6);
     }
 }

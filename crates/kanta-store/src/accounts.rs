@@ -78,6 +78,8 @@ pub struct User {
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
+    /// When two-factor sign-in was turned on; `None`: off.
+    pub two_factor_since: Option<DateTime<Utc>>,
     #[serde(skip)]
     pub password_hash: String,
 }
@@ -118,13 +120,13 @@ fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-fn time(ms: i64) -> DateTime<Utc> {
+pub(crate) fn time(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
-const USER_COLUMNS: &str = "u.id, u.email, u.name, u.role, u.password_hash, u.lang, u.time_zone, u.active, u.created_ms, u.last_login_ms";
+pub(crate) const USER_COLUMNS: &str = "u.id, u.email, u.name, u.role, u.password_hash, u.lang, u.time_zone, u.active, u.created_ms, u.last_login_ms, u.totp_enabled_ms";
 
-fn user_of<R: Row>(r: &R) -> Result<User>
+pub(crate) fn user_of<R: Row>(r: &R) -> Result<User>
 where
     for<'c> &'c str: sqlx::ColumnIndex<R>,
     for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
@@ -144,6 +146,7 @@ where
         active: r.try_get("active")?,
         created_at: time(r.try_get("created_ms")?),
         last_login_at: r.try_get::<Option<i64>, _>("last_login_ms")?.map(time),
+        two_factor_since: r.try_get::<Option<i64>, _>("totp_enabled_ms")?.map(time),
         password_hash: r.try_get("password_hash")?,
     })
 }

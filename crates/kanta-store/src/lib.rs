@@ -68,6 +68,7 @@ pub mod themes;
 pub mod timeline;
 mod totals;
 pub mod trust;
+pub mod two_factor;
 pub mod write;
 
 use std::str::FromStr;

@@ -85,6 +85,16 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "privacy",
         include_str!("../migrations/sqlite/0015_privacy.sql"),
     ),
+    (
+        16,
+        "window index",
+        include_str!("../migrations/sqlite/0016_window_index.sql"),
+    ),
+    (
+        17,
+        "two factor",
+        include_str!("../migrations/sqlite/0017_two_factor.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -161,6 +171,16 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         15,
         "privacy",
         include_str!("../migrations/postgres/0015_privacy.sql"),
+    ),
+    (
+        16,
+        "window index",
+        include_str!("../migrations/postgres/0016_window_index.sql"),
+    ),
+    (
+        17,
+        "two factor",
+        include_str!("../migrations/postgres/0017_two_factor.sql"),
     ),
 ];
 

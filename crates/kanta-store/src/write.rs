@@ -355,6 +355,10 @@ pub struct Writer {
     pub(crate) context_set: bool,
 }
 
+/// The PostgreSQL advisory lock every [`Writer`] holds for its transaction ("Kanta" in
+/// ASCII).
+pub const WRITE_LOCK_KEY: i64 = 0x004b_616e_7461;
+
 /// Internal ids of referenced records, by field name and external id.
 type RefIds = HashMap<&'static str, HashMap<String, i64>>;
 
@@ -365,7 +369,17 @@ impl Store {
         entity: &'static Entity,
         fields: Vec<&'static Field>,
     ) -> Result<Writer> {
-        let tx = self.begin().await?;
+        let mut tx = self.begin().await?;
+        if let DbTx::Postgres(c) = &mut tx {
+            // One writer at a time per database, as SQLite's IMMEDIATE gives: two
+            // `kanta serve` instances creating the same new id must not both find it
+            // absent (READ COMMITTED would let both pass the check and then one
+            // overwrite the other, or fail on the unique index).
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(WRITE_LOCK_KEY)
+                .execute(&mut **c)
+                .await?;
+        }
         Ok(Writer {
             tx,
             entity,

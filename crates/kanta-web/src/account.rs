@@ -40,7 +40,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A page with secrets or forms of one user: its status, and no caching anywhere.
-fn private(mut r: Response, status: StatusCode) -> Response {
+pub(crate) fn private(mut r: Response, status: StatusCode) -> Response {
     *r.status_mut() = status;
     r.headers_mut()
         .insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
@@ -122,7 +122,7 @@ fn percent_decode(s: &str) -> Vec<u8> {
 
 /// The `name` parameters of a query string, decoded (`+` is a space); the first of
 /// each. Never fails: what cannot be read is left out.
-fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+pub(crate) fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     query?.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         let k = String::from_utf8_lossy(&percent_decode(&k.replace('+', " "))).into_owned();
@@ -132,7 +132,7 @@ fn query_param(query: Option<&str>, name: &str) -> Option<String> {
 }
 
 /// A 303 to `next` (a [`safe_next`] path), or to `/` should it not be a header value.
-fn see_other(next: &str) -> Response {
+pub(crate) fn see_other(next: &str) -> Response {
     let to = HeaderValue::from_str(next).unwrap_or_else(|_| HeaderValue::from_static("/"));
     let mut r = StatusCode::SEE_OTHER.into_response();
     r.headers_mut().insert(header::LOCATION, to);
@@ -151,7 +151,7 @@ struct LoginPage {
 }
 
 /// Renders the login form with a fresh double-submit CSRF cookie.
-fn login_page(
+pub(crate) fn login_page(
     tr: Tr,
     headers: &HeaderMap,
     uri: &Uri,
@@ -238,6 +238,12 @@ async fn login(
             status,
         )
     };
+    if !crate::limits::sign_in_ok(&s, &ip).await {
+        let mut r = again(tr.t("auth.rate_limited"), StatusCode::TOO_MANY_REQUESTS);
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, crate::limits::retry_after().into());
+        return Ok(r);
+    }
     let sent = auth::cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or("");
     if sent.is_empty() || !auth::same_secret(sent, f.csrf.trim()) {
         return Ok(again(tr.t("auth.login_expired"), StatusCode::FORBIDDEN));
@@ -256,6 +262,11 @@ async fn login(
                 .insert(header::RETRY_AFTER, wait_seconds.into());
             return Ok(r);
         }
+        SignIn::SecondStep { secret, enrol } => {
+            return Ok(crate::two_factor::to_second_step(
+                &headers, &uri, &secret, enrol, &next,
+            ));
+        }
     };
     // The redirect first: the session (and its cookie) only once there is one to
     // carry it.
@@ -270,7 +281,7 @@ async fn login(
 
 /// A wait in whole minutes, rounded up, in the page's language: `1 minute`,
 /// `15 minuuttia`.
-fn wait_text(tr: &Tr, seconds: i64) -> String {
+pub(crate) fn wait_text(tr: &Tr, seconds: i64) -> String {
     let minutes = ((seconds + 59) / 60).max(1);
     if minutes == 1 {
         tr.t("auth.wait_one_minute").to_string()
@@ -281,7 +292,7 @@ fn wait_text(tr: &Tr, seconds: i64) -> String {
 }
 
 /// Starts a session for `user` and sets its cookie on `r`.
-async fn start_session(
+pub(crate) async fn start_session(
     s: &AppState,
     user: &User,
     headers: &HeaderMap,
@@ -345,7 +356,7 @@ fn store_err(e: StoreError) -> Response {
 }
 
 /// A refusal of the core as a page: 403 as the forbidden page, the rest as problems.
-fn core_err(me: &SignedIn, e: CoreError) -> Response {
+pub(crate) fn core_err(me: &SignedIn, e: CoreError) -> Response {
     match e {
         CoreError::Forbidden(_) => {
             auth::forbidden_page(me.tr, me.tr.t("auth.forbidden"), Some(me.me()))
@@ -367,6 +378,8 @@ struct AccountPage {
     store_zone: Option<String>,
     /// Whether the weekly digest mail is on (staff and above; `None`: not shown).
     weekly_digest: Option<bool>,
+    /// The user's two-factor sign-in (`None`: not read, on pages of a failed form).
+    two_factor: Option<kanta_core::two_factor::TwoFactorStatus>,
 }
 
 /// Time zones the account page offers by name (any other is typed).
@@ -427,18 +440,37 @@ async fn account(
         Some("time_zone") => Some("account.saved_time_zone"),
         Some("password") => Some("account.saved_password"),
         Some("digest") => Some("owners.digest.saved"),
+        Some("two_factor_off") => Some("two_factor.saved_off"),
         _ => None,
     };
+    full_account(&s, &me, notice, None, StatusCode::OK).await
+}
+
+/// The account page with everything on it.
+async fn full_account(
+    s: &AppState,
+    me: &SignedIn,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
     let weekly_digest = if me.user.role >= kanta_core::access::Role::Staff {
         s.core.weekly_digest(me.user.id).await.ok()
     } else {
         None
     };
-    render(&AccountPage {
+    let r = render(&AccountPage {
         store_zone: s.core.time_zone().await.ok().map(|z| z.name().to_string()),
         weekly_digest,
-        ..account_view(&me, notice, None)
-    })
+        two_factor: s.core.two_factor_status(&me.acting()).await.ok(),
+        ..account_view(me, notice, error)
+    });
+    private(r, status)
+}
+
+/// The account page with a form's error (422).
+pub(crate) async fn account_error(s: &AppState, me: &SignedIn, error: String) -> Response {
+    full_account(s, me, None, Some(error), StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 fn account_view(me: &SignedIn, notice: Option<&'static str>, error: Option<String>) -> AccountPage {
@@ -451,6 +483,7 @@ fn account_view(me: &SignedIn, notice: Option<&'static str>, error: Option<Strin
         error,
         store_zone: None,
         weekly_digest: None,
+        two_factor: None,
     }
 }
 

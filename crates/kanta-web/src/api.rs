@@ -193,6 +193,11 @@ impl ApiError {
         }
     }
 
+    /// 429: over a rate limit (the caller adds `Retry-After`).
+    pub fn too_many(detail: String) -> ApiError {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many requests", detail)
+    }
+
     /// A failure of the server itself; the cause goes to the log, not to the client.
     pub fn internal(cause: String) -> ApiError {
         tracing::error!(error = %cause, "internal error");

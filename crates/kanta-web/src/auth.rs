@@ -71,11 +71,7 @@ pub fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> Header
 
 /// Compares two secrets in time that does not depend on where they differ.
 pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    kanta_core::secrets::same(a, b)
 }
 
 /// Who calls the API: the token, or the user of the session cookie, as the core's

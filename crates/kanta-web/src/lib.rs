@@ -6,7 +6,9 @@
 //! - [`auth`]: passwords (argon2id), sessions, CSRF, API tokens and roles; the extractors
 //!   [`auth::Caller`] (API) and [`auth::SignedIn`] (pages).
 //! - `account`: sign-in and sign-out, the user's account page, the admin's users and
-//!   API tokens pages.
+//!   API tokens pages; `two_factor`: the sign-in's code and set-up steps and the
+//!   account's two-factor pages.
+//! - `limits`: rate limits per route class (sign-in, public survey pages, API), 429.
 //! - `errors`: every error answer in one shape (problem+json for the API, an HTML page
 //!   in the user's language for the pages), the router's fallback; handlers use
 //!   [`api::problem`] and `render::error_page`.
@@ -19,8 +21,10 @@ pub mod auth;
 pub mod charts;
 mod errors;
 pub mod i18n;
+mod limits;
 mod pages;
 mod render;
+mod two_factor;
 
 use axum::Router;
 use kanta_core::Core;
@@ -48,8 +52,14 @@ pub fn router(core: Core) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(account::routes())
+        .merge(two_factor::routes())
         .merge(pages::routes())
         .fallback(errors::fallback)
+        // `api_rate_limit` per caller on `/api/` (see `limits`).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::api_limit,
+        ))
         // Every error answer in one shape: problem+json for the API, the HTML error
         // page in the user's language for the pages (see `errors`).
         .layer(axum::middleware::from_fn_with_state(

@@ -473,6 +473,10 @@ pub enum UserCommand {
     /// Let a user sign in again at once from every address, after failed sign-ins
     /// slowed them down.
     Unlock(UserUnlockArgs),
+    /// Turn a user's two-factor sign-in off (they lost their authenticator and
+    /// recovery codes); their sessions end. Where the settings require it for their
+    /// role, they set it up again at their next sign-in.
+    ResetTwoFactor(UserUnlockArgs),
 }
 
 #[derive(Debug, Args)]

@@ -30,4 +30,5 @@ mod survey_send;
 mod surveys;
 mod themes;
 mod trust;
+mod two_factor;
 mod write;

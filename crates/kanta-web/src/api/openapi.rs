@@ -282,6 +282,7 @@ pub(super) fn operation(
 ) -> Map<String, Value> {
     responses.insert("400".into(), response_ref("BadRequest"));
     responses.insert("401".into(), response_ref("Unauthorized"));
+    responses.insert("429".into(), response_ref("TooMany"));
     if role != Role::Viewer {
         responses.insert("403".into(), response_ref("Forbidden"));
     }
@@ -1185,6 +1186,7 @@ fn document() -> Value {
                 "NotFound": problem("no record with this id"),
                 "Conflict": problem("a record with this id exists already, or the record cannot change"),
                 "TooLarge": problem("the body or the batch is larger than the API takes"),
+                "TooMany": problem("more requests this minute than the setting api_rate_limit allows the caller; `Retry-After` says when to try again"),
                 "Invalid": problem("a value is not acceptable: `field` and `errors` say which and why"),
             },
         },

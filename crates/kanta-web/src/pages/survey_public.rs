@@ -23,7 +23,6 @@
 //! address), so answering never blocks it.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
 
 use askama::Template;
 use axum::Router;
@@ -63,44 +62,6 @@ pub fn routes() -> Router<AppState> {
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct LangQuery {
     lang: Option<String>,
-}
-
-/// A fixed one-minute window per key (an address, a link): how many requests it made.
-struct Limiter {
-    minute: u64,
-    counts: HashMap<String, u32>,
-}
-
-fn limiter() -> &'static Mutex<Limiter> {
-    static L: OnceLock<Mutex<Limiter>> = OnceLock::new();
-    L.get_or_init(|| {
-        Mutex::new(Limiter {
-            minute: 0,
-            counts: HashMap::new(),
-        })
-    })
-}
-
-/// Counts a request of each key; false when one of them is over its limit this
-/// minute.
-fn allowed(keys: &[(String, u32)]) -> bool {
-    let minute = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 60);
-    let mut l = limiter().lock().expect("not poisoned");
-    if l.minute != minute {
-        l.minute = minute;
-        l.counts.clear();
-    }
-    let mut ok = true;
-    for (k, limit) in keys {
-        let n = l.counts.entry(k.clone()).or_insert(0);
-        *n = n.saturating_add(1);
-        if *n > *limit {
-            ok = false;
-        }
-    }
-    ok
 }
 
 /// What a request does, for the rate limit: each kind counts in buckets of its own.
@@ -160,7 +121,7 @@ async fn rate_ok(
     {
         keys.push((format!("{store} {kind}s:{id}"), many));
     }
-    allowed(&keys)
+    crate::limits::allowed(&keys)
 }
 
 /// The headers of every public survey page.

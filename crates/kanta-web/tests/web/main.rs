@@ -27,6 +27,8 @@ mod survey_waves;
 mod surveys;
 mod themes;
 mod today;
+mod two_factor;
+mod two_instances;
 mod value;
 
 use kanta_core::{Acting, Core};

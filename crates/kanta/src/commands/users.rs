@@ -92,6 +92,20 @@ pub async fn user(cli: &Cli, cmd: &UserCommand) -> anyhow::Result<ExitCode> {
                 );
             }
         }
+        UserCommand::ResetTwoFactor(a) => {
+            let done = match core.reset_two_factor(&acting, &a.email).await {
+                Err(CoreError::NotFound(_)) => bail!("there is no user {}", a.email.trim()),
+                r => r?,
+            };
+            let email = a.email.trim().to_lowercase();
+            if done {
+                eprintln!(
+                    "Two-factor sign-in of {email} is off and their sessions ended; they sign in with their password (and set it up again where it is required)."
+                );
+            } else {
+                eprintln!("{email} had no two-factor sign-in; nothing changed.");
+            }
+        }
         UserCommand::List(a) => {
             let users = core.store().users().await?;
             if a.json {
@@ -106,13 +120,26 @@ pub async fn user(cli: &Cli, cmd: &UserCommand) -> anyhow::Result<ExitCode> {
                             u.role.to_string(),
                             if u.active { "yes" } else { "no" }.to_string(),
                             u.last_login_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                            if u.two_factor_since.is_some() {
+                                "on"
+                            } else {
+                                "off"
+                            }
+                            .to_string(),
                         ]
                     })
                     .collect();
                 crate::output::table(
-                    &["email", "name", "role", "active", "last sign-in"],
+                    &[
+                        "email",
+                        "name",
+                        "role",
+                        "active",
+                        "last sign-in",
+                        "two-factor",
+                    ],
                     &rows,
-                    &[false; 5],
+                    &[false; 6],
                 );
             }
         }
