@@ -20,8 +20,9 @@
 //!   one audit entry. A second send is refused.
 //! - [`Core::offer_report`]: the arms' sizes per tier, and the orders, revenue (net of
 //!   refunds) and redemptions in the window `valid_from ..= valid_until` (store time)
-//!   of the members who bought or were refunded in it (the rest count as zeros), then
-//!   [`kanta_models::uplift::analyse_arms`]: purchase rate, orders and
+//!   summed per arm (sums and sums of squares) over the members who bought or were
+//!   refunded in it (the rest count as zeros), then
+//!   [`kanta_models::uplift::analyse_sums`]: purchase rate, orders and
 //!   revenue per customer, absolute (Welch) and relative (delta method) with 95%
 //!   intervals, net of the offer's cost, and "not enough data yet" with the sample
 //!   size the hoped effect needs.
@@ -35,7 +36,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use kanta_domain::schema::OFFERS;
 use kanta_domain::time::Tz;
 use kanta_domain::value::Value;
-use kanta_models::uplift::{self, MemberOutcome, Uplift, UpliftInputs};
+use kanta_models::uplift::{self, Uplift, UpliftInputs};
 use kanta_store::offers::{NewMember, OfferListRow, offer_mail_key};
 use kanta_store::survey_send::SurveyMail;
 use serde::Serialize;
@@ -563,31 +564,34 @@ impl Core {
             .map(|g| g.told)
             .sum();
         report.redemptions = rows
-            .active
+            .arms
             .iter()
-            .filter(|r| !r.control)
-            .map(|r| r.redemptions)
+            .filter(|a| !a.control)
+            .map(|a| a.redemptions)
             .sum();
-        let arm = |control: bool| -> u64 {
-            rows.groups
+        let arm = |control: bool| -> uplift::ArmSums {
+            let members = rows
+                .groups
                 .iter()
                 .filter(|g| g.control == control)
                 .map(|g| g.members.max(0) as u64)
-                .sum()
+                .sum();
+            let mut sums = uplift::ArmSums {
+                members,
+                ..Default::default()
+            };
+            for a in rows.arms.iter().filter(|a| a.control == control) {
+                sums.buyers += a.buyers.max(0) as u64;
+                sums.orders += a.orders as f64;
+                sums.orders_squared += a.orders_squared as f64;
+                sums.revenue += a.revenue_minor as f64;
+                sums.revenue_squared += a.revenue_squared;
+            }
+            sums
         };
-        let active: Vec<MemberOutcome> = rows
-            .active
-            .iter()
-            .map(|r| MemberOutcome {
-                control: r.control,
-                orders: r.orders.clamp(0, u32::MAX as i64) as u32,
-                revenue_minor: r.revenue_minor,
-            })
-            .collect();
-        report.uplift = Some(uplift::analyse_arms(
-            arm(false),
-            arm(true),
-            &active,
+        report.uplift = Some(uplift::analyse_sums(
+            &arm(false),
+            &arm(true),
             &UpliftInputs {
                 redemptions: report.redemptions.max(0) as u64,
                 cost_per_redemption_minor: report.offer.cost_per_redemption_minor.unwrap_or(0),

@@ -19,8 +19,9 @@
 //!   percentage points in the purchase rate from `p1` at 80 % power, two-sided
 //!   alpha 0.05: `n = (z.975 + z.8)² (p1 q1 + p2 q2) / d²`, rounded up (25 % → 20 %
 //!   needs 1,091 per arm).
-//! - [`analyse`] / [`analyse_arms`]: an offer's members and outcomes (or the arms'
-//!   sizes and the outcomes of those who bought anything) to an [`Uplift`]: the three
+//! - [`analyse`] / [`analyse_arms`] / [`analyse_sums`]: an offer's members and
+//!   outcomes (or the arms' sizes and the outcomes of those who bought anything, or
+//!   their sums and sums of squares) to an [`Uplift`]: the three
 //!   metrics, net revenue per customer after the offer's cost (redemptions × cost per
 //!   redemption / offer-arm size, taken off the revenue difference), and the "not
 //!   enough data yet" verdict (window not ended, or an arm smaller than the sample
@@ -52,6 +53,22 @@ impl Moments {
     /// The moments of `values` (two passes, so large sums lose no precision).
     pub fn of(values: &[f64]) -> Moments {
         Moments::with_zeros(values, 0)
+    }
+
+    /// The moments of `n` values from their sum and the sum of their squares (one
+    /// pass, as a database sums them; exact enough for counts and money in minor
+    /// units, whose spread is not tiny beside their mean).
+    pub fn from_sums(n: u64, sum: f64, sum_squares: f64) -> Moments {
+        if n == 0 {
+            return Moments::default();
+        }
+        let mean = sum / n as f64;
+        let var = if n > 1 {
+            ((sum_squares - sum * mean) / (n - 1) as f64).max(0.0)
+        } else {
+            0.0
+        };
+        Moments { n, mean, var }
     }
 
     /// The moments of `values` and `zeros` more values that are 0 (an arm whose
@@ -298,6 +315,53 @@ pub fn analyse(members: &[MemberOutcome], inputs: &UpliftInputs) -> Uplift {
     analyse_arms(members.len() as u64 - n_control, n_control, members, inputs)
 }
 
+/// One arm's outcomes summed: its members, and over those who bought or were refunded
+/// anything in the window (every other member counts as 0): buyers, the sums and sums
+/// of squares of orders and revenue (minor units).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct ArmSums {
+    /// Members of the arm.
+    pub members: u64,
+    /// Members with an order in the window.
+    pub buyers: u64,
+    /// Orders summed over the members.
+    pub orders: f64,
+    /// Each member's orders squared, summed.
+    pub orders_squared: f64,
+    /// Revenue (minor units, net of refunds) summed over the members.
+    pub revenue: f64,
+    /// Each member's revenue squared, summed.
+    pub revenue_squared: f64,
+}
+
+/// [`analyse`] from the arms' sums (what the offer report reads from the store).
+pub fn analyse_sums(offer: &ArmSums, control: &ArmSums, inputs: &UpliftInputs) -> Uplift {
+    let purchase = compare_moments(
+        Moments::from_sums(offer.members, offer.buyers as f64, offer.buyers as f64),
+        Moments::from_sums(
+            control.members,
+            control.buyers as f64,
+            control.buyers as f64,
+        ),
+    );
+    let orders = compare_moments(
+        Moments::from_sums(offer.members, offer.orders, offer.orders_squared),
+        Moments::from_sums(control.members, control.orders, control.orders_squared),
+    );
+    let revenue = compare_moments(
+        Moments::from_sums(offer.members, offer.revenue, offer.revenue_squared),
+        Moments::from_sums(control.members, control.revenue, control.revenue_squared),
+    );
+    finish(
+        offer.members,
+        control.members,
+        purchase,
+        orders,
+        revenue,
+        inputs,
+    )
+}
+
 /// [`analyse`] for arms of `n_offer` and `n_control` members of whom only those in
 /// `active` bought or were refunded anything: every other member counts as 0 orders
 /// and 0 revenue. `active` must not hold more members of an arm than its size.
@@ -336,6 +400,18 @@ pub fn analyse_arms(
     let purchase = arms(&pt, &pc);
     let orders = arms(&ot, &oc);
     let revenue = arms(&rt, &rc);
+    finish(n_offer, n_control, purchase, orders, revenue, inputs)
+}
+
+/// The uplift from the three metrics compared: net revenue and the verdict.
+fn finish(
+    n_offer: u64,
+    n_control: u64,
+    purchase: MetricComparison,
+    orders: MetricComparison,
+    revenue: MetricComparison,
+    inputs: &UpliftInputs,
+) -> Uplift {
     let cost_per_member_minor = if n_offer > 0 {
         inputs.redemptions as f64 * inputs.cost_per_redemption_minor as f64 / n_offer as f64
     } else {
@@ -441,6 +517,31 @@ mod tests {
             close(&a.control, &b.control);
         }
         assert_eq!(full.not_yet, sparse.not_yet);
+        // The same from sums, as the store reads them.
+        let sums = |control: bool| {
+            let mut a = ArmSums {
+                members: if control { 200 } else { 800 },
+                ..ArmSums::default()
+            };
+            for m in active.iter().filter(|m| m.control == control) {
+                a.buyers += u64::from(m.orders > 0);
+                a.orders += f64::from(m.orders);
+                a.orders_squared += f64::from(m.orders).powi(2);
+                a.revenue += m.revenue_minor as f64;
+                a.revenue_squared += (m.revenue_minor as f64).powi(2);
+            }
+            a
+        };
+        let summed = analyse_sums(&sums(false), &sums(true), &inputs);
+        for (a, b) in [
+            (&full.purchase, &summed.purchase),
+            (&full.orders, &summed.orders),
+            (&full.revenue, &summed.revenue),
+        ] {
+            close(&a.offer, &b.offer);
+            close(&a.control, &b.control);
+        }
+        assert_eq!(full.not_yet, summed.not_yet);
         assert_eq!(full.needed_per_arm, sparse.needed_per_arm);
         let (f, s) = (full.net_revenue.unwrap(), sparse.net_revenue.unwrap());
         assert!((f.low - s.low).abs() < 1e-6 && (f.high - s.high).abs() < 1e-6);

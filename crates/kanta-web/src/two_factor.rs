@@ -494,6 +494,19 @@ struct SignedForm {
     password: String,
 }
 
+/// The new recovery codes of the signed-in user, shown once.
+fn account_codes(me: &SignedIn, codes: Vec<String>) -> Response {
+    private(
+        render(&CodesPage {
+            tr: me.tr,
+            me: Some(me.me()),
+            codes,
+            next: "/account".into(),
+        }),
+        StatusCode::OK,
+    )
+}
+
 /// `POST /account/two-factor`: turns it on with a code of the key shown.
 async fn account_setup(
     State(s): State<AppState>,
@@ -502,15 +515,7 @@ async fn account_setup(
 ) -> Result<Response, Response> {
     me.check_csrf(&f.csrf)?;
     match s.core.confirm_two_factor(&me.acting(), &f.code).await {
-        Ok(codes) => Ok(private(
-            render(&CodesPage {
-                tr: me.tr,
-                me: Some(me.me()),
-                codes,
-                next: "/account".into(),
-            }),
-            StatusCode::OK,
-        )),
+        Ok(codes) => Ok(account_codes(&me, codes)),
         Err(kanta_core::CoreError::Invalid(_)) => {
             let key = s
                 .core
@@ -544,15 +549,7 @@ async fn new_codes(
 ) -> Result<Response, Response> {
     me.check_csrf(&f.csrf)?;
     match s.core.new_recovery_codes(&me.acting(), &f.code).await {
-        Ok(codes) => Ok(private(
-            render(&CodesPage {
-                tr: me.tr,
-                me: Some(me.me()),
-                codes,
-                next: "/account".into(),
-            }),
-            StatusCode::OK,
-        )),
+        Ok(codes) => Ok(account_codes(&me, codes)),
         Err(kanta_core::CoreError::Invalid(_)) => Ok(crate::account::account_error(
             &s,
             &me,

@@ -7,7 +7,7 @@ use kanta_store::testing::BACKENDS;
 use crate::{App, api_as, form, login_of, page_as, post_form_as, request, spawn_app};
 
 /// The value of a hidden input in a page.
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let at = html
         .find(&format!("name=\"{name}\" value=\""))
         .unwrap_or_else(|| panic!("no hidden {name} in {html}"));

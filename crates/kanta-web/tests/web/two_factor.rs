@@ -5,7 +5,7 @@ use kanta_core::Acting;
 use kanta_core::two_factor::{DIGITS, code_at};
 use kanta_store::accounts::Role;
 
-use crate::auth_tests::sign_in;
+use crate::auth_tests::{hidden, sign_in};
 use crate::{Answer, App, api_as, form, login_of, page_as, request, spawn_app};
 
 fn admin() -> Acting {
@@ -21,14 +21,6 @@ fn text_of(html: &str, id: &str) -> String {
     let start = rest.find('>').unwrap() + 1;
     let end = rest[start..].find('<').unwrap() + start;
     rest[start..end].trim().to_string()
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let at = html
-        .find(&format!("name=\"{name}\" value=\""))
-        .unwrap_or_else(|| panic!("no hidden {name} in {html}"));
-    let rest = &html[at + name.len() + 15..];
-    rest[..rest.find('"').unwrap()].to_string()
 }
 
 /// The current code of a key shown in groups of four.
