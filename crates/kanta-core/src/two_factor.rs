@@ -47,14 +47,8 @@ pub const CHALLENGE_TRIES: i64 = 5;
 /// The issuer an authenticator app shows.
 pub const ISSUER: &str = "Kanta";
 
-fn totp(bytes: Vec<u8>, digits: usize) -> Option<TOTP> {
-    Some(TOTP::new_unchecked(
-        Algorithm::SHA1,
-        digits,
-        SKEW_STEPS,
-        STEP_SECONDS,
-        bytes,
-    ))
+fn totp(bytes: Vec<u8>, digits: usize) -> TOTP {
+    TOTP::new_unchecked(Algorithm::SHA1, digits, SKEW_STEPS, STEP_SECONDS, bytes)
 }
 
 /// The key's bytes from its base32 text (spaces and case ignored).
@@ -73,7 +67,7 @@ fn key_bytes(secret_b32: &str) -> Option<Vec<u8>> {
 /// The code of `secret_b32` at `unix_seconds` with `digits` digits (RFC 6238 with
 /// HMAC-SHA-1); `None` when the key is not base32.
 pub fn code_at(secret_b32: &str, unix_seconds: u64, digits: usize) -> Option<String> {
-    Some(totp(key_bytes(secret_b32)?, digits)?.generate(unix_seconds))
+    Some(totp(key_bytes(secret_b32)?, digits).generate(unix_seconds))
 }
 
 /// The 30-second step whose code `code` is, within one step of `unix_seconds`, if
@@ -83,7 +77,7 @@ pub fn matching_step(secret_b32: &str, code: &str, unix_seconds: u64) -> Option<
     if code.len() != DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let t = totp(key_bytes(secret_b32)?, DIGITS)?;
+    let t = totp(key_bytes(secret_b32)?, DIGITS);
     let now_step = (unix_seconds / STEP_SECONDS) as i64;
     let mut found = None;
     for step in now_step - i64::from(SKEW_STEPS)..=now_step + i64::from(SKEW_STEPS) {
@@ -273,10 +267,9 @@ impl Core {
             return Ok(SecondStep::Expired);
         };
         let key = throttle_address(ip);
-        let attempt = match self.throttled_try(&user.email, &key, ip).await? {
-            Ok(attempt) => attempt,
-            Err(wait_seconds) => return Ok(SecondStep::TooMany { wait_seconds }),
-        };
+        if let Err(wait_seconds) = self.throttled_try(&user.email, &key, ip).await? {
+            return Ok(SecondStep::TooMany { wait_seconds });
+        }
         let state = self.store.totp_state(user.id).await?.unwrap_or_default();
         let mut recovery = false;
         let ok = match (state.secret.as_deref(), matching_step_of(&state, code)) {
@@ -294,7 +287,6 @@ impl Core {
             return self.wrong_code(&c, &user, ip, "code").await;
         }
         self.store.end_challenge(c.id).await?;
-        let _ = attempt;
         let method = if recovery { "recovery_code" } else { "totp" };
         let SignIn::Ok(user) = self.finish_sign_in(user, &key, ip, Some(method)).await? else {
             unreachable!("finish_sign_in signs in")
@@ -361,14 +353,14 @@ impl Core {
     }
 
     /// Records a try of the second step in the throttle: `Err(wait)` when it must
-    /// wait (the try forgotten), else the try's id (kept as a failure until the step
+    /// wait (the try forgotten), else `Ok` (the try kept as a failure until the step
     /// passes and [`Core::finish_sign_in`] clears the pair).
     async fn throttled_try(
         &self,
         email: &str,
         key: &str,
         ip: &str,
-    ) -> Result<std::result::Result<i64, i64>> {
+    ) -> Result<std::result::Result<(), i64>> {
         let now = Utc::now();
         let attempt = self.store.record_login_failure(email, key).await?;
         if let Some(until) = self.sign_in_wait(email, key, now, attempt).await? {
@@ -377,7 +369,7 @@ impl Core {
             tracing::info!(%email, %ip, wait, "second sign-in step throttled");
             return Ok(Err(wait.max(1)));
         }
-        Ok(Ok(attempt))
+        Ok(Ok(()))
     }
 
     /// A wrong code: audited, counted against the waiting sign-in (which ends after

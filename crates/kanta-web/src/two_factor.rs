@@ -466,11 +466,22 @@ async fn account_setup_form(State(s): State<AppState>, me: SignedIn) -> Result<R
     if me.user.two_factor_since.is_some() {
         return Ok(see_other("/account"));
     }
+    account_setup_page(&s, &me, None, StatusCode::OK).await
+}
+
+/// The account's set-up page: the pending key (made when there is none), with
+/// `error` when a code was wrong.
+async fn account_setup_page(
+    s: &AppState,
+    me: &SignedIn,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, Response> {
     let key = s
         .core
         .begin_two_factor(&me.acting())
         .await
-        .map_err(|e| core_err(&me, e))?;
+        .map_err(|e| core_err(me, e))?;
     Ok(private(
         setup_page(
             me.tr,
@@ -478,9 +489,9 @@ async fn account_setup_form(State(s): State<AppState>, me: SignedIn) -> Result<R
             me.csrf.clone(),
             "/account".into(),
             "/account/two-factor",
-            (&key, None),
+            (&key, error),
         ),
-        StatusCode::OK,
+        status,
     ))
 }
 
@@ -517,25 +528,8 @@ async fn account_setup(
     match s.core.confirm_two_factor(&me.acting(), &f.code).await {
         Ok(codes) => Ok(account_codes(&me, codes)),
         Err(kanta_core::CoreError::Invalid(_)) => {
-            let key = s
-                .core
-                .begin_two_factor(&me.acting())
-                .await
-                .map_err(|e| core_err(&me, e))?;
-            Ok(private(
-                setup_page(
-                    me.tr,
-                    Some(me.me()),
-                    me.csrf.clone(),
-                    "/account".into(),
-                    "/account/two-factor",
-                    (
-                        &key,
-                        Some(me.tr.t("two_factor.wrong_setup_code").to_string()),
-                    ),
-                ),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ))
+            let error = me.tr.t("two_factor.wrong_setup_code").to_string();
+            account_setup_page(&s, &me, Some(error), StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Err(core_err(&me, e)),
     }
