@@ -95,6 +95,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "two factor",
         include_str!("../migrations/sqlite/0017_two_factor.sql"),
     ),
+    (
+        18,
+        "offer arms index",
+        include_str!("../migrations/sqlite/0018_offer_arms_index.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -181,6 +186,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         17,
         "two factor",
         include_str!("../migrations/postgres/0017_two_factor.sql"),
+    ),
+    (
+        18,
+        "offer arms index",
+        include_str!("../migrations/postgres/0018_offer_arms_index.sql"),
     ),
 ];
 

@@ -303,10 +303,13 @@ impl crate::Writer {
 }
 
 impl Store {
-    /// Every member of an offer with their orders, revenue (net of refunds) and
-    /// redemptions in `[from, to)`: one grouped pass over the members' transactions
-    /// in the window (the `(customer_id, occurred_at)` index). A redemption is an
-    /// order carrying `code`, or any order in the window when `code` is `None`.
+    /// An offer's arms: members and those told per arm and tier (the covering index
+    /// `offer_members (offer_id, arm, tier, told_ms)`, migration 0018), and per arm the
+    /// sums of the members' orders, revenue (net of refunds) and redemptions in
+    /// `[from, to)`: the window's transactions summed once per customer from the
+    /// covering index on `occurred_at` (migration 0016), joined to the members. A
+    /// redemption is an order carrying `code`, or any order in the window when `code`
+    /// is `None`. The two reads run at once.
     pub async fn offer_outcomes(
         &self,
         offer_id: i64,
@@ -315,7 +318,7 @@ impl Store {
         code: Option<&str>,
     ) -> Result<OfferOutcomes> {
         let groups_sql = "SELECT m.arm, m.tier, CAST(count(*) AS BIGINT), \
-             CAST(COALESCE(SUM(CASE WHEN m.told_ms IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT) \
+             CAST(count(m.told_ms) AS BIGINT) \
              FROM offer_members m WHERE m.offer_id = $1 GROUP BY m.arm, m.tier ORDER BY m.arm, m.tier";
         let active_sql = "SELECT m.arm, CAST(count(*) AS BIGINT), \
              CAST(SUM(CASE WHEN w.orders > 0 THEN 1 ELSE 0 END) AS BIGINT), \
@@ -334,36 +337,30 @@ impl Store {
              GROUP BY m.arm ORDER BY m.arm";
         type Group = (String, String, i64, i64);
         type Active = (String, i64, i64, i64, i64, i64, f64, i64);
+        // The two reads are independent: both at once (a reader each).
         let (groups, active): (Vec<Group>, Vec<Active>) = match &self.backend {
             crate::Backend::Sqlite(pool) => {
                 let t = kanta_domain::value::format_time;
-                let groups = sqlx::query_as(groups_sql)
-                    .bind(offer_id)
-                    .fetch_all(pool)
-                    .await?;
-                let active = sqlx::query_as(active_sql)
-                    .bind(offer_id)
-                    .bind(t(&from))
-                    .bind(t(&to))
-                    .bind(code)
-                    .fetch_all(pool)
-                    .await?;
-                (groups, active)
+                let (from, to) = (t(&from), t(&to));
+                tokio::try_join!(
+                    sqlx::query_as(groups_sql).bind(offer_id).fetch_all(pool),
+                    sqlx::query_as(active_sql)
+                        .bind(offer_id)
+                        .bind(from)
+                        .bind(to)
+                        .bind(code)
+                        .fetch_all(pool)
+                )?
             }
-            crate::Backend::Postgres(pool) => {
-                let groups = sqlx::query_as(groups_sql)
-                    .bind(offer_id)
-                    .fetch_all(pool)
-                    .await?;
-                let active = sqlx::query_as(active_sql)
+            crate::Backend::Postgres(pool) => tokio::try_join!(
+                sqlx::query_as(groups_sql).bind(offer_id).fetch_all(pool),
+                sqlx::query_as(active_sql)
                     .bind(offer_id)
                     .bind(from)
                     .bind(to)
                     .bind(code)
                     .fetch_all(pool)
-                    .await?;
-                (groups, active)
-            }
+            )?,
         };
         Ok(OfferOutcomes {
             groups: groups
