@@ -2,8 +2,9 @@
 """Writes the profitability benchmark's store as CSV files in `kanta import`'s formats,
 deterministic (seed 14) for a given day (benches/value.sh):
 
-    gen_value.py DIR [TODAY] [CUSTOMERS]   (TODAY: YYYY-MM-DD, default the UTC day;
-                                            CUSTOMERS default 100000)
+    gen_value.py DIR [TODAY] [CUSTOMERS] [ORDERS]   (TODAY: YYYY-MM-DD, default the UTC
+                                                     day; CUSTOMERS default 100000;
+                                                     ORDERS: uniform (default) or bgnbd)
 
 Files, in import order: customers.csv, transactions.csv, subscriptions.csv,
 interactions.csv, cases.csv, claims.csv. At the default size:
@@ -12,7 +13,12 @@ interactions.csv, cases.csv, claims.csv. At the default size:
   subscribers;
 - transactions: 1,000,000 orders (10 per customer on average, gamma-distributed) over
   the two years before TODAY among every customer, 60 % with a recorded cost, 3 %
-  refunds;
+  refunds; with ORDERS = bgnbd (benches/scale.sh) instead each customer's orders are
+  drawn as BG/NBD says (r 0.9, alpha 2.0, a 0.6, b 4.0 per week, about 10 per customer,
+  the first on a uniform day of the two years, times to the second, so that summaries
+  hardly collapse) and each order's amount from the customer's own Gamma-Gamma spend
+  (p 6, q 4, gamma 4 euros, as benches/score_data.py): customers drop out and differ in
+  what they spend, as the models assume;
 - subscriptions: one per subscriber, monthly or yearly, started 1-36 months ago, 15 %
   ended;
 - interactions: 300,000 over the two years (call, email, meeting, visit, chat, note);
@@ -55,12 +61,44 @@ with open(f"{out}/customers.csv", "w") as f:
         f.write(f"{cid(i)},{'company' if company else 'person'},Asiakas {i},"
                 f"{'yritys' if company else 'kanta'},{acquired}\n")
 
+orders_model = sys.argv[4] if len(sys.argv) > 4 else "uniform"
+if orders_model not in ("uniform", "bgnbd"):
+    sys.exit(f"ORDERS must be uniform or bgnbd, not {orders_model!r}")
+
+
+def order_row(f, k, i, amount, at_text):
+    if rng.random() < 0.03:
+        amount = -amount // 2
+    cost = "" if rng.random() < 0.4 or amount < 0 else f"{amount * rng.uniform(0.3, 0.7) / 100:.2f}"
+    f.write(f"t{k:07d},{cid(i)},{at_text},{amount / 100:.2f},EUR,{cost}\n")
+
+
+def bgnbd_orders(f):
+    weeks = 730 / 7
+    start = dt.datetime.combine(today, dt.time()) - dt.timedelta(days=730)
+    k = 0
+    for i in range(n_customers):
+        lam = rng.gammavariate(0.9, 1.0 / 2.0)
+        p = rng.betavariate(0.6, 4.0)
+        nu = rng.gammavariate(4.0, 1.0 / 4.0)
+        t = rng.uniform(0.0, weeks - 1.0)
+        while True:
+            at_text = (start + dt.timedelta(weeks=t)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            order_row(f, k, i, max(1, round(rng.gammavariate(6.0, 1.0 / nu) * 100)), at_text)
+            k += 1
+            if lam <= 0:
+                break
+            t += rng.expovariate(lam)
+            if t >= weeks or rng.random() < p:
+                break
+
+
 weights = [rng.gammavariate(0.8, 1.0) for _ in range(n_customers)]
 total = sum(weights)
 with open(f"{out}/transactions.csv", "w") as f:
     f.write("id,customer_id,occurred_at,amount,currency,cost\n")
     k = 0
-    for i in range(n_customers):
+    for i in range(n_customers if orders_model == "uniform" else 0):
         n = int(round(weights[i] / total * n_tx))
         for _ in range(n):
             amount = rng.randrange(300, 12_000)
@@ -70,6 +108,8 @@ with open(f"{out}/transactions.csv", "w") as f:
             f.write(f"t{k:07d},{cid(i)},{at(rng.randrange(1, 730), rng.randrange(25_200, 72_000))},"
                     f"{amount / 100:.2f},EUR,{cost}\n")
             k += 1
+    if orders_model == "bgnbd":
+        bgnbd_orders(f)
 
 with open(f"{out}/subscriptions.csv", "w") as f:
     f.write("id,customer_id,plan,amount,currency,period,started_on,ended_on\n")

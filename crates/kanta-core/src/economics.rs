@@ -215,7 +215,7 @@ impl Core {
                 None,
                 Some("no model run yet: score the customers first (kanta score)".to_string()),
             ),
-            Some(run) => match self.five_points_of(run).await {
+            Some(run) => match self.five_points_of(run, None).await {
                 Ok(f) => (Some(f), None),
                 Err(why) => (None, Some(why)),
             },
@@ -324,7 +324,11 @@ impl Core {
     /// [`Core::five_points`] of `run`, computed once per run (the figure rests on the
     /// run's parameters and scores alone) and kept in its details: whoever scores asks
     /// for it first ([`Core::warm_retention_economics`]), so a page reads it back.
-    async fn five_points_of(&self, run: &ModelRun) -> std::result::Result<FivePoints, String> {
+    async fn five_points_of(
+        &self,
+        run: &ModelRun,
+        days: Option<Vec<PurchaseDays>>,
+    ) -> std::result::Result<FivePoints, String> {
         if let Some((id, f)) = self.five_points_cache.lock().expect("cache lock").as_ref()
             && *id == run.id
         {
@@ -338,7 +342,7 @@ impl Core {
         let f = match kept {
             Some(f) => Ok(f),
             None => {
-                let f = self.five_points(run).await;
+                let f = self.five_points(run, days).await;
                 if let Ok(figure) = &f {
                     let kept = match serde_json::to_value(figure) {
                         Ok(v) => self
@@ -361,18 +365,24 @@ impl Core {
 
     /// Computes the newest run's figure ahead of a page asking for it (after scoring:
     /// the score job, `kanta score`, the demo) and keeps it with the run; problems are
-    /// only logged.
-    pub async fn warm_retention_economics(&self) {
+    /// only logged. `days`: the run's purchase days when the caller has them (the
+    /// score it just ran, [`crate::scoring::ScoreReport::purchase_days`]), else they
+    /// are read from the store again.
+    pub async fn warm_retention_economics(&self, days: Option<Vec<PurchaseDays>>) {
         match self.store().latest_model_run().await {
             Ok(Some(run)) => {
-                let _ = self.five_points_of(&run).await;
+                let _ = self.five_points_of(&run, days).await;
             }
             Ok(None) => {}
             Err(e) => tracing::warn!("cannot read the newest model run: {e}"),
         }
     }
 
-    async fn five_points(&self, run: &ModelRun) -> std::result::Result<FivePoints, String> {
+    async fn five_points(
+        &self,
+        run: &ModelRun,
+        days: Option<Vec<PurchaseDays>>,
+    ) -> std::result::Result<FivePoints, String> {
         let store = self.store();
         let d = &run.details;
         let margin = d["clv"]["margin"].as_f64().unwrap_or(1.0);
@@ -391,17 +401,19 @@ impl Core {
         let buyers_input = if run.model == "none" {
             Err("the run has no orders to model (subscriptions only)".to_string())
         } else {
-            let zone = self.time_zone().await.map_err(|e| e.to_string())?;
-            let day = day_number(run.as_of);
-            let windows = store
-                .purchase_windows_in(zone, day, day)
-                .await
-                .map_err(|e| e.to_string())?;
-            buyer_input(
-                run,
-                windows.iter().map(|w| w.whole).collect(),
-                minor_per_unit,
-            )
+            let days = match days.filter(|d| !d.is_empty()) {
+                Some(d) => d,
+                None => {
+                    let zone = self.time_zone().await.map_err(|e| e.to_string())?;
+                    let day = day_number(run.as_of);
+                    let windows = store
+                        .purchase_windows_in(zone, day, day)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    windows.iter().map(|w| w.whole).collect()
+                }
+            };
+            buyer_input(run, days, minor_per_unit)
         };
         let subs = if d["subscriptions"].is_null() {
             Vec::new()
@@ -897,7 +909,7 @@ fn combine(
         buyers: buyers.ok().map(|p| p.figures),
         subscribers: subscribers.ok().map(|p| p.figures),
         method: format!(
-            "Today's customers valued as the newest model run values them (CLV over 12 and 36 months at its margin and discount rate), and again with the dropout lowered so that 12-month retention is {pts} points higher: buyers' dropout rate from today on multiplied by one factor, subscribers' sBG churn distribution shifted by multiplying its beta by one factor, each found by bisection. The interval is a parametric bootstrap: {DRAWS} draws of the fitted parameters from their estimates' asymptotic normal distribution (log scale, the covariance from the likelihood's Hessian), each evaluated on up to {SAMPLE} customers and subscriptions and applied to the whole base as a ratio; the 2.5th to 97.5th percentile.",
+            "Today's customers valued as the newest model run values them (CLV over 12 and 36 months at its margin and discount rate), and again with the dropout lowered so that 12-month retention is {pts} points higher: buyers' dropout rate from today on multiplied by one factor, subscribers' sBG churn distribution shifted by multiplying its beta by one factor, each found by a root finder (regula falsi). The interval is a parametric bootstrap: {DRAWS} draws of the fitted parameters from their estimates' asymptotic normal distribution (log scale, the covariance from the likelihood's Hessian), each evaluated on up to {SAMPLE} customers and subscriptions and applied to the whole base as a ratio; the 2.5th to 97.5th percentile.",
             pts = (RETENTION_POINTS * 100.0).round()
         ),
     })

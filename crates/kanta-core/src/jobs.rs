@@ -309,7 +309,7 @@ async fn score_job(s: &Services) -> Outcome {
         zone,
     };
     match score_store(store, &Acting::job(SCORE), &settings).await {
-        Ok(r) => {
+        Ok(mut r) => {
             tracing::info!(
                 "scored {} customers with {} in {:.1} s (run {})",
                 r.customers,
@@ -319,7 +319,9 @@ async fn score_job(s: &Services) -> Outcome {
             );
             // The value page's "+5 points" rests on the run: computed now, not when
             // someone first opens the page.
-            s.core.warm_retention_economics().await;
+            s.core
+                .warm_retention_economics(Some(std::mem::take(&mut r.purchase_days)))
+                .await;
             Outcome::Done
         }
         // No data to fit is no failure of the job: the next period tries again.

@@ -132,6 +132,11 @@ pub struct ScoreReport {
     pub seconds: f64,
     /// Seconds per phase: summaries, choice, spend, fit and scores, forecast, store.
     pub phases: PhaseTimes,
+    /// The buyers' purchase days the run was fitted on (not printed): the retention
+    /// economics of the new run reuse them ([`crate::Core::warm_retention_economics`])
+    /// instead of summing the orders again.
+    #[serde(skip)]
+    pub purchase_days: Vec<PurchaseDays>,
 }
 
 /// Seconds each phase of a run took, in order.
@@ -765,6 +770,7 @@ pub async fn score_store(
         tiers: tier_counts,
         seconds: started.elapsed().as_secs_f64(),
         phases: laps,
+        purchase_days: purchases.map(|p| p.days).unwrap_or_default(),
     })
 }
 

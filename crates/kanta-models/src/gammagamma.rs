@@ -117,20 +117,26 @@ impl Objective for GammaGammaProblem<'_> {
         let sc = self.money_scale;
         let s = sum_chunks(rows.len(), |range| {
             let mut acc = [0.0; 4];
+            // The rows are sorted by frequency: the terms that depend on x alone
+            // (two ln Γ, two ψ, ln x) are computed once per run of equal x.
+            let mut last_x = f64::NAN;
+            let (mut lg_x, mut ps_pxq, mut ps_px, mut ln_x) = (0.0, 0.0, 0.0, 0.0);
             for i in range {
                 let x = rows[i].frequency;
-                let m = rows[i].monetary_value / sc;
                 let px = p * x;
-                let (ln_m, ln_x, ln_xmg) = (m.ln(), x.ln(), (x * m + g).ln());
-                let ps_pxq = digamma(px + q);
-                let ll = ln_gamma(px + q) - ln_gamma(px) - lg_q
-                    + q * ln_g
-                    + (px - 1.0) * ln_m
-                    + px * ln_x
-                    - (px + q) * ln_xmg;
+                if x != last_x {
+                    last_x = x;
+                    lg_x = ln_gamma(px + q) - ln_gamma(px);
+                    ps_pxq = digamma(px + q);
+                    ps_px = digamma(px);
+                    ln_x = x.ln();
+                }
+                let m = rows[i].monetary_value / sc;
+                let (ln_m, ln_xmg) = (m.ln(), (x * m + g).ln());
+                let ll = lg_x - lg_q + q * ln_g + (px - 1.0) * ln_m + px * ln_x - (px + q) * ln_xmg;
                 let wi = w[i];
                 acc[0] += wi * ll;
-                acc[1] += wi * x * (ps_pxq - digamma(px) + ln_m + ln_x - ln_xmg);
+                acc[1] += wi * x * (ps_pxq - ps_px + ln_m + ln_x - ln_xmg);
                 acc[2] += wi * (ps_pxq - ps_q + ln_g - ln_xmg);
                 acc[3] += wi * (q / g - (px + q) / (x * m + g));
             }

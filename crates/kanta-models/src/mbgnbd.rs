@@ -12,7 +12,7 @@ use crate::bgnbd::{BgNbdTables, nbd_tail, one_minus_hyp2f1_term, scaled_nbd_pmf}
 use crate::data::{RfmData, RfmRow};
 use crate::error::Result;
 use crate::fit::{
-    EvalCache, FitOptions, Fitted, ModelKind, Objective, fit_problem, log_likelihood_at,
+    EvalCache, FitOptions, Fitted, ModelKind, Objective, fit_problem_warm, log_likelihood_at,
     model_problem, params_record, penalized,
 };
 // the tests build parameter records with `Params::from_slice`
@@ -203,10 +203,26 @@ impl Objective for MbgNbdProblem<'_> {
 /// Invalid options; [`crate::ModelError::FitFailed`].
 pub fn fit(data: &RfmData, options: &FitOptions) -> Result<Fitted<MbgNbdParams>> {
     let time = TimeScaled::new(data);
+    // As BG/NBD: a warm start from the data on a coarse grid when there are many
+    // distinct rows and no initial values.
+    let coarse = options
+        .initial_params
+        .is_none()
+        .then(|| time.coarsened())
+        .flatten();
     let problem = |c| MbgNbdProblem::new(&time.data, c);
+    let stand_in = coarse.as_ref().map(|d| move |c| MbgNbdProblem::new(d, c));
     let (n, rows) = (data.total_weight(), data.len());
-    let log_likelihood = |p: &MbgNbdParams| p.log_likelihood(data);
-    fit_problem(options, problem, time.rates(&[1]), n, rows, log_likelihood)
+    let log_likelihood = |p: &MbgNbdParams, _: Option<f64>| p.log_likelihood(data);
+    fit_problem_warm(
+        options,
+        problem,
+        stand_in,
+        time.rates(&[1]),
+        n,
+        rows,
+        log_likelihood,
+    )
 }
 
 #[cfg(test)]

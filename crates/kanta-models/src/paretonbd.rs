@@ -13,7 +13,7 @@ use crate::data::{RfmData, RfmRow, sum_chunks};
 use crate::dual::{Dual, Real};
 use crate::error::Result;
 use crate::fit::{
-    EvalCache, FitOptions, Fitted, ModelKind, Objective, fit_problem, log_likelihood_at,
+    EvalCache, FitOptions, Fitted, ModelKind, Objective, fit_problem_warm, log_likelihood_at,
     model_problem, params_record, penalized,
 };
 use crate::special::{digamma, ln_gamma, ln_hyp2f1_ap1};
@@ -362,11 +362,21 @@ impl Objective for ParetoNbdProblem<'_> {
 /// Invalid options; [`crate::ModelError::FitFailed`].
 pub fn fit(data: &RfmData, options: &FitOptions) -> Result<Fitted<ParetoNbdParams>> {
     let time = TimeScaled::new(data);
+    // As BG/NBD: only the default start is replaced by a warm one, from the data on
+    // a coarse grid (a million distinct rows cost a few full passes, not dozens).
+    let coarse = options
+        .initial_params
+        .is_none()
+        .then(|| time.coarsened())
+        .flatten();
     let problem = |c| ParetoNbdProblem::new(&time.data, c);
+    let stand_in = coarse
+        .as_ref()
+        .map(|d| move |c| ParetoNbdProblem::new(d, c));
     let (n, rows) = (data.total_weight(), data.len());
-    let log_likelihood = |p: &ParetoNbdParams| p.log_likelihood(data);
+    let log_likelihood = |p: &ParetoNbdParams, _: Option<f64>| p.log_likelihood(data);
     let rates = time.rates(&[1, 3]); // alpha and beta
-    fit_problem(options, problem, rates, n, rows, log_likelihood)
+    fit_problem_warm(options, problem, stand_in, rates, n, rows, log_likelihood)
 }
 
 #[cfg(test)]

@@ -184,9 +184,12 @@ fn payments(s: &Subscription, as_of: NaiveDate, months: u32) -> Vec<(u32, u32)> 
     out
 }
 
-/// A valued active subscription, for the forecast: (its fit, renewals made, amount,
-/// its payments as (month, payment number)).
-type Live = (usize, u32, f64, Vec<(u32, u32)>);
+/// The valued active subscriptions' future payments for the forecast, summed by what
+/// their chance depends on: (fit, renewals made, payment number) → per horizon, the
+/// amounts of those payments due within it. A draw of the parameters then costs one
+/// survival chance per distinct key (a few thousand), not one per payment of every
+/// subscription (millions at 200,000 subscriptions).
+type Due = BTreeMap<(usize, u32, u32), Vec<f64>>;
 
 /// Scores every subscription of `rows` (started by `as_of`) and forecasts their
 /// billed revenue over `horizons` months.
@@ -297,8 +300,9 @@ pub fn score_subscriptions(
     let longest = horizons.iter().copied().max().unwrap_or(12).max(36);
     let mut scores: HashMap<i64, SubscriberScore> = HashMap::default();
     let mut best: HashMap<i64, f64> = HashMap::default();
-    // (fit, k, amount, schedule) of every valued active subscription, for the forecast.
-    let mut live: Vec<Live> = Vec::new();
+    // Every valued active subscription's payments within the horizons, for the forecast.
+    let mut due: Due = BTreeMap::new();
+    let mut live = 0usize;
     for (i, (customer, s)) in subs.iter().enumerate() {
         let entry = scores.entry(*customer).or_default();
         if !s.is_active(as_of) {
@@ -359,25 +363,36 @@ pub fn score_subscriptions(
             *b = v12;
             entry.renewal_probability = Some(renewal);
         }
-        live.push((f, k, amount, schedule));
+        let within = horizons.iter().copied().max().unwrap_or(0);
+        for &(m, j) in schedule.iter().filter(|(m, _)| *m <= within) {
+            let w = due
+                .entry((f, k, j))
+                .or_insert_with(|| vec![0.0; horizons.len()]);
+            for (h, &months) in horizons.iter().enumerate() {
+                if m <= months {
+                    w[h] += amount;
+                }
+            }
+        }
+        live += 1;
     }
 
     // The forecast: expected billed revenue, and its interval from parameter draws.
-    let revenue = |params: &[SbgParams], months: u32| -> f64 {
-        live.iter()
-            .map(|(f, k, amount, schedule)| {
-                schedule
-                    .iter()
-                    .filter(|(m, _)| *m <= months)
-                    .map(|&(_, j)| amount * params[*f].survival_given(*k, j))
-                    .sum::<f64>()
-            })
-            .sum()
+    // Per horizon: Σ amount × P(the payment is made).
+    let revenue = |params: &[SbgParams]| -> Vec<f64> {
+        let mut out = vec![0.0; horizons.len()];
+        for (&(f, k, j), w) in &due {
+            let p = params[f].survival_given(k, j);
+            for (o, a) in out.iter_mut().zip(w) {
+                *o += a * p;
+            }
+        }
+        out
     };
     let estimates: Vec<SbgParams> = fits.iter().map(|f| f.params).collect();
-    let expected: Vec<f64> = horizons.iter().map(|&m| revenue(&estimates, m)).collect();
+    let expected: Vec<f64> = revenue(&estimates);
     let draws: Option<Vec<Vec<f64>>> = (|| {
-        if fits.is_empty() || live.is_empty() {
+        if fits.is_empty() || live == 0 {
             return None;
         }
         let mut out = Vec::with_capacity(DRAWS);
@@ -390,7 +405,7 @@ pub fn score_subscriptions(
                 let v = log_normal_draw(&f.params.to_vec(), cov, &z)?;
                 drawn.push(SbgParams::new(v[0], v[1]).ok()?);
             }
-            out.push(horizons.iter().map(|&m| revenue(&drawn, m)).collect());
+            out.push(revenue(&drawn));
         }
         Some(out)
     })();
@@ -416,7 +431,7 @@ pub fn score_subscriptions(
             "sBG per plan on each subscription's renewals (churned, or censored on the as-of day); plans with fewer than {MIN_PLAN_SUBSCRIPTIONS} subscriptions are pooled with every subscription of the same period length"
         ),
         "subscriptions": subs.len(),
-        "active": live.len(),
+        "active": live,
         "plans": plan_details,
         "pools": pool_details,
     });

@@ -5,6 +5,7 @@
 use chrono::{Duration, TimeZone, Utc};
 use kanta_domain::Value;
 use kanta_domain::schema::TRANSACTIONS;
+use kanta_domain::time::Tz;
 use kanta_models::summary::{TimeUnit, Transaction, calibration_and_holdout, day_number};
 use kanta_store::WriteBatch;
 use rand::{Rng, SeedableRng};
@@ -105,6 +106,79 @@ async fn purchase_days_in_sql_match_the_models_summary() {
                 whole.len() > got.len(),
                 "customers first seen in the holdout"
             );
+        }
+    })
+    .await;
+}
+
+/// The purchase day in the store's zone, computed in SQL (SQLite: epoch seconds plus
+/// the zone's offsets written into the expression; PostgreSQL: `AT TIME ZONE`), is
+/// the local calendar day chrono-tz gives: a second before and at local midnight, on
+/// both sides of the spring and autumn changes, before 1970, at the domain's ends, and
+/// in a zone west of UTC.
+#[tokio::test]
+async fn purchase_days_are_local_calendar_days_in_the_stores_zone() {
+    let instants = [
+        "2024-03-30T21:59:59Z",
+        "2024-03-30T22:00:00Z",
+        "2024-03-31T00:59:59Z",
+        "2024-03-31T01:00:00Z",
+        "2024-03-31T20:59:59Z",
+        "2024-03-31T21:00:00Z",
+        "2024-10-26T20:59:59Z",
+        "2024-10-26T21:00:00Z",
+        "2024-10-27T00:59:59Z",
+        "2024-10-27T01:00:00Z",
+        "2024-10-27T21:59:59Z",
+        "2024-10-27T22:00:00Z",
+        "1965-06-15T21:30:00Z",
+        "1965-06-15T22:30:00Z",
+        "1900-01-01T00:30:00Z",
+        "1900-01-01T12:00:00Z",
+        "2199-12-31T21:30:00Z",
+        "2199-12-31T22:30:00Z",
+    ];
+    let times: Vec<chrono::DateTime<Utc>> = instants.iter().map(|s| s.parse().unwrap()).collect();
+    let mut b = WriteBatch::new(
+        &TRANSACTIONS,
+        fields(
+            &TRANSACTIONS,
+            &["customer_id", "occurred_at", "amount", "currency", "kind"],
+        ),
+    );
+    // One order per customer, so the customer's first and last day are that order's.
+    b.create_customers = (0..times.len()).map(|c| format!("z{c:02}")).collect();
+    for (i, at) in times.iter().enumerate() {
+        b.push(
+            format!("z{i}"),
+            [
+                text(&format!("z{i:02}")),
+                Value::Time(*at),
+                Value::Int(1000),
+                text("EUR"),
+                text("order"),
+            ],
+        );
+    }
+    let end = day_number(chrono::NaiveDate::from_ymd_opt(2200, 12, 31).unwrap());
+    let (b, times) = (&b, &times);
+    each_backend(|store| async move {
+        store.write(b).await.unwrap();
+        for zone in [Tz::Europe__Helsinki, Tz::America__New_York] {
+            let got = store.purchase_windows_in(zone, end, end).await.unwrap();
+            assert_eq!(got.len(), times.len(), "{zone}: one row per customer");
+            // Internal ids follow the order customers were created.
+            let mut got: Vec<_> = got.iter().map(|w| w.whole).collect();
+            got.sort_by_key(|w| w.customer_id);
+            for (w, at) in got.iter().zip(times) {
+                let want = day_number(at.with_timezone(&zone).date_naive());
+                assert_eq!(
+                    (w.first_day, w.last_day),
+                    (want, want),
+                    "{zone}: the order at {at} is on local day {}",
+                    at.with_timezone(&zone)
+                );
+            }
         }
     })
     .await;

@@ -118,7 +118,8 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("cannot compute the demo's profitability")?;
     // The value page's "+5 points of retention" of the demo's model run, kept with it.
-    core.warm_retention_economics().await;
+    core.warm_retention_economics(Some(report.purchase_days.clone()))
+        .await;
     // The themes of the free-text answers, as the daily job would find them.
     let themes = core
         .run_themes(&acting)

@@ -31,7 +31,7 @@ pub async fn run(
         }
         None => chrono::Utc::now().with_timezone(&zone).date_naive(),
     };
-    let report = score_store(
+    let mut report = score_store(
         &store,
         &Acting::cli(),
         &ScoreSettings {
@@ -46,7 +46,8 @@ pub async fn run(
     .await?;
     // The retention economics' "+5 points" of the new run, kept with it for the value
     // page.
-    core.warm_retention_economics().await;
+    core.warm_retention_economics(Some(std::mem::take(&mut report.purchase_days)))
+        .await;
     store.close().await;
     if a.json {
         crate::output::print_json(&report)?;
