@@ -179,6 +179,20 @@ async fn purchase_days_are_local_calendar_days_in_the_stores_zone() {
                     at.with_timezone(&zone)
                 );
             }
+            // An end day keeps exactly the orders on or before it, local day by day.
+            for cut in ["2024-03-30", "2024-03-31", "2024-10-26", "2024-10-27"] {
+                let cut = day_number(cut.parse().unwrap());
+                let kept = store
+                    .purchase_windows_in(zone, cut, cut)
+                    .await
+                    .unwrap()
+                    .len();
+                let want = times
+                    .iter()
+                    .filter(|at| day_number(at.with_timezone(&zone).date_naive()) <= cut)
+                    .count();
+                assert_eq!(kept, want, "{zone}: customers with an order by day {cut}");
+            }
         }
     })
     .await;
