@@ -594,11 +594,7 @@ impl Objective for BgNbdProblem<'_> {
 pub fn fit(data: &RfmData, options: &FitOptions) -> Result<Fitted<BgNbdParams>> {
     let time = TimeScaled::new(data);
     // Only the default start is replaced by a warm one.
-    let coarse = options
-        .initial_params
-        .is_none()
-        .then(|| time.coarsened())
-        .flatten();
+    let coarse = time.coarsened(options);
     let problem = |c| BgNbdProblem::new(&time.data, c);
     let stand_in = coarse.as_ref().map(|d| move |c| BgNbdProblem::new(d, c));
     let (n, rows) = (data.total_weight(), data.len());

@@ -205,11 +205,7 @@ pub fn fit(data: &RfmData, options: &FitOptions) -> Result<Fitted<MbgNbdParams>>
     let time = TimeScaled::new(data);
     // As BG/NBD: a warm start from the data on a coarse grid when there are many
     // distinct rows and no initial values.
-    let coarse = options
-        .initial_params
-        .is_none()
-        .then(|| time.coarsened())
-        .flatten();
+    let coarse = time.coarsened(options);
     let problem = |c| MbgNbdProblem::new(&time.data, c);
     let stand_in = coarse.as_ref().map(|d| move |c| MbgNbdProblem::new(d, c));
     let (n, rows) = (data.total_weight(), data.len());

@@ -364,11 +364,7 @@ pub fn fit(data: &RfmData, options: &FitOptions) -> Result<Fitted<ParetoNbdParam
     let time = TimeScaled::new(data);
     // As BG/NBD: only the default start is replaced by a warm one, from the data on
     // a coarse grid (a million distinct rows cost a few full passes, not dozens).
-    let coarse = options
-        .initial_params
-        .is_none()
-        .then(|| time.coarsened())
-        .flatten();
+    let coarse = time.coarsened(options);
     let problem = |c| ParetoNbdProblem::new(&time.data, c);
     let stand_in = coarse
         .as_ref()

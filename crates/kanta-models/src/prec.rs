@@ -47,9 +47,9 @@ pub const LBFGS_COST_TOL: f64 = 4.0 * f64::EPSILON;
 /// L-BFGS history length.
 pub const LBFGS_MEMORY: usize = 7;
 
-/// Distinct rows above which a BG/NBD fit first fits a coarsened copy of the data
-/// (recency and T on a grid) and starts from its optimum and Hessian
-/// (`fit::fit_problem_warm`).
+/// Distinct rows above which a BG/NBD, MBG/NBD or Pareto/NBD fit first fits a
+/// coarsened copy of the data (recency and T on a grid) and starts from its optimum
+/// and Hessian (`fit::fit_problem_warm`).
 pub const WARM_START_MIN_ROWS: usize = 20_000;
 
 /// Grid steps per largest T of that coarsened copy.

@@ -237,10 +237,11 @@ impl TimeScaled {
 
     /// The data with recency and T rounded to a grid of
     /// [`prec::WARM_START_GRID`] steps per largest T, if it has more than
-    /// [`prec::WARM_START_MIN_ROWS`] distinct rows: a cheap stand-in whose
-    /// optimum is close to the data's (see [`crate::fit::fit_problem_warm`]).
-    pub(crate) fn coarsened(&self) -> Option<RfmData> {
-        if self.data.len() <= prec::WARM_START_MIN_ROWS {
+    /// [`prec::WARM_START_MIN_ROWS`] distinct rows and the fit starts from the default
+    /// (`options` give no initial values): a cheap stand-in whose optimum is close to
+    /// the data's (see [`crate::fit::fit_problem_warm`]).
+    pub(crate) fn coarsened(&self, options: &FitOptions) -> Option<RfmData> {
+        if options.initial_params.is_some() || self.data.len() <= prec::WARM_START_MIN_ROWS {
             return None;
         }
         // Internal time runs to 1. Rounding is monotone, so recency <= T holds.
