@@ -184,7 +184,7 @@ impl Store {
         let sql = format!(
             "WITH d AS ( \
                 SELECT t.customer_id, {day} AS day, sum(t.amount_minor) AS amount \
-                FROM transactions t WHERE t.kind = 'order' AND t.occurred_at < $2 \
+                FROM transactions t WHERE t.kind = 'order' AND {day} <= $2 \
                 GROUP BY t.customer_id, {day}), \
              c AS (SELECT customer_id, min(day) AS first_day FROM d GROUP BY customer_id) \
              SELECT c.customer_id, c.first_day, \
@@ -198,17 +198,14 @@ impl Store {
              GROUP BY c.customer_id, c.first_day ORDER BY c.customer_id"
         );
         let calibration_end = calibration_end.min(end);
-        // "On or before the end day" as a range of the stored time (the index's
-        // order; no local day computed for the rows after it).
-        let before = local_day_start(zone, end + 1);
         // Streamed, not fetched whole: a million customers' rows held at once as
         // driver rows took gigabytes.
         macro_rules! rows {
-            ($pool:expr, $before:expr) => {{
+            ($pool:expr) => {{
                 use futures_util::TryStreamExt;
                 let mut rows = sqlx::query(AssertSqlSafe(sql))
                     .bind(calibration_end)
-                    .bind($before)
+                    .bind(end)
                     .fetch($pool);
                 let mut out = Vec::new();
                 while let Some(r) = rows.try_next().await? {
@@ -240,8 +237,8 @@ impl Store {
             }};
         }
         match &self.backend {
-            Backend::Sqlite(pool) => rows!(pool, kanta_domain::value::format_time(&before)),
-            Backend::Postgres(pool) => rows!(pool, before),
+            Backend::Sqlite(pool) => rows!(pool),
+            Backend::Postgres(pool) => rows!(pool),
         }
     }
 
@@ -286,24 +283,6 @@ fn sqlite_local_day(column: &str, zone: Tz, end_day: i32) -> String {
         "((unixepoch({column}) + {offset} + {shift}) / 86400 - {SHIFT_DAYS})",
         shift = SHIFT_DAYS * 86_400
     )
-}
-
-/// The instant local day `day` (days since 1970-01-01 in `zone`) begins: its midnight,
-/// or where a change of the clocks skips midnight, the first local time after it.
-fn local_day_start(zone: Tz, day: i32) -> DateTime<Utc> {
-    let date =
-        NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date") + Duration::days(i64::from(day));
-    (0..=24 * 60)
-        .find_map(|m| {
-            zone.from_local_datetime(
-                &(date.and_time(chrono::NaiveTime::MIN) + Duration::minutes(m)),
-            )
-            .earliest()
-        })
-        .map_or_else(
-            || date.and_time(chrono::NaiveTime::MIN).and_utc(),
-            |t| t.with_timezone(&Utc),
-        )
 }
 
 /// Days from 1899-01-01 to 1970-01-01 (the earliest time a value may hold is 1900).
