@@ -338,29 +338,25 @@ impl Store {
         type Group = (String, String, i64, i64);
         type Active = (String, i64, i64, i64, i64, i64, f64, i64);
         // The two reads are independent: both at once (a reader each).
+        macro_rules! both {
+            ($pool:expr, $from:expr, $to:expr) => {
+                tokio::try_join!(
+                    sqlx::query_as(groups_sql).bind(offer_id).fetch_all($pool),
+                    sqlx::query_as(active_sql)
+                        .bind(offer_id)
+                        .bind($from)
+                        .bind($to)
+                        .bind(code)
+                        .fetch_all($pool)
+                )?
+            };
+        }
         let (groups, active): (Vec<Group>, Vec<Active>) = match &self.backend {
             crate::Backend::Sqlite(pool) => {
                 let t = kanta_domain::value::format_time;
-                let (from, to) = (t(&from), t(&to));
-                tokio::try_join!(
-                    sqlx::query_as(groups_sql).bind(offer_id).fetch_all(pool),
-                    sqlx::query_as(active_sql)
-                        .bind(offer_id)
-                        .bind(from)
-                        .bind(to)
-                        .bind(code)
-                        .fetch_all(pool)
-                )?
+                both!(pool, t(&from), t(&to))
             }
-            crate::Backend::Postgres(pool) => tokio::try_join!(
-                sqlx::query_as(groups_sql).bind(offer_id).fetch_all(pool),
-                sqlx::query_as(active_sql)
-                    .bind(offer_id)
-                    .bind(from)
-                    .bind(to)
-                    .bind(code)
-                    .fetch_all(pool)
-            )?,
+            crate::Backend::Postgres(pool) => both!(pool, from, to),
         };
         Ok(OfferOutcomes {
             groups: groups
