@@ -22,6 +22,12 @@
 #   SKIP_IMPORT=1 bash benches/scale.sh             (the stores of the last run, kept
 #                                                    with KEEP=1; from `kanta score` on)
 #   KEEP=1                                          (keep the PostgreSQL database)
+#   ORDERS=customer                                 (import the orders as generated,
+#                                                    customer by customer; the default
+#                                                    imports them sorted by time, as a
+#                                                    shop's history arrives, so a
+#                                                    customer's orders lie all over the
+#                                                    store's pages)
 #
 # PostgreSQL is ANALYZEd after the import (as autovacuum would do within minutes). The
 # store's size is printed after the import.
@@ -43,6 +49,14 @@ if [ ! -f "$csv/claims.csv" ]; then
   rm -rf "$work"/csv-*
   echo "generating $customers customers' data into $csv" >&2
   python3 benches/gen_value.py "$csv" "$today" "$customers" bgnbd
+fi
+orders_csv=$csv/transactions.csv
+if [ "${ORDERS:-time}" = time ]; then
+  orders_csv=$csv/transactions-by-time.csv
+  if [ ! -f "$orders_csv" ]; then
+    { head -1 "$csv/transactions.csv"; tail -n +2 "$csv/transactions.csv" | LC_ALL=C sort -t, -k3,3 -s; } > "$orders_csv.tmp"
+    mv "$orders_csv.tmp" "$orders_csv"
+  fi
 fi
 port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
 server=
@@ -102,8 +116,10 @@ bench() {
   echo "== $backend"
   if [ -z "${SKIP_IMPORT:-}" ]; then
     for entity in customers transactions subscriptions interactions cases claims; do
-      timed "$backend" "import $entity ($(($(wc -l < "$csv/$entity.csv") - 1)) rows)" \
-        "$kanta" import "${store[@]}" "$entity" "$csv/$entity.csv"
+      local file=$csv/$entity.csv
+      [ "$entity" = transactions ] && file=$orders_csv
+      timed "$backend" "import $entity ($(($(wc -l < "$file") - 1)) rows)" \
+        "$kanta" import "${store[@]}" "$entity" "$file"
     done
     if [ "$backend" = postgres ]; then psql "$pg_base/$db" -qc "ANALYZE" >/dev/null; fi
     echo "  store size after the import: $(size_of "$backend")"

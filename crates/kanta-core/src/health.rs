@@ -834,6 +834,12 @@ impl Core {
         let scoring = dataset(&score_rows, vec![false; n_customers]);
         drop(score_rows);
         let ids: Vec<i64> = inputs.customers.iter().map(|c| c.id).collect();
+        // The year of figures (gigabytes at a million customers) is not needed for
+        // the scores' factors built next.
+        drop(snap);
+        drop(inputs);
+        drop(by_run);
+        drop(subs);
         let card_for_scores = card.clone();
         let (scores, scoring) = tokio::task::spawn_blocking(move || {
             let card = card_for_scores;
@@ -869,7 +875,8 @@ impl Core {
                         score: (100.0 * (1.0 - probability)).round() as i64,
                         probability,
                         logit,
-                        factors: serde_json::to_value(&factors).unwrap_or(Json::Null),
+                        factors: serde_json::to_string(&factors)
+                            .unwrap_or_else(|_| "[]".to_string()),
                     }
                 })
                 .collect();
@@ -972,8 +979,7 @@ impl Core {
             ),
             None => (0.0, String::new()),
         };
-        let factors: Vec<Factor> =
-            serde_json::from_value(h.score.factors.clone()).unwrap_or_default();
+        let factors: Vec<Factor> = serde_json::from_str(&h.score.factors).unwrap_or_default();
         Ok(Some(CustomerHealth {
             customer: customer_external_id.to_string(),
             day: h.day,

@@ -140,8 +140,9 @@ pub struct HealthScore {
     pub probability: f64,
     /// The health logit (the churn logit's negative).
     pub logit: f64,
-    /// The factors as JSON (an array), as pages explain them.
-    pub factors: serde_json::Value,
+    /// The factors as JSON text (an array), as pages explain them. Text, not a
+    /// `serde_json::Value`: a million customers' factors as values took gigabytes.
+    pub factors: String,
 }
 
 /// A customer's newest score with its day and model, and the daily history.
@@ -278,10 +279,14 @@ fn after_bar(s: Option<String>) -> Option<i64> {
 macro_rules! fetch_pass {
     ($store:expr, $sql:expr, |$row:ident| $body:expr) => {{
         let sql: String = $sql;
+        // Streamed, not fetched whole: a million customers' rows of 40 columns held
+        // at once as driver values took gigabytes.
         with_pool!($store, pool => {
-            let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(pool).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for $row in &rows {
+            use futures_util::TryStreamExt;
+            let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(pool);
+            let mut out = Vec::new();
+            while let Some(row) = rows.try_next().await? {
+                let $row = &row;
                 let id: i64 = $row.try_get(0)?;
                 out.push((id, $body));
             }
@@ -721,7 +726,7 @@ impl Store {
                     score: r.try_get(2)?,
                     probability: r.try_get(3)?,
                     logit: r.try_get(4)?,
-                    factors: serde_json::from_str(&factors).map_err(json_err)?,
+                    factors,
                 },
                 change_30: r.try_get(6)?,
                 history: hist,
@@ -852,7 +857,7 @@ impl Writer {
                 .bind(chunk.iter().map(|s| s.score as i32).collect::<Vec<i32>>())
                 .bind(chunk.iter().map(|s| finite(s.probability)).collect::<Vec<f64>>())
                 .bind(chunk.iter().map(|s| finite(s.logit)).collect::<Vec<f64>>())
-                .bind(chunk.iter().map(|s| s.factors.to_string()).collect::<Vec<String>>())
+                .bind(chunk.iter().map(|s| s.factors.as_str()).collect::<Vec<&str>>())
                 .bind(day)
                 .bind(model_id)
                 .execute(&mut **tx)

@@ -100,6 +100,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "offer arms index",
         include_str!("../migrations/sqlite/0018_offer_arms_index.sql"),
     ),
+    (
+        19,
+        "orders covering index",
+        include_str!("../migrations/sqlite/0019_orders_covering_index.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -191,6 +196,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         18,
         "offer arms index",
         include_str!("../migrations/postgres/0018_offer_arms_index.sql"),
+    ),
+    (
+        19,
+        "customers hot updates",
+        include_str!("../migrations/postgres/0019_customers_hot_updates.sql"),
     ),
 ];
 

@@ -1,6 +1,7 @@
-//! Purchase days computed in SQL agree with `kanta_models::summary`, which reproduces
-//! `lifetimes`, on the same transactions: same-day orders once, refunds left out,
-//! days in UTC, a calibration and a holdout split.
+//! Purchase days as the store computes them (read from either backend, grouped in
+//! Rust) agree with `kanta_models::summary`, which reproduces `lifetimes`, on the same
+//! transactions: same-day orders once, refunds left out, days in UTC, a calibration
+//! and a holdout split.
 
 use chrono::{Duration, TimeZone, Utc};
 use kanta_domain::Value;
