@@ -14,6 +14,11 @@
 --   heap grows from about 170 to 340 bytes a customer; the indexes do not change.
 --   Pages written before this migration keep their fill until rewritten (`VACUUM
 --   FULL customers` applies it at once).
+-- * A run's scores no longer check each customer against `customers`: inserting
+--   1,000,000 scores took 21.3 s with that foreign key and 11.7 s without. Customers
+--   are never deleted (erasure anonymises the row in place and keeps the figures), so
+--   the check only ever found them there. The key to `model_runs` stays.
 
 DROP INDEX IF EXISTS customers_tier_idx;
 ALTER TABLE customers SET (fillfactor = 50);
+ALTER TABLE customer_scores DROP CONSTRAINT IF EXISTS customer_scores_customer_id_fkey;
