@@ -835,8 +835,7 @@ impl Core {
         drop(score_rows);
         let ids: Vec<i64> = inputs.customers.iter().map(|c| c.id).collect();
         // The year of figures (gigabytes at a million customers) is not needed for
-        // the scores' factors built next.
-        drop(snap);
+        // the scores' factors built next (`snap` only borrowed it).
         drop(inputs);
         drop(by_run);
         drop(subs);
