@@ -38,6 +38,17 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null &
 admin=$("$kanta" "${store[@]}" token create "bench admin" --role admin 2>/dev/null)
 curl -sf -X PUT -H "Authorization: Bearer $admin" -H "Content-Type: application/json" \
   -d '{"value": "10000000"}' "http://127.0.0.1:$port/api/v1/settings/api_rate_limit" >/dev/null
+# The server's start-up jobs (the daily health pass, the profitability pass, the first
+# scoring) write the customers too: wait until none has run for 3 s, so that the
+# figure is the ingest's (up to 4 minutes).
+quiet=0
+for _ in $(seq 1 240); do
+  running=$(curl -sf -H "Authorization: Bearer $admin" "http://127.0.0.1:$port/api/v1/jobs" |
+    python3 -c "import json, sys; print(json.load(sys.stdin)['counts']['running'])" || echo 1)
+  if [ "$running" = 0 ]; then quiet=$((quiet + 1)); else quiet=0; fi
+  [ "$quiet" -ge 3 ] && break
+  sleep 1
+done
 
 python3 - "$data/batches" "$batches" "$per_batch" <<'PY'
 import json, os, random, sys

@@ -105,6 +105,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "orders covering index",
         include_str!("../migrations/sqlite/0019_orders_covering_index.sql"),
     ),
+    (
+        20,
+        "customer sort keys",
+        include_str!("../migrations/sqlite/0020_customer_sort_keys.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -201,6 +206,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         19,
         "customers hot updates",
         include_str!("../migrations/postgres/0019_customers_hot_updates.sql"),
+    ),
+    (
+        20,
+        "customer sort keys",
+        include_str!("../migrations/postgres/0020_customer_sort_keys.sql"),
     ),
 ];
 

@@ -347,6 +347,25 @@ impl CustomerSort {
             .join(", ")
     }
 
+    /// PostgreSQL's ORDER BY for the revenue and last-purchase sorts, over
+    /// `customer_sort_keys k` (migration 0020): the same order as
+    /// [`CustomerSort::indexed_order_by`] gives over the customers' own columns, which
+    /// the table's triggers copy. `None` for other sorts and on SQLite.
+    fn sort_keys_order_by(self, postgres: bool, backwards: bool) -> Option<&'static str> {
+        use CustomerSort::*;
+        match (self, postgres, backwards) {
+            (Revenue, true, false) => Some("k.revenue_key DESC, k.customer_id"),
+            (Revenue, true, true) => Some("k.revenue_key, k.customer_id DESC"),
+            (LastPurchase, true, false) => {
+                Some("k.last_purchase_at DESC NULLS LAST, k.customer_id")
+            }
+            (LastPurchase, true, true) => {
+                Some("k.last_purchase_at NULLS FIRST, k.customer_id DESC")
+            }
+            _ => None,
+        }
+    }
+
     fn indexed_order_by(self, postgres: bool, backwards: bool) -> &'static str {
         use CustomerSort::*;
         match (self, postgres, backwards) {
@@ -361,7 +380,8 @@ impl CustomerSort {
             (ExternalId, _, true) => "c.external_id DESC",
             (Newest, _, false) => "c.id DESC",
             (Newest, _, true) => "c.id",
-            // Orders net of refunds plus subscriptions billed (migration 0007's index).
+            // Orders net of refunds plus subscriptions billed (SQLite: migration 0007's index;
+            // PostgreSQL walks `customer_sort_keys` instead, see `sort_keys_order_by`).
             (Revenue, _, false) => "(c.revenue_minor + c.subscription_revenue_minor) DESC, c.id",
             (Revenue, _, true) => "(c.revenue_minor + c.subscription_revenue_minor), c.id DESC",
             (LastPurchase, false, false) => "c.last_purchase_at DESC, c.id",
@@ -955,6 +975,14 @@ impl Store {
                 "WITH p AS (SELECT c.id FROM customers c WHERE {list_where} \
                  ORDER BY {order} LIMIT {lim} OFFSET {off}) \
                  SELECT {columns} FROM p JOIN customers c ON c.id = p.id ORDER BY {order}"
+            )
+        } else if let Some(order) = f.sort.sort_keys_order_by(postgres, backwards) {
+            // PostgreSQL keeps these two orders' indexes on `customer_sort_keys`
+            // (migration 0020), so that updates of the totals stay HOT: walk that
+            // index and fetch each customer by id.
+            format!(
+                "SELECT {columns} FROM customer_sort_keys k JOIN customers c ON c.id = k.customer_id \
+                 WHERE {list_where} ORDER BY {order} LIMIT {lim} OFFSET {off}"
             )
         } else {
             format!(

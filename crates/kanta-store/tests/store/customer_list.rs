@@ -93,6 +93,56 @@ async fn totals_match_rows(store: &Store) {
         );
         assert_eq!(c.last_purchase_at, orders.iter().max().copied(), "{}", c.id);
     }
+    // The revenue and last-purchase sorts follow the totals just checked (PostgreSQL
+    // walks `customer_sort_keys`, which its triggers keep: migration 0020).
+    let newest = store
+        .customers(&CustomerFilter {
+            sort: CustomerSort::Newest,
+            limit: 10_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .customers;
+    for sort in [CustomerSort::Revenue, CustomerSort::LastPurchase] {
+        let page = store
+            .customers(&CustomerFilter {
+                sort,
+                limit: 10_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let ids = |list: &[kanta_store::records::CustomerSummary]| {
+            list.iter().map(|c| c.id.clone()).collect::<Vec<_>>()
+        };
+        let mut expected = p.customers.clone();
+        match sort {
+            CustomerSort::Revenue => expected.sort_by_key(|c| {
+                (
+                    std::cmp::Reverse(c.revenue_minor + c.subscription_revenue_minor),
+                    store_order(&newest, &c.id),
+                )
+            }),
+            _ => expected.sort_by_key(|c| {
+                (
+                    c.last_purchase_at.is_none(),
+                    std::cmp::Reverse(c.last_purchase_at),
+                    store_order(&newest, &c.id),
+                )
+            }),
+        }
+        assert_eq!(ids(&page.customers), ids(&expected), "{sort:?}");
+    }
+}
+
+/// A customer's position in the list sorted newest first (internal ids descending),
+/// reversed: ties in every sort are broken by the internal id, lowest first.
+fn store_order(
+    list: &[kanta_store::records::CustomerSummary],
+    id: &str,
+) -> std::cmp::Reverse<usize> {
+    std::cmp::Reverse(list.iter().position(|c| c.id == id).unwrap())
 }
 
 #[tokio::test]
