@@ -345,9 +345,12 @@ impl Decimal {
                 .and_then(|p| self.mantissa.checked_mul(p))
                 .ok_or_else(|| MoneyError::TooLarge(excerpt(&self.to_string())))
         } else {
-            let div = 10i128
-                .checked_pow(self.scale - digits)
-                .ok_or_else(|| MoneyError::TooLarge(excerpt(&self.to_string())))?;
+            // 10^39 and beyond do not fit an i128, and every i128 is less than half of
+            // them: the amount rounds to zero (found by fuzzing: it was refused as too
+            // large).
+            let Some(div) = 10i128.checked_pow(self.scale - digits) else {
+                return Ok(0);
+            };
             let q = self.mantissa / div;
             let r = self.mantissa % div;
             Ok(if r.abs() * 2 >= div {
@@ -392,18 +395,17 @@ impl Decimal {
 impl fmt::Display for Decimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sign = if self.mantissa < 0 { "-" } else { "" };
-        let abs = self.mantissa.unsigned_abs();
-        if self.scale == 0 {
-            return write!(f, "{sign}{abs}");
+        let digits = self.mantissa.unsigned_abs().to_string();
+        let scale = self.scale as usize;
+        if scale == 0 {
+            return write!(f, "{sign}{digits}");
         }
-        let div = 10u128.pow(self.scale);
-        write!(
-            f,
-            "{sign}{}.{:0width$}",
-            abs / div,
-            abs % div,
-            width = self.scale as usize
-        )
+        // Any scale, not only one whose power of ten fits a u128 (found by fuzzing:
+        // 10^51 overflowed while an error message displayed a tiny amount).
+        let zeros = (scale + 1).saturating_sub(digits.len());
+        let padded = format!("{}{digits}", "0".repeat(zeros));
+        let (int, frac) = padded.split_at(padded.len() - scale);
+        write!(f, "{sign}{int}.{frac}")
     }
 }
 
@@ -635,6 +637,30 @@ mod tests {
             );
         }
         assert_eq!(Decimal::parse("0e39").unwrap().mantissa, 0);
+        // Found by fuzzing (fuzz/regressions/money_date/crash-tiny-amount-scale-51): a
+        // tiny amount whose scale passes 38 was refused as too large, and displaying it
+        // for the message overflowed 10^scale (a panic where overflow checks are on).
+        assert_eq!(Decimal::parse("22.20024124125e-40").unwrap().mantissa, 0);
+        assert_eq!(minor("22.20024 124 125e-40"), 0);
+        let tiny = Decimal {
+            mantissa: -125,
+            scale: 51,
+        };
+        assert_eq!(tiny.to_string(), format!("-0.{}125", "0".repeat(48)));
+        assert_eq!(tiny.to_units(2).unwrap(), 0);
+        let small = Decimal {
+            mantissa: 5,
+            scale: 3,
+        };
+        assert_eq!(small.to_string(), "0.005");
+        assert_eq!(
+            Decimal {
+                mantissa: -123_456,
+                scale: 2
+            }
+            .to_string(),
+            "-1234.56"
+        );
     }
 
     #[test]

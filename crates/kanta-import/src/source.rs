@@ -241,11 +241,14 @@ impl SourceReader {
         };
         if has_header && format != Format::JsonLines {
             let first = reader.next_record()?;
-            let mut names = first.map(|r| r.fields).unwrap_or_default();
-            if let Some(n) = names.first_mut() {
-                *n = n.trim_start_matches('\u{feff}').to_string();
-            }
-            reader.header = Some(names.into_iter().map(|n| n.trim().to_string()).collect());
+            let names = first.map(|r| r.fields).unwrap_or_default();
+            // Names without blanks or byte-order marks around them (found by fuzzing:
+            // a mark after leading blanks stayed in the first name).
+            let clean = |n: String| {
+                n.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+                    .to_string()
+            };
+            reader.header = Some(names.into_iter().map(clean).collect());
         }
         Ok(reader)
     }
@@ -419,6 +422,28 @@ mod tests {
         assert_eq!(sniff_delimiter(b"id,name\n"), Some(b','));
         assert_eq!(sniff_delimiter(b"id\tname\n"), Some(b'\t'));
         assert_eq!(sniff_delimiter(b"id\n"), None);
+    }
+
+    #[test]
+    fn header_names_lose_blanks_and_byte_order_marks() {
+        // Found by fuzzing (fuzz/regressions/csv_sniff/crash-bom-after-blanks).
+        let dir = tempfile::tempdir().unwrap();
+        for (i, text) in [
+            "\u{feff}id;name\n1;A\n",
+            "\x0c\x0c\u{feff}id ;\u{feff} name\n1;A\n",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let path = dir.path().join(format!("h{i}.csv"));
+            std::fs::write(&path, text).unwrap();
+            let r = SourceReader::open(&path, None, None, true).unwrap();
+            assert_eq!(
+                r.header.as_deref(),
+                Some(&["id".to_string(), "name".to_string()][..]),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]
