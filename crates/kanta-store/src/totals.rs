@@ -34,7 +34,11 @@ const SUMMED: [&str; 4] = ["customer_id", "amount_minor", "kind", "occurred_at"]
 ///
 /// Rows the merge leaves as they are touch nothing. On PostgreSQL the customers
 /// concerned are locked in id order, so two writers touching one customer take turns.
-pub(crate) fn before_merge(fields: &[&Field], postgres: bool) -> Vec<String> {
+///
+/// `existing` is false when no staged row's id is in the table yet (the writer probed
+/// once, [`crate::write`]): a batch of new events then needs neither the probe of
+/// changed rows nor each added row's existence check.
+pub(crate) fn before_merge(fields: &[&Field], postgres: bool, existing: bool) -> Vec<String> {
     let has = |c: &str| fields.iter().any(|f| f.column == c);
     let temp = |name: &str, select: &str| {
         if postgres {
@@ -63,9 +67,13 @@ pub(crate) fn before_merge(fields: &[&Field], postgres: bool) -> Vec<String> {
              CAST(coalesce(sum(CASE WHEN {is_refund} THEN s.amount_minor END), 0) AS BIGINT) AS refunds_sum, \
              min(CASE WHEN {is_order} THEN s.occurred_at END) AS first_order, \
              max(CASE WHEN {is_order} THEN s.occurred_at END) AS last_order \
-             FROM kanta_stage s \
-             WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.external_id = s.external_id) \
-             GROUP BY s.customer_id"
+             FROM kanta_stage s {new_only}\
+             GROUP BY s.customer_id",
+            new_only = if existing {
+                "WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.external_id = s.external_id) "
+            } else {
+                ""
+            }
         )
     } else {
         "SELECT customer_id, 0 AS n, 0 AS revenue, 0 AS refunds, 0 AS refunds_sum, \
@@ -91,41 +99,75 @@ pub(crate) fn before_merge(fields: &[&Field], postgres: bool) -> Vec<String> {
         }
     };
     let mut v = temp("kanta_added", &added);
-    v.extend(temp("kanta_touched", &touched));
+    if existing {
+        v.extend(temp("kanta_touched", &touched));
+    }
     if postgres {
-        v.push(
-            "SELECT id FROM customers WHERE id IN \
-             (SELECT customer_id FROM kanta_touched UNION SELECT customer_id FROM kanta_added) \
-             ORDER BY id FOR UPDATE"
-                .into(),
-        );
+        let ids = if existing {
+            "SELECT customer_id FROM kanta_touched UNION SELECT customer_id FROM kanta_added"
+        } else {
+            "SELECT customer_id FROM kanta_added"
+        };
+        // NO KEY: the totals are no key, so inserts of rows that reference these
+        // customers (their foreign keys' KEY SHARE locks) need not wait.
+        v.push(format!(
+            "SELECT id FROM customers WHERE id IN ({ids}) ORDER BY id FOR NO KEY UPDATE"
+        ));
     }
     v
 }
 
-/// After the merge: adds the new rows' sums, then recomputes the touched customers.
-pub(crate) fn after_merge(postgres: bool) -> Vec<String> {
-    let mut v = vec![
-        "UPDATE customers SET transactions_count = transactions_count + a.n, \
-         revenue_minor = revenue_minor + a.revenue, \
-         refunds_count = refunds_count + a.refunds, \
-         refunds_minor = refunds_minor + a.refunds_sum, \
-         first_purchase_at = CASE WHEN a.first_order IS NULL THEN first_purchase_at \
-           WHEN first_purchase_at IS NULL OR a.first_order < first_purchase_at THEN a.first_order \
-           ELSE first_purchase_at END, \
-         last_purchase_at = CASE WHEN a.last_order IS NULL THEN last_purchase_at \
-           WHEN last_purchase_at IS NULL OR a.last_order > last_purchase_at THEN a.last_order \
-           ELSE last_purchase_at END \
-         FROM kanta_added a WHERE customers.id = a.customer_id \
-         AND NOT EXISTS (SELECT 1 FROM kanta_touched k WHERE k.customer_id = a.customer_id)"
-            .to_string(),
-        recompute_for("SELECT customer_id FROM kanta_touched"),
-    ];
+/// After the merge: adds the new rows' sums, then recomputes the touched customers
+/// (none when `existing` is false, see [`before_merge`]).
+pub(crate) fn after_merge(postgres: bool, existing: bool) -> Vec<String> {
+    let add = format!("{ADD_SET} FROM kanta_added a WHERE customers.id = a.customer_id");
+    let mut v = Vec::new();
+    if existing {
+        v.push(format!(
+            "{add} AND NOT EXISTS (SELECT 1 FROM kanta_touched k WHERE k.customer_id = a.customer_id)"
+        ));
+        v.push(recompute_for("SELECT customer_id FROM kanta_touched"));
+    } else {
+        v.push(add);
+    }
     if !postgres {
         v.push("DROP TABLE temp.kanta_added".into());
-        v.push("DROP TABLE temp.kanta_touched".into());
+        if existing {
+            v.push("DROP TABLE temp.kanta_touched".into());
+        }
     }
     v
+}
+
+/// Adds the sums of new rows, from a relation `a` (customer id, `n`, `revenue`,
+/// `refunds`, `refunds_sum`, `first_order`, `last_order`), to the customers' totals;
+/// the statement goes on with `FROM ... a WHERE customers.id = a....`.
+const ADD_SET: &str = "UPDATE customers SET transactions_count = transactions_count + a.n, \
+     revenue_minor = revenue_minor + a.revenue, \
+     refunds_count = refunds_count + a.refunds, \
+     refunds_minor = refunds_minor + a.refunds_sum, \
+     first_purchase_at = CASE WHEN a.first_order IS NULL THEN first_purchase_at \
+       WHEN first_purchase_at IS NULL OR a.first_order < first_purchase_at THEN a.first_order \
+       ELSE first_purchase_at END, \
+     last_purchase_at = CASE WHEN a.last_order IS NULL THEN last_purchase_at \
+       WHEN last_purchase_at IS NULL OR a.last_order > last_purchase_at THEN a.last_order \
+       ELSE last_purchase_at END";
+
+/// The relation of sums as [`SET_FROM_JSON`] and [`SET_FROM_ARRAYS`] take it, for
+/// [`ADD_SET`].
+const JSON_SUMS: &str = "(SELECT value->>0 AS id, value->>1 AS n, value->>2 AS revenue, \
+     value->>3 AS refunds, value->>4 AS refunds_sum, value->>5 AS first_order, \
+     value->>6 AS last_order FROM json_each($1)) a";
+const ARRAY_SUMS: &str = "UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], \
+     $6::timestamptz[], $7::timestamptz[]) \
+     AS a(id, n, revenue, refunds, refunds_sum, first_order, last_order)";
+
+/// The statement that adds sums of new rows (summed in Rust as they passed, see
+/// [`add_batch`]) to the customers' totals: SQLite takes them as
+/// [`SET_FROM_JSON`] does, PostgreSQL as [`SET_FROM_ARRAYS`] does.
+pub(crate) fn add_from(postgres: bool) -> String {
+    let sums = if postgres { ARRAY_SUMS } else { JSON_SUMS };
+    format!("{ADD_SET} FROM {sums} WHERE customers.id = a.id")
 }
 
 /// Recomputes the totals of the customers whose ids `ids_sql` selects (as a column
@@ -166,7 +208,8 @@ pub(crate) type TotalsByCustomer = rustc_hash::FxHashMap<i64, CustomerTotals>;
 
 /// Adds a batch of transactions (references resolved through `refs`) to `sums`.
 /// A bulk load goes into an empty table, so these sums are the whole totals, and
-/// summing the rows as they pass saves reading a million of them back.
+/// summing the rows as they pass saves reading a million of them back; rows written
+/// straight into the table (all new) are added to the totals the same way.
 pub(crate) fn add_batch(
     sums: &mut TotalsByCustomer,
     batch: &WriteBatch,

@@ -9,12 +9,16 @@
 //! import streams its file through it in chunks) and commits in [`Writer::finish`];
 //! dropped unfinished, or killed at any moment, it leaves the store as before.
 //!
-//! Rows are loaded in bulk into a temporary stage table (`COPY` on PostgreSQL; one
-//! JSON array per 10,000 rows, expanded by `jsonb_each`, on SQLite), then merged with
-//! one `UPDATE ... FROM` for changed rows and one `INSERT ... WHERE NOT EXISTS` for
-//! new ones: the same SQL on both backends. A large write into an empty table skips
-//! the stage: the table's indexes are dropped, the rows loaded straight in, and the
-//! indexes rebuilt, still inside the transaction.
+//! A batch none of whose external ids the table holds (new events, an API create:
+//! one probe of its ids decides) is loaded straight into the table; a write of
+//! transactions sums its rows per customer as they pass and adds the sums to the
+//! customers' totals when it merges. Other batches are loaded in bulk into a
+//! temporary stage table (`COPY` on PostgreSQL; one JSON array per 10,000 rows,
+//! expanded by `jsonb_each`, on SQLite), then merged with one `UPDATE ... FROM` for
+//! changed rows and one `INSERT ... WHERE NOT EXISTS` for new ones: the same SQL on
+//! both backends. A large write into an empty table skips the stage too: the table's
+//! indexes are dropped, the rows loaded straight in, and the indexes rebuilt, still
+//! inside the transaction.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -73,10 +77,17 @@ impl DbTx {
     }
 
     /// Sets the totals of the customers in `sums` (after a bulk load, when they had
-    /// no transactions before): chunks of JSON through `json_each` on SQLite, arrays
-    /// through `UNNEST` on PostgreSQL.
-    async fn write_totals(&mut self, sums: &totals::TotalsByCustomer) -> Result<()> {
-        let rows: Vec<(&i64, &totals::CustomerTotals)> = sums.iter().collect();
+    /// no transactions before), or adds `sums` to them (`add`: new rows written
+    /// straight into the table): chunks of JSON through `json_each` on SQLite, arrays
+    /// through `UNNEST` on PostgreSQL, in customer id order.
+    async fn write_totals(&mut self, sums: &totals::TotalsByCustomer, add: bool) -> Result<()> {
+        let mut rows: Vec<(&i64, &totals::CustomerTotals)> = sums.iter().collect();
+        rows.sort_unstable_by_key(|(id, _)| **id);
+        let sql = match (add, self.is_postgres()) {
+            (false, false) => Cow::Borrowed(totals::SET_FROM_JSON),
+            (false, true) => Cow::Borrowed(totals::SET_FROM_ARRAYS),
+            (true, pg) => Cow::Owned(totals::add_from(pg)),
+        };
         for chunk in rows.chunks(SQLITE_CHUNK_ROWS) {
             match self {
                 DbTx::Sqlite(tx) => {
@@ -104,7 +115,7 @@ impl DbTx {
                         json.push(']');
                     }
                     json.push(']');
-                    sqlx::query::<Sqlite>(totals::SET_FROM_JSON)
+                    sqlx::query::<Sqlite>(AssertSqlSafe(sql.to_string()))
                         .bind(json)
                         .execute(&mut **tx)
                         .await?;
@@ -120,7 +131,7 @@ impl DbTx {
                         chunk.iter().map(|(_, s)| s.first_order).collect();
                     let last: Vec<Option<chrono::DateTime<chrono::Utc>>> =
                         chunk.iter().map(|(_, s)| s.last_order).collect();
-                    sqlx::query::<Postgres>(totals::SET_FROM_ARRAYS)
+                    sqlx::query::<Postgres>(AssertSqlSafe(sql.to_string()))
                         .bind(ids)
                         .bind(counts)
                         .bind(revenue)
@@ -156,6 +167,48 @@ impl DbTx {
             DbTx::Sqlite(_) => format!("'{}'", format_time(&chrono::Utc::now())),
             DbTx::Postgres(_) => "now()".into(),
         }
+    }
+
+    /// Whether `table` holds any of these external ids.
+    async fn any_exists<'a>(
+        &mut self,
+        table: &str,
+        ids: impl Iterator<Item = &'a str>,
+    ) -> Result<bool> {
+        let ids: Vec<&str> = ids.collect();
+        let found = match self {
+            DbTx::Sqlite(tx) => {
+                let sql = format!(
+                    "SELECT 1 FROM {table} WHERE external_id IN (SELECT value FROM json_each($1)) LIMIT 1"
+                );
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .is_some()
+            }
+            DbTx::Postgres(tx) => {
+                let sql = format!("SELECT 1 FROM {table} WHERE external_id = ANY($1) LIMIT 1");
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(ids)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .is_some()
+            }
+        };
+        Ok(found)
+    }
+
+    /// Whether any row of the stage has an external id `table` holds already.
+    async fn stage_meets(&mut self, table: &str) -> Result<bool> {
+        let sql = format!(
+            "SELECT CAST(count(*) AS BIGINT) FROM (SELECT 1 FROM kanta_stage s \
+             JOIN {table} t ON t.external_id = s.external_id LIMIT 1) x"
+        );
+        let n = on_tx!(self, tx => sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
+            .fetch_one(&mut **tx)
+            .await?);
+        Ok(n > 0)
     }
 
     async fn is_empty(&mut self, table: &str) -> Result<bool> {
@@ -253,7 +306,7 @@ impl DbTx {
         let cols = column_list(batch);
         match self {
             DbTx::Sqlite(_) => unreachable!("SQLite loads through Writer::load_sqlite"),
-            DbTx::Postgres(tx) if target == "kanta_stage" && batch.len() <= SMALL_BATCH_ROWS => {
+            DbTx::Postgres(tx) if batch.len() <= SMALL_BATCH_ROWS => {
                 // A few rows (an API write) as one JSON parameter: COPY sends its data
                 // and its end in two flushes, and without TCP_NODELAY (sqlx sets none)
                 // the end waits for the server's delayed ACK, 40 ms per write.
@@ -280,8 +333,8 @@ impl DbTx {
                 }
                 json.push(']');
                 let sql = format!(
-                    "INSERT INTO kanta_stage ({cols}) SELECT {cols} \
-                     FROM json_populate_recordset(NULL::kanta_stage, $1::json)"
+                    "INSERT INTO {target} ({cols}) SELECT {cols} \
+                     FROM json_populate_recordset(NULL::{target}, $1::json)"
                 );
                 sqlx::query::<Postgres>(AssertSqlSafe(sql))
                     .bind(json)
@@ -380,6 +433,11 @@ pub struct Writer {
     pending: Option<(String, Vec<String>)>,
     /// A bulk load of transactions: each customer's totals, summed as the rows pass.
     bulk_totals: Option<totals::TotalsByCustomer>,
+    /// Rows written straight into the table since the last merge (batches of new ids
+    /// only), and, for transactions, their sums per customer, added to the totals at
+    /// the merge.
+    direct_rows: u64,
+    direct_totals: Option<totals::TotalsByCustomer>,
     /// The store, to count the write when it commits.
     store: Store,
     /// The day subscriptions' figures are computed as of (billed periods, next
@@ -432,6 +490,8 @@ impl Store {
             summary: WriteSummary::default(),
             pending: None,
             bulk_totals: None,
+            direct_rows: 0,
+            direct_totals: None,
             store: self.clone(),
             today: Utc::now().date_naive(),
             context_set: false,
@@ -556,46 +616,63 @@ impl Writer {
                 .extend(created);
         }
         self.resolve_refs(&batch).await?;
-        if let Mode::Undecided = self.mode {
-            self.mode = if batch.len() >= BULK_MIN_ROWS && self.tx.is_empty(table).await? {
-                let indexes = self.tx.indexes(table).await?;
-                for (name, _) in &indexes {
-                    self.tx.execute(format!("DROP INDEX {name}")).await?;
+        if matches!(self.mode, Mode::Undecided)
+            && self.direct_rows == 0
+            && batch.len() >= BULK_MIN_ROWS
+            && self.tx.is_empty(table).await?
+        {
+            let indexes = self.tx.indexes(table).await?;
+            for (name, _) in &indexes {
+                self.tx.execute(format!("DROP INDEX {name}")).await?;
+            }
+            self.mode = Mode::Bulk { indexes };
+        }
+        // A batch none of whose ids the table holds (new events, an API create) goes
+        // straight into the table: no stage to create, fill, analyse, probe and
+        // merge. One probe of its ids decides. Subscriptions always merge through
+        // the stage (their customers' figures are refreshed from it).
+        let direct = !matches!(self.mode, Mode::Bulk { .. })
+            && self.entity.name != SUBSCRIPTIONS.name
+            && !self.tx.any_exists(table, batch.ids()).await?;
+        if !direct && matches!(self.mode, Mode::Undecided) {
+            let cols = column_list(&batch);
+            let create =
+                format!("CREATE TEMP TABLE kanta_stage AS SELECT {cols} FROM {table} WHERE false");
+            match self.tx {
+                DbTx::Sqlite(_) => {
+                    self.tx
+                        .execute("DROP TABLE IF EXISTS temp.kanta_stage".into())
+                        .await?;
+                    self.tx.execute(create).await?;
                 }
-                Mode::Bulk { indexes }
-            } else {
-                let cols = column_list(&batch);
-                let create = format!(
-                    "CREATE TEMP TABLE kanta_stage AS SELECT {cols} FROM {table} WHERE false"
-                );
-                match self.tx {
-                    DbTx::Sqlite(_) => {
-                        self.tx
-                            .execute("DROP TABLE IF EXISTS temp.kanta_stage".into())
-                            .await?;
-                        self.tx.execute(create).await?;
-                    }
-                    DbTx::Postgres(_) => {
-                        self.tx
-                            .execute(create.replacen(
-                                "kanta_stage AS",
-                                "kanta_stage ON COMMIT DROP AS",
-                                1,
-                            ))
-                            .await?;
-                    }
+                DbTx::Postgres(_) => {
+                    self.tx
+                        .execute(create.replacen(
+                            "kanta_stage AS",
+                            "kanta_stage ON COMMIT DROP AS",
+                            1,
+                        ))
+                        .await?;
                 }
-                Mode::Stage
-            };
+            }
+            self.mode = Mode::Stage;
         }
         self.rows += batch.len() as u64;
-        if let Mode::Bulk { .. } = self.mode
+        if direct {
+            self.direct_rows += batch.len() as u64;
+        }
+        if (direct || matches!(self.mode, Mode::Bulk { .. }))
             && self.entity.name == TRANSACTIONS.name
         {
-            let sums = self.bulk_totals.get_or_insert_with(Default::default);
+            let sums = if direct {
+                self.direct_totals.get_or_insert_with(Default::default)
+            } else {
+                self.bulk_totals.get_or_insert_with(Default::default)
+            };
             totals::add_batch(sums, &batch, &self.refs);
         }
         let target = match &self.mode {
+            _ if direct => table,
             Mode::Bulk { .. } => table,
             _ => "kanta_stage",
         };
@@ -714,10 +791,29 @@ impl Writer {
         run: &RunInfo,
     ) -> Result<WriteSummary> {
         let summary = self.merge(run).await?;
+        // References are cached by field name: kept where the name means the same
+        // table in the next entity (the customers of an events write's transactions,
+        // interactions and usage, looked up once).
+        let target = |fields: &[&Field], name: &str| {
+            fields
+                .iter()
+                .find(|f| f.name == name)
+                .and_then(|f| match f.kind {
+                    Kind::Ref(t) => Some(t),
+                    _ => None,
+                })
+        };
+        let keep: Vec<&'static str> = self
+            .refs
+            .keys()
+            .copied()
+            .filter(|name| {
+                target(&self.fields, name).is_some_and(|t| target(&fields, name) == Some(t))
+            })
+            .collect();
+        std::sync::Arc::make_mut(&mut self.refs).retain(|name, _| keep.contains(name));
         self.entity = entity;
         self.fields = fields;
-        // References are cached by field name, which may mean another table now.
-        self.refs = Default::default();
         Ok(summary)
     }
 
@@ -754,6 +850,15 @@ impl Writer {
     /// into their table, adding to the summary's counts.
     async fn merge_rows(&mut self) -> Result<()> {
         self.flush_pending().await?;
+        // Rows written straight into the table first: a stage merged next recomputes
+        // the customers its changed rows touch from all their rows, these included.
+        if self.direct_rows > 0 {
+            self.summary.inserted += self.direct_rows;
+            self.direct_rows = 0;
+            if let Some(sums) = self.direct_totals.take() {
+                self.tx.write_totals(&sums, true).await?;
+            }
+        }
         match std::mem::replace(&mut self.mode, Mode::Undecided) {
             Mode::Undecided => {}
             Mode::Bulk { indexes } => {
@@ -762,7 +867,7 @@ impl Writer {
                 }
                 if self.entity.name == TRANSACTIONS.name {
                     let sums = self.bulk_totals.take().unwrap_or_default();
-                    self.tx.write_totals(&sums).await?;
+                    self.tx.write_totals(&sums, false).await?;
                 }
                 if self.entity.name == SUBSCRIPTIONS.name {
                     // The table was empty: every subscriber is new.
@@ -777,7 +882,6 @@ impl Writer {
             }
             Mode::Stage => {
                 let now = self.tx.now();
-                let (update, insert) = merge_sql(self.entity, &self.fields, &now);
                 let totals = self.entity.name == TRANSACTIONS.name;
                 let pg = matches!(self.tx, DbTx::Postgres(_));
                 if pg {
@@ -785,8 +889,15 @@ impl Writer {
                     // the planner joins the stage by scanning the whole target table.
                     self.tx.execute("ANALYZE kanta_stage".into()).await?;
                 }
+                // One probe of the table, stopping at the first staged id it holds: a
+                // batch of new rows (the events' usual case) then skips the update,
+                // the totals' probe of changed rows and each insert's existence check,
+                // three probes of every row. No other writer comes between (the write
+                // lock), so what it finds still holds at the insert.
+                let existing = self.tx.stage_meets(self.entity.table).await?;
+                let (update, insert) = merge_sql(self.entity, &self.fields, &now, existing);
                 if totals {
-                    for sql in totals::before_merge(&self.fields, pg) {
+                    for sql in totals::before_merge(&self.fields, pg, existing) {
                         self.tx.execute(sql).await?;
                     }
                 }
@@ -801,7 +912,7 @@ impl Writer {
                 }
                 self.summary.inserted += self.tx.execute(insert).await?;
                 if totals {
-                    for sql in totals::after_merge(pg) {
+                    for sql in totals::after_merge(pg, existing) {
                         self.tx.execute(sql).await?;
                     }
                 }
@@ -879,16 +990,22 @@ fn column_list(batch: &WriteBatch) -> String {
 }
 
 /// The two statements that merge the stage into the table: the update of rows whose
-/// values changed (None when the rows carry no field besides the id), and the insert
-/// of rows whose external id is new. `now` is the current time in the dialect's
-/// stored form.
-fn merge_sql(entity: &Entity, fields: &[&Field], now: &str) -> (Option<String>, String) {
+/// values changed (None when the rows carry no field besides the id, or when
+/// `existing` is false: no staged id is in the table), and the insert of rows whose
+/// external id is new (every row when `existing` is false). `now` is the current time
+/// in the dialect's stored form.
+fn merge_sql(
+    entity: &Entity,
+    fields: &[&Field],
+    now: &str,
+    existing: bool,
+) -> (Option<String>, String) {
     let t = entity.table;
     let cols = std::iter::once("external_id")
         .chain(fields.iter().map(|f| f.column))
         .collect::<Vec<_>>()
         .join(", ");
-    let update = (!fields.is_empty()).then(|| {
+    let update = (existing && !fields.is_empty()).then(|| {
         let mut set = String::new();
         let mut changed = String::new();
         for (i, f) in fields.iter().enumerate() {
@@ -904,9 +1021,13 @@ fn merge_sql(entity: &Entity, fields: &[&Field], now: &str) -> (Option<String>, 
              WHERE {t}.external_id = s.external_id AND ({changed})"
         )
     });
+    let new_only = if existing {
+        format!(" WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {t}.external_id = s.external_id)")
+    } else {
+        String::new()
+    };
     let insert = format!(
-        "INSERT INTO {t} ({cols}, created_at, updated_at) SELECT {cols}, {now}, {now} FROM kanta_stage s \
-         WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {t}.external_id = s.external_id)"
+        "INSERT INTO {t} ({cols}, created_at, updated_at) SELECT {cols}, {now}, {now} FROM kanta_stage s{new_only}"
     );
     (update, insert)
 }

@@ -402,6 +402,85 @@ async fn migration_0006_backfills_the_refund_totals() {
     .await;
 }
 
+/// One writer taking a batch of new rows (written straight into the table), then a
+/// batch mixing a changed row, an unchanged one and a new one (merged through the
+/// stage), then new rows again: the counts and every customer's totals are those of
+/// the rows, and a later write of the same rows changes nothing.
+#[tokio::test]
+async fn one_writer_mixes_new_and_changed_batches() {
+    each_backend(|store| async move {
+        let mut c = WriteBatch::new(&CUSTOMERS, fields(&CUSTOMERS, &["name"]));
+        c.push("a".into(), [text("Aino")]);
+        c.push("b".into(), [text("Bertil")]);
+        store.write(&c).await.unwrap();
+        store
+            .write(&batch(vec![
+                order("old1", "a", 2, 300, "order"),
+                order("old2", "b", 4, 400, "order"),
+            ]))
+            .await
+            .unwrap();
+        let cols = ["customer_id", "occurred_at", "amount", "currency", "kind"];
+        let mut w = store
+            .writer(&TRANSACTIONS, fields(&TRANSACTIONS, &cols))
+            .await
+            .unwrap();
+        w.write(batch(vec![
+            order("n1", "a", 10, 1000, "order"),
+            order("n2", "b", 11, 2000, "order"),
+            order("n3", "a", 1, -50, "refund"),
+        ]))
+        .await
+        .unwrap();
+        w.write(batch(vec![
+            // old1 moves from a to b with a new amount; old2 stays as it was
+            order("old1", "b", 3, 350, "order"),
+            order("old2", "b", 4, 400, "order"),
+            order("n4", "a", 12, 70, "order"),
+        ]))
+        .await
+        .unwrap();
+        w.write(batch(vec![order("n5", "b", 20, 5, "order")]))
+            .await
+            .unwrap();
+        let s = w
+            .finish(&kanta_store::write::RunInfo::default())
+            .await
+            .unwrap();
+        assert_eq!((s.inserted, s.updated, s.unchanged), (5, 1, 1));
+        let p = store
+            .customers(&CustomerFilter {
+                sort: CustomerSort::Revenue,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let line = |id: &str| p.customers.iter().find(|c| c.id == id).unwrap().clone();
+        // a: n1 1000, n3 -50 (refund), n4 70; b: old1 350, old2 400, n2 2000, n5 5
+        assert_eq!((line("a").transactions, line("a").revenue_minor), (3, 1020));
+        assert_eq!((line("a").refunds_count, line("a").refunds_minor), (1, -50));
+        assert_eq!((line("b").transactions, line("b").revenue_minor), (4, 2755));
+        let day = |t: Option<DateTime<Utc>>| t.map(|t| t.format("%d").to_string());
+        assert_eq!(day(line("a").first_purchase_at), Some("10".into()));
+        assert_eq!(day(line("a").last_purchase_at), Some("12".into()));
+        assert_eq!(day(line("b").first_purchase_at), Some("03".into()));
+        assert_eq!(day(line("b").last_purchase_at), Some("20".into()));
+        totals_match_rows(&store).await;
+
+        // The same rows again: every one found unchanged, the totals as they were.
+        let again = store
+            .write(&batch(vec![
+                order("n1", "a", 10, 1000, "order"),
+                order("n5", "b", 20, 5, "order"),
+            ]))
+            .await
+            .unwrap();
+        assert_eq!((again.inserted, again.updated, again.unchanged), (0, 0, 2));
+        totals_match_rows(&store).await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_bulk_load_computes_everyones_totals() {
     each_backend(|store| async move {
