@@ -182,9 +182,9 @@ pub struct Chunk {
     pub batch: WriteBatch,
     /// The first line of each row of the batch (parallel to its rows).
     pub lines: Vec<u64>,
-    /// The raw records of the batch's rows, kept only to reject rows later: fields
-    /// joined by U+001F, an order's lines by U+001E.
-    raw: Vec<String>,
+    /// The raw records of the batch's rows (an order's lines, each as its fields),
+    /// kept only to reject rows later; empty when the import keeps none.
+    raw: Vec<RawLines>,
     /// Rows rejected so far in the file.
     pub rejected_so_far: u64,
     /// `batch.create_customers` already lists the customers first met in this chunk.
@@ -547,7 +547,7 @@ struct Builder {
     plan: Plan,
     batch: WriteBatch,
     lines: Vec<u64>,
-    raw: Vec<String>,
+    raw: Vec<RawLines>,
     errors: Vec<RowError>,
     /// Index of each external id in the batch, to merge order lines and catch repeats.
     by_id: HashMap<String, (usize, u64)>,
@@ -822,8 +822,9 @@ impl Builder {
                     self.reject_order(&o, rec.line);
                     return;
                 }
-                self.raw[row].push(LINE_SEP);
-                join_into(&mut self.raw[row], &rec.fields);
+                if self.keep_raw {
+                    self.raw[row].push(rec.fields.clone());
+                }
             }
             Some((_, first)) => {
                 self.reject(
@@ -852,11 +853,11 @@ impl Builder {
                 }
                 self.batch.push(ext_id, values);
                 self.lines.push(rec.line);
-                let mut raw = String::new();
-                if self.keep_raw {
-                    join_into(&mut raw, &rec.fields);
-                }
-                self.raw.push(raw);
+                self.raw.push(if self.keep_raw {
+                    vec![rec.fields.clone()]
+                } else {
+                    Vec::new()
+                });
             }
         }
     }
@@ -899,7 +900,7 @@ impl Builder {
         self.bad_orders.insert(order.to_string(), bad_line);
         if let Some((row, _)) = self.by_id.remove(order) {
             let line = self.lines[row];
-            for r in split_lines(&std::mem::take(&mut self.raw[row])) {
+            for r in records(std::mem::take(&mut self.raw[row])) {
                 self.errors.push(RowError {
                     line,
                     field: "order_id".into(),
@@ -1072,22 +1073,20 @@ impl Builder {
     }
 }
 
-const FIELD_SEP: char = '\u{1f}';
-const LINE_SEP: char = '\u{1e}';
+/// A row's raw records: one for most rows, one per line for a merged order, none
+/// when the import keeps no raw text. Kept as fields, not joined into one text: a
+/// field may hold any character, a separator too (fuzzing found U+001E, the old
+/// separator of an order's lines, splitting one line into two rejects).
+type RawLines = Vec<Vec<String>>;
 
-fn join_into(out: &mut String, fields: &[String]) {
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(FIELD_SEP);
-        }
-        out.push_str(f);
+/// The records a rejected row leaves in the reject file: its raw lines, or one
+/// empty record when none were kept.
+fn records(raw: RawLines) -> RawLines {
+    if raw.is_empty() {
+        vec![vec![String::new()]]
+    } else {
+        raw
     }
-}
-
-fn split_lines(raw: &str) -> Vec<Vec<String>> {
-    raw.split(LINE_SEP)
-        .map(|l| l.split(FIELD_SEP).map(str::to_string).collect())
-        .collect()
 }
 
 impl Chunk {
@@ -1146,7 +1145,7 @@ impl Chunk {
         for (r, row) in self.batch.values.chunks(stride).enumerate() {
             if let Some((field, reason)) = bad(&row[1..]) {
                 keep[r] = false;
-                for rec in split_lines(&self.raw[r]) {
+                for rec in records(self.raw[r].clone()) {
                     errors.push(RowError {
                         line: self.lines[r],
                         field: field.clone(),

@@ -259,3 +259,50 @@ fn dates_before_1900_are_refused_by_field() {
         "{msgs:?}"
     );
 }
+
+/// An invalid line spoils its whole order: each of the order's lines is rejected
+/// once, with its own fields, whatever characters they hold. Found by fuzzing
+/// (`fuzz/regressions/import_row/crash-order-line-with-record-separator`): a line
+/// holding U+001E, once the separator of an order's kept lines, came back as two
+/// rejects, so the file had more rejects (5) than rows (4).
+#[test]
+fn an_orders_lines_are_rejected_once_each_whatever_they_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = file(
+        &dir,
+        "orders.csv",
+        b"order_id,customer_id,occurred_at,quantity,unit_price,channel\n\
+          A1,c1,2025-12-31 10:00,2,\"11,50\",web\n\
+          A1,c1,2025-12-31 10:05,1,3.20,w\x1eb\x1fx\n\
+          A2,c2,2025-12-31 11:00,1,1.00,shop\n\
+          A1,c1,2025-12-31 10:30,1,9.99(shop\n",
+    );
+    let (parsed, chunks) = run(&p, &opts(&TRANSACTIONS)).unwrap();
+    assert_eq!(parsed.rows_read, 4);
+    assert_eq!(parsed.records, 1, "order A2 is handed over");
+    assert_eq!(chunks.iter().map(|c| c.batch.len()).sum::<usize>(), 1);
+    let rejects: Vec<(u64, Vec<String>)> = parsed
+        .errors
+        .iter()
+        .map(|e| (e.line, e.record.clone()))
+        .collect();
+    assert_eq!(rejects.len(), 3, "{rejects:?}");
+    assert_eq!(
+        parsed.records + parsed.errors.len() as u64,
+        parsed.rows_read,
+        "every row handed over or rejected once"
+    );
+    assert!(
+        rejects
+            .iter()
+            .any(|(_, r)| r.last().map(String::as_str) == Some("w\u{1e}b\u{1f}x")),
+        "the line's last field comes back whole: {rejects:?}"
+    );
+    assert!(
+        parsed.errors.iter().any(|e| parsed
+            .describe(e)
+            .contains("unit_price: '9.99(shop' is not a number")),
+        "{:?}",
+        parsed.errors
+    );
+}
