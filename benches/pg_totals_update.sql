@@ -35,6 +35,16 @@ ROLLBACK;
 BEGIN;
 :upd;
 ROLLBACK;
+\echo '== 0020 again (a second run of the same, for the spread)'
+BEGIN;
+:upd;
+ROLLBACK;
+\echo '== 0020 with the sort keys set in the same statement instead of by the row trigger (not done: a comparison)'
+BEGIN;
+DROP TRIGGER customers_sort_keys_update ON customers;
+WITH u AS (UPDATE customers SET transactions_count = transactions_count + a.n, revenue_minor = revenue_minor + a.revenue, last_purchase_at = now() FROM a WHERE customers.id = a.customer_id RETURNING customers.id, revenue_minor + subscription_revenue_minor AS rk, last_purchase_at)
+UPDATE customer_sort_keys k SET revenue_key = u.rk, last_purchase_at = u.last_purchase_at FROM u WHERE k.customer_id = u.id;
+ROLLBACK;
 
 \set ins 'INSERT INTO customers (external_id) SELECT ''bench-'' || g FROM generate_series(1, 100000) g'
 \set tot 'UPDATE customers SET revenue_minor = revenue_minor + 100, last_purchase_at = now() WHERE external_id LIKE ''bench-%'''

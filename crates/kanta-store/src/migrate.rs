@@ -110,6 +110,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "customer sort keys",
         include_str!("../migrations/sqlite/0020_customer_sort_keys.sql"),
     ),
+    (
+        21,
+        "sort keys set by the writer",
+        include_str!("../migrations/sqlite/0021_sort_keys_set_by_the_writer.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -211,6 +216,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         20,
         "customer sort keys",
         include_str!("../migrations/postgres/0020_customer_sort_keys.sql"),
+    ),
+    (
+        21,
+        "sort keys set by the writer",
+        include_str!("../migrations/postgres/0021_sort_keys_set_by_the_writer.sql"),
     ),
 ];
 

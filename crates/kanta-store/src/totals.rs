@@ -162,12 +162,41 @@ const ARRAY_SUMS: &str = "UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[],
      $6::timestamptz[], $7::timestamptz[]) \
      AS a(id, n, revenue, refunds, refunds_sum, first_order, last_order)";
 
-/// The statement that adds sums of new rows (summed in Rust as they passed, see
-/// [`add_batch`]) to the customers' totals: SQLite takes them as
-/// [`SET_FROM_JSON`] does, PostgreSQL as [`SET_FROM_ARRAYS`] does.
-pub(crate) fn add_from(postgres: bool) -> String {
-    let sums = if postgres { ARRAY_SUMS } else { JSON_SUMS };
-    format!("{ADD_SET} FROM {sums} WHERE customers.id = a.id")
+/// SQLite: the statement that adds sums of new rows (summed in Rust as they passed,
+/// see [`add_batch`]) to the customers' totals, taking them as [`SET_FROM_JSON`] does.
+pub(crate) fn add_from_json() -> String {
+    format!("{ADD_SET} FROM {JSON_SUMS} WHERE customers.id = a.id")
+}
+
+/// PostgreSQL: the statement that adds sums of new rows to the customers' totals
+/// (`add`), or sets the totals to them (after a bulk load), taking them as
+/// [`SET_FROM_ARRAYS`] does, and sets the customer list's sort keys of the
+/// customers it changed in the same statement: one set-based update instead of
+/// migration 0020's row trigger, which the caller turns off for the statement
+/// (`kanta.sort_keys_set`, migration 0021).
+pub(crate) fn from_arrays(add: bool) -> String {
+    let update = if add {
+        format!("{ADD_SET} FROM {ARRAY_SUMS} WHERE customers.id = a.id")
+    } else {
+        SET_FROM_ARRAYS.to_string()
+    };
+    format!(
+        "WITH u AS ({update} RETURNING customers.id, \
+           customers.revenue_minor + customers.subscription_revenue_minor AS rk, \
+           customers.last_purchase_at AS lp) \
+         UPDATE customer_sort_keys k SET revenue_key = u.rk, last_purchase_at = u.lp FROM u \
+         WHERE k.customer_id = u.id \
+           AND (k.revenue_key IS DISTINCT FROM u.rk OR k.last_purchase_at IS DISTINCT FROM u.lp)"
+    )
+}
+
+/// PostgreSQL: turns migration 0020's row trigger on customers' sort keys off (`on`)
+/// for the statements of [`from_arrays`], which set the keys themselves, and on again.
+pub(crate) fn sort_keys_set(on: bool) -> String {
+    format!(
+        "SELECT set_config('kanta.sort_keys_set', '{}', true)",
+        if on { "on" } else { "off" }
+    )
 }
 
 /// Recomputes the totals of the customers whose ids `ids_sql` selects (as a column

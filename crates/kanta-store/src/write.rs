@@ -84,10 +84,13 @@ impl DbTx {
         let mut rows: Vec<(&i64, &totals::CustomerTotals)> = sums.iter().collect();
         rows.sort_unstable_by_key(|(id, _)| **id);
         let sql = match (add, self.is_postgres()) {
-            (false, false) => Cow::Borrowed(totals::SET_FROM_JSON),
-            (false, true) => Cow::Borrowed(totals::SET_FROM_ARRAYS),
-            (true, pg) => Cow::Owned(totals::add_from(pg)),
+            (false, false) => totals::SET_FROM_JSON.to_string(),
+            (true, false) => totals::add_from_json(),
+            (add, true) => totals::from_arrays(add),
         };
+        if self.is_postgres() {
+            self.execute(totals::sort_keys_set(true)).await?;
+        }
         for chunk in rows.chunks(SQLITE_CHUNK_ROWS) {
             match self {
                 DbTx::Sqlite(tx) => {
@@ -143,6 +146,9 @@ impl DbTx {
                         .await?;
                 }
             }
+        }
+        if self.is_postgres() {
+            self.execute(totals::sort_keys_set(false)).await?;
         }
         Ok(())
     }
