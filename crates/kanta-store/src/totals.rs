@@ -34,11 +34,7 @@ const SUMMED: [&str; 4] = ["customer_id", "amount_minor", "kind", "occurred_at"]
 ///
 /// Rows the merge leaves as they are touch nothing. On PostgreSQL the customers
 /// concerned are locked in id order, so two writers touching one customer take turns.
-///
-/// `existing` is false when no staged row's id is in the table yet (the writer probed
-/// once, [`crate::write`]): a batch of new events then needs neither the probe of
-/// changed rows nor each added row's existence check.
-pub(crate) fn before_merge(fields: &[&Field], postgres: bool, existing: bool) -> Vec<String> {
+pub(crate) fn before_merge(fields: &[&Field], postgres: bool) -> Vec<String> {
     let has = |c: &str| fields.iter().any(|f| f.column == c);
     let temp = |name: &str, select: &str| {
         if postgres {
@@ -67,13 +63,9 @@ pub(crate) fn before_merge(fields: &[&Field], postgres: bool, existing: bool) ->
              CAST(coalesce(sum(CASE WHEN {is_refund} THEN s.amount_minor END), 0) AS BIGINT) AS refunds_sum, \
              min(CASE WHEN {is_order} THEN s.occurred_at END) AS first_order, \
              max(CASE WHEN {is_order} THEN s.occurred_at END) AS last_order \
-             FROM kanta_stage s {new_only}\
-             GROUP BY s.customer_id",
-            new_only = if existing {
-                "WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.external_id = s.external_id) "
-            } else {
-                ""
-            }
+             FROM kanta_stage s \
+             WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.external_id = s.external_id) \
+             GROUP BY s.customer_id"
         )
     } else {
         "SELECT customer_id, 0 AS n, 0 AS revenue, 0 AS refunds, 0 AS refunds_sum, \
@@ -99,42 +91,32 @@ pub(crate) fn before_merge(fields: &[&Field], postgres: bool, existing: bool) ->
         }
     };
     let mut v = temp("kanta_added", &added);
-    if existing {
-        v.extend(temp("kanta_touched", &touched));
-    }
+    v.extend(temp("kanta_touched", &touched));
     if postgres {
-        let ids = if existing {
-            "SELECT customer_id FROM kanta_touched UNION SELECT customer_id FROM kanta_added"
-        } else {
-            "SELECT customer_id FROM kanta_added"
-        };
         // NO KEY: the totals are no key, so inserts of rows that reference these
         // customers (their foreign keys' KEY SHARE locks) need not wait.
-        v.push(format!(
-            "SELECT id FROM customers WHERE id IN ({ids}) ORDER BY id FOR NO KEY UPDATE"
-        ));
+        v.push(
+            "SELECT id FROM customers WHERE id IN \
+             (SELECT customer_id FROM kanta_touched UNION SELECT customer_id FROM kanta_added) \
+             ORDER BY id FOR NO KEY UPDATE"
+                .into(),
+        );
     }
     v
 }
 
-/// After the merge: adds the new rows' sums, then recomputes the touched customers
-/// (none when `existing` is false, see [`before_merge`]).
-pub(crate) fn after_merge(postgres: bool, existing: bool) -> Vec<String> {
-    let add = format!("{ADD_SET} FROM kanta_added a WHERE customers.id = a.customer_id");
-    let mut v = Vec::new();
-    if existing {
-        v.push(format!(
-            "{add} AND NOT EXISTS (SELECT 1 FROM kanta_touched k WHERE k.customer_id = a.customer_id)"
-        ));
-        v.push(recompute_for("SELECT customer_id FROM kanta_touched"));
-    } else {
-        v.push(add);
-    }
+/// After the merge: adds the new rows' sums, then recomputes the touched customers.
+pub(crate) fn after_merge(postgres: bool) -> Vec<String> {
+    let mut v = vec![
+        format!(
+            "{ADD_SET} FROM kanta_added a WHERE customers.id = a.customer_id \
+             AND NOT EXISTS (SELECT 1 FROM kanta_touched k WHERE k.customer_id = a.customer_id)"
+        ),
+        recompute_for("SELECT customer_id FROM kanta_touched"),
+    ];
     if !postgres {
         v.push("DROP TABLE temp.kanta_added".into());
-        if existing {
-            v.push("DROP TABLE temp.kanta_touched".into());
-        }
+        v.push("DROP TABLE temp.kanta_touched".into());
     }
     v
 }

@@ -81,6 +81,9 @@ impl DbTx {
     /// straight into the table): chunks of JSON through `json_each` on SQLite, arrays
     /// through `UNNEST` on PostgreSQL, in customer id order.
     async fn write_totals(&mut self, sums: &totals::TotalsByCustomer, add: bool) -> Result<()> {
+        if sums.is_empty() {
+            return Ok(());
+        }
         let mut rows: Vec<(&i64, &totals::CustomerTotals)> = sums.iter().collect();
         rows.sort_unstable_by_key(|(id, _)| **id);
         let sql = match (add, self.is_postgres()) {
@@ -203,18 +206,6 @@ impl DbTx {
             }
         };
         Ok(found)
-    }
-
-    /// Whether any row of the stage has an external id `table` holds already.
-    async fn stage_meets(&mut self, table: &str) -> Result<bool> {
-        let sql = format!(
-            "SELECT CAST(count(*) AS BIGINT) FROM (SELECT 1 FROM kanta_stage s \
-             JOIN {table} t ON t.external_id = s.external_id LIMIT 1) x"
-        );
-        let n = on_tx!(self, tx => sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
-            .fetch_one(&mut **tx)
-            .await?);
-        Ok(n > 0)
     }
 
     async fn is_empty(&mut self, table: &str) -> Result<bool> {
@@ -667,21 +658,16 @@ impl Writer {
         if direct {
             self.direct_rows += batch.len() as u64;
         }
-        if (direct || matches!(self.mode, Mode::Bulk { .. }))
-            && self.entity.name == TRANSACTIONS.name
-        {
+        let bulk = matches!(self.mode, Mode::Bulk { .. });
+        if (direct || bulk) && self.entity.name == TRANSACTIONS.name {
             let sums = if direct {
-                self.direct_totals.get_or_insert_with(Default::default)
+                &mut self.direct_totals
             } else {
-                self.bulk_totals.get_or_insert_with(Default::default)
+                &mut self.bulk_totals
             };
-            totals::add_batch(sums, &batch, &self.refs);
+            totals::add_batch(sums.get_or_insert_default(), &batch, &self.refs);
         }
-        let target = match &self.mode {
-            _ if direct => table,
-            Mode::Bulk { .. } => table,
-            _ => "kanta_stage",
-        };
+        let target = if direct || bulk { table } else { "kanta_stage" };
         if let DbTx::Postgres(_) = self.tx {
             return self.tx.copy_in(target, &batch, &self.refs).await;
         }
@@ -809,15 +795,9 @@ impl Writer {
                     _ => None,
                 })
         };
-        let keep: Vec<&'static str> = self
-            .refs
-            .keys()
-            .copied()
-            .filter(|name| {
-                target(&self.fields, name).is_some_and(|t| target(&fields, name) == Some(t))
-            })
-            .collect();
-        std::sync::Arc::make_mut(&mut self.refs).retain(|name, _| keep.contains(name));
+        let old = &self.fields;
+        std::sync::Arc::make_mut(&mut self.refs)
+            .retain(|name, _| target(old, name).is_some_and(|t| target(&fields, name) == Some(t)));
         self.entity = entity;
         self.fields = fields;
         Ok(summary)
@@ -895,15 +875,11 @@ impl Writer {
                     // the planner joins the stage by scanning the whole target table.
                     self.tx.execute("ANALYZE kanta_stage".into()).await?;
                 }
-                // One probe of the table, stopping at the first staged id it holds: a
-                // batch of new rows (the events' usual case) then skips the update,
-                // the totals' probe of changed rows and each insert's existence check,
-                // three probes of every row. No other writer comes between (the write
-                // lock), so what it finds still holds at the insert.
-                let existing = self.tx.stage_meets(self.entity.table).await?;
-                let (update, insert) = merge_sql(self.entity, &self.fields, &now, existing);
+                // Only batches holding an existing id are staged (new rows went
+                // straight in, see `write`), so the merge probes for changed rows.
+                let (update, insert) = merge_sql(self.entity, &self.fields, &now);
                 if totals {
-                    for sql in totals::before_merge(&self.fields, pg, existing) {
+                    for sql in totals::before_merge(&self.fields, pg) {
                         self.tx.execute(sql).await?;
                     }
                 }
@@ -918,7 +894,7 @@ impl Writer {
                 }
                 self.summary.inserted += self.tx.execute(insert).await?;
                 if totals {
-                    for sql in totals::after_merge(pg, existing) {
+                    for sql in totals::after_merge(pg) {
                         self.tx.execute(sql).await?;
                     }
                 }
@@ -996,22 +972,16 @@ fn column_list(batch: &WriteBatch) -> String {
 }
 
 /// The two statements that merge the stage into the table: the update of rows whose
-/// values changed (None when the rows carry no field besides the id, or when
-/// `existing` is false: no staged id is in the table), and the insert of rows whose
-/// external id is new (every row when `existing` is false). `now` is the current time
-/// in the dialect's stored form.
-fn merge_sql(
-    entity: &Entity,
-    fields: &[&Field],
-    now: &str,
-    existing: bool,
-) -> (Option<String>, String) {
+/// values changed (None when the rows carry no field besides the id), and the insert
+/// of rows whose external id is new. `now` is the current time in the dialect's
+/// stored form.
+fn merge_sql(entity: &Entity, fields: &[&Field], now: &str) -> (Option<String>, String) {
     let t = entity.table;
     let cols = std::iter::once("external_id")
         .chain(fields.iter().map(|f| f.column))
         .collect::<Vec<_>>()
         .join(", ");
-    let update = (existing && !fields.is_empty()).then(|| {
+    let update = (!fields.is_empty()).then(|| {
         let mut set = String::new();
         let mut changed = String::new();
         for (i, f) in fields.iter().enumerate() {
@@ -1027,13 +997,9 @@ fn merge_sql(
              WHERE {t}.external_id = s.external_id AND ({changed})"
         )
     });
-    let new_only = if existing {
-        format!(" WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {t}.external_id = s.external_id)")
-    } else {
-        String::new()
-    };
     let insert = format!(
-        "INSERT INTO {t} ({cols}, created_at, updated_at) SELECT {cols}, {now}, {now} FROM kanta_stage s{new_only}"
+        "INSERT INTO {t} ({cols}, created_at, updated_at) SELECT {cols}, {now}, {now} FROM kanta_stage s \
+         WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {t}.external_id = s.external_id)"
     );
     (update, insert)
 }
