@@ -84,6 +84,12 @@ pub const REASON_KEYS: [&str; 10] = [
 ];
 /// A write touching more customers than this enqueues a refresh of the whole queue.
 pub const FULL_REFRESH_OVER: usize = 5_000;
+/// A write's refresh job waits this long, and the writes of that time add their
+/// customers to it (up to [`MERGED_REFRESH_MAX`]), so a stream of small writes pays one
+/// refresh per window rather than one per write.
+pub const REFRESH_WINDOW: Duration = Duration::seconds(2);
+/// The most customers writes add to one waiting refresh job.
+pub const MERGED_REFRESH_MAX: usize = 20_000;
 /// How long a dismissal keeps a customer out at most.
 pub const DISMISS_DAYS: i64 = 90;
 /// How long a logged contact covers the reasons it answered.
@@ -1284,7 +1290,8 @@ impl Core {
 /// touched get their queue rows recomputed soon by a `queue.refresh` job enqueued in
 /// the same transaction (a big write: the whole queue, at most one job per 10
 /// minutes), so a detractor's answer reaches the queue without waiting for the
-/// daily run. One statement per 10,000 ids.
+/// daily run. The job waits [`REFRESH_WINDOW`]; writes meanwhile add their customers
+/// to it rather than enqueue their own. One statement per 10,000 ids.
 pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
@@ -1308,13 +1315,17 @@ pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String]) -> Result<()> 
         if customers.len() > FULL_REFRESH_OVER {
             all(now)
         } else {
-            NewJob {
+            let job = NewJob {
                 kind: REFRESH_JOB.into(),
                 payload: json!({ "customers": customers }),
                 unique_key: None,
-                run_at: now,
+                run_at: now + REFRESH_WINDOW,
                 max_attempts: 5,
-            }
+            };
+            tx.writer_mut()
+                .enqueue_merged(&job, "customers", &customers, MERGED_REFRESH_MAX)
+                .await?;
+            return Ok(());
         }
     };
     tx.writer_mut().enqueue(&job).await?;

@@ -681,6 +681,11 @@ async fn the_sla_job_warns_once_and_tells_managers_of_a_breach_once() {
         core.set_store_setting(&manager(), "sla_normal", "1h/3h calendar")
             .await
             .unwrap();
+        // The escalation c2's second breach opens (high severity) is due long after
+        // this test's checks, whatever the day and hour it runs.
+        core.set_store_setting(&manager(), "sla_high", "100h/200h calendar")
+            .await
+            .unwrap();
         let now = Utc::now();
         // Owned by Sari: its first response is due in 30 minutes (warn Sari).
         let mut c = case("c1", now - Duration::minutes(30));
@@ -744,6 +749,26 @@ async fn the_sla_job_warns_once_and_tells_managers_of_a_breach_once() {
             "{backend}: {r:?}"
         );
         assert_eq!(sla_mail(core.clone()).await, mail.len() + 2);
+        // The trust ledger took a mistake for each of c2's breaches; the second landed
+        // in deficit and opened an escalation.
+        let all = core
+            .cases_page(
+                &staff(),
+                &kanta_core::cases::CaseFilter {
+                    status: Some("all".into()),
+                    limit: 50,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let escalations: Vec<_> = all
+            .rows
+            .iter()
+            .filter(|c| c.category == "escalation")
+            .collect();
+        assert_eq!(escalations.len(), 1, "{backend}: {:?}", all.rows);
+        assert_eq!(escalations[0].customer_id, "c2");
         let r = core.run_sla_check(now + Duration::hours(2)).await.unwrap();
         assert_eq!((r.warned, r.breached, r.mails), (0, 0, 0), "{backend}");
         // A resolved case is not warned of.

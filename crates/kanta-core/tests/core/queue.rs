@@ -461,6 +461,110 @@ async fn refresh_of_some_customers_leaves_the_others() {
     .await;
 }
 
+/// The waiting `queue.refresh` jobs and the sorted internal ids each holds.
+async fn waiting_refreshes(core: &Core) -> Vec<(kanta_store::jobs::Job, Vec<i64>)> {
+    let jobs = core
+        .store()
+        .jobs(Some(JobStatus::Queued), 100)
+        .await
+        .unwrap();
+    jobs.into_iter()
+        .filter(|j| j.kind == "queue.refresh")
+        .map(|j| {
+            let mut ids: Vec<i64> = j.payload["customers"]
+                .as_array()
+                .expect("a list of customers")
+                .iter()
+                .map(|v| v.as_i64().unwrap())
+                .collect();
+            ids.sort_unstable();
+            (j, ids)
+        })
+        .collect()
+}
+
+/// Writes in quick succession add their customers to one waiting refresh job, which
+/// waits its window; once a worker has taken it, the next write starts a new one.
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_in_quick_succession_share_one_refresh_job() {
+    each_core(|backend, core| async move {
+        let as_of = core.today().await.unwrap();
+        setup(&core, as_of).await;
+        let keys = core
+            .store()
+            .customer_keys(&["d1", "t1", "h1", "n1"].map(String::from))
+            .await
+            .unwrap();
+        let key = |id: &str| keys.iter().find(|(k, _)| k == id).unwrap().1;
+        // The answer (d1), the trust entry (t1) and the call (h1): three writes, one job.
+        let jobs = waiting_refreshes(&core).await;
+        assert_eq!(jobs.len(), 1, "{backend}: {jobs:?}");
+        let mut want = vec![key("d1"), key("t1"), key("h1")];
+        want.sort_unstable();
+        assert_eq!(jobs[0].1, want, "{backend}");
+        let window = kanta_core::queue::REFRESH_WINDOW;
+        assert!(
+            // (the store stamps created_at a moment after the core's clock read)
+            jobs[0].0.run_at - jobs[0].0.created_at >= window - Duration::milliseconds(500),
+            "{backend}: it waits its window: {:?}",
+            jobs[0].0
+        );
+        // One more write joins it.
+        let answer = |id: &'static str, customer: &'static str| {
+            let mut f = WriteBatch::new(
+                &FEEDBACK,
+                fields(&FEEDBACK, &["customer_id", "answered_at", "nps"]),
+            );
+            f.push(
+                id.into(),
+                [text(customer), Value::Time(before_now()), Value::Int(2)],
+            );
+            f
+        };
+        core.write_batch(&Acting::cli(), answer("f2", "n1"))
+            .await
+            .unwrap();
+        let jobs = waiting_refreshes(&core).await;
+        assert_eq!(jobs.len(), 1, "{backend}: {jobs:?}");
+        want.push(key("n1"));
+        want.sort_unstable();
+        assert_eq!(jobs[0].1, want, "{backend}");
+        // A worker takes it: the next write does not add to a job that has started.
+        let taken = core
+            .store()
+            .claim_job(
+                "test-worker",
+                &["queue.refresh"],
+                std::time::Duration::from_secs(60),
+                Utc::now() + window,
+            )
+            .await
+            .unwrap()
+            .expect("the refresh job is due after its window");
+        assert_eq!(taken.id, jobs[0].0.id);
+        core.write_batch(&Acting::cli(), answer("f3", "d1"))
+            .await
+            .unwrap();
+        let jobs = waiting_refreshes(&core).await;
+        assert_eq!(jobs.len(), 1, "{backend}: {jobs:?}");
+        assert_ne!(jobs[0].0.id, taken.id);
+        assert_eq!(jobs[0].1, [key("d1")], "{backend}");
+        // The taken job, run, queues all it holds.
+        match kanta_core::queue::run_refresh_job(&core, &taken).await {
+            kanta_core::jobs::Outcome::Done => {}
+            other => panic!("{backend}: {other:?}"),
+        }
+        let q = all(&core).await;
+        for id in ["d1", "t1", "n1"] {
+            assert!(
+                q.iter().any(|e| e.customer_id == id),
+                "{backend}: {id} in {q:#?}"
+            );
+        }
+    })
+    .await;
+}
+
 fn before_now() -> DateTime<Utc> {
     Utc::now() - Duration::hours(2)
 }
