@@ -121,6 +121,20 @@ pub async fn vacuum(store: &crate::Store) {
     }
 }
 
+/// A PostgreSQL setting as the store's own connections see it (`None` on SQLite).
+pub async fn postgres_setting(store: &crate::Store, name: &str) -> Option<String> {
+    match &store.backend {
+        crate::Backend::Sqlite(_) => None,
+        crate::Backend::Postgres(pool) => Some(
+            sqlx::query_scalar("SELECT current_setting($1)")
+                .bind(name)
+                .fetch_one(pool)
+                .await
+                .expect("current_setting"),
+        ),
+    }
+}
+
 /// The tables (of every table in the store) with a row whose text holds `needle`,
 /// each with one such row as text.
 pub async fn tables_containing(store: &crate::Store, needle: &str) -> Vec<(String, String)> {

@@ -397,3 +397,29 @@ async fn customer_list_filters_searches_and_pages() {
     })
     .await;
 }
+
+/// PostgreSQL compiles no statement with JIT (its thresholds took a few thousand rows'
+/// write for a long query, and the compile cost more than the statement), unless the
+/// URL asks for it.
+#[tokio::test]
+async fn postgres_connections_run_without_jit_unless_the_url_asks() {
+    let db = TestDb::new("postgres");
+    let store = Store::open(&db.url).await.unwrap();
+    assert_eq!(
+        kanta_store::testing::postgres_setting(&store, "jit")
+            .await
+            .as_deref(),
+        Some("off")
+    );
+    store.close().await;
+    let sep = if db.url.contains('?') { '&' } else { '?' };
+    let asked = format!("{}{sep}options=-c%20jit%3Don", db.url);
+    let store = Store::open(&asked).await.unwrap();
+    assert_eq!(
+        kanta_store::testing::postgres_setting(&store, "jit")
+            .await
+            .as_deref(),
+        Some("on")
+    );
+    store.close().await;
+}
