@@ -1297,24 +1297,13 @@ pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String]) -> Result<()> 
         return Ok(());
     }
     let now = Utc::now();
-    let all = |now: DateTime<Utc>| NewJob {
-        kind: REFRESH_JOB.into(),
-        payload: json!({ "all": true }),
-        unique_key: Some(format!("all:{}", now.timestamp().div_euclid(600))),
-        run_at: now,
-        max_attempts: 5,
-    };
-    let job = if ids.len() > FULL_REFRESH_OVER {
-        all(now)
-    } else {
+    if ids.len() <= FULL_REFRESH_OVER {
         let table = tx.entity().table;
         let customers = tx.writer_mut().customers_of(table, ids).await?;
         if customers.is_empty() {
             return Ok(());
         }
-        if customers.len() > FULL_REFRESH_OVER {
-            all(now)
-        } else {
+        if customers.len() <= FULL_REFRESH_OVER {
             let job = NewJob {
                 kind: REFRESH_JOB.into(),
                 payload: json!({ "customers": customers }),
@@ -1323,12 +1312,19 @@ pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String]) -> Result<()> 
                 max_attempts: 5,
             };
             tx.writer_mut()
-                .enqueue_merged(&job, "customers", &customers, MERGED_REFRESH_MAX)
+                .enqueue_merged(&job, "customers", MERGED_REFRESH_MAX)
                 .await?;
             return Ok(());
         }
+    }
+    let all = NewJob {
+        kind: REFRESH_JOB.into(),
+        payload: json!({ "all": true }),
+        unique_key: Some(format!("all:{}", now.timestamp().div_euclid(600))),
+        run_at: now,
+        max_attempts: 5,
     };
-    tx.writer_mut().enqueue(&job).await?;
+    tx.writer_mut().enqueue(&all).await?;
     Ok(())
 }
 

@@ -233,20 +233,25 @@ impl DbTx {
 }
 
 impl crate::Writer {
-    /// As [`Writer::enqueue`] of a job whose payload is `{field: ids}`, but first
-    /// tries to add the ids to such a job of `kind` still waiting (see
+    /// As [`Writer::enqueue`] of a job whose payload is `{field: [ids]}`, but first
+    /// tries to add its ids to such a job of its kind still waiting (see
     /// `DbTx::merge_into_queued`): writes in quick succession share one job. `None`
     /// when merged.
     pub async fn enqueue_merged(
         &mut self,
         j: &NewJob,
         field: &str,
-        ids: &[i64],
         cap: usize,
     ) -> Result<Option<i64>> {
+        let ids: Vec<i64> = j
+            .payload
+            .get(field)
+            .and_then(serde_json::Value::as_array)
+            .map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect())
+            .unwrap_or_default();
         if self
             .tx
-            .merge_into_queued(&j.kind, field, ids, cap)
+            .merge_into_queued(&j.kind, field, &ids, cap)
             .await?
             .is_some()
         {

@@ -215,8 +215,9 @@ impl Store {
             // No JIT compilation unless the URL asks for it (`options=-c jit=on`): its
             // cost thresholds count a write of a few thousand rows as worth compiling,
             // and the compile took longer than the statement. PostgreSQL event ingest:
-            // 28,473 -> 34,615 events/s (BENCHMARKS.md, "JIT off").
-            if !url.contains("jit") {
+            // 28,473 -> 34,615 events/s (BENCHMARKS.md, "Issue 15: the queue refresh
+            // merged, PostgreSQL's JIT off").
+            if !opts.get_options().is_some_and(|o| o.contains("jit")) {
                 opts = opts.options([("jit", "off")]);
             }
             // One connection first: a server that is down or refuses us says why at

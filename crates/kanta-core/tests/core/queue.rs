@@ -201,16 +201,8 @@ async fn reasons_order_and_actions() {
         let as_of = core.today().await.unwrap();
         setup(&core, as_of).await;
         // Every write of feedback, trust, interactions enqueued a refresh of its customers.
-        let jobs = core
-            .store()
-            .jobs(Some(JobStatus::Queued), 100)
-            .await
-            .unwrap();
-        assert!(
-            jobs.iter()
-                .any(|j| j.kind == "queue.refresh" && j.payload["customers"].is_array()),
-            "{backend}: {jobs:?}"
-        );
+        let jobs = waiting_refreshes(&core).await;
+        assert!(!jobs.is_empty(), "{backend}: {jobs:?}");
 
         let r = core.refresh_queue(&Acting::cli(), as_of).await.unwrap();
         assert_eq!(r.customers, 6, "{backend}");
@@ -441,13 +433,10 @@ async fn refresh_of_some_customers_leaves_the_others() {
             [text("n1"), Value::Time(before_now()), Value::Int(2)],
         );
         core.write_batch(&Acting::cli(), f).await.unwrap();
-        let job = core
-            .store()
-            .jobs(Some(JobStatus::Queued), 100)
+        let (job, _) = waiting_refreshes(&core)
             .await
-            .unwrap()
             .into_iter()
-            .find(|j| j.kind == "queue.refresh")
+            .next()
             .expect("a refresh job");
         match kanta_core::queue::run_refresh_job(&core, &job).await {
             kanta_core::jobs::Outcome::Done => {}
@@ -461,7 +450,8 @@ async fn refresh_of_some_customers_leaves_the_others() {
     .await;
 }
 
-/// The waiting `queue.refresh` jobs and the sorted internal ids each holds.
+/// The waiting `queue.refresh` jobs, newest first, each with the sorted internal ids
+/// of its customers (a waiting job of a write always names them).
 async fn waiting_refreshes(core: &Core) -> Vec<(kanta_store::jobs::Job, Vec<i64>)> {
     let jobs = core
         .store()
