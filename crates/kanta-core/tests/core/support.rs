@@ -133,3 +133,16 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The mail-sending jobs (`mail.send`), newest first. Tests that wait for the mail
+/// to settle look at these alone: on a Monday (store time) the workers' scheduler also
+/// queues the week's digest and thanks for later in the day.
+pub async fn mail_jobs(store: &Store) -> Vec<kanta_store::jobs::Job> {
+    store
+        .jobs(None, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.kind == kanta_core::jobs::MAIL_SEND)
+        .collect()
+}

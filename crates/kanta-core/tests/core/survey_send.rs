@@ -124,10 +124,10 @@ async fn send_all(core: &Core, server: &SmtpServer) {
     eventually(Duration::from_secs(60), "every mail job settled", || {
         let store = store.clone();
         async move {
-            let counts: HashMap<JobStatus, i64> =
-                store.job_counts().await.unwrap().into_iter().collect();
-            (counts.get(&JobStatus::Queued).copied().unwrap_or(0) == 0
-                && counts.get(&JobStatus::Running).copied().unwrap_or(0) == 0)
+            crate::support::mail_jobs(&store)
+                .await
+                .iter()
+                .all(|j| !matches!(j.status, JobStatus::Queued | JobStatus::Running))
                 .then_some(())
         }
     })
