@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Where PostgreSQL's time goes during an event ingest: runs benches/ingest.sh against
-# PostgreSQL (100,000 events, one connection) with every statement logged
-# (log_min_duration_statement = 0, set with ALTER SYSTEM and reset afterwards), then
-# sums the logged durations by statement (its first 90 characters), largest first.
-# The ingest sends its batches twice (new events, then the same again), so divide by
-# the batch count for a figure per batch. BENCHMARKS.md, "Issue 15: new rows straight
-# into their table".
+# Where PostgreSQL's time goes, statement by statement, during one of two workloads,
+# with every statement logged (log_min_duration_statement = 0, set with ALTER SYSTEM and
+# reset afterwards); then sums the logged durations by statement (its first 90
+# characters), largest first.
 #
-#   KANTA_BIN=target/release/kanta bash benches/pg_statement_profile.sh
+#   KANTA_BIN=target/release/kanta bash benches/pg_statement_profile.sh [ingest]
+#       benches/ingest.sh against PostgreSQL (100,000 events, one connection). The ingest
+#       sends its batches twice (new events, then the same again), so divide by the batch
+#       count for a figure per batch. BENCHMARKS.md, "Issue 15: new rows straight into
+#       their table".
+#   KANTA_BIN=target/release/kanta bash benches/pg_statement_profile.sh load [SECONDS] [RATE]
+#       benches/load.sh's mix (default 30 s at 200 requests/s, below what the machine
+#       serves, so that the durations are the statements' own, not time in a queue);
+#       divide by SECONDS x RATE for a figure per request.
 #
 #   PG_ADMIN  admin URL (default postgres://postgres@127.0.0.1:5432/postgres, trust auth)
 #   PG_LOG    the server's log file (default Debian's /var/log/postgresql/postgresql-15-main.log)
@@ -18,7 +23,11 @@ log=${PG_LOG:-/var/log/postgresql/postgresql-15-main.log}
 psql "$admin" -qc "ALTER SYSTEM SET log_min_duration_statement = 0" -c "SELECT pg_reload_conf()" >/dev/null
 trap 'psql "$admin" -qc "ALTER SYSTEM RESET log_min_duration_statement" -c "SELECT pg_reload_conf()" >/dev/null' EXIT
 start=$(wc -l < "$log")
-KANTA_TEST_POSTGRES_URL=$admin bash benches/ingest.sh 100000 1 postgres | grep -E "new events|same again"
+if [ "${1:-ingest}" = load ]; then
+  KANTA_LOAD_PG=$admin LOAD_ROUTE_SECONDS=0 bash benches/load.sh "${2:-30}" "${3:-200}" | tail -n 25
+else
+  KANTA_TEST_POSTGRES_URL=$admin bash benches/ingest.sh 100000 1 postgres | grep -E "new events|same again"
+fi
 tail -n +"$((start + 1))" "$log" | python3 -c '
 import collections, re, sys
 total, count = collections.Counter(), collections.Counter()

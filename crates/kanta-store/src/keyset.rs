@@ -20,7 +20,9 @@ use kanta_domain::schema::{self, Entity, Field, Kind};
 use kanta_domain::value::format_time;
 use sqlx::{AssertSqlSafe, Postgres, Sqlite};
 
-use crate::records::{Derived, Record, decode_pg, decode_sqlite, like_pattern, select_list};
+use crate::records::{
+    Derived, Record, decode_pg, decode_sqlite, like_pattern, search_condition, select_list,
+};
 use crate::{Backend, Result, Store};
 
 /// The largest page a list returns.
@@ -217,8 +219,19 @@ impl Sort {
             SortKey::Insertion => None,
             SortKey::ExternalId => Some("t.external_id".into()),
             SortKey::Field(f) => Some(format!("t.{}", f.column)),
+            _ if self.walks_sort_keys(postgres) => Some("k.revenue_key".into()),
             SortKey::Customer(k) => d.map(|d| k.expr(d, postgres)),
         }
+    }
+
+    /// PostgreSQL sorts customers by revenue through `customer_sort_keys k` (migration
+    /// 0020), whose `revenue_key` the writer and the triggers keep equal to the
+    /// customer's revenue: its index gives the order of the revenue, and the page
+    /// sorts only each run of equal revenues by id (an incremental sort), where the
+    /// expression over the customers' own columns sorted every customer for each page
+    /// (9 ms on 5,000 customers against 0.9 ms).
+    fn walks_sort_keys(&self, postgres: bool) -> bool {
+        postgres && self.key == SortKey::Customer(CustomerKey::Revenue)
     }
 }
 
@@ -426,16 +439,11 @@ impl RecordQuery {
         {
             // `%`, `_` and `\` are themselves (escaped by a backslash).
             let p = param(Value::Text(like_pattern(s)), &mut params);
-            let mut cols = vec!["t.external_id", "t.name"];
-            if e.field("email").is_some() {
-                cols.push("t.email");
-            }
-            conds.push(format!(
-                "({})",
-                cols.iter()
-                    .map(|c| format!("lower({c}) LIKE {p} ESCAPE '\\'"))
-                    .collect::<Vec<_>>()
-                    .join(" OR ")
+            conds.push(search_condition(
+                "t",
+                e.field("email").is_some(),
+                &p,
+                postgres,
             ));
         }
         if let Some(d) = d {
@@ -466,6 +474,7 @@ impl RecordQuery {
             (">", "")
         };
         let column = self.sort.column(d, postgres);
+        let sort_keys = self.sort.walks_sort_keys(postgres);
         if let Some(c) = &self.after {
             let id = param(Value::Int(c.id), &mut params);
             match &column {
@@ -473,6 +482,11 @@ impl RecordQuery {
                 Some(col) => {
                     let v = param(c.value.clone(), &mut params);
                     conds.push(format!("({col}, t.id) {cmp} ({v}, {id})"));
+                    if sort_keys {
+                        // The same, in a form the index on `customer_sort_keys`
+                        // (revenue_key DESC, customer_id) starts its scan from.
+                        conds.push(format!("{col} {cmp}= {v}"));
+                    }
                 }
             }
         }
@@ -490,9 +504,14 @@ impl RecordQuery {
             (SortKey::Customer(_), Some(col)) => format!(", {col} AS kanta_sort"),
             _ => String::new(),
         };
+        let join = if sort_keys {
+            " JOIN customer_sort_keys k ON k.customer_id = t.id"
+        } else {
+            ""
+        };
         (
             format!(
-                "SELECT {}{sort_value} FROM {} t WHERE {where_sql} ORDER BY {order} LIMIT {limit}",
+                "SELECT {}{sort_value} FROM {} t{join} WHERE {where_sql} ORDER BY {order} LIMIT {limit}",
                 select_list(e),
                 e.table
             ),
@@ -558,7 +577,14 @@ impl Store {
                     .collect::<Result<_>>()?
             }
             Backend::Postgres(pool) => {
+                // A search is planned for its own pattern each time (an unnamed
+                // statement): a plan cached for any pattern walks the primary key,
+                // filtering every customer (9.6 ms on 5,000), where a pattern of three
+                // characters or more takes the trigram indexes (0.5 ms to plan, 0.3 to
+                // run) and a shorter one reads the table.
+                let searching = q.search.as_deref().is_some_and(|s| !s.trim().is_empty());
                 bind_all!(sqlx::query::<Postgres>(AssertSqlSafe(sql)), &params, false)
+                    .persistent(!searching)
                     .fetch_all(pool)
                     .await?
                     .iter()

@@ -115,6 +115,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "sort keys set by the writer",
         include_str!("../migrations/sqlite/0021_sort_keys_set_by_the_writer.sql"),
     ),
+    (
+        22,
+        "search indexes short pending list",
+        include_str!("../migrations/sqlite/0022_search_indexes_short_pending_list.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -221,6 +226,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         21,
         "sort keys set by the writer",
         include_str!("../migrations/postgres/0021_sort_keys_set_by_the_writer.sql"),
+    ),
+    (
+        22,
+        "search indexes short pending list",
+        include_str!("../migrations/postgres/0022_search_indexes_short_pending_list.sql"),
     ),
 ];
 

@@ -956,9 +956,9 @@ impl Writer {
         };
         let mut out = Vec::new();
         for chunk in external_ids.chunks(CHUNK) {
-            let json = serde_json::to_string(chunk).map_err(json_err)?;
             let ids: Vec<Option<i64>> = match &mut self.tx {
                 DbTx::Sqlite(tx) => {
+                    let json = serde_json::to_string(chunk).map_err(json_err)?;
                     sqlx::query_scalar::<Sqlite, Option<i64>>(AssertSqlSafe(format!(
                         "{from} WHERE r.external_id IN (SELECT value FROM json_each($1))"
                     )))
@@ -966,12 +966,14 @@ impl Writer {
                     .fetch_all(&mut **tx)
                     .await?
                 }
+                // An array, whose length the planner sees: a set-returning function
+                // counts as 100 rows to it, which made the join of one API write's id
+                // read the whole table (1.5 ms on 6,000 interactions, and growing).
                 DbTx::Postgres(tx) => {
                     sqlx::query_scalar::<Postgres, Option<i64>>(AssertSqlSafe(format!(
-                        "{from} WHERE r.external_id IN \
-                         (SELECT jsonb_array_elements_text(CAST($1 AS JSONB)))"
+                        "{from} WHERE r.external_id = ANY($1)"
                     )))
-                    .bind(json)
+                    .bind(chunk)
                     .fetch_all(&mut **tx)
                     .await?
                 }

@@ -660,6 +660,34 @@ pub(crate) fn like_pattern(search: &str) -> String {
     out
 }
 
+/// The condition of a search over `alias`'s name, email (when `email`) and external
+/// id, `p` naming the parameter that holds its [`like_pattern`] (lower case already).
+/// SQLite's LIKE already ignores ASCII case (and its lower() folds nothing more), so
+/// it compares the columns as they are: a third of the cost of a scan through lower().
+/// PostgreSQL folds all of Unicode with ILIKE, and its trigram indexes serve exactly
+/// these three forms: `name` and `email` as they are, the id by its lower case (that
+/// index is on lower(external_id), where the writer's `external_id = ANY(...)` lookups
+/// cannot mistake it for the unique index). A condition in another form (`lower(name)
+/// LIKE`) reads every customer: 15 ms on 5,000 of them against 0.5 ms.
+pub(crate) fn search_condition(alias: &str, email: bool, p: &str, postgres: bool) -> String {
+    let (like, esc) = if postgres {
+        ("ILIKE", "")
+    } else {
+        // Backslash escapes in PostgreSQL's patterns by default; SQLite needs telling.
+        ("LIKE", " ESCAPE '\\'")
+    };
+    let mut terms = vec![format!("{alias}.name {like} {p}{esc}")];
+    if email {
+        terms.push(format!("{alias}.email {like} {p}{esc}"));
+    }
+    terms.push(if postgres {
+        format!("lower({alias}.external_id) LIKE {p}")
+    } else {
+        format!("{alias}.external_id LIKE {p}{esc}")
+    });
+    format!("({})", terms.join(" OR "))
+}
+
 /// A parameter of the customer list's statement.
 #[derive(Debug, Clone)]
 enum ListParam {
@@ -687,20 +715,7 @@ fn list_where(
     };
     if let Some(pattern) = search {
         let p = param(ListParam::Text(pattern));
-        let like = if postgres { "ILIKE" } else { "LIKE" };
-        // Backslash escapes in PostgreSQL's patterns by default; SQLite needs telling.
-        let esc = if postgres { "" } else { " ESCAPE '\\'" };
-        // The id by its lower case (the pattern is lower case already): PostgreSQL's
-        // trigram index for the search is on lower(external_id), where the writer's
-        // `external_id = ANY(...)` lookups cannot mistake it for the unique index.
-        let id = if postgres {
-            format!("lower(c.external_id) LIKE {p}")
-        } else {
-            format!("c.external_id LIKE {p}{esc}")
-        };
-        conds.push(format!(
-            "(c.name {like} {p}{esc} OR c.email {like} {p}{esc} OR {id})"
-        ));
+        conds.push(search_condition("c", true, &p, postgres));
     }
     for (col, v) in [
         ("segment", &f.segment),

@@ -125,6 +125,12 @@ pub async fn run(cli: &Cli, a: &DemoArgs) -> anyhow::Result<ExitCode> {
         .run_themes(&acting)
         .await
         .context("cannot find the demo's feedback themes")?;
+    // The planner's statistics of the new rows (PostgreSQL), so that the first
+    // requests are planned as later ones will be.
+    store
+        .analyze()
+        .await
+        .context("cannot analyse the demo's tables")?;
     if a.json {
         let counts = store.counts().await?;
         let map: serde_json::Map<String, serde_json::Value> = counts
