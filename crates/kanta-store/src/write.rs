@@ -295,6 +295,31 @@ impl DbTx {
         Ok(created)
     }
 
+    /// Inserts rows given as a JSON array of objects ([`rows_json`]) into `target`
+    /// (PostgreSQL).
+    async fn insert_json(&mut self, target: &str, cols: &str, json: &str) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {target} ({cols}) SELECT {cols} \
+             FROM json_populate_recordset(NULL::{target}, $1::json)"
+        );
+        self.execute_json(sql, json).await?;
+        Ok(())
+    }
+
+    /// Runs a statement whose one parameter, `$1`, is JSON text (PostgreSQL); the
+    /// rows it changed.
+    async fn execute_json(&mut self, sql: String, json: &str) -> Result<u64> {
+        match self {
+            DbTx::Sqlite(_) => unreachable!("SQLite merges through its stage"),
+            DbTx::Postgres(tx) => Ok(sqlx::query::<Postgres>(AssertSqlSafe(sql))
+                .bind(json)
+                .execute(&mut **tx)
+                .await
+                .map_err(StoreError::classify)?
+                .rows_affected()),
+        }
+    }
+
     /// Loads rows into `target` with COPY (PostgreSQL; SQLite loads through
     /// [`Writer::load_sqlite`]); a stage of at most [`SMALL_BATCH_ROWS`] rows by one
     /// `INSERT` of a JSON parameter instead.
@@ -303,39 +328,11 @@ impl DbTx {
         let cols = column_list(batch);
         match self {
             DbTx::Sqlite(_) => unreachable!("SQLite loads through Writer::load_sqlite"),
-            DbTx::Postgres(tx) if batch.len() <= SMALL_BATCH_ROWS => {
+            DbTx::Postgres(_) if batch.len() <= SMALL_BATCH_ROWS => {
                 // A few rows (an API write) as one JSON parameter: COPY sends its data
                 // and its end in two flushes, and without TCP_NODELAY (sqlx sets none)
                 // the end waits for the server's delayed ACK, 40 ms per write.
-                let names: Vec<&str> = std::iter::once("external_id")
-                    .chain(batch.fields.iter().map(|f| f.column))
-                    .collect();
-                let mut json = String::with_capacity(batch.values.len() * 24 + 2);
-                json.push('[');
-                for (r, row) in batch.values.chunks(stride).enumerate() {
-                    if r > 0 {
-                        json.push(',');
-                    }
-                    json.push('{');
-                    for (i, v) in row.iter().enumerate() {
-                        if i > 0 {
-                            json.push(',');
-                        }
-                        json_string(&mut json, names[i]);
-                        json.push(':');
-                        let field = i.checked_sub(1).map(|k| batch.fields[k]);
-                        json_value(&mut json, &resolve(v, field, refs));
-                    }
-                    json.push('}');
-                }
-                json.push(']');
-                let sql = format!(
-                    "INSERT INTO {target} ({cols}) SELECT {cols} \
-                     FROM json_populate_recordset(NULL::{target}, $1::json)"
-                );
-                sqlx::query::<Postgres>(AssertSqlSafe(sql))
-                    .bind(json)
-                    .execute(&mut **tx)
+                self.insert_json(target, &cols, &rows_json(batch, refs))
                     .await?;
             }
             DbTx::Postgres(tx) => {
@@ -405,6 +402,11 @@ enum Mode {
     Undecided,
     /// Into the temporary stage, merged in `finish`.
     Stage,
+    /// PostgreSQL: a few rows naming existing ids (an API update) held as one JSON
+    /// array ([`rows_json`]) and merged in `finish` straight from it, without a
+    /// temporary stage to create, fill, analyse and drop (2.5 ms of a `PATCH`, and
+    /// rows in the catalogue for each). A second such batch turns it into a stage.
+    Rows { json: String },
     /// Straight into the empty table, whose indexes are rebuilt in `finish`.
     Bulk { indexes: Vec<(String, String)> },
 }
@@ -631,6 +633,29 @@ impl Writer {
         let direct = !matches!(self.mode, Mode::Bulk { .. })
             && self.entity.name != SUBSCRIPTIONS.name
             && !self.tx.any_exists(table, batch.ids()).await?;
+        let pg = matches!(self.tx, DbTx::Postgres(_));
+        if !direct
+            && pg
+            && matches!(self.mode, Mode::Undecided)
+            && batch.len() <= SMALL_BATCH_ROWS
+            && self.entity.name != TRANSACTIONS.name
+            && self.entity.name != SUBSCRIPTIONS.name
+        {
+            // (Transactions and subscriptions merge through the stage: their
+            // customers' figures are recomputed from its rows.)
+            self.rows += batch.len() as u64;
+            self.mode = Mode::Rows {
+                json: rows_json(&batch, &self.refs),
+            };
+            return Ok(());
+        }
+        let held = match &mut self.mode {
+            Mode::Rows { json } if !direct => Some(std::mem::take(json)),
+            _ => None,
+        };
+        if held.is_some() {
+            self.mode = Mode::Undecided;
+        }
         if !direct && matches!(self.mode, Mode::Undecided) {
             let cols = column_list(&batch);
             let create =
@@ -653,6 +678,10 @@ impl Writer {
                 }
             }
             self.mode = Mode::Stage;
+            if let Some(json) = held {
+                // The rows held so far join the stage.
+                self.tx.insert_json("kanta_stage", &cols, &json).await?;
+            }
         }
         self.rows += batch.len() as u64;
         if direct {
@@ -866,6 +895,18 @@ impl Writer {
                 }
                 self.summary.inserted += self.rows - self.merged_rows;
             }
+            Mode::Rows { json } => {
+                let now = self.tx.now();
+                let source = format!(
+                    "json_populate_recordset(NULL::{}, $1::json) s",
+                    self.entity.table
+                );
+                let (update, insert) = merge_sql(self.entity, &self.fields, &now, &source);
+                if let Some(update) = update {
+                    self.summary.updated += self.tx.execute_json(update, &json).await?;
+                }
+                self.summary.inserted += self.tx.execute_json(insert, &json).await?;
+            }
             Mode::Stage => {
                 let now = self.tx.now();
                 let totals = self.entity.name == TRANSACTIONS.name;
@@ -877,7 +918,7 @@ impl Writer {
                 }
                 // Only batches holding an existing id are staged (new rows went
                 // straight in, see `write`), so the merge probes for changed rows.
-                let (update, insert) = merge_sql(self.entity, &self.fields, &now);
+                let (update, insert) = merge_sql(self.entity, &self.fields, &now, "kanta_stage s");
                 if totals {
                     for sql in totals::before_merge(&self.fields, pg) {
                         self.tx.execute(sql).await?;
@@ -974,8 +1015,13 @@ fn column_list(batch: &WriteBatch) -> String {
 /// The two statements that merge the stage into the table: the update of rows whose
 /// values changed (None when the rows carry no field besides the id), and the insert
 /// of rows whose external id is new. `now` is the current time in the dialect's
-/// stored form.
-fn merge_sql(entity: &Entity, fields: &[&Field], now: &str) -> (Option<String>, String) {
+/// stored form; `source` the rows, as `s` (the stage, or held rows as JSON).
+fn merge_sql(
+    entity: &Entity,
+    fields: &[&Field],
+    now: &str,
+    source: &str,
+) -> (Option<String>, String) {
     let t = entity.table;
     let cols = std::iter::once("external_id")
         .chain(fields.iter().map(|f| f.column))
@@ -993,15 +1039,44 @@ fn merge_sql(entity: &Entity, fields: &[&Field], now: &str) -> (Option<String>, 
             let _ = write!(changed, "{t}.{c} IS DISTINCT FROM s.{c}", c = f.column);
         }
         format!(
-            "UPDATE {t} SET {set}, updated_at = {now} FROM kanta_stage s \
+            "UPDATE {t} SET {set}, updated_at = {now} FROM {source} \
              WHERE {t}.external_id = s.external_id AND ({changed})"
         )
     });
     let insert = format!(
-        "INSERT INTO {t} ({cols}, created_at, updated_at) SELECT {cols}, {now}, {now} FROM kanta_stage s \
+        "INSERT INTO {t} ({cols}, created_at, updated_at) SELECT {cols}, {now}, {now} FROM {source} \
          WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {t}.external_id = s.external_id)"
     );
     (update, insert)
+}
+
+/// The rows as a JSON array of objects keyed by column, references resolved (for
+/// `json_populate_recordset` over the table's row type).
+fn rows_json(batch: &WriteBatch, refs: &RefIds) -> String {
+    let stride = batch.stride();
+    let names: Vec<&str> = std::iter::once("external_id")
+        .chain(batch.fields.iter().map(|f| f.column))
+        .collect();
+    let mut json = String::with_capacity(batch.values.len() * 24 + 2);
+    json.push('[');
+    for (r, row) in batch.values.chunks(stride).enumerate() {
+        if r > 0 {
+            json.push(',');
+        }
+        json.push('{');
+        for (i, v) in row.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json_string(&mut json, names[i]);
+            json.push(':');
+            let field = i.checked_sub(1).map(|k| batch.fields[k]);
+            json_value(&mut json, &resolve(v, field, refs));
+        }
+        json.push('}');
+    }
+    json.push(']');
+    json
 }
 
 /// Appends rows as a JSON array of arrays, references resolved.

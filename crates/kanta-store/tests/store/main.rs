@@ -6,6 +6,7 @@ use kanta_domain::schema::{self, CUSTOMERS, ENTITIES, Entity, TRANSACTIONS, TRUS
 use kanta_store::audit::AuditEntry;
 use kanta_store::records::{CustomerFilter, CustomerSort};
 use kanta_store::testing::{BACKENDS, TestDb};
+use kanta_store::write::RunInfo;
 use kanta_store::{Store, StoreError, WriteBatch};
 
 mod audit;
@@ -157,6 +158,57 @@ async fn upserts_are_idempotent_and_count_what_changed() {
             "database default applies"
         );
         assert!(c2.updated_at >= c2.created_at);
+    })
+    .await;
+}
+
+/// A few rows naming existing ids (an API update) merge on PostgreSQL straight from
+/// the JSON they are held in; a second such batch in the same write joins them in
+/// the temporary stage. Either way every row lands, and the counts say what changed.
+#[tokio::test]
+async fn small_updates_merge_held_rows_and_a_second_batch_joins_a_stage() {
+    each_backend(|store| async move {
+        let f = fields(&CUSTOMERS, &["name", "segment"]);
+        let mut b = WriteBatch::new(&CUSTOMERS, f.clone());
+        b.push("c1".into(), [text("Aino"), text("regular")]);
+        b.push("c2".into(), [text("Bertil"), text("regular")]);
+        store.write(&b).await.unwrap();
+
+        // One batch: an update, an unchanged row and a new id.
+        let mut b = WriteBatch::new(&CUSTOMERS, f.clone());
+        b.push("c1".into(), [text("Aino Virtanen"), text("regular")]);
+        b.push("c2".into(), [text("Bertil"), text("regular")]);
+        b.push("c3".into(), [text("Cecilia"), Value::Null]);
+        let s = store.write(&b).await.unwrap();
+        assert_eq!((s.inserted, s.updated, s.unchanged), (1, 1, 1));
+
+        // Two batches in one write: the first held, the second turns both into a stage.
+        let mut w = store.writer(&CUSTOMERS, f.clone()).await.unwrap();
+        let mut b = WriteBatch::new(&CUSTOMERS, f.clone());
+        b.push("c2".into(), [text("Bertil"), text("vip")]);
+        w.write(b).await.unwrap();
+        let mut b = WriteBatch::new(&CUSTOMERS, f.clone());
+        b.push("c3".into(), [text("Cecilia Ek"), Value::Null]);
+        b.push("c4".into(), [text("Daniel"), text("vip")]);
+        w.write(b).await.unwrap();
+        let s = w.finish(&RunInfo::default()).await.unwrap();
+        assert_eq!((s.inserted, s.updated, s.unchanged), (1, 2, 0));
+
+        let name_segment = async |id: &str| {
+            let c = store.customer(id).await.unwrap().unwrap();
+            (
+                c.text("name").map(str::to_string),
+                c.text("segment").map(str::to_string),
+            )
+        };
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            name_segment("c1").await,
+            (some("Aino Virtanen"), some("regular"))
+        );
+        assert_eq!(name_segment("c2").await, (some("Bertil"), some("vip")));
+        assert_eq!(name_segment("c3").await, (some("Cecilia Ek"), None));
+        assert_eq!(name_segment("c4").await, (some("Daniel"), some("vip")));
     })
     .await;
 }
