@@ -406,7 +406,7 @@ enum Mode {
     /// array ([`rows_json`]) and merged in `finish` straight from it, without a
     /// temporary stage to create, fill, analyse and drop (2.5 ms of a `PATCH`, and
     /// rows in the catalogue for each). A second such batch turns it into a stage.
-    Rows { json: String },
+    Rows { json: String, rows: usize },
     /// Straight into the empty table, whose indexes are rebuilt in `finish`.
     Bulk { indexes: Vec<(String, String)> },
 }
@@ -646,11 +646,12 @@ impl Writer {
             self.rows += batch.len() as u64;
             self.mode = Mode::Rows {
                 json: rows_json(&batch, &self.refs),
+                rows: batch.len(),
             };
             return Ok(());
         }
         let held = match &mut self.mode {
-            Mode::Rows { json } if !direct => Some(std::mem::take(json)),
+            Mode::Rows { json, .. } if !direct => Some(std::mem::take(json)),
             _ => None,
         };
         if held.is_some() {
@@ -895,10 +896,13 @@ impl Writer {
                 }
                 self.summary.inserted += self.rows - self.merged_rows;
             }
-            Mode::Rows { json } => {
+            Mode::Rows { json, rows } => {
                 let now = self.tx.now();
+                // The LIMIT (the rows' own count) tells the planner how many rows the
+                // function gives: counted as 100, they were joined to the whole table
+                // by a hash (2.7 ms on 5,000 customers) rather than by its index.
                 let source = format!(
-                    "json_populate_recordset(NULL::{}, $1::json) s",
+                    "(SELECT * FROM json_populate_recordset(NULL::{}, $1::json) LIMIT {rows}) s",
                     self.entity.table
                 );
                 let (update, insert) = merge_sql(self.entity, &self.fields, &now, &source);
