@@ -231,7 +231,7 @@ impl Core {
             .await?
             .ok_or_else(|| CoreError::NotFound(format!("there is no user {}", email.trim())))?;
         let entry = acting.audit("users", Some(&user.id.to_string()), "unlock");
-        let _turn = self.writes.lock().await;
+        let _turn = self.writes.write().await;
         let n = self.store.unlock_sign_ins(&user.email, &entry).await?;
         tracing::info!(user = %user.email, failures = n, "sign-ins unlocked");
         Ok(n)
@@ -321,7 +321,7 @@ impl Core {
                     .await
                     .map_err(|e| CoreError::Other(anyhow::anyhow!(e)))?;
                 let entry = acting.audit("users", Some(&u.id.to_string()), "update");
-                let _turn = self.writes.lock().await;
+                let _turn = self.writes.write().await;
                 Ok(self
                     .store
                     .update_user(
@@ -380,7 +380,7 @@ impl Core {
             "update"
         };
         let entry = acting.audit("users", Some(&id.to_string()), action);
-        let _turn = self.writes.lock().await;
+        let _turn = self.writes.write().await;
         self.store
             .update_user(id, &update, &entry)
             .await?
@@ -400,7 +400,7 @@ impl Core {
         }
         let (hash, made_up) = password_hash(password).await?;
         let entry = acting.audit("users", Some(&id.to_string()), "password_change");
-        let _turn = self.writes.lock().await;
+        let _turn = self.writes.write().await;
         self.store
             .update_user(
                 id,
@@ -426,7 +426,7 @@ impl Core {
             require(acting, ADMIN_AREA)?;
         }
         let entry = acting.audit("users", Some(&id.to_string()), "update");
-        let _turn = self.writes.lock().await;
+        let _turn = self.writes.write().await;
         self.store
             .update_user(
                 id,
@@ -462,7 +462,7 @@ impl Core {
             None => None,
         };
         let entry = acting.audit("users", Some(&id.to_string()), "update");
-        let _turn = self.writes.lock().await;
+        let _turn = self.writes.write().await;
         self.store
             .update_user(
                 id,

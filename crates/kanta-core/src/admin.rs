@@ -98,7 +98,7 @@ impl Core {
     /// when the job has not failed. Returns the job as it is now.
     pub async fn retry_job(&self, acting: &Acting, id: i64) -> Result<Job> {
         require(acting, ADMIN_AREA)?;
-        let _turn = self.writes.lock().await;
+        let _turn = self.writes.write().await;
         let job = self
             .store
             .job(id)

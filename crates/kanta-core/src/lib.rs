@@ -131,6 +131,12 @@ impl CoreError {
     pub fn invalid(field: &str, reason: impl Into<String>) -> CoreError {
         CoreError::Invalid(vec![Problem::new(field, reason)])
     }
+
+    /// Whether a shared write ([`Core::begin_shared_write`]) failed only because other
+    /// writes ran beside it: made again alone ([`Core::begin_write`]), it will do.
+    pub fn is_contention(&self) -> bool {
+        matches!(self, CoreError::Store(e) if e.is_contention())
+    }
 }
 
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;
@@ -140,8 +146,9 @@ pub type Result<T, E = CoreError> = std::result::Result<T, E>;
 #[derive(Debug, Clone)]
 pub struct Core {
     store: Store,
-    /// Writes of one process take turns (see [`write`]).
-    writes: Arc<tokio::sync::Mutex<()>>,
+    /// Writes of one process take turns (see [`write`]); shared writes
+    /// ([`Core::begin_shared_write`]) run beside each other.
+    writes: Arc<tokio::sync::RwLock<()>>,
     /// The store settings' values before a manager changes them.
     defaults: Arc<config::StoreDefaults>,
     /// The store settings as last read, and when (see [`Core::store_settings`]).
@@ -223,6 +230,12 @@ impl Core {
     /// The latest time a write accepts now.
     pub fn latest_time(&self) -> chrono::DateTime<chrono::Utc> {
         chrono::Utc::now() + self.max_future
+    }
+
+    /// Whether writes of new rows run beside each other ([`Core::begin_shared_write`]):
+    /// on PostgreSQL.
+    pub fn shares_writes(&self) -> bool {
+        self.store.shares_writes()
     }
 
     /// The store, for reads.

@@ -443,7 +443,7 @@ impl Core {
             require(acting, Role::Admin)?;
         }
         let entry = acting.audit("users", Some(&user_id.to_string()), "update");
-        let _turn = self.writes.lock().await;
+        let _turn = self.writes.write().await;
         if !self.store().set_weekly_digest(user_id, on, &entry).await? {
             return Err(CoreError::NotFound(format!("no user with id {user_id}")));
         }

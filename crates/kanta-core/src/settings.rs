@@ -650,7 +650,7 @@ impl Core {
             .map(|s| s.value);
         let mut entry = acting.audit("settings", Some(key), "setting_change");
         entry.changes = json!({ key: { "before": before, "after": value } });
-        let _turn = self.writes.lock().await;
+        let _turn = self.writes.write().await;
         self.store
             .set_setting(key, &Json::String(value.clone()), &entry)
             .await?;

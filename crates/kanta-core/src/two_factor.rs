@@ -417,7 +417,7 @@ impl Core {
         let codes = new_recovery_codes();
         let digests: Vec<String> = codes.iter().map(|c| recovery_digest(c)).collect();
         let entry = acting.audit("users", Some(&user_id.to_string()), "two_factor_on");
-        let _turn = self.writes.lock().await;
+        let _turn = self.writes.write().await;
         if !self
             .store
             .enable_totp(user_id, pending, step, &digests, &entry)
@@ -489,7 +489,7 @@ impl Core {
         let codes = new_recovery_codes();
         let digests: Vec<String> = codes.iter().map(|c| recovery_digest(c)).collect();
         let entry = acting.audit("users", Some(&user.id.to_string()), "recovery_codes");
-        let _turn = self.writes.lock().await;
+        let _turn = self.writes.write().await;
         self.store
             .replace_recovery_codes(user.id, &digests, &entry)
             .await?;
@@ -510,7 +510,7 @@ impl Core {
             return Err(CoreError::invalid("password", "the password is not right"));
         }
         let entry = acting.audit("users", Some(&user.id.to_string()), "two_factor_off");
-        let _turn = self.writes.lock().await;
+        let _turn = self.writes.write().await;
         self.store.disable_totp(user.id, false, &entry).await?;
         Ok(())
     }
@@ -527,7 +527,7 @@ impl Core {
             .await?
             .ok_or_else(|| CoreError::NotFound(format!("there is no user {}", email.trim())))?;
         let entry = acting.audit("users", Some(&user.id.to_string()), "two_factor_reset");
-        let _turn = self.writes.lock().await;
+        let _turn = self.writes.write().await;
         let done = self.store.disable_totp(user.id, true, &entry).await?;
         tracing::info!(user = %user.email, done, "two-factor sign-in reset");
         Ok(done)

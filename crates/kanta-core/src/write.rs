@@ -9,6 +9,10 @@
 //! anyway, and a transaction that read before it wrote could otherwise fail to upgrade
 //! its lock when another committed in between. PostgreSQL gets the same order; writes
 //! of several processes are serialised by the database itself (row locks, unique keys).
+//! The one exception is a write that only inserts new rows (a batch of new events):
+//! on PostgreSQL [`Core::begin_shared_write`] runs it beside other such writes, and
+//! when it meets anything more (a row that exists) it fails as contended and is made
+//! again alone.
 
 use std::collections::{HashMap, HashSet};
 
@@ -18,7 +22,7 @@ use kanta_store::audit::AuditEntry;
 use kanta_store::write::{RunInfo, WriteSummary, Writer};
 use kanta_store::{Record, Store};
 use serde_json::{Map, Value as Json};
-use tokio::sync::OwnedMutexGuard;
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard};
 
 use crate::access::{access, require};
 use crate::actor::Acting;
@@ -261,10 +265,16 @@ pub fn value_problems(
         .collect()
 }
 
+/// A write's turn among the process's writes: alone, or beside other shared writes.
+enum Turn {
+    Alone(#[allow(dead_code)] OwnedRwLockWriteGuard<()>),
+    Shared(#[allow(dead_code)] OwnedRwLockReadGuard<()>),
+}
+
 /// One write in progress: the process's write turn, one store transaction and the
 /// actor. Dropped unfinished, it leaves the store as before (no rows, no audit entry).
 pub struct WriteTx {
-    _turn: OwnedMutexGuard<()>,
+    _turn: Turn,
     writer: Writer,
     acting: Acting,
     entity: &'static Entity,
@@ -284,7 +294,29 @@ impl Core {
         fields: Vec<&'static Field>,
     ) -> Result<WriteTx> {
         require(acting, access(Some(entity), true))?;
-        let turn = self.writes.clone().lock_owned().await;
+        let turn = Turn::Alone(self.writes.clone().write_owned().await);
+        self.begin_write_in(turn, acting, entity, fields).await
+    }
+
+    /// As [`Core::begin_write`], for a write that only inserts new rows (a batch of
+    /// new events), beside other such writes: on PostgreSQL neither the process's write
+    /// turn nor the database's write lock is taken alone
+    /// ([`kanta_store::Store::shared_writer`]). A write that turns out to need more (a
+    /// row that exists, a customer created meanwhile) fails with an error whose
+    /// [`CoreError::is_contention`] is true: drop it and make the same write again with
+    /// [`Core::begin_write`]. On SQLite it is [`Core::begin_write`].
+    pub async fn begin_shared_write(
+        &self,
+        acting: &Acting,
+        entity: &'static Entity,
+        fields: Vec<&'static Field>,
+    ) -> Result<WriteTx> {
+        require(acting, access(Some(entity), true))?;
+        let turn = if self.store.shares_writes() {
+            Turn::Shared(self.writes.clone().read_owned().await)
+        } else {
+            Turn::Alone(self.writes.clone().write_owned().await)
+        };
         self.begin_write_in(turn, acting, entity, fields).await
     }
 
@@ -299,7 +331,7 @@ impl Core {
         entity: &'static Entity,
     ) -> Result<WriteTx> {
         require(acting, min)?;
-        let turn = self.writes.clone().lock_owned().await;
+        let turn = Turn::Alone(self.writes.clone().write_owned().await);
         self.begin_write_in(turn, acting, entity, Vec::new()).await
     }
 
@@ -309,7 +341,7 @@ impl Core {
     /// other connections wait for that lock has none left to give).
     async fn begin_write_in(
         &self,
-        turn: OwnedMutexGuard<()>,
+        turn: Turn,
         acting: &Acting,
         entity: &'static Entity,
         fields: Vec<&'static Field>,
@@ -317,7 +349,10 @@ impl Core {
         // Read before the transaction holds the write lock (see above).
         let today = self.today().await?;
         let rules = self.rules().await?;
-        let mut writer = self.store.writer(entity, fields).await?;
+        let mut writer = match turn {
+            Turn::Alone(_) => self.store.writer(entity, fields).await?,
+            Turn::Shared(_) => self.store.shared_writer(entity, fields).await?,
+        };
         writer.set_today(today);
         if entity.name == kanta_domain::schema::CUSTOMERS.name {
             // Changes of consent are recorded with where they came from.
@@ -377,7 +412,7 @@ impl Core {
         require(acting, access(Some(e), true))?;
         // The record as it is, read in this write's turn (no other write of this
         // process comes between) but before its transaction takes the write lock.
-        let turn = self.writes.clone().lock_owned().await;
+        let turn = Turn::Alone(self.writes.clone().write_owned().await);
         let before = self
             .store
             .get(e, id)

@@ -6,7 +6,7 @@ use crate::schema::{Entity, Field};
 use crate::value::Value;
 
 /// Rows of one entity to upsert.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct WriteBatch {
     pub entity: &'static Entity,
     /// The fields each row carries, in order (the external id comes first and is not

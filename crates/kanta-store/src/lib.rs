@@ -114,6 +114,12 @@ pub enum StoreError {
     /// A backup or restore that could not be made, in words.
     #[error("{0}")]
     Backup(String),
+    /// A write that shares the database with other writers
+    /// ([`Store::shared_writer`]) met what only a write alone may do (a row that
+    /// exists, a customer another write created meanwhile, an empty table): the caller
+    /// rolls it back and makes it again alone ([`StoreError::is_contention`]).
+    #[error("this write needs the database alone: {0}")]
+    Contended(&'static str),
 }
 
 impl StoreError {
@@ -125,6 +131,21 @@ impl StoreError {
             return StoreError::AppendOnly;
         }
         StoreError::Db(e)
+    }
+
+    /// Whether a write shared with others ([`Store::shared_writer`]) failed only
+    /// because of them, so that the same write made alone will do: it met what a
+    /// shared write leaves to an exclusive one ([`StoreError::Contended`]), an id
+    /// another write inserted in the same moment (unique violation), or a deadlock
+    /// PostgreSQL broke by aborting it.
+    pub fn is_contention(&self) -> bool {
+        match self {
+            StoreError::Contended(_) => true,
+            StoreError::Db(sqlx::Error::Database(d)) => {
+                matches!(d.code().as_deref(), Some("23505" | "40P01" | "40001"))
+            }
+            _ => false,
+        }
     }
 }
 

@@ -156,6 +156,23 @@ impl DbTx {
         Ok(())
     }
 
+    /// PostgreSQL: locks the customers whose totals `sums` changes, in id order (a
+    /// shared writer's update of them would otherwise take the rows in whatever order
+    /// its join gives, and two such writers could each wait for the other).
+    async fn lock_customers(&mut self, sums: &totals::TotalsByCustomer) -> Result<()> {
+        if let DbTx::Postgres(tx) = self {
+            let mut ids: Vec<i64> = sums.keys().copied().collect();
+            ids.sort_unstable();
+            sqlx::query(
+                "SELECT id FROM customers WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+            )
+            .bind(ids)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn is_postgres(&self) -> bool {
         matches!(self, DbTx::Postgres(_))
     }
@@ -443,6 +460,9 @@ pub struct Writer {
     /// renewal): today in UTC unless the caller knows the store's day
     /// ([`Writer::set_today`]).
     today: chrono::NaiveDate,
+    /// Whether this writer shares the database with other writers
+    /// ([`Store::shared_writer`]).
+    shared: bool,
     /// Whether this transaction holds a `write_context` row
     /// ([`Writer::set_context`](crate::privacy)), removed before it commits.
     pub(crate) context_set: bool,
@@ -466,18 +486,56 @@ impl Store {
         entity: &'static Entity,
         fields: Vec<&'static Field>,
     ) -> Result<Writer> {
+        self.open_writer(entity, fields, false).await
+    }
+
+    /// Opens a write transaction that other shared writers may run beside (PostgreSQL;
+    /// on SQLite, which has one writer at a time, it is [`Store::writer`]). It may
+    /// only insert new rows: a batch naming an existing id, one that would be a bulk
+    /// load, or a customer another writer created meanwhile ends it with
+    /// [`StoreError::Contended`], and the caller makes the write again with
+    /// [`Store::writer`]. What it adds to customers' totals it adds after locking them
+    /// in id order, so that two shared writers never wait for each other in a circle.
+    pub async fn shared_writer(
+        &self,
+        entity: &'static Entity,
+        fields: Vec<&'static Field>,
+    ) -> Result<Writer> {
+        let shared = matches!(self.backend, Backend::Postgres(_));
+        self.open_writer(entity, fields, shared).await
+    }
+
+    /// Whether [`Store::shared_writer`] gives writers that run beside each other.
+    pub fn shares_writes(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    async fn open_writer(
+        &self,
+        entity: &'static Entity,
+        fields: Vec<&'static Field>,
+        shared: bool,
+    ) -> Result<Writer> {
         let mut tx = self.begin().await?;
         if let DbTx::Postgres(c) = &mut tx {
             // One writer at a time per database, as SQLite's IMMEDIATE gives: two
             // `kanta serve` instances creating the same new id must not both find it
             // absent (READ COMMITTED would let both pass the check and then one
-            // overwrite the other, or fail on the unique index).
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            // overwrite the other, or fail on the unique index). Shared writers,
+            // which only insert, hold the lock shared: they wait for an exclusive
+            // writer and it for them, but not for each other.
+            let lock = if shared {
+                "SELECT pg_advisory_xact_lock_shared($1)"
+            } else {
+                "SELECT pg_advisory_xact_lock($1)"
+            };
+            sqlx::query(lock)
                 .bind(WRITE_LOCK_KEY)
                 .execute(&mut **c)
                 .await?;
         }
         Ok(Writer {
+            shared,
             tx,
             entity,
             fields,
@@ -584,6 +642,12 @@ impl Writer {
         debug_assert_eq!(batch.fields.len(), self.fields.len());
         self.wrote_batch = true;
         let table = self.entity.table;
+        // A shared writer probes first: a batch sent before ends it before its
+        // customers are looked up.
+        let probed_new = self.shared && self.entity.name != SUBSCRIPTIONS.name;
+        if probed_new && self.tx.any_exists(table, batch.ids()).await? {
+            return Err(StoreError::Contended("the batch names an existing id"));
+        }
         // Customers met in earlier batches exist already.
         let seen = self.refs.get("customer_id");
         let mut new_customers: Vec<String> = batch
@@ -607,6 +671,10 @@ impl Writer {
             new_customers.retain(|id| !known.contains_key(id));
         }
         let created = self.tx.create_customers(&new_customers).await?;
+        if self.shared && created.len() < new_customers.len() {
+            // Another writer created some of them after the lookup.
+            return Err(StoreError::Contended("a customer was created meanwhile"));
+        }
         self.summary.customers_created += created.len() as u64;
         if let Some(f) = batch.entity.customer_field() {
             std::sync::Arc::make_mut(&mut self.refs)
@@ -620,6 +688,9 @@ impl Writer {
             && batch.len() >= BULK_MIN_ROWS
             && self.tx.is_empty(table).await?
         {
+            if self.shared {
+                return Err(StoreError::Contended("a bulk load into an empty table"));
+            }
             let indexes = self.tx.indexes(table).await?;
             for (name, _) in &indexes {
                 self.tx.execute(format!("DROP INDEX {name}")).await?;
@@ -632,7 +703,10 @@ impl Writer {
         // the stage (their customers' figures are refreshed from it).
         let direct = !matches!(self.mode, Mode::Bulk { .. })
             && self.entity.name != SUBSCRIPTIONS.name
-            && !self.tx.any_exists(table, batch.ids()).await?;
+            && (probed_new || !self.tx.any_exists(table, batch.ids()).await?);
+        if self.shared && !direct {
+            return Err(StoreError::Contended("subscriptions merge through a stage"));
+        }
         let pg = matches!(self.tx, DbTx::Postgres(_));
         if !direct
             && pg
@@ -872,6 +946,9 @@ impl Writer {
             self.summary.inserted += self.direct_rows;
             self.direct_rows = 0;
             if let Some(sums) = self.direct_totals.take() {
+                if self.shared {
+                    self.tx.lock_customers(&sums).await?;
+                }
                 self.tx.write_totals(&sums, true).await?;
             }
         }

@@ -73,6 +73,7 @@ pub struct IngestSummary {
 }
 
 /// One event's rows for its type.
+#[derive(Clone)]
 struct Typed {
     batch: WriteBatch,
     /// The index in the request of each row of the batch.
@@ -210,11 +211,47 @@ pub(super) async fn ingest(
         }
         return Ok(Json(IngestSummary::default()).into_response());
     };
+    // On PostgreSQL a batch is first written beside other batches (a shared write:
+    // new events only); one that meets an existing id (sent before) or a customer
+    // another batch created meanwhile is rolled back and written again alone.
+    let attempt = if s.core.shares_writes() {
+        match write_events(&s, &caller, first, typed.clone(), problems.clone(), true).await {
+            Err(e) if e.is_contention() => None,
+            done => Some(done),
+        }
+    } else {
+        None
+    };
+    let done = match attempt {
+        Some(done) => done,
+        None => write_events(&s, &caller, first, typed, problems, false).await,
+    };
+    let mut summary = done?.map_err(ApiError::invalid_many)?;
+    summary.received = events.len() as u64;
+    summary.changed = summary.inserted + summary.updated + summary.customers_created > 0;
+    summary.ids = ids;
+    Ok(Json(summary).into_response())
+}
+
+/// Writes the batch's rows, type by type (`first`: the first type with rows), in one
+/// transaction, shared with other batches' or alone ([`kanta_core::Core::begin_shared_write`]);
+/// the problems of the request's events (those found parsing them, and every reference
+/// to nothing) when there are any, and then nothing is written.
+async fn write_events(
+    s: &AppState,
+    caller: &Caller,
+    first: usize,
+    mut typed: Vec<Typed>,
+    mut problems: Vec<Problem>,
+    shared: bool,
+) -> Result<Result<IngestSummary, Vec<Problem>>, kanta_core::CoreError> {
     let e = TYPES[first].1;
-    let mut tx = s
-        .core
-        .begin_write(&caller.acting, e, e.fields.iter().collect())
-        .await?;
+    let fields = e.fields.iter().collect();
+    let mut tx = if shared {
+        s.core.begin_shared_write(&caller.acting, e, fields).await?
+    } else {
+        s.core.begin_write(&caller.acting, e, fields).await?
+    };
     // References, checked inside the transaction before anything is written (also
     // when other events are bad already: the answer lists every problem). Customers
     // the batch's transactions name are created by them, so they count as existing.
@@ -238,12 +275,9 @@ pub(super) async fn ingest(
     if !problems.is_empty() {
         problems.sort_by_key(|p| p.index);
         // Dropping the write rolls its transaction back.
-        return Err(ApiError::invalid_many(problems));
+        return Ok(Err(problems));
     }
-    let mut summary = IngestSummary {
-        received: events.len() as u64,
-        ..IngestSummary::default()
-    };
+    let mut summary = IngestSummary::default();
     let mut audit = Vec::new();
     // (type, ids of its rows) of the entity being written.
     let mut current: Option<(usize, Vec<String>)> = None;
@@ -279,9 +313,7 @@ pub(super) async fn ingest(
             .await?;
         add(&mut summary, TYPES[last].0, done);
     }
-    summary.changed = summary.inserted + summary.updated + summary.customers_created > 0;
-    summary.ids = ids;
-    Ok(Json(summary).into_response())
+    Ok(Ok(summary))
 }
 
 /// The audit entry of one entity's rows of a batch: the counts and the first

@@ -6,6 +6,11 @@
 //! answered 201 (one `create` in the audit log, a transaction counted once in its
 //! customer's figures). On both backends, 20 rounds with fresh ids each; every bad round
 //! is listed, with the errors the servers logged.
+//!
+//! Batches of events sent at the same moment (`concurrent_event_batches_*`): new
+//! events, the same events again and events naming the same new customers, over both
+//! instances; each event stored once and every customer's figures as if the batches
+//! had come one by one.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -298,6 +303,170 @@ async fn two_instances_same_new_transaction_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_same_new_transaction_postgres() {
     same_transaction("postgres").await;
+}
+
+/// One round's event batches: `(instance, body)`. Batches 0 and 1 are new events of
+/// overlapping customers, both naming the same two customers the store lacks; batch 2
+/// is batch 0 again (every id the same); batch 3 is new events of other customers.
+/// A transaction's amount is a number: minor units (cents).
+fn event_batches(round: usize) -> Vec<(usize, Vec<Value>)> {
+    let customer = |k: usize| match k % 12 {
+        10 => format!("new-{round}-a"),
+        11 => format!("new-{round}-b"),
+        k => format!("c{}", k + 1),
+    };
+    let batch = |b: usize, customers: &dyn Fn(usize) -> String| -> Vec<Value> {
+        let mut events = Vec::new();
+        for k in 0..120 {
+            let c = customers(k);
+            events.push(json!({"type": "transaction", "id": format!("r{round}-b{b}-t{k}"),
+                "customer_id": c, "occurred_at": format!("2024-06-{:02}T09:{:02}:00Z", 1 + k % 28, k % 60),
+                "amount": 1 + (k + b) % 9, "currency": "EUR"}));
+            if k % 4 == 0 {
+                events.push(json!({"type": "interaction", "id": format!("r{round}-b{b}-i{k}"),
+                    "customer_id": c, "occurred_at": "2024-06-02T10:00:00Z", "kind": "call"}));
+            }
+            if k % 3 == 0 {
+                events.push(json!({"type": "usage", "id": format!("r{round}-b{b}-u{k}"),
+                    "customer_id": c, "occurred_at": "2024-06-03", "metric": "logins", "value": 2}));
+            }
+        }
+        events
+    };
+    let others = |k: usize| format!("other-{round}-{}", k % 7);
+    vec![
+        (0, batch(0, &customer)),
+        (1, batch(1, &|k| customer(k + 5))),
+        (1, batch(0, &customer)),
+        (0, batch(3, &others)),
+    ]
+}
+
+/// Sends every batch of a round at the same moment (as [`race`], for any number of
+/// requests): (status, body) in the batches' order.
+async fn race_events(pair: &Pair, batches: &[(usize, Vec<Value>)]) -> Vec<(u16, String)> {
+    let barrier = Arc::new(Barrier::new(batches.len()));
+    let mut tasks = Vec::new();
+    for (instance, events) in batches {
+        let body = json!({ "events": events }).to_string();
+        let req = request(&pair.token, "POST", "/api/v1/events", &body).into_bytes();
+        let addr = pair.addrs[*instance];
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.set_nodelay(true).unwrap();
+            let (head, last) = req.split_at(req.len() - 1);
+            s.write_all(head).await.unwrap();
+            barrier.wait().await;
+            s.write_all(last).await.unwrap();
+            answer(&mut s).await
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// Batches of events sent at the same moment, over both instances, `ROUNDS / 2` times:
+/// on PostgreSQL batches of new events are written beside each other (shared writes),
+/// and a batch that meets another's rows (the same events, a customer both create) is
+/// written again alone. Every batch must answer 200; every event must be stored once;
+/// the customers both batches name must be created once; and every customer's figures
+/// must be the sum of the transactions stored, as if the batches had come one by one.
+async fn concurrent_events(backend: &str) {
+    capture_errors();
+    let pair = two_instances(backend).await;
+    // The customers the batches name, but for the ones they create.
+    for k in 2..=10 {
+        let a = call(
+            pair.addrs[0],
+            &pair.token,
+            "POST",
+            "/api/v1/customers",
+            &json!({"id": format!("c{k}")}).to_string(),
+        )
+        .await;
+        assert_eq!(a.0, 201, "{backend}: {}", a.1);
+    }
+    let mut bad = Vec::new();
+    // Per customer: (orders, cents) of every distinct transaction sent so far.
+    let mut expected: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+    for round in 0..ROUNDS / 2 {
+        let batches = event_batches(round);
+        let answers = race_events(&pair, &batches).await;
+        let mut problems = Vec::new();
+        let mut distinct = std::collections::BTreeSet::new();
+        for ((_, events), (status, text)) in batches.iter().zip(&answers) {
+            if *status != 200 {
+                problems.push(format!("status {status}: {text}"));
+            }
+            for e in events {
+                if distinct.insert(e["id"].as_str().unwrap().to_string())
+                    && e["type"] == "transaction"
+                {
+                    let f = expected
+                        .entry(e["customer_id"].as_str().unwrap().to_string())
+                        .or_default();
+                    f.0 += 1;
+                    f.1 += e["amount"].as_i64().unwrap();
+                }
+            }
+        }
+        let summaries: Vec<Value> = answers
+            .iter()
+            .map(|a| serde_json::from_str(&a.1).unwrap_or(Value::Null))
+            .collect();
+        let sum = |key: &str| -> i64 { summaries.iter().filter_map(|v| v[key].as_i64()).sum() };
+        if sum("inserted") != distinct.len() as i64 {
+            problems.push(format!(
+                "{} events inserted in all, {} distinct sent",
+                sum("inserted"),
+                distinct.len()
+            ));
+        }
+        // new-R-a and -b (named by batches 0 and 1, and 0 again) and other-R-0..6.
+        if sum("customers_created") != 9 {
+            problems.push(format!("{} customers created, not 9", sum("customers_created")));
+        }
+        if !problems.is_empty() {
+            bad.push(format!("round {round}: {}", problems.join("; ")));
+        }
+    }
+    let stats = fetch(&pair, "/api/v1/stats").await;
+    let sent: i64 = expected.values().map(|f| f.0).sum();
+    if stats["transactions"] != sent {
+        bad.push(format!("{} transactions stored, {sent} sent", stats["transactions"]));
+    }
+    if stats["customers"] != 1 + 9 + 9 * (ROUNDS / 2) as i64 {
+        bad.push(format!("{} customers stored", stats["customers"]));
+    }
+    for (customer, (orders, cents)) in &expected {
+        let c = fetch(&pair, &format!("/api/v1/customers/{customer}")).await;
+        let got = (&c["figures"]["orders"], &c["figures"]["revenue_minor"]);
+        if got != (&json!(orders), &json!(cents)) {
+            bad.push(format!(
+                "{customer}: figures {got:?}, the transactions sent make ({orders}, {cents})"
+            ));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{backend}: concurrent event batches:\n{}\nserver log errors:\n{}",
+        bad.join("\n"),
+        logged_errors().join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_event_batches_sqlite() {
+    concurrent_events("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_event_batches_postgres() {
+    concurrent_events("postgres").await;
 }
 
 /// The ERROR and WARN events logged in this process (the servers' log), kept so that a
