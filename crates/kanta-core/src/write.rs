@@ -372,6 +372,11 @@ impl Core {
 
     /// Creates one record (the API's POST): refused when the id exists or a reference
     /// names nothing; audited as `create` with every field given.
+    ///
+    /// A customer's activity (transactions, interactions, usage events) is created in a
+    /// shared write first ([`Core::begin_shared_write`]), beside other such creates;
+    /// when another write made the same id in the same moment, it is made again alone
+    /// and answers the conflict.
     pub async fn create_record(
         &self,
         acting: &Acting,
@@ -379,8 +384,30 @@ impl Core {
         id: &str,
         values: Vec<Value>,
     ) -> Result<Record> {
+        let activity = matches!(e.name, "transactions" | "interactions" | "usage");
+        if activity && self.shares_writes() {
+            match self.create_in(acting, e, id, values.clone(), true).await {
+                Err(err) if err.is_contention() => {}
+                done => return done,
+            }
+        }
+        self.create_in(acting, e, id, values, false).await
+    }
+
+    async fn create_in(
+        &self,
+        acting: &Acting,
+        e: &'static Entity,
+        id: &str,
+        values: Vec<Value>,
+        shared: bool,
+    ) -> Result<Record> {
         let fields: Vec<&'static Field> = e.fields.iter().collect();
-        let mut tx = self.begin_write(acting, e, fields.clone()).await?;
+        let mut tx = if shared {
+            self.begin_shared_write(acting, e, fields.clone()).await?
+        } else {
+            self.begin_write(acting, e, fields.clone()).await?
+        };
         if !tx.known(e, &[id.to_string()]).await?.is_empty() {
             return Err(CoreError::Conflict {
                 field: Some("id".into()),

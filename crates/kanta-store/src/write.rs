@@ -454,6 +454,9 @@ pub struct Writer {
     /// the merge.
     direct_rows: u64,
     direct_totals: Option<totals::TotalsByCustomer>,
+    /// A shared writer's sums of its new transactions per customer, added to the
+    /// totals just before it commits.
+    shared_totals: Option<totals::TotalsByCustomer>,
     /// The store, to count the write when it commits.
     store: Store,
     /// The day subscriptions' figures are computed as of (billed periods, next
@@ -549,6 +552,7 @@ impl Store {
             bulk_totals: None,
             direct_rows: 0,
             direct_totals: None,
+            shared_totals: None,
             store: self.clone(),
             today: Utc::now().date_naive(),
             context_set: false,
@@ -836,6 +840,7 @@ impl Writer {
     /// with no fields and finishes it.
     pub async fn finish(mut self, run: &RunInfo) -> Result<WriteSummary> {
         let summary = self.merge(run).await?;
+        self.add_shared_totals().await?;
         self.clear_context().await?;
         self.tx.commit().await?;
         if self.wrote_batch {
@@ -856,12 +861,25 @@ impl Writer {
         for e in audit(&summary) {
             self.tx.audit(&e).await?;
         }
+        self.add_shared_totals().await?;
         self.clear_context().await?;
         self.tx.commit().await?;
         if self.wrote_batch {
             self.store.wrote();
         }
         Ok(summary)
+    }
+
+    /// A shared writer's last statements: locks the customers whose totals its new
+    /// transactions change, in id order, and adds the sums. Two shared writers of the
+    /// same customers take turns only here, and never wait for each other in a
+    /// circle.
+    async fn add_shared_totals(&mut self) -> Result<()> {
+        if let Some(sums) = self.shared_totals.take() {
+            self.tx.lock_customers(&sums).await?;
+            self.tx.write_totals(&sums, true).await?;
+        }
+        Ok(())
     }
 
     /// Counts this writer's commit as a data write ([`Store::generation`]) though it
@@ -947,9 +965,16 @@ impl Writer {
             self.direct_rows = 0;
             if let Some(sums) = self.direct_totals.take() {
                 if self.shared {
-                    self.tx.lock_customers(&sums).await?;
+                    // Added just before the commit ([`Writer::add_shared_totals`]):
+                    // other shared writers wait for these customers' rows only that
+                    // long.
+                    let held = self.shared_totals.get_or_insert_default();
+                    for (id, t) in sums {
+                        held.entry(id).or_default().add(&t);
+                    }
+                } else {
+                    self.tx.write_totals(&sums, true).await?;
                 }
-                self.tx.write_totals(&sums, true).await?;
             }
         }
         match std::mem::replace(&mut self.mode, Mode::Undecided) {

@@ -213,6 +213,89 @@ async fn small_updates_merge_held_rows_and_a_second_batch_joins_a_stage() {
     .await;
 }
 
+/// Shared writers (PostgreSQL) insert beside each other: two open at once, each adding
+/// transactions of the same customer, and both sums land in the totals. One that
+/// meets an existing id, or an id another shared writer inserted in the same moment,
+/// fails as contention (to be made again by a writer alone). On SQLite a shared
+/// writer is a writer alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_writers_insert_beside_each_other_and_leave_the_rest_to_a_writer_alone() {
+    each_backend(|store| async move {
+        let f = fields(
+            &TRANSACTIONS,
+            &["customer_id", "occurred_at", "amount", "currency"],
+        );
+        let order = |id: &str, customer: &str, day: u32, cents: i64| {
+            let mut b = WriteBatch::new(&TRANSACTIONS, f.clone());
+            b.create_customers = vec![customer.to_string()];
+            b.push(
+                id.to_string(),
+                [text(customer), t(day), Value::Int(cents), text("EUR")],
+            );
+            b
+        };
+        store.write(&order("o1", "k1", 1, 1000)).await.unwrap();
+        let revenue = async |id: &str| {
+            let page = store.customers(&CustomerFilter::default()).await.unwrap();
+            let c = page.customers.iter().find(|c| c.id == id);
+            c.unwrap_or_else(|| panic!("no {id}")).revenue_minor
+        };
+        if !store.shares_writes() {
+            // One writer at a time: a second would wait for the first.
+            let mut a = store.shared_writer(&TRANSACTIONS, f.clone()).await.unwrap();
+            a.write(order("o2", "k1", 2, 5)).await.unwrap();
+            a.finish(&RunInfo::default()).await.unwrap();
+            assert_eq!(revenue("k1").await, 1005);
+            return;
+        }
+        // Two open at once, both adding to k1.
+        let mut a = store.shared_writer(&TRANSACTIONS, f.clone()).await.unwrap();
+        let mut b = store.shared_writer(&TRANSACTIONS, f.clone()).await.unwrap();
+        a.write(order("o2", "k1", 2, 200)).await.unwrap();
+        b.write(order("o3", "k1", 3, 30)).await.unwrap();
+        a.finish(&RunInfo::default()).await.unwrap();
+        b.finish(&RunInfo::default()).await.unwrap();
+        assert_eq!(revenue("k1").await, 1230);
+
+        // An id the table holds is left to a writer alone.
+        let mut c = store.shared_writer(&TRANSACTIONS, f.clone()).await.unwrap();
+        let e = c.write(order("o1", "k1", 1, 1000)).await.unwrap_err();
+        assert!(matches!(e, StoreError::Contended(_)), "{e}");
+        drop(c);
+
+        // The same new id from two shared writers at once: the second waits for the
+        // first's commit, then fails on the unique index, as contention.
+        let mut d = store.shared_writer(&TRANSACTIONS, f.clone()).await.unwrap();
+        let mut e = store.shared_writer(&TRANSACTIONS, f.clone()).await.unwrap();
+        d.write(order("o4", "k1", 4, 4)).await.unwrap();
+        let same = order("o4", "k1", 4, 4);
+        let second = tokio::spawn(async move {
+            match e.write(same).await {
+                Ok(()) => e.finish(&RunInfo::default()).await.map(|_| ()),
+                Err(err) => Err(err),
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        d.finish(&RunInfo::default()).await.unwrap();
+        let err = second.await.unwrap().unwrap_err();
+        assert!(err.is_contention(), "{err}");
+        assert_eq!(revenue("k1").await, 1234, "o4 counted once");
+
+        // A customer another shared writer created in the meantime: contention too.
+        let mut g = store.shared_writer(&TRANSACTIONS, f.clone()).await.unwrap();
+        let mut h = store.shared_writer(&TRANSACTIONS, f.clone()).await.unwrap();
+        g.write(order("o5", "k9", 5, 5)).await.unwrap();
+        let other = order("o6", "k9", 6, 6);
+        let second = tokio::spawn(async move { h.write(other).await });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        g.finish(&RunInfo::default()).await.unwrap();
+        let err = second.await.unwrap().unwrap_err();
+        assert!(err.is_contention(), "{err}");
+        assert_eq!(revenue("k9").await, 5);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn transactions_create_customers_and_show_on_the_timeline() {
     each_backend(|store| async move {

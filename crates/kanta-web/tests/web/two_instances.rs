@@ -323,8 +323,10 @@ fn event_batches(round: usize) -> Vec<(usize, Vec<Value>)> {
                 "customer_id": c, "occurred_at": format!("2024-06-{:02}T09:{:02}:00Z", 1 + k % 28, k % 60),
                 "amount": 1 + (k + b) % 9, "currency": "EUR"}));
             if k % 4 == 0 {
-                events.push(json!({"type": "interaction", "id": format!("r{round}-b{b}-i{k}"),
-                    "customer_id": c, "occurred_at": "2024-06-02T10:00:00Z", "kind": "call"}));
+                events.push(
+                    json!({"type": "interaction", "id": format!("r{round}-b{b}-i{k}"),
+                    "customer_id": c, "occurred_at": "2024-06-02T10:00:00Z", "kind": "call"}),
+                );
             }
             if k % 3 == 0 {
                 events.push(json!({"type": "usage", "id": format!("r{round}-b{b}-u{k}"),
@@ -428,7 +430,10 @@ async fn concurrent_events(backend: &str) {
         }
         // new-R-a and -b (named by batches 0 and 1, and 0 again) and other-R-0..6.
         if sum("customers_created") != 9 {
-            problems.push(format!("{} customers created, not 9", sum("customers_created")));
+            problems.push(format!(
+                "{} customers created, not 9",
+                sum("customers_created")
+            ));
         }
         if !problems.is_empty() {
             bad.push(format!("round {round}: {}", problems.join("; ")));
@@ -437,7 +442,10 @@ async fn concurrent_events(backend: &str) {
     let stats = fetch(&pair, "/api/v1/stats").await;
     let sent: i64 = expected.values().map(|f| f.0).sum();
     if stats["transactions"] != sent {
-        bad.push(format!("{} transactions stored, {sent} sent", stats["transactions"]));
+        bad.push(format!(
+            "{} transactions stored, {sent} sent",
+            stats["transactions"]
+        ));
     }
     if stats["customers"] != 1 + 9 + 9 * (ROUNDS / 2) as i64 {
         bad.push(format!("{} customers stored", stats["customers"]));
