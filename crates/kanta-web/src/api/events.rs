@@ -9,8 +9,10 @@
 //! among identical events of the batch), so sending the same batch again finds the
 //! same records: the answer then counts them all as unchanged.
 //!
-//! The batch goes through the core's one write path (`Core::begin_write`): its write
-//! turn, one transaction, the reference policy (`kanta_core::write::check_refs`:
+//! The batch goes through the core's one write path, on PostgreSQL first as a shared
+//! write (`Core::begin_shared_write`: beside other batches of new events; a batch that
+//! meets an existing id or another batch's new customer is rolled back and written
+//! again alone, `Core::begin_write`): its write turn, one transaction, the reference policy (`kanta_core::write::check_refs`:
 //! transactions create the customers they name, which then count as existing for
 //! the batch's interactions and usage events), and one audit entry per entity
 //! written (action `create`, with the counts and up to [`AUDITED_IDS`] ids) in the
