@@ -293,9 +293,8 @@ impl Core {
         entity: &'static Entity,
         fields: Vec<&'static Field>,
     ) -> Result<WriteTx> {
-        require(acting, access(Some(entity), true))?;
-        let turn = Turn::Alone(self.writes.clone().write_owned().await);
-        self.begin_write_in(turn, acting, entity, fields).await
+        self.begin_write_sharing(acting, entity, fields, false)
+            .await
     }
 
     /// As [`Core::begin_write`], for a write that only inserts new rows (a batch of
@@ -311,8 +310,19 @@ impl Core {
         entity: &'static Entity,
         fields: Vec<&'static Field>,
     ) -> Result<WriteTx> {
+        self.begin_write_sharing(acting, entity, fields, true).await
+    }
+
+    /// [`Core::begin_shared_write`] when `shared`, else [`Core::begin_write`].
+    pub async fn begin_write_sharing(
+        &self,
+        acting: &Acting,
+        entity: &'static Entity,
+        fields: Vec<&'static Field>,
+        shared: bool,
+    ) -> Result<WriteTx> {
         require(acting, access(Some(entity), true))?;
-        let turn = if self.store.shares_writes() {
+        let turn = if shared && self.store.shares_writes() {
             Turn::Shared(self.writes.clone().read_owned().await)
         } else {
             Turn::Alone(self.writes.clone().write_owned().await)
@@ -403,11 +413,9 @@ impl Core {
         shared: bool,
     ) -> Result<Record> {
         let fields: Vec<&'static Field> = e.fields.iter().collect();
-        let mut tx = if shared {
-            self.begin_shared_write(acting, e, fields.clone()).await?
-        } else {
-            self.begin_write(acting, e, fields.clone()).await?
-        };
+        let mut tx = self
+            .begin_write_sharing(acting, e, fields.clone(), shared)
+            .await?;
         if !tx.known(e, &[id.to_string()]).await?.is_empty() {
             return Err(CoreError::Conflict {
                 field: Some("id".into()),

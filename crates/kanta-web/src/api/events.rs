@@ -249,11 +249,10 @@ async fn write_events(
 ) -> Result<Result<IngestSummary, Vec<Problem>>, kanta_core::CoreError> {
     let e = TYPES[first].1;
     let fields = e.fields.iter().collect();
-    let mut tx = if shared {
-        s.core.begin_shared_write(&caller.acting, e, fields).await?
-    } else {
-        s.core.begin_write(&caller.acting, e, fields).await?
-    };
+    let mut tx = s
+        .core
+        .begin_write_sharing(&caller.acting, e, fields, shared)
+        .await?;
     // References, checked inside the transaction before anything is written (also
     // when other events are bad already: the answer lists every problem). Customers
     // the batch's transactions name are created by them, so they count as existing.

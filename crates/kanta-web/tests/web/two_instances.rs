@@ -107,14 +107,22 @@ async fn answer(s: &mut tokio::net::TcpStream) -> (u16, String) {
     (head[9..12].parse().unwrap(), body.to_string())
 }
 
-/// Sends `bodies[i]` to `path` on instance `i`, both at the same moment: each request
-/// is written but for its last byte, both wait at a barrier, then both last bytes go.
-/// Answers (status, body) in instance order.
+/// Sends `bodies[i]` to `path` on instance `i`, both at the same moment (see
+/// [`race_all`]). Answers (status, body) in instance order.
 async fn race(pair: &Pair, path: &str, bodies: [String; 2]) -> Vec<(u16, String)> {
-    let barrier = Arc::new(Barrier::new(2));
+    let requests = bodies.into_iter().enumerate().collect::<Vec<_>>();
+    race_all(pair, path, requests).await
+}
+
+/// POSTs each `(instance, body)` to `path`, all at the same moment: each request is
+/// written but for its last byte, all wait at a barrier, then the last bytes go.
+/// Answers (status, body) in the requests' order.
+async fn race_all(pair: &Pair, path: &str, requests: Vec<(usize, String)>) -> Vec<(u16, String)> {
+    let barrier = Arc::new(Barrier::new(requests.len()));
     let mut tasks = Vec::new();
-    for (addr, body) in pair.addrs.into_iter().zip(bodies) {
+    for (instance, body) in requests {
         let req = request(&pair.token, "POST", path, &body).into_bytes();
+        let addr = pair.addrs[instance];
         let barrier = barrier.clone();
         tasks.push(tokio::spawn(async move {
             let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -344,33 +352,6 @@ fn event_batches(round: usize) -> Vec<(usize, Vec<Value>)> {
     ]
 }
 
-/// Sends every batch of a round at the same moment (as [`race`], for any number of
-/// requests): (status, body) in the batches' order.
-async fn race_events(pair: &Pair, batches: &[(usize, Vec<Value>)]) -> Vec<(u16, String)> {
-    let barrier = Arc::new(Barrier::new(batches.len()));
-    let mut tasks = Vec::new();
-    for (instance, events) in batches {
-        let body = json!({ "events": events }).to_string();
-        let req = request(&pair.token, "POST", "/api/v1/events", &body).into_bytes();
-        let addr = pair.addrs[*instance];
-        let barrier = barrier.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-            s.set_nodelay(true).unwrap();
-            let (head, last) = req.split_at(req.len() - 1);
-            s.write_all(head).await.unwrap();
-            barrier.wait().await;
-            s.write_all(last).await.unwrap();
-            answer(&mut s).await
-        }));
-    }
-    let mut out = Vec::new();
-    for t in tasks {
-        out.push(t.await.unwrap());
-    }
-    out
-}
-
 /// Batches of events sent at the same moment, over both instances, `ROUNDS / 2` times:
 /// on PostgreSQL batches of new events are written beside each other (shared writes),
 /// and a batch that meets another's rows (the same events, a customer both create) is
@@ -397,7 +378,11 @@ async fn concurrent_events(backend: &str) {
     let mut expected: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
     for round in 0..ROUNDS / 2 {
         let batches = event_batches(round);
-        let answers = race_events(&pair, &batches).await;
+        let requests = batches
+            .iter()
+            .map(|(i, events)| (*i, json!({ "events": events }).to_string()))
+            .collect();
+        let answers = race_all(&pair, "/api/v1/events", requests).await;
         let mut problems = Vec::new();
         let mut distinct = std::collections::BTreeSet::new();
         for ((_, events), (status, text)) in batches.iter().zip(&answers) {
