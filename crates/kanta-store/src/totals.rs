@@ -214,24 +214,6 @@ pub(crate) struct CustomerTotals {
     pub last_order: Option<DateTime<Utc>>,
 }
 
-impl CustomerTotals {
-    /// Adds another part of the same customer's rows.
-    pub(crate) fn add(&mut self, o: &CustomerTotals) {
-        self.count += o.count;
-        self.revenue = self.revenue.saturating_add(o.revenue);
-        self.refunds += o.refunds;
-        self.refunds_minor = self.refunds_minor.saturating_add(o.refunds_minor);
-        self.first_order = match (self.first_order, o.first_order) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.last_order = match (self.last_order, o.last_order) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-    }
-}
-
 /// Totals by internal customer id.
 pub(crate) type TotalsByCustomer = rustc_hash::FxHashMap<i64, CustomerTotals>;
 

@@ -451,12 +451,9 @@ pub struct Writer {
     bulk_totals: Option<totals::TotalsByCustomer>,
     /// Rows written straight into the table since the last merge (batches of new ids
     /// only), and, for transactions, their sums per customer, added to the totals at
-    /// the merge.
+    /// the merge (by a shared writer, just before it commits).
     direct_rows: u64,
     direct_totals: Option<totals::TotalsByCustomer>,
-    /// A shared writer's sums of its new transactions per customer, added to the
-    /// totals just before it commits.
-    shared_totals: Option<totals::TotalsByCustomer>,
     /// The store, to count the write when it commits.
     store: Store,
     /// The day subscriptions' figures are computed as of (billed periods, next
@@ -504,8 +501,7 @@ impl Store {
         entity: &'static Entity,
         fields: Vec<&'static Field>,
     ) -> Result<Writer> {
-        let shared = matches!(self.backend, Backend::Postgres(_));
-        self.open_writer(entity, fields, shared).await
+        self.open_writer(entity, fields, self.shares_writes()).await
     }
 
     /// Whether [`Store::shared_writer`] gives writers that run beside each other.
@@ -552,7 +548,6 @@ impl Store {
             bulk_totals: None,
             direct_rows: 0,
             direct_totals: None,
-            shared_totals: None,
             store: self.clone(),
             today: Utc::now().date_naive(),
             context_set: false,
@@ -648,9 +643,13 @@ impl Writer {
         let table = self.entity.table;
         // A shared writer probes first: a batch sent before ends it before its
         // customers are looked up.
-        let probed_new = self.shared && self.entity.name != SUBSCRIPTIONS.name;
-        if probed_new && self.tx.any_exists(table, batch.ids()).await? {
-            return Err(StoreError::Contended("the batch names an existing id"));
+        if self.shared {
+            if self.entity.name == SUBSCRIPTIONS.name {
+                return Err(StoreError::Contended("subscriptions merge through a stage"));
+            }
+            if self.tx.any_exists(table, batch.ids()).await? {
+                return Err(StoreError::Contended("the batch names an existing id"));
+            }
         }
         // Customers met in earlier batches exist already.
         let seen = self.refs.get("customer_id");
@@ -707,10 +706,7 @@ impl Writer {
         // the stage (their customers' figures are refreshed from it).
         let direct = !matches!(self.mode, Mode::Bulk { .. })
             && self.entity.name != SUBSCRIPTIONS.name
-            && (probed_new || !self.tx.any_exists(table, batch.ids()).await?);
-        if self.shared && !direct {
-            return Err(StoreError::Contended("subscriptions merge through a stage"));
-        }
+            && (self.shared || !self.tx.any_exists(table, batch.ids()).await?);
         let pg = matches!(self.tx, DbTx::Postgres(_));
         if !direct
             && pg
@@ -875,7 +871,9 @@ impl Writer {
     /// same customers take turns only here, and never wait for each other in a
     /// circle.
     async fn add_shared_totals(&mut self) -> Result<()> {
-        if let Some(sums) = self.shared_totals.take() {
+        if self.shared
+            && let Some(sums) = self.direct_totals.take()
+        {
             self.tx.lock_customers(&sums).await?;
             self.tx.write_totals(&sums, true).await?;
         }
@@ -963,18 +961,13 @@ impl Writer {
         if self.direct_rows > 0 {
             self.summary.inserted += self.direct_rows;
             self.direct_rows = 0;
-            if let Some(sums) = self.direct_totals.take() {
-                if self.shared {
-                    // Added just before the commit ([`Writer::add_shared_totals`]):
-                    // other shared writers wait for these customers' rows only that
-                    // long.
-                    let held = self.shared_totals.get_or_insert_default();
-                    for (id, t) in sums {
-                        held.entry(id).or_default().add(&t);
-                    }
-                } else {
-                    self.tx.write_totals(&sums, true).await?;
-                }
+            // A shared writer keeps its sums until just before the commit
+            // ([`Writer::add_shared_totals`]): other shared writers wait for these
+            // customers' rows only that long.
+            if !self.shared
+                && let Some(sums) = self.direct_totals.take()
+            {
+                self.tx.write_totals(&sums, true).await?;
             }
         }
         match std::mem::replace(&mut self.mode, Mode::Undecided) {
