@@ -14,7 +14,8 @@
 #   (the API's rate limit per caller, api_rate_limit, is set to its maximum where the
 #   build has it: one token sends the whole load)
 #   LOAD_ROUTE_SECONDS   afterwards, each route alone for this long (default 10; 0: skip), at
-#                        RATE/20 requests/s, the rate one of the mix's 20 slots gets
+#                        RATE/20 requests/s, the rate one of the mix's 20 slots gets; with the CPU
+#                        PostgreSQL and the two servers spent per request of it
 #   KANTA_LOAD_SERVE_URL the URL the two servers use instead (e.g. the same database over the
 #                        Unix socket: postgres://postgres@localhost/kanta_load?host=/var/run/postgresql)
 #   LOAD_KEEP=1          keep the database kanta_load afterwards (bench-data/load keeps the
@@ -111,6 +112,21 @@ print('api_rate_limit on $port:', v[0].get('value') if v else 'absent')"
 else
   echo "this build has no api_rate_limit setting: nothing to lift"
 fi
+
+# The servers' start-up jobs (the daily health pass, the profitability pass, the first
+# scoring: about a minute of both cores on the demo store) would share the first
+# minute with the load: wait until no job has run for 3 s (up to 4 minutes), so that
+# the figures are the mix's.
+quiet=0
+t0=$(date +%s)
+for _ in $(seq 1 240); do
+  running=$(api "http://127.0.0.1:${ports[0]}/api/v1/jobs" |
+    python3 -c "import json, sys; print(json.load(sys.stdin)['counts']['running'])" || echo 1)
+  if [ "$running" = 0 ]; then quiet=$((quiet + 1)); else quiet=0; fi
+  [ "$quiet" -ge 3 ] && break
+  sleep 1
+done
+echo "start-up jobs done after $(( $(date +%s) - t0 )) s more"
 
 lua="$out/load.lua"
 cat >"$lua" <<'LUA'
@@ -359,7 +375,8 @@ grep -hE ' (ERROR|WARN) ' "$out"/serve-*.log | head -5 || true
 
 if [ "$route_secs" -gt 0 ]; then
   echo "== each route alone, ${route_secs} s at $(( rate / 20 )) requests/s (its slot's share of the mix) over both instances"
-  printf "%-72s %8s %8s %8s %8s %6s\n" route "req/s" "p50 ms" "p99 ms" "max ms" non2xx
+  printf "%-72s %8s %8s %8s %8s %6s %9s %9s %9s\n" route "req/s" "p50 ms" "p99 ms" "max ms" non2xx \
+    "PG ms/r" "srv ms/r" "all ms/r"
   names=("GET /api/v1/customers/{id}" "GET /api/v1/customers?limit=50"
     "GET /api/v1/customers?sort=-revenue&limit=50" "GET /api/v1/customers?search=NNN&limit=50"
     "GET /api/v1/customers/{id}/timeline?limit=20" "GET /api/v1/queue?limit=20"
@@ -368,12 +385,23 @@ if [ "$route_secs" -gt 0 ]; then
     "POST /api/v1/interactions (new id)" "POST /api/v1/transactions (new id)" "PATCH /api/v1/customers/{id}")
   for k in $(seq 1 13); do
     name=${names[$((k - 1))]}
+    b="$(cpu_s "${pids[0]}") $(cpu_s "${pids[1]}") $(pg_cpu_s) $(machine_cpu_s)"
     res=$(run_wrk "$route_secs" $(( rate / 20 )) "$k" "$stamp-r$k" | grep '^RESULT')
-    python3 - "$name" "$res" <<'PY'
+    a="$(cpu_s "${pids[0]}") $(cpu_s "${pids[1]}") $(pg_cpu_s) $(machine_cpu_s)"
+    python3 - "$name" "$res" "$b" "$a" <<'PY'
 import sys
 r = dict(kv.split("=", 1) for kv in sys.argv[2].split()[1:])
+b = [float(x) for x in sys.argv[3].split()]
+a = [float(x) for x in sys.argv[4].split()]
+n = max(float(r['requests']), 1)
+# CPU of PostgreSQL, of both servers and of the whole machine (wrk and background jobs
+# too) per request of this route alone. CPU seconds are read at 10 ms resolution; a
+# PostgreSQL process that ends meanwhile (an autovacuum worker) takes its CPU with it,
+# so the machine's figure is the one to sum.
+pg = (a[2] - b[2]) / n * 1e3
+srv = (a[0] - b[0] + a[1] - b[1]) / n * 1e3
 print(f"{sys.argv[1]:<72} {float(r['rate']):8.0f} {float(r['p50_ms']):8.2f} {float(r['p99_ms']):8.2f} "
-      f"{float(r['max_ms']):8.2f} {r['non2xx']:>6}")
+      f"{float(r['max_ms']):8.2f} {r['non2xx']:>6} {pg:9.2f} {srv:9.2f} {(a[3] - b[3]) / n * 1e3:9.2f}")
 PY
   done
 fi

@@ -661,23 +661,32 @@ impl WriteTx {
             "customers" | "subscriptions" => self.writer.max_id(batch.entity.table).await?,
             _ => 0,
         };
+        let inserted_before = self.writer.inserted();
         self.writer.write(batch).await?;
         if hooked {
             // The rules read and join the rows just written.
             self.writer.merge_written().await?;
         }
+        // The owner rule and auto-start onboarding act on the rows this write
+        // inserted: an update (a PATCH) has none, and asks nothing of them.
+        let inserted = self.writer.inserted() > inserted_before;
         match entity {
             "cases" => crate::cases::after_write(self, &ids).await?,
             "claims" => crate::claims::after_write(self, &ids).await?,
             "interactions" | "feedback" => crate::trust::after_write(self, &ids).await?,
             "customers" => {
-                crate::owners::after_write(self, &ids, new_after_id).await?;
-                crate::onboarding::after_write(self, &ids, new_after_id).await?;
+                if inserted {
+                    crate::owners::after_write(self, &ids, new_after_id).await?;
+                    crate::onboarding::after_write(self, &ids, new_after_id).await?;
+                }
                 if lapse_or_status {
                     crate::endings::after_customers_write(self, &ids).await?;
                 }
             }
-            "subscriptions" => crate::onboarding::after_write(self, &ids, new_after_id).await?,
+            "subscriptions" if inserted => {
+                crate::onboarding::after_write(self, &ids, new_after_id).await?
+            }
+            "subscriptions" => {}
             "surveys" => crate::surveys::after_write(self, &ids).await?,
             "offers" => crate::offers::after_write(self, &ids).await?,
             _ => {}

@@ -13,6 +13,8 @@
 //! the write changed (`{"before": v, "after": v}`; a password shows only that it
 //! changed), keys the caller gave winning.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
@@ -201,6 +203,66 @@ pub struct FailedSignIns {
 
 /// A token's last use is written at most this often, so reads stay reads.
 const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// How long a process answers a token from memory before it reads the token again.
+/// A revocation through this process ends its use here at once; one made by another
+/// process (a second `kanta serve`, `kanta token revoke`) within this time, as a
+/// change of settings is seen within 5 s.
+pub const TOKEN_CACHE_SECONDS: u64 = 2;
+
+/// The unrevoked tokens this process read lately, by digest ([`Store::token_by_digest`]).
+/// Each API request names its token: reading it from the store every time was one
+/// statement of every request (BENCHMARKS.md, "Issue 15: fewer statements per request").
+#[derive(Debug, Default)]
+pub(crate) struct TokenCache {
+    inner: std::sync::Mutex<TokenCacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct TokenCacheInner {
+    tokens: HashMap<String, (ApiToken, std::time::Instant)>,
+    /// Counts this process's revocations: a read that began before one does not
+    /// keep what it read.
+    revocations: u64,
+}
+
+impl TokenCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, TokenCacheInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The token if it was read less than [`TOKEN_CACHE_SECONDS`] ago; else `None`,
+    /// with the revocation count to hand to [`TokenCache::keep`].
+    fn get(&self, digest: &str) -> Result<ApiToken, u64> {
+        let c = self.lock();
+        match c.tokens.get(digest) {
+            Some((t, at)) if at.elapsed().as_secs() < TOKEN_CACHE_SECONDS => Ok(t.clone()),
+            _ => Err(c.revocations),
+        }
+    }
+
+    fn keep(&self, digest: &str, token: &ApiToken, revocations: u64) {
+        let mut c = self.lock();
+        if c.revocations != revocations {
+            return;
+        }
+        // Old entries go when the map grows: a handful of tokens is the usual case.
+        if c.tokens.len() >= 1_000 {
+            c.tokens
+                .retain(|_, (_, at)| at.elapsed().as_secs() < TOKEN_CACHE_SECONDS);
+        }
+        c.tokens.insert(
+            digest.to_string(),
+            (token.clone(), std::time::Instant::now()),
+        );
+    }
+
+    fn forget_all(&self) {
+        let mut c = self.lock();
+        c.revocations += 1;
+        c.tokens.clear();
+    }
+}
 
 impl Store {
     /// Creates a user and records `audit` (see the module documentation); the email
@@ -500,8 +562,22 @@ impl Store {
     }
 
     /// The unrevoked token with this digest. Its last use is recorded (at most once a
-    /// minute, so that API reads seldom write).
+    /// minute, so that API reads seldom write). Answered from memory for
+    /// [`TOKEN_CACHE_SECONDS`] after a read.
     pub async fn token_by_digest(&self, digest: &str) -> Result<Option<ApiToken>> {
+        let revocations = match self.token_cache.get(digest) {
+            Ok(t) => return Ok(Some(t)),
+            Err(n) => n,
+        };
+        let token = self.read_token(digest).await?;
+        if let Some(t) = &token {
+            self.token_cache.keep(digest, t, revocations);
+        }
+        Ok(token)
+    }
+
+    /// [`Store::token_by_digest`] from the store.
+    async fn read_token(&self, digest: &str) -> Result<Option<ApiToken>> {
         let sql = "SELECT id, name, role, prefix, created_by, created_ms, last_used_ms, revoked_ms \
                    FROM api_tokens WHERE digest = $1 AND revoked_ms IS NULL";
         let token = with_pool!(self, pool => {
@@ -553,6 +629,7 @@ impl Store {
         let changes = json!({ "revoked": change(json!(false), json!(true)) });
         tx.audit(&audit.completed(id, changes, Json::Null)).await?;
         tx.commit().await?;
+        self.token_cache.forget_all();
         Ok(true)
     }
 

@@ -169,6 +169,8 @@ pub struct Store {
     /// model runs), so a reader can cache what it derived from the data and know when
     /// it is out of date ([`Store::generation`]).
     generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The API tokens read lately ([`Store::token_by_digest`]).
+    token_cache: std::sync::Arc<accounts::TokenCache>,
 }
 
 impl Store {
@@ -270,6 +272,7 @@ impl Store {
             url: redact(url),
             tool_url: ToolUrl(url.to_string()),
             generation: Default::default(),
+            token_cache: Default::default(),
         };
         migrate::run(&store).await?;
         Ok(store)

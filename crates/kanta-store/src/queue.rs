@@ -758,20 +758,10 @@ impl Store {
     pub async fn customer_keys(&self, external_ids: &[String]) -> Result<Vec<(String, i64)>> {
         let mut out = Vec::new();
         for chunk in external_ids.chunks(CHUNK) {
-            let json = serde_json::to_string(chunk).map_err(json_err)?;
-            let rows: Vec<(String, i64)> = with_pool!(self, pool => {
-                sqlx::query_as(if matches!(self.backend, Backend::Postgres(_)) {
-                    "SELECT external_id, id FROM customers WHERE external_id IN \
-                     (SELECT jsonb_array_elements_text(CAST($1 AS JSONB)))"
-                } else {
-                    "SELECT external_id, id FROM customers WHERE external_id IN \
-                     (SELECT value FROM json_each($1))"
-                })
-                .bind(json)
-                .fetch_all(pool)
-                .await?
-            });
-            out.extend(rows);
+            out.extend(
+                self.existing_ids(&kanta_domain::schema::CUSTOMERS, chunk)
+                    .await?,
+            );
         }
         Ok(out)
     }

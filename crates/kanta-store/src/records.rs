@@ -927,6 +927,15 @@ impl Store {
         self.get(&CUSTOMERS, external_id).await
     }
 
+    /// The internal id of a customer (one index probe: for a read that needs only the
+    /// key, where [`Store::customer`] reads the record and its figures).
+    pub async fn customer_key(&self, external_id: &str) -> Result<Option<i64>> {
+        Ok(self
+            .existing_ids(&CUSTOMERS, &[external_id.to_string()])
+            .await?
+            .remove(external_id))
+    }
+
     /// All records of `entity` that belong to the customer (by internal id).
     pub async fn records_of_customer(
         &self,

@@ -190,11 +190,11 @@ pub(crate) fn as_time(v: &Value) -> Option<DateTime<Utc>> {
 }
 
 impl Store {
-    /// Up to `limit` events of the customer's timeline, newest first, from `cursor`
-    /// (the newest when `None`).
+    /// Up to `limit` events of the customer's timeline (by internal id), newest
+    /// first, from `cursor` (the newest when `None`).
     pub async fn timeline_page(
         &self,
-        customer: &Record,
+        customer: i64,
         cursor: Option<TimelineCursor>,
         limit: u32,
     ) -> Result<TimelinePage> {
@@ -206,7 +206,7 @@ impl Store {
     /// the filter it was made with.
     pub async fn timeline_page_of(
         &self,
-        customer: &Record,
+        customer: i64,
         only: Option<&[&str]>,
         cursor: Option<TimelineCursor>,
         limit: u32,
@@ -229,7 +229,7 @@ impl Store {
             }
             for (column, end_kind) in columns {
                 for r in self
-                    .newest_of_customer(e, customer.id, column, cursor.map(|c| c.at), want)
+                    .newest_of_customer(e, customer, column, cursor.map(|c| c.at), want)
                     .await?
                 {
                     let at = match end_kind {

@@ -69,6 +69,17 @@ macro_rules! on_tx {
 }
 pub(crate) use on_tx;
 
+/// (external id, id) of the records of `table` among the external ids bound as `$1`
+/// (SQLite: a JSON array; PostgreSQL: a text array, one index probe each).
+fn lookup_sql(table: &str, postgres: bool) -> String {
+    if postgres {
+        format!("SELECT external_id, id FROM {table} WHERE external_id = ANY($1)")
+    } else {
+        format!(
+            "SELECT external_id, id FROM {table} WHERE external_id IN (SELECT value FROM json_each($1))"
+        )
+    }
+}
 impl DbTx {
     async fn execute(&mut self, sql: String) -> Result<u64> {
         Ok(
@@ -268,18 +279,13 @@ impl DbTx {
     async fn lookup(&mut self, table: &str, ids: &[String]) -> Result<Vec<(String, i64)>> {
         Ok(match self {
             DbTx::Sqlite(tx) => {
-                let sql = format!(
-                    "SELECT external_id, id FROM {table} WHERE external_id IN (SELECT value FROM json_each($1))"
-                );
-                sqlx::query_as::<Sqlite, (String, i64)>(AssertSqlSafe(sql))
+                sqlx::query_as::<Sqlite, (String, i64)>(AssertSqlSafe(lookup_sql(table, false)))
                     .bind(serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()))
                     .fetch_all(&mut **tx)
                     .await?
             }
             DbTx::Postgres(tx) => {
-                let sql =
-                    format!("SELECT external_id, id FROM {table} WHERE external_id = ANY($1)");
-                sqlx::query_as::<Postgres, (String, i64)>(AssertSqlSafe(sql))
+                sqlx::query_as::<Postgres, (String, i64)>(AssertSqlSafe(lookup_sql(table, true)))
                     .bind(ids)
                     .fetch_all(&mut **tx)
                     .await?
@@ -466,6 +472,10 @@ pub struct Writer {
     /// Whether this transaction holds a `write_context` row
     /// ([`Writer::set_context`](crate::privacy)), removed before it commits.
     pub(crate) context_set: bool,
+    /// Ids of this writer's entity that [`Writer::known`] found absent in this
+    /// transaction since the last batch (an API create asks before it writes): a
+    /// batch of only such ids needs no second probe.
+    absent: rustc_hash::FxHashSet<String>,
 }
 
 /// Stages of at most this many rows are loaded on PostgreSQL by one `INSERT` of a
@@ -540,6 +550,7 @@ impl Store {
             fields,
             mode: Mode::Undecided,
             refs: Default::default(),
+            absent: Default::default(),
             rows: 0,
             merged_rows: 0,
             wrote_batch: false,
@@ -591,6 +602,25 @@ impl Store {
         entity: &Entity,
         external_ids: &[String],
     ) -> Result<HashMap<String, i64>> {
+        if external_ids.len() <= 10_000 {
+            // One statement needs no transaction (a page's or the API's one id).
+            let pg = matches!(self.backend, Backend::Postgres(_));
+            let sql = AssertSqlSafe(lookup_sql(entity.table, pg));
+            return Ok(match &self.backend {
+                Backend::Sqlite(pool) => sqlx::query_as::<Sqlite, (String, i64)>(sql)
+                    .bind(serde_json::to_string(external_ids).unwrap_or_else(|_| "[]".into()))
+                    .fetch_all(pool)
+                    .await?
+                    .into_iter()
+                    .collect(),
+                Backend::Postgres(pool) => sqlx::query_as::<Postgres, (String, i64)>(sql)
+                    .bind(external_ids)
+                    .fetch_all(pool)
+                    .await?
+                    .into_iter()
+                    .collect(),
+            });
+        }
         let mut tx = match &self.backend {
             Backend::Sqlite(pool) => DbTx::Sqlite(pool.begin().await?),
             Backend::Postgres(pool) => DbTx::Postgres(pool.begin().await?),
@@ -621,7 +651,27 @@ impl Writer {
         for chunk in ids.chunks(10_000) {
             out.extend(self.tx.lookup(target.table, chunk).await?);
         }
+        // What this transaction found serves its batches: the references found need
+        // no second lookup, the own ids found absent no second probe.
+        for f in &self.fields {
+            if matches!(f.kind, Kind::Ref(t) if t == target.name) && !out.is_empty() {
+                std::sync::Arc::make_mut(&mut self.refs)
+                    .entry(f.name)
+                    .or_default()
+                    .extend(out.iter().map(|(k, v)| (k.clone(), *v)));
+            }
+        }
+        if target.name == self.entity.name {
+            self.absent
+                .extend(ids.iter().filter(|i| !out.contains_key(*i)).cloned());
+        }
         Ok(out)
+    }
+
+    /// Rows this writer inserted so far (counted when merged: after
+    /// [`Writer::merge_written`], every batch's).
+    pub fn inserted(&self) -> u64 {
+        self.summary.inserted
     }
 
     /// The greatest id in `table` (0 when empty), within this transaction: taken
@@ -641,13 +691,16 @@ impl Writer {
         debug_assert_eq!(batch.fields.len(), self.fields.len());
         self.wrote_batch = true;
         let table = self.entity.table;
+        // Ids this transaction found absent already (and no batch wrote since).
+        let fresh = !self.absent.is_empty() && batch.ids().all(|i| self.absent.contains(i));
+        self.absent.clear();
         // A shared writer probes first: a batch sent before ends it before its
         // customers are looked up.
         if self.shared {
             if self.entity.name == SUBSCRIPTIONS.name {
                 return Err(StoreError::Contended("subscriptions merge through a stage"));
             }
-            if self.tx.any_exists(table, batch.ids()).await? {
+            if !fresh && self.tx.any_exists(table, batch.ids()).await? {
                 return Err(StoreError::Contended("the batch names an existing id"));
             }
         }
@@ -706,7 +759,7 @@ impl Writer {
         // the stage (their customers' figures are refreshed from it).
         let direct = !matches!(self.mode, Mode::Bulk { .. })
             && self.entity.name != SUBSCRIPTIONS.name
-            && (self.shared || !self.tx.any_exists(table, batch.ids()).await?);
+            && (self.shared || fresh || !self.tx.any_exists(table, batch.ids()).await?);
         let pg = matches!(self.tx, DbTx::Postgres(_));
         if !direct
             && pg

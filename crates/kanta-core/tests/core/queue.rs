@@ -335,7 +335,7 @@ async fn reasons_order_and_actions() {
         let customer = core.store().get(&CUSTOMERS, "u1").await.unwrap().unwrap();
         let tl = core
             .store()
-            .timeline_page(&customer, None, 20)
+            .timeline_page(customer.id, None, 20)
             .await
             .unwrap();
         let call = tl

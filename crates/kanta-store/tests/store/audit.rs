@@ -346,3 +346,70 @@ async fn a_writer_with_no_rows_commits_only_what_it_carries() {
     })
     .await;
 }
+
+/// A token is answered from memory for `TOKEN_CACHE_SECONDS` after a read: a
+/// revocation through the same store ends its use at once; one made by another
+/// process (here: a second store on the same database) within that time.
+#[tokio::test]
+async fn a_revoked_token_stops_at_once_here_and_within_the_cache_time_elsewhere() {
+    use kanta_store::accounts::TOKEN_CACHE_SECONDS;
+    for backend in kanta_store::testing::BACKENDS {
+        let db = kanta_store::testing::TestDb::new(backend);
+        let here = Store::open(&db.url).await.unwrap();
+        let elsewhere = Store::open(&db.url).await.unwrap();
+        let mut made = Vec::new();
+        for digest in ["digest-a", "digest-b"] {
+            made.push(
+                here.create_token(
+                    digest,
+                    Role::Staff,
+                    digest,
+                    "kanta_ab",
+                    None,
+                    &entry("api_tokens", "token_create"),
+                )
+                .await
+                .unwrap(),
+            );
+            assert!(here.token_by_digest(digest).await.unwrap().is_some());
+        }
+        // Revoked here: refused here at once.
+        assert!(
+            here.revoke_token(made[0].id, &entry("api_tokens", "token_revoke"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            here.token_by_digest("digest-a").await.unwrap().is_none(),
+            "{backend}: revoked through this store"
+        );
+        // Revoked elsewhere: still answered from memory, then refused.
+        assert!(
+            elsewhere
+                .revoke_token(made[1].id, &entry("api_tokens", "token_revoke"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            here.token_by_digest("digest-b").await.unwrap().is_some(),
+            "{backend}: read less than {TOKEN_CACHE_SECONDS} s ago"
+        );
+        assert!(
+            elsewhere
+                .token_by_digest("digest-b")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(
+            TOKEN_CACHE_SECONDS * 1000 + 100,
+        ))
+        .await;
+        assert!(
+            here.token_by_digest("digest-b").await.unwrap().is_none(),
+            "{backend}: {TOKEN_CACHE_SECONDS} s after the read"
+        );
+        here.close().await;
+        elsewhere.close().await;
+    }
+}

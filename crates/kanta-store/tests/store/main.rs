@@ -347,7 +347,7 @@ async fn transactions_create_customers_and_show_on_the_timeline() {
             .await
             .unwrap()
             .expect("created by its transactions");
-        let mut tl = store.timeline_page(&k1, None, 1000).await.unwrap().events;
+        let mut tl = store.timeline_page(k1.id, None, 1000).await.unwrap().events;
         tl.reverse(); // oldest first
         let kinds: Vec<(String, String)> = tl
             .iter()

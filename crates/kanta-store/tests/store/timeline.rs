@@ -74,14 +74,14 @@ async fn the_timeline_filters_by_kind_pages_and_names_staff() {
         let k = store.customer("k").await.unwrap().unwrap();
 
         // Everything: 5 + 7 + 40.
-        let all = store.timeline_page(&k, None, 1000).await.unwrap();
+        let all = store.timeline_page(k.id, None, 1000).await.unwrap();
         assert_eq!(all.events.len(), 52);
         // Only interactions, three a page, newest first, with staff names.
         let mut cursor = None;
         let mut seen = Vec::new();
         loop {
             let page = store
-                .timeline_page_of(&k, Some(&["interactions"]), cursor, 3)
+                .timeline_page_of(k.id, Some(&["interactions"]), cursor, 3)
                 .await
                 .unwrap();
             assert!(page.events.iter().all(|e| e.entity == "interactions"));
@@ -103,13 +103,13 @@ async fn the_timeline_filters_by_kind_pages_and_names_staff() {
         assert_eq!(seen, ["i6", "i5", "i4", "i3", "i2", "i1", "i0"]);
         // Two kinds at once; none of the rest.
         let page = store
-            .timeline_page_of(&k, Some(&["transactions", "usage"]), None, 100)
+            .timeline_page_of(k.id, Some(&["transactions", "usage"]), None, 100)
             .await
             .unwrap();
         assert_eq!(page.events.len(), 45);
         assert!(page.staff.is_empty());
         let none = store
-            .timeline_page_of(&k, Some(&[]), None, 100)
+            .timeline_page_of(k.id, Some(&[]), None, 100)
             .await
             .unwrap();
         assert!(none.events.is_empty() && none.next.is_none());

@@ -108,16 +108,16 @@ pub(super) async fn list(
             .zip(&figures)
             .map(|(record, figures)| WithFigures { record, figures })
             .collect();
-        return Ok(Json(serde_json::json!({
-            "items": items,
-            "next_cursor": page.next_cursor,
-        }))
+        return Ok(Json(super::Page {
+            items: &items,
+            next_cursor: &page.next_cursor,
+        })
         .into_response());
     }
-    Ok(Json(serde_json::json!({
-        "items": page.items,
-        "next_cursor": page.next_cursor,
-    }))
+    Ok(Json(super::Page {
+        items: &page.items,
+        next_cursor: &page.next_cursor,
+    })
     .into_response())
 }
 

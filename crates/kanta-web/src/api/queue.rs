@@ -85,13 +85,22 @@ async fn list(
         }
     }
     let page = s.core.queue_page(&caller.acting, &f).await?;
-    Ok(Json(json!({
-        "items": page.items,
-        "next_cursor": page.next_cursor,
-        "total": page.total,
-        "queue_total": page.queue_total,
-        "refreshed_at": page.refreshed_at,
-    }))
+    /// Written straight from the page (see [`super::Page`]).
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        items: &'a [kanta_core::queue::QueueEntry],
+        next_cursor: &'a Option<String>,
+        queue_total: i64,
+        refreshed_at: &'a Option<chrono::DateTime<chrono::Utc>>,
+        total: i64,
+    }
+    Ok(Json(Body {
+        items: &page.items,
+        next_cursor: &page.next_cursor,
+        queue_total: page.queue_total,
+        refreshed_at: &page.refreshed_at,
+        total: page.total,
+    })
     .into_response())
 }
 

@@ -193,17 +193,17 @@ async fn customer_scores(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(access(None, false))?;
-    let c = s
+    let key = s
         .store
-        .customer(&id)
+        .customer_key(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no customer with id '{id}'")))?;
-    let (run, score) = s.store.customer_score(c.id).await?.ok_or_else(|| {
+    let (run, score) = s.store.customer_score(key).await?.ok_or_else(|| {
         ApiError::not_found(format!(
             "customer '{id}' has no scores: no model run has scored them yet (kanta score)"
         ))
     })?;
-    let mut v = score_json(&c.external_id, run.id, &score);
+    let mut v = score_json(&id, run.id, &score);
     v["currency"] = json!(run.currency);
     v["model"] = json!(run.model);
     v["as_of"] = json!(run.as_of);

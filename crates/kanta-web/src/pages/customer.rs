@@ -1152,7 +1152,7 @@ async fn view(
         store_currency(s),
         async {
             Ok(s.store
-                .timeline_page_of(&c, Some(&entities), cursor, TIMELINE_PAGE)
+                .timeline_page_of(c.id, Some(&entities), cursor, TIMELINE_PAGE)
                 .await?)
         },
         async { Ok(s.store.usage_weeks(&c, USAGE_WEEKS).await?) },

@@ -51,7 +51,7 @@ pub(crate) async fn write_demo(app: &App) -> Demo {
         }
         if c.id.starts_with("cafe-") && !cafe.as_ref().is_some_and(|(case, _)| *case) {
             let cases = app.store.records_of_customer(&CASES, r.id).await.unwrap();
-            let tl = app.store.timeline_page(&r, None, 10_000).await.unwrap();
+            let tl = app.store.timeline_page(r.id, None, 10_000).await.unwrap();
             let has = |kind: &str| tl.events.iter().any(|e| e.entity == kind);
             if has("interactions") && has("trust") && has("transactions") {
                 cafe = Some((!cases.is_empty(), c.id.clone()));
@@ -67,7 +67,7 @@ pub(crate) async fn write_demo(app: &App) -> Demo {
 /// The number of events of the customer's whole timeline (of `only` the entities).
 async fn timeline_len(app: &App, c: &Record, only: Option<&[&str]>) -> usize {
     app.store
-        .timeline_page_of(c, only, None, 100_000)
+        .timeline_page_of(c.id, only, None, 100_000)
         .await
         .unwrap()
         .events

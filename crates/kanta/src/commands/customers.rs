@@ -174,7 +174,7 @@ pub async fn show(cli: &Cli, a: &ShowArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let page = store
-        .timeline_page(&customer, None, a.events.clamp(1, 100_000))
+        .timeline_page(customer.id, None, a.events.clamp(1, 100_000))
         .await?;
     let contacts = store.records_of_customer(&CONTACTS, customer.id).await?;
     let subscriptions = store
