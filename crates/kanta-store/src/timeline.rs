@@ -15,10 +15,10 @@ use kanta_domain::Value;
 use kanta_domain::schema::{ENTITIES, Entity, STAFF, USAGE_EVENTS};
 use kanta_domain::value::format_time;
 use serde::{Deserialize, Serialize};
-use sqlx::{AssertSqlSafe, Postgres, Sqlite};
+use sqlx::{AssertSqlSafe, Postgres, Row, Sqlite};
 
 use crate::records::{Record, TimelineEvent, decode_pg, decode_sqlite, select_list};
-use crate::{Backend, Result, Store};
+use crate::{Backend, Result, Store, StoreError};
 
 /// Where a timeline page starts: at this time and older, skipping the first `skip`
 /// events at exactly this time (shown on the page before).
@@ -214,6 +214,9 @@ impl Store {
         let limit = limit.max(1);
         let want = i64::from(limit) + i64::from(cursor.map_or(0, |c| c.skip)) + 1;
         let mut events: Vec<(usize, TimelineEvent)> = Vec::new();
+        // Every (entity, time column) the timeline reads, in the timeline's order.
+        let mut sources: Vec<(usize, &'static Entity, &'static str, Option<&'static str>)> =
+            Vec::new();
         for (order, e) in ENTITIES.iter().copied().enumerate() {
             let (Some(_), Some(time_field)) = (e.customer_field(), e.time_field) else {
                 continue;
@@ -223,33 +226,44 @@ impl Store {
             {
                 continue;
             }
-            let mut columns = vec![(time_field, None)];
+            sources.push((order, e, time_field, None));
             if let Some((end, kind)) = end_of(e) {
-                columns.push((end, Some(kind)));
+                sources.push((order, e, end, Some(kind)));
             }
-            for (column, end_kind) in columns {
-                for r in self
-                    .newest_of_customer(e, customer, column, cursor.map(|c| c.at), want)
-                    .await?
-                {
-                    let at = match end_kind {
-                        None => as_time(r.get(column)).unwrap_or(r.created_at),
-                        Some(_) => match as_time(r.get(column)) {
-                            Some(t) => t,
-                            None => continue,
-                        },
-                    };
-                    let kind = end_kind.map_or_else(|| kind_of(e, &r), str::to_string);
-                    events.push((
-                        order * 2 + usize::from(end_kind.is_some()),
-                        TimelineEvent {
-                            at,
-                            entity: e.name,
-                            kind,
-                            record: r,
-                        },
-                    ));
-                }
+        }
+        // One statement first says which sources hold any of the customer's events, so
+        // that only those are read (a café customer has two or three of the nine).
+        let before = cursor.map(|c| c.at);
+        if sources.len() > 2 {
+            let held = self.sources_held(customer, &sources, before).await?;
+            let mut i = 0;
+            sources.retain(|_| {
+                i += 1;
+                held[i - 1]
+            });
+        }
+        for (order, e, column, end_kind) in sources {
+            for r in self
+                .newest_of_customer(e, customer, column, before, want)
+                .await?
+            {
+                let at = match end_kind {
+                    None => as_time(r.get(column)).unwrap_or(r.created_at),
+                    Some(_) => match as_time(r.get(column)) {
+                        Some(t) => t,
+                        None => continue,
+                    },
+                };
+                let kind = end_kind.map_or_else(|| kind_of(e, &r), str::to_string);
+                events.push((
+                    order * 2 + usize::from(end_kind.is_some()),
+                    TimelineEvent {
+                        at,
+                        entity: e.name,
+                        kind,
+                        record: r,
+                    },
+                ));
             }
         }
         // Newest first; at one moment, a fixed order (entity, end events, id).
@@ -401,6 +415,61 @@ impl Store {
 
     /// The customer's `limit` newest records of `e` by `column` (at or before
     /// `before`), newest first; rows without a value in `column` are left out.
+    /// For each source (entity, time column) of [`Store::timeline_page_of`]: whether the
+    /// customer has a record with that time set (at or before `before`). One statement
+    /// of one `EXISTS` per source, each an index probe.
+    async fn sources_held(
+        &self,
+        customer: i64,
+        sources: &[(usize, &'static Entity, &'static str, Option<&'static str>)],
+        before: Option<DateTime<Utc>>,
+    ) -> Result<Vec<bool>> {
+        let pg = matches!(self.backend, Backend::Postgres(_));
+        let exists: Vec<String> = sources
+            .iter()
+            .enumerate()
+            .map(|(i, (_, e, column, _))| {
+                let field = e.field(column);
+                let col = field.map_or(*column, |f| f.column);
+                let bound = match before {
+                    None => String::new(),
+                    Some(_) if pg && field.is_some_and(|f| f.kind == kanta_domain::Kind::Date) => {
+                        format!(" AND t.{col} <= CAST($2 AS DATE)")
+                    }
+                    Some(_) => format!(" AND t.{col} <= $2"),
+                };
+                format!(
+                    "EXISTS (SELECT 1 FROM {} t WHERE t.customer_id = $1 AND t.{col} IS NOT NULL{bound}) AS s{i}",
+                    e.table
+                )
+            })
+            .collect();
+        let sql = format!("SELECT {}", exists.join(", "));
+        let held = |get: &dyn Fn(usize) -> std::result::Result<bool, sqlx::Error>| {
+            (0..sources.len())
+                .map(|i| get(i).map_err(StoreError::from))
+                .collect::<Result<Vec<bool>>>()
+        };
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let mut q = sqlx::query::<Sqlite>(AssertSqlSafe(sql)).bind(customer);
+                if let Some(t) = before {
+                    q = q.bind(format_time(&t));
+                }
+                let row = q.fetch_one(pool).await?;
+                held(&|i| row.try_get::<bool, _>(i))
+            }
+            Backend::Postgres(pool) => {
+                let mut q = sqlx::query::<Postgres>(AssertSqlSafe(sql)).bind(customer);
+                if let Some(t) = before {
+                    q = q.bind(t);
+                }
+                let row = q.fetch_one(pool).await?;
+                held(&|i| row.try_get::<bool, _>(i))
+            }
+        }
+    }
+
     async fn newest_of_customer(
         &self,
         e: &'static Entity,

@@ -383,7 +383,9 @@ async fn a_revoked_token_stops_at_once_here_and_within_the_cache_time_elsewhere(
             here.token_by_digest("digest-a").await.unwrap().is_none(),
             "{backend}: revoked through this store"
         );
-        // Revoked elsewhere: still answered from memory, then refused.
+        // Revoked elsewhere: still answered from memory, then refused. (A revocation
+        // here forgets every token: read it again first.)
+        assert!(here.token_by_digest("digest-b").await.unwrap().is_some());
         assert!(
             elsewhere
                 .revoke_token(made[1].id, &entry("api_tokens", "token_revoke"))
