@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Postgres, Row, Sqlite};
 
 use crate::records::{Record, TimelineEvent, decode_pg, decode_sqlite, select_list};
-use crate::{Backend, Result, Store, StoreError};
+use crate::{Backend, Result, Store};
 
 /// Where a timeline page starts: at this time and older, skipping the first `skip`
 /// events at exactly this time (shown on the page before).
@@ -232,15 +232,16 @@ impl Store {
             }
         }
         // One statement first says which sources hold any of the customer's events, so
-        // that only those are read (a café customer has two or three of the nine).
+        // that only those are read (in the demo, 3,426 of the 5,008 café customers have
+        // events in one of the nine, the others in two to six).
         let before = cursor.map(|c| c.at);
         if sources.len() > 2 {
             let held = self.sources_held(customer, &sources, before).await?;
-            let mut i = 0;
-            sources.retain(|_| {
-                i += 1;
-                held[i - 1]
-            });
+            sources = sources
+                .into_iter()
+                .zip(held)
+                .filter_map(|(source, held)| held.then_some(source))
+                .collect();
         }
         for (order, e, column, end_kind) in sources {
             for r in self
@@ -413,8 +414,6 @@ impl Store {
         Ok(usage_weeks_of_sums(sums, last, weeks))
     }
 
-    /// The customer's `limit` newest records of `e` by `column` (at or before
-    /// `before`), newest first; rows without a value in `column` are left out.
     /// For each source (entity, time column) of [`Store::timeline_page_of`]: whether the
     /// customer has a record with that time set (at or before `before`). One statement
     /// of one `EXISTS` per source, each an index probe.
@@ -445,19 +444,15 @@ impl Store {
             })
             .collect();
         let sql = format!("SELECT {}", exists.join(", "));
-        let held = |get: &dyn Fn(usize) -> std::result::Result<bool, sqlx::Error>| {
-            (0..sources.len())
-                .map(|i| get(i).map_err(StoreError::from))
-                .collect::<Result<Vec<bool>>>()
-        };
-        match &self.backend {
+        let n = sources.len();
+        Ok(match &self.backend {
             Backend::Sqlite(pool) => {
                 let mut q = sqlx::query::<Sqlite>(AssertSqlSafe(sql)).bind(customer);
                 if let Some(t) = before {
                     q = q.bind(format_time(&t));
                 }
                 let row = q.fetch_one(pool).await?;
-                held(&|i| row.try_get::<bool, _>(i))
+                (0..n).map(|i| row.try_get(i)).collect::<Result<_, _>>()?
             }
             Backend::Postgres(pool) => {
                 let mut q = sqlx::query::<Postgres>(AssertSqlSafe(sql)).bind(customer);
@@ -465,11 +460,13 @@ impl Store {
                     q = q.bind(t);
                 }
                 let row = q.fetch_one(pool).await?;
-                held(&|i| row.try_get::<bool, _>(i))
+                (0..n).map(|i| row.try_get(i)).collect::<Result<_, _>>()?
             }
-        }
+        })
     }
 
+    /// The customer's `limit` newest records of `e` by `column` (at or before
+    /// `before`), newest first; rows without a value in `column` are left out.
     async fn newest_of_customer(
         &self,
         e: &'static Entity,

@@ -80,6 +80,7 @@ fn lookup_sql(table: &str, postgres: bool) -> String {
         )
     }
 }
+
 impl DbTx {
     async fn execute(&mut self, sql: String) -> Result<u64> {
         Ok(

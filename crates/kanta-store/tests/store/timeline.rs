@@ -3,7 +3,9 @@
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use kanta_domain::Value;
-use kanta_domain::schema::{CUSTOMERS, INTERACTIONS, STAFF, TRANSACTIONS, USAGE_EVENTS};
+use kanta_domain::schema::{
+    CUSTOMERS, INTERACTIONS, STAFF, SUBSCRIPTIONS, TRANSACTIONS, USAGE_EVENTS,
+};
 use kanta_store::WriteBatch;
 use kanta_store::timeline::usage_weeks_of;
 
@@ -71,11 +73,60 @@ async fn the_timeline_filters_by_kind_pages_and_names_staff() {
             );
         }
         store.write(&u).await.unwrap();
+        // A subscription started and ended: two events on date columns.
+        let mut b = WriteBatch::new(
+            &SUBSCRIPTIONS,
+            fields(
+                &SUBSCRIPTIONS,
+                &[
+                    "customer_id",
+                    "plan",
+                    "amount",
+                    "currency",
+                    "period",
+                    "started_on",
+                    "ended_on",
+                ],
+            ),
+        );
+        b.push(
+            "s1".into(),
+            [
+                text("k"),
+                text("basic"),
+                Value::Int(900),
+                text("EUR"),
+                text("month"),
+                Value::Date(NaiveDate::from_ymd_opt(2024, 1, 15).unwrap()),
+                Value::Date(NaiveDate::from_ymd_opt(2024, 2, 20).unwrap()),
+            ],
+        );
+        store.write(&b).await.unwrap();
         let k = store.customer("k").await.unwrap().unwrap();
 
-        // Everything: 5 + 7 + 40.
+        // Everything: 5 + 7 + 40 + 2.
         let all = store.timeline_page(k.id, None, 1000).await.unwrap();
-        assert_eq!(all.events.len(), 52);
+        assert_eq!(all.events.len(), 54);
+        let ids = |events: &[kanta_store::TimelineEvent]| -> Vec<(String, String)> {
+            events
+                .iter()
+                .map(|e| (e.record.external_id.clone(), e.kind.clone()))
+                .collect()
+        };
+        // Paged, five at a time across every source (the sources holding events
+        // before each cursor probed first): the same events in the same order.
+        let mut cursor = None;
+        let mut paged = Vec::new();
+        loop {
+            let page = store.timeline_page(k.id, cursor, 5).await.unwrap();
+            paged.extend(ids(&page.events));
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(paged, ids(&all.events));
+        assert!(paged.contains(&("s1".to_string(), "subscription_ended".to_string())));
         // Only interactions, three a page, newest first, with staff names.
         let mut cursor = None;
         let mut seen = Vec::new();
