@@ -65,6 +65,7 @@
 //! `health_change_30` carry the newest for the list and the queue.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{Days, NaiveDate};
 use kanta_domain::schema::CUSTOMERS;
@@ -966,16 +967,8 @@ impl Core {
         let Some(h) = store.customer_health(id).await? else {
             return Ok(None);
         };
-        let model = store.health_model(h.model_id).await?;
-        let (intercept, method) = match &model {
-            Some(m) => (
-                m.details
-                    .get("scorecard")
-                    .and_then(|s| s.get("intercept"))
-                    .and_then(Json::as_f64)
-                    .map_or(0.0, |i| -i),
-                m.method.clone(),
-            ),
+        let (intercept, method) = match self.model_view(h.model_id).await? {
+            Some(m) => (m.intercept, m.method.clone()),
             None => (0.0, String::new()),
         };
         let factors: Vec<Factor> = serde_json::from_str(&h.score.factors).unwrap_or_default();
@@ -1001,45 +994,107 @@ impl Core {
     /// The health model in use (the newest), with its validation and every feature's
     /// bins and weights in health units; `None` before the first refresh. Any role.
     pub async fn health_model(&self, acting: &Acting) -> Result<Option<HealthModelView>> {
+        Ok(self
+            .health_model_shared(acting)
+            .await?
+            .map(|v| HealthModelView::clone(&v)))
+    }
+
+    /// [`Core::health_model`] as kept in memory (the API serializes it from there).
+    pub async fn health_model_shared(
+        &self,
+        acting: &Acting,
+    ) -> Result<Option<Arc<HealthModelView>>> {
         require(acting, Role::Viewer)?;
-        let Some(m) = self.store().latest_health_model().await? else {
+        let Some(id) = self.store().latest_health_model_id().await? else {
             return Ok(None);
         };
-        let d: Details = serde_json::from_value(m.details.clone()).map_err(anyhow::Error::from)?;
-        let features = d
-            .scorecard
-            .features
-            .iter()
-            .map(|f| FeatureView {
-                name: f.name.clone(),
-                categorical: f.kind == FeatureKind::Categorical,
-                importance: f.importance,
-                bins: f
-                    .bins
-                    .iter()
-                    .map(|b| BinView {
-                        label: b.label.clone(),
-                        weight: -b.weight,
-                        points: (-10.0 * b.weight).round() as i64,
-                        count: b.count,
-                        events: b.events,
-                    })
-                    .collect(),
-            })
-            .collect();
-        Ok(Some(HealthModelView {
-            id: m.id,
-            fitted_at: m.fitted_at,
-            as_of: m.as_of,
-            method: m.method,
-            why: d.why,
-            rows: m.rows,
-            events: m.events,
-            validation: d.validation,
-            holdout_day: d.holdout_day,
-            snapshots: d.snapshots,
-            intercept: -d.scorecard.intercept,
-            features,
-        }))
+        self.model_view(id).await
     }
+
+    /// A model as shown, from memory when read before: a model row never changes
+    /// once written (a refit writes a new row), so a view kept by id stays true.
+    async fn model_view(&self, id: i64) -> Result<Option<Arc<HealthModelView>>> {
+        if let Some(v) = self.model_views.get(id) {
+            return Ok(Some(v));
+        }
+        let Some(m) = self.store().health_model(id).await? else {
+            return Ok(None);
+        };
+        let v = Arc::new(model_view_of(m)?);
+        self.model_views.put(v.clone());
+        Ok(Some(v))
+    }
+}
+
+/// Health models as shown ([`HealthModelView`]), the few read last, by id: the
+/// newest model serves the API's model route and every customer's health (whose
+/// score names the model that made it), without reading and parsing the model's
+/// details (12 KB of JSON on the demo store) each time.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ModelViews(Arc<std::sync::Mutex<Vec<Arc<HealthModelView>>>>);
+
+impl ModelViews {
+    /// At most this many views are kept (the newest model and the ones before it
+    /// that older scores still name).
+    const KEPT: usize = 4;
+
+    fn get(&self, id: i64) -> Option<Arc<HealthModelView>> {
+        let kept = self.0.lock().expect("model views lock");
+        kept.iter().find(|v| v.id == id).cloned()
+    }
+
+    /// Keeps `v`; when full, forgets the oldest model kept.
+    fn put(&self, v: Arc<HealthModelView>) {
+        let mut kept = self.0.lock().expect("model views lock");
+        if kept.iter().any(|k| k.id == v.id) {
+            return;
+        }
+        if kept.len() >= Self::KEPT
+            && let Some(oldest) = (0..kept.len()).min_by_key(|&i| kept[i].id)
+        {
+            kept.swap_remove(oldest);
+        }
+        kept.push(v);
+    }
+}
+
+/// A model row as shown: weights in health units (the row keeps churn units).
+fn model_view_of(m: kanta_store::health::HealthModel) -> Result<HealthModelView> {
+    let d: Details = serde_json::from_value(m.details).map_err(anyhow::Error::from)?;
+    let features = d
+        .scorecard
+        .features
+        .iter()
+        .map(|f| FeatureView {
+            name: f.name.clone(),
+            categorical: f.kind == FeatureKind::Categorical,
+            importance: f.importance,
+            bins: f
+                .bins
+                .iter()
+                .map(|b| BinView {
+                    label: b.label.clone(),
+                    weight: -b.weight,
+                    points: (-10.0 * b.weight).round() as i64,
+                    count: b.count,
+                    events: b.events,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(HealthModelView {
+        id: m.id,
+        fitted_at: m.fitted_at,
+        as_of: m.as_of,
+        method: m.method,
+        why: d.why,
+        rows: m.rows,
+        events: m.events,
+        validation: d.validation,
+        holdout_day: d.holdout_day,
+        snapshots: d.snapshots,
+        intercept: -d.scorecard.intercept,
+        features,
+    })
 }

@@ -164,6 +164,8 @@ pub struct Core {
     /// The newest model run's "+5 points of retention" figure, by run id (see
     /// [`economics`]): it rests on the run alone and takes seconds to compute.
     five_points_cache: economics::FivePointsCache,
+    /// Health models as shown, by id (see [`health::ModelViews`]).
+    model_views: health::ModelViews,
 }
 
 /// Where customers reach Kanta (`serve.public_url`, for links in mail and QR codes)
@@ -203,6 +205,7 @@ impl Core {
             max_future: chrono::Duration::hours(24),
             links: Default::default(),
             five_points_cache: Default::default(),
+            model_views: Default::default(),
         }
     }
 

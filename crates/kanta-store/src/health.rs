@@ -668,6 +668,14 @@ impl Store {
         })
     }
 
+    /// The newest health model's id, without its details: one step of the primary
+    /// key.
+    pub async fn latest_health_model_id(&self) -> Result<Option<i64>> {
+        let id: Option<i64> = with_pool!(self, pool =>
+            sqlx::query_scalar("SELECT max(id) FROM health_models").fetch_one(pool).await?);
+        Ok(id)
+    }
+
     /// The newest health model.
     pub async fn latest_health_model(&self) -> Result<Option<HealthModel>> {
         Ok(self.health_models(1).await?.into_iter().next())

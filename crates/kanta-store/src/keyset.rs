@@ -16,12 +16,13 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kanta_domain::Value;
-use kanta_domain::schema::{self, Entity, Field, Kind};
+use kanta_domain::schema::{self, CUSTOMERS, Entity, Field, Kind};
 use kanta_domain::value::format_time;
 use sqlx::{AssertSqlSafe, Postgres, Sqlite};
 
 use crate::records::{
-    Derived, Record, decode_pg, decode_sqlite, like_pattern, search_condition, select_list,
+    CustomerSummary, Derived, Record, decode_pg, decode_sqlite, like_pattern, search_condition,
+    select_list, summary_totals, totals_columns, totals_of_record,
 };
 use crate::{Backend, Result, Store};
 
@@ -404,7 +405,8 @@ impl RecordQuery {
 
     /// The SQL and its parameters. Values of times are bound as each backend stores
     /// them (see [`bind_all`]).
-    fn sql(&self, d: Option<&Derived>, postgres: bool) -> (String, Vec<Value>) {
+    /// The page's statement and its parameters; `extra` columns follow the record's.
+    fn sql(&self, d: Option<&Derived>, postgres: bool, extra: &str) -> (String, Vec<Value>) {
         let e = self.entity;
         let mut params: Vec<Value> = Vec::new();
         let mut conds: Vec<String> = Vec::new();
@@ -514,7 +516,7 @@ impl RecordQuery {
         };
         (
             format!(
-                "SELECT {}{sort_value} FROM {} t{join} WHERE {where_sql} ORDER BY {order} LIMIT {limit}",
+                "SELECT {}{sort_value}{extra} FROM {} t{join} WHERE {where_sql} ORDER BY {order} LIMIT {limit}",
                 select_list(e),
                 e.table
             ),
@@ -548,35 +550,67 @@ macro_rules! bind_all {
 impl Store {
     /// One page of records of `q.entity`; see the module documentation.
     pub async fn list(&self, q: &RecordQuery) -> Result<RecordPage> {
+        Ok(self.page(q, false).await?.0)
+    }
+
+    /// A page of customers with each one's totals and trust balance, in the page's
+    /// order, read by the page's own statement: what the API's customer list shows of
+    /// each (their figures). Totals are a customer's: a page of another entity comes
+    /// with none.
+    pub async fn list_with_totals(
+        &self,
+        q: &RecordQuery,
+    ) -> Result<(RecordPage, Vec<CustomerSummary>)> {
+        self.page(q, std::ptr::eq(q.entity, &CUSTOMERS)).await
+    }
+
+    async fn page(
+        &self,
+        q: &RecordQuery,
+        totals: bool,
+    ) -> Result<(RecordPage, Vec<CustomerSummary>)> {
         let postgres = matches!(self.backend, Backend::Postgres(_));
         let derived = match q.sort.key {
             SortKey::Customer(_) => Some(crate::records::Derived::new("t")),
             _ if !q.derived.is_empty() => Some(crate::records::Derived::new("t")),
             _ => None,
         };
-        let (sql, params) = q.sql(derived.as_ref(), postgres);
+        let extra = if totals {
+            format!(", {}", totals_columns())
+        } else {
+            String::new()
+        };
+        let (sql, params) = q.sql(derived.as_ref(), postgres, &extra);
         let kind = match q.sort.key {
             SortKey::Customer(k) => Some(k.value_kind()),
             _ => None,
         };
-        macro_rules! sort_value {
-            ($r:expr) => {{
+        macro_rules! row {
+            ($r:expr, $decode:ident) => {{
                 use sqlx::Row;
-                match kind {
+                let r = $r;
+                let record = $decode(q.entity, r)?;
+                let sort = match kind {
                     None => None,
-                    Some(ValueKind::Text) => Some(Value::Text($r.try_get("kanta_sort")?)),
-                    Some(ValueKind::Int) => Some(Value::Int($r.try_get("kanta_sort")?)),
-                    Some(ValueKind::Float) => Some(Value::Float($r.try_get("kanta_sort")?)),
-                }
+                    Some(ValueKind::Text) => Some(Value::Text(r.try_get("kanta_sort")?)),
+                    Some(ValueKind::Int) => Some(Value::Int(r.try_get("kanta_sort")?)),
+                    Some(ValueKind::Float) => Some(Value::Float(r.try_get("kanta_sort")?)),
+                };
+                let summary = if totals {
+                    Some(totals_of_record!(&record, r))
+                } else {
+                    None
+                };
+                Ok((record, sort, summary))
             }};
         }
-        let mut items: Vec<(Record, Option<Value>)> = match &self.backend {
+        let mut items: Vec<(Record, Option<Value>, Option<CustomerSummary>)> = match &self.backend {
             Backend::Sqlite(pool) => {
                 bind_all!(sqlx::query::<Sqlite>(AssertSqlSafe(sql)), &params, true)
                     .fetch_all(pool)
                     .await?
                     .iter()
-                    .map(|r| Ok((decode_sqlite(q.entity, r)?, sort_value!(r))))
+                    .map(|r| row!(r, decode_sqlite))
                     .collect::<Result<_>>()?
             }
             Backend::Postgres(pool) => {
@@ -590,7 +624,7 @@ impl Store {
                     .fetch_all(pool)
                     .await?
                     .iter()
-                    .map(|r| Ok((decode_pg(q.entity, r)?, sort_value!(r))))
+                    .map(|r| row!(r, decode_pg))
                     .collect::<Result<_>>()?
             }
         };
@@ -599,12 +633,23 @@ impl Store {
         let next_cursor = if more {
             items
                 .last()
-                .map(|(r, v)| Cursor::after(&q.sort, r, v.clone()).encode())
+                .map(|(r, v, _)| Cursor::after(&q.sort, r, v.clone()).encode())
         } else {
             None
         };
-        let items: Vec<Record> = items.into_iter().map(|(r, _)| r).collect();
-        Ok(RecordPage { items, next_cursor })
+        let mut records = Vec::with_capacity(items.len());
+        let mut summaries = Vec::with_capacity(if totals { items.len() } else { 0 });
+        for (r, _, summary) in items {
+            records.push(r);
+            summaries.extend(summary);
+        }
+        Ok((
+            RecordPage {
+                items: records,
+                next_cursor,
+            },
+            summaries,
+        ))
     }
 
     /// Whether a record of `entity` has this external id.
@@ -726,7 +771,7 @@ mod tests {
             value: Value::Null,
             id: 1,
         });
-        let (sql, params) = q.sql(None, false);
+        let (sql, params) = q.sql(None, false, "");
         assert!(!sql.contains("OFFSET"));
         assert!(sql.contains("(t.occurred_at, t.id) < ($2, $1)"), "{sql}");
         assert!(

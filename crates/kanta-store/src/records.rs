@@ -521,9 +521,10 @@ const SUMMARY_COLUMNS: &str = "c.id, c.external_id, c.name, c.email, c.kind, c.s
      (SELECT o.external_id FROM staff o WHERE o.id = c.owner_id) AS owner_ext, \
      (SELECT o.name FROM staff o WHERE o.id = c.owner_id) AS owner_name";
 
-/// The figures of a customer row beyond the record's fields (totals, subscriptions,
-/// derived values), filled into a [`CustomerSummary`].
-macro_rules! summary_figures {
+/// The totals a customer row carries beyond the record's fields (orders, refunds,
+/// revenue, purchases, subscriptions), with the trust ledger's balance: what a
+/// customer's figures are made of ([`TOTALS_COLUMNS`] over alias `t`).
+macro_rules! summary_totals {
     ($r:expr, $base:expr) => {{
         let r = $r;
         let transactions: i64 = r.try_get("transactions_count")?;
@@ -541,13 +542,64 @@ macro_rules! summary_figures {
             next_renewal_on: r.try_get("next_renewal_on")?,
             plan: r.try_get("plan")?,
             trust_balance: r.try_get("trust_balance")?,
+            ..$base
+        }
+    }};
+}
+pub(crate) use summary_totals;
+
+/// The totals, then the values derived per customer (open cases, the newest scores):
+/// a whole row of the customer list.
+macro_rules! summary_figures {
+    ($r:expr, $base:expr) => {{
+        let r = $r;
+        CustomerSummary {
             open_cases: r.try_get("open_cases")?,
             clv_12_minor: r.try_get("clv_12_minor")?,
             p_alive: r.try_get("p_alive")?,
             renewal_probability: r.try_get("renewal_probability")?,
-            ..$base
+            ..summary_totals!(r, $base)
         }
     }};
+}
+
+/// A customer's row of the list made from their record and the row's
+/// [`TOTALS_COLUMNS`] (either backend's row): no column read twice.
+macro_rules! totals_of_record {
+    ($record:expr, $row:expr) => {{
+        let record: &Record = $record;
+        let text = |name: &str| record.text(name).map(str::to_string);
+        let base = CustomerSummary {
+            id: record.external_id.clone(),
+            name: text("name"),
+            email: text("email"),
+            kind: text("kind").unwrap_or_default(),
+            segment: text("segment"),
+            status: text("status").unwrap_or_default(),
+            tier: text("tier"),
+            ..CustomerSummary::default()
+        };
+        summary_totals!($row, base)
+    }};
+}
+pub(crate) use totals_of_record;
+
+/// A customer row's totals and trust balance over alias `t`, as extra columns after
+/// the record's (read by [`summary_totals!`]). The trust balance is the one value
+/// computed per customer (one index range of `trust_entries`); the list's other
+/// derived values (open cases, the newest scores) are left to the pages that show
+/// them.
+pub(crate) fn totals_columns() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "t.transactions_count, t.revenue_minor, t.refunds_count, t.refunds_minor, \
+             t.first_purchase_at, t.last_purchase_at, \
+             t.mrr_minor, t.subscription_revenue_minor, t.next_renewal_on, t.plan, \
+             {} AS trust_balance",
+            Derived::new("t").trust
+        )
+    })
 }
 
 /// Rows of [`SUMMARY_COLUMNS`] as [`CustomerSummary`]s (either backend's rows).
@@ -576,8 +628,9 @@ macro_rules! decode_summaries {
     };
 }
 
-/// A customer's record with their row of the customer list (the totals) and their
-/// trust ledger's balance, read in one query.
+/// A customer's record with their totals and their trust ledger's balance, read in one
+/// query. The summary carries the totals and the balance only: its open cases, scores,
+/// owner and health are left at their defaults (the customer page reads those apart).
 #[derive(Debug, Clone)]
 pub struct CustomerWithTotals {
     pub record: Record,
@@ -594,15 +647,11 @@ impl Store {
     ) -> Result<Option<CustomerWithTotals>> {
         // The same text every time (built once per schema): the statement cache finds it.
         static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let derived = Derived::new("t");
         let sql = SQL.get_or_init(|| {
             format!(
-                "SELECT {}, t.transactions_count, t.revenue_minor, t.refunds_count, t.refunds_minor, \
-                 t.first_purchase_at, t.last_purchase_at, \
-                 t.mrr_minor, t.subscription_revenue_minor, t.next_renewal_on, t.plan, {} \
-                 FROM customers t WHERE t.external_id = $1",
+                "SELECT {}, {} FROM customers t WHERE t.external_id = $1",
                 select_list(&CUSTOMERS),
-                derived.columns(),
+                totals_columns(),
             )
         });
         macro_rules! one {
@@ -615,20 +664,7 @@ impl Store {
                     return Ok(None);
                 };
                 let record = $decode(&CUSTOMERS, &row)?;
-                // The list's row from the record's fields and the totals: no column
-                // read twice.
-                let text = |name: &str| record.text(name).map(str::to_string);
-                let base = CustomerSummary {
-                    id: record.external_id.clone(),
-                    name: text("name"),
-                    email: text("email"),
-                    kind: text("kind").unwrap_or_default(),
-                    segment: text("segment"),
-                    status: text("status").unwrap_or_default(),
-                    tier: text("tier"),
-                    ..CustomerSummary::default()
-                };
-                let summary = summary_figures!(&row, base);
+                let summary = totals_of_record!(&record, &row);
                 let trust_balance = summary.trust_balance;
                 Ok(Some(CustomerWithTotals {
                     record,

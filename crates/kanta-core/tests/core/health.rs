@@ -190,6 +190,18 @@ async fn a_store_whose_churn_follows_usage_learns_that_usage_matters() {
             .unwrap()
             .unwrap();
         assert_eq!(h2.history.len(), 1, "{backend}");
+        // The refit wrote a new model: the model shown and the intercept a customer's
+        // factors add up from are the new row's, not the view read before it.
+        let newest = core.store().latest_health_model().await.unwrap().unwrap();
+        assert_ne!(newest.id, view.id, "{backend}: a refit writes a new model");
+        let again = core.health_model(&manager()).await.unwrap().unwrap();
+        assert_eq!(again.id, newest.id, "{backend}");
+        assert_eq!(h2.model_id, newest.id, "{backend}");
+        assert_eq!(
+            h2.intercept,
+            -newest.details["scorecard"]["intercept"].as_f64().unwrap(),
+            "{backend}"
+        );
         assert_eq!(
             audit_of(core.store(), "refresh").await.len(),
             2,

@@ -604,3 +604,115 @@ async fn every_sort_pages_the_same_from_either_end() {
     })
     .await;
 }
+
+/// The API's page of customers reads each one's totals and trust balance in the page's
+/// own statement: they are the list's (computed apart, by `Store::customers`), page
+/// after page of a figure's sort, and the pages are the plain list's.
+#[tokio::test]
+async fn a_page_with_totals_carries_the_lists_figures() {
+    use kanta_domain::schema::TRUST_LEDGER;
+    use kanta_store::keyset::{RecordQuery, Sort};
+    each_backend(|store| async move {
+        let mut c = WriteBatch::new(&CUSTOMERS, fields(&CUSTOMERS, &["name"]));
+        for i in 0..12 {
+            c.push(format!("c{i:02}"), [text(&format!("Asiakas {i:02}"))]);
+        }
+        store.write(&c).await.unwrap();
+        let rows = (0..30)
+            .map(|i| {
+                let kind = if i % 7 == 3 { "refund" } else { "order" };
+                let amount = if kind == "refund" { -150 } else { 100 + 37 * i };
+                order(
+                    &format!("t{i}"),
+                    &format!("c{:02}", (i * 5) % 11),
+                    1 + (i % 9) as u32,
+                    amount,
+                    kind,
+                )
+            })
+            .collect();
+        store.write(&batch(rows)).await.unwrap();
+        let mut trust = WriteBatch::new(
+            &TRUST_LEDGER,
+            fields(
+                &TRUST_LEDGER,
+                &["customer_id", "occurred_at", "delta", "reason"],
+            ),
+        );
+        for i in 0..9 {
+            let delta = if i % 3 == 0 { -2 } else { 1 };
+            trust.push(
+                format!("e{i}"),
+                [
+                    text(&format!("c{:02}", i % 4)),
+                    t(2),
+                    Value::Int(delta),
+                    text("test"),
+                ],
+            );
+        }
+        store.write(&trust).await.unwrap();
+        let list = store
+            .customers(&CustomerFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(list.customers.len(), 12);
+        assert!(list.customers.iter().any(|c| c.trust_balance < 0));
+        assert!(list.customers.iter().any(|c| c.refunds_count > 0));
+        for sort in ["id", "-revenue", "name"] {
+            let mut q = RecordQuery::new(&CUSTOMERS);
+            q.sort = Sort::parse(&CUSTOMERS, sort).unwrap();
+            q.limit = 5;
+            let mut seen = Vec::new();
+            loop {
+                let (page, totals) = store.list_with_totals(&q).await.unwrap();
+                let plain = store.list(&q).await.unwrap();
+                assert_eq!(page.next_cursor, plain.next_cursor, "{sort}");
+                assert_eq!(page.items.len(), totals.len(), "{sort}");
+                for ((r, s), p) in page.items.iter().zip(&totals).zip(&plain.items) {
+                    assert_eq!(r.external_id, p.external_id, "{sort}");
+                    assert_eq!(s.id, r.external_id, "{sort}");
+                    let want = list.customers.iter().find(|c| c.id == s.id).unwrap();
+                    assert_eq!(
+                        (
+                            s.transactions,
+                            s.orders_count,
+                            s.refunds_count,
+                            s.revenue_minor,
+                            s.refunds_minor,
+                            s.first_purchase_at,
+                            s.last_purchase_at,
+                            s.trust_balance,
+                        ),
+                        (
+                            want.transactions,
+                            want.orders_count,
+                            want.refunds_count,
+                            want.revenue_minor,
+                            want.refunds_minor,
+                            want.first_purchase_at,
+                            want.last_purchase_at,
+                            want.trust_balance,
+                        ),
+                        "{sort} {}",
+                        s.id
+                    );
+                    seen.push(s.id.clone());
+                }
+                match page.next_cursor {
+                    Some(c) => {
+                        q.after = Some(kanta_store::keyset::Cursor::decode(&c, &q.sort).unwrap())
+                    }
+                    None => break,
+                }
+            }
+            seen.sort();
+            seen.dedup();
+            assert_eq!(seen.len(), 12, "{sort}: every customer once");
+        }
+    })
+    .await;
+}

@@ -73,31 +73,19 @@ pub(super) async fn list(
 ) -> Result<Response, ApiError> {
     caller.require(access(Some(e), false))?;
     let Query(pairs) = q.map_err(|r| ApiError::bad_request(r.body_text()))?;
-    let q = record_query(
-        e,
-        &pairs,
-        s.core.currency().await?,
-        s.core.time_zone().await?,
-    )?;
-    let page = s.store.list(&q).await?;
+    let store_currency = s.core.currency().await?;
+    let q = record_query(e, &pairs, store_currency, s.core.time_zone().await?)?;
     if std::ptr::eq(e, &CUSTOMERS) {
-        // Customers come with their figures, as one customer does: one more query for
-        // the page.
-        let ids: Vec<i64> = page.items.iter().map(|r| r.id).collect();
-        let mut rows: std::collections::HashMap<i64, kanta_store::CustomerSummary> = s
-            .store
-            .customer_summaries(&ids)
-            .await?
-            .into_iter()
-            .collect();
-        let store_currency = s.core.currency().await?;
+        // Customers come with their figures, as one customer does, read by the page's
+        // own statement.
+        let (page, totals) = s.store.list_with_totals(&q).await?;
         let figures: Vec<CustomerFigures> = page
             .items
             .iter()
-            .map(|r| {
-                let summary = rows.remove(&r.id).unwrap_or_default();
+            .zip(&totals)
+            .map(|(r, summary)| {
                 let currency = r.text("currency").unwrap_or(store_currency.code());
-                let mut f = CustomerFigures::of_summary(&summary, currency);
+                let mut f = CustomerFigures::of_summary(summary, currency);
                 f.trust_balance = Some(summary.trust_balance);
                 f
             })
@@ -114,6 +102,7 @@ pub(super) async fn list(
         })
         .into_response());
     }
+    let page = s.store.list(&q).await?;
     Ok(Json(super::Page {
         items: &page.items,
         next_cursor: &page.next_cursor,

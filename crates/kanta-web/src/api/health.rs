@@ -27,15 +27,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/customers/{id}/health", get(customer))
 }
 
-fn to_json<T: serde::Serialize>(what: &str, v: &T) -> Result<Value, ApiError> {
-    serde_json::to_value(v).map_err(|e| ApiError::internal(format!("{what}: {e}")))
-}
-
 /// `GET /api/v1/health/model`.
 async fn model(caller: Caller, State(s): State<AppState>) -> Result<Response, ApiError> {
     caller.require(access(None, false))?;
-    match s.core.health_model(&caller.acting).await? {
-        Some(m) => Ok(Json(to_json("health model", &m)?).into_response()),
+    match s.core.health_model_shared(&caller.acting).await? {
+        Some(m) => Ok(Json(&*m).into_response()),
         None => Err(ApiError::not_found(
             "no health model yet: it is made by the daily job, `kanta health refresh`, or the model page's button"
                 .to_string(),
@@ -51,7 +47,7 @@ async fn customer(
 ) -> Result<Response, ApiError> {
     caller.require(access(None, false))?;
     match s.core.customer_health(&caller.acting, &id).await? {
-        Some(h) => Ok(Json(to_json("customer health", &h)?).into_response()),
+        Some(h) => Ok(Json(h).into_response()),
         None => Err(ApiError::not_found(format!(
             "customer {id} has no health score yet: scores are made by the daily job or `kanta health refresh`"
         ))),
