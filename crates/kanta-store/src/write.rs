@@ -93,6 +93,19 @@ impl DbTx {
     /// straight into the table): chunks of JSON through `json_each` on SQLite, arrays
     /// through `UNNEST` on PostgreSQL, in customer id order.
     async fn write_totals(&mut self, sums: &totals::TotalsByCustomer, add: bool) -> Result<()> {
+        self.write_totals_then(sums, add, true).await
+    }
+
+    /// [`DbTx::write_totals`]; `restore_trigger` false leaves migration 0021's trigger
+    /// off (`kanta.sort_keys_set`) for the rest of the transaction: for the last
+    /// statement that could fire it before the commit, which resets the setting
+    /// anyway (it is local to the transaction).
+    async fn write_totals_then(
+        &mut self,
+        sums: &totals::TotalsByCustomer,
+        add: bool,
+        restore_trigger: bool,
+    ) -> Result<()> {
         if sums.is_empty() {
             return Ok(());
         }
@@ -162,7 +175,7 @@ impl DbTx {
                 }
             }
         }
-        if self.is_postgres() {
+        if self.is_postgres() && restore_trigger {
             self.execute(totals::sort_keys_set(false)).await?;
         }
         Ok(())
@@ -391,18 +404,38 @@ impl DbTx {
     async fn log_run(&mut self, entity: &Entity, run: &RunInfo, s: &WriteSummary) -> Result<()> {
         const SQL: &str = "INSERT INTO import_runs (entity, source, rows_read, inserted, updated, unchanged, rejected, customers_created) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-        on_tx!(self, tx => sqlx::query(SQL)
-            .bind(entity.name)
-            .bind(run.source.clone())
-            .bind(run.rows_read as i64)
-            .bind(s.inserted as i64)
-            .bind(s.updated as i64)
-            .bind(s.unchanged as i64)
-            .bind(run.rejected as i64)
-            .bind(s.customers_created as i64)
+        on_tx!(self, tx => bind_run(sqlx::query(SQL), entity, run, s)
             .execute(&mut **tx)
             .await
             .map(|_| ())?);
+        Ok(())
+    }
+
+    /// PostgreSQL: [`DbTx::log_run`] and [`DbTx::audit`] of one entry in one
+    /// statement (a write's last two inserts; one round trip instead of two).
+    async fn log_run_and_audit(
+        &mut self,
+        entity: &Entity,
+        run: &RunInfo,
+        s: &WriteSummary,
+        e: &AuditEntry,
+    ) -> Result<()> {
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            format!(
+                "WITH run AS (INSERT INTO import_runs (entity, source, rows_read, inserted, updated, \
+                 unchanged, rejected, customers_created) \
+                 VALUES ($12, $13, $14, $15, $16, $17, $18, $19)) {}",
+                audit::insert_sql(true)
+            )
+        });
+        let DbTx::Postgres(tx) = self else {
+            self.log_run(entity, run, s).await?;
+            return self.audit(e).await;
+        };
+        let at = Utc::now().timestamp_millis();
+        let q = audit::bind_insert(sqlx::query::<Postgres>(AssertSqlSafe(sql.as_str())), e, at);
+        bind_run(q, entity, run, s).execute(&mut **tx).await?;
         Ok(())
     }
 
@@ -410,6 +443,29 @@ impl DbTx {
         on_tx!(self, tx => tx.commit().await?);
         Ok(())
     }
+}
+
+/// Binds a run's row of the import log (entity, source, the counts), in the order of
+/// `import_runs`' columns, after the parameters bound before.
+fn bind_run<'q, DB: sqlx::Database>(
+    q: sqlx::query::Query<'q, DB, DB::Arguments>,
+    entity: &Entity,
+    run: &RunInfo,
+    s: &WriteSummary,
+) -> sqlx::query::Query<'q, DB, DB::Arguments>
+where
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> &'q str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    q.bind(entity.name)
+        .bind(run.source.clone())
+        .bind(run.rows_read as i64)
+        .bind(s.inserted as i64)
+        .bind(s.updated as i64)
+        .bind(s.unchanged as i64)
+        .bind(run.rejected as i64)
+        .bind(s.customers_created as i64)
 }
 
 /// What the import log records of a write besides its counts.
@@ -526,24 +582,26 @@ impl Store {
         fields: Vec<&'static Field>,
         shared: bool,
     ) -> Result<Writer> {
-        let mut tx = self.begin().await?;
-        if let DbTx::Postgres(c) = &mut tx {
+        let tx = match &self.backend {
             // One writer at a time per database, as SQLite's IMMEDIATE gives: two
             // `kanta serve` instances creating the same new id must not both find it
             // absent (READ COMMITTED would let both pass the check and then one
             // overwrite the other, or fail on the unique index). Shared writers,
             // which only insert, hold the lock shared: they wait for an exclusive
-            // writer and it for them, but not for each other.
-            let lock = if shared {
-                "SELECT pg_advisory_xact_lock_shared($1)"
-            } else {
-                "SELECT pg_advisory_xact_lock($1)"
-            };
-            sqlx::query(lock)
-                .bind(WRITE_LOCK_KEY)
-                .execute(&mut **c)
-                .await?;
-        }
+            // writer and it for them, but not for each other. The lock is taken by
+            // the transaction's first message, with its BEGIN: one round trip.
+            Backend::Postgres(pool) => {
+                static BEGIN: std::sync::OnceLock<[String; 2]> = std::sync::OnceLock::new();
+                let [alone, beside] = BEGIN.get_or_init(|| {
+                    ["", "_shared"].map(|kind| {
+                        format!("BEGIN; SELECT pg_advisory_xact_lock{kind}({WRITE_LOCK_KEY})")
+                    })
+                });
+                let begin = if shared { beside } else { alone };
+                DbTx::Postgres(pool.begin_with(AssertSqlSafe(begin.as_str())).await?)
+            }
+            Backend::Sqlite(_) => self.begin().await?,
+        };
         Ok(Writer {
             shared,
             tx,
@@ -907,8 +965,24 @@ impl Writer {
         run: &RunInfo,
         audit: impl FnOnce(&WriteSummary) -> Vec<AuditEntry>,
     ) -> Result<WriteSummary> {
-        let summary = self.merge(run).await?;
-        for e in audit(&summary) {
+        let (summary, logged) = self.merge_unlogged(run).await?;
+        let mut entries = audit(&summary).into_iter();
+        match (logged, entries.next()) {
+            (true, Some(first)) => {
+                self.tx
+                    .log_run_and_audit(self.entity, run, &summary, &first)
+                    .await?
+            }
+            (logged, first) => {
+                if logged {
+                    self.tx.log_run(self.entity, run, &summary).await?;
+                }
+                if let Some(first) = first {
+                    self.tx.audit(&first).await?;
+                }
+            }
+        }
+        for e in entries {
             self.tx.audit(&e).await?;
         }
         self.add_shared_totals().await?;
@@ -929,7 +1003,9 @@ impl Writer {
             && let Some(sums) = self.direct_totals.take()
         {
             self.tx.lock_customers(&sums).await?;
-            self.tx.write_totals(&sums, true).await?;
+            // The write's last change of customers: the commit that follows turns the
+            // trigger back on.
+            self.tx.write_totals_then(&sums, true, false).await?;
         }
         Ok(())
     }
@@ -989,6 +1065,16 @@ impl Writer {
 
     /// Merges the rows written since the last merge into their table and logs the run.
     async fn merge(&mut self, run: &RunInfo) -> Result<WriteSummary> {
+        let (summary, log) = self.merge_unlogged(run).await?;
+        if log {
+            self.tx.log_run(self.entity, run, &summary).await?;
+        }
+        Ok(summary)
+    }
+
+    /// [`Writer::merge`] but for the import log's row: returns the summary and
+    /// whether the run is to be logged (the caller logs it with its audit entry).
+    async fn merge_unlogged(&mut self, run: &RunInfo) -> Result<(WriteSummary, bool)> {
         self.merge_rows().await?;
         self.summary.unchanged = self
             .rows
@@ -998,12 +1084,9 @@ impl Writer {
             && run.source.is_empty()
             && run.rows_read == 0
             && run.rejected == 0;
-        if !nothing {
-            self.tx.log_run(self.entity, run, &self.summary).await?;
-        }
         self.rows = 0;
         self.merged_rows = 0;
-        Ok(std::mem::take(&mut self.summary))
+        Ok((std::mem::take(&mut self.summary), !nothing))
     }
 
     /// Moves the rows written since the last merge from the stage (or the bulk load)

@@ -415,3 +415,49 @@ async fn a_revoked_token_stops_at_once_here_and_within_the_cache_time_elsewhere(
         elsewhere.close().await;
     }
 }
+
+/// A write's run in the import log and its audit entries are committed with its rows
+/// (on PostgreSQL the run and the first entry are one statement): all of them there
+/// after the commit, the run with its source and counts, the entries in order.
+#[tokio::test]
+async fn a_finished_write_logs_its_run_and_every_audit_entry() {
+    each_backend(|store| async move {
+        let runs = raw_count(&store, "SELECT count(*) FROM import_runs").await;
+        let mut w = store
+            .writer(&CUSTOMERS, fields(&CUSTOMERS, &["name"]))
+            .await
+            .unwrap();
+        let mut b = WriteBatch::new(&CUSTOMERS, fields(&CUSTOMERS, &["name"]));
+        b.push("c1".into(), [text("Aino")]);
+        b.push("c2".into(), [text("Eino")]);
+        w.write(b).await.unwrap();
+        let mut first = entry("customers", "create");
+        first.record_id = Some("c1".into());
+        first.details = json!({"note": "<b>&</b>"});
+        let mut second = entry("customers", "create");
+        second.record_id = Some("c2".into());
+        let entries = vec![first.clone(), second.clone()];
+        let run = RunInfo {
+            source: "api".into(),
+            rows_read: 2,
+            rejected: 0,
+        };
+        let s = w.finish_audited(&run, move |_| entries).await.unwrap();
+        assert_eq!(s.inserted, 2);
+        assert_eq!(all(&store).await, [second, first], "newest first");
+        assert_eq!(
+            raw_count(&store, "SELECT count(*) FROM import_runs").await,
+            runs + 1
+        );
+        assert_eq!(
+            raw_count(
+                &store,
+                "SELECT count(*) FROM import_runs WHERE entity = 'customers' AND source = 'api' \
+                 AND rows_read = 2 AND inserted = 2 AND updated = 0 AND rejected = 0"
+            )
+            .await,
+            1
+        );
+    })
+    .await;
+}

@@ -248,6 +248,14 @@ async fn shared_writers_insert_beside_each_other_and_leave_the_rest_to_a_writer_
             assert_eq!(revenue("k1").await, 1005);
             return;
         }
+        store.write(&order("o0", "k2", 1, 1100)).await.unwrap();
+        let by_revenue = async || {
+            let mut q = kanta_store::keyset::RecordQuery::new(&CUSTOMERS);
+            q.sort = kanta_store::keyset::Sort::parse(&CUSTOMERS, "-revenue").unwrap();
+            let page = store.list(&q).await.unwrap();
+            page.items.into_iter().map(|r| r.external_id).collect::<Vec<_>>()
+        };
+        assert_eq!(by_revenue().await, ["k2", "k1"]);
         // Two open at once, both adding to k1.
         let mut a = store.shared_writer(&TRANSACTIONS, f.clone()).await.unwrap();
         let mut b = store.shared_writer(&TRANSACTIONS, f.clone()).await.unwrap();
@@ -256,6 +264,18 @@ async fn shared_writers_insert_beside_each_other_and_leave_the_rest_to_a_writer_
         a.finish(&RunInfo::default()).await.unwrap();
         b.finish(&RunInfo::default()).await.unwrap();
         assert_eq!(revenue("k1").await, 1230);
+        // The shared writers set k1's sort key themselves, and left the trigger that
+        // sets it on any other change of revenue on for the transactions after them.
+        assert_eq!(by_revenue().await, ["k1", "k2"]);
+        for _ in 0..4 {
+            raw_execute(
+                &store,
+                "UPDATE customers SET revenue_minor = revenue_minor + 1000 WHERE external_id = 'k2'",
+            )
+            .await
+            .unwrap();
+        }
+        assert_eq!(by_revenue().await, ["k2", "k1"], "the trigger is on again");
 
         // An id the table holds is left to a writer alone.
         let mut c = store.shared_writer(&TRANSACTIONS, f.clone()).await.unwrap();
