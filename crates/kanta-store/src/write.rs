@@ -582,26 +582,30 @@ impl Store {
         fields: Vec<&'static Field>,
         shared: bool,
     ) -> Result<Writer> {
-        let tx = match &self.backend {
+        let mut tx = self.begin().await?;
+        if let DbTx::Postgres(c) = &mut tx {
             // One writer at a time per database, as SQLite's IMMEDIATE gives: two
             // `kanta serve` instances creating the same new id must not both find it
             // absent (READ COMMITTED would let both pass the check and then one
             // overwrite the other, or fail on the unique index). Shared writers,
             // which only insert, hold the lock shared: they wait for an exclusive
-            // writer and it for them, but not for each other. The lock is taken by
-            // the transaction's first message, with its BEGIN: one round trip.
-            Backend::Postgres(pool) => {
-                static BEGIN: std::sync::OnceLock<[String; 2]> = std::sync::OnceLock::new();
-                let [alone, beside] = BEGIN.get_or_init(|| {
-                    ["", "_shared"].map(|kind| {
-                        format!("BEGIN; SELECT pg_advisory_xact_lock{kind}({WRITE_LOCK_KEY})")
-                    })
-                });
-                let begin = if shared { beside } else { alone };
-                DbTx::Postgres(pool.begin_with(AssertSqlSafe(begin.as_str())).await?)
-            }
-            Backend::Sqlite(_) => self.begin().await?,
-        };
+            // writer and it for them, but not for each other.
+            //
+            // Not sent with the BEGIN in one message: a request cancelled while its
+            // BEGIN waits for the lock leaves sqlx's connection in a transaction it
+            // does not know of (it rolls back only a transaction it has begun), and
+            // the pool hands it on still holding the lock. Here the wait is inside a
+            // begun transaction, which a cancellation rolls back.
+            let lock = if shared {
+                "SELECT pg_advisory_xact_lock_shared($1)"
+            } else {
+                "SELECT pg_advisory_xact_lock($1)"
+            };
+            sqlx::query(lock)
+                .bind(WRITE_LOCK_KEY)
+                .execute(&mut **c)
+                .await?;
+        }
         Ok(Writer {
             shared,
             tx,

@@ -316,6 +316,64 @@ async fn shared_writers_insert_beside_each_other_and_leave_the_rest_to_a_writer_
     .await;
 }
 
+/// Writes cancelled while they wait for the write lock (their clients gone) leave
+/// nothing behind: no pooled connection kept in a transaction holding the lock, and
+/// the writes after them commit.
+#[tokio::test]
+async fn a_write_cancelled_while_it_waits_for_the_lock_leaves_no_transaction_open() {
+    each_backend(|store| async move {
+        if !store.shares_writes() {
+            return;
+        }
+        let f = fields(&CUSTOMERS, &["name"]);
+        let alone = store.writer(&CUSTOMERS, f.clone()).await.unwrap();
+        let mut waiting = Vec::new();
+        for _ in 0..3 {
+            let (store, f) = (store.clone(), f.clone());
+            waiting.push(tokio::spawn(async move {
+                store.shared_writer(&CUSTOMERS, f).await.map(|_| ())
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        for w in &waiting {
+            w.abort();
+        }
+        for w in waiting {
+            let _ = w.await;
+        }
+        drop(alone);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let writes = async {
+            for i in 0..12 {
+                let mut b = WriteBatch::new(&CUSTOMERS, f.clone());
+                b.push(format!("c{i}"), [text("after")]);
+                store.write(&b).await.unwrap();
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(20), writes)
+            .await
+            .expect("writes after the cancelled ones wait for a lock nobody releases");
+        assert_eq!(
+            raw_count(
+                &store,
+                "SELECT count(*) FROM customers WHERE name = 'after'"
+            )
+            .await,
+            12
+        );
+        assert_eq!(
+            raw_count(
+                &store,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND state LIKE 'idle in transaction%'"
+            )
+            .await,
+            0
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn transactions_create_customers_and_show_on_the_timeline() {
     each_backend(|store| async move {
