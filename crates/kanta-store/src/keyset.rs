@@ -403,9 +403,8 @@ impl RecordQuery {
             .filter(|s| !s.is_empty() && searchable(self.entity))
     }
 
-    /// The SQL and its parameters. Values of times are bound as each backend stores
-    /// them (see [`bind_all`]).
-    /// The page's statement and its parameters; `extra` columns follow the record's.
+    /// The page's SQL and its parameters; `extra` columns follow the record's. Values
+    /// of times are bound as each backend stores them (see [`bind_all`]).
     fn sql(&self, d: Option<&Derived>, postgres: bool, extra: &str) -> (String, Vec<Value>) {
         let e = self.entity;
         let mut params: Vec<Value> = Vec::new();
