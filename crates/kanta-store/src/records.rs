@@ -523,7 +523,7 @@ const SUMMARY_COLUMNS: &str = "c.id, c.external_id, c.name, c.email, c.kind, c.s
 
 /// The totals a customer row carries beyond the record's fields (orders, refunds,
 /// revenue, purchases, subscriptions), with the trust ledger's balance: what a
-/// customer's figures are made of ([`TOTALS_COLUMNS`] over alias `t`).
+/// customer's figures are made of ([`totals_columns`] over alias `t`).
 macro_rules! summary_totals {
     ($r:expr, $base:expr) => {{
         let r = $r;
@@ -564,7 +564,7 @@ macro_rules! summary_figures {
 }
 
 /// A customer's row of the list made from their record and the row's
-/// [`TOTALS_COLUMNS`] (either backend's row): no column read twice.
+/// [`totals_columns`] (either backend's row): no column read twice.
 macro_rules! totals_of_record {
     ($record:expr, $row:expr) => {{
         let record: &Record = $record;

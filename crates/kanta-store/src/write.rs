@@ -402,9 +402,9 @@ impl DbTx {
     }
 
     async fn log_run(&mut self, entity: &Entity, run: &RunInfo, s: &WriteSummary) -> Result<()> {
-        const SQL: &str = "INSERT INTO import_runs (entity, source, rows_read, inserted, updated, unchanged, rejected, customers_created) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-        on_tx!(self, tx => bind_run(sqlx::query(SQL), entity, run, s)
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let sql = SQL.get_or_init(|| run_insert_sql(1));
+        on_tx!(self, tx => bind_run(sqlx::query(AssertSqlSafe(sql.as_str())), entity, run, s)
             .execute(&mut **tx)
             .await
             .map(|_| ())?);
@@ -423,9 +423,8 @@ impl DbTx {
         static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         let sql = SQL.get_or_init(|| {
             format!(
-                "WITH run AS (INSERT INTO import_runs (entity, source, rows_read, inserted, updated, \
-                 unchanged, rejected, customers_created) \
-                 VALUES ($12, $13, $14, $15, $16, $17, $18, $19)) {}",
+                "WITH run AS ({}) {}",
+                run_insert_sql(12),
                 audit::insert_sql(true)
             )
         });
@@ -443,6 +442,17 @@ impl DbTx {
         on_tx!(self, tx => tx.commit().await?);
         Ok(())
     }
+}
+
+/// The insert of a run's row into the import log, its parameters numbered from
+/// `first` (bound by [`bind_run`]).
+fn run_insert_sql(first: usize) -> String {
+    let params: Vec<String> = (first..first + 8).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO import_runs (entity, source, rows_read, inserted, updated, unchanged, \
+         rejected, customers_created) VALUES ({})",
+        params.join(", ")
+    )
 }
 
 /// Binds a run's row of the import log (entity, source, the counts), in the order of
@@ -977,14 +987,9 @@ impl Writer {
                     .log_run_and_audit(self.entity, run, &summary, &first)
                     .await?
             }
-            (logged, first) => {
-                if logged {
-                    self.tx.log_run(self.entity, run, &summary).await?;
-                }
-                if let Some(first) = first {
-                    self.tx.audit(&first).await?;
-                }
-            }
+            (true, None) => self.tx.log_run(self.entity, run, &summary).await?,
+            (false, Some(first)) => self.tx.audit(&first).await?,
+            (false, None) => {}
         }
         for e in entries {
             self.tx.audit(&e).await?;

@@ -17,7 +17,7 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 }
 
 /// A subscription row: id, customer, plan, amount, period, start, end.
-type SubRow<'a> = (
+pub(crate) type SubRow<'a> = (
     &'a str,
     &'a str,
     &'a str,
@@ -27,7 +27,7 @@ type SubRow<'a> = (
     Option<NaiveDate>,
 );
 
-fn sub_batch(rows: &[SubRow<'_>]) -> WriteBatch {
+pub(crate) fn sub_batch(rows: &[SubRow<'_>]) -> WriteBatch {
     let mut b = WriteBatch::new(
         &SUBSCRIPTIONS,
         fields(

@@ -3,9 +3,7 @@
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use kanta_domain::Value;
-use kanta_domain::schema::{
-    CUSTOMERS, INTERACTIONS, STAFF, SUBSCRIPTIONS, TRANSACTIONS, USAGE_EVENTS,
-};
+use kanta_domain::schema::{CUSTOMERS, INTERACTIONS, STAFF, TRANSACTIONS, USAGE_EVENTS};
 use kanta_store::WriteBatch;
 use kanta_store::timeline::usage_weeks_of;
 
@@ -74,33 +72,15 @@ async fn the_timeline_filters_by_kind_pages_and_names_staff() {
         }
         store.write(&u).await.unwrap();
         // A subscription started and ended: two events on date columns.
-        let mut b = WriteBatch::new(
-            &SUBSCRIPTIONS,
-            fields(
-                &SUBSCRIPTIONS,
-                &[
-                    "customer_id",
-                    "plan",
-                    "amount",
-                    "currency",
-                    "period",
-                    "started_on",
-                    "ended_on",
-                ],
-            ),
-        );
-        b.push(
-            "s1".into(),
-            [
-                text("k"),
-                text("basic"),
-                Value::Int(900),
-                text("EUR"),
-                text("month"),
-                Value::Date(NaiveDate::from_ymd_opt(2024, 1, 15).unwrap()),
-                Value::Date(NaiveDate::from_ymd_opt(2024, 2, 20).unwrap()),
-            ],
-        );
+        let b = crate::subscriptions::sub_batch(&[(
+            "s1",
+            "k",
+            "basic",
+            900,
+            "month",
+            NaiveDate::from_ymd_opt(2024, 1, 15).unwrap(),
+            NaiveDate::from_ymd_opt(2024, 2, 20),
+        )]);
         store.write(&b).await.unwrap();
         let k = store.customer("k").await.unwrap().unwrap();
 
