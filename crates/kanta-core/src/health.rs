@@ -955,16 +955,14 @@ impl Core {
         customer_external_id: &str,
     ) -> Result<Option<CustomerHealth>> {
         require(acting, Role::Viewer)?;
-        let store = self.store();
-        let ids = store
-            .existing_ids(&CUSTOMERS, &[customer_external_id.to_string()])
-            .await?;
-        let Some(&id) = ids.get(customer_external_id) else {
-            return Err(CoreError::NotFound(format!(
-                "no customer with id {customer_external_id}"
-            )));
-        };
-        let Some(h) = store.customer_health(id).await? else {
+        let Some(h) = self
+            .store()
+            .customer_health_of(customer_external_id)
+            .await?
+            .ok_or_else(|| {
+                CoreError::NotFound(format!("no customer with id {customer_external_id}"))
+            })?
+        else {
             return Ok(None);
         };
         let (intercept, method) = match self.model_view(h.model_id).await? {

@@ -978,7 +978,7 @@ impl Core {
             queue_total: page.queue_total,
             owner_staff,
             no_staff_row,
-            refreshed_at: self.store.last_queue_refresh().await?,
+            refreshed_at: page.refreshed_at,
         })
     }
 
@@ -1299,6 +1299,14 @@ pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String]) -> Result<()> 
     let now = Utc::now();
     if ids.len() <= FULL_REFRESH_OVER {
         let table = tx.entity().table;
+        // PostgreSQL: into the job waiting already, in one statement.
+        if tx
+            .writer_mut()
+            .merge_customers_into_queued(REFRESH_JOB, "customers", table, ids, MERGED_REFRESH_MAX)
+            .await?
+        {
+            return Ok(());
+        }
         let customers = tx.writer_mut().customers_of(table, ids).await?;
         if customers.is_empty() {
             return Ok(());

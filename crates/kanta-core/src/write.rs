@@ -365,10 +365,9 @@ impl Core {
         };
         writer.set_today(today);
         if entity.name == kanta_domain::schema::CUSTOMERS.name {
-            // Changes of consent are recorded with where they came from.
-            writer
-                .set_context(&crate::privacy::context_of(acting))
-                .await?;
+            // Changes of consent are recorded with where they came from (the row goes
+            // in only before a batch that carries a consent field).
+            writer.defer_context(crate::privacy::context_of(acting));
         }
         Ok(WriteTx {
             _turn: turn,
@@ -416,6 +415,17 @@ impl Core {
         let mut tx = self
             .begin_write_sharing(acting, e, fields.clone(), shared)
             .await?;
+        // The id and every record the values name, in one statement: the checks
+        // below and the write's own lookups are answered from it.
+        let mut wanted = vec![(e, id.to_string())];
+        for (f, v) in fields.iter().zip(&values) {
+            if let (Kind::Ref(target), Some(r)) = (f.kind, v.as_text())
+                && let Some(t) = schema::entity(target)
+            {
+                wanted.push((t, r.to_string()));
+            }
+        }
+        tx.writer.prefetch(&wanted).await?;
         if !tx.known(e, &[id.to_string()]).await?.is_empty() {
             return Err(CoreError::Conflict {
                 field: Some("id".into()),
@@ -463,7 +473,9 @@ impl Core {
         if changes.is_empty() {
             return Ok(before);
         }
-        let tx = self.begin_write_in(turn, acting, e, fields.clone()).await?;
+        let mut tx = self.begin_write_in(turn, acting, e, fields.clone()).await?;
+        // Read in this write's turn: no probe, no insert of a new row.
+        tx.writer.mark_present([id.to_string()]);
         self.write_one(tx, id, fields, values, "update", changes)
             .await
     }
@@ -658,6 +670,8 @@ impl WriteTx {
                 .iter()
                 .any(|f| matches!(f.name, "let_lapse" | "status"));
         let new_after_id = match entity {
+            // A batch of records known to exist inserts none.
+            _ if self.writer.all_present(&batch) => 0,
             "customers" | "subscriptions" => self.writer.max_id(batch.entity.table).await?,
             _ => 0,
         };

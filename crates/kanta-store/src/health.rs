@@ -705,6 +705,56 @@ impl Store {
         })
     }
 
+    /// [`Store::customer_health`] of the customer with this external id: `None` when
+    /// there is no such customer, `Some(None)` when they have no score yet. On
+    /// PostgreSQL the customer, the newest score and the 180 days of history are one
+    /// statement (three before).
+    pub async fn customer_health_of(&self, external_id: &str) -> Result<Option<Option<StoredHealth>>> {
+        let pool = match &self.backend {
+            Backend::Postgres(pool) => pool,
+            Backend::Sqlite(_) => {
+                let ids = self
+                    .existing_ids(&kanta_domain::schema::CUSTOMERS, &[external_id.to_string()])
+                    .await?;
+                return match ids.get(external_id) {
+                    Some(&id) => Ok(Some(self.customer_health(id).await?)),
+                    None => Ok(None),
+                };
+            }
+        };
+        let sql = "SELECT c.id, h.day, h.model_id, CAST(h.score AS BIGINT), h.probability, h.logit, \
+                   CAST(h.factors AS TEXT), CAST(c.health_change_30 AS BIGINT), y.days, y.scores \
+                   FROM customers c \
+                   LEFT JOIN LATERAL (SELECT * FROM health_scores h WHERE h.customer_id = c.id \
+                     ORDER BY h.day DESC LIMIT 1) h ON true \
+                   LEFT JOIN LATERAL (SELECT array_agg(y.day ORDER BY y.day) AS days, \
+                     array_agg(CAST(y.score AS BIGINT) ORDER BY y.day) AS scores FROM health_scores y \
+                     WHERE y.customer_id = c.id AND y.day >= h.day - 180) y ON true \
+                   WHERE c.external_id = $1";
+        let Some(r) = sqlx::query(sql).bind(external_id).fetch_optional(pool).await? else {
+            return Ok(None);
+        };
+        let customer_id: i64 = r.try_get(0)?;
+        let Some(day) = r.try_get::<Option<NaiveDate>, _>(1)? else {
+            return Ok(Some(None));
+        };
+        let days: Vec<NaiveDate> = r.try_get::<Option<Vec<NaiveDate>>, _>(8)?.unwrap_or_default();
+        let scores: Vec<i64> = r.try_get::<Option<Vec<i64>>, _>(9)?.unwrap_or_default();
+        Ok(Some(Some(StoredHealth {
+            day,
+            model_id: r.try_get(2)?,
+            score: HealthScore {
+                customer_id,
+                score: r.try_get(3)?,
+                probability: r.try_get(4)?,
+                logit: r.try_get(5)?,
+                factors: r.try_get(6)?,
+            },
+            change_30: r.try_get(7)?,
+            history: days.into_iter().zip(scores).collect(),
+        })))
+    }
+
     /// A customer's newest health score and their history of the last 180 days (by
     /// the `(customer_id, day)` key).
     pub async fn customer_health(&self, customer_id: i64) -> Result<Option<StoredHealth>> {

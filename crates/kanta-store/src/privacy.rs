@@ -169,6 +169,7 @@ impl Writer {
     /// Says where this write comes from (see the module documentation); the writer
     /// removes the row again before it commits.
     pub async fn set_context(&mut self, c: &WriteContext) -> Result<()> {
+        self.deferred_context = None;
         self.clear_context().await?;
         let sql = if self.tx.is_postgres() {
             "INSERT INTO write_context (source, actor, address, wording, unlock) \
@@ -189,6 +190,14 @@ impl Writer {
         });
         self.context_set = true;
         Ok(())
+    }
+
+    /// As [`Writer::set_context`] for a write whose context matters only to the
+    /// consent triggers: the row goes in before the first batch of customers that
+    /// carries a consent field, and not at all for a write without one (a `PATCH`
+    /// of a customer's channel: two statements less).
+    pub fn defer_context(&mut self, c: WriteContext) {
+        self.deferred_context = Some(c);
     }
 
     /// Removes the write's context row (before the commit).

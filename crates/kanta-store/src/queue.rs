@@ -310,6 +310,8 @@ pub struct QueueItems {
     pub queue_total: i64,
     /// Whether another page follows.
     pub more: bool,
+    /// When the whole queue was last computed ([`Store::last_queue_refresh`]).
+    pub refreshed_at: Option<DateTime<Utc>>,
 }
 
 fn day(s: &str) -> Option<NaiveDate> {
@@ -803,11 +805,25 @@ impl Store {
             format!(" WHERE {}", page_cond.join(" AND "))
         };
         let limit = q.limit.clamp(1, 500);
+        // Both counts in one pass over the table, and when the whole queue was last
+        // computed (its newest `refresh` audit entry): one row, joined to each of the
+        // page's rows, so that a page is one statement.
+        let counts = format!(
+            "SELECT {total}, count(*) AS queue_n, \
+             (SELECT a.at_ms FROM audit_log a WHERE a.entity = 'contact_queue' \
+              AND a.record_id IS NULL AND a.action = 'refresh' ORDER BY a.id DESC LIMIT 1) AS refreshed_ms \
+             FROM contact_queue q",
+            total = if cond.is_empty() {
+                "count(*) AS total_n".to_string()
+            } else {
+                format!("count(CASE WHEN {} THEN 1 END) AS total_n", cond.join(" AND "))
+            },
+        );
         let sql = format!(
             "SELECT q.customer_id, c.external_id, c.name, c.segment, q.tier, s.external_id, s.name, \
              q.value_at_risk_minor, q.currency, q.churn_probability, CAST(c.health_score AS BIGINT), \
-             {reasons}, q.reason_keys, {computed} \
-             FROM contact_queue q JOIN customers c ON c.id = q.customer_id \
+             {reasons}, q.reason_keys, {computed}, n.total_n, n.queue_n, n.refreshed_ms \
+             FROM ({counts}) n CROSS JOIN contact_queue q JOIN customers c ON c.id = q.customer_id \
              LEFT JOIN staff s ON s.id = q.owner_id{page_filter} \
              ORDER BY q.value_at_risk_minor DESC, q.customer_id LIMIT {n}",
             reasons = if d.pg {
@@ -818,27 +834,20 @@ impl Store {
             computed = d.time_text("q.computed_at"),
             n = limit + 1,
         );
-        // Both counts in one pass over the table, run alongside the page's rows.
-        let count_sql = if cond.is_empty() {
-            "SELECT count(*), count(*) FROM contact_queue q".to_string()
-        } else {
-            format!(
-                "SELECT count(CASE WHEN {} THEN 1 END), count(*) FROM contact_queue q",
-                cond.join(" AND ")
-            )
-        };
-        let (rows, total, queue_total) = with_pool!(self, pool => {
-            let (rows, (total, queue_total)) = tokio::try_join!(
-                sqlx::query(AssertSqlSafe(sql)).fetch_all(pool),
-                sqlx::query_as::<_, (i64, i64)>(AssertSqlSafe(count_sql)).fetch_one(pool),
-            )?;
+        let (items, total, queue_total, refreshed) = with_pool!(self, pool => {
+            let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(pool).await?;
             let mut items = Vec::with_capacity(rows.len());
             for r in &rows {
                 items.push(queue_item_of(r)?);
             }
-            (items, total, queue_total)
+            let (total, queue_total, refreshed): (i64, i64, Option<i64>) = match rows.first() {
+                Some(r) => (r.try_get(14)?, r.try_get(15)?, r.try_get(16)?),
+                // A page past the end (or of an empty queue) has no row to carry them.
+                None => sqlx::query_as(AssertSqlSafe(counts)).fetch_one(pool).await?,
+            };
+            (items, total, queue_total, refreshed)
         });
-        let mut items = rows;
+        let mut items = items;
         let more = items.len() > limit as usize;
         items.truncate(limit as usize);
         Ok(QueueItems {
@@ -846,6 +855,7 @@ impl Store {
             total,
             queue_total,
             more,
+            refreshed_at: refreshed.map(crate::from_ms),
         })
     }
 
@@ -929,20 +939,70 @@ impl Store {
     }
 }
 
+/// The statement that selects the customer of each record of `table` (alias `r`; a
+/// `WHERE` on `r.external_id` follows), for the tables whose records have one.
+fn customers_select(table: &str) -> Option<String> {
+    Some(match table {
+        "cases" | "interactions" | "feedback" | "trust_entries" | "goals" => {
+            format!("SELECT DISTINCT r.customer_id FROM {table} r")
+        }
+        "customers" => "SELECT r.id FROM customers r".to_string(),
+        "onboarding_tasks" => "SELECT DISTINCT o.customer_id FROM onboarding_tasks r \
+                               JOIN onboardings o ON o.id = r.onboarding_id"
+            .to_string(),
+        _ => return None,
+    })
+}
+
 impl Writer {
+    /// PostgreSQL: adds the customers of the records of `table` with these external
+    /// ids to the newest job of `kind` still waiting whose payload holds an array
+    /// `field` (as [`Writer::customers_of`] and then [`Writer::enqueue_merged`] do),
+    /// in one statement. True when it did; false when there is no such job, the
+    /// union would pass `cap` ids, the table's records have no customer, or on SQLite:
+    /// then the caller takes the two steps.
+    pub async fn merge_customers_into_queued(
+        &mut self,
+        kind: &str,
+        field: &str,
+        table: &str,
+        external_ids: &[String],
+        cap: usize,
+    ) -> Result<bool> {
+        let (DbTx::Postgres(tx), Some(from)) = (&mut self.tx, customers_select(table)) else {
+            return Ok(false);
+        };
+        if external_ids.len() > CHUNK {
+            return Ok(false);
+        }
+        let sql = format!(
+            "WITH j AS (SELECT id, payload -> $2 AS held FROM jobs \
+               WHERE status = 'queued' AND kind = $1 AND unique_key IS NULL \
+               ORDER BY id DESC LIMIT 1 FOR UPDATE SKIP LOCKED), \
+             m AS (SELECT j.id, (SELECT coalesce(jsonb_agg(u.x ORDER BY u.x), '[]'::jsonb) FROM \
+                 (SELECT CAST(e AS BIGINT) AS x FROM jsonb_array_elements(j.held) e \
+                  UNION {from} WHERE r.external_id = ANY($3)) u WHERE u.x IS NOT NULL) AS ids \
+               FROM j WHERE jsonb_typeof(j.held) = 'array') \
+             UPDATE jobs SET payload = jsonb_build_object(CAST($2 AS TEXT), m.ids), updated_ms = $4 \
+             FROM m WHERE jobs.id = m.id AND jsonb_array_length(m.ids) <= $5 RETURNING jobs.id"
+        );
+        let merged = sqlx::query_scalar::<Postgres, i64>(AssertSqlSafe(sql))
+            .bind(kind)
+            .bind(field)
+            .bind(external_ids)
+            .bind(Utc::now().timestamp_millis())
+            .bind(i64::try_from(cap).unwrap_or(i64::MAX))
+            .fetch_optional(&mut **tx)
+            .await?;
+        Ok(merged.is_some())
+    }
+
     /// The internal ids of the customers of the records of `table` with these
     /// external ids (`onboarding_tasks` through their onboarding), in this
     /// transaction: one statement per 10,000 ids.
     pub async fn customers_of(&mut self, table: &str, external_ids: &[String]) -> Result<Vec<i64>> {
-        let from = match table {
-            "cases" | "interactions" | "feedback" | "trust_entries" | "goals" => {
-                format!("SELECT DISTINCT r.customer_id FROM {table} r")
-            }
-            "customers" => "SELECT r.id FROM customers r".to_string(),
-            "onboarding_tasks" => "SELECT DISTINCT o.customer_id FROM onboarding_tasks r \
-                                   JOIN onboardings o ON o.id = r.onboarding_id"
-                .to_string(),
-            _ => return Ok(Vec::new()),
+        let Some(from) = customers_select(table) else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for chunk in external_ids.chunks(CHUNK) {

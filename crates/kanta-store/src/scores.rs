@@ -68,6 +68,16 @@ pub struct ModelRun {
     pub forecast: Vec<RevenueForecast>,
 }
 
+/// A customer's newest scores as the API shows them ([`Store::customer_score_shown`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoreShown {
+    pub run_id: i64,
+    pub model: String,
+    pub currency: Option<String>,
+    pub as_of: NaiveDate,
+    pub score: CustomerScore,
+}
+
 /// One customer's scores in a run. Horizons are days (30, 90, 365) and months (12,
 /// 36); money is minor units of the run's currency.
 ///
@@ -450,6 +460,37 @@ impl Store {
                 .fetch_all(pool)
                 .await?;
             rows.iter().map(run_of).collect()
+        })
+    }
+
+    /// What the API shows of a customer's newest scores, found by the customer's
+    /// external id in one statement: the scores with their run's id, model, currency
+    /// and day (not the run's details, which the answer does not show). `None` when
+    /// there is no such customer; `Some(None)` when no run scored them.
+    pub async fn customer_score_shown(&self, external_id: &str) -> Result<Option<Option<ScoreShown>>> {
+        let sql = format!(
+            "SELECT c.id AS cid, {SCORE_COLUMNS}, s.run_id, m.model, m.currency, m.as_of \
+             FROM customers c \
+             LEFT JOIN customer_scores s ON s.customer_id = c.id AND s.run_id = \
+               (SELECT max(x.run_id) FROM customer_scores x WHERE x.customer_id = c.id) \
+             LEFT JOIN model_runs m ON m.id = s.run_id \
+             WHERE c.external_id = $1"
+        );
+        with_pool!(self, pool => {
+            let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(external_id).fetch_optional(pool).await? else {
+                return Ok(None);
+            };
+            let model: Option<String> = r.try_get("model")?;
+            let (Some(run_id), Some(model)) = (r.try_get::<Option<i64>, _>("run_id")?, model) else {
+                return Ok(Some(None));
+            };
+            Ok(Some(Some(ScoreShown {
+                run_id,
+                model,
+                currency: r.try_get("currency")?,
+                as_of: r.try_get("as_of")?,
+                score: score_of(&r)?,
+            })))
         })
     }
 

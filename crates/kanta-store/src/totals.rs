@@ -172,6 +172,16 @@ pub(crate) fn from_arrays(add: bool) -> String {
     )
 }
 
+/// Up to this many customers, added totals leave the sort keys to migration 0020's
+/// row trigger ([`add_from_arrays_by_trigger`]) rather than turning it off for a
+/// statement that sets them: one statement less for an API create.
+pub(crate) const FEW_CUSTOMERS: usize = 8;
+
+/// PostgreSQL: adds the sums to the customers' totals; the trigger sets their sort keys.
+pub(crate) fn add_from_arrays_by_trigger() -> String {
+    format!("{ADD_SET} FROM {ARRAY_SUMS} WHERE customers.id = a.id")
+}
+
 /// PostgreSQL: turns migration 0020's row trigger on customers' sort keys off (`on`)
 /// for the statements of [`from_arrays`], which set the keys themselves, and on again.
 pub(crate) fn sort_keys_set(on: bool) -> String {

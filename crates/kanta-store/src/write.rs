@@ -111,12 +111,17 @@ impl DbTx {
         }
         let mut rows: Vec<(&i64, &totals::CustomerTotals)> = sums.iter().collect();
         rows.sort_unstable_by_key(|(id, _)| **id);
+        // A few customers (an API create): migration 0020's row trigger sets their
+        // sort keys, and the statement that turns it off is not needed.
+        let few = add && rows.len() <= totals::FEW_CUSTOMERS;
         let sql = match (add, self.is_postgres()) {
             (false, false) => totals::SET_FROM_JSON.to_string(),
             (true, false) => totals::add_from_json(),
+            (true, true) if few => totals::add_from_arrays_by_trigger(),
             (add, true) => totals::from_arrays(add),
         };
-        if self.is_postgres() {
+        let keys_set = self.is_postgres() && !few;
+        if keys_set {
             self.execute(totals::sort_keys_set(true)).await?;
         }
         for chunk in rows.chunks(SQLITE_CHUNK_ROWS) {
@@ -175,7 +180,7 @@ impl DbTx {
                 }
             }
         }
-        if self.is_postgres() && restore_trigger {
+        if keys_set && restore_trigger {
             self.execute(totals::sort_keys_set(false)).await?;
         }
         Ok(())
@@ -185,6 +190,10 @@ impl DbTx {
     /// shared writer's update of them would otherwise take the rows in whatever order
     /// its join gives, and two such writers could each wait for the other).
     async fn lock_customers(&mut self, sums: &totals::TotalsByCustomer) -> Result<()> {
+        // One customer's row is locked by the update itself: there is no order to keep.
+        if sums.len() < 2 {
+            return Ok(());
+        }
         if let DbTx::Postgres(tx) = self {
             let mut ids: Vec<i64> = sums.keys().copied().collect();
             ids.sort_unstable();
@@ -543,6 +552,18 @@ pub struct Writer {
     /// transaction since the last batch (an API create asks before it writes): a
     /// batch of only such ids needs no second probe.
     absent: rustc_hash::FxHashSet<String>,
+    /// Ids of this writer's entity known to exist ([`Writer::mark_present`]: an
+    /// update read its record in its write turn): a batch of only such ids needs no
+    /// probe, and its merge no insert.
+    present: rustc_hash::FxHashSet<String>,
+    /// Whether every batch since the last merge held only such ids.
+    present_only: bool,
+    /// What [`Writer::prefetch`] found, by table and external id (`None`: absent);
+    /// it answers [`Writer::known`] until the next batch is written.
+    prefetched: HashMap<(&'static str, String), Option<i64>>,
+    /// Where the write comes from, held until a batch of customers carrying a consent
+    /// field needs it in `write_context` ([`Writer::defer_context`](crate::privacy)).
+    pub(crate) deferred_context: Option<crate::privacy::WriteContext>,
 }
 
 /// Stages of at most this many rows are loaded on PostgreSQL by one `INSERT` of a
@@ -635,6 +656,10 @@ impl Store {
             store: self.clone(),
             today: Utc::now().date_naive(),
             context_set: false,
+            present: Default::default(),
+            present_only: true,
+            prefetched: Default::default(),
+            deferred_context: None,
         })
     }
 
@@ -721,8 +746,23 @@ impl Writer {
         ids: &[String],
     ) -> Result<HashMap<String, i64>> {
         let mut out = HashMap::default();
-        for chunk in ids.chunks(10_000) {
-            out.extend(self.tx.lookup(target.table, chunk).await?);
+        let prefetched = !ids.is_empty()
+            && ids.iter().all(|i| {
+                self.prefetched
+                    .contains_key(&(target.table, i.clone()))
+            });
+        if prefetched {
+            out.extend(ids.iter().filter_map(|i| {
+                self.prefetched
+                    .get(&(target.table, i.clone()))
+                    .copied()
+                    .flatten()
+                    .map(|id| (i.clone(), id))
+            }));
+        } else {
+            for chunk in ids.chunks(10_000) {
+                out.extend(self.tx.lookup(target.table, chunk).await?);
+            }
         }
         // What this transaction found serves its batches: the references found need
         // no second lookup, the own ids found absent no second probe.
@@ -739,6 +779,60 @@ impl Writer {
                 .extend(ids.iter().filter(|i| !out.contains_key(*i)).cloned());
         }
         Ok(out)
+    }
+
+    /// Looks up several records by external id in one statement (an API create: its
+    /// own id and the records it names), so that the [`Writer::known`] calls that
+    /// follow, and the lookup of the customers a batch names, are answered without
+    /// asking again. What it found serves until the next batch is written.
+    pub async fn prefetch(&mut self, wanted: &[(&'static Entity, String)]) -> Result<()> {
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        // One branch per id, each an equality on the unique index: a plan the
+        // database keeps, where `= ANY(array)` was planned again at every bind.
+        let sql = wanted
+            .iter()
+            .enumerate()
+            .map(|(k, (e, _))| {
+                format!(
+                    "SELECT CAST({k} AS BIGINT), id FROM {} WHERE external_id = ${}",
+                    e.table,
+                    k + 1
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let found: Vec<(i64, i64)> = on_tx!(&mut self.tx, tx => {
+            let mut q = sqlx::query_as(AssertSqlSafe(sql));
+            for (_, id) in wanted {
+                q = q.bind(id.as_str());
+            }
+            q.fetch_all(&mut **tx).await?
+        });
+        for (e, id) in wanted {
+            self.prefetched.insert((e.table, id.clone()), None);
+        }
+        for (k, id) in found {
+            if let Some((e, x)) = usize::try_from(k).ok().and_then(|k| wanted.get(k)) {
+                self.prefetched.insert((e.table, x.clone()), Some(id));
+            }
+        }
+        Ok(())
+    }
+
+    /// Says that these ids of the writer's entity exist (an update that read its
+    /// record in this write's turn): a batch of only these ids is merged without a
+    /// probe and without an insert of new rows. Should one have gone meanwhile (another
+    /// process deleted it), the update changes nothing and nothing is created.
+    pub fn mark_present(&mut self, ids: impl IntoIterator<Item = String>) {
+        self.present.extend(ids);
+    }
+
+    /// Whether every id of `batch` was marked present ([`Writer::mark_present`]): its
+    /// write inserts no row.
+    pub fn all_present(&self, batch: &WriteBatch) -> bool {
+        !self.present.is_empty() && batch.ids().all(|i| self.present.contains(i))
     }
 
     /// Rows this writer inserted so far (counted when merged: after
@@ -767,6 +861,22 @@ impl Writer {
         // Ids this transaction found absent already (and no batch wrote since).
         let fresh = !self.absent.is_empty() && batch.ids().all(|i| self.absent.contains(i));
         self.absent.clear();
+        let existing = !self.shared && self.all_present(&batch);
+        self.present_only &= existing;
+        if let Some(c) = self.deferred_context.take() {
+            let consent = batch.entity.name == CUSTOMERS.name
+                && batch.fields.iter().any(|f| {
+                    matches!(
+                        f.name,
+                        "survey_consent" | "marketing_consent" | "do_not_contact"
+                    )
+                });
+            if consent {
+                self.set_context(&c).await?;
+            } else {
+                self.deferred_context = Some(c);
+            }
+        }
         // A shared writer probes first: a batch sent before ends it before its
         // customers are looked up.
         if self.shared {
@@ -800,6 +910,8 @@ impl Writer {
             new_customers.retain(|id| !known.contains_key(id));
         }
         let created = self.tx.create_customers(&new_customers).await?;
+        // The batch may have created what was found absent.
+        self.prefetched.clear();
         if self.shared && created.len() < new_customers.len() {
             // Another writer created some of them after the lookup.
             return Err(StoreError::Contended("a customer was created meanwhile"));
@@ -832,6 +944,7 @@ impl Writer {
         // the stage (their customers' figures are refreshed from it).
         let direct = !matches!(self.mode, Mode::Bulk { .. })
             && self.entity.name != SUBSCRIPTIONS.name
+            && !existing
             && (self.shared || fresh || !self.tx.any_exists(table, batch.ids()).await?);
         let pg = matches!(self.tx, DbTx::Postgres(_));
         if !direct
@@ -1116,6 +1229,8 @@ impl Writer {
                 self.tx.write_totals(&sums, true).await?;
             }
         }
+        // Every row since the last merge names a record known to exist: no insert.
+        let present_only = std::mem::replace(&mut self.present_only, true);
         match std::mem::replace(&mut self.mode, Mode::Undecided) {
             Mode::Undecided => {}
             Mode::Bulk { indexes } => {
@@ -1150,7 +1265,9 @@ impl Writer {
                 if let Some(update) = update {
                     self.summary.updated += self.tx.execute_json(update, &json).await?;
                 }
-                self.summary.inserted += self.tx.execute_json(insert, &json).await?;
+                if !present_only {
+                    self.summary.inserted += self.tx.execute_json(insert, &json).await?;
+                }
             }
             Mode::Stage => {
                 let now = self.tx.now();
@@ -1178,7 +1295,9 @@ impl Writer {
                 if let Some(update) = update {
                     self.summary.updated += self.tx.execute(update).await?;
                 }
-                self.summary.inserted += self.tx.execute(insert).await?;
+                if !present_only {
+                    self.summary.inserted += self.tx.execute(insert).await?;
+                }
                 if totals {
                     for sql in totals::after_merge(pg) {
                         self.tx.execute(sql).await?;

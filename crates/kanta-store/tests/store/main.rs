@@ -213,6 +213,95 @@ async fn small_updates_merge_held_rows_and_a_second_batch_joins_a_stage() {
     .await;
 }
 
+/// An update of records read in its write's turn (`mark_present`, an API `PATCH`)
+/// changes them and creates nothing: a record another process deleted meanwhile is
+/// not brought back with only the fields the update carried.
+#[tokio::test]
+async fn records_known_to_exist_are_updated_and_never_created() {
+    each_backend(|store| async move {
+        let f = fields(&CUSTOMERS, &["name", "segment"]);
+        let mut b = WriteBatch::new(&CUSTOMERS, f.clone());
+        b.push("c1".into(), [text("Aino"), text("regular")]);
+        store.write(&b).await.unwrap();
+
+        let mut w = store.writer(&CUSTOMERS, f.clone()).await.unwrap();
+        w.mark_present(["c1".to_string(), "gone".to_string()]);
+        let mut b = WriteBatch::new(&CUSTOMERS, f.clone());
+        b.push("c1".into(), [text("Aino Virtanen"), text("vip")]);
+        b.push("gone".into(), [text("Ghost"), text("vip")]);
+        assert!(w.all_present(&b));
+        w.write(b).await.unwrap();
+        let s = w.finish(&RunInfo::default()).await.unwrap();
+        assert_eq!((s.inserted, s.updated, s.unchanged), (0, 1, 1));
+        let c1 = store.customer("c1").await.unwrap().unwrap();
+        assert_eq!(c1.text("name"), Some("Aino Virtanen"));
+        assert_eq!(c1.text("segment"), Some("vip"));
+        assert!(store.customer("gone").await.unwrap().is_none());
+
+        // A batch with an id not marked is merged as any other: the new one is made.
+        let mut w = store.writer(&CUSTOMERS, f.clone()).await.unwrap();
+        w.mark_present(["c1".to_string()]);
+        let mut b = WriteBatch::new(&CUSTOMERS, f.clone());
+        b.push("c1".into(), [text("Aino"), text("vip")]);
+        b.push("c2".into(), [text("Bertil"), Value::Null]);
+        assert!(!w.all_present(&b));
+        w.write(b).await.unwrap();
+        let s = w.finish(&RunInfo::default()).await.unwrap();
+        assert_eq!((s.inserted, s.updated), (1, 1));
+        assert!(store.customer("c2").await.unwrap().is_some());
+    })
+    .await;
+}
+
+/// An API create looks up its own id and the records it names in one statement
+/// (`prefetch`); the lookups that follow are answered from it, a customer it found
+/// absent is created by the write, and after the write it is found.
+#[tokio::test]
+async fn prefetched_ids_answer_the_lookups_until_the_next_batch() {
+    each_backend(|store| async move {
+        let mut b = WriteBatch::new(&CUSTOMERS, fields(&CUSTOMERS, &["name"]));
+        b.push("c1".into(), [text("Aino")]);
+        store.write(&b).await.unwrap();
+        let c1 = store.customer("c1").await.unwrap().unwrap().id;
+
+        let e = schema::entity("interactions").unwrap();
+        let f = fields(e, &["customer_id", "occurred_at", "kind"]);
+        let mut w = store.writer(e, f.clone()).await.unwrap();
+        w.prefetch(&[
+            (e, "i1".to_string()),
+            (&CUSTOMERS, "c1".to_string()),
+            (&CUSTOMERS, "c2".to_string()),
+        ])
+        .await
+        .unwrap();
+        assert!(w.known(e, &["i1".to_string()]).await.unwrap().is_empty());
+        let found = w
+            .known(&CUSTOMERS, &["c1".to_string(), "c2".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found.get("c1"), Some(&c1));
+
+        let at = Value::Time(Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap());
+        let mut b = WriteBatch::new(e, f.clone());
+        b.push("i1".into(), [text("c2"), at, text("call")]);
+        b.create_customers = vec!["c2".into()];
+        w.write(b).await.unwrap();
+        // The write made c2: what the prefetch found absent no longer answers.
+        let c2 = w.known(&CUSTOMERS, &["c2".to_string()]).await.unwrap();
+        assert_eq!(c2.len(), 1, "{c2:?}");
+        let s = w.finish(&RunInfo::default()).await.unwrap();
+        assert_eq!((s.inserted, s.customers_created), (1, 1));
+        let i1 = store.get(e, "i1").await.unwrap().unwrap();
+        assert_eq!(i1.text("customer_id"), Some("c2"));
+        assert_eq!(
+            store.customer("c2").await.unwrap().unwrap().id,
+            c2["c2"]
+        );
+    })
+    .await;
+}
+
 /// Shared writers (PostgreSQL) insert beside each other: two open at once, each adding
 /// transactions of the same customer, and both sums land in the totals. One that
 /// meets an existing id, or an id another shared writer inserted in the same moment,

@@ -657,13 +657,33 @@ async fn patch(
 ) -> Result<Response, ApiError> {
     caller.require(access(Some(e), true))?;
     let obj = json_object(body)?;
-    let existing = find(&s.store, e, &id).await?;
-    let currency = match existing.text("currency").and_then(|c| c.parse().ok()) {
+    // The record's own currency reads the amounts given; without an amount the core's
+    // update reads the record (and answers 404) itself.
+    let money = obj
+        .keys()
+        .any(|k| e.field(k).is_some_and(|f| f.kind == Kind::Money));
+    let existing = match money {
+        true => Some(find(&s.store, e, &id).await?),
+        false => None,
+    };
+    let currency = match existing
+        .as_ref()
+        .and_then(|r| r.text("currency"))
+        .and_then(|c| c.parse().ok())
+    {
         Some(c) => c,
         None => s.core.currency().await?,
     };
-    let row = parse_row(e, &obj, &[], currency, s.core.time_zone().await?)
-        .map_err(ApiError::invalid_many)?;
+    let row = match parse_row(e, &obj, &[], currency, s.core.time_zone().await?) {
+        Ok(row) => row,
+        Err(problems) => {
+            // A missing record is named before what is wrong with the body.
+            if existing.is_none() {
+                find(&s.store, e, &id).await?;
+            }
+            return Err(ApiError::invalid_many(problems));
+        }
+    };
     if let Some(other) = &row.id
         && *other != id
     {
@@ -698,9 +718,16 @@ async fn patch(
         values.push(v);
     }
     if !problems.is_empty() {
+        if existing.is_none() {
+            find(&s.store, e, &id).await?;
+        }
         return Err(ApiError::invalid_many(problems));
     }
     if fields.is_empty() {
+        let existing = match existing {
+            Some(r) => r,
+            None => find(&s.store, e, &id).await?,
+        };
         return Ok(Json(existing).into_response());
     }
     let r = s

@@ -193,19 +193,19 @@ async fn customer_scores(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(access(None, false))?;
-    let key = s
+    let shown = s
         .store
-        .customer_key(&id)
+        .customer_score_shown(&id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no customer with id '{id}'")))?;
-    let (run, score) = s.store.customer_score(key).await?.ok_or_else(|| {
-        ApiError::not_found(format!(
-            "customer '{id}' has no scores: no model run has scored them yet (kanta score)"
-        ))
-    })?;
-    let mut v = score_json(&id, run.id, &score);
-    v["currency"] = json!(run.currency);
-    v["model"] = json!(run.model);
-    v["as_of"] = json!(run.as_of);
+        .ok_or_else(|| ApiError::not_found(format!("no customer with id '{id}'")))?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "customer '{id}' has no scores: no model run has scored them yet (kanta score)"
+            ))
+        })?;
+    let mut v = score_json(&id, shown.run_id, &shown.score);
+    v["currency"] = json!(shown.currency);
+    v["model"] = json!(shown.model);
+    v["as_of"] = json!(shown.as_of);
     Ok(Json(v).into_response())
 }
