@@ -709,7 +709,10 @@ impl Store {
     /// there is no such customer, `Some(None)` when they have no score yet. On
     /// PostgreSQL the customer, the newest score and the 180 days of history are one
     /// statement (three before).
-    pub async fn customer_health_of(&self, external_id: &str) -> Result<Option<Option<StoredHealth>>> {
+    pub async fn customer_health_of(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<Option<StoredHealth>>> {
         let pool = match &self.backend {
             Backend::Postgres(pool) => pool,
             Backend::Sqlite(_) => {
@@ -731,14 +734,20 @@ impl Store {
                      array_agg(CAST(y.score AS BIGINT) ORDER BY y.day) AS scores FROM health_scores y \
                      WHERE y.customer_id = c.id AND y.day >= h.day - 180) y ON true \
                    WHERE c.external_id = $1";
-        let Some(r) = sqlx::query(sql).bind(external_id).fetch_optional(pool).await? else {
+        let Some(r) = sqlx::query(sql)
+            .bind(external_id)
+            .fetch_optional(pool)
+            .await?
+        else {
             return Ok(None);
         };
         let customer_id: i64 = r.try_get(0)?;
         let Some(day) = r.try_get::<Option<NaiveDate>, _>(1)? else {
             return Ok(Some(None));
         };
-        let days: Vec<NaiveDate> = r.try_get::<Option<Vec<NaiveDate>>, _>(8)?.unwrap_or_default();
+        let days: Vec<NaiveDate> = r
+            .try_get::<Option<Vec<NaiveDate>>, _>(8)?
+            .unwrap_or_default();
         let scores: Vec<i64> = r.try_get::<Option<Vec<i64>>, _>(9)?.unwrap_or_default();
         Ok(Some(Some(StoredHealth {
             day,

@@ -816,7 +816,10 @@ impl Store {
             total = if cond.is_empty() {
                 "count(*) AS total_n".to_string()
             } else {
-                format!("count(CASE WHEN {} THEN 1 END) AS total_n", cond.join(" AND "))
+                format!(
+                    "count(CASE WHEN {} THEN 1 END) AS total_n",
+                    cond.join(" AND ")
+                )
             },
         );
         let sql = format!(

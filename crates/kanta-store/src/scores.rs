@@ -467,7 +467,10 @@ impl Store {
     /// external id in one statement: the scores with their run's id, model, currency
     /// and day (not the run's details, which the answer does not show). `None` when
     /// there is no such customer; `Some(None)` when no run scored them.
-    pub async fn customer_score_shown(&self, external_id: &str) -> Result<Option<Option<ScoreShown>>> {
+    pub async fn customer_score_shown(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<Option<ScoreShown>>> {
         let sql = format!(
             "SELECT c.id AS cid, {SCORE_COLUMNS}, s.run_id, m.model, m.currency, m.as_of \
              FROM customers c \

@@ -747,10 +747,9 @@ impl Writer {
     ) -> Result<HashMap<String, i64>> {
         let mut out = HashMap::default();
         let prefetched = !ids.is_empty()
-            && ids.iter().all(|i| {
-                self.prefetched
-                    .contains_key(&(target.table, i.clone()))
-            });
+            && ids
+                .iter()
+                .all(|i| self.prefetched.contains_key(&(target.table, i.clone())));
         if prefetched {
             out.extend(ids.iter().filter_map(|i| {
                 self.prefetched

@@ -294,10 +294,7 @@ async fn prefetched_ids_answer_the_lookups_until_the_next_batch() {
         assert_eq!((s.inserted, s.customers_created), (1, 1));
         let i1 = store.get(e, "i1").await.unwrap().unwrap();
         assert_eq!(i1.text("customer_id"), Some("c2"));
-        assert_eq!(
-            store.customer("c2").await.unwrap().unwrap().id,
-            c2["c2"]
-        );
+        assert_eq!(store.customer("c2").await.unwrap().unwrap().id, c2["c2"]);
     })
     .await;
 }
