@@ -978,21 +978,33 @@ impl Writer {
         if external_ids.len() > CHUNK {
             return Ok(false);
         }
+        // One id (an API write) by equality: `= ANY(array)` is planned again at every
+        // execution, an equality once per connection.
+        let one = external_ids.len() == 1;
+        let ids = if one {
+            "r.external_id = $3"
+        } else {
+            "r.external_id = ANY($3)"
+        };
         let sql = format!(
             "WITH j AS (SELECT id, payload -> $2 AS held FROM jobs \
                WHERE status = 'queued' AND kind = $1 AND unique_key IS NULL \
                ORDER BY id DESC LIMIT 1 FOR UPDATE SKIP LOCKED), \
              m AS (SELECT j.id, (SELECT coalesce(jsonb_agg(u.x ORDER BY u.x), '[]'::jsonb) FROM \
                  (SELECT CAST(e AS BIGINT) AS x FROM jsonb_array_elements(j.held) e \
-                  UNION {from} WHERE r.external_id = ANY($3)) u WHERE u.x IS NOT NULL) AS ids \
+                  UNION {from} WHERE {ids}) u WHERE u.x IS NOT NULL) AS ids \
                FROM j WHERE jsonb_typeof(j.held) = 'array') \
              UPDATE jobs SET payload = jsonb_build_object(CAST($2 AS TEXT), m.ids), updated_ms = $4 \
              FROM m WHERE jobs.id = m.id AND jsonb_array_length(m.ids) <= $5 RETURNING jobs.id"
         );
-        let merged = sqlx::query_scalar::<Postgres, i64>(AssertSqlSafe(sql))
+        let q = sqlx::query_scalar::<Postgres, i64>(AssertSqlSafe(sql))
             .bind(kind)
-            .bind(field)
-            .bind(external_ids)
+            .bind(field);
+        let q = match one {
+            true => q.bind(&external_ids[0]),
+            false => q.bind(external_ids),
+        };
+        let merged = q
             .bind(Utc::now().timestamp_millis())
             .bind(i64::try_from(cap).unwrap_or(i64::MAX))
             .fetch_optional(&mut **tx)

@@ -189,6 +189,45 @@ pub(crate) fn as_time(v: &Value) -> Option<DateTime<Utc>> {
     }
 }
 
+/// A source of timeline events: (the entity's place in the timeline's order, the
+/// entity, its time column, the kind of its end event when the column is an end).
+type Source = (usize, &'static Entity, &'static str, Option<&'static str>);
+
+/// Every (entity, time column) the timeline reads, in the timeline's order.
+fn timeline_sources(only: Option<&[&str]>) -> Vec<Source> {
+    let mut sources = Vec::new();
+    for (order, e) in ENTITIES.iter().copied().enumerate() {
+        let (Some(_), Some(time_field)) = (e.customer_field(), e.time_field) else {
+            continue;
+        };
+        if !TIMELINE_ENTITIES.contains(&e.name) || only.is_some_and(|only| !only.contains(&e.name))
+        {
+            continue;
+        }
+        sources.push((order, e, time_field, None));
+        if let Some((end, kind)) = end_of(e) {
+            sources.push((order, e, end, Some(kind)));
+        }
+    }
+    sources
+}
+
+/// The sources whose `held` is true.
+fn held_only(sources: Vec<Source>, held: Vec<bool>) -> Vec<Source> {
+    sources
+        .into_iter()
+        .zip(held)
+        .filter_map(|(source, held)| held.then_some(source))
+        .collect()
+}
+
+/// A customer by internal or external id.
+#[derive(Clone, Copy)]
+enum CustomerKey<'a> {
+    Id(i64),
+    External(&'a str),
+}
+
 impl Store {
     /// Up to `limit` events of the customer's timeline (by internal id), newest
     /// first, from `cursor` (the newest when `None`).
@@ -211,38 +250,61 @@ impl Store {
         cursor: Option<TimelineCursor>,
         limit: u32,
     ) -> Result<TimelinePage> {
-        let limit = limit.max(1);
-        let want = i64::from(limit) + i64::from(cursor.map_or(0, |c| c.skip)) + 1;
-        let mut events: Vec<(usize, TimelineEvent)> = Vec::new();
-        // Every (entity, time column) the timeline reads, in the timeline's order.
-        let mut sources: Vec<(usize, &'static Entity, &'static str, Option<&'static str>)> =
-            Vec::new();
-        for (order, e) in ENTITIES.iter().copied().enumerate() {
-            let (Some(_), Some(time_field)) = (e.customer_field(), e.time_field) else {
-                continue;
-            };
-            if !TIMELINE_ENTITIES.contains(&e.name)
-                || only.is_some_and(|only| !only.contains(&e.name))
-            {
-                continue;
-            }
-            sources.push((order, e, time_field, None));
-            if let Some((end, kind)) = end_of(e) {
-                sources.push((order, e, end, Some(kind)));
-            }
-        }
+        let mut sources = timeline_sources(only);
         // One statement first says which sources hold any of the customer's events, so
         // that only those are read (in the demo, 3,426 of the 5,008 café customers have
         // events in one of the nine, the others in two to six).
-        let before = cursor.map(|c| c.at);
         if sources.len() > 2 {
-            let held = self.sources_held(customer, &sources, before).await?;
-            sources = sources
-                .into_iter()
-                .zip(held)
-                .filter_map(|(source, held)| held.then_some(source))
-                .collect();
+            let held = self
+                .sources_held(CustomerKey::Id(customer), &sources, cursor.map(|c| c.at))
+                .await?
+                .map(|(_, held)| held)
+                .unwrap_or_default();
+            sources = held_only(sources, held);
         }
+        self.timeline_of_sources(customer, sources, cursor, limit)
+            .await
+    }
+
+    /// [`Store::timeline_page`] of the customer with this external id (`None` when
+    /// there is none): the customer is found by the statement that says which sources
+    /// hold their events, not by a lookup of its own.
+    pub async fn timeline_page_by_external_id(
+        &self,
+        external_id: &str,
+        cursor: Option<TimelineCursor>,
+        limit: u32,
+    ) -> Result<Option<TimelinePage>> {
+        let sources = timeline_sources(None);
+        let Some((customer, held)) = self
+            .sources_held(
+                CustomerKey::External(external_id),
+                &sources,
+                cursor.map(|c| c.at),
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let sources = held_only(sources, held);
+        Ok(Some(
+            self.timeline_of_sources(customer, sources, cursor, limit)
+                .await?,
+        ))
+    }
+
+    /// A timeline page read from these sources.
+    async fn timeline_of_sources(
+        &self,
+        customer: i64,
+        sources: Vec<Source>,
+        cursor: Option<TimelineCursor>,
+        limit: u32,
+    ) -> Result<TimelinePage> {
+        let limit = limit.max(1);
+        let want = i64::from(limit) + i64::from(cursor.map_or(0, |c| c.skip)) + 1;
+        let before = cursor.map(|c| c.at);
+        let mut events: Vec<(usize, TimelineEvent)> = Vec::new();
         for (order, e, column, end_kind) in sources {
             for r in self
                 .newest_of_customer(e, customer, column, before, want)
@@ -414,15 +476,16 @@ impl Store {
         Ok(usage_weeks_of_sums(sums, last, weeks))
     }
 
-    /// For each source (entity, time column) of [`Store::timeline_page_of`]: whether the
-    /// customer has a record with that time set (at or before `before`). One statement
-    /// of one `EXISTS` per source, each an index probe.
+    /// The customer's internal id and, for each source (entity, time column) of
+    /// [`Store::timeline_page_of`], whether they have a record with that time set (at
+    /// or before `before`); `None` when there is no such customer. One statement of
+    /// one `EXISTS` per source, each an index probe.
     async fn sources_held(
         &self,
-        customer: i64,
-        sources: &[(usize, &'static Entity, &'static str, Option<&'static str>)],
+        customer: CustomerKey<'_>,
+        sources: &[Source],
         before: Option<DateTime<Utc>>,
-    ) -> Result<Vec<bool>> {
+    ) -> Result<Option<(i64, Vec<bool>)>> {
         let pg = matches!(self.backend, Backend::Postgres(_));
         let exists: Vec<String> = sources
             .iter()
@@ -438,30 +501,42 @@ impl Store {
                     Some(_) => format!(" AND t.{col} <= $2"),
                 };
                 format!(
-                    "EXISTS (SELECT 1 FROM {} t WHERE t.customer_id = $1 AND t.{col} IS NOT NULL{bound}) AS s{i}",
+                    "EXISTS (SELECT 1 FROM {} t WHERE t.customer_id = c.id AND t.{col} IS NOT NULL{bound}) AS s{i}",
                     e.table
                 )
             })
             .collect();
-        let sql = format!("SELECT {}", exists.join(", "));
+        let key = match customer {
+            CustomerKey::Id(_) => "c.id",
+            CustomerKey::External(_) => "c.external_id",
+        };
+        let sql = format!(
+            "SELECT c.id, {} FROM customers c WHERE {key} = $1",
+            exists.join(", ")
+        );
         let n = sources.len();
-        Ok(match &self.backend {
-            Backend::Sqlite(pool) => {
-                let mut q = sqlx::query::<Sqlite>(AssertSqlSafe(sql)).bind(customer);
-                if let Some(t) = before {
-                    q = q.bind(format_time(&t));
-                }
-                let row = q.fetch_one(pool).await?;
-                (0..n).map(|i| row.try_get(i)).collect::<Result<_, _>>()?
-            }
-            Backend::Postgres(pool) => {
-                let mut q = sqlx::query::<Postgres>(AssertSqlSafe(sql)).bind(customer);
-                if let Some(t) = before {
+        macro_rules! held {
+            ($db:ty, $pool:expr, $before:expr) => {{
+                let mut q = sqlx::query::<$db>(AssertSqlSafe(sql));
+                q = match customer {
+                    CustomerKey::Id(id) => q.bind(id),
+                    CustomerKey::External(x) => q.bind(x),
+                };
+                if let Some(t) = $before {
                     q = q.bind(t);
                 }
-                let row = q.fetch_one(pool).await?;
-                (0..n).map(|i| row.try_get(i)).collect::<Result<_, _>>()?
-            }
+                match q.fetch_optional($pool).await? {
+                    None => None,
+                    Some(row) => Some((
+                        row.try_get::<i64, _>(0)?,
+                        (1..=n).map(|i| row.try_get(i)).collect::<Result<_, _>>()?,
+                    )),
+                }
+            }};
+        }
+        Ok(match &self.backend {
+            Backend::Sqlite(pool) => held!(Sqlite, pool, before.map(|t| format_time(&t))),
+            Backend::Postgres(pool) => held!(Postgres, pool, before),
         })
     }
 

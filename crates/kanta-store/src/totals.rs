@@ -182,6 +182,17 @@ pub(crate) fn add_from_arrays_by_trigger() -> String {
     format!("{ADD_SET} FROM {ARRAY_SUMS} WHERE customers.id = a.id")
 }
 
+/// PostgreSQL: [`add_from_arrays_by_trigger`] of one customer's sums, bound as
+/// scalars in the order of [`ARRAY_SUMS`]'s arrays.
+pub(crate) fn add_one() -> String {
+    format!(
+        "{ADD_SET} FROM (SELECT CAST($1 AS BIGINT) AS id, CAST($2 AS BIGINT) AS n, \
+         CAST($3 AS BIGINT) AS revenue, CAST($4 AS BIGINT) AS refunds, \
+         CAST($5 AS BIGINT) AS refunds_sum, CAST($6 AS TIMESTAMPTZ) AS first_order, \
+         CAST($7 AS TIMESTAMPTZ) AS last_order) a WHERE customers.id = a.id"
+    )
+}
+
 /// PostgreSQL: turns migration 0020's row trigger on customers' sort keys off (`on`)
 /// for the statements of [`from_arrays`], which set the keys themselves, and on again.
 pub(crate) fn sort_keys_set(on: bool) -> String {

@@ -254,10 +254,13 @@ pub struct Manager {
     pub lang: Option<String>,
 }
 
-/// `col IN` the ids bound at `$n` (SQLite: a JSON array; PostgreSQL: an array).
-fn in_list(tx: &DbTx, col: &str, n: usize) -> String {
+/// `col IN` the ids bound at `$n` (SQLite: a JSON array; PostgreSQL: an array, or
+/// with `one` a single id: `= ANY(array)` is planned again at every execution, an
+/// equality once per connection).
+fn in_list(tx: &DbTx, col: &str, n: usize, one: bool) -> String {
     match tx {
         DbTx::Sqlite(_) => format!("{col} IN (SELECT value FROM json_each(${n}))"),
+        DbTx::Postgres(_) if one => format!("{col} = ${n}"),
         DbTx::Postgres(_) => format!("{col} = ANY(${n})"),
     }
 }
@@ -272,7 +275,7 @@ const INSERT_INTO: &str = "INSERT INTO trust_entries \
 
 /// The statement that applies `rule` to the records whose external ids are bound at
 /// `$1`, returning each entry written (id, delta).
-fn rule_sql(tx: &DbTx, rule: &Rule, credit: i64, fi: bool, d: Detractor) -> String {
+fn rule_sql(tx: &DbTx, rule: &Rule, credit: i64, fi: bool, d: Detractor, one: bool) -> String {
     let now = tx.now();
     let Rule {
         source,
@@ -295,7 +298,7 @@ fn rule_sql(tx: &DbTx, rule: &Rule, credit: i64, fi: bool, d: Detractor) -> Stri
     let cond = cond
         .replace("{nps_max}", &d.nps_max.to_string())
         .replace("{csat_max}", &d.csat_max.to_string());
-    let ids = in_list(tx, "r.external_id", 1);
+    let ids = in_list(tx, "r.external_id", 1, one);
     let off = if *sticky {
         String::new()
     } else {
@@ -362,12 +365,19 @@ impl Writer {
             } else {
                 credits.good_job
             };
-            let sql = rule_sql(&self.tx, rule, credit, fi, detractor);
+            let one = ids.len() == 1;
+            let sql = rule_sql(&self.tx, rule, credit, fi, detractor, one);
             for chunk in ids.chunks(CHUNK) {
                 let rows: Vec<(i64, i64)> = match &mut self.tx {
                     DbTx::Sqlite(c) => {
                         sqlx::query_as::<Sqlite, (i64, i64)>(AssertSqlSafe(sql.clone()))
                             .bind(json(&chunk))
+                            .fetch_all(&mut **c)
+                            .await?
+                    }
+                    DbTx::Postgres(c) if one => {
+                        sqlx::query_as::<Postgres, (i64, i64)>(AssertSqlSafe(sql.clone()))
+                            .bind(&chunk[0])
                             .fetch_all(&mut **c)
                             .await?
                     }
@@ -483,7 +493,7 @@ impl Writer {
             return Ok(out);
         }
         let now = self.tx.now();
-        let ids = in_list(&self.tx, "e.id", 1);
+        let ids = in_list(&self.tx, "e.id", 1, false);
         let earlier = "FROM trust_entries p WHERE p.customer_id = e.customer_id AND p.id < e.id";
         // The mistake's reason without its own "Mistake: " (or "Virhe: ").
         let reason = "CASE WHEN e.reason LIKE 'Mistake: %' THEN substr(e.reason, 10) \
@@ -527,7 +537,7 @@ impl Writer {
             return Ok(out);
         }
         self.mark_written();
-        let k_ids = in_list(&self.tx, "k.id", 1);
+        let k_ids = in_list(&self.tx, "k.id", 1, false);
         let event = format!(
             "INSERT INTO case_events (case_id, at, kind, note, actor) \
              SELECT k.id, {now}, 'escalated', k.summary, $2 FROM cases k WHERE {k_ids}"

@@ -156,6 +156,21 @@ impl DbTx {
                         .execute(&mut **tx)
                         .await?;
                 }
+                DbTx::Postgres(tx) if few && chunk.len() == 1 => {
+                    // One customer (an API create) as scalars: arrays are planned again
+                    // at every execution, scalars once per connection.
+                    let (id, s) = chunk[0];
+                    sqlx::query::<Postgres>(AssertSqlSafe(totals::add_one()))
+                        .bind(*id)
+                        .bind(s.count)
+                        .bind(s.revenue)
+                        .bind(s.refunds)
+                        .bind(s.refunds_minor)
+                        .bind(s.first_order)
+                        .bind(s.last_order)
+                        .execute(&mut **tx)
+                        .await?;
+                }
                 DbTx::Postgres(tx) => {
                     let ids: Vec<i64> = chunk.iter().map(|(id, _)| **id).collect();
                     let counts: Vec<i64> = chunk.iter().map(|(_, s)| s.count).collect();

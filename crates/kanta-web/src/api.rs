@@ -426,12 +426,11 @@ async fn timeline(
             }
         }
     }
-    let c = s
+    let page = s
         .store
-        .customer_key(&id)
+        .timeline_page_by_external_id(&id, cursor, limit)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no customer with id '{id}'")))?;
-    let page = s.store.timeline_page(c, cursor, limit).await?;
     Ok(Json(Page {
         items: &page.events,
         next_cursor: &page.next.map(|n| n.encode()),

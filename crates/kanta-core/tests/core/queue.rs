@@ -296,6 +296,25 @@ async fn reasons_order_and_actions() {
             .unwrap();
         assert_eq!(ids(&p2.items), ["d1", "n1"]);
         assert!(p2.next_cursor.is_none());
+        // The counts and the last refresh come with a page, and with one that holds no
+        // row (a filter nobody matches) as well.
+        assert_eq!((p2.total, p2.queue_total), (4, 4), "{backend}");
+        let refreshed = core.store().last_queue_refresh().await.unwrap();
+        assert!(refreshed.is_some(), "{backend}");
+        assert_eq!(p1.refreshed_at, refreshed, "{backend}");
+        let none = core
+            .queue_page(
+                &viewer(),
+                &QueueFilter {
+                    tier: Some("b".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(none.items.is_empty(), "{backend}");
+        assert_eq!((none.total, none.queue_total), (0, 4), "{backend}");
+        assert_eq!(none.refreshed_at, refreshed, "{backend}");
         let bad = core
             .queue_page(
                 &viewer(),

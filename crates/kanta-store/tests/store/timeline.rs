@@ -107,6 +107,30 @@ async fn the_timeline_filters_by_kind_pages_and_names_staff() {
         }
         assert_eq!(paged, ids(&all.events));
         assert!(paged.contains(&("s1".to_string(), "subscription_ended".to_string())));
+        // By the customer's external id (the API's route), paged the same way: the
+        // same events; an id nobody has: none.
+        let mut cursor = None;
+        let mut by_external = Vec::new();
+        loop {
+            let page = store
+                .timeline_page_by_external_id("k", cursor, 7)
+                .await
+                .unwrap()
+                .expect("customer k");
+            by_external.extend(ids(&page.events));
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(by_external, ids(&all.events));
+        assert!(
+            store
+                .timeline_page_by_external_id("nobody", None, 7)
+                .await
+                .unwrap()
+                .is_none()
+        );
         // Only interactions, three a page, newest first, with staff names.
         let mut cursor = None;
         let mut seen = Vec::new();
