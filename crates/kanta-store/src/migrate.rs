@@ -120,6 +120,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "search indexes short pending list",
         include_str!("../migrations/sqlite/0022_search_indexes_short_pending_list.sql"),
     ),
+    (
+        23,
+        "contact queue size",
+        include_str!("../migrations/sqlite/0023_contact_queue_size.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -231,6 +236,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         22,
         "search indexes short pending list",
         include_str!("../migrations/postgres/0022_search_indexes_short_pending_list.sql"),
+    ),
+    (
+        23,
+        "contact queue size",
+        include_str!("../migrations/postgres/0023_contact_queue_size.sql"),
     ),
 ];
 

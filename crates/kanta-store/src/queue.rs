@@ -805,23 +805,31 @@ impl Store {
             format!(" WHERE {}", page_cond.join(" AND "))
         };
         let limit = q.limit.clamp(1, 500);
-        // Both counts in one pass over the table, and when the whole queue was last
-        // computed (its newest `refresh` audit entry): one row, joined to each of the
-        // page's rows, so that a page is one statement.
-        let counts = format!(
-            "SELECT {total}, count(*) AS queue_n, \
-             (SELECT a.at_ms FROM audit_log a WHERE a.entity = 'contact_queue' \
-              AND a.record_id IS NULL AND a.action = 'refresh' ORDER BY a.id DESC LIMIT 1) AS refreshed_ms \
-             FROM contact_queue q",
-            total = if cond.is_empty() {
-                "count(*) AS total_n".to_string()
-            } else {
-                format!(
-                    "count(CASE WHEN {} THEN 1 END) AS total_n",
-                    cond.join(" AND ")
-                )
-            },
-        );
+        // Both counts, and when the whole queue was last computed (its newest `refresh`
+        // audit entry): one row, joined to each of the page's rows, so that a page is
+        // one statement. PostgreSQL keeps the queue's size (`contact_queue_size`,
+        // migration 0023) and counts only a filter's matches; SQLite counts both in one
+        // pass over the table.
+        let refreshed = "(SELECT a.at_ms FROM audit_log a WHERE a.entity = 'contact_queue' \
+             AND a.record_id IS NULL AND a.action = 'refresh' ORDER BY a.id DESC LIMIT 1) AS refreshed_ms";
+        let counts = match (d.pg, cond.is_empty()) {
+            (true, true) => format!(
+                "SELECT s.n AS total_n, s.n AS queue_n, {refreshed} FROM contact_queue_size s"
+            ),
+            (true, false) => format!(
+                "SELECT (SELECT count(*) FROM contact_queue q WHERE {}) AS total_n, s.n AS queue_n, \
+                 {refreshed} FROM contact_queue_size s",
+                cond.join(" AND ")
+            ),
+            (false, true) => format!(
+                "SELECT count(*) AS total_n, count(*) AS queue_n, {refreshed} FROM contact_queue q"
+            ),
+            (false, false) => format!(
+                "SELECT count(CASE WHEN {} THEN 1 END) AS total_n, count(*) AS queue_n, {refreshed} \
+                 FROM contact_queue q",
+                cond.join(" AND ")
+            ),
+        };
         let sql = format!(
             "SELECT q.customer_id, c.external_id, c.name, c.segment, q.tier, s.external_id, s.name, \
              q.value_at_risk_minor, q.currency, q.churn_probability, CAST(c.health_score AS BIGINT), \

@@ -51,6 +51,10 @@ impl Serialize for Record {
     }
 }
 
+/// The position of an entity's first field in [`select_list`], after the id, the
+/// external id and the two times.
+const FIRST_FIELD: usize = 4;
+
 /// `SELECT` list of an entity: references resolved to external ids.
 pub(crate) fn select_list(e: &Entity) -> String {
     let mut cols = vec![
@@ -76,10 +80,12 @@ pub(crate) fn select_list(e: &Entity) -> String {
 
 macro_rules! decode_record_fn {
     ($name:ident, $row:ty) => {
+        /// A row that starts with [`select_list`]'s columns, read by position (a
+        /// lookup by name compares the name with each column's).
         pub(crate) fn $name(e: &'static Entity, row: &$row) -> Result<Record> {
             let mut fields = Vec::with_capacity(e.fields.len());
-            for f in e.fields {
-                let c = f.column;
+            for (i, f) in e.fields.iter().enumerate() {
+                let c = FIRST_FIELD + i;
                 let v = match f.kind {
                     Kind::Int { .. } | Kind::Money => match row.try_get::<Option<i64>, _>(c) {
                         Ok(v) => v,
@@ -104,11 +110,11 @@ macro_rules! decode_record_fn {
             }
             Ok(Record {
                 entity: e,
-                id: row.try_get("id")?,
-                external_id: row.try_get("external_id")?,
+                id: row.try_get(0)?,
+                external_id: row.try_get(1)?,
                 fields,
-                created_at: row.try_get("created_at")?,
-                updated_at: row.try_get("updated_at")?,
+                created_at: row.try_get(2)?,
+                updated_at: row.try_get(3)?,
             })
         }
     };
@@ -686,7 +692,9 @@ impl Store {
 pub(crate) fn like_pattern(search: &str) -> String {
     let mut out = String::with_capacity(search.len() + 2);
     out.push('%');
-    for c in search.to_lowercase().chars() {
+    // NUL, which no stored text holds (and SQLite's LIKE takes for the end of the
+    // pattern), is left out.
+    for c in search.to_lowercase().chars().filter(|c| *c != '\0') {
         if matches!(c, '%' | '_' | '\\') {
             out.push('\\');
         }
@@ -696,8 +704,46 @@ pub(crate) fn like_pattern(search: &str) -> String {
     out
 }
 
+/// A text as a PostgreSQL string constant: an escape string (`E'…'`, read the same
+/// whatever `standard_conforming_strings` says) with every backslash and quote
+/// doubled. NUL, which no PostgreSQL text holds, is left out.
+pub(crate) fn pg_text_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 3);
+    out.push_str("E'");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("''"),
+            '\0' => {}
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// Where a search's [`like_pattern`] goes in a statement: PostgreSQL gets it as a
+/// constant ([`pg_text_literal`]), so that the statement is planned for this pattern
+/// although the connections take generic plans (`plan_cache_mode`, see `Store::open`):
+/// a plan made for any pattern walks the primary key, filtering every customer (9.6 ms
+/// on 5,000), where a pattern of three characters or more takes the trigram indexes
+/// (0.3 ms). SQLite gets a parameter, `param` numbering it.
+pub(crate) fn search_pattern_sql(
+    search: &str,
+    postgres: bool,
+    param: impl FnOnce(String) -> String,
+) -> String {
+    let pattern = like_pattern(search);
+    if postgres {
+        pg_text_literal(&pattern)
+    } else {
+        param(pattern)
+    }
+}
+
 /// The condition of a search over `alias`'s name, email (when `email`) and external
-/// id, `p` naming the parameter that holds its [`like_pattern`] (lower case already).
+/// id, `p` holding its [`like_pattern`] (lower case already): a parameter or a constant
+/// ([`search_pattern_sql`]).
 /// SQLite's LIKE already ignores ASCII case (and its lower() folds nothing more), so
 /// it compares the columns as they are: a third of the cost of a scan through lower().
 /// PostgreSQL folds all of Unicode with ILIKE, and its trigram indexes serve exactly
@@ -749,8 +795,8 @@ fn list_where(
         params.push(v);
         format!("${}", params.len())
     };
-    if let Some(pattern) = search {
-        let p = param(ListParam::Text(pattern));
+    if let Some(text) = search {
+        let p = search_pattern_sql(&text, postgres, |pattern| param(ListParam::Text(pattern)));
         conds.push(search_condition("c", true, &p, postgres));
     }
     for (col, v) in [
@@ -995,14 +1041,17 @@ impl Store {
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(like_pattern);
+            .map(str::to_string);
         let has_search = search.is_some();
         let postgres = matches!(self.backend, Backend::Postgres(_));
         let d = Derived::new("c");
         let (list_where, params) = list_where(f, search, postgres, &d);
         let count_sql = format!("SELECT count(*) FROM customers c WHERE {list_where}");
         let total: i64 = crate::with_pool!(self, pool =>
-            bind_list!(sqlx::query_scalar(AssertSqlSafe(count_sql)), &params).fetch_one(pool).await?);
+            bind_list!(sqlx::query_scalar(AssertSqlSafe(count_sql)), &params)
+                .persistent(!has_search)
+                .fetch_one(pool)
+                .await?);
         let total = total as u64;
         let limit = u64::from(f.limit);
         let end = (f.offset + limit).min(total);
@@ -1051,7 +1100,10 @@ impl Store {
             )
         };
         let mut customers = crate::with_pool!(self, pool => {
+            // A search's pattern is a constant on PostgreSQL: a statement of its own,
+            // not kept among the connection's prepared statements.
             let rows = bind_list!(sqlx::query(AssertSqlSafe(list_sql)), &params)
+                .persistent(!has_search)
                 .bind(take as i64)
                 .bind(skip as i64)
                 .fetch_all(pool)

@@ -184,6 +184,20 @@ async fn all(core: &Core) -> Vec<QueueEntry> {
     page(core, &Acting::cli(), QueueFilter::default()).await
 }
 
+/// A page's counts of the whole queue against the rows it lists (one page holds
+/// the whole queue here), after each kind of write that adds or takes rows: the
+/// refresh, an action from the queue, an erasure.
+async fn assert_counted(core: &Core, backend: &str, expected: usize) {
+    let p = core
+        .queue_page(&Acting::cli(), &QueueFilter::default())
+        .await
+        .expect("queue page");
+    assert!(p.next_cursor.is_none(), "{backend}");
+    assert_eq!(p.items.len(), expected, "{backend}: {:?}", ids(&p.items));
+    let n = expected as i64;
+    assert_eq!((p.total, p.queue_total), (n, n), "{backend}");
+}
+
 fn ids(q: &[QueueEntry]) -> Vec<&str> {
     q.iter().map(|e| e.customer_id.as_str()).collect()
 }
@@ -400,6 +414,7 @@ async fn reasons_order_and_actions() {
             "{e:?}"
         );
         assert_eq!(ids(&all(&core).await), ["n1"], "{backend}");
+        assert_counted(&core, backend, 1).await;
         for (action, record) in [("contacted", "u1"), ("snoozed", "d1"), ("dismissed", "t1")] {
             let a = audit_of(core.store(), action).await;
             assert_eq!(a.len(), 1, "{backend}: {action}");
@@ -415,6 +430,7 @@ async fn reasons_order_and_actions() {
         assert!(ids(&later).contains(&"d1"), "{backend}: {later:#?}");
         assert!(!ids(&later).contains(&"t1"), "{backend}");
         assert!(!ids(&later).contains(&"u1"), "{backend}");
+        assert_counted(&core, backend, later.len()).await;
 
         // The customer page's view.
         let cq = core.customer_queue_reasons(&viewer(), "d1").await.unwrap();
@@ -425,6 +441,13 @@ async fn reasons_order_and_actions() {
         let cq = core.customer_queue_reasons(&viewer(), "t1").await.unwrap();
         assert!(cq.entry.is_none());
         assert_eq!(cq.last_action.map(|a| a.0), Some("dismissed".to_string()));
+
+        // An erased customer leaves the queue, and its count.
+        core.erase_customer(&Acting::cli(), "d1", "asked to be forgotten")
+            .await
+            .unwrap();
+        assert!(!ids(&all(&core).await).contains(&"d1"), "{backend}");
+        assert_counted(&core, backend, later.len() - 1).await;
     })
     .await;
 }
