@@ -12,7 +12,8 @@
 #   KANTA_BIN=target/release/kanta bash benches/pg_statement_profile.sh load [SECONDS] [RATE]
 #       benches/load.sh's mix (default 30 s at 200 requests/s, below what the machine
 #       serves, so that the durations are the statements' own, not time in a queue);
-#       divide by SECONDS x RATE for a figure per request.
+#       divide by SECONDS x RATE for a figure per request. Only the statements of the
+#       load's last SECONDS count (not the demo's load or the start-up jobs).
 #
 #   PG_ADMIN  admin URL (default postgres://postgres@127.0.0.1:5432/postgres, trust auth)
 #   PG_LOG    the server's log file (default Debian's /var/log/postgresql/postgresql-15-main.log)
@@ -28,18 +29,35 @@ if [ "${1:-ingest}" = load ]; then
 else
   KANTA_TEST_POSTGRES_URL=$admin bash benches/ingest.sh 100000 1 postgres | grep -E "new events|same again"
 fi
-tail -n +"$((start + 1))" "$log" | python3 -c '
-import collections, re, sys
-total, count = collections.Counter(), collections.Counter()
+# For the load, only the mix's statements count: those of the database kanta_load in
+# its last SECONDS (the demo's load and the start-up jobs come before).
+window=0
+[ "${1:-ingest}" = load ] && window=${2:-30}
+tail -n +"$((start + 1))" "$log" | WINDOW=$window python3 -c '
+import collections, datetime, os, re, sys
+window = float(os.environ["WINDOW"])
+rows = []
 for line in sys.stdin:
     m = re.search(r"duration: ([0-9.]+) ms\s+(statement|execute [^:]*|bind [^:]*|parse [^:]*):\s*(.*)", line)
-    if not m:
+    if not m or (window and "kanta_load" not in line) or "DROP DATABASE" in line:
         continue
-    kind = "(parse/bind) " if m.group(2).startswith(("parse", "bind")) else ""
-    key = kind + re.sub(r"\s+", " ", m.group(3))[:90]
-    total[key] += float(m.group(1))
+    at = datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f")
+    rows.append((at, float(m.group(1)), m.group(2), m.group(3)))
+if window and rows:
+    end = max(r[0] for r in rows)
+    rows = [r for r in rows if (end - r[0]).total_seconds() <= window]
+total, count = collections.Counter(), collections.Counter()
+bind = execute = 0.0
+for _, ms, what, text in rows:
+    planning = what.startswith(("parse", "bind"))
+    key = ("(parse/bind) " if planning else "") + re.sub(r"\s+", " ", text)[:90]
+    total[key] += ms
     count[key] += 1
+    if planning:
+        bind += ms
+    else:
+        execute += ms
 for key, ms in total.most_common(40):
     print(f"{ms:9.1f} ms {count[key]:5d}x  {key}")
-print(f"total {sum(total.values()):.0f} ms")
+print(f"total {bind + execute:.0f} ms: parse and bind {bind:.0f} ms, execute {execute:.0f} ms")
 '

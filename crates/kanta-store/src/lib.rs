@@ -244,10 +244,11 @@ impl Store {
                 opts = opts.options([("jit", "off")]);
             }
             // Generic plans, unless the URL says otherwise (`options=-c
-            // plan_cache_mode=auto`): PostgreSQL's own choice planned most of the API's
-            // statements again at every execution (a bind of 0.1-0.6 ms against 0.02-0.05
-            // for a plan kept), because a plan made for the given values looked cheaper
-            // than one for any values. The one statement whose plan depends on its value,
+            // plan_cache_mode=auto`): PostgreSQL's own choice planned many of the API's
+            // statements again at every execution, because a plan made for the given
+            // values looked cheaper than one for any values: parse and bind took 2.1-2.2
+            // s of the load test's 5.4-5.8 s of statements, 1.3-1.4 s with plans kept
+            // (BENCHMARKS.md, "Issue 15: plans kept per connection"). The one statement whose plan depends on its value,
             // a search, carries its pattern as a constant (`records::search_pattern_sql`).
             if !opts
                 .get_options()

@@ -812,24 +812,23 @@ impl Store {
         // pass over the table.
         let refreshed = "(SELECT a.at_ms FROM audit_log a WHERE a.entity = 'contact_queue' \
              AND a.record_id IS NULL AND a.action = 'refresh' ORDER BY a.id DESC LIMIT 1) AS refreshed_ms";
-        let counts = match (d.pg, cond.is_empty()) {
-            (true, true) => format!(
-                "SELECT s.n AS total_n, s.n AS queue_n, {refreshed} FROM contact_queue_size s"
+        let filter = cond.join(" AND ");
+        let (total, queue_n, from) = match (d.pg, cond.is_empty()) {
+            (true, true) => ("s.n".into(), "s.n", "contact_queue_size s"),
+            (true, false) => (
+                format!("(SELECT count(*) FROM contact_queue q WHERE {filter})"),
+                "s.n",
+                "contact_queue_size s",
             ),
-            (true, false) => format!(
-                "SELECT (SELECT count(*) FROM contact_queue q WHERE {}) AS total_n, s.n AS queue_n, \
-                 {refreshed} FROM contact_queue_size s",
-                cond.join(" AND ")
-            ),
-            (false, true) => format!(
-                "SELECT count(*) AS total_n, count(*) AS queue_n, {refreshed} FROM contact_queue q"
-            ),
-            (false, false) => format!(
-                "SELECT count(CASE WHEN {} THEN 1 END) AS total_n, count(*) AS queue_n, {refreshed} \
-                 FROM contact_queue q",
-                cond.join(" AND ")
+            (false, true) => ("count(*)".into(), "count(*)", "contact_queue q"),
+            (false, false) => (
+                format!("count(CASE WHEN {filter} THEN 1 END)"),
+                "count(*)",
+                "contact_queue q",
             ),
         };
+        let counts =
+            format!("SELECT {total} AS total_n, {queue_n} AS queue_n, {refreshed} FROM {from}");
         let sql = format!(
             "SELECT q.customer_id, c.external_id, c.name, c.segment, q.tier, s.external_id, s.name, \
              q.value_at_risk_minor, q.currency, q.churn_probability, CAST(c.health_score AS BIGINT), \
