@@ -22,6 +22,11 @@
 #   SKIP_IMPORT=1 bash benches/scale.sh             (the stores of the last run, kept
 #                                                    with KEEP=1; from `kanta score` on)
 #   KEEP=1                                          (keep the PostgreSQL database)
+#   PG_URL_QUERY='?options=-c%20plan_cache_mode%3Dauto'
+#                                                   (appended to the PostgreSQL URL kanta
+#                                                    is given: e.g. PostgreSQL's own choice
+#                                                    of plans instead of the generic plans
+#                                                    Kanta's connections ask for)
 #   ORDERS=customer                                 (import the orders as generated,
 #                                                    customer by customer; the default
 #                                                    imports them sorted by time, as a
@@ -159,7 +164,7 @@ for backend in $backends; do
       if [ -z "${SKIP_IMPORT:-}" ]; then
         PGOPTIONS="-c client_min_messages=warning" psql "$pg_admin" -q -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
       fi
-      bench postgres --database-url "$pg_base/$db" ;;
+      bench postgres --database-url "$pg_base/$db${PG_URL_QUERY:-}" ;;
   esac
 done
 echo

@@ -135,6 +135,23 @@ pub async fn postgres_setting(store: &crate::Store, name: &str) -> Option<String
     }
 }
 
+/// PostgreSQL: how many connections to the store's database other sessions hold open
+/// (`None` on SQLite).
+pub async fn postgres_other_connections(store: &crate::Store) -> Option<i64> {
+    match &store.backend {
+        crate::Backend::Sqlite(_) => None,
+        crate::Backend::Postgres(pool) => Some(
+            sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .fetch_one(pool)
+            .await
+            .expect("pg_stat_activity"),
+        ),
+    }
+}
+
 /// The tables (of every table in the store) with a row whose text holds `needle`,
 /// each with one such row as text.
 pub async fn tables_containing(store: &crate::Store, needle: &str) -> Vec<(String, String)> {

@@ -743,7 +743,8 @@ impl Cli {
 /// Opens the store the settings name.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let url = config.database_url();
-    Store::open(&url)
+    let connections = config.store.connections;
+    Store::open_with_connections(&url, (connections > 0).then_some(connections))
         .await
         .with_context(|| format!("cannot open the store at {}", kanta_store::redact(&url)))
 }

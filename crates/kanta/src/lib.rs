@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod output;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -21,9 +22,13 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("KANTA_LOG")
         .unwrap_or_else(|_| "warn,sqlx=error".into());
+    // Colours only for a person at a terminal: a log written to a file or a service
+    // manager's journal keeps plain text (and `grep ' WARN '` finds its warnings).
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

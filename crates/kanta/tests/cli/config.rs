@@ -363,3 +363,110 @@ fn json_into_a_reader_that_stopped_is_no_error() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stderr), "");
 }
+
+#[test]
+fn a_log_written_to_a_file_has_no_colour_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let serve = Serve::start(data_cmd(tmp.path(), &data).env("KANTA_LOG", "debug").args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+    ]));
+    assert_eq!(
+        http(serve.addr(), "GET", "/healthz", None, None).status,
+        200
+    );
+    let log = serve.log();
+    // What `grep ' DEBUG '` on the file finds: the level between plain spaces.
+    assert!(log.contains(" DEBUG "), "no plain DEBUG line: {log}");
+    assert!(!log.contains('\u{1b}'), "colour codes in the log: {log}");
+}
+
+#[test]
+fn a_server_keeps_to_the_database_connections_set() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let env = crate::helpers::Env::new("postgres");
+    let token = env.ok(&["token", "create", "pool", "--role", "admin"]);
+    let token = token.trim().to_string();
+    let serve = Serve::start(env.cmd().env("KANTA_STORE__CONNECTIONS", "2").args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--score-every-hours",
+        "0",
+    ]));
+    let addr = serve.addr().to_string();
+    let rt = crate::helpers::runtime();
+    let watcher = rt
+        .block_on(kanta_store::Store::open_with_connections(
+            &env.db.url,
+            Some(1),
+        ))
+        .expect("the test's own connection");
+    let done = Arc::new(AtomicBool::new(false));
+    // Twelve callers at once, reading and writing, so that a pool of 8 (the default)
+    // would open more than two connections.
+    let callers: Vec<_> = (0..12)
+        .map(|i| {
+            let (addr, token) = (addr.clone(), token.clone());
+            std::thread::spawn(move || {
+                for j in 0..15 {
+                    let a = if j % 3 == 0 {
+                        let body = format!(r#"{{"id":"pool-{i}-{j}","name":"Pool {i} {j}"}}"#);
+                        http(
+                            &addr,
+                            "POST",
+                            "/api/v1/customers",
+                            Some(&token),
+                            Some(&body),
+                        )
+                    } else {
+                        http(
+                            &addr,
+                            "GET",
+                            "/api/v1/customers?limit=50",
+                            Some(&token),
+                            None,
+                        )
+                    };
+                    assert!(matches!(a.status, 200 | 201), "{} {}", a.status, a.body);
+                }
+            })
+        })
+        .collect();
+    let watching = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut most = 0;
+            while !done.load(Ordering::Acquire) {
+                let n = rt
+                    .block_on(kanta_store::testing::postgres_other_connections(&watcher))
+                    .expect("PostgreSQL");
+                most = most.max(n);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            most
+        })
+    };
+    for c in callers {
+        c.join().expect("a caller");
+    }
+    done.store(true, Ordering::Release);
+    let most = watching.join().expect("the watcher");
+    assert!(
+        (1..=2).contains(&most),
+        "the server held {most} connections at once; store.connections is 2"
+    );
+    let list = http(
+        &addr,
+        "GET",
+        "/api/v1/customers?limit=100",
+        Some(&token),
+        None,
+    )
+    .json();
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(60), "{list}");
+}
