@@ -194,7 +194,7 @@ impl Store {
     }
 
     /// As [`Store::open`], with at most `connections` pooled connections instead of the
-    /// backend's default (4 for SQLite, 8 for PostgreSQL). Tests open one-connection
+    /// backend's default (4 for SQLite; for PostgreSQL [`postgres_connections`]). Tests open one-connection
     /// stores to prove that no write reads through the pool while its transaction
     /// holds the only connection (on SQLite, the others would all be waiting for the
     /// write lock that transaction holds).
@@ -271,7 +271,7 @@ impl Store {
                 let _ = first.close().await;
             }
             let pool = PgPoolOptions::new()
-                .max_connections(connections.unwrap_or(8))
+                .max_connections(connections.unwrap_or_else(postgres_connections))
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts)
                 .await
@@ -368,6 +368,17 @@ macro_rules! with_pool {
     };
 }
 pub(crate) use with_pool;
+
+/// The PostgreSQL pool's size when the settings leave it open (`store.connections` 0):
+/// twice this machine's cores, at least 4. More connections than that, on a database
+/// sharing the machine, only wait for each other: on 2 cores, two `kanta serve`
+/// instances of 4 connections each served the load test's mix at 1,590-1,762
+/// requests/s against 1,334-1,446 with 8 each (BENCHMARKS.md, "Issue 15: fewer
+/// connections").
+pub fn postgres_connections() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    u32::try_from(cores * 2).unwrap_or(u32::MAX).max(4)
+}
 
 #[cfg(test)]
 mod tests {

@@ -385,13 +385,21 @@ fn a_log_written_to_a_file_has_no_colour_codes() {
 
 #[test]
 fn a_server_keeps_to_the_database_connections_set() {
+    // Set, and left to the default (twice the cores, at least 4).
+    most_connections_held("2", 2);
+    most_connections_held("0", kanta_store::postgres_connections() as i64);
+}
+
+/// Starts `kanta serve` on PostgreSQL with `store.connections` = `setting`, sends it
+/// twelve callers at once, and checks that it held between 1 and `most` connections.
+fn most_connections_held(setting: &str, most_allowed: i64) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     let env = crate::helpers::Env::new("postgres");
     let token = env.ok(&["token", "create", "pool", "--role", "admin"]);
     let token = token.trim().to_string();
-    let serve = Serve::start(env.cmd().env("KANTA_STORE__CONNECTIONS", "2").args([
+    let serve = Serve::start(env.cmd().env("KANTA_STORE__CONNECTIONS", setting).args([
         "serve",
         "--bind",
         "127.0.0.1:0",
@@ -407,8 +415,8 @@ fn a_server_keeps_to_the_database_connections_set() {
         ))
         .expect("the test's own connection");
     let done = Arc::new(AtomicBool::new(false));
-    // Twelve callers at once, reading and writing, so that a pool of 8 (the default)
-    // would open more than two connections.
+    // Twelve callers at once, reading and writing: more than any pool here, so that
+    // a server ignoring the setting opens more connections than it allows.
     let callers: Vec<_> = (0..12)
         .map(|i| {
             let (addr, token) = (addr.clone(), token.clone());
@@ -457,8 +465,8 @@ fn a_server_keeps_to_the_database_connections_set() {
     done.store(true, Ordering::Release);
     let most = watching.join().expect("the watcher");
     assert!(
-        (1..=2).contains(&most),
-        "the server held {most} connections at once; store.connections is 2"
+        (1..=most_allowed).contains(&most),
+        "the server held {most} connections at once; store.connections is {setting}, so at most {most_allowed}"
     );
     let list = http(
         &addr,
