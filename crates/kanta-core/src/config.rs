@@ -272,7 +272,7 @@ settings! {
         database_url: Option<Secret> = "", check = check_database_url, show = show_database_url;
         /// Hours a time (an order's, a case's, ...) may lie ahead of now; later ones are refused as typos (dates must also be 1900-2200)
         max_future_hours: u32 = "24", check = between(0, 87_600);
-        /// Database connections each process keeps open at most (0 = the default: 4 for SQLite; for PostgreSQL twice the cores, at least 4)
+        /// Database connections each process keeps open at most (0 = the backend's default: 4 for SQLite, 8 for PostgreSQL)
         connections: u32 = "0", check = between(0, 1_000);
     }
 

@@ -194,7 +194,7 @@ impl Store {
     }
 
     /// As [`Store::open`], with at most `connections` pooled connections instead of the
-    /// backend's default (4 for SQLite; for PostgreSQL [`postgres_connections`]). Tests open one-connection
+    /// backend's default ([`SQLITE_CONNECTIONS`], [`POSTGRES_CONNECTIONS`]). Tests open one-connection
     /// stores to prove that no write reads through the pool while its transaction
     /// holds the only connection (on SQLite, the others would all be waiting for the
     /// write lock that transaction holds).
@@ -228,7 +228,7 @@ impl Store {
                 // Larger pages: fewer B-tree levels and splits in bulk loads and index builds.
                 .page_size(8192);
             let pool = SqlitePoolOptions::new()
-                .max_connections(connections.unwrap_or(4))
+                .max_connections(connections.unwrap_or(SQLITE_CONNECTIONS))
                 .connect_with(opts)
                 .await
                 .map_err(open_err)?;
@@ -271,7 +271,7 @@ impl Store {
                 let _ = first.close().await;
             }
             let pool = PgPoolOptions::new()
-                .max_connections(connections.unwrap_or_else(postgres_connections))
+                .max_connections(connections.unwrap_or(POSTGRES_CONNECTIONS))
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts)
                 .await
@@ -369,16 +369,13 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
-/// The PostgreSQL pool's size when the settings leave it open (`store.connections` 0):
-/// twice this machine's cores, at least 4. More connections than that, on a database
-/// sharing the machine, only wait for each other: on 2 cores, two `kanta serve`
-/// instances of 4 connections each served the load test's mix at 1,590-1,762
-/// requests/s against 1,334-1,446 with 8 each (BENCHMARKS.md, "Issue 15: fewer
-/// connections").
-pub fn postgres_connections() -> u32 {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    u32::try_from(cores * 2).unwrap_or(u32::MAX).max(4)
-}
+/// The SQLite pool's size when `store.connections` is 0.
+pub const SQLITE_CONNECTIONS: u32 = 4;
+
+/// The PostgreSQL pool's size when `store.connections` is 0. On 2 cores, 4 per server
+/// served the load test's mix no faster than 8 (1,268-1,762 requests/s against
+/// 1,193-1,621 in alternated runs; BENCHMARKS.md, "Issue 15: the pool's size").
+pub const POSTGRES_CONNECTIONS: u32 = 8;
 
 #[cfg(test)]
 mod tests {

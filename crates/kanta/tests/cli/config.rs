@@ -385,9 +385,9 @@ fn a_log_written_to_a_file_has_no_colour_codes() {
 
 #[test]
 fn a_server_keeps_to_the_database_connections_set() {
-    // Set, and left to the default (twice the cores, at least 4).
+    // Set, and left to the default.
     most_connections_held("2", 2);
-    most_connections_held("0", kanta_store::postgres_connections() as i64);
+    most_connections_held("0", i64::from(kanta_store::POSTGRES_CONNECTIONS));
 }
 
 /// Starts `kanta serve` on PostgreSQL with `store.connections` = `setting`, sends it
@@ -415,8 +415,8 @@ fn most_connections_held(setting: &str, most_allowed: i64) {
         ))
         .expect("the test's own connection");
     let done = Arc::new(AtomicBool::new(false));
-    // Twelve callers at once, reading and writing: more than any pool here, so that
-    // a server ignoring the setting opens more connections than it allows.
+    // Twelve callers at once, reading and writing: more than either pool, so that a
+    // server ignoring the setting opens more connections than it allows.
     let callers: Vec<_> = (0..12)
         .map(|i| {
             let (addr, token) = (addr.clone(), token.clone());
