@@ -18,6 +18,8 @@
 #                        PostgreSQL and the two servers spent per request of it
 #   KANTA_LOAD_SERVE_URL the URL the two servers use instead (e.g. the same database over the
 #                        Unix socket: postgres://postgres@localhost/kanta_load?host=/var/run/postgresql)
+#   LOAD_ONLY=K          the main run sends route K alone (1-13, the order of the table printed by
+#                        LOAD_ROUTE_SECONDS) instead of the mix, e.g. for pg_statement_profile.sh
 #   LOAD_KEEP=1          keep the database kanta_load afterwards (bench-data/load keeps the
 #                        servers' logs, wrk's output and the RSS samples in any case)
 #
@@ -299,7 +301,7 @@ run_wrk() { # SECONDS RATE ONLY RUN-ID
 }
 
 stamp=$(date -u +%Y%m%dT%H%M%S)
-echo "== load: ${secs} s at ${rate} requests/s, ${conns} connections per instance, 2 wrk threads (one per instance)"
+echo "== load: ${secs} s at ${rate} requests/s, ${conns} connections per instance, 2 wrk threads (one per instance)$([ "${LOAD_ONLY:-0}" != 0 ] && echo ", route ${LOAD_ONLY} alone")"
 start=$(date +%s)
 {
   echo "t_s rss_kb_0 rss_kb_1 cpu_s_0 cpu_s_1 pg_cpu_s"
@@ -311,7 +313,7 @@ start=$(date +%s)
 sampler=$!
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 cpu_before="$(cpu_s "${pids[0]}") $(cpu_s "${pids[1]}") $(pg_cpu_s) $(machine_cpu_s)"
-run_wrk "$secs" "$rate" 0 "$stamp" | tee "$out/wrk.txt"
+run_wrk "$secs" "$rate" "${LOAD_ONLY:-0}" "$stamp" | tee "$out/wrk.txt"
 cpu_after="$(cpu_s "${pids[0]}") $(cpu_s "${pids[1]}") $(pg_cpu_s) $(machine_cpu_s)"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 # One last sample at the very end.

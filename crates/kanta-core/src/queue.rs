@@ -54,7 +54,9 @@ use kanta_domain::schema::{
 use kanta_domain::{Value, WriteBatch};
 use kanta_store::accounts::Role;
 use kanta_store::jobs::{Job, NewJob};
-use kanta_store::queue::{FactsQuery, NewQueueAction, QueueFacts, QueueQuery, QueueRow};
+use kanta_store::queue::{
+    FactsQuery, NewQueueAction, PendingMark, QueueFacts, QueueQuery, QueueRow,
+};
 use kanta_store::write::RunInfo;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
@@ -66,8 +68,8 @@ use crate::settings::StoreSettings;
 use crate::write::{WriteTx, check_refs, missing_ref_problems};
 use crate::{Acting, Core, CoreError, Problem, Result};
 
-/// The job that recomputes the queue rows of customers (payload `{"customers":
-/// [internal ids]}` or `{"all": true}`).
+/// The job that recomputes the queue rows of customers (payload `{"pending": true}`:
+/// those marked in `queue_pending`; `{"all": true}`: every customer).
 pub const REFRESH_JOB: &str = "queue.refresh";
 /// Every reason's key, in the order a row lists them.
 pub const REASON_KEYS: [&str; 10] = [
@@ -84,12 +86,10 @@ pub const REASON_KEYS: [&str; 10] = [
 ];
 /// A write touching more customers than this enqueues a refresh of the whole queue.
 pub const FULL_REFRESH_OVER: usize = 5_000;
-/// A write's refresh job waits this long, and the writes of that time add their
-/// customers to it (up to [`MERGED_REFRESH_MAX`]), so a stream of small writes pays one
-/// refresh per window rather than one per write.
+/// A write's refresh job waits this long, and the customers marked by the writes of
+/// that time wait for it, so a stream of small writes pays one refresh per window
+/// rather than one per write.
 pub const REFRESH_WINDOW: Duration = Duration::seconds(2);
-/// The most customers writes add to one waiting refresh job.
-pub const MERGED_REFRESH_MAX: usize = 20_000;
 /// How long a dismissal keeps a customer out at most.
 pub const DISMISS_DAYS: i64 = 90;
 /// How long a logged contact covers the reasons it answered.
@@ -794,6 +794,20 @@ impl Core {
         as_of: NaiveDate,
         keys: Option<Vec<i64>>,
     ) -> Result<QueueRefresh> {
+        self.refresh_queue_marked(acting, as_of, keys, &[]).await
+    }
+
+    /// As [`Core::refresh_queue_keys`], and deletes these marks of `queue_pending` in
+    /// the same write (read before the facts, so a customer marked again meanwhile
+    /// keeps the newer mark); when marks are left, a `queue.refresh` job is waiting
+    /// for them afterwards.
+    async fn refresh_queue_marked(
+        &self,
+        acting: &Acting,
+        as_of: NaiveDate,
+        keys: Option<Vec<i64>>,
+        marks: &[PendingMark],
+    ) -> Result<QueueRefresh> {
         require(acting, Role::Staff)?;
         let rules = self.queue_rules().await?;
         let answers =
@@ -856,6 +870,11 @@ impl Core {
             .writer_mut()
             .replace_queue(keys.as_deref(), &rows, read_at)
             .await?;
+        if !marks.is_empty() && tx.writer_mut().clear_queue_pending(marks).await? {
+            tx.writer_mut()
+                .enqueue_unless_queued(&pending_job(Utc::now()))
+                .await?;
+        }
         let mut entry = acting.audit("contact_queue", None, "refresh");
         entry.details = json!({
             "as_of": ymd(as_of),
@@ -1287,11 +1306,13 @@ impl Core {
 
 /// Runs in the transaction of every write of the entities that raise a reason
 /// (feedback, cases, trust, interactions, goals, onboarding tasks): the customers
-/// touched get their queue rows recomputed soon by a `queue.refresh` job enqueued in
-/// the same transaction (a big write: the whole queue, at most one job per 10
-/// minutes), so a detractor's answer reaches the queue without waiting for the
-/// daily run. The job waits [`REFRESH_WINDOW`]; writes meanwhile add their customers
-/// to it rather than enqueue their own. One statement per 10,000 ids.
+/// touched are marked in `queue_pending` in the same transaction, and a
+/// `queue.refresh` job is enqueued unless one is waiting already, so a detractor's
+/// answer reaches the queue without waiting for the daily run. The job waits
+/// [`REFRESH_WINDOW`], and recomputes every customer marked by then: a stream of
+/// small writes pays one refresh per window rather than one per write. A big write
+/// (over [`FULL_REFRESH_OVER`] records) enqueues a refresh of the whole queue instead,
+/// at most one per 10 minutes.
 pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
@@ -1299,31 +1320,10 @@ pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String]) -> Result<()> 
     let now = Utc::now();
     if ids.len() <= FULL_REFRESH_OVER {
         let table = tx.entity().table;
-        // PostgreSQL: into the job waiting already, in one statement.
-        if tx
-            .writer_mut()
-            .merge_customers_into_queued(REFRESH_JOB, "customers", table, ids, MERGED_REFRESH_MAX)
-            .await?
-        {
-            return Ok(());
-        }
-        let customers = tx.writer_mut().customers_of(table, ids).await?;
-        if customers.is_empty() {
-            return Ok(());
-        }
-        if customers.len() <= FULL_REFRESH_OVER {
-            let job = NewJob {
-                kind: REFRESH_JOB.into(),
-                payload: json!({ "customers": customers }),
-                unique_key: None,
-                run_at: now + REFRESH_WINDOW,
-                max_attempts: 5,
-            };
-            tx.writer_mut()
-                .enqueue_merged(&job, "customers", MERGED_REFRESH_MAX)
-                .await?;
-            return Ok(());
-        }
+        tx.writer_mut()
+            .mark_queue_pending(table, ids, &pending_job(now))
+            .await?;
+        return Ok(());
     }
     let all = NewJob {
         kind: REFRESH_JOB.into(),
@@ -1336,22 +1336,53 @@ pub(crate) async fn after_write(tx: &mut WriteTx, ids: &[String]) -> Result<()> 
     Ok(())
 }
 
-/// The `queue.refresh` job: the customers of its payload (or all) as of today.
+/// The job that recomputes the customers marked in `queue_pending`, after
+/// [`REFRESH_WINDOW`].
+fn pending_job(now: DateTime<Utc>) -> NewJob {
+    NewJob {
+        kind: REFRESH_JOB.into(),
+        payload: json!({ "pending": true }),
+        unique_key: None,
+        run_at: now + REFRESH_WINDOW,
+        max_attempts: 5,
+    }
+}
+
+/// The `queue.refresh` job: the customers marked in `queue_pending` (payload
+/// `{"pending": true}`; all of them when more than [`FULL_REFRESH_OVER`]), or every
+/// customer (`{"all": true}`), as of today; the marks it read are deleted in its
+/// write. A job of an earlier version naming its customers (`{"customers": [ids]}`)
+/// refreshes them and the marked ones.
 pub async fn run_refresh_job(core: &Core, job: &Job) -> Outcome {
     let acting = Acting::job(REFRESH_JOB);
     let today = match core.today().await {
         Ok(d) => d,
         Err(e) => return Outcome::Retry(e.to_string()),
     };
-    let keys = if job.payload.get("all").and_then(Json::as_bool) == Some(true) {
+    let marks = match core.store.queue_pending_marks().await {
+        Ok(m) => m,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    let all = job.payload.get("all").and_then(Json::as_bool) == Some(true);
+    let named = job.payload.get("customers").and_then(Json::as_array);
+    if !all && named.is_none() && job.payload.get("pending").is_none() {
+        return Outcome::Fail("the job names no customers".into());
+    }
+    let keys = if all || marks.len() > FULL_REFRESH_OVER {
         None
     } else {
-        match job.payload.get("customers").and_then(Json::as_array) {
-            Some(a) => Some(a.iter().filter_map(Json::as_i64).collect::<Vec<_>>()),
-            None => return Outcome::Fail("the job names no customers".into()),
+        let mut keys: BTreeSet<i64> = marks.iter().map(|m| m.customer_id).collect();
+        keys.extend(named.into_iter().flatten().filter_map(Json::as_i64));
+        if keys.is_empty() {
+            // Another job recomputed them first.
+            return Outcome::Done;
         }
+        Some(keys.into_iter().collect())
     };
-    match core.refresh_queue_keys(&acting, today, keys).await {
+    match core
+        .refresh_queue_marked(&acting, today, keys, &marks)
+        .await
+    {
         Ok(r) => {
             tracing::debug!(
                 "queue refreshed: {} customers, {} queued",

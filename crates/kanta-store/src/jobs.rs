@@ -173,91 +173,41 @@ impl DbTx {
         )
     }
 
-    /// Adds `ids` to the list `field` of the newest job of `kind` that is still
-    /// queued, has no unique key and holds such a list, when the union stays within
-    /// `cap` ids: `Some(id)` of that job, `None` when there is none or it would grow
-    /// past `cap`. On PostgreSQL a job a worker is claiming (row locked) is skipped,
-    /// and one claimed meanwhile no longer counts as queued, so ids are never added
-    /// to a job that has started.
-    pub(crate) async fn merge_into_queued(
-        &mut self,
-        kind: &str,
-        field: &str,
-        ids: &[i64],
-        cap: usize,
-    ) -> Result<Option<i64>> {
-        let lock = if self.is_postgres() {
-            "FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
-        let find = format!(
-            "SELECT id, CAST(payload AS TEXT) FROM jobs WHERE status = 'queued' AND kind = $1 \
-             AND unique_key IS NULL ORDER BY id DESC LIMIT 1 {lock}"
-        );
-        let found: Option<(i64, String)> = on_tx!(self, tx => sqlx::query_as(AssertSqlSafe(find))
-            .bind(kind)
-            .fetch_optional(&mut **tx)
-            .await?);
-        let Some((id, payload)) = found else {
-            return Ok(None);
-        };
-        let payload: serde_json::Value = serde_json::from_str(&payload).map_err(json_err)?;
-        let Some(held) = payload.get(field).and_then(serde_json::Value::as_array) else {
-            return Ok(None);
-        };
-        let mut union: std::collections::BTreeSet<i64> =
-            held.iter().filter_map(serde_json::Value::as_i64).collect();
-        union.extend(ids.iter().copied());
-        if union.len() > cap {
-            return Ok(None);
-        }
-        let payload = serde_json::json!({ field: union }).to_string();
-        let cast = if self.is_postgres() {
+    /// Enqueues `j` unless a job of its kind without a unique key is queued already
+    /// (one not yet taken by a worker): `Some(id)` when it did. Two writes at the same
+    /// moment may both enqueue one; the second then finds little or nothing to do.
+    pub(crate) async fn enqueue_unless_queued(&mut self, j: &NewJob) -> Result<Option<i64>> {
+        let payload = if self.is_postgres() {
             "CAST($2 AS JSONB)"
         } else {
             "$2"
         };
         let sql = format!(
-            "UPDATE jobs SET payload = {cast}, updated_ms = $3 WHERE id = $1 AND status = 'queued'"
+            "INSERT INTO jobs (kind, status, payload, unique_key, run_at_ms, attempts, \
+             max_attempts, created_ms, updated_ms) \
+             SELECT $1, 'queued', {payload}, NULL, $3, 0, $4, $5, $5 \
+             WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND kind = $1 \
+             AND unique_key IS NULL) RETURNING id"
         );
-        let n = on_tx!(self, tx => sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .bind(payload)
-            .bind(to_ms(Utc::now()))
-            .execute(&mut **tx)
-            .await?
-            .rows_affected());
-        Ok((n == 1).then_some(id))
+        let now = to_ms(Utc::now());
+        Ok(
+            on_tx!(self, tx => sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
+            .bind(&j.kind)
+            .bind(j.payload.to_string())
+            .bind(to_ms(j.run_at))
+            .bind(j.max_attempts.max(1))
+            .bind(now)
+            .fetch_optional(&mut **tx)
+            .await?),
+        )
     }
 }
 
 impl crate::Writer {
-    /// As [`Writer::enqueue`] of a job whose payload is `{field: [ids]}`, but first
-    /// tries to add its ids to such a job of its kind still waiting (see
-    /// `DbTx::merge_into_queued`): writes in quick succession share one job. `None`
-    /// when merged.
-    pub async fn enqueue_merged(
-        &mut self,
-        j: &NewJob,
-        field: &str,
-        cap: usize,
-    ) -> Result<Option<i64>> {
-        let ids: Vec<i64> = j
-            .payload
-            .get(field)
-            .and_then(serde_json::Value::as_array)
-            .map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect())
-            .unwrap_or_default();
-        if self
-            .tx
-            .merge_into_queued(&j.kind, field, &ids, cap)
-            .await?
-            .is_some()
-        {
-            return Ok(None);
-        }
-        self.tx.enqueue(j).await
+    /// Enqueues `j` in this writer's transaction unless a job of its kind without a
+    /// unique key is queued already (not yet taken by a worker); `Some(id)` when it did.
+    pub async fn enqueue_unless_queued(&mut self, j: &NewJob) -> Result<Option<i64>> {
+        self.tx.enqueue_unless_queued(j).await
     }
 
     /// Enqueues a job in this writer's transaction (it runs only if the write

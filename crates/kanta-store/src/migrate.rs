@@ -125,6 +125,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "contact queue size",
         include_str!("../migrations/sqlite/0023_contact_queue_size.sql"),
     ),
+    (
+        24,
+        "queue pending",
+        include_str!("../migrations/sqlite/0024_queue_pending.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -241,6 +246,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         23,
         "contact queue size",
         include_str!("../migrations/postgres/0023_contact_queue_size.sql"),
+    ),
+    (
+        24,
+        "queue pending",
+        include_str!("../migrations/postgres/0024_queue_pending.sql"),
     ),
 ];
 

@@ -354,6 +354,7 @@ impl Writer {
             ("onboardings", "customer_id = $1"),
             ("health_scores", "customer_id = $1"),
             ("contact_queue", "customer_id = $1"),
+            ("queue_pending", "customer_id = $1"),
             ("queue_actions", "customer_id = $1"),
             ("consent_requests", "customer_id = $1"),
         ];

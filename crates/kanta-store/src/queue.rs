@@ -52,6 +52,7 @@ use kanta_domain::value::format_time;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Postgres, Row, Sqlite};
 
+use crate::jobs::NewJob;
 use crate::write::DbTx;
 use crate::{Backend, Result, Store, Writer, json_err, with_pool};
 
@@ -903,6 +904,18 @@ impl Store {
         })
     }
 
+    /// Every customer waiting in `queue_pending` with their mark, by customer.
+    pub async fn queue_pending_marks(&self) -> Result<Vec<PendingMark>> {
+        let sql = "SELECT customer_id, mark FROM queue_pending ORDER BY customer_id";
+        with_pool!(self, pool => {
+            let rows: Vec<(i64, i64)> = sqlx::query_as(sql).fetch_all(pool).await?;
+            Ok(rows
+                .into_iter()
+                .map(|(customer_id, mark)| PendingMark { customer_id, mark })
+                .collect())
+        })
+    }
+
     /// When the whole queue was last computed (its newest `refresh` audit entry).
     pub async fn last_queue_refresh(&self) -> Result<Option<DateTime<Utc>>> {
         let sql = "SELECT at_ms FROM audit_log WHERE entity = 'contact_queue' AND record_id IS NULL \
@@ -950,111 +963,149 @@ impl Store {
 }
 
 /// The statement that selects the customer of each record of `table` (alias `r`; a
-/// `WHERE` on `r.external_id` follows), for the tables whose records have one.
-fn customers_select(table: &str) -> Option<String> {
+/// `WHERE` on `r.external_id` follows), for the tables whose records have one, and
+/// the selected column.
+fn customers_select(table: &str) -> Option<(String, &'static str)> {
     Some(match table {
-        "cases" | "interactions" | "feedback" | "trust_entries" | "goals" => {
-            format!("SELECT DISTINCT r.customer_id FROM {table} r")
-        }
-        "customers" => "SELECT r.id FROM customers r".to_string(),
-        "onboarding_tasks" => "SELECT DISTINCT o.customer_id FROM onboarding_tasks r \
-                               JOIN onboardings o ON o.id = r.onboarding_id"
-            .to_string(),
+        "cases" | "interactions" | "feedback" | "trust_entries" | "goals" => (
+            format!("SELECT DISTINCT r.customer_id FROM {table} r"),
+            "r.customer_id",
+        ),
+        "customers" => ("SELECT r.id FROM customers r".to_string(), "r.id"),
+        "onboarding_tasks" => (
+            "SELECT DISTINCT o.customer_id FROM onboarding_tasks r \
+             JOIN onboardings o ON o.id = r.onboarding_id"
+                .to_string(),
+            "o.customer_id",
+        ),
         _ => return None,
     })
 }
 
+/// A customer waiting in `queue_pending` (migration 0024) for their queue rows to be
+/// recomputed: the internal id and the mark, which changes whenever they are marked
+/// again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingMark {
+    pub customer_id: i64,
+    pub mark: i64,
+}
+
 impl Writer {
-    /// PostgreSQL: adds the customers of the records of `table` with these external
-    /// ids to the newest job of `kind` still waiting whose payload holds an array
-    /// `field` (as [`Writer::customers_of`] and then [`Writer::enqueue_merged`] do),
-    /// in one statement. True when it did; false when there is no such job, the
-    /// union would pass `cap` ids, the table's records have no customer, or on SQLite:
-    /// then the caller takes the two steps.
-    pub async fn merge_customers_into_queued(
+    /// Marks the customers of the records of `table` with these external ids as
+    /// waiting for their queue rows to be recomputed (`queue_pending`; a customer
+    /// marked already gets a new mark), and enqueues `job` when a customer was marked
+    /// and no job of its kind without a unique key is queued yet
+    /// ([`Writer::enqueue_unless_queued`]). PostgreSQL: one statement per 10,000 ids
+    /// (one id, an API write's, by equality); SQLite: one per 10,000 ids and the
+    /// job's. Returns how many customers were marked (0 when the table's records
+    /// have no customer).
+    ///
+    /// A customer's mark is a row of its own: writes of different customers do not
+    /// wait for each other here, and no list grows with the writes of a window.
+    pub async fn mark_queue_pending(
         &mut self,
-        kind: &str,
-        field: &str,
         table: &str,
         external_ids: &[String],
-        cap: usize,
-    ) -> Result<bool> {
-        let (DbTx::Postgres(tx), Some(from)) = (&mut self.tx, customers_select(table)) else {
-            return Ok(false);
+        job: &NewJob,
+    ) -> Result<u64> {
+        let Some((from, col)) = customers_select(table) else {
+            return Ok(0);
         };
-        if external_ids.len() > CHUNK {
-            return Ok(false);
-        }
-        // One id (an API write) by equality: `= ANY(array)` is planned again at every
-        // execution, an equality once per connection.
-        let one = external_ids.len() == 1;
-        let ids = if one {
-            "r.external_id = $3"
-        } else {
-            "r.external_id = ANY($3)"
-        };
-        let sql = format!(
-            "WITH j AS (SELECT id, payload -> $2 AS held FROM jobs \
-               WHERE status = 'queued' AND kind = $1 AND unique_key IS NULL \
-               ORDER BY id DESC LIMIT 1 FOR UPDATE SKIP LOCKED), \
-             m AS (SELECT j.id, (SELECT coalesce(jsonb_agg(u.x ORDER BY u.x), '[]'::jsonb) FROM \
-                 (SELECT CAST(e AS BIGINT) AS x FROM jsonb_array_elements(j.held) e \
-                  UNION {from} WHERE {ids}) u WHERE u.x IS NOT NULL) AS ids \
-               FROM j WHERE jsonb_typeof(j.held) = 'array') \
-             UPDATE jobs SET payload = jsonb_build_object(CAST($2 AS TEXT), m.ids), updated_ms = $4 \
-             FROM m WHERE jobs.id = m.id AND jsonb_array_length(m.ids) <= $5 RETURNING jobs.id"
-        );
-        let q = sqlx::query_scalar::<Postgres, i64>(AssertSqlSafe(sql))
-            .bind(kind)
-            .bind(field);
-        let q = match one {
-            true => q.bind(&external_ids[0]),
-            false => q.bind(external_ids),
-        };
-        let merged = q
-            .bind(Utc::now().timestamp_millis())
-            .bind(i64::try_from(cap).unwrap_or(i64::MAX))
-            .fetch_optional(&mut **tx)
-            .await?;
-        Ok(merged.is_some())
-    }
-
-    /// The internal ids of the customers of the records of `table` with these
-    /// external ids (`onboarding_tasks` through their onboarding), in this
-    /// transaction: one statement per 10,000 ids.
-    pub async fn customers_of(&mut self, table: &str, external_ids: &[String]) -> Result<Vec<i64>> {
-        let Some(from) = customers_select(table) else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for chunk in external_ids.chunks(CHUNK) {
-            let ids: Vec<Option<i64>> = match &mut self.tx {
-                DbTx::Sqlite(tx) => {
+        let mut marked = 0;
+        match &mut self.tx {
+            DbTx::Postgres(tx) => {
+                for chunk in external_ids.chunks(CHUNK) {
+                    // `= ANY(array)` is planned again at every execution, an equality
+                    // once per connection.
+                    let one = chunk.len() == 1;
+                    let ids = if one {
+                        "r.external_id = $1"
+                    } else {
+                        "r.external_id = ANY($1)"
+                    };
+                    let sql = format!(
+                        "WITH p AS (INSERT INTO queue_pending (customer_id) \
+                           {from} WHERE {ids} AND {col} IS NOT NULL \
+                           ON CONFLICT (customer_id) DO UPDATE SET mark = nextval('queue_pending_mark') \
+                           RETURNING 1), \
+                         j AS (INSERT INTO jobs (kind, status, payload, unique_key, run_at_ms, \
+                             attempts, max_attempts, created_ms, updated_ms) \
+                           SELECT $2, 'queued', CAST($3 AS JSONB), NULL, $4, 0, $5, $6, $6 \
+                           WHERE EXISTS (SELECT 1 FROM p) AND NOT EXISTS (SELECT 1 FROM jobs \
+                             WHERE status = 'queued' AND kind = $2 AND unique_key IS NULL)) \
+                         SELECT count(*) FROM p"
+                    );
+                    let q = sqlx::query_scalar::<Postgres, i64>(AssertSqlSafe(sql));
+                    let q = match one {
+                        true => q.bind(&chunk[0]),
+                        false => q.bind(chunk),
+                    };
+                    let n = q
+                        .bind(&job.kind)
+                        .bind(job.payload.to_string())
+                        .bind(job.run_at.timestamp_millis())
+                        .bind(job.max_attempts.max(1))
+                        .bind(Utc::now().timestamp_millis())
+                        .fetch_one(&mut **tx)
+                        .await?;
+                    marked += u64::try_from(n).unwrap_or(0);
+                }
+            }
+            DbTx::Sqlite(tx) => {
+                for chunk in external_ids.chunks(CHUNK) {
                     let json = serde_json::to_string(chunk).map_err(json_err)?;
-                    sqlx::query_scalar::<Sqlite, Option<i64>>(AssertSqlSafe(format!(
-                        "{from} WHERE r.external_id IN (SELECT value FROM json_each($1))"
+                    marked += sqlx::query::<Sqlite>(AssertSqlSafe(format!(
+                        "INSERT OR REPLACE INTO queue_pending (customer_id) {from} \
+                         WHERE r.external_id IN (SELECT value FROM json_each($1)) \
+                         AND {col} IS NOT NULL"
                     )))
                     .bind(json)
-                    .fetch_all(&mut **tx)
+                    .execute(&mut **tx)
                     .await?
+                    .rows_affected();
                 }
-                // An array, whose length the planner sees: a set-returning function
-                // counts as 100 rows to it, which made the join of one API write's id
-                // read the whole table (1.5 ms on 6,000 interactions, and growing).
-                DbTx::Postgres(tx) => {
-                    sqlx::query_scalar::<Postgres, Option<i64>>(AssertSqlSafe(format!(
-                        "{from} WHERE r.external_id = ANY($1)"
-                    )))
-                    .bind(chunk)
-                    .fetch_all(&mut **tx)
-                    .await?
+                if marked > 0 {
+                    self.enqueue_unless_queued(job).await?;
                 }
-            };
-            out.extend(ids.into_iter().flatten());
+            }
         }
-        out.sort_unstable();
-        out.dedup();
-        Ok(out)
+        Ok(marked)
+    }
+
+    /// Deletes these marks from `queue_pending` (a customer marked again since keeps
+    /// the newer mark); true when marks are left.
+    pub async fn clear_queue_pending(&mut self, marks: &[PendingMark]) -> Result<bool> {
+        for chunk in marks.chunks(CHUNK) {
+            let customers: Vec<i64> = chunk.iter().map(|m| m.customer_id).collect();
+            let marks: Vec<i64> = chunk.iter().map(|m| m.mark).collect();
+            match &mut self.tx {
+                // Marks are never given twice: the customers only find the rows.
+                DbTx::Postgres(tx) => {
+                    sqlx::query::<Postgres>(
+                        "DELETE FROM queue_pending WHERE customer_id = ANY($1) AND mark = ANY($2)",
+                    )
+                    .bind(&customers)
+                    .bind(&marks)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                DbTx::Sqlite(tx) => {
+                    sqlx::query::<Sqlite>(
+                        "DELETE FROM queue_pending WHERE mark IN (SELECT value FROM json_each($1))",
+                    )
+                    .bind(serde_json::to_string(&marks).map_err(json_err)?)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+            }
+        }
+        let left = on_tx_ids(
+            &mut self.tx,
+            "SELECT customer_id FROM queue_pending LIMIT 1".to_string(),
+        )
+        .await?;
+        Ok(!left.is_empty())
     }
 
     /// Brings the queue rows of `scope` (internal customer ids; `None`: the whole

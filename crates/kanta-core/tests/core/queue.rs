@@ -475,7 +475,7 @@ async fn refresh_of_some_customers_leaves_the_others() {
             [text("n1"), Value::Time(before_now()), Value::Int(2)],
         );
         core.write_batch(&Acting::cli(), f).await.unwrap();
-        let (job, _) = waiting_refreshes(&core)
+        let job = waiting_refreshes(&core)
             .await
             .into_iter()
             .next()
@@ -492,9 +492,8 @@ async fn refresh_of_some_customers_leaves_the_others() {
     .await;
 }
 
-/// The waiting `queue.refresh` jobs, newest first, each with the sorted internal ids
-/// of its customers (a waiting job of a write always names them).
-async fn waiting_refreshes(core: &Core) -> Vec<(kanta_store::jobs::Job, Vec<i64>)> {
+/// The waiting `queue.refresh` jobs, newest first.
+async fn waiting_refreshes(core: &Core) -> Vec<kanta_store::jobs::Job> {
     let jobs = core
         .store()
         .jobs(Some(JobStatus::Queued), 100)
@@ -502,21 +501,19 @@ async fn waiting_refreshes(core: &Core) -> Vec<(kanta_store::jobs::Job, Vec<i64>
         .unwrap();
     jobs.into_iter()
         .filter(|j| j.kind == "queue.refresh")
-        .map(|j| {
-            let mut ids: Vec<i64> = j.payload["customers"]
-                .as_array()
-                .expect("a list of customers")
-                .iter()
-                .map(|v| v.as_i64().unwrap())
-                .collect();
-            ids.sort_unstable();
-            (j, ids)
-        })
         .collect()
 }
 
-/// Writes in quick succession add their customers to one waiting refresh job, which
-/// waits its window; once a worker has taken it, the next write starts a new one.
+/// The customers waiting in `queue_pending` (internal ids, sorted).
+async fn marked(core: &Core) -> Vec<i64> {
+    let marks = core.store().queue_pending_marks().await.unwrap();
+    marks.iter().map(|m| m.customer_id).collect()
+}
+
+/// Writes in quick succession mark their customers and share one waiting refresh
+/// job, which waits its window; once a worker has taken it, the next write starts a
+/// new one. The job recomputes every customer marked when it runs and clears their
+/// marks.
 #[tokio::test(flavor = "multi_thread")]
 async fn writes_in_quick_succession_share_one_refresh_job() {
     each_core(|backend, core| async move {
@@ -531,17 +528,18 @@ async fn writes_in_quick_succession_share_one_refresh_job() {
         // The answer (d1), the trust entry (t1) and the call (h1): three writes, one job.
         let jobs = waiting_refreshes(&core).await;
         assert_eq!(jobs.len(), 1, "{backend}: {jobs:?}");
+        assert_eq!(jobs[0].payload, serde_json::json!({"pending": true}));
         let mut want = vec![key("d1"), key("t1"), key("h1")];
         want.sort_unstable();
-        assert_eq!(jobs[0].1, want, "{backend}");
+        assert_eq!(marked(&core).await, want, "{backend}");
         let window = kanta_core::queue::REFRESH_WINDOW;
         assert!(
             // (the store stamps created_at a moment after the core's clock read)
-            jobs[0].0.run_at - jobs[0].0.created_at >= window - Duration::milliseconds(500),
+            jobs[0].run_at - jobs[0].created_at >= window - Duration::milliseconds(500),
             "{backend}: it waits its window: {:?}",
-            jobs[0].0
+            jobs[0]
         );
-        // One more write joins it.
+        // One more write marks its customer and joins it.
         let answer = |id: &'static str, customer: &'static str| {
             let mut f = WriteBatch::new(
                 &FEEDBACK,
@@ -560,8 +558,8 @@ async fn writes_in_quick_succession_share_one_refresh_job() {
         assert_eq!(jobs.len(), 1, "{backend}: {jobs:?}");
         want.push(key("n1"));
         want.sort_unstable();
-        assert_eq!(jobs[0].1, want, "{backend}");
-        // A worker takes it: the next write does not add to a job that has started.
+        assert_eq!(marked(&core).await, want, "{backend}");
+        // A worker takes it: the next write enqueues a new one.
         let taken = core
             .store()
             .claim_job(
@@ -573,15 +571,25 @@ async fn writes_in_quick_succession_share_one_refresh_job() {
             .await
             .unwrap()
             .expect("the refresh job is due after its window");
-        assert_eq!(taken.id, jobs[0].0.id);
+        assert_eq!(taken.id, jobs[0].id);
+        let before = core.store().queue_pending_marks().await.unwrap();
         core.write_batch(&Acting::cli(), answer("f3", "d1"))
             .await
             .unwrap();
         let jobs = waiting_refreshes(&core).await;
         assert_eq!(jobs.len(), 1, "{backend}: {jobs:?}");
-        assert_ne!(jobs[0].0.id, taken.id);
-        assert_eq!(jobs[0].1, [key("d1")], "{backend}");
-        // The taken job, run, queues all it holds.
+        assert_ne!(jobs[0].id, taken.id);
+        let after = core.store().queue_pending_marks().await.unwrap();
+        let mark_of = |marks: &[kanta_store::queue::PendingMark], id: i64| {
+            marks.iter().find(|m| m.customer_id == id).unwrap().mark
+        };
+        assert_ne!(
+            mark_of(&before, key("d1")),
+            mark_of(&after, key("d1")),
+            "{backend}: marked again, a new mark"
+        );
+        assert_eq!(mark_of(&before, key("t1")), mark_of(&after, key("t1")));
+        // The taken job, run, queues everyone marked and clears the marks.
         match kanta_core::queue::run_refresh_job(&core, &taken).await {
             kanta_core::jobs::Outcome::Done => {}
             other => panic!("{backend}: {other:?}"),
@@ -593,6 +601,68 @@ async fn writes_in_quick_succession_share_one_refresh_job() {
                 "{backend}: {id} in {q:#?}"
             );
         }
+        assert_eq!(marked(&core).await, Vec::<i64>::new(), "{backend}");
+        // The job waiting finds nothing left and writes nothing.
+        let done = refreshes(&core).await.len();
+        match kanta_core::queue::run_refresh_job(&core, &jobs[0]).await {
+            kanta_core::jobs::Outcome::Done => {}
+            other => panic!("{backend}: {other:?}"),
+        }
+        assert_eq!(refreshes(&core).await.len(), done, "{backend}");
+    })
+    .await;
+}
+
+/// A customer marked again after a refresh read the marks (a write that came in
+/// while the job read the customer's facts) keeps the newer mark when the job
+/// clears what it read, and a job is left waiting for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_marked_during_a_refresh_stays_marked_for_the_next() {
+    each_core(|backend, core| async move {
+        let as_of = core.today().await.unwrap();
+        setup(&core, as_of).await;
+        let read = core.store().queue_pending_marks().await.unwrap();
+        assert!(read.len() >= 3, "{backend}: {read:?}");
+        let h1 = core
+            .store()
+            .customer_keys(&["h1".to_string()])
+            .await
+            .unwrap()[0]
+            .1;
+        // A worker takes the waiting job; then a call to h1 comes in.
+        let taken = core
+            .store()
+            .claim_job(
+                "test-worker",
+                &["queue.refresh"],
+                std::time::Duration::from_secs(60),
+                Utc::now() + kanta_core::queue::REFRESH_WINDOW,
+            )
+            .await
+            .unwrap()
+            .expect("a refresh job");
+        let mut call = WriteBatch::new(
+            &INTERACTIONS,
+            fields(&INTERACTIONS, &["customer_id", "occurred_at", "kind"]),
+        );
+        call.push(
+            "call-again".into(),
+            [text("h1"), Value::Time(before_now()), text("call")],
+        );
+        core.write_batch(&Acting::cli(), call).await.unwrap();
+        // The marks read before the call are cleared; h1's newer one is not.
+        let mut w = core.store().writer(&CUSTOMERS, vec![]).await.unwrap();
+        assert!(w.clear_queue_pending(&read).await.unwrap(), "{backend}");
+        w.finish(&kanta_store::write::RunInfo::default())
+            .await
+            .unwrap();
+        assert_eq!(marked(&core).await, [h1], "{backend}");
+        // And the job run with the newer mark clears it.
+        match kanta_core::queue::run_refresh_job(&core, &taken).await {
+            kanta_core::jobs::Outcome::Done => {}
+            other => panic!("{backend}: {other:?}"),
+        }
+        assert_eq!(marked(&core).await, Vec::<i64>::new(), "{backend}");
     })
     .await;
 }
