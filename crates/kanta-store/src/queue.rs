@@ -37,6 +37,15 @@
 //! ([`Store::last_queue_refresh`]), not a column rewritten on every row.
 //! [`Writer::insert_queue_action`] records an action and removes the customer's row.
 //!
+//! # Customers waiting for a refresh
+//!
+//! A write that may change a customer's reasons marks them in `queue_pending`
+//! (migration 0024, [`Writer::mark_queue_pending`]) and enqueues a `queue.refresh` job
+//! unless one is waiting. The job reads the marks ([`Store::queue_pending_marks`])
+//! before the facts and deletes exactly those in its write
+//! ([`Writer::clear_queue_pending`]); a mark is never given twice, so a customer
+//! marked again meanwhile stays marked.
+//!
 //! # Reading the queue
 //!
 //! [`Store::queue_page`] walks `contact_queue` in the order of its indexes
