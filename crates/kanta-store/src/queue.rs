@@ -1026,7 +1026,9 @@ impl Writer {
             DbTx::Postgres(tx) => {
                 for chunk in external_ids.chunks(CHUNK) {
                     // `= ANY(array)` is planned again at every execution, an equality
-                    // once per connection.
+                    // once per connection. The marks are locked in customer order, so
+                    // two batches marking the same customers at once (shared writes of
+                    // events) wait for each other rather than in a circle.
                     let one = chunk.len() == 1;
                     let ids = if one {
                         "r.external_id = $1"
@@ -1035,7 +1037,7 @@ impl Writer {
                     };
                     let sql = format!(
                         "WITH p AS (INSERT INTO queue_pending (customer_id) \
-                           {from} WHERE {ids} AND {col} IS NOT NULL \
+                           {from} WHERE {ids} AND {col} IS NOT NULL ORDER BY 1 \
                            ON CONFLICT (customer_id) DO UPDATE SET mark = nextval('queue_pending_mark') \
                            RETURNING 1), \
                          j AS (INSERT INTO jobs (kind, status, payload, unique_key, run_at_ms, \
