@@ -1368,15 +1368,14 @@ pub async fn run_refresh_job(core: &Core, job: &Job) -> Outcome {
     if !all && named.is_none() && job.payload.get("pending").is_none() {
         return Outcome::Fail("the job names no customers".into());
     }
-    let keys = if all || marks.len() > FULL_REFRESH_OVER {
+    let mut keys: BTreeSet<i64> = marks.iter().map(|m| m.customer_id).collect();
+    keys.extend(named.into_iter().flatten().filter_map(Json::as_i64));
+    let keys = if all || keys.len() > FULL_REFRESH_OVER {
         None
+    } else if keys.is_empty() {
+        // Another job recomputed them first.
+        return Outcome::Done;
     } else {
-        let mut keys: BTreeSet<i64> = marks.iter().map(|m| m.customer_id).collect();
-        keys.extend(named.into_iter().flatten().filter_map(Json::as_i64));
-        if keys.is_empty() {
-            // Another job recomputed them first.
-            return Outcome::Done;
-        }
         Some(keys.into_iter().collect())
     };
     match core

@@ -39,12 +39,12 @@
 //!
 //! # Customers waiting for a refresh
 //!
-//! A write that may change a customer's reasons marks them in `queue_pending`
-//! (migration 0024, [`Writer::mark_queue_pending`]) and enqueues a `queue.refresh` job
-//! unless one is waiting. The job reads the marks ([`Store::queue_pending_marks`])
-//! before the facts and deletes exactly those in its write
-//! ([`Writer::clear_queue_pending`]); a mark is never given twice, so a customer
-//! marked again meanwhile stays marked.
+//! A write that may change a customer's reasons adds a mark for them to
+//! `queue_pending` (migration 0024, [`Writer::mark_queue_pending`]) and enqueues a
+//! `queue.refresh` job unless one is waiting. The job reads the marks
+//! ([`Store::queue_pending_marks`]) before the facts and deletes exactly those in its
+//! write ([`Writer::clear_queue_pending`]); marks are only inserted, so writes never
+//! wait for each other there, and a customer marked again meanwhile stays marked.
 //!
 //! # Reading the queue
 //!
@@ -913,9 +913,9 @@ impl Store {
         })
     }
 
-    /// Every customer waiting in `queue_pending` with their mark, by customer.
+    /// Every mark in `queue_pending`, oldest first.
     pub async fn queue_pending_marks(&self) -> Result<Vec<PendingMark>> {
-        let sql = "SELECT customer_id, mark FROM queue_pending ORDER BY customer_id";
+        let sql = "SELECT customer_id, mark FROM queue_pending ORDER BY mark";
         with_pool!(self, pool => {
             let rows: Vec<(i64, i64)> = sqlx::query_as(sql).fetch_all(pool).await?;
             Ok(rows
@@ -991,9 +991,9 @@ fn customers_select(table: &str) -> Option<(String, &'static str)> {
     })
 }
 
-/// A customer waiting in `queue_pending` (migration 0024) for their queue rows to be
-/// recomputed: the internal id and the mark, which changes whenever they are marked
-/// again.
+/// A mark in `queue_pending` (migration 0024): a customer whose queue rows wait to be
+/// recomputed, and the mark's own id (never given twice). A customer written again
+/// gets another mark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PendingMark {
     pub customer_id: i64,
@@ -1002,16 +1002,15 @@ pub struct PendingMark {
 
 impl Writer {
     /// Marks the customers of the records of `table` with these external ids as
-    /// waiting for their queue rows to be recomputed (`queue_pending`; a customer
-    /// marked already gets a new mark), and enqueues `job` when a customer was marked
-    /// and no job of its kind without a unique key is queued yet
-    /// ([`Writer::enqueue_unless_queued`]). PostgreSQL: one statement per 10,000 ids
-    /// (one id, an API write's, by equality); SQLite: one per 10,000 ids and the
-    /// job's. Returns how many customers were marked (0 when the table's records
-    /// have no customer).
+    /// waiting for their queue rows to be recomputed (a new row of `queue_pending`
+    /// each), and enqueues `job` when a customer was marked and no job of its kind
+    /// without a unique key is queued yet ([`Writer::enqueue_unless_queued`]).
+    /// PostgreSQL: one statement per 10,000 ids (one id, an API write's, by equality);
+    /// SQLite: one per 10,000 ids and the job's. Returns how many marks were made (0
+    /// when the table's records have no customer).
     ///
-    /// A customer's mark is a row of its own: writes of different customers do not
-    /// wait for each other here, and no list grows with the writes of a window.
+    /// Marks are only inserted: writes never wait for each other here, and no list
+    /// grows with the writes of a window.
     pub async fn mark_queue_pending(
         &mut self,
         table: &str,
@@ -1026,9 +1025,7 @@ impl Writer {
             DbTx::Postgres(tx) => {
                 for chunk in external_ids.chunks(CHUNK) {
                     // `= ANY(array)` is planned again at every execution, an equality
-                    // once per connection. The marks are locked in customer order, so
-                    // two batches marking the same customers at once (shared writes of
-                    // events) wait for each other rather than in a circle.
+                    // once per connection.
                     let one = chunk.len() == 1;
                     let ids = if one {
                         "r.external_id = $1"
@@ -1037,9 +1034,7 @@ impl Writer {
                     };
                     let sql = format!(
                         "WITH p AS (INSERT INTO queue_pending (customer_id) \
-                           {from} WHERE {ids} AND {col} IS NOT NULL ORDER BY 1 \
-                           ON CONFLICT (customer_id) DO UPDATE SET mark = nextval('queue_pending_mark') \
-                           RETURNING 1), \
+                           {from} WHERE {ids} AND {col} IS NOT NULL RETURNING 1), \
                          j AS (INSERT INTO jobs (kind, status, payload, unique_key, run_at_ms, \
                              attempts, max_attempts, created_ms, updated_ms) \
                            SELECT $2, 'queued', CAST($3 AS JSONB), NULL, $4, 0, $5, $6, $6 \
@@ -1067,7 +1062,7 @@ impl Writer {
                 for chunk in external_ids.chunks(CHUNK) {
                     let json = serde_json::to_string(chunk).map_err(json_err)?;
                     marked += sqlx::query::<Sqlite>(AssertSqlSafe(format!(
-                        "INSERT OR REPLACE INTO queue_pending (customer_id) {from} \
+                        "INSERT INTO queue_pending (customer_id) {from} \
                          WHERE r.external_id IN (SELECT value FROM json_each($1)) \
                          AND {col} IS NOT NULL"
                     )))
@@ -1084,22 +1079,17 @@ impl Writer {
         Ok(marked)
     }
 
-    /// Deletes these marks from `queue_pending` (a customer marked again since keeps
-    /// the newer mark); true when marks are left.
+    /// Deletes these marks from `queue_pending` (marks made since stay); true when
+    /// marks are left.
     pub async fn clear_queue_pending(&mut self, marks: &[PendingMark]) -> Result<bool> {
         for chunk in marks.chunks(CHUNK) {
-            let customers: Vec<i64> = chunk.iter().map(|m| m.customer_id).collect();
             let marks: Vec<i64> = chunk.iter().map(|m| m.mark).collect();
             match &mut self.tx {
-                // Marks are never given twice: the customers only find the rows.
                 DbTx::Postgres(tx) => {
-                    sqlx::query::<Postgres>(
-                        "DELETE FROM queue_pending WHERE customer_id = ANY($1) AND mark = ANY($2)",
-                    )
-                    .bind(&customers)
-                    .bind(&marks)
-                    .execute(&mut **tx)
-                    .await?;
+                    sqlx::query::<Postgres>("DELETE FROM queue_pending WHERE mark = ANY($1)")
+                        .bind(&marks)
+                        .execute(&mut **tx)
+                        .await?;
                 }
                 DbTx::Sqlite(tx) => {
                     sqlx::query::<Sqlite>(
@@ -1113,7 +1103,7 @@ impl Writer {
         }
         let left = on_tx_ids(
             &mut self.tx,
-            "SELECT customer_id FROM queue_pending LIMIT 1".to_string(),
+            "SELECT mark FROM queue_pending LIMIT 1".to_string(),
         )
         .await?;
         Ok(!left.is_empty())
