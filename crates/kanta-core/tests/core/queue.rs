@@ -480,10 +480,7 @@ async fn refresh_of_some_customers_leaves_the_others() {
             .into_iter()
             .next()
             .expect("a refresh job");
-        match kanta_core::queue::run_refresh_job(&core, &job).await {
-            kanta_core::jobs::Outcome::Done => {}
-            other => panic!("{backend}: {other:?}"),
-        }
+        refresh_done(&core, &job, backend).await;
         assert!(
             keys(&all(&core).await, "n1").contains(&"detractor".to_string()),
             "{backend}"
@@ -502,6 +499,14 @@ async fn waiting_refreshes(core: &Core) -> Vec<kanta_store::jobs::Job> {
     jobs.into_iter()
         .filter(|j| j.kind == "queue.refresh")
         .collect()
+}
+
+/// Runs a `queue.refresh` job, which must end done.
+async fn refresh_done(core: &Core, job: &kanta_store::jobs::Job, backend: &str) {
+    match kanta_core::queue::run_refresh_job(core, job).await {
+        kanta_core::jobs::Outcome::Done => {}
+        other => panic!("{backend}: {other:?}"),
+    }
 }
 
 /// The customers waiting in `queue_pending` (internal ids, sorted, each once).
@@ -589,10 +594,7 @@ async fn writes_in_quick_succession_share_one_refresh_job() {
         assert_eq!(new[0].customer_id, key("d1"), "{backend}: marked again");
         assert!(before.iter().all(|m| m.mark < new[0].mark), "{backend}");
         // The taken job, run, queues everyone marked and clears the marks.
-        match kanta_core::queue::run_refresh_job(&core, &taken).await {
-            kanta_core::jobs::Outcome::Done => {}
-            other => panic!("{backend}: {other:?}"),
-        }
+        refresh_done(&core, &taken, backend).await;
         let q = all(&core).await;
         for id in ["d1", "t1", "n1"] {
             assert!(
@@ -603,10 +605,7 @@ async fn writes_in_quick_succession_share_one_refresh_job() {
         assert_eq!(marked(&core).await, Vec::<i64>::new(), "{backend}");
         // The job waiting finds nothing left and writes nothing.
         let done = refreshes(&core).await.len();
-        match kanta_core::queue::run_refresh_job(&core, &jobs[0]).await {
-            kanta_core::jobs::Outcome::Done => {}
-            other => panic!("{backend}: {other:?}"),
-        }
+        refresh_done(&core, &jobs[0], backend).await;
         assert_eq!(refreshes(&core).await.len(), done, "{backend}");
     })
     .await;
@@ -614,7 +613,7 @@ async fn writes_in_quick_succession_share_one_refresh_job() {
 
 /// A customer marked again after a refresh read the marks (a write that came in
 /// while the job read the customer's facts) keeps the newer mark when the job
-/// clears what it read, and a job is left waiting for it.
+/// clears what it read.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_customer_marked_during_a_refresh_stays_marked_for_the_next() {
     each_core(|backend, core| async move {
@@ -657,10 +656,7 @@ async fn a_customer_marked_during_a_refresh_stays_marked_for_the_next() {
             .unwrap();
         assert_eq!(marked(&core).await, [h1], "{backend}");
         // And the job run with the newer mark clears it.
-        match kanta_core::queue::run_refresh_job(&core, &taken).await {
-            kanta_core::jobs::Outcome::Done => {}
-            other => panic!("{backend}: {other:?}"),
-        }
+        refresh_done(&core, &taken, backend).await;
         assert_eq!(marked(&core).await, Vec::<i64>::new(), "{backend}");
     })
     .await;
