@@ -99,6 +99,9 @@ for port in "${ports[@]}"; do
     || { echo "instance on $port does not accept the token" >&2; exit 1; }
 done
 echo "servers: pid ${pids[0]} on ${ports[0]}, pid ${pids[1]} on ${ports[1]}, over $serve_db; $(nproc) cores shared by both, PostgreSQL and wrk"
+# With autovacuum off (as on the project's CI machines), the servers vacuum and analyse
+# their own tables (Store::vacuum_due); the figures depend on it, so say which.
+echo "PostgreSQL: autovacuum $(sql "SHOW autovacuum")"
 # One token sends the whole load: lift the API's rate limit per caller to its maximum
 # where this build has the setting api_rate_limit (issue 15; default 6,000 a minute).
 api() { curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }

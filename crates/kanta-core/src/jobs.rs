@@ -89,6 +89,11 @@ pub const KINDS: [&str; 14] = [
     PRIVACY_RETENTION,
 ];
 
+/// Days a done job without a unique key stays in the `jobs` table (shown on
+/// `/admin/jobs`); the scheduler deletes older ones hourly
+/// ([`kanta_store::Store::prune_done_jobs`]).
+pub const DONE_JOBS_KEPT_DAYS: i64 = 7;
+
 /// How workers run jobs (from the settings' `jobs.*` and `serve.*`).
 #[derive(Debug, Clone)]
 pub struct JobSettings {
@@ -517,6 +522,27 @@ pub async fn schedule_recurring(s: &Services, now: DateTime<Utc>) -> Result<()> 
     Ok(())
 }
 
+/// On a PostgreSQL with `autovacuum = off`, what autovacuum would do for the store's
+/// tables, once a minute from the scheduler ([`kanta_store::Store::vacuum_due`]): the
+/// dead rows of the jobs, the customers and the queue's marks go, and the planner
+/// learns how the tables grew, so that plans made on small tables are made again.
+async fn vacuum_if_no_autovacuum(s: &Services) -> Result<()> {
+    let store = s.core.store();
+    if !store.autovacuum_off().await? {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let tables = store.vacuum_due().await?;
+    if !tables.is_empty() {
+        tracing::info!(
+            "autovacuum is off: vacuumed and analysed {} in {} ms",
+            tables.join(", "),
+            started.elapsed().as_millis()
+        );
+    }
+    Ok(())
+}
+
 /// Jobs a worker claims at once: one statement and one commit for all of them, and
 /// one for marking those that succeeded done (claiming and completing one job at a
 /// time costs three commits a job, which a busy queue on PostgreSQL feels).
@@ -739,9 +765,24 @@ impl Workers {
         if count > 0 {
             let mut rx = rx.clone();
             handles.push(tokio::spawn(async move {
+                let mut pruned: Option<std::time::Instant> = None;
                 loop {
                     if let Err(e) = schedule_recurring(&s, Utc::now()).await {
                         tracing::warn!("scheduling recurring jobs: {e}");
+                    }
+                    if pruned.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+                        let before = Utc::now() - chrono::Duration::days(DONE_JOBS_KEPT_DAYS);
+                        match s.core.store().prune_done_jobs(before).await {
+                            Ok(n) if n > 0 => tracing::info!(
+                                "deleted {n} jobs done more than {DONE_JOBS_KEPT_DAYS} days ago"
+                            ),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!("deleting old done jobs: {e}"),
+                        }
+                        pruned = Some(std::time::Instant::now());
+                    }
+                    if let Err(e) = vacuum_if_no_autovacuum(&s).await {
+                        tracing::warn!("vacuuming the store's tables: {e}");
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(60)) => {}

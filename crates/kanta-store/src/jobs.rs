@@ -460,6 +460,20 @@ impl Store {
         })
     }
 
+    /// Deletes the jobs done before `before` that have no unique key: the queue's
+    /// refreshes, one every 2 s while writes come, would otherwise fill the table
+    /// forever (a keyed job stays, as its key promises that no job of its kind with
+    /// that key is enqueued again). Failed jobs stay for an admin to see and retry.
+    /// The number deleted.
+    pub async fn prune_done_jobs(&self, before: DateTime<Utc>) -> Result<u64> {
+        let sql = "DELETE FROM jobs WHERE status = 'done' AND unique_key IS NULL \
+                   AND finished_ms < $1";
+        let done = with_pool!(self, pool => {
+            sqlx::query(sql).bind(to_ms(before)).execute(pool).await?.rows_affected()
+        });
+        Ok(done)
+    }
+
     /// How many jobs are in each status, every status listed (in [`JobStatus::ALL`]'s
     /// order).
     pub async fn job_counts(&self) -> Result<Vec<(JobStatus, i64)>> {

@@ -308,6 +308,71 @@ impl Store {
         Ok(())
     }
 
+    /// PostgreSQL: whether the server runs with `autovacuum = off`. Then nothing takes
+    /// the dead rows of the tables Kanta updates (jobs, customers, the queue's marks)
+    /// or the planner's statistics as tables grow, and plans kept per connection stay
+    /// as they were made on small tables. SQLite: false (it has no such process).
+    pub async fn autovacuum_off(&self) -> Result<bool> {
+        match &self.backend {
+            Backend::Postgres(p) => {
+                let on: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")
+                    .fetch_one(p)
+                    .await?;
+                Ok(on == "off")
+            }
+            Backend::Sqlite(_) => Ok(false),
+        }
+    }
+
+    /// PostgreSQL: what autovacuum would do now, by its default rule, for the tables
+    /// of this database's schema: `VACUUM (ANALYZE)` of each table with more dead rows
+    /// than 50 + 20% of its live ones, or more rows changed since its last `ANALYZE`
+    /// than 50 + 10%. The tables done, by name; none when another process holds the
+    /// job (one advisory lock: two `kanta serve` on one database take turns), and
+    /// always none on SQLite.
+    ///
+    /// `kanta serve` calls it every minute when [`Store::autovacuum_off`] says so.
+    /// Without it, on such a server the queue page's plan, kept per connection since
+    /// the audit log had three pages, read the whole log at every page, and the jobs'
+    /// and the queue marks' tables only grew (BENCHMARKS.md, "Issue 15: ten minutes
+    /// without autovacuum").
+    pub async fn vacuum_due(&self) -> Result<Vec<String>> {
+        let Backend::Postgres(p) = &self.backend else {
+            return Ok(Vec::new());
+        };
+        let mut conn = p.acquire().await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(VACUUM_LOCK)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !got {
+            return Ok(Vec::new());
+        }
+        let done = async {
+            let due: Vec<String> = sqlx::query_scalar(
+                "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() \
+                 AND (n_dead_tup > 50 + 0.2 * n_live_tup \
+                   OR n_mod_since_analyze > 50 + 0.1 * n_live_tup) ORDER BY relname",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            for t in &due {
+                let sql = format!("VACUUM (ANALYZE) \"{}\"", t.replace('"', "\"\""));
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok::<_, StoreError>(due)
+        }
+        .await;
+        // The lock is the connection's: released here, or when it closes.
+        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(VACUUM_LOCK)
+            .execute(&mut *conn)
+            .await;
+        done
+    }
+
     /// Closes the pool, waiting for connections to finish (SQLite checkpoints its WAL).
     pub async fn close(&self) {
         match &self.backend {
@@ -316,6 +381,10 @@ impl Store {
         }
     }
 }
+
+/// The PostgreSQL advisory lock [`Store::vacuum_due`] holds while it works ("kantavac"
+/// in ASCII).
+pub const VACUUM_LOCK: i64 = 0x6b61_6e74_6176_6163;
 
 /// A database URL that may hold a password: its `Debug` shows it redacted.
 #[derive(Clone)]

@@ -68,6 +68,19 @@ use crate::{Backend, Result, Store, Writer, json_err, with_pool};
 /// Rows per statement when writing the queue.
 const CHUNK: usize = 10_000;
 
+/// When the queue was last computed: its newest `refresh` audit entry.
+///
+/// Ordered by the whole of `audit_log_record_idx` (entity, record_id, id), so that the
+/// plan walks that index backwards and stops at the first `refresh`, whatever the
+/// planner believes of the table. Ordered by `id` alone, PostgreSQL with stale
+/// statistics (autovacuum off, or not come by yet) fetched every `refresh` entry ever
+/// written and sorted them: one more per refresh, every 2 s under writes, so that a
+/// queue page took 18 ms after ten minutes of load and the mix served half as much
+/// (BENCHMARKS.md, "Issue 15: the queue page's refresh time").
+const NEWEST_REFRESH: &str = "SELECT a.at_ms FROM audit_log a WHERE a.entity = 'contact_queue' \
+     AND a.record_id IS NULL AND a.action = 'refresh' \
+     ORDER BY a.entity DESC, a.record_id DESC, a.id DESC LIMIT 1";
+
 /// Weeks of usage read: the recent ones and the baseline before them.
 pub const USAGE_WEEKS: i64 = 16;
 
@@ -815,13 +828,12 @@ impl Store {
             format!(" WHERE {}", page_cond.join(" AND "))
         };
         let limit = q.limit.clamp(1, 500);
-        // Both counts, and when the whole queue was last computed (its newest `refresh`
-        // audit entry): one row, joined to each of the page's rows, so that a page is
-        // one statement. PostgreSQL keeps the queue's size (`contact_queue_size`,
-        // migration 0023) and counts only a filter's matches; SQLite counts both in one
-        // pass over the table.
-        let refreshed = "(SELECT a.at_ms FROM audit_log a WHERE a.entity = 'contact_queue' \
-             AND a.record_id IS NULL AND a.action = 'refresh' ORDER BY a.id DESC LIMIT 1) AS refreshed_ms";
+        // Both counts, and when the queue was last computed (its newest `refresh` audit
+        // entry): one row, joined to each of the page's rows, so that a page is one
+        // statement. PostgreSQL keeps the queue's size (`contact_queue_size`, migration
+        // 0023) and counts only a filter's matches; SQLite counts both in one pass over
+        // the table.
+        let refreshed = format!("({NEWEST_REFRESH}) AS refreshed_ms");
         let filter = cond.join(" AND ");
         let (total, queue_n, from) = match (d.pg, cond.is_empty()) {
             (true, true) => ("s.n".into(), "s.n", "contact_queue_size s"),
@@ -927,10 +939,8 @@ impl Store {
 
     /// When the whole queue was last computed (its newest `refresh` audit entry).
     pub async fn last_queue_refresh(&self) -> Result<Option<DateTime<Utc>>> {
-        let sql = "SELECT at_ms FROM audit_log WHERE entity = 'contact_queue' AND record_id IS NULL \
-                   AND action = 'refresh' ORDER BY id DESC LIMIT 1";
         let ms: Option<i64> = with_pool!(self, pool => {
-            sqlx::query_scalar(sql).fetch_optional(pool).await?
+            sqlx::query_scalar(NEWEST_REFRESH).fetch_optional(pool).await?
         });
         Ok(ms.map(crate::from_ms))
     }

@@ -875,6 +875,13 @@ pub async fn serve(core: Core, config: &Config) -> anyhow::Result<()> {
         "Kanta is serving {} on http://{addr}/ (Ctrl-C stops it)",
         core.store().url()
     );
+    if core.store().autovacuum_off().await? {
+        tracing::warn!(
+            "PostgreSQL runs with autovacuum = off: while serving, Kanta vacuums and analyses \
+             its own tables once a minute by autovacuum's default rule; other programs' tables \
+             on this server get nothing, so turn autovacuum on (its default) where you can"
+        );
+    }
     let workers = Workers::start(
         crate::commands::admin::job_services(&core, config)?,
         config.serve.workers,

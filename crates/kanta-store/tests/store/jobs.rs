@@ -451,3 +451,64 @@ fn statuses_read_and_write_as_lowercase_words() {
     assert_eq!(JobStatus::parse("Failed"), Some(JobStatus::Failed));
     assert_eq!(JobStatus::parse("lost"), None);
 }
+
+/// The scheduler's hourly prune deletes done jobs without a key finished before its
+/// cut-off, and keeps keyed, failed, queued and newer done ones.
+#[tokio::test]
+async fn old_done_jobs_without_a_key_are_pruned() {
+    each_backend(|store| async move {
+        let start = Utc::now();
+        let mut ids = Vec::new();
+        for (kind, key) in [
+            ("queue.refresh", None),
+            ("queue.refresh", None),
+            ("score", Some("day:1")),
+            ("mail.send", None),
+            ("queue.refresh", None),
+        ] {
+            ids.push(
+                store
+                    .enqueue(&job(kind, key, start))
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            );
+        }
+        // The first four are claimed, in order: three done, the mail failed for good.
+        for (i, id) in ids.iter().take(4).enumerate() {
+            let j = store
+                .claim_job("w", &["queue.refresh", "score", "mail.send"], LEASE, start)
+                .await
+                .unwrap()
+                .expect("a due job");
+            assert_eq!(j.id, *id);
+            if i == 3 {
+                assert!(store.fail_job(j.id, "w", "refused", None).await.unwrap());
+            } else {
+                assert!(store.complete_job(j.id, "w").await.unwrap());
+            }
+        }
+        // Nothing finished before the jobs ran.
+        assert_eq!(store.prune_done_jobs(start - secs(1)).await.unwrap(), 0);
+        assert_eq!(
+            store.prune_done_jobs(Utc::now() + secs(1)).await.unwrap(),
+            2
+        );
+        let left: Vec<(i64, JobStatus)> = store
+            .jobs(None, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|j| (j.id, j.status))
+            .collect();
+        assert_eq!(
+            left,
+            vec![
+                (ids[4], JobStatus::Queued),
+                (ids[3], JobStatus::Failed),
+                (ids[2], JobStatus::Done),
+            ]
+        );
+    })
+    .await;
+}

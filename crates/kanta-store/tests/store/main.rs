@@ -717,3 +717,76 @@ async fn postgres_connections_run_without_jit_unless_the_url_asks() {
         store.close().await;
     }
 }
+
+/// With autovacuum off, `kanta serve` calls `vacuum_due` every minute: it vacuums and
+/// analyses exactly the tables autovacuum's default rule would (here one table with
+/// 900 dead rows of 1,000), leaves them clean, then finds nothing due; it does nothing
+/// while another process holds its lock, and nothing on SQLite.
+#[tokio::test]
+async fn vacuum_due_takes_the_dead_rows_autovacuum_would() {
+    use sqlx::Connection;
+    let sqlite = TestDb::new("sqlite");
+    let store = Store::open(&sqlite.url).await.unwrap();
+    assert!(!store.autovacuum_off().await.unwrap());
+    assert!(store.vacuum_due().await.unwrap().is_empty());
+    store.close().await;
+
+    let db = TestDb::new("postgres");
+    let store = Store::open(&db.url).await.unwrap();
+    let stats = |sql: &'static str| {
+        let url = db.url.clone();
+        async move {
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            let v: Option<i64> = sqlx::query_scalar(sql)
+                .fetch_optional(&mut c)
+                .await
+                .unwrap();
+            c.close().await.unwrap();
+            v
+        }
+    };
+    let dead = "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'vacuum_probe'";
+    // Whatever migrations left due first, so that the probe is the only table due.
+    store.vacuum_due().await.unwrap();
+    let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    for sql in [
+        "CREATE TABLE vacuum_probe (id INT)",
+        "INSERT INTO vacuum_probe SELECT generate_series(1, 1000)",
+        "DELETE FROM vacuum_probe WHERE id > 100",
+        "SELECT pg_stat_force_next_flush()",
+    ] {
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    }
+    c.close().await.unwrap();
+    let mut seen = None;
+    for _ in 0..100 {
+        seen = stats(dead).await;
+        if seen == Some(900) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, Some(900), "the probe's dead rows in the statistics");
+
+    // Another process holds the lock: this one leaves the work to it.
+    let mut other = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(kanta_store::VACUUM_LOCK)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    assert!(store.vacuum_due().await.unwrap().is_empty());
+    other.close().await.unwrap();
+
+    let done = store.vacuum_due().await.unwrap();
+    assert!(done.contains(&"vacuum_probe".to_string()), "{done:?}");
+    assert_eq!(stats(dead).await, Some(0));
+    assert!(
+        stats("SELECT CAST(1 AS BIGINT) FROM pg_stat_user_tables WHERE relname = 'vacuum_probe' AND last_vacuum IS NOT NULL AND last_analyze IS NOT NULL")
+            .await
+            .is_some()
+    );
+    let again = store.vacuum_due().await.unwrap();
+    assert!(!again.contains(&"vacuum_probe".to_string()), "{again:?}");
+    store.close().await;
+}
