@@ -522,6 +522,17 @@ pub async fn schedule_recurring(s: &Services, now: DateTime<Utc>) -> Result<()> 
     Ok(())
 }
 
+/// Deletes the done jobs without a unique key older than [`DONE_JOBS_KEPT_DAYS`]
+/// (hourly, from the scheduler).
+async fn prune_old_done_jobs(s: &Services) {
+    let before = Utc::now() - chrono::Duration::days(DONE_JOBS_KEPT_DAYS);
+    match s.core.store().prune_done_jobs(before).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("deleted {n} jobs done more than {DONE_JOBS_KEPT_DAYS} days ago"),
+        Err(e) => tracing::warn!("deleting old done jobs: {e}"),
+    }
+}
+
 /// On a PostgreSQL with `autovacuum = off`, what autovacuum would do for the store's
 /// tables, once a minute from the scheduler ([`kanta_store::Store::vacuum_due`]): the
 /// dead rows of the jobs, the customers and the queue's marks go, and the planner
@@ -771,14 +782,7 @@ impl Workers {
                         tracing::warn!("scheduling recurring jobs: {e}");
                     }
                     if pruned.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
-                        let before = Utc::now() - chrono::Duration::days(DONE_JOBS_KEPT_DAYS);
-                        match s.core.store().prune_done_jobs(before).await {
-                            Ok(n) if n > 0 => tracing::info!(
-                                "deleted {n} jobs done more than {DONE_JOBS_KEPT_DAYS} days ago"
-                            ),
-                            Ok(_) => {}
-                            Err(e) => tracing::warn!("deleting old done jobs: {e}"),
-                        }
+                        prune_old_done_jobs(&s).await;
                         pruned = Some(std::time::Instant::now());
                     }
                     if let Err(e) = vacuum_if_no_autovacuum(&s).await {

@@ -74,9 +74,10 @@ const CHUNK: usize = 10_000;
 /// plan walks that index backwards and stops at the first `refresh`, whatever the
 /// planner believes of the table. Ordered by `id` alone, PostgreSQL with stale
 /// statistics (autovacuum off, or not come by yet) fetched every `refresh` entry ever
-/// written and sorted them: one more per refresh, every 2 s under writes, so that a
-/// queue page took 18 ms after ten minutes of load and the mix served half as much
-/// (BENCHMARKS.md, "Issue 15: the queue page's refresh time").
+/// written and sorted them: one more per refresh, every 2 s under writes. After ten
+/// minutes of load that subquery took 17.8 ms, and the servers served 40% less in the
+/// last minute than in the first (BENCHMARKS.md, "Issue 15: ten minutes without
+/// autovacuum").
 const NEWEST_REFRESH: &str = "SELECT a.at_ms FROM audit_log a WHERE a.entity = 'contact_queue' \
      AND a.record_id IS NULL AND a.action = 'refresh' \
      ORDER BY a.entity DESC, a.record_id DESC, a.id DESC LIMIT 1";
